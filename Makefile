@@ -1,0 +1,37 @@
+# syncopt: PGXS build.
+#
+#   make              build the shared library and the install script
+#   make install      install into the PostgreSQL found by pg_config
+#   make test         (as root on Debian) install what is missing, build, and
+#                     run every suite against a throwaway preloaded cluster
+#   make installcheck pg_regress suites against a server you already run
+
+EXTENSION  = syncopt
+EXTVERSION = 0.1.0
+
+MODULE_big = syncopt
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from src/sql/NN_*.sql in name order, so
+# each part stays small and owns one responsibility.
+SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA       = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+
+PG_CPPFLAGS = -Isrc
+
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=plpgsql
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+.PHONY: test
+test:
+	bash test/run-all.sh

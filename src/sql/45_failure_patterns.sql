@@ -1,0 +1,36 @@
+-- Built-in failure patterns: messages Fivetran and Airbyte are known to
+-- produce, grouped into categories with a remediation and whether an
+-- automatic retry is safe.  Users add their own rows (builtin = false).
+
+INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority, builtin) VALUES
+    ('(invalid|expired|revoked) (oauth|access|refresh)? ?token|token (has )?expired|invalid_grant',
+     NULL, 'credentials', false,
+     'Re-authorise the connector in the vendor UI (OAuth token expired or revoked); retrying will not help.', 10, true),
+    ('authentication failed|invalid (credentials|password|api key)|password authentication failed|401 unauthorized|unauthori[sz]ed',
+     NULL, 'credentials', false,
+     'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
+    ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403',
+     NULL, 'permission', false,
+     'Grant the connector''s user the missing privilege on the source (see the message for the object).', 30, true),
+    ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit',
+     NULL, 'rate_limit', true,
+     'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 40, true),
+    ('schema (change|mismatch)|column .* (does not exist|not found)|type mismatch|incompatible (type|schema)|breaking schema',
+     NULL, 'schema_change', false,
+     'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
+    ('destination|warehouse|snowflake|bigquery|redshift|databricks',
+     NULL, 'destination_outage', true,
+     'Check the destination warehouse is up and the connector''s role can write; retry once it is.', 70, true),
+    ('connection (refused|reset)|could not connect|host unreachable|name or service not known|no route to host|ssl handshake|service unavailable|50[234]',
+     NULL, 'source_outage', true,
+     'The source was unreachable; retry later and check the source host, network path or SSH tunnel.', 60, true),
+    ('time(d)? ?out|deadline exceeded|heartbeat',
+     NULL, 'timeout', true,
+     'The sync timed out; retry, and consider smaller batches or a quieter window for the source.', 80, true),
+    ('temporar(y|ily)|transient|try again|internal server error|500',
+     NULL, 'transient', true,
+     'A transient vendor or network error; an automatic retry is safe.', 90, true);
+
+CREATE TRIGGER failure_pattern_protect_builtin
+    BEFORE INSERT OR UPDATE OR DELETE ON syncopt.failure_pattern
+    FOR EACH ROW EXECUTE FUNCTION syncopt.failure_pattern_protect_builtin();

@@ -1,0 +1,182 @@
+-- Manual proposals, and the parameter checks every proposal passes, so that
+-- a request the vendor would refuse is refused when proposed, not when
+-- executed.
+
+-- Raise a clear error naming the field when params do not fit the action
+-- and vendor (vendor facts: docs/sql-reference.md, "Action parameters").
+CREATE FUNCTION syncopt.validate_action_params(vendor text, action text, params jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    allowed text[];
+    extra   text;
+    bad     text;
+BEGIN
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(jsonb_typeof(params), 'NULL'));
+    END IF;
+
+    allowed := CASE action
+        WHEN 'trigger_sync' THEN ARRAY['force']
+        WHEN 'pause' THEN ARRAY[]::text[]
+        WHEN 'resume' THEN ARRAY[]::text[]
+        WHEN 'set_schedule' THEN
+            CASE vendor WHEN 'fivetran' THEN ARRAY['sync_frequency', 'schedule_type', 'daily_sync_time']
+                        ELSE ARRAY['schedule_type', 'cron_expression'] END
+        WHEN 'resync_tables' THEN ARRAY['tables']
+        WHEN 'resync_connector' THEN ARRAY['scope']
+        WHEN 'set_batch_size' THEN ARRAY['batch_size', 'parallelism']
+        WHEN 'notify' THEN ARRAY['message', 'severity']
+    END;
+    IF allowed IS NULL THEN
+        RAISE EXCEPTION 'unknown action "%"', action
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Actions: trigger_sync, pause, resume, set_schedule, resync_tables, resync_connector, set_batch_size, notify.';
+    END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO extra
+      FROM jsonb_object_keys(params) k WHERE k <> ALL (allowed);
+    IF extra IS NOT NULL THEN
+        RAISE EXCEPTION 'unexpected params for % on %: %', action, vendor, extra
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE WHEN cardinality(allowed) = 0 THEN format('%s takes no params.', action)
+                              ELSE format('%s on %s takes: %s.', action, vendor, array_to_string(allowed, ', ')) END;
+    END IF;
+
+    IF action = 'trigger_sync' AND params ? 'force' AND jsonb_typeof(params->'force') <> 'boolean' THEN
+        bad := 'force must be true or false';
+    ELSIF action = 'set_schedule' AND params = '{}' THEN
+        bad := 'set_schedule needs at least one schedule field';
+    ELSIF action = 'set_schedule' AND vendor = 'fivetran' THEN
+        IF params ? 'sync_frequency' AND NOT (jsonb_typeof(params->'sync_frequency') = 'number'
+               AND (params->>'sync_frequency') IN ('1', '5', '15', '30', '60', '120', '180', '360', '480', '720', '1440')) THEN
+            bad := 'sync_frequency must be one of Fivetran''s minutes: 1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440';
+        ELSIF params ? 'schedule_type' AND (params->>'schedule_type') IS DISTINCT FROM 'auto'
+              AND (params->>'schedule_type') IS DISTINCT FROM 'manual' THEN
+            bad := 'schedule_type must be "auto" or "manual"';
+        ELSIF params ? 'daily_sync_time' AND NOT coalesce((params->>'daily_sync_time') ~ '^([01][0-9]|2[0-3]):00$', false) THEN
+            bad := 'daily_sync_time must be a whole hour "HH:00" (UTC)';
+        ELSIF params ? 'daily_sync_time' AND (params->>'sync_frequency') IS DISTINCT FROM '1440' THEN
+            bad := 'daily_sync_time applies only with sync_frequency 1440';
+        END IF;
+    ELSIF action = 'set_schedule' THEN
+        IF (params->>'schedule_type') IS NULL OR (params->>'schedule_type') NOT IN ('manual', 'cron') THEN
+            bad := 'schedule_type must be "manual" or "cron" (Airbyte cannot set basic schedules through its API)';
+        ELSIF (params->>'schedule_type') = 'cron'
+              AND array_length(regexp_split_to_array(btrim(coalesce(params->>'cron_expression', '')), '\s+'), 1) NOT IN (6, 7) THEN
+            bad := 'cron_expression must be a Quartz expression of 6 or 7 fields, e.g. "0 0 */6 * * ?"';
+        ELSIF (params->>'schedule_type') = 'manual' AND params ? 'cron_expression' THEN
+            bad := 'cron_expression applies only with schedule_type "cron"';
+        END IF;
+    ELSIF action IN ('resync_tables', 'resync_connector') AND vendor = 'airbyte' THEN
+        bad := format('%s is not available through Airbyte''s public API', action);
+    ELSIF action = 'resync_tables' AND NOT params ? 'tables' THEN
+        bad := 'resync_tables needs "tables": {"schema": ["table", ...]}';
+    ELSIF action IN ('resync_tables', 'resync_connector')
+          AND coalesce(params->'tables', params->'scope') IS NOT NULL
+          AND NOT syncopt.is_table_map(coalesce(params->'tables', params->'scope')) THEN
+        bad := format('%s must map each schema to a non-empty array of table names, e.g. {"public": ["orders"]}',
+                      CASE action WHEN 'resync_tables' THEN 'tables' ELSE 'scope' END);
+    ELSIF action = 'set_batch_size' AND vendor = 'fivetran' THEN
+        bad := 'Fivetran connections expose no batch size; propose set_schedule instead';
+    ELSIF action = 'set_batch_size' AND NOT coalesce((params->>'batch_size') ~ '^[1-9][0-9]{0,8}$', false) THEN
+        bad := 'batch_size must be a positive whole number';
+    ELSIF action = 'set_batch_size' AND params ? 'parallelism'
+          AND NOT coalesce((params->>'parallelism') ~ '^[1-9][0-9]{0,3}$', false) THEN
+        bad := 'parallelism must be a positive whole number';
+    ELSIF action = 'notify' AND params ? 'message' AND jsonb_typeof(params->'message') <> 'string' THEN
+        bad := 'message must be a string';
+    ELSIF action = 'notify' AND params ? 'severity' AND (params->>'severity') NOT IN ('info', 'warning', 'critical') THEN
+        bad := 'severity must be info, warning or critical';
+    END IF;
+
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid params for % on %', action, vendor
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = bad || '.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION syncopt.validate_action_params(text, text, jsonb) IS
+    'Raises a clear error when params do not fit the action and vendor; returns nothing when they do.';
+
+-- {"schema": ["table", ...], ...} with at least one schema and no empty list.
+CREATE FUNCTION syncopt.is_table_map(value jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_typeof(value) = 'object'
+       AND value <> '{}'
+       AND NOT EXISTS (
+           SELECT FROM jsonb_each(value) s
+            WHERE jsonb_typeof(s.value) <> 'array'
+               OR jsonb_array_length(s.value) = 0
+               OR EXISTS (SELECT FROM jsonb_array_elements(s.value) t
+                           WHERE jsonb_typeof(t) <> 'string' OR t #>> '{}' = ''))
+$$;
+
+-- Propose an action by hand.  The proposal waits for an approver whatever
+-- the connector's mode, replaces an older open proposal of the same action
+-- for the connector, and expires after the policy's proposal_ttl.
+CREATE FUNCTION syncopt.propose(connector_id bigint, action text, params jsonb DEFAULT '{}', reason text DEFAULT NULL)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn       syncopt.connector;
+    vendor     text;
+    pol        record;
+    new_id     bigint;
+    result     syncopt.fivetran_sync_ai_logs;
+BEGIN
+    SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = propose.connector_id;
+    IF NOT FOUND OR conn.deleted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'connector % does not exist', coalesce(propose.connector_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = CASE WHEN conn.deleted_at IS NOT NULL
+                                THEN format('It was deleted at the vendor on %s.', conn.deleted_at) END,
+                  HINT = 'List connectors with SELECT connector_id, name FROM syncopt.connector.';
+    END IF;
+    IF btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'a proposal needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Say why, in words an approver will read: syncopt.propose(..., reason => ''...'').';
+    END IF;
+    SELECT a.vendor INTO vendor FROM syncopt.account a WHERE a.account_id = conn.account_id;
+    PERFORM syncopt.validate_action_params(vendor, action, coalesce(params, '{}'));
+
+    pol := syncopt.effective_policy(conn.connector_id);
+    IF action <> ALL (pol.allowed_actions) THEN
+        RAISE EXCEPTION '% is not allowed for connector %', action, conn.connector_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s allows: %s.', pol.source, array_to_string(pol.allowed_actions, ', ')),
+                  HINT = 'Change allowed_actions in syncopt.policy if this action should be possible.';
+    END IF;
+    IF action = 'pause' AND pol.protect THEN
+        RAISE EXCEPTION 'connector % is protected and cannot be paused', conn.connector_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('protect is set by the %s.', pol.source);
+    END IF;
+
+    new_id := nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'));
+    UPDATE syncopt.fivetran_sync_ai_logs d
+       SET status = 'superseded', superseded_by = new_id
+     WHERE d.connector_id = conn.connector_id AND d.action = propose.action AND d.status = 'proposed';
+
+    INSERT INTO syncopt.fivetran_sync_ai_logs
+        (decision_id, connector_id, action, params, previous, reason, mode, status, expires_at)
+    OVERRIDING SYSTEM VALUE
+    VALUES (new_id, conn.connector_id, action, coalesce(params, '{}'),
+            jsonb_build_object('paused', conn.paused, 'schedule_minutes', conn.schedule_minutes,
+                               'schedule_type', conn.schedule_type, 'daily_sync_time', conn.daily_sync_time,
+                               'cron_expression', conn.cron_expression, 'batch_size', conn.batch_size,
+                               'parallelism', conn.parallelism, 'sync_state', conn.sync_state),
+            reason, 'manual', 'proposed', now() + pol.proposal_ttl)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION syncopt.propose(bigint, text, jsonb, text) IS
+    'Proposes an action on a connector for an approver; checks params, policy and protect; supersedes an older open proposal of the same action.';

@@ -1,0 +1,71 @@
+-- Privileges (docs/security.md explains the model), pg_dump registration,
+-- and the first wake of the workers.
+
+-- Nothing for PUBLIC: functions are executable by PUBLIC when created.
+REVOKE ALL ON SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON DOMAIN syncopt.decision_action, syncopt.decision_status FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA syncopt TO syncopt_reader;
+GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncopt_reader;
+
+-- Readers: everything but the secrets.
+GRANT SELECT ON
+    syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
+    syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
+    syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.data_contract,
+    syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
+    syncopt.fivetran_sync_ai_logs, syncopt.decision_event
+TO syncopt_reader;
+GRANT EXECUTE ON FUNCTION
+    syncopt.worker_status(), syncopt.effective_policy(bigint),
+    syncopt.validate_action_params(text, text, jsonb), syncopt.is_table_map(jsonb),
+    syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
+    syncopt.is_system_actor()
+TO syncopt_reader;
+
+-- Approvers: move decisions, nothing else.
+GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;
+
+-- Admins: configuration, credentials (write-only), manual proposals.
+GRANT INSERT, UPDATE, DELETE ON
+    syncopt.account, syncopt.asset, syncopt.lineage, syncopt.sync_order, syncopt.calendar_event,
+    syncopt.load_window, syncopt.budget, syncopt.policy, syncopt.data_contract, syncopt.failure_pattern
+TO syncopt_admin;
+GRANT UPDATE (tags, source_key) ON syncopt.connector TO syncopt_admin;
+GRANT SELECT ON syncopt.credential_status TO syncopt_admin;
+GRANT EXECUTE ON FUNCTION
+    syncopt.set_credentials(bigint, text, text), syncopt.set_webhook_secret(bigint, text),
+    syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text)
+TO syncopt_admin;
+
+-- pg_dump keeps user data of extension tables only when registered.  The
+-- state machine and built-in failure patterns come from this script.
+DO $dump$
+DECLARE
+    t regclass;
+    seq text;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
+           AND c.relkind OPERATOR(pg_catalog.=) 'r'
+           AND c.relname OPERATOR(pg_catalog.<>) 'decision_transition'
+    LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(t,
+            CASE WHEN t OPERATOR(pg_catalog.=) 'syncopt.failure_pattern'::regclass THEN 'WHERE NOT builtin' ELSE '' END);
+        FOR seq IN
+            SELECT pg_catalog.pg_get_serial_sequence(t::text, a.attname)
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) t AND a.attidentity OPERATOR(pg_catalog.<>) ''
+        LOOP
+            PERFORM pg_catalog.pg_extension_config_dump(seq::regclass, '');
+        END LOOP;
+    END LOOP;
+END
+$dump$;
+
+-- Let the workers, which may be waiting for this extension, start at once.
+SELECT syncopt.wake();

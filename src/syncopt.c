@@ -1,0 +1,148 @@
+/*-------------------------------------------------------------------------
+ *
+ * syncopt.c
+ *	  Module entry point: configuration variables, shared memory and the
+ *	  registration of syncopt's background workers.
+ *
+ * syncopt must be preloaded: its workers and the shared memory through
+ * which approvals wake the executor exist only when the postmaster loads
+ * the library at start.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/varlena.h"
+
+#include "syncopt.h"
+#include "worker.h"
+#include "worker_state.h"
+
+PG_MODULE_MAGIC;
+
+char	   *syncopt_database_name = NULL;
+bool		syncopt_enable_workers = true;
+int			syncopt_history_retention_minutes = 90 * 24 * 60;
+char	   *syncopt_http_allowed_hosts = NULL;
+int			syncopt_executor_poll_interval_s = 60;
+
+void		_PG_init(void);
+
+/* The short name of a worker, as worker_status() and syncopt.wake() use it. */
+const char *
+syncopt_worker_name(SyncoptWorkerKind kind)
+{
+	return kind == SYNCOPT_WORKER_COLLECTOR ? "collector" : "executor";
+}
+
+/*
+ * Check hook for syncopt.http_allowed_hosts: a comma-separated list of bare
+ * host names or addresses, so that a scheme, port or path typed by mistake
+ * is refused instead of silently matching nothing.
+ */
+static bool
+check_http_allowed_hosts(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *hosts;
+	ListCell   *lc;
+
+	if (!SplitGUCList(copy, ',', &hosts))
+	{
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	foreach(lc, hosts)
+	{
+		const char *host = lfirst(lc);
+
+		if (host[0] == '\0' || strpbrk(host, "/@?# ") != NULL ||
+			strstr(host, "://") != NULL)
+		{
+			GUC_check_errdetail("\"%s\" is not a bare host name or address.", host);
+			GUC_check_errhint("List hosts only, for example \"127.0.0.1, ::1, localhost\".");
+			return false;
+		}
+	}
+	list_free(hosts);
+	pfree(copy);
+	return true;
+}
+
+/* Define syncopt's configuration variables. */
+static void
+define_gucs(void)
+{
+	DefineCustomStringVariable("syncopt.database_name",
+							   "Database in which syncopt's background workers run.",
+							   "CREATE EXTENSION syncopt is refused in any other database.",
+							   &syncopt_database_name,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("syncopt.enable_workers",
+							 "Starts syncopt's collector and executor workers.",
+							 "Off leaves the SQL functions usable but nothing polls or executes.",
+							 &syncopt_enable_workers,
+							 true,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.history_retention",
+							"How long sync runs, finished decisions and alerts are kept.",
+							"The collector purges older rows in batches; 0 keeps everything.",
+							&syncopt_history_retention_minutes,
+							90 * 24 * 60,
+							0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("syncopt.http_allowed_hosts",
+							   "Hosts that vendor calls may reach over plain http.",
+							   "Every other host must use https with verified TLS; meant for a loopback test server.",
+							   &syncopt_http_allowed_hosts,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_LIST_INPUT,
+							   check_http_allowed_hosts, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.executor_poll_interval",
+							"Safety poll of the executor between commit-time wakes.",
+							NULL,
+							&syncopt_executor_poll_interval_s,
+							60,
+							1, 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("syncopt");
+}
+
+/* Module load: refuse to run unpreloaded, then set everything up. */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("syncopt must be loaded through shared_preload_libraries"),
+				 errhint("Add syncopt to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	define_gucs();
+	worker_state_install_hooks();
+
+	/* pg_upgrade runs the server in binary-upgrade mode: no workers then. */
+	if (IsBinaryUpgrade || !syncopt_enable_workers)
+		return;
+	syncopt_register_workers();
+}

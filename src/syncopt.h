@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * syncopt.h
+ *	  Declarations shared by every syncopt module: configuration variables
+ *	  and the kinds of background worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_H
+#define SYNCOPT_H
+
+/* The background workers syncopt starts; each has one shared-memory slot. */
+typedef enum SyncoptWorkerKind
+{
+	SYNCOPT_WORKER_COLLECTOR = 0,
+	SYNCOPT_WORKER_EXECUTOR,
+	SYNCOPT_NUM_WORKERS
+}			SyncoptWorkerKind;
+
+/* GUCs, defined in syncopt.c */
+extern char *syncopt_database_name;
+extern bool syncopt_enable_workers;
+extern int	syncopt_history_retention_minutes;
+extern char *syncopt_http_allowed_hosts;
+extern int	syncopt_executor_poll_interval_s;
+
+extern const char *syncopt_worker_name(SyncoptWorkerKind kind);
+
+#endif							/* SYNCOPT_H */

@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Registration and main loop of syncopt's background workers.
+ *
+ * Both workers share one loop: sleep on the latch until the next pass is
+ * due or a backend wakes them, then run one pass in its own transaction.
+ * An error in a pass is logged, kept for worker_status(), and retried after
+ * a back-off; it never ends the loop, so one bad row cannot stop the queue.
+ * The workers exit only with a restartable code, so pg_terminate_backend()
+ * or a crash brings them back after SYNCOPT_RESTART_SECONDS.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "worker.h"
+#include "worker_state.h"
+
+/* Seconds the postmaster waits before restarting a worker that exited. */
+#define SYNCOPT_RESTART_SECONDS 5
+
+/* How often a worker looks again for an extension that is not installed. */
+#define EXTENSION_RECHECK_MS (10 * 1000L)
+
+/* Back-off after a pass failed, so a persistent error does not spin. */
+#define ERROR_BACKOFF_MS (10 * 1000L)
+
+static long (*const worker_passes[SYNCOPT_NUM_WORKERS]) (bool woken) =
+{
+	[SYNCOPT_WORKER_COLLECTOR] = collector_pass,
+	[SYNCOPT_WORKER_EXECUTOR] = executor_pass,
+};
+
+/* Register the collector and executor as static background workers. */
+void
+syncopt_register_workers(void)
+{
+	for (int i = 0; i < SYNCOPT_NUM_WORKERS; i++)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+			BGWORKER_BACKEND_DATABASE_CONNECTION;
+		/* The workers write, so they never run on a standby. */
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = SYNCOPT_RESTART_SECONDS;
+		strlcpy(worker.bgw_library_name, "syncopt", BGW_MAXLEN);
+		strlcpy(worker.bgw_function_name, "syncopt_worker_main", BGW_MAXLEN);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "syncopt %s", syncopt_worker_name(i));
+		snprintf(worker.bgw_type, BGW_MAXLEN, "syncopt %s", syncopt_worker_name(i));
+		worker.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/* Run one SQL query that returns a single bigint; the caller holds SPI. */
+int64
+spi_single_int8(const char *query)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (SPI_execute(query, false, 1) < 0 || SPI_processed != 1)
+		elog(ERROR, "syncopt: query did not return one row: %s", query);
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(value);
+}
+
+/*
+ * Run one pass in its own transaction; returns the delay until the next.
+ * Errors are caught here so that the loop survives them.
+ */
+static long
+run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
+{
+	volatile long delay_ms = ERROR_BACKOFF_MS;
+	static bool reported_missing = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (!OidIsValid(get_extension_oid("syncopt", true)))
+		{
+			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_EXTENSION);
+			if (!reported_missing)
+				ereport(LOG,
+						(errmsg("syncopt %s: extension \"syncopt\" is not installed in database \"%s\"; waiting",
+								syncopt_worker_name(kind), syncopt_database_name),
+						 errhint("Run CREATE EXTENSION syncopt in database \"%s\".",
+								 syncopt_database_name)));
+			reported_missing = true;
+			delay_ms = EXTENSION_RECHECK_MS;
+		}
+		else
+		{
+			reported_missing = false;
+			worker_state_set_phase(kind, SYNCOPT_PHASE_RUNNING);
+			pgstat_report_activity(STATE_RUNNING, syncopt_worker_name(kind));
+			delay_ms = worker_passes[kind] (woken);
+			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loop_context);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		worker_state_record_error(kind, edata->message);
+		worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
+		delay_ms = ERROR_BACKOFF_MS;
+	}
+	PG_END_TRY();
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pgstat_report_stat(false);
+	return delay_ms;
+}
+
+/* Entry point of both workers; main_arg is the SyncoptWorkerKind. */
+void
+syncopt_worker_main(Datum main_arg)
+{
+	SyncoptWorkerKind kind = DatumGetInt32(main_arg);
+	MemoryContext loop_context;
+	char		appname[NAMEDATALEN];
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	/* SIGUSR1 keeps the default procsignal handler, which sets our latch. */
+	BackgroundWorkerUnblockSignals();
+
+	worker_state_attach(kind);
+	BackgroundWorkerInitializeConnection(syncopt_database_name, NULL, 0);
+	snprintf(appname, sizeof(appname), "syncopt %s", syncopt_worker_name(kind));
+	pgstat_report_appname(appname);
+
+	loop_context = AllocSetContextCreate(TopMemoryContext, "syncopt worker loop",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	while (!ShutdownRequestPending)
+	{
+		uint64		handled;
+		bool		woken;
+		long		delay_ms;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		woken = worker_state_take_wakes(kind, &handled) > 0;
+		MemoryContextSwitchTo(loop_context);
+		delay_ms = run_pass(kind, woken, loop_context);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_context);
+		worker_state_loop_done(kind, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																  delay_ms));
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 delay_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* Non-zero, so that the postmaster restarts us unless it is shutting down. */
+	proc_exit(1);
+}

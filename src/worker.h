@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.h
+ *	  The background-worker loop shared by the collector and the executor,
+ *	  and the per-worker passes it runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_WORKER_H
+#define SYNCOPT_WORKER_H
+
+#include "postgres.h"
+
+#include "syncopt.h"
+
+extern void syncopt_register_workers(void);
+extern PGDLLEXPORT void syncopt_worker_main(Datum main_arg);
+
+/*
+ * One pass of a worker's work, run inside a transaction with SPI connected
+ * and a snapshot pushed.  "woken" says a backend asked for this pass.
+ * Returns how many milliseconds to sleep before the next pass.
+ */
+extern long collector_pass(bool woken);
+extern long executor_pass(bool woken);
+
+extern int64 spi_single_int8(const char *query);
+
+#endif							/* SYNCOPT_WORKER_H */

@@ -1,0 +1,1 @@
+"""syncopt test harness: throwaway PostgreSQL clusters for the suites."""
