@@ -66,7 +66,7 @@ def pg_regress_path():
     return os.path.join(os.path.dirname(pgxs), "..", "test", "regress", "pg_regress")
 
 
-def run_regress(cluster, tally, only):
+def run_regress(cluster, tally, only, keep_results=None):
     tests = sorted(f[:-4] for f in os.listdir(os.path.join(TOP, "sql")) if f.endswith(".sql"))
     tests = [t for t in tests if not only or t in only]
     if not tests:
@@ -95,6 +95,8 @@ def run_regress(cluster, tally, only):
     if os.path.exists(diffs):
         with open(diffs) as f:
             print(f.read())
+    if keep_results:
+        shutil.copytree(os.path.join(work, "results"), keep_results, dirs_exist_ok=True)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -169,6 +171,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=["regress", "pgtap", "integration"], action="append",
                         help="run only these suites (default: all)")
+    parser.add_argument("--keep-results", metavar="DIR",
+                        help="copy pg_regress's actual outputs to DIR (for reviewing new tests)")
     parser.add_argument("names", nargs="*", help="run only these test files or modules")
     args = parser.parse_args()
     suites = args.suite or ["regress", "pgtap", "integration"]
@@ -180,7 +184,7 @@ def main():
         cluster.start()
         cluster.psql("CREATE EXTENSION syncopt", db=WORKER_DB)
         if "regress" in suites:
-            run_regress(cluster, tally, only)
+            run_regress(cluster, tally, only, args.keep_results)
         if "pgtap" in suites:
             run_pgtap(cluster, tally, only)
         if "integration" in suites:

@@ -105,7 +105,8 @@ BEGIN
                 HAVING count(DISTINCT p2.policy_id) = (SELECT count(*) FROM syncopt.policy p3 WHERE p3.tag = ANY (connector_tags))) i),
            max(p.min_schedule_minutes), min(p.max_schedule_minutes),
            bool_or(p.protect), min(p.proposal_ttl),
-           'tag policies ' || string_agg(p.policy_id::text || ' (' || p.tag || ')', ', ' ORDER BY p.policy_id)
+           CASE WHEN count(*) = 1 THEN 'tag policy ' ELSE 'tag policies ' END
+               || string_agg(p.policy_id::text || ' (' || p.tag || ')', ', ' ORDER BY p.policy_id)
       INTO mode, max_actions_per_hour, allowed_actions, min_schedule_minutes,
            max_schedule_minutes, protect, proposal_ttl, source
       FROM syncopt.policy p WHERE p.tag = ANY (connector_tags);
@@ -125,8 +126,8 @@ BEGIN
 
     mode := 'shadow';
     max_actions_per_hour := 4;
-    allowed_actions := ARRAY['notify', 'pause', 'resume', 'resync_connector', 'resync_tables',
-                             'set_batch_size', 'set_schedule', 'trigger_sync']::syncopt.decision_action[];
+    allowed_actions := ARRAY['trigger_sync', 'pause', 'resume', 'set_schedule', 'resync_tables',
+                             'resync_connector', 'set_batch_size', 'notify']::syncopt.decision_action[];
     protect := false;
     proposal_ttl := '4 hours';
     source := 'built-in default';

@@ -63,7 +63,9 @@ CREATE TABLE syncopt.fivetran_sync_ai_logs (
     http_status      integer CONSTRAINT decision_http_status_range CHECK (http_status BETWEEN 100 AND 599),
     response         jsonb,
     error            text,
-    superseded_by    bigint REFERENCES syncopt.fivetran_sync_ai_logs ON DELETE SET NULL,
+    -- Deferred: a proposal is superseded just before its successor is inserted.
+    superseded_by    bigint REFERENCES syncopt.fivetran_sync_ai_logs ON DELETE SET NULL
+                     DEFERRABLE INITIALLY DEFERRED,
     updated_at       timestamptz NOT NULL DEFAULT now(),
     updated_by       name NOT NULL DEFAULT current_user,   -- role of the last change
     CONSTRAINT decision_shadow_mode CHECK ((mode = 'shadow') = (status = 'shadow')),

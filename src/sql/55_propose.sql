@@ -132,12 +132,14 @@ DECLARE
     result     syncopt.fivetran_sync_ai_logs;
 BEGIN
     SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = propose.connector_id;
-    IF NOT FOUND OR conn.deleted_at IS NOT NULL THEN
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'connector % does not exist', coalesce(propose.connector_id::text, 'NULL')
             USING ERRCODE = 'undefined_object',
-                  DETAIL = CASE WHEN conn.deleted_at IS NOT NULL
-                                THEN format('It was deleted at the vendor on %s.', conn.deleted_at) END,
                   HINT = 'List connectors with SELECT connector_id, name FROM syncopt.connector.';
+    ELSIF conn.deleted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'connector % was deleted at the vendor', conn.connector_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = format('The collector last saw it before %s.', conn.deleted_at);
     END IF;
     IF btrim(coalesce(reason, '')) = '' THEN
         RAISE EXCEPTION 'a proposal needs a reason'
@@ -151,13 +153,14 @@ BEGIN
     IF action <> ALL (pol.allowed_actions) THEN
         RAISE EXCEPTION '% is not allowed for connector %', action, conn.connector_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('The %s allows: %s.', pol.source, array_to_string(pol.allowed_actions, ', ')),
+                  DETAIL = format('Allowed by the %s: %s.', pol.source, array_to_string(pol.allowed_actions, ', ')),
                   HINT = 'Change allowed_actions in syncopt.policy if this action should be possible.';
     END IF;
     IF action = 'pause' AND pol.protect THEN
         RAISE EXCEPTION 'connector % is protected and cannot be paused', conn.connector_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('protect is set by the %s.', pol.source);
+                  DETAIL = format('protect is set by the %s.', pol.source),
+                  HINT = 'Protected connectors are never paused; propose set_schedule instead.';
     END IF;
 
     new_id := nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'));
