@@ -1,0 +1,137 @@
+-- Privileges of syncopt's roles: what each can read, change and call, and
+-- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
+BEGIN;
+SELECT plan(59);
+
+-- Fixtures, as the owner.
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id) VALUES (1, 1, 'decent_dropsy');
+SELECT syncopt.set_credentials(1, 'key-123', 's3cr3t-value');
+INSERT INTO syncopt.fivetran_sync_ai_logs (connector_id, action, reason, mode, status)
+VALUES (1, 'trigger_sync', 'due at 06:00', 'copilot', 'proposed'),
+       (1, 'pause', 'credentials expired', 'copilot', 'proposed');
+CREATE ROLE tap_reader IN ROLE syncopt_reader;
+CREATE ROLE tap_approver IN ROLE syncopt_approver;
+CREATE ROLE tap_admin IN ROLE syncopt_admin;
+CREATE ROLE tap_nobody;
+
+-- The roles, and that none can log in by itself.
+SELECT has_role('syncopt_reader');
+SELECT has_role('syncopt_approver');
+SELECT has_role('syncopt_admin');
+SELECT is_empty($$ SELECT rolname FROM pg_roles WHERE rolname LIKE 'syncopt\_%' AND (rolcanlogin OR rolsuper) $$,
+                'syncopt roles can neither log in nor act as superuser');
+SELECT is_member_of('syncopt_reader', ARRAY['syncopt_approver', 'syncopt_admin'],
+                    'approvers and admins are readers');
+SELECT ok(NOT pg_has_role('syncopt_admin', 'syncopt_approver', 'MEMBER'),
+          'admins are not approvers: four eyes stay possible');
+
+-- Nothing for PUBLIC.
+SELECT is_empty($$ SELECT c.relname FROM pg_class c, aclexplode(c.relacl) a
+                    WHERE c.relnamespace = 'syncopt'::regnamespace AND a.grantee = 0 $$,
+                'no table, view or sequence grants to PUBLIC');
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+                    WHERE p.pronamespace = 'syncopt'::regnamespace
+                      AND (p.proacl IS NULL OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0)) $$,
+                'no function is executable by PUBLIC');
+SELECT is_empty($$ SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
+                    WHERE n.nspname = 'syncopt' AND a.grantee = 0 $$,
+                'no schema privilege for PUBLIC');
+SELECT ok(NOT has_schema_privilege('tap_nobody', 'syncopt', 'USAGE'), 'an unrelated role cannot even see the schema');
+
+-- Table privileges, role by role.
+SELECT table_privs_are('syncopt', 'fivetran_sync_ai_logs', 'syncopt_reader', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'fivetran_sync_ai_logs', 'syncopt_approver', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'fivetran_sync_ai_logs', 'syncopt_admin', ARRAY['SELECT']);
+SELECT column_privs_are('syncopt', 'fivetran_sync_ai_logs', 'status', 'syncopt_approver', ARRAY['SELECT', 'UPDATE']);
+SELECT column_privs_are('syncopt', 'fivetran_sync_ai_logs', 'review_note', 'syncopt_approver', ARRAY['SELECT', 'UPDATE']);
+SELECT column_privs_are('syncopt', 'fivetran_sync_ai_logs', 'params', 'syncopt_approver', ARRAY['SELECT']);
+SELECT column_privs_are('syncopt', 'fivetran_sync_ai_logs', 'approved_by', 'syncopt_approver', ARRAY['SELECT']);
+SELECT column_privs_are('syncopt', 'fivetran_sync_ai_logs', 'status', 'syncopt_admin', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'decision_event', 'syncopt_approver', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'decision_event', 'syncopt_admin', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'account', 'syncopt_admin', ARRAY['DELETE', 'INSERT', 'SELECT', 'UPDATE']);
+SELECT table_privs_are('syncopt', 'account', 'syncopt_approver', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'policy', 'syncopt_admin', ARRAY['DELETE', 'INSERT', 'SELECT', 'UPDATE']);
+SELECT table_privs_are('syncopt', 'sync_run', 'syncopt_admin', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'connector', 'syncopt_admin', ARRAY['SELECT']);
+SELECT column_privs_are('syncopt', 'connector', 'tags', 'syncopt_admin', ARRAY['SELECT', 'UPDATE']);
+
+-- Secrets: only the owner reads account_secret.
+SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_reader', ARRAY[]::text[]);
+SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_approver', ARRAY[]::text[]);
+SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_admin', ARRAY[]::text[]);
+SELECT is_empty($$ SELECT r.rolname FROM pg_roles r
+                    WHERE NOT r.rolsuper
+                      -- PostgreSQL's predefined read-everything roles (docs/security.md)
+                      AND r.rolname NOT IN ('pg_read_all_data', 'pg_write_all_data')
+                      AND r.oid <> (SELECT relowner FROM pg_class WHERE oid = 'syncopt.account_secret'::regclass)
+                      AND (has_table_privilege(r.oid, 'syncopt.account_secret', 'SELECT')
+                           OR has_any_column_privilege(r.oid, 'syncopt.account_secret', 'SELECT')) $$,
+                'no role but the owner (and superusers, pg_read_all_data) can read account_secret');
+SELECT columns_are('syncopt', 'credential_status',
+                   ARRAY['account_id', 'name', 'vendor', 'has_credentials', 'has_webhook_secret', 'updated_at', 'updated_by'],
+                   'credential_status shows whether secrets are set, never the secrets');
+
+-- SECURITY DEFINER functions: exactly these, each with a pinned search_path.
+SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+                  WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef $$,
+              ARRAY['syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
+                    'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)'],
+              'the SECURITY DEFINER functions');
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+                    WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
+                      AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false) $$,
+                'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
+SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_approver', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_reader', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text'], 'syncopt_reader', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'propose', ARRAY['bigint', 'text', 'jsonb', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'propose', ARRAY['bigint', 'text', 'jsonb', 'text'], 'syncopt_approver', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'decision_audit', ARRAY[]::text[], 'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'worker_status', ARRAY[]::text[], 'syncopt_reader', ARRAY['EXECUTE']);
+
+-- Behaviour as each role.
+SET ROLE tap_reader;
+SELECT results_eq($$ SELECT count(*)::int FROM syncopt.fivetran_sync_ai_logs $$, ARRAY[2], 'a reader reads decisions');
+SELECT throws_ok($$ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id = 1 $$,
+                 '42501', NULL, 'a reader cannot approve');
+SELECT throws_ok($$ SELECT syncopt.propose(1, 'pause', '{}', 'x') $$, '42501', NULL, 'a reader cannot propose');
+SELECT throws_ok($$ SELECT * FROM syncopt.account_secret $$, '42501', NULL, 'a reader cannot read secrets');
+RESET ROLE;
+
+SET ROLE tap_approver;
+SELECT lives_ok($$ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved', review_note = 'ok' WHERE decision_id = 1 $$,
+                'an approver approves');
+SELECT throws_ok($$ UPDATE syncopt.fivetran_sync_ai_logs SET params = '{"force": true}' WHERE decision_id = 2 $$,
+                 '42501', NULL, 'an approver cannot edit params');
+SELECT throws_ok($$ SELECT api_secret FROM syncopt.account_secret $$, '42501', NULL, 'an approver cannot read secrets');
+SELECT throws_ok($$ INSERT INTO syncopt.decision_event (decision_id, new_status, actor, via_role) VALUES (2, 'approved', 'x', 'x') $$,
+                 '42501', NULL, 'an approver cannot forge audit events');
+SELECT throws_ok($$ SELECT syncopt.set_credentials(1, 'k', 's') $$, '42501', NULL, 'an approver cannot set credentials');
+RESET ROLE;
+
+SET ROLE tap_admin;
+SELECT lives_ok($$ SELECT syncopt.set_credentials(1, 'key-456', 'n3w-s3cr3t') $$, 'an admin sets credentials');
+SELECT throws_ok($$ SELECT api_key, api_secret FROM syncopt.account_secret $$, '42501', NULL,
+                 'an admin cannot read them back');
+SELECT results_eq($$ SELECT has_credentials, updated_by::text FROM syncopt.credential_status $$,
+                  $$ VALUES (true, session_user::text) $$, 'an admin sees that they are set');
+SELECT is_empty($$ SELECT 1 FROM syncopt.credential_status c
+                    WHERE row_to_json(c)::text ~ '(key-456|n3w-s3cr3t)' $$,
+                'and never sees the key or secret themselves');
+SELECT throws_ok($$ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE decision_id = 2 $$,
+                 '42501', NULL, 'an admin is not an approver');
+SELECT throws_ok($$ INSERT INTO syncopt.fivetran_sync_ai_logs (connector_id, action, reason, mode, status)
+                    VALUES (1, 'resume', 'x', 'copilot', 'proposed') $$,
+                 '42501', NULL, 'an admin proposes only through propose()');
+SELECT lives_ok($$ SELECT syncopt.propose(1, 'resume', '{}', 'credentials fixed') $$, 'an admin proposes through propose()');
+RESET ROLE;
+
+SELECT results_eq($$ SELECT api_key, api_secret FROM syncopt.account_secret $$,
+                  $$ VALUES ('key-456'::text, 'n3w-s3cr3t'::text) $$, 'the owner reads the stored secret');
+
+SELECT * FROM finish();
+ROLLBACK;
