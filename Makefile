@@ -4,6 +4,7 @@
 #   make install      install into the PostgreSQL found by pg_config
 #   make test         (as root on Debian) install what is missing, build, and
 #                     run every suite against a throwaway preloaded cluster
+#   make demo         a throwaway cluster and a guided tour; make demo-stop
 #   make installcheck pg_regress suites against a server you already run
 
 EXTENSION  = syncopt
@@ -32,6 +33,13 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test
+.PHONY: test demo demo-stop
 test:
 	bash test/run-all.sh
+
+demo:
+	bash test/install-deps.sh
+	python3 demo/demo.py start
+
+demo-stop:
+	python3 demo/demo.py stop

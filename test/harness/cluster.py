@@ -37,17 +37,34 @@ def as_postgres(argv):
 class Cluster:
     """One initdb'd data directory and the server running on it."""
 
-    def __init__(self, settings, databases=()):
-        self.root = tempfile.mkdtemp(prefix="syncopt-test-")
-        os.chmod(self.root, 0o755)
+    # The socket lives in the cluster's own directory, so a fixed port never
+    # collides with another server on the machine.
+    port = 54329
+
+    def __init__(self, settings, databases=(), root=None):
+        if root is None:
+            root = tempfile.mkdtemp(prefix="syncopt-test-")
+        else:
+            os.makedirs(root)
+        os.chmod(root, 0o755)
         if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.data = os.path.join(self.root, "data")
-        self.socket_dir = self.root
-        self.log = os.path.join(self.root, "server.log")
-        self.port = 54329
+            shutil.chown(root, "postgres", "postgres")
+        self._set_paths(root)
         self.settings = settings
         self._initdb(databases)
+
+    @classmethod
+    def existing(cls, root):
+        """Attach to a cluster an earlier process created at root."""
+        self = cls.__new__(cls)
+        self._set_paths(root)
+        return self
+
+    def _set_paths(self, root):
+        self.root = root
+        self.data = os.path.join(root, "data")
+        self.socket_dir = root
+        self.log = os.path.join(root, "server.log")
 
     def _run(self, argv, **kw):
         return subprocess.run(as_postgres(argv), check=True, capture_output=True, text=True, **kw)
