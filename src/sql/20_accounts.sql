@@ -141,3 +141,25 @@ SELECT a.account_id,
   LEFT JOIN syncopt.account_secret s USING (account_id);
 COMMENT ON VIEW syncopt.credential_status IS
     'Which accounts have credentials and a webhook secret, without the secrets.';
+
+-- Credentials are bound to where they are sent.  Whoever changes an
+-- account's base_url or vendor could otherwise have the collector send
+-- someone else's secret to a server of their choosing, so the change
+-- removes them and they must be set again.
+CREATE FUNCTION syncopt.account_forget_secret() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM syncopt.account_secret s WHERE s.account_id OPERATOR(pg_catalog.=) NEW.account_id;
+    IF FOUND THEN
+        RAISE NOTICE 'credentials of account % were removed because its base_url or vendor changed', NEW.account_id
+            USING HINT = 'Set them again with syncopt.set_credentials().';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER account_forget_secret
+    AFTER UPDATE OF base_url, vendor ON syncopt.account
+    FOR EACH ROW WHEN (OLD.base_url IS DISTINCT FROM NEW.base_url OR OLD.vendor IS DISTINCT FROM NEW.vendor)
+    EXECUTE FUNCTION syncopt.account_forget_secret();

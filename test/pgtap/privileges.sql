@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(59);
+SELECT plan(64);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -76,7 +76,7 @@ SELECT columns_are('syncopt', 'credential_status',
 -- SECURITY DEFINER functions: exactly these, each with a pinned search_path.
 SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                   WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef $$,
-              ARRAY['syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
+              ARRAY['syncopt.account_forget_secret()', 'syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
                     'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -91,6 +91,7 @@ SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text
 SELECT function_privs_are('syncopt', 'propose', ARRAY['bigint', 'text', 'jsonb', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'propose', ARRAY['bigint', 'text', 'jsonb', 'text'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'decision_audit', ARRAY[]::text[], 'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'account_forget_secret', ARRAY[]::text[], 'syncopt_admin', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'worker_status', ARRAY[]::text[], 'syncopt_reader', ARRAY['EXECUTE']);
 
 -- Behaviour as each role.
@@ -128,7 +129,16 @@ SELECT throws_ok($$ INSERT INTO syncopt.fivetran_sync_ai_logs (connector_id, act
                     VALUES (1, 'resume', 'x', 'copilot', 'proposed') $$,
                  '42501', NULL, 'an admin proposes only through propose()');
 SELECT lives_ok($$ SELECT syncopt.propose(1, 'resume', '{}', 'credentials fixed') $$, 'an admin proposes through propose()');
+-- Re-pointing an account must not send its secret elsewhere.
+SELECT lives_ok($$ UPDATE syncopt.account SET name = 'renamed' WHERE account_id = 1 $$, 'an admin renames an account');
+SELECT results_eq($$ SELECT has_credentials FROM syncopt.credential_status $$, ARRAY[true],
+                  'renaming keeps the credentials');
+SELECT lives_ok($$ UPDATE syncopt.account SET base_url = 'https://collector.attacker.example' WHERE account_id = 1 $$,
+                'an admin changes the base_url');
 RESET ROLE;
+SELECT is_empty($$ SELECT 1 FROM syncopt.account_secret $$,
+                'changing the base_url removed the credentials');
+SELECT syncopt.set_credentials(1, 'key-456', 'n3w-s3cr3t');
 
 SELECT results_eq($$ SELECT api_key, api_secret FROM syncopt.account_secret $$,
                   $$ VALUES ('key-456'::text, 'n3w-s3cr3t'::text) $$, 'the owner reads the stored secret');
