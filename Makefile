@@ -33,7 +33,7 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo demo-stop
+.PHONY: test demo demo-stop bench
 test:
 	bash test/run-all.sh
 
@@ -43,3 +43,7 @@ demo:
 
 demo-stop:
 	python3 demo/demo.py stop
+
+bench:
+	bash test/install-deps.sh
+	python3 test/bench/bench_foundation.py

@@ -152,7 +152,7 @@ BEGIN
     IF NEW.status NOT IN ('shadow', 'proposed', 'approved') THEN
         RAISE EXCEPTION 'a new decision cannot start as %', NEW.status
             USING ERRCODE = 'check_violation',
-                  HINT = 'New decisions start as shadow, proposed, or (auto mode only) approved.';
+                  HINT = 'New decisions start as shadow, proposed, or (auto mode only) approved. Restoring a dump? Restore with session_replication_role = replica (docs/operations.md).';
     END IF;
     IF NEW.status = 'approved' AND (NEW.mode <> 'auto' OR NEW.approved_by IS NULL) THEN
         RAISE EXCEPTION 'only auto-mode decisions can start approved, and they must name their approver'
