@@ -26,12 +26,19 @@ $$;
 COMMENT ON FUNCTION syncopt.is_valid_dow_field(text) IS
     'True for a cron day-of-week field: *, or 0-7 (0 and 7 are Sunday) in ranges and lists.';
 
--- The actions a decision can ask for, shared by the control table and the
--- policies that allow them.
+-- The actions a decision can ask for: the one list the control table, the
+-- policies that allow them and the error messages that name them share.
+CREATE FUNCTION syncopt.decision_actions() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY['trigger_sync', 'pause', 'resume', 'set_schedule', 'resync_tables',
+                 'resync_connector', 'set_batch_size', 'notify']
+$$;
+COMMENT ON FUNCTION syncopt.decision_actions() IS 'Every action syncopt can propose and execute.';
+
 CREATE DOMAIN syncopt.decision_action AS text
-    CONSTRAINT decision_action_known CHECK (VALUE IN (
-        'trigger_sync', 'pause', 'resume', 'set_schedule', 'resync_tables',
-        'resync_connector', 'set_batch_size', 'notify'));
+    CONSTRAINT decision_action_known CHECK (VALUE OPERATOR(pg_catalog.=) ANY (syncopt.decision_actions()));
 COMMENT ON DOMAIN syncopt.decision_action IS 'An action syncopt can propose and execute.';
 
 -- The states of a decision (see syncopt.decision_transition for the moves).

@@ -49,9 +49,8 @@ CREATE TABLE syncopt.policy (
                          CONSTRAINT policy_mode_known CHECK (mode IN ('shadow', 'copilot', 'auto')),
     max_actions_per_hour integer NOT NULL DEFAULT 4
                          CONSTRAINT policy_max_actions_range CHECK (max_actions_per_hour >= 0),
-    allowed_actions      syncopt.decision_action[] NOT NULL DEFAULT ARRAY[
-                             'trigger_sync', 'pause', 'resume', 'set_schedule', 'resync_tables',
-                             'resync_connector', 'set_batch_size', 'notify']::syncopt.decision_action[],
+    allowed_actions      syncopt.decision_action[] NOT NULL
+                         DEFAULT syncopt.decision_actions()::syncopt.decision_action[],
     min_schedule_minutes integer CONSTRAINT policy_min_schedule_positive CHECK (min_schedule_minutes > 0),
     max_schedule_minutes integer CONSTRAINT policy_max_schedule_positive CHECK (max_schedule_minutes > 0),
     protect              boolean NOT NULL DEFAULT false,   -- never pause
@@ -126,8 +125,7 @@ BEGIN
 
     mode := 'shadow';
     max_actions_per_hour := 4;
-    allowed_actions := ARRAY['trigger_sync', 'pause', 'resume', 'set_schedule', 'resync_tables',
-                             'resync_connector', 'set_batch_size', 'notify']::syncopt.decision_action[];
+    allowed_actions := syncopt.decision_actions();
     protect := false;
     proposal_ttl := '4 hours';
     source := 'built-in default';

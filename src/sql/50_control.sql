@@ -245,14 +245,14 @@ BEGIN
 END
 $$;
 
--- Decisions that still matter (open, in flight, or of unknown outcome) can
--- never be deleted; finished ones only leave through the retention purge.
+-- Decisions that can still move (open, in flight, or of unknown outcome)
+-- can never be deleted; finished ones only leave through the retention purge.
 CREATE FUNCTION syncopt.decision_before_delete() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF OLD.status IN ('proposed', 'approved', 'executing', 'unknown') THEN
+    IF OLD.status IN (SELECT t.from_status FROM syncopt.decision_transition t) THEN
         RAISE EXCEPTION 'decision % is % and cannot be deleted', OLD.decision_id, OLD.status
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Reject or cancel it instead; finished decisions are purged after syncopt.history_retention.';

@@ -34,7 +34,7 @@ BEGIN
     IF allowed IS NULL THEN
         RAISE EXCEPTION 'unknown action "%"', action
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Actions: trigger_sync, pause, resume, set_schedule, resync_tables, resync_connector, set_batch_size, notify.';
+                  HINT = 'Actions: ' || array_to_string(syncopt.decision_actions(), ', ') || '.';
     END IF;
     SELECT string_agg(k, ', ' ORDER BY k) INTO extra
       FROM jsonb_object_keys(params) k WHERE k <> ALL (allowed);

@@ -65,7 +65,7 @@ BEGIN
     DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
         SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
          WHERE created_at < cutoff AND updated_at < cutoff
-           AND status NOT IN ('proposed', 'approved', 'executing', 'unknown')
+           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
          ORDER BY created_at LIMIT purge_history.batch_size);
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;

@@ -23,7 +23,7 @@ GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
     syncopt.validate_action_params(text, text, jsonb), syncopt.is_table_map(jsonb),
     syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
-    syncopt.is_system_actor()
+    syncopt.is_system_actor(), syncopt.decision_actions()
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
