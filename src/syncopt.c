@@ -51,13 +51,14 @@ check_http_allowed_hosts(char **newval, void **extra, GucSource source)
 	char	   *copy = pstrdup(*newval);
 	List	   *hosts;
 	ListCell   *lc;
+	bool		valid = true;
 
 	if (!SplitGUCList(copy, ',', &hosts))
 	{
 		GUC_check_errdetail("List syntax is invalid.");
-		return false;
+		valid = false;
 	}
-	foreach(lc, hosts)
+	foreach(lc, valid ? hosts : NIL)
 	{
 		const char *host = lfirst(lc);
 
@@ -66,12 +67,13 @@ check_http_allowed_hosts(char **newval, void **extra, GucSource source)
 		{
 			GUC_check_errdetail("\"%s\" is not a bare host name or address.", host);
 			GUC_check_errhint("List hosts only, for example \"127.0.0.1, ::1, localhost\".");
-			return false;
+			valid = false;
+			break;
 		}
 	}
 	list_free(hosts);
 	pfree(copy);
-	return true;
+	return valid;
 }
 
 /* Define syncopt's configuration variables. */

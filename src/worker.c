@@ -166,7 +166,6 @@ syncopt_worker_main(Datum main_arg)
 
 	while (!ShutdownRequestPending)
 	{
-		uint64		handled;
 		bool		woken;
 		long		delay_ms;
 
@@ -176,7 +175,7 @@ syncopt_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		woken = worker_state_take_wakes(kind, &handled) > 0;
+		woken = worker_state_take_wakes(kind) > 0;
 		MemoryContextSwitchTo(loop_context);
 		delay_ms = run_pass(kind, woken, loop_context);
 		MemoryContextSwitchTo(TopMemoryContext);

@@ -155,12 +155,9 @@ worker_state_set_phase(SyncoptWorkerKind kind, SyncoptWorkerPhase phase)
 	LWLockRelease(shared->lock);
 }
 
-/*
- * Consume the wake requests made since the last call; returns how many there
- * were and stores the running total in *handled.
- */
+/* Consume the wake requests made since the last call; returns how many. */
 uint64
-worker_state_take_wakes(SyncoptWorkerKind kind, uint64 *handled)
+worker_state_take_wakes(SyncoptWorkerKind kind)
 {
 	SyncoptWorkerSlot *slot = &shared->workers[kind];
 	uint64		requested = pg_atomic_read_u64(&slot->wake_requests);
@@ -173,7 +170,6 @@ worker_state_take_wakes(SyncoptWorkerKind kind, uint64 *handled)
 		slot->wakes_handled = requested;
 		slot->last_wake_at = GetCurrentTimestamp();
 	}
-	*handled = slot->wakes_handled;
 	LWLockRelease(shared->lock);
 	return fresh;
 }

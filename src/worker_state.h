@@ -29,7 +29,7 @@ extern void worker_state_install_hooks(void);
 
 extern void worker_state_attach(SyncoptWorkerKind kind);
 extern void worker_state_set_phase(SyncoptWorkerKind kind, SyncoptWorkerPhase phase);
-extern uint64 worker_state_take_wakes(SyncoptWorkerKind kind, uint64 *handled);
+extern uint64 worker_state_take_wakes(SyncoptWorkerKind kind);
 extern void worker_state_loop_done(SyncoptWorkerKind kind, TimestampTz next_wake_at);
 extern void worker_state_record_error(SyncoptWorkerKind kind, const char *message);
 extern void worker_state_request_wake(SyncoptWorkerKind kind);
