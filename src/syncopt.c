@@ -58,17 +58,20 @@ check_http_allowed_hosts(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("List syntax is invalid.");
 		valid = false;
 	}
-	foreach(lc, valid ? hosts : NIL)
+	else
 	{
-		const char *host = lfirst(lc);
-
-		if (host[0] == '\0' || strpbrk(host, "/@?# ") != NULL ||
-			strstr(host, "://") != NULL)
+		foreach(lc, hosts)
 		{
-			GUC_check_errdetail("\"%s\" is not a bare host name or address.", host);
-			GUC_check_errhint("List hosts only, for example \"127.0.0.1, ::1, localhost\".");
-			valid = false;
-			break;
+			const char *host = lfirst(lc);
+
+			if (host[0] == '\0' || strpbrk(host, "/@?# ") != NULL ||
+				strstr(host, "://") != NULL)
+			{
+				GUC_check_errdetail("\"%s\" is not a bare host name or address.", host);
+				GUC_check_errhint("List hosts only, for example \"127.0.0.1, ::1, localhost\".");
+				valid = false;
+				break;
+			}
 		}
 	}
 	list_free(hosts);
