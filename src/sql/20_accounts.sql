@@ -63,6 +63,8 @@ CREATE TABLE syncopt.connector (
     parallelism      integer CONSTRAINT connector_parallelism_positive CHECK (parallelism > 0),
     raw              jsonb,
     deleted_at       timestamptz,   -- the vendor no longer lists it
+    details_at       timestamptz,   -- collector: details last fetched (Fivetran)
+    schema_at        timestamptz,   -- collector: schema config last fetched (Fivetran)
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT connector_external_id_unique UNIQUE (account_id, external_id)
 );

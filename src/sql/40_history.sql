@@ -18,6 +18,9 @@ CREATE TABLE syncopt.sync_run (
     batch_size      integer CONSTRAINT sync_run_batch_size_positive CHECK (batch_size > 0),
     parallelism     integer CONSTRAINT sync_run_parallelism_positive CHECK (parallelism > 0),
     full_sync       boolean NOT NULL DEFAULT false,     -- historical / re-sync rather than incremental
+    -- false when only the end of the run was seen (Fivetran's REST API gives
+    -- succeeded_at / failed_at but no start): the run counts, its duration not.
+    duration_known  boolean NOT NULL DEFAULT true,
     error_code      text,
     error_message   text,
     source          text NOT NULL
