@@ -19,7 +19,8 @@ SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA       = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DSYNCOPT_VERSION=\"$(EXTVERSION)\"
+SHLIB_LINK  = -lcurl
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=plpgsql

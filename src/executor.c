@@ -18,7 +18,7 @@
 long
 executor_pass(bool woken)
 {
-	int64		expired = spi_single_int8("SELECT syncopt.expire_decisions()");
+	int64		expired = worker_query_int8("SELECT syncopt.expire_decisions()", 0);
 
 	if (expired > 0)
 		ereport(DEBUG1,

@@ -19,14 +19,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "json_try.h"
+
 PG_FUNCTION_INFO_V1(syncopt_try_jsonb);
 
-/* syncopt.try_jsonb(text): the value as jsonb, or NULL when it is not JSON. */
-Datum
-syncopt_try_jsonb(PG_FUNCTION_ARGS)
+/* The text as jsonb, or NULL when it is not valid JSON. */
+Jsonb *
+json_try_parse(const char *text)
 {
-	text	   *value = PG_GETARG_TEXT_PP(0);
-	char	   *json = text_to_cstring(value);
+	char	   *json = pstrdup(text);
 	JsonLexContext *lex;
 
 	/*
@@ -35,6 +36,17 @@ syncopt_try_jsonb(PG_FUNCTION_ARGS)
 	 */
 	lex = makeJsonLexContextCstringLen(json, strlen(json), GetDatabaseEncoding(), true);
 	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+		return NULL;
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* syncopt.try_jsonb(text): the value as jsonb, or NULL when it is not JSON. */
+Datum
+syncopt_try_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = json_try_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (jb == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	PG_RETURN_JSONB_P(jb);
 }

@@ -30,6 +30,14 @@ bool		syncopt_enable_workers = true;
 int			syncopt_history_retention_minutes = 90 * 24 * 60;
 char	   *syncopt_http_allowed_hosts = NULL;
 int			syncopt_executor_poll_interval_s = 60;
+char	   *syncopt_http_ca_file = NULL;
+int			syncopt_http_timeout_s = 30;
+int			syncopt_http_connect_timeout_s = 10;
+int			syncopt_http_max_response_kb = 64 * 1024;
+int			syncopt_http_max_retries = 3;
+int			syncopt_http_max_retry_wait_s = 60;
+int			syncopt_http_max_concurrency = 8;
+int			syncopt_rate_limit_reserve = 100;
 
 void		_PG_init(void);
 
@@ -128,6 +136,85 @@ define_gucs(void)
 							1, 3600,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("syncopt.http_ca_file",
+							   "File of CA certificates that vendor TLS certificates are verified against.",
+							   "Empty uses the system's CA bundle. Verification itself cannot be turned off.",
+							   &syncopt_http_ca_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_timeout",
+							"Longest a vendor request may take, connection included.",
+							NULL,
+							&syncopt_http_timeout_s,
+							30,
+							1, 600,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_connect_timeout",
+							"Longest a connection to a vendor may take to open.",
+							NULL,
+							&syncopt_http_connect_timeout_s,
+							10,
+							1, 120,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_max_response_size",
+							"Largest vendor response accepted; a larger one fails the request.",
+							NULL,
+							&syncopt_http_max_response_kb,
+							64 * 1024,
+							64, 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_max_retries",
+							"Retries of a vendor request after 429, 5xx or a transport failure.",
+							NULL,
+							&syncopt_http_max_retries,
+							3,
+							0, 10,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_max_retry_wait",
+							"Longest Retry-After a request waits out; a longer one ends the poll until then.",
+							NULL,
+							&syncopt_http_max_retry_wait_s,
+							60,
+							0, 3600,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.http_max_concurrency",
+							"Vendor requests one poll keeps in flight at once.",
+							NULL,
+							&syncopt_http_max_concurrency,
+							8,
+							1, 64,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.rate_limit_reserve",
+							"Requests of the vendor's hourly budget (X-Rate-Limit-Remaining) kept unused.",
+							"When fewer remain, the poll stops and the account waits 15 minutes, leaving room for approved actions.",
+							&syncopt_rate_limit_reserve,
+							100,
+							0, 1000000,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("syncopt");

@@ -23,6 +23,14 @@ extern bool syncopt_enable_workers;
 extern int	syncopt_history_retention_minutes;
 extern char *syncopt_http_allowed_hosts;
 extern int	syncopt_executor_poll_interval_s;
+extern char *syncopt_http_ca_file;
+extern int	syncopt_http_timeout_s;
+extern int	syncopt_http_connect_timeout_s;
+extern int	syncopt_http_max_response_kb;
+extern int	syncopt_http_max_retries;
+extern int	syncopt_http_max_retry_wait_s;
+extern int	syncopt_http_max_concurrency;
+extern int	syncopt_rate_limit_reserve;
 
 extern const char *syncopt_worker_name(SyncoptWorkerKind kind);
 

@@ -4,7 +4,8 @@
  *	  Registration and main loop of syncopt's background workers.
  *
  * Both workers share one loop: sleep on the latch until the next pass is
- * due or a backend wakes them, then run one pass in its own transaction.
+ * due or a backend wakes them, then run one pass, which opens transactions
+ * of its own as it needs them.
  * An error in a pass is logged, kept for worker_status(), and retried after
  * a back-off; it never ends the loop, so one bad row cannot stop the queue.
  * The workers exit only with a restartable code, so pg_terminate_backend()
@@ -70,22 +71,50 @@ syncopt_register_workers(void)
 	}
 }
 
-/* Run one SQL query that returns a single bigint; the caller holds SPI. */
+/*
+ * Run one SQL query that returns a single bigint in a transaction of its
+ * own; NULL reads as `if_null`.
+ */
 int64
-spi_single_int8(const char *query)
+worker_query_int8(const char *query, int64 if_null)
 {
 	bool		isnull;
 	Datum		value;
+	int64		result;
 
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, query);
 	if (SPI_execute(query, false, 1) < 0 || SPI_processed != 1)
 		elog(ERROR, "syncopt: query did not return one row: %s", query);
 	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? 0 : DatumGetInt64(value);
+	result = isnull ? if_null : DatumGetInt64(value);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
+
+/* Whether the extension is installed in the worker's database. */
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid("syncopt", true));
+	CommitTransactionCommand();
+	return installed;
 }
 
 /*
- * Run one pass in its own transaction; returns the delay until the next.
- * Errors are caught here so that the loop survives them.
+ * Run one pass; returns the delay until the next.  Passes run outside any
+ * transaction and open their own (so the collector holds none across
+ * HTTP).  Errors are caught here so that the loop survives them.
  */
 static long
 run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
@@ -93,13 +122,9 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 	volatile long delay_ms = ERROR_BACKOFF_MS;
 	static bool reported_missing = false;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PG_TRY();
 	{
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (!OidIsValid(get_extension_oid("syncopt", true)))
+		if (!extension_installed())
 		{
 			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_EXTENSION);
 			if (!reported_missing)
@@ -119,9 +144,6 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 			delay_ms = worker_passes[kind] (woken);
 			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
 	}
 	PG_CATCH();
 	{

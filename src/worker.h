@@ -17,13 +17,13 @@ extern void syncopt_register_workers(void);
 extern PGDLLEXPORT void syncopt_worker_main(Datum main_arg);
 
 /*
- * One pass of a worker's work, run inside a transaction with SPI connected
- * and a snapshot pushed.  "woken" says a backend asked for this pass.
- * Returns how many milliseconds to sleep before the next pass.
+ * One pass of a worker's work, run outside any transaction (the pass opens
+ * its own).  "woken" says a backend asked for this pass.  Returns how many
+ * milliseconds to sleep before the next pass.
  */
 extern long collector_pass(bool woken);
 extern long executor_pass(bool woken);
 
-extern int64 spi_single_int8(const char *query);
+extern int64 worker_query_int8(const char *query, int64 if_null);
 
 #endif							/* SYNCOPT_WORKER_H */

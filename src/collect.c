@@ -1,0 +1,1035 @@
+/*-------------------------------------------------------------------------
+ *
+ * collect.c
+ *	  One poll of a Fivetran or Airbyte account.
+ *
+ * This file knows the crawl: which endpoints to request, in which order,
+ * and how paging continues (Fivetran cursors, Airbyte offsets until an
+ * empty page).  What a response means is the SQL functions' business
+ * (syncopt.collect_* and syncopt.ingest_*, src/sql/66-70); each response is
+ * handed to them in its own step, so a bad page is rolled back alone and
+ * stops only its own crawl, never commits half, and never holds a
+ * transaction open across HTTP when the worker runs the poll.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "collect.h"
+#include "http.h"
+#include "json_try.h"
+#include "syncopt.h"
+
+/* Page sizes: the vendors' maxima (Fivetran 1000, Airbyte 100). */
+#define FIVETRAN_PAGE_LIMIT 1000
+#define AIRBYTE_PAGE_LIMIT 100
+
+/* Details and schema requests sent per batch, bounding memory. */
+#define DETAIL_BATCH 200
+
+/* Wait after the rate-limit budget ran low (the vendor's window is an hour). */
+#define BUDGET_WAIT_MS (15 * 60 * 1000L)
+
+/* Airbyte jobs updated this long before a poll began are read again. */
+#define JOBS_CURSOR_OVERLAP_MS (5 * 60 * 1000L)
+
+/* Airbyte tokens are renewed this long before they expire (at most). */
+#define TOKEN_MARGIN_S 60
+
+/* Cached Airbyte access tokens, by account. */
+#define TOKEN_CACHE_SIZE 32
+
+typedef struct CachedToken
+{
+	int64		account_id;
+	uint32		credentials_hash;	/* base URL and credentials it was issued for */
+	TimestampTz renew_at;
+	char	   *token;			/* in TopMemoryContext */
+}			CachedToken;
+
+static CachedToken token_cache[TOKEN_CACHE_SIZE];
+
+/* The state of one poll; everything lives in mcxt, which survives commits. */
+typedef struct Poll
+{
+	int64		account_id;
+	bool		own_transactions;
+	MemoryContext mcxt;
+	char	   *vendor;
+	char	   *base_url;
+	char	   *api_key;
+	char	   *api_secret;
+	char	   *token;			/* Airbyte bearer token */
+	bool		has_jobs_cursor;
+	TimestampTz jobs_cursor;
+	TimestampTz new_jobs_cursor;	/* 0: keep the old one */
+	TimestampTz started_at;
+	List	   *endpoints;
+	int			rate_limit_remaining;
+	TimestampTz retry_at;		/* 0: none */
+	const char *stopped;		/* rate_limited / budget_wait, or NULL */
+	bool		any_error;
+	bool		any_success;
+}			Poll;
+
+/* What a page step reports: rows changed, items, ids on it, next cursor. */
+typedef struct PageResult
+{
+	int			touched;
+	int			items;
+	List	   *ids;
+	char	   *next_cursor;
+}			PageResult;
+
+/* Copies results out of a step's SPI result. */
+typedef void (*StepReader) (Poll *poll, void *arg);
+
+/* Start a step: a transaction (worker) or a subtransaction (SQL caller). */
+static void
+step_begin(Poll *poll)
+{
+	if (poll->own_transactions)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
+	else
+		BeginInternalSubTransaction(NULL);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+}
+
+/* Commit a step. */
+static void
+step_commit(Poll *poll)
+{
+	SPI_finish();
+	if (poll->own_transactions)
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	else
+		ReleaseCurrentSubTransaction();
+}
+
+/* Add an endpoint's counters to the poll's report. */
+static CollectEndpoint *
+poll_endpoint(Poll *poll, const char *name)
+{
+	CollectEndpoint *ep = MemoryContextAllocZero(poll->mcxt, sizeof(CollectEndpoint));
+
+	ep->name = name;
+	poll->endpoints = lappend(poll->endpoints, ep);
+	return ep;
+}
+
+/* Keep the first error of an endpoint. */
+static void
+endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
+{
+	va_list		args;
+	char		message[512];
+
+	va_start(args, fmt);
+	vsnprintf(message, sizeof(message), fmt, args);
+	va_end(args);
+	poll->any_error = true;
+	if (ep->error == NULL)
+		ep->error = MemoryContextStrdup(poll->mcxt, message);
+}
+
+/*
+ * Run one SQL statement as a step; the reader copies what it needs into the
+ * poll's context.  An error rolls the step back and is kept on the
+ * endpoint (false returned), except a cancel or shutdown, which propagates.
+ */
+static bool
+poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
+		  int nargs, Oid *types, Datum *values, StepReader reader, void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	step_begin(poll);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
+			elog(ERROR, "syncopt: step failed: %s", sql);
+		if (reader != NULL)
+			reader(poll, arg);
+		step_commit(poll);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(poll->mcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (poll->own_transactions)
+			AbortCurrentTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		endpoint_error(poll, ep, "%s: %s", what, edata->message);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return ok;
+}
+
+/* Column `col` (1-based) of the step's first row as a string in the poll's context. */
+static char *
+step_text(Poll *poll, int col)
+{
+	char	   *value;
+
+	if (SPI_processed < 1)
+		return NULL;
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+	return value ? MemoryContextStrdup(poll->mcxt, value) : NULL;
+}
+
+/* Column `col` of the step's first row as an integer (0 when NULL). */
+static int64
+step_int(int col)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (SPI_processed < 1)
+		return 0;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	if (isnull)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT4OID:
+			return DatumGetInt32(value);
+		case INT8OID:
+			return DatumGetInt64(value);
+		default:
+			elog(ERROR, "syncopt: unexpected column type");
+	}
+	return 0;
+}
+
+/* Append the elements of a text[] column of the first row to *list. */
+static void
+step_text_array(Poll *poll, int col, List **list)
+{
+	bool		isnull;
+	Datum		value;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	MemoryContext oldcxt;
+
+	if (SPI_processed < 1)
+		return;
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	if (isnull)
+		return;
+	deconstruct_array(DatumGetArrayTypeP(value), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	oldcxt = MemoryContextSwitchTo(poll->mcxt);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			*list = lappend(*list, TextDatumGetCString(elems[i]));
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Reader: every row's first column, as strings, appended to a List. */
+static void
+read_string_rows(Poll *poll, void *arg)
+{
+	List	  **list = (List **) arg;
+	MemoryContext oldcxt = MemoryContextSwitchTo(poll->mcxt);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+			*list = lappend(*list, pstrdup(value));
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Reader of collect_account_info(). */
+static void
+read_account(Poll *poll, void *arg)
+{
+	bool		isnull;
+	Datum		cursor;
+
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("account %lld does not exist", (long long) poll->account_id)));
+	poll->vendor = step_text(poll, 1);
+	poll->base_url = step_text(poll, 2);
+	poll->api_key = step_text(poll, 3);
+	poll->api_secret = step_text(poll, 4);
+	cursor = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+	poll->has_jobs_cursor = !isnull;
+	if (!isnull)
+		poll->jobs_cursor = DatumGetTimestampTz(cursor);
+}
+
+/* A request to the account's API, authenticated as its vendor wants. */
+static void
+poll_request(Poll *poll, HttpRequest *req, const char *method, char *url)
+{
+	memset(req, 0, sizeof(HttpRequest));
+	req->method = method;
+	req->url = url;
+	if (strcmp(poll->vendor, "fivetran") == 0)
+	{
+		req->auth = HTTP_AUTH_BASIC;
+		req->user = poll->api_key;
+		req->password = poll->api_secret;
+		req->accept = "application/json;version=2";
+	}
+	else
+	{
+		req->auth = HTTP_AUTH_BEARER;
+		req->token = poll->token;
+	}
+}
+
+/* The path of a URL under the account's base, for error messages. */
+static const char *
+url_path(Poll *poll, const char *url)
+{
+	size_t		base = strlen(poll->base_url);
+
+	return strncmp(url, poll->base_url, base) == 0 ? url + base : url;
+}
+
+/*
+ * Account for a finished request: rate-limit budget, and whether it gave a
+ * usable 2xx body.  Failures are kept on the endpoint.
+ */
+static bool
+response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
+{
+	ep->requests += req->attempts;
+	if (req->rate_limit_remaining >= 0)
+	{
+		poll->rate_limit_remaining = req->rate_limit_remaining;
+		if (req->rate_limit_remaining <= syncopt_rate_limit_reserve && poll->stopped == NULL)
+		{
+			poll->stopped = "budget_wait";
+			poll->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), BUDGET_WAIT_MS);
+		}
+	}
+	if (req->failure == HTTP_FAIL_RATE_LIMITED)
+	{
+		poll->stopped = "rate_limited";
+		poll->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 req->retry_after_s * 1000L);
+		endpoint_error(poll, ep, "%s %s: rate limited for %d s (Retry-After)",
+					   req->method, url_path(poll, req->url), req->retry_after_s);
+		return false;
+	}
+	if (req->failure != HTTP_OK)
+	{
+		endpoint_error(poll, ep, "%s %s: %s (after %d attempts)", req->method,
+					   url_path(poll, req->url), req->error, req->attempts);
+		return false;
+	}
+	if (req->status < 200 || req->status > 299)
+	{
+		endpoint_error(poll, ep, "%s %s: HTTP %ld%s%s", req->method, url_path(poll, req->url),
+					   req->status,
+					   req->attempts > 1 ? " after retries" : "",
+					   req->status == 401 || req->status == 403 ?
+					   " (credentials rejected; set them again with syncopt.set_credentials())" : "");
+		return false;
+	}
+	poll->any_success = true;
+	return true;
+}
+
+/* Text datum of a string, for step arguments. */
+static Datum
+text_arg(const char *value)
+{
+	return CStringGetTextDatum(value);
+}
+
+/* Fill a StringInfo with a formatted URL under the account's base. */
+static char *
+poll_url(Poll *poll, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static char *
+poll_url(Poll *poll, const char *fmt,...)
+{
+	StringInfoData buf;
+	MemoryContext oldcxt = MemoryContextSwitchTo(poll->mcxt);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, poll->base_url);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return buf.data;
+}
+
+/* A text[] datum of the strings in the list. */
+static Datum
+text_array_arg(List *strings)
+{
+	int			n = list_length(strings);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* After a complete listing, mark connectors the vendor no longer lists. */
+static bool
+mark_missing(Poll *poll, CollectEndpoint *ep, List *seen)
+{
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(poll->account_id);
+	args[1] = text_array_arg(seen);
+	return poll_step(poll, ep, "marking connectors no longer listed",
+					 "SELECT syncopt.collect_mark_missing($1, $2)", 2, types, args, NULL, NULL);
+}
+
+/* Reader of collect_fivetran_groups_page(): ids appended, next cursor kept. */
+static void
+read_groups_page(Poll *poll, void *arg)
+{
+	PageResult *page = (PageResult *) arg;
+
+	step_text_array(poll, 1, &page->ids);
+	page->next_cursor = step_text(poll, 2);
+}
+
+/* Fivetran: every group, then every connection of every group. */
+static bool
+fivetran_list_groups(Poll *poll, List **groups)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, "groups");
+	PageResult	page = {0};
+
+	do
+	{
+		HttpRequest req;
+		Oid			types[1] = {TEXTOID};
+		Datum		args[1];
+		char	   *cursor = page.next_cursor;
+
+		poll_request(poll, &req, "GET",
+					 cursor ? poll_url(poll, "/v1/groups?limit=%d&cursor=%s", FIVETRAN_PAGE_LIMIT,
+									   http_escape(cursor))
+					 : poll_url(poll, "/v1/groups?limit=%d", FIVETRAN_PAGE_LIMIT));
+		http_execute(&req, 1);
+		if (!response_usable(poll, ep, &req))
+			return false;
+		args[0] = text_arg(req.response);
+		if (!poll_step(poll, ep, psprintf("page %d of /v1/groups", ep->pages + 1),
+					   "SELECT group_ids, next_cursor FROM syncopt.collect_fivetran_groups_page($1)",
+					   1, types, args, read_groups_page, &page))
+			return false;
+		ep->pages++;
+	} while (page.next_cursor != NULL && poll->stopped == NULL);
+	*groups = page.ids;
+	return poll->stopped == NULL;
+}
+
+/* Where one group's connection listing is: its id and the next cursor. */
+typedef struct GroupPage
+{
+	char	   *group_id;
+	char	   *cursor;
+}			GroupPage;
+
+/* Reader of collect_fivetran_connections_page(). */
+static void
+read_connections_page(Poll *poll, void *arg)
+{
+	PageResult *page = (PageResult *) arg;
+
+	page->touched = (int) step_int(1);
+	step_text_array(poll, 2, &page->ids);
+	page->next_cursor = step_text(poll, 3);
+}
+
+/*
+ * The connections of all groups, the first pages of every group requested
+ * together, then each group's next page, until no cursor is left.
+ */
+static bool
+fivetran_list_connections(Poll *poll, List *groups)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, "connections");
+	List	   *frontier = NIL;
+	List	   *seen = NIL;
+	bool		complete = true;
+	ListCell   *lc;
+
+	foreach(lc, groups)
+	{
+		GroupPage  *gp = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
+
+		gp->group_id = lfirst(lc);
+		frontier = lappend(frontier, gp);
+	}
+	while (frontier != NIL && poll->stopped == NULL)
+	{
+		int			n = list_length(frontier);
+		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
+		List	   *next = NIL;
+		int			i = 0;
+
+		foreach(lc, frontier)
+		{
+			GroupPage  *gp = lfirst(lc);
+			char	   *gid = http_escape(gp->group_id);
+
+			poll_request(poll, &reqs[i++], "GET",
+						 gp->cursor ?
+						 poll_url(poll, "/v1/groups/%s/connections?limit=%d&cursor=%s", gid,
+								  FIVETRAN_PAGE_LIMIT, http_escape(gp->cursor)) :
+						 poll_url(poll, "/v1/groups/%s/connections?limit=%d", gid, FIVETRAN_PAGE_LIMIT));
+		}
+		http_execute(reqs, n);
+		i = 0;
+		foreach(lc, frontier)
+		{
+			GroupPage  *gp = lfirst(lc);
+			HttpRequest *req = &reqs[i++];
+			Oid			types[2] = {INT8OID, TEXTOID};
+			Datum		args[2];
+			PageResult	page = {.ids = seen};
+
+			if (!response_usable(poll, ep, req))
+			{
+				complete = false;
+				continue;
+			}
+			args[0] = Int64GetDatum(poll->account_id);
+			args[1] = text_arg(req->response);
+			if (!poll_step(poll, ep, psprintf("a page of /v1/groups/%s/connections", gp->group_id),
+						   "SELECT touched, ids, next_cursor FROM syncopt.collect_fivetran_connections_page($1, $2)",
+						   2, types, args, read_connections_page, &page))
+			{
+				complete = false;
+				continue;
+			}
+			seen = page.ids;
+			ep->pages++;
+			ep->rows += page.touched;
+			if (page.next_cursor != NULL)
+			{
+				GroupPage  *more = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
+
+				more->group_id = gp->group_id;
+				more->cursor = page.next_cursor;
+				next = lappend(next, more);
+			}
+		}
+		frontier = next;
+	}
+	if (complete && poll->stopped == NULL)
+		return mark_missing(poll, ep, seen);
+	return false;
+}
+
+/* Reader: first column of the first row as an int, into *(int *) arg. */
+static void
+read_int(Poll *poll, void *arg)
+{
+	*(int *) arg = (int) step_int(1);
+}
+
+/*
+ * Fivetran: details or schema config of every connection the targets query
+ * names, DETAIL_BATCH requests at a time.  A 404 (the connection went away,
+ * or has no schema config) is recorded as read, so it is not asked again
+ * until it changes.
+ */
+static void
+fivetran_fetch_each(Poll *poll, const char *name, const char *targets_sql,
+					const char *path_fmt, const char *ingest_sql)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, name);
+	List	   *targets = NIL;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	int			total;
+
+	args[0] = Int64GetDatum(poll->account_id);
+	if (!poll_step(poll, ep, "choosing connections", targets_sql, 1, types, args,
+				   read_string_rows, &targets))
+		return;
+	total = list_length(targets);
+	for (int start = 0; start < total && poll->stopped == NULL; start += DETAIL_BATCH)
+	{
+		int			n = Min(DETAIL_BATCH, total - start);
+		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
+
+		for (int i = 0; i < n; i++)
+			poll_request(poll, &reqs[i], "GET",
+						 poll_url(poll, path_fmt, http_escape(list_nth(targets, start + i))));
+		http_execute(reqs, n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *external_id = list_nth(targets, start + i);
+			bool		gone = reqs[i].failure == HTTP_OK && reqs[i].status == 404;
+			int			touched = 0;
+
+			if (!gone && !response_usable(poll, ep, &reqs[i]))
+				continue;
+			if (gone)
+				ep->requests += reqs[i].attempts;
+			args[1] = text_arg(external_id);
+			if (!gone)
+				args[2] = text_arg(reqs[i].response);
+			/* A NULL body records the read without ingesting anything. */
+			if (!poll_step(poll, ep, psprintf("connection %s", external_id),
+						   psprintf(gone ? "SELECT %s($1, $2, NULL)" : "SELECT %s($1, $2, $3)", ingest_sql),
+						   gone ? 2 : 3, types, args, read_int, &touched))
+				continue;
+			ep->pages++;
+			ep->rows += touched;
+		}
+		pfree(reqs);
+	}
+}
+
+/* Fivetran: groups, connections, then details and schemas that changed. */
+static void
+poll_fivetran(Poll *poll)
+{
+	List	   *groups = NIL;
+
+	if (!fivetran_list_groups(poll, &groups))
+		return;
+	fivetran_list_connections(poll, groups);
+	if (poll->stopped != NULL)
+		return;
+	fivetran_fetch_each(poll, "details",
+						"SELECT syncopt.collect_fivetran_detail_targets($1)",
+						"/v1/connections/%s", "syncopt.collect_fivetran_details");
+	if (poll->stopped != NULL)
+		return;
+	fivetran_fetch_each(poll, "schemas",
+						"SELECT syncopt.collect_fivetran_schema_targets($1)",
+						"/v1/connections/%s/schemas", "syncopt.collect_fivetran_schema");
+}
+
+/* Hash of what a token was issued for: base URL and credentials. */
+static uint32
+credentials_hash(Poll *poll)
+{
+	StringInfoData buf;
+	uint32		hash;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s\n%s\n%s", poll->base_url, poll->api_key, poll->api_secret);
+	hash = hash_bytes((unsigned char *) buf.data, buf.len);
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return hash;
+}
+
+/* The cache slot of an account's token (a free or the oldest slot if none). */
+static CachedToken *
+token_slot(int64 account_id)
+{
+	CachedToken *oldest = &token_cache[0];
+
+	for (int i = 0; i < TOKEN_CACHE_SIZE; i++)
+	{
+		if (token_cache[i].account_id == account_id)
+			return &token_cache[i];
+		if (token_cache[i].renew_at < oldest->renew_at)
+			oldest = &token_cache[i];
+	}
+	return oldest;
+}
+
+/* Forget an account's cached token (rejected, or the slot is reused). */
+static void
+token_forget(CachedToken *slot)
+{
+	if (slot->token != NULL)
+	{
+		explicit_bzero(slot->token, strlen(slot->token));
+		pfree(slot->token);
+	}
+	memset(slot, 0, sizeof(CachedToken));
+}
+
+/* A string member of a JSON object, or NULL. */
+static char *
+jsonb_string_member(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Airbyte: a bearer token for the account, from the cache while it has at
+ * least TOKEN_MARGIN_S (or a fifth of its life) left, else from
+ * POST /applications/token with the client credentials.
+ */
+static bool
+airbyte_token(Poll *poll, CollectEndpoint *ep, bool renew)
+{
+	CachedToken *slot = token_slot(poll->account_id);
+	uint32		hash = credentials_hash(poll);
+	HttpRequest req;
+	StringInfoData body;
+	Jsonb	   *reply;
+	JsonbValue *expires;
+	char	   *token;
+	int64		lifetime;
+
+	if (!renew && slot->account_id == poll->account_id && slot->credentials_hash == hash &&
+		slot->token != NULL && GetCurrentTimestamp() < slot->renew_at)
+	{
+		poll->token = slot->token;
+		return true;
+	}
+	token_forget(slot);
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"client_id\": ");
+	escape_json(&body, poll->api_key);
+	appendStringInfoString(&body, ", \"client_secret\": ");
+	escape_json(&body, poll->api_secret);
+	appendStringInfoString(&body, ", \"grant-type\": \"client_credentials\"}");
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = poll_url(poll, "/applications/token");
+	req.body = body.data;
+	req.auth = HTTP_AUTH_NONE;
+	http_execute(&req, 1);
+	explicit_bzero(body.data, body.len);
+	if (!response_usable(poll, ep, &req))
+		return false;
+	ep->pages++;
+
+	reply = json_try_parse(req.response);
+	token = reply ? jsonb_string_member(reply, "access_token") : NULL;
+	expires = reply ? getKeyJsonValueFromContainer(&reply->root, "expires_in", 10, NULL) : NULL;
+	if (token == NULL || token[0] == '\0' || expires == NULL || expires->type != jbvNumeric)
+	{
+		endpoint_error(poll, ep, "POST /applications/token: the reply has no access_token and expires_in");
+		return false;
+	}
+	lifetime = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(expires->val.numeric)));
+	slot->account_id = poll->account_id;
+	slot->credentials_hash = hash;
+	slot->token = MemoryContextStrdup(TopMemoryContext, token);
+	slot->renew_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 (lifetime - Min(TOKEN_MARGIN_S, lifetime / 5)) * 1000L);
+	explicit_bzero(token, strlen(token));
+	poll->token = slot->token;
+	return true;
+}
+
+/* Reader of collect_airbyte_page(): touched, items, ids. */
+static void
+read_airbyte_page(Poll *poll, void *arg)
+{
+	PageResult *page = (PageResult *) arg;
+
+	page->touched = (int) step_int(1);
+	page->items = (int) step_int(2);
+	step_text_array(poll, 3, &page->ids);
+}
+
+/*
+ * Airbyte: one offset-paged listing (connections or jobs) until an empty
+ * page.  A 401 renews the token once, in case it expired early.  Returns
+ * whether the listing completed; *seen collects connection ids.
+ */
+static bool
+airbyte_list(Poll *poll, CollectEndpoint *ep, CollectEndpoint *token_ep, const char *kind,
+			 const char *query, List **seen)
+{
+	int			offset = 0;
+	bool		renewed = false;
+
+	while (poll->stopped == NULL)
+	{
+		HttpRequest req;
+		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		args[3];
+		PageResult	page = {.ids = seen ? *seen : NIL};
+
+		poll_request(poll, &req, "GET",
+					 poll_url(poll, "/%s?limit=%d&offset=%d%s", kind, AIRBYTE_PAGE_LIMIT, offset, query));
+		http_execute(&req, 1);
+		if (req.failure == HTTP_OK && req.status == 401 && !renewed)
+		{
+			ep->requests += req.attempts;
+			renewed = true;
+			if (!airbyte_token(poll, token_ep, true))
+				return false;
+			continue;
+		}
+		if (!response_usable(poll, ep, &req))
+			return false;
+		args[0] = Int64GetDatum(poll->account_id);
+		args[1] = text_arg(kind);
+		args[2] = text_arg(req.response);
+		if (!poll_step(poll, ep, psprintf("page at offset %d of /%s", offset, kind),
+					   "SELECT touched, items, ids FROM syncopt.collect_airbyte_page($1, $2, $3)",
+					   3, types, args, read_airbyte_page, &page))
+			return false;
+		if (seen)
+			*seen = page.ids;
+		ep->pages++;
+		ep->rows += page.touched;
+		if (page.items == 0)
+			return true;
+		offset += page.items;
+	}
+	return false;
+}
+
+/* Airbyte: token, connections, then jobs updated since the last poll. */
+static void
+poll_airbyte(Poll *poll)
+{
+	CollectEndpoint *token_ep = poll_endpoint(poll, "token");
+	CollectEndpoint *conn_ep;
+	CollectEndpoint *jobs_ep;
+	List	   *seen = NIL;
+	char	   *query = "&orderBy=updatedAt%7CASC";
+
+	if (!airbyte_token(poll, token_ep, false))
+		return;
+	conn_ep = poll_endpoint(poll, "connections");
+	if (airbyte_list(poll, conn_ep, token_ep, "connections", "", &seen))
+		mark_missing(poll, conn_ep, seen);
+	if (poll->stopped != NULL)
+		return;
+
+	jobs_ep = poll_endpoint(poll, "jobs");
+	if (poll->has_jobs_cursor)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		if (timestamp2tm(poll->jobs_cursor, NULL, &tm, &fsec, NULL, NULL) == 0)
+			query = psprintf("%s&updatedAtStart=%04d-%02d-%02dT%02d:%02d:%02dZ", query,
+							 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	if (airbyte_list(poll, jobs_ep, token_ep, "jobs", query, NULL))
+		poll->new_jobs_cursor = TimestampTzPlusMilliseconds(poll->started_at, -JOBS_CURSOR_OVERLAP_MS);
+}
+
+/* The outcome word recorded for the poll. */
+static const char *
+poll_outcome(Poll *poll)
+{
+	if (poll->stopped != NULL)
+		return poll->stopped;
+	if (!poll->any_error)
+		return "ok";
+	return poll->any_success ? "partial" : "error";
+}
+
+/* The first error of any endpoint, or NULL. */
+static char *
+poll_first_error(Poll *poll)
+{
+	ListCell   *lc;
+
+	foreach(lc, poll->endpoints)
+	{
+		CollectEndpoint *ep = lfirst(lc);
+
+		if (ep->error != NULL)
+			return psprintf("%s: %s", ep->name, ep->error);
+	}
+	return NULL;
+}
+
+/* Record the poll's outcome and when the next one is due. */
+static void
+record_outcome(Poll *poll)
+{
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID, INT4OID, INT4OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[9];
+	char		nulls[9] = "         ";
+	int			requests = 0,
+				pages = 0,
+				rows = 0;
+	char	   *error = poll_first_error(poll);
+	ListCell   *lc;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	foreach(lc, poll->endpoints)
+	{
+		CollectEndpoint *e = lfirst(lc);
+
+		requests += e->requests;
+		pages += e->pages;
+		rows += e->rows;
+	}
+	args[0] = Int64GetDatum(poll->account_id);
+	args[1] = text_arg(poll_outcome(poll));
+	args[2] = error ? text_arg(error) : (Datum) 0;
+	nulls[2] = error ? ' ' : 'n';
+	args[3] = Int32GetDatum(requests);
+	args[4] = Int32GetDatum(pages);
+	args[5] = Int32GetDatum(rows);
+	args[6] = Int32GetDatum(poll->rate_limit_remaining);
+	nulls[6] = poll->rate_limit_remaining >= 0 ? ' ' : 'n';
+	args[7] = TimestampTzGetDatum(poll->new_jobs_cursor);
+	nulls[7] = poll->new_jobs_cursor != 0 ? ' ' : 'n';
+	args[8] = TimestampTzGetDatum(poll->retry_at);
+	nulls[8] = poll->retry_at != 0 ? ' ' : 'n';
+
+	/* Not through poll_step: an error here is the poll's own, not an endpoint's. */
+	step_begin(poll);
+	if (SPI_execute_with_args("SELECT syncopt.collector_record_outcome($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+							  9, types, args, nulls, false, 0) < 0)
+		elog(ERROR, "syncopt: could not record the poll outcome");
+	step_commit(poll);
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+}
+
+/* Poll the account; see collect.h. */
+List *
+collect_account(int64 account_id, bool own_transactions)
+{
+	Poll	   *poll;
+	MemoryContext mcxt;
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+	CollectEndpoint *setup;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	mcxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt poll", ALLOCSET_DEFAULT_SIZES);
+	poll = MemoryContextAllocZero(mcxt, sizeof(Poll));
+	poll->account_id = account_id;
+	poll->own_transactions = own_transactions;
+	poll->mcxt = mcxt;
+	poll->rate_limit_remaining = -1;
+	poll->started_at = GetCurrentTimestamp();
+	MemoryContextSwitchTo(mcxt);
+
+	PG_TRY();
+	{
+		setup = poll_endpoint(poll, "account");
+		args[0] = Int64GetDatum(account_id);
+		if (poll_step(poll, setup, "reading the account",
+					  "SELECT * FROM syncopt.collect_account_info($1)", 1, types, args,
+					  read_account, NULL) &&
+			poll_step(poll, setup, "noting the start",
+					  "SELECT syncopt.collector_record_start($1)", 1, types, args, NULL, NULL))
+		{
+			if (poll->api_key == NULL || poll->api_secret == NULL)
+				endpoint_error(poll, setup, "the account has no credentials; call syncopt.set_credentials()");
+			else if (strcmp(poll->vendor, "fivetran") == 0)
+				poll_fivetran(poll);
+			else
+				poll_airbyte(poll);
+			record_outcome(poll);
+		}
+		if (setup->error == NULL)
+			poll->endpoints = list_delete_first(poll->endpoints);
+	}
+	PG_FINALLY();
+	{
+		if (poll->api_key)
+			explicit_bzero(poll->api_key, strlen(poll->api_key));
+		if (poll->api_secret)
+			explicit_bzero(poll->api_secret, strlen(poll->api_secret));
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(oldcxt);
+	return poll->endpoints;
+}
+
+PG_FUNCTION_INFO_V1(syncopt_collect);
+
+/* syncopt.collect(account_id): one poll now, one row per endpoint. */
+Datum
+syncopt_collect(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		account_id = PG_GETARG_INT64(0);
+	List	   *endpoints;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	endpoints = collect_account(account_id, false);
+	foreach(lc, endpoints)
+	{
+		CollectEndpoint *ep = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, ep->error == NULL};
+
+		values[0] = CStringGetTextDatum(ep->name);
+		values[1] = Int32GetDatum(ep->pages);
+		values[2] = Int32GetDatum(ep->rows);
+		values[3] = Int32GetDatum(ep->requests);
+		values[4] = ep->error ? CStringGetTextDatum(ep->error) : (Datum) 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,623 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *	  Concurrent HTTP requests over the libcurl multi interface.
+ *
+ * Rules (docs/architecture.md, "HTTP transport"): https only, except hosts
+ * listed in syncopt.http_allowed_hosts; TLS peer and host verification
+ * always on, with syncopt.http_ca_file for private CAs; no redirects at all
+ * (a redirect could carry credentials to another host); connect and total
+ * timeouts; a response size cap; CURLOPT_NOSIGNAL.  A 429 is retried after
+ * its Retry-After (or with back-off when it has none) unless that is longer
+ * than syncopt.http_max_retry_wait; 5xx answers and transport failures are
+ * retried with bounded exponential back-off.  Credentials go to libcurl as
+ * options, never into URLs, and no error text built here contains them.
+ *
+ * Every curl handle and buffer is released in a PG_FINALLY block, so an
+ * ERROR (a cancel, statement_timeout, shutdown) leaks nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "http.h"
+#include "syncopt.h"
+
+/* Longest wait between two looks at interrupts while transfers run. */
+#define POLL_SLICE_MS 100
+
+/* Back-off after the first retryable failure, doubled each time, capped. */
+#define BACKOFF_BASE_MS 500L
+#define BACKOFF_CAP_MS (30 * 1000L)
+
+HttpCounters http_counters;
+
+/* One request's transfer state; malloc'd buffers, owned by http_execute. */
+typedef struct Transfer
+{
+	HttpRequest *req;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	char	   *buf;			/* malloc'd: written from curl callbacks */
+	size_t		len;
+	size_t		cap;
+	bool		too_large;
+	bool		done;
+	TimestampTz not_before;		/* retry time */
+	char		curl_error[CURL_ERROR_SIZE];
+}			Transfer;
+
+static bool curl_ready = false;
+
+/* Whether the host is listed in syncopt.http_allowed_hosts. */
+static bool
+host_allowed_plain_http(const char *host)
+{
+	char	   *copy;
+	List	   *hosts;
+	ListCell   *lc;
+	bool		found = false;
+	size_t		hlen = strlen(host);
+
+	if (syncopt_http_allowed_hosts == NULL || syncopt_http_allowed_hosts[0] == '\0')
+		return false;
+	/* curl reports IPv6 hosts in brackets; the list has them bare. */
+	if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']')
+	{
+		host = pnstrdup(host + 1, hlen - 2);
+		hlen -= 2;
+	}
+	copy = pstrdup(syncopt_http_allowed_hosts);
+	if (SplitGUCList(copy, ',', &hosts))
+	{
+		foreach(lc, hosts)
+		{
+			if (pg_strcasecmp((const char *) lfirst(lc), host) == 0)
+			{
+				found = true;
+				break;
+			}
+		}
+	}
+	list_free(hosts);
+	pfree(copy);
+	return found;
+}
+
+/*
+ * Check the URL against the scheme rules; on refusal fill req->error and
+ * return false.
+ */
+static bool
+url_permitted(HttpRequest *req)
+{
+	CURLU	   *url = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *userinfo = NULL;
+	bool		ok = false;
+
+	if (url == NULL)
+	{
+		snprintf(req->error, sizeof(req->error), "out of memory parsing a URL");
+		return false;
+	}
+	if (curl_url_set(url, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
+		curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		snprintf(req->error, sizeof(req->error), "malformed URL");
+	else if (curl_url_get(url, CURLUPART_USER, &userinfo, 0) == CURLUE_OK)
+		snprintf(req->error, sizeof(req->error),
+				 "URLs must not carry credentials; use syncopt.set_credentials()");
+	else if (pg_strcasecmp(scheme, "https") == 0)
+		ok = true;
+	else if (pg_strcasecmp(scheme, "http") == 0 && host_allowed_plain_http(host))
+		ok = true;
+	else
+		snprintf(req->error, sizeof(req->error),
+				 "refusing %s to host \"%s\": only https is allowed, except hosts in syncopt.http_allowed_hosts",
+				 scheme, host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(userinfo);
+	curl_url_cleanup(url);
+	return ok;
+}
+
+/* libcurl write callback: append to the transfer's buffer up to the cap. */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+	size_t		limit = (size_t) syncopt_http_max_response_kb * 1024;
+
+	if (t->len + n > limit)
+	{
+		t->too_large = true;
+		return 0;				/* makes libcurl abort with CURLE_WRITE_ERROR */
+	}
+	if (t->len + n + 1 > t->cap)
+	{
+		size_t		newcap = Max(t->cap * 2, t->len + n + 1);
+		char	   *grown;
+
+		newcap = Max(newcap, 8192);
+		grown = realloc(t->buf, newcap);
+		if (grown == NULL)
+			return 0;
+		t->buf = grown;
+		t->cap = newcap;
+	}
+	memcpy(t->buf + t->len, data, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+	return n;
+}
+
+/* Parse a header's integer value; -1 when it is not a plain number. */
+static int
+header_int(const char *value, size_t len)
+{
+	long		v = 0;
+	size_t		i = 0;
+
+	while (i < len && (value[i] == ' ' || value[i] == '\t'))
+		i++;
+	if (i == len || value[i] < '0' || value[i] > '9')
+		return -1;
+	for (; i < len && value[i] >= '0' && value[i] <= '9'; i++)
+	{
+		v = v * 10 + (value[i] - '0');
+		if (v > INT_MAX)
+			return INT_MAX;
+	}
+	return (int) v;
+}
+
+/*
+ * libcurl header callback: keep Retry-After and X-Rate-Limit-Remaining.  A
+ * new status line (a retry, a 100 Continue) forgets earlier values.
+ */
+static size_t
+on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = (Transfer *) arg;
+	size_t		n = size * nmemb;
+	static const char retry_after[] = "retry-after:";
+	static const char remaining[] = "x-rate-limit-remaining:";
+
+	if (n >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	{
+		t->req->retry_after_s = -1;
+		return n;
+	}
+	if (n > sizeof(retry_after) - 1 &&
+		pg_strncasecmp(line, retry_after, sizeof(retry_after) - 1) == 0)
+	{
+		const char *value = line + sizeof(retry_after) - 1;
+		size_t		vlen = n - (sizeof(retry_after) - 1);
+		int			seconds = header_int(value, vlen);
+
+		if (seconds < 0 && vlen < 64)
+		{
+			/* An HTTP-date instead of seconds. */
+			char		date[64];
+			time_t		when;
+
+			memcpy(date, value, vlen);
+			date[vlen] = '\0';
+			when = curl_getdate(date, NULL);
+			if (when > 0)
+				seconds = Max(0, (int) (when - time(NULL)));
+		}
+		t->req->retry_after_s = seconds;
+	}
+	else if (n > sizeof(remaining) - 1 &&
+			 pg_strncasecmp(line, remaining, sizeof(remaining) - 1) == 0)
+		t->req->rate_limit_remaining = header_int(line + sizeof(remaining) - 1,
+												  n - (sizeof(remaining) - 1));
+	return n;
+}
+
+/* Create the easy handle of one attempt; false (with req->error) on failure. */
+static bool
+transfer_prepare(Transfer *t)
+{
+	HttpRequest *req = t->req;
+	CURL	   *easy = curl_easy_init();
+	char		header[256];
+
+	if (easy == NULL)
+	{
+		snprintf(req->error, sizeof(req->error), "could not create a curl handle");
+		return false;
+	}
+	t->easy = easy;
+	t->len = 0;
+	t->too_large = false;
+	t->curl_error[0] = '\0';
+	req->retry_after_s = -1;
+
+	snprintf(header, sizeof(header), "Accept: %s",
+			 req->accept ? req->accept : "application/json");
+	t->headers = curl_slist_append(t->headers, header);
+	if (req->body != NULL)
+		t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+	/* No "Expect: 100-continue" round trip for small JSON bodies. */
+	t->headers = curl_slist_append(t->headers, "Expect:");
+
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
+	if (strcmp(req->method, "GET") == 0)
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	if (req->body != NULL)
+		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, req->body);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "syncopt/" SYNCOPT_VERSION);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (syncopt_http_ca_file != NULL && syncopt_http_ca_file[0] != '\0')
+		curl_easy_setopt(easy, CURLOPT_CAINFO, syncopt_http_ca_file);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) syncopt_http_connect_timeout_s * 1000L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) syncopt_http_timeout_s * 1000L);
+	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
+					 (curl_off_t) syncopt_http_max_response_kb * 1024);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->curl_error);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+
+	if (req->auth == HTTP_AUTH_BASIC)
+	{
+		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(easy, CURLOPT_USERNAME, req->user);
+		curl_easy_setopt(easy, CURLOPT_PASSWORD, req->password);
+	}
+	else if (req->auth == HTTP_AUTH_BEARER)
+	{
+		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);
+		curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, req->token);
+	}
+	return true;
+}
+
+/* Release one attempt's handle and headers; the buffer is kept. */
+static void
+transfer_release(CURLM *multi, Transfer *t)
+{
+	if (t->easy != NULL)
+	{
+		if (multi != NULL)
+			curl_multi_remove_handle(multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+}
+
+/* Whether an HTTP status is worth retrying (429 and 5xx). */
+bool
+http_status_retryable(long status)
+{
+	return status == 429 || (status >= 500 && status <= 599);
+}
+
+/* Delay before retry number `attempt` (1-based): doubling, capped, +-20%. */
+static long
+backoff_ms(int attempt)
+{
+	long		ms = BACKOFF_BASE_MS << Min(attempt - 1, 10);
+
+	ms = Min(ms, BACKOFF_CAP_MS);
+	return (long) (ms * (0.8 + 0.4 * pg_prng_double(&pg_global_prng_state)));
+}
+
+/*
+ * Decide what a finished attempt means: done, or retry at not_before.
+ * Fills the request's outcome fields.
+ */
+static void
+transfer_finish(Transfer *t, CURLcode code)
+{
+	HttpRequest *req = t->req;
+	TimestampTz now = GetCurrentTimestamp();
+	long		wait_ms = -1;
+
+	req->status = 0;
+	req->failure = HTTP_OK;
+	req->error[0] = '\0';
+	if (code == CURLE_OK)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &req->status);
+
+	if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
+	{
+		req->failure = HTTP_FAIL_TOO_LARGE;
+		snprintf(req->error, sizeof(req->error),
+				 "response larger than syncopt.http_max_response_size (%d kB)",
+				 syncopt_http_max_response_kb);
+		t->done = true;
+		return;
+	}
+	if (code != CURLE_OK)
+	{
+		req->failure = HTTP_FAIL_TRANSPORT;
+		snprintf(req->error, sizeof(req->error), "%s%s%s",
+				 curl_easy_strerror(code), t->curl_error[0] ? ": " : "", t->curl_error);
+		/* TLS and protocol refusals will not heal by retrying. */
+		if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+			code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
+			code == CURLE_SSL_CONNECT_ERROR)
+		{
+			t->done = true;
+			return;
+		}
+		wait_ms = backoff_ms(req->attempts);
+	}
+	else if (req->status == 429)
+	{
+		snprintf(req->error, sizeof(req->error), "HTTP 429 Too Many Requests");
+		if (req->retry_after_s > syncopt_http_max_retry_wait_s)
+		{
+			req->failure = HTTP_FAIL_RATE_LIMITED;
+			t->done = true;
+			return;
+		}
+		wait_ms = req->retry_after_s >= 0 ? req->retry_after_s * 1000L : backoff_ms(req->attempts);
+	}
+	else if (http_status_retryable(req->status))
+	{
+		snprintf(req->error, sizeof(req->error), "HTTP %ld", req->status);
+		wait_ms = req->retry_after_s >= 0 ?
+			Min(req->retry_after_s, syncopt_http_max_retry_wait_s) * 1000L :
+			backoff_ms(req->attempts);
+	}
+
+	if (wait_ms < 0 || req->attempts > syncopt_http_max_retries)
+	{
+		t->done = true;
+		return;
+	}
+	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
+}
+
+/* Stop waiting when the backend is cancelled or the worker told to stop. */
+static void
+check_for_stop(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ShutdownRequestPending)
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("syncopt: HTTP requests abandoned because the worker is shutting down")));
+}
+
+/* Sleep on the latch, waking for interrupts and shutdown. */
+void
+http_sleep_ms(long ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		check_for_stop();
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, 1000L), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Escape one URL path or query segment; the result is palloc'd. */
+char *
+http_escape(const char *segment)
+{
+	char	   *escaped = curl_easy_escape(NULL, segment, 0);
+	char	   *result;
+
+	if (escaped == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	result = pstrdup(escaped);
+	curl_free(escaped);
+	return result;
+}
+
+/* Admit waiting transfers whose time has come, up to the concurrency limit. */
+static void
+admit_transfers(CURLM *multi, Transfer *transfers, int n, int *active)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < n && *active < syncopt_http_max_concurrency; i++)
+	{
+		Transfer   *t = &transfers[i];
+
+		if (t->done || t->easy != NULL || t->not_before > now)
+			continue;
+		t->req->attempts++;
+		http_counters.requests++;
+		if (t->req->attempts > 1)
+			http_counters.retries++;
+		if (!transfer_prepare(t))
+		{
+			t->req->failure = HTTP_FAIL_TRANSPORT;
+			t->done = true;
+			continue;
+		}
+		curl_multi_add_handle(multi, t->easy);
+		(*active)++;
+	}
+}
+
+/* Milliseconds until the earliest waiting retry; -1 when none waits. */
+static long
+next_retry_ms(Transfer *transfers, int n)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		best = -1;
+
+	for (int i = 0; i < n; i++)
+	{
+		long		ms;
+
+		if (transfers[i].done || transfers[i].easy != NULL)
+			continue;
+		ms = TimestampDifferenceMilliseconds(now, transfers[i].not_before);
+		if (best < 0 || ms < best)
+			best = ms;
+	}
+	return best;
+}
+
+/* Run the transfers to completion; the caller releases them. */
+static void
+run_transfers(CURLM *multi, Transfer *transfers, int n)
+{
+	int			active = 0;
+	int			remaining = 0;
+
+	for (int i = 0; i < n; i++)
+		if (!transfers[i].done)
+			remaining++;
+
+	while (remaining > 0)
+	{
+		int			running;
+		CURLMsg    *msg;
+		int			queued;
+
+		admit_transfers(multi, transfers, n, &active);
+		if (active == 0)
+		{
+			long		wait = next_retry_ms(transfers, n);
+
+			remaining = 0;
+			for (int i = 0; i < n; i++)
+				if (!transfers[i].done)
+					remaining++;
+			if (remaining == 0)
+				break;
+			http_sleep_ms(Max(wait, 1));
+			continue;
+		}
+
+		curl_multi_perform(multi, &running);
+		while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+		{
+			Transfer   *t;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+			transfer_finish(t, msg->data.result);
+			transfer_release(multi, t);
+			active--;
+			if (t->done)
+				remaining--;
+		}
+		if (remaining > 0 && active > 0)
+			curl_multi_poll(multi, NULL, 0, POLL_SLICE_MS, NULL);
+		check_for_stop();
+	}
+}
+
+/*
+ * Send the requests concurrently (at most syncopt.http_max_concurrency at a
+ * time), retrying as the rules above say, and fill in each one's outcome.
+ */
+void
+http_execute(HttpRequest *requests, int nrequests)
+{
+	Transfer   *transfers;
+	CURLM	   *volatile multi = NULL;
+
+	if (nrequests <= 0)
+		return;
+	if (!curl_ready)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialize libcurl")));
+		curl_ready = true;
+	}
+
+	transfers = palloc0(sizeof(Transfer) * nrequests);
+	for (int i = 0; i < nrequests; i++)
+	{
+		HttpRequest *req = &requests[i];
+
+		transfers[i].req = req;
+		req->failure = HTTP_OK;
+		req->status = 0;
+		req->response = NULL;
+		req->response_len = 0;
+		req->error[0] = '\0';
+		req->attempts = 0;
+		req->retry_after_s = -1;
+		req->rate_limit_remaining = -1;
+		if (!url_permitted(req))
+		{
+			req->failure = HTTP_FAIL_REFUSED;
+			transfers[i].done = true;
+		}
+	}
+
+	PG_TRY();
+	{
+		multi = curl_multi_init();
+		if (multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a curl multi handle")));
+		run_transfers(multi, transfers, nrequests);
+
+		for (int i = 0; i < nrequests; i++)
+		{
+			Transfer   *t = &transfers[i];
+
+			if (t->buf != NULL && t->req->failure == HTTP_OK)
+			{
+				t->req->response = pnstrdup(t->buf, t->len);
+				t->req->response_len = t->len;
+			}
+			else
+				t->req->response = pstrdup("");
+		}
+	}
+	PG_FINALLY();
+	{
+		for (int i = 0; i < nrequests; i++)
+		{
+			transfer_release(multi, &transfers[i]);
+			free(transfers[i].buf);
+			transfers[i].buf = NULL;
+		}
+		if (multi != NULL)
+			curl_multi_cleanup(multi);
+	}
+	PG_END_TRY();
+	pfree(transfers);
+}

@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.h
+ *	  syncopt's HTTP transport: concurrent requests over libcurl with the
+ *	  limits, TLS rules and retries of docs/architecture.md.  It knows
+ *	  nothing of Fivetran or Airbyte.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_HTTP_H
+#define SYNCOPT_HTTP_H
+
+/* How a request authenticates. */
+typedef enum HttpAuth
+{
+	HTTP_AUTH_NONE,
+	HTTP_AUTH_BASIC,			/* user / password */
+	HTTP_AUTH_BEARER			/* token */
+}			HttpAuth;
+
+/* Why a request ended without a usable response. */
+typedef enum HttpFailure
+{
+	HTTP_OK = 0,				/* a response arrived (any status) */
+	HTTP_FAIL_REFUSED,			/* URL not allowed (scheme, host) */
+	HTTP_FAIL_TRANSPORT,		/* connect, TLS, timeout, reset: retried */
+	HTTP_FAIL_TOO_LARGE,		/* response over syncopt.http_max_response_size */
+	HTTP_FAIL_RATE_LIMITED		/* 429 asking to wait past http_max_retry_wait */
+}			HttpFailure;
+
+typedef struct HttpRequest
+{
+	/* set by the caller */
+	const char *method;			/* GET, POST, PATCH, DELETE */
+	char	   *url;
+	const char *body;			/* JSON body, or NULL */
+	const char *accept;			/* Accept header, or NULL for application/json */
+	HttpAuth	auth;
+	const char *user;			/* basic auth */
+	const char *password;		/* basic auth */
+	const char *token;			/* bearer auth */
+	void	   *tag;			/* the caller's, untouched */
+
+	/* set by http_execute */
+	HttpFailure failure;
+	long		status;			/* HTTP status of the last response, 0 if none */
+	char	   *response;		/* NUL-terminated body, palloc'd */
+	size_t		response_len;
+	char		error[256];		/* why it failed; never holds a secret */
+	int			attempts;
+	int			retry_after_s;	/* Retry-After of the last response, -1 if none */
+	int			rate_limit_remaining;	/* X-Rate-Limit-Remaining, -1 if none */
+}			HttpRequest;
+
+/* Counters of everything sent through the transport by this process. */
+typedef struct HttpCounters
+{
+	long		requests;		/* attempts, retries included */
+	long		retries;
+}			HttpCounters;
+
+extern HttpCounters http_counters;
+
+extern void http_execute(HttpRequest *requests, int nrequests);
+extern void http_sleep_ms(long ms);
+extern bool http_status_retryable(long status);
+extern char *http_escape(const char *segment);
+
+#endif							/* SYNCOPT_HTTP_H */
