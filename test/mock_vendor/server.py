@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""A mock of the Fivetran REST API and the Airbyte public API, for tests.
+
+It serves the endpoints syncopt's collector uses, with the envelopes,
+paging and auth of the vendors' OpenAPI files (../shared/vendor-specs/):
+
+  Fivetran, under /fivetran:   GET /v1/groups, /v1/groups/{id}/connections,
+                               /v1/connections/{id}, /v1/connections/{id}/schemas
+      {"code": "Success", "data": {"items": [...], "next_cursor": "..."}},
+      Basic auth, X-Rate-Limit / X-Rate-Limit-Remaining headers.
+  Airbyte, under /airbyte/v1:  POST /applications/token, GET /connections, /jobs
+      {"data": [...], "next": url, "previous": url}; limit/offset paging (an
+      empty page ends it); bearer tokens that expire after expires_in;
+      RFC 7807 problem bodies.
+
+Control endpoints, under /_mock (no auth): POST /_mock/faults (a list of
+faults to inject), GET /_mock/requests (every request received), POST
+/_mock/reset, POST /_mock/fleet (a new generated fleet), POST /_mock/advance
+(every connection syncs once more), POST /_mock/expire_tokens.
+
+Fault kinds: "status" (any HTTP status, with an optional Retry-After),
+"slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
+broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
+(401 as for wrong credentials).  A fault applies to requests whose path
+matches its regex, `times` times.
+
+Run: server.py [--port N] [--seed S] ...; it prints "PORT <n>" when ready.
+"""
+
+import argparse
+import base64
+import json
+import random
+import re
+import secrets
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+FIVETRAN_FREQUENCIES = [5, 15, 30, 60, 120, 180, 360, 480, 720, 1440]
+SERVICES = ["postgres", "salesforce", "hubspot", "google_sheets", "stripe", "netsuite", "mysql", "zendesk"]
+EPOCH = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def iso(ts):
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def iso_seconds(ts):
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_duration(seconds):
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "") + f"{s}S"
+
+
+class Fleet:
+    """A deterministic fleet of Fivetran groups/connections and Airbyte connections/jobs."""
+
+    def __init__(self, seed=1, fivetran_groups=3, fivetran_connections=12, airbyte_connections=10,
+                 jobs_per_connection=6):
+        rnd = random.Random(seed)
+        self.rnd = rnd
+        self.groups = [{"id": f"group_{g}", "name": f"Warehouse {g}",
+                        "created_at": iso(EPOCH - timedelta(days=400))} for g in range(fivetran_groups)]
+        self.connections = {}
+        for i in range(fivetran_connections):
+            group = self.groups[i % fivetran_groups]["id"]
+            cid = f"conn_{i:05d}"
+            ok = EPOCH - timedelta(minutes=rnd.randint(10, 600))
+            self.connections[cid] = {
+                "id": cid, "group_id": group, "service": rnd.choice(SERVICES), "service_version": 1,
+                "schema": f"source_{i}", "connected_by": "user_1",
+                "created_at": iso(EPOCH - timedelta(days=300)),
+                "succeeded_at": iso(ok), "failed_at": None,
+                "paused": False, "pause_after_trial": False,
+                "sync_frequency": rnd.choice(FIVETRAN_FREQUENCIES), "schedule_type": "auto",
+                "data_delay_sensitivity": "NORMAL",
+                "status": {"setup_state": "connected", "sync_state": "scheduled",
+                           "update_state": "on_schedule", "is_historical_sync": False,
+                           "tasks": [], "warnings": []},
+                "config": {},
+            }
+        self.schemas = {cid: {"public": {"name_in_destination": c["schema"], "enabled": True, "tables": {
+            f"table_{t}": {"name_in_destination": f"table_{t}", "enabled": True, "sync_mode": "SOFT_DELETE",
+                           "supports_columns_config": True, "supports_history_mode": True,
+                           "enabled_patch_settings": {"allowed": True},
+                           "columns": {"id": {"name_in_destination": "id", "enabled": True, "hashed": False,
+                                              "is_primary_key": True, "enabled_patch_settings": {"allowed": True}}}}
+            for t in range(2)}}} for cid, c in self.connections.items()}
+        self.ab_connections = []
+        self.jobs = []
+        self.next_job_id = 1000
+        for i in range(airbyte_connections):
+            cid = f"9924bcd0-99be-453d-ba47-{i:012d}"
+            self.ab_connections.append({
+                "connectionId": cid, "name": f"Source {i} to Warehouse", "sourceId": f"95e66a59-{i:04d}",
+                "destinationId": "e478de0d-a3a0-475c-b019-25f7dd29e281",
+                "workspaceId": "bd9e0ec2-9a0d-4b2e-a3d1-000000000001", "status": "active",
+                "schedule": {"scheduleType": "basic", "basicTiming": "Every 24 HOURS"},
+                "nonBreakingSchemaUpdatesBehavior": "ignore", "namespaceDefinition": "destination",
+                "configurations": {"streams": []}, "createdAt": 1700000000, "tags": []})
+            for j in range(jobs_per_connection):
+                start = EPOCH - timedelta(days=jobs_per_connection - j, minutes=rnd.randint(0, 59))
+                self.add_job(cid, start, rnd.randint(60, 3600), rnd.random() < 0.9)
+
+    def add_job(self, connection_id, start, seconds, ok):
+        end = start + timedelta(seconds=seconds)
+        self.jobs.append({
+            "jobId": self.next_job_id, "status": "succeeded" if ok else "failed", "jobType": "sync",
+            "startTime": iso_seconds(start), "connectionId": connection_id,
+            "lastUpdatedAt": iso_seconds(end), "duration": iso_duration(seconds),
+            "bytesSynced": seconds * 1000, "rowsSynced": seconds * 10,
+            "_updated": end})
+        self.next_job_id += 1
+
+    def advance(self, now):
+        """Every connection syncs once more, finishing now."""
+        for c in self.connections.values():
+            c["succeeded_at"] = iso(now)
+        for c in self.ab_connections:
+            self.add_job(c["connectionId"], now - timedelta(seconds=600), 600, True)
+
+
+class State:
+    def __init__(self, args):
+        self.lock = threading.Lock()
+        self.args = args
+        self.fleet = Fleet(args.seed, args.fivetran_groups, args.fivetran_connections,
+                           args.airbyte_connections, args.jobs_per_connection)
+        self.requests = []
+        self.faults = []
+        self.tokens = {}
+        self.page_cap = args.page_cap
+        self.rate_remaining = args.rate_limit
+        self.token_lifetime = args.token_lifetime
+
+    def take_fault(self, method, path):
+        with self.lock:
+            for f in self.faults:
+                if f["times"] > 0 and re.search(f["match"], path) and f.get("method", method) == method:
+                    f["times"] -= 1
+                    return dict(f)
+        return None
+
+
+def cursor_encode(skip):
+    return base64.urlsafe_b64encode(json.dumps({"skip": skip}).encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor):
+    pad = "=" * (-len(cursor) % 4)
+    return int(json.loads(base64.urlsafe_b64decode(cursor + pad))["skip"])
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state = None  # set by main
+
+    def log_message(self, *args):
+        pass
+
+    # -- plumbing -------------------------------------------------------
+    def send_json(self, status, body, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def record(self, body):
+        st = self.state
+        auth = self.headers.get("Authorization", "")
+        with st.lock:
+            st.requests.append({"method": self.command, "path": self.path,
+                                "accept": self.headers.get("Accept"), "auth_scheme": auth.split(" ")[0],
+                                "user_agent": self.headers.get("User-Agent"), "body": body,
+                                "at": time.time()})
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n).decode() if n else ""
+
+    def apply_fault(self, fault):
+        kind = fault["kind"]
+        if kind == "slow":
+            time.sleep(fault.get("delay", 5))
+            return False
+        if kind == "status":
+            headers = {}
+            if fault.get("retry_after") is not None:
+                headers["Retry-After"] = str(fault["retry_after"])
+            status = fault.get("status", 500)
+            body = ({"code": "TooManyRequests", "message": "Rate limit exceeded"} if status == 429
+                    else {"code": "InternalError", "message": "Internal server error"})
+            self.send_json(status, body, headers)
+            return True
+        if kind == "truncated":
+            self.send_json(200, None, raw=b'{"code":"Success","data":{"items":[{"id":"conn_')
+            return True
+        if kind == "malformed":
+            self.send_json(200, None, raw=b'<html>502 Bad Gateway</html>')
+            return True
+        if kind == "oversized":
+            pad = "x" * int(fault.get("size", 2 * 1024 * 1024))
+            self.send_json(200, None, raw=json.dumps({"code": "Success", "data": {"items": [], "pad": pad}}).encode())
+            return True
+        if kind == "unauthorized":
+            self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
+            return True
+        raise ValueError(kind)
+
+    # -- dispatch -------------------------------------------------------
+    def handle_any(self):
+        body = self.read_body()
+        url = urlparse(self.path)
+        path, query = url.path, parse_qs(url.query)
+        if path.startswith("/_mock/"):
+            return self.control(path, body)
+        self.record(body)
+        fault = self.state.take_fault(self.command, path)
+        if fault and self.apply_fault(fault):
+            return
+        if path.startswith("/fivetran/"):
+            return self.fivetran(path[len("/fivetran"):], query)
+        if path.startswith("/airbyte/v1/"):
+            return self.airbyte(path[len("/airbyte/v1"):], query, body)
+        self.send_json(404, {"code": "NotFound", "message": "no such endpoint"})
+
+    do_GET = do_POST = do_PATCH = do_DELETE = handle_any
+
+    def control(self, path, body):
+        st = self.state
+        data = json.loads(body) if body else {}
+        with st.lock:
+            if path == "/_mock/faults":
+                for f in (data if isinstance(data, list) else [data]):
+                    f.setdefault("times", 1)
+                    st.faults.append(f)
+            elif path == "/_mock/requests":
+                return self.send_json(200, st.requests)
+            elif path == "/_mock/reset":
+                st.requests.clear()
+                st.faults.clear()
+            elif path == "/_mock/fleet":
+                a = st.args
+                st.fleet = Fleet(data.get("seed", a.seed), data.get("fivetran_groups", a.fivetran_groups),
+                                 data.get("fivetran_connections", a.fivetran_connections),
+                                 data.get("airbyte_connections", a.airbyte_connections),
+                                 data.get("jobs_per_connection", a.jobs_per_connection))
+                st.page_cap = data.get("page_cap", st.page_cap)
+            elif path == "/_mock/advance":
+                st.fleet.advance(datetime.now(timezone.utc))
+            elif path == "/_mock/expire_tokens":
+                st.tokens.clear()
+            elif path == "/_mock/settings":
+                st.rate_remaining = data.get("rate_limit_remaining", st.rate_remaining)
+                st.page_cap = data.get("page_cap", st.page_cap)
+                st.token_lifetime = data.get("token_lifetime", st.token_lifetime)
+            else:
+                return self.send_json(404, {"error": "unknown control endpoint"})
+        self.send_json(200, {"ok": True})
+
+    # -- Fivetran ------------------------------------------------------
+    def fivetran_auth(self):
+        expected = "Basic " + base64.b64encode(
+            f"{self.state.args.fivetran_key}:{self.state.args.fivetran_secret}".encode()).decode()
+        return self.headers.get("Authorization") == expected
+
+    def fivetran_page(self, items, query, headers):
+        limit = int(query.get("limit", ["100"])[0])
+        if not 1 <= limit <= 1000:
+            return self.send_json(400, {"code": "InvalidInput", "message": "limit must be in 1..1000"}, headers)
+        if self.state.page_cap:
+            limit = min(limit, self.state.page_cap)
+        skip = cursor_decode(query["cursor"][0]) if "cursor" in query else 0
+        page = items[skip:skip + limit]
+        data = {"items": page}
+        if skip + limit < len(items):
+            data["next_cursor"] = cursor_encode(skip + limit)
+        self.send_json(200, {"code": "Success", "data": data}, headers)
+
+    def fivetran(self, path, query):
+        st = self.state
+        with st.lock:
+            st.rate_remaining = max(0, st.rate_remaining - 1)
+            headers = {"X-Rate-Limit": str(st.args.rate_limit), "X-Rate-Limit-Remaining": str(st.rate_remaining)}
+        if not self.fivetran_auth():
+            return self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"}, headers)
+        fleet = st.fleet
+        m = re.fullmatch(r"/v1/groups", path)
+        if m:
+            return self.fivetran_page(fleet.groups, query, headers)
+        m = re.fullmatch(r"/v1/groups/([^/]+)/connections", path)
+        if m:
+            if not any(g["id"] == m.group(1) for g in fleet.groups):
+                return self.send_json(404, {"code": "NotFound", "message": "Group not found"}, headers)
+            items = [c for c in fleet.connections.values() if c["group_id"] == m.group(1)]
+            return self.fivetran_page(items, query, headers)
+        m = re.fullmatch(r"/v1/connections/([^/]+)", path)
+        if m and m.group(1) in fleet.connections:
+            return self.send_json(200, {"code": "Success", "data": fleet.connections[m.group(1)]}, headers)
+        m = re.fullmatch(r"/v1/connections/([^/]+)/schemas", path)
+        if m and m.group(1) in fleet.connections:
+            return self.send_json(200, {"code": "Success", "data": {
+                "enable_new_by_default": True, "schema_change_handling": "ALLOW_ALL",
+                "schemas": fleet.schemas[m.group(1)]}}, headers)
+        self.send_json(404, {"code": "NotFound", "message": "Connection not found"}, headers)
+
+    # -- Airbyte -------------------------------------------------------
+    def problem(self, status, slug, detail):
+        self.send_json(status, {"type": f"https://reference.airbyte.com/reference/errors#{slug}",
+                                "title": slug, "status": status, "detail": detail})
+
+    def airbyte(self, path, query, body):
+        st = self.state
+        if path == "/applications/token" and self.command == "POST":
+            try:
+                req = json.loads(body)
+            except ValueError:
+                return self.problem(400, "bad-request", "invalid JSON")
+            if req.get("client_id") != st.args.airbyte_client_id or \
+                    req.get("client_secret") != st.args.airbyte_client_secret:
+                return self.problem(401, "invalid-api-key", "invalid client credentials")
+            token = secrets.token_urlsafe(24)
+            with st.lock:
+                st.tokens[token] = time.time() + st.token_lifetime
+            return self.send_json(200, {"access_token": token, "token_type": "Bearer",
+                                        "expires_in": st.token_lifetime})
+        auth = self.headers.get("Authorization", "")
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        with st.lock:
+            valid = token in st.tokens and st.tokens[token] > time.time()
+        if not valid:
+            return self.problem(401, "invalid-api-key", "missing, invalid or expired token")
+        limit = int(query.get("limit", ["20"])[0])
+        offset = int(query.get("offset", ["0"])[0])
+        if not 1 <= limit <= 100 or offset < 0:
+            return self.problem(400, "bad-request", "limit must be in 1..100, offset >= 0")
+        if st.page_cap:
+            limit = min(limit, st.page_cap)
+        if path == "/connections":
+            items = st.fleet.ab_connections
+        elif path == "/jobs":
+            items = st.fleet.jobs
+            if "updatedAtStart" in query:
+                since = datetime.fromisoformat(query["updatedAtStart"][0].replace("Z", "+00:00"))
+                items = [j for j in items if j["_updated"] >= since]
+            order = query.get("orderBy", ["createdAt|ASC"])[0]
+            if not re.fullmatch(r"(createdAt|updatedAt)\|(ASC|DESC)", order):
+                return self.problem(400, "bad-request", "invalid orderBy")
+            field, direction = order.split("|")
+            key = (lambda j: j["_updated"]) if field == "updatedAt" else (lambda j: j["startTime"])
+            items = sorted(items, key=lambda j: (key(j), j["jobId"]), reverse=direction == "DESC")
+            items = [{k: v for k, v in j.items() if not k.startswith("_")} for j in items]
+        else:
+            return self.problem(404, "resource-not-found", "no such endpoint")
+        page = items[offset:offset + limit]
+        base = f"http://{self.headers.get('Host')}/airbyte/v1{path}"
+        out = {"data": page}
+        if page:
+            out["next"] = f"{base}?limit={limit}&offset={offset + limit}"
+        if offset > 0:
+            out["previous"] = f"{base}?limit={limit}&offset={max(0, offset - limit)}"
+        self.send_json(200, out)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fivetran-groups", type=int, default=3)
+    p.add_argument("--fivetran-connections", type=int, default=12)
+    p.add_argument("--airbyte-connections", type=int, default=10)
+    p.add_argument("--jobs-per-connection", type=int, default=6)
+    p.add_argument("--page-cap", type=int, default=0, help="serve at most this many items per page")
+    p.add_argument("--rate-limit", type=int, default=20000)
+    p.add_argument("--token-lifetime", type=int, default=900)
+    p.add_argument("--fivetran-key", default="ft_key")
+    p.add_argument("--fivetran-secret", default="ft_secret_s3cr3t")
+    p.add_argument("--airbyte-client-id", default="ab_client")
+    p.add_argument("--airbyte-client-secret", default="ab_secret_s3cr3t")
+    args = p.parse_args()
+    Handler.state = State(args)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
