@@ -292,7 +292,11 @@ read_account(Poll *poll, void *arg)
 	bool		isnull;
 	Datum		cursor;
 
-	if (SPI_processed != 1)
+	/* A function with OUT parameters answers a row of NULLs for no account. */
+	isnull = true;
+	if (SPI_processed == 1)
+		(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("account %lld does not exist", (long long) poll->account_id)));
@@ -982,13 +986,24 @@ collect_account(int64 account_id, bool own_transactions)
 					  "SELECT syncopt.collector_record_start($1)", 1, types, args, NULL, NULL))
 		{
 			if (poll->api_key == NULL || poll->api_secret == NULL)
+			{
 				endpoint_error(poll, setup, "the account has no credentials; call syncopt.set_credentials()");
+				if (!own_transactions)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot poll account %lld: it has no credentials", (long long) account_id),
+							 errhint("Call syncopt.set_credentials() first.")));
+			}
 			else if (strcmp(poll->vendor, "fivetran") == 0)
 				poll_fivetran(poll);
 			else
 				poll_airbyte(poll);
 			record_outcome(poll);
 		}
+		else if (!own_transactions)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("cannot poll account %lld: %s", (long long) account_id, setup->error)));
 		if (setup->error == NULL)
 			poll->endpoints = list_delete_first(poll->endpoints);
 	}

@@ -64,7 +64,7 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     IF acct.vendor <> vendor THEN
-        RAISE EXCEPTION 'account % is a % account, not %', account_id, acct.vendor, vendor
+        RAISE EXCEPTION 'account % belongs to %, not %', account_id, initcap(acct.vendor), initcap(vendor)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Use the syncopt.ingest_%s_* functions for it.', acct.vendor);
     END IF;

@@ -21,12 +21,14 @@ CREATE FUNCTION syncopt.utc_timestamp_expr(rel regclass, col name) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE syncopt.column_type(rel, col)
-        WHEN 'timestamp without time zone'::regtype THEN pg_catalog.format('(%I AT TIME ZONE ''UTC'')', col)
-        WHEN 'timestamp with time zone'::regtype THEN pg_catalog.quote_ident(col)
-        WHEN NULL THEN NULL
+    SELECT CASE
+        WHEN t IS NULL THEN NULL
+        WHEN t OPERATOR(pg_catalog.=) 'timestamp without time zone'::regtype
+            THEN pg_catalog.format('(%I AT TIME ZONE ''UTC'')', col)
+        WHEN t OPERATOR(pg_catalog.=) 'timestamp with time zone'::regtype THEN pg_catalog.quote_ident(col)
         ELSE pg_catalog.format('(%I)::text::timestamptz', col)
     END
+      FROM (SELECT syncopt.column_type(rel, col) AS t) c
 $$;
 
 -- Upsert the connectors listed in the connection (or legacy connector)

@@ -17,7 +17,8 @@ GRANT SELECT ON
     syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
     syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.data_contract,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
-    syncopt.fivetran_sync_ai_logs, syncopt.decision_event
+    syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
+    syncopt.collector_state, syncopt.log_ingest_state, syncopt.collector_status
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -38,7 +39,9 @@ GRANT UPDATE (tags, source_key) ON syncopt.connector TO syncopt_admin;
 GRANT SELECT ON syncopt.credential_status TO syncopt_admin;
 GRANT EXECUTE ON FUNCTION
     syncopt.set_credentials(bigint, text, text), syncopt.set_webhook_secret(bigint, text),
-    syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text)
+    syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text),
+    syncopt.collect(bigint), syncopt.request_poll(bigint),
+    syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text)
 TO syncopt_admin;
 
 -- pg_dump keeps user data of extension tables only when registered.  The

@@ -77,7 +77,9 @@ SELECT columns_are('syncopt', 'credential_status',
 SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                   WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef $$,
               ARRAY['syncopt.account_forget_secret()', 'syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
-                    'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)'],
+                    'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)',
+                    'syncopt.collect(bigint)', 'syncopt.request_poll(bigint)',
+                    'syncopt.ingest_fivetran_log(bigint,name)', 'syncopt.ingest_fivetran_webhook(bigint,text,text)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
