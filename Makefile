@@ -48,3 +48,4 @@ demo-stop:
 bench:
 	bash test/install-deps.sh
 	python3 test/bench/bench_foundation.py
+	python3 test/bench/bench_collect.py

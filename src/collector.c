@@ -36,7 +36,7 @@
 /* Rows per table per batch; must match purge_history's default. */
 #define PURGE_BATCH_SIZE 10000
 
-/* Longest sleep when no account is due: accounts added later are seen then. */
+/* Longest sleep: accounts added or enabled without request_poll() are seen then. */
 #define IDLE_RECHECK_MS (60 * 1000L)
 
 /* Run the retention purge when due; returns the delay until it is due again. */
@@ -167,6 +167,8 @@ collector_pass(bool woken)
 		poll_account((int64) (intptr_t) lfirst(lc), pass_context);
 
 	next_due_ms = worker_query_int8("SELECT syncopt.collector_next_due_ms()", -1);
-	delay_ms = Min(delay_ms, next_due_ms >= 0 ? next_due_ms : IDLE_RECHECK_MS);
+	delay_ms = Min(delay_ms, IDLE_RECHECK_MS);
+	if (next_due_ms >= 0)
+		delay_ms = Min(delay_ms, next_due_ms);
 	return Max(delay_ms, 1);
 }

@@ -5,6 +5,7 @@
 CREATE TABLE syncopt.collector_state (
     account_id           bigint PRIMARY KEY REFERENCES syncopt.account ON DELETE CASCADE,
     next_due_at          timestamptz,            -- NULL: due now
+    poll_requested_at    timestamptz,            -- request_poll(); honoured even mid-poll
     last_started_at      timestamptz,
     last_finished_at     timestamptz,
     last_outcome         text CONSTRAINT collector_state_outcome_known
@@ -140,6 +141,8 @@ BEGIN
     streak := CASE WHEN failed THEN coalesce(st.consecutive_failures, 0) + 1 ELSE 0 END;
     due := CASE
         WHEN retry_at IS NOT NULL THEN retry_at
+        -- asked for while this poll ran: poll again at once
+        WHEN st.poll_requested_at >= st.last_started_at THEN NULL
         WHEN failed THEN clock_timestamp() + least(acct.poll_interval,
                                                    interval '1 minute' * power(2, least(streak - 1, 10)))
         ELSE coalesce(st.last_started_at, clock_timestamp()) + acct.poll_interval
@@ -189,10 +192,11 @@ BEGIN
         SELECT FROM syncopt.account a WHERE a.account_id OPERATOR(pg_catalog.=) request_poll.account_id) THEN
         RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = 'undefined_object';
     END IF;
-    INSERT INTO syncopt.collector_state AS c (account_id, next_due_at)
-    SELECT a.account_id, NULL FROM syncopt.account a
+    INSERT INTO syncopt.collector_state AS c (account_id, next_due_at, poll_requested_at)
+    SELECT a.account_id, NULL, pg_catalog.clock_timestamp() FROM syncopt.account a
      WHERE a.enabled AND (request_poll.account_id IS NULL OR a.account_id OPERATOR(pg_catalog.=) request_poll.account_id)
-    ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE SET next_due_at = NULL, updated_at = pg_catalog.now();
+    ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE
+        SET next_due_at = NULL, poll_requested_at = excluded.poll_requested_at, updated_at = pg_catalog.now();
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM syncopt.wake('collector');
     RETURN n;
