@@ -1,7 +1,7 @@
 -- Ingestion functions with fixture bodies shaped as the vendors' OpenAPI
 -- files define them; expected values worked out by hand in the comments.
-CREATE EXTENSION IF NOT EXISTS syncopt;
-CREATE EXTENSION IF NOT EXISTS pgcrypto;   -- an independent HMAC for the webhook tests
+CREATE EXTENSION syncopt;
+CREATE EXTENSION pgcrypto;   -- an independent HMAC for the webhook tests
 SET client_min_messages = warning;
 SET timezone = 'UTC';
 
@@ -100,3 +100,5 @@ SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "succe
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": "7", "status": "succeeded", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2"}]}');
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "done", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2"}]}');
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "succeeded", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2", "rowsSynced": -1}]}');
+DROP EXTENSION syncopt;
+DROP EXTENSION pgcrypto;

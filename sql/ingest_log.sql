@@ -1,7 +1,7 @@
 -- Platform Connector log ingestion (new and legacy column names, quirky
 -- rows, incremental reads) and signed webhooks.
-CREATE EXTENSION IF NOT EXISTS syncopt;
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE EXTENSION syncopt;
+CREATE EXTENSION pgcrypto;
 SET client_min_messages = notice;
 SET timezone = 'UTC';
 
@@ -116,3 +116,7 @@ SELECT count(*) = :runs_before AS nothing_stored FROM syncopt.sync_run;
 -- Signed but malformed.
 SELECT syncopt.ingest_fivetran_webhook(201, '{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}',
        encode(hmac('{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}', 'my_secret', 'sha256'), 'hex'));
+SET client_min_messages = warning;
+DROP SCHEMA fivetran_metadata, fivetran_log, not_a_log CASCADE;
+DROP EXTENSION syncopt;
+DROP EXTENSION pgcrypto;

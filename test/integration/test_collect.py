@@ -93,13 +93,20 @@ class CollectTests(unittest.TestCase):
 
     # -- helpers ---------------------------------------------------------
     def poll(self, account):
-        """Ask the worker to poll the account now; wait until it recorded the poll."""
-        # Only a poll that starts after the request counts: the worker may be
-        # in the middle of one it began on its own.
+        """Ask the worker to poll the account now; wait until it recorded the poll.
+
+        The mock's request log is cleared first (faults stay), after any poll
+        already running for the account has ended, so that the log holds the
+        requested poll's requests only.
+        """
+        self.assertTrue(c().wait_for(
+            f"SELECT coalesce((SELECT last_started_at IS NULL OR last_finished_at >= last_started_at "
+            f"FROM syncopt.collector_state WHERE account_id = {account}), true)", db(), timeout=90))
+        self.mock.call("/_mock/clear_requests", {})
         asked = c().value("SELECT clock_timestamp()", db())
         c().psql(f"SELECT syncopt.request_poll({account})", db())
-        ok = c().wait_for(f"SELECT last_started_at >= '{asked}' AND last_finished_at >= last_started_at "
-                          f"FROM syncopt.collector_state WHERE account_id = {account}", db(), timeout=90)
+        ok = c().wait_for(f"SELECT coalesce((SELECT last_started_at >= '{asked}' AND last_finished_at >= last_started_at "
+                          f"FROM syncopt.collector_state WHERE account_id = {account}), false)", db(), timeout=90)
         self.assertTrue(ok, "the collector did not finish a poll: " + c().log_tail(20))
         return dict(zip(["outcome", "error", "requests"], c().rows(
             f"SELECT last_outcome, last_error, last_requests FROM syncopt.collector_state "

@@ -15,7 +15,7 @@ paging and auth of the vendors' OpenAPI files (../shared/vendor-specs/):
 
 Control endpoints, under /_mock (no auth): POST /_mock/faults (a list of
 faults to inject), GET /_mock/requests (every request received), POST
-/_mock/reset, POST /_mock/fleet (a new generated fleet), POST /_mock/advance
+/_mock/clear_requests, POST /_mock/reset (requests and faults), POST /_mock/fleet (a new generated fleet), POST /_mock/advance
 (every connection syncs once more), POST /_mock/expire_tokens.
 
 Fault kinds: "status" (any HTTP status, with an optional Retry-After),
@@ -248,6 +248,8 @@ class Handler(BaseHTTPRequestHandler):
                     st.faults.append(f)
             elif path == "/_mock/requests":
                 return self.send_json(200, st.requests)
+            elif path == "/_mock/clear_requests":
+                st.requests.clear()
             elif path == "/_mock/reset":
                 st.requests.clear()
                 st.faults.clear()
