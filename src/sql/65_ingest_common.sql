@@ -6,7 +6,7 @@
 -- page validation stays set-based.
 CREATE FUNCTION syncopt.json_field_problem(value jsonb, wanted text, nullable boolean, field text)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN value IS NULL OR jsonb_typeof(value) = 'null' THEN
@@ -28,7 +28,7 @@ $$;
 -- NULL when the value (a string or null) is one of the allowed values.
 CREATE FUNCTION syncopt.json_enum_problem(value jsonb, allowed text[], nullable boolean, field text)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(syncopt.json_field_problem(value, 'string', nullable, field),
                     CASE WHEN value IS NULL OR jsonb_typeof(value) = 'null' OR (value #>> '{}') = ANY (allowed)

@@ -7,7 +7,7 @@
 -- What is wrong with one connection object (NULL when nothing), naming the
 -- field by its path in the body, e.g. data.items[3].status.sync_state.
 CREATE FUNCTION syncopt.fivetran_connection_problem(item jsonb, at text) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
     ELSE coalesce(
@@ -119,7 +119,7 @@ $$;
 
 -- Check the {"code": "Success", "data": {...}} envelope of a Fivetran body.
 CREATE FUNCTION syncopt.fivetran_envelope_problem(body jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN jsonb_typeof(body) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
@@ -172,7 +172,7 @@ COMMENT ON FUNCTION syncopt.ingest_fivetran_connection(bigint, jsonb) IS
 
 -- What is wrong with a schema config body (NULL when nothing).
 CREATE FUNCTION syncopt.fivetran_schema_problem(config jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT coalesce(
         syncopt.fivetran_envelope_problem(config),

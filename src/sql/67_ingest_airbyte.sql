@@ -4,7 +4,7 @@
 
 -- Check the {"data": [...], "next": ..., "previous": ...} page shape.
 CREATE FUNCTION syncopt.airbyte_page_problem(page jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN jsonb_typeof(page) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
@@ -26,7 +26,7 @@ AS $$
 $$;
 
 CREATE FUNCTION syncopt.airbyte_connection_problem(item jsonb, at text) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
     ELSE coalesce(
@@ -105,7 +105,7 @@ COMMENT ON FUNCTION syncopt.ingest_airbyte_connections(bigint, jsonb) IS
     'Ingests one page of GET /connections; returns connectors changed.';
 
 CREATE FUNCTION syncopt.airbyte_job_problem(item jsonb, at text) RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $$
     SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
     ELSE coalesce(
