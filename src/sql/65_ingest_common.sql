@@ -83,6 +83,9 @@ CREATE FUNCTION syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean DEF
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     alpha  CONSTANT float8 := 0.3;

@@ -47,6 +47,9 @@ CREATE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, it
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     problem   text;

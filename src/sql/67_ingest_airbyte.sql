@@ -53,6 +53,9 @@ $$;
 CREATE FUNCTION syncopt.ingest_airbyte_connections(account_id bigint, page jsonb) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     problem text;
@@ -140,6 +143,9 @@ $$;
 CREATE FUNCTION syncopt.ingest_airbyte_jobs(account_id bigint, page jsonb) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     problem  text;
