@@ -167,7 +167,8 @@ endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
  */
 static bool
 poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
-		  int nargs, Oid *types, Datum *values, StepReader reader, void *arg)
+		  int nargs, Oid *types, Datum *values, const char *nulls,
+		  StepReader reader, void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -176,7 +177,7 @@ poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
 	step_begin(poll);
 	PG_TRY();
 	{
-		if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0) < 0)
+		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
 			elog(ERROR, "syncopt: step failed: %s", sql);
 		if (reader != NULL)
 			reader(poll, arg);
@@ -444,7 +445,7 @@ mark_missing(Poll *poll, CollectEndpoint *ep, List *seen)
 	args[0] = Int64GetDatum(poll->account_id);
 	args[1] = text_array_arg(seen);
 	return poll_step(poll, ep, "marking connectors no longer listed",
-					 "SELECT syncopt.collect_mark_missing($1, $2)", 2, types, args, NULL, NULL);
+					 "SELECT syncopt.collect_mark_missing($1, $2)", 2, types, args, NULL, NULL, NULL);
 }
 
 /* Reader of collect_fivetran_groups_page(): ids appended, next cursor kept. */
@@ -481,7 +482,7 @@ fivetran_list_groups(Poll *poll, List **groups)
 		args[0] = text_arg(req.response);
 		if (!poll_step(poll, ep, psprintf("page %d of /v1/groups", ep->pages + 1),
 					   "SELECT group_ids, next_cursor FROM syncopt.collect_fivetran_groups_page($1)",
-					   1, types, args, read_groups_page, &page))
+					   1, types, args, NULL, read_groups_page, &page))
 			return false;
 		ep->pages++;
 	} while (page.next_cursor != NULL && poll->stopped == NULL);
@@ -564,7 +565,7 @@ fivetran_list_connections(Poll *poll, List *groups)
 			args[1] = text_arg(req->response);
 			if (!poll_step(poll, ep, psprintf("a page of /v1/groups/%s/connections", gp->group_id),
 						   "SELECT touched, ids, next_cursor FROM syncopt.collect_fivetran_connections_page($1, $2)",
-						   2, types, args, read_connections_page, &page))
+						   2, types, args, NULL, read_connections_page, &page))
 			{
 				complete = false;
 				continue;
@@ -596,23 +597,25 @@ read_int(Poll *poll, void *arg)
 }
 
 /*
- * Fivetran: details or schema config of every connection the targets query
- * names, DETAIL_BATCH requests at a time.  A 404 (the connection went away,
- * or has no schema config) is recorded as read, so it is not asked again
- * until it changes.
+ * Fivetran: details (part "details") or schema config (part "schema") of
+ * every connection syncopt.collect_fivetran_targets names, DETAIL_BATCH
+ * requests at a time.  A 404 (the connection went away, or has no schema
+ * config) is recorded as read, so it is not asked again until it changes.
  */
 static void
-fivetran_fetch_each(Poll *poll, const char *name, const char *targets_sql,
-					const char *path_fmt, const char *ingest_sql)
+fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
 {
-	CollectEndpoint *ep = poll_endpoint(poll, name);
+	CollectEndpoint *ep = poll_endpoint(poll, strcmp(part, "details") == 0 ? "details" : "schemas");
 	List	   *targets = NIL;
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		args[3];
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4] = "    ";
 	int			total;
 
 	args[0] = Int64GetDatum(poll->account_id);
-	if (!poll_step(poll, ep, "choosing connections", targets_sql, 1, types, args,
+	args[1] = text_arg(part);
+	if (!poll_step(poll, ep, "choosing connections",
+				   "SELECT syncopt.collect_fivetran_targets($1, $2)", 2, types, args, NULL,
 				   read_string_rows, &targets))
 		return;
 	total = list_length(targets);
@@ -631,17 +634,16 @@ fivetran_fetch_each(Poll *poll, const char *name, const char *targets_sql,
 			bool		gone = reqs[i].failure == HTTP_OK && reqs[i].status == 404;
 			int			touched = 0;
 
-			if (!gone && !response_usable(poll, ep, &reqs[i]))
-				continue;
 			if (gone)
 				ep->requests += reqs[i].attempts;
-			args[1] = text_arg(external_id);
-			if (!gone)
-				args[2] = text_arg(reqs[i].response);
-			/* A NULL body records the read without ingesting anything. */
+			else if (!response_usable(poll, ep, &reqs[i]))
+				continue;
+			args[2] = text_arg(external_id);
+			args[3] = gone ? (Datum) 0 : text_arg(reqs[i].response);
+			nulls[3] = gone ? 'n' : ' ';
 			if (!poll_step(poll, ep, psprintf("connection %s", external_id),
-						   psprintf(gone ? "SELECT %s($1, $2, NULL)" : "SELECT %s($1, $2, $3)", ingest_sql),
-						   gone ? 2 : 3, types, args, read_int, &touched))
+						   "SELECT syncopt.collect_fivetran_read($1, $2, $3, $4)", 4, types, args, nulls,
+						   read_int, &touched))
 				continue;
 			ep->pages++;
 			ep->rows += touched;
@@ -661,14 +663,10 @@ poll_fivetran(Poll *poll)
 	fivetran_list_connections(poll, groups);
 	if (poll->stopped != NULL)
 		return;
-	fivetran_fetch_each(poll, "details",
-						"SELECT syncopt.collect_fivetran_detail_targets($1)",
-						"/v1/connections/%s", "syncopt.collect_fivetran_details");
+	fivetran_fetch_each(poll, "details", "/v1/connections/%s");
 	if (poll->stopped != NULL)
 		return;
-	fivetran_fetch_each(poll, "schemas",
-						"SELECT syncopt.collect_fivetran_schema_targets($1)",
-						"/v1/connections/%s/schemas", "syncopt.collect_fivetran_schema");
+	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
 }
 
 /* Hash of what a token was issued for: base URL and credentials. */
@@ -835,7 +833,7 @@ airbyte_list(Poll *poll, CollectEndpoint *ep, CollectEndpoint *token_ep, const c
 		args[2] = text_arg(req.response);
 		if (!poll_step(poll, ep, psprintf("page at offset %d of /%s", offset, kind),
 					   "SELECT touched, items, ids FROM syncopt.collect_airbyte_page($1, $2, $3)",
-					   3, types, args, read_airbyte_page, &page))
+					   3, types, args, NULL, read_airbyte_page, &page))
 			return false;
 		if (seen)
 			*seen = page.ids;
@@ -980,10 +978,10 @@ collect_account(int64 account_id, bool own_transactions)
 		setup = poll_endpoint(poll, "account");
 		args[0] = Int64GetDatum(account_id);
 		if (poll_step(poll, setup, "reading the account",
-					  "SELECT * FROM syncopt.collect_account_info($1)", 1, types, args,
+					  "SELECT * FROM syncopt.collect_account_info($1)", 1, types, args, NULL,
 					  read_account, NULL) &&
 			poll_step(poll, setup, "noting the start",
-					  "SELECT syncopt.collector_record_start($1)", 1, types, args, NULL, NULL))
+					  "SELECT syncopt.collector_record_start($1)", 1, types, args, NULL, NULL, NULL))
 		{
 			if (poll->api_key == NULL || poll->api_secret == NULL)
 			{
