@@ -38,6 +38,14 @@ int			syncopt_http_max_retries = 3;
 int			syncopt_http_max_retry_wait_s = 60;
 int			syncopt_http_max_concurrency = 8;
 int			syncopt_rate_limit_reserve = 100;
+int			syncopt_default_sync_duration_s = 30 * 60;
+double		syncopt_atc_k = 2.0;
+int			syncopt_max_concurrent_syncs = 4;
+int			syncopt_max_concurrent_per_destination = 0;
+double		syncopt_anomaly_threshold = 3.5;
+double		syncopt_anomaly_min_change = 0.5;
+int			syncopt_anomaly_training_window_s = 14 * 24 * 3600;
+int			syncopt_anomaly_min_training = 7;
 
 void		_PG_init(void);
 
@@ -85,6 +93,91 @@ check_http_allowed_hosts(char **newval, void **extra, GucSource source)
 	list_free(hosts);
 	pfree(copy);
 	return valid;
+}
+
+/* Settings of the analytics functions (all per session, no privilege needed). */
+static void
+define_analytics_gucs(void)
+{
+	DefineCustomIntVariable("syncopt.default_sync_duration",
+							"Predicted duration of a sync when no connector of the fleet has history.",
+							NULL,
+							&syncopt_default_sync_duration_s,
+							30 * 60,
+							1, 7 * 24 * 3600,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("syncopt.atc_k",
+							 "Look-ahead factor k of the ATC priority index.",
+							 "Urgency is exp(-slack / (k x mean P90)): larger k starts caring about deadlines earlier.",
+							 &syncopt_atc_k,
+							 2.0,
+							 0.1, 20.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.max_concurrent_syncs",
+							"Syncs plan() lets run at once across the fleet.",
+							NULL,
+							&syncopt_max_concurrent_syncs,
+							4,
+							1, 10000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.max_concurrent_per_destination",
+							"Syncs plan() lets run at once into one destination (0: no limit).",
+							NULL,
+							&syncopt_max_concurrent_per_destination,
+							0,
+							0, 10000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("syncopt.anomaly_threshold",
+							 "Robust z-score (0.6745 (x - median) / MAD) from which anomalies() flags a run.",
+							 NULL,
+							 &syncopt_anomaly_threshold,
+							 3.5,
+							 1.0, 100.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("syncopt.anomaly_min_change",
+							 "Smallest relative change from the median that anomalies() reports.",
+							 "Guards against flagging tiny changes on very steady history.",
+							 &syncopt_anomaly_min_change,
+							 0.5,
+							 0.0, 100.0,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.anomaly_training_window",
+							"History before `since` that anomalies() learns from.",
+							NULL,
+							&syncopt_anomaly_training_window_s,
+							14 * 24 * 3600,
+							3600, 365 * 24 * 3600,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.anomaly_min_training",
+							"Runs of training history a metric needs before anomalies() judges it.",
+							NULL,
+							&syncopt_anomaly_min_training,
+							7,
+							3, 10000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 }
 
 /* Define syncopt's configuration variables. */
@@ -217,6 +310,7 @@ define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	define_analytics_gucs();
 	MarkGUCPrefixReserved("syncopt");
 }
 

@@ -31,6 +31,14 @@ extern int	syncopt_http_max_retries;
 extern int	syncopt_http_max_retry_wait_s;
 extern int	syncopt_http_max_concurrency;
 extern int	syncopt_rate_limit_reserve;
+extern int	syncopt_default_sync_duration_s;
+extern double syncopt_atc_k;
+extern int	syncopt_max_concurrent_syncs;
+extern int	syncopt_max_concurrent_per_destination;
+extern double syncopt_anomaly_threshold;
+extern double syncopt_anomaly_min_change;
+extern int	syncopt_anomaly_training_window_s;
+extern int	syncopt_anomaly_min_training;
 
 extern const char *syncopt_worker_name(SyncoptWorkerKind kind);
 

@@ -18,6 +18,10 @@ CREATE TABLE syncopt.asset (
                   CONSTRAINT asset_freshness_sla_positive CHECK (freshness_sla > '0'),
     weight        double precision NOT NULL DEFAULT 1
                   CONSTRAINT asset_weight_positive CHECK (weight > 0 AND weight < 'Infinity'),
+    -- How long the asset itself takes to build once its inputs are fresh
+    -- (a dbt model's run time); deadlines are pushed back through it.
+    duration      interval NOT NULL DEFAULT '0'
+                  CONSTRAINT asset_duration_nonnegative CHECK (duration >= '0' AND duration < '7 days'),
     owner         text,
     updated_at    timestamptz NOT NULL DEFAULT now()
 );

@@ -54,6 +54,9 @@ CREATE TABLE syncopt.policy (
     min_schedule_minutes integer CONSTRAINT policy_min_schedule_positive CHECK (min_schedule_minutes > 0),
     max_schedule_minutes integer CONSTRAINT policy_max_schedule_positive CHECK (max_schedule_minutes > 0),
     protect              boolean NOT NULL DEFAULT false,   -- never pause
+    -- Bounds for batch_recommendations() (Airbyte); NULL: no bound.
+    max_batch_size       integer CONSTRAINT policy_max_batch_size_positive CHECK (max_batch_size > 0),
+    max_parallelism      integer CONSTRAINT policy_max_parallelism_positive CHECK (max_parallelism > 0),
     proposal_ttl         interval NOT NULL DEFAULT '4 hours'
                          CONSTRAINT policy_proposal_ttl_positive CHECK (proposal_ttl > '0'),
     updated_at           timestamptz NOT NULL DEFAULT now(),

@@ -36,6 +36,8 @@ COMMENT ON TABLE syncopt.sync_run IS
 CREATE INDEX sync_run_connector_started_idx ON syncopt.sync_run (connector_id, started_at DESC);
 -- Serves the retention purge and fleet-wide "since" scans (anomalies).
 CREATE INDEX sync_run_started_idx ON syncopt.sync_run (started_at);
+-- Serves "which connectors are syncing right now" for plan() and sla_risk().
+CREATE INDEX sync_run_running_idx ON syncopt.sync_run (connector_id) WHERE status = 'running';
 
 -- Kept up to date at ingest so that analytics read one row per connector
 -- instead of scanning history.
@@ -62,6 +64,7 @@ CREATE TABLE syncopt.connector_stats (
     recent_duration_s    double precision[] NOT NULL DEFAULT '{}',
     recent_rows          bigint[] NOT NULL DEFAULT '{}',
     recent_started_at    timestamptz[] NOT NULL DEFAULT '{}',
+    recent_full          boolean[] NOT NULL DEFAULT '{}',   -- full (re-)sync rather than incremental
     last_schema_hash     text,
     updated_at           timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT connector_stats_counts CHECK (runs >= successes + failures AND successes >= 0 AND failures >= 0)

@@ -100,7 +100,7 @@ BEGIN
     ON CONFLICT DO NOTHING;
 
     WITH runs AS (
-        SELECT r.connector_id, r.status, r.started_at, r.finished_at, r.rows,
+        SELECT r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync,
                extract(epoch FROM r.finished_at - r.started_at)::float8 AS dur,
                r.status = 'succeeded' AND r.duration_known AS timed,
                row_number() OVER (PARTITION BY r.connector_id ORDER BY r.finished_at, r.run_id) AS seq
@@ -175,6 +175,7 @@ BEGIN
         recent_duration_s = coalesce(w.d, s.recent_duration_s),
         recent_rows = coalesce(w.r, s.recent_rows),
         recent_started_at = coalesce(w.t, s.recent_started_at),
+        recent_full = coalesce(w.f, s.recent_full),
         updated_at = now()
       FROM per p
       JOIN streak st USING (connector_id)
@@ -183,14 +184,14 @@ BEGIN
         -- The newest `keep` timed successes, old buffer and new runs merged,
         -- oldest first.
         SELECT array_agg(b.d ORDER BY b.t, b.ord) AS d, array_agg(b.r ORDER BY b.t, b.ord) AS r,
-               array_agg(b.t ORDER BY b.t, b.ord) AS t
+               array_agg(b.t ORDER BY b.t, b.ord) AS t, array_agg(b.f ORDER BY b.t, b.ord) AS f
           FROM (SELECT * FROM (
-                    SELECT o.d, o.r, o.t, o.ord FROM syncopt.connector_stats s2,
-                           unnest(s2.recent_duration_s, s2.recent_rows, s2.recent_started_at)
-                               WITH ORDINALITY AS o(d, r, t, ord)
+                    SELECT o.d, o.r, o.t, coalesce(o.f, false) AS f, o.ord FROM syncopt.connector_stats s2,
+                           unnest(s2.recent_duration_s, s2.recent_rows, s2.recent_started_at, s2.recent_full)
+                               WITH ORDINALITY AS o(d, r, t, f, ord)
                      WHERE s2.connector_id = f.connector_id
                     UNION ALL
-                    SELECT t.dur, t.rows, t.started_at, keep + t.tseq FROM timed t
+                    SELECT t.dur, t.rows, t.started_at, t.full_sync, keep + t.tseq FROM timed t
                      WHERE t.connector_id = f.connector_id) m
                  ORDER BY m.t DESC, m.ord DESC LIMIT keep) b
          WHERE f.connector_id IS NOT NULL

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * analytics.h
+ *	  The in-memory picture of the fleet that syncopt's analytics share:
+ *	  connectors with their running statistics and predictions, assets with
+ *	  deadlines, the dependency graph, and load and cost windows.
+ *
+ * Each analytics call loads this picture once (fleet.c), computes on it in
+ * C and returns rows; nothing is cached between calls.  Times are
+ * TimestampTz (microseconds), durations are seconds as double.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_ANALYTICS_H
+#define SYNCOPT_ANALYTICS_H
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+/* "No deadline": later than every real instant. */
+#define NO_TIME DT_NOEND
+
+/* How the next sync's duration was predicted, and the answer. */
+typedef struct Prediction
+{
+	double		p50_s;
+	double		p90_s;
+	double		full_p50_s;		/* a full re-sync, when history has one */
+	double		rows;			/* expected rows; NaN when unknown */
+	int			samples;
+	const char *method;
+	StringInfoData reason;
+} Prediction;
+
+typedef struct Connector
+{
+	int64		id;
+	int64		account_id;
+	char	   *name;
+	bool		airbyte;
+	char	   *destination;	/* NULL: not limited per destination */
+	char	   *source_key;
+	bool		paused;
+	TimestampTz running_since;	/* NO_TIME: not running */
+	int			ntags;
+	char	  **tags;
+	int			batch_size;		/* 0: unknown */
+	int			parallelism;
+	int			schedule_minutes;
+
+	/* connector_stats */
+	int64		runs;
+	int64		failures;
+	int			consecutive_failures;
+	TimestampTz last_success_at;	/* NO_TIME: never */
+	double		ewma_duration_s;	/* NaN: unknown */
+	double		ewma_rows;
+	double		fit_n,
+				fit_sx,
+				fit_sy,
+				fit_sxx,
+				fit_sxy;
+	int			nrecent;		/* recent successful runs, oldest first */
+	double	   *recent_dur;
+	double	   *recent_rows;	/* NaN: not reported */
+	TimestampTz *recent_at;
+	bool	   *recent_full;
+
+	Prediction	pred;
+
+	/* Graph results (graph.c) */
+	TimestampTz due;			/* must finish by; NO_TIME: nothing waits */
+	int			due_asset;		/* asset whose deadline binds; -1 none */
+	int			due_via;		/* sync_order successor it binds through; -1 */
+	double		weight;			/* downstream weight incl. calendar */
+	int			ndown;			/* distinct downstream assets */
+	double		calendar;		/* largest calendar multiplier applied */
+	const char *calendar_event; /* its name, NULL when 1 */
+	double		staleness;		/* worst age / freshness SLA downstream */
+	int			stale_asset;
+} Connector;
+
+typedef struct Asset
+{
+	int64		id;
+	char	   *name;
+	TimestampTz deadline;		/* next occurrence after `at`; NO_TIME none */
+	double		weight;
+	double		multiplier;		/* calendar multiplier at its deadline */
+	char	   *event;			/* name of that calendar event */
+	double		duration_s;
+	double		freshness_sla_s;	/* 0: none */
+
+	TimestampTz due;			/* deadline pushed back from downstream */
+	int			due_asset;
+} Asset;
+
+/* A concrete occurrence of a load_window. */
+typedef struct Window
+{
+	char		target;			/* 'w'arehouse, 's'ource, 'c'onnector */
+	int64		connector_id;
+	char	   *source_key;
+	TimestampTz starts;
+	TimestampTz ends;
+	double		load_factor;	/* 0..1; 1 = do not sync */
+	double		price;			/* warehouse price multiplier, 1 = normal */
+	char	   *name;
+} Window;
+
+/* A calendar event scoped to a connector tag. */
+typedef struct TagEvent
+{
+	char	   *tag;
+	TimestampTz starts;
+	TimestampTz ends;
+	double		multiplier;
+	char	   *name;
+} TagEvent;
+
+/* Adjacency in compressed form: the targets of node i are idx[off[i]..off[i+1]). */
+typedef struct Adjacency
+{
+	int		   *off;
+	int		   *idx;
+} Adjacency;
+
+typedef struct Fleet
+{
+	TimestampTz at;
+	int			nconn;
+	Connector  *conn;
+	int			nasset;
+	Asset	   *asset;
+	Adjacency	conn_assets;	/* connector -> assets it feeds */
+	Adjacency	conn_after;		/* connector -> connectors that wait for it */
+	Adjacency	conn_before;	/* connector -> connectors it waits for */
+	Adjacency	asset_next;		/* asset -> downstream assets */
+	Adjacency	asset_prev_assets;	/* asset -> upstream assets */
+	Adjacency	asset_prev_conns;	/* asset -> upstream connectors */
+	int			nwin;
+	Window	   *win;
+	int			ntagev;
+	TagEvent   *tagev;
+	double		mean_p90_s;		/* over connectors with a deadline */
+	int			reach_words;	/* graph.c: downstream assets of each */
+	uint64	   *conn_reach;		/* connector, a bitset of reach_words */
+} Fleet;
+
+/* What the fleet loader should read besides connectors. */
+#define FLEET_GRAPH		0x01	/* assets, lineage, sync_order, calendar */
+#define FLEET_WINDOWS	0x02	/* load and cost windows */
+
+/* fleet.c */
+extern Fleet *fleet_load(TimestampTz at, double horizon_s, int parts);
+extern int	fleet_connector_index(const Fleet *fleet, int64 connector_id);
+
+/* predict.c */
+extern void predict_fleet(Fleet *fleet);
+
+/* graph.c */
+extern void graph_compute(Fleet *fleet);
+extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
+extern bool graph_reaches(const Fleet *fleet, int connector, int asset);
+
+/* score.c */
+typedef struct Score
+{
+	double		score;
+	double		urgency;
+	double		load_penalty;
+	double		cost_penalty;
+	double		failure_risk;
+	double		slack_s;		/* NaN: no deadline */
+	TimestampTz latest_start;
+	StringInfoData reason;
+} Score;
+
+extern Score *score_fleet(Fleet *fleet);
+extern int *priority_order(const Fleet *fleet, const Score *scores);
+extern const Window *window_active(const Fleet *fleet, const Connector *c,
+								   TimestampTz t, bool warehouse);
+
+/* plan.c */
+typedef struct PlannedSync
+{
+	int			connector;
+	TimestampTz start;
+	TimestampTz end;
+	bool		will_miss;
+	const char *action;
+	int			priority;
+	StringInfoData reason;
+} PlannedSync;
+
+extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs);
+
+/* analytics_util.c */
+extern TimestampTz time_add(TimestampTz t, double seconds);
+extern double time_diff(TimestampTz a, TimestampTz b);
+extern const char *format_time(TimestampTz t);
+extern const char *format_duration(double seconds);
+extern Datum interval_datum(double seconds);
+extern double quantile(double *values, int n, double q);
+extern double median_of(const double *values, int n);
+
+#endif							/* SYNCOPT_ANALYTICS_H */

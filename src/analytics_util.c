@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * analytics_util.c
+ *	  Time arithmetic, formatting for reasons, and order statistics shared
+ *	  by the analytics functions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+
+/* t plus a number of seconds; NO_TIME stays NO_TIME. */
+TimestampTz
+time_add(TimestampTz t, double seconds)
+{
+	if (t == NO_TIME)
+		return NO_TIME;
+	return t + (TimestampTz) llround(seconds * USECS_PER_SEC);
+}
+
+/* a - b in seconds. */
+double
+time_diff(TimestampTz a, TimestampTz b)
+{
+	return (double) (a - b) / USECS_PER_SEC;
+}
+
+/* A timestamp as the session shows it (DateStyle, TimeZone), minus seconds. */
+const char *
+format_time(TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	const char *tzn;
+
+	if (t == NO_TIME)
+		return "never";
+	if (timestamp2tm(t, &tz, &tm, &fsec, &tzn, NULL) != 0)
+		return "out of range";
+	return psprintf("%04d-%02d-%02d %02d:%02d %s",
+					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+					tzn ? tzn : "");
+}
+
+/* A duration a person reads at a glance: "2 h 05 min", "12 min", "40 s". */
+const char *
+format_duration(double seconds)
+{
+	const char *sign = seconds < 0 ? "-" : "";
+	double		s = fabs(seconds);
+
+	if (s >= 86400 * 2)
+		return psprintf("%s%.1f days", sign, s / 86400);
+	if (s >= 3600)
+	{
+		long		m = lround(s / 60);
+
+		return psprintf("%s%ld h %02ld min", sign, m / 60, m % 60);
+	}
+	if (s >= 60)
+		return psprintf("%s%ld min", sign, lround(s / 60));
+	return psprintf("%s%ld s", sign, lround(s));
+}
+
+/* An interval Datum of so many seconds (no day or month part). */
+Datum
+interval_datum(double seconds)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (TimeOffset) llround(seconds * USECS_PER_SEC);
+	return IntervalPGetDatum(iv);
+}
+
+/* qsort comparator for doubles. */
+static int
+compare_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The q-quantile of values (sorted in place), by linear interpolation
+ * between order statistics (type 7, as percentile_cont).
+ */
+double
+quantile(double *values, int n, double q)
+{
+	double		pos;
+	int			lo;
+
+	Assert(n > 0);
+	qsort(values, n, sizeof(double), compare_double);
+	pos = q * (n - 1);
+	lo = (int) floor(pos);
+	if (lo >= n - 1)
+		return values[n - 1];
+	return values[lo] + (pos - lo) * (values[lo + 1] - values[lo]);
+}
+
+/* The median of values, leaving them untouched. */
+double
+median_of(const double *values, int n)
+{
+	double	   *copy = palloc(sizeof(double) * n);
+	double		m;
+
+	memcpy(copy, values, sizeof(double) * n);
+	m = quantile(copy, n, 0.5);
+	pfree(copy);
+	return m;
+}

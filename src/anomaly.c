@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * anomaly.c
+ *	  syncopt.anomalies(since): runs whose duration, rows, credits or
+ *	  freshness lag stand far from the connector's own trailing history.
+ *
+ * Method (orchestration.md 4 and 8): for each run since `since` and each
+ * metric it reports, the training set is the connector's runs in the
+ * syncopt.anomaly_training_window before `since` (the detection period is
+ * kept out of training), restricted to the same day of week when that
+ * still leaves syncopt.anomaly_min_training runs.  The robust z-score is
+ * 0.6745 (x - median) / MAD (Iglewicz & Hoaglin), falling back to the mean
+ * absolute deviation x 1.2533 when MAD is 0.  A run is flagged when |z| is
+ * at least syncopt.anomaly_threshold, in a direction that matters for the
+ * metric (longer, costlier, later; rows both ways), and the change is at
+ * least syncopt.anomaly_min_change of the median (small-change guard).
+ * Only the window of runs it judges is read, never the whole history.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+#include "syncopt.h"
+
+PG_FUNCTION_INFO_V1(syncopt_anomalies);
+
+#define SCORE_CAP		1000.0	/* |z| reported when history never varied */
+
+typedef enum Metric
+{
+	METRIC_DURATION,
+	METRIC_ROWS,
+	METRIC_CREDITS,
+	METRIC_LAG,
+	NUM_METRICS
+} Metric;
+
+static const char *const metric_names[NUM_METRICS] = {"duration", "rows", "credits", "freshness_lag"};
+static const char *const metric_units[NUM_METRICS] = {"s", " rows", " credits", "s"};
+
+/* Directions that matter: duration, credits and lag only upwards. */
+static const bool metric_drops[NUM_METRICS] = {false, true, false, false};
+
+static const char *const runs_sql =
+"SELECT r.run_id, r.connector_id, r.started_at,"
+"       CASE WHEN r.status = 'succeeded' AND r.duration_known"
+"            THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END,"
+"       CASE WHEN r.status = 'succeeded' THEN r.rows::float8 END,"
+"       r.credits::float8, r.status = 'succeeded'"
+"  FROM syncopt.sync_run r"
+" WHERE r.started_at >= $1 - make_interval(secs => $2)"
+"   AND r.status <> 'running'"
+"   AND r.connector_id IN (SELECT d.connector_id FROM syncopt.sync_run d WHERE d.started_at >= $1)"
+" ORDER BY r.connector_id, r.started_at, r.run_id";
+
+/* One run's metrics (NaN: not reported). */
+typedef struct RunMetrics
+{
+	int64		run_id;
+	int64		connector_id;
+	TimestampTz started_at;
+	double		value[NUM_METRICS];
+	int			dow;
+} RunMetrics;
+
+/* Day of week (0 = Sunday) in UTC. */
+static int
+utc_dow(TimestampTz t)
+{
+	int64		days = t / USECS_PER_DAY - (t % USECS_PER_DAY < 0 ? 1 : 0);
+
+	return (int) (((days + 6) % 7 + 7) % 7);
+}
+
+/* Robust z-score of x against the training values. */
+static double
+robust_z(double x, double *train, int n, double median)
+{
+	double	   *dev = palloc(sizeof(double) * n);
+	double		mad,
+				meanad = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		dev[i] = fabs(train[i] - median);
+		meanad += dev[i] / n;
+	}
+	mad = quantile(dev, n, 0.5);
+	pfree(dev);
+	if (mad > 0)
+		return 0.6745 * (x - median) / mad;
+	if (meanad > 0)
+		return (x - median) / (1.2533 * meanad);
+	if (x == median)
+		return 0;
+	return x > median ? SCORE_CAP : -SCORE_CAP;
+}
+
+/* Judge the runs of one connector (runs[first..last)) and emit anomalies. */
+static void
+judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, ReturnSetInfo *rsinfo)
+{
+	double	   *train = palloc(sizeof(double) * (last - first));
+	static const char *const day_names[] = {"Sunday", "Monday", "Tuesday", "Wednesday",
+	"Thursday", "Friday", "Saturday"};
+
+	for (int i = first; i < last; i++)
+	{
+		RunMetrics *r = &runs[i];
+
+		if (r->started_at < since)
+			continue;
+		for (int m = 0; m < NUM_METRICS; m++)
+		{
+			double		x = r->value[m];
+			double		median,
+						z,
+						change;
+			int			n = 0;
+			bool		seasonal = true;
+			Datum		values[8];
+			bool		nulls[8] = {0};
+			const char *direction;
+
+			if (isnan(x))
+				continue;
+			/* Same weekday first; all training runs when too few. */
+			for (int pass = 0; pass < 2 && n < syncopt_anomaly_min_training; pass++)
+			{
+				seasonal = pass == 0;
+				n = 0;
+				for (int j = first; j < last && runs[j].started_at < since; j++)
+					if (!isnan(runs[j].value[m]) && (!seasonal || runs[j].dow == r->dow))
+						train[n++] = runs[j].value[m];
+			}
+			if (n < syncopt_anomaly_min_training)
+				continue;
+			median = median_of(train, n);
+			z = robust_z(x, train, n, median);
+			change = median != 0 ? fabs(x - median) / fabs(median) : INFINITY;
+			if (fabs(z) < syncopt_anomaly_threshold || change < syncopt_anomaly_min_change)
+				continue;
+			if (z < 0 && !metric_drops[m])
+				continue;
+			direction = z > 0 ? "spike" : "drop";
+			values[0] = Int64GetDatum(r->run_id);
+			values[1] = Int64GetDatum(r->connector_id);
+			values[2] = CStringGetTextDatum(metric_names[m]);
+			values[3] = Float8GetDatum(x);
+			values[4] = Float8GetDatum(median);
+			values[5] = Float8GetDatum(Max(Min(z, SCORE_CAP), -SCORE_CAP));
+			values[6] = CStringGetTextDatum(direction);
+			values[7] = CStringGetTextDatum(psprintf(
+				"%s %.6g%s is %s the median %.6g%s of %d %s%s run%s (robust z %.1f, flag at %.1f)",
+				metric_names[m], x, metric_units[m],
+				median != 0 ? psprintf("%.2fx", x / median) : "far from",
+				median, metric_units[m], n,
+				seasonal ? day_names[r->dow] : "recent",
+				seasonal ? "" : " training", n == 1 ? "" : "s",
+				z, syncopt_anomaly_threshold));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	pfree(train);
+}
+
+/* syncopt.anomalies(since): one row per anomalous run and metric. */
+Datum
+syncopt_anomalies(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
+	MemoryContext mcxt = CurrentMemoryContext;
+	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
+	Datum		args[2] = {TimestampTzGetDatum(since),
+	Float8GetDatum((double) syncopt_anomaly_training_window_s)};
+	RunMetrics *runs;
+	int			nruns;
+	TimestampTz last_success = NO_TIME;
+	int			first = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	if (SPI_execute_with_args(runs_sql, 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "syncopt: anomaly history query failed");
+	MemoryContextSwitchTo(mcxt);
+	nruns = (int) SPI_processed;
+	runs = palloc(sizeof(RunMetrics) * Max(nruns, 1));
+	for (int i = 0; i < nruns; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RunMetrics *r = &runs[i];
+		bool		isnull;
+		Datum		d;
+
+		r->run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		r->connector_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		r->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		r->dow = utc_dow(r->started_at);
+		for (int m = 0; m < 3; m++)
+		{
+			d = SPI_getbinval(tup, desc, 4 + m, &isnull);
+			r->value[m] = isnull ? NAN : DatumGetFloat8(d);
+		}
+		/* Freshness lag: time since the previous successful start. */
+		if (i > 0 && runs[i - 1].connector_id != r->connector_id)
+			last_success = NO_TIME;
+		r->value[METRIC_LAG] = NAN;
+		if (DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull)))
+		{
+			if (last_success != NO_TIME)
+				r->value[METRIC_LAG] = time_diff(r->started_at, last_success);
+			last_success = r->started_at;
+		}
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+
+	for (int i = 1; i <= nruns; i++)
+		if (i == nruns || runs[i].connector_id != runs[first].connector_id)
+		{
+			judge_connector(runs, first, i, since, rsinfo);
+			first = i;
+		}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * drift.c
+ *	  syncopt.schema_drift(): each contracted connector's latest schema
+ *	  snapshot against its data contract.
+ *
+ * Changes, and whether they break what downstream relies on:
+ *	 table_removed	a contracted table is gone (breaking)
+ *	 column_removed a contracted column is gone (breaking when required)
+ *	 column_retyped the delivered type differs from the contract's (breaking;
+ *					the fix is the cast that restores the contract type)
+ *	 column_added	a column the contract does not list, in a contracted table
+ *	 table_added	a table that was not in the previous snapshot
+ * Type names are compared after folding vendor and PostgreSQL synonyms
+ * (int4 = integer, long = bigint, string = varchar = text, ...).  Affected
+ * assets are every asset downstream of the connector through lineage.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+
+PG_FUNCTION_INFO_V1(syncopt_schema_drift);
+
+/*
+ * Contract columns joined to the columns of the latest snapshot (full
+ * join, per contracted table), plus tables new since the previous
+ * snapshot.  kind: 'c' contract side present, 'o' observed only, 't' new
+ * table.
+ */
+static const char *const drift_sql =
+"WITH latest AS ("
+"    SELECT DISTINCT ON (s.connector_id) s.connector_id, s.snapshot_id, s.tables"
+"      FROM syncopt.schema_snapshot s"
+"     WHERE s.connector_id IN (SELECT connector_id FROM syncopt.data_contract)"
+"     ORDER BY s.connector_id, s.captured_at DESC, s.snapshot_id DESC),"
+" previous AS ("
+"    SELECT DISTINCT ON (s.connector_id) s.connector_id, s.tables"
+"      FROM syncopt.schema_snapshot s JOIN latest l ON l.connector_id = s.connector_id"
+"     WHERE s.snapshot_id <> l.snapshot_id"
+"     ORDER BY s.connector_id, s.captured_at DESC, s.snapshot_id DESC),"
+" observed AS ("
+"    SELECT l.connector_id, split_part(t.key, '.', 1) AS schema_name,"
+"           substr(t.key, strpos(t.key, '.') + 1) AS table_name,"
+"           c.key AS column_name, c.value AS data_type"
+"      FROM latest l, jsonb_each(l.tables) t,"
+"           jsonb_each_text(CASE WHEN jsonb_typeof(t.value) = 'object' THEN t.value ELSE '{}' END) c),"
+" contracted AS ("
+"    SELECT k.*, EXISTS (SELECT 1 FROM latest l WHERE l.connector_id = k.connector_id) AS has_snapshot,"
+"           EXISTS (SELECT 1 FROM latest l WHERE l.connector_id = k.connector_id"
+"                      AND l.tables ? (k.schema_name || '.' || k.table_name)) AS table_present"
+"      FROM syncopt.data_contract k)"
+"SELECT 'c', k.connector_id, k.schema_name, k.table_name, k.column_name, k.data_type, o.data_type,"
+"       k.required, k.table_present, o.column_name IS NOT NULL"
+"  FROM contracted k"
+"  LEFT JOIN observed o USING (connector_id, schema_name, table_name, column_name)"
+" WHERE k.has_snapshot "
+"UNION ALL "
+"SELECT 'o', o.connector_id, o.schema_name, o.table_name, o.column_name, NULL, o.data_type,"
+"       false, true, true"
+"  FROM observed o"
+" WHERE EXISTS (SELECT 1 FROM syncopt.data_contract k WHERE k.connector_id = o.connector_id"
+"                  AND k.schema_name = o.schema_name AND k.table_name = o.table_name)"
+"   AND NOT EXISTS (SELECT 1 FROM syncopt.data_contract k WHERE k.connector_id = o.connector_id"
+"                  AND k.schema_name = o.schema_name AND k.table_name = o.table_name"
+"                  AND k.column_name = o.column_name) "
+"UNION ALL "
+"SELECT 't', l.connector_id, split_part(t.key, '.', 1), substr(t.key, strpos(t.key, '.') + 1),"
+"       NULL, NULL, NULL, false, true, true"
+"  FROM latest l JOIN previous p ON p.connector_id = l.connector_id, jsonb_each(l.tables) t"
+" WHERE NOT p.tables ? t.key "
+"ORDER BY 2, 3, 4, 1, 5";
+
+/* Fold a type name to a canonical spelling so synonyms compare equal. */
+static char *
+canonical_type(const char *type)
+{
+	static const char *const synonyms[][2] = {
+		{"int", "integer"}, {"int4", "integer"}, {"long", "bigint"}, {"int8", "bigint"},
+		{"int2", "smallint"}, {"short", "smallint"}, {"float8", "double precision"},
+		{"double", "double precision"}, {"float", "double precision"}, {"float4", "real"},
+		{"string", "text"}, {"varchar", "text"}, {"character varying", "text"},
+		{"bool", "boolean"}, {"decimal", "numeric"}, {"bigdecimal", "numeric"},
+		{"timestamp with time zone", "timestamptz"}, {"utc_datetime", "timestamptz"},
+		{"instant", "timestamptz"}, {"timestamp without time zone", "timestamp"},
+		{"naive_datetime", "timestamp"}, {"localdate", "date"}, {"local_date", "date"},
+		{"json", "jsonb"},
+	};
+	char	   *folded = str_tolower(type, strlen(type), DEFAULT_COLLATION_OID);
+	char	   *paren = strchr(folded, '(');
+
+	/* varchar(255) and numeric(10,2) compare by their base type. */
+	if (paren)
+		*paren = '\0';
+	folded = pstrdup(folded);
+	while (*folded == ' ')
+		folded++;
+	for (int n = strlen(folded); n > 0 && folded[n - 1] == ' '; n--)
+		folded[n - 1] = '\0';
+	for (int i = 0; i < (int) lengthof(synonyms); i++)
+		if (strcmp(folded, synonyms[i][0]) == 0)
+			return pstrdup(synonyms[i][1]);
+	return folded;
+}
+
+/* Names of every asset downstream of connector ci, as a text[] Datum. */
+static Datum
+affected_assets(const Fleet *fleet, int ci)
+{
+	Datum	   *names = palloc(sizeof(Datum) * Max(fleet->nasset, 1));
+	int			n = 0;
+
+	if (ci >= 0)
+		for (int a = 0; a < fleet->nasset; a++)
+			if (graph_reaches(fleet, ci, a))
+				names[n++] = CStringGetTextDatum(fleet->asset[a].name);
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* syncopt.schema_drift(): one row per change. */
+Datum
+syncopt_schema_drift(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext mcxt = CurrentMemoryContext;
+	Fleet	   *fleet;
+	char	   *removed_table_key = NULL;
+
+	InitMaterializedSRF(fcinfo, 0);
+	fleet = fleet_load(GetCurrentTransactionStartTimestamp(), 0, FLEET_GRAPH);
+	predict_fleet(fleet);
+	graph_compute(fleet);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	if (SPI_execute(drift_sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "syncopt: schema drift query failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *kind = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		int64		connector_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		char	   *schema = SPI_getvalue(tup, desc, 3);
+		char	   *table = SPI_getvalue(tup, desc, 4);
+		char	   *column = SPI_getvalue(tup, desc, 5);
+		char	   *expected = SPI_getvalue(tup, desc, 6);
+		char	   *observed = SPI_getvalue(tup, desc, 7);
+		bool		required = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		bool		table_present = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		bool		column_present = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		const char *change;
+		bool		breaking;
+		char	   *fix;
+		char	   *reason;
+		char	   *table_key = psprintf("%lld/%s.%s", (long long) connector_id, schema, table);
+		Datum		values[11];
+		bool		nulls[11] = {0};
+
+		if (kind[0] == 'c' && !table_present)
+		{
+			/* One row per removed table, not one per contracted column. */
+			if (removed_table_key && strcmp(removed_table_key, table_key) == 0)
+				continue;
+			removed_table_key = table_key;
+			change = "table_removed";
+			breaking = true;
+			column = NULL;
+			expected = NULL;
+			fix = psprintf("Re-enable %s.%s in the connector's schema, or drop it from the contract and the models that read it.",
+						   schema, table);
+			reason = psprintf("the contract lists %s.%s but the latest snapshot has no such table", schema, table);
+		}
+		else if (kind[0] == 'c' && !column_present)
+		{
+			change = "column_removed";
+			breaking = required;
+			fix = required
+				? psprintf("Restore %s in the source or connector, or mark it not required once downstream models stop reading it.", column)
+				: psprintf("Nothing required: %s is optional in the contract.", column);
+			reason = psprintf("%s.%s.%s is in the contract%s but not in the latest snapshot",
+							  schema, table, column, required ? " as required" : "");
+		}
+		else if (kind[0] == 'c')
+		{
+			if (expected == NULL || observed == NULL ||
+				strcmp(canonical_type(expected), canonical_type(observed)) == 0)
+				continue;
+			change = "column_retyped";
+			breaking = true;
+			fix = psprintf("SELECT %s::%s AS %s FROM %s.%s  -- cast back to the contract type in the staging model",
+						   quote_identifier(column), expected, quote_identifier(column),
+						   quote_identifier(schema), quote_identifier(table));
+			reason = psprintf("%s.%s.%s arrives as %s but the contract says %s",
+							  schema, table, column, observed, expected);
+		}
+		else if (kind[0] == 'o')
+		{
+			change = "column_added";
+			breaking = false;
+			fix = psprintf("Nothing breaks; add %s to the contract if a model should rely on it.", column);
+			reason = psprintf("%s.%s has a new column %s%s%s%s that the contract does not list",
+							  schema, table, column, observed ? " (" : "", observed ? observed : "",
+							  observed ? ")" : "");
+		}
+		else
+		{
+			change = "table_added";
+			breaking = false;
+			column = NULL;
+			fix = psprintf("Nothing breaks; add %s.%s to the contract if a model should rely on it.", schema, table);
+			reason = psprintf("%s.%s appeared since the previous snapshot", schema, table);
+		}
+
+		values[0] = Int64GetDatum(connector_id);
+		values[1] = CStringGetTextDatum(schema);
+		values[2] = CStringGetTextDatum(table);
+		nulls[3] = column == NULL;
+		if (column)
+			values[3] = CStringGetTextDatum(column);
+		values[4] = CStringGetTextDatum(change);
+		nulls[5] = expected == NULL;
+		if (expected)
+			values[5] = CStringGetTextDatum(expected);
+		nulls[6] = observed == NULL;
+		if (!nulls[6])
+			values[6] = CStringGetTextDatum(observed);
+		values[7] = BoolGetDatum(breaking);
+		values[8] = affected_assets(fleet, fleet_connector_index(fleet, connector_id));
+		values[9] = CStringGetTextDatum(fix);
+		values[10] = CStringGetTextDatum(reason);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,622 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *	  A schedule for the syncs that feed deadlines within a horizon, and
+ *	  syncopt.plan() and syncopt.sla_risk().
+ *
+ * Graham list scheduling (orchestration.md 5.2): take the connectors in
+ * priority order (score.c, EDF as tie-break), a connector's sync_order
+ * predecessors first, and start each at the earliest time when
+ *	 - its predecessors have finished,
+ *	 - one of syncopt.max_concurrent_syncs slots is free, and fewer than
+ *	   syncopt.max_concurrent_per_destination syncs run into its destination,
+ *	 - no source/connector window with load_factor 1 covers the run, and no
+ *	   lesser load window or warehouse cost window covers it that the sync
+ *	   could wait out and still finish by its due time.
+ * Durations are P90.  When some syncs would miss, Moore-Hodgson triage (on
+ * the one-machine relaxation with m-fold speed) picks the syncs to give up,
+ * dropping the one with the most P90 per unit of weight each time the
+ * deadline-ordered load overflows, and list-schedules the rest by due time
+ * with the given-up ones last; that plan is kept when it misses less
+ * weight, and its rows name what was given up.  Everything is
+ * deterministic for the same inputs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+#include "syncopt.h"
+
+PG_FUNCTION_INFO_V1(syncopt_plan);
+PG_FUNCTION_INFO_V1(syncopt_sla_risk);
+
+#define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
+
+/* Working state of one list-scheduling pass. */
+typedef struct Schedule
+{
+	const Fleet *fleet;
+	const Score *scores;
+	TimestampTz horizon_end;
+	int		   *job_of;			/* connector -> job index, -1 not planned */
+	PlannedSync *jobs;
+	int			njobs;
+	bool	   *placed;
+	bool	   *dropped;		/* triaged */
+	TimestampTz *slot_free;
+	int			nslots;
+	int			next_priority;
+} Schedule;
+
+/* Does window w postpone a sync of c over [start, end)? Returns its end, or 0. */
+static TimestampTz
+window_postpones(const Window *w, const Connector *c, TimestampTz start, TimestampTz end)
+{
+	bool		hard;
+
+	if (w->ends <= start || w->starts >= end)
+		return 0;
+	if (w->target == 'w')
+	{
+		if (w->price <= 1)
+			return 0;
+		hard = false;
+	}
+	else
+	{
+		if (w->load_factor <= 0)
+			return 0;
+		if (!((w->target == 'c' && w->connector_id == c->id) ||
+			  (w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0)))
+			return 0;
+		hard = w->load_factor >= 1;
+	}
+	/* A soft window is waited out only when the deadline still holds after it. */
+	if (!hard && time_add(w->ends, c->pred.p90_s) > c->due)
+		return 0;
+	return w->ends;
+}
+
+/* Syncs already planned into the destination of c that overlap [start, end); earliest end among them. */
+static int
+destination_busy(const Schedule *s, const Connector *c, TimestampTz start, TimestampTz end,
+				 TimestampTz *first_end)
+{
+	int			busy = 0;
+
+	*first_end = NO_TIME;
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const PlannedSync *o = &s->jobs[j];
+		const Connector *oc = &s->fleet->conn[o->connector];
+
+		if (!s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
+			strcmp(oc->destination, c->destination) != 0)
+			continue;
+		if (o->start < end && o->end > start)
+		{
+			busy++;
+			if (o->end < *first_end)
+				*first_end = o->end;
+		}
+	}
+	return busy;
+}
+
+/* Place one job, its waiting-for predecessors first. */
+static void
+place_job(Schedule *s, int j)
+{
+	PlannedSync *job = &s->jobs[j];
+	const Fleet *fleet = s->fleet;
+	const Connector *c = &fleet->conn[job->connector];
+	TimestampTz earliest = fleet->at;
+	TimestampTz t;
+	const Window *waited = NULL;
+	const char *after = NULL;
+	int			best_slot = -1;
+	bool		slot_wait = false;
+
+	s->placed[j] = true;		/* also guards the recursion */
+	for (int e = fleet->conn_before.off[job->connector]; e < fleet->conn_before.off[job->connector + 1]; e++)
+	{
+		int			pj = s->job_of[fleet->conn_before.idx[e]];
+
+		if (pj < 0)
+			continue;
+		if (!s->placed[pj])
+			place_job(s, pj);
+		if (s->jobs[pj].end != NO_TIME && s->jobs[pj].end > earliest)
+		{
+			earliest = s->jobs[pj].end;
+			after = fleet->conn[s->jobs[pj].connector].name;
+		}
+	}
+	job->priority = ++s->next_priority;
+	if (c->paused)
+	{
+		job->start = job->end = NO_TIME;
+		job->will_miss = true;
+		job->action = "paused";
+		appendStringInfoString(&job->reason, "paused: it will not sync until resumed");
+		return;
+	}
+
+	t = earliest;
+	for (int step = 0; step < MAX_GATE_STEPS; step++)
+	{
+		TimestampTz end = time_add(t, c->pred.p90_s);
+		TimestampTz later = 0;
+		TimestampTz slot_time = NO_TIME;
+
+		for (int w = 0; w < fleet->nwin && later == 0; w++)
+			if ((later = window_postpones(&fleet->win[w], c, t, end)) != 0)
+				waited = &fleet->win[w];
+		if (later == 0 && syncopt_max_concurrent_per_destination > 0 && c->destination)
+		{
+			TimestampTz first_end;
+
+			if (destination_busy(s, c, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
+				later = first_end;
+		}
+		if (later != 0)
+		{
+			t = later;
+			continue;
+		}
+		/* A free slot at t: the one that freed latest, keeping earlier ones for others. */
+		best_slot = -1;
+		for (int k = 0; k < s->nslots; k++)
+		{
+			if (s->slot_free[k] <= t && (best_slot < 0 || s->slot_free[k] > s->slot_free[best_slot]))
+				best_slot = k;
+			if (s->slot_free[k] < slot_time)
+				slot_time = s->slot_free[k];
+		}
+		if (best_slot >= 0)
+			break;
+		t = slot_time;
+		slot_wait = true;
+	}
+	if (best_slot < 0)
+		elog(ERROR, "syncopt: plan could not place the sync of %s", c->name);
+
+	job->start = t;
+	job->end = time_add(t, c->pred.p90_s);
+	s->slot_free[best_slot] = job->end;
+	job->will_miss = job->end > c->due;
+	if (s->dropped[j])
+		job->action = "give_up";
+	else if (waited && t == waited->ends)
+		job->action = "wait_for_window";
+	else
+		job->action = t == fleet->at ? "start_now" : "start_later";
+
+	if (s->dropped[j])
+		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
+						 fleet->asset[c->due_asset].name);
+	if (after)
+		appendStringInfo(&job->reason, "after %s (sync order); ", after);
+	if (waited && t >= waited->ends)
+	{
+		if (waited->target == 'w')
+			appendStringInfo(&job->reason, "waits out %s (warehouse price x%.3g) and still meets its deadline; ",
+							 waited->name, waited->price);
+		else
+			appendStringInfo(&job->reason, "waits out %s (load %.2f)%s; ", waited->name, waited->load_factor,
+							 waited->load_factor >= 1 ? ", which forbids syncing" : " and still meets its deadline");
+	}
+	if (slot_wait)
+		appendStringInfo(&job->reason, "waits for one of %d slots; ", s->nslots);
+	appendStringInfo(&job->reason, "P90 %s, predicted end %s, due %s", format_duration(c->pred.p90_s),
+					 format_time(job->end), format_time(c->due));
+	if (job->will_miss)
+		appendStringInfo(&job->reason, ": misses %s by %s", fleet->asset[c->due_asset].name,
+						 format_duration(time_diff(job->end, c->due)));
+	else
+		appendStringInfo(&job->reason, " (%s to spare)", format_duration(time_diff(c->due, job->end)));
+}
+
+/* Place a connector that is syncing right now: it holds a slot until its predicted end. */
+static void
+place_running(Schedule *s, int j)
+{
+	PlannedSync *job = &s->jobs[j];
+	const Connector *c = &s->fleet->conn[job->connector];
+	TimestampTz at = s->fleet->at;
+	int			slot = 0;
+
+	s->placed[j] = true;
+	job->priority = ++s->next_priority;
+	job->start = c->running_since;
+	job->end = time_add(c->running_since, c->pred.p90_s);
+	job->action = "running";
+	appendStringInfo(&job->reason, "running since %s", format_time(c->running_since));
+	if (job->end <= at)
+	{
+		/* Past its P90: expect about half a P50 more (and re-plan then). */
+		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
+		appendStringInfoString(&job->reason, ", already longer than its P90");
+	}
+	for (int k = 1; k < s->nslots; k++)
+		if (s->slot_free[k] < s->slot_free[slot])
+			slot = k;
+	s->slot_free[slot] = Max(s->slot_free[slot], job->end);
+	job->will_miss = job->end > c->due;
+	appendStringInfo(&job->reason, "; predicted end %s, due %s", format_time(job->end), format_time(c->due));
+}
+
+/* One list-scheduling pass over the jobs in the given order. */
+static void
+schedule_pass(Schedule *s, const int *order)
+{
+	s->next_priority = 0;
+	for (int j = 0; j < s->njobs; j++)
+	{
+		PlannedSync *job = &s->jobs[j];
+
+		s->placed[j] = false;
+		if (job->reason.data)
+			pfree(job->reason.data);
+		initStringInfo(&job->reason);
+	}
+	for (int k = 0; k < s->nslots; k++)
+		s->slot_free[k] = s->fleet->at;
+	for (int j = 0; j < s->njobs; j++)
+		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
+			place_running(s, j);
+	for (int k = 0; k < s->njobs; k++)
+		if (!s->placed[order[k]])
+			place_job(s, order[k]);
+}
+
+/* Weight of the deadlines the current pass misses. */
+static double
+missed_weight(const Schedule *s)
+{
+	double		w = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+		if (s->jobs[j].will_miss)
+			w += s->fleet->conn[s->jobs[j].connector].weight;
+	return w;
+}
+
+static const Schedule *edd_schedule;
+
+/* Earliest due first, then the priority order. */
+static int
+compare_edd(const void *a, const void *b)
+{
+	const PlannedSync *x = &edd_schedule->jobs[*(const int *) a];
+	const PlannedSync *y = &edd_schedule->jobs[*(const int *) b];
+	TimestampTz dx = edd_schedule->fleet->conn[x->connector].due;
+	TimestampTz dy = edd_schedule->fleet->conn[y->connector].due;
+
+	if (dx != dy)
+		return dx < dy ? -1 : 1;
+	return *(const int *) a - *(const int *) b;
+}
+
+/*
+ * Moore-Hodgson on the relaxation: in due order, add each sync's P90 / m
+ * to the load; whenever the load passes the current due time, drop the
+ * accepted sync with the most P90 per unit of weight.  The order to try
+ * is the accepted syncs by due time, then the dropped ones.
+ */
+static void
+triage(Schedule *s, int *order)
+{
+	int			n = 0;
+	int		   *edd = palloc(sizeof(int) * s->njobs);
+	bool	   *accepted = palloc0(sizeof(bool) * s->njobs);
+	double		load = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+		edd[j] = j;
+	edd_schedule = s;
+	qsort(edd, s->njobs, sizeof(int), compare_edd);
+	for (int k = 0; k < s->njobs; k++)
+	{
+		int			j = edd[k];
+		const Connector *c = &s->fleet->conn[s->jobs[j].connector];
+
+		if (c->paused || c->running_since != NO_TIME)
+			continue;
+		accepted[j] = true;
+		load += c->pred.p90_s / s->nslots;
+		while (time_add(s->fleet->at, load) > c->due)
+		{
+			int			worst = -1;
+			double		worst_ratio = -1;
+
+			for (int i = 0; i < s->njobs; i++)
+			{
+				const Connector *ic = &s->fleet->conn[s->jobs[i].connector];
+				double		ratio = ic->pred.p90_s / Max(ic->weight, 1e-9);
+
+				if (accepted[i] && ratio > worst_ratio)
+				{
+					worst = i;
+					worst_ratio = ratio;
+				}
+			}
+			accepted[worst] = false;
+			s->dropped[worst] = true;
+			load -= s->fleet->conn[s->jobs[worst].connector].pred.p90_s / s->nslots;
+			if (worst == j)
+				break;
+		}
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < s->njobs; k++)
+			if (s->dropped[edd[k]] == (pass == 1))
+				order[n++] = edd[k];
+	pfree(edd);
+	pfree(accepted);
+}
+
+/*
+ * Plan the syncs of connectors with a due time within the horizon.
+ * Returns the jobs (in the order of the connectors' priority).
+ */
+PlannedSync *
+plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
+{
+	Schedule	s = {0};
+	int		   *order = priority_order(fleet, scores);
+	int		   *job_order;
+	double		plain_missed;
+
+	s.fleet = fleet;
+	s.scores = scores;
+	s.horizon_end = time_add(fleet->at, horizon_s);
+	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
+	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
+	s.nslots = syncopt_max_concurrent_syncs;
+	s.slot_free = palloc(sizeof(TimestampTz) * s.nslots);
+	for (int i = 0; i < fleet->nconn; i++)
+		s.job_of[i] = -1;
+	for (int k = 0; k < fleet->nconn; k++)
+	{
+		int			i = order[k];
+
+		if (fleet->conn[i].due == NO_TIME || fleet->conn[i].due > s.horizon_end)
+			continue;
+		s.job_of[i] = s.njobs;
+		s.jobs[s.njobs++].connector = i;
+	}
+	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
+	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
+	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
+	for (int j = 0; j < s.njobs; j++)
+		job_order[j] = j;
+
+	schedule_pass(&s, job_order);
+	plain_missed = missed_weight(&s);
+	if (plain_missed > 0)
+	{
+		triage(&s, job_order);
+		schedule_pass(&s, job_order);
+		if (missed_weight(&s) >= plain_missed)
+		{
+			/* Triage did not help: keep the plain priority order. */
+			memset(s.dropped, 0, sizeof(bool) * s.njobs);
+			for (int j = 0; j < s.njobs; j++)
+				job_order[j] = j;
+			schedule_pass(&s, job_order);
+		}
+	}
+	*njobs = s.njobs;
+	return s.jobs;
+}
+
+static const PlannedSync *sort_jobs;
+
+/* Rows of plan(): by planned start, then priority; paused ones last. */
+static int
+compare_planned(const void *a, const void *b)
+{
+	const PlannedSync *x = &sort_jobs[*(const int *) a];
+	const PlannedSync *y = &sort_jobs[*(const int *) b];
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->priority - y->priority;
+}
+
+/* syncopt.plan(at, horizon): one row per planned sync. */
+Datum
+syncopt_plan(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	Interval   *horizon = PG_GETARG_INTERVAL_P(1);
+	double		horizon_s;
+	Fleet	   *fleet;
+	Score	   *scores;
+	PlannedSync *jobs;
+	int			njobs;
+	int		   *rows;
+
+	horizon_s = (double) horizon->time / USECS_PER_SEC +
+		(double) horizon->day * SECS_PER_DAY + (double) horizon->month * DAYS_PER_MONTH * SECS_PER_DAY;
+	if (horizon_s <= 0 || horizon_s > 31 * SECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("plan horizon must be positive and at most 31 days"),
+				 errdetail("The horizon given was %s.", format_duration(horizon_s)),
+				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
+	InitMaterializedSRF(fcinfo, 0);
+	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
+	scores = score_fleet(fleet);
+	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	rows = palloc(sizeof(int) * Max(njobs, 1));
+	for (int j = 0; j < njobs; j++)
+		rows[j] = j;
+	sort_jobs = jobs;
+	qsort(rows, njobs, sizeof(int), compare_planned);
+	for (int k = 0; k < njobs; k++)
+	{
+		PlannedSync *job = &jobs[rows[k]];
+		Connector  *c = &fleet->conn[job->connector];
+		Datum		values[9];
+		bool		nulls[9] = {0};
+
+		values[0] = Int64GetDatum(c->id);
+		nulls[1] = nulls[2] = nulls[4] = job->start == NO_TIME;
+		if (job->start != NO_TIME)
+		{
+			values[1] = TimestampTzGetDatum(job->start);
+			values[2] = TimestampTzGetDatum(job->end);
+			values[4] = interval_datum(time_diff(c->due, job->end));
+		}
+		values[3] = TimestampTzGetDatum(c->due);
+		values[5] = BoolGetDatum(job->will_miss);
+		values[6] = CStringGetTextDatum(job->action);
+		values[7] = Int32GetDatum(job->priority);
+		values[8] = CStringGetTextDatum(job->reason.data);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+/*
+ * When each connector's data lands under the plan: its planned end, `at`
+ * when nothing is planned for it (its data is as fresh as it will get),
+ * NO_TIME when paused.
+ */
+static TimestampTz *
+planned_ends(const Fleet *fleet, const PlannedSync *jobs, int njobs)
+{
+	TimestampTz *conn_end = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
+
+	for (int i = 0; i < fleet->nconn; i++)
+		conn_end[i] = fleet->conn[i].paused ? NO_TIME : fleet->at;
+	for (int j = 0; j < njobs; j++)
+		conn_end[jobs[j].connector] = jobs[j].end;
+	return conn_end;
+}
+
+/* When each asset's inputs are ready under the plan (NO_TIME: never). */
+static TimestampTz *
+asset_ready_times(const Fleet *fleet, const TimestampTz *conn_end)
+{
+	TimestampTz *ready = palloc(sizeof(TimestampTz) * Max(fleet->nasset, 1));
+	int		   *order = graph_order(fleet->nasset, &fleet->asset_prev_assets, &fleet->asset_next);
+
+	for (int k = 0; k < fleet->nasset; k++)
+	{
+		int			a = order[k];
+		TimestampTz inputs = fleet->at;
+
+		for (int e = fleet->asset_prev_conns.off[a]; e < fleet->asset_prev_conns.off[a + 1]; e++)
+			inputs = Max(inputs, conn_end[fleet->asset_prev_conns.idx[e]]);
+		for (int e = fleet->asset_prev_assets.off[a]; e < fleet->asset_prev_assets.off[a + 1]; e++)
+			inputs = Max(inputs, ready[fleet->asset_prev_assets.idx[e]]);
+		ready[a] = time_add(inputs, fleet->asset[a].duration_s);
+	}
+	pfree(order);
+	return ready;
+}
+
+/* syncopt.sla_risk(at): one row per asset with a deadline. */
+Datum
+syncopt_sla_risk(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	Fleet	   *fleet;
+	Score	   *scores;
+	PlannedSync *jobs;
+	int			njobs;
+	TimestampTz *ready;
+	TimestampTz *conn_end;
+	double		horizon_s = 8 * SECS_PER_DAY;	/* next deadlines are within eight days */
+
+	InitMaterializedSRF(fcinfo, 0);
+	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
+	scores = score_fleet(fleet);
+	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	conn_end = planned_ends(fleet, jobs, njobs);
+	ready = asset_ready_times(fleet, conn_end);
+
+	for (int a = 0; a < fleet->nasset; a++)
+	{
+		Asset	   *asset = &fleet->asset[a];
+		Datum		values[7];
+		bool		nulls[7] = {0};
+		Datum	   *blocking = palloc(sizeof(Datum) * Max(fleet->nconn, 1));
+		int			nblocking = 0;
+		int			critical = -1;
+		int			upstream = 0;
+		const char *risk;
+		StringInfoData reason;
+		double		margin;
+
+		if (asset->deadline == NO_TIME)
+			continue;
+		initStringInfo(&reason);
+		/*
+		 * An upstream sync blocks the asset when it lands after the asset's
+		 * own build must start, or misses the due time this asset's deadline
+		 * set for it (a sync others wait for, like ERP before CRM).
+		 */
+		for (int i = 0; i < fleet->nconn; i++)
+		{
+			const Connector *c = &fleet->conn[i];
+
+			if (!graph_reaches(fleet, i, a))
+				continue;
+			upstream++;
+			if (critical < 0 || conn_end[i] > conn_end[critical])
+				critical = i;
+			if (conn_end[i] > time_add(asset->deadline, -asset->duration_s) ||
+				(c->due_asset == a && conn_end[i] > c->due))
+				blocking[nblocking++] = Int64GetDatum(c->id);
+		}
+		margin = ready[a] == NO_TIME ? -INFINITY : time_diff(asset->deadline, ready[a]);
+		if (ready[a] == NO_TIME || margin < 0)
+			risk = "high";
+		else if (margin < Max(15 * 60, 0.25 * time_diff(ready[a], at)))
+			risk = "medium";
+		else
+			risk = "low";
+		if (nblocking == 0 && strcmp(risk, "low") != 0 && critical >= 0)
+			blocking[nblocking++] = Int64GetDatum(fleet->conn[critical].id);
+
+		if (upstream == 0)
+			appendStringInfoString(&reason, "no sync feeds it");
+		else if (ready[a] == NO_TIME)
+			appendStringInfo(&reason, "%s is paused, so its data will not arrive",
+							 fleet->conn[critical].name);
+		else
+			appendStringInfo(&reason, "%d upstream sync%s; the last, %s, is predicted to land at %s",
+							 upstream, upstream == 1 ? "" : "s", fleet->conn[critical].name,
+							 format_time(conn_end[critical]));
+		if (ready[a] != NO_TIME)
+			appendStringInfo(&reason, "; ready %s for the deadline %s: %s %s", format_time(ready[a]),
+							 format_time(asset->deadline), format_duration(fabs(margin)),
+							 margin < 0 ? "late" : "to spare");
+		values[0] = Int64GetDatum(asset->id);
+		values[1] = TimestampTzGetDatum(asset->deadline);
+		nulls[2] = ready[a] == NO_TIME;
+		values[2] = TimestampTzGetDatum(ready[a]);
+		values[3] = BoolGetDatum(strcmp(risk, "low") != 0);
+		values[4] = CStringGetTextDatum(risk);
+		values[5] = PointerGetDatum(construct_array(blocking, nblocking, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[6] = CStringGetTextDatum(reason.data);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(blocking);
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,320 @@
+/*-------------------------------------------------------------------------
+ *
+ * predict.c
+ *	  Duration of each connector's next sync: P50 and P90, from
+ *	  connector_stats alone, and syncopt.predict_duration().
+ *
+ * The model grows with the evidence (design.md section 9):
+ *	 - no history: the fleet's median P50 (or syncopt.default_sync_duration);
+ *	 - fewer than 10 timed runs: the mean of the last two (Tsafrir et al.
+ *	   found it beats history mining), P90 at least 1.5x that;
+ *	 - from 10 runs: log(duration) = a + b log(1 + rows) fitted on the
+ *	   whole history (running sums), plus an EWMA level (alpha 0.3) of the
+ *	   recent residuals to follow level shifts, day-of-week and time-of-day
+ *	   effects shrunk towards zero when few runs back them, and a separate
+ *	   full re-sync effect.  P90 is the empirical 90th percentile of the
+ *	   recent residuals from 20 runs, a normal quantile below that.
+ * Schedules are planned with P90: underestimates hurt far more than
+ * overestimates.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+#include "syncopt.h"
+
+PG_FUNCTION_INFO_V1(syncopt_predict_duration);
+
+#define COLD_RUNS		10		/* runs before the log-linear model answers */
+#define EMPIRICAL_RUNS	20		/* runs before P90 is an empirical quantile */
+#define EWMA_ALPHA		0.3
+#define SHRINK_RUNS		3.0		/* effects count fully only with many runs */
+#define HOUR_BUCKET		4		/* hours per time-of-day bucket */
+#define Z90				1.2815515655446004
+
+static const char *const day_names[] = {
+	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
+};
+
+/* Day of week (0 = Sunday) and hour of day, in UTC. */
+static void
+utc_dow_hour(TimestampTz t, int *dow, int *hour)
+{
+	/* The PostgreSQL epoch, 2000-01-01, was a Saturday. */
+	int64		days = t / USECS_PER_DAY;
+	int64		rem = t % USECS_PER_DAY;
+
+	if (rem < 0)
+	{
+		rem += USECS_PER_DAY;
+		days--;
+	}
+	*dow = (int) (((days + 6) % 7 + 7) % 7);
+	*hour = (int) (rem / USECS_PER_HOUR);
+}
+
+/*
+ * The shrunk mean deviation of the residuals in one group (same day of
+ * week, or same hour bucket) from the overall mean: an effect backed by k
+ * runs counts k / (k + 3) of its raw size.
+ */
+static double
+group_effect(const double *resid, const int *group, const bool *use, int n,
+			 int target, double overall, int *k_out)
+{
+	double		sum = 0;
+	int			k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (use[i] && group[i] == target)
+		{
+			sum += resid[i] - overall;
+			k++;
+		}
+	*k_out = k;
+	if (k == 0)
+		return 0;
+	return (sum / k) * (k / (k + SHRINK_RUNS));
+}
+
+/* Least-squares a and b of log(duration) = a + b log(1 + rows), from the stats' sums. */
+static void
+fit_line(const Connector *c, double *a, double *b)
+{
+	double		n = c->fit_n;
+	double		den = n * c->fit_sxx - c->fit_sx * c->fit_sx;
+
+	*b = 0;
+	if (n >= 2 && den > 1e-9 * n * n)
+		*b = (n * c->fit_sxy - c->fit_sx * c->fit_sy) / den;
+	/* Longer for more rows, and not wildly so; a noisy fit says otherwise. */
+	*b = Min(Max(*b, 0.0), 2.0);
+	*a = n > 0 ? (c->fit_sy - *b * c->fit_sx) / n : 0;
+}
+
+/* The log-linear model with level, seasonality and full-sync effects. */
+static void
+predict_fitted(Connector *c, TimestampTz at, Prediction *p)
+{
+	int			n = c->nrecent;
+	double	   *resid = palloc(sizeof(double) * n);
+	int		   *dow = palloc(sizeof(int) * n);
+	int		   *hour = palloc(sizeof(int) * n);
+	bool	   *incremental = palloc(sizeof(bool) * n);
+	double	   *spread = palloc(sizeof(double) * n);
+	double		a,
+				b,
+				x_next,
+				level = 0,
+				mean_inc = 0,
+				mean_full = 0,
+				full_effect = 0,
+				dow_effect,
+				hour_effect,
+				log_p50,
+				q90;
+	int			n_inc = 0,
+				n_full = 0,
+				n_spread = 0,
+				k_dow,
+				k_hour,
+				at_dow,
+				at_hour;
+	bool		have_rows = !isnan(c->ewma_rows) && c->fit_n >= COLD_RUNS;
+
+	if (have_rows)
+		fit_line(c, &a, &b);
+	else
+	{
+		/* Rows never reported: the model is a level on log duration alone. */
+		a = 0;
+		b = 0;
+	}
+	x_next = have_rows ? log1p(Max(c->ewma_rows, 0)) : 0;
+	p->rows = have_rows ? c->ewma_rows : NAN;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		x = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
+
+		resid[i] = log(c->recent_dur[i]) - (a + b * x);
+		utc_dow_hour(c->recent_at[i], &dow[i], &hour[i]);
+		hour[i] /= HOUR_BUCKET;
+		incremental[i] = !c->recent_full[i];
+		if (incremental[i])
+		{
+			/* EWMA of incremental residuals in time order: the current level. */
+			level = n_inc == 0 ? resid[i] : EWMA_ALPHA * resid[i] + (1 - EWMA_ALPHA) * level;
+			mean_inc += resid[i];
+			n_inc++;
+		}
+		else
+		{
+			mean_full += resid[i];
+			n_full++;
+		}
+	}
+	if (n_inc == 0)
+	{
+		/* Only full syncs seen: treat them as the ordinary case. */
+		for (int i = 0; i < n; i++)
+			incremental[i] = true;
+		level = mean_inc = mean_full / n_full;
+		n_inc = n_full;
+		n_full = 0;
+	}
+	else
+		mean_inc /= n_inc;
+	if (n_full > 0)
+		full_effect = (mean_full / n_full - mean_inc) * (n_full / (n_full + SHRINK_RUNS));
+
+	utc_dow_hour(at, &at_dow, &at_hour);
+	at_hour /= HOUR_BUCKET;
+	dow_effect = group_effect(resid, dow, incremental, n, at_dow, mean_inc, &k_dow);
+	hour_effect = group_effect(resid, hour, incremental, n, at_hour, mean_inc, &k_hour);
+
+	for (int i = 0; i < n; i++)
+	{
+		int			kd,
+					kh;
+
+		if (!incremental[i])
+			continue;
+		spread[n_spread++] = resid[i] - mean_inc
+			- group_effect(resid, dow, incremental, n, dow[i], mean_inc, &kd)
+			- group_effect(resid, hour, incremental, n, hour[i], mean_inc, &kh);
+	}
+	if (n_spread >= EMPIRICAL_RUNS)
+		q90 = quantile(spread, n_spread, 0.9);
+	else
+	{
+		double		ss = 0;
+
+		for (int i = 0; i < n_spread; i++)
+			ss += spread[i] * spread[i];
+		q90 = Z90 * sqrt(ss / Max(n_spread - 1, 1));
+	}
+
+	log_p50 = a + b * x_next + level + dow_effect + hour_effect;
+	p->p50_s = exp(log_p50);
+	p->p90_s = p->p50_s * exp(Max(q90, 0.05));
+	p->full_p50_s = n_full > 0 ? p->p50_s * exp(full_effect) : NAN;
+	p->method = have_rows ? "log_linear" : "level";
+	if (have_rows)
+		appendStringInfo(&p->reason,
+						 "log-linear fit on %.0f runs: duration grows as rows^%.2f, %.0f expected rows",
+						 c->fit_n, b, c->ewma_rows);
+	else
+		appendStringInfoString(&p->reason, "no row counts reported: level model on log duration");
+	appendStringInfo(&p->reason, "; EWMA level %+.0f%% over the last %d runs",
+					 (exp(level - mean_inc) - 1) * 100, n);
+	if (fabs(dow_effect) >= 0.01)
+		appendStringInfo(&p->reason, "; %s %+.0f%% (%d runs)", day_names[at_dow],
+						 (exp(dow_effect) - 1) * 100, k_dow);
+	if (fabs(hour_effect) >= 0.01)
+		appendStringInfo(&p->reason, "; %02d-%02dh UTC %+.0f%% (%d runs)", at_hour * HOUR_BUCKET,
+						 at_hour * HOUR_BUCKET + HOUR_BUCKET, (exp(hour_effect) - 1) * 100, k_hour);
+	if (n_full > 0)
+		appendStringInfo(&p->reason, "; a full re-sync takes about %s", format_duration(p->full_p50_s));
+	appendStringInfo(&p->reason, "; P90 from the %s of residuals",
+					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread");
+}
+
+/* Predict one connector's next sync; fleet_p50 answers when it has no history. */
+static void
+predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known)
+{
+	Prediction *p = &c->pred;
+	int			n = c->nrecent;
+
+	initStringInfo(&p->reason);
+	p->samples = n;
+	p->full_p50_s = NAN;
+	p->rows = isnan(c->ewma_rows) ? NAN : c->ewma_rows;
+	if (n == 0)
+	{
+		p->p50_s = fleet_p50;
+		p->p90_s = 2 * fleet_p50;
+		p->method = fleet_known ? "fleet_median" : "default";
+		appendStringInfo(&p->reason, "no timed successful run yet: %s (%s), P90 twice that",
+						 fleet_known ? "median P50 of the fleet" : "syncopt.default_sync_duration",
+						 format_duration(fleet_p50));
+	}
+	else if (n < COLD_RUNS)
+	{
+		double		last = c->recent_dur[n - 1];
+		double		longest = 0;
+
+		p->p50_s = n >= 2 ? (last + c->recent_dur[n - 2]) / 2 : last;
+		for (int i = 0; i < n; i++)
+			longest = Max(longest, c->recent_dur[i]);
+		p->p90_s = Max(1.5 * p->p50_s, longest);
+		p->method = "last_two_mean";
+		appendStringInfo(&p->reason,
+						 "%d timed run%s: mean of the last %s, P90 the larger of 1.5x that and the longest run",
+						 n, n == 1 ? "" : "s", n >= 2 ? "two" : "one");
+	}
+	else
+		predict_fitted(c, at, p);
+}
+
+/* Predict every connector of the fleet; those without history get the fleet's median. */
+void
+predict_fleet(Fleet *fleet)
+{
+	double	   *known = palloc(sizeof(double) * Max(fleet->nconn, 1));
+	int			nknown = 0;
+	double		fleet_p50 = syncopt_default_sync_duration_s;
+
+	for (int i = 0; i < fleet->nconn; i++)
+		if (fleet->conn[i].nrecent > 0)
+		{
+			predict_connector(&fleet->conn[i], fleet->at, 0, false);
+			known[nknown++] = fleet->conn[i].pred.p50_s;
+		}
+	if (nknown > 0)
+		fleet_p50 = median_of(known, nknown);
+	for (int i = 0; i < fleet->nconn; i++)
+		if (fleet->conn[i].nrecent == 0)
+			predict_connector(&fleet->conn[i], fleet->at, fleet_p50, nknown > 0);
+	pfree(known);
+}
+
+/* syncopt.predict_duration(at): one row per connector. */
+Datum
+syncopt_predict_duration(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	Fleet	   *fleet;
+
+	InitMaterializedSRF(fcinfo, 0);
+	fleet = fleet_load(at, 0, 0);
+	predict_fleet(fleet);
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		values[0] = Int64GetDatum(c->id);
+		values[1] = interval_datum(c->pred.p50_s);
+		values[2] = interval_datum(c->pred.p90_s);
+		if (isnan(c->pred.rows))
+			nulls[3] = true;
+		else
+			values[3] = Int64GetDatum((int64) llround(c->pred.rows));
+		values[4] = Int32GetDatum(c->pred.samples);
+		values[5] = CStringGetTextDatum(c->pred.method);
+		values[6] = CStringGetTextDatum(c->pred.reason.data);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * score.c
+ *	  Priority of each connector's next sync, and syncopt.priority_scores().
+ *
+ * The score is the Apparent Tardiness Cost index (Vepsalainen & Morton)
+ * with the business terms syncopt adds, every term returned as a column:
+ *
+ *	 score = W / P90h x (urgency + staleness) x (1 - load) x (1 - cost)
+ *
+ *	 W		   downstream weight: distinct reachable assets' weights times
+ *			   their calendar multipliers (graph.c)
+ *	 P90h	   predicted P90 duration in hours (at least a minute): short
+ *			   syncs that unblock much weight go first
+ *	 urgency   exp(-max(slack - risk x P50, 0) / (k x mean P90)), 0 when no
+ *			   deadline waits; k = syncopt.atc_k
+ *	 staleness how far past half its freshness SLA the oldest downstream
+ *			   data is (age / SLA - 0.5, 0 to 3.5)
+ *	 load	   load_factor of a source or connector load window in force now
+ *	 cost	   1 - 1 / price of a warehouse cost window in force now, but
+ *			   only when the sync can wait for the window to end and still
+ *			   meet its deadline: freshness SLAs outrank cost
+ *	 A connector that others wait for (sync_order) takes the highest score
+ *	 among them, so precedence never inverts the priority list.
+ *
+ *	 risk	   failure probability (Beta prior, 5% mean; a streak of k
+ *			   failures raises it to at least 1 - 0.5^k): a sync likely to
+ *			   fail needs room for a retry, so its slack shrinks by risk x P50
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "analytics.h"
+#include "syncopt.h"
+
+PG_FUNCTION_INFO_V1(syncopt_priority_scores);
+
+#define STALE_FROM	0.5			/* data counts as stale from half its SLA */
+
+/*
+ * The load window (source or connector) with the highest load factor in
+ * force for c at t, or with warehouse, the priciest warehouse window;
+ * NULL when none.
+ */
+const Window *
+window_active(const Fleet *fleet, const Connector *c, TimestampTz t, bool warehouse)
+{
+	const Window *best = NULL;
+
+	for (int i = 0; i < fleet->nwin; i++)
+	{
+		const Window *w = &fleet->win[i];
+
+		if (t < w->starts || t >= w->ends)
+			continue;
+		if (warehouse)
+		{
+			if (w->target == 'w' && w->price > 1 && (best == NULL || w->price > best->price))
+				best = w;
+			continue;
+		}
+		if (w->load_factor <= 0)
+			continue;
+		if (!((w->target == 'c' && w->connector_id == c->id) ||
+			  (w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0)))
+			continue;
+		if (best == NULL || w->load_factor > best->load_factor)
+			best = w;
+	}
+	return best;
+}
+
+/* Probability that the next sync fails, from counts and the current streak. */
+static double
+failure_risk(const Connector *c)
+{
+	double		risk = (c->failures + 0.1) / (c->runs + 2.0);
+
+	if (c->consecutive_failures > 0)
+		risk = Max(risk, 1 - pow(0.5, c->consecutive_failures));
+	return Min(risk, 0.99);
+}
+
+/* Describe where a connector's deadline comes from. */
+static void
+describe_deadline(const Fleet *fleet, const Connector *c, StringInfo out)
+{
+	const Asset *a = &fleet->asset[c->due_asset];
+
+	appendStringInfo(out, "must finish by %s for %s (due %s)", format_time(c->due),
+					 a->name, format_time(a->deadline));
+	if (c->due_via >= 0)
+		appendStringInfo(out, ", before %s starts", fleet->conn[c->due_via].name);
+}
+
+/* Score one connector. */
+static void
+score_connector(const Fleet *fleet, const Connector *c, Score *s)
+{
+	double		p90 = Max(c->pred.p90_s, 60.0);
+	double		mean_p90 = fleet->mean_p90_s > 0 ? fleet->mean_p90_s : p90;
+	double		stale_term = Max(c->staleness - STALE_FROM, 0);
+	double		slack_eff = 0;
+	const Window *load = window_active(fleet, c, fleet->at, false);
+	const Window *peak = window_active(fleet, c, fleet->at, true);
+
+	initStringInfo(&s->reason);
+	s->failure_risk = failure_risk(c);
+	s->slack_s = NAN;
+	s->latest_start = NO_TIME;
+	s->urgency = 0;
+	if (c->due != NO_TIME)
+	{
+		s->latest_start = time_add(c->due, -c->pred.p90_s);
+		s->slack_s = time_diff(s->latest_start, fleet->at);
+		slack_eff = s->slack_s - s->failure_risk * c->pred.p50_s;
+		s->urgency = exp(-Max(slack_eff, 0) / (syncopt_atc_k * mean_p90));
+	}
+	s->load_penalty = load ? load->load_factor : 0;
+	s->cost_penalty = 0;
+	if (peak && c->due != NO_TIME && slack_eff > time_diff(peak->ends, fleet->at))
+		s->cost_penalty = 1 - 1 / peak->price;
+	else if (peak && c->due == NO_TIME)
+		s->cost_penalty = 1 - 1 / peak->price;
+
+	s->score = c->weight / (p90 / 3600) * (s->urgency + stale_term)
+		* (1 - s->load_penalty) * (1 - s->cost_penalty);
+	if (c->paused)
+		s->score = 0;
+
+	/* The reason, most decisive facts first. */
+	if (c->paused)
+		appendStringInfoString(&s->reason, "paused: nothing to schedule until it is resumed; ");
+	if (c->ndown == 0)
+		appendStringInfoString(&s->reason, "no asset depends on it (no lineage), so it has no weight");
+	else
+		appendStringInfo(&s->reason, "feeds %d asset%s (weight %.3g)", c->ndown,
+						 c->ndown == 1 ? "" : "s", c->weight);
+	if (c->calendar > 1)
+		appendStringInfo(&s->reason, ", x%.3g for %s", c->calendar,
+						 c->calendar_event ? c->calendar_event : "a calendar event");
+	if (c->due != NO_TIME)
+	{
+		appendStringInfoString(&s->reason, "; ");
+		describe_deadline(fleet, c, &s->reason);
+		appendStringInfo(&s->reason, "; P90 %s, so start by %s (slack %s)",
+						 format_duration(c->pred.p90_s), format_time(s->latest_start),
+						 format_duration(s->slack_s));
+	}
+	else if (c->ndown > 0)
+		appendStringInfoString(&s->reason, "; no downstream deadline");
+	if (stale_term > 0)
+		appendStringInfo(&s->reason, "; data is %.1fx the freshness SLA of %s", c->staleness,
+						 fleet->asset[c->stale_asset].name);
+	if (load)
+		appendStringInfo(&s->reason, "; source busy (%s, load %.2f)", load->name, load->load_factor);
+	if (peak)
+	{
+		if (s->cost_penalty > 0)
+			appendStringInfo(&s->reason, "; warehouse price x%.3g (%s) until %s, and it can wait",
+							 peak->price, peak->name, format_time(peak->ends));
+		else
+			appendStringInfo(&s->reason, "; warehouse price x%.3g (%s), but waiting would miss the deadline",
+							 peak->price, peak->name);
+	}
+	if (s->failure_risk >= 0.2)
+		appendStringInfo(&s->reason, "; failure risk %.2f (%d consecutive failure%s)",
+						 s->failure_risk, c->consecutive_failures,
+						 c->consecutive_failures == 1 ? "" : "s");
+}
+
+/* Predict, walk the graph and score every connector. */
+Score *
+score_fleet(Fleet *fleet)
+{
+	Score	   *scores = palloc0(sizeof(Score) * Max(fleet->nconn, 1));
+
+	int		   *order;
+
+	predict_fleet(fleet);
+	graph_compute(fleet);
+	for (int i = 0; i < fleet->nconn; i++)
+		score_connector(fleet, &fleet->conn[i], &scores[i]);
+
+	/*
+	 * A sync that others wait for (sync_order) is at least as urgent as
+	 * they are: otherwise the list would hold them back behind it.
+	 */
+	order = graph_order(fleet->nconn, &fleet->conn_after, &fleet->conn_before);
+	for (int k = 0; k < fleet->nconn; k++)
+	{
+		int			i = order[k];
+
+		for (int e = fleet->conn_after.off[i]; e < fleet->conn_after.off[i + 1]; e++)
+		{
+			int			later = fleet->conn_after.idx[e];
+
+			if (scores[later].score > scores[i].score && !fleet->conn[i].paused)
+			{
+				scores[i].score = scores[later].score;
+				appendStringInfo(&scores[i].reason, "; takes the score of %s, which waits for it",
+								 fleet->conn[later].name);
+			}
+		}
+	}
+	pfree(order);
+	return scores;
+}
+
+static const Fleet *sort_fleet;
+static const Score *sort_scores;
+
+/* Order by score (descending), then due time (EDF), then connector id. */
+static int
+compare_priority(const void *a, const void *b)
+{
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	double		si = sort_scores[i].score;
+	double		sj = sort_scores[j].score;
+	TimestampTz di = sort_fleet->conn[i].due;
+	TimestampTz dj = sort_fleet->conn[j].due;
+
+	if (si != sj)
+		return si > sj ? -1 : 1;
+	if (di != dj)
+		return di < dj ? -1 : 1;
+	return (sort_fleet->conn[i].id > sort_fleet->conn[j].id) -
+		(sort_fleet->conn[i].id < sort_fleet->conn[j].id);
+}
+
+/* Connector indexes from most to least urgent; deterministic for equal scores. */
+int *
+priority_order(const Fleet *fleet, const Score *scores)
+{
+	int		   *order = palloc(sizeof(int) * Max(fleet->nconn, 1));
+
+	for (int i = 0; i < fleet->nconn; i++)
+		order[i] = i;
+	sort_fleet = fleet;
+	sort_scores = scores;
+	qsort(order, fleet->nconn, sizeof(int), compare_priority);
+	return order;
+}
+
+/* syncopt.priority_scores(at): one row per connector, most urgent first. */
+Datum
+syncopt_priority_scores(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	Fleet	   *fleet;
+	Score	   *scores;
+	int		   *order;
+
+	InitMaterializedSRF(fcinfo, 0);
+	fleet = fleet_load(at, 0, FLEET_GRAPH | FLEET_WINDOWS);
+	scores = score_fleet(fleet);
+	order = priority_order(fleet, scores);
+	for (int k = 0; k < fleet->nconn; k++)
+	{
+		int			i = order[k];
+		Connector  *c = &fleet->conn[i];
+		Score	   *s = &scores[i];
+		Datum		values[16];
+		bool		nulls[16] = {0};
+
+		values[0] = Int64GetDatum(c->id);
+		values[1] = Float8GetDatum(s->score);
+		values[2] = Float8GetDatum(s->urgency);
+		values[3] = Float8GetDatum(c->weight);
+		values[4] = Int32GetDatum(c->ndown);
+		values[5] = Float8GetDatum(c->calendar);
+		values[6] = Float8GetDatum(c->staleness);
+		values[7] = Float8GetDatum(s->load_penalty);
+		values[8] = Float8GetDatum(s->cost_penalty);
+		values[9] = Float8GetDatum(s->failure_risk);
+		values[10] = interval_datum(c->pred.p90_s);
+		nulls[11] = nulls[12] = nulls[13] = nulls[14] = c->due == NO_TIME;
+		if (c->due != NO_TIME)
+		{
+			values[11] = TimestampTzGetDatum(c->due);
+			values[12] = Int64GetDatum(fleet->asset[c->due_asset].id);
+			values[13] = TimestampTzGetDatum(s->latest_start);
+			values[14] = interval_datum(s->slack_s);
+		}
+		values[15] = CStringGetTextDatum(s->reason.data);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}

@@ -1,0 +1,140 @@
+-- Analytics: the C set-returning functions that predict, score, plan and
+-- explain, and the small SQL helpers that turn local wall-clock rules
+-- (deadlines, load windows) into instants.  Time-zone arithmetic is left to
+-- PostgreSQL's own AT TIME ZONE so that DST gaps and overlaps behave exactly
+-- as they do everywhere else in the database.
+
+-- Does a cron day-of-week field ('*', '1-5', '0,6', 7 = Sunday) include dow?
+CREATE FUNCTION syncopt.dow_matches(field text, dow integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT field = '*' OR EXISTS (
+        SELECT 1
+          FROM unnest(string_to_array(field, ',')) AS item
+         WHERE CASE WHEN strpos(item, '-') > 0
+                    THEN dow BETWEEN split_part(item, '-', 1)::integer AND split_part(item, '-', 2)::integer
+                         OR (dow = 0 AND 7 BETWEEN split_part(item, '-', 1)::integer AND split_part(item, '-', 2)::integer)
+                    ELSE item::integer % 7 = dow END)
+$$;
+COMMENT ON FUNCTION syncopt.dow_matches(text, integer) IS
+    'True when the cron day-of-week field includes dow (0 = Sunday; 7 also means Sunday).';
+
+-- The first instant after `after` at which the local clock in tz shows
+-- local_time on a day the field allows; NULL when there is none within
+-- eight days (or when local_time is NULL).
+CREATE FUNCTION syncopt.next_local_time(local_time time, days text, tz text, after timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT min((d + local_time) AT TIME ZONE tz)
+      FROM generate_series(-1, 8) AS k,
+           LATERAL (SELECT (after AT TIME ZONE tz)::date + k AS d) AS day
+     WHERE local_time IS NOT NULL
+       AND syncopt.dow_matches(coalesce(days, '*'), extract(dow FROM d)::integer)
+       AND (d + local_time) AT TIME ZONE tz > after
+$$;
+COMMENT ON FUNCTION syncopt.next_local_time(time, text, text, timestamptz) IS
+    'Next instant after `after` when the clock in tz shows local_time on an allowed day (cron dow field).';
+
+-- Each occurrence of a recurring local window (start_time to end_time on
+-- the allowed days; an end at or before the start wraps past midnight)
+-- that overlaps [from_ts, to_ts).
+CREATE FUNCTION syncopt.window_occurrences(start_time time, end_time time, days text, tz text,
+                                           from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (starts timestamptz, ends timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.s, o.e
+      FROM generate_series(0, (to_ts AT TIME ZONE tz)::date - (from_ts AT TIME ZONE tz)::date + 1) AS k,
+           LATERAL (SELECT (from_ts AT TIME ZONE tz)::date - 1 + k AS d) AS day,
+           LATERAL (SELECT (d + start_time) AT TIME ZONE tz AS s,
+                           (d + end_time + CASE WHEN end_time <= start_time THEN interval '1 day'
+                                                ELSE interval '0' END) AT TIME ZONE tz AS e) o
+     WHERE syncopt.dow_matches(days, extract(dow FROM d)::integer)
+       AND o.e > from_ts AND o.s < to_ts
+     ORDER BY o.s
+$$;
+COMMENT ON FUNCTION syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz) IS
+    'The instants of a recurring local time window that overlap [from_ts, to_ts).';
+
+CREATE FUNCTION syncopt.predict_duration(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, p50 interval, p90 interval, predicted_rows bigint,
+               samples integer, method text, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_predict_duration';
+COMMENT ON FUNCTION syncopt.predict_duration(timestamptz) IS
+    'Predicted P50/P90 duration of each connector''s next sync started at `at`, from connector_stats, with the model that answered.';
+
+CREATE FUNCTION syncopt.priority_scores(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, score double precision, urgency double precision,
+               downstream_weight double precision, downstream_assets integer,
+               calendar_multiplier double precision, staleness double precision,
+               load_penalty double precision, cost_penalty double precision,
+               failure_risk double precision, p90 interval, deadline timestamptz,
+               deadline_asset_id bigint, latest_start timestamptz, slack interval, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_priority_scores';
+COMMENT ON FUNCTION syncopt.priority_scores(timestamptz) IS
+    'How urgent each connector''s next sync is at `at` (higher = more urgent), with every component of the score and a reason.';
+
+CREATE FUNCTION syncopt.plan(at timestamptz DEFAULT now(), horizon interval DEFAULT '24 hours')
+RETURNS TABLE (connector_id bigint, planned_start timestamptz, predicted_end timestamptz,
+               deadline timestamptz, slack interval, will_miss boolean, action text,
+               priority integer, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_plan';
+COMMENT ON FUNCTION syncopt.plan(timestamptz, interval) IS
+    'List schedule of the syncs that feed deadlines within the horizon over the concurrency slots, with predicted misses and triage.';
+
+CREATE FUNCTION syncopt.sla_risk(at timestamptz DEFAULT now())
+RETURNS TABLE (asset_id bigint, deadline timestamptz, predicted_ready timestamptz, at_risk boolean,
+               risk text, blocking_connectors bigint[], reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_sla_risk';
+COMMENT ON FUNCTION syncopt.sla_risk(timestamptz) IS
+    'For each asset with a deadline: when its inputs are predicted to be ready under the plan, and what blocks it.';
+
+CREATE FUNCTION syncopt.batch_recommendations(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, current_batch_size integer, recommended_batch_size integer,
+               current_parallelism integer, recommended_parallelism integer,
+               expected_rows_per_s double precision, expected_duration interval,
+               recommended_schedule text, confidence double precision, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_batch_recommendations';
+COMMENT ON FUNCTION syncopt.batch_recommendations(timestamptz) IS
+    'Batch size and parallelism for Airbyte connectors (AIMD plus a fitted throughput curve), a start time for Fivetran ones.';
+
+CREATE FUNCTION syncopt.anomalies(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS TABLE (run_id bigint, connector_id bigint, metric text, observed double precision,
+               expected double precision, score double precision, direction text, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_anomalies';
+COMMENT ON FUNCTION syncopt.anomalies(timestamptz) IS
+    'Runs since `since` whose duration, rows, credits or freshness lag is far (robust z-score) from the connector''s trailing history.';
+
+CREATE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
+RETURNS TABLE (category text, retryable boolean, remediation text, explanation text)
+LANGUAGE c STABLE CALLED ON NULL INPUT
+AS 'MODULE_PATHNAME', 'syncopt_classify_failure';
+COMMENT ON FUNCTION syncopt.classify_failure(text, text, text) IS
+    'Category, retry safety and remediation of a failure: vendor-native code first, then syncopt.failure_pattern.';
+
+CREATE FUNCTION syncopt.classify_runs(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
+               retryable boolean, remediation text, explanation text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_classify_runs';
+COMMENT ON FUNCTION syncopt.classify_runs(timestamptz) IS
+    'classify_failure() applied to every failed run that finished since `since`.';
+
+CREATE FUNCTION syncopt.schema_drift()
+RETURNS TABLE (connector_id bigint, schema_name text, table_name text, column_name text,
+               change text, expected_type text, observed_type text, breaking boolean,
+               affected_assets text[], suggested_fix text, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_schema_drift';
+COMMENT ON FUNCTION syncopt.schema_drift() IS
+    'Each connector''s latest schema snapshot against its data contract: added, removed and retyped columns and tables.';
