@@ -312,7 +312,7 @@ advise_airbyte(const Fleet *fleet, const Connector *c, const ConnectorRuns *cr, 
 
 		if (adv->batch > peak && peak >= 1)
 		{
-			adv->batch = Max(1, (int) floor(peak));
+			adv->batch = Max(1, (int) lround(peak));
 			appendStringInfo(&adv->reason, "; throughput peaks near batch %d on the fitted curve, so no larger", adv->batch);
 		}
 	}

@@ -52,6 +52,7 @@ typedef struct Schedule
 	int			njobs;
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
+	bool		triaged;		/* this pass follows the triage order */
 	TimestampTz *slot_free;
 	int			nslots;
 	int			next_priority;
@@ -204,6 +205,8 @@ place_job(Schedule *s, int j)
 	if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
 						 fleet->asset[c->due_asset].name);
+	else if (s->triaged)
+		appendStringInfoString(&job->reason, "deadline order (Moore-Hodgson triage misses less than the priority order); ");
 	if (after)
 		appendStringInfo(&job->reason, "after %s (sync order); ", after);
 	if (waited && t >= waited->ends)
@@ -406,10 +409,12 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 	if (plain_missed > 0)
 	{
 		triage(&s, job_order);
+		s.triaged = true;
 		schedule_pass(&s, job_order);
 		if (missed_weight(&s) >= plain_missed)
 		{
 			/* Triage did not help: keep the plain priority order. */
+			s.triaged = false;
 			memset(s.dropped, 0, sizeof(bool) * s.njobs);
 			for (int j = 0; j < s.njobs; j++)
 				job_order[j] = j;

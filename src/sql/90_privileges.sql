@@ -26,6 +26,16 @@ GRANT EXECUTE ON FUNCTION
     syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
     syncopt.is_system_actor(), syncopt.decision_actions()
 TO syncopt_reader;
+-- Analytics: they read only what readers may read (no SECURITY DEFINER).
+GRANT EXECUTE ON FUNCTION
+    syncopt.predict_duration(timestamptz), syncopt.priority_scores(timestamptz),
+    syncopt.plan(timestamptz, interval), syncopt.sla_risk(timestamptz),
+    syncopt.batch_recommendations(timestamptz), syncopt.anomalies(timestamptz),
+    syncopt.classify_failure(text, text, text), syncopt.classify_runs(timestamptz),
+    syncopt.schema_drift(), syncopt.dow_matches(text, integer),
+    syncopt.next_local_time(time, text, text, timestamptz),
+    syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz)
+TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
 GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(64);
+SELECT plan(67);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -103,6 +103,13 @@ SELECT throws_ok($$ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved'
                  '42501', NULL, 'a reader cannot approve');
 SELECT throws_ok($$ SELECT syncopt.propose(1, 'pause', '{}', 'x') $$, '42501', NULL, 'a reader cannot propose');
 SELECT throws_ok($$ SELECT * FROM syncopt.account_secret $$, '42501', NULL, 'a reader cannot read secrets');
+SELECT lives_ok($$ SELECT * FROM syncopt.priority_scores(), syncopt.plan(), syncopt.sla_risk() $$,
+                'a reader runs the analytics');
+SELECT lives_ok($$ SELECT * FROM syncopt.anomalies(), syncopt.schema_drift(), syncopt.classify_failure('x') $$,
+                'a reader runs anomalies, drift and classification');
+RESET ROLE;
+SET ROLE tap_nobody;
+SELECT throws_ok($$ SELECT * FROM syncopt.priority_scores() $$, '42501', NULL, 'an unrelated role cannot run analytics');
 RESET ROLE;
 
 SET ROLE tap_approver;

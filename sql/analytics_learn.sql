@@ -1,0 +1,214 @@
+-- Prediction models, batch advice, anomalies, failure classification and
+-- schema drift on fixtures whose answers are worked out by hand.
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
+
+------------------------------------------------------------------------
+-- 1. Log-linear prediction.  12 daily runs at 00:00 UTC whose duration is
+-- exactly 2 x sqrt(1 + rows) seconds (rows 99, 399, 899, 1599 -> 20, 40,
+-- 60, 80 s): the fit gives b = 0.5 and zero residuals, so
+-- P50 = 2 x sqrt(1 + predicted rows), with predicted rows the EWMA of rows
+-- (alpha 0.3) that connector_stats keeps, and P90 = P50 x e^0.05 (the
+-- floor on the spread).
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'fit', 'Fit');
+WITH ins AS (
+    INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+    SELECT 1, 'f' || k, s, s + make_interval(secs => 2 * sqrt(1 + r)), 'succeeded', r, 'api'
+      FROM generate_series(1, 12) k,
+           LATERAL (SELECT (ARRAY[99, 399, 899, 1599])[1 + (k - 1) % 4] AS r,
+                           timestamptz '2026-11-10 00:00+00' + make_interval(days => k) AS s) x
+    RETURNING run_id)
+SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id), true) FROM ins;
+-- The EWMA by its definition, independently: level_k = 0.3 x_k + 0.7 level_(k-1).
+WITH RECURSIVE xs AS (
+    SELECT k, (ARRAY[99, 399, 899, 1599])[1 + (k - 1) % 4]::float8 AS x FROM generate_series(1, 12) k),
+ewma(k, v) AS (SELECT 1, x FROM xs WHERE k = 1
+               UNION ALL SELECT xs.k, 0.3 * xs.x + 0.7 * ewma.v FROM ewma JOIN xs ON xs.k = ewma.k + 1)
+SELECT round(v::numeric, 6) = round(s.ewma_rows::numeric, 6) AS ewma_matches,
+       round(2 * sqrt(1 + v)::numeric, 3) AS expected_p50_s
+  FROM ewma, syncopt.connector_stats s WHERE ewma.k = 12 AND s.connector_id = 1;
+SELECT method, samples, round(extract(epoch FROM p50)::numeric, 3) AS p50_s,
+       round((extract(epoch FROM p90) / extract(epoch FROM p50))::numeric, 4) AS p90_ratio,
+       predicted_rows, reason LIKE 'log-linear fit on 12 runs: duration grows as rows^0.50%' AS says_fit
+  FROM syncopt.predict_duration('2026-11-23 01:00+00');
+-- Full re-syncs are learned separately: two full runs taking 10x as long
+-- (residual log 10 = 2.303, shrunk by 2/(2+3)) leave the incremental P50
+-- where it was and report the full-sync duration, e^(0.4 x 2.303) = 2.51x.
+WITH ins AS (
+    INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, full_sync, source)
+    SELECT 1, 'full' || k, s, s + make_interval(secs => 20 * sqrt(1 + 899)), 'succeeded', 899, true, 'api'
+      FROM generate_series(1, 2) k,
+           LATERAL (SELECT timestamptz '2026-11-22 12:00+00' + make_interval(hours => k) AS s) x
+    RETURNING run_id)
+SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id), true) FROM ins;
+SELECT method, samples, reason LIKE '%a full re-sync takes about%' AS knows_full
+  FROM syncopt.predict_duration('2026-11-23 01:00+00');
+DELETE FROM syncopt.connector;
+
+------------------------------------------------------------------------
+-- 2. Batch advice.
+-- Airbyte "curve": five clean runs of 600,000 rows at batch sizes 1000,
+-- 2000, 8000, 2000, 4000 with throughput 1000 x exp(-ln(b/4000)^2) rows/s
+-- (146.3, 618.5, 618.5, 618.5, 1000): a parabola in log space peaking at
+-- 4000.  AIMD would add a step (median batch 2000 / 10 = 200) to 4200,
+-- the curve caps it at 4000; five clean runs add a stream (2 -> 3).
+-- Airbyte "throttled": last run failed with HTTP 429 at batch 5000 x 4
+-- streams: 0.9x -> 4500 and 3, then its policy caps the batch at 4000.
+-- Fivetran "ft": no knob; asked to start a tenth of P90 before its latest
+-- start, on a quarter hour: due 06:00, P90 30 min -> 05:30 - 3 min ->
+-- 05:15.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, batch_size, parallelism) VALUES
+    (2, 2, 'curve', 'Curve', 4000, 2), (3, 2, 'throttled', 'Throttled', 5000, 4), (4, 1, 'ft', 'FT', NULL, NULL);
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows,
+                              batch_size, parallelism, error_message, source)
+SELECT 2, 'c' || k, s, s + make_interval(secs => 600000 / (1000 * exp(-(ln(b / 4000.0) ^ 2)))),
+       'succeeded', 600000, b, 2, NULL, 'api'
+  FROM unnest(ARRAY[1000, 2000, 8000, 2000, 4000]) WITH ORDINALITY AS u(b, k),
+       LATERAL (SELECT timestamptz '2026-11-15 00:00+00' + make_interval(days => k::int) AS s) x
+UNION ALL
+SELECT 3, 't' || k, s, s + interval '10 min', CASE WHEN k = 3 THEN 'failed' ELSE 'succeeded' END,
+       CASE WHEN k = 3 THEN NULL ELSE 100000 END, 5000, 4,
+       CASE WHEN k = 3 THEN 'HTTP 429 Too Many Requests from source API' END, 'api'
+  FROM generate_series(1, 3) k,
+       LATERAL (SELECT timestamptz '2026-11-18 00:00+00' + make_interval(days => k) AS s) x
+UNION ALL
+SELECT 4, 'ft' || k, s, s + interval '20 min', 'succeeded', 1000, NULL, NULL, NULL, 'api'
+  FROM generate_series(1, 2) k,
+       LATERAL (SELECT timestamptz '2026-11-20 00:00+00' + make_interval(days => k) AS s) x;
+SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id), true) FROM syncopt.sync_run;
+INSERT INTO syncopt.policy (connector_id, mode, max_batch_size) VALUES (3, 'copilot', 4000);
+INSERT INTO syncopt.asset (asset_id, name, deadline) VALUES (1, 'ft_dash', '06:00');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (4, 1);
+SELECT connector_id, current_batch_size, recommended_batch_size, current_parallelism, recommended_parallelism,
+       round(expected_rows_per_s) AS rows_per_s, recommended_schedule, confidence > 0 AS confident
+  FROM syncopt.batch_recommendations('2026-11-23 03:00+00') ORDER BY connector_id;
+SELECT connector_id, reason FROM syncopt.batch_recommendations('2026-11-23 03:00+00') ORDER BY connector_id;
+-- A busy source during the next run caps parallelism: load 0.5 halves 3 -> 1.
+UPDATE syncopt.connector SET source_key = 'pg' WHERE connector_id = 2;
+INSERT INTO syncopt.load_window (name, target, source_key, start_time, end_time, load_factor)
+VALUES ('pg nightly vacuum', 'source', 'pg', '02:00', '05:00', 0.5);
+SELECT connector_id, recommended_parallelism FROM syncopt.batch_recommendations('2026-11-23 03:00+00')
+ WHERE connector_id = 2;
+DELETE FROM syncopt.connector;
+DELETE FROM syncopt.asset;
+DELETE FROM syncopt.load_window;
+DELETE FROM syncopt.policy;
+
+------------------------------------------------------------------------
+-- 3. Anomalies.  Three connectors, 20 daily runs before 2026-11-23 at
+-- 00:00 UTC, then one run on the 23rd:
+--   steady: durations 590/600/610 s, rows 990/1000/1010, then a normal run
+--           (600 s, 1000 rows): nothing.
+--   spiky:  same history, then 1800 s: 3x the median 600; MAD 10, robust
+--           z = 0.6745 x 1200 / 10 = 80.9.
+--   drop:   same history, then 400 rows: 60% below the median 1000;
+--           z = 0.6745 x -600 / 10 = -40.5.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
+    (5, 1, 'steady', 'Steady'), (6, 1, 'spiky', 'Spiky'), (7, 1, 'drop', 'Drop');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT c, 'h' || k, s, s + make_interval(secs => 590 + 10 * (k % 3)), 'succeeded', 990 + 10 * (k % 3), 'api'
+  FROM generate_series(5, 7) c, generate_series(1, 20) k,
+       LATERAL (SELECT timestamptz '2026-11-02 00:00+00' + make_interval(days => k) AS s) x
+UNION ALL
+SELECT c, 'today', '2026-11-23 00:00+00',
+       timestamptz '2026-11-23 00:00+00' + make_interval(secs => CASE c WHEN 6 THEN 1800 ELSE 600 END),
+       'succeeded', CASE c WHEN 7 THEN 400 ELSE 1000 END, 'api'
+  FROM generate_series(5, 7) c;
+SELECT r.connector_id, a.metric, a.observed, a.expected, round(a.score::numeric, 1) AS score, a.direction
+  FROM syncopt.anomalies('2026-11-23 00:00+00') a JOIN syncopt.sync_run r USING (run_id)
+ ORDER BY r.connector_id, a.metric;
+SELECT reason FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE metric = 'duration';
+-- Fewer training runs than syncopt.anomaly_min_training: no judgement.
+SET syncopt.anomaly_min_training = 21;
+SELECT count(*) AS judged FROM syncopt.anomalies('2026-11-23 00:00+00');
+RESET syncopt.anomaly_min_training;
+-- The small-change guard: a 20% longer run is not reported even though
+-- its z-score (0.6745 x 120 / 10 = 8.1) is high.
+UPDATE syncopt.sync_run SET finished_at = started_at + interval '720 s'
+ WHERE connector_id = 5 AND external_run_id = 'today';
+SELECT count(*) AS steady_flags FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;
+SET syncopt.anomaly_min_change = 0.1;
+SELECT metric, round(score::numeric, 1) AS score FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;
+RESET syncopt.anomaly_min_change;
+DELETE FROM syncopt.connector;
+
+------------------------------------------------------------------------
+-- 4. Failure classification: real vendor messages, vendor codes first.
+------------------------------------------------------------------------
+SELECT m.message, m.code, c.category, c.retryable
+  FROM (VALUES
+    ('OAuth token has expired. Please re-authenticate the connection.', NULL),
+    ('invalid_grant: Token has been expired or revoked.', NULL),
+    ('FATAL: password authentication failed for user "fivetran"', NULL),
+    ('ERROR: permission denied for table orders', NULL),
+    ('Rate limit exceeded: 429 Too Many Requests', NULL),
+    ('Salesforce API quota exceeded for this 24-hour period', NULL),
+    ('ERROR: column "discount" does not exist', NULL),
+    ('could not connect to server: Connection refused', NULL),
+    ('Snowflake warehouse FIVETRAN_WH is suspended', NULL),
+    ('Read timed out after 300 seconds', NULL),
+    ('Internal Server Error, please try again', NULL),
+    ('Something odd happened', NULL),
+    ('Sync failed', 'config_error'),
+    ('Sync failed', 'transient_error'),
+    (NULL, 'rescheduled'),
+    (NULL, '503'),
+    (NULL, NULL)) AS m(message, code),
+       LATERAL syncopt.classify_failure(m.message, m.code) c;
+SELECT * FROM syncopt.classify_failure('OAuth token has expired');
+-- Users override built-ins with a lower priority number.
+INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
+VALUES ('warehouse .* is suspended', 'transient', true, 'The warehouse auto-resumes; retry.', 5);
+SELECT category, retryable, explanation LIKE 'message matches failure pattern%' AS by_pattern
+  FROM syncopt.classify_failure('Snowflake warehouse FIVETRAN_WH is suspended');
+-- A vendor-scoped pattern applies to that vendor's failures only.
+INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority)
+VALUES ('sync failed', 'airbyte', 'source_outage', true, 'Airbyte source unavailable.', 1);
+SELECT (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'airbyte')) AS airbyte,
+       (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'fivetran')) AS fivetran;
+SELECT * FROM syncopt.classify_failure('x', NULL, 'stitch');
+-- Failed and rescheduled runs, classified in bulk.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (8, 2, 'ab', 'AB');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, error_code, source)
+VALUES (8, 'x1', '2026-11-22 00:00+00', '2026-11-22 00:10+00', 'failed', 'OAuth token has expired', NULL, 'api'),
+       (8, 'x2', '2026-11-22 01:00+00', '2026-11-22 01:10+00', 'failed', 'Sync failed', NULL, 'api'),
+       (8, 'x3', '2026-11-22 02:00+00', '2026-11-22 02:10+00', 'rescheduled', NULL, NULL, 'api'),
+       (8, 'x4', '2026-11-22 03:00+00', '2026-11-22 03:10+00', 'succeeded', NULL, NULL, 'api');
+SELECT r.external_run_id, c.category, c.retryable
+  FROM syncopt.classify_runs('2026-11-22 00:00+00') c JOIN syncopt.sync_run r USING (run_id)
+ ORDER BY 1;
+DELETE FROM syncopt.connector;
+
+------------------------------------------------------------------------
+-- 5. Schema drift.  The contract for public.orders: id integer, amount
+-- numeric, status text (required) and note text (optional); for
+-- public.customers: id.  The previous snapshot matched; the latest has
+-- id as int4 and status as varchar (synonyms: no drift), amount as text
+-- (retyped: breaking, cast back), no note (removed, optional: not
+-- breaking), a new discount column, a new refunds table, and no customers
+-- table (removed: breaking).  Affected: orders_model and revenue_dash.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (9, 1, 'shop', 'Shop');
+INSERT INTO syncopt.asset (asset_id, name) VALUES (2, 'orders_model'), (3, 'revenue_dash'), (4, 'unrelated');
+INSERT INTO syncopt.lineage (upstream_connector_id, upstream_asset_id, asset_id) VALUES (9, NULL, 2), (NULL, 2, 3);
+INSERT INTO syncopt.data_contract (connector_id, schema_name, table_name, column_name, data_type, required) VALUES
+    (9, 'public', 'orders', 'id', 'integer', true), (9, 'public', 'orders', 'amount', 'numeric', true),
+    (9, 'public', 'orders', 'status', 'text', true), (9, 'public', 'orders', 'note', 'text', false),
+    (9, 'public', 'customers', 'id', 'bigint', true), (9, 'public', 'customers', 'email', 'text', true);
+SELECT count(*) AS no_snapshot_yet FROM syncopt.schema_drift();
+INSERT INTO syncopt.schema_snapshot (connector_id, captured_at, schema_hash, tables) VALUES
+    (9, '2026-11-20', 'h1', '{"public.orders": {"id": "integer", "amount": "numeric", "status": "text", "note": "text"},
+                             "public.customers": {"id": "bigint", "email": "text"}}'),
+    (9, '2026-11-22', 'h2', '{"public.orders": {"id": "int4", "amount": "text", "status": "varchar(40)", "discount": "numeric"},
+                             "public.refunds": {"id": "integer"}}');
+SELECT schema_name, table_name, column_name, change, expected_type, observed_type, breaking, affected_assets
+  FROM syncopt.schema_drift() ORDER BY table_name, column_name NULLS FIRST;
+SELECT suggested_fix FROM syncopt.schema_drift() WHERE change = 'column_retyped';
+
+DROP EXTENSION syncopt CASCADE;
