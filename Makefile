@@ -49,3 +49,4 @@ bench:
 	bash test/install-deps.sh
 	python3 test/bench/bench_foundation.py
 	python3 test/bench/bench_collect.py
+	python3 test/bench/bench_analytics.py

@@ -178,6 +178,7 @@ typedef struct Score
 
 extern Score *score_fleet(Fleet *fleet);
 extern int *priority_order(const Fleet *fleet, const Score *scores);
+extern bool window_applies(const Window *w, const Connector *c);
 extern const Window *window_active(const Fleet *fleet, const Connector *c,
 								   TimestampTz t, bool warehouse);
 
@@ -203,5 +204,7 @@ extern const char *format_duration(double seconds);
 extern Datum interval_datum(double seconds);
 extern double quantile(double *values, int n, double q);
 extern double median_of(const double *values, int n);
+extern void utc_dow_hour(TimestampTz t, int *dow, int *hour);
+extern const char *const day_names[7];
 
 #endif							/* SYNCOPT_ANALYTICS_H */

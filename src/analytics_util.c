@@ -15,6 +15,27 @@
 
 #include "analytics.h"
 
+const char *const day_names[7] = {
+	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
+};
+
+/* Day of week (0 = Sunday) and hour of day, in UTC. */
+void
+utc_dow_hour(TimestampTz t, int *dow, int *hour)
+{
+	/* The PostgreSQL epoch, 2000-01-01, was a Saturday. */
+	int64		days = t / USECS_PER_DAY;
+	int64		rem = t % USECS_PER_DAY;
+
+	if (rem < 0)
+	{
+		rem += USECS_PER_DAY;
+		days--;
+	}
+	*dow = (int) (((days + 6) % 7 + 7) % 7);
+	*hour = (int) (rem / USECS_PER_HOUR);
+}
+
 /* t plus a number of seconds; NO_TIME stays NO_TIME. */
 TimestampTz
 time_add(TimestampTz t, double seconds)

@@ -72,15 +72,6 @@ typedef struct RunMetrics
 	int			dow;
 } RunMetrics;
 
-/* Day of week (0 = Sunday) in UTC. */
-static int
-utc_dow(TimestampTz t)
-{
-	int64		days = t / USECS_PER_DAY - (t % USECS_PER_DAY < 0 ? 1 : 0);
-
-	return (int) (((days + 6) % 7 + 7) % 7);
-}
-
 /* Robust z-score of x against the training values. */
 static double
 robust_z(double x, double *train, int n, double median)
@@ -110,8 +101,6 @@ static void
 judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, ReturnSetInfo *rsinfo)
 {
 	double	   *train = palloc(sizeof(double) * (last - first));
-	static const char *const day_names[] = {"Sunday", "Monday", "Tuesday", "Wednesday",
-	"Thursday", "Friday", "Saturday"};
 
 	for (int i = first; i < last; i++)
 	{
@@ -203,11 +192,12 @@ syncopt_anomalies(PG_FUNCTION_ARGS)
 		RunMetrics *r = &runs[i];
 		bool		isnull;
 		Datum		d;
+		int			hour;
 
 		r->run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		r->connector_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		r->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		r->dow = utc_dow(r->started_at);
+		utc_dow_hour(r->started_at, &r->dow, &hour);
 		for (int m = 0; m < 3; m++)
 		{
 			d = SPI_getbinval(tup, desc, 4 + m, &isnull);

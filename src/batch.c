@@ -208,10 +208,7 @@ busiest_window(const Fleet *fleet, const Connector *c, TimestampTz start, Timest
 	{
 		const Window *w = &fleet->win[t];
 
-		if (w->ends <= start || w->starts >= end || w->target == 'w' || w->load_factor <= 0)
-			continue;
-		if (!((w->target == 'c' && w->connector_id == c->id) ||
-			  (w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0)))
+		if (w->ends <= start || w->starts >= end || w->load_factor <= 0 || !window_applies(w, c))
 			continue;
 		if (best == NULL || w->load_factor > best->load_factor)
 			best = w;

@@ -74,10 +74,7 @@ window_postpones(const Window *w, const Connector *c, TimestampTz start, Timesta
 	}
 	else
 	{
-		if (w->load_factor <= 0)
-			return 0;
-		if (!((w->target == 'c' && w->connector_id == c->id) ||
-			  (w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0)))
+		if (w->load_factor <= 0 || !window_applies(w, c))
 			return 0;
 		hard = w->load_factor >= 1;
 	}

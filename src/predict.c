@@ -39,27 +39,6 @@ PG_FUNCTION_INFO_V1(syncopt_predict_duration);
 #define HOUR_BUCKET		4		/* hours per time-of-day bucket */
 #define Z90				1.2815515655446004
 
-static const char *const day_names[] = {
-	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
-};
-
-/* Day of week (0 = Sunday) and hour of day, in UTC. */
-static void
-utc_dow_hour(TimestampTz t, int *dow, int *hour)
-{
-	/* The PostgreSQL epoch, 2000-01-01, was a Saturday. */
-	int64		days = t / USECS_PER_DAY;
-	int64		rem = t % USECS_PER_DAY;
-
-	if (rem < 0)
-	{
-		rem += USECS_PER_DAY;
-		days--;
-	}
-	*dow = (int) (((days + 6) % 7 + 7) % 7);
-	*hour = (int) (rem / USECS_PER_HOUR);
-}
-
 /*
  * The shrunk mean deviation of the residuals in one group (same day of
  * week, or same hour bucket) from the overall mean: an effect backed by k

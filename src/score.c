@@ -44,6 +44,14 @@ PG_FUNCTION_INFO_V1(syncopt_priority_scores);
 
 #define STALE_FROM	0.5			/* data counts as stale from half its SLA */
 
+/* Is w a load window of c's source or of c itself? */
+bool
+window_applies(const Window *w, const Connector *c)
+{
+	return (w->target == 'c' && w->connector_id == c->id) ||
+		(w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0);
+}
+
 /*
  * The load window (source or connector) with the highest load factor in
  * force for c at t, or with warehouse, the priciest warehouse window;
@@ -66,10 +74,7 @@ window_active(const Fleet *fleet, const Connector *c, TimestampTz t, bool wareho
 				best = w;
 			continue;
 		}
-		if (w->load_factor <= 0)
-			continue;
-		if (!((w->target == 'c' && w->connector_id == c->id) ||
-			  (w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0)))
+		if (w->load_factor <= 0 || !window_applies(w, c))
 			continue;
 		if (best == NULL || w->load_factor > best->load_factor)
 			best = w;

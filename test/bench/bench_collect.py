@@ -22,8 +22,10 @@ import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "test"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.cluster import Cluster  # noqa: E402
+from report import replace_section  # noqa: E402
 
 DB = "syncopt_bench"
 CONNECTORS = 200
@@ -136,16 +138,6 @@ def collect_fleet(cluster):
         mock.wait(timeout=10)
 
 
-def write_section(text):
-    path = os.path.join(TOP, "docs", "benchmarks.md")
-    doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-    marker = "\n## Collection"
-    if marker in doc:
-        doc = doc[:doc.index(marker)]
-    with open(path, "w") as f:
-        f.write(doc.rstrip("\n") + "\n\n" + text)
-
-
 def main():
     cluster = Cluster(SETTINGS, databases=[DB])
     try:
@@ -182,7 +174,7 @@ functions, **{statistics.median(ratios):.2f}x** the time of COPY
 and within 3x of COPY: {"met" if statistics.median(rates) >= 100000 and statistics.median(ratios) <= 3 else "**not met**"}.
 
 """
-    write_section(text)
+    replace_section("Collection", text)
     print(text)
 
 
