@@ -29,6 +29,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -124,6 +125,8 @@ place_job(Schedule *s, int j)
 	int			best_slot = -1;
 	bool		slot_wait = false;
 
+	/* Long sync_order chains recurse; fail cleanly rather than overflow. */
+	check_stack_depth();
 	s->placed[j] = true;		/* also guards the recursion */
 	for (int e = fleet->conn_before.off[job->connector]; e < fleet->conn_before.off[job->connector + 1]; e++)
 	{
