@@ -40,27 +40,28 @@ PG_FUNCTION_INFO_V1(syncopt_predict_duration);
 #define Z90				1.2815515655446004
 
 /*
- * The shrunk mean deviation of the residuals in one group (same day of
- * week, or same hour bucket) from the overall mean: an effect backed by k
- * runs counts k / (k + 3) of its raw size.
+ * The shrunk mean deviation of the residuals of each group (day of week,
+ * or hour bucket) from the overall mean: an effect backed by k runs counts
+ * k / (k + 3) of its raw size.  Computed for all groups in one pass.
  */
-static double
-group_effect(const double *resid, const int *group, const bool *use, int n,
-			 int target, double overall, int *k_out)
+static void
+group_effects(const double *resid, const int *group, const bool *use, int n,
+			  int ngroups, double overall, double *effect, int *count)
 {
-	double		sum = 0;
-	int			k = 0;
-
+	for (int g = 0; g < ngroups; g++)
+	{
+		effect[g] = 0;
+		count[g] = 0;
+	}
 	for (int i = 0; i < n; i++)
-		if (use[i] && group[i] == target)
+		if (use[i])
 		{
-			sum += resid[i] - overall;
-			k++;
+			effect[group[i]] += resid[i] - overall;
+			count[group[i]]++;
 		}
-	*k_out = k;
-	if (k == 0)
-		return 0;
-	return (sum / k) * (k / (k + SHRINK_RUNS));
+	for (int g = 0; g < ngroups; g++)
+		if (count[g] > 0)
+			effect[g] = (effect[g] / count[g]) * (count[g] / (count[g] + SHRINK_RUNS));
 }
 
 /* Least-squares a and b of log(duration) = a + b log(1 + rows), from the stats' sums. */
@@ -98,7 +99,11 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 				dow_effect,
 				hour_effect,
 				log_p50,
-				q90;
+				q90,
+				dow_eff[7],
+				hour_eff[HOURS_PER_DAY / HOUR_BUCKET];
+	int			dow_k[7],
+				hour_k[HOURS_PER_DAY / HOUR_BUCKET];
 	int			n_inc = 0,
 				n_full = 0,
 				n_spread = 0,
@@ -156,20 +161,16 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 
 	utc_dow_hour(at, &at_dow, &at_hour);
 	at_hour /= HOUR_BUCKET;
-	dow_effect = group_effect(resid, dow, incremental, n, at_dow, mean_inc, &k_dow);
-	hour_effect = group_effect(resid, hour, incremental, n, at_hour, mean_inc, &k_hour);
+	group_effects(resid, dow, incremental, n, 7, mean_inc, dow_eff, dow_k);
+	group_effects(resid, hour, incremental, n, HOURS_PER_DAY / HOUR_BUCKET, mean_inc, hour_eff, hour_k);
+	dow_effect = dow_eff[at_dow];
+	k_dow = dow_k[at_dow];
+	hour_effect = hour_eff[at_hour];
+	k_hour = hour_k[at_hour];
 
 	for (int i = 0; i < n; i++)
-	{
-		int			kd,
-					kh;
-
-		if (!incremental[i])
-			continue;
-		spread[n_spread++] = resid[i] - mean_inc
-			- group_effect(resid, dow, incremental, n, dow[i], mean_inc, &kd)
-			- group_effect(resid, hour, incremental, n, hour[i], mean_inc, &kh);
-	}
+		if (incremental[i])
+			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]];
 	if (n_spread >= EMPIRICAL_RUNS)
 		q90 = quantile(spread, n_spread, 0.9);
 	else
