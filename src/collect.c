@@ -17,25 +17,21 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/json.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "collect.h"
 #include "http.h"
-#include "json_try.h"
 #include "syncopt.h"
+#include "vendor.h"
 
 /* Page sizes: the vendors' maxima (Fivetran 1000, Airbyte 100). */
 #define FIVETRAN_PAGE_LIMIT 1000
@@ -50,33 +46,13 @@
 /* Airbyte jobs updated this long before a poll began are read again. */
 #define JOBS_CURSOR_OVERLAP_MS (5 * 60 * 1000L)
 
-/* Airbyte tokens are renewed this long before they expire (at most). */
-#define TOKEN_MARGIN_S 60
-
-/* Cached Airbyte access tokens, by account. */
-#define TOKEN_CACHE_SIZE 32
-
-typedef struct CachedToken
-{
-	int64		account_id;
-	uint32		credentials_hash;	/* base URL and credentials it was issued for */
-	TimestampTz renew_at;
-	char	   *token;			/* in TopMemoryContext */
-}			CachedToken;
-
-static CachedToken token_cache[TOKEN_CACHE_SIZE];
-
 /* The state of one poll; everything lives in mcxt, which survives commits. */
 typedef struct Poll
 {
 	int64		account_id;
 	bool		own_transactions;
 	MemoryContext mcxt;
-	char	   *vendor;
-	char	   *base_url;
-	char	   *api_key;
-	char	   *api_secret;
-	char	   *token;			/* Airbyte bearer token */
+	VendorAccount acct;			/* strings in mcxt; secrets wiped at the end */
 	bool		has_jobs_cursor;
 	TimestampTz jobs_cursor;
 	TimestampTz new_jobs_cursor;	/* 0: keep the old one */
@@ -301,10 +277,10 @@ read_account(Poll *poll, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("account %lld does not exist", (long long) poll->account_id)));
-	poll->vendor = step_text(poll, 1);
-	poll->base_url = step_text(poll, 2);
-	poll->api_key = step_text(poll, 3);
-	poll->api_secret = step_text(poll, 4);
+	poll->acct.vendor = step_text(poll, 1);
+	poll->acct.base_url = step_text(poll, 2);
+	poll->acct.api_key = step_text(poll, 3);
+	poll->acct.api_secret = step_text(poll, 4);
 	cursor = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
 	poll->has_jobs_cursor = !isnull;
 	if (!isnull)
@@ -315,30 +291,16 @@ read_account(Poll *poll, void *arg)
 static void
 poll_request(Poll *poll, HttpRequest *req, const char *method, char *url)
 {
-	memset(req, 0, sizeof(HttpRequest));
-	req->method = method;
-	req->url = url;
-	if (strcmp(poll->vendor, "fivetran") == 0)
-	{
-		req->auth = HTTP_AUTH_BASIC;
-		req->user = poll->api_key;
-		req->password = poll->api_secret;
-		req->accept = "application/json;version=2";
-	}
-	else
-	{
-		req->auth = HTTP_AUTH_BEARER;
-		req->token = poll->token;
-	}
+	vendor_request_init(&poll->acct, req, method, url);
 }
 
 /* The path of a URL under the account's base, for error messages. */
 static const char *
 url_path(Poll *poll, const char *url)
 {
-	size_t		base = strlen(poll->base_url);
+	size_t		base = strlen(poll->acct.base_url);
 
-	return strncmp(url, poll->base_url, base) == 0 ? url + base : url;
+	return strncmp(url, poll->acct.base_url, base) == 0 ? url + base : url;
 }
 
 /*
@@ -404,7 +366,7 @@ poll_url(Poll *poll, const char *fmt,...)
 	MemoryContext oldcxt = MemoryContextSwitchTo(poll->mcxt);
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, poll->base_url);
+	appendStringInfoString(&buf, poll->acct.base_url);
 	for (;;)
 	{
 		va_list		args;
@@ -669,120 +631,32 @@ poll_fivetran(Poll *poll)
 	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
 }
 
-/* Hash of what a token was issued for: base URL and credentials. */
-static uint32
-credentials_hash(Poll *poll)
-{
-	StringInfoData buf;
-	uint32		hash;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s\n%s\n%s", poll->base_url, poll->api_key, poll->api_secret);
-	hash = hash_bytes((unsigned char *) buf.data, buf.len);
-	explicit_bzero(buf.data, buf.len);
-	pfree(buf.data);
-	return hash;
-}
-
-/* The cache slot of an account's token (a free or the oldest slot if none). */
-static CachedToken *
-token_slot(int64 account_id)
-{
-	CachedToken *oldest = &token_cache[0];
-
-	for (int i = 0; i < TOKEN_CACHE_SIZE; i++)
-	{
-		if (token_cache[i].account_id == account_id)
-			return &token_cache[i];
-		if (token_cache[i].renew_at < oldest->renew_at)
-			oldest = &token_cache[i];
-	}
-	return oldest;
-}
-
-/* Forget an account's cached token (rejected, or the slot is reused). */
-static void
-token_forget(CachedToken *slot)
-{
-	if (slot->token != NULL)
-	{
-		explicit_bzero(slot->token, strlen(slot->token));
-		pfree(slot->token);
-	}
-	memset(slot, 0, sizeof(CachedToken));
-}
-
-/* A string member of a JSON object, or NULL. */
-static char *
-jsonb_string_member(Jsonb *jb, const char *key)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /*
- * Airbyte: a bearer token for the account, from the cache while it has at
- * least TOKEN_MARGIN_S (or a fifth of its life) left, else from
- * POST /applications/token with the client credentials.
+ * Airbyte: a bearer token for the account (vendor.c caches it), the token
+ * request counted on the token endpoint when one was made.
  */
 static bool
 airbyte_token(Poll *poll, CollectEndpoint *ep, bool renew)
 {
-	CachedToken *slot = token_slot(poll->account_id);
-	uint32		hash = credentials_hash(poll);
 	HttpRequest req;
-	StringInfoData body;
-	Jsonb	   *reply;
-	JsonbValue *expires;
-	char	   *token;
-	int64		lifetime;
 
-	if (!renew && slot->account_id == poll->account_id && slot->credentials_hash == hash &&
-		slot->token != NULL && GetCurrentTimestamp() < slot->renew_at)
+	switch (vendor_airbyte_token(&poll->acct, renew, &req))
 	{
-		poll->token = slot->token;
-		return true;
+		case VENDOR_TOKEN_CACHED:
+			return true;
+		case VENDOR_TOKEN_ISSUED:
+			(void) response_usable(poll, ep, &req);
+			ep->pages++;
+			return true;
+		case VENDOR_TOKEN_HTTP_FAILED:
+			(void) response_usable(poll, ep, &req);
+			return false;
+		case VENDOR_TOKEN_BAD_REPLY:
+			ep->requests += req.attempts;
+			endpoint_error(poll, ep, "POST /applications/token: the reply has no access_token and expires_in");
+			return false;
 	}
-	token_forget(slot);
-
-	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"client_id\": ");
-	escape_json(&body, poll->api_key);
-	appendStringInfoString(&body, ", \"client_secret\": ");
-	escape_json(&body, poll->api_secret);
-	appendStringInfoString(&body, ", \"grant-type\": \"client_credentials\"}");
-
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = poll_url(poll, "/applications/token");
-	req.body = body.data;
-	req.auth = HTTP_AUTH_NONE;
-	http_execute(&req, 1);
-	explicit_bzero(body.data, body.len);
-	if (!response_usable(poll, ep, &req))
-		return false;
-	ep->pages++;
-
-	reply = json_try_parse(req.response);
-	token = reply ? jsonb_string_member(reply, "access_token") : NULL;
-	expires = reply ? getKeyJsonValueFromContainer(&reply->root, "expires_in", 10, NULL) : NULL;
-	if (token == NULL || token[0] == '\0' || expires == NULL || expires->type != jbvNumeric)
-	{
-		endpoint_error(poll, ep, "POST /applications/token: the reply has no access_token and expires_in");
-		return false;
-	}
-	lifetime = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(expires->val.numeric)));
-	slot->account_id = poll->account_id;
-	slot->credentials_hash = hash;
-	slot->token = MemoryContextStrdup(TopMemoryContext, token);
-	slot->renew_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												 (lifetime - Min(TOKEN_MARGIN_S, lifetime / 5)) * 1000L);
-	explicit_bzero(token, strlen(token));
-	poll->token = slot->token;
-	return true;
+	return false;
 }
 
 /* Reader of collect_airbyte_page(): touched, items, ids. */
@@ -967,6 +841,7 @@ collect_account(int64 account_id, bool own_transactions)
 	mcxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt poll", ALLOCSET_DEFAULT_SIZES);
 	poll = MemoryContextAllocZero(mcxt, sizeof(Poll));
 	poll->account_id = account_id;
+	poll->acct.account_id = account_id;
 	poll->own_transactions = own_transactions;
 	poll->mcxt = mcxt;
 	poll->rate_limit_remaining = -1;
@@ -983,7 +858,7 @@ collect_account(int64 account_id, bool own_transactions)
 			poll_step(poll, setup, "noting the start",
 					  "SELECT syncopt.collector_record_start($1)", 1, types, args, NULL, NULL, NULL))
 		{
-			if (poll->api_key == NULL || poll->api_secret == NULL)
+			if (poll->acct.api_key == NULL || poll->acct.api_secret == NULL)
 			{
 				endpoint_error(poll, setup, "the account has no credentials; call syncopt.set_credentials()");
 				if (!own_transactions)
@@ -992,7 +867,7 @@ collect_account(int64 account_id, bool own_transactions)
 							 errmsg("cannot poll account %lld: it has no credentials", (long long) account_id),
 							 errhint("Call syncopt.set_credentials() first.")));
 			}
-			else if (strcmp(poll->vendor, "fivetran") == 0)
+			else if (strcmp(poll->acct.vendor, "fivetran") == 0)
 				poll_fivetran(poll);
 			else
 				poll_airbyte(poll);
@@ -1007,10 +882,7 @@ collect_account(int64 account_id, bool own_transactions)
 	}
 	PG_FINALLY();
 	{
-		if (poll->api_key)
-			explicit_bzero(poll->api_key, strlen(poll->api_key));
-		if (poll->api_secret)
-			explicit_bzero(poll->api_secret, strlen(poll->api_secret));
+		vendor_forget_secrets(&poll->acct);
 	}
 	PG_END_TRY();
 

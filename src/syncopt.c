@@ -47,6 +47,20 @@ double		syncopt_anomaly_min_change = 0.5;
 int			syncopt_anomaly_training_window_s = 14 * 24 * 3600;
 int			syncopt_anomaly_min_training = 7;
 
+/*
+ * Planning and guardrail settings.  The SQL of run_planner() and the
+ * executor's record step read them with current_setting(); C only gives
+ * them a home.  Guardrails are PGC_SIGHUP so that no session can lift them.
+ */
+static int	planner_interval_s = 15 * 60;
+static int	planner_min_benefit_s = 5 * 60;
+static int	planner_time_limit_s = 2 * 60;
+static int	pause_after_failures = 3;
+static int	max_auto_actions_per_hour = 20;
+static int	breaker_threshold = 3;
+static int	executor_max_attempts = 5;
+static int	notification_max_attempts = 5;
+
 void		_PG_init(void);
 
 /* The short name of a worker, as worker_status() and syncopt.wake() use it. */
@@ -180,6 +194,45 @@ define_analytics_gucs(void)
 							NULL, NULL, NULL);
 }
 
+/* Define the settings of planning runs, guardrails and delivery. */
+static void
+define_decision_gucs(void)
+{
+	DefineCustomIntVariable("syncopt.planner_interval",
+							"Time between planning runs: a sync that must start before the next run is triggered now.",
+							NULL, &planner_interval_s, 15 * 60, 60, 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.planner_min_benefit",
+							"Smallest predicted gain (lateness avoided, priced time saved) worth a proposal.",
+							NULL, &planner_min_benefit_s, 5 * 60, 0, 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.planner_time_limit",
+							"Longest a planning run may take before it stops with an error and writes nothing.",
+							NULL, &planner_time_limit_s, 2 * 60, 1, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.pause_after_failures",
+							"Consecutive failures needing a human before the planner proposes a pause.",
+							NULL, &pause_after_failures, 3, 1, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.max_auto_actions_per_hour",
+							"Auto-mode approvals per hour across all connectors; past it, proposals wait for a human.",
+							NULL, &max_auto_actions_per_hour, 20, 0, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.breaker_threshold",
+							"Consecutive failed executions on a connector that open its circuit breaker (auto drops to co-pilot).",
+							NULL, &breaker_threshold, 3, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.executor_max_attempts",
+							"Vendor calls the executor makes for one decision before it fails for good.",
+							"Transport retries (syncopt.http_max_retries) count as calls.",
+							&executor_max_attempts, 5, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.notification_max_attempts",
+							"Delivery attempts of one notification to one channel before it is given up.",
+							NULL, &notification_max_attempts, 5, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
 /* Define syncopt's configuration variables. */
 static void
 define_gucs(void)
@@ -311,6 +364,7 @@ define_gucs(void)
 							NULL, NULL, NULL);
 
 	define_analytics_gucs();
+	define_decision_gucs();
 	MarkGUCPrefixReserved("syncopt");
 }
 

@@ -66,6 +66,8 @@ CREATE TABLE syncopt.fivetran_sync_ai_logs (
     -- Deferred: a proposal is superseded just before its successor is inserted.
     superseded_by    bigint REFERENCES syncopt.fivetran_sync_ai_logs ON DELETE SET NULL
                      DEFERRABLE INITIALLY DEFERRED,
+    guardrail        text,                      -- why auto mode did not approve it, if it did not
+    rollback_of      bigint REFERENCES syncopt.fivetran_sync_ai_logs ON DELETE SET NULL,
     updated_at       timestamptz NOT NULL DEFAULT now(),
     updated_by       name NOT NULL DEFAULT current_user,   -- role of the last change
     CONSTRAINT decision_shadow_mode CHECK ((mode = 'shadow') = (status = 'shadow')),
@@ -186,7 +188,7 @@ DECLARE
                                  'connector_id', 'vendor', 'action', 'params', 'previous',
                                  'priority_score', 'score_components', 'reason', 'mode',
                                  'proposed_by', 'expires_at', 'approved_by', 'approved_at',
-                                 'updated_by'];
+                                 'updated_by', 'guardrail', 'rollback_of'];
     next_states  text;
 BEGIN
     SELECT array_agg(n.key ORDER BY n.key) INTO changed

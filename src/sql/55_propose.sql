@@ -116,24 +116,71 @@ AS $$
                            WHERE jsonb_typeof(t) <> 'string' OR t #>> '{}' = ''))
 $$;
 
+-- The connector settings a decision may change, as they are before it: the
+-- `previous` of every decision, from which rollback() builds the inverse.
+CREATE FUNCTION syncopt.connector_settings(conn syncopt.connector) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'paused', conn.paused, 'schedule_minutes', conn.schedule_minutes,
+        'schedule_type', conn.schedule_type, 'daily_sync_time', conn.daily_sync_time,
+        'cron_expression', conn.cron_expression, 'batch_size', conn.batch_size,
+        'parallelism', conn.parallelism, 'sync_state', conn.sync_state)
+$$;
+
+-- Write a decision for a connector, superseding an older open proposal of
+-- the same action (the partial unique index allows one).  Auto-approved
+-- decisions are approved by 'syncopt:auto'.
+CREATE FUNCTION syncopt.insert_decision(conn syncopt.connector, action text, params jsonb, reason text,
+    mode text, status text, expires_at timestamptz, planner_run_id bigint DEFAULT NULL,
+    priority_score double precision DEFAULT NULL, score_components jsonb DEFAULT NULL,
+    guardrail text DEFAULT NULL, rollback_of bigint DEFAULT NULL)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint := nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'));
+    result syncopt.fivetran_sync_ai_logs;
+BEGIN
+    IF status <> 'shadow' THEN
+        UPDATE syncopt.fivetran_sync_ai_logs d
+           SET status = 'superseded', superseded_by = new_id
+         WHERE d.connector_id = conn.connector_id AND d.action = insert_decision.action
+           AND d.status = 'proposed';
+    END IF;
+    INSERT INTO syncopt.fivetran_sync_ai_logs
+        (decision_id, planner_run_id, connector_id, action, params, previous, priority_score,
+         score_components, reason, mode, status, expires_at, approved_by, guardrail, rollback_of)
+    OVERRIDING SYSTEM VALUE
+    VALUES (new_id, planner_run_id, conn.connector_id, action, params, syncopt.connector_settings(conn),
+            priority_score, score_components, reason, mode, status, expires_at,
+            CASE WHEN status = 'approved' THEN 'syncopt:auto' END, guardrail, rollback_of)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION syncopt.insert_decision(syncopt.connector, text, jsonb, text, text, text, timestamptz, bigint, double precision, jsonb, text, bigint) IS
+    'Writes a decision with the connector''s current settings as `previous`, superseding an older open proposal of the same action.';
+
 -- Propose an action by hand.  The proposal waits for an approver whatever
 -- the connector's mode, replaces an older open proposal of the same action
 -- for the connector, and expires after the policy's proposal_ttl.
-CREATE FUNCTION syncopt.propose(connector_id bigint, action text, params jsonb DEFAULT '{}', reason text DEFAULT NULL)
+CREATE FUNCTION syncopt.manual_proposal(connector_id bigint, action text, params jsonb, reason text, rollback_of bigint)
 RETURNS syncopt.fivetran_sync_ai_logs
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     conn       syncopt.connector;
     vendor     text;
     pol        record;
-    new_id     bigint;
     result     syncopt.fivetran_sync_ai_logs;
 BEGIN
-    SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = propose.connector_id;
+    SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = manual_proposal.connector_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'connector % does not exist', coalesce(propose.connector_id::text, 'NULL')
+        RAISE EXCEPTION 'connector % does not exist', coalesce(manual_proposal.connector_id::text, 'NULL')
             USING ERRCODE = 'undefined_object',
                   HINT = 'List connectors with SELECT connector_id, name FROM syncopt.connector.';
     ELSIF conn.deleted_at IS NOT NULL THEN
@@ -163,23 +210,20 @@ BEGIN
                   HINT = 'Protected connectors are never paused; propose set_schedule instead.';
     END IF;
 
-    new_id := nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'));
-    UPDATE syncopt.fivetran_sync_ai_logs d
-       SET status = 'superseded', superseded_by = new_id
-     WHERE d.connector_id = conn.connector_id AND d.action = propose.action AND d.status = 'proposed';
-
-    INSERT INTO syncopt.fivetran_sync_ai_logs
-        (decision_id, connector_id, action, params, previous, reason, mode, status, expires_at)
-    OVERRIDING SYSTEM VALUE
-    VALUES (new_id, conn.connector_id, action, coalesce(params, '{}'),
-            jsonb_build_object('paused', conn.paused, 'schedule_minutes', conn.schedule_minutes,
-                               'schedule_type', conn.schedule_type, 'daily_sync_time', conn.daily_sync_time,
-                               'cron_expression', conn.cron_expression, 'batch_size', conn.batch_size,
-                               'parallelism', conn.parallelism, 'sync_state', conn.sync_state),
-            reason, 'manual', 'proposed', now() + pol.proposal_ttl)
-    RETURNING * INTO result;
+    result := syncopt.insert_decision(conn, action, coalesce(params, '{}'), reason, 'manual', 'proposed',
+                                      now() + pol.proposal_ttl, rollback_of => rollback_of);
     RETURN result;
 END
+$$;
+COMMENT ON FUNCTION syncopt.manual_proposal(bigint, text, jsonb, text, bigint) IS
+    'The checks and write of a manual proposal (propose() and rollback()).';
+
+CREATE FUNCTION syncopt.propose(connector_id bigint, action text, params jsonb DEFAULT '{}', reason text DEFAULT NULL)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM syncopt.manual_proposal(connector_id, action, params, reason, NULL)
 $$;
 COMMENT ON FUNCTION syncopt.propose(bigint, text, jsonb, text) IS
     'Proposes an action on a connector for an approver; checks params, policy and protect; supersedes an older open proposal of the same action.';

@@ -18,7 +18,9 @@ GRANT SELECT ON
     syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.data_contract,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
-    syncopt.collector_state, syncopt.log_ingest_state, syncopt.collector_status
+    syncopt.collector_state, syncopt.log_ingest_state, syncopt.collector_status,
+    syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
+    syncopt.notification_channel_status
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -34,11 +36,16 @@ GRANT EXECUTE ON FUNCTION
     syncopt.classify_failure(text, text, text), syncopt.classify_runs(timestamptz),
     syncopt.schema_drift(), syncopt.dow_matches(text, integer),
     syncopt.next_local_time(time, text, text, timestamptz),
-    syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz)
+    syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz),
+    syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz),
+    syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
+    syncopt.digest(timestamptz)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
 GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;
+-- A rollback is only a proposal; it is approved like any other.
+GRANT EXECUTE ON FUNCTION syncopt.rollback(bigint) TO syncopt_approver;
 
 -- Admins: configuration, credentials (write-only), manual proposals.
 GRANT INSERT, UPDATE, DELETE ON
@@ -46,12 +53,17 @@ GRANT INSERT, UPDATE, DELETE ON
     syncopt.load_window, syncopt.budget, syncopt.policy, syncopt.data_contract, syncopt.failure_pattern
 TO syncopt_admin;
 GRANT UPDATE (tags, source_key) ON syncopt.connector TO syncopt_admin;
+-- Channels: admins write them but never read a URL back (Slack URLs are secrets).
+GRANT INSERT, UPDATE, DELETE ON syncopt.notification_channel TO syncopt_admin;
+GRANT SELECT (channel_id, name, kind, alert_kinds, min_severity, enabled, created_at)
+    ON syncopt.notification_channel TO syncopt_admin;
 GRANT SELECT ON syncopt.credential_status TO syncopt_admin;
 GRANT EXECUTE ON FUNCTION
     syncopt.set_credentials(bigint, text, text), syncopt.set_webhook_secret(bigint, text),
     syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text),
     syncopt.collect(bigint), syncopt.request_poll(bigint),
-    syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text)
+    syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text),
+    syncopt.run_planner(timestamptz), syncopt.schedule_planner(text), syncopt.reset_breaker(bigint)
 TO syncopt_admin;
 
 -- pg_dump keeps user data of extension tables only when registered.  The

@@ -5,18 +5,27 @@ It serves the endpoints syncopt's collector uses, with the envelopes,
 paging and auth of the vendors' OpenAPI files (../shared/vendor-specs/):
 
   Fivetran, under /fivetran:   GET /v1/groups, /v1/groups/{id}/connections,
-                               /v1/connections/{id}, /v1/connections/{id}/schemas
+                               /v1/connections/{id}, /v1/connections/{id}/schemas;
+                               POST /v1/connections/{id}/sync, .../resync,
+                               .../schemas/tables/resync; PATCH /v1/connections/{id}
       {"code": "Success", "data": {"items": [...], "next_cursor": "..."}},
       Basic auth, X-Rate-Limit / X-Rate-Limit-Remaining headers.
-  Airbyte, under /airbyte/v1:  POST /applications/token, GET /connections, /jobs
+  Airbyte, under /airbyte/v1:  POST /applications/token, GET /connections, /jobs,
+                               /connections/{id}; POST /jobs; PATCH /connections/{id},
+                               /sources/{id}
       {"data": [...], "next": url, "previous": url}; limit/offset paging (an
       empty page ends it); bearer tokens that expire after expires_in;
       RFC 7807 problem bodies.
 
+Webhook receivers, under /hooks/ (no auth): any POST is recorded and
+answered 200 "ok", as a Slack incoming webhook does.
+
 Control endpoints, under /_mock (no auth): POST /_mock/faults (a list of
 faults to inject), GET /_mock/requests (every request received), POST
 /_mock/clear_requests, POST /_mock/reset (requests and faults), POST /_mock/fleet (a new generated fleet), POST /_mock/advance
-(every connection syncs once more), POST /_mock/expire_tokens.
+(every connection syncs once more), POST /_mock/expire_tokens, POST
+/_mock/settings (latency: seconds added to every vendor answer, and paging
+and token settings).
 
 Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 "slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
@@ -140,6 +149,7 @@ class State:
         self.page_cap = args.page_cap
         self.rate_remaining = args.rate_limit
         self.token_lifetime = args.token_lifetime
+        self.latency = 0.0
 
     def take_fault(self, method, path):
         with self.lock:
@@ -184,6 +194,7 @@ class Handler(BaseHTTPRequestHandler):
             st.requests.append({"method": self.command, "path": self.path,
                                 "accept": self.headers.get("Accept"), "auth_scheme": auth.split(" ")[0],
                                 "user_agent": self.headers.get("User-Agent"), "body": body,
+                                "content_type": self.headers.get("Content-Type"),
                                 "at": time.time()})
 
     def read_body(self):
@@ -222,14 +233,19 @@ class Handler(BaseHTTPRequestHandler):
     # -- dispatch -------------------------------------------------------
     def handle_any(self):
         body = self.read_body()
+        self.last_body = body
         url = urlparse(self.path)
         path, query = url.path, parse_qs(url.query)
         if path.startswith("/_mock/"):
             return self.control(path, body)
         self.record(body)
+        if path.startswith("/hooks/"):
+            return self.send_json(200, None, raw=b"ok")
         fault = self.state.take_fault(self.command, path)
         if fault and self.apply_fault(fault):
             return
+        if self.state.latency:
+            time.sleep(self.state.latency)
         if path.startswith("/fivetran/"):
             return self.fivetran(path[len("/fivetran"):], query)
         if path.startswith("/airbyte/v1/"):
@@ -268,6 +284,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.rate_remaining = data.get("rate_limit_remaining", st.rate_remaining)
                 st.page_cap = data.get("page_cap", st.page_cap)
                 st.token_lifetime = data.get("token_lifetime", st.token_lifetime)
+                st.latency = float(data.get("latency", st.latency))
             else:
                 return self.send_json(404, {"error": "unknown control endpoint"})
         self.send_json(200, {"ok": True})
@@ -299,6 +316,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.fivetran_auth():
             return self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"}, headers)
         fleet = st.fleet
+        if self.command in ("POST", "PATCH"):
+            return self.fivetran_write(path, headers)
         m = re.fullmatch(r"/v1/groups", path)
         if m:
             return self.fivetran_page(fleet.groups, query, headers)
@@ -317,6 +336,129 @@ class Handler(BaseHTTPRequestHandler):
                 "enable_new_by_default": True, "schema_change_handling": "ALLOW_ALL",
                 "schemas": fleet.schemas[m.group(1)]}}, headers)
         self.send_json(404, {"code": "NotFound", "message": "Connection not found"}, headers)
+
+    def fivetran_write(self, path, headers):
+        """The write actions of FT-OAS (sync, modify, resync, resync tables)."""
+        fleet = self.state.fleet
+
+        def invalid(message):
+            return self.send_json(400, {"code": "InvalidInput", "message": message}, headers)
+
+        m = re.fullmatch(r"/v1/connections/([^/]+)(/sync|/resync|/schemas/tables/resync)?", path)
+        if not m or m.group(1) not in fleet.connections:
+            return self.send_json(404, {"code": "NotFound", "message": "Connection not found"}, headers)
+        conn = fleet.connections[m.group(1)]
+        try:
+            body = json.loads(self.last_body) if self.last_body else {}
+        except ValueError:
+            return invalid("request body is not JSON")
+        if not isinstance(body, dict):
+            return invalid("request body must be an object")
+        what = (self.command, m.group(2))
+        if what == ("POST", "/sync"):
+            if set(body) - {"force"} or not isinstance(body.get("force", False), bool):
+                return invalid("sync takes only a boolean force")
+            with self.state.lock:
+                conn["status"]["sync_state"] = "syncing"
+            return self.send_json(200, {"code": "Success", "message":
+                                        f"Sync has been successfully triggered for connection with id '{conn['id']}'"}, headers)
+        if what == ("POST", "/resync"):
+            scope = body.get("scope")
+            if set(body) - {"scope"} or (scope is not None and not self.table_map(scope)):
+                return invalid("scope must map each schema to a non-empty array of tables")
+            return self.send_json(200, {"code": "Success", "message": "Re-sync has been triggered successfully"}, headers)
+        if what == ("POST", "/schemas/tables/resync"):
+            if not self.table_map(body):
+                return invalid("the body must map each schema to a non-empty array of tables")
+            return self.send_json(200, {"code": "Success", "message": "Re-sync has been triggered successfully"}, headers)
+        if what == ("PATCH", None):
+            known = {"paused", "sync_frequency", "schedule_type", "daily_sync_time", "config", "auth",
+                     "trust_certificates", "trust_fingerprints", "run_setup_tests", "pause_after_trial",
+                     "data_delay_threshold", "data_delay_sensitivity", "schema_status", "is_historical_sync"}
+            if set(body) - known:
+                return invalid(f"unknown fields: {sorted(set(body) - known)}")
+            if not set(body) - {"trust_certificates", "trust_fingerprints", "run_setup_tests"}:
+                return invalid("at least one persistent configuration parameter is required")
+            if "paused" in body and not isinstance(body["paused"], bool):
+                return invalid("paused must be a boolean")
+            if "sync_frequency" in body and body["sync_frequency"] not in [1] + FIVETRAN_FREQUENCIES:
+                return invalid("sync_frequency must be one of 1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440")
+            if "schedule_type" in body and body["schedule_type"] not in ("auto", "manual"):
+                return invalid("schedule_type must be auto or manual")
+            if "daily_sync_time" in body and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", str(body["daily_sync_time"])):
+                return invalid("daily_sync_time must be HH:MM")
+            with self.state.lock:
+                for k in ("paused", "sync_frequency", "schedule_type", "daily_sync_time"):
+                    if k in body:
+                        conn[k] = body[k]
+                if "paused" in body:
+                    conn["status"]["sync_state"] = "paused" if body["paused"] else "scheduled"
+            return self.send_json(200, {"code": "Success", "data": conn}, headers)
+        return self.send_json(405, {"code": "MethodNotAllowed", "message": "method not allowed"}, headers)
+
+    @staticmethod
+    def table_map(value):
+        return (isinstance(value, dict) and value and
+                all(isinstance(t, list) and t and all(isinstance(x, str) and x for x in t) for t in value.values()))
+
+    def airbyte_write(self, path, body):
+        """POST /jobs, PATCH /connections/{id}, PATCH /sources/{id} of AB-OAS."""
+        st = self.state
+        try:
+            req = json.loads(body) if body else None
+        except ValueError:
+            req = None
+        if not isinstance(req, dict):
+            return self.problem(400, "bad-request", "the body must be a JSON object")
+        conns = {c["connectionId"]: c for c in st.fleet.ab_connections}
+        if self.command == "POST" and path == "/jobs":
+            if req.get("jobType") == "refresh":
+                return self.problem(422, "unprocessable-entity", "Refreshes are not supported in the public API")
+            if req.get("jobType") not in ("sync", "reset", "clear") or req.get("connectionId") not in conns:
+                return self.problem(400, "bad-request", "connectionId and jobType (sync, reset, clear) are required")
+            now = datetime.now(timezone.utc)
+            with st.lock:
+                job = {"jobId": st.fleet.next_job_id, "status": "running", "jobType": req["jobType"],
+                       "startTime": iso_seconds(now), "connectionId": req["connectionId"],
+                       "lastUpdatedAt": None, "duration": None, "bytesSynced": 0, "rowsSynced": 0,
+                       "_updated": now}
+                st.fleet.jobs.append(job)
+                st.fleet.next_job_id += 1
+            return self.send_json(200, {k: v for k, v in job.items() if not k.startswith("_")})
+        m = re.fullmatch(r"/connections/([^/]+)", path)
+        if self.command == "PATCH" and m:
+            conn = conns.get(m.group(1))
+            if conn is None:
+                return self.problem(404, "resource-not-found", "connection not found")
+            allowed = {"name", "configurations", "schedule", "namespaceDefinition", "namespaceFormat", "prefix",
+                       "nonBreakingSchemaUpdatesBehavior", "status", "tags", "dataResidency"}
+            if set(req) - allowed:
+                return self.problem(400, "bad-request", f"unknown fields {sorted(set(req) - allowed)}")
+            if "status" in req and req["status"] not in ("active", "inactive", "deprecated", "locked"):
+                return self.problem(400, "bad-request", "invalid status")
+            sched = req.get("schedule")
+            if sched is not None:
+                if not isinstance(sched, dict) or sched.get("scheduleType") not in ("manual", "cron"):
+                    return self.problem(400, "bad-request", "scheduleType must be manual or cron")
+                if sched["scheduleType"] == "cron" and len(str(sched.get("cronExpression", "")).split()) not in (6, 7):
+                    return self.problem(400, "bad-request", "cronExpression must be a Quartz expression")
+            with st.lock:
+                if "status" in req:
+                    conn["status"] = req["status"]
+                if sched is not None:
+                    conn["schedule"] = ({"scheduleType": "cron", "cronExpression": sched["cronExpression"] + " UTC"}
+                                        if sched["scheduleType"] == "cron" else {"scheduleType": "manual"})
+            return self.send_json(200, conn)
+        m = re.fullmatch(r"/sources/([^/]+)", path)
+        if self.command == "PATCH" and m:
+            if not any(c["sourceId"] == m.group(1) for c in conns.values()):
+                return self.problem(404, "resource-not-found", "source not found")
+            if set(req) - {"name", "workspaceId", "configuration", "secretId", "resourceAllocation"}:
+                return self.problem(400, "bad-request", "unknown fields")
+            return self.send_json(200, {"sourceId": m.group(1), "name": "source", "sourceType": "postgres",
+                                        "workspaceId": "bd9e0ec2-9a0d-4b2e-a3d1-000000000001",
+                                        "configuration": req.get("configuration", {})})
+        return self.problem(404, "resource-not-found", "no such endpoint")
 
     # -- Airbyte -------------------------------------------------------
     def problem(self, status, slug, detail):
@@ -344,6 +486,14 @@ class Handler(BaseHTTPRequestHandler):
             valid = token in st.tokens and st.tokens[token] > time.time()
         if not valid:
             return self.problem(401, "invalid-api-key", "missing, invalid or expired token")
+        if self.command in ("POST", "PATCH"):
+            return self.airbyte_write(path, body)
+        m = re.fullmatch(r"/connections/([^/]+)", path)
+        if m:
+            conn = next((c for c in st.fleet.ab_connections if c["connectionId"] == m.group(1)), None)
+            if conn is None:
+                return self.problem(404, "resource-not-found", "connection not found")
+            return self.send_json(200, conn)
         limit = int(query.get("limit", ["20"])[0])
         offset = int(query.get("offset", ["0"])[0])
         if not 1 <= limit <= 100 or offset < 0:
@@ -357,6 +507,12 @@ class Handler(BaseHTTPRequestHandler):
             if "updatedAtStart" in query:
                 since = datetime.fromisoformat(query["updatedAtStart"][0].replace("Z", "+00:00"))
                 items = [j for j in items if j["_updated"] >= since]
+            if "createdAtStart" in query:
+                since = iso_seconds(datetime.fromisoformat(query["createdAtStart"][0].replace("Z", "+00:00")))
+                items = [j for j in items if j["startTime"] >= since]
+            for key in ("connectionId", "jobType", "status"):
+                if key in query:
+                    items = [j for j in items if j[key] == query[key][0]]
             order = query.get("orderBy", ["createdAt|ASC"])[0]
             if not re.fullmatch(r"(createdAt|updatedAt)\|(ASC|DESC)", order):
                 return self.problem(400, "bad-request", "invalid orderBy")

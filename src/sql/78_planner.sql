@@ -1,0 +1,550 @@
+-- Planning runs: the analytics become decisions under each connector's
+-- policy and the auto-mode guardrails; pg_cron scheduling; rollback.
+
+CREATE TABLE syncopt.planner_run (
+    planner_run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at             timestamptz NOT NULL,            -- the instant planned for
+    started_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at    timestamptz,
+    run_by         name NOT NULL DEFAULT session_user,
+    candidates     integer NOT NULL DEFAULT 0,      -- actions the analytics suggested
+    written        integer NOT NULL DEFAULT 0,      -- decisions written (all modes)
+    auto_approved  integer NOT NULL DEFAULT 0,
+    refused        integer NOT NULL DEFAULT 0,      -- auto mode held back by a guardrail
+    unchanged      integer NOT NULL DEFAULT 0,      -- same as an open or recent decision
+    not_allowed    integer NOT NULL DEFAULT 0,      -- outside the policy (allowed_actions, protect, bounds)
+    superseded     integer NOT NULL DEFAULT 0,
+    alerts         integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE syncopt.planner_run IS
+    'One row per completed planning run with what it did; a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
+CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
+
+-- When the vendor's own schedule will next start the connector, from its
+-- last start; infinity when it never will on its own (paused, manual, or a
+-- cron schedule syncopt does not model: only daily Quartz "0 M H * * ?").
+CREATE FUNCTION syncopt.vendor_next_start(conn syncopt.connector, last_start timestamptz, at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN conn.paused OR conn.schedule_type = 'manual' THEN 'infinity'::timestamptz
+        WHEN conn.schedule_type = 'cron' THEN coalesce(
+            syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*', 'UTC', at),
+            'infinity'::timestamptz)
+        WHEN conn.schedule_minutes = 1440 AND conn.daily_sync_time IS NOT NULL
+            THEN syncopt.next_local_time(conn.daily_sync_time, '*', 'UTC', at)
+        WHEN conn.schedule_minutes IS NULL THEN 'infinity'::timestamptz
+        ELSE greatest(at, coalesce(last_start, at) + make_interval(mins => conn.schedule_minutes))
+    END
+      FROM (SELECT regexp_match(coalesce(conn.cron_expression, ''),
+                                '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?( UTC)?$') AS m) cron
+$$;
+COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz) IS
+    'Next start the vendor''s schedule will make on its own (infinity: never, or a schedule syncopt does not model).';
+
+-- What the analytics suggest doing at `at`, before policy: one row per
+-- connector and action with params, score, components, the predicted
+-- benefit where it is a time, and the reason.  run_planner() filters these
+-- through policies and guardrails; readers can run it to see why.
+CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
+               score_components jsonb, benefit interval, reason text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH knobs AS (
+    SELECT current_setting('syncopt.planner_interval')::interval AS tick,
+           current_setting('syncopt.planner_min_benefit')::interval AS min_gain,
+           current_setting('syncopt.pause_after_failures')::integer AS pause_after
+), s AS (
+    SELECT s.*, jsonb_build_object(
+               'urgency', s.urgency, 'downstream_weight', s.downstream_weight,
+               'downstream_assets', s.downstream_assets, 'calendar_multiplier', s.calendar_multiplier,
+               'staleness', s.staleness, 'load_penalty', s.load_penalty, 'cost_penalty', s.cost_penalty,
+               'failure_risk', s.failure_risk, 'p90', s.p90, 'deadline', s.deadline,
+               'latest_start', s.latest_start, 'slack', s.slack) AS components
+      FROM syncopt.priority_scores(at) s
+), c AS (
+    SELECT c, c.connector_id, a.vendor, st.last_run_at, st.consecutive_failures
+      FROM syncopt.connector c
+      JOIN syncopt.account a USING (account_id)
+      LEFT JOIN syncopt.connector_stats st USING (connector_id)
+     WHERE c.deleted_at IS NULL
+),
+-- Start now what must start before the next run to meet its deadline and
+-- that the vendor's schedule would start too late.
+trigger_now AS (
+    SELECT s.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, s.score,
+           s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
+                                              'vendor_next_start', v.next_start),
+           least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
+           format('Start now: it must start by %s to be done for %s, and the vendor schedule would %s. Plan: %s. Score: %s',
+                  to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                  to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                  CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
+                       ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
+                  p.reason, s.reason)
+      FROM syncopt.plan(at, interval '24 hours') p
+      JOIN s USING (connector_id)
+      JOIN c USING (connector_id)
+      CROSS JOIN knobs k
+      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
+     WHERE p.action IN ('start_now', 'start_later')
+       AND p.planned_start < at + k.tick
+       AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
+       AND v.next_start > s.latest_start + k.min_gain
+       -- A trigger that went out within one P90 is probably still running.
+       AND NOT EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                        WHERE l.connector_id = s.connector_id AND l.action = 'trigger_sync'
+                          AND l.status IN ('approved', 'executing', 'succeeded', 'unknown')
+                          AND coalesce(l.finished_at, at) > at - s.p90)
+),
+-- Move a daily sync out of a priced warehouse window when the deadline it
+-- feeds still holds at the new time (SLA over cost).
+move_daily AS (
+    SELECT c.connector_id, 'set_schedule'::text,
+           CASE c.vendor
+               WHEN 'fivetran' THEN jsonb_build_object('sync_frequency', 1440, 'daily_sync_time', to_char(nt.t AT TIME ZONE 'UTC', 'HH24:00'))
+               ELSE jsonb_build_object('schedule_type', 'cron',
+                                       'cron_expression', format('0 0 %s * * ?', extract(hour FROM nt.t AT TIME ZONE 'UTC')))
+           END,
+           s.score,
+           s.components || jsonb_build_object('current_start', v.next_start, 'window', w.name,
+                                              'price_multiplier', w.price_multiplier, 'new_start', nt.t),
+           (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1),
+           format('Move the daily sync from %s to %s: it now runs inside %s (warehouse price x%s until %s); at the new time %s. Predicted saving: %s of priced warehouse time.',
+                  to_char(v.next_start AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), to_char(nt.t AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                  coalesce(w.name, 'a price window'), w.price_multiplier, to_char(w.ends AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                  CASE WHEN s.deadline IS NULL THEN 'it feeds no deadline'
+                       ELSE format('it is still done by %s for the deadline %s',
+                                   to_char((nt.t + s.p90) AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                                   to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')) END,
+                  justify_interval(date_trunc('second', (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1))))
+      FROM c
+      JOIN s USING (connector_id)
+      JOIN syncopt.predict_duration(at) pd USING (connector_id)
+      CROSS JOIN knobs k
+      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
+      CROSS JOIN LATERAL (
+          SELECT lw.name, lw.price_multiplier, o.ends
+            FROM syncopt.load_window lw,
+                 LATERAL syncopt.window_occurrences(lw.start_time, lw.end_time, lw.dow, lw.timezone,
+                                                    v.next_start, v.next_start + interval '1 second') o
+           WHERE lw.target = 'warehouse' AND lw.price_multiplier > 1
+           ORDER BY lw.price_multiplier DESC, o.ends DESC LIMIT 1) w
+      CROSS JOIN LATERAL (SELECT date_trunc('hour', w.ends + interval '59 minutes 59 seconds') AS t) nt
+     WHERE v.next_start < 'infinity'
+       AND ((c.c).schedule_minutes = 1440 OR (c.c).schedule_type = 'cron')
+       AND (s.deadline IS NULL OR nt.t + s.p90 <= s.deadline)
+       AND (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1) >= k.min_gain
+       AND NOT EXISTS (SELECT FROM syncopt.load_window lw2,
+                            LATERAL syncopt.window_occurrences(lw2.start_time, lw2.end_time, lw2.dow, lw2.timezone,
+                                                               nt.t, nt.t + interval '1 second') o2
+                        WHERE lw2.target = 'warehouse' AND lw2.price_multiplier > 1)
+),
+-- Pause a connector whose failures need a human: syncing again only fails.
+pause_broken AS (
+    SELECT c.connector_id, 'pause'::text, '{}'::jsonb, s.score,
+           coalesce(s.components, '{}') || jsonb_build_object('consecutive_failures', c.consecutive_failures,
+                                                              'category', f.category, 'retryable', f.retryable),
+           NULL::interval,
+           format('Pause: the last %s syncs failed, the latest with %s (%s), which a retry cannot fix. %s Resume it once fixed (syncopt proposes that when the vendor reports the setup connected).',
+                  c.consecutive_failures, f.category, f.explanation, f.remediation)
+      FROM c
+      CROSS JOIN knobs k
+      LEFT JOIN s USING (connector_id)
+      CROSS JOIN LATERAL (SELECT r.error_message, r.error_code FROM syncopt.sync_run r
+                           WHERE r.connector_id = c.connector_id AND r.status = 'failed'
+                           ORDER BY r.started_at DESC LIMIT 1) last_failure
+      CROSS JOIN LATERAL syncopt.classify_failure(last_failure.error_message, last_failure.error_code, c.vendor) f
+     WHERE NOT (c.c).paused AND c.consecutive_failures >= k.pause_after AND NOT f.retryable
+),
+-- Resume a connector syncopt paused once the vendor reports it fixed.
+resume_fixed AS (
+    SELECT c.connector_id, 'resume'::text, '{}'::jsonb, s.score, s.components, NULL::interval,
+           format('Resume: syncopt paused it with decision %s at %s; %s now reports its setup as connected (details read %s), so the cause looks fixed.',
+                  lp.decision_id, to_char(lp.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                  initcap(c.vendor), to_char((c.c).details_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
+      FROM c
+      LEFT JOIN s USING (connector_id)
+      CROSS JOIN LATERAL (SELECT l.decision_id, l.action, l.planner_run_id, l.finished_at
+                            FROM syncopt.fivetran_sync_ai_logs l
+                           WHERE l.connector_id = c.connector_id AND l.action IN ('pause', 'resume')
+                             AND l.status = 'succeeded'
+                           ORDER BY l.finished_at DESC LIMIT 1) lp
+     WHERE (c.c).paused AND lp.action = 'pause' AND lp.planner_run_id IS NOT NULL
+       AND (c.c).setup_state = 'connected' AND (c.c).details_at > lp.finished_at
+),
+-- Re-sync the tables whose columns changed type (Fivetran).
+resync_retyped AS (
+    SELECT t.connector_id, 'resync_tables'::text,
+           jsonb_build_object('tables', jsonb_object_agg(t.schema_name, t.tables)),
+           s.score, s.components, NULL::interval,
+           format('Re-sync %s: columns changed type against the data contract (%s), and a table re-sync reloads them with the new types%s.',
+                  string_agg(t.names, ', '), string_agg(t.columns, '; '),
+                  CASE WHEN bool_or(t.assets IS NOT NULL) THEN ' before ' || string_agg(t.assets, ', ') || ' read them' ELSE '' END)
+      FROM (SELECT d.connector_id, d.schema_name,
+                   jsonb_agg(DISTINCT d.table_name) AS tables,
+                   string_agg(DISTINCT d.schema_name || '.' || d.table_name, ', ') AS names,
+                   string_agg(format('%s.%s %s -> %s', d.table_name, d.column_name, d.expected_type, d.observed_type), ', ') AS columns,
+                   nullif(array_to_string(array(SELECT DISTINCT unnest(array_agg(x)) FROM unnest(array_agg(d.affected_assets)) x), ', '), '') AS assets
+              FROM syncopt.schema_drift() d
+             WHERE d.change = 'column_retyped' AND d.table_name IS NOT NULL
+             GROUP BY d.connector_id, d.schema_name) t
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     WHERE c.vendor = 'fivetran'
+     GROUP BY t.connector_id, s.score, s.components
+),
+-- Airbyte batch size, when the recommendation is confident and differs.
+batch AS (
+    SELECT b.connector_id, 'set_batch_size'::text, jsonb_build_object('batch_size', b.recommended_batch_size),
+           s.score,
+           coalesce(s.components, '{}') || jsonb_build_object('current_batch_size', b.current_batch_size,
+                                                              'confidence', b.confidence,
+                                                              'expected_rows_per_s', b.expected_rows_per_s),
+           NULL::interval,
+           format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
+                  coalesce(b.current_batch_size::text, 'unknown'), b.reason)
+      FROM syncopt.batch_recommendations(at) b
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     WHERE c.vendor = 'airbyte' AND b.recommended_batch_size IS NOT NULL AND b.confidence >= 0.5
+       AND (c.c).raw ? 'sourceId'
+       AND (b.current_batch_size IS NULL
+            OR abs(b.recommended_batch_size - b.current_batch_size) >= 0.1 * b.current_batch_size)
+),
+-- Tell the owners when an SLA is at high risk, once per blocking connector.
+notify_risk AS (
+    SELECT r.connector_id, 'notify'::text,
+           jsonb_build_object('severity', 'critical',
+                              'message', format('SLA at high risk: %s; connector %s blocks it.',
+                                                string_agg(format('%s due %s', a.name,
+                                                                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+                                                           ', ' ORDER BY r.deadline, a.name),
+                                                r.connector_id)),
+           max(s.score), NULL::jsonb, NULL::interval,
+           string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
+      FROM (SELECT (sr).*, (sr).blocking_connectors[1] AS connector_id
+              FROM syncopt.sla_risk(at) sr
+             WHERE (sr).at_risk AND (sr).risk = 'high' AND cardinality((sr).blocking_connectors) > 0) r
+      JOIN syncopt.asset a USING (asset_id)
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     GROUP BY r.connector_id
+)
+SELECT * FROM trigger_now
+UNION ALL SELECT * FROM move_daily
+UNION ALL SELECT * FROM pause_broken
+UNION ALL SELECT * FROM resume_fixed
+UNION ALL SELECT * FROM resync_retyped
+UNION ALL SELECT * FROM batch
+UNION ALL SELECT * FROM notify_risk
+$$;
+COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz) IS
+    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit and reason.';
+
+-- Why auto mode may not approve this action on this connector now, or
+-- NULL when every guardrail passes: open circuit breaker, hourly caps
+-- (per connector from the policy, global from the setting), budget stop.
+CREATE FUNCTION syncopt.auto_guardrail(conn syncopt.connector, action text, max_per_hour integer, policy_source text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    breaker syncopt.circuit_breaker;
+    n       bigint;
+    global  integer := current_setting('syncopt.max_auto_actions_per_hour')::integer;
+    b       record;
+BEGIN
+    SELECT * INTO breaker FROM syncopt.circuit_breaker cb
+     WHERE cb.connector_id = conn.connector_id AND cb.closed_at IS NULL;
+    IF FOUND THEN
+        RETURN format('circuit breaker open since %s after %s failed executions; co-pilot until an admin runs syncopt.reset_breaker(%s)',
+                      to_char(breaker.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), breaker.failures, conn.connector_id);
+    END IF;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.connector_id = conn.connector_id AND l.approved_by = 'syncopt:auto'
+       AND l.approved_at > now() - interval '1 hour';
+    IF n >= max_per_hour THEN
+        RETURN format('hourly cap reached: %s automatic actions on this connector in the last hour (max_actions_per_hour %s, %s)',
+                      n, max_per_hour, policy_source);
+    END IF;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.approved_by = 'syncopt:auto' AND l.approved_at > now() - interval '1 hour';
+    IF n >= global THEN
+        RETURN format('global hourly cap reached: %s automatic actions in the last hour (syncopt.max_auto_actions_per_hour %s)', n, global);
+    END IF;
+
+    IF action IN ('trigger_sync', 'resync_tables', 'resync_connector') THEN
+        FOR b IN
+            SELECT bu.period, bu.credits_limit,
+                   (SELECT coalesce(sum(r.credits), 0) FROM syncopt.sync_run r
+                      JOIN syncopt.connector c2 USING (connector_id)
+                     WHERE r.started_at >= date_trunc(bu.period, now())
+                       AND (bu.account_id IS NULL OR c2.account_id = bu.account_id)) AS spent
+              FROM syncopt.budget bu
+             WHERE bu.account_id IS NULL OR bu.account_id = conn.account_id
+        LOOP
+            IF b.spent >= b.credits_limit THEN
+                RETURN format('budget stop: %s of %s credits used this %s', b.spent, b.credits_limit, b.period);
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- One planning run: candidates -> policy -> no churn -> mode and
+-- guardrails -> decisions, plus alerts for new proposals, SLAs at risk and
+-- classified failures.  Returns the decisions it wrote.
+CREATE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    run         syncopt.planner_run;
+    prev_run    timestamptz;
+    cand        record;
+    conn        syncopt.connector;
+    pol         record;
+    status      text;
+    guard       text;
+    written     syncopt.fivetran_sync_ai_logs;
+    new_ids     bigint[] := '{}';
+    n           integer;
+BEGIN
+    IF at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
+        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
+            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
+        RETURN;
+    END IF;
+
+    PERFORM syncopt.expire_decisions();
+    SELECT max(r.started_at) INTO prev_run FROM syncopt.planner_run r;
+    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+
+    FOR cand IN
+        SELECT * FROM syncopt.planner_candidates(at) pc
+         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id, pc.action
+    LOOP
+        IF clock_timestamp() - started > time_limit THEN
+            RAISE EXCEPTION 'planning run stopped after syncopt.planner_time_limit (%)', time_limit
+                USING ERRCODE = 'query_canceled',
+                      DETAIL = 'Nothing from this run was written.',
+                      HINT = 'Raise syncopt.planner_time_limit, or look at what makes the analytics slow (docs/operations.md).';
+        END IF;
+        run.candidates := run.candidates + 1;
+        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
+        pol := syncopt.effective_policy(conn.connector_id);
+
+        IF cand.action <> ALL (pol.allowed_actions)
+           OR (cand.action = 'pause' AND pol.protect)
+           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
+               AND NOT (cand.params->>'sync_frequency')::integer
+                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
+            run.not_allowed := run.not_allowed + 1;
+            CONTINUE;
+        END IF;
+
+        -- No churn: the same action with the same params is open, or was
+        -- recently logged, done, failed or rejected (a human said no).
+        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
+                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
+                           OR (l.status IN ('shadow', 'succeeded', 'failed', 'rejected')
+                               AND cand.action <> 'trigger_sync'
+                               AND l.created_at > now() - pol.proposal_ttl)
+                           OR (l.status = 'shadow' AND l.created_at > now() - pol.proposal_ttl))) THEN
+            run.unchanged := run.unchanged + 1;
+            CONTINUE;
+        END IF;
+
+        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
+        guard := NULL;
+        IF pol.mode = 'auto' THEN
+            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
+            IF guard IS NOT NULL THEN
+                status := 'proposed';
+                run.refused := run.refused + 1;
+            ELSE
+                run.auto_approved := run.auto_approved + 1;
+            END IF;
+        END IF;
+
+        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
+                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
+                                           cand.priority_score,
+                                           coalesce(cand.score_components, '{}')
+                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
+                                           guard);
+        new_ids := new_ids || written.decision_id;
+        run.written := run.written + 1;
+        RETURN NEXT written;
+    END LOOP;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
+    run.superseded := n;
+
+    -- Alerts: new proposals for approvers, SLAs at risk, failures (each once).
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';
+    IF n > 0 THEN
+        INSERT INTO syncopt.alert (kind, severity, message, details)
+        SELECT 'approval_needed', 'warning',
+               format('%s new proposal(s) await approval: %s', n,
+                      string_agg(format('#%s %s on %s', l.decision_id, l.action, coalesce(c.name, c.external_id)), ', '
+                                 ORDER BY l.priority_score DESC NULLS LAST, l.decision_id)),
+               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(l.decision_id))
+          FROM syncopt.fivetran_sync_ai_logs l JOIN syncopt.connector c USING (connector_id)
+         WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';
+        run.alerts := run.alerts + 1;
+    END IF;
+
+    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
+    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
+           format('%s (due %s) is at %s risk: %s', a.name,
+                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
+           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
+                              'blocking_connectors', r.blocking_connectors)
+      FROM syncopt.sla_risk(at) r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.at_risk
+       AND NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
+                          AND (x.details->>'deadline')::timestamptz = r.deadline);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
+           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
+                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
+           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
+      FROM syncopt.classify_runs(coalesce(prev_run, at - interval '1 day')) f
+      JOIN syncopt.connector c USING (connector_id)
+     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
+                          AND (x.details->>'run_id')::bigint = f.run_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    UPDATE syncopt.planner_run r
+       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
+           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts
+     WHERE r.planner_run_id = run.planner_run_id;
+END
+$$;
+COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS
+    'One planning run: the analytics'' suggestions through policies, no-churn checks and auto guardrails into the control table; returns the decisions written.';
+
+-- Register the planning run with pg_cron (pg_cron 1.4 reads schedules in UTC).
+CREATE FUNCTION syncopt.schedule_planner(schedule text DEFAULT '*/15 * * * *')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'syncopt.schedule_planner() registers syncopt.run_planner() as a pg_cron job.',
+                  HINT = format('Add pg_cron to shared_preload_libraries, set cron.database_name = ''%s'', restart, and run CREATE EXTENSION pg_cron; or call syncopt.run_planner() from any scheduler.', current_database());
+    END IF;
+    IF schedule IS NULL OR btrim(schedule) = '' THEN
+        RAISE EXCEPTION 'a schedule is needed'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'A cron expression in UTC, e.g. ''*/15 * * * *''.';
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job
+        USING 'syncopt-planner', schedule, 'SELECT count(*) FROM syncopt.run_planner()';
+    RETURN job;
+END
+$$;
+COMMENT ON FUNCTION syncopt.schedule_planner(text) IS
+    'Registers (or re-schedules) the pg_cron job "syncopt-planner" that runs syncopt.run_planner(); the schedule is in UTC.';
+
+-- Propose the inverse of an executed pause, resume, schedule or batch
+-- change, from the settings the decision recorded as `previous`.
+CREATE FUNCTION syncopt.rollback(decision_id bigint)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d       syncopt.fivetran_sync_ai_logs;
+    prev    jsonb;
+    action  text;
+    params  jsonb := '{}';
+BEGIN
+    SELECT * INTO d FROM syncopt.fivetran_sync_ai_logs l WHERE l.decision_id = rollback.decision_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'decision % does not exist', coalesce(rollback.decision_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF d.status <> 'succeeded' THEN
+        RAISE EXCEPTION 'only a decision that succeeded can be rolled back'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Decision %s is %s.', d.decision_id, d.status),
+                  HINT = CASE WHEN d.status = 'approved' THEN 'Cancel it instead: UPDATE ... SET status = ''cancelled''.'
+                              WHEN d.status = 'proposed' THEN 'Reject it instead: UPDATE ... SET status = ''rejected''.'
+                              ELSE 'Nothing was changed at the vendor, so there is nothing to undo.' END;
+    END IF;
+    prev := coalesce(d.previous, '{}');
+    CASE d.action
+        WHEN 'pause' THEN action := 'resume';
+        WHEN 'resume' THEN action := 'pause';
+        WHEN 'set_schedule' THEN
+            action := 'set_schedule';
+            IF d.vendor = 'fivetran' THEN
+                params := jsonb_strip_nulls(jsonb_build_object(
+                    'sync_frequency', prev->'schedule_minutes',
+                    'schedule_type', CASE WHEN prev->>'schedule_type' IN ('auto', 'manual') THEN prev->>'schedule_type' END,
+                    'daily_sync_time', CASE WHEN prev->>'schedule_minutes' = '1440' AND prev->>'daily_sync_time' IS NOT NULL
+                                            THEN left(prev->>'daily_sync_time', 2) || ':00' END));
+            ELSIF prev->>'schedule_type' IN ('manual', 'cron') THEN
+                params := jsonb_strip_nulls(jsonb_build_object(
+                    'schedule_type', prev->>'schedule_type',
+                    'cron_expression', regexp_replace(prev->>'cron_expression', '\s+UTC$', '')));
+            ELSE
+                RAISE EXCEPTION 'decision % cannot be rolled back through Airbyte''s API', d.decision_id
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = format('The schedule before it was %s; the public API sets only manual and cron schedules.',
+                                          coalesce(prev->>'schedule_type', 'unknown')),
+                          HINT = 'Restore the schedule in the Airbyte UI, or propose a cron schedule with syncopt.propose().';
+            END IF;
+        WHEN 'set_batch_size' THEN
+            action := 'set_batch_size';
+            IF prev->'batch_size' IS NULL OR jsonb_typeof(prev->'batch_size') <> 'number' THEN
+                RAISE EXCEPTION 'decision % cannot be rolled back: the batch size before it is not known', d.decision_id
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Propose the batch size you want with syncopt.propose().';
+            END IF;
+            params := jsonb_build_object('batch_size', prev->'batch_size');
+        ELSE
+            RAISE EXCEPTION 'a % cannot be undone', d.action
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('Decision %s started work at the vendor that has no inverse.', d.decision_id),
+                      HINT = 'Only pause, resume, set_schedule and set_batch_size can be rolled back.';
+    END CASE;
+    RETURN syncopt.manual_proposal(d.connector_id, action, params,
+        format('Rollback of decision %s (%s with %s, executed %s): restores the settings recorded before it.',
+               d.decision_id, d.action, d.params, to_char(d.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+        d.decision_id);
+END
+$$;
+COMMENT ON FUNCTION syncopt.rollback(bigint) IS
+    'Proposes the inverse of an executed pause, resume, set_schedule or set_batch_size, from the decision''s `previous`; an approver approves it like any proposal.';

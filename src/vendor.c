@@ -1,0 +1,190 @@
+/*-------------------------------------------------------------------------
+ *
+ * vendor.c
+ *	  Authenticating requests to Fivetran and Airbyte accounts.
+ *
+ * Airbyte's access tokens live a few minutes; both the collector and the
+ * executor need one per account, so they share a small per-process cache
+ * keyed by account and by a hash of what the token was issued for (base
+ * URL and credentials), so that new credentials never reuse an old token.
+ * Tokens are wiped from memory when dropped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "json_try.h"
+#include "vendor.h"
+
+/* Tokens are renewed this long before they expire (at most). */
+#define TOKEN_MARGIN_S 60
+
+/* Cached Airbyte access tokens, by account. */
+#define TOKEN_CACHE_SIZE 32
+
+typedef struct CachedToken
+{
+	int64		account_id;
+	uint32		credentials_hash;	/* base URL and credentials it was issued for */
+	TimestampTz renew_at;
+	char	   *token;			/* in TopMemoryContext */
+}			CachedToken;
+
+static CachedToken token_cache[TOKEN_CACHE_SIZE];
+
+/* Prepare a request to the account's API, authenticated as its vendor wants. */
+void
+vendor_request_init(const VendorAccount *acct, HttpRequest *req, const char *method, char *url)
+{
+	memset(req, 0, sizeof(HttpRequest));
+	req->method = method;
+	req->url = url;
+	if (strcmp(acct->vendor, "fivetran") == 0)
+	{
+		req->auth = HTTP_AUTH_BASIC;
+		req->user = acct->api_key;
+		req->password = acct->api_secret;
+		req->accept = "application/json;version=2";
+	}
+	else
+	{
+		req->auth = HTTP_AUTH_BEARER;
+		req->token = acct->token;
+	}
+}
+
+/* Hash of what a token was issued for: base URL and credentials. */
+static uint32
+credentials_hash(const VendorAccount *acct)
+{
+	StringInfoData buf;
+	uint32		hash;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s\n%s\n%s", acct->base_url, acct->api_key, acct->api_secret);
+	hash = hash_bytes((unsigned char *) buf.data, buf.len);
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return hash;
+}
+
+/* The cache slot of an account's token (a free or the oldest slot if none). */
+static CachedToken *
+token_slot(int64 account_id)
+{
+	CachedToken *oldest = &token_cache[0];
+
+	for (int i = 0; i < TOKEN_CACHE_SIZE; i++)
+	{
+		if (token_cache[i].account_id == account_id)
+			return &token_cache[i];
+		if (token_cache[i].renew_at < oldest->renew_at)
+			oldest = &token_cache[i];
+	}
+	return oldest;
+}
+
+/* Forget an account's cached token (rejected, or the slot is reused). */
+static void
+token_forget(CachedToken *slot)
+{
+	if (slot->token != NULL)
+	{
+		explicit_bzero(slot->token, strlen(slot->token));
+		pfree(slot->token);
+	}
+	memset(slot, 0, sizeof(CachedToken));
+}
+
+/* A string member of a JSON object, or NULL. */
+static char *
+jsonb_string_member(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Airbyte: set acct->token, from the cache while it has at least
+ * TOKEN_MARGIN_S (or a fifth of its life) left, else from
+ * POST /applications/token with the client credentials (renew forces
+ * that, after a 401).  When a request was made, *req describes it.
+ */
+VendorTokenResult
+vendor_airbyte_token(VendorAccount *acct, bool renew, HttpRequest *req)
+{
+	CachedToken *slot = token_slot(acct->account_id);
+	uint32		hash = credentials_hash(acct);
+	StringInfoData body;
+	Jsonb	   *reply;
+	JsonbValue *expires;
+	char	   *token;
+	int64		lifetime;
+
+	if (!renew && slot->account_id == acct->account_id && slot->credentials_hash == hash &&
+		slot->token != NULL && GetCurrentTimestamp() < slot->renew_at)
+	{
+		acct->token = slot->token;
+		return VENDOR_TOKEN_CACHED;
+	}
+	token_forget(slot);
+	acct->token = NULL;
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"client_id\": ");
+	escape_json(&body, acct->api_key);
+	appendStringInfoString(&body, ", \"client_secret\": ");
+	escape_json(&body, acct->api_secret);
+	appendStringInfoString(&body, ", \"grant-type\": \"client_credentials\"}");
+
+	memset(req, 0, sizeof(HttpRequest));
+	req->method = "POST";
+	req->url = psprintf("%s/applications/token", acct->base_url);
+	req->body = body.data;
+	req->auth = HTTP_AUTH_NONE;
+	http_execute(req, 1);
+	explicit_bzero(body.data, body.len);
+	req->body = NULL;
+	if (req->failure != HTTP_OK || req->status < 200 || req->status > 299)
+		return VENDOR_TOKEN_HTTP_FAILED;
+
+	reply = json_try_parse(req->response);
+	token = reply ? jsonb_string_member(reply, "access_token") : NULL;
+	expires = reply ? getKeyJsonValueFromContainer(&reply->root, "expires_in", 10, NULL) : NULL;
+	if (token == NULL || token[0] == '\0' || expires == NULL || expires->type != jbvNumeric)
+		return VENDOR_TOKEN_BAD_REPLY;
+	lifetime = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(expires->val.numeric)));
+	slot->account_id = acct->account_id;
+	slot->credentials_hash = hash;
+	slot->token = MemoryContextStrdup(TopMemoryContext, token);
+	slot->renew_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 (lifetime - Min(TOKEN_MARGIN_S, lifetime / 5)) * 1000L);
+	explicit_bzero(token, strlen(token));
+	/* The reply held the token too; wipe it before the buffer is freed. */
+	explicit_bzero(req->response, req->response_len);
+	acct->token = slot->token;
+	return VENDOR_TOKEN_ISSUED;
+}
+
+/* Wipe the account's credentials from memory once they are no longer needed. */
+void
+vendor_forget_secrets(VendorAccount *acct)
+{
+	if (acct->api_key)
+		explicit_bzero(acct->api_key, strlen(acct->api_key));
+	if (acct->api_secret)
+		explicit_bzero(acct->api_secret, strlen(acct->api_secret));
+	acct->token = NULL;
+}
