@@ -43,10 +43,10 @@ BEGIN
     -- Ids go into URL paths: anything but the vendors' id alphabet is refused
     -- rather than escaped, so that no id can reach another endpoint.
     id := d.external_id;
-    IF id !~ '^[A-Za-z0-9._~-]+$' THEN
+    IF id !~ '^[A-Za-z0-9._~-]+$' OR id ~ '^\.+$' THEN
         RAISE EXCEPTION 'connector id "%" cannot be used in a request path', id
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Vendor ids contain only letters, digits, ".", "_", "~" and "-".';
+                  DETAIL = 'Vendor ids contain only letters, digits, ".", "_", "~" and "-", and are not dots alone.';
     END IF;
     PERFORM syncopt.validate_action_params(d.vendor, d.action, d.params);
 
@@ -324,7 +324,7 @@ BEGIN
                SET status = 'approved', next_attempt_at = NULL,
                    error = format('the executor stopped during attempt %s; this change is safe to repeat, so it is sent again', d.attempts)
              WHERE l.decision_id = d.decision_id;
-        ELSIF d.action = 'trigger_sync' AND c.external_id ~ '^[A-Za-z0-9._~-]+$' THEN
+        ELSIF d.action = 'trigger_sync' AND c.external_id ~ '^[A-Za-z0-9._~-]+$' AND c.external_id !~ '^\.+$' THEN
             decision_id := d.decision_id;
             account_id := d.account_id;
             method := 'GET';

@@ -19,6 +19,9 @@ CREATE TABLE syncopt.planner_run (
 COMMENT ON TABLE syncopt.planner_run IS
     'One row per completed planning run with what it did; a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
 CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
+-- The planner raises one alert per failed run and per SLA deadline.
+CREATE INDEX alert_failure_run_idx ON syncopt.alert (((details->>'run_id')::bigint)) WHERE kind = 'sync_failure';
+CREATE INDEX alert_sla_asset_idx ON syncopt.alert (asset_id) WHERE kind = 'sla_risk';
 
 -- When the vendor's own schedule will next start the connector, from its
 -- last start; infinity when it never will on its own (paused, manual, or a
@@ -312,7 +315,6 @@ DECLARE
     started     timestamptz := clock_timestamp();
     time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
     run         syncopt.planner_run;
-    prev_run    timestamptz;
     cand        record;
     conn        syncopt.connector;
     pol         record;
@@ -333,7 +335,6 @@ BEGIN
     END IF;
 
     PERFORM syncopt.expire_decisions();
-    SELECT max(r.started_at) INTO prev_run FROM syncopt.planner_run r;
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
 
     FOR cand IN
@@ -359,15 +360,18 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- No churn: the same action with the same params is open, or was
-        -- recently logged, done, failed or rejected (a human said no).
+        -- No churn: the same action with the same params is open, was
+        -- logged in shadow mode within the proposal TTL, or was recently
+        -- done, failed or rejected (a human said no).  Triggers have their
+        -- own guard in planner_candidates() (one P90 after the last).
         IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
                     WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
                       AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
-                           OR (l.status IN ('shadow', 'succeeded', 'failed', 'rejected')
-                               AND cand.action <> 'trigger_sync'
+                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
                                AND l.created_at > now() - pol.proposal_ttl)
-                           OR (l.status = 'shadow' AND l.created_at > now() - pol.proposal_ttl))) THEN
+                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
+                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
+                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
             run.unchanged := run.unchanged + 1;
             CONTINUE;
         END IF;
@@ -398,7 +402,8 @@ BEGIN
     SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
     run.superseded := n;
 
-    -- Alerts: new proposals for approvers, SLAs at risk, failures (each once).
+    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
+    -- last two days (each once).
     SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l
      WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';
     IF n > 0 THEN
@@ -432,7 +437,7 @@ BEGIN
            format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
                   CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
            jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
-      FROM syncopt.classify_runs(coalesce(prev_run, at - interval '1 day')) f
+      FROM syncopt.classify_runs(at - interval '2 days') f
       JOIN syncopt.connector c USING (connector_id)
      WHERE NOT EXISTS (SELECT FROM syncopt.alert x
                         WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id

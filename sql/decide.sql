@@ -1,0 +1,234 @@
+-- Planning runs, vendor requests, guardrails and rollback, on a small fleet
+-- whose right answers are worked out by hand in the comments.  No worker
+-- acts in this database: executions are simulated with the executor's own
+-- SQL steps (executor_claim / executor_record).
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
+    (1, 'fivetran', 'ft', 'https://api.fivetran.com'),
+    (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
+
+------------------------------------------------------------------------
+-- 1. render_request: every action of both vendors, as the OpenAPI files
+-- define them (vendor-specs/fivetran/*.json, airbyte/api.yaml).
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, raw) VALUES
+    (1, 1, 'conn_a', 'FT A', NULL),
+    (2, 2, '9924bcd0-99be-453d-ba47-000000000001', 'AB B', '{"sourceId": "95e66a59-0001"}'),
+    (3, 1, 'bad/../id', 'FT bad id', NULL);
+CREATE TEMP TABLE rendered AS
+SELECT v.k, (syncopt.propose(v.cid, v.action, v.params, 'render test')).decision_id
+  FROM (VALUES (1, 1, 'trigger_sync', '{}'::jsonb),
+               (2, 1, 'trigger_sync', '{"force": true}'),
+               (3, 1, 'pause', '{}'), (4, 1, 'resume', '{}'),
+               (5, 1, 'set_schedule', '{"sync_frequency": 1440, "daily_sync_time": "07:00"}'),
+               (6, 1, 'resync_tables', '{"tables": {"public": ["orders", "customers"]}}'),
+               (7, 1, 'resync_connector', '{}'),
+               (8, 2, 'trigger_sync', '{}'), (9, 2, 'pause', '{}'), (10, 2, 'resume', '{}'),
+               (11, 2, 'set_schedule', '{"schedule_type": "cron", "cron_expression": "0 0 */6 * * ?"}'),
+               (12, 2, 'set_batch_size', '{"batch_size": 5000}'),
+               (13, 2, 'notify', '{"message": "hello", "severity": "info"}')) AS v(k, cid, action, params)
+ ORDER BY v.k;
+-- A newer proposal of the same action supersedes the open one: the
+-- resync with a scope replaces the one without, the manual schedule the
+-- cron one (both still render).
+INSERT INTO rendered
+SELECT 14, (syncopt.propose(1, 'resync_connector', '{"scope": {"public": ["orders"]}}', 'render test')).decision_id;
+INSERT INTO rendered
+SELECT 15, (syncopt.propose(2, 'set_schedule', '{"schedule_type": "manual"}', 'render test')).decision_id;
+SELECT l.vendor, l.action, l.status, r.method, r.path, r.body
+  FROM rendered t JOIN syncopt.fivetran_sync_ai_logs l USING (decision_id),
+       LATERAL syncopt.render_request(t.decision_id) r
+ ORDER BY t.k;
+-- An id that could reach another endpoint is refused, not escaped.
+SELECT (syncopt.propose(3, 'pause', '{}', 'bad id')).decision_id AS bad_id \gset
+SELECT syncopt.render_request(:bad_id);
+SELECT syncopt.render_request(999);
+-- Invalid params never become a proposal (an Airbyte refresh-like resync,
+-- a frequency Fivetran does not accept).
+SELECT syncopt.propose(2, 'resync_tables', '{"tables": {"public": ["t"]}}', 'x');
+SELECT syncopt.propose(1, 'set_schedule', '{"sync_frequency": 45}', 'x');
+SELECT count(*) AS open_proposals FROM syncopt.fivetran_sync_ai_logs WHERE status = 'proposed';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE status = 'proposed';
+
+------------------------------------------------------------------------
+-- 2. Executing, simulated with the executor's SQL steps.  The claim moves
+-- approved rows to executing, counts the attempt and returns the request;
+-- a notify row is queued as an alert and succeeds at once.
+------------------------------------------------------------------------
+SELECT (syncopt.propose(1, 'pause', '{}', 'exec test')).decision_id AS pause_id \gset
+SELECT (syncopt.propose(2, 'notify', '{"message": "look at B"}', 'exec test')).decision_id AS notify_id \gset
+SELECT (syncopt.propose(1, 'trigger_sync', '{}', 'exec test')).decision_id AS trigger_id \gset
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE status = 'proposed';
+SELECT decision_id, method, path, body FROM syncopt.executor_claim(10) ORDER BY decision_id;
+SELECT decision_id, status, attempts FROM syncopt.fivetran_sync_ai_logs
+ WHERE decision_id IN (:pause_id, :notify_id, :trigger_id) ORDER BY decision_id;
+SELECT kind, severity, message FROM syncopt.alert WHERE kind = 'notice';
+-- 200: succeeded, and the connector is updated at once.
+SELECT syncopt.executor_record(:pause_id, 200, '{"code": "Success", "data": {"paused": true}}', NULL, 1, false, -1);
+SELECT paused FROM syncopt.connector WHERE connector_id = 1;
+-- 503 after 3 transport calls: attempts 1 + 2 = 3 < 5, back to approved;
+-- then 503 again after 2 calls: 3 + 1 (claim) + 1 = 5 = max, failed with
+-- the vendor's message kept.
+SELECT syncopt.executor_record(:trigger_id, 503, '{"code": "InternalError", "message": "Internal server error"}', NULL, 3, true, -1);
+SELECT status, attempts, error LIKE 'HTTP 503 from fivetran: Internal server error; attempt 3 of 5, next at %' AS says_retry,
+       next_attempt_at > now() AS waits
+  FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = :trigger_id;
+-- Not due yet: nothing to claim.
+SELECT count(*) AS claimable FROM syncopt.executor_claim(10);
+UPDATE syncopt.fivetran_sync_ai_logs SET next_attempt_at = now() - interval '1 second' WHERE decision_id = :trigger_id;
+SELECT decision_id FROM syncopt.executor_claim(10);
+SELECT syncopt.executor_record(:trigger_id, 503, '{"code": "InternalError", "message": "Internal server error"}', NULL, 2, true, -1);
+SELECT status, attempts, http_status, error FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = :trigger_id;
+-- A 400 fails at once; a Retry-After is honoured as the wait.
+SELECT (syncopt.propose(2, 'trigger_sync', '{}', 'exec test')).decision_id AS ab_id \gset
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id = :ab_id;
+SELECT count(*) FROM syncopt.executor_claim(10);
+SELECT syncopt.executor_record(:ab_id, 429, '{"title": "rate-limited"}', 'rate limited: the vendor asked to wait 120 s (Retry-After)', 1, true, 120);
+SELECT status, next_attempt_at BETWEEN now() + interval '119 s' AND now() + interval '121 s' AS waits_retry_after
+  FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = :ab_id;
+
+-- Recovery after a crash: a PATCH left executing is sent again (safe), a
+-- re-sync is unknown, a trigger gets a state check; the check's answer
+-- settles it.
+SELECT (syncopt.propose(1, 'resume', '{}', 'crash test')).decision_id AS resume_id \gset
+SELECT (syncopt.propose(1, 'resync_connector', '{}', 'crash test')).decision_id AS resync_id \gset
+SELECT (syncopt.propose(1, 'trigger_sync', '{}', 'crash test')).decision_id AS trig2_id \gset
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id IN (:resume_id, :resync_id, :trig2_id);
+SELECT count(*) FROM syncopt.executor_claim(10);
+SELECT decision_id, method, path FROM syncopt.executor_recover();
+SELECT decision_id, status, left(error, 60) AS error FROM syncopt.fivetran_sync_ai_logs
+ WHERE decision_id IN (:resume_id, :resync_id, :trig2_id) ORDER BY decision_id;
+SELECT syncopt.executor_reconciled(:trig2_id, 200, '{"data": {"status": {"sync_state": "syncing"}}}', NULL);
+SELECT status, response FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = :trig2_id;
+
+------------------------------------------------------------------------
+-- 3. Circuit breaker: connector 1's executions so far end with a
+-- success (the reconciled trigger); three failures in a row after it open
+-- the breaker (syncopt.breaker_threshold 3), with a critical alert.
+------------------------------------------------------------------------
+SELECT syncopt.check_breaker(1) AS opened_after_one;
+CREATE FUNCTION pg_temp.fail_one(cid bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE id bigint := (syncopt.propose(cid, 'set_schedule', '{"schedule_type": "manual"}', 'breaker test')).decision_id;
+BEGIN
+    UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id = id;
+    PERFORM syncopt.executor_claim(10);
+    PERFORM syncopt.executor_record(id, 400, '{"code": "InvalidInput", "message": "bad"}', NULL, 1, false, -1);
+END $$;
+SELECT pg_temp.fail_one(1), pg_temp.fail_one(1);
+SELECT count(*) AS open_breakers FROM syncopt.circuit_breaker WHERE closed_at IS NULL;
+SELECT pg_temp.fail_one(1);
+SELECT connector_id, failures, last_error FROM syncopt.circuit_breaker WHERE closed_at IS NULL;
+SELECT kind, severity, message LIKE 'Circuit breaker opened for connector 1 after 3 failed executions%' AS says
+  FROM syncopt.alert WHERE kind = 'circuit_open';
+SELECT syncopt.auto_guardrail(c, 'trigger_sync', 10, 'test policy') LIKE 'circuit breaker open since %' AS refused
+  FROM syncopt.connector c WHERE connector_id = 1;
+SELECT syncopt.reset_breaker(1), syncopt.reset_breaker(1);
+
+------------------------------------------------------------------------
+-- 4. Rollback: the inverse of an executed change, from `previous`.
+------------------------------------------------------------------------
+SELECT action, params, rollback_of = :pause_id AS links, status
+  FROM syncopt.rollback(:pause_id);
+SELECT syncopt.rollback(:trigger_id);
+SELECT syncopt.rollback(:trig2_id);
+SELECT syncopt.rollback(123456);
+
+------------------------------------------------------------------------
+-- 5. Planning runs.  The ERP/CRM fleet of analytics_plan: ERP (P90 75
+-- min) must land before CRM (P90 30 min) for a 06:00 dashboard, so ERP's
+-- latest start is 04:15.  ERP syncs daily at 05:00 (Fivetran
+-- daily_sync_time): too late.  CRM syncs hourly: its vendor schedule
+-- starts it in time.
+------------------------------------------------------------------------
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE status = 'proposed';
+CREATE FUNCTION pg_temp.add_runs(cid bigint, secs float8[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE ids bigint[];
+BEGIN
+    WITH ins AS (
+        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+        SELECT cid, 'r' || cid || '-' || k, s, s + make_interval(secs => d), 'succeeded', 'api'
+          FROM unnest(secs) WITH ORDINALITY AS u(d, k),
+               LATERAL (SELECT timestamptz '2026-11-22 00:00+00' - make_interval(days => cardinality(secs) - k::int) AS s) t
+        RETURNING run_id)
+    SELECT array_agg(run_id) INTO ids FROM ins;
+    PERFORM syncopt.absorb_runs(ids, true);
+END $$;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time) VALUES
+    (11, 1, 'erp', 'ERP', 1440, 'auto', '05:00'), (12, 1, 'crm', 'CRM', 60, 'auto', NULL);
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight) VALUES (21, 'exec_dashboard', 'dashboard', '06:00', 10);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (11, 21), (12, 21);
+INSERT INTO syncopt.sync_order VALUES (11, 12);
+SELECT pg_temp.add_runs(11, '{2400,3600}');
+SELECT pg_temp.add_runs(12, '{1200,1200}');
+
+-- At 04:10 ERP has 5 min of slack; the vendor would start it at 05:00, 45
+-- min past its latest start (benefit 45 min > 5 min): trigger now.  CRM:
+-- the plan starts it after ERP (04:10 + 75 = 05:25), past the next run at
+-- 04:25, so no trigger yet.  ERP must be done by 05:30 (06:00 less CRM's
+-- P90 of 30 min), which the reason says.  Built-in policy: shadow.
+SELECT connector_id, action, params, benefit, priority_score > 0 AS scored,
+       reason LIKE 'Start now: it must start by 2026-11-23 04:15 UTC to be done for 2026-11-23 05:30 UTC, and the vendor schedule would start it only at 2026-11-23 05:00 UTC.%' AS explains
+  FROM syncopt.planner_candidates('2026-11-23 04:10+00');
+SELECT connector_id, action, status, mode, planner_run_id IS NOT NULL AS has_run,
+       score_components->>'policy' AS policy, score_components ? 'urgency' AS has_components,
+       previous->>'daily_sync_time' AS previous_time
+  FROM syncopt.run_planner('2026-11-23 04:10+00');
+-- The same plan again writes nothing new.
+SELECT count(*) AS written_again FROM syncopt.run_planner('2026-11-23 04:10+00');
+SELECT candidates, written, unchanged FROM syncopt.planner_run ORDER BY planner_run_id DESC LIMIT 1;
+
+-- Co-pilot: a proposal for a human, with an approval_needed alert; the
+-- same run again: nothing new.
+INSERT INTO syncopt.policy (connector_id, mode) VALUES (11, 'copilot');
+-- expires_at: the planned instant (in the future here) plus the 4 h TTL.
+SELECT connector_id, action, status, mode, expires_at
+  FROM syncopt.run_planner('2026-11-23 04:10+00');
+SELECT count(*) AS written_again FROM syncopt.run_planner('2026-11-23 04:10+00');
+SELECT severity, message LIKE '1 new proposal(s) await approval: #% trigger_sync on ERP' AS says
+  FROM syncopt.alert WHERE kind = 'approval_needed';
+
+-- Auto: while the identical co-pilot proposal is open, nothing new; once
+-- it expired, approved by syncopt:auto inside the guardrails.
+UPDATE syncopt.policy SET mode = 'auto', max_actions_per_hour = 1 WHERE connector_id = 11;
+SELECT count(*) AS while_open FROM syncopt.run_planner('2026-11-23 04:10+00');
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'expired' WHERE connector_id = 11 AND status = 'proposed';
+SELECT connector_id, action, status, mode, approved_by, guardrail
+  FROM syncopt.run_planner('2026-11-23 04:10+00');
+-- One automatic action on ERP this hour = its cap of 1: the next one waits
+-- for a human, and the row says why.
+SELECT syncopt.auto_guardrail(c, 'pause', 1, 'connector policy') FROM syncopt.connector c WHERE connector_id = 11;
+-- protect: never paused; allowed_actions: nothing outside them.
+UPDATE syncopt.policy SET protect = true WHERE connector_id = 11;
+SELECT syncopt.propose(11, 'pause', '{}', 'try');
+
+-- A connector whose last 3 runs failed on credentials: pause proposed
+-- (default policy co-pilot now), with the remediation in the reason.
+INSERT INTO syncopt.policy (mode) VALUES ('copilot');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (13, 1, 'hub', 'HubSpot');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+SELECT 13, 'f' || k, timestamptz '2026-11-22 00:00+00' + k * interval '1 hour',
+       timestamptz '2026-11-22 00:01+00' + k * interval '1 hour', 'failed',
+       'Invalid credentials: 401 Unauthorized', 'api'
+  FROM generate_series(1, 3) k;
+SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run WHERE connector_id = 13;
+SELECT connector_id, action, status, reason LIKE 'Pause: the last 3 syncs failed, the latest with credentials%' AS explains
+  FROM syncopt.run_planner('2026-11-23 04:10+00') WHERE connector_id = 13;
+SELECT kind, severity FROM syncopt.alert WHERE kind = 'sync_failure' ORDER BY alert_id;
+
+-- Bad input.
+SELECT syncopt.run_planner(NULL);
+SELECT syncopt.run_planner('infinity');
+SELECT syncopt.schedule_planner();
+SELECT syncopt.digest('2100-01-01');
+
+-- The digest: the one open proposal (HubSpot's pause), today's executions
+-- (sections 2 and 3: pause, notify, the reconciled trigger succeeded; the
+-- 503 trigger and three schedule changes failed; the resync unknown), the
+-- three credential failures.
+-- (SLA lines depend on the wall clock and are left out.)
+SELECT line FROM regexp_split_to_table(syncopt.digest('2026-11-01 00:00+00'), E'\n') AS line
+ WHERE line ~ '^(Waiting|Executed|Failed syncs|  HubSpot|Open circuit)';
+
+DROP EXTENSION syncopt CASCADE;
