@@ -50,3 +50,4 @@ bench:
 	python3 test/bench/bench_foundation.py
 	python3 test/bench/bench_collect.py
 	python3 test/bench/bench_analytics.py
+	python3 test/bench/bench_execute.py

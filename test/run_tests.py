@@ -138,7 +138,7 @@ class TallyResult(unittest.TestResult):
         self.cluster = cluster
 
     def _name(self, test):
-        return f"{test.__class__.__module__}.{test._testMethodName}"
+        return f"{test.__class__.__module__}.{getattr(test, '_testMethodName', str(test))}"
 
     def addSuccess(self, test):
         self.tally.record("integration", self._name(test), True)

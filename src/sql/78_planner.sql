@@ -339,7 +339,9 @@ BEGIN
 
     FOR cand IN
         SELECT * FROM syncopt.planner_candidates(at) pc
-         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id, pc.action
+         -- Under a cap, actions that save an SLA go before notices.
+         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
+                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
     LOOP
         IF clock_timestamp() - started > time_limit THEN
             RAISE EXCEPTION 'planning run stopped after syncopt.planner_time_limit (%)', time_limit

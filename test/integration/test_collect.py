@@ -6,17 +6,11 @@ request.  Each test asks the worker for a poll (syncopt.request_poll), waits
 (bounded) until the poll is recorded, and checks what was stored.
 """
 
-import json
-import os
-import subprocess
-import sys
 import unittest
-import urllib.request
 
 import integration
+from integration.mock_client import Mock
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MOCK = os.path.join(os.path.dirname(HERE), "mock_vendor", "server.py")
 
 FT_KEY, FT_SECRET = "ft_key", "ft_secret_s3cr3t"
 AB_ID, AB_SECRET = "ab_client", "ab_secret_s3cr3t"
@@ -30,31 +24,6 @@ def c():
 
 def db():
     return integration.WORKER_DB
-
-
-class Mock:
-    """The mock vendor API as a child process on a loopback port."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, MOCK, "--port", "0", "--page-cap", "2"],
-                                     stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def call(self, path, body=None):
-        data = json.dumps(body).encode() if body is not None else b""
-        req = urllib.request.Request(self.base + path, data=data, method="POST" if body is not None else "GET")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    def requests(self):
-        return self.call("/_mock/requests")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 class CollectTests(unittest.TestCase):

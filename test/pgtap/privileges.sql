@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(67);
+SELECT plan(76);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -79,7 +79,9 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
               ARRAY['syncopt.account_forget_secret()', 'syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
                     'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)',
                     'syncopt.collect(bigint)', 'syncopt.request_poll(bigint)',
-                    'syncopt.ingest_fivetran_log(bigint,name)', 'syncopt.ingest_fivetran_webhook(bigint,text,text)'],
+                    'syncopt.ingest_fivetran_log(bigint,name)', 'syncopt.ingest_fivetran_webhook(bigint,text,text)',
+                    'syncopt.run_planner(timestamp with time zone)', 'syncopt.schedule_planner(text)',
+                    'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
@@ -95,6 +97,20 @@ SELECT function_privs_are('syncopt', 'propose', ARRAY['bigint', 'text', 'jsonb',
 SELECT function_privs_are('syncopt', 'decision_audit', ARRAY[]::text[], 'syncopt_admin', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'account_forget_secret', ARRAY[]::text[], 'syncopt_admin', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'worker_status', ARRAY[]::text[], 'syncopt_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'run_planner', ARRAY['timestamp with time zone'], 'syncopt_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'run_planner', ARRAY['timestamp with time zone'], 'syncopt_approver', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_approver', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_reader', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'reset_breaker', ARRAY['bigint'], 'syncopt_approver', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'render_request', ARRAY['bigint'], 'syncopt_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'executor_claim', ARRAY['integer'], 'syncopt_admin', ARRAY[]::text[]);
+-- A Slack webhook URL is a secret: no role but the owner reads notification_channel.url.
+SELECT is_empty($$ SELECT r.rolname FROM pg_roles r
+                    WHERE r.rolname LIKE 'syncopt%'
+                      AND has_column_privilege(r.oid, 'syncopt.notification_channel', 'url', 'SELECT') $$,
+                'no syncopt role can read a notification channel URL');
+SELECT ok(has_column_privilege('syncopt_admin', 'syncopt.notification_channel', 'url', 'INSERT'),
+          'admins can set a notification channel URL');
 
 -- Behaviour as each role.
 SET ROLE tap_reader;
