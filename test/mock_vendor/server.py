@@ -534,6 +534,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Many concurrent clients (the executor sends up to 64 calls at once);
+    # the default backlog of 5 would drop connection attempts.
+    request_queue_size = 256
 
     def handle_error(self, request, client_address):
         # A client that gave up (a timeout under test) is not an error here.
