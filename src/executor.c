@@ -377,8 +377,9 @@ executor_pass(bool woken)
 	MemoryContextSwitchTo(pass_cxt);
 
 	/* Sleep no longer than until the next retry or not_before comes due. */
-	due_ms = worker_query_int8("SELECT greatest(0, ceil(extract(epoch FROM min(greatest(next_attempt_at, not_before))"
-							   " - clock_timestamp()) * 1000))::bigint"
+	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
+	due_ms = worker_query_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
+							   " min(greatest(next_attempt_at, not_before)) - clock_timestamp()) * 1000)) END::bigint"
 							   " FROM syncopt.fivetran_sync_ai_logs WHERE status = 'approved'", -1);
 	MemoryContextSwitchTo(pass_cxt);
 	if (due_ms >= 0)

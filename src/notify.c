@@ -101,7 +101,9 @@ notify_pass(void)
 
 	if (batch->n == DELIVERY_BATCH)
 		return 0;
-	due_ms = worker_query_int8("SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000))::bigint"
+	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
+	due_ms = worker_query_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
+							   " min(next_attempt_at) - clock_timestamp()) * 1000)) END::bigint"
 							   " FROM syncopt.notification_delivery WHERE delivered_at IS NULL AND gave_up_at IS NULL", -1);
 	MemoryContextSwitchTo(cxt);
 	return due_ms >= 0 ? Max(due_ms, 10) : syncopt_executor_poll_interval_s * 1000L;

@@ -96,8 +96,12 @@ CREATE FUNCTION syncopt.collector_next_due_ms() RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT greatest(0, pg_catalog.ceil(1000 * extract(epoch FROM
-               pg_catalog.min(coalesce(c.next_due_at, '-infinity')) - pg_catalog.clock_timestamp())))::bigint
+    -- greatest() ignores a NULL: without the CASE, no pollable account
+    -- would read as "due now" and the collector would spin.
+    SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN
+               greatest(0, pg_catalog.ceil(1000 * extract(epoch FROM
+                   pg_catalog.min(coalesce(c.next_due_at, '-infinity')) - pg_catalog.clock_timestamp())))
+           END::bigint
       FROM syncopt.account a
       JOIN syncopt.account_secret s USING (account_id)
       LEFT JOIN syncopt.collector_state c USING (account_id)

@@ -62,7 +62,8 @@ class ExecuteTests(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        c().psql("DELETE FROM syncopt.policy; DELETE FROM syncopt.asset; DELETE FROM syncopt.notification_channel; "
+        c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'cancelled' WHERE status = 'approved'; "
+                 "DELETE FROM syncopt.policy; DELETE FROM syncopt.asset; DELETE FROM syncopt.notification_channel; "
                  "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'syncopt-planner'", db())
         for setting, _ in SETTINGS + [("syncopt.max_auto_actions_per_hour", None)]:
             c().psql(f"ALTER SYSTEM RESET {setting}", db())
@@ -76,7 +77,9 @@ class ExecuteTests(unittest.TestCase):
     def connector(self, vendor="fivetran"):
         """A connector no other test uses: (connector_id, external_id)."""
         ext = (self.free if vendor == "fivetran" else self.free_ab).pop(0)
-        return int(c().value(f"SELECT connector_id FROM syncopt.connector WHERE external_id = '{ext}'", db())), ext
+        account = self.ft if vendor == "fivetran" else self.ab
+        return int(c().value(f"SELECT connector_id FROM syncopt.connector WHERE external_id = '{ext}' "
+                             f"AND account_id = {account}", db())), ext
 
     def propose(self, cid, action, params="{}"):
         return int(c().value(f"SELECT (syncopt.propose({cid}, '{action}', '{params}', 'integration test')).decision_id",

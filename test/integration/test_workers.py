@@ -192,11 +192,16 @@ class WorkerTests(unittest.TestCase):
             st = status(worker)
             self.assertNotEqual(st["pid"], pids[worker])
             self.assertEqual(st["starts"], "1")
+        # The approval survived the restart and the executor took it up: the
+        # fixture's account has no credentials, so it fails with that reason,
+        # every step audited (proposed, approved, executing, failed).
+        self.assertTrue(c.wait_for(f"SELECT status = 'failed' FROM syncopt.fivetran_sync_ai_logs "
+                                   f"WHERE decision_id = {decision}", db()))
         self.assertEqual(c.value(
-            f"SELECT status || ' ' || approved_by FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = {decision}",
-            db()), "approved postgres")
+            f"SELECT approved_by || ' ' || (error LIKE '%no credentials%') FROM syncopt.fivetran_sync_ai_logs "
+            f"WHERE decision_id = {decision}", db()), "postgres true")
         self.assertEqual(c.value(f"SELECT count(*) FROM syncopt.decision_event WHERE decision_id = {decision}", db()),
-                         "2")
+                         "4")
 
     def test_99_workers_wait_for_a_dropped_extension(self):
         c = cluster()
