@@ -230,10 +230,12 @@ class ExecuteTests(unittest.TestCase):
         ext_b = c().value(f"SELECT external_id FROM syncopt.connector WHERE connector_id = {b}", db())
         self.mock.call("/_mock/faults", {"match": f"/v1/connections/{ext_b}$", "kind": "status", "status": 400,
                                          "times": 3})
-        fails = [self.propose(b, "set_schedule", f'{{"sync_frequency": {f}}}') for f in (60, 120, 180)]
-        for d in fails:
+        # One at a time: a newer proposal of the same action supersedes an open one.
+        for frequency in (60, 120, 180):
+            d = self.propose(b, "set_schedule", f'{{"sync_frequency": {frequency}}}')
             self.approve(d)
             self.settle([d])
+            self.assertEqual(self.row(d)["status"], "failed")
         self.assertEqual(c().value(f"SELECT count(*) FROM syncopt.circuit_breaker WHERE connector_id = {b} "
                                    "AND closed_at IS NULL", db()), "1")
         c().psql("DELETE FROM syncopt.asset WHERE name = 'cap_a'", db())
