@@ -202,6 +202,7 @@ extern double time_diff(TimestampTz a, TimestampTz b);
 extern const char *format_time(TimestampTz t);
 extern const char *format_duration(double seconds);
 extern Datum interval_datum(double seconds);
+extern double interval_seconds(const Interval *span);
 extern double quantile(double *values, int n, double q);
 extern double median_of(const double *values, int n);
 extern void utc_dow_hour(TimestampTz t, int *dow, int *hour);

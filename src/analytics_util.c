@@ -141,3 +141,11 @@ median_of(const double *values, int n)
 	pfree(copy);
 	return m;
 }
+
+/* Seconds in an interval, a month counted as 30 days. */
+double
+interval_seconds(const Interval *span)
+{
+	return (double) span->time / USECS_PER_SEC +
+		(double) span->day * SECS_PER_DAY + (double) span->month * DAYS_PER_MONTH * SECS_PER_DAY;
+}

@@ -445,16 +445,13 @@ syncopt_plan(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
-	Interval   *horizon = PG_GETARG_INTERVAL_P(1);
-	double		horizon_s;
+	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
 	Fleet	   *fleet;
 	Score	   *scores;
 	PlannedSync *jobs;
 	int			njobs;
 	int		   *rows;
 
-	horizon_s = (double) horizon->time / USECS_PER_SEC +
-		(double) horizon->day * SECS_PER_DAY + (double) horizon->month * DAYS_PER_MONTH * SECS_PER_DAY;
 	if (horizon_s <= 0 || horizon_s > 31 * SECS_PER_DAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

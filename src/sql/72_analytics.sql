@@ -138,3 +138,17 @@ LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'syncopt_schema_drift';
 COMMENT ON FUNCTION syncopt.schema_drift() IS
     'Each connector''s latest schema snapshot against its data contract: added, removed and retyped columns and tables.';
+
+CREATE FUNCTION syncopt.simulate(policy text, horizon interval DEFAULT '7 days', seed integer DEFAULT 1,
+                                 start_at timestamptz DEFAULT now(),
+                                 auto_suspend interval DEFAULT '5 minutes',
+                                 noise double precision DEFAULT 1)
+RETURNS TABLE (policy text, seed integer, deadlines integer, sla_misses integer,
+               weighted_misses double precision, weighted_tardiness_h double precision,
+               p95_lateness interval, syncs integer, failed_syncs integer, wasted_syncs integer,
+               credits double precision, lb_sla_misses integer, lb_weighted_misses double precision,
+               lb_weighted_tardiness_h double precision, lb_syncs integer, reason text)
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_simulate';
+COMMENT ON FUNCTION syncopt.simulate(text, interval, integer, timestamptz, interval, double precision) IS
+    'What-if replay of the fleet over a horizon under a policy (static, fifo, edf, syncopt) with the same random numbers for every policy, and a lower bound.';

@@ -39,7 +39,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz),
     syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz),
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
-    syncopt.digest(timestamptz)
+    syncopt.digest(timestamptz),
+    syncopt.simulate(text, interval, integer, timestamptz, interval, double precision)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
