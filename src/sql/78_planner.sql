@@ -19,6 +19,37 @@ CREATE TABLE syncopt.planner_run (
 COMMENT ON TABLE syncopt.planner_run IS
     'One row per completed planning run with what it did; a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
 CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
+
+-- The latest planning run's plan and SLA forecast, kept so that dashboards
+-- (plan_timeline, sla_status) read rows instead of re-planning the fleet.
+CREATE TABLE syncopt.planned_sync (
+    planner_run_id bigint NOT NULL REFERENCES syncopt.planner_run ON DELETE CASCADE,
+    connector_id   bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    planned_start  timestamptz,
+    predicted_end  timestamptz,
+    deadline       timestamptz,
+    slack          interval,
+    will_miss      boolean NOT NULL,
+    action         text NOT NULL,
+    priority       integer,
+    reason         text NOT NULL,
+    PRIMARY KEY (planner_run_id, connector_id)
+);
+COMMENT ON TABLE syncopt.planned_sync IS
+    'plan() as the latest planning run computed it; replaced by each run.';
+CREATE TABLE syncopt.sla_forecast (
+    planner_run_id      bigint NOT NULL REFERENCES syncopt.planner_run ON DELETE CASCADE,
+    asset_id            bigint NOT NULL REFERENCES syncopt.asset ON DELETE CASCADE,
+    deadline            timestamptz,
+    predicted_ready     timestamptz,
+    at_risk             boolean NOT NULL,
+    risk                text NOT NULL,
+    blocking_connectors bigint[] NOT NULL,
+    reason              text NOT NULL,
+    PRIMARY KEY (planner_run_id, asset_id)
+);
+COMMENT ON TABLE syncopt.sla_forecast IS
+    'sla_risk() as the latest planning run computed it; replaced by each run.';
 -- The planner raises one alert per failed run and per SLA deadline.
 CREATE INDEX alert_failure_run_idx ON syncopt.alert (((details->>'run_id')::bigint)) WHERE kind = 'sync_failure';
 CREATE INDEX alert_sla_asset_idx ON syncopt.alert (asset_id) WHERE kind = 'sla_risk';
@@ -336,6 +367,14 @@ BEGIN
 
     PERFORM syncopt.expire_decisions();
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    DELETE FROM syncopt.planned_sync;
+    INSERT INTO syncopt.planned_sync
+    SELECT run.planner_run_id, p.* FROM syncopt.plan(at, interval '24 hours') p;
+    DELETE FROM syncopt.sla_forecast;
+    INSERT INTO syncopt.sla_forecast
+    SELECT run.planner_run_id, r.asset_id, r.deadline, r.predicted_ready, r.at_risk, r.risk,
+           coalesce(r.blocking_connectors, '{}'), r.reason
+      FROM syncopt.sla_risk(at) r;
 
     FOR cand IN
         SELECT * FROM syncopt.planner_candidates(at) pc

@@ -1,0 +1,81 @@
+-- The dashboard views on a small fleet whose rows are worked out by hand,
+-- read as a syncopt_reader login.
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
+    (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, paused, setup_state) VALUES
+    (1, 1, 'ok', 'ok', false, 'connected'), (2, 1, 'flaky', 'flaky', false, 'connected'),
+    (3, 1, 'down', 'down', false, 'connected'), (4, 1, 'creds', 'creds', false, 'broken'),
+    (5, 1, 'held', 'held', true, 'connected'), (6, 1, 'new', 'new', false, 'connected');
+-- ok: 14 daily 10-minute runs, then one of 100 minutes an hour ago (an
+-- anomaly); flaky: a success then 1 failure; down: a success then 3 failures.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT 1, 'd' || k, now() - make_interval(days => k, hours => 1),
+       now() - make_interval(days => k, hours => 1) + interval '10 minutes', 'succeeded', 1000, 'api'
+  FROM generate_series(1, 14) k;
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) VALUES
+    (1, 'spike', now() - interval '2 hours', now() - interval '20 minutes', 'succeeded', 1000, 'api'),
+    (2, 's', now() - interval '5 hours', now() - interval '4 hours 30 minutes', 'succeeded', 10, 'api'),
+    (2, 'f', now() - interval '3 hours', now() - interval '2 hours 50 minutes', 'failed', 0, 'api'),
+    (3, 's', now() - interval '9 hours', now() - interval '8 hours', 'succeeded', 10, 'api'),
+    (3, 'f1', now() - interval '7 hours', now() - interval '6 hours 45 minutes', 'failed', 0, 'api'),
+    (3, 'f2', now() - interval '5 hours', now() - interval '4 hours 45 minutes', 'failed', 0, 'api'),
+    (3, 'f3', now() - interval '3 hours', now() - interval '2 hours 45 minutes', 'failed', 0, 'api');
+SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id)) IS NOT NULL AS absorbed FROM syncopt.sync_run;
+CREATE ROLE dash_reader LOGIN IN ROLE syncopt_reader;
+
+SET SESSION AUTHORIZATION dash_reader;
+SELECT connector_id, name, health, consecutive_failures, runs, success_rate_pct, reason
+  FROM syncopt.connector_health ORDER BY connector_id;
+-- Last 7 days: ok has 6 daily runs (days 1-6; day 7 started 7 days and 1
+-- hour ago) of 10 min plus the 100-minute spike: 160 min = 2.67 h;
+-- flaky 30 + 10 min = 0.67 h, down 60 + 3 x 15 min = 1.75 h.  Total
+-- 305 min: shares 52.46, 13.11, 34.43 percent.
+SELECT connector_id, syncs, failed_syncs, sync_hours, share_of_sync_time_pct
+  FROM syncopt.cost_by_connector ORDER BY connector_id;
+-- The spike is the only anomalous duration (100 min against a steady 10).
+SELECT connector, metric, direction, observed, expected FROM syncopt.anomaly_feed WHERE metric = 'duration';
+RESET SESSION AUTHORIZATION;
+
+-- Plan and SLA views show the latest planning run.  A dashboard due in
+-- 3 hours fed by ok and flaky.
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, timezone, weight)
+VALUES (1, 'exec', 'dashboard', (now() + interval '3 hours')::time, 'UTC', 5);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2, 1);
+SET SESSION AUTHORIZATION dash_reader;
+SELECT count(*) AS before_any_run FROM syncopt.plan_timeline;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) >= 0 AS planned FROM syncopt.run_planner();
+SET SESSION AUTHORIZATION dash_reader;
+SELECT connector, action, will_miss, deadline = (SELECT min(deadline) FROM syncopt.sla_status) AS same_deadline
+  FROM syncopt.plan_timeline ORDER BY connector;
+SELECT asset, status, deadline > now() AS ahead FROM syncopt.sla_status;
+SELECT (SELECT count(*) FROM syncopt.plan_timeline) = (SELECT count(*) FROM syncopt.plan(now(), '24 hours'))
+       AS timeline_is_the_plan;
+RESET SESSION AUTHORIZATION;
+-- A second run replaces the snapshot instead of adding to it.
+SELECT count(*) >= 0 AS planned_again FROM syncopt.run_planner();
+SELECT count(DISTINCT planner_run_id) AS runs_shown, count(*) AS rows FROM syncopt.plan_timeline;
+
+-- Approvals and audit: a manual proposal waits; once approved it leaves the queue.
+SELECT decision_id FROM syncopt.propose(2, 'trigger_sync', '{}', 'flaky feeds exec') \gset
+SET SESSION AUTHORIZATION dash_reader;
+SELECT decision_id = :decision_id AS mine, connector, action, reason FROM syncopt.pending_approvals;
+RESET SESSION AUTHORIZATION;
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved', review_note = 'ok' WHERE decision_id = :decision_id;
+SET SESSION AUTHORIZATION dash_reader;
+SELECT count(*) AS pending FROM syncopt.pending_approvals;
+SELECT connector, action, old_status, new_status, actor = current_user AS by_reader
+  FROM syncopt.decision_audit WHERE decision_id = :decision_id ORDER BY event_id;
+RESET SESSION AUTHORIZATION;
+
+-- Views never widen access: a login without syncopt_reader sees nothing.
+CREATE ROLE dash_nobody LOGIN;
+SET SESSION AUTHORIZATION dash_nobody;
+\set VERBOSITY terse
+SELECT count(*) FROM syncopt.connector_health;
+RESET SESSION AUTHORIZATION;
+DROP ROLE dash_reader;
+DROP ROLE dash_nobody;
