@@ -1,55 +1,211 @@
 #!/usr/bin/env python3
-"""make demo / make demo-stop: a cluster with syncopt and a guided tour.
+"""make demo / make demo-stop: syncopt closing the loop on a generated fleet.
 
-`start` replaces any earlier demo cluster, starts a new one with syncopt and
-pg_cron preloaded, runs demo/tour.sql through psql so that every statement
-is shown with its result, and leaves the cluster running.  `stop` removes
-it.
+`start` replaces any earlier demo, then starts a throwaway cluster with
+syncopt and pg_cron preloaded and the mock vendor API serving a generated
+fleet of Fivetran and Airbyte connectors (test/fleet/generator.py); lets the
+collector fill the tables from the mock and reads the Fivetran history from
+a Platform Connector log table; describes what depends on the syncs; runs
+the planner in co-pilot mode; shows priorities, the plan, SLA risks,
+anomalies, classified failures and pending approvals; approves one
+proposal with the UPDATE a person types and shows the mock receiving the
+vendor call and the row reaching `succeeded`; writes the plan as an SVG
+timeline.  Everything stays running; `stop` removes it.
+
+SYNCOPT_DEMO_ROOT chooses the directory (default /var/tmp/syncopt-demo).
 """
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "test"))
+sys.path.insert(0, os.path.join(TOP, "demo"))
 
+from fleet.generator import GeneratedFleet  # noqa: E402
 from harness.cluster import PG_BIN, Cluster  # noqa: E402
+from plan_svg import render  # noqa: E402
 
-ROOT = "/var/tmp/syncopt-demo"
+ROOT = os.environ.get("SYNCOPT_DEMO_ROOT", "/var/tmp/syncopt-demo")
 DB = "syncopt_demo"
+SEED, CONNECTORS, SCENARIO = 7, 40, "tight"
 SETTINGS = {
     "shared_preload_libraries": "'syncopt,pg_cron'",
     "syncopt.database_name": f"'{DB}'",
+    "syncopt.http_allowed_hosts": "'127.0.0.1'",
     "cron.database_name": f"'{DB}'",
     "cron.use_background_workers": "on",
     "max_worker_processes": "32",
 }
+MOCK = os.path.join(TOP, "test", "mock_vendor", "server.py")
+
+
+def banner(text):
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
+
+
+class Demo:
+    def __init__(self):
+        self.cluster = Cluster(SETTINGS, databases=[DB], root=ROOT)
+        self.cluster.start()
+        self.mock = subprocess.Popen([sys.executable, MOCK, "--port", "0", "--seed", str(SEED),
+                                      "--generated", str(CONNECTORS), "--scenario", SCENARIO, "--page-cap", "10"],
+                                     stdout=subprocess.PIPE, stderr=open(os.path.join(ROOT, "mock.log"), "w"),
+                                     text=True, start_new_session=True)
+        self.port = int(self.mock.stdout.readline().split()[1])
+        with open(os.path.join(ROOT, "mock.pid"), "w") as f:
+            f.write(str(self.mock.pid))
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def show(self, sql):
+        """Run SQL through psql, echoing each statement before its result."""
+        proc = subprocess.run([f"{PG_BIN}/psql", "-X", "-e", "-v", "ON_ERROR_STOP=1", "-P", "footer=off"]
+                              + self.cluster.conninfo(DB), input=sql, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"the tour stopped at an error; server log: {self.cluster.log}")
+
+    def quiet(self, sql):
+        self.cluster.psql(sql, DB)
+
+    def value(self, sql):
+        return self.cluster.value(sql, DB)
+
+    def wait(self, sql, what, timeout=60):
+        if not self.cluster.wait_for(sql, DB, timeout=timeout):
+            raise SystemExit(f"timed out waiting for {what}; server log: {self.cluster.log}")
+
+    def mock_requests(self):
+        with urllib.request.urlopen(self.base + "/_mock/requests", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+def tour(d):
+    now = time.gmtime()
+    fleet = GeneratedFleet(SEED, CONNECTORS, SCENARIO, now=__import__("datetime").datetime(
+        *now[:4], tzinfo=__import__("datetime").timezone.utc))
+
+    banner("1. Install syncopt and point it at the vendors (a mock on loopback here).")
+    d.show(f"""
+CREATE EXTENSION syncopt;
+CREATE EXTENSION pg_cron;
+CREATE ROLE alice LOGIN IN ROLE syncopt_approver;
+INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES
+    ('fivetran', 'fivetran-prod', '{d.base}/fivetran', '1 hour'),
+    ('airbyte', 'airbyte-cloud', '{d.base}/airbyte/v1', '1 hour');
+-- Secrets are write-only: nobody reads them back, not even admins.
+SELECT syncopt.set_credentials(1, 'ft_key', 'ft_secret_s3cr3t');
+SELECT syncopt.set_credentials(2, 'ab_client', 'ab_secret_s3cr3t');
+""")
+    banner("2. The collector pulls connections and sync history (wait for both accounts).")
+    d.wait("SELECT count(*) = 2 FROM syncopt.collector_status WHERE last_finished_at IS NOT NULL",
+           "the first collection", timeout=120)
+    d.show("""
+SELECT account_id, vendor, state, last_requests, last_pages, last_rows, last_error FROM syncopt.collector_status;
+SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) AS runs
+  FROM syncopt.connector c JOIN syncopt.account a USING (account_id)
+  LEFT JOIN syncopt.sync_run r USING (connector_id) GROUP BY a.vendor ORDER BY 1;
+""")
+    banner("3. Fivetran's run history comes from the Platform Connector log (landed in this database).")
+    d.quiet(fleet.sql_platform_log())
+    d.show("SELECT syncopt.ingest_fivetran_log(1, 'fivetran_log') AS runs_ingested;")
+    banner("4. Describe what depends on the syncs: dbt models, dashboards with deadlines, calendar, windows.")
+    d.quiet(fleet.sql_admin() + fleet.sql_graph())
+    d.show("""
+SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;
+INSERT INTO syncopt.policy (mode, max_actions_per_hour) VALUES ('copilot', 10);
+""")
+    banner("5. Top priorities, each with its reason.")
+    d.show("""
+SELECT c.name, round(p.score::numeric, 1) AS score, p.deadline, p.slack, p.reason
+  FROM syncopt.priority_scores() p JOIN syncopt.connector c USING (connector_id)
+ ORDER BY p.score DESC LIMIT 5;
+""")
+    banner("6. Plan: run the planner (pg_cron will run it every 15 minutes from now on).")
+    d.show("""
+SELECT syncopt.schedule_planner();
+SELECT count(*) AS proposals FROM syncopt.run_planner();
+SELECT connector, planned_start, predicted_end, deadline, will_miss, action
+  FROM syncopt.plan_timeline ORDER BY planned_start, connector LIMIT 12;
+SELECT asset, deadline, predicted_ready, status, blocking_connectors FROM syncopt.sla_status
+ WHERE status <> 'on_track' ORDER BY deadline LIMIT 8;
+""")
+    banner("7. Anomalies and classified failures of the last days.")
+    d.show("""
+SELECT connector, metric, direction, round(observed) AS observed, round(expected) AS expected, score
+  FROM syncopt.anomaly_feed ORDER BY score DESC LIMIT 6;
+SELECT category, retryable, count(*) AS failures, min(remediation) AS remediation
+  FROM syncopt.classify_runs(now() - interval '7 days') GROUP BY 1, 2 ORDER BY 3 DESC;
+""")
+    banner("8. What waits for a human.")
+    d.show("""
+SELECT decision_id, connector, action, params, left(reason, 110) AS reason
+  FROM syncopt.pending_approvals ORDER BY priority_score DESC NULLS LAST LIMIT 8;
+""")
+    pick = d.value("""
+SELECT coalesce((SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
+                  ORDER BY priority_score DESC NULLS LAST LIMIT 1),
+                (SELECT decision_id FROM syncopt.propose(
+                    (SELECT connector_id FROM syncopt.priority_scores() ORDER BY score DESC LIMIT 1),
+                    'trigger_sync', '{}', 'the top priority, proposed by hand for the tour')))""")
+    banner(f"9. alice approves decision {pick}; the executor calls the vendor at commit.")
+    d.show(f"""
+SET SESSION AUTHORIZATION alice;
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved', review_note = 'go ahead'
+ WHERE decision_id = {pick};
+RESET SESSION AUTHORIZATION;
+""")
+    d.wait(f"SELECT status IN ('succeeded', 'failed', 'unknown') FROM syncopt.fivetran_sync_ai_logs "
+           f"WHERE decision_id = {pick}", "the executor")
+    calls = [r for r in d.mock_requests() if r["method"] == "POST" and "/sync" in r["path"] or
+             r["method"] == "POST" and r["path"].endswith("/jobs")]
+    for r in calls:
+        print(f"the mock vendor API received: {r['method']} {r['path']}")
+    d.show(f"""
+SELECT decision_id, status, approved_by, http_status, finished_at - approved_at AS approval_to_done
+  FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = {pick};
+SELECT at, old_status, new_status, actor FROM syncopt.decision_audit WHERE decision_id = {pick} ORDER BY event_id;
+""")
+    banner("10. The plan as a picture.")
+    rows = d.cluster.rows("SELECT connector, planned_start, predicted_end, deadline, will_miss FROM "
+                          "syncopt.plan_timeline ORDER BY planned_start, connector", DB)
+    planned_at = d.value("SELECT max(planned_at) FROM syncopt.plan_timeline")
+    svg = os.path.join(ROOT, "plan.svg")
+    with open(svg, "w") as f:
+        f.write(render(rows, planned_at))
+    print(f"wrote {svg} ({len(rows)} planned syncs); open it in a browser.")
 
 
 def stop():
+    pid_file = os.path.join(ROOT, "mock.pid")
+    if os.path.exists(pid_file):
+        try:
+            os.killpg(int(open(pid_file).read()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
     if os.path.isdir(ROOT):
         Cluster.existing(ROOT).destroy()
-        print(f"removed the demo cluster in {ROOT}")
+        print(f"removed the demo in {ROOT}")
+    return 0
 
 
 def start():
     stop()
-    cluster = Cluster(SETTINGS, databases=[DB], root=ROOT)
-    cluster.start()
-    tour = os.path.join(TOP, "demo", "tour.sql")
-    proc = subprocess.run([f"{PG_BIN}/psql", "-X", "-e", "-v", "ON_ERROR_STOP=1", "-f", tour]
-                          + cluster.conninfo(DB))
-    if proc.returncode != 0:
-        print(cluster.log_tail(), file=sys.stderr)
-        return proc.returncode
+    d = Demo()
+    tour(d)
     print(f"""
-The demo cluster is still running. Connect with:
+The demo keeps running (cluster, workers, pg_cron, mock vendor API on port {d.port}). Connect with:
 
-    psql -h {ROOT} -p {cluster.port} -U postgres {DB}
+    psql -h {ROOT} -p {d.cluster.port} -U postgres {DB}
 
-Server log: {cluster.log}
-Remove it with: make demo-stop""")
+Try: SELECT * FROM syncopt.pending_approvals;  SELECT * FROM syncopt.sla_status;
+Server log: {d.cluster.log}
+The plan picture: {ROOT}/plan.svg
+Remove everything with: make demo-stop""")
     return 0
 
 

@@ -30,6 +30,7 @@ so the graph also loads over connectors the collector created);
 `mock_fleet()` is what the mock vendor API serves.
 """
 
+import json
 import math
 import random
 from datetime import datetime, timedelta, timezone
@@ -259,6 +260,38 @@ class GeneratedFleet:
         out.append("INSERT INTO syncopt.load_window (name, target, source_key, dow, start_time, end_time, timezone,"
                    " load_factor, price_multiplier) VALUES\n" + ",\n".join(rows) + ";\n")
         return "".join(out)
+
+    def sql_platform_log(self, schema="fivetran_log"):
+        """The Fivetran connectors' runs as a Platform Connector `log` table would hold them."""
+        q = self.q
+        rows, n = [], 0
+        for r in self.runs:
+            c = r["connector"]
+            if c["vendor"] != "fivetran":
+                continue
+            end = r["started_at"] + timedelta(seconds=r["seconds"])
+            status = {"succeeded": "SUCCESSFUL", "failed": "FAILURE", "rescheduled": "RESCHEDULED"}[r["status"]]
+            events = [(r["started_at"], "INFO", "sync_start", {}),
+                      (end, "INFO", "records_modified", {"table": "t", "count": r["rows"]})]
+            if r["error"]:
+                events.append((end, "SEVERE", None, {"message": r["error"]}))
+            events.append((end, "INFO", "sync_end", {"status": status}))
+            for ts, level, event, data in events:
+                n += 1
+                rows.append(f"('{n}', {q(ts.replace(tzinfo=None))}, {q(c['external_id'])}, {q(level)}, "
+                            f"{q(event)}, {q(json.dumps(data))}, {q(r['external_run_id'])})")
+        return (f"CREATE SCHEMA {schema};\n"
+                f"CREATE TABLE {schema}.log (id text, time_stamp timestamp, connection_id text, event text,"
+                " message_event text, message_data text, sync_id text);\n"
+                f"INSERT INTO {schema}.log VALUES\n" + ",\n".join(rows) + ";\n")
+
+    def sql_admin(self):
+        """What an admin adds to collected connectors: shared sources and tags."""
+        return "".join(
+            f"UPDATE syncopt.connector SET source_key = {self.q(c['source_key'])}, tags = {self.q(c['tags'])}"
+            f" WHERE account_id = {2 if c['vendor'] == 'airbyte' else 1}"
+            f" AND external_id = {self.q(c['external_id'])};\n"
+            for c in self.connectors if c["source_key"] or c["tags"])
 
     def sql(self):
         return self.sql_connectors() + self.sql_runs() + self.sql_graph() + "ANALYZE;\n"

@@ -33,12 +33,17 @@ broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
 (401 as for wrong credentials).  A fault applies to requests whose path
 matches its regex, `times` times.
 
+Fleets: a small built-in one (--fivetran-connections, --airbyte-connections)
+or, with --generated N [--scenario S], the fleet of test/fleet/generator.py
+(the same connectors, history and faults the benchmarks load).
+
 Run: server.py [--port N] [--seed S] ...; it prints "PORT <n>" when ready.
 """
 
 import argparse
 import base64
 import json
+import os
 import random
 import re
 import secrets
@@ -119,6 +124,45 @@ class Fleet:
                 start = EPOCH - timedelta(days=jobs_per_connection - j, minutes=rnd.randint(0, 59))
                 self.add_job(cid, start, rnd.randint(60, 3600), rnd.random() < 0.9)
 
+    @classmethod
+    def generated(cls, seed, connectors, scenario):
+        """The fleet of test/fleet/generator.py, with history up to this hour."""
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from fleet.generator import GeneratedFleet
+        now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        gen = GeneratedFleet(seed, connectors, scenario, now=now).mock_fleet()
+        self = cls(seed, 1, 0, 0, 0)
+        self.groups = [{"id": g, "name": g, "created_at": iso(EPOCH - timedelta(days=400))}
+                       for g in sorted({c["group_id"] for c in gen["fivetran"]})]
+        for c in gen["fivetran"]:
+            self.connections[c["id"]] = {
+                "id": c["id"], "group_id": c["group_id"], "service": c["service"], "service_version": 1,
+                "schema": c["schema"], "connected_by": "user_1", "created_at": iso(EPOCH - timedelta(days=300)),
+                "succeeded_at": c["succeeded_at"], "failed_at": c["failed_at"],
+                "paused": False, "pause_after_trial": False, "sync_frequency": c["sync_frequency"],
+                "schedule_type": "auto", "data_delay_sensitivity": "NORMAL",
+                "status": {"setup_state": c["setup_state"], "sync_state": "scheduled",
+                           "update_state": "on_schedule", "is_historical_sync": False, "tasks": [], "warnings": []},
+                "config": {}}
+            self.schemas[c["id"]] = {}
+        for c in gen["airbyte"]:
+            self.ab_connections.append({
+                "connectionId": c["connectionId"], "name": c["name"], "sourceId": "95e66a59-" + c["connectionId"][-4:],
+                "destinationId": "e478de0d-a3a0-475c-b019-25f7dd29e281",
+                "workspaceId": "bd9e0ec2-9a0d-4b2e-a3d1-000000000001", "status": "active",
+                "schedule": {"scheduleType": "basic", "basicTiming": "Every 24 HOURS"},
+                "nonBreakingSchemaUpdatesBehavior": "ignore", "namespaceDefinition": "destination",
+                "configurations": {"streams": []}, "createdAt": 1700000000, "tags": []})
+        for j in gen["jobs"]:
+            start = datetime.strptime(j["startTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            end = start + timedelta(seconds=j["seconds"])
+            self.jobs.append({"jobId": self.next_job_id, "status": j["status"], "jobType": "sync",
+                              "startTime": j["startTime"], "connectionId": j["connectionId"],
+                              "lastUpdatedAt": iso_seconds(end), "duration": iso_duration(j["seconds"]),
+                              "bytesSynced": j["rows"] * 100, "rowsSynced": j["rows"], "_updated": end})
+            self.next_job_id += 1
+        return self
+
     def add_job(self, connection_id, start, seconds, ok):
         end = start + timedelta(seconds=seconds)
         self.jobs.append({
@@ -141,8 +185,11 @@ class State:
     def __init__(self, args):
         self.lock = threading.Lock()
         self.args = args
-        self.fleet = Fleet(args.seed, args.fivetran_groups, args.fivetran_connections,
-                           args.airbyte_connections, args.jobs_per_connection)
+        if args.generated:
+            self.fleet = Fleet.generated(args.seed, args.generated, args.scenario)
+        else:
+            self.fleet = Fleet(args.seed, args.fivetran_groups, args.fivetran_connections,
+                               args.airbyte_connections, args.jobs_per_connection)
         self.requests = []
         self.faults = []
         self.tokens = {}
@@ -553,6 +600,9 @@ def main():
     p.add_argument("--fivetran-connections", type=int, default=12)
     p.add_argument("--airbyte-connections", type=int, default=10)
     p.add_argument("--jobs-per-connection", type=int, default=6)
+    p.add_argument("--generated", type=int, default=0,
+                   help="serve this many connectors of test/fleet/generator.py's fleet instead")
+    p.add_argument("--scenario", default="loose", help="the generated fleet's scenario")
     p.add_argument("--page-cap", type=int, default=0, help="serve at most this many items per page")
     p.add_argument("--rate-limit", type=int, default=20000)
     p.add_argument("--token-lifetime", type=int, default=900)
