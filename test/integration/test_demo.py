@@ -18,7 +18,9 @@ DEMO = os.path.join(TOP, "demo", "demo.py")
 class DemoTests(unittest.TestCase):
 
     def test_demo_runs_to_its_end(self):
-        root = os.path.join(tempfile.mkdtemp(prefix="syncopt-demo-test-"), "demo")
+        parent = tempfile.mkdtemp(prefix="syncopt-demo-test-")
+        os.chmod(parent, 0o755)     # the postgres OS user runs the demo's cluster inside
+        root = os.path.join(parent, "demo")
         env = dict(os.environ, SYNCOPT_DEMO_ROOT=root)
         try:
             proc = subprocess.run([sys.executable, DEMO, "start"], env=env, capture_output=True,
@@ -42,3 +44,4 @@ class DemoTests(unittest.TestCase):
             stop = subprocess.run([sys.executable, DEMO, "stop"], env=env, capture_output=True, text=True, timeout=120)
             self.assertEqual(stop.returncode, 0, stop.stderr)
             self.assertFalse(os.path.exists(root))
+            os.rmdir(parent)
