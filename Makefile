@@ -51,3 +51,4 @@ bench:
 	python3 test/bench/bench_collect.py
 	python3 test/bench/bench_analytics.py
 	python3 test/bench/bench_execute.py
+	python3 test/bench/bench_decisions.py

@@ -15,7 +15,7 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit',
      NULL, 'rate_limit', true,
      'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 40, true),
-    ('schema (change|mismatch)|column .* (does not exist|not found)|type mismatch|incompatible (type|schema)|breaking schema',
+    ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema',
      NULL, 'schema_change', false,
      'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
     ('destination|warehouse|snowflake|bigquery|redshift|databricks',

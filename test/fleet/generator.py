@@ -206,13 +206,14 @@ class GeneratedFleet:
         return ("INSERT INTO syncopt.connector (account_id, external_id, name, service, schedule_minutes,"
                 " destination_id, source_key, tags, setup_state) VALUES\n" + ",\n".join(rows) + ";\n")
 
-    def sql_runs(self):
-        """History, then its statistics absorbed the way ingestion absorbs them."""
+    def sql_runs(self, before=None):
+        """History (started before `before`, if given), absorbed the way ingestion absorbs it."""
         q = self.q
+        runs = [r for r in self.runs if before is None or r["started_at"] < before]
         out = ["CREATE TEMP TABLE gen_run_ids (run_id bigint) ON COMMIT DROP;\n"]
-        for i in range(0, len(self.runs), 2000):
+        for i in range(0, len(runs), 2000):
             rows = []
-            for r in self.runs[i:i + 2000]:
+            for r in runs[i:i + 2000]:
                 c = r["connector"]
                 account = 2 if c["vendor"] == "airbyte" else 1
                 rows.append(f"({account}, {q(c['external_id'])}, {q(r['external_run_id'])}, {q(r['started_at'])}, "
