@@ -52,3 +52,4 @@ bench:
 	python3 test/bench/bench_analytics.py
 	python3 test/bench/bench_execute.py
 	python3 test/bench/bench_decisions.py
+	python3 test/bench/bench_views.py

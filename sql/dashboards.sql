@@ -35,8 +35,6 @@ SELECT connector_id, name, health, consecutive_failures, runs, success_rate_pct,
 -- 305 min: shares 52.46, 13.11, 34.43 percent.
 SELECT connector_id, syncs, failed_syncs, sync_hours, share_of_sync_time_pct
   FROM syncopt.cost_by_connector ORDER BY connector_id;
--- The spike is the only anomalous duration (100 min against a steady 10).
-SELECT connector, metric, direction, observed, expected FROM syncopt.anomaly_feed WHERE metric = 'duration';
 RESET SESSION AUTHORIZATION;
 
 -- Plan and SLA views show the latest planning run.  A dashboard due in
@@ -52,6 +50,9 @@ SET SESSION AUTHORIZATION dash_reader;
 SELECT connector, action, will_miss, deadline = (SELECT min(deadline) FROM syncopt.sla_status) AS same_deadline
   FROM syncopt.plan_timeline ORDER BY connector;
 SELECT asset, status, deadline > now() AS ahead FROM syncopt.sla_status;
+-- The planning run found the anomalies of the last 24 hours: the spike is
+-- the only anomalous duration (100 min against a steady 10).
+SELECT connector, metric, direction, observed, expected FROM syncopt.anomaly_feed WHERE metric = 'duration';
 SELECT (SELECT count(*) FROM syncopt.plan_timeline) = (SELECT count(*) FROM syncopt.plan(now(), '24 hours'))
        AS timeline_is_the_plan;
 RESET SESSION AUTHORIZATION;
@@ -79,3 +80,5 @@ SELECT count(*) FROM syncopt.connector_health;
 RESET SESSION AUTHORIZATION;
 DROP ROLE dash_reader;
 DROP ROLE dash_nobody;
+
+DROP EXTENSION syncopt CASCADE;

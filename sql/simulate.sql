@@ -83,3 +83,5 @@ SELECT count(DISTINCT (s.sla_misses, s.syncs, s.credits)) AS distinct_answers
 SELECT * FROM syncopt.simulate('random');
 SELECT * FROM syncopt.simulate('edf', '0 days');
 SELECT * FROM syncopt.simulate('edf', '1 day', 1, now(), '5 minutes', -1);
+
+DROP EXTENSION syncopt CASCADE;

@@ -50,6 +50,20 @@ CREATE TABLE syncopt.sla_forecast (
 );
 COMMENT ON TABLE syncopt.sla_forecast IS
     'sla_risk() as the latest planning run computed it; replaced by each run.';
+CREATE TABLE syncopt.anomaly_snapshot (
+    planner_run_id bigint NOT NULL REFERENCES syncopt.planner_run ON DELETE CASCADE,
+    run_id         bigint NOT NULL REFERENCES syncopt.sync_run ON DELETE CASCADE,
+    connector_id   bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    metric         text NOT NULL,
+    observed       double precision,
+    expected       double precision,
+    score          double precision,
+    direction      text,
+    reason         text NOT NULL,
+    PRIMARY KEY (planner_run_id, run_id, metric)
+);
+COMMENT ON TABLE syncopt.anomaly_snapshot IS
+    'anomalies() of the 24 hours before the latest planning run; replaced by each run.';
 -- The planner raises one alert per failed run and per SLA deadline.
 CREATE INDEX alert_failure_run_idx ON syncopt.alert (((details->>'run_id')::bigint)) WHERE kind = 'sync_failure';
 CREATE INDEX alert_sla_asset_idx ON syncopt.alert (asset_id) WHERE kind = 'sla_risk';
@@ -375,6 +389,11 @@ BEGIN
     SELECT run.planner_run_id, r.asset_id, r.deadline, r.predicted_ready, r.at_risk, r.risk,
            coalesce(r.blocking_connectors, '{}'), r.reason
       FROM syncopt.sla_risk(at) r;
+    DELETE FROM syncopt.anomaly_snapshot;
+    INSERT INTO syncopt.anomaly_snapshot
+    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
+           x.direction, x.reason
+      FROM syncopt.anomalies(at - interval '24 hours') x;
 
     FOR cand IN
         SELECT * FROM syncopt.planner_candidates(at) pc

@@ -88,15 +88,18 @@ SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destinati
 COMMENT ON VIEW syncopt.cost_by_connector IS
     'Sync time, failed syncs, reported credits and share of the fleet''s sync time per connector over the last 7 days.';
 
--- Anomalous runs of the last 24 hours, newest first when ordered by run.
+-- Anomalous runs of the 24 hours before the latest planning run (which
+-- computes them once for every dashboard reading them).
 CREATE VIEW syncopt.anomaly_feed WITH (security_invoker = true) AS
 SELECT x.run_id, r.started_at, x.connector_id, coalesce(c.name, c.external_id) AS connector,
-       x.metric, x.direction, x.observed, x.expected, round(x.score::numeric, 1) AS score, x.reason
-  FROM syncopt.anomalies(now() - interval '24 hours') x
+       x.metric, x.direction, x.observed, x.expected, round(x.score::numeric, 1) AS score, x.reason,
+       p.at AS detected_at
+  FROM syncopt.anomaly_snapshot x
+  JOIN syncopt.planner_run p ON p.planner_run_id = x.planner_run_id
   JOIN syncopt.connector c ON c.connector_id = x.connector_id
-  LEFT JOIN syncopt.sync_run r ON r.run_id = x.run_id;
+  JOIN syncopt.sync_run r ON r.run_id = x.run_id;
 COMMENT ON VIEW syncopt.anomaly_feed IS
-    'Runs of the last 24 hours whose duration, rows, credits or freshness lag is anomalous, with the reason.';
+    'Runs of the 24 hours before the latest planning run whose duration, rows, credits or freshness lag is anomalous, with the reason.';
 
 -- The latest planning run's plan, one bar per connector for a timeline panel.
 CREATE VIEW syncopt.plan_timeline WITH (security_invoker = true) AS

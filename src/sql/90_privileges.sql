@@ -20,7 +20,7 @@ GRANT SELECT ON
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
     syncopt.collector_state, syncopt.log_ingest_state, syncopt.collector_status,
     syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
-    syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast,
+    syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline
 TO syncopt_reader;
