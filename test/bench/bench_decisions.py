@@ -195,6 +195,19 @@ SELECT c.external_id, r.external_run_id, k.category
     return lines
 
 
+def summary(verdicts):
+    """The targets of issue 6, met or not, per scenario class."""
+    lines = ["\nTargets: weighted misses at most half of static's and below edf's; misses beyond the lower",
+             "bound close to zero on loose scenarios; credits at least 20% below static.\n",
+             "| scenario | misses vs static | below edf | beyond bound per seed | credits vs static |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, ratio, below_edf, beyond, saving in verdicts:
+        lines.append(f"| {name} | {ratio:.2f}x {'(met)' if ratio <= 0.5 else '(NOT met)'} | "
+                     f"{'yes' if below_edf else 'NO'} | {beyond:.1f} | {-100 * saving:+.0f}% "
+                     f"{'(met)' if saving >= 0.2 else '(NOT met)'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     cluster = Cluster(SETTINGS, databases=[DB])
     cluster.start()
@@ -216,7 +229,7 @@ credits are warehouse hours on the union of busy intervals (60 s minimum per
 resume, 5-minute auto-suspend tail, peak price x2).  The lower bound has
 unlimited slots and no transient failures.  Reproduce with
 `python3 test/bench/bench_decisions.py`.
-""" + "\n".join(dec) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
+""" + summary(verdicts) + "\n".join(dec) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
     replace_section("Decision quality", text)
     for v in verdicts:
         print(v)
