@@ -334,6 +334,16 @@ upstream_lags(const Fleet *f, const int *order, int a, double *asset_lag, double
 	}
 }
 
+/* Room for element n of a palloc'd array that doubles when full. */
+static void *
+grow(void *items, int n, int *max, Size size)
+{
+	if (n < *max)
+		return items;
+	*max = Max(64, *max * 2);
+	return items ? repalloc(items, size * *max) : palloc(size * *max);
+}
+
 static const SimReq *sort_reqs;
 
 /* Requirements by connector, then due time. */
@@ -358,10 +368,10 @@ build_requirements(Sim *sim)
 	int		   *order = graph_order(f->nasset, &f->asset_next, &f->asset_prev_assets);
 	double	   *asset_lag = palloc(sizeof(double) * Max(f->nasset, 1));
 	double	   *lag = palloc(sizeof(double) * Max(f->nconn, 1));
-	int			maxreq = 64;
+	int			maxreq = 0;
 	int		   *idx;
 
-	sim->req = palloc(sizeof(SimReq) * maxreq);
+	sim->req = NULL;
 	for (int o = 0; o < sim->nocc; o++)
 	{
 		SimOcc	   *occ = &sim->occ[o];
@@ -376,11 +386,7 @@ build_requirements(Sim *sim)
 
 			if (lag[i] < 0 || f->conn[i].paused)
 				continue;
-			if (sim->nreq == maxreq)
-			{
-				maxreq *= 2;
-				sim->req = repalloc(sim->req, sizeof(SimReq) * maxreq);
-			}
+			sim->req = grow(sim->req, sim->nreq, &maxreq, sizeof(SimReq));
 			r = &sim->req[sim->nreq++];
 			r->conn = i;
 			r->occ = o;
@@ -410,12 +416,7 @@ add_job(Sim *sim, int i, TimestampTz release, TimestampTz due, double weight, bo
 {
 	SimJob	   *j;
 
-	if (sim->njob == sim->maxjob)
-	{
-		sim->maxjob = Max(64, sim->maxjob * 2);
-		sim->job = sim->job ? repalloc(sim->job, sizeof(SimJob) * sim->maxjob)
-			: palloc(sizeof(SimJob) * sim->maxjob);
-	}
+	sim->job = grow(sim->job, sim->njob, &sim->maxjob, sizeof(SimJob));
 	j = &sim->job[sim->njob++];
 	memset(j, 0, sizeof(SimJob));
 	j->conn = i;
@@ -613,12 +614,7 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 	j->ends = time_add(now, seconds);
 	sim->busy[i] = true;
 	sim->dest_running[sim->dest_of[i]]++;
-	if (sim->nrun == sim->maxrun)
-	{
-		sim->maxrun = Max(64, sim->maxrun * 2);
-		sim->run = sim->run ? repalloc(sim->run, sizeof(SimRun) * sim->maxrun)
-			: palloc(sizeof(SimRun) * sim->maxrun);
-	}
+	sim->run = grow(sim->run, sim->nrun, &sim->maxrun, sizeof(SimRun));
 	run = &sim->run[sim->nrun++];
 	run->conn = i;
 	run->start = now;
