@@ -20,8 +20,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
+from datetime import datetime, timezone
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "test"))
@@ -85,9 +85,9 @@ class Demo:
 
 
 def tour(d):
-    now = time.gmtime()
-    fleet = GeneratedFleet(SEED, CONNECTORS, SCENARIO, now=__import__("datetime").datetime(
-        *now[:4], tzinfo=__import__("datetime").timezone.utc))
+    # The mock builds the same fleet with history up to this hour.
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    fleet = GeneratedFleet(SEED, CONNECTORS, SCENARIO, now=hour)
 
     banner("1. Install syncopt and point it at the vendors (a mock on loopback here).")
     d.show(f"""
@@ -161,8 +161,8 @@ RESET SESSION AUTHORIZATION;
 """)
     d.wait(f"SELECT status IN ('succeeded', 'failed', 'unknown') FROM syncopt.fivetran_sync_ai_logs "
            f"WHERE decision_id = {pick}", "the executor")
-    calls = [r for r in d.mock_requests() if r["method"] == "POST" and "/sync" in r["path"] or
-             r["method"] == "POST" and r["path"].endswith("/jobs")]
+    calls = [r for r in d.mock_requests()
+             if r["method"] == "POST" and ("/sync" in r["path"] or r["path"].endswith("/jobs"))]
     for r in calls:
         print(f"the mock vendor API received: {r['method']} {r['path']}")
     d.show(f"""
