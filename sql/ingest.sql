@@ -88,6 +88,11 @@ SELECT s.runs, s.successes, s.failures, s.consecutive_failures, s.ewma_duration_
 SELECT pg_temp.fingerprint() AS before \gset
 SELECT syncopt.ingest_airbyte_jobs(102, :'ab_jobs');       -- again: 0
 SELECT pg_temp.fingerprint() = :'before' AS unchanged;
+-- Job 1 seen again with other figures: the run is updated (1), but it was
+-- finished before, so connector_stats still counts 3 runs, 2 successes.
+SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 1, "status": "succeeded", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2", "duration": "PT8H6M12S", "rowsSynced": 1000, "bytesSynced": 50001}]}');
+SELECT s.runs, s.successes FROM syncopt.connector_stats s JOIN syncopt.connector c USING (connector_id)
+ WHERE c.external_id = 'c2';
 -- Job 4 ends (600 s); an older page showing it running does not undo that.
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 4, "status": "succeeded", "jobType": "sync", "startTime": "2023-03-28T00:00:00Z", "connectionId": "c2", "lastUpdatedAt": "2023-03-28T00:10:00Z", "duration": "PT10M", "rowsSynced": 10}]}');
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 4, "status": "running", "jobType": "sync", "startTime": "2023-03-28T00:00:00Z", "connectionId": "c2"}]}');

@@ -72,133 +72,15 @@ BEGIN
 END
 $$;
 
--- Fold newly finished runs into connector_stats, set-based, in finish
--- order per connector.  count_outcomes = false feeds only the durations of
+-- Fold newly finished runs into connector_stats: counts, failure streak,
+-- EWMA levels, log-linear fit sums and the recent window (src/absorb.c
+-- gives the formulas).  count_outcomes = false feeds only the durations of
 -- runs that were counted before while their start was still unknown.
---
--- EWMA (alpha 0.3) over k new values x1..xk in order, from old level m:
---   m' = (1-a)^k m + sum a (1-a)^(k-i) xi;  with no old level, x1 gets
---   weight (1-a)^(k-1) instead, i.e. the series starts at x1.
 CREATE FUNCTION syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean DEFAULT true)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
--- Plans per call: a generic plan cached while the tables were small turns
--- the run lookups into scans as history grows (cost grew with every page).
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    alpha  CONSTANT float8 := 0.3;
-    keep   CONSTANT integer := 64;          -- length of the recent-window buffers
-BEGIN
-    IF run_ids IS NULL OR cardinality(run_ids) = 0 THEN
-        RETURN;
-    END IF;
-
-    INSERT INTO syncopt.connector_stats (connector_id)
-    SELECT DISTINCT r.connector_id FROM syncopt.sync_run r WHERE r.run_id = ANY (run_ids)
-    ON CONFLICT DO NOTHING;
-
-    WITH runs AS (
-        SELECT r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync,
-               extract(epoch FROM r.finished_at - r.started_at)::float8 AS dur,
-               r.status = 'succeeded' AND r.duration_known AS timed,
-               row_number() OVER (PARTITION BY r.connector_id ORDER BY r.finished_at, r.run_id) AS seq
-          FROM syncopt.sync_run r
-         WHERE r.run_id = ANY (run_ids) AND r.status <> 'running'
-    ),
-    timed AS (
-        SELECT t.*, row_number() OVER (PARTITION BY t.connector_id ORDER BY t.seq) AS tseq,
-               count(*) OVER (PARTITION BY t.connector_id) AS k
-          FROM runs t WHERE t.timed
-    ),
-    per AS (
-        SELECT c.connector_id,
-               count(*) FILTER (WHERE count_outcomes) AS n,
-               count(*) FILTER (WHERE count_outcomes AND c.status = 'succeeded') AS ok,
-               count(*) FILTER (WHERE count_outcomes AND c.status = 'failed') AS bad,
-               max(c.seq) FILTER (WHERE c.status = 'succeeded') AS last_ok_seq,
-               count(*) FILTER (WHERE c.status = 'failed') AS bad_all,
-               max(c.finished_at) AS last_run,
-               max(c.finished_at) FILTER (WHERE c.status = 'succeeded') AS last_ok,
-               max(c.finished_at) FILTER (WHERE c.status = 'failed') AS last_bad
-          FROM runs c GROUP BY c.connector_id
-    ),
-    streak AS (
-        SELECT p.connector_id,
-               CASE WHEN p.last_ok_seq IS NULL THEN NULL
-                    ELSE (SELECT count(*) FROM runs c
-                           WHERE c.connector_id = p.connector_id AND c.status = 'failed'
-                             AND c.seq > p.last_ok_seq) END AS after_last_ok
-          FROM per p
-    ),
-    fit AS (
-        SELECT t.connector_id, max(t.k) AS k,
-               count(*) FILTER (WHERE t.rows IS NOT NULL) AS n,
-               sum(ln(1 + t.rows)) AS sx,
-               sum(ln(greatest(t.dur, 1))) FILTER (WHERE t.rows IS NOT NULL) AS sy,
-               sum(ln(1 + t.rows) ^ 2) AS sxx,
-               sum(ln(1 + t.rows) * ln(greatest(t.dur, 1))) AS sxy,
-               sum(ln(greatest(t.dur, 1)) ^ 2) FILTER (WHERE t.rows IS NOT NULL) AS syy,
-               -- EWMA parts: weights for an existing level and for a fresh series
-               sum(alpha * (1 - alpha) ^ (t.k - t.tseq) * t.dur) AS dur_w,
-               sum(CASE WHEN t.tseq = 1 THEN (1 - alpha) ^ (t.k - 1) ELSE alpha * (1 - alpha) ^ (t.k - t.tseq) END
-                   * t.dur) AS dur_fresh,
-               sum(alpha * (1 - alpha) ^ (t.k - t.tseq) * t.rows) AS rows_w,
-               sum(CASE WHEN t.tseq = 1 THEN (1 - alpha) ^ (t.k - 1) ELSE alpha * (1 - alpha) ^ (t.k - t.tseq) END
-                   * t.rows) AS rows_fresh
-          FROM timed t GROUP BY t.connector_id
-    )
-    UPDATE syncopt.connector_stats s SET
-        runs = s.runs + p.n,
-        successes = s.successes + p.ok,
-        failures = s.failures + p.bad,
-        consecutive_failures = CASE
-            WHEN NOT count_outcomes THEN s.consecutive_failures
-            WHEN st.after_last_ok IS NOT NULL THEN st.after_last_ok
-            ELSE s.consecutive_failures + p.bad_all END,
-        last_run_at = greatest(s.last_run_at, p.last_run),
-        last_success_at = greatest(s.last_success_at, p.last_ok),
-        last_failure_at = greatest(s.last_failure_at, p.last_bad),
-        ewma_duration_s = CASE WHEN f.k IS NULL THEN s.ewma_duration_s
-                               WHEN s.ewma_duration_s IS NULL THEN f.dur_fresh
-                               ELSE (1 - alpha) ^ f.k * s.ewma_duration_s + f.dur_w END,
-        ewma_rows = CASE WHEN f.k IS NULL OR f.n < f.k THEN s.ewma_rows
-                         WHEN s.ewma_rows IS NULL THEN f.rows_fresh
-                         ELSE (1 - alpha) ^ f.k * s.ewma_rows + f.rows_w END,
-        fit_n = s.fit_n + coalesce(f.n, 0),
-        fit_sum_x = s.fit_sum_x + coalesce(f.sx, 0),
-        fit_sum_y = s.fit_sum_y + coalesce(f.sy, 0),
-        fit_sum_xx = s.fit_sum_xx + coalesce(f.sxx, 0),
-        fit_sum_xy = s.fit_sum_xy + coalesce(f.sxy, 0),
-        fit_sum_yy = s.fit_sum_yy + coalesce(f.syy, 0),
-        recent_duration_s = coalesce(w.d, s.recent_duration_s),
-        recent_rows = coalesce(w.r, s.recent_rows),
-        recent_started_at = coalesce(w.t, s.recent_started_at),
-        recent_full = coalesce(w.f, s.recent_full),
-        updated_at = now()
-      FROM per p
-      JOIN streak st USING (connector_id)
-      LEFT JOIN fit f USING (connector_id)
-      LEFT JOIN LATERAL (
-        -- The newest `keep` timed successes, old buffer and new runs merged,
-        -- oldest first.
-        SELECT array_agg(b.d ORDER BY b.t, b.ord) AS d, array_agg(b.r ORDER BY b.t, b.ord) AS r,
-               array_agg(b.t ORDER BY b.t, b.ord) AS t, array_agg(b.f ORDER BY b.t, b.ord) AS f
-          FROM (SELECT * FROM (
-                    SELECT o.d, o.r, o.t, coalesce(o.f, false) AS f, o.ord FROM syncopt.connector_stats s2,
-                           unnest(s2.recent_duration_s, s2.recent_rows, s2.recent_started_at, s2.recent_full)
-                               WITH ORDINALITY AS o(d, r, t, f, ord)
-                     WHERE s2.connector_id = f.connector_id
-                    UNION ALL
-                    SELECT t.dur, t.rows, t.started_at, t.full_sync, keep + t.tseq FROM timed t
-                     WHERE t.connector_id = f.connector_id) m
-                 ORDER BY m.t DESC, m.ord DESC LIMIT keep) b
-         WHERE f.connector_id IS NOT NULL
-      ) w ON true
-     WHERE s.connector_id = p.connector_id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'syncopt_absorb_runs';
 COMMENT ON FUNCTION syncopt.absorb_runs(bigint[], boolean) IS
     'Folds finished runs into connector_stats (counts, streaks, EWMA, fit sums, recent window); called by the ingestion functions.';
 

@@ -184,15 +184,15 @@ BEGIN
                (e.item ->> 'bytesSynced')::bigint AS bytes,
                e.item ->> 'jobType' = 'refresh' AS full_sync,
                e.item ->> 'status' NOT IN ('succeeded', 'failed', 'cancelled')
-                   OR e.item ->> 'lastUpdatedAt' IS NOT NULL OR e.item ->> 'duration' IS NOT NULL AS duration_known
+                   OR e.item ->> 'lastUpdatedAt' IS NOT NULL OR e.item ->> 'duration' IS NOT NULL AS duration_known,
+               old.run_id AS old_run_id, old.status AS old_status
           FROM jsonb_array_elements(page -> 'data') WITH ORDINALITY AS e(item, i)
           JOIN syncopt.connector c
             ON c.account_id = ingest_airbyte_jobs.account_id AND c.external_id = e.item ->> 'connectionId'
+          LEFT JOIN syncopt.sync_run old
+            ON old.connector_id = c.connector_id AND old.external_run_id = e.item ->> 'jobId'
          WHERE e.item ->> 'jobType' IN ('sync', 'refresh')
          ORDER BY c.connector_id, e.item ->> 'jobId', (e.item ->> 'status' IN ('succeeded', 'failed', 'cancelled')) DESC, e.i DESC
-    ), old AS (
-        SELECT r.run_id, r.status FROM syncopt.sync_run r
-          JOIN j ON r.connector_id = j.connector_id AND r.external_run_id = j.ext
     ), up AS (
         INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
                                            rows, bytes, full_sync, duration_known, source)
@@ -208,10 +208,13 @@ BEGIN
               IS DISTINCT FROM (excluded.started_at, excluded.finished_at, excluded.status, excluded.rows,
                                 excluded.bytes, excluded.full_sync, excluded.duration_known)
         RETURNING r.run_id, r.status)
-    SELECT count(*), array_agg(up.run_id) FILTER (WHERE up.status <> 'running'
-                                                   AND (old.status IS NULL OR old.status = 'running'))
-      INTO touched, finished
-      FROM up LEFT JOIN old USING (run_id);
+    -- Newly finished: finished now and not already finished before (a
+    -- hashed NOT IN, so the cost stays linear in the page).
+    SELECT (SELECT count(*) FROM up),
+           (SELECT array_agg(up.run_id) FROM up
+             WHERE up.status <> 'running'
+               AND up.run_id NOT IN (SELECT j.old_run_id FROM j WHERE j.old_status <> 'running'))
+      INTO touched, finished;
 
     PERFORM syncopt.absorb_runs(finished);
     RETURN touched;
