@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * collect.c
- *	  One poll of a Fivetran or Airbyte account.
+ *	  One poll of a Fivetran or Airbyte account: the poll's steps, requests
+ *	  and recorded outcome; the vendor crawls are in collect_fivetran.c and
+ *	  collect_airbyte.c.
  *
  * This file knows the crawl: which endpoints to request, in which order,
  * and how paging continues (Fivetran cursors, Airbyte offsets until an
@@ -22,60 +24,16 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "collect.h"
-#include "http.h"
+#include "collect_poll.h"
 #include "syncopt.h"
-#include "vendor.h"
-
-/* Page sizes: the vendors' maxima (Fivetran 1000, Airbyte 100). */
-#define FIVETRAN_PAGE_LIMIT 1000
-#define AIRBYTE_PAGE_LIMIT 100
-
-/* Details and schema requests sent per batch, bounding memory. */
-#define DETAIL_BATCH 200
 
 /* Wait after the rate-limit budget ran low (the vendor's window is an hour). */
 #define BUDGET_WAIT_MS (15 * 60 * 1000L)
-
-/* Airbyte jobs updated this long before a poll began are read again. */
-#define JOBS_CURSOR_OVERLAP_MS (5 * 60 * 1000L)
-
-/* The state of one poll; everything lives in mcxt, which survives commits. */
-typedef struct Poll
-{
-	int64		account_id;
-	bool		own_transactions;
-	MemoryContext mcxt;
-	VendorAccount acct;			/* strings in mcxt; secrets wiped at the end */
-	bool		has_jobs_cursor;
-	TimestampTz jobs_cursor;
-	TimestampTz new_jobs_cursor;	/* 0: keep the old one */
-	TimestampTz started_at;
-	List	   *endpoints;
-	int			rate_limit_remaining;
-	TimestampTz retry_at;		/* 0: none */
-	const char *stopped;		/* rate_limited / budget_wait, or NULL */
-	bool		any_error;
-	bool		any_success;
-}			Poll;
-
-/* What a page step reports: rows changed, items, ids on it, next cursor. */
-typedef struct PageResult
-{
-	int			touched;
-	int			items;
-	List	   *ids;
-	char	   *next_cursor;
-}			PageResult;
-
-/* Copies results out of a step's SPI result. */
-typedef void (*StepReader) (Poll *poll, void *arg);
 
 /* Start a step: a transaction (worker) or a subtransaction (SQL caller). */
 static void
@@ -108,7 +66,7 @@ step_commit(Poll *poll)
 }
 
 /* Add an endpoint's counters to the poll's report. */
-static CollectEndpoint *
+CollectEndpoint *
 poll_endpoint(Poll *poll, const char *name)
 {
 	CollectEndpoint *ep = MemoryContextAllocZero(poll->mcxt, sizeof(CollectEndpoint));
@@ -119,10 +77,7 @@ poll_endpoint(Poll *poll, const char *name)
 }
 
 /* Keep the first error of an endpoint. */
-static void
-endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...) pg_attribute_printf(3, 4);
-
-static void
+void
 endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
 {
 	va_list		args;
@@ -141,7 +96,7 @@ endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
  * poll's context.  An error rolls the step back and is kept on the
  * endpoint (false returned), except a cancel or shutdown, which propagates.
  */
-static bool
+bool
 poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
 		  int nargs, Oid *types, Datum *values, const char *nulls,
 		  StepReader reader, void *arg)
@@ -185,7 +140,7 @@ poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
 }
 
 /* Column `col` (1-based) of the step's first row as a string in the poll's context. */
-static char *
+char *
 step_text(Poll *poll, int col)
 {
 	char	   *value;
@@ -197,7 +152,7 @@ step_text(Poll *poll, int col)
 }
 
 /* Column `col` of the step's first row as an integer (0 when NULL). */
-static int64
+int64
 step_int(int col)
 {
 	bool		isnull;
@@ -221,7 +176,7 @@ step_int(int col)
 }
 
 /* Append the elements of a text[] column of the first row to *list. */
-static void
+void
 step_text_array(Poll *poll, int col, List **list)
 {
 	bool		isnull;
@@ -246,7 +201,7 @@ step_text_array(Poll *poll, int col, List **list)
 }
 
 /* Reader: every row's first column, as strings, appended to a List. */
-static void
+void
 read_string_rows(Poll *poll, void *arg)
 {
 	List	  **list = (List **) arg;
@@ -288,7 +243,7 @@ read_account(Poll *poll, void *arg)
 }
 
 /* A request to the account's API, authenticated as its vendor wants. */
-static void
+void
 poll_request(Poll *poll, HttpRequest *req, const char *method, char *url)
 {
 	vendor_request_init(&poll->acct, req, method, url);
@@ -307,7 +262,7 @@ url_path(Poll *poll, const char *url)
  * Account for a finished request: rate-limit budget, and whether it gave a
  * usable 2xx body.  Failures are kept on the endpoint.
  */
-static bool
+bool
 response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 {
 	ep->requests += req->attempts;
@@ -349,17 +304,14 @@ response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 }
 
 /* Text datum of a string, for step arguments. */
-static Datum
+Datum
 text_arg(const char *value)
 {
 	return CStringGetTextDatum(value);
 }
 
 /* Fill a StringInfo with a formatted URL under the account's base. */
-static char *
-poll_url(Poll *poll, const char *fmt,...) pg_attribute_printf(2, 3);
-
-static char *
+char *
 poll_url(Poll *poll, const char *fmt,...)
 {
 	StringInfoData buf;
@@ -398,7 +350,7 @@ text_array_arg(List *strings)
 }
 
 /* After a complete listing, mark connectors the vendor no longer lists. */
-static bool
+bool
 mark_missing(Poll *poll, CollectEndpoint *ep, List *seen)
 {
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
@@ -408,348 +360,6 @@ mark_missing(Poll *poll, CollectEndpoint *ep, List *seen)
 	args[1] = text_array_arg(seen);
 	return poll_step(poll, ep, "marking connectors no longer listed",
 					 "SELECT syncopt.collect_mark_missing($1, $2)", 2, types, args, NULL, NULL, NULL);
-}
-
-/* Reader of collect_fivetran_groups_page(): ids appended, next cursor kept. */
-static void
-read_groups_page(Poll *poll, void *arg)
-{
-	PageResult *page = (PageResult *) arg;
-
-	step_text_array(poll, 1, &page->ids);
-	page->next_cursor = step_text(poll, 2);
-}
-
-/* Fivetran: every group, then every connection of every group. */
-static bool
-fivetran_list_groups(Poll *poll, List **groups)
-{
-	CollectEndpoint *ep = poll_endpoint(poll, "groups");
-	PageResult	page = {0};
-
-	do
-	{
-		HttpRequest req;
-		Oid			types[1] = {TEXTOID};
-		Datum		args[1];
-		char	   *cursor = page.next_cursor;
-
-		poll_request(poll, &req, "GET",
-					 cursor ? poll_url(poll, "/v1/groups?limit=%d&cursor=%s", FIVETRAN_PAGE_LIMIT,
-									   http_escape(cursor))
-					 : poll_url(poll, "/v1/groups?limit=%d", FIVETRAN_PAGE_LIMIT));
-		http_execute(&req, 1);
-		if (!response_usable(poll, ep, &req))
-			return false;
-		args[0] = text_arg(req.response);
-		if (!poll_step(poll, ep, psprintf("page %d of /v1/groups", ep->pages + 1),
-					   "SELECT group_ids, next_cursor FROM syncopt.collect_fivetran_groups_page($1)",
-					   1, types, args, NULL, read_groups_page, &page))
-			return false;
-		ep->pages++;
-	} while (page.next_cursor != NULL && poll->stopped == NULL);
-	*groups = page.ids;
-	return poll->stopped == NULL;
-}
-
-/* Where one group's connection listing is: its id and the next cursor. */
-typedef struct GroupPage
-{
-	char	   *group_id;
-	char	   *cursor;
-}			GroupPage;
-
-/* Reader of collect_fivetran_connections_page(). */
-static void
-read_connections_page(Poll *poll, void *arg)
-{
-	PageResult *page = (PageResult *) arg;
-
-	page->touched = (int) step_int(1);
-	step_text_array(poll, 2, &page->ids);
-	page->next_cursor = step_text(poll, 3);
-}
-
-/*
- * The connections of all groups, the first pages of every group requested
- * together, then each group's next page, until no cursor is left.
- */
-static bool
-fivetran_list_connections(Poll *poll, List *groups)
-{
-	CollectEndpoint *ep = poll_endpoint(poll, "connections");
-	List	   *frontier = NIL;
-	List	   *seen = NIL;
-	bool		complete = true;
-	ListCell   *lc;
-
-	foreach(lc, groups)
-	{
-		GroupPage  *gp = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
-
-		gp->group_id = lfirst(lc);
-		frontier = lappend(frontier, gp);
-	}
-	while (frontier != NIL && poll->stopped == NULL)
-	{
-		int			n = list_length(frontier);
-		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
-		List	   *next = NIL;
-		int			i = 0;
-
-		foreach(lc, frontier)
-		{
-			GroupPage  *gp = lfirst(lc);
-			char	   *gid = http_escape(gp->group_id);
-
-			poll_request(poll, &reqs[i++], "GET",
-						 gp->cursor ?
-						 poll_url(poll, "/v1/groups/%s/connections?limit=%d&cursor=%s", gid,
-								  FIVETRAN_PAGE_LIMIT, http_escape(gp->cursor)) :
-						 poll_url(poll, "/v1/groups/%s/connections?limit=%d", gid, FIVETRAN_PAGE_LIMIT));
-		}
-		http_execute(reqs, n);
-		i = 0;
-		foreach(lc, frontier)
-		{
-			GroupPage  *gp = lfirst(lc);
-			HttpRequest *req = &reqs[i++];
-			Oid			types[2] = {INT8OID, TEXTOID};
-			Datum		args[2];
-			PageResult	page = {.ids = seen};
-
-			if (!response_usable(poll, ep, req))
-			{
-				complete = false;
-				continue;
-			}
-			args[0] = Int64GetDatum(poll->account_id);
-			args[1] = text_arg(req->response);
-			if (!poll_step(poll, ep, psprintf("a page of /v1/groups/%s/connections", gp->group_id),
-						   "SELECT touched, ids, next_cursor FROM syncopt.collect_fivetran_connections_page($1, $2)",
-						   2, types, args, NULL, read_connections_page, &page))
-			{
-				complete = false;
-				continue;
-			}
-			seen = page.ids;
-			ep->pages++;
-			ep->rows += page.touched;
-			if (page.next_cursor != NULL)
-			{
-				GroupPage  *more = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
-
-				more->group_id = gp->group_id;
-				more->cursor = page.next_cursor;
-				next = lappend(next, more);
-			}
-		}
-		frontier = next;
-	}
-	if (complete && poll->stopped == NULL)
-		return mark_missing(poll, ep, seen);
-	return false;
-}
-
-/* Reader: first column of the first row as an int, into *(int *) arg. */
-static void
-read_int(Poll *poll, void *arg)
-{
-	*(int *) arg = (int) step_int(1);
-}
-
-/*
- * Fivetran: details (part "details") or schema config (part "schema") of
- * every connection syncopt.collect_fivetran_targets names, DETAIL_BATCH
- * requests at a time.  A 404 (the connection went away, or has no schema
- * config) is recorded as read, so it is not asked again until it changes.
- */
-static void
-fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
-{
-	CollectEndpoint *ep = poll_endpoint(poll, strcmp(part, "details") == 0 ? "details" : "schemas");
-	List	   *targets = NIL;
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[4];
-	char		nulls[4] = "    ";
-	int			total;
-
-	args[0] = Int64GetDatum(poll->account_id);
-	args[1] = text_arg(part);
-	if (!poll_step(poll, ep, "choosing connections",
-				   "SELECT syncopt.collect_fivetran_targets($1, $2)", 2, types, args, NULL,
-				   read_string_rows, &targets))
-		return;
-	total = list_length(targets);
-	for (int start = 0; start < total && poll->stopped == NULL; start += DETAIL_BATCH)
-	{
-		int			n = Min(DETAIL_BATCH, total - start);
-		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
-
-		for (int i = 0; i < n; i++)
-			poll_request(poll, &reqs[i], "GET",
-						 poll_url(poll, path_fmt, http_escape(list_nth(targets, start + i))));
-		http_execute(reqs, n);
-		for (int i = 0; i < n; i++)
-		{
-			char	   *external_id = list_nth(targets, start + i);
-			bool		gone = reqs[i].failure == HTTP_OK && reqs[i].status == 404;
-			int			touched = 0;
-
-			if (gone)
-				ep->requests += reqs[i].attempts;
-			else if (!response_usable(poll, ep, &reqs[i]))
-				continue;
-			args[2] = text_arg(external_id);
-			args[3] = gone ? (Datum) 0 : text_arg(reqs[i].response);
-			nulls[3] = gone ? 'n' : ' ';
-			if (!poll_step(poll, ep, psprintf("connection %s", external_id),
-						   "SELECT syncopt.collect_fivetran_read($1, $2, $3, $4)", 4, types, args, nulls,
-						   read_int, &touched))
-				continue;
-			ep->pages++;
-			ep->rows += touched;
-		}
-		pfree(reqs);
-	}
-}
-
-/* Fivetran: groups, connections, then details and schemas that changed. */
-static void
-poll_fivetran(Poll *poll)
-{
-	List	   *groups = NIL;
-
-	if (!fivetran_list_groups(poll, &groups))
-		return;
-	fivetran_list_connections(poll, groups);
-	if (poll->stopped != NULL)
-		return;
-	fivetran_fetch_each(poll, "details", "/v1/connections/%s");
-	if (poll->stopped != NULL)
-		return;
-	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
-}
-
-/*
- * Airbyte: a bearer token for the account (vendor.c caches it), the token
- * request counted on the token endpoint when one was made.
- */
-static bool
-airbyte_token(Poll *poll, CollectEndpoint *ep, bool renew)
-{
-	HttpRequest req;
-
-	switch (vendor_airbyte_token(&poll->acct, renew, &req))
-	{
-		case VENDOR_TOKEN_CACHED:
-			return true;
-		case VENDOR_TOKEN_ISSUED:
-			(void) response_usable(poll, ep, &req);
-			ep->pages++;
-			return true;
-		case VENDOR_TOKEN_HTTP_FAILED:
-			(void) response_usable(poll, ep, &req);
-			return false;
-		case VENDOR_TOKEN_BAD_REPLY:
-			ep->requests += req.attempts;
-			endpoint_error(poll, ep, "POST /applications/token: the reply has no access_token and expires_in");
-			return false;
-	}
-	return false;
-}
-
-/* Reader of collect_airbyte_page(): touched, items, ids. */
-static void
-read_airbyte_page(Poll *poll, void *arg)
-{
-	PageResult *page = (PageResult *) arg;
-
-	page->touched = (int) step_int(1);
-	page->items = (int) step_int(2);
-	step_text_array(poll, 3, &page->ids);
-}
-
-/*
- * Airbyte: one offset-paged listing (connections or jobs) until an empty
- * page.  A 401 renews the token once, in case it expired early.  Returns
- * whether the listing completed; *seen collects connection ids.
- */
-static bool
-airbyte_list(Poll *poll, CollectEndpoint *ep, CollectEndpoint *token_ep, const char *kind,
-			 const char *query, List **seen)
-{
-	int			offset = 0;
-	bool		renewed = false;
-
-	while (poll->stopped == NULL)
-	{
-		HttpRequest req;
-		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-		Datum		args[3];
-		PageResult	page = {.ids = seen ? *seen : NIL};
-
-		poll_request(poll, &req, "GET",
-					 poll_url(poll, "/%s?limit=%d&offset=%d%s", kind, AIRBYTE_PAGE_LIMIT, offset, query));
-		http_execute(&req, 1);
-		if (req.failure == HTTP_OK && req.status == 401 && !renewed)
-		{
-			ep->requests += req.attempts;
-			renewed = true;
-			if (!airbyte_token(poll, token_ep, true))
-				return false;
-			continue;
-		}
-		if (!response_usable(poll, ep, &req))
-			return false;
-		args[0] = Int64GetDatum(poll->account_id);
-		args[1] = text_arg(kind);
-		args[2] = text_arg(req.response);
-		if (!poll_step(poll, ep, psprintf("page at offset %d of /%s", offset, kind),
-					   "SELECT touched, items, ids FROM syncopt.collect_airbyte_page($1, $2, $3)",
-					   3, types, args, NULL, read_airbyte_page, &page))
-			return false;
-		if (seen)
-			*seen = page.ids;
-		ep->pages++;
-		ep->rows += page.touched;
-		if (page.items == 0)
-			return true;
-		offset += page.items;
-	}
-	return false;
-}
-
-/* Airbyte: token, connections, then jobs updated since the last poll. */
-static void
-poll_airbyte(Poll *poll)
-{
-	CollectEndpoint *token_ep = poll_endpoint(poll, "token");
-	CollectEndpoint *conn_ep;
-	CollectEndpoint *jobs_ep;
-	List	   *seen = NIL;
-	char	   *query = "&orderBy=updatedAt%7CASC";
-
-	if (!airbyte_token(poll, token_ep, false))
-		return;
-	conn_ep = poll_endpoint(poll, "connections");
-	if (airbyte_list(poll, conn_ep, token_ep, "connections", "", &seen))
-		mark_missing(poll, conn_ep, seen);
-	if (poll->stopped != NULL)
-		return;
-
-	jobs_ep = poll_endpoint(poll, "jobs");
-	if (poll->has_jobs_cursor)
-	{
-		struct pg_tm tm;
-		fsec_t		fsec;
-
-		if (timestamp2tm(poll->jobs_cursor, NULL, &tm, &fsec, NULL, NULL) == 0)
-			query = psprintf("%s&updatedAtStart=%04d-%02d-%02dT%02d:%02d:%02dZ", query,
-							 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	if (airbyte_list(poll, jobs_ep, token_ep, "jobs", query, NULL))
-		poll->new_jobs_cursor = TimestampTzPlusMilliseconds(poll->started_at, -JOBS_CURSOR_OVERLAP_MS);
 }
 
 /* The outcome word recorded for the poll. */

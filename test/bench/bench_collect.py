@@ -173,6 +173,18 @@ functions, **{statistics.median(ratios):.2f}x** the time of COPY
 ({statistics.median(copy_rates):,.0f} rows/s). Targets: at least 100,000 rows/s
 and within 3x of COPY: {"met" if statistics.median(rates) >= 100000 and statistics.median(ratios) <= 3 else "**not met**"}.
 
+Where a page's time goes (perf on the same loop, session 6): planning
+the custom plans of the page's statements about a quarter; the foreign-key
+check of each new run against `connector` (one lookup per row; the copy
+table COPY fills has no foreign key, so COPY does not pay it) about a sixth; the field
+checks (regular expressions per timestamp and duration) about a tenth;
+folding into `connector_stats` (`absorb_runs`, in C since session 6: one
+locked read and one UPDATE, but every connector on the page gets its ~1.8 kB
+row rewritten, so WAL grows with connectors per page) about a third. Pages
+of GET /jobs span many connectors (100 here), the worst case for the last
+part. Moving absorb_runs to C and looking old runs up per row took the
+figure from 8,040 to the one above.
+
 ### One full collect()
 
 `syncopt.collect()` of a {connectors:,}-connector mock fleet (1,000 Fivetran

@@ -1,0 +1,243 @@
+/*-------------------------------------------------------------------------
+ *
+ * collect_fivetran.c
+ *	  The Fivetran crawl of a poll: groups and their connections with cursor
+ *	  paging, then the details and schema config of the connections that
+ *	  changed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "collect_poll.h"
+
+/* Page size: Fivetran's maximum. */
+#define FIVETRAN_PAGE_LIMIT 1000
+
+/* Details and schema requests sent per batch, bounding memory. */
+#define DETAIL_BATCH 200
+
+/* Reader of collect_fivetran_groups_page(): ids appended, next cursor kept. */
+static void
+read_groups_page(Poll *poll, void *arg)
+{
+	PageResult *page = (PageResult *) arg;
+
+	step_text_array(poll, 1, &page->ids);
+	page->next_cursor = step_text(poll, 2);
+}
+
+/* Fivetran: every group, then every connection of every group. */
+static bool
+fivetran_list_groups(Poll *poll, List **groups)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, "groups");
+	PageResult	page = {0};
+
+	do
+	{
+		HttpRequest req;
+		Oid			types[1] = {TEXTOID};
+		Datum		args[1];
+		char	   *cursor = page.next_cursor;
+
+		poll_request(poll, &req, "GET",
+					 cursor ? poll_url(poll, "/v1/groups?limit=%d&cursor=%s", FIVETRAN_PAGE_LIMIT,
+									   http_escape(cursor))
+					 : poll_url(poll, "/v1/groups?limit=%d", FIVETRAN_PAGE_LIMIT));
+		http_execute(&req, 1);
+		if (!response_usable(poll, ep, &req))
+			return false;
+		args[0] = text_arg(req.response);
+		if (!poll_step(poll, ep, psprintf("page %d of /v1/groups", ep->pages + 1),
+					   "SELECT group_ids, next_cursor FROM syncopt.collect_fivetran_groups_page($1)",
+					   1, types, args, NULL, read_groups_page, &page))
+			return false;
+		ep->pages++;
+	} while (page.next_cursor != NULL && poll->stopped == NULL);
+	*groups = page.ids;
+	return poll->stopped == NULL;
+}
+
+/* Where one group's connection listing is: its id and the next cursor. */
+typedef struct GroupPage
+{
+	char	   *group_id;
+	char	   *cursor;
+}			GroupPage;
+
+/* Reader of collect_fivetran_connections_page(). */
+static void
+read_connections_page(Poll *poll, void *arg)
+{
+	PageResult *page = (PageResult *) arg;
+
+	page->touched = (int) step_int(1);
+	step_text_array(poll, 2, &page->ids);
+	page->next_cursor = step_text(poll, 3);
+}
+
+/*
+ * The connections of all groups, the first pages of every group requested
+ * together, then each group's next page, until no cursor is left.
+ */
+static bool
+fivetran_list_connections(Poll *poll, List *groups)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, "connections");
+	List	   *frontier = NIL;
+	List	   *seen = NIL;
+	bool		complete = true;
+	ListCell   *lc;
+
+	foreach(lc, groups)
+	{
+		GroupPage  *gp = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
+
+		gp->group_id = lfirst(lc);
+		frontier = lappend(frontier, gp);
+	}
+	while (frontier != NIL && poll->stopped == NULL)
+	{
+		int			n = list_length(frontier);
+		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
+		List	   *next = NIL;
+		int			i = 0;
+
+		foreach(lc, frontier)
+		{
+			GroupPage  *gp = lfirst(lc);
+			char	   *gid = http_escape(gp->group_id);
+
+			poll_request(poll, &reqs[i++], "GET",
+						 gp->cursor ?
+						 poll_url(poll, "/v1/groups/%s/connections?limit=%d&cursor=%s", gid,
+								  FIVETRAN_PAGE_LIMIT, http_escape(gp->cursor)) :
+						 poll_url(poll, "/v1/groups/%s/connections?limit=%d", gid, FIVETRAN_PAGE_LIMIT));
+		}
+		http_execute(reqs, n);
+		i = 0;
+		foreach(lc, frontier)
+		{
+			GroupPage  *gp = lfirst(lc);
+			HttpRequest *req = &reqs[i++];
+			Oid			types[2] = {INT8OID, TEXTOID};
+			Datum		args[2];
+			PageResult	page = {.ids = seen};
+
+			if (!response_usable(poll, ep, req))
+			{
+				complete = false;
+				continue;
+			}
+			args[0] = Int64GetDatum(poll->account_id);
+			args[1] = text_arg(req->response);
+			if (!poll_step(poll, ep, psprintf("a page of /v1/groups/%s/connections", gp->group_id),
+						   "SELECT touched, ids, next_cursor FROM syncopt.collect_fivetran_connections_page($1, $2)",
+						   2, types, args, NULL, read_connections_page, &page))
+			{
+				complete = false;
+				continue;
+			}
+			seen = page.ids;
+			ep->pages++;
+			ep->rows += page.touched;
+			if (page.next_cursor != NULL)
+			{
+				GroupPage  *more = MemoryContextAllocZero(poll->mcxt, sizeof(GroupPage));
+
+				more->group_id = gp->group_id;
+				more->cursor = page.next_cursor;
+				next = lappend(next, more);
+			}
+		}
+		frontier = next;
+	}
+	if (complete && poll->stopped == NULL)
+		return mark_missing(poll, ep, seen);
+	return false;
+}
+
+/* Reader: first column of the first row as an int, into *(int *) arg. */
+static void
+read_int(Poll *poll, void *arg)
+{
+	*(int *) arg = (int) step_int(1);
+}
+
+/*
+ * Fivetran: details (part "details") or schema config (part "schema") of
+ * every connection syncopt.collect_fivetran_targets names, DETAIL_BATCH
+ * requests at a time.  A 404 (the connection went away, or has no schema
+ * config) is recorded as read, so it is not asked again until it changes.
+ */
+static void
+fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, strcmp(part, "details") == 0 ? "details" : "schemas");
+	List	   *targets = NIL;
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4] = "    ";
+	int			total;
+
+	args[0] = Int64GetDatum(poll->account_id);
+	args[1] = text_arg(part);
+	if (!poll_step(poll, ep, "choosing connections",
+				   "SELECT syncopt.collect_fivetran_targets($1, $2)", 2, types, args, NULL,
+				   read_string_rows, &targets))
+		return;
+	total = list_length(targets);
+	for (int start = 0; start < total && poll->stopped == NULL; start += DETAIL_BATCH)
+	{
+		int			n = Min(DETAIL_BATCH, total - start);
+		HttpRequest *reqs = palloc0(sizeof(HttpRequest) * n);
+
+		for (int i = 0; i < n; i++)
+			poll_request(poll, &reqs[i], "GET",
+						 poll_url(poll, path_fmt, http_escape(list_nth(targets, start + i))));
+		http_execute(reqs, n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *external_id = list_nth(targets, start + i);
+			bool		gone = reqs[i].failure == HTTP_OK && reqs[i].status == 404;
+			int			touched = 0;
+
+			if (gone)
+				ep->requests += reqs[i].attempts;
+			else if (!response_usable(poll, ep, &reqs[i]))
+				continue;
+			args[2] = text_arg(external_id);
+			args[3] = gone ? (Datum) 0 : text_arg(reqs[i].response);
+			nulls[3] = gone ? 'n' : ' ';
+			if (!poll_step(poll, ep, psprintf("connection %s", external_id),
+						   "SELECT syncopt.collect_fivetran_read($1, $2, $3, $4)", 4, types, args, nulls,
+						   read_int, &touched))
+				continue;
+			ep->pages++;
+			ep->rows += touched;
+		}
+		pfree(reqs);
+	}
+}
+
+/* Fivetran: groups, connections, then details and schemas that changed. */
+void
+poll_fivetran(Poll *poll)
+{
+	List	   *groups = NIL;
+
+	if (!fivetran_list_groups(poll, &groups))
+		return;
+	fivetran_list_connections(poll, groups);
+	if (poll->stopped != NULL)
+		return;
+	fivetran_fetch_each(poll, "details", "/v1/connections/%s");
+	if (poll->stopped != NULL)
+		return;
+	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
+}
