@@ -78,6 +78,44 @@ SELECT count(*) AS runs, count(*) FILTER (WHERE s.lb_sla_misses > 0) AS bound_bi
 SELECT count(DISTINCT (s.sla_misses, s.syncs, s.credits)) AS distinct_answers
   FROM generate_series(1, 3), syncopt.simulate('syncopt', '3 days', 7, '2026-11-20 00:00') s;
 
+-- Over capacity, syncopt gives up what it cannot save.  One slot; only X
+-- and Y run (the others paused, the earlier assets gone).  X and Y take
+-- exactly 60 minutes (P50 60, P90 90).  D (weight 1) is due 06:00 and
+-- wants X synced since 05:00; E (weight 10) is due 06:30 and wants Y
+-- synced since 05:00.  One slot cannot meet both.
+-- edf: X first (due 06:00) 05:00-06:00, D met; Y 06:00-07:00, E 30 min
+--   late: weighted 10, tardiness 10 x 0.5 h = 5.  P95 of (0, 1800 s) =
+--   1710 s.  X and Y share the (unset) destination: one busy interval
+--   05:00-07:00 plus the 5-minute tail, 125 min = 2.0833.
+-- syncopt: both eligible at 05:00 (the backward plan starts them before
+--   their windows open).  ATC with P90 = 90 min: both have no slack left,
+--   so the weights decide: Y (10) before X (1), 05:00-06:00, E met.  At
+--   06:00 a sync of X would end at 07:00, after D's 06:00: D is given up
+--   and X never runs.  Weighted misses 1; D counts as late until the
+--   horizon ends (24:00): tardiness 1 x 18 h, P95 of (0, 64800 s) = 61560
+--   s.  One sync, 65 min billed = 1.0833.
+-- Lower bound: both at 05:00, both met.
+UPDATE syncopt.connector SET paused = true;
+DELETE FROM syncopt.lineage;
+DELETE FROM syncopt.asset;
+SET syncopt.max_concurrent_syncs = 1;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes) VALUES
+    (7, 1, 'x', 'X', 360), (8, 1, 'y', 'Y', 360);
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT i, r, timestamptz '2026-11-19 10:00' + make_interval(hours => h), timestamptz '2026-11-19 11:00' + make_interval(hours => h),
+       'succeeded', 'api'
+  FROM generate_series(7, 8) i, (VALUES ('a', 0), ('b', 6)) AS v(r, h);
+SELECT syncopt.absorb_runs(array_agg(run_id)) IS NOT NULL AS absorbed FROM syncopt.sync_run WHERE connector_id > 6;
+SELECT connector_id, p50, p90 FROM syncopt.predict_duration('2026-11-20') WHERE connector_id > 6 ORDER BY 1;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, freshness_sla, weight) VALUES
+    (4, 'D', 'dashboard', '06:00', '1 hour', 1),
+    (5, 'E', 'dashboard', '06:30', '90 minutes', 10);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (7, 4), (8, 5);
+SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, round(credits::numeric, 4) AS credits, lb_sla_misses
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+
 -- Bad input: a clear error.
 \set VERBOSITY default
 SELECT * FROM syncopt.simulate('random');

@@ -33,7 +33,12 @@
  * durations (a backward list schedule), started at that time or earlier
  * when its warehouse is already busy (sharing a paid interval), chosen by
  * the ATC index, and a connector whose credentials failed left paused
- * until they are fixed instead of retried.
+ * until they are fixed instead of retried.  At each event syncopt also
+ * triages, as the planner's give_up does: an occurrence one of whose
+ * requirements can no longer be met (at P50) is given up, each remaining
+ * occurrence's weight is shared among its unmet requirements in proportion
+ * to their P50 (so work that completes a deadline goes first), and a sync
+ * that can save nothing is not run.
  *
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
@@ -91,6 +96,8 @@ typedef struct SimOcc
 	double		weight;
 	int			first_req;
 	int			nreq;
+	bool		given_up;		/* syncopt's triage: it will be missed anyway */
+	double		work_left_s;	/* P50 sum of its unmet requirements */
 } SimOcc;
 
 /* One connector's part of one occurrence. */
@@ -126,6 +133,8 @@ typedef struct SimJob
 	bool		fails;
 	bool		scheduled;		/* a vendor-scheduled run (static) */
 	bool		paused;			/* syncopt: waits for credentials to be fixed */
+	int			first_req;		/* demand jobs: its requirements, positions */
+	int			nreq;			/* first_req.. in the connector's req_of_conn */
 } SimJob;
 
 /* A sync that ran, for costs and waste. */
@@ -463,7 +472,11 @@ add_demand_jobs(Sim *sim, int i)
 		if (j && time_add(open, room) <= j->due)
 			j->release = j->eligible = open;
 		else
+		{
 			j = add_job(sim, i, r->open, r->due, 0, false);
+			j->first_req = k;
+		}
+		j->nreq++;
 		j->weight += sim->occ[r->occ].weight;
 	}
 }
@@ -673,6 +686,76 @@ finish_job(Sim *sim, SimJob *j, SimRun *run)
 	}
 }
 
+/* Requirement m of demand job j. */
+static SimReq *
+job_req(const Sim *sim, const SimJob *j, int m)
+{
+	return &sim->req[sim->req_of_conn[j->first_req + m]];
+}
+
+/*
+ * syncopt's triage at each event, as the planner's give_up: an occurrence
+ * one of whose requirements can no longer be met (a sync of its idle
+ * connector started as soon as allowed would end after the due time at
+ * P50) is given up.  Each waiting job's weight and due time become those
+ * of the occurrences it can still save, and a job that can save none is
+ * not run, leaving its slot to work that still counts.
+ */
+static void
+triage(Sim *sim, TimestampTz now)
+{
+	for (int k = 0; k < sim->njob; k++)
+	{
+		SimJob	   *j = &sim->job[k];
+		double		p50 = sim->fleet->conn[j->conn].pred.p50_s;
+
+		if (j->scheduled || j->state != JOB_WAITING || sim->busy[j->conn])
+			continue;
+		for (int m = 0; m < j->nreq; m++)
+		{
+			SimReq	   *r = job_req(sim, j, m);
+			TimestampTz earliest = Max(now, r->open);
+
+			if (j->paused)
+				earliest = Max(earliest, j->eligible);
+			if (r->done == 0 && time_add(earliest, p50) > r->due)
+				sim->occ[r->occ].given_up = true;
+		}
+	}
+	for (int o = 0; o < sim->nocc; o++)
+	{
+		SimOcc	   *occ = &sim->occ[o];
+
+		occ->work_left_s = 0;
+		for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
+			if (sim->req[k].done == 0)
+				occ->work_left_s += Max(sim->fleet->conn[sim->req[k].conn].pred.p50_s, 1.0);
+	}
+	for (int k = 0; k < sim->njob; k++)
+	{
+		SimJob	   *j = &sim->job[k];
+		double		p50 = Max(sim->fleet->conn[j->conn].pred.p50_s, 1.0);
+
+		if (j->scheduled || j->state != JOB_WAITING)
+			continue;
+		j->weight = 0;
+		j->due = NO_TIME;
+		for (int m = 0; m < j->nreq; m++)
+		{
+			SimReq	   *r = job_req(sim, j, m);
+			SimOcc	   *occ = &sim->occ[r->occ];
+
+			if (r->done == 0 && !occ->given_up)
+			{
+				j->weight += occ->weight * p50 / occ->work_left_s;
+				j->due = Min(j->due, r->due);
+			}
+		}
+		if (j->weight == 0)
+			j->state = JOB_DONE;
+	}
+}
+
 /* Run the event loop until no job is left to start or the horizon ends. */
 static void
 run_events(Sim *sim)
@@ -710,6 +793,8 @@ run_events(Sim *sim)
 				sim->policy == SIM_STATIC)
 				j->state = JOB_DONE;
 		}
+		if (sim->policy == SIM_SYNCOPT)
+			triage(sim, now);
 		while (running < nslots && now < sim->end)
 		{
 			int			best = -1;

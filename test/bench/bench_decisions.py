@@ -73,15 +73,27 @@ SELECT s.policy, s.weighted_misses, s.sla_misses, s.weighted_tardiness_h, s.cred
                        lb_wm=float(r[6]), deadlines=int(r[7]), wasted=int(r[8])) for r in rows}
 
 
+def beyond_bound_without_faults(cluster, slots, seed):
+    """syncopt's weighted misses beyond the bound with noise 0 (exact P50, no faults)."""
+    row = cluster.rows(f"""
+SET syncopt.max_concurrent_syncs = {slots};
+SELECT weighted_misses - lb_weighted_misses
+  FROM syncopt.simulate('syncopt', '7 days', {seed}, '{NOW.isoformat()}', noise => 0)""", DB)
+    return float(row[0][0])
+
+
 def decisions(cluster):
     out = []
     verdicts = []
+    noiseless = {}
     for name, (scenario, slots) in SCENARIOS.items():
         per_seed = []
         for seed in range(1, SEEDS + 1):
             fleet = GeneratedFleet(seed=seed, connectors=CONNECTORS, scenario=scenario, now=NOW)
             cluster.psql(ACCOUNTS + fleet.sql(), DB)
             per_seed.append(simulate(cluster, slots, seed))
+            if scenario == "loose":
+                noiseless.setdefault(name, []).append(beyond_bound_without_faults(cluster, slots, seed))
         out.append(f"\n### {name} ({scenario} scenario, {slots} slots, {SEEDS} seeds)\n")
         out.append("| policy | weighted misses | misses per seed | weighted tardiness (h) | credits | syncs |")
         out.append("|---|---|---|---|---|---|")
@@ -111,8 +123,13 @@ def decisions(cluster):
         saving = 1 - cred["syncopt"] / cred["static"]
         out.append(f"- syncopt's weighted misses are {ratio:.2f}x static's (target at most 0.5), "
                    f"{'below' if tot['syncopt'] < tot['edf'] else 'NOT below'} edf's; "
-                   f"{beyond:.2f} weighted misses per seed beyond the lower bound; credits {100 * saving:.0f}% "
-                   f"below static (target at least 20%).")
+                   f"{beyond:.2f} weighted misses per seed beyond the lower bound; credits "
+                   f"{100 * abs(saving):.0f}% {'below' if saving >= 0 else 'above'} static (target at least 20% below).")
+        if name in noiseless:
+            out.append(f"- the same {SEEDS} fleets with noise 0 (exact P50 durations, no failures, no outages): "
+                       f"{statistics.fmean(noiseless[name]):.2f} weighted misses per seed beyond the lower bound "
+                       f"(largest {max(noiseless[name]):.1f}); the gap above comes from the faults, which the "
+                       f"clairvoyant bound avoids.")
         verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving))
     return out, verdicts
 
