@@ -218,7 +218,7 @@ read_runs(Datum run_ids, int *nruns)
 
 /* The distinct connectors of the runs (sorted by connector) as a bigint[]. */
 static Datum
-connector_ids(NewRun *runs, int nruns)
+connector_ids(NewRun *runs, int nruns, int *nconnectors)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nruns, 1));
 	int			n = 0;
@@ -226,6 +226,7 @@ connector_ids(NewRun *runs, int nruns)
 	for (int i = 0; i < nruns; i++)
 		if (n == 0 || DatumGetInt64(ids[n - 1]) != runs[i].connector_id)
 			ids[n++] = Int64GetDatum(runs[i].connector_id);
+	*nconnectors = n;
 	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
@@ -585,8 +586,8 @@ syncopt_absorb_runs(PG_FUNCTION_ARGS)
 	ArrayType  *run_ids;
 	NewRun	   *runs;
 	int			nruns;
-	int			nconnectors = 0;
-	int			nfinished = 0;
+	int			nconnectors;
+	Datum		ids;
 	int			row = 0;
 	StatsColumns out;
 
@@ -599,25 +600,20 @@ syncopt_absorb_runs(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	runs = read_runs(PointerGetDatum(run_ids), &nruns);
-	for (int i = 0; i < nruns; i++)
-	{
-		if (i == 0 || runs[i].connector_id != runs[i - 1].connector_id)
-			nconnectors++;
-		if (!runs[i].running)
-			nfinished++;
-	}
 	if (nruns == 0)
 	{
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
-	lock_stats(connector_ids(runs, nruns), nconnectors);
+	ids = connector_ids(runs, nruns, &nconnectors);
+	lock_stats(ids, nconnectors);
 
 	/*
 	 * The locked rows and the runs are both in connector order; running runs
-	 * sort last within a connector and are not folded.
+	 * sort last within a connector and are not folded.  Each connector keeps
+	 * at most RECENT_KEEP window entries.
 	 */
-	alloc_columns(&out, nconnectors, nfinished + nconnectors * RECENT_KEEP);
+	alloc_columns(&out, nconnectors, nconnectors * RECENT_KEEP);
 	for (int i = 0; i < nruns;)
 	{
 		int			end = i;
