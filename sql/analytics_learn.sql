@@ -100,36 +100,62 @@ DELETE FROM syncopt.load_window;
 DELETE FROM syncopt.policy;
 
 ------------------------------------------------------------------------
--- 3. Anomalies.  Three connectors, 20 daily runs before 2026-11-23 at
--- 00:00 UTC, then one run on the 23rd:
---   steady: durations 590/600/610 s, rows 990/1000/1010, then a normal run
---           (600 s, 1000 rows): nothing.
---   spiky:  same history, then 1800 s: 3x the median 600; MAD 10, robust
---           z = 0.6745 x 1200 / 10 = 80.9.
---   drop:   same history, then 400 rows: 60% below the median 1000;
---           z = 0.6745 x -600 / 10 = -40.5.
+-- 3. Anomalies.  Robust z-scores on the log scale, log(1 + x).  Five
+-- connectors, 20 daily runs from 2026-11-03 (k = 1..20), then one run on
+-- the 23rd; the 14-day training window holds k = 7..20 (too few of one
+-- weekday, so all 14): durations by k % 3 are 0 -> 4 runs, 1 -> 5, 2 -> 5.
+--   steady 5: durations 590/600/610 s (k % 3 = 0/1/2), rows always 1000,
+--           then 600 s: nothing.  Rows never varied, so the duration is
+--           judged alone: median log(601), MAD log(611) - log(601) =
+--           0.016502 (5 zero deviations, then 0.016502 x 5).
+--   spiky 6: same history, then 1800 s: z = 0.6745 x (log 1801 - log 601)
+--           / 0.016502 = 44.86, 3.00x the median.
+--   drop 7: durations always 600 s, rows 990/1000/1010, then 400 rows:
+--           median log(1001), MAD log(1011) - log(1001), z = 0.6745 x
+--           (log 401 - log 1001) / 0.009940 = -62.07.  Its duration is
+--           not judged against rows below any seen (600 s as always).
+--   busy 8 and slow 9: rows 1000 x 4^(k % 2) - 1, durations 600 x
+--           2^(k % 2) x exp(0.1 (k % 3 - 1)) - 1, so log(1 + duration) =
+--           log 600 + 0.5 log(1 + rows / 1000) + 0.1 (k % 3 - 1).  Theil-Sen:
+--           of the 49 pairs across the two row counts, slopes 0.5 +
+--           0.1 d / log 4 with d = -2 (6), -1 (13), 0 (16), 1 (10), 2 (4):
+--           the 25th is d = 0, slope 0.5; residuals 0.1 (k % 3 - 1), median
+--           0, MAD 0.1.
+--           busy: 16,000 rows in 2399 s, 4x its median duration but what
+--           4^2 times the rows predicts (600 x 4 - 1): nothing.
+--           slow: 4,000 rows in 3599 s where 1199 s is expected: residual
+--           log 3, z = 0.6745 x 1.0986 / 0.1 = 7.41, 3.00x.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
-    (5, 1, 'steady', 'Steady'), (6, 1, 'spiky', 'Spiky'), (7, 1, 'drop', 'Drop');
+    (5, 1, 'steady', 'Steady'), (6, 1, 'spiky', 'Spiky'), (7, 1, 'drop', 'Drop'),
+    (8, 1, 'busy', 'Busy'), (9, 1, 'slow', 'Slow');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
-SELECT c, 'h' || k, s, s + make_interval(secs => 590 + 10 * (k % 3)), 'succeeded', 990 + 10 * (k % 3), 'api'
-  FROM generate_series(5, 7) c, generate_series(1, 20) k,
-       LATERAL (SELECT timestamptz '2026-11-02 00:00+00' + make_interval(days => k) AS s) x
+SELECT c, 'h' || k, s, s + make_interval(secs => d), 'succeeded', n, 'api'
+  FROM generate_series(5, 9) c, generate_series(1, 20) k,
+       LATERAL (SELECT timestamptz '2026-11-02 00:00+00' + make_interval(days => k) AS s,
+                       CASE WHEN c = 7 THEN 600
+                            WHEN c < 7 THEN 590 + 10 * (k % 3)
+                            ELSE 600 * 2 ^ (k % 2) * exp(0.1 * (k % 3 - 1)) - 1 END AS d,
+                       CASE WHEN c = 7 THEN 990 + 10 * (k % 3)
+                            WHEN c < 7 THEN 1000
+                            ELSE 1000 * 4 ^ (k % 2) - 1 END AS n) x
 UNION ALL
 SELECT c, 'today', '2026-11-23 00:00+00',
-       timestamptz '2026-11-23 00:00+00' + make_interval(secs => CASE c WHEN 6 THEN 1800 ELSE 600 END),
-       'succeeded', CASE c WHEN 7 THEN 400 ELSE 1000 END, 'api'
-  FROM generate_series(5, 7) c;
-SELECT r.connector_id, a.metric, a.observed, a.expected, round(a.score::numeric, 1) AS score, a.direction
+       timestamptz '2026-11-23 00:00+00' + make_interval(secs => CASE c WHEN 6 THEN 1800 WHEN 8 THEN 2399
+                                                                        WHEN 9 THEN 3599 ELSE 600 END),
+       'succeeded', CASE c WHEN 7 THEN 400 WHEN 8 THEN 15999 WHEN 9 THEN 3999 ELSE 1000 END, 'api'
+  FROM generate_series(5, 9) c;
+SELECT r.connector_id, a.metric, a.observed, round(a.expected::numeric, 3) AS expected,
+       round(a.score::numeric, 1) AS score, a.direction
   FROM syncopt.anomalies('2026-11-23 00:00+00') a JOIN syncopt.sync_run r USING (run_id)
  ORDER BY r.connector_id, a.metric;
-SELECT reason FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE metric = 'duration';
+SELECT reason FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE metric = 'duration' ORDER BY connector_id;
 -- Fewer training runs than syncopt.anomaly_min_training: no judgement.
 SET syncopt.anomaly_min_training = 21;
 SELECT count(*) AS judged FROM syncopt.anomalies('2026-11-23 00:00+00');
 RESET syncopt.anomaly_min_training;
 -- The small-change guard: a 20% longer run is not reported even though
--- its z-score (0.6745 x 120 / 10 = 8.1) is high.
+-- its z-score (0.6745 x (log 721 - log 601) / 0.016502 = 7.44) is high.
 UPDATE syncopt.sync_run SET finished_at = started_at + interval '720 s'
  WHERE connector_id = 5 AND external_run_id = 'today';
 SELECT count(*) AS steady_flags FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;

@@ -8,12 +8,17 @@
  * metric it reports, the training set is the connector's runs in the
  * syncopt.anomaly_training_window before `since` (the detection period is
  * kept out of training), restricted to the same day of week when that
- * still leaves syncopt.anomaly_min_training runs.  The robust z-score is
- * 0.6745 (x - median) / MAD (Iglewicz & Hoaglin), falling back to the mean
- * absolute deviation x 1.2533 when MAD is 0.  A run is flagged when |z| is
- * at least syncopt.anomaly_threshold, in a direction that matters for the
- * metric (longer, costlier, later; rows both ways), and the change is at
- * least syncopt.anomaly_min_change of the median (small-change guard).
+ * still leaves syncopt.anomaly_min_training runs.  Values are taken on the
+ * log scale, y = log(1 + x), because these metrics are skewed: on raw
+ * values the ordinary right tail looks like spikes and a 95% row drop can
+ * never score far.  The robust z-score is 0.6745 (y - median) / MAD
+ * (Iglewicz & Hoaglin), falling back to the mean absolute deviation x
+ * 1.2533 when MAD is 0.  A duration is judged as the residual from a
+ * Theil-Sen line on log(1 + rows) when rows vary, so that a sync that
+ * moved more rows may take longer.  A run is flagged when |z| is at least
+ * syncopt.anomaly_threshold, in a direction that matters for the metric
+ * (longer, costlier, later; rows both ways), and the change is at least
+ * syncopt.anomaly_min_change of the expected value (small-change guard).
  * Only the window of runs it judges is read, never the whole history.
  *
  *-------------------------------------------------------------------------
@@ -34,6 +39,7 @@
 PG_FUNCTION_INFO_V1(syncopt_anomalies);
 
 #define SCORE_CAP		1000.0	/* |z| reported when history never varied */
+#define FIT_MAX_RUNS	100		/* latest training runs the rows line uses */
 
 typedef enum Metric
 {
@@ -72,6 +78,17 @@ typedef struct RunMetrics
 	int			dow;
 } RunMetrics;
 
+/* A duration's expected log as a line on log(1 + rows), with residuals. */
+typedef struct RowsFit
+{
+	bool		ok;
+	double		a;
+	double		b;
+	double		lo;				/* fewest log(1 + rows) in training */
+	int			n;
+	double		resid[FIT_MAX_RUNS];
+} RowsFit;
+
 /* Robust z-score of x against the training values. */
 static double
 robust_z(double x, double *train, int n, double median)
@@ -96,12 +113,85 @@ robust_z(double x, double *train, int n, double median)
 	return x > median ? SCORE_CAP : -SCORE_CAP;
 }
 
+/*
+ * The training runs of metric m for run r, as log(1 + value): the same
+ * weekday first, all of them when that leaves too few.  Returns how many;
+ * *seasonal says which.
+ */
+static int
+training_set(const RunMetrics *runs, int first, int last, TimestampTz since,
+			 const RunMetrics *r, int m, double *ys, bool *seasonal)
+{
+	int			n = 0;
+
+	for (int pass = 0; pass < 2 && n < syncopt_anomaly_min_training; pass++)
+	{
+		*seasonal = pass == 0;
+		n = 0;
+		for (int j = first; j < last && runs[j].started_at < since; j++)
+			if (!isnan(runs[j].value[m]) && (!*seasonal || runs[j].dow == r->dow))
+				ys[n++] = log1p(runs[j].value[m]);
+	}
+	return n;
+}
+
+/*
+ * How a connector's durations scale with the rows its syncs move: the
+ * Theil-Sen line of log(1 + duration) on log(1 + rows) over its latest
+ * training runs (the median of pairwise slopes, kept at or above 0, so that
+ * an anomaly left in the training window does not tilt it), with the
+ * training residuals.  fit->ok is false when some training run has no row
+ * count, there are too few, or the rows never varied.
+ */
+static void
+fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit *fit)
+{
+	double		xs[FIT_MAX_RUNS];
+	double	   *slopes;
+	double		hi = -INFINITY;
+	int			n = 0,
+				k = 0;
+
+	fit->ok = false;
+	fit->lo = INFINITY;
+	for (int j = last - 1; j >= first && n < FIT_MAX_RUNS; j--)
+	{
+		if (runs[j].started_at >= since || isnan(runs[j].value[METRIC_DURATION]))
+			continue;
+		if (isnan(runs[j].value[METRIC_ROWS]))
+			return;
+		fit->resid[n] = log1p(runs[j].value[METRIC_DURATION]);
+		xs[n] = log1p(runs[j].value[METRIC_ROWS]);
+		fit->lo = Min(fit->lo, xs[n]);
+		hi = Max(hi, xs[n]);
+		n++;
+	}
+	if (n < syncopt_anomaly_min_training || hi <= fit->lo)
+		return;
+	slopes = palloc(sizeof(double) * n * (n - 1) / 2);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (xs[j] != xs[i])
+				slopes[k++] = (fit->resid[j] - fit->resid[i]) / (xs[j] - xs[i]);
+	fit->b = Max(median_of(slopes, k), 0);
+	pfree(slopes);
+	for (int i = 0; i < n; i++)
+		fit->resid[i] -= fit->b * xs[i];
+	fit->a = median_of(fit->resid, n);
+	for (int i = 0; i < n; i++)
+		fit->resid[i] -= fit->a;
+	fit->n = n;
+	fit->ok = true;
+}
+
 /* Judge the runs of one connector (runs[first..last)) and emit anomalies. */
 static void
 judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, ReturnSetInfo *rsinfo)
 {
-	double	   *train = palloc(sizeof(double) * (last - first));
+	double	   *ys = palloc(sizeof(double) * (last - first));
+	RowsFit		fit;
 
+	fit_rows(runs, first, last, since, &fit);
 	for (int i = first; i < last; i++)
 	{
 		RunMetrics *r = &runs[i];
@@ -111,55 +201,71 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 		for (int m = 0; m < NUM_METRICS; m++)
 		{
 			double		x = r->value[m];
-			double		median,
+			double		y = log1p(x);
+			double		rows_x = log1p(r->value[METRIC_ROWS]);
+			double	   *train = ys;
+			double		center,
+						expected,
 						z,
 						change;
-			int			n = 0;
-			bool		seasonal = true;
+			int			n;
+			bool		seasonal = false,
+						by_rows;
 			Datum		values[8];
 			bool		nulls[8] = {0};
-			const char *direction;
+			StringInfoData reason;
 
 			if (isnan(x))
 				continue;
-			/* Same weekday first; all training runs when too few. */
-			for (int pass = 0; pass < 2 && n < syncopt_anomaly_min_training; pass++)
+
+			/*
+			 * A long sync that moved many rows is expected to be long; below
+			 * the fewest rows seen the line is not trusted (extrapolated down
+			 * it would call a short sync's fixed overhead a spike).
+			 */
+			by_rows = m == METRIC_DURATION && fit.ok && !isnan(rows_x) && rows_x >= fit.lo;
+			if (by_rows)
 			{
-				seasonal = pass == 0;
-				n = 0;
-				for (int j = first; j < last && runs[j].started_at < since; j++)
-					if (!isnan(runs[j].value[m]) && (!seasonal || runs[j].dow == r->dow))
-						train[n++] = runs[j].value[m];
+				n = fit.n;
+				train = fit.resid;
+				y -= fit.a + fit.b * rows_x;
 			}
+			else
+				n = training_set(runs, first, last, since, r, m, ys, &seasonal);
 			if (n < syncopt_anomaly_min_training)
 				continue;
-			median = median_of(train, n);
-			z = robust_z(x, train, n, median);
-			change = median != 0 ? fabs(x - median) / fabs(median) : INFINITY;
+			center = median_of(train, n);
+			z = robust_z(y, train, n, center);
+			expected = expm1(center + (by_rows ? fit.a + fit.b * rows_x : 0));
+			change = expected != 0 ? fabs(x - expected) / fabs(expected) : INFINITY;
 			if (fabs(z) < syncopt_anomaly_threshold || change < syncopt_anomaly_min_change)
 				continue;
 			if (z < 0 && !metric_drops[m])
 				continue;
-			direction = z > 0 ? "spike" : "drop";
+			initStringInfo(&reason);
+			appendStringInfo(&reason, "%s %.6g%s is %s ", metric_names[m], x, metric_units[m],
+							 expected != 0 ? psprintf("%.2fx", x / expected) : "far from");
+			if (by_rows)
+				appendStringInfo(&reason, "the %.6g%s expected for its %.6g rows (duration grows as rows^%.2f over",
+								 expected, metric_units[m], r->value[METRIC_ROWS], fit.b);
+			else
+				appendStringInfo(&reason, "the median %.6g%s of", expected, metric_units[m]);
+			appendStringInfo(&reason, " %d %s%s run%s%s; robust z %.1f on the log scale, flag at %.1f",
+							 n, seasonal ? day_names[r->dow] : "recent",
+							 seasonal ? "" : " training", n == 1 ? "" : "s", by_rows ? ")" : "",
+							 z, syncopt_anomaly_threshold);
 			values[0] = Int64GetDatum(r->run_id);
 			values[1] = Int64GetDatum(r->connector_id);
 			values[2] = CStringGetTextDatum(metric_names[m]);
 			values[3] = Float8GetDatum(x);
-			values[4] = Float8GetDatum(median);
+			values[4] = Float8GetDatum(expected);
 			values[5] = Float8GetDatum(Max(Min(z, SCORE_CAP), -SCORE_CAP));
-			values[6] = CStringGetTextDatum(direction);
-			values[7] = CStringGetTextDatum(psprintf(
-				"%s %.6g%s is %s the median %.6g%s of %d %s%s run%s (robust z %.1f, flag at %.1f)",
-				metric_names[m], x, metric_units[m],
-				median != 0 ? psprintf("%.2fx", x / median) : "far from",
-				median, metric_units[m], n,
-				seasonal ? day_names[r->dow] : "recent",
-				seasonal ? "" : " training", n == 1 ? "" : "s",
-				z, syncopt_anomaly_threshold));
+			values[6] = CStringGetTextDatum(z > 0 ? "spike" : "drop");
+			values[7] = CStringGetTextDatum(reason.data);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
-	pfree(train);
+	pfree(ys);
 }
 
 /* syncopt.anomalies(since): one row per anomalous run and metric. */

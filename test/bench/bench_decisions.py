@@ -197,7 +197,7 @@ SELECT c.external_id, r.external_run_id, k.category
                 classes.setdefault(kind, []).append(category)
     want = {"transient": {"source_outage", "transient", "timeout"}, "rate_limit": {"rate_limit"},
             "credentials": {"credentials"}, "schema_change": {"schema_change"}}
-    lines = ["- Anomalies (robust z-score) on the last 7 days of 10 failure-heavy fleets:"]
+    lines = ["- Anomalies (robust z-score on the log scale, durations against the rows moved) on the last 7 days of 10 failure-heavy fleets:"]
     for kind in tp:
         precision = tp[kind] / (tp[kind] + fp[kind]) if tp[kind] + fp[kind] else float("nan")
         recall = tp[kind] / injected[kind] if injected[kind] else float("nan")
