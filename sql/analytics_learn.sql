@@ -11,8 +11,15 @@ VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', '
 -- exactly 2 x sqrt(1 + rows) seconds (rows 99, 399, 899, 1599 -> 20, 40,
 -- 60, 80 s): the fit gives b = 0.5 and zero residuals, so
 -- P50 = 2 x sqrt(1 + predicted rows), with predicted rows the EWMA of rows
--- (alpha 0.3) that connector_stats keeps, and P90 = P50 x e^0.05 (the
--- floor on the spread).
+-- (alpha 0.3) that connector_stats keeps (958.24).  P90 comes from the
+-- forecast errors as if each run's rows had been the expected ones:
+-- 0.5 (log(1 + rows) - log(959.24)), three each of -1.1305, -0.4373,
+-- -0.0319, +0.2558 (centre -0.3360, sd 0.5438 over 11 degrees of freedom);
+-- fewer than 20 runs, so a normal quantile, 1.2816 sd, widened by
+-- sqrt(12 / (12 - 4.3) x (1 + 0.3 / 1.7)) = 1.3541, where 4.3 = 1 (mean)
+-- + the shrunk weekday effects 2 x 1/4 + 5 x 2/5 + the one hour bucket
+-- 12/15: P90 / P50 = e^(-0.3360 + 1.3541 x 1.2816 x 0.5438) = e^0.6076
+-- = 1.8361.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'fit', 'Fit');
 WITH ins AS (

@@ -13,7 +13,9 @@
  *	   recent residuals to follow level shifts, day-of-week and time-of-day
  *	   effects shrunk towards zero when few runs back them, and a separate
  *	   full re-sync effect.  P90 is the empirical 90th percentile of the
- *	   recent residuals from 20 runs, a normal quantile below that.
+ *	   recent forecast errors (residuals as if each run's rows had been the
+ *	   expected rows) from 20 runs, a normal quantile below that, widened
+ *	   for the degrees of freedom the fit used and the EWMA level's variance.
  * Schedules are planned with P90: underestimates hurt far more than
  * overestimates.
  *
@@ -98,6 +100,9 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 				full_effect = 0,
 				dow_effect,
 				hour_effect,
+				used_dof = 1,	/* the mean */
+				widen,
+				centre = 0,
 				log_p50,
 				q90,
 				dow_eff[7],
@@ -168,19 +173,43 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 	hour_effect = hour_eff[at_hour];
 	k_hour = hour_k[at_hour];
 
+	/*
+	 * Each run's error as a forecast made without knowing its rows: the
+	 * next run's rows are only expected (x_next), and a spread of residuals
+	 * on known rows would leave their variation out of P90.
+	 */
 	for (int i = 0; i < n; i++)
 		if (incremental[i])
-			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]];
+		{
+			double		rows_gap = (have_rows && !isnan(c->recent_rows[i]))
+				? b * (log1p(c->recent_rows[i]) - x_next) : 0;
+
+			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]] + rows_gap;
+		}
+	/*
+	 * In-sample errors are narrower than forecast errors: their spread
+	 * around its centre is widened by the degrees of freedom the mean and
+	 * the shrunk effects used (an effect backed by k runs uses k / (k + 3))
+	 * and by the EWMA level's own variance, alpha / (2 - alpha) of theirs.
+	 */
+	for (int g = 0; g < 7; g++)
+		used_dof += dow_k[g] / (dow_k[g] + SHRINK_RUNS);
+	for (int g = 0; g < HOURS_PER_DAY / HOUR_BUCKET; g++)
+		used_dof += hour_k[g] / (hour_k[g] + SHRINK_RUNS);
+	widen = sqrt(n_spread / Max(n_spread - used_dof, 1.0) * (1 + EWMA_ALPHA / (2 - EWMA_ALPHA)));
+	for (int i = 0; i < n_spread; i++)
+		centre += spread[i] / n_spread;
 	if (n_spread >= EMPIRICAL_RUNS)
-		q90 = quantile(spread, n_spread, 0.9);
+		q90 = quantile(spread, n_spread, 0.9) - centre;
 	else
 	{
 		double		ss = 0;
 
 		for (int i = 0; i < n_spread; i++)
-			ss += spread[i] * spread[i];
+			ss += (spread[i] - centre) * (spread[i] - centre);
 		q90 = Z90 * sqrt(ss / Max(n_spread - 1, 1));
 	}
+	q90 = centre + widen * q90;
 
 	log_p50 = a + b * x_next + level + dow_effect + hour_effect;
 	p->p50_s = exp(log_p50);
@@ -203,8 +232,8 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 						 at_hour * HOUR_BUCKET + HOUR_BUCKET, (exp(hour_effect) - 1) * 100, k_hour);
 	if (n_full > 0)
 		appendStringInfo(&p->reason, "; a full re-sync takes about %s", format_duration(p->full_p50_s));
-	appendStringInfo(&p->reason, "; P90 from the %s of residuals",
-					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread");
+	appendStringInfo(&p->reason, "; P90 from the %s of forecast errors x %.2f for fitted effects",
+					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread", widen);
 }
 
 /* Predict one connector's next sync; fleet_p50 answers when it has no history. */
