@@ -232,7 +232,7 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 						 at_hour * HOUR_BUCKET + HOUR_BUCKET, (exp(hour_effect) - 1) * 100, k_hour);
 	if (n_full > 0)
 		appendStringInfo(&p->reason, "; a full re-sync takes about %s", format_duration(p->full_p50_s));
-	appendStringInfo(&p->reason, "; P90 from the %s of forecast errors x %.2f for fitted effects",
+	appendStringInfo(&p->reason, "; P90 from the %s of forecast errors, widened x%.2f for the fitted effects and level",
 					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread", widen);
 }
 
