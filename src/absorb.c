@@ -5,10 +5,12 @@
  *	  so the analytics read one row per connector and never rescan history.
  *
  * Every ingestion path (vendor API pages, the Platform Connector log,
- * webhooks) calls this once per call with the runs it finished.  The work
- * is a fixed handful of set-based statements whatever the number of
- * connectors on the page: read the runs, lock their stats rows, compute the
- * new values here, write them back with one UPDATE.  The stats rows are
+ * webhooks) calls this once per call with the runs it finished: the SQL
+ * ones through absorb_runs(run_ids), the C ones (Airbyte job pages) with
+ * the runs in memory through absorb_fold().  The work is a fixed handful of
+ * set-based statements whatever the number of connectors on the page: read
+ * the runs (absorb_runs only), lock their stats rows, compute the new values
+ * here, write them back with one UPDATE.  The stats rows are
  * locked (FOR UPDATE, in connector order) before they are read, so two
  * concurrent ingestions of different runs of one connector fold both.
  *
@@ -40,6 +42,9 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "absorb.h"
+#include "spi_plan.h"
+
 PG_FUNCTION_INFO_V1(syncopt_absorb_runs);
 
 #define ALPHA		0.3
@@ -48,10 +53,9 @@ PG_FUNCTION_INFO_V1(syncopt_absorb_runs);
 /* The runs of the call, finished ones in finish order per connector. */
 static const char *const runs_sql =
 "SELECT r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync,"
-"       r.duration_known"
+"       r.duration_known, r.run_id"
 "  FROM syncopt.sync_run r"
-" WHERE r.run_id = ANY ($1)"
-" ORDER BY r.connector_id, r.status = 'running', r.finished_at, r.run_id";
+" WHERE r.run_id = ANY ($1)";
 
 static const char *const create_stats_sql =
 "INSERT INTO syncopt.connector_stats (connector_id) SELECT unnest($1)"
@@ -110,21 +114,6 @@ static SPIPlanPtr create_stats_plan;
 static SPIPlanPtr lock_stats_plan;
 static SPIPlanPtr update_stats_plan;
 
-/* One run of the call. */
-typedef struct NewRun
-{
-	int64		connector_id;
-	bool		running;
-	bool		succeeded;
-	bool		failed;
-	TimestampTz started_at;
-	TimestampTz finished_at;
-	bool		has_rows;
-	int64		rows;
-	bool		full_sync;
-	bool		duration_known;
-} NewRun;
-
 /* One timed success in the recent window, old or new. */
 typedef struct WindowEntry
 {
@@ -148,24 +137,6 @@ typedef struct StatsColumns
 	int			nwindow;
 } StatsColumns;
 
-/* A statement prepared once per backend and kept across calls. */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "syncopt: could not prepare absorb statement: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "syncopt: could not keep absorb statement");
-		*plan = p;
-	}
-	return *plan;
-}
-
 /* Run a kept statement whose only argument is an array of ids. */
 static void
 run_with_ids(SPIPlanPtr *plan, const char *sql, Oid array_type, Datum ids, int expected)
@@ -174,7 +145,7 @@ run_with_ids(SPIPlanPtr *plan, const char *sql, Oid array_type, Datum ids, int e
 	Datum		values[1] = {ids};
 	int			rc;
 
-	rc = SPI_execute_plan(kept_plan(plan, sql, 1, types), values, NULL, false, 0);
+	rc = SPI_execute_plan(spi_kept_plan(plan, sql, 1, types), values, NULL, false, 0);
 	if (rc != expected)
 		elog(ERROR, "syncopt: absorb statement failed: %s", SPI_result_code_string(rc));
 }
@@ -187,17 +158,17 @@ col(int i, int n, bool *isnull)
 }
 
 /* The runs named by run_ids, copied out of the SPI result. */
-static NewRun *
+static AbsorbRun *
 read_runs(Datum run_ids, int *nruns)
 {
-	NewRun	   *runs;
+	AbsorbRun	   *runs;
 
 	run_with_ids(&runs_plan, runs_sql, INT8ARRAYOID, run_ids, SPI_OK_SELECT);
 	*nruns = (int) SPI_processed;
-	runs = palloc0(sizeof(NewRun) * Max(*nruns, 1));
+	runs = palloc0(sizeof(AbsorbRun) * Max(*nruns, 1));
 	for (int i = 0; i < *nruns; i++)
 	{
-		NewRun	   *r = &runs[i];
+		AbsorbRun	   *r = &runs[i];
 		bool		isnull;
 		char	   *status;
 
@@ -212,13 +183,14 @@ read_runs(Datum run_ids, int *nruns)
 		r->has_rows = !isnull;
 		r->full_sync = DatumGetBool(col(i, 6, &isnull));
 		r->duration_known = DatumGetBool(col(i, 7, &isnull));
+		r->run_id = DatumGetInt64(col(i, 8, &isnull));
 	}
 	return runs;
 }
 
 /* The distinct connectors of the runs (sorted by connector) as a bigint[]. */
 static Datum
-connector_ids(NewRun *runs, int nruns, int *nconnectors)
+connector_ids(AbsorbRun *runs, int nruns, int *nconnectors)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(nruns, 1));
 	int			n = 0;
@@ -280,7 +252,7 @@ window_entry_cmp(const void *a, const void *b)
  * UPDATE's flat window arrays.  Returns how many entries were appended.
  */
 static int
-merge_window(int i, NewRun *runs, int n, StatsColumns *out)
+merge_window(int i, AbsorbRun *runs, int n, StatsColumns *out)
 {
 	Datum	   *d,
 			   *r,
@@ -314,7 +286,7 @@ merge_window(int i, NewRun *runs, int n, StatsColumns *out)
 	}
 	for (int k = 0; k < n; k++)
 	{
-		NewRun	   *run = &runs[k];
+		AbsorbRun	   *run = &runs[k];
 		WindowEntry *e;
 
 		if (!run->succeeded || !run->duration_known)
@@ -369,7 +341,7 @@ set_time(StatsColumns *out, int c, int j, TimestampTz t)
  * of the last result into element j of the UPDATE's columns.
  */
 static void
-fold_connector(int i, NewRun *runs, int n, bool count_outcomes, StatsColumns *out)
+fold_connector(int i, AbsorbRun *runs, int n, bool count_outcomes, StatsColumns *out)
 {
 	int			j = out->n++;
 	bool		isnull;
@@ -409,7 +381,7 @@ fold_connector(int i, NewRun *runs, int n, bool count_outcomes, StatsColumns *ou
 
 	for (int r = 0; r < n; r++)
 	{
-		NewRun	   *run = &runs[r];
+		AbsorbRun	   *run = &runs[r];
 
 		finished++;
 		last_run = Max(last_run, run->finished_at);
@@ -554,7 +526,7 @@ write_stats(StatsColumns *out)
 		values[U_COLUMNS + c] = fixed_array(out->window[c], out->window_null[c], out->nwindow,
 											window_types[c]);
 	}
-	rc = SPI_execute_plan(kept_plan(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types),
+	rc = SPI_execute_plan(spi_kept_plan(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types),
 						  values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE || (int) SPI_processed != out->n)
 		elog(ERROR, "syncopt: connector_stats update failed: %s", SPI_result_code_string(rc));
@@ -578,33 +550,39 @@ alloc_columns(StatsColumns *out, int nconnectors, int nwindow)
 	out->nwindow = 0;
 }
 
-/* syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean) */
-Datum
-syncopt_absorb_runs(PG_FUNCTION_ARGS)
+/* Order runs by connector, running last, then by finish and id. */
+static int
+absorb_run_cmp(const void *a, const void *b)
 {
-	bool		count_outcomes = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
-	ArrayType  *run_ids;
-	NewRun	   *runs;
-	int			nruns;
+	const AbsorbRun *x = a;
+	const AbsorbRun *y = b;
+
+	if (x->connector_id != y->connector_id)
+		return x->connector_id < y->connector_id ? -1 : 1;
+	if (x->running != y->running)
+		return x->running ? 1 : -1;
+	if (x->finished_at != y->finished_at)
+		return x->finished_at < y->finished_at ? -1 : 1;
+	if (x->run_id != y->run_id)
+		return x->run_id < y->run_id ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Fold runs into connector_stats: lock the connectors' rows, fold each
+ * connector's finished runs in finish order, write them with one UPDATE.
+ */
+void
+absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes)
+{
 	int			nconnectors;
 	Datum		ids;
 	int			row = 0;
 	StatsColumns out;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_VOID();
-	run_ids = PG_GETARG_ARRAYTYPE_P(0);
-	if (ArrayGetNItems(ARR_NDIM(run_ids), ARR_DIMS(run_ids)) == 0)
-		PG_RETURN_VOID();
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "syncopt: SPI_connect failed");
-	runs = read_runs(PointerGetDatum(run_ids), &nruns);
 	if (nruns == 0)
-	{
-		SPI_finish();
-		PG_RETURN_VOID();
-	}
+		return;
+	qsort(runs, nruns, sizeof(AbsorbRun), absorb_run_cmp);
 	ids = connector_ids(runs, nruns, &nconnectors);
 	lock_stats(ids, nconnectors);
 
@@ -630,6 +608,27 @@ syncopt_absorb_runs(PG_FUNCTION_ARGS)
 	}
 	if (out.n > 0)
 		write_stats(&out);
+}
+
+/* syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean) */
+Datum
+syncopt_absorb_runs(PG_FUNCTION_ARGS)
+{
+	bool		count_outcomes = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	ArrayType  *run_ids;
+	AbsorbRun  *runs;
+	int			nruns;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	run_ids = PG_GETARG_ARRAYTYPE_P(0);
+	if (ArrayGetNItems(ARR_NDIM(run_ids), ARR_DIMS(run_ids)) == 0)
+		PG_RETURN_VOID();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	runs = read_runs(PointerGetDatum(run_ids), &nruns);
+	absorb_fold(runs, nruns, count_outcomes);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

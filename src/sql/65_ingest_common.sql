@@ -75,11 +75,16 @@ $$;
 -- Fold newly finished runs into connector_stats: counts, failure streak,
 -- EWMA levels, log-linear fit sums and the recent window (src/absorb.c
 -- gives the formulas).  count_outcomes = false feeds only the durations of
--- runs that were counted before while their start was still unknown.
+-- runs that were counted before while their start was still unknown.  Its
+-- statements are kept across calls (src/spi_plan.c): the SETs keep their
+-- key lookups on indexes however small the tables were when planned.
 CREATE FUNCTION syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean DEFAULT true)
 RETURNS void
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'syncopt_absorb_runs';
 COMMENT ON FUNCTION syncopt.absorb_runs(bigint[], boolean) IS
     'Folds finished runs into connector_stats (counts, streaks, EWMA, fit sums, recent window); called by the ingestion functions.';

@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_plan.h
+ *	  Statements prepared once per backend and kept across calls, for the
+ *	  per-page ingestion paths where planning would cost more than running.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_SPI_PLAN_H
+#define SYNCOPT_SPI_PLAN_H
+
+#include "executor/spi.h"
+
+extern SPIPlanPtr spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
+
+#endif							/* SYNCOPT_SPI_PLAN_H */
