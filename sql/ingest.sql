@@ -105,5 +105,44 @@ SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "succe
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": "7", "status": "succeeded", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2"}]}');
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "done", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2"}]}');
 SELECT syncopt.ingest_airbyte_jobs(102, '{"data": [{"jobId": 7, "status": "succeeded", "jobType": "sync", "startTime": "2023-03-25T01:30:50Z", "connectionId": "c2", "rowsSynced": -1}]}');
+-- fold_stats => false (the collector's way): the same jobs for connection
+-- c9 leave their 3 finished runs in stats_backlog (one row for the page)
+-- and connector_stats untouched until fold_stats_backlog(), which folds
+-- them exactly as above (EWMA 21500.4, rows 3400).
+SELECT syncopt.ingest_airbyte_jobs(102, replace(:'ab_jobs', '"c2"', '"c9"')::jsonb, fold_stats => false);
+SELECT count(*) AS c9_stats_rows FROM syncopt.connector_stats s JOIN syncopt.connector c USING (connector_id)
+ WHERE c.external_id = 'c9';
+SELECT count(*) AS pages_waiting, sum(cardinality(run_id)) AS runs_waiting FROM syncopt.stats_backlog;
+SELECT syncopt.fold_stats_backlog() AS folded;
+SELECT s.runs, s.successes, s.failures, s.consecutive_failures, s.ewma_duration_s, s.ewma_rows,
+       s.recent_duration_s, s.fit_n
+  FROM syncopt.connector_stats s JOIN syncopt.connector c USING (connector_id) WHERE c.external_id = 'c9';
+SELECT count(*) AS pages_waiting, syncopt.fold_stats_backlog() AS folded_again FROM syncopt.stats_backlog;
+-- Folding later gives the stats folding every page gives: 600 one-job pages
+-- (more than one fold batch of 500 pages), varied durations, rows and
+-- outcomes, ingested for connection i1 folding each page and for d1
+-- folding once at the end; their stats rows must be equal.
+CREATE TEMP TABLE one_job_pages AS
+SELECT j, jsonb_build_object('data', jsonb_build_array(jsonb_build_object(
+           'jobId', j, 'status', CASE WHEN j % 7 = 0 THEN 'failed' ELSE 'succeeded' END,
+           'jobType', CASE WHEN j % 50 = 0 THEN 'refresh' ELSE 'sync' END,
+           'startTime', to_char(timestamp '2026-01-01' + j * interval '1 hour', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+           'connectionId', 'CONN', 'duration', 'PT' || (60 + (j * 37) % 900) || 'S',
+           'rowsSynced', (j * 101) % 5000))) AS page
+  FROM generate_series(1, 600) j;
+SELECT sum(syncopt.ingest_airbyte_jobs(102, replace(page::text, 'CONN', 'i1')::jsonb) ORDER BY j) AS i1_runs,
+       sum(syncopt.ingest_airbyte_jobs(102, replace(page::text, 'CONN', 'd1')::jsonb, fold_stats => false) ORDER BY j)
+           AS d1_runs
+  FROM one_job_pages;
+SELECT count(*) AS pages_waiting, syncopt.fold_stats_backlog() AS folded FROM syncopt.stats_backlog;
+SELECT count(DISTINCT (s.runs, s.successes, s.failures, s.consecutive_failures, s.last_run_at,
+                       s.last_success_at, s.last_failure_at, round(s.ewma_duration_s::numeric, 6),
+                       round(s.ewma_rows::numeric, 6), s.fit_n, round(s.fit_sum_x::numeric, 6),
+                       round(s.fit_sum_y::numeric, 6), round(s.fit_sum_xy::numeric, 6), s.recent_duration_s,
+                       s.recent_rows, s.recent_started_at, s.recent_full)) AS distinct_stats,
+       count(*) AS stats_rows, min(s.runs) AS runs, min(s.failures) AS failures,
+       min(cardinality(s.recent_duration_s)) AS window
+  FROM syncopt.connector_stats s JOIN syncopt.connector c USING (connector_id)
+ WHERE c.account_id = 102 AND c.external_id IN ('i1', 'd1');
 DROP EXTENSION syncopt;
 DROP EXTENSION pgcrypto;

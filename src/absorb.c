@@ -10,7 +10,10 @@
  * the runs in memory through absorb_fold().  The work is a fixed handful of
  * set-based statements whatever the number of connectors on the page: read
  * the runs (absorb_runs only), lock their stats rows, compute the new values
- * here, write them back with one UPDATE.  The stats rows are
+ * here, write them back with one UPDATE.  A caller may instead leave the
+ * runs in stats_backlog (absorb_defer()) for fold_stats_backlog(), which
+ * folds many pages at once: each connector's row is then rewritten once per
+ * batch rather than once per page.  The stats rows are
  * locked (FOR UPDATE, in connector order) before they are read, so two
  * concurrent ingestions of different runs of one connector fold both.
  *
@@ -38,17 +41,21 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "absorb.h"
 #include "spi_plan.h"
 
 PG_FUNCTION_INFO_V1(syncopt_absorb_runs);
+PG_FUNCTION_INFO_V1(syncopt_fold_stats_backlog);
 
 #define ALPHA		0.3
 #define RECENT_KEEP 64			/* length of the recent-window buffers */
+#define BACKLOG_BATCH 500		/* stats_backlog rows (pages) folded at a time */
 
 /* The runs of the call, finished ones in finish order per connector. */
 static const char *const runs_sql =
@@ -56,6 +63,20 @@ static const char *const runs_sql =
 "       r.duration_known, r.run_id"
 "  FROM syncopt.sync_run r"
 " WHERE r.run_id = ANY ($1)";
+
+/* Runs left to fold later, one backlog row per call. */
+static const char *const defer_sql =
+"INSERT INTO syncopt.stats_backlog (run_id, connector_id, status, started_at, finished_at, rows,"
+"                                   full_sync, duration_known)"
+" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/* The oldest waiting backlog rows, taken off it (skipping others' batches). */
+static const char *const take_backlog_sql =
+"DELETE FROM syncopt.stats_backlog b"
+" WHERE b.seq IN (SELECT q.seq FROM syncopt.stats_backlog q ORDER BY q.seq LIMIT $1"
+"                 FOR UPDATE SKIP LOCKED)"
+" RETURNING b.run_id, b.connector_id, b.status, b.started_at, b.finished_at, b.rows, b.full_sync,"
+"           b.duration_known";
 
 static const char *const create_stats_sql =
 "INSERT INTO syncopt.connector_stats (connector_id) SELECT unnest($1)"
@@ -110,6 +131,8 @@ enum
 };
 
 static SPIPlanPtr runs_plan;
+static SPIPlanPtr take_backlog_plan;
+static SPIPlanPtr defer_plan;
 static SPIPlanPtr create_stats_plan;
 static SPIPlanPtr lock_stats_plan;
 static SPIPlanPtr update_stats_plan;
@@ -631,4 +654,153 @@ syncopt_absorb_runs(PG_FUNCTION_ARGS)
 	absorb_fold(runs, nruns, count_outcomes);
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/* stats_backlog's array columns, in order, and their element types. */
+enum
+{
+	B_RUN, B_CONNECTOR, B_STATUS, B_STARTED, B_FINISHED, B_ROWS, B_FULL, B_KNOWN, B_COLUMNS
+};
+
+static const Oid backlog_types[B_COLUMNS] = {
+	INT8OID, INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, BOOLOID, BOOLOID
+};
+
+/*
+ * Leave finished runs in stats_backlog, as one row of parallel arrays, for
+ * fold_stats_backlog(); the caller is connected to SPI.
+ */
+void
+absorb_defer(AbsorbRun *runs, int nruns)
+{
+	Oid			types[B_COLUMNS];
+	Datum		values[B_COLUMNS];
+	Datum	   *col[B_COLUMNS];
+	bool	   *null[B_COLUMNS];
+	int			dims[1] = {nruns};
+	int			lbs[1] = {1};
+
+	if (nruns == 0)
+		return;
+	for (int c = 0; c < B_COLUMNS; c++)
+	{
+		col[c] = palloc(sizeof(Datum) * nruns);
+		null[c] = palloc0(sizeof(bool) * nruns);
+	}
+	for (int i = 0; i < nruns; i++)
+	{
+		AbsorbRun  *r = &runs[i];
+
+		col[B_RUN][i] = Int64GetDatum(r->run_id);
+		col[B_CONNECTOR][i] = Int64GetDatum(r->connector_id);
+		col[B_STATUS][i] = CStringGetTextDatum(r->succeeded ? "succeeded"
+											   : r->failed ? "failed" : "cancelled");
+		col[B_STARTED][i] = TimestampTzGetDatum(r->started_at);
+		col[B_FINISHED][i] = TimestampTzGetDatum(r->finished_at);
+		col[B_ROWS][i] = Int64GetDatum(r->rows);
+		null[B_ROWS][i] = !r->has_rows;
+		col[B_FULL][i] = BoolGetDatum(r->full_sync);
+		col[B_KNOWN][i] = BoolGetDatum(r->duration_known);
+	}
+	for (int c = 0; c < B_COLUMNS; c++)
+	{
+		int16		len;
+		bool		byval;
+		char		align;
+
+		get_typlenbyvalalign(backlog_types[c], &len, &byval, &align);
+		types[c] = get_array_type(backlog_types[c]);
+		values[c] = PointerGetDatum(construct_md_array(col[c], null[c], 1, dims, lbs, backlog_types[c],
+													   len, byval, align));
+	}
+	if (SPI_execute_plan(spi_kept_plan(&defer_plan, defer_sql, B_COLUMNS, types), values, NULL, false, 0)
+		!= SPI_OK_INSERT)
+		elog(ERROR, "syncopt: recording runs in stats_backlog failed");
+}
+
+/* Append the runs of backlog row i of the last result to runs[*n..]. */
+static AbsorbRun *
+backlog_runs(int i, AbsorbRun *runs, int *n, int *room)
+{
+	Datum	   *v[B_COLUMNS];
+	bool	   *isnull[B_COLUMNS];
+	int			count = 0;
+
+	for (int c = 0; c < B_COLUMNS; c++)
+	{
+		int16		len;
+		bool		byval;
+		char		align;
+		int			k;
+
+		get_typlenbyvalalign(backlog_types[c], &len, &byval, &align);
+		k = array_column(i, c + 1, backlog_types[c], len, byval, align, &v[c], &isnull[c]);
+		if (c > 0 && k != count)
+			elog(ERROR, "syncopt: a stats_backlog row has arrays of different lengths");
+		count = k;
+	}
+	if (*n + count > *room)
+	{
+		*room = Max(*room * 2, *n + count);
+		runs = repalloc(runs, sizeof(AbsorbRun) * *room);
+	}
+	for (int k = 0; k < count; k++)
+	{
+		AbsorbRun  *r = &runs[(*n)++];
+		char	   *status = TextDatumGetCString(v[B_STATUS][k]);
+
+		r->run_id = DatumGetInt64(v[B_RUN][k]);
+		r->connector_id = DatumGetInt64(v[B_CONNECTOR][k]);
+		r->running = false;
+		r->succeeded = strcmp(status, "succeeded") == 0;
+		r->failed = strcmp(status, "failed") == 0;
+		r->started_at = DatumGetTimestampTz(v[B_STARTED][k]);
+		r->finished_at = DatumGetTimestampTz(v[B_FINISHED][k]);
+		r->has_rows = !isnull[B_ROWS][k];
+		r->rows = r->has_rows ? DatumGetInt64(v[B_ROWS][k]) : 0;
+		r->full_sync = DatumGetBool(v[B_FULL][k]);
+		r->duration_known = DatumGetBool(v[B_KNOWN][k]);
+	}
+	return runs;
+}
+
+/*
+ * Take one batch of rows off stats_backlog and fold their runs; returns
+ * the rows taken, *folded the runs.  Each batch has its own SPI
+ * connection, so its memory goes with it.
+ */
+static int
+fold_backlog_batch(int64 *folded)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(BACKLOG_BATCH)};
+	int			taken;
+	int			room = 1024;
+	int			nruns = 0;
+	AbsorbRun  *runs;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	if (SPI_execute_plan(spi_kept_plan(&take_backlog_plan, take_backlog_sql, 1, types), values, NULL,
+						 false, 0) != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "syncopt: taking runs off stats_backlog failed");
+	taken = (int) SPI_processed;
+	runs = palloc(sizeof(AbsorbRun) * room);
+	for (int i = 0; i < taken; i++)
+		runs = backlog_runs(i, runs, &nruns, &room);
+	absorb_fold(runs, nruns, true);
+	SPI_finish();
+	*folded += nruns;
+	return taken;
+}
+
+/* syncopt.fold_stats_backlog() returns bigint */
+Datum
+syncopt_fold_stats_backlog(PG_FUNCTION_ARGS)
+{
+	int64		folded = 0;
+
+	while (fold_backlog_batch(&folded) == BACKLOG_BATCH)
+		CHECK_FOR_INTERRUPTS();
+	PG_RETURN_INT64(folded);
 }

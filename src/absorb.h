@@ -34,4 +34,10 @@ typedef struct AbsorbRun
  */
 extern void absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes);
 
+/*
+ * Leave finished runs in stats_backlog for fold_stats_backlog() instead;
+ * the caller is connected to SPI.
+ */
+extern void absorb_defer(AbsorbRun *runs, int nruns);
+
 #endif							/* SYNCOPT_ABSORB_H */

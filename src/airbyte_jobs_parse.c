@@ -241,7 +241,8 @@ type_problem(JsonbValue *v, const char *wanted, bool nullable, int position, con
 		return nullable ? NULL : psprintf("field \"%s\" is missing or null", field_name(position, key));
 	if (strcmp(type_name(v), wanted) == 0)
 		return NULL;
-	return psprintf("field \"%s\" must be a JSON %s, not %s", field_name(position, key), wanted, type_name(v));
+	return psprintf("field \"%s\" must be a JSON %s, not %s",
+					field_name(position, key), wanted, type_name(v));
 }
 
 /*
@@ -267,7 +268,8 @@ integer_problem(JsonbValue *v, bool nullable, int position, const char *key, cha
 			return NULL;
 		}
 	}
-	return psprintf("field \"%s\" must be an integer, not %s", field_name(position, key), json_text_40(v));
+	return psprintf("field \"%s\" must be an integer, not %s",
+					field_name(position, key), json_text_40(v));
 }
 
 /* A timestamp field as a C string in *text, or what is wrong with it. */

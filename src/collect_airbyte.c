@@ -141,4 +141,13 @@ poll_airbyte(Poll *poll)
 	}
 	if (airbyte_list(poll, jobs_ep, token_ep, "jobs", query, NULL))
 		poll->new_jobs_cursor = TimestampTzPlusMilliseconds(poll->started_at, -JOBS_CURSOR_OVERLAP_MS);
+
+	/*
+	 * Jobs pages leave the runs they finish in stats_backlog: fold them once
+	 * now, whether or not the crawl completed (what it committed stays).  A
+	 * backlog left by a stop or a crash is folded by the next poll.
+	 */
+	if (poll->stopped == NULL)
+		poll_step(poll, jobs_ep, "folding new runs into connector_stats",
+				  "SELECT syncopt.fold_stats_backlog()", 0, NULL, NULL, NULL, NULL, NULL);
 }

@@ -15,7 +15,10 @@
  *	  run, planned for that call, which never takes a finished run back to
  *	  running and skips rows that would not change;
  *	- the runs that finished with this page (inserted finished, or running
- *	  before) are folded into connector_stats (absorb.c) from memory.
+ *	  before) are folded into connector_stats (absorb.c) from memory, or,
+ *	  with fold_stats false, left in stats_backlog: a collector poll folds
+ *	  them once at its end, one stats row rewrite per connector instead of
+ *	  one per connector and page.
  * Re-ingesting a page changes nothing; everything is one transaction.
  *
  *-------------------------------------------------------------------------
@@ -273,7 +276,10 @@ collect_finished(AbsorbRun *out, int n, int old_status_column)
 	return n;
 }
 
-/* syncopt.ingest_airbyte_jobs(account_id bigint, page jsonb) returns integer */
+/*
+ * syncopt.ingest_airbyte_jobs(account_id bigint, page jsonb,
+ *							   fold_stats boolean) returns integer
+ */
 Datum
 syncopt_ingest_airbyte_jobs(PG_FUNCTION_ARGS)
 {
@@ -317,7 +323,10 @@ syncopt_ingest_airbyte_jobs(PG_FUNCTION_ARGS)
 		nfinished = collect_finished(finished, nfinished, 9);
 	}
 
-	absorb_fold(finished, nfinished, true);
+	if (PG_ARGISNULL(2) || PG_GETARG_BOOL(2))
+		absorb_fold(finished, nfinished, true);
+	else
+		absorb_defer(finished, nfinished);
 	SPI_finish();
 	PG_RETURN_INT32(touched);
 }

@@ -24,7 +24,8 @@ spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
-			elog(ERROR, "syncopt: could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+			elog(ERROR, "syncopt: could not prepare \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(p) != 0)
 			elog(ERROR, "syncopt: could not keep \"%s\"", sql);
 		*plan = p;

@@ -89,6 +89,48 @@ AS 'MODULE_PATHNAME', 'syncopt_absorb_runs';
 COMMENT ON FUNCTION syncopt.absorb_runs(bigint[], boolean) IS
     'Folds finished runs into connector_stats (counts, streaks, EWMA, fit sums, recent window); called by the ingestion functions.';
 
+-- Runs finished by ingestion that asked to fold them later (a collector
+-- poll folds once at its end, so a backfill of many pages rewrites each
+-- connector's stats row once rather than once per page): one row per page,
+-- the runs as they were when they finished, as absorb_runs would read them.
+CREATE TABLE syncopt.stats_backlog (
+    seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id         bigint[] NOT NULL,
+    connector_id   bigint[] NOT NULL,
+    status         text[] NOT NULL,
+    started_at     timestamptz[] NOT NULL,
+    finished_at    timestamptz[] NOT NULL,
+    rows           bigint[] NOT NULL,       -- NULL elements: rows not reported
+    full_sync      boolean[] NOT NULL,
+    duration_known boolean[] NOT NULL,
+    CONSTRAINT stats_backlog_parallel CHECK (
+        cardinality(connector_id) = cardinality(run_id) AND cardinality(status) = cardinality(run_id)
+        AND cardinality(started_at) = cardinality(run_id) AND cardinality(finished_at) = cardinality(run_id)
+        AND cardinality(rows) = cardinality(run_id) AND cardinality(full_sync) = cardinality(run_id)
+        AND cardinality(duration_known) = cardinality(run_id))
+);
+-- A page's arrays are written once and read once: storing them out of line
+-- as they are costs less than compressing them.
+ALTER TABLE syncopt.stats_backlog
+    ALTER COLUMN run_id SET STORAGE EXTERNAL, ALTER COLUMN connector_id SET STORAGE EXTERNAL,
+    ALTER COLUMN status SET STORAGE EXTERNAL, ALTER COLUMN started_at SET STORAGE EXTERNAL,
+    ALTER COLUMN finished_at SET STORAGE EXTERNAL, ALTER COLUMN rows SET STORAGE EXTERNAL,
+    ALTER COLUMN full_sync SET STORAGE EXTERNAL, ALTER COLUMN duration_known SET STORAGE EXTERNAL;
+COMMENT ON TABLE syncopt.stats_backlog IS
+    'Finished runs not yet folded into connector_stats, one row per ingested page; emptied by fold_stats_backlog() at the end of each collector poll.';
+
+-- Fold the backlog into connector_stats in batches, oldest first; returns
+-- the runs folded.  Concurrent callers take disjoint batches.
+CREATE FUNCTION syncopt.fold_stats_backlog() RETURNS bigint
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS 'MODULE_PATHNAME', 'syncopt_fold_stats_backlog';
+COMMENT ON FUNCTION syncopt.fold_stats_backlog() IS
+    'Folds the runs waiting in stats_backlog into connector_stats; returns how many were folded. The collector calls it after each Airbyte jobs crawl.';
+
 -- Map a Fivetran sync_end status (log, webhook) to a sync_run status.
 CREATE FUNCTION syncopt.fivetran_end_status(status text) RETURNS text
 LANGUAGE sql IMMUTABLE

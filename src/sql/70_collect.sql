@@ -79,7 +79,8 @@ END
 $$;
 
 -- An Airbyte page (connections or jobs): ingested, with its item ids and
--- how many items it had (0 ends offset paging).
+-- how many items it had (0 ends offset paging).  Jobs pages leave the runs
+-- they finish in stats_backlog; the crawl folds them once at its end.
 CREATE FUNCTION syncopt.collect_airbyte_page(
     account_id bigint, kind text, body text, OUT touched integer, OUT items integer, OUT ids text[])
 LANGUAGE plpgsql VOLATILE
@@ -89,7 +90,7 @@ DECLARE
     page jsonb := body::jsonb;
 BEGIN
     touched := CASE kind WHEN 'connections' THEN syncopt.ingest_airbyte_connections(account_id, page)
-                         ELSE syncopt.ingest_airbyte_jobs(account_id, page) END;
+                         ELSE syncopt.ingest_airbyte_jobs(account_id, page, fold_stats => false) END;
     items := jsonb_array_length(page -> 'data');
     IF kind = 'connections' THEN
         SELECT coalesce(array_agg(i ->> 'connectionId'), '{}') INTO ids FROM jsonb_array_elements(page -> 'data') i;

@@ -124,6 +124,7 @@ class CollectTests(unittest.TestCase):
                          f"JOIN syncopt.connector USING (connector_id) WHERE account_id = {self.ab}", db())
         self.assertEqual(len(stats), 10)
         self.assertTrue(all(r == ("6", "6") for r in stats), stats)
+        self.assertEqual(self.count("SELECT count(*) FROM syncopt.stats_backlog"), 0)
 
     def test_02_second_poll_adds_only_new_runs(self):
         self.poll(self.ft)
@@ -191,6 +192,39 @@ class CollectTests(unittest.TestCase):
                                             "WHERE worker = 'collector'", db()))
         self.assertEqual(self.count(f"SELECT count(*) FROM syncopt.alert WHERE kind = 'collector_error' "
                                     f"AND (details->>'account_id')::bigint = {self.ab}"), 1)
+
+    def test_06b_a_crawl_failing_midway_still_folds_what_it_committed(self):
+        # Jobs pages leave their finished runs in stats_backlog; the poll
+        # folds them at its end even when the crawl broke off.
+        self.mock.call("/_mock/reset", {})
+        self.poll(self.ab)
+        before = self.runs(self.ab)
+        # The listing re-reads the jobs updated since the cursor (the overlap),
+        # oldest first, then the 10 new ones, in pages of 2: let the old pages
+        # and one new page through, then fail for good.
+        overlap = self.count(f"SELECT count(*) FROM syncopt.sync_run JOIN syncopt.connector USING (connector_id) "
+                             f"WHERE account_id = {self.ab} AND finished_at >= (SELECT date_trunc('second', "
+                             f"jobs_cursor) FROM syncopt.collector_state WHERE account_id = {self.ab})")
+        self.mock.call("/_mock/advance", {})
+        self.mock.call("/_mock/faults", {"match": "^/airbyte/v1/jobs$", "kind": "status", "status": 500,
+                                         "after": (overlap + 1) // 2 + 1, "times": 3})
+        result = self.poll(self.ab)
+        self.assertEqual(result["outcome"], "partial", result)
+        self.assertTrue(before < self.runs(self.ab) < before + 10, (before, self.runs(self.ab)))
+        self.assert_stats_folded()
+        self.mock.call("/_mock/reset", {})
+        self.assertEqual(self.poll(self.ab)["outcome"], "ok")
+        self.assertEqual(self.runs(self.ab), before + 10)
+        self.assert_stats_folded()
+
+    def assert_stats_folded(self):
+        """Nothing waits in stats_backlog; connector_stats counts each finished run once."""
+        self.assertEqual(self.count("SELECT count(*) FROM syncopt.stats_backlog"), 0)
+        self.assertEqual(
+            self.count(f"SELECT coalesce(sum(s.runs), 0) FROM syncopt.connector_stats s "
+                       f"JOIN syncopt.connector USING (connector_id) WHERE account_id = {self.ab}"),
+            self.count(f"SELECT count(*) FROM syncopt.sync_run JOIN syncopt.connector USING (connector_id) "
+                       f"WHERE account_id = {self.ab} AND status <> 'running'"))
 
     def test_07_timeouts_truncated_malformed_and_oversized_bodies(self):
         before_ft, before_ab = self.runs(self.ft), self.runs(self.ab)

@@ -31,7 +31,8 @@ Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 "slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
 broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
 (401 as for wrong credentials).  A fault applies to requests whose path
-matches its regex, `times` times.
+matches its regex, `times` times, after letting the first `after` (default
+0) of them through.
 
 Fleets: a small built-in one (--fivetran-connections, --airbyte-connections)
 or, with --generated N [--scenario S], the fleet of test/fleet/generator.py
@@ -202,6 +203,9 @@ class State:
         with self.lock:
             for f in self.faults:
                 if f["times"] > 0 and re.search(f["match"], path) and f.get("method", method) == method:
+                    if f.get("after", 0) > 0:
+                        f["after"] -= 1
+                        continue
                     f["times"] -= 1
                     return dict(f)
         return None
