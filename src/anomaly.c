@@ -173,7 +173,7 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 		for (int j = i + 1; j < n; j++)
 			if (xs[j] != xs[i])
 				slopes[k++] = (fit->resid[j] - fit->resid[i]) / (xs[j] - xs[i]);
-	fit->b = Max(quantile(slopes, k, 0.5), 0);	/* sorts the scratch slopes in place */
+	fit->b = Max(quantile(slopes, k, 0.5), 0);	/* reorders the scratch slopes */
 	pfree(slopes);
 	for (int i = 0; i < n; i++)
 		fit->resid[i] -= fit->b * xs[i];
