@@ -53,35 +53,36 @@ SELECT p AS n, jsonb_build_object('data', jsonb_agg(jsonb_build_object(
 CREATE TABLE bench_copy (LIKE syncopt.sync_run INCLUDING ALL);
 """
 
+
+def timed(body):
+    """A DO block running body (PL/pgSQL statements), noticing its seconds and WAL bytes."""
+    return f"""
+DO $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    wal0 pg_lsn := pg_current_wal_lsn();
+    p jsonb;
+BEGIN
+{body}
+    RAISE NOTICE 'seconds=% wal=%', extract(epoch FROM clock_timestamp() - t0),
+        pg_wal_lsn_diff(pg_current_wal_lsn(), wal0);
+END $$;
+"""
+
+
 # One transaction per page, as the collector commits them; the collector
 # leaves the runs each page finishes in stats_backlog and folds them once
 # at the end of its crawl (fold_stats => false, then fold_stats_backlog()),
 # a direct caller folds them with every page (fold_stats => true).
 INGEST = """
-DO $$
-DECLARE
-    t0 timestamptz := clock_timestamp();
-    wal0 pg_lsn := pg_current_wal_lsn();
-    p jsonb;
-BEGIN
     FOR p IN SELECT page FROM bench_pages ORDER BY n LOOP
         PERFORM syncopt.ingest_airbyte_jobs(1, p, fold_stats => FOLD);
         COMMIT;
     END LOOP;
-    PERFORM syncopt.fold_stats_backlog();
-    RAISE NOTICE 'seconds=% wal=%', extract(epoch FROM clock_timestamp() - t0),
-        pg_wal_lsn_diff(pg_current_wal_lsn(), wal0);
-END $$;
-"""
+    PERFORM syncopt.fold_stats_backlog();"""
 # The floor for any upsert of these rows: the pages' jobs straight into
 # sync_run with INSERT ... ON CONFLICT, no checks, no mapping, no stats.
 BARE_UPSERT = """
-DO $$
-DECLARE
-    t0 timestamptz := clock_timestamp();
-    wal0 pg_lsn := pg_current_wal_lsn();
-    p jsonb;
-BEGIN
     FOR p IN SELECT page FROM bench_pages ORDER BY n LOOP
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
                                       rows, bytes, full_sync, duration_known, source)
@@ -93,30 +94,17 @@ BEGIN
           JOIN syncopt.connector c ON c.account_id = 1 AND c.external_id = j."connectionId"
         ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING;
         COMMIT;
-    END LOOP;
-    RAISE NOTICE 'seconds=% wal=%', extract(epoch FROM clock_timestamp() - t0),
-        pg_wal_lsn_diff(pg_current_wal_lsn(), wal0);
-END $$;
-"""
+    END LOOP;"""
 COPY = """
-DO $$
-DECLARE
-    t0 timestamptz := clock_timestamp();
-    wal0 pg_lsn := pg_current_wal_lsn();
-BEGIN
     EXECUTE 'COPY TABLE (connector_id, external_run_id, started_at, finished_at, status, rows, bytes, '
-            'full_sync, duration_known, source) FROM ''/tmp/syncopt_bench_runs.csv'' CSV';
-    RAISE NOTICE 'seconds=% wal=%', extract(epoch FROM clock_timestamp() - t0),
-        pg_wal_lsn_diff(pg_current_wal_lsn(), wal0);
-END $$;
-"""
+            'full_sync, duration_known, source) FROM ''/tmp/syncopt_bench_runs.csv'' CSV';"""
 # Each way of writing the rows, timed from the same starting state.
 WAYS = {
-    "collector": INGEST.replace("FOLD", "false"),
-    "each_page": INGEST.replace("FOLD", "true"),
-    "bare": BARE_UPSERT,
-    "copy": COPY.replace("TABLE", "syncopt.sync_run"),
-    "copy_no_fk": COPY.replace("TABLE", "bench_copy"),
+    "collector": timed(INGEST.replace("FOLD", "false")),
+    "each_page": timed(INGEST.replace("FOLD", "true")),
+    "bare": timed(BARE_UPSERT),
+    "copy": timed(COPY.replace("TABLE", "syncopt.sync_run")),
+    "copy_no_fk": timed(COPY.replace("TABLE", "bench_copy")),
 }
 RESET = """
 TRUNCATE syncopt.sync_run, syncopt.anomaly_snapshot, syncopt.connector_stats, syncopt.stats_backlog, bench_copy;
