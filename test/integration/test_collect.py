@@ -217,6 +217,18 @@ class CollectTests(unittest.TestCase):
         self.assertEqual(self.runs(self.ab), before + 10)
         self.assert_stats_folded()
 
+    def test_06c_a_backlog_left_behind_is_folded_by_the_next_poll(self):
+        # As if a poll had stopped between committing a jobs page and folding it.
+        conn = c().value(f"SELECT min(external_id) FROM syncopt.connector WHERE account_id = {self.ab}", db())
+        page = ('{"data": [{"jobId": 990001, "status": "succeeded", "jobType": "sync", '
+                '"startTime": "2026-01-01T00:00:00Z", "lastUpdatedAt": "2026-01-01T00:10:00Z", '
+                f'"connectionId": "{conn}", "rowsSynced": 5}}]}}')
+        c().psql(f"SELECT syncopt.ingest_airbyte_jobs({self.ab}, '{page}', fold_stats => false)", db())
+        self.assertEqual(self.count("SELECT count(*) FROM syncopt.stats_backlog"), 1)
+        self.mock.call("/_mock/reset", {})
+        self.assertEqual(self.poll(self.ab)["outcome"], "ok")
+        self.assert_stats_folded()
+
     def assert_stats_folded(self):
         """Nothing waits in stats_backlog; connector_stats counts each finished run once."""
         self.assertEqual(self.count("SELECT count(*) FROM syncopt.stats_backlog"), 0)
