@@ -144,5 +144,43 @@ SELECT count(DISTINCT (s.runs, s.successes, s.failures, s.consecutive_failures, 
        min(cardinality(s.recent_duration_s)) AS window
   FROM syncopt.connector_stats s JOIN syncopt.connector c USING (connector_id)
  WHERE c.account_id = 102 AND c.external_id IN ('i1', 'd1');
+-- The C checks of GET /jobs timestamps and durations accept exactly what
+-- the documented patterns accept, PostgreSQL's regular expressions being
+-- the judge: valid strings and every one-character deletion, insertion and
+-- replacement of them, as a reset job's startTime or duration (checked,
+-- then skipped: nothing is stored either way).
+CREATE TEMP TABLE shape_seeds (kind text, s text);
+INSERT INTO shape_seeds VALUES
+    ('startTime', '2023-03-25T01:30:50Z'), ('startTime', '2023-03-25 01:30Z'),
+    ('startTime', '2023-03-25T01:30:50.123+05:30'), ('startTime', '2023-03-25T01:30:50-0800'),
+    ('startTime', '2023-03-25T01:30+01'),
+    ('duration', 'PT8H6M12S'), ('duration', 'P1Y2M3W4D'), ('duration', 'P1DT2H'), ('duration', 'PT0.5S'),
+    ('duration', 'P2W'), ('duration', 'PT1M30.25S'), ('duration', 'P1MT1M');
+CREATE TEMP TABLE shape_cases AS
+WITH chars(c) AS (SELECT unnest(ARRAY['0', '9', 'T', ' ', ':', '.', 'Z', '+', '-', 'P', 'Y', 'M', 'W', 'D', 'H', 'S']))
+SELECT DISTINCT kind, s FROM (
+    SELECT kind, s FROM shape_seeds
+    UNION ALL SELECT kind, overlay(s PLACING '' FROM i FOR 1) FROM shape_seeds, generate_series(1, length(s)) i
+    UNION ALL SELECT kind, overlay(s PLACING c FROM i FOR 0) FROM shape_seeds, generate_series(1, length(s) + 1) i, chars
+    UNION ALL SELECT kind, overlay(s PLACING c FROM i FOR 1) FROM shape_seeds, generate_series(1, length(s)) i, chars
+) x;
+CREATE FUNCTION pg_temp.c_accepts(kind text, s text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM syncopt.ingest_airbyte_jobs(102, jsonb_build_object('data', jsonb_build_array(
+        jsonb_build_object('jobId', 1, 'status', 'succeeded', 'jobType', 'reset', 'connectionId', 'c2',
+                           'startTime', CASE WHEN kind = 'startTime' THEN s ELSE '2023-03-25T01:30:50Z' END,
+                           'duration', CASE WHEN kind = 'duration' THEN s END))));
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END $$;
+SELECT count(*) AS cases, count(*) FILTER (WHERE ok) AS accepted,
+       count(*) FILTER (WHERE ok IS DISTINCT FROM judged) AS disagreements
+  FROM (SELECT pg_temp.c_accepts(kind, s) AS ok,
+               CASE kind WHEN 'startTime'
+                   THEN s ~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$'
+                   ELSE s ~ '^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$'
+               END AS judged
+          FROM shape_cases) t;
 DROP EXTENSION syncopt;
 DROP EXTENSION pgcrypto;
