@@ -57,7 +57,7 @@ PG_FUNCTION_INFO_V1(syncopt_fold_stats_backlog);
 #define RECENT_KEEP 64			/* length of the recent-window buffers */
 #define BACKLOG_BATCH 500		/* stats_backlog rows (pages) folded at a time */
 
-/* The runs of the call, finished ones in finish order per connector. */
+/* The runs of the call (columns as absorb_run_from_row reads them). */
 static const char *const runs_sql =
 "SELECT r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync,"
 "       r.duration_known, r.run_id"
@@ -180,34 +180,40 @@ col(int i, int n, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n, isnull);
 }
 
+/*
+ * A run from a result row whose columns are, in order: connector_id,
+ * status, started_at, finished_at, rows, full_sync, duration_known, run_id.
+ */
+void
+absorb_run_from_row(HeapTuple tuple, TupleDesc desc, AbsorbRun *r)
+{
+	bool		isnull;
+	char	   *status = TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull));
+
+	r->connector_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	r->running = strcmp(status, "running") == 0;
+	r->succeeded = strcmp(status, "succeeded") == 0;
+	r->failed = strcmp(status, "failed") == 0;
+	r->started_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 3, &isnull));
+	r->finished_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
+	r->rows = DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull));
+	r->has_rows = !isnull;
+	r->full_sync = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+	r->duration_known = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
+	r->run_id = DatumGetInt64(SPI_getbinval(tuple, desc, 8, &isnull));
+}
+
 /* The runs named by run_ids, copied out of the SPI result. */
 static AbsorbRun *
 read_runs(Datum run_ids, int *nruns)
 {
-	AbsorbRun	   *runs;
+	AbsorbRun  *runs;
 
 	run_with_ids(&runs_plan, runs_sql, INT8ARRAYOID, run_ids, SPI_OK_SELECT);
 	*nruns = (int) SPI_processed;
 	runs = palloc0(sizeof(AbsorbRun) * Max(*nruns, 1));
 	for (int i = 0; i < *nruns; i++)
-	{
-		AbsorbRun	   *r = &runs[i];
-		bool		isnull;
-		char	   *status;
-
-		r->connector_id = DatumGetInt64(col(i, 1, &isnull));
-		status = TextDatumGetCString(col(i, 2, &isnull));
-		r->running = strcmp(status, "running") == 0;
-		r->succeeded = strcmp(status, "succeeded") == 0;
-		r->failed = strcmp(status, "failed") == 0;
-		r->started_at = DatumGetTimestampTz(col(i, 3, &isnull));
-		r->finished_at = DatumGetTimestampTz(col(i, 4, &isnull));
-		r->rows = DatumGetInt64(col(i, 5, &isnull));
-		r->has_rows = !isnull;
-		r->full_sync = DatumGetBool(col(i, 6, &isnull));
-		r->duration_known = DatumGetBool(col(i, 7, &isnull));
-		r->run_id = DatumGetInt64(col(i, 8, &isnull));
-	}
+		absorb_run_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &runs[i]);
 	return runs;
 }
 
@@ -222,7 +228,7 @@ connector_ids(AbsorbRun *runs, int nruns, int *nconnectors)
 		if (n == 0 || DatumGetInt64(ids[n - 1]) != runs[i].connector_id)
 			ids[n++] = Int64GetDatum(runs[i].connector_id);
 	*nconnectors = n;
-	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return spi_array(ids, NULL, n, INT8OID);
 }
 
 /*
@@ -496,40 +502,6 @@ static const Oid column_types[U_COLUMNS] = {
 
 static const Oid window_types[W_COLUMNS] = {FLOAT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
 
-/* A one-dimensional array of n elements of a fixed-size type. */
-static Datum
-fixed_array(Datum *elems, bool *nulls, int n, Oid type)
-{
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	if (type == BOOLOID)
-		return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, 1, true, TYPALIGN_CHAR));
-	if (type == INT4OID)
-		return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, 4, true, TYPALIGN_INT));
-	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-}
-
-/* The array type of a fixed-size element type used here. */
-static Oid
-array_type_of(Oid type)
-{
-	switch (type)
-	{
-		case INT8OID:
-			return INT8ARRAYOID;
-		case INT4OID:
-			return INT4ARRAYOID;
-		case FLOAT8OID:
-			return FLOAT8ARRAYOID;
-		case TIMESTAMPTZOID:
-			return TIMESTAMPTZARRAYOID;
-		default:
-			return BOOLARRAYOID;
-	}
-}
-
 /* Write every folded connector with one UPDATE. */
 static void
 write_stats(StatsColumns *out)
@@ -540,14 +512,14 @@ write_stats(StatsColumns *out)
 
 	for (int c = 0; c < U_COLUMNS; c++)
 	{
-		types[c] = array_type_of(column_types[c]);
-		values[c] = fixed_array(out->value[c], out->null[c], out->n, column_types[c]);
+		types[c] = get_array_type(column_types[c]);
+		values[c] = spi_array(out->value[c], out->null[c], out->n, column_types[c]);
 	}
 	for (int c = 0; c < W_COLUMNS; c++)
 	{
-		types[U_COLUMNS + c] = array_type_of(window_types[c]);
-		values[U_COLUMNS + c] = fixed_array(out->window[c], out->window_null[c], out->nwindow,
-											window_types[c]);
+		types[U_COLUMNS + c] = get_array_type(window_types[c]);
+		values[U_COLUMNS + c] = spi_array(out->window[c], out->window_null[c], out->nwindow,
+										  window_types[c]);
 	}
 	rc = SPI_execute_plan(spi_kept_plan(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types),
 						  values, NULL, false, 0);
@@ -677,8 +649,6 @@ absorb_defer(AbsorbRun *runs, int nruns)
 	Datum		values[B_COLUMNS];
 	Datum	   *col[B_COLUMNS];
 	bool	   *null[B_COLUMNS];
-	int			dims[1] = {nruns};
-	int			lbs[1] = {1};
 
 	if (nruns == 0)
 		return;
@@ -704,14 +674,8 @@ absorb_defer(AbsorbRun *runs, int nruns)
 	}
 	for (int c = 0; c < B_COLUMNS; c++)
 	{
-		int16		len;
-		bool		byval;
-		char		align;
-
-		get_typlenbyvalalign(backlog_types[c], &len, &byval, &align);
 		types[c] = get_array_type(backlog_types[c]);
-		values[c] = PointerGetDatum(construct_md_array(col[c], null[c], 1, dims, lbs, backlog_types[c],
-													   len, byval, align));
+		values[c] = spi_array(col[c], null[c], nruns, backlog_types[c]);
 	}
 	if (SPI_execute_plan(spi_kept_plan(&defer_plan, defer_sql, B_COLUMNS, types), values, NULL, false, 0)
 		!= SPI_OK_INSERT)

@@ -9,6 +9,8 @@
 #ifndef SYNCOPT_ABSORB_H
 #define SYNCOPT_ABSORB_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 /* One run to fold, as sync_run holds it. */
@@ -33,6 +35,12 @@ typedef struct AbsorbRun
  * running runs are skipped.
  */
 extern void absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes);
+
+/*
+ * A run from a result row whose columns are, in order: connector_id,
+ * status, started_at, finished_at, rows, full_sync, duration_known, run_id.
+ */
+extern void absorb_run_from_row(HeapTuple tuple, TupleDesc desc, AbsorbRun *run);
 
 /*
  * Leave finished runs in stats_backlog for fold_stats_backlog() instead;

@@ -56,9 +56,9 @@ static const char *const create_connectors_sql =
 " AS p(connector_id, external_run_id, started_at, finished_at, status, rows, bytes, full_sync," \
 "      duration_known)"
 
-/* What absorb.c needs of a written run, then (update only) its old status. */
+/* A written run as absorb_run_from_row reads it, then (update only) its old status. */
 #define WRITTEN_RUN \
-"r.run_id, r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync, r.duration_known"
+"r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync, r.duration_known, r.run_id"
 
 static const char *const insert_runs_sql =
 "INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,"
@@ -121,7 +121,7 @@ text_array(char **strings, int n)
 
 	for (int i = 0; i < n; i++)
 		elems[i] = CStringGetTextDatum(strings[i]);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	return spi_array(elems, NULL, n, TEXTOID);
 }
 
 /* Order C strings by their bytes. */
@@ -202,8 +202,6 @@ page_arrays(AirbyteRun *runs, int nruns, int64 *connector, Datum *values)
 {
 	Datum	   *col[P_COLUMNS];
 	bool	   *null[P_COLUMNS];
-	int			dims[1] = {nruns};
-	int			lbs[1] = {1};
 
 	for (int c = 0; c < P_COLUMNS; c++)
 	{
@@ -229,16 +227,7 @@ page_arrays(AirbyteRun *runs, int nruns, int64 *connector, Datum *values)
 		col[P_KNOWN][i] = BoolGetDatum(run->duration_known);
 	}
 	for (int c = 0; c < P_COLUMNS; c++)
-	{
-		Oid			elem = get_element_type(page_types[c]);
-		int16		len;
-		bool		byval;
-		char		align;
-
-		get_typlenbyvalalign(elem, &len, &byval, &align);
-		values[c] = PointerGetDatum(construct_md_array(col[c], null[c], 1, dims, lbs, elem, len, byval,
-													   align));
-	}
+		values[c] = spi_array(col[c], null[c], nruns, get_element_type(page_types[c]));
 }
 
 /*
@@ -252,25 +241,12 @@ collect_finished(AbsorbRun *out, int n, int old_status_column)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *status = SPI_getvalue(tuple, desc, 3);
-		AbsorbRun  *run = &out[n];
-		bool		isnull;
 
-		if (strcmp(status, "running") == 0)
+		absorb_run_from_row(tuple, desc, &out[n]);
+		if (out[n].running)
 			continue;
 		if (old_status_column && strcmp(SPI_getvalue(tuple, desc, old_status_column), "running") != 0)
 			continue;
-		run->run_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-		run->connector_id = DatumGetInt64(SPI_getbinval(tuple, desc, 2, &isnull));
-		run->running = false;
-		run->succeeded = strcmp(status, "succeeded") == 0;
-		run->failed = strcmp(status, "failed") == 0;
-		run->started_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
-		run->finished_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 5, &isnull));
-		run->rows = DatumGetInt64(SPI_getbinval(tuple, desc, 6, &isnull));
-		run->has_rows = !isnull;
-		run->full_sync = DatumGetBool(SPI_getbinval(tuple, desc, 7, &isnull));
-		run->duration_known = DatumGetBool(SPI_getbinval(tuple, desc, 8, &isnull));
 		n++;
 	}
 	return n;

@@ -13,6 +13,9 @@
  */
 #include "postgres.h"
 
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+
 #include "spi_plan.h"
 
 /* The statement *plan, preparing and keeping it on first use. */
@@ -31,4 +34,18 @@ spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 		*plan = p;
 	}
 	return *plan;
+}
+
+/* A one-dimensional array of n elements of elemtype; nulls may be NULL. */
+Datum
+spi_array(Datum *elems, bool *nulls, int n, Oid elemtype)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		len;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(elemtype, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, elemtype, len, byval, align));
 }

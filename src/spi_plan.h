@@ -2,7 +2,8 @@
  *
  * spi_plan.h
  *	  Statements prepared once per backend and kept across calls, for the
- *	  per-page ingestion paths where planning would cost more than running.
+ *	  per-page ingestion paths where planning would cost more than running,
+ *	  and the array parameters their set-based statements unnest.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,5 +13,6 @@
 #include "executor/spi.h"
 
 extern SPIPlanPtr spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
+extern Datum spi_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 
 #endif							/* SYNCOPT_SPI_PLAN_H */
