@@ -168,7 +168,7 @@ run_with_ids(SPIPlanPtr *plan, const char *sql, Oid array_type, Datum ids, int e
 	Datum		values[1] = {ids};
 	int			rc;
 
-	rc = SPI_execute_plan(spi_kept_plan(plan, sql, 1, types), values, NULL, false, 0);
+	rc = spi_run_kept(plan, sql, 1, types, values, NULL, false);
 	if (rc != expected)
 		elog(ERROR, "syncopt: absorb statement failed: %s", SPI_result_code_string(rc));
 }
@@ -521,8 +521,8 @@ write_stats(StatsColumns *out)
 		values[U_COLUMNS + c] = spi_array(out->window[c], out->window_null[c], out->nwindow,
 										  window_types[c]);
 	}
-	rc = SPI_execute_plan(spi_kept_plan(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types),
-						  values, NULL, false, 0);
+	rc = spi_run_kept(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types, values, NULL,
+					  false);
 	if (rc != SPI_OK_UPDATE || (int) SPI_processed != out->n)
 		elog(ERROR, "syncopt: connector_stats update failed: %s", SPI_result_code_string(rc));
 }
@@ -677,8 +677,7 @@ absorb_defer(AbsorbRun *runs, int nruns)
 		types[c] = get_array_type(backlog_types[c]);
 		values[c] = spi_array(col[c], null[c], nruns, backlog_types[c]);
 	}
-	if (SPI_execute_plan(spi_kept_plan(&defer_plan, defer_sql, B_COLUMNS, types), values, NULL, false, 0)
-		!= SPI_OK_INSERT)
+	if (spi_run_kept(&defer_plan, defer_sql, B_COLUMNS, types, values, NULL, false) != SPI_OK_INSERT)
 		elog(ERROR, "syncopt: recording runs in stats_backlog failed");
 }
 
@@ -745,8 +744,8 @@ fold_backlog_batch(int64 *folded)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute_plan(spi_kept_plan(&take_backlog_plan, take_backlog_sql, 1, types), values, NULL,
-						 false, 0) != SPI_OK_DELETE_RETURNING)
+	if (spi_run_kept(&take_backlog_plan, take_backlog_sql, 1, types, values, NULL, false)
+		!= SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "syncopt: taking runs off stats_backlog failed");
 	taken = (int) SPI_processed;
 	runs = palloc(sizeof(AbsorbRun) * room);

@@ -12,8 +12,8 @@
  *	  seen yet creates a bare connector row, so no run is lost;
  *	- runs are inserted with ON CONFLICT DO NOTHING; only when some already
  *	  existed (a re-polled page, a running job that ended) does an UPDATE
- *	  run, planned for that call, which never takes a finished run back to
- *	  running and skips rows that would not change;
+ *	  run, which never takes a finished run back to running and skips rows
+ *	  that would not change;
  *	- the runs that finished with this page (inserted finished, or running
  *	  before) are folded into connector_stats (absorb.c) from memory, or,
  *	  with fold_stats false, left in stats_backlog: a collector poll folds
@@ -88,6 +88,7 @@ static SPIPlanPtr account_plan;
 static SPIPlanPtr find_connectors_plan;
 static SPIPlanPtr create_connectors_plan;
 static SPIPlanPtr insert_runs_plan;
+static SPIPlanPtr update_runs_plan;
 
 enum
 {
@@ -108,8 +109,7 @@ check_account(Datum account_id, bool isnull)
 	Datum		values[1] = {account_id};
 	char		nulls[1] = {isnull ? 'n' : ' '};
 
-	if (SPI_execute_plan(spi_kept_plan(&account_plan, account_sql, 1, types), values, nulls, true, 1)
-		!= SPI_OK_SELECT)
+	if (spi_run_kept(&account_plan, account_sql, 1, types, values, nulls, true) != SPI_OK_SELECT)
 		elog(ERROR, "syncopt: account check failed");
 }
 
@@ -142,8 +142,8 @@ find_connectors(Datum account_id, char **connections, int n, int64 *ids)
 	Datum		values[2] = {account_id, text_array(connections, n)};
 	int			found = 0;
 
-	if (SPI_execute_plan(spi_kept_plan(&find_connectors_plan, find_connectors_sql, 2, types),
-						 values, NULL, false, 0) != SPI_OK_SELECT)
+	if (spi_run_kept(&find_connectors_plan, find_connectors_sql, 2, types, values, NULL, false)
+		!= SPI_OK_SELECT)
 		elog(ERROR, "syncopt: connector lookup failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -181,8 +181,8 @@ resolve_connectors(Datum account_id, AirbyteRun *runs, int nruns)
 		Oid			types[2] = {INT8OID, TEXTARRAYOID};
 		Datum		values[2] = {account_id, text_array(connections, n)};
 
-		if (SPI_execute_plan(spi_kept_plan(&create_connectors_plan, create_connectors_sql, 2, types),
-							 values, NULL, false, 0) != SPI_OK_INSERT)
+		if (spi_run_kept(&create_connectors_plan, create_connectors_sql, 2, types, values, NULL, false)
+			!= SPI_OK_INSERT)
 			elog(ERROR, "syncopt: connector creation failed");
 		if (find_connectors(account_id, connections, n, ids) < n)
 			elog(ERROR, "syncopt: connectors of an Airbyte jobs page vanished while it was ingested");
@@ -282,18 +282,17 @@ syncopt_ingest_airbyte_jobs(PG_FUNCTION_ARGS)
 	page_arrays(runs, nruns, connector, values);
 	finished = palloc(sizeof(AbsorbRun) * nruns);
 
-	if (SPI_execute_plan(spi_kept_plan(&insert_runs_plan, insert_runs_sql, P_COLUMNS,
-									   (Oid *) page_types),
-						 values, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+	if (spi_run_kept(&insert_runs_plan, insert_runs_sql, P_COLUMNS, (Oid *) page_types, values, NULL,
+					 false) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "syncopt: inserting runs failed");
 	touched = (int) SPI_processed;
 	nfinished = collect_finished(finished, 0, 0);
 
-	/* Some jobs were known: update those that changed, planned for this call. */
+	/* Some jobs were known: update those that changed. */
 	if (touched < nruns)
 	{
-		if (SPI_execute_with_args(update_runs_sql, P_COLUMNS, (Oid *) page_types, values, NULL, false, 0)
-			!= SPI_OK_UPDATE_RETURNING)
+		if (spi_run_kept(&update_runs_plan, update_runs_sql, P_COLUMNS, (Oid *) page_types, values, NULL,
+						 false) != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "syncopt: updating runs failed");
 		touched += (int) SPI_processed;
 		nfinished = collect_finished(finished, nfinished, 9);

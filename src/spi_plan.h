@@ -12,7 +12,8 @@
 
 #include "executor/spi.h"
 
-extern SPIPlanPtr spi_kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types);
+extern int	spi_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
+						 Datum *values, const char *nulls, bool read_only);
 extern Datum spi_array(Datum *elems, bool *nulls, int n, Oid elemtype);
 
 #endif							/* SYNCOPT_SPI_PLAN_H */

@@ -76,15 +76,11 @@ $$;
 -- EWMA levels, log-linear fit sums and the recent window (src/absorb.c
 -- gives the formulas).  count_outcomes = false feeds only the durations of
 -- runs that were counted before while their start was still unknown.  Its
--- statements are kept across calls (src/spi_plan.c): the SETs keep their
--- key lookups on indexes however small the tables were when planned.
+-- statements are kept across calls (src/spi_plan.c).
 CREATE FUNCTION syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean DEFAULT true)
 RETURNS void
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'syncopt_absorb_runs';
 COMMENT ON FUNCTION syncopt.absorb_runs(bigint[], boolean) IS
     'Folds finished runs into connector_stats (counts, streaks, EWMA, fit sums, recent window); called by the ingestion functions.';
@@ -124,9 +120,6 @@ COMMENT ON TABLE syncopt.stats_backlog IS
 CREATE FUNCTION syncopt.fold_stats_backlog() RETURNS bigint
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'syncopt_fold_stats_backlog';
 COMMENT ON FUNCTION syncopt.fold_stats_backlog() IS
     'Folds the runs waiting in stats_backlog into connector_stats; returns how many were folded. The collector calls it after each Airbyte jobs crawl.';

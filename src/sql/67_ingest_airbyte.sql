@@ -108,18 +108,14 @@ COMMENT ON FUNCTION syncopt.ingest_airbyte_connections(bigint, jsonb) IS
     'Ingests one page of GET /connections; returns connectors changed.';
 
 -- Jobs to runs, in C (src/ingest_airbyte_jobs.c: the checks, the status
--- mapping and the writes): GET /jobs pages are the bulk of a fleet's
--- history.  The statements it keeps across calls must probe keys by index
--- however small the tables were when they were planned, hence the SETs.
--- fold_stats = false leaves the runs it finishes in stats_backlog for
--- fold_stats_backlog() (the collector, once per poll).
+-- mapping and the writes, by statements kept across calls): GET /jobs
+-- pages are the bulk of a fleet's history.  fold_stats = false leaves the
+-- runs it finishes in stats_backlog for fold_stats_backlog() (the
+-- collector, once per poll).
 CREATE FUNCTION syncopt.ingest_airbyte_jobs(account_id bigint, page jsonb, fold_stats boolean DEFAULT true)
 RETURNS integer
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'syncopt_ingest_airbyte_jobs';
 COMMENT ON FUNCTION syncopt.ingest_airbyte_jobs(bigint, jsonb, boolean) IS
     'Ingests one page of GET /jobs as sync runs; returns runs changed. Re-ingesting a page changes nothing. fold_stats = false defers connector_stats to fold_stats_backlog().';
