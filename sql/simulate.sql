@@ -116,6 +116,40 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
   FROM unnest(ARRAY['edf', 'syncopt']) AS p,
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 
+-- syncopt looks ahead.  Same slot; Z is a third connector like X and Y.
+-- F (weight 2) wants X and Y, G (weight 3) wants Z, both due 07:00 with
+-- data since 05:00.  One slot runs two of the three hours in that window,
+-- so one of F and G is lost; losing F (2) is the better choice.
+-- edf: all due 07:00, taken in connector order: X 05:00-06:00, Y
+--   06:00-07:00 (F met), Z 07:00-08:00: G 1 h late, weighted 3, tardiness
+--   3 h; P95 of (0, 3600 s) = 3420 s.  3 syncs, 05:00-08:00 plus the
+--   tail, 185 min = 3.0833.
+-- syncopt without looking ahead would run Z (weight 3 against F's 1 per
+--   connector) 05:00-06:00, then X 06:00-07:00 (each of X and Y alone
+--   still fits at 06:00), and give F up only at 07:00: 2 syncs.
+-- syncopt: at 05:00 the replay (Z, X, then Y too late) misses F; letting
+--   F go loses no more (2 either way), so only Z runs, 05:00-06:00.  At
+--   06:00 the replay again cannot fit both X and Y: F stays let go.  G met;
+--   weighted misses 2, F late to the horizon's end: tardiness 2 x 17 h =
+--   34, P95 of (0, 61200 s) = 58140 s.  1 sync, 65 min = 1.0833.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes) VALUES
+    (9, 1, 'z', 'Z', 360);
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT 9, r, timestamptz '2026-11-19 10:00' + make_interval(hours => h), timestamptz '2026-11-19 11:00' + make_interval(hours => h),
+       'succeeded', 'api'
+  FROM (VALUES ('a', 0), ('b', 6)) AS v(r, h);
+SELECT syncopt.absorb_runs(array_agg(run_id)) IS NOT NULL AS absorbed FROM syncopt.sync_run WHERE connector_id = 9;
+DELETE FROM syncopt.lineage;
+DELETE FROM syncopt.asset;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, freshness_sla, weight) VALUES
+    (6, 'F', 'dashboard', '07:00', '2 hours', 2),
+    (7, 'G', 'dashboard', '07:00', '2 hours', 3);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (7, 6), (8, 6), (9, 7);
+SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, round(credits::numeric, 4) AS credits, lb_sla_misses
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+
 -- Bad input: a clear error.
 \set VERBOSITY default
 SELECT * FROM syncopt.simulate('random');

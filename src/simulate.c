@@ -38,7 +38,12 @@
  * requirements can no longer be met (at P50) is given up, each remaining
  * occurrence's weight is shared among its unmet requirements in proportion
  * to their P50 (so work that completes a deadline goes first), and a sync
- * that can save nothing is not run.
+ * that can save nothing is not run.  Then it looks ahead as the planner
+ * weighs a triaged plan against the plain one: it replays the next 12
+ * hours from the present state (P50 durations, no faults) and lets go of
+ * the occurrences the replay misses, the least weight per second of work
+ * left first, as long as that loses no more weight in all; what it lets
+ * go is reconsidered at the next event.
  *
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
@@ -77,6 +82,8 @@ PG_FUNCTION_INFO_V1(syncopt_simulate);
 #define FAILED_RUN_FRACTION 0.2 /* a failed sync stops after this share */
 #define MIN_FAILED_RUN_S 60.0
 #define MAX_HORIZON_S	(31 * DAY_S)
+#define LOOKAHEAD_S		(12 * 3600.0)	/* syncopt's replay of the hours ahead */
+#define MAX_SHELVED		8		/* occurrences one event's look-ahead lets go */
 
 typedef enum SimPolicy
 {
@@ -97,6 +104,7 @@ typedef struct SimOcc
 	int			first_req;
 	int			nreq;
 	bool		given_up;		/* syncopt's triage: it will be missed anyway */
+	bool		shelved;		/* syncopt's look-ahead: let go at this event */
 	double		work_left_s;	/* P50 sum of its unmet requirements */
 } SimOcc;
 
@@ -129,7 +137,9 @@ typedef struct SimJob
 	double		weight;
 	int			attempts;
 	JobState	state;
+	TimestampTz started;
 	TimestampTz ends;
+	int			run;			/* its SimRun while running */
 	bool		fails;
 	bool		scheduled;		/* a vendor-scheduled run (static) */
 	bool		paused;			/* syncopt: waits for credentials to be fixed */
@@ -156,6 +166,8 @@ typedef struct Sim
 	TimestampTz start;
 	TimestampTz end;
 	double		tail_s;
+	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
+	MemoryContext rollout_cxt;
 	int			nocc;
 	SimOcc	   *occ;
 	int			nreq;
@@ -602,6 +614,9 @@ job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 {
 	if (j->state != JOB_WAITING || sim->busy[j->conn])
 		return false;
+	/* syncopt runs no sync that can save nothing now. */
+	if (sim->policy == SIM_SYNCOPT && !j->scheduled && j->weight == 0)
+		return false;
 	if (j->eligible <= now)
 		return true;
 	/* syncopt rides along when the warehouse is paid for anyway. */
@@ -615,19 +630,30 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 {
 	int			i = j->conn;
 	int64		id = sim->fleet->conn[i].id;
-	double		seconds = sync_seconds(sim, i, now);
+	double		seconds;
 	SimRun	   *run;
 
-	j->fails = in_outage(sim, i, now) ||
-		draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
+	if (sim->rollout)
+	{
+		seconds = Max(1.0, sim->fleet->conn[i].pred.p50_s);
+		j->fails = false;
+	}
+	else
+	{
+		seconds = sync_seconds(sim, i, now);
+		j->fails = in_outage(sim, i, now) ||
+			draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
+	}
 	if (j->fails)
 		seconds = Max(MIN_FAILED_RUN_S, FAILED_RUN_FRACTION * seconds);
 	j->state = JOB_RUNNING;
 	j->attempts++;
+	j->started = now;
 	j->ends = time_add(now, seconds);
 	sim->busy[i] = true;
 	sim->dest_running[sim->dest_of[i]]++;
 	sim->run = grow(sim->run, sim->nrun, &sim->maxrun, sizeof(SimRun));
+	j->run = sim->nrun;
 	run = &sim->run[sim->nrun++];
 	run->conn = i;
 	run->start = now;
@@ -657,9 +683,10 @@ meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 
 /* Job j's sync ends: record, then retry or finish as the policy says. */
 static void
-finish_job(Sim *sim, SimJob *j, SimRun *run)
+finish_job(Sim *sim, SimJob *j)
 {
 	int			i = j->conn;
+	SimRun	   *run = &sim->run[j->run];
 
 	sim->busy[i] = false;
 	sim->dest_running[sim->dest_of[i]]--;
@@ -694,15 +721,12 @@ job_req(const Sim *sim, const SimJob *j, int m)
 }
 
 /*
- * syncopt's triage at each event, as the planner's give_up: an occurrence
- * one of whose requirements can no longer be met (a sync of its idle
- * connector started as soon as allowed would end after the due time at
- * P50) is given up.  Each waiting job's weight and due time become those
- * of the occurrences it can still save, and a job that can save none is
- * not run, leaving its slot to work that still counts.
+ * Give up every occurrence one of whose requirements can no longer be met:
+ * a sync of its idle connector started as soon as allowed would end after
+ * the due time at P50.
  */
 static void
-triage(Sim *sim, TimestampTz now)
+give_up_infeasible(Sim *sim, TimestampTz now)
 {
 	for (int k = 0; k < sim->njob; k++)
 	{
@@ -722,6 +746,17 @@ triage(Sim *sim, TimestampTz now)
 				sim->occ[r->occ].given_up = true;
 		}
 	}
+}
+
+/*
+ * Each waiting job's weight and due time become those of the occurrences
+ * it can still save; an occurrence's weight is shared among its unmet
+ * requirements in proportion to their P50, so work that completes a
+ * deadline goes first.  A job left with no weight is not run.
+ */
+static void
+share_weights(Sim *sim)
+{
 	for (int o = 0; o < sim->nocc; o++)
 	{
 		SimOcc	   *occ = &sim->occ[o];
@@ -745,15 +780,154 @@ triage(Sim *sim, TimestampTz now)
 			SimReq	   *r = job_req(sim, j, m);
 			SimOcc	   *occ = &sim->occ[r->occ];
 
-			if (r->done == 0 && !occ->given_up)
+			if (r->done == 0 && !occ->given_up && !occ->shelved)
 			{
 				j->weight += occ->weight * p50 / occ->work_left_s;
 				j->due = Min(j->due, r->due);
 			}
 		}
-		if (j->weight == 0)
-			j->state = JOB_DONE;
 	}
+}
+
+static void run_events(Sim *sim);
+
+/*
+ * Replay the syncs from now until `until` as the policy would run them,
+ * with P50 durations and no faults, and return the weight of the
+ * occurrences due by then that it misses; late[o] says which.
+ */
+static double
+replay_misses(const Sim *sim, TimestampTz now, TimestampTz until, bool *late)
+{
+	MemoryContext old = MemoryContextSwitchTo(sim->rollout_cxt);
+	Sim			r = *sim;
+	double		missed = 0;
+
+	r.rollout = true;
+	r.start = now;
+	r.end = until;
+	r.nrun = r.maxrun = 0;
+	r.run = NULL;
+	r.njob = r.maxjob = 0;
+	r.job = NULL;
+	r.req = palloc(sizeof(SimReq) * Max(sim->nreq, 1));
+	memcpy(r.req, sim->req, sizeof(SimReq) * sim->nreq);
+	r.occ = palloc(sizeof(SimOcc) * Max(sim->nocc, 1));
+	memcpy(r.occ, sim->occ, sizeof(SimOcc) * sim->nocc);
+	r.busy = palloc(sizeof(bool) * Max(sim->fleet->nconn, 1));
+	memcpy(r.busy, sim->busy, sizeof(bool) * sim->fleet->nconn);
+	r.dest_running = palloc(sizeof(int) * (sim->fleet->nconn + 1));
+	memcpy(r.dest_running, sim->dest_running, sizeof(int) * (sim->fleet->nconn + 1));
+	for (int k = 0; k < sim->njob; k++)
+	{
+		const SimJob *j = &sim->job[k];
+		SimJob	   *copy;
+
+		if (j->state == JOB_DONE || (j->state == JOB_WAITING && j->release >= until))
+			continue;
+		r.job = grow(r.job, r.njob, &r.maxjob, sizeof(SimJob));
+		copy = &r.job[r.njob++];
+		*copy = *j;
+		if (j->state == JOB_RUNNING)
+		{
+			/* The planner knows when it started, not when it will end. */
+			copy->fails = false;
+			copy->ends = Max(time_add(j->started, sim->fleet->conn[j->conn].pred.p50_s), now + 1);
+			r.run = grow(r.run, r.nrun, &r.maxrun, sizeof(SimRun));
+			copy->run = r.nrun;
+			r.run[r.nrun++] = (SimRun) {j->conn, j->started, copy->ends, false, false};
+		}
+	}
+	run_events(&r);
+	for (int o = 0; o < sim->nocc; o++)
+	{
+		const SimOcc *occ = &sim->occ[o];
+
+		late[o] = false;
+		if (occ->given_up || occ->shelved || occ->deadline > until)
+			continue;
+		for (int k = occ->first_req; k < occ->first_req + occ->nreq && !late[o]; k++)
+			late[o] = r.req[k].done == 0 || r.req[k].done > r.req[k].due;
+		if (late[o])
+			missed += occ->weight;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(sim->rollout_cxt);
+	return missed;
+}
+
+/* The occurrence marked late with the least weight per second of work left; -1 none. */
+static int
+cheapest_late(const Sim *sim, const bool *late)
+{
+	int			best = -1;
+	double		best_ratio = 0;
+
+	for (int o = 0; o < sim->nocc; o++)
+	{
+		double		ratio = sim->occ[o].weight / Max(sim->occ[o].work_left_s, 1.0);
+
+		if (late[o] && (best < 0 || ratio < best_ratio))
+		{
+			best = o;
+			best_ratio = ratio;
+		}
+	}
+	return best;
+}
+
+/*
+ * syncopt's look-ahead, as the planner keeps a triaged plan only when it
+ * misses less: replay the hours ahead and let go of the missed occurrences,
+ * the least weight per second of work left first, while that loses no more
+ * weight in all (letting one go saves the syncs only it needs, and can
+ * rescue others).  The first one that would lose more ends the search.
+ */
+static void
+shelve_by_replay(Sim *sim, TimestampTz now)
+{
+	TimestampTz until = Min(sim->end, time_add(now, LOOKAHEAD_S));
+	bool	   *late = palloc(sizeof(bool) * Max(sim->nocc, 1));
+	double		lost = replay_misses(sim, now, until, late);
+	double		shelved = 0;
+
+	for (int n = 0; n < MAX_SHELVED; n++)
+	{
+		int			candidate = cheapest_late(sim, late);
+		double		with;
+
+		if (candidate < 0)
+			break;
+		sim->occ[candidate].shelved = true;
+		share_weights(sim);
+		with = shelved + sim->occ[candidate].weight + replay_misses(sim, now, until, late);
+		if (with > lost)
+		{
+			sim->occ[candidate].shelved = false;
+			share_weights(sim);
+			break;
+		}
+		shelved += sim->occ[candidate].weight;
+		lost = with;
+	}
+	pfree(late);
+}
+
+/*
+ * syncopt's triage at each event, as the planner's give_up: occurrences
+ * that can no longer be met are given up for good, and those the
+ * look-ahead lets go are left out until the next event.
+ */
+static void
+triage(Sim *sim, TimestampTz now)
+{
+	give_up_infeasible(sim, now);
+	if (!sim->rollout)
+		for (int o = 0; o < sim->nocc; o++)
+			sim->occ[o].shelved = false;
+	share_weights(sim);
+	if (!sim->rollout)
+		shelve_by_replay(sim, now);
 }
 
 /* Run the event loop until no job is left to start or the horizon ends. */
@@ -763,8 +937,9 @@ run_events(Sim *sim)
 	int			nslots = syncopt_max_concurrent_syncs;
 	int			running = 0;
 	TimestampTz now = sim->start;
-	int		   *run_of = palloc(sizeof(int) * Max(sim->njob, 1));
 
+	for (int k = 0; k < sim->njob; k++)
+		running += sim->job[k].state == JOB_RUNNING;
 	for (;;)
 	{
 		TimestampTz next = NO_TIME;
@@ -781,7 +956,7 @@ run_events(Sim *sim)
 					first = k;
 			if (first < 0)
 				break;
-			finish_job(sim, &sim->job[first], &sim->run[run_of[first]]);
+			finish_job(sim, &sim->job[first]);
 			running--;
 		}
 		/* Vendor runs find their connector busy: skipped. */
@@ -816,7 +991,6 @@ run_events(Sim *sim)
 			if (best < 0)
 				break;
 			start_job(sim, &sim->job[best], now);
-			run_of[best] = sim->nrun - 1;
 			running++;
 		}
 		for (int k = 0; k < sim->njob; k++)
@@ -1093,6 +1267,8 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	predict_fleet(sim.fleet);
 	graph_compute(sim.fleet);
 	load_occurrences(&sim);
+	sim.rollout_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate look-ahead",
+											ALLOCSET_DEFAULT_SIZES);
 	simulate_policy(&sim, &res);
 
 	values[0] = CStringGetTextDatum(policy_names[sim.policy]);
