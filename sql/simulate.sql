@@ -53,9 +53,10 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
 SELECT reason FROM syncopt.simulate('fifo', '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 
 -- Four connectors that could all run at once in the lower bound, two
--- slots: syncopt's misses and tardiness never go below the bound, with
--- noise (seeded faults and spread), on every seed tried (and the bound is
--- not trivially zero: the seeded outages make it bind on half the seeds).
+-- slots: no policy's misses and tardiness go below the bound, with noise
+-- (seeded faults and spread), on every seed tried (and the bound is not
+-- trivially zero: the seeded outages make it bind on half the seeds); nor
+-- below the bound on these slots, which is never below the unlimited one.
 SET syncopt.max_concurrent_syncs = 2;
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes)
 SELECT i, 1, 'c' || i, 'c' || i, 360 FROM generate_series(3, 6) i;
@@ -71,7 +72,10 @@ INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT i, 3 FROM g
 SELECT count(*) AS runs, count(*) FILTER (WHERE s.lb_sla_misses > 0) AS bound_binds,
        count(*) FILTER (WHERE s.lb_sla_misses > s.sla_misses
                            OR s.lb_weighted_misses > s.weighted_misses
-                           OR s.lb_weighted_tardiness_h > s.weighted_tardiness_h + 1e-9) AS below_bound
+                           OR s.lb_weighted_tardiness_h > s.weighted_tardiness_h + 1e-9
+                           OR s.slot_bound_weighted_misses > s.weighted_misses
+                           OR s.slot_bound_weighted_misses < s.lb_weighted_misses) AS below_bound,
+       count(*) FILTER (WHERE s.slot_bound_weighted_misses > s.lb_weighted_misses) AS slot_bound_tighter
   FROM unnest(ARRAY['static', 'fifo', 'edf', 'syncopt']) AS p, generate_series(1, 20) AS seed,
        syncopt.simulate(p, '3 days', seed, '2026-11-20 00:00') s;
 -- Same seed, same answer.
@@ -149,6 +153,20 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
        p95_lateness, syncs, round(credits::numeric, 4) AS credits, lb_sla_misses
   FROM unnest(ARRAY['edf', 'syncopt']) AS p,
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+-- The bound on these slots looks at one deadline at a time: F alone fits
+-- (X and Y, 120 min, in 05:00-07:00), G alone fits, so it is 0 here.  With
+-- data wanted only since 05:30, F's two hours of syncs no longer fit in 90
+-- minutes on one slot: every policy misses F, the bound says so (weight
+-- 2); two slots fit it in 60 minutes, and the bound is 0 again.  The
+-- unlimited-slot bound is 0 throughout.
+SELECT p AS policy, s.weighted_misses, s.lb_weighted_misses, s.slot_bound_sla_misses, s.slot_bound_weighted_misses
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p, syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0) s;
+UPDATE syncopt.asset SET freshness_sla = '90 minutes' WHERE name = 'F';
+SELECT p AS policy, s.weighted_misses, s.lb_weighted_misses, s.slot_bound_sla_misses, s.slot_bound_weighted_misses
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p, syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0) s;
+SET syncopt.max_concurrent_syncs = 2;
+SELECT p AS policy, s.weighted_misses, s.lb_weighted_misses, s.slot_bound_sla_misses, s.slot_bound_weighted_misses
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p, syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0) s;
 
 -- Bad input: a clear error.
 \set VERBOSITY default

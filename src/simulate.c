@@ -54,7 +54,10 @@
  * (outside an outage, each UTC day's duration); occurrences late even then
  * bound the misses and tardiness from below.  Requirements of one
  * connector with disjoint windows need distinct syncs: the largest such
- * set bounds the syncs a schedule meeting every deadline needs.
+ * set bounds the syncs a schedule meeting every deadline needs.  A second,
+ * tighter bound on misses keeps the slots: an occurrence whose connectors'
+ * shortest syncs cannot all fit on the slots between its opening and its
+ * due times is missed by every policy.
  *
  *-------------------------------------------------------------------------
  */
@@ -1052,9 +1055,52 @@ typedef struct SimResult
 	double		lb_weighted_misses;
 	double		lb_weighted_tardiness_h;
 	int			lb_syncs;
+	int			slot_misses;
+	double		slot_weighted_misses;
 } SimResult;
 
-/* Lateness of every occurrence, for the policy and for the bound. */
+/*
+ * The shortest a sync of requirement r's connector can take within its
+ * window: durations change only at UTC midnight.
+ */
+static double
+shortest_sync(const Sim *sim, const SimReq *r)
+{
+	double		best = sync_seconds(sim, r->conn, r->open);
+
+	for (int64 d = day_of(r->open) + 1; d <= day_of(r->due); d++)
+		best = Min(best, sync_seconds(sim, r->conn, (TimestampTz) (d * DAY_S * USECS_PER_SEC)));
+	return best;
+}
+
+/*
+ * Could any policy meet occurrence occ with the slots it has?  Each of its
+ * connectors needs a sync of its own starting at the common opening, so by
+ * each due time the shortest syncs of the requirements due by then must fit
+ * in slots x (due time - opening); each must also end in time alone.
+ */
+static bool
+fits_slots(const Sim *sim, const SimOcc *occ)
+{
+	double		slots = syncopt_max_concurrent_syncs;
+
+	for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
+	{
+		const SimReq *t = &sim->req[k];
+		double		work = 0;
+
+		if (t->lb_end > t->due)
+			return false;
+		for (int q = occ->first_req; q < occ->first_req + occ->nreq; q++)
+			if (sim->req[q].due <= t->due)
+				work += shortest_sync(sim, &sim->req[q]);
+		if (work > slots * time_diff(t->due, t->open))
+			return false;
+	}
+	return true;
+}
+
+/* Lateness of every occurrence, for the policy and for the bounds. */
 static void
 score_deadlines(Sim *sim, SimResult *res)
 {
@@ -1087,6 +1133,11 @@ score_deadlines(Sim *sim, SimResult *res)
 			res->lb_misses++;
 			res->lb_weighted_misses += occ->weight;
 			res->lb_weighted_tardiness_h += occ->weight * lb_worst / 3600;
+		}
+		if (!fits_slots(sim, occ))
+		{
+			res->slot_misses++;
+			res->slot_weighted_misses += occ->weight;
 		}
 	}
 	res->p95_lateness_s = sim->nocc > 0 ? quantile(late, sim->nocc, 0.95) : 0;
@@ -1243,8 +1294,8 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	SimResult	res;
 	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[16];
-	bool		nulls[16] = {0};
+	Datum		values[18];
+	bool		nulls[18] = {0};
 
 	sim.policy = parse_policy(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
@@ -1286,9 +1337,12 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	values[12] = Float8GetDatum(res.lb_weighted_misses);
 	values[13] = Float8GetDatum(res.lb_weighted_tardiness_h);
 	values[14] = Int32GetDatum(res.lb_syncs);
-	values[15] = CStringGetTextDatum(psprintf("%d of %d deadlines missed (at least %d unavoidable); "
+	values[15] = Int32GetDatum(res.slot_misses);
+	values[16] = Float8GetDatum(res.slot_weighted_misses);
+	values[17] = CStringGetTextDatum(psprintf("%d of %d deadlines missed (at least %d unavoidable, %d with %d slot%s); "
 											  "%d syncs (%d failed, %d wasted) for %.2f credits",
-											  res.misses, sim.nocc, res.lb_misses,
+											  res.misses, sim.nocc, res.lb_misses, res.slot_misses,
+											  syncopt_max_concurrent_syncs, syncopt_max_concurrent_syncs == 1 ? "" : "s",
 											  res.syncs, res.failed, res.wasted, res.credits));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;

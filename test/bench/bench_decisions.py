@@ -67,10 +67,10 @@ def simulate(cluster, slots, seed):
     rows = cluster.rows(f"""
 SET syncopt.max_concurrent_syncs = {slots};
 SELECT s.policy, s.weighted_misses, s.sla_misses, s.weighted_tardiness_h, s.credits, s.syncs,
-       s.lb_weighted_misses, s.deadlines, s.wasted_syncs
+       s.lb_weighted_misses, s.deadlines, s.wasted_syncs, s.slot_bound_weighted_misses
   FROM unnest(ARRAY{POLICIES!r}) p, syncopt.simulate(p, '7 days', {seed}, '{NOW.isoformat()}') s""", DB)
     return {r[0]: dict(wm=float(r[1]), misses=int(r[2]), wt=float(r[3]), credits=float(r[4]), syncs=int(r[5]),
-                       lb_wm=float(r[6]), deadlines=int(r[7]), wasted=int(r[8])) for r in rows}
+                       lb_wm=float(r[6]), deadlines=int(r[7]), wasted=int(r[8]), slot_wm=float(r[9])) for r in rows}
 
 
 def beyond_bound_without_faults(cluster, slots, seed):
@@ -97,13 +97,13 @@ def decisions(cluster):
         out.append(f"\n### {name} ({scenario} scenario, {slots} slots, {SEEDS} seeds)\n")
         out.append("| policy | weighted misses | misses per seed | weighted tardiness (h) | credits | syncs |")
         out.append("|---|---|---|---|---|---|")
-        for p in POLICIES + ["lower bound"]:
-            key = "lb_wm" if p == "lower bound" else "wm"
-            src = "syncopt" if p == "lower bound" else p
-            wm = ci([s[src][key] for s in per_seed])
-            if p == "lower bound":
-                out.append(f"| lower bound | {wm[0]:.1f} ± {wm[1]:.1f} | | | | |")
+        bounds = {"lower bound": "lb_wm", f"lower bound on {slots} slots": "slot_wm"}
+        for p in POLICIES + list(bounds):
+            if p in bounds:
+                wm = ci([s["syncopt"][bounds[p]] for s in per_seed])
+                out.append(f"| {p} | {wm[0]:.1f} ± {wm[1]:.1f} | | | | |")
                 continue
+            wm = ci([s[p]["wm"] for s in per_seed])
             out.append(f"| {p} | {wm[0]:.1f} ± {wm[1]:.1f} | {statistics.fmean(s[p]['misses'] for s in per_seed):.1f}"
                        f" of {statistics.fmean(s[p]['deadlines'] for s in per_seed):.0f} | "
                        f"{ci([s[p]['wt'] for s in per_seed])[0]:.1f} | {ci([s[p]['credits'] for s in per_seed])[0]:.1f}"
@@ -119,18 +119,22 @@ def decisions(cluster):
         tot = {p: sum(s[p]["wm"] for s in per_seed) for p in POLICIES}
         cred = {p: sum(s[p]["credits"] for s in per_seed) for p in POLICIES}
         beyond = statistics.fmean(s["syncopt"]["wm"] - s["syncopt"]["lb_wm"] for s in per_seed)
+        beyond_slots = statistics.fmean(s["syncopt"]["wm"] - s["syncopt"]["slot_wm"] for s in per_seed)
+        slot_ratio = (sum(s["syncopt"]["slot_wm"] for s in per_seed) / tot["static"]
+                      if tot["static"] else float("nan"))
         ratio = tot["syncopt"] / tot["static"] if tot["static"] else float("nan")
         saving = 1 - cred["syncopt"] / cred["static"]
         out.append(f"- syncopt's weighted misses are {ratio:.2f}x static's (target at most 0.5), "
                    f"{'below' if tot['syncopt'] < tot['edf'] else 'NOT below'} edf's; "
-                   f"{beyond:.2f} weighted misses per seed beyond the lower bound; credits "
+                   f"{beyond:.2f} weighted misses per seed beyond the lower bound ({beyond_slots:.2f} beyond the "
+                   f"bound on {slots} slots, which alone is {slot_ratio:.2f}x static's); credits "
                    f"{100 * abs(saving):.0f}% {'below' if saving >= 0 else 'above'} static (target at least 20% below).")
         if name in noiseless:
             out.append(f"- the same {SEEDS} fleets with noise 0 (exact P50 durations, no failures, no outages): "
                        f"{statistics.fmean(noiseless[name]):.2f} weighted misses per seed beyond the lower bound "
                        f"(largest {max(noiseless[name]):.1f}); the gap above comes from the faults, which the "
                        f"clairvoyant bound avoids.")
-        verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving))
+        verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving, slot_ratio))
     return out, verdicts
 
 
@@ -216,12 +220,13 @@ def summary(verdicts):
     """The targets of issue 6, met or not, per scenario class."""
     lines = ["\nTargets: weighted misses at most half of static's and below edf's; misses beyond the lower",
              "bound close to zero on loose scenarios; credits at least 20% below static.\n",
-             "| scenario | misses vs static | below edf | beyond bound per seed | credits vs static |",
-             "| --- | --- | --- | --- | --- |"]
-    for name, ratio, below_edf, beyond, saving in verdicts:
+             "| scenario | misses vs static | below edf | beyond bound per seed | credits vs static "
+             "| bound on the slots vs static |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, ratio, below_edf, beyond, saving, slot_ratio in verdicts:
         lines.append(f"| {name} | {ratio:.2f}x {'(met)' if ratio <= 0.5 else '(NOT met)'} | "
                      f"{'yes' if below_edf else 'NO'} | {beyond:.1f} | {-100 * saving:+.0f}% "
-                     f"{'(met)' if saving >= 0.2 else '(NOT met)'} |")
+                     f"{'(met)' if saving >= 0.2 else '(NOT met)'} | {slot_ratio:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -244,7 +249,11 @@ load windows, warehouse peak pricing, injected faults) replayed for 7 days by
 Weighted misses count each missed deadline with its asset's weight;
 credits are warehouse hours on the union of busy intervals (60 s minimum per
 resume, 5-minute auto-suspend tail, peak price x2).  The lower bound has
-unlimited slots and no transient failures.  Simulated durations are
+unlimited slots and no transient failures; the lower bound on the slots
+counts the deadlines no policy can meet with that many slots (a deadline's
+syncs, at their shortest, do not fit on the slots between its window's
+opening and its due times), one deadline at a time, so it is still far
+from tight when deadlines compete.  Simulated durations are
 lognormal with the spread each connector's predicted P90 implies, so a
 better-calibrated P90 makes the simulated fleets noisier: when P90 coverage
 went from 80% to 88% (session 7) the over-capacity lower bound rose by a

@@ -68,16 +68,22 @@ class SimulateOnGeneratedFleetTests(unittest.TestCase):
             rows = c.rows(f"""
 SET syncopt.max_concurrent_syncs = 4;
 SELECT s.policy, s.seed, s.sla_misses, s.lb_sla_misses, s.weighted_misses, s.lb_weighted_misses,
-       s.weighted_tardiness_h, s.lb_weighted_tardiness_h, s.syncs, s.lb_syncs, s.deadlines
+       s.weighted_tardiness_h, s.lb_weighted_tardiness_h, s.syncs, s.lb_syncs, s.deadlines,
+       s.slot_bound_sla_misses, s.slot_bound_weighted_misses
   FROM unnest(ARRAY['static', 'fifo', 'edf', 'syncopt']) p, generate_series(1, 5) seed,
        syncopt.simulate(p, '3 days', seed, '{AT}') s""", DB)
             self.assertEqual(len(rows), 20)
-            for (policy, seed, misses, lb_misses, wm, lb_wm, wt, lb_wt, syncs, lb_syncs, deadlines) in rows:
+            for (policy, seed, misses, lb_misses, wm, lb_wm, wt, lb_wt, syncs, lb_syncs, deadlines,
+                 slot_misses, slot_wm) in rows:
                 with self.subTest(scenario=scenario, policy=policy, seed=seed):
                     self.assertGreater(int(deadlines), 0)
                     self.assertLessEqual(int(lb_misses), int(misses))
                     self.assertLessEqual(float(lb_wm), float(wm) + 1e-9)
                     self.assertLessEqual(float(lb_wt), float(wt) + 1e-9)
+                    # The bound on these slots: tighter than unlimited slots, never above a policy.
+                    self.assertLessEqual(int(lb_misses), int(slot_misses))
+                    self.assertLessEqual(int(slot_misses), int(misses))
+                    self.assertLessEqual(float(slot_wm), float(wm) + 1e-9)
                     if int(misses) == 0:
                         self.assertLessEqual(int(lb_syncs), int(syncs))
 
