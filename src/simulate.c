@@ -38,12 +38,13 @@
  * requirements can no longer be met (at P50) is given up, each remaining
  * occurrence's weight is shared among its unmet requirements in proportion
  * to their P50 (so work that completes a deadline goes first), and a sync
- * that can save nothing is not run.  Then it looks ahead as the planner
- * weighs a triaged plan against the plain one: it replays the next 12
- * hours from the present state (P50 durations, no faults) and lets go of
- * the occurrences the replay misses, the least weight per second of work
- * left first, as long as that loses no more weight in all; what it lets
- * go is reconsidered at the next event.
+ * that can save nothing is not run.  Every 15 minutes (the planner's
+ * default cadence, at the first event from then) it also looks ahead as
+ * the planner weighs a triaged plan against the plain one: it replays the
+ * next 12 hours from the present state (P50 durations, no faults) and
+ * lets go of the occurrences the replay misses, replaying again while
+ * that loses no more weight in all; what it lets go stays out until it
+ * looks ahead again.
  *
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
@@ -86,7 +87,8 @@ PG_FUNCTION_INFO_V1(syncopt_simulate);
 #define MIN_FAILED_RUN_S 60.0
 #define MAX_HORIZON_S	(31 * DAY_S)
 #define LOOKAHEAD_S		(12 * 3600.0)	/* syncopt's replay of the hours ahead */
-#define MAX_SHELVED		8		/* occurrences one event's look-ahead lets go */
+#define PLANNING_EVERY_S (15 * 60.0)	/* schedule_planner()'s default cadence */
+#define MAX_SHELVE_ROUNDS 4		/* replays one look-ahead may add */
 
 typedef enum SimPolicy
 {
@@ -109,6 +111,7 @@ typedef struct SimOcc
 	bool		given_up;		/* syncopt's triage: it will be missed anyway */
 	bool		shelved;		/* syncopt's look-ahead: let go at this event */
 	double		work_left_s;	/* P50 sum of its unmet requirements */
+	bool		settled;		/* every requirement met: nothing left to weigh */
 } SimOcc;
 
 /* One connector's part of one occurrence. */
@@ -170,6 +173,8 @@ typedef struct Sim
 	TimestampTz end;
 	double		tail_s;
 	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
+	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
+	bool	   *was_late;		/* the look-ahead's previous replay */
 	MemoryContext rollout_cxt;
 	int			nocc;
 	SimOcc	   *occ;
@@ -755,7 +760,8 @@ give_up_infeasible(Sim *sim, TimestampTz now)
  * Each waiting job's weight and due time become those of the occurrences
  * it can still save; an occurrence's weight is shared among its unmet
  * requirements in proportion to their P50, so work that completes a
- * deadline goes first.  A job left with no weight is not run.
+ * deadline goes first.  A job left with no weight is not run; one whose
+ * requirements are all met or given up is done.
  */
 static void
 share_weights(Sim *sim)
@@ -764,15 +770,19 @@ share_weights(Sim *sim)
 	{
 		SimOcc	   *occ = &sim->occ[o];
 
+		if (occ->settled || occ->given_up)
+			continue;
 		occ->work_left_s = 0;
 		for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
 			if (sim->req[k].done == 0)
 				occ->work_left_s += Max(sim->fleet->conn[sim->req[k].conn].pred.p50_s, 1.0);
+		occ->settled = occ->work_left_s == 0;
 	}
 	for (int k = 0; k < sim->njob; k++)
 	{
 		SimJob	   *j = &sim->job[k];
 		double		p50 = Max(sim->fleet->conn[j->conn].pred.p50_s, 1.0);
+		bool		open_work = false;
 
 		if (j->scheduled || j->state != JOB_WAITING)
 			continue;
@@ -783,12 +793,18 @@ share_weights(Sim *sim)
 			SimReq	   *r = job_req(sim, j, m);
 			SimOcc	   *occ = &sim->occ[r->occ];
 
-			if (r->done == 0 && !occ->given_up && !occ->shelved)
+			if (r->done != 0 || occ->given_up)
+				continue;
+			open_work = true;
+			if (!occ->shelved)
 			{
 				j->weight += occ->weight * p50 / occ->work_left_s;
 				j->due = Min(j->due, r->due);
 			}
 		}
+		/* Met or given up for good: never needed again (shelved may come back). */
+		if (!open_work)
+			j->state = JOB_DONE;
 	}
 }
 
@@ -859,32 +875,12 @@ replay_misses(const Sim *sim, TimestampTz now, TimestampTz until, bool *late)
 	return missed;
 }
 
-/* The occurrence marked late with the least weight per second of work left; -1 none. */
-static int
-cheapest_late(const Sim *sim, const bool *late)
-{
-	int			best = -1;
-	double		best_ratio = 0;
-
-	for (int o = 0; o < sim->nocc; o++)
-	{
-		double		ratio = sim->occ[o].weight / Max(sim->occ[o].work_left_s, 1.0);
-
-		if (late[o] && (best < 0 || ratio < best_ratio))
-		{
-			best = o;
-			best_ratio = ratio;
-		}
-	}
-	return best;
-}
-
 /*
  * syncopt's look-ahead, as the planner keeps a triaged plan only when it
- * misses less: replay the hours ahead and let go of the missed occurrences,
- * the least weight per second of work left first, while that loses no more
- * weight in all (letting one go saves the syncs only it needs, and can
- * rescue others).  The first one that would lose more ends the search.
+ * misses less: replay the hours ahead and let go of every occurrence the
+ * replay misses (which saves the syncs only they need, and can rescue
+ * others), then replay again and repeat while letting go loses no more
+ * weight in all; a round that would lose more is undone.
  */
 static void
 shelve_by_replay(Sim *sim, TimestampTz now)
@@ -894,23 +890,31 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 	double		lost = replay_misses(sim, now, until, late);
 	double		shelved = 0;
 
-	for (int n = 0; n < MAX_SHELVED; n++)
+	for (int round = 0; round < MAX_SHELVE_ROUNDS; round++)
 	{
-		int			candidate = cheapest_late(sim, late);
+		double		letting_go = 0;
 		double		with;
 
-		if (candidate < 0)
+		for (int o = 0; o < sim->nocc; o++)
+			if (late[o])
+			{
+				sim->occ[o].shelved = true;
+				letting_go += sim->occ[o].weight;
+			}
+		if (letting_go == 0)
 			break;
-		sim->occ[candidate].shelved = true;
 		share_weights(sim);
-		with = shelved + sim->occ[candidate].weight + replay_misses(sim, now, until, late);
+		memcpy(sim->was_late, late, sizeof(bool) * sim->nocc);
+		with = shelved + letting_go + replay_misses(sim, now, until, late);
 		if (with > lost)
 		{
-			sim->occ[candidate].shelved = false;
+			for (int o = 0; o < sim->nocc; o++)
+				if (sim->was_late[o])
+					sim->occ[o].shelved = false;
 			share_weights(sim);
 			break;
 		}
-		shelved += sim->occ[candidate].weight;
+		shelved += letting_go;
 		lost = with;
 	}
 	pfree(late);
@@ -918,19 +922,25 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 
 /*
  * syncopt's triage at each event, as the planner's give_up: occurrences
- * that can no longer be met are given up for good, and those the
- * look-ahead lets go are left out until the next event.
+ * that can no longer be met are given up for good.  The look-ahead runs
+ * as often as the planner does (at the first event of each planning
+ * period); what it lets go stays out until it runs again.
  */
 static void
 triage(Sim *sim, TimestampTz now)
 {
+	bool		planning = !sim->rollout && now >= sim->next_planning;
+
 	give_up_infeasible(sim, now);
-	if (!sim->rollout)
+	if (planning)
 		for (int o = 0; o < sim->nocc; o++)
 			sim->occ[o].shelved = false;
 	share_weights(sim);
-	if (!sim->rollout)
+	if (planning)
+	{
 		shelve_by_replay(sim, now);
+		sim->next_planning = time_add(now, PLANNING_EVERY_S);
+	}
 }
 
 /* Run the event loop until no job is left to start or the horizon ends. */
@@ -1318,6 +1328,7 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	predict_fleet(sim.fleet);
 	graph_compute(sim.fleet);
 	load_occurrences(&sim);
+	sim.was_late = palloc(sizeof(bool) * Max(sim.nocc, 1));
 	sim.rollout_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate look-ahead",
 											ALLOCSET_DEFAULT_SIZES);
 	simulate_policy(&sim, &res);
