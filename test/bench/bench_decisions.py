@@ -22,6 +22,7 @@ import math
 import os
 import statistics
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -216,6 +217,26 @@ SELECT c.external_id, r.external_run_id, k.category
     return lines
 
 
+def simulation_cost(cluster):
+    """Wall time of simulate() by fleet size: syncopt's look-ahead against edf, side by side."""
+    out = ["", "### What a simulation costs", "",
+           "`simulate(policy, '7 days')` on one tight fleet per size, 8 slots, timed from the client, "
+           "edf and syncopt one after the other; syncopt replays the next 12 hours at every planning "
+           "period (15 minutes), edf does not.", "",
+           "| connectors | edf | syncopt | syncopt / edf |", "| --- | --- | --- | --- |"]
+    for n in (60, 240, 480):
+        fleet = GeneratedFleet(seed=1, connectors=n, scenario="tight", now=NOW)
+        cluster.psql(ACCOUNTS + fleet.sql(), DB)
+        took = {}
+        for p in ("edf", "syncopt"):
+            t = time.perf_counter()
+            cluster.rows(f"SET syncopt.max_concurrent_syncs = 8; SELECT syncs FROM "
+                         f"syncopt.simulate('{p}', '7 days', 1, '{NOW.isoformat()}')", DB)
+            took[p] = time.perf_counter() - t
+        out.append(f"| {n} | {took['edf']:.2f} s | {took['syncopt']:.2f} s | {took['syncopt'] / took['edf']:.0f}x |")
+    return out
+
+
 def summary(verdicts):
     """The targets of issue 6, met or not, per scenario class."""
     lines = ["\nTargets: weighted misses at most half of static's and below edf's; misses beyond the lower",
@@ -237,6 +258,7 @@ def main():
         dec, verdicts = decisions(cluster)
         pred = prediction(cluster)
         det = detection(cluster)
+        cost = simulation_cost(cluster)
     finally:
         cluster.destroy()
     text = f"""## Decision quality
@@ -259,7 +281,7 @@ better-calibrated P90 makes the simulated fleets noisier: when P90 coverage
 went from 80% to 88% (session 7) the over-capacity lower bound rose by a
 fifth and syncopt's ratio to static there went from 0.52x to 0.55x, with
 the same policy.  Reproduce with `python3 test/bench/bench_decisions.py`.
-""" + summary(verdicts) + "\n".join(dec) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
+""" + summary(verdicts) + "\n".join(dec + cost) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
     replace_section("Decision quality", text)
     for v in verdicts:
         print(v)
