@@ -109,7 +109,7 @@ typedef struct SimOcc
 	int			first_req;
 	int			nreq;
 	bool		given_up;		/* syncopt's triage: it will be missed anyway */
-	bool		shelved;		/* syncopt's look-ahead: let go at this event */
+	bool		shelved;		/* syncopt's look-ahead let it go, until the next */
 	double		work_left_s;	/* P50 sum of its unmet requirements */
 	bool		settled;		/* every requirement met: nothing left to weigh */
 } SimOcc;
@@ -174,7 +174,6 @@ typedef struct Sim
 	double		tail_s;
 	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
 	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
-	bool	   *was_late;		/* the look-ahead's previous replay */
 	MemoryContext rollout_cxt;
 	int			nocc;
 	SimOcc	   *occ;
@@ -887,6 +886,7 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 {
 	TimestampTz until = Min(sim->end, time_add(now, LOOKAHEAD_S));
 	bool	   *late = palloc(sizeof(bool) * Max(sim->nocc, 1));
+	bool	   *let_go = palloc(sizeof(bool) * Max(sim->nocc, 1));
 	double		lost = replay_misses(sim, now, until, late);
 	double		shelved = 0;
 
@@ -904,12 +904,12 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 		if (letting_go == 0)
 			break;
 		share_weights(sim);
-		memcpy(sim->was_late, late, sizeof(bool) * sim->nocc);
+		memcpy(let_go, late, sizeof(bool) * sim->nocc);
 		with = shelved + letting_go + replay_misses(sim, now, until, late);
 		if (with > lost)
 		{
 			for (int o = 0; o < sim->nocc; o++)
-				if (sim->was_late[o])
+				if (let_go[o])
 					sim->occ[o].shelved = false;
 			share_weights(sim);
 			break;
@@ -918,6 +918,7 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 		lost = with;
 	}
 	pfree(late);
+	pfree(let_go);
 }
 
 /*
@@ -1328,7 +1329,6 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	predict_fleet(sim.fleet);
 	graph_compute(sim.fleet);
 	load_occurrences(&sim);
-	sim.was_late = palloc(sizeof(bool) * Max(sim.nocc, 1));
 	sim.rollout_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate look-ahead",
 											ALLOCSET_DEFAULT_SIZES);
 	simulate_policy(&sim, &res);
