@@ -42,9 +42,10 @@
  * default cadence, at the first event from then) it also looks ahead as
  * the planner weighs a triaged plan against the plain one: it replays the
  * next 12 hours from the present state (P50 durations, no faults) and
- * lets go of the occurrences the replay misses, replaying again while
- * that loses no more weight in all; what it lets go stays out until it
- * looks ahead again.
+ * lets go of the cheaper half of the occurrences the replay misses (least
+ * weight per second of work left), replaying again while that loses no
+ * more weight in all; what it lets go stays out until it looks ahead
+ * again.
  *
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
@@ -88,7 +89,7 @@ PG_FUNCTION_INFO_V1(syncopt_simulate);
 #define MAX_HORIZON_S	(31 * DAY_S)
 #define LOOKAHEAD_S		(12 * 3600.0)	/* syncopt's replay of the hours ahead */
 #define PLANNING_EVERY_S (15 * 60.0)	/* schedule_planner()'s default cadence */
-#define MAX_SHELVE_ROUNDS 4		/* replays one look-ahead may add */
+#define MAX_SHELVE_ROUNDS 6		/* replays one look-ahead may add */
 
 typedef enum SimPolicy
 {
@@ -110,8 +111,7 @@ typedef struct SimOcc
 	int			nreq;
 	bool		given_up;		/* syncopt's triage: it will be missed anyway */
 	bool		shelved;		/* syncopt's look-ahead let it go, until the next */
-	double		work_left_s;	/* P50 sum of its unmet requirements */
-	bool		settled;		/* every requirement met: nothing left to weigh */
+	double		work_left_s;	/* P50 sum of its unmet requirements (at least 1 s each) */
 } SimOcc;
 
 /* One connector's part of one occurrence. */
@@ -173,6 +173,7 @@ typedef struct Sim
 	TimestampTz end;
 	double		tail_s;
 	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
+	bool		weights_stale;	/* met, given up, let go or requeued since shared */
 	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
 	MemoryContext rollout_cxt;
 	int			nocc;
@@ -419,6 +420,7 @@ build_requirements(Sim *sim)
 			r->conn = i;
 			r->occ = o;
 			r->lag_s = lag[i];
+			occ->work_left_s += Max(f->conn[i].pred.p50_s, 1.0);
 			r->open = Max(sim->start, time_add(occ->deadline, -fresh));
 			r->due = time_add(occ->deadline, -lag[i]);
 			r->done = 0;
@@ -682,7 +684,9 @@ meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 		if (r->done == 0 && r->open <= start)
 		{
 			r->done = end;
+			sim->occ[r->occ].work_left_s -= Max(sim->fleet->conn[i].pred.p50_s, 1.0);
 			useful = true;
+			sim->weights_stale = true;
 		}
 	}
 	return useful;
@@ -709,6 +713,7 @@ finish_job(Sim *sim, SimJob *j)
 	{
 		/* Paused until a human fixes the credentials, then resumed. */
 		j->state = JOB_WAITING;
+		sim->weights_stale = true;
 		j->eligible = Max(j->eligible, sim->outage_to[i]);
 		j->paused = true;
 		j->attempts--;
@@ -716,6 +721,7 @@ finish_job(Sim *sim, SimJob *j)
 	else if (j->attempts < MAX_ATTEMPTS)
 	{
 		j->state = JOB_WAITING;
+		sim->weights_stale = true;
 		j->eligible = run->end;
 	}
 }
@@ -749,8 +755,11 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 
 			if (j->paused)
 				earliest = Max(earliest, j->eligible);
-			if (r->done == 0 && time_add(earliest, p50) > r->due)
+			if (r->done == 0 && !sim->occ[r->occ].given_up && time_add(earliest, p50) > r->due)
+			{
 				sim->occ[r->occ].given_up = true;
+				sim->weights_stale = true;
+			}
 		}
 	}
 }
@@ -765,18 +774,9 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 static void
 share_weights(Sim *sim)
 {
-	for (int o = 0; o < sim->nocc; o++)
-	{
-		SimOcc	   *occ = &sim->occ[o];
-
-		if (occ->settled || occ->given_up)
-			continue;
-		occ->work_left_s = 0;
-		for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
-			if (sim->req[k].done == 0)
-				occ->work_left_s += Max(sim->fleet->conn[sim->req[k].conn].pred.p50_s, 1.0);
-		occ->settled = occ->work_left_s == 0;
-	}
+	if (!sim->weights_stale)
+		return;
+	sim->weights_stale = false;
 	for (int k = 0; k < sim->njob; k++)
 	{
 		SimJob	   *j = &sim->job[k];
@@ -874,12 +874,42 @@ replay_misses(const Sim *sim, TimestampTz now, TimestampTz until, bool *late)
 	return missed;
 }
 
+/* Weight per second of work left: what letting occurrence o go gives up per second freed. */
+static double
+weight_density(const SimOcc *occ)
+{
+	return occ->weight / Max(occ->work_left_s, 1.0);
+}
+
+/*
+ * Of the occurrences marked late, keep marked only the half (rounded up)
+ * with the least weight per second of work left.
+ */
+static void
+keep_cheaper_half(const Sim *sim, bool *late)
+{
+	int			nlate = 0;
+
+	for (int o = 0; o < sim->nocc; o++)
+		nlate += late[o];
+	for (int unmark = nlate / 2; unmark > 0; unmark--)
+	{
+		int			densest = -1;
+
+		for (int o = 0; o < sim->nocc; o++)
+			if (late[o] && (densest < 0 || weight_density(&sim->occ[o]) > weight_density(&sim->occ[densest])))
+				densest = o;
+		late[densest] = false;
+	}
+}
+
 /*
  * syncopt's look-ahead, as the planner keeps a triaged plan only when it
- * misses less: replay the hours ahead and let go of every occurrence the
- * replay misses (which saves the syncs only they need, and can rescue
- * others), then replay again and repeat while letting go loses no more
- * weight in all; a round that would lose more is undone.
+ * misses less: replay the hours ahead, let go of the cheaper half of the
+ * occurrences the replay misses (least weight per second of work left:
+ * it saves the syncs only they need, and can rescue the others), replay
+ * again, and repeat while letting go loses no more weight in all; a round
+ * that would lose more is undone.
  */
 static void
 shelve_by_replay(Sim *sim, TimestampTz now)
@@ -895,6 +925,7 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 		double		letting_go = 0;
 		double		with;
 
+		keep_cheaper_half(sim, late);
 		for (int o = 0; o < sim->nocc; o++)
 			if (late[o])
 			{
@@ -903,14 +934,16 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 			}
 		if (letting_go == 0)
 			break;
-		share_weights(sim);
 		memcpy(let_go, late, sizeof(bool) * sim->nocc);
+		sim->weights_stale = true;
+		share_weights(sim);
 		with = shelved + letting_go + replay_misses(sim, now, until, late);
 		if (with > lost)
 		{
 			for (int o = 0; o < sim->nocc; o++)
 				if (let_go[o])
 					sim->occ[o].shelved = false;
+			sim->weights_stale = true;
 			share_weights(sim);
 			break;
 		}
@@ -934,8 +967,11 @@ triage(Sim *sim, TimestampTz now)
 
 	give_up_infeasible(sim, now);
 	if (planning)
+	{
 		for (int o = 0; o < sim->nocc; o++)
 			sim->occ[o].shelved = false;
+		sim->weights_stale = true;
+	}
 	share_weights(sim);
 	if (planning)
 	{
@@ -1266,6 +1302,7 @@ simulate_policy(Sim *sim, SimResult *res)
 	draw_connectors(sim);
 	index_destinations(sim);
 	build_jobs(sim);
+	sim->weights_stale = true;
 	run_events(sim);
 	score_deadlines(sim, res);
 	res->lb_syncs = lower_bound_syncs(sim);
