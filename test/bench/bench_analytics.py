@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(TOP, "test"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness.cluster import Cluster  # noqa: E402
-from report import replace_section  # noqa: E402
+from report import replace_section, server_seconds  # noqa: E402
 
 DB = "syncopt_bench"
 SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"'{DB}'",
@@ -138,13 +138,7 @@ SELECT count(*) FROM (
 
 def timed(cluster, query):
     """Seconds for a query, measured in the server."""
-    out = cluster.psql("DO $$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN "
-                       f"PERFORM count(*) FROM ({query}) q; "
-                       "RAISE NOTICE 'seconds=%', extract(epoch FROM clock_timestamp() - t0); END $$;", DB)
-    for line in out[2].splitlines():
-        if "seconds=" in line:
-            return float(line.split("seconds=")[1])
-    raise RuntimeError(out)
+    return server_seconds(cluster, DB, query)
 
 
 FUNCTIONS = {
