@@ -94,10 +94,11 @@ SELECT count(DISTINCT (s.sla_misses, s.syncs, s.credits)) AS distinct_answers
 -- syncopt: both eligible at 05:00 (the backward plan starts them before
 --   their windows open).  ATC with P90 = 90 min: both have no slack left,
 --   so the weights decide: Y (10) before X (1), 05:00-06:00, E met.  At
---   06:00 a sync of X would end at 07:00, after D's 06:00: D is given up
---   and X never runs.  Weighted misses 1; D counts as late until the
---   horizon ends (24:00): tardiness 1 x 18 h, P95 of (0, 64800 s) = 61560
---   s.  One sync, 65 min billed = 1.0833.
+--   06:00 a sync of X would end at 07:00, after D's 06:00: D is given up,
+--   and X runs at once to bring it up to date (nothing else waits, the
+--   slot is free, no peak price window), 06:00-07:00.  Weighted misses 1;
+--   D 1 h late: tardiness 1 x 1 h, P95 of (0, 3600 s) = 3420 s.  Two
+--   syncs, one busy interval 05:00-07:00 plus the tail = 2.0833.
 -- Lower bound: both at 05:00, both met.
 UPDATE syncopt.connector SET paused = true;
 DELETE FROM syncopt.lineage;
@@ -120,6 +121,23 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
   FROM unnest(ARRAY['edf', 'syncopt']) AS p,
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 
+-- A late refresh does not wake the warehouse at peak price.  Same D and E
+-- with the warehouse at twice the price 06:00-08:00.  syncopt: Y
+-- 05:00-06:00 as before; D is given up at 06:00, and X would wake the idle
+-- warehouse inside the window, so it waits for the planner's 08:00 run,
+-- 08:00-09:00: D 3 h late, tardiness 3, P95 of (0, 10800 s) = 10260 s.
+-- Credits: 05:00-06:05 is 65 min plus the 5 tail minutes at double price,
+-- 70; 08:00-09:05 is 65; 135 min = 2.25.  edf: X 05:00-06:00, Y
+-- 06:00-07:00 as before; 05:00-07:05 is 125 min plus 65 at double price,
+-- 190 min = 3.1667.
+INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multiplier)
+VALUES ('peak pricing', 'warehouse', '06:00', '08:00', 2);
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, round(credits::numeric, 4) AS credits
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+DELETE FROM syncopt.load_window;
+
 -- syncopt looks ahead.  Same slot; Z is a third connector like X and Y.
 -- F (weight 2) wants X and Y, G (weight 3) wants Z, both due 07:00 with
 -- data since 05:00.  One slot runs two of the three hours in that window,
@@ -133,9 +151,13 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
 --   still fits at 06:00), and give F up only at 07:00: 2 syncs.
 -- syncopt: at 05:00 the replay (Z, X, then Y too late) misses F; letting
 --   F go loses no more (2 either way), so only Z runs, 05:00-06:00.  At
---   06:00 the replay again cannot fit both X and Y: F stays let go.  G met;
---   weighted misses 2, F late to the horizon's end: tardiness 2 x 17 h =
---   34, P95 of (0, 61200 s) = 58140 s.  1 sync, 65 min = 1.0833.
+--   06:00 the replay again cannot fit both X and Y: F stays let go (X
+--   alone could still end by 07:00, so F is not given up yet).  At the
+--   next planning, 06:15, X cannot end by 07:00: F is given up and X and
+--   Y bring it up to date, 06:15-07:15 and 07:15-08:15.  G met; weighted
+--   misses 2, F 75 min late: tardiness 2 x 1.25 h = 2.5, P95 of (0, 4500
+--   s) = 4275 s.  3 syncs; the warehouse suspends 06:05-06:15, so two
+--   busy intervals, 65 + 125 min = 3.1667.
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes) VALUES
     (9, 1, 'z', 'Z', 360);
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)

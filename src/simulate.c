@@ -38,9 +38,14 @@
  * requirements can no longer be met (at P50) is given up, each remaining
  * occurrence's weight is shared among its unmet requirements in proportion
  * to their P50 (so work that completes a deadline goes first), and a sync
- * that can save nothing is not run.  Every 15 minutes (the planner's
- * default cadence, at the first event from then) it also looks ahead as
- * the planner weighs a triaged plan against the plain one: it replays the
+ * that can save nothing is not run, except to bring a given-up occurrence
+ * up to date (a catch-up, as the planner's staleness urgency would): last
+ * of all, only while it delays no sync that can still save a deadline,
+ * and without waking an idle warehouse in a peak price window; held-back
+ * syncs are looked at again when the planner runs.  Every 15 minutes
+ * (the planner's default cadence, at the first event from then) it also
+ * looks ahead as the planner weighs a triaged plan against the plain one:
+ * it replays the
  * next 12 hours from the present state (P50 durations, no faults) and
  * lets go of the cheaper half of the occurrences the replay misses (least
  * weight per second of work left), replaying again while that loses no
@@ -141,6 +146,7 @@ typedef struct SimJob
 	TimestampTz due;			/* NO_TIME: nothing waits */
 	TimestampTz eligible;		/* when the policy lets it start */
 	double		weight;
+	double		late_weight;	/* syncopt: given-up occurrences it brings up to date */
 	int			attempts;
 	JobState	state;
 	TimestampTz started;
@@ -611,6 +617,9 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 				double		slack = j->due == NO_TIME ? 1e12 : time_diff(j->due, now) - p;
 				double		mean_p = sim->fleet->mean_p90_s > 0 ? sim->fleet->mean_p90_s : p;
 
+				/* Catching up comes after everything that can still be saved. */
+				if (!j->scheduled && j->weight == 0)
+					return p / j->late_weight;
 				return -(Max(j->weight, 1e-6) / p) * exp(-Max(slack, 0) / (syncopt_atc_k * mean_p));
 			}
 	}
@@ -623,9 +632,9 @@ job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 {
 	if (j->state != JOB_WAITING || sim->busy[j->conn])
 		return false;
-	/* syncopt runs no sync that can save nothing now. */
+	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
 	if (sim->policy == SIM_SYNCOPT && !j->scheduled && j->weight == 0)
-		return false;
+		return j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
 	if (j->eligible <= now)
 		return true;
 	/* syncopt rides along when the warehouse is paid for anyway. */
@@ -768,8 +777,9 @@ give_up_infeasible(Sim *sim, TimestampTz now)
  * Each waiting job's weight and due time become those of the occurrences
  * it can still save; an occurrence's weight is shared among its unmet
  * requirements in proportion to their P50, so work that completes a
- * deadline goes first.  A job left with no weight is not run; one whose
- * requirements are all met or given up is done.
+ * deadline goes first.  Its late weight is that of the given-up
+ * occurrences it would bring up to date (a catch-up when nothing else is
+ * left to it); one whose requirements are all met is done.
  */
 static void
 share_weights(Sim *sim)
@@ -786,14 +796,20 @@ share_weights(Sim *sim)
 		if (j->scheduled || j->state != JOB_WAITING)
 			continue;
 		j->weight = 0;
+		j->late_weight = 0;
 		j->due = NO_TIME;
 		for (int m = 0; m < j->nreq; m++)
 		{
 			SimReq	   *r = job_req(sim, j, m);
 			SimOcc	   *occ = &sim->occ[r->occ];
 
-			if (r->done != 0 || occ->given_up)
+			if (r->done != 0)
 				continue;
+			if (occ->given_up)
+			{
+				j->late_weight += occ->weight;
+				continue;
+			}
 			open_work = true;
 			if (!occ->shelved)
 			{
@@ -801,8 +817,8 @@ share_weights(Sim *sim)
 				j->due = Min(j->due, r->due);
 			}
 		}
-		/* Met or given up for good: never needed again (shelved may come back). */
-		if (!open_work)
+		/* All met: never needed again (shelved may come back). */
+		if (!open_work && j->late_weight == 0)
 			j->state = JOB_DONE;
 	}
 }
@@ -980,6 +996,44 @@ triage(Sim *sim, TimestampTz now)
 	}
 }
 
+/*
+ * May syncopt start catch-up job j now?  Never if it would delay what can
+ * still be saved: its connector's next sync with a deadline, or any such
+ * sync that becomes eligible before j would end at P90 and needs a slot.
+ * Nor would it wake its warehouse during a peak price window: a late
+ * refresh waits for the warehouse to be busy anyway or for the price to
+ * drop.
+ */
+static bool
+catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
+{
+	TimestampTz ends = time_add(now, sim->fleet->conn[j->conn].pred.p90_s);
+	int			soon = 0;
+
+	for (int k = 0; k < sim->njob; k++)
+	{
+		const SimJob *w = &sim->job[k];
+
+		if (w->state != JOB_WAITING || w->scheduled || w->weight == 0)
+			continue;
+		if (w->conn == j->conn && w->release < ends)
+			return false;
+		soon += w->eligible < ends;
+	}
+	if (running + 1 + soon > syncopt_max_concurrent_syncs)
+		return false;
+	if (sim->dest_running[sim->dest_of[j->conn]] > 0)
+		return true;
+	for (int w = 0; w < sim->fleet->nwin; w++)
+	{
+		const Window *win = &sim->fleet->win[w];
+
+		if (win->target == 'w' && win->price > 1 && win->ends > now && win->starts < ends)
+			return false;
+	}
+	return true;
+}
+
 /* Run the event loop until no job is left to start or the horizon ends. */
 static void
 run_events(Sim *sim)
@@ -1040,6 +1094,10 @@ run_events(Sim *sim)
 			}
 			if (best < 0)
 				break;
+			/* The best is a catch-up (all else is started): it may wait, and the rest with it. */
+			if (sim->policy == SIM_SYNCOPT && !sim->job[best].scheduled && sim->job[best].weight == 0 &&
+				!catch_up_fits(sim, &sim->job[best], now, running))
+				break;
 			start_job(sim, &sim->job[best], now);
 			running++;
 		}
@@ -1055,6 +1113,9 @@ run_events(Sim *sim)
 					next = Min(next, j->eligible);
 				else if (sim->policy == SIM_SYNCOPT && j->release > now)
 					next = Min(next, j->release);
+				/* A sync syncopt holds back is looked at again when it plans. */
+				else if (sim->policy == SIM_SYNCOPT && !sim->rollout && !j->scheduled)
+					next = Min(next, sim->next_planning);
 			}
 		}
 		if (next == NO_TIME)
