@@ -265,6 +265,11 @@ graph, dashboards and reports in four time zones, month-end close, source
 load windows, warehouse peak pricing, injected faults) replayed for 7 days by
 `syncopt.simulate()` under each policy with the same random numbers.
 Weighted misses count each missed deadline with its asset's weight;
+weighted tardiness adds up weight x hours late until the data is brought
+up to date (syncopt catches up on the deadlines it gave up, after all else
+and outside peak price, which costs it credits: over capacity its weighted
+tardiness went from 4,982 to 1,032 h and its credits from -40% to -22%
+against static, misses unchanged within noise);
 credits are warehouse hours on the union of busy intervals (60 s minimum per
 resume, 5-minute auto-suspend tail, peak price x2).  The lower bound has
 unlimited slots and no transient failures; the lower bound on the slots
