@@ -45,12 +45,11 @@
  * syncs are looked at again when the planner runs.  Every 15 minutes
  * (the planner's default cadence, at the first event from then) it also
  * looks ahead as the planner weighs a triaged plan against the plain one:
- * it replays the
- * next 12 hours from the present state (P50 durations, no faults) and
- * lets go of the cheaper half of the occurrences the replay misses (least
- * weight per second of work left), replaying again while that loses no
- * more weight in all; what it lets go stays out until it looks ahead
- * again.
+ * it replays the next 12 hours from the present state (P50 durations, no
+ * faults) and lets go of the cheaper half of the occurrences the replay
+ * misses (least weight per second of work left), replaying again while
+ * that loses no more weight in all; what it lets go stays out until it
+ * looks ahead again.
  *
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
@@ -1094,7 +1093,7 @@ run_events(Sim *sim)
 			}
 			if (best < 0)
 				break;
-			/* The best is a catch-up (all else is started): it may wait, and the rest with it. */
+			/* A catch-up is best only when all else has started; it may wait. */
 			if (sim->policy == SIM_SYNCOPT && !sim->job[best].scheduled && sim->job[best].weight == 0 &&
 				!catch_up_fits(sim, &sim->job[best], now, running))
 				break;
