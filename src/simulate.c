@@ -597,6 +597,13 @@ index_destinations(Sim *sim)
 	}
 }
 
+/* Under syncopt: a demand job that can save nothing now (at most catch up). */
+static bool
+saves_nothing(const SimJob *j)
+{
+	return !j->scheduled && j->weight == 0;
+}
+
 /* The policy's dispatch key: smaller goes first. */
 static double
 dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
@@ -617,7 +624,7 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 				double		mean_p = sim->fleet->mean_p90_s > 0 ? sim->fleet->mean_p90_s : p;
 
 				/* Catching up comes after everything that can still be saved. */
-				if (!j->scheduled && j->weight == 0)
+				if (saves_nothing(j))
 					return p / j->late_weight;
 				return -(Max(j->weight, 1e-6) / p) * exp(-Max(slack, 0) / (syncopt_atc_k * mean_p));
 			}
@@ -632,7 +639,7 @@ job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 	if (j->state != JOB_WAITING || sim->busy[j->conn])
 		return false;
 	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
-	if (sim->policy == SIM_SYNCOPT && !j->scheduled && j->weight == 0)
+	if (sim->policy == SIM_SYNCOPT && saves_nothing(j))
 		return j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
 	if (j->eligible <= now)
 		return true;
@@ -1013,7 +1020,7 @@ catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
 	{
 		const SimJob *w = &sim->job[k];
 
-		if (w->state != JOB_WAITING || w->scheduled || w->weight == 0)
+		if (w->state != JOB_WAITING || w->scheduled || saves_nothing(w))
 			continue;
 		if (w->conn == j->conn && w->release < ends)
 			return false;
@@ -1094,7 +1101,7 @@ run_events(Sim *sim)
 			if (best < 0)
 				break;
 			/* A catch-up is best only when all else has started; it may wait. */
-			if (sim->policy == SIM_SYNCOPT && !sim->job[best].scheduled && sim->job[best].weight == 0 &&
+			if (sim->policy == SIM_SYNCOPT && saves_nothing(&sim->job[best]) &&
 				!catch_up_fits(sim, &sim->job[best], now, running))
 				break;
 			start_job(sim, &sim->job[best], now);
