@@ -46,6 +46,8 @@ SCENARIOS = {
     "tight deadlines, over capacity": ("tight", 3),
     "failure-heavy": ("failure_heavy", 8),
 }
+# slots of the capacity sweep on the tight scenario (3 and 16 are classes above)
+SWEEP_SLOTS = (3, 4, 5, 6, 8, 16)
 ACCOUNTS = """
 DROP EXTENSION IF EXISTS syncopt CASCADE;
 CREATE EXTENSION syncopt;
@@ -82,12 +84,13 @@ SELECT weighted_misses - lb_weighted_misses
     return float(row[0][0])
 
 
-def decisions(cluster):
+def decisions(cluster, results):
+    """The scenario classes; each (scenario, slots) list of per-seed results is kept in results."""
     out = []
     verdicts = []
     noiseless = {}
     for name, (scenario, slots) in SCENARIOS.items():
-        per_seed = []
+        per_seed = results.setdefault((scenario, slots), [])
         for seed in range(1, SEEDS + 1):
             fleet = GeneratedFleet(seed=seed, connectors=CONNECTORS, scenario=scenario, now=NOW)
             cluster.psql(ACCOUNTS + fleet.sql(), DB)
@@ -136,6 +139,35 @@ def decisions(cluster):
                        f"clairvoyant bound avoids.")
         verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving, slot_ratio))
     return out, verdicts
+
+
+def capacity_sweep(cluster, results):
+    """The tight scenario on more and fewer slots: how far each policy is from static."""
+    missing = [k for k in SWEEP_SLOTS if ("tight", k) not in results]
+    for seed in range(1, SEEDS + 1):
+        fleet = GeneratedFleet(seed=seed, connectors=CONNECTORS, scenario="tight", now=NOW)
+        cluster.psql(ACCOUNTS + fleet.sql(), DB)
+        for k in missing:
+            results.setdefault(("tight", k), []).append(simulate(cluster, k, seed))
+    out = ["", "### How the ratios move with capacity", "",
+           f"The tight scenario's {SEEDS} fleets on {', '.join(map(str, SWEEP_SLOTS))} slots "
+           "(static's schedule does not depend on the slots, so it misses nearly every deadline on all of them): "
+           "weighted misses of each policy and of the bound on the slots as a ratio to static's, "
+           "syncopt minus edf paired over seeds, and syncopt's credits against static.", "",
+           "| slots | bound on the slots | fifo | edf | syncopt | syncopt minus edf | syncopt's credits |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for k in SWEEP_SLOTS:
+        per_seed = results[("tight", k)]
+        static = sum(s["static"]["wm"] for s in per_seed)
+
+        def ratio(key, policy="syncopt"):
+            return sum(s[policy][key] for s in per_seed) / static
+
+        dwm = ci([s["syncopt"]["wm"] - s["edf"]["wm"] for s in per_seed])
+        saving = 1 - sum(s["syncopt"]["credits"] for s in per_seed) / sum(s["static"]["credits"] for s in per_seed)
+        out.append(f"| {k} | {ratio('slot_wm'):.2f}x | {ratio('wm', 'fifo'):.2f}x | {ratio('wm', 'edf'):.2f}x | "
+                   f"**{ratio('wm'):.2f}x** | {dwm[0]:+.1f} ± {dwm[1]:.1f} | {-100 * saving:+.0f}% |")
+    return out
 
 
 def prediction(cluster):
@@ -251,7 +283,9 @@ def main():
     cluster = Cluster(SETTINGS, databases=[DB])
     cluster.start()
     try:
-        dec, verdicts = decisions(cluster)
+        results = {}
+        dec, verdicts = decisions(cluster, results)
+        sweep = capacity_sweep(cluster, results)
         pred = prediction(cluster)
         det = detection(cluster)
         cost = simulation_cost(cluster)
@@ -282,7 +316,7 @@ better-calibrated P90 makes the simulated fleets noisier: when P90 coverage
 went from 80% to 88% (session 7) the over-capacity lower bound rose by a
 fifth and syncopt's ratio to static there went from 0.52x to 0.55x, with
 the same policy.  Reproduce with `python3 test/bench/bench_decisions.py`.
-""" + summary(verdicts) + "\n".join(dec + cost) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
+""" + summary(verdicts) + "\n".join(dec + sweep + cost) + "\n\n### Prediction and detection\n\n" + "\n".join(pred + det) + "\n"
     replace_section("Decision quality", text)
     for v in verdicts:
         print(v)
