@@ -156,6 +156,7 @@ def capacity_sweep(cluster, results):
            "syncopt minus edf paired over seeds, and syncopt's credits against static.", "",
            "| slots | bound on the slots | fifo | edf | syncopt | syncopt minus edf | syncopt's credits |",
            "| --- | --- | --- | --- | --- | --- | --- |"]
+    met = []
     for k in SWEEP_SLOTS:
         per_seed = results[("tight", k)]
         static = sum(s["static"]["wm"] for s in per_seed)
@@ -167,6 +168,11 @@ def capacity_sweep(cluster, results):
         saving = 1 - sum(s["syncopt"]["credits"] for s in per_seed) / sum(s["static"]["credits"] for s in per_seed)
         out.append(f"| {k} | {ratio('slot_wm'):.2f}x | {ratio('wm', 'fifo'):.2f}x | {ratio('wm', 'edf'):.2f}x | "
                    f"**{ratio('wm'):.2f}x** | {dwm[0]:+.1f} ± {dwm[1]:.1f} | {-100 * saving:+.0f}% |")
+        met.append((k, ratio("wm") <= 0.5))
+    failing = [k for k, ok in met if not ok]
+    out.append("")
+    out.append(f"The misses target (at most 0.5x static) holds on {', '.join(str(k) for k, ok in met if ok) or 'none'} "
+               f"slots and fails on {', '.join(map(str, failing)) or 'none'}.")
     return out
 
 
