@@ -190,6 +190,41 @@ SET syncopt.max_concurrent_syncs = 2;
 SELECT p AS policy, s.weighted_misses, s.lb_weighted_misses, s.slot_bound_sla_misses, s.slot_bound_weighted_misses
   FROM unnest(ARRAY['edf', 'syncopt']) AS p, syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0) s;
 
+-- A per-destination limit binds every policy, as it binds plan(): with
+-- syncopt.max_concurrent_per_destination = 1, X and Y (F's, data since
+-- 05:30, due 07:00) load into 'wh' and Z (G's, since 05:00) into 'lake'.
+-- Two slots, as just above, where nothing was missed, but one sync at a
+-- time into 'wh'.
+-- edf: Z 05:00-06:00 into lake; X 05:30-06:30; Y waits for wh,
+--   06:30-07:30: F 30 min late, weighted 2, tardiness 2 x 0.5 h = 1, P95
+--   of (0, 1800 s) = 1710 s.  Billed: lake 65 min, wh 05:30-07:35 125
+--   min, 190 min = 3.1667.
+-- syncopt: each look-ahead replays X and Y one after the other, F ends
+--   late, so F is let go; Z runs 05:00-06:00 (G met).  At the 06:15
+--   planning X cannot end by 07:00 any more: F is given up and X and Y
+--   catch up one at a time, 06:15-07:15 and 07:15-08:15: F 75 min late,
+--   tardiness 2 x 1.25 h = 2.5, P95 of (0, 4500 s) = 4275 s.  Billed:
+--   lake 65 min, wh 06:15-08:20 125 min, 190 min = 3.1667.
+SET syncopt.max_concurrent_per_destination = 1;
+UPDATE syncopt.connector SET destination_id = CASE WHEN connector_id = 9 THEN 'lake' ELSE 'wh' END
+ WHERE connector_id IN (7, 8, 9);
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, round(credits::numeric, 4) AS credits
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+-- With Z in 'wh' too, edf runs the three one after the other: Z
+--   05:00-06:00 (only Z is released at 05:00), X 06:00-07:00, Y
+--   07:00-08:00: F 1 h late, tardiness 2, P95 of (0, 3600 s) = 3420 s;
+--   one busy interval 05:00-08:05, 185 min = 3.0833.  syncopt runs the
+--   same syncs as above, all into wh: 05:00-06:05 and 06:15-08:20, 65 +
+--   125 min = 3.1667.
+UPDATE syncopt.connector SET destination_id = 'wh' WHERE connector_id = 9;
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, round(credits::numeric, 4) AS credits
+  FROM unnest(ARRAY['edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+RESET syncopt.max_concurrent_per_destination;
+
 -- Bad input: a clear error.
 \set VERBOSITY default
 SELECT * FROM syncopt.simulate('random');

@@ -10,16 +10,17 @@
  * minus the asset's freshness SLA (24 hours without one), early enough
  * for the models in between (their durations, longest path) to build.
  * That makes one requirement (open, due) per occurrence and upstream
- * connector.  A sync occupies one of syncopt.max_concurrent_syncs slots;
- * one connector never runs two syncs at once.  Its duration is lognormal
- * around the predicted P50 with the spread the P90 implies, drawn once per
- * connector and UTC day; it fails transiently with the connector's
- * historical failure rate (drawn per connector and start minute), and
- * always while the connector's credentials are expired (one outage of 4
- * to 24 hours drawn per connector, with twice that probability).  Every
- * draw is a hash of (seed, connector, key), so all policies see the same
- * random numbers.  `noise` scales the spread and the failure and outage
- * probabilities (0: exact P50 durations and no faults).
+ * connector.  A sync occupies one of syncopt.max_concurrent_syncs slots
+ * (and of syncopt.max_concurrent_per_destination into its destination,
+ * when set); one connector never runs two syncs at once.  Its duration is
+ * lognormal around the predicted P50 with the spread the P90 implies,
+ * drawn once per connector and UTC day; it fails transiently with the
+ * connector's historical failure rate (drawn per connector and start
+ * minute), and always while the connector's credentials are expired (one
+ * outage of 4 to 24 hours drawn per connector, with twice that
+ * probability).  Every draw is a hash of (seed, connector, key), so all
+ * policies see the same random numbers.  `noise` scales the spread and the
+ * failure and outage probabilities (0: exact P50 durations and no faults).
  *
  * The policies.  `static`: each connector on its vendor schedule
  * (schedule_minutes, else Fivetran 360 and Airbyte 1440 minutes), queued
@@ -597,6 +598,21 @@ index_destinations(Sim *sim)
 	}
 }
 
+/*
+ * How many more syncs may run into connector i's destination now: at most
+ * syncopt.max_concurrent_per_destination at once into a named destination,
+ * as plan() schedules (INT_MAX without a limit).
+ */
+static int
+destination_room(const Sim *sim, int i)
+{
+	int			limit = syncopt_max_concurrent_per_destination;
+
+	if (limit <= 0 || sim->fleet->conn[i].destination == NULL)
+		return INT_MAX;
+	return limit - sim->dest_running[sim->dest_of[i]];
+}
+
 /* Under syncopt: a demand job that can save nothing now (at most catch up). */
 static bool
 saves_nothing(const SimJob *j)
@@ -636,7 +652,7 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 static bool
 job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 {
-	if (j->state != JOB_WAITING || sim->busy[j->conn])
+	if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0)
 		return false;
 	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
 	if (sim->policy == SIM_SYNCOPT && saves_nothing(j))
@@ -1005,16 +1021,17 @@ triage(Sim *sim, TimestampTz now)
 /*
  * May syncopt start catch-up job j now?  Never if it would delay what can
  * still be saved: its connector's next sync with a deadline, or any such
- * sync that becomes eligible before j would end at P90 and needs a slot.
- * Nor would it wake its warehouse during a peak price window: a late
- * refresh waits for the warehouse to be busy anyway or for the price to
- * drop.
+ * sync that becomes eligible before j would end at P90 and needs a slot
+ * (or room in j's destination, under a per-destination limit).  Nor
+ * would it wake its warehouse during a peak price window: a late refresh
+ * waits for the warehouse to be busy anyway or for the price to drop.
  */
 static bool
 catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
 {
 	TimestampTz ends = time_add(now, sim->fleet->conn[j->conn].pred.p90_s);
 	int			soon = 0;
+	int			soon_here = 0;	/* of those, into j's destination */
 
 	for (int k = 0; k < sim->njob; k++)
 	{
@@ -1025,8 +1042,9 @@ catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
 		if (w->conn == j->conn && w->release < ends)
 			return false;
 		soon += w->eligible < ends;
+		soon_here += w->eligible < ends && sim->dest_of[w->conn] == sim->dest_of[j->conn];
 	}
-	if (running + 1 + soon > syncopt_max_concurrent_syncs)
+	if (running + 1 + soon > syncopt_max_concurrent_syncs || 1 + soon_here > destination_room(sim, j->conn))
 		return false;
 	if (sim->dest_running[sim->dest_of[j->conn]] > 0)
 		return true;
