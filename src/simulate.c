@@ -157,6 +157,7 @@ typedef struct SimJob
 	bool		paused;			/* syncopt: waits for credentials to be fixed */
 	int			first_req;		/* demand jobs: its requirements, positions */
 	int			nreq;			/* first_req.. in the connector's req_of_conn */
+	TimestampTz feasible_until; /* unpaused, a start by then meets every due time */
 } SimJob;
 
 /* A sync that ran, for costs and waste. */
@@ -479,6 +480,37 @@ add_scheduled_jobs(Sim *sim, int i)
 		add_job(sim, i, t, NO_TIME, 0, true);
 }
 
+/* Requirement m of demand job j. */
+static SimReq *
+job_req(const Sim *sim, const SimJob *j, int m)
+{
+	return &sim->req[sim->req_of_conn[j->first_req + m]];
+}
+
+/*
+ * The latest time job j, unpaused, could start and still meet each of its
+ * requirements that can still be met (NO_TIME with none): until then
+ * give_up_infeasible has nothing to find in it.
+ */
+static TimestampTz
+feasible_until(const Sim *sim, const SimJob *j)
+{
+	double		p50 = sim->fleet->conn[j->conn].pred.p50_s;
+	TimestampTz until = NO_TIME;
+
+	for (int m = 0; m < j->nreq; m++)
+	{
+		const SimReq *r = job_req(sim, j, m);
+
+		if (r->done != 0 || sim->occ[r->occ].given_up)
+			continue;
+		if (time_add(r->open, p50) > r->due)
+			return DT_NOBEGIN;
+		until = Min(until, time_add(r->due, -p50));
+	}
+	return until;
+}
+
 /*
  * One job per group of connector i's requirements that one sync can meet:
  * taken by due time, a requirement joins the group while a start after
@@ -489,6 +521,7 @@ static void
 add_demand_jobs(Sim *sim, int i)
 {
 	double		room = RETRY_ROOM * sim->fleet->conn[i].pred.p90_s;
+	int			first_job = sim->njob;
 	SimJob	   *j = NULL;
 
 	for (int k = sim->req_off[i]; k < sim->req_off[i + 1]; k++)
@@ -506,6 +539,8 @@ add_demand_jobs(Sim *sim, int i)
 		j->nreq++;
 		j->weight += sim->occ[r->occ].weight;
 	}
+	for (int k = first_job; k < sim->njob; k++)
+		sim->job[k].feasible_until = feasible_until(sim, &sim->job[k]);
 }
 
 static const SimJob *sort_jobs;
@@ -757,13 +792,6 @@ finish_job(Sim *sim, SimJob *j)
 	}
 }
 
-/* Requirement m of demand job j. */
-static SimReq *
-job_req(const Sim *sim, const SimJob *j, int m)
-{
-	return &sim->req[sim->req_of_conn[j->first_req + m]];
-}
-
 /*
  * Give up every occurrence one of whose requirements can no longer be met:
  * a sync of its idle connector started as soon as allowed would end after
@@ -779,6 +807,9 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 
 		if (j->scheduled || j->state != JOB_WAITING || sim->busy[j->conn])
 			continue;
+		/* Until then, none of its requirements can be found infeasible. */
+		if (!j->paused && now <= j->feasible_until)
+			continue;
 		for (int m = 0; m < j->nreq; m++)
 		{
 			SimReq	   *r = job_req(sim, j, m);
@@ -792,6 +823,7 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 				sim->weights_stale = true;
 			}
 		}
+		j->feasible_until = feasible_until(sim, j);
 	}
 }
 
@@ -1088,12 +1120,11 @@ run_events(Sim *sim)
 			running--;
 		}
 		/* Vendor runs find their connector busy: skipped. */
-		for (int k = 0; k < sim->njob; k++)
+		for (int k = 0; sim->policy == SIM_STATIC && k < sim->njob; k++)
 		{
 			SimJob	   *j = &sim->job[k];
 
-			if (j->scheduled && j->state == JOB_WAITING && j->release <= now && sim->busy[j->conn] &&
-				sim->policy == SIM_STATIC)
+			if (j->scheduled && j->state == JOB_WAITING && j->release <= now && sim->busy[j->conn])
 				j->state = JOB_DONE;
 		}
 		if (sim->policy == SIM_SYNCOPT)
