@@ -195,6 +195,9 @@ SELECT m.message, m.code, c.category, c.retryable
     (NULL, NULL)) AS m(message, code),
        LATERAL syncopt.classify_failure(m.message, m.code) c;
 SELECT * FROM syncopt.classify_failure('OAuth token has expired');
+-- Nothing matched: the remediation says whether there was a message to read.
+SELECT coalesce(m, '(none)') AS message, c.category, c.remediation, c.explanation
+  FROM (VALUES ('Something odd happened'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;
 -- Users override built-ins with a lower priority number.
 INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
 VALUES ('warehouse .* is suspended', 'transient', true, 'The warehouse auto-resumes; retry.', 5);

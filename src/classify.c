@@ -172,10 +172,19 @@ classify(const char *message, const char *code, const char *vendor,
 	}
 	out->category = "unknown";
 	out->retryable = false;
-	out->remediation = "No known pattern matches: read the message and the vendor's logs; "
-		"add a row to syncopt.failure_pattern so the next one is recognised.";
-	out->explanation = (message && *message) ? "no vendor code or pattern matched"
-		: "no message or code to classify";
+	if (message && *message)
+	{
+		out->remediation = "No known pattern matches: read the message and the vendor's logs; "
+			"add a row to syncopt.failure_pattern so the next one is recognised.";
+		out->explanation = "no vendor code or pattern matched";
+	}
+	else
+	{
+		/* The vendors' REST APIs report a failed sync without its reason. */
+		out->remediation = "No reason was recorded (the vendors' REST APIs give none; the Fivetran "
+			"Platform Connector log and webhooks do): look the run up in the vendor's UI or logs.";
+		out->explanation = "no message or code to classify";
+	}
 }
 
 /* syncopt.classify_failure(message, code, vendor): one row. */

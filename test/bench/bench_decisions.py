@@ -245,7 +245,9 @@ SELECT c.external_id, r.external_run_id, k.category
         recall = tp[kind] / injected[kind] if injected[kind] else float("nan")
         lines.append(f"  {kind.replace('_', ' ')}: precision **{100 * precision:.0f}%**, recall **{100 * recall:.0f}%** "
                      f"({tp[kind]} of {injected[kind]} injected found, {fp[kind]} other runs flagged)")
-    lines.append("- Failure classes (classify_runs against the injected cause):")
+    lines.append("- Failure classes (classify_runs against the injected cause; every injected failure carries its "
+                 "message, as the Fivetran Platform Connector log and webhooks do; the vendors' REST APIs give "
+                 "none, and failures collected only from them are `unknown`):")
     for kind, cats in sorted(classes.items()):
         if kind in want:
             right = sum(c in want[kind] for c in cats)
