@@ -169,6 +169,13 @@ SELECT count(*) AS steady_flags FROM syncopt.anomalies('2026-11-23 00:00+00') WH
 SET syncopt.anomaly_min_change = 0.1;
 SELECT metric, round(score::numeric, 1) AS score FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;
 RESET syncopt.anomaly_min_change;
+-- A history with no spread: Drop's durations were always 600 s, so a
+-- 1200 s run is infinitely unusual; the score is the cap, and the reason
+-- says why.
+UPDATE syncopt.sync_run SET finished_at = started_at + interval '1200 s'
+ WHERE connector_id = 7 AND external_run_id = 'today';
+SELECT metric, score, direction, reason FROM syncopt.anomalies('2026-11-23 00:00+00')
+ WHERE connector_id = 7 AND metric = 'duration';
 DELETE FROM syncopt.connector;
 
 ------------------------------------------------------------------------

@@ -250,10 +250,16 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 								 expected, metric_units[m], r->value[METRIC_ROWS], fit.b);
 			else
 				appendStringInfo(&reason, "the median %.6g%s of", expected, metric_units[m]);
-			appendStringInfo(&reason, " %d %s%s run%s%s; robust z %.1f on the log scale, flag at %.1f",
+			appendStringInfo(&reason, " %d %s%s run%s%s; ",
 							 n, seasonal ? day_names[r->dow] : "recent",
-							 seasonal ? "" : " training", n == 1 ? "" : "s", by_rows ? ")" : "",
-							 z, syncopt_anomaly_threshold);
+							 seasonal ? "" : " training", n == 1 ? "" : "s", by_rows ? ")" : "");
+			/* A history with (almost) no spread makes any change infinitely unusual. */
+			if (fabs(z) >= SCORE_CAP)
+				appendStringInfo(&reason, "they barely vary, so the robust z is capped at %.0f, flag at %.1f",
+								 SCORE_CAP, syncopt_anomaly_threshold);
+			else
+				appendStringInfo(&reason, "robust z %.1f on the log scale, flag at %.1f",
+								 z, syncopt_anomaly_threshold);
 			values[0] = Int64GetDatum(r->run_id);
 			values[1] = Int64GetDatum(r->connector_id);
 			values[2] = CStringGetTextDatum(metric_names[m]);
