@@ -116,6 +116,13 @@ SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) A
     banner("4. Describe what depends on the syncs: dbt models, dashboards with deadlines, calendar, windows.")
     d.quiet(fleet.sql_admin() + fleet.sql_graph())
     d.show("""
+-- Finance wants a flash report sooner than the slowest sync can deliver it.
+INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
+SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time, 'UTC', 10, 'finance'
+  FROM syncopt.predict_duration() ORDER BY p90 DESC, connector_id LIMIT 1;
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id)
+SELECT (SELECT connector_id FROM syncopt.predict_duration() ORDER BY p90 DESC, connector_id LIMIT 1), asset_id
+  FROM syncopt.asset WHERE name = 'finance_flash';
 SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;
 INSERT INTO syncopt.policy (mode, max_actions_per_hour) VALUES ('copilot', 10);
 """)
@@ -133,6 +140,8 @@ SELECT connector, planned_start, predicted_end, deadline, will_miss, action
   FROM syncopt.plan_timeline ORDER BY planned_start, connector LIMIT 12;
 SELECT asset, deadline, predicted_ready, status, blocking_connectors FROM syncopt.sla_status
  WHERE status <> 'on_track' ORDER BY deadline LIMIT 8;
+SELECT connector, deadline, predicted_end, reason FROM syncopt.plan_timeline
+ WHERE will_miss ORDER BY deadline, connector LIMIT 5;
 """)
     banner("7. Anomalies and classified failures of the last days.")
     d.show("""

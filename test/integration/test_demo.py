@@ -1,7 +1,8 @@
 """`make demo` runs to its end non-interactively and leaves the state it
-describes: collected connectors of both vendors, a planning run, an approved
-decision that reached `succeeded` after the mock received the vendor call,
-and an SVG plan.  The demo uses its own cluster and mock (in a directory of
+describes: collected connectors of both vendors, a planning run that
+forecasts the one report due too soon as late, an approved decision that
+reached `succeeded` after the mock received the vendor call, and an SVG
+plan.  The demo uses its own cluster and mock (in a directory of
 its own), as a user's `make demo` would; `demo.py stop` removes them."""
 
 import os
@@ -33,6 +34,9 @@ class DemoTests(unittest.TestCase):
             self.assertRegex(out, r"airbyte\s+\|\s+\d+ \|\s+\d+")
             self.assertRegex(out, r"fivetran\s+\|\s+\d+ \|\s+\d+")
             self.assertRegex(out, r"runs_ingested \n-+\n\s+[1-9]\d*")
+            # The report due sooner than its slowest input can land is forecast late, and the plan says why.
+            self.assertRegex(out, r"finance_flash \| [^|]+\| [^|]+\| at_risk_\w+ +\| \{\w+\}")
+            self.assertRegex(out, r"misses finance_flash by ")
             # The approved decision reached the vendor and succeeded.
             self.assertRegex(out, r"the mock vendor API received: POST /(fivetran/v1/connections/\S+/sync|airbyte/v1/jobs)")
             self.assertRegex(out, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
