@@ -139,6 +139,38 @@ DELETE FROM syncopt.connector WHERE connector_id IN (31, 32, 33, 34);
 DELETE FROM syncopt.asset;
 
 ------------------------------------------------------------------------
+-- Late either way: then less late.  Two slots at 03:00.  L (runs 80 and
+-- 80 min: P50 80, P90 max(1.5 x 80, 80) = 120 min) feeds late_report due
+-- 04:30: slack -30 min, urgency 1, score 1/2 h = 0.5.  S1 and S2 (runs
+-- 800 s: P50 13.3 min, P90 20 min) feed ops_dash due 04:40: slack 80 min,
+-- slack' 80 - 0.025 x 13.33 = 79.67, mean P90 (120 + 20 + 20)/3 = 53.33
+-- min, urgency exp(-79.67 / 106.67) = 0.47385, score 3 x 0.47385 = 1.4215.
+-- The priority list S1, S2, L runs S1 and S2 03:00-03:20 and L 03:20-05:20:
+-- late_report 50 min late.  Moore-Hodgson (load / 2 slots: 60, 70, 80 min
+-- by 04:30, 04:40, 04:40) drops nothing; its deadline order L, S1, S2
+-- runs L 03:00-05:00 (30 min late), S1 03:00-03:20, S2 03:20-03:40.  The
+-- same weight is missed either way, so the plan keeps the one that is
+-- less late, and says so.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
+    (35, 1, 'l', 'L'), (36, 1, 's1', 'S1'), (37, 1, 's2', 'S2');
+INSERT INTO syncopt.asset (asset_id, name, deadline) VALUES (46, 'late_report', '04:30'), (47, 'ops_dash', '04:40');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (35, 46), (36, 47), (37, 47);
+SELECT pg_temp.add_runs(35, '{4800,4800}');
+SELECT pg_temp.add_runs(36, '{800,800}');
+SELECT pg_temp.add_runs(37, '{800,800}');
+SET syncopt.max_concurrent_syncs = 2;
+SELECT connector_id, round(score::numeric, 3) AS score, round(urgency::numeric, 4) AS urgency, deadline
+  FROM syncopt.priority_scores('2026-11-23 03:00+00') ORDER BY connector_id;
+SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
+       reason LIKE 'deadline order (Moore-Hodgson triage misses no more than the priority order and is less late)%' AS less_late,
+       substring(reason from 'misses late_report by [^;]*') AS miss
+  FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
+RESET syncopt.max_concurrent_syncs;
+DELETE FROM syncopt.connector WHERE connector_id IN (35, 36, 37);
+DELETE FROM syncopt.asset;
+
+------------------------------------------------------------------------
 -- 3. The calendar changes the order.  X feeds sales_dash (weight 2), Y
 -- feeds close_dash (weight 1), both due 08:00 with the same history, so X
 -- scores twice Y.  Month-end close multiplies close_dash by 3: Y's weight

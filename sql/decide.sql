@@ -171,6 +171,12 @@ SELECT pg_temp.add_runs(12, '{1200,1200}');
 SELECT connector_id, action, params, benefit, priority_score > 0 AS scored,
        reason LIKE 'Start now: it must start by 2026-11-23 04:15 UTC to be done for 2026-11-23 05:30 UTC, and the vendor schedule would start it only at 2026-11-23 05:00 UTC.%' AS explains
   FROM syncopt.planner_candidates('2026-11-23 04:10+00');
+-- At 04:20, five minutes past ERP's latest start, it is late either way:
+-- the trigger still goes out (the vendor would wait until 05:00), and its
+-- reason says it is already late.
+SELECT connector_id, action,
+       reason LIKE 'Start now: it is already late for 2026-11-23 05:30 UTC (it had to start by 2026-11-23 04:15 UTC), so every minute counts, and the vendor schedule would start it only at 2026-11-23 05:00 UTC.%' AS explains
+  FROM syncopt.planner_candidates('2026-11-23 04:20+00') WHERE action = 'trigger_sync';
 SELECT connector_id, action, status, mode, planner_run_id IS NOT NULL AS has_run,
        score_components->>'policy' AS policy, score_components ? 'urgency' AS has_components,
        previous->>'daily_sync_time' AS previous_time

@@ -18,8 +18,9 @@
  * dropping the one with the most P90 per unit of weight each time the
  * deadline-ordered load overflows, and list-schedules the rest by due time
  * with the given-up ones last; that plan is kept when it misses less
- * weight, and its rows name what was given up.  Everything is
- * deterministic for the same inputs.
+ * weight, or the same weight less late (weight x time past due), and its
+ * rows name what was given up.  Everything is deterministic for the same
+ * inputs.
  *
  *-------------------------------------------------------------------------
  */
@@ -54,6 +55,7 @@ typedef struct Schedule
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
 	bool		triaged;		/* this pass follows the triage order */
+	bool		triaged_for_lateness;	/* kept for less lateness, same misses */
 	TimestampTz *slot_free;
 	int			nslots;
 	int			next_priority;
@@ -205,6 +207,8 @@ place_job(Schedule *s, int j)
 	if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
 						 fleet->asset[c->due_asset].name);
+	else if (s->triaged_for_lateness)
+		appendStringInfoString(&job->reason, "deadline order (Moore-Hodgson triage misses no more than the priority order and is less late); ");
 	else if (s->triaged)
 		appendStringInfoString(&job->reason, "deadline order (Moore-Hodgson triage misses less than the priority order); ");
 	if (after)
@@ -291,6 +295,23 @@ missed_weight(const Schedule *s)
 	for (int j = 0; j < s->njobs; j++)
 		if (s->jobs[j].will_miss)
 			w += s->fleet->conn[s->jobs[j].connector].weight;
+	return w;
+}
+
+/* Weight x seconds past the due time of the syncs the current pass misses. */
+static double
+weighted_lateness(const Schedule *s)
+{
+	double		w = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const PlannedSync *job = &s->jobs[j];
+		const Connector *c = &s->fleet->conn[job->connector];
+
+		if (job->will_miss && job->end != NO_TIME)
+			w += c->weight * time_diff(job->end, c->due);
+	}
 	return w;
 }
 
@@ -408,16 +429,27 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 	plain_missed = missed_weight(&s);
 	if (plain_missed > 0)
 	{
+		double		plain_late = weighted_lateness(&s);
+		double		triaged_missed;
+
 		triage(&s, job_order);
 		s.triaged = true;
 		schedule_pass(&s, job_order);
-		if (missed_weight(&s) >= plain_missed)
+		triaged_missed = missed_weight(&s);
+		if (triaged_missed > plain_missed ||
+			(triaged_missed == plain_missed && weighted_lateness(&s) >= plain_late))
 		{
 			/* Triage did not help: keep the plain priority order. */
 			s.triaged = false;
 			memset(s.dropped, 0, sizeof(bool) * s.njobs);
 			for (int j = 0; j < s.njobs; j++)
 				job_order[j] = j;
+			schedule_pass(&s, job_order);
+		}
+		else if (triaged_missed == plain_missed)
+		{
+			/* The same misses, less late: say so in the reasons. */
+			s.triaged_for_lateness = true;
 			schedule_pass(&s, job_order);
 		}
 	}
