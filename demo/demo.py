@@ -155,13 +155,19 @@ SELECT category, retryable, count(*) AS failures, min(remediation) AS remediatio
 SELECT decision_id, connector, action, params, left(reason, 110) AS reason
   FROM syncopt.pending_approvals ORDER BY priority_score DESC NULLS LAST LIMIT 8;
 """)
+    # The trigger of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
     pick = d.value("""
-SELECT coalesce((SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
+SELECT coalesce((SELECT p.decision_id FROM syncopt.pending_approvals p
+                   JOIN syncopt.sla_status s ON p.connector = ANY (s.blocking_connectors)
+                  WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
+                  ORDER BY s.deadline, p.decision_id LIMIT 1),
+                (SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
                   ORDER BY priority_score DESC NULLS LAST LIMIT 1),
                 (SELECT decision_id FROM syncopt.propose(
                     (SELECT connector_id FROM syncopt.priority_scores() ORDER BY score DESC LIMIT 1),
                     'trigger_sync', '{}', 'the top priority, proposed by hand for the tour')))""")
-    banner(f"9. alice approves decision {pick}; the executor calls the vendor at commit.")
+    what = d.value(f"SELECT action || ' of ' || connector FROM syncopt.pending_approvals WHERE decision_id = {pick}")
+    banner(f"9. alice approves decision {pick} ({what}); the executor calls the vendor at commit.")
     d.show(f"""
 SET SESSION AUTHORIZATION alice;
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved', review_note = 'go ahead'

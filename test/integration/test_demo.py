@@ -6,6 +6,7 @@ plan.  The demo uses its own cluster and mock (in a directory of
 its own), as a user's `make demo` would; `demo.py stop` removes them."""
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,9 @@ class DemoTests(unittest.TestCase):
             # The report due sooner than its slowest input can land is forecast late, and the plan says why.
             self.assertRegex(out, r"finance_flash \| [^|]+\| [^|]+\| at_risk_\w+ +\| \{\w+\}")
             self.assertRegex(out, r"misses finance_flash by ")
+            # The approval shown is the trigger of the sync that report waits for.
+            blocker = re.search(r"finance_flash \| [^|]+\| [^|]+\| at_risk_\w+ +\| \{(\w+)\}", out).group(1)
+            self.assertIn(f"(trigger_sync of {blocker})", out)
             # The approved decision reached the vendor and succeeded.
             self.assertRegex(out, r"the mock vendor API received: POST /(fivetran/v1/connections/\S+/sync|airbyte/v1/jobs)")
             self.assertRegex(out, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
