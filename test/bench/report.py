@@ -24,6 +24,9 @@ def replace_section(title, text):
     if marker in doc:
         start = doc.index(marker)
         end = doc.find("\n## ", start + len(marker))
-        doc = doc[:start] + "\n" + doc[end:] if end >= 0 else doc[:start]
+        rest = doc[end:] if end >= 0 else ""
+        doc = doc[:start].rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + rest.lstrip("\n") if rest else "")
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     with open(path, "w") as f:
-        f.write(doc.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n")
+        f.write(doc)
