@@ -488,6 +488,19 @@ job_req(const Sim *sim, const SimJob *j, int m)
 }
 
 /*
+ * The latest start of a sync of p50 seconds that meets requirement r: a
+ * start after it, or any start when a sync begun at the opening would
+ * already end late (DT_NOBEGIN), ends after the due time.
+ */
+static TimestampTz
+latest_start(const SimReq *r, double p50)
+{
+	if (time_add(r->open, p50) > r->due)
+		return DT_NOBEGIN;
+	return time_add(r->due, -p50);
+}
+
+/*
  * The latest time job j, unpaused, could start and still meet each of its
  * requirements that can still be met (NO_TIME with none): until then
  * give_up_infeasible has nothing to find in it.
@@ -502,11 +515,8 @@ feasible_until(const Sim *sim, const SimJob *j)
 	{
 		const SimReq *r = job_req(sim, j, m);
 
-		if (r->done != 0 || sim->occ[r->occ].given_up)
-			continue;
-		if (time_add(r->open, p50) > r->due)
-			return DT_NOBEGIN;
-		until = Min(until, time_add(r->due, -p50));
+		if (r->done == 0 && !sim->occ[r->occ].given_up)
+			until = Min(until, latest_start(r, p50));
 	}
 	return until;
 }
@@ -804,20 +814,18 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 	{
 		SimJob	   *j = &sim->job[k];
 		double		p50 = sim->fleet->conn[j->conn].pred.p50_s;
+		TimestampTz earliest = j->paused ? Max(now, j->eligible) : now;
 
 		if (j->scheduled || j->state != JOB_WAITING || sim->busy[j->conn])
 			continue;
 		/* Until then, none of its requirements can be found infeasible. */
-		if (!j->paused && now <= j->feasible_until)
+		if (earliest <= j->feasible_until)
 			continue;
 		for (int m = 0; m < j->nreq; m++)
 		{
 			SimReq	   *r = job_req(sim, j, m);
-			TimestampTz earliest = Max(now, r->open);
 
-			if (j->paused)
-				earliest = Max(earliest, j->eligible);
-			if (r->done == 0 && !sim->occ[r->occ].given_up && time_add(earliest, p50) > r->due)
+			if (r->done == 0 && !sim->occ[r->occ].given_up && earliest > latest_start(r, p50))
 			{
 				sim->occ[r->occ].given_up = true;
 				sim->weights_stale = true;
