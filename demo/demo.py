@@ -117,12 +117,12 @@ SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) A
     d.quiet(fleet.sql_admin() + fleet.sql_graph())
     d.show("""
 -- Finance wants a flash report sooner than the slowest sync can deliver it.
-INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
-SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time, 'UTC', 10, 'finance'
-  FROM syncopt.predict_duration() ORDER BY p90 DESC, connector_id LIMIT 1;
-INSERT INTO syncopt.lineage (upstream_connector_id, asset_id)
-SELECT (SELECT connector_id FROM syncopt.predict_duration() ORDER BY p90 DESC, connector_id LIMIT 1), asset_id
-  FROM syncopt.asset WHERE name = 'finance_flash';
+WITH slowest AS (SELECT connector_id, p90 FROM syncopt.predict_duration() ORDER BY p90 DESC, connector_id LIMIT 1),
+     report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
+                SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time,
+                       'UTC', 10, 'finance' FROM slowest
+                RETURNING asset_id)
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT connector_id, asset_id FROM slowest, report;
 SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;
 INSERT INTO syncopt.policy (mode, max_actions_per_hour) VALUES ('copilot', 10);
 """)
