@@ -128,11 +128,12 @@ trigger_now AS (
            s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
                                               'vendor_next_start', v.next_start),
            least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
-           format(CASE WHEN s.latest_start < at
-                       THEN 'Start now: it is already late for %2$s (it had to start by %1$s), so every minute counts, and the vendor schedule would %3$s. Plan: %4$s. Score: %5$s'
-                       ELSE 'Start now: it must start by %1$s to be done for %2$s, and the vendor schedule would %3$s. Plan: %4$s. Score: %5$s' END,
-                  to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-                  to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+           format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
+                  format(CASE WHEN s.latest_start < at
+                              THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
+                              ELSE 'it must start by %1$s to be done for %2$s' END,
+                         to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                         to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
                   CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
                        ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
                   p.reason, s.reason)
