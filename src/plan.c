@@ -54,8 +54,7 @@ typedef struct Schedule
 	int			njobs;
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
-	bool		triaged;		/* this pass follows the triage order */
-	bool		triaged_for_lateness;	/* kept for less lateness, same misses */
+	const char *order_note;		/* why this pass follows the triage order; NULL if not */
 	TimestampTz *slot_free;
 	int			nslots;
 	int			next_priority;
@@ -207,10 +206,8 @@ place_job(Schedule *s, int j)
 	if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
 						 fleet->asset[c->due_asset].name);
-	else if (s->triaged_for_lateness)
-		appendStringInfoString(&job->reason, "deadline order (Moore-Hodgson triage misses no more than the priority order and is less late); ");
-	else if (s->triaged)
-		appendStringInfoString(&job->reason, "deadline order (Moore-Hodgson triage misses less than the priority order); ");
+	else if (s->order_note)
+		appendStringInfo(&job->reason, "deadline order (%s); ", s->order_note);
 	if (after)
 		appendStringInfo(&job->reason, "after %s (sync order); ", after);
 	if (waited && t >= waited->ends)
@@ -433,14 +430,14 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 		double		triaged_missed;
 
 		triage(&s, job_order);
-		s.triaged = true;
+		s.order_note = "Moore-Hodgson triage misses less than the priority order";
 		schedule_pass(&s, job_order);
 		triaged_missed = missed_weight(&s);
 		if (triaged_missed > plain_missed ||
 			(triaged_missed == plain_missed && weighted_lateness(&s) >= plain_late))
 		{
 			/* Triage did not help: keep the plain priority order. */
-			s.triaged = false;
+			s.order_note = NULL;
 			memset(s.dropped, 0, sizeof(bool) * s.njobs);
 			for (int j = 0; j < s.njobs; j++)
 				job_order[j] = j;
@@ -449,7 +446,7 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 		else if (triaged_missed == plain_missed)
 		{
 			/* The same misses, less late: say so in the reasons. */
-			s.triaged_for_lateness = true;
+			s.order_note = "Moore-Hodgson triage misses no more than the priority order and is less late";
 			schedule_pass(&s, job_order);
 		}
 	}
