@@ -223,6 +223,23 @@ SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric,
        p95_lateness, syncs, round(credits::numeric, 4) AS credits
   FROM unnest(ARRAY['edf', 'syncopt']) AS p,
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+-- A catch-up leaves its destination room for a sync that can still save
+-- a deadline.  Y paused; D (weight 1) wants X since 04:00 by 04:30, which
+-- a 60-minute sync cannot do: given up at once.  G (weight 3) wants Z
+-- since 04:30 by 05:45.  Two slots, one sync at a time into wh.  At 04:00
+-- X's catch-up would hold wh until 05:30 at P90, and Z becomes eligible
+-- at 04:30 into wh: X waits.  Z 04:30-05:30 (G met), then X catches D up
+-- 05:30-06:30: D 2 h late, weighted misses 1, tardiness 2.  (Started at
+-- 04:00, X would push Z to 05:00-06:00: G 15 min late too, weighted 4.)
+UPDATE syncopt.connector SET paused = true WHERE connector_id = 8;
+DELETE FROM syncopt.lineage;
+DELETE FROM syncopt.asset;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, freshness_sla, weight) VALUES
+    (8, 'D', 'dashboard', '04:30', '30 minutes', 1),
+    (9, 'G', 'dashboard', '05:45', '75 minutes', 3);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (7, 8), (9, 9);
+SELECT sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h, syncs
+  FROM syncopt.simulate('syncopt', '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 RESET syncopt.max_concurrent_per_destination;
 
 -- Bad input: a clear error.
