@@ -152,8 +152,9 @@ SELECT category, retryable, count(*) AS failures, min(remediation) AS remediatio
 """)
     banner("8. What waits for a human.")
     d.show("""
-SELECT decision_id, connector, action, params, left(reason, 110) AS reason
-  FROM syncopt.pending_approvals ORDER BY priority_score DESC NULLS LAST LIMIT 8;
+SELECT decision_id, connector, action, params, to_char(act_by AT TIME ZONE 'UTC', 'HH24:MI') AS act_by_utc,
+       left(reason, 100) AS reason
+  FROM syncopt.pending_approvals ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST LIMIT 8;
 """)
     # The trigger of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
     pick = d.value("""
@@ -162,7 +163,7 @@ SELECT coalesce((SELECT p.decision_id FROM syncopt.pending_approvals p
                   WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
                   ORDER BY s.deadline, p.decision_id LIMIT 1),
                 (SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
-                  ORDER BY priority_score DESC NULLS LAST LIMIT 1),
+                  ORDER BY act_by, priority_score DESC NULLS LAST LIMIT 1),
                 (SELECT decision_id FROM syncopt.propose(
                     (SELECT connector_id FROM syncopt.priority_scores() ORDER BY score DESC LIMIT 1),
                     'trigger_sync', '{}', 'the top priority, proposed by hand for the tour')))""")

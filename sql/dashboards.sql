@@ -45,7 +45,11 @@ INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2,
 SET SESSION AUTHORIZATION dash_reader;
 SELECT count(*) AS before_any_run FROM syncopt.plan_timeline;
 RESET SESSION AUTHORIZATION;
-SELECT count(*) >= 0 AS planned FROM syncopt.run_planner();
+-- Co-pilot, so the run's proposals wait for a human: a trigger for each
+-- of exec's inputs (no vendor schedule would start them) and a pause for
+-- down (3 failures without a reason to retry on).
+INSERT INTO syncopt.policy (mode) VALUES ('copilot');
+SELECT connector_id, action, status FROM syncopt.run_planner() ORDER BY connector_id;
 SET SESSION AUTHORIZATION dash_reader;
 SELECT connector, action, will_miss, deadline = (SELECT min(deadline) FROM syncopt.sla_status) AS same_deadline
   FROM syncopt.plan_timeline ORDER BY connector;
@@ -56,11 +60,31 @@ SELECT connector, metric, direction, observed, expected FROM syncopt.anomaly_fee
 SELECT (SELECT count(*) FROM syncopt.plan_timeline) = (SELECT count(*) FROM syncopt.plan(now(), '24 hours'))
        AS timeline_is_the_plan;
 RESET SESSION AUTHORIZATION;
--- A second run replaces the snapshot instead of adding to it.
-SELECT count(*) >= 0 AS planned_again FROM syncopt.run_planner();
+-- What to decide first.  flaky (P90 45 min) scores higher than ok (P90
+-- 65 min, the 100-minute spike in its window), but ok must start first:
+-- exec is due in 3 h, so ok by 1 h 55 min from now and flaky by 2 h 15
+-- min (act_by).  The pause has nothing at stake in time: last.
+SET SESSION AUTHORIZATION dash_reader;
+SELECT connector, action, act_by = (SELECT deadline FROM syncopt.sla_status) - interval '45 minutes' AS by_deadline_less_45_min,
+       act_by > now() AS ahead,
+       rank() OVER (ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST) AS decide_order,
+       rank() OVER (ORDER BY priority_score DESC NULLS LAST) AS score_order
+  FROM syncopt.pending_approvals ORDER BY decide_order;
+-- The digest and the approval_needed alert list them in that order.
+SELECT k AS line, substring(line FROM '^  #\d+ (\w+ on \w+) \(') AS proposal, line LIKE '%(act by %' AS says_act_by
+  FROM regexp_split_to_table(syncopt.digest(), E'\n') WITH ORDINALITY AS d(line, k)
+ WHERE line ~ '^  #' ORDER BY k;
+RESET SESSION AUTHORIZATION;
+SELECT message ~ '^3 new proposal\(s\) await approval: #\d+ trigger_sync on ok, #\d+ trigger_sync on flaky, #\d+ pause on down$' AS alert_in_order
+  FROM syncopt.alert WHERE kind = 'approval_needed';
+-- A second run replaces the snapshot instead of adding to it, and
+-- proposes nothing new while those are open.
+SELECT count(*) AS written_again FROM syncopt.run_planner();
 SELECT count(DISTINCT planner_run_id) AS runs_shown, count(*) AS rows FROM syncopt.plan_timeline;
 
--- Approvals and audit: a manual proposal waits; once approved it leaves the queue.
+-- Approvals and audit: a manual proposal waits; once approved it leaves
+-- the queue (the planner's proposals rejected first).
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE status = 'proposed';
 SELECT decision_id FROM syncopt.propose(2, 'trigger_sync', '{}', 'flaky feeds exec') \gset
 SET SESSION AUTHORIZATION dash_reader;
 SELECT decision_id = :decision_id AS mine, connector, action, reason FROM syncopt.pending_approvals;

@@ -140,7 +140,10 @@ SELECT syncopt.rollback(123456);
 -- min) must land before CRM (P90 30 min) for a 06:00 dashboard, so ERP's
 -- latest start is 04:15.  ERP syncs daily at 05:00 (Fivetran
 -- daily_sync_time): too late.  CRM syncs hourly: its vendor schedule
--- starts it in time.
+-- starts it in time.  The runs are planned in 2054 (the same weekdays as
+-- 2026): proposals expire at the later of now and the planned instant
+-- plus the TTL, so only a date ahead of the clock keeps their expiry and
+-- what waits for approval the same whenever the suite runs.
 ------------------------------------------------------------------------
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE status = 'proposed';
 CREATE FUNCTION pg_temp.add_runs(cid bigint, secs float8[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -150,7 +153,7 @@ BEGIN
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
         SELECT cid, 'r' || cid || '-' || k, s, s + make_interval(secs => d), 'succeeded', 'api'
           FROM unnest(secs) WITH ORDINALITY AS u(d, k),
-               LATERAL (SELECT timestamptz '2026-11-22 00:00+00' - make_interval(days => cardinality(secs) - k::int) AS s) t
+               LATERAL (SELECT timestamptz '2054-11-22 00:00+00' - make_interval(days => cardinality(secs) - k::int) AS s) t
         RETURNING run_id)
     SELECT array_agg(run_id) INTO ids FROM ins;
     PERFORM syncopt.absorb_runs(ids, true);
@@ -167,22 +170,23 @@ SELECT pg_temp.add_runs(12, '{1200,1200}');
 -- min past its latest start (benefit 45 min > 5 min): trigger now.  CRM:
 -- the plan starts it after ERP (04:10 + 75 = 05:25), past the next run at
 -- 04:25, so no trigger yet.  ERP must be done by 05:30 (06:00 less CRM's
--- P90 of 30 min), which the reason says.  Built-in policy: shadow.
-SELECT connector_id, action, params, benefit, priority_score > 0 AS scored,
-       reason LIKE 'Start now: it must start by 2026-11-23 04:15 UTC to be done for 2026-11-23 05:30 UTC, and the vendor schedule would start it only at 2026-11-23 05:00 UTC.%' AS explains
-  FROM syncopt.planner_candidates('2026-11-23 04:10+00');
+-- P90 of 30 min), which the reason says; act_by is that latest start.
+-- Built-in policy: shadow.
+SELECT connector_id, action, params, benefit, act_by, priority_score > 0 AS scored,
+       reason LIKE 'Start now: it must start by 2054-11-23 04:15 UTC to be done for 2054-11-23 05:30 UTC, and the vendor schedule would start it only at 2054-11-23 05:00 UTC.%' AS explains
+  FROM syncopt.planner_candidates('2054-11-23 04:10+00');
 -- At 04:20, five minutes past ERP's latest start, it is late either way:
 -- the trigger still goes out (the vendor would wait until 05:00), and its
 -- reason says it is already late.
 SELECT connector_id, action,
-       reason LIKE 'Start now: it is already late for 2026-11-23 05:30 UTC (it had to start by 2026-11-23 04:15 UTC), so every minute counts, and the vendor schedule would start it only at 2026-11-23 05:00 UTC.%' AS explains
-  FROM syncopt.planner_candidates('2026-11-23 04:20+00') WHERE action = 'trigger_sync';
+       reason LIKE 'Start now: it is already late for 2054-11-23 05:30 UTC (it had to start by 2054-11-23 04:15 UTC), so every minute counts, and the vendor schedule would start it only at 2054-11-23 05:00 UTC.%' AS explains
+  FROM syncopt.planner_candidates('2054-11-23 04:20+00') WHERE action = 'trigger_sync';
 SELECT connector_id, action, status, mode, planner_run_id IS NOT NULL AS has_run,
        score_components->>'policy' AS policy, score_components ? 'urgency' AS has_components,
        previous->>'daily_sync_time' AS previous_time
-  FROM syncopt.run_planner('2026-11-23 04:10+00');
+  FROM syncopt.run_planner('2054-11-23 04:10+00');
 -- The same plan again writes nothing new.
-SELECT count(*) AS written_again FROM syncopt.run_planner('2026-11-23 04:10+00');
+SELECT count(*) AS written_again FROM syncopt.run_planner('2054-11-23 04:10+00');
 SELECT candidates, written, unchanged FROM syncopt.planner_run ORDER BY planner_run_id DESC LIMIT 1;
 
 -- Co-pilot: a proposal for a human, with an approval_needed alert; the
@@ -190,18 +194,18 @@ SELECT candidates, written, unchanged FROM syncopt.planner_run ORDER BY planner_
 INSERT INTO syncopt.policy (connector_id, mode) VALUES (11, 'copilot');
 -- expires_at: the planned instant (in the future here) plus the 4 h TTL.
 SELECT connector_id, action, status, mode, expires_at
-  FROM syncopt.run_planner('2026-11-23 04:10+00');
-SELECT count(*) AS written_again FROM syncopt.run_planner('2026-11-23 04:10+00');
+  FROM syncopt.run_planner('2054-11-23 04:10+00');
+SELECT count(*) AS written_again FROM syncopt.run_planner('2054-11-23 04:10+00');
 SELECT severity, message LIKE '1 new proposal(s) await approval: #% trigger_sync on ERP' AS says
   FROM syncopt.alert WHERE kind = 'approval_needed';
 
 -- Auto: while the identical co-pilot proposal is open, nothing new; once
 -- it expired, approved by syncopt:auto inside the guardrails.
 UPDATE syncopt.policy SET mode = 'auto', max_actions_per_hour = 1 WHERE connector_id = 11;
-SELECT count(*) AS while_open FROM syncopt.run_planner('2026-11-23 04:10+00');
+SELECT count(*) AS while_open FROM syncopt.run_planner('2054-11-23 04:10+00');
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'expired' WHERE connector_id = 11 AND status = 'proposed';
 SELECT connector_id, action, status, mode, approved_by, guardrail
-  FROM syncopt.run_planner('2026-11-23 04:10+00');
+  FROM syncopt.run_planner('2054-11-23 04:10+00');
 -- One automatic action on ERP this hour = its cap of 1: the next one waits
 -- for a human, and the row says why.
 SELECT syncopt.auto_guardrail(c, 'pause', 1, 'connector policy') FROM syncopt.connector c WHERE connector_id = 11;
@@ -214,14 +218,30 @@ SELECT syncopt.propose(11, 'pause', '{}', 'try');
 INSERT INTO syncopt.policy (mode) VALUES ('copilot');
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (13, 1, 'hub', 'HubSpot');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
-SELECT 13, 'f' || k, timestamptz '2026-11-22 00:00+00' + k * interval '1 hour',
-       timestamptz '2026-11-22 00:01+00' + k * interval '1 hour', 'failed',
+SELECT 13, 'f' || k, timestamptz '2054-11-22 00:00+00' + k * interval '1 hour',
+       timestamptz '2054-11-22 00:01+00' + k * interval '1 hour', 'failed',
        'Invalid credentials: 401 Unauthorized', 'api'
   FROM generate_series(1, 3) k;
 SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run WHERE connector_id = 13;
 SELECT connector_id, action, status, reason LIKE 'Pause: the last 3 syncs failed, the latest with credentials%' AS explains
-  FROM syncopt.run_planner('2026-11-23 04:10+00') WHERE connector_id = 13;
+  FROM syncopt.run_planner('2054-11-23 04:10+00') WHERE connector_id = 13;
 SELECT kind, severity FROM syncopt.alert WHERE kind = 'sync_failure' ORDER BY alert_id;
+
+-- A daily sync inside a priced warehouse window: Ads (daily at 09:00 UTC,
+-- two 30-minute runs, no deadline) runs inside peak (08:00-18:00, price
+-- x2).  At 18:00, the first hour after the window, it saves 30 min x (2 -
+-- 1) = 30 min of priced time (over the 5-minute minimum).  Approved after
+-- 09:00, today's run has gone at the peak price: act_by 09:00.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time)
+VALUES (14, 1, 'ads', 'Ads', 1440, 'auto', '09:00');
+SELECT pg_temp.add_runs(14, '{1800,1800}');
+INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multiplier)
+VALUES ('peak', 'warehouse', '08:00', '18:00', 2);
+SELECT action, params, benefit, act_by, reason
+  FROM syncopt.planner_candidates('2054-11-23 04:10+00') WHERE connector_id = 14;
+SELECT connector_id, action, status, act_by
+  FROM syncopt.run_planner('2054-11-23 04:10+00') WHERE connector_id = 14;
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE connector_id = 14 AND status = 'proposed';
 
 -- Bad input.
 SELECT syncopt.run_planner(NULL);

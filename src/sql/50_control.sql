@@ -53,6 +53,7 @@ CREATE TABLE syncopt.fivetran_sync_ai_logs (
     proposed_by      name NOT NULL DEFAULT session_user,
     expires_at       timestamptz,               -- NULL: never expires
     not_before       timestamptz,               -- the executor waits until then
+    act_by           timestamptz,               -- done later, it loses what it was proposed for; NULL: nothing at stake
     approved_by      name,
     approved_at      timestamptz,
     review_note      text,
@@ -187,7 +188,7 @@ DECLARE
     frozen       text[] := ARRAY['decision_id', 'created_at', 'planner_run_id', 'account_id',
                                  'connector_id', 'vendor', 'action', 'params', 'previous',
                                  'priority_score', 'score_components', 'reason', 'mode',
-                                 'proposed_by', 'expires_at', 'approved_by', 'approved_at',
+                                 'proposed_by', 'expires_at', 'act_by', 'approved_by', 'approved_at',
                                  'updated_by', 'guardrail', 'rollback_of'];
     next_states  text;
 BEGIN

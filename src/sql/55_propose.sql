@@ -135,7 +135,7 @@ $$;
 CREATE FUNCTION syncopt.insert_decision(conn syncopt.connector, action text, params jsonb, reason text,
     mode text, status text, expires_at timestamptz, planner_run_id bigint DEFAULT NULL,
     priority_score double precision DEFAULT NULL, score_components jsonb DEFAULT NULL,
-    guardrail text DEFAULT NULL, rollback_of bigint DEFAULT NULL)
+    guardrail text DEFAULT NULL, rollback_of bigint DEFAULT NULL, act_by timestamptz DEFAULT NULL)
 RETURNS syncopt.fivetran_sync_ai_logs
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -152,16 +152,16 @@ BEGIN
     END IF;
     INSERT INTO syncopt.fivetran_sync_ai_logs
         (decision_id, planner_run_id, connector_id, action, params, previous, priority_score,
-         score_components, reason, mode, status, expires_at, approved_by, guardrail, rollback_of)
+         score_components, reason, mode, status, expires_at, act_by, approved_by, guardrail, rollback_of)
     OVERRIDING SYSTEM VALUE
     VALUES (new_id, planner_run_id, conn.connector_id, action, params, syncopt.connector_settings(conn),
-            priority_score, score_components, reason, mode, status, expires_at,
+            priority_score, score_components, reason, mode, status, expires_at, act_by,
             CASE WHEN status = 'approved' THEN 'syncopt:auto' END, guardrail, rollback_of)
     RETURNING * INTO result;
     RETURN result;
 END
 $$;
-COMMENT ON FUNCTION syncopt.insert_decision(syncopt.connector, text, jsonb, text, text, text, timestamptz, bigint, double precision, jsonb, text, bigint) IS
+COMMENT ON FUNCTION syncopt.insert_decision(syncopt.connector, text, jsonb, text, text, text, timestamptz, bigint, double precision, jsonb, text, bigint, timestamptz) IS
     'Writes a decision with the connector''s current settings as `previous`, superseding an older open proposal of the same action.';
 
 -- Propose an action by hand.  The proposal waits for an approver whatever

@@ -151,15 +151,16 @@ BEGIN
     END IF;
     out := format('syncopt digest since %s', to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'));
 
-    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs WHERE status = 'proposed';
+    SELECT count(*) INTO n FROM syncopt.pending_approvals;
     out := out || E'\n\n' || format('Waiting for approval: %s', n);
     FOR line IN
-        SELECT format('  #%s %s on %s (score %s, expires %s): %s', l.decision_id, l.action,
-                      coalesce(c.name, c.external_id), coalesce(round(l.priority_score::numeric, 2)::text, '-'),
-                      to_char(l.expires_at AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), l.reason)
-          FROM syncopt.fivetran_sync_ai_logs l JOIN syncopt.connector c USING (connector_id)
-         WHERE l.status = 'proposed'
-         ORDER BY l.priority_score DESC NULLS LAST, l.decision_id LIMIT 10
+        SELECT format('  #%s %s on %s (%sscore %s, expires %s): %s', p.decision_id, p.action, p.connector,
+                      CASE WHEN p.act_by IS NULL THEN ''
+                           ELSE 'act by ' || to_char(p.act_by AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') || ', ' END,
+                      coalesce(round(p.priority_score::numeric, 2)::text, '-'),
+                      to_char(p.expires_at AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), p.reason)
+          FROM syncopt.pending_approvals p
+         ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id LIMIT 10
     LOOP
         out := out || E'\n' || line;
     END LOOP;

@@ -98,7 +98,7 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- through policies and guardrails; readers can run it to see why.
 CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now())
 RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
-               score_components jsonb, benefit interval, reason text)
+               score_components jsonb, benefit interval, act_by timestamptz, reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -128,6 +128,7 @@ trigger_now AS (
            s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
                                               'vendor_next_start', v.next_start),
            least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
+           s.latest_start AS act_by,
            format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
                   format(CASE WHEN s.latest_start < at
                               THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
@@ -164,15 +165,16 @@ move_daily AS (
            s.score,
            s.components || jsonb_build_object('current_start', v.next_start, 'window', w.name,
                                               'price_multiplier', w.price_multiplier, 'new_start', nt.t),
-           (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1),
-           format('Move the daily sync from %s to %s: it now runs inside %s (warehouse price x%s until %s); at the new time %s. Predicted saving: %s of priced warehouse time.',
+           sv.saving,
+           v.next_start,
+           format('Move the daily sync from %s to %s: it now runs inside %s (warehouse price x%s until %s); at the new time %s. Predicted saving: %s min of priced warehouse time.',
                   to_char(v.next_start AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), to_char(nt.t AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
                   coalesce(w.name, 'a price window'), w.price_multiplier, to_char(w.ends AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
                   CASE WHEN s.deadline IS NULL THEN 'it feeds no deadline'
                        ELSE format('it is still done by %s for the deadline %s',
                                    to_char((nt.t + s.p90) AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
                                    to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')) END,
-                  justify_interval(date_trunc('second', (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1))))
+                  round(extract(epoch FROM sv.saving) / 60))
       FROM c
       JOIN s USING (connector_id)
       JOIN syncopt.predict_duration(at) pd USING (connector_id)
@@ -186,10 +188,12 @@ move_daily AS (
            WHERE lw.target = 'warehouse' AND lw.price_multiplier > 1
            ORDER BY lw.price_multiplier DESC, o.ends DESC LIMIT 1) w
       CROSS JOIN LATERAL (SELECT date_trunc('hour', w.ends + interval '59 minutes 59 seconds') AS t) nt
+      -- Priced time saved: the run's minutes inside the window, times the surcharge.
+      CROSS JOIN LATERAL (SELECT (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1) AS saving) sv
      WHERE v.next_start < 'infinity'
        AND ((c.c).schedule_minutes = 1440 OR (c.c).schedule_type = 'cron')
        AND (s.deadline IS NULL OR nt.t + s.p90 <= s.deadline)
-       AND (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1) >= k.min_gain
+       AND sv.saving >= k.min_gain
        AND NOT EXISTS (SELECT FROM syncopt.load_window lw2,
                             LATERAL syncopt.window_occurrences(lw2.start_time, lw2.end_time, lw2.dow, lw2.timezone,
                                                                nt.t, nt.t + interval '1 second') o2
@@ -200,7 +204,7 @@ pause_broken AS (
     SELECT c.connector_id, 'pause'::text, '{}'::jsonb, s.score,
            coalesce(s.components, '{}') || jsonb_build_object('consecutive_failures', c.consecutive_failures,
                                                               'category', f.category, 'retryable', f.retryable),
-           NULL::interval,
+           NULL::interval, NULL::timestamptz,
            format('Pause: the last %s syncs failed, the latest with %s (%s), which a retry cannot fix. %s Resume it once fixed (syncopt proposes that when the vendor reports the setup connected).',
                   c.consecutive_failures, f.category, f.explanation, f.remediation)
       FROM c
@@ -214,7 +218,7 @@ pause_broken AS (
 ),
 -- Resume a connector syncopt paused once the vendor reports it fixed.
 resume_fixed AS (
-    SELECT c.connector_id, 'resume'::text, '{}'::jsonb, s.score, s.components, NULL::interval,
+    SELECT c.connector_id, 'resume'::text, '{}'::jsonb, s.score, s.components, NULL::interval, NULL::timestamptz,
            format('Resume: syncopt paused it with decision %s at %s; %s now reports its setup as connected (details read %s), so the cause looks fixed.',
                   lp.decision_id, to_char(lp.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
                   initcap(c.vendor), to_char((c.c).details_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
@@ -232,7 +236,7 @@ resume_fixed AS (
 resync_retyped AS (
     SELECT t.connector_id, 'resync_tables'::text,
            jsonb_build_object('tables', jsonb_object_agg(t.schema_name, t.tables)),
-           s.score, s.components, NULL::interval,
+           s.score, s.components, NULL::interval, NULL::timestamptz,
            format('Re-sync %s: columns changed type against the data contract (%s), and a table re-sync reloads them with the new types%s.',
                   string_agg(t.names, ', '), string_agg(t.columns, '; '),
                   CASE WHEN bool_or(t.assets IS NOT NULL) THEN ' before ' || string_agg(t.assets, ', ') || ' read them' ELSE '' END)
@@ -256,7 +260,7 @@ batch AS (
            coalesce(s.components, '{}') || jsonb_build_object('current_batch_size', b.current_batch_size,
                                                               'confidence', b.confidence,
                                                               'expected_rows_per_s', b.expected_rows_per_s),
-           NULL::interval,
+           NULL::interval, NULL::timestamptz,
            format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
                   coalesce(b.current_batch_size::text, 'unknown'), b.reason)
       FROM syncopt.batch_recommendations(at) b
@@ -276,7 +280,7 @@ notify_risk AS (
                                                                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
                                                            ', ' ORDER BY r.deadline, a.name),
                                                 r.connector_id)),
-           max(s.score), NULL::jsonb, NULL::interval,
+           max(s.score), NULL::jsonb, NULL::interval, NULL::timestamptz,
            string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
       FROM (SELECT (sr).*, (sr).blocking_connectors[1] AS connector_id
               FROM syncopt.sla_risk(at) sr
@@ -295,7 +299,7 @@ UNION ALL SELECT * FROM batch
 UNION ALL SELECT * FROM notify_risk
 $$;
 COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz) IS
-    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit and reason.';
+    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit, the time after which it loses that benefit (act_by) and reason.';
 
 -- Why auto mode may not approve this action on this connector now, or
 -- NULL when every guardrail passes: open circuit breaker, hourly caps
@@ -456,7 +460,7 @@ BEGIN
                                            cand.priority_score,
                                            coalesce(cand.score_components, '{}')
                                                || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
-                                           guard);
+                                           guard, act_by => cand.act_by);
         new_ids := new_ids || written.decision_id;
         run.written := run.written + 1;
         RETURN NEXT written;
@@ -474,7 +478,7 @@ BEGIN
         SELECT 'approval_needed', 'warning',
                format('%s new proposal(s) await approval: %s', n,
                       string_agg(format('#%s %s on %s', l.decision_id, l.action, coalesce(c.name, c.external_id)), ', '
-                                 ORDER BY l.priority_score DESC NULLS LAST, l.decision_id)),
+                                 ORDER BY l.act_by NULLS LAST, l.priority_score DESC NULLS LAST, l.decision_id)),
                jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(l.decision_id))
           FROM syncopt.fivetran_sync_ai_logs l JOIN syncopt.connector c USING (connector_id)
          WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';

@@ -47,16 +47,16 @@ SELECT f.asset_id, a.name AS asset, a.kind, a.owner, f.deadline, f.predicted_rea
 COMMENT ON VIEW syncopt.sla_status IS
     'Each asset''s next deadline and when its inputs are predicted ready, as the latest planning run forecast it.';
 
--- What waits for a human.
+-- What waits for a human, and by when it must be decided to still help.
 CREATE VIEW syncopt.pending_approvals WITH (security_invoker = true) AS
 SELECT d.decision_id, d.created_at, d.connector_id, coalesce(c.name, c.external_id) AS connector,
-       d.vendor, d.action, d.params, d.priority_score, d.reason, d.mode, d.guardrail,
+       d.vendor, d.action, d.params, d.act_by, d.priority_score, d.reason, d.mode, d.guardrail,
        d.expires_at, now() - d.created_at AS waiting
   FROM syncopt.fivetran_sync_ai_logs d
   JOIN syncopt.connector c ON c.connector_id = d.connector_id
  WHERE d.status = 'proposed' AND (d.expires_at IS NULL OR d.expires_at > now());
 COMMENT ON VIEW syncopt.pending_approvals IS
-    'Proposals an approver can approve or reject now (UPDATE ... SET status = ''approved''), highest priority first when ordered by priority_score.';
+    'Proposals an approver can approve or reject now (UPDATE ... SET status = ''approved''); ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST puts first what must be decided soonest.';
 
 -- Every step of every decision: who moved it, as which role, and the result.
 CREATE VIEW syncopt.decision_audit WITH (security_invoker = true) AS
