@@ -150,7 +150,7 @@ SELECT connector, metric, direction, round(observed) AS observed, round(expected
 SELECT category, retryable, count(*) AS failures, min(remediation) AS remediation
   FROM syncopt.classify_runs(now() - interval '7 days') GROUP BY 1, 2 ORDER BY 3 DESC;
 """)
-    banner("8. What waits for a human.")
+    banner("8. What waits for a human (what must be decided soonest first).")
     d.show("""
 SELECT decision_id, connector, action, params, to_char(act_by AT TIME ZONE 'UTC', 'HH24:MI') AS act_by_utc,
        left(reason, 100) AS reason

@@ -39,8 +39,13 @@ class DemoTests(unittest.TestCase):
             at_risk = re.search(r"finance_flash \| [^|]+\| [^|]+\| at_risk_\w+ +\| \{(\w+)\}", out)
             self.assertIsNotNone(at_risk, "finance_flash is not forecast at risk")
             self.assertRegex(out, r"misses finance_flash by ")
-            # The approval shown is the trigger of the sync that report waits for.
+            # The approval shown is the trigger of the sync that report waits for,
+            # and it heads the approval list: it is already late, so it must be decided first.
             self.assertIn(f"(trigger_sync of {at_risk.group(1)})", out)
+            approvals = out[out.index("== 8. "):out.index("== 9. ")]
+            first = re.search(r"\n-+\+[-+]+\n\s+\d+ \| (\S+)\s+\| (\w+)", approvals)
+            self.assertIsNotNone(first, approvals)
+            self.assertEqual(first.groups(), (at_risk.group(1), "trigger_sync"), approvals)
             # The approved decision reached the vendor and succeeded.
             self.assertRegex(out, r"the mock vendor API received: POST /(fivetran/v1/connections/\S+/sync|airbyte/v1/jobs)")
             self.assertRegex(out, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
