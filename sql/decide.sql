@@ -227,22 +227,6 @@ SELECT connector_id, action, status, reason LIKE 'Pause: the last 3 syncs failed
   FROM syncopt.run_planner('2054-11-23 04:10+00') WHERE connector_id = 13;
 SELECT kind, severity FROM syncopt.alert WHERE kind = 'sync_failure' ORDER BY alert_id;
 
--- A daily sync inside a priced warehouse window: Ads (daily at 09:00 UTC,
--- two 30-minute runs, no deadline) runs inside peak (08:00-18:00, price
--- x2).  At 18:00, the first hour after the window, it saves 30 min x (2 -
--- 1) = 30 min of priced time (over the 5-minute minimum).  Approved after
--- 09:00, today's run has gone at the peak price: act_by 09:00.
-INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time)
-VALUES (14, 1, 'ads', 'Ads', 1440, 'auto', '09:00');
-SELECT pg_temp.add_runs(14, '{1800,1800}');
-INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multiplier)
-VALUES ('peak', 'warehouse', '08:00', '18:00', 2);
-SELECT action, params, benefit, act_by, reason
-  FROM syncopt.planner_candidates('2054-11-23 04:10+00') WHERE connector_id = 14;
-SELECT connector_id, action, status, act_by
-  FROM syncopt.run_planner('2054-11-23 04:10+00') WHERE connector_id = 14;
-UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE connector_id = 14 AND status = 'proposed';
-
 -- Bad input.
 SELECT syncopt.run_planner(NULL);
 SELECT syncopt.run_planner('infinity');

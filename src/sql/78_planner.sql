@@ -279,7 +279,7 @@ notify_risk AS (
                                                 string_agg(format('%s due %s', a.name,
                                                                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
                                                            ', ' ORDER BY r.deadline, a.name),
-                                                r.connector_id)),
+                                                min(coalesce((c.c).name, (c.c).external_id)))),
            max(s.score), NULL::jsonb, NULL::interval, NULL::timestamptz,
            string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
       FROM (SELECT (sr).*, (sr).blocking_connectors[1] AS connector_id
