@@ -471,17 +471,16 @@ BEGIN
 
     -- Alerts: new proposals for approvers, SLAs at risk, failures of the
     -- last two days (each once).
-    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l
-     WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';
+    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
     IF n > 0 THEN
         INSERT INTO syncopt.alert (kind, severity, message, details)
         SELECT 'approval_needed', 'warning',
                format('%s new proposal(s) await approval: %s', n,
-                      string_agg(format('#%s %s on %s', l.decision_id, l.action, coalesce(c.name, c.external_id)), ', '
-                                 ORDER BY l.act_by NULLS LAST, l.priority_score DESC NULLS LAST, l.decision_id)),
-               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(l.decision_id))
-          FROM syncopt.fivetran_sync_ai_logs l JOIN syncopt.connector c USING (connector_id)
-         WHERE l.decision_id = ANY (new_ids) AND l.status = 'proposed';
+                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
+                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
+               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
+          FROM syncopt.pending_approvals p
+         WHERE p.decision_id = ANY (new_ids);
         run.alerts := run.alerts + 1;
     END IF;
 
