@@ -1,0 +1,467 @@
+/*-------------------------------------------------------------------------
+ *
+ * simulate_events.c
+ *	  syncopt.simulate()'s jobs for each policy and the event loop that runs
+ *	  them over the slots: dispatch order, starts, outcomes and retries.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+
+#include "simulate.h"
+#include "syncopt.h"
+
+#define MAX_ATTEMPTS	3
+#define RETRY_ROOM	2.0		/* plan room for a failed attempt and a retry */
+#define FAILED_RUN_FRACTION 0.2 /* a failed sync stops after this share */
+#define MIN_FAILED_RUN_S 60.0
+
+/* Append a job to run connector i. */
+static SimJob *
+add_job(Sim *sim, int i, TimestampTz release, TimestampTz due, double weight, bool scheduled)
+{
+	SimJob	   *j;
+
+	sim->job = sim_grow(sim->job, sim->njob, &sim->maxjob, sizeof(SimJob));
+	j = &sim->job[sim->njob++];
+	memset(j, 0, sizeof(SimJob));
+	j->conn = i;
+	j->release = release;
+	j->eligible = release;
+	j->due = due;
+	j->weight = weight;
+	j->scheduled = scheduled;
+	return j;
+}
+
+/* Connector i's vendor schedule over the horizon, phased by its last success. */
+static void
+add_scheduled_jobs(Sim *sim, int i)
+{
+	Connector  *c = &sim->fleet->conn[i];
+	double		period_s = 60.0 * (c->schedule_minutes > 0 ? c->schedule_minutes : (c->airbyte ? 1440 : 360));
+	double		since = c->last_success_at != NO_TIME
+		? fmod(time_diff(sim->start, c->last_success_at), period_s)
+		: period_s * sim_draw(sim->seed, c->id, 0, 6);
+	TimestampTz t = time_add(sim->start, since > 0 ? period_s - since : 0);
+
+	for (; t < sim->end; t = time_add(t, period_s))
+		add_job(sim, i, t, NO_TIME, 0, true);
+}
+
+/*
+ * One job per group of connector i's requirements that one sync can meet:
+ * taken by due time, a requirement joins the group while a start after
+ * every opening still leaves room for a failed attempt and a retry (twice
+ * the P90) before the earliest due time.
+ */
+static void
+add_demand_jobs(Sim *sim, int i)
+{
+	double		room = RETRY_ROOM * sim->fleet->conn[i].pred.p90_s;
+	int			first_job = sim->njob;
+	SimJob	   *j = NULL;
+
+	for (int k = sim->req_off[i]; k < sim->req_off[i + 1]; k++)
+	{
+		SimReq	   *r = &sim->req[sim->req_of_conn[k]];
+		TimestampTz open = j ? Max(j->release, r->open) : r->open;
+
+		if (j && time_add(open, room) <= j->due)
+			j->release = j->eligible = open;
+		else
+		{
+			j = add_job(sim, i, r->open, r->due, 0, false);
+			j->first_req = k;
+		}
+		j->nreq++;
+		j->weight += sim->occ[r->occ].weight;
+	}
+	for (int k = first_job; k < sim->njob; k++)
+		sim->job[k].feasible_until = sim_feasible_until(sim, &sim->job[k]);
+}
+
+static const SimJob *sort_jobs;
+
+/* Jobs by due time, latest first (for the backward schedule). */
+static int
+compare_due_desc(const void *a, const void *b)
+{
+	const SimJob *x = &sort_jobs[*(const int *) a];
+	const SimJob *y = &sort_jobs[*(const int *) b];
+
+	if (x->due != y->due)
+		return x->due > y->due ? -1 : 1;
+	return x->conn - y->conn;
+}
+
+/*
+ * syncopt's plan: place each demand job as late as the slots allow before
+ * its due time (P90 durations), latest due first; each job becomes
+ * eligible at that start, never before its window opens.
+ */
+static void
+plan_latest_starts(Sim *sim)
+{
+	int			nslots = syncopt_max_concurrent_syncs;
+	TimestampTz *slot_free_before = palloc(sizeof(TimestampTz) * nslots);
+	int		   *idx = palloc(sizeof(int) * Max(sim->njob, 1));
+	int			n = 0;
+
+	for (int s = 0; s < nslots; s++)
+		slot_free_before[s] = NO_TIME;
+	for (int k = 0; k < sim->njob; k++)
+		if (!sim->job[k].scheduled)
+			idx[n++] = k;
+	sort_jobs = sim->job;
+	qsort(idx, n, sizeof(int), compare_due_desc);
+	for (int k = 0; k < n; k++)
+	{
+		SimJob	   *j = &sim->job[idx[k]];
+		int			best = 0;
+		TimestampTz finish,
+					begin;
+
+		for (int s = 1; s < nslots; s++)
+			if (slot_free_before[s] > slot_free_before[best])
+				best = s;
+		finish = Min(j->due, slot_free_before[best]);
+		begin = time_add(finish, -RETRY_ROOM * sim->fleet->conn[j->conn].pred.p90_s);
+		slot_free_before[best] = begin;
+		j->eligible = Max(j->release, begin);
+	}
+}
+
+/* The jobs of the policy: vendor schedules or requirement groups. */
+void
+sim_build_jobs(Sim *sim)
+{
+	for (int i = 0; i < sim->fleet->nconn; i++)
+	{
+		if (sim->fleet->conn[i].paused)
+			continue;
+		if (sim->policy == SIM_STATIC || sim->req_off[i] == sim->req_off[i + 1])
+			add_scheduled_jobs(sim, i);
+		else
+			add_demand_jobs(sim, i);
+	}
+	if (sim->policy == SIM_SYNCOPT)
+		plan_latest_starts(sim);
+}
+
+/* Number each connector's destination (NULL is a destination of its own). */
+void
+sim_index_destinations(Sim *sim)
+{
+	Fleet	   *f = sim->fleet;
+
+	sim->dest_of = palloc(sizeof(int) * Max(f->nconn, 1));
+	sim->dest_running = palloc0(sizeof(int) * (f->nconn + 1));
+	for (int i = 0; i < f->nconn; i++)
+	{
+		const char *d = f->conn[i].destination ? f->conn[i].destination : "";
+
+		sim->dest_of[i] = i;
+		for (int k = 0; k < i; k++)
+			if (strcmp(d, f->conn[k].destination ? f->conn[k].destination : "") == 0)
+			{
+				sim->dest_of[i] = sim->dest_of[k];
+				break;
+			}
+	}
+}
+
+/*
+ * How many more syncs may run into connector i's destination now: at most
+ * syncopt.max_concurrent_per_destination at once into a named destination,
+ * as plan() schedules (INT_MAX without a limit).
+ */
+static int
+destination_room(const Sim *sim, int i)
+{
+	int			limit = syncopt_max_concurrent_per_destination;
+
+	if (limit <= 0 || sim->fleet->conn[i].destination == NULL)
+		return INT_MAX;
+	return limit - sim->dest_running[sim->dest_of[i]];
+}
+
+/* Under syncopt: a demand job that can save nothing now (at most catch up). */
+static bool
+saves_nothing(const SimJob *j)
+{
+	return !j->scheduled && j->weight == 0;
+}
+
+/* The policy's dispatch key: smaller goes first. */
+static double
+dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
+{
+	const Connector *c = &sim->fleet->conn[j->conn];
+
+	switch (sim->policy)
+	{
+		case SIM_STATIC:
+		case SIM_FIFO:
+			return (double) j->release;
+		case SIM_EDF:
+			return (double) j->due;
+		case SIM_SYNCOPT:
+			{
+				double		p = Max(c->pred.p90_s, 1.0);
+				double		slack = j->due == NO_TIME ? 1e12 : time_diff(j->due, now) - p;
+				double		mean_p = sim->fleet->mean_p90_s > 0 ? sim->fleet->mean_p90_s : p;
+
+				/* Catching up comes after everything that can still be saved. */
+				if (saves_nothing(j))
+					return p / j->late_weight;
+				return -(Max(j->weight, 1e-6) / p) * exp(-Max(slack, 0) / (syncopt_atc_k * mean_p));
+			}
+	}
+	return 0;
+}
+
+/* May job j start now under the policy? */
+static bool
+job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
+{
+	if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0)
+		return false;
+	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
+	if (sim->policy == SIM_SYNCOPT && saves_nothing(j))
+		return j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
+	if (j->eligible <= now)
+		return true;
+	/* syncopt rides along when the warehouse is paid for anyway. */
+	return sim->policy == SIM_SYNCOPT && !j->scheduled && !j->paused && j->release <= now &&
+		sim->dest_running[sim->dest_of[j->conn]] > 0;
+}
+
+/* Start job j at now: its duration, outcome and run record. */
+static void
+start_job(Sim *sim, SimJob *j, TimestampTz now)
+{
+	int			i = j->conn;
+	int64		id = sim->fleet->conn[i].id;
+	double		seconds;
+	SimRun	   *run;
+
+	if (sim->rollout)
+	{
+		seconds = Max(1.0, sim->fleet->conn[i].pred.p50_s);
+		j->fails = false;
+	}
+	else
+	{
+		seconds = sim_sync_seconds(sim, i, now);
+		j->fails = sim_in_outage(sim, i, now) ||
+			sim_draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
+	}
+	if (j->fails)
+		seconds = Max(MIN_FAILED_RUN_S, FAILED_RUN_FRACTION * seconds);
+	j->state = JOB_RUNNING;
+	j->attempts++;
+	j->started = now;
+	j->ends = time_add(now, seconds);
+	sim->busy[i] = true;
+	sim->dest_running[sim->dest_of[i]]++;
+	sim->run = sim_grow(sim->run, sim->nrun, &sim->maxrun, sizeof(SimRun));
+	j->run = sim->nrun;
+	run = &sim->run[sim->nrun++];
+	run->conn = i;
+	run->start = now;
+	run->end = j->ends;
+	run->failed = j->fails;
+	run->useful = false;
+}
+
+/* A sync of connector i that ran [start, end) succeeded: meet what it can. */
+static bool
+meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
+{
+	bool		useful = false;
+
+	for (int k = sim->req_off[i]; k < sim->req_off[i + 1]; k++)
+	{
+		SimReq	   *r = &sim->req[sim->req_of_conn[k]];
+
+		if (r->done == 0 && r->open <= start)
+		{
+			r->done = end;
+			sim->occ[r->occ].work_left_s -= Max(sim->fleet->conn[i].pred.p50_s, 1.0);
+			useful = true;
+			sim->weights_stale = true;
+		}
+	}
+	return useful;
+}
+
+/* Job j's sync ends: record, then retry or finish as the policy says. */
+static void
+finish_job(Sim *sim, SimJob *j)
+{
+	int			i = j->conn;
+	SimRun	   *run = &sim->run[j->run];
+
+	sim->busy[i] = false;
+	sim->dest_running[sim->dest_of[i]]--;
+	j->state = JOB_DONE;
+	if (!j->fails)
+	{
+		run->useful = meet_requirements(sim, i, run->start, run->end);
+		return;
+	}
+	if (j->scheduled)
+		return;
+	if (sim->policy == SIM_SYNCOPT && sim_in_outage(sim, i, run->start))
+	{
+		/* Paused until a human fixes the credentials, then resumed. */
+		j->state = JOB_WAITING;
+		sim->weights_stale = true;
+		j->eligible = Max(j->eligible, sim->outage_to[i]);
+		j->paused = true;
+		j->attempts--;
+	}
+	else if (j->attempts < MAX_ATTEMPTS)
+	{
+		j->state = JOB_WAITING;
+		sim->weights_stale = true;
+		j->eligible = run->end;
+	}
+}
+
+/*
+ * May syncopt start catch-up job j now?  Never if it would delay what can
+ * still be saved: its connector's next sync with a deadline, or any such
+ * sync that becomes eligible before j would end at P90 and needs a slot
+ * (or room in j's destination, under a per-destination limit).  Nor
+ * would it wake its warehouse during a peak price window: a late refresh
+ * waits for the warehouse to be busy anyway or for the price to drop.
+ */
+static bool
+catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
+{
+	TimestampTz ends = time_add(now, sim->fleet->conn[j->conn].pred.p90_s);
+	int			soon = 0;
+	int			soon_here = 0;	/* of those, into j's destination */
+
+	for (int k = 0; k < sim->njob; k++)
+	{
+		const SimJob *w = &sim->job[k];
+
+		if (w->state != JOB_WAITING || w->scheduled || saves_nothing(w))
+			continue;
+		if (w->conn == j->conn && w->release < ends)
+			return false;
+		soon += w->eligible < ends;
+		soon_here += w->eligible < ends && sim->dest_of[w->conn] == sim->dest_of[j->conn];
+	}
+	if (running + 1 + soon > syncopt_max_concurrent_syncs || 1 + soon_here > destination_room(sim, j->conn))
+		return false;
+	if (sim->dest_running[sim->dest_of[j->conn]] > 0)
+		return true;
+	for (int w = 0; w < sim->fleet->nwin; w++)
+	{
+		const Window *win = &sim->fleet->win[w];
+
+		if (win->target == 'w' && win->price > 1 && win->ends > now && win->starts < ends)
+			return false;
+	}
+	return true;
+}
+
+/* Run the event loop until no job is left to start or the horizon ends. */
+void
+sim_run_events(Sim *sim)
+{
+	int			nslots = syncopt_max_concurrent_syncs;
+	int			running = 0;
+	TimestampTz now = sim->start;
+
+	for (int k = 0; k < sim->njob; k++)
+		running += sim->job[k].state == JOB_RUNNING;
+	for (;;)
+	{
+		TimestampTz next = NO_TIME;
+
+		CHECK_FOR_INTERRUPTS();
+		/* Completions due by now, earliest first. */
+		for (;;)
+		{
+			int			first = -1;
+
+			for (int k = 0; k < sim->njob; k++)
+				if (sim->job[k].state == JOB_RUNNING && sim->job[k].ends <= now &&
+					(first < 0 || sim->job[k].ends < sim->job[first].ends))
+					first = k;
+			if (first < 0)
+				break;
+			finish_job(sim, &sim->job[first]);
+			running--;
+		}
+		/* Vendor runs find their connector busy: skipped. */
+		for (int k = 0; sim->policy == SIM_STATIC && k < sim->njob; k++)
+		{
+			SimJob	   *j = &sim->job[k];
+
+			if (j->scheduled && j->state == JOB_WAITING && j->release <= now && sim->busy[j->conn])
+				j->state = JOB_DONE;
+		}
+		if (sim->policy == SIM_SYNCOPT)
+			sim_triage(sim, now);
+		while (running < nslots && now < sim->end)
+		{
+			int			best = -1;
+			double		best_key = 0;
+
+			for (int k = 0; k < sim->njob; k++)
+			{
+				double		key;
+
+				if (!job_ready(sim, &sim->job[k], now))
+					continue;
+				key = dispatch_key(sim, &sim->job[k], now);
+				if (best < 0 || key < best_key)
+				{
+					best = k;
+					best_key = key;
+				}
+			}
+			if (best < 0)
+				break;
+			/* A catch-up is best only when all else has started; it may wait. */
+			if (sim->policy == SIM_SYNCOPT && saves_nothing(&sim->job[best]) &&
+				!catch_up_fits(sim, &sim->job[best], now, running))
+				break;
+			start_job(sim, &sim->job[best], now);
+			running++;
+		}
+		for (int k = 0; k < sim->njob; k++)
+		{
+			SimJob	   *j = &sim->job[k];
+
+			if (j->state == JOB_RUNNING)
+				next = Min(next, j->ends);
+			else if (j->state == JOB_WAITING && now < sim->end)
+			{
+				if (j->eligible > now)
+					next = Min(next, j->eligible);
+				else if (sim->policy == SIM_SYNCOPT && j->release > now)
+					next = Min(next, j->release);
+				/* A sync syncopt holds back is looked at again when it plans. */
+				else if (sim->policy == SIM_SYNCOPT && !sim->rollout && !j->scheduled)
+					next = Min(next, sim->next_planning);
+			}
+		}
+		if (next == NO_TIME)
+			break;
+		/* Nothing can change before the next event, or before a slot frees up. */
+		now = Max(next, now + 1);
+		if (now >= sim->end && running == 0)
+			break;
+	}
+}
