@@ -202,6 +202,21 @@ SELECT m.message, m.code, c.category, c.retryable
     (NULL, NULL)) AS m(message, code),
        LATERAL syncopt.classify_failure(m.message, m.code) c;
 SELECT * FROM syncopt.classify_failure('OAuth token has expired');
+-- Wordings where the order of the rules decides (labels by hand): MySQL's
+-- wrong password says "access denied" (credentials, while access denied to
+-- a database is a permission); Google answers a rate limit with 403; a
+-- destination's rate limit is a rate limit before it is a destination
+-- outage; a replica's recovery conflict is retried.
+SELECT m.message, c.category, c.explanation
+  FROM (VALUES
+    ('Access denied for user ''etl''@''10.1.2.3'' (using password: YES)'),
+    ('Access denied for user ''etl''@''%'' to database ''billing'''),
+    ('403 Forbidden: userRateLimitExceeded: User Rate Limit Exceeded'),
+    ('Failure Origin: destination, Message: Exceeded rate limits: too many api requests per user'),
+    ('SQL compilation error: cannot change column ID from type FLOAT to NUMBER(38,0)'),
+    ('State code: 08S01; Message: Communications link failure'),
+    ('FATAL: terminating connection due to conflict with recovery')) AS m(message),
+       LATERAL syncopt.classify_failure(m.message) c;
 -- Nothing matched: the remediation says whether there was a message to read.
 SELECT coalesce(m, '(none)') AS message, c.category, c.remediation, c.explanation
   FROM (VALUES ('Something odd happened'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;

@@ -21,6 +21,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -119,6 +120,29 @@ load_patterns(int *npatterns)
 	return patterns;
 }
 
+/*
+ * The words of message msg that pattern matched (case-insensitively), cut
+ * to 80 bytes: they say why the rule applied better than the rule itself.
+ */
+static char *
+matched_words(text *msg, text *pattern)
+{
+	char	   *words = text_to_cstring(DatumGetTextPP(DirectFunctionCall5Coll(regexp_substr_no_subexpr,
+																			   DEFAULT_COLLATION_OID,
+																			   PointerGetDatum(msg),
+																			   PointerGetDatum(pattern),
+																			   Int32GetDatum(1),
+																			   Int32GetDatum(1),
+																			   CStringGetTextDatum("i"))));
+
+	if (strlen(words) > 80)
+	{
+		words[pg_mbcliplen(words, strlen(words), 77)] = '\0';
+		words = psprintf("%s...", words);
+	}
+	return words;
+}
+
 /* Classify one failure: native code, then patterns, then unknown. */
 static void
 classify(const char *message, const char *code, const char *vendor,
@@ -164,8 +188,8 @@ classify(const char *message, const char *code, const char *vendor,
 				out->category = p->category;
 				out->retryable = p->retryable;
 				out->remediation = p->remediation;
-				out->explanation = psprintf("message matches failure pattern %lld (%s)",
-											(long long) p->id, text_to_cstring(p->pattern));
+				out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
+											(long long) p->id, matched_words(msg, p->pattern));
 				return;
 			}
 		}

@@ -3,31 +3,42 @@
 -- automatic retry is safe.  Users add their own rows (builtin = false).
 
 INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority, builtin) VALUES
-    ('(invalid|expired|revoked) (oauth|access|refresh)? ?token|token (has )?expired|invalid_grant',
+    ('(invalid|expired|revoked) (oauth|access|refresh)? ?token|token (has )?expired|invalid_grant'
+     '|(security|session|access|refresh|oauth) token\M.{0,60}\m(expired|invalid|revoked)|expiredtoken',
      NULL, 'credentials', false,
      'Re-authorise the connector in the vendor UI (OAuth token expired or revoked); retrying will not help.', 10, true),
-    ('authentication failed|invalid (credentials|password|api key)|password authentication failed|401 unauthorized|unauthori[sz]ed',
+    -- MySQL reports a wrong password as "Access denied for user ... (using password: YES)".
+    ('authentication failed|invalid (credentials|password|api key)|password authentication failed|401 unauthorized|unauthori[sz]ed'
+     '|incorrect (username|user name|password)|username or password|access denied for user .*using password'
+     '|login failed for user|invalid_session_id|session expired|api key .{0,30}(invalid|revoked|expired)',
      NULL, 'credentials', false,
      'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
     ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403',
      NULL, 'permission', false,
      'Grant the connector''s user the missing privilege on the source (see the message for the object).', 30, true),
-    ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit',
+    -- Before permissions: Google APIs answer a rate limit with 403 Forbidden.
+    ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit'
+     '|exceeded (your|the)( \w+){0,3} quota|(requests|calls) per (second|minute|hour|day) exceeded'
+     '|requests? limit (exceeded|reached)|request_limit_exceeded',
      NULL, 'rate_limit', true,
-     'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 40, true),
-    ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema',
+     'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 25, true),
+    ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema'
+     '|cannot (change|alter|drop) column|column \S+ cannot be (dropped|altered|changed)|invalid column name|unknown column'
+     '|bad (int64|float64|double|numeric|bool|date|timestamp|datetime) value|is of type \w+ but expression is of type'
+     '|schema does not match|has changed type|refresh (the )?schema',
      NULL, 'schema_change', false,
      'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
     ('destination|warehouse|snowflake|bigquery|redshift|databricks',
      NULL, 'destination_outage', true,
      'Check the destination warehouse is up and the connector''s role can write; retry once it is.', 70, true),
-    ('connection (refused|reset)|could not connect|host unreachable|name or service not known|no route to host|ssl handshake|service unavailable|50[234]',
+    ('connection (refused|reset)|could not connect|host unreachable|name or service not known|no route to host|ssl handshake|service unavailable|50[234]'
+     '|i/o error|communications link failure|connection (closed|lost|broken)|eof detected|ssl syscall',
      NULL, 'source_outage', true,
      'The source was unreachable; retry later and check the source host, network path or SSH tunnel.', 60, true),
     ('time(d)? ?out|deadline exceeded|heartbeat',
      NULL, 'timeout', true,
      'The sync timed out; retry, and consider smaller batches or a quieter window for the source.', 80, true),
-    ('temporar(y|ily)|transient|try again|internal server error|500',
+    ('temporar(y|ily)|transient|try again|internal server error|500|conflict with recovery',
      NULL, 'transient', true,
      'A transient vendor or network error; an automatic retry is safe.', 90, true);
 

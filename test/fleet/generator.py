@@ -33,7 +33,10 @@ so the graph also loads over connectors the collector created);
 import json
 import math
 import random
+import zlib
 from datetime import datetime, timedelta, timezone
+
+from fleet.failure_messages import MESSAGES
 
 SERVICES = [  # service, OLTP source with business-hours load, rows/day median
     ("postgres", True, 400000), ("mysql", True, 250000), ("salesforce", False, 80000),
@@ -50,12 +53,9 @@ SCENARIOS = {
     "failure_heavy": {"freshness_h": (4, 8), "fail": (0.10, 0.20), "expire": 0.10},
 }
 
-ERRORS = {
-    "transient": ("Connection reset by peer while reading from source", "network"),
-    "rate_limit": ("429 Too Many Requests: API rate limit exceeded, retry after 60 seconds", "rate_limit"),
-    "credentials": ("401 Unauthorized: invalid credentials, the OAuth token has expired", "auth"),
-    "schema_change": ("column \"amount\" changed type from integer to numeric", "schema"),
-}
+# The error code each injected cause reports; its message is drawn from
+# failure_messages.MESSAGES (the wordings real syncs report).
+ERROR_CODES = {"transient": "network", "rate_limit": "rate_limit", "credentials": "auth", "schema_change": "schema"}
 
 
 def dow_factor(dt):
@@ -96,6 +96,12 @@ class GeneratedFleet:
             })
         self._graph(rnd, sc)
         self._history(rnd, sc)
+
+    def error_message(self, kind, run_id):
+        """The message of an injected failure: one of its cause's wordings, by a hash of the run
+        (not from the fleet's random stream, so the fleet is the same whatever the wordings)."""
+        wordings = MESSAGES[kind]
+        return wordings[zlib.crc32(f"{self.seed}/{run_id}".encode()) % len(wordings)][0]
 
     def duration(self, c, rows, start, noise):
         """Seconds a sync of `rows` rows takes, starting at `start`."""
@@ -166,9 +172,9 @@ class GeneratedFleet:
                 seconds = self.duration(c, rows, t, noise)
                 run = {"connector": c, "external_run_id": run_id, "started_at": t, "rows": int(rows),
                        "seconds": seconds, "status": "succeeded", "error": None, "code": None}
-                if kind in ERRORS:
+                if kind in ERROR_CODES:
                     run["status"] = "rescheduled" if kind == "rate_limit" else "failed"
-                    run["error"], run["code"] = ERRORS[kind]
+                    run["error"], run["code"] = self.error_message(kind, run_id), ERROR_CODES[kind]
                     run["seconds"] = min(seconds, rnd.uniform(20, 300))
                     run["rows"] = 0
                 else:
