@@ -14,6 +14,12 @@ be tuned on them), odd positions the "test" half (never looked at while
 tuning, so its figures say how the rules do on wording they have not met).
 """
 
+# The categories of classify_failure() that are right for each cause.
+CATEGORIES = {"transient": {"source_outage", "transient", "timeout"}, "rate_limit": {"rate_limit"},
+              "credentials": {"credentials"}, "schema_change": {"schema_change"},
+              "permission": {"permission"}, "destination_outage": {"destination_outage"},
+              "configuration": {"configuration"}}
+
 MESSAGES = {
     "credentials": [
         ("Failure in source: Unauthorized. Please ensure you are authenticated correctly.",
