@@ -107,41 +107,69 @@ DELETE FROM syncopt.load_window;
 DELETE FROM syncopt.policy;
 
 ------------------------------------------------------------------------
--- 3. Anomalies.  Robust z-scores on the log scale, log(1 + x).  Five
+-- 3. Anomalies.  Robust z-scores on the log scale, log(1 + x).  Six
 -- connectors, 20 daily runs from 2026-11-03 (k = 1..20), then one run on
--- the 23rd; the 14-day training window holds k = 7..20 (too few of one
--- weekday, so all 14): durations by k % 3 are 0 -> 4 runs, 1 -> 5, 2 -> 5.
+-- Monday the 23rd; the 14-day training window holds k = 7..20 (too few of
+-- one weekday, so all 14; k = 12, 13, 19, 20 fall on a weekend):
+-- durations by k % 3 are 0 -> 4 runs, 1 -> 5, 2 -> 5.  The MAD is
+-- corrected for the sample: x 14 / 13.2 x sqrt(14 / (14 - p)) with p the
+-- parameters fitted (1: the median; 2 or 3: the rows line, with one level
+-- or a weekday and a weekend level); durations are judged with a spread of
+-- at least 0.2, a MAD of 0.6745 x 0.2 = 0.13490.
 --   steady 5: durations 590/600/610 s (k % 3 = 0/1/2), rows always 1000,
 --           then 600 s: nothing.  Rows never varied, so the duration is
 --           judged alone: median log(601), MAD log(611) - log(601) =
---           0.016502 (5 zero deviations, then 0.016502 x 5).
+--           0.016502 (5 zero deviations, then 0.016502 x 5), corrected
+--           0.016502 x 1.100642 = 0.018163, below the floor.
 --   spiky 6: same history, then 1800 s: z = 0.6745 x (log 1801 - log 601)
---           / 0.016502 = 44.86, 3.00x the median.
+--           / 0.13490 = 1.09750 / 0.2 = 5.49, 3.00x the median.  (Without
+--           the floor 0.6745 x 1.09750 / 0.018163 = 40.8 for a run three
+--           times as long as usual, the same as a 1.6x run would score
+--           against a history that happened to agree more closely.)
 --   drop 7: durations always 600 s, rows 990/1000/1010, then 400 rows:
---           median log(1001), MAD log(1011) - log(1001), z = 0.6745 x
---           (log 401 - log 1001) / 0.009940 = -62.07.  Its duration is
+--           median log(1001), MAD log(1011) - log(1001) = 0.009940,
+--           corrected 0.010940 (no floor for row counts), z = 0.6745 x
+--           (log 401 - log 1001) / 0.010940 = -56.40.  Its duration is
 --           not judged against rows below any seen (600 s as always).
 --   busy 8 and slow 9: rows 1000 x 4^(k % 2) - 1, durations 600 x
 --           2^(k % 2) x exp(0.1 (k % 3 - 1)) - 1, so log(1 + duration) =
 --           log 600 + 0.5 log(1 + rows / 1000) + 0.1 (k % 3 - 1).  Theil-Sen:
 --           of the 49 pairs across the two row counts, slopes 0.5 +
 --           0.1 d / log 4 with d = -2 (6), -1 (13), 0 (16), 1 (10), 2 (4):
---           the 25th is d = 0, slope 0.5; residuals 0.1 (k % 3 - 1), median
---           0, MAD 0.1.
+--           the 25th is d = 0, slope 0.5; residuals 0.1 (k % 3 - 1).
+--           Weekend levels: k % 3 = 0, 1, 1, 2 -> median 0; weekday: three
+--           -0.1, three 0, four 0.1 -> median 0; MAD 0.1, corrected
+--           0.1 x 1.060606 x sqrt(14 / 11) = 0.11965, below the floor.
 --           busy: 16,000 rows in 2399 s, 4x its median duration but what
 --           4^2 times the rows predicts (600 x 4 - 1): nothing.
 --           slow: 4,000 rows in 3599 s where 1199 s is expected: residual
---           log 3, z = 0.6745 x 1.0986 / 0.1 = 7.41, 3.00x.
+--           log 3, z = 1.0986 / 0.2 = 5.49, 3.00x.
+--   weekend 10: rows as busy's, durations (300 on weekends, else 600) x
+--           exp(0.1 (k % 3 - 1)) - 1, and one more run on Saturday the
+--           28th: 3,999 rows in 1199 s.  Slopes: of the 49, 22 below 0,
+--           8 exactly 0 (pairs of one day type with equal k % 3), 19 above:
+--           the 25th is 0, so the line is flat.  Weekday level log 600,
+--           weekend level log 300 (the same k % 3 as above), MAD 0.1
+--           corrected with p = 3 to 0.11965, below the floor.  Monday's
+--           run (1000 rows, 600 s) is as expected; Saturday's is 4.01x the
+--           299 s expected on a weekend, z = log(1200 / 300) / 0.2 = 6.93.
+--           With one level for all days it would be 1199 s against the
+--           median of the 14 residuals, (log 542.9 + log 600) / 2 ->
+--           569.7 s, 2.1x, and not flagged.  Saturday's freshness lag, 5
+--           days since Monday's run where it was always 1 day, has no
+--           spread to compare with: the capped score.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
     (5, 1, 'steady', 'Steady'), (6, 1, 'spiky', 'Spiky'), (7, 1, 'drop', 'Drop'),
-    (8, 1, 'busy', 'Busy'), (9, 1, 'slow', 'Slow');
+    (8, 1, 'busy', 'Busy'), (9, 1, 'slow', 'Slow'), (10, 1, 'weekend', 'Weekend');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
 SELECT c, 'h' || k, s, s + make_interval(secs => d), 'succeeded', n, 'api'
-  FROM generate_series(5, 9) c, generate_series(1, 20) k,
+  FROM generate_series(5, 10) c, generate_series(1, 20) k,
        LATERAL (SELECT timestamptz '2026-11-02 00:00+00' + make_interval(days => k) AS s,
                        CASE WHEN c = 7 THEN 600
                             WHEN c < 7 THEN 590 + 10 * (k % 3)
+                            WHEN c = 10 THEN CASE WHEN k IN (12, 13, 19, 20) THEN 300 ELSE 600 END
+                                             * exp(0.1 * (k % 3 - 1)) - 1
                             ELSE 600 * 2 ^ (k % 2) * exp(0.1 * (k % 3 - 1)) - 1 END AS d,
                        CASE WHEN c = 7 THEN 990 + 10 * (k % 3)
                             WHEN c < 7 THEN 1000
@@ -151,7 +179,9 @@ SELECT c, 'today', '2026-11-23 00:00+00',
        timestamptz '2026-11-23 00:00+00' + make_interval(secs => CASE c WHEN 6 THEN 1800 WHEN 8 THEN 2399
                                                                         WHEN 9 THEN 3599 ELSE 600 END),
        'succeeded', CASE c WHEN 7 THEN 400 WHEN 8 THEN 15999 WHEN 9 THEN 3999 ELSE 1000 END, 'api'
-  FROM generate_series(5, 9) c;
+  FROM generate_series(5, 10) c
+UNION ALL
+SELECT 10, 'saturday', '2026-11-28 00:00+00', '2026-11-28 00:19:59+00', 'succeeded', 3999, 'api';
 SELECT r.connector_id, a.metric, a.observed, round(a.expected::numeric, 3) AS expected,
        round(a.score::numeric, 1) AS score, a.direction
   FROM syncopt.anomalies('2026-11-23 00:00+00') a JOIN syncopt.sync_run r USING (run_id)
@@ -161,21 +191,33 @@ SELECT reason FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE metric = 'dura
 SET syncopt.anomaly_min_training = 21;
 SELECT count(*) AS judged FROM syncopt.anomalies('2026-11-23 00:00+00');
 RESET syncopt.anomaly_min_training;
--- The small-change guard: a 20% longer run is not reported even though
--- its z-score (0.6745 x (log 721 - log 601) / 0.016502 = 7.44) is high.
-UPDATE syncopt.sync_run SET finished_at = started_at + interval '720 s'
- WHERE connector_id = 5 AND external_run_id = 'today';
-SELECT count(*) AS steady_flags FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;
+-- The small-change guard: Drop's 1,200 rows, 20% more than usual, are not
+-- reported even though their z-score (0.6745 x (log 1201 - log 1001) /
+-- 0.010940 = 11.23) is high.
+UPDATE syncopt.sync_run SET rows = 1200 WHERE connector_id = 7 AND external_run_id = 'today';
+SELECT count(*) AS drop_flags FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 7;
 SET syncopt.anomaly_min_change = 0.1;
-SELECT metric, round(score::numeric, 1) AS score FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 5;
+SELECT metric, round(score::numeric, 1) AS score, direction
+  FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 7;
 RESET syncopt.anomaly_min_change;
--- A history with no spread: Drop's durations were always 600 s, so a
--- 1200 s run is infinitely unusual; the score is the cap, and the reason
--- says why.
+-- The floor on a steady duration: Drop's durations were always 600 s (MAD
+-- and mean deviation 0), so the spread is the floor 0.2: 1200 s (2.00x)
+-- scores log(1201 / 601) / 0.2 = 3.46 and is not flagged; 1500 s (2.50x)
+-- scores log(1501 / 601) / 0.2 = 4.58 and is.
 UPDATE syncopt.sync_run SET finished_at = started_at + interval '1200 s'
  WHERE connector_id = 7 AND external_run_id = 'today';
-SELECT metric, score, direction, reason FROM syncopt.anomalies('2026-11-23 00:00+00')
+SELECT count(*) AS twice_flags FROM syncopt.anomalies('2026-11-23 00:00+00')
  WHERE connector_id = 7 AND metric = 'duration';
+UPDATE syncopt.sync_run SET finished_at = started_at + interval '1500 s'
+ WHERE connector_id = 7 AND external_run_id = 'today';
+SELECT metric, round(score::numeric, 2) AS score, direction FROM syncopt.anomalies('2026-11-23 00:00+00')
+ WHERE connector_id = 7 AND metric = 'duration';
+-- A history with no spread in a metric without the floor: Steady's rows
+-- were always 1000, so 3,000 rows are infinitely unusual; the score is the
+-- cap, and the reason says why.
+UPDATE syncopt.sync_run SET rows = 3000 WHERE connector_id = 5 AND external_run_id = 'today';
+SELECT metric, score, direction, reason FROM syncopt.anomalies('2026-11-23 00:00+00')
+ WHERE connector_id = 5;
 DELETE FROM syncopt.connector;
 
 ------------------------------------------------------------------------
@@ -206,7 +248,11 @@ SELECT * FROM syncopt.classify_failure('OAuth token has expired');
 -- wrong password says "access denied" (credentials, while access denied to
 -- a database is a permission); Google answers a rate limit with 403; a
 -- destination's rate limit is a rate limit before it is a destination
--- outage; a replica's recovery conflict is retried.
+-- outage; a replica's recovery conflict is retried; Snowflake's missing
+-- warehouse is a configuration error before it is a destination outage.
+-- Airbyte's failure origin puts a refused connection on the destination's
+-- side (a source outage without it, or when the origin is the source),
+-- and leaves the other categories alone.
 SELECT m.message, c.category, c.explanation
   FROM (VALUES
     ('Access denied for user ''etl''@''10.1.2.3'' (using password: YES)'),
@@ -215,8 +261,15 @@ SELECT m.message, c.category, c.explanation
     ('Failure Origin: destination, Message: Exceeded rate limits: too many api requests per user'),
     ('SQL compilation error: cannot change column ID from type FLOAT to NUMBER(38,0)'),
     ('State code: 08S01; Message: Communications link failure'),
-    ('FATAL: terminating connection due to conflict with recovery')) AS m(message),
+    ('FATAL: terminating connection due to conflict with recovery'),
+    ('No active warehouse selected in the current session.'),
+    ('Failure Origin: destination, Message: Error setting/closing connection: Connection refused.'),
+    ('Failure Origin: source, Message: Connection refused'),
+    ('  failure origin:Destination, Message: Table RAW.ORDERS: Bad int64 value: abc')) AS m(message),
        LATERAL syncopt.classify_failure(m.message) c;
+-- The destination's outage comes with the destination's remediation.
+SELECT category, retryable, remediation
+  FROM syncopt.classify_failure('Failure Origin: destination, Message: Connection refused');
 -- Nothing matched: the remediation says whether there was a message to read.
 SELECT coalesce(m, '(none)') AS message, c.category, c.remediation, c.explanation
   FROM (VALUES ('Something odd happened'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;

@@ -12,10 +12,12 @@
  * log scale, y = log(1 + x), because these metrics are skewed: on raw
  * values the ordinary right tail looks like spikes and a 95% row drop can
  * never score far.  The robust z-score is 0.6745 (y - median) / MAD
- * (Iglewicz & Hoaglin), falling back to the mean absolute deviation x
- * 1.2533 when MAD is 0.  A duration is judged as the residual from a
- * Theil-Sen line on log(1 + rows) when rows vary, so that a sync that
- * moved more rows may take longer.  A run is flagged when |z| is at least
+ * (Iglewicz & Hoaglin), the MAD corrected for small samples, falling back
+ * to the mean absolute deviation x 1.2533 when MAD is 0; for durations and
+ * credits the spread is taken as at least MIN_LOG_SPREAD.  A duration is
+ * judged as the residual from a Theil-Sen line on log(1 + rows) when rows
+ * vary, so that a sync that moved more rows may take longer, with its own
+ * level on weekends.  A run is flagged when |z| is at least
  * syncopt.anomaly_threshold, in a direction that matters for the metric
  * (longer, costlier, later; rows both ways), and the change is at least
  * syncopt.anomaly_min_change of the expected value (small-change guard).
@@ -40,6 +42,20 @@ PG_FUNCTION_INFO_V1(syncopt_anomalies);
 
 #define SCORE_CAP		1000.0	/* |z| reported when history never varied */
 #define FIT_MAX_RUNS	100		/* latest training runs the rows line uses */
+#define DAY_TYPE_MIN_RUNS 3		/* runs of each day type before the line's
+								 * level is split between weekdays and
+								 * weekends */
+
+/*
+ * The least spread, as a standard deviation on the log scale, that
+ * durations and credits are judged with.  Syncs that finish in their fixed
+ * overhead (tens of seconds) pile up at one value, and a handful of
+ * training runs can agree by chance: either collapses the MAD, and a run
+ * 1.6x its usual length would score 20.  With this floor and the default
+ * threshold, a duration must be about twice its expected value before it
+ * can be flagged however steady its history.
+ */
+#define MIN_LOG_SPREAD	0.2
 
 typedef enum Metric
 {
@@ -55,6 +71,13 @@ static const char *const metric_units[NUM_METRICS] = {"s", " rows", " credits", 
 
 /* Directions that matter: duration, credits and lag only upwards. */
 static const bool metric_drops[NUM_METRICS] = {false, true, false, false};
+
+/*
+ * Metrics measured with run-to-run noise (the same work takes a different
+ * time), judged with at least MIN_LOG_SPREAD; row counts and the schedule's
+ * lag can be exactly steady.
+ */
+static const bool metric_noisy[NUM_METRICS] = {true, false, true, false};
 
 static const char *const runs_sql =
 "SELECT r.run_id, r.connector_id, r.started_at,"
@@ -82,16 +105,28 @@ typedef struct RunMetrics
 typedef struct RowsFit
 {
 	bool		ok;
-	double		a;
+	double		a[2];			/* level on weekdays, on weekends */
+	bool		by_day_type;	/* whether the two levels differ */
 	double		b;
 	double		lo;				/* fewest log(1 + rows) in training */
 	int			n;
 	double		resid[FIT_MAX_RUNS];
 } RowsFit;
 
-/* Robust z-score of x against the training values. */
+/* Whether a UTC day of week (0 = Sunday) is a weekend day. */
+static inline bool
+is_weekend(int dow)
+{
+	return dow == 0 || dow == 6;
+}
+
+/*
+ * Robust z-score of x against n training values, which are residuals of a
+ * fit of `fitted` parameters (1: the median alone), with a spread of at
+ * least min_spread standard deviations on the log scale.
+ */
 static double
-robust_z(double x, double *train, int n, double median)
+robust_z(double x, double *train, int n, double median, int fitted, double min_spread)
 {
 	double	   *dev = palloc(sizeof(double) * n);
 	double		mad,
@@ -102,8 +137,15 @@ robust_z(double x, double *train, int n, double median)
 		dev[i] = fabs(train[i] - median);
 		meanad += dev[i] / n;
 	}
-	mad = quantile(dev, n, 0.5);
+
+	/*
+	 * The sample MAD runs small in small samples (Croux & Rousseeuw's n / (n
+	 * - 0.8)), and more so for residuals of parameters fitted to the same
+	 * runs (the degrees of freedom the fit used).
+	 */
+	mad = quantile(dev, n, 0.5) * n / (n - 0.8) * sqrt((double) n / (n - fitted));
 	pfree(dev);
+	mad = Max(mad, 0.6745 * min_spread);
 	if (mad > 0)
 		return 0.6745 * (x - median) / mad;
 	if (meanad > 0)
@@ -140,13 +182,19 @@ training_set(const RunMetrics *runs, int first, int last, TimestampTz since,
  * Theil-Sen line of log(1 + duration) on log(1 + rows) over its latest
  * training runs (the median of pairwise slopes, kept at or above 0, so that
  * an anomaly left in the training window does not tilt it), with the
- * training residuals.  fit->ok is false when some training run has no row
+ * training residuals.  Its level is the median residual of weekday runs
+ * for weekdays and of weekend runs for weekends when there are enough of
+ * each (sources are quieter on weekends, so the same rows go faster), else
+ * the median of all.  fit->ok is false when some training run has no row
  * count, there are too few, or the rows never varied.
  */
 static void
 fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit *fit)
 {
 	double		xs[FIT_MAX_RUNS];
+	bool		weekend[FIT_MAX_RUNS];
+	double		part[FIT_MAX_RUNS];
+	int			nweekend = 0;
 	double	   *slopes;
 	double		hi = -INFINITY;
 	int			n = 0,
@@ -162,6 +210,8 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 			return;
 		fit->resid[n] = log1p(runs[j].value[METRIC_DURATION]);
 		xs[n] = log1p(runs[j].value[METRIC_ROWS]);
+		weekend[n] = is_weekend(runs[j].dow);
+		nweekend += weekend[n];
 		fit->lo = Min(fit->lo, xs[n]);
 		hi = Max(hi, xs[n]);
 		n++;
@@ -177,9 +227,18 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 	pfree(slopes);
 	for (int i = 0; i < n; i++)
 		fit->resid[i] -= fit->b * xs[i];
-	fit->a = median_of(fit->resid, n);
+	fit->by_day_type = nweekend >= DAY_TYPE_MIN_RUNS && n - nweekend >= DAY_TYPE_MIN_RUNS;
+	for (int w = 0; w < 2; w++)
+	{
+		int			m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!fit->by_day_type || weekend[i] == w)
+				part[m++] = fit->resid[i];
+		fit->a[w] = median_of(part, m);
+	}
 	for (int i = 0; i < n; i++)
-		fit->resid[i] -= fit->a;
+		fit->resid[i] -= fit->a[weekend[i]];
 	fit->n = n;
 	fit->ok = true;
 }
@@ -203,6 +262,7 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			double		x = r->value[m];
 			double		y = log1p(x);
 			double		rows_x = log1p(r->value[METRIC_ROWS]);
+			double		level = 0;
 			double	   *train = ys;
 			double		center,
 						expected,
@@ -228,15 +288,17 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			{
 				n = fit.n;
 				train = fit.resid;
-				y -= fit.a + fit.b * rows_x;
+				level = fit.a[is_weekend(r->dow)] + fit.b * rows_x;
+				y -= level;
 			}
 			else
 				n = training_set(runs, first, last, since, r, m, ys, &seasonal);
 			if (n < syncopt_anomaly_min_training)
 				continue;
 			center = median_of(train, n);
-			z = robust_z(y, train, n, center);
-			expected = expm1(center + (by_rows ? fit.a + fit.b * rows_x : 0));
+			z = robust_z(y, train, n, center, by_rows ? 2 + fit.by_day_type : 1,
+						 metric_noisy[m] ? MIN_LOG_SPREAD : 0);
+			expected = expm1(center + level);
 			change = expected != 0 ? fabs(x - expected) / fabs(expected) : INFINITY;
 			if (fabs(z) < syncopt_anomaly_threshold || change < syncopt_anomaly_min_change)
 				continue;
@@ -246,8 +308,10 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			appendStringInfo(&reason, "%s %.6g%s is %s ", metric_names[m], x, metric_units[m],
 							 expected != 0 ? psprintf("%.2fx", x / expected) : "far from");
 			if (by_rows)
-				appendStringInfo(&reason, "the %.6g%s expected for its %.6g rows (duration grows as rows^%.2f over",
-								 expected, metric_units[m], r->value[METRIC_ROWS], fit.b);
+				appendStringInfo(&reason, "the %.6g%s expected for its %.6g rows%s (duration grows as rows^%.2f over",
+								 expected, metric_units[m], r->value[METRIC_ROWS],
+								 !fit.by_day_type ? "" : is_weekend(r->dow) ? " on a weekend" : " on a weekday",
+								 fit.b);
 			else
 				appendStringInfo(&reason, "the median %.6g%s of", expected, metric_units[m]);
 			appendStringInfo(&reason, " %d %s%s run%s%s; ",

@@ -10,8 +10,9 @@
  * and setup_state broken/incomplete, and HTTP status codes.  Then the
  * rules of syncopt.failure_pattern, tried by priority (users add rows with
  * a lower number to override the built-in ones), matched case-insensitively
- * against the message.  Nothing matched is 'unknown' and never retried
- * automatically.
+ * against the message.  An outage is put on the side Airbyte blames when
+ * the message carries its failure origin.  Nothing matched is 'unknown'
+ * and never retried automatically.
  *
  *-------------------------------------------------------------------------
  */
@@ -143,6 +144,57 @@ matched_words(text *msg, text *pattern)
 	return words;
 }
 
+/*
+ * The side Airbyte blames for a failure: its failure reasons read "Failure
+ * Origin: source|destination, Message: ...".  NULL when the message does
+ * not start so, or names another origin (replication, platform, ...).
+ */
+static const char *
+failure_origin(const char *message)
+{
+	static const char *const sides[] = {"source", "destination"};
+	static const char prefix[] = "failure origin:";
+
+	while (isspace((unsigned char) *message))
+		message++;
+	if (pg_strncasecmp(message, prefix, strlen(prefix)) != 0)
+		return NULL;
+	message += strlen(prefix);
+	while (isspace((unsigned char) *message))
+		message++;
+	for (int i = 0; i < (int) lengthof(sides); i++)
+		if (pg_strncasecmp(message, sides[i], strlen(sides[i])) == 0 &&
+			!isalnum((unsigned char) message[strlen(sides[i])]))
+			return sides[i];
+	return NULL;
+}
+
+/*
+ * Put an outage on the side the vendor blames: a refused connection is the
+ * source's outage unless Airbyte says the destination failed.  The
+ * remediation is then the first rule's of the other side.
+ */
+static void
+blame_origin(const char *origin, const Pattern *patterns, int npatterns, Classification *out)
+{
+	const char *side;
+
+	if (strcmp(out->category, "source_outage") != 0 && strcmp(out->category, "destination_outage") != 0)
+		return;
+	side = strcmp(origin, "source") == 0 ? "source_outage" : "destination_outage";
+	if (strcmp(out->category, side) == 0)
+		return;
+	for (int i = 0; i < npatterns; i++)
+		if (strcmp(patterns[i].category, side) == 0)
+		{
+			out->category = patterns[i].category;
+			out->retryable = patterns[i].retryable;
+			out->remediation = patterns[i].remediation;
+			out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
+			return;
+		}
+}
+
 /* Classify one failure: native code, then patterns, then unknown. */
 static void
 classify(const char *message, const char *code, const char *vendor,
@@ -173,6 +225,7 @@ classify(const char *message, const char *code, const char *vendor,
 	if (message && *message)
 	{
 		text	   *msg = cstring_to_text(message);
+		const char *origin = failure_origin(message);
 
 		for (int i = 0; i < npatterns; i++)
 		{
@@ -190,6 +243,8 @@ classify(const char *message, const char *code, const char *vendor,
 				out->remediation = p->remediation;
 				out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
 											(long long) p->id, matched_words(msg, p->pattern));
+				if (origin)
+					blame_origin(origin, patterns, npatterns, out);
 				return;
 			}
 		}

@@ -13,7 +13,8 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      '|login failed for user|invalid_session_id|session expired|api key .{0,30}(invalid|revoked|expired)',
      NULL, 'credentials', false,
      'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
-    ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403',
+    ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403'
+     '|no privileges|(does not|doesn''t) have (the )?(required )?permissions?',
      NULL, 'permission', false,
      'Grant the connector''s user the missing privilege on the source (see the message for the object).', 30, true),
     -- Before permissions: Google APIs answer a rate limit with 403 Forbidden.
@@ -25,14 +26,15 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema'
      '|cannot (change|alter|drop) column|column \S+ cannot be (dropped|altered|changed)|invalid column name|unknown column'
      '|bad (int64|float64|double|numeric|bool|date|timestamp|datetime) value|is of type \w+ but expression is of type'
-     '|schema does not match|has changed type|refresh (the )?schema',
+     '|schema does not match|has changed type|refresh (the )?schema'
+     '|relation \S+ does not exist|incoming data has type',
      NULL, 'schema_change', false,
      'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
     ('destination|warehouse|snowflake|bigquery|redshift|databricks',
      NULL, 'destination_outage', true,
      'Check the destination warehouse is up and the connector''s role can write; retry once it is.', 70, true),
     ('connection (refused|reset)|could not connect|host unreachable|name or service not known|no route to host|ssl handshake|service unavailable|50[234]'
-     '|i/o error|communications link failure|connection (closed|lost|broken)|eof detected|ssl syscall',
+     '|i/o error|communications link failure|connection (closed|lost|broken)|eof detected|ssl syscall|broken pipe',
      NULL, 'source_outage', true,
      'The source was unreachable; retry later and check the source host, network path or SSH tunnel.', 60, true),
     ('time(d)? ?out|deadline exceeded|heartbeat',
@@ -40,7 +42,12 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      'The sync timed out; retry, and consider smaller batches or a quieter window for the source.', 80, true),
     ('temporar(y|ily)|transient|try again|internal server error|500|conflict with recovery',
      NULL, 'transient', true,
-     'A transient vendor or network error; an automatic retry is safe.', 90, true);
+     'A transient vendor or network error; an automatic retry is safe.', 90, true),
+    -- Before destinations: Snowflake names its warehouse when none is set.
+    ('no active warehouse|does not exist or (is )?not authori[sz]ed',
+     NULL, 'configuration', false,
+     'A setting names something that is not there (warehouse, database, stage): fix the connector''s or '
+     'destination''s configuration, then re-run; retrying as is will not help.', 35, true);
 
 CREATE TRIGGER failure_pattern_protect_builtin
     BEFORE INSERT OR UPDATE OR DELETE ON syncopt.failure_pattern

@@ -28,7 +28,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "test"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fleet.failure_messages import CATEGORIES, FRESH, MESSAGES, split  # noqa: E402
+from fleet.failure_messages import CATEGORIES, HELD_OUT, MESSAGES, MORE, split  # noqa: E402
 from fleet.generator import GeneratedFleet  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
 from report import replace_section, server_seconds  # noqa: E402
@@ -39,6 +39,7 @@ SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"
 SEEDS = 30
 CONNECTORS = 60
 NOW = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+DETECTION_DAYS = 7     # anomalies judged on the last week; the 14 days before train them
 POLICIES = ["static", "fifo", "edf", "syncopt"]
 # name: (generator scenario, concurrency slots)
 SCENARIOS = {
@@ -211,7 +212,7 @@ def detection(cluster):
     for seed in range(1, 11):
         fleet = GeneratedFleet(seed=seed, connectors=CONNECTORS, scenario="failure_heavy", now=NOW)
         cluster.psql(ACCOUNTS + fleet.sql_connectors() + fleet.sql_runs(), DB)
-        since = (NOW - timedelta(days=fleet.days - 7)).isoformat()
+        since = (NOW - timedelta(days=DETECTION_DAYS)).isoformat()
         flagged = cluster.rows(f"""
 SELECT c.external_id, r.external_run_id, a.metric, a.direction
   FROM syncopt.anomalies('{since}') a JOIN syncopt.sync_run r USING (run_id)
@@ -220,7 +221,7 @@ SELECT c.external_id, r.external_run_id, a.metric, a.direction
         truth = {k: v for k, v in fleet.truth.items()}
         for kind in injected:
             injected[kind] += sum(1 for (ext, run), v in truth.items() if v == kind and
-                                  any(r["external_run_id"] == run and r["started_at"] >= NOW - timedelta(days=fleet.days - 7)
+                                  any(r["external_run_id"] == run and r["started_at"] >= NOW - timedelta(days=DETECTION_DAYS)
                                       for r in fleet.runs if r["connector"]["external_id"] == ext))
         for ext, run, metric, direction in flagged:
             kind = "duration_spike" if metric == "duration" and direction == "spike" else (
@@ -238,12 +239,23 @@ SELECT c.external_id, r.external_run_id, k.category
             kind = truth.get((ext, run))
             if kind:
                 classes.setdefault(kind, []).append(category)
-    lines = ["- Anomalies (robust z-score on the log scale, durations against the rows moved) on the last 7 days of 10 failure-heavy fleets:"]
+    lines = [f"- Anomalies (robust z-score on the log scale, durations against the rows moved) on the last {DETECTION_DAYS} days "
+             f"of 10 failure-heavy fleets, trained on the {fleet.days - DETECTION_DAYS} days before (the default window is 14):"]
     for kind in tp:
         precision = tp[kind] / (tp[kind] + fp[kind]) if tp[kind] + fp[kind] else float("nan")
         recall = tp[kind] / injected[kind] if injected[kind] else float("nan")
         lines.append(f"  {kind.replace('_', ' ')}: precision **{100 * precision:.0f}%**, recall **{100 * recall:.0f}%** "
                      f"({tp[kind]} of {injected[kind]} injected found, {fp[kind]} other runs flagged)")
+    lines.append("  How the method got here (session 14), measured the same way: one level for all days, the plain "
+                 "sample MAD and no floor found duration spikes at precision 53%, recall 73% and row drops at 74%, 100% "
+                 "on these 10 fleets.  The changes (a weekend level for the rows line, the small-sample correction of "
+                 "the MAD, a spread of at least 0.2 for durations and credits) were chosen on 20 other failure-heavy "
+                 "fleets (seeds 11 to 30: duration spikes 56%, 80% before, 69%, 83% after) and checked on 20 more "
+                 "(seeds 31 to 50: 52%, 77% before, 66%, 81% after).  The floor trades precision for recall: 0, 0.1, "
+                 "0.15, 0.2, 0.3 gave 60, 59, 63, 69, 83% precision at 84, 84, 83, 83, 83% recall on seeds 11 to 30. "
+                 "The injected spikes are 5 to 8 times the normal duration, so a larger floor looks better here by "
+                 "construction; 0.2 flags nothing under about twice the expected duration, the smallest change a "
+                 "person reading the feed would call a spike.")
     lines += failure_class_lines(cluster, classes)
     return lines
 
@@ -272,29 +284,38 @@ def failure_class_lines(cluster, classes):
     halves = {name: classified(cluster, {cause: split(cause)[h] for cause in MESSAGES})
               for h, name in enumerate(("dev", "test"))}
     both = halves["dev"] + halves["test"]
-    fresh = classified(cluster, FRESH)
-    lines = [f"- Failure classes, wording by wording: the {len(both)} messages of test/fleet/failure_messages.py "
-             "(in the shapes real syncs report: Airbyte and connector issue threads, database and SaaS API errors; "
-             "we wrote them, changing names and numbers), each through `classify_failure()`. "
-             "Precision counts the other three causes' wordings classified as this one; unclassified ones are `unknown` "
-             "(never retried automatically, the remediation says to read the message)."]
+    more = classified(cluster, MORE)
+    held_out = classified(cluster, HELD_OUT)
+    lines = [f"- Failure classes, wording by wording: the {len(both)} messages of MESSAGES in "
+             "test/fleet/failure_messages.py (in the shapes real syncs report: Airbyte and connector issue threads, "
+             "database and SaaS API errors; we wrote them, changing names and numbers), each through "
+             "`classify_failure()`. Precision counts the other three causes' wordings classified as this one; "
+             "unclassified ones are `unknown` (never retried automatically, the remediation says to read the message)."]
     for cause, (precision, recall, right, labelled, claimed) in precision_recall(both).items():
         lines.append(f"  {cause.replace('_', ' ')}: precision **{100 * precision:.0f}%**, recall **{100 * recall:.0f}%** "
                      f"({right} of {labelled} right; {claimed} classified as {' or '.join(sorted(CATEGORIES[cause]))})")
     for name, pairs in halves.items():
         right = sum(1 for k, c in pairs if c in CATEGORIES[k])
         lines.append(f"  {name} half: {right} of {len(pairs)} right")
-    lines.append("  How the built-in rules got here (session 13): before, they recognised 15 of 24 dev and 6 of 24 "
-                 "test wordings; tuned on the dev half only, 24 of 24 dev and **9 of 24 test** (the held-out figure: "
-                 "what to expect of wordings the rules have not met); the test half's misses were then added too, so "
-                 "both halves are now in-sample; the held-out figure is now the next line's.")
-    right = sum(1 for k, c in fresh if c in CATEGORIES[k])
-    unknown = sum(1 for _, c in fresh if c == "unknown")
-    lines.append(f"- Failure classes on held-out wordings (FRESH in the same file: {len(fresh)} wordings written after "
-                 "the rules were last changed, never used to change them, including permissions, destination outages "
-                 f"and configuration errors, which the generator does not inject): **{right} of {len(fresh)} right**, "
-                 f"{unknown} `unknown`, {len(fresh) - right - unknown} taken for another cause.")
-    for cause, (precision, recall, right, labelled, claimed) in precision_recall(fresh).items():
+    right = sum(1 for k, c in more if c in CATEGORIES[k])
+    lines.append(f"  MORE ({len(more)} wordings, also permissions, destination outages and configuration errors, "
+                 f"which the generator does not inject): {right} of {len(more)} right.")
+    lines.append("  How the built-in rules got here: in session 13 they recognised 15 of 24 dev and 6 of 24 test "
+                 "wordings of MESSAGES; tuned on the dev half only, **9 of 24 test** (held out); then both halves "
+                 "were added. MORE was written next as the held-out set: **10 of 18 right**, 6 `unknown`, 2 taken for "
+                 "another cause (a Redshift destination's \"Connection refused\" read as a source outage; Snowflake's "
+                 "\"No active warehouse selected\", a configuration error, as a destination outage). In session 14 "
+                 "the rules were tuned on MORE (Airbyte's failure origin puts an outage on the side it names; "
+                 "configuration errors naming something missing; relations that no longer exist; broken pipes; "
+                 "roles without privileges), after HELD_OUT was written and measured with the old rules: "
+                 "8 of 20 right, 9 `unknown`, 3 taken for another cause.")
+    right = sum(1 for k, c in held_out if c in CATEGORIES[k])
+    unknown = sum(1 for _, c in held_out if c == "unknown")
+    lines.append(f"- Failure classes on held-out wordings (HELD_OUT in the same file: {len(held_out)} wordings of all "
+                 "seven causes written before the rules were last changed and never used to change them): "
+                 f"**{right} of {len(held_out)} right**, {unknown} `unknown`, {len(held_out) - right - unknown} "
+                 "taken for another cause.")
+    for cause, (precision, recall, right, labelled, claimed) in precision_recall(held_out).items():
         lines.append(f"  {cause.replace('_', ' ')}: {right} of {labelled} right; "
                      f"{claimed - right} wording{'' if claimed - right == 1 else 's'} of other causes taken for it")
     pairs = [(cause, category) for cause, categories in classes.items() for category in categories]

@@ -7,11 +7,12 @@ Sources: public Airbyte and connector issue threads, the vendors' docs
 (../shared/vendor-apis.md) and the error texts of the databases named.
 
 The generator draws an injected failure's message from its cause's list in
-MESSAGES, and the decision benchmark measures classify_failure() on these
-lists message by message, and on FRESH (below), the held-out wordings.  Each list is split in two by position: entries at
-even positions are the "dev" half (the built-in failure_pattern rules may
-be tuned on them), odd positions the "test" half (never looked at while
-tuning, so its figures say how the rules do on wording they have not met).
+MESSAGES.  The decision benchmark measures classify_failure() message by
+message on MESSAGES and MORE (wordings the built-in failure_pattern rules
+have been tuned on) and on HELD_OUT (wordings never used to change them:
+what to expect of wording the rules have not met).  Each MESSAGES list was
+split in two by position when the rules were first tuned on it, the even
+positions (dev) first; both halves are in-sample now.
 """
 
 # The categories of classify_failure() that are right for each cause.
@@ -135,13 +136,13 @@ MESSAGES = {
 }
 
 
-# Wordings written after the built-in rules were last changed and never used
-# to change them: the held-out set.  They include causes the generator does
-# not inject (permissions, destination outages, configuration), so that
+# Wordings of the four injected causes and of causes the generator does not
+# inject (permissions, destination outages, configuration), so that
 # precision also counts other causes' failures taken for one of the four.
-# Tune the rules on them and they stop being held out: move them into
-# MESSAGES and write fresh ones.
-FRESH = {
+# Written in session 13 as the held-out set; the rules were tuned on them in
+# session 14 (10 of 18 right before), so they are in-sample now, like
+# MESSAGES.
+MORE = {
     "credentials": [
         ("Error code: 401, error message: The access token provided is expired, revoked, malformed, "
          "or invalid for other reasons.", "OAuth provider 401 bodies"),
@@ -192,3 +193,54 @@ def split(kind):
     """The dev and test halves of one cause's messages."""
     entries = MESSAGES[kind]
     return entries[0::2], entries[1::2]
+
+
+# Written in session 14, before the rules were changed that session, and
+# never used to change them: the held-out set now that MORE above has been
+# used for tuning.  Tune the rules on these and they stop being held out:
+# move them into MORE and write new ones.
+HELD_OUT = {
+    "credentials": [
+        ("ORA-01017: invalid username/password; logon denied", "Oracle error ORA-01017"),
+        ("JWT token is invalid. [a1b2c3d4-0000-4e5f-8a9b-001122334455]", "Snowflake key-pair error 390144"),
+        ('401 Unauthorized: {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}',
+         "GitHub REST API 401 body"),
+    ],
+    "rate_limit": [
+        ("Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
+         "Shopify REST API throttling body"),
+        ("You have reached your ten_secondly_rolling limit.", "HubSpot API 429 body"),
+        ("Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+         "Stripe API 429 body"),
+    ],
+    "schema_change": [
+        ('ERROR: column "updated_at" of relation "accounts" does not exist', "PostgreSQL server message 42703"),
+        ("Numeric value 'n/a' is not recognized", "Snowflake error 100038"),
+        ("Field discount_code not found in the destination schema of stream orders", "connector load errors"),
+    ],
+    "transient": [
+        ("java.net.SocketException: Connection reset", "JDBC client errors"),
+        ("502 Bad Gateway", "HTTP gateway errors"),
+        ("Deadlock found when trying to get lock; try restarting transaction", "MySQL server error 1213"),
+        ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
+    ],
+    "permission": [
+        ("ORA-01031: insufficient privileges", "Oracle error ORA-01031"),
+        ("Access Denied: Dataset acme:analytics: Permission bigquery.tables.create denied on dataset "
+         "acme:analytics (or it may not exist).", "BigQuery access errors"),
+    ],
+    "destination_outage": [
+        ("Failure Origin: destination, Message: Could not connect with provided configuration. "
+         "java.net.ConnectException: Connection refused", "Airbyte destination check failures"),
+        ("google.api_core.exceptions.ServiceUnavailable: 503 POST "
+         "https://bigquery.googleapis.com/upload/bigquery/v2/projects/acme/jobs: Service Unavailable",
+         "BigQuery client errors"),
+    ],
+    "configuration": [
+        ("Failure Origin: source, Message: Configuration check failed: 'start_date' does not match the "
+         "format YYYY-MM-DDTHH:mm:ssZ", "Airbyte source check failures"),
+        ("Database 'ANALYTICS_DB' does not exist or not authorized.", "Snowflake error 002003"),
+        ('Failure Origin: source, Message: replication slot "airbyte_slot" does not exist',
+         "PostgreSQL CDC sources"),
+    ],
+}
