@@ -106,7 +106,7 @@ typedef struct RowsFit
 {
 	bool		ok;
 	double		a[2];			/* level on weekdays, on weekends */
-	bool		by_day_type;	/* whether the two levels differ */
+	bool		by_day_type;	/* whether weekends have a level of their own */
 	double		b;
 	double		lo;				/* fewest log(1 + rows) in training */
 	int			n;
