@@ -146,18 +146,8 @@ SELECT syncopt.rollback(123456);
 -- what waits for approval the same whenever the suite runs.
 ------------------------------------------------------------------------
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE status = 'proposed';
-CREATE FUNCTION pg_temp.add_runs(cid bigint, secs float8[]) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE ids bigint[];
-BEGIN
-    WITH ins AS (
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
-        SELECT cid, 'r' || cid || '-' || k, s, s + make_interval(secs => d), 'succeeded', 'api'
-          FROM unnest(secs) WITH ORDINALITY AS u(d, k),
-               LATERAL (SELECT timestamptz '2054-11-22 00:00+00' - make_interval(days => cardinality(secs) - k::int) AS s) t
-        RETURNING run_id)
-    SELECT array_agg(run_id) INTO ids FROM ins;
-    PERFORM syncopt.absorb_runs(ids, true);
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/add_runs.sql
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time) VALUES
     (11, 1, 'erp', 'ERP', 1440, 'auto', '05:00'), (12, 1, 'crm', 'CRM', 60, 'auto', NULL);
 INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight) VALUES (21, 'exec_dashboard', 'dashboard', '06:00', 10);

@@ -10,19 +10,8 @@ INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
     (1, 'fivetran', 'ft', 'https://api.fivetran.com'),
     (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
 INSERT INTO syncopt.policy (mode) VALUES ('copilot');
--- Runs of the given seconds, one a day, the last starting 2054-11-22 00:00.
-CREATE FUNCTION pg_temp.add_runs(cid bigint, secs float8[]) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE ids bigint[];
-BEGIN
-    WITH ins AS (
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
-        SELECT cid, 'r' || cid || '-' || k, s, s + make_interval(secs => d), 'succeeded', 'api'
-          FROM unnest(secs) WITH ORDINALITY AS u(d, k),
-               LATERAL (SELECT timestamptz '2054-11-22 00:00+00' - make_interval(days => cardinality(secs) - k::int) AS s) t
-        RETURNING run_id)
-    SELECT array_agg(run_id) INTO ids FROM ins;
-    PERFORM syncopt.absorb_runs(ids, true);
-END $$;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/add_runs.sql
 
 ------------------------------------------------------------------------
 -- 1. set_schedule: a daily sync inside a priced warehouse window.  Ads
