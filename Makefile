@@ -34,6 +34,10 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
+# PGXS tracks no header dependencies without --enable-depend: an object
+# built against an older struct layout would be linked silently.
+$(OBJS): $(wildcard src/*.h)
+
 .PHONY: test demo demo-stop bench
 test:
 	bash test/run-all.sh

@@ -52,6 +52,45 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 SELECT reason FROM syncopt.simulate('fifo', '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 
+-- A window that forbids syncing c1's source, as plan() honours one: every
+-- policy but static starts a sync only when its run at P90 (c1: 45 min)
+-- stays out of it; static's vendor schedule does not know it.
+-- ERP busy 05:00-05:45 daily: static's 05:20-05:50 run of c1 lands in it
+--   (load_window_syncs 1), all else as above.  fifo's c1 04:00-04:45 and
+--   edf's 04:10-04:55 at P90 stay clear: as above.  syncopt's backward
+--   plan would start c1 at 04:30 (06:00 - 2 x P90), but 04:30-06:00
+--   crosses the window, so it plans c1 to end before it: 05:00 - 90 min =
+--   03:30, eligible from its opening at 04:00; c2 (slot free before
+--   03:30) likewise from 04:00.  ATC: c2 (weight 3, 5 min of slack at
+--   P90) before c1 (weight 1, 75 min): c2 04:00-04:10, c1 04:10-04:40.
+--   No miss; one busy interval 04:00-04:45: 0.75 credits (0.8333 above,
+--   where c1 ran 04:30-05:00).  The bound starts c1 at 04:00 as above.
+UPDATE syncopt.connector SET source_key = 'erp' WHERE connector_id = 1;
+INSERT INTO syncopt.load_window (name, target, source_key, dow, start_time, end_time, timezone, load_factor)
+VALUES ('erp busy', 'source', 'erp', '*', '05:00', '05:45', 'UTC', 1);
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       syncs, load_window_syncs, round(credits::numeric, 4) AS credits, lb_sla_misses, lb_weighted_misses
+  FROM unnest(ARRAY['static', 'fifo', 'edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+-- ERP busy 04:15-05:45: a sync of c1 from 04:00 runs into it at P90, and
+-- the first start after it, 05:45, ends at 06:15, 15 min after A's due
+-- time.  Every policy that honours the window misses A by 15 min (the
+-- bound says so: lb 1 miss, 0.25 h) and catches it up then: c2
+-- 04:00-04:10 (B met), c1 05:45-06:15: weighted misses 1, tardiness
+-- 0.25, P95 of (0, 900 s) = 855 s, billed 15 + 35 min = 0.8333, no sync
+-- in the window (syncopt gives A up at once, as no start between 04:00
+-- and 05:30 clears the window, and runs c1 as a catch-up).  static meets
+-- A only by running c1 05:20-05:50 inside the window.
+UPDATE syncopt.load_window SET start_time = '04:15' WHERE name = 'erp busy';
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, load_window_syncs, round(credits::numeric, 4) AS credits,
+       lb_sla_misses, lb_weighted_misses, round(lb_weighted_tardiness_h::numeric, 4) AS lb_tardiness_h,
+       lb_syncs, slot_bound_sla_misses
+  FROM unnest(ARRAY['static', 'fifo', 'edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
+DELETE FROM syncopt.load_window;
+UPDATE syncopt.connector SET source_key = NULL WHERE connector_id = 1;
+
 -- Four connectors that could all run at once in the lower bound, two
 -- slots: no policy's misses and tardiness go below the bound, with noise
 -- (seeded faults and spread), on every seed tried (and the bound is not

@@ -325,6 +325,7 @@ simulate_policy(Sim *sim, SimResult *res)
 	build_requirements(sim);
 	draw_connectors(sim);
 	sim_index_destinations(sim);
+	sim_index_load_windows(sim);
 	sim_build_jobs(sim);
 	sim->weights_stale = true;
 	sim_run_events(sim);
@@ -339,6 +340,7 @@ simulate_policy(Sim *sim, SimResult *res)
 		res->wasted += fed && !sim->run[k].useful;
 	}
 	res->credits = sim_credits(sim);
+	res->load_window_syncs = sim_load_window_syncs(sim);
 }
 
 /* Policy name to enum, with a clear error for anything else. */
@@ -366,8 +368,8 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	SimResult	res;
 	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[18];
-	bool		nulls[18] = {0};
+	Datum		values[19];
+	bool		nulls[19] = {0};
 
 	sim.policy = parse_policy(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
@@ -404,18 +406,19 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	values[7] = Int32GetDatum(res.syncs);
 	values[8] = Int32GetDatum(res.failed);
 	values[9] = Int32GetDatum(res.wasted);
-	values[10] = Float8GetDatum(res.credits);
-	values[11] = Int32GetDatum(res.lb_misses);
-	values[12] = Float8GetDatum(res.lb_weighted_misses);
-	values[13] = Float8GetDatum(res.lb_weighted_tardiness_h);
-	values[14] = Int32GetDatum(res.lb_syncs);
-	values[15] = Int32GetDatum(res.slot_misses);
-	values[16] = Float8GetDatum(res.slot_weighted_misses);
-	values[17] = CStringGetTextDatum(psprintf("%d of %d deadlines missed (at least %d unavoidable, %d with %d slot%s); "
-											  "%d syncs (%d failed, %d wasted) for %.2f credits",
+	values[10] = Int32GetDatum(res.load_window_syncs);
+	values[11] = Float8GetDatum(res.credits);
+	values[12] = Int32GetDatum(res.lb_misses);
+	values[13] = Float8GetDatum(res.lb_weighted_misses);
+	values[14] = Float8GetDatum(res.lb_weighted_tardiness_h);
+	values[15] = Int32GetDatum(res.lb_syncs);
+	values[16] = Int32GetDatum(res.slot_misses);
+	values[17] = Float8GetDatum(res.slot_weighted_misses);
+	values[18] = CStringGetTextDatum(psprintf("%d of %d deadlines missed (at least %d unavoidable, %d with %d slot%s); "
+											  "%d syncs (%d failed, %d wasted, %d in source load windows) for %.2f credits",
 											  res.misses, sim.nocc, res.lb_misses, res.slot_misses,
 											  syncopt_max_concurrent_syncs, syncopt_max_concurrent_syncs == 1 ? "" : "s",
-											  res.syncs, res.failed, res.wasted, res.credits));
+											  res.syncs, res.failed, res.wasted, res.load_window_syncs, res.credits));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

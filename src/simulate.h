@@ -126,6 +126,9 @@ typedef struct Sim
 	bool	   *busy;			/* connector has a running sync */
 	int		   *dest_of;		/* connector -> destination number */
 	int		   *dest_running;	/* syncs running per destination */
+	int		   *win_off;		/* CSR over connectors: its source/connector */
+	int		   *win_idx;		/* load windows (fleet->win indexes) by start */
+	int			maxwin;
 } Sim;
 
 /* Index of the UTC day containing t, counted from the epoch. */
@@ -166,6 +169,7 @@ typedef struct SimResult
 	int			lb_syncs;
 	int			slot_misses;
 	double		slot_weighted_misses;
+	int			load_window_syncs;
 } SimResult;
 
 /* simulate.c: the world */
@@ -175,6 +179,9 @@ extern void *sim_grow(void *items, int n, int *max, Size size);
 
 /* simulate_events.c: the policies' jobs and the event loop */
 extern void sim_index_destinations(Sim *sim);
+extern void sim_index_load_windows(Sim *sim);
+extern TimestampTz sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due);
+extern TimestampTz sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s);
 extern void sim_build_jobs(Sim *sim);
 extern void sim_run_events(Sim *sim);
 
@@ -186,5 +193,6 @@ extern void sim_triage(Sim *sim, TimestampTz now);
 extern void sim_score_deadlines(Sim *sim, SimResult *res);
 extern int	sim_lower_bound_syncs(const Sim *sim);
 extern double sim_credits(const Sim *sim);
+extern int	sim_load_window_syncs(const Sim *sim);
 
 #endif							/* SYNCOPT_SIMULATE_H */

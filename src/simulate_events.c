@@ -55,9 +55,10 @@ add_scheduled_jobs(Sim *sim, int i)
 
 /*
  * One job per group of connector i's requirements that one sync can meet:
- * taken by due time, a requirement joins the group while a start after
- * every opening still leaves room for a failed attempt and a retry (twice
- * the P90) before the earliest due time.
+ * taken by due time, a requirement joins the group while the first start
+ * after every opening that no window forbidding the source keeps back
+ * still leaves room for a failed attempt and a retry (twice the P90)
+ * before the earliest due time.
  */
 static void
 add_demand_jobs(Sim *sim, int i)
@@ -70,8 +71,12 @@ add_demand_jobs(Sim *sim, int i)
 	{
 		SimReq	   *r = &sim->req[sim->req_of_conn[k]];
 		TimestampTz open = j ? Max(j->release, r->open) : r->open;
+		TimestampTz start = open;
+		TimestampTz gate;
 
-		if (j && time_add(open, room) <= j->due)
+		while ((gate = sim_window_gate(sim, i, start, DT_NOBEGIN)) != 0)
+			start = gate;
+		if (j && time_add(start, room) <= j->due)
 			j->release = j->eligible = open;
 		else
 		{
@@ -123,14 +128,14 @@ plan_latest_starts(Sim *sim)
 	{
 		SimJob	   *j = &sim->job[idx[k]];
 		int			best = 0;
-		TimestampTz finish,
-					begin;
+		double		room = RETRY_ROOM * sim->fleet->conn[j->conn].pred.p90_s;
+		TimestampTz begin;
 
 		for (int s = 1; s < nslots; s++)
 			if (slot_free_before[s] > slot_free_before[best])
 				best = s;
-		finish = Min(j->due, slot_free_before[best]);
-		begin = time_add(finish, -RETRY_ROOM * sim->fleet->conn[j->conn].pred.p90_s);
+		begin = sim_latest_allowed_start(sim, j->conn,
+										 time_add(Min(j->due, slot_free_before[best]), -room), room);
 		slot_free_before[best] = begin;
 		j->eligible = Max(j->release, begin);
 	}
@@ -173,6 +178,73 @@ sim_index_destinations(Sim *sim)
 				break;
 			}
 	}
+}
+
+/*
+ * For each connector, the source and connector load windows that apply to
+ * it (load_factor above 0), in order of start, as indexes into fleet->win.
+ */
+void
+sim_index_load_windows(Sim *sim)
+{
+	const Fleet *f = sim->fleet;
+	int			n = 0;
+
+	sim->win_off = palloc0(sizeof(int) * (f->nconn + 1));
+	for (int i = 0; i < f->nconn; i++)
+	{
+		for (int w = 0; w < f->nwin; w++)
+			if (f->win[w].target != 'w' && f->win[w].load_factor > 0 && window_applies(&f->win[w], &f->conn[i]))
+			{
+				sim->win_idx = sim_grow(sim->win_idx, n, &sim->maxwin, sizeof(int));
+				sim->win_idx[n++] = w;
+			}
+		sim->win_off[i + 1] = n;
+	}
+}
+
+/*
+ * The end of the load window that keeps a sync of connector i from
+ * starting at start, as plan() postpones one: a window with load_factor 1
+ * that the run at P90 would overlap, or a lesser one the sync can wait out
+ * and still end by due at P90 (DT_NOBEGIN: never); 0 when none does.
+ */
+TimestampTz
+sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
+{
+	double		p90 = sim->fleet->conn[i].pred.p90_s;
+	TimestampTz ends = time_add(start, p90);
+
+	for (int w = sim->win_off[i]; w < sim->win_off[i + 1]; w++)
+	{
+		const Window *win = &sim->fleet->win[sim->win_idx[w]];
+
+		if (win->starts >= ends)
+			break;
+		if (win->ends <= start)
+			continue;
+		if (win->load_factor >= 1 || time_add(win->ends, p90) <= due)
+			return win->ends;
+	}
+	return 0;
+}
+
+/*
+ * The latest start of a run of connector i lasting run_s, at or before
+ * start, that no window with load_factor 1 on its source forbids.
+ */
+TimestampTz
+sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s)
+{
+	/* Windows by start, latest first: moving before one can only meet earlier ones. */
+	for (int w = sim->win_off[i + 1] - 1; w >= sim->win_off[i]; w--)
+	{
+		const Window *win = &sim->fleet->win[sim->win_idx[w]];
+
+		if (win->load_factor >= 1 && win->starts < time_add(start, run_s) && win->ends > start)
+			start = time_add(win->starts, -run_s);
+	}
+	return start;
 }
 
 /*
@@ -229,16 +301,23 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 static bool
 job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 {
+	bool		wanted;
+
 	if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0)
 		return false;
+	if (j->scheduled)
+		return j->eligible <= now;
+	if (sim->policy != SIM_SYNCOPT)
+		wanted = j->eligible <= now;
 	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
-	if (sim->policy == SIM_SYNCOPT && saves_nothing(j))
-		return j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
-	if (j->eligible <= now)
-		return true;
-	/* syncopt rides along when the warehouse is paid for anyway. */
-	return sim->policy == SIM_SYNCOPT && !j->scheduled && !j->paused && j->release <= now &&
-		sim->dest_running[sim->dest_of[j->conn]] > 0;
+	else if (saves_nothing(j))
+		wanted = j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
+	else
+		/* It rides along when the warehouse is paid for anyway. */
+		wanted = j->eligible <= now ||
+			(!j->paused && j->release <= now && sim->dest_running[sim->dest_of[j->conn]] > 0);
+	/* No demand sync runs into a window that forbids syncing its source. */
+	return wanted && sim_window_gate(sim, j->conn, now, j->due) == 0;
 }
 
 /* Start job j at now: its duration, outcome and run record. */
@@ -443,6 +522,7 @@ sim_run_events(Sim *sim)
 		for (int k = 0; k < sim->njob; k++)
 		{
 			SimJob	   *j = &sim->job[k];
+			TimestampTz gate;
 
 			if (j->state == JOB_RUNNING)
 				next = Min(next, j->ends);
@@ -452,6 +532,8 @@ sim_run_events(Sim *sim)
 					next = Min(next, j->eligible);
 				else if (sim->policy == SIM_SYNCOPT && j->release > now)
 					next = Min(next, j->release);
+				else if (!j->scheduled && (gate = sim_window_gate(sim, j->conn, now, j->due)) != 0)
+					next = Min(next, gate);
 				/* A sync syncopt holds back is looked at again when it plans. */
 				else if (sim->policy == SIM_SYNCOPT && !sim->rollout && !j->scheduled)
 					next = Min(next, sim->next_planning);

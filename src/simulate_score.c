@@ -15,21 +15,29 @@
 
 /*
  * The earliest end of a successful sync of connector i starting at or
- * after t0, with unlimited slots and no transient failures.
+ * after t0, with unlimited slots and no transient failures, outside the
+ * windows that forbid syncing its source (as the gated policies start).
  */
 static TimestampTz
 lower_bound_end(const Sim *sim, int i, TimestampTz t0)
 {
 	TimestampTz best = NO_TIME;
-	TimestampTz t = sim_in_outage(sim, i, t0) ? sim->outage_to[i] : t0;
+	TimestampTz t = t0;
 
 	while (t < best && t < sim->end)
 	{
-		TimestampTz next_day = (TimestampTz) ((sim_day_of(t) + 1) * DAY_S * USECS_PER_SEC);
+		TimestampTz gate;
 
-		best = Min(best, time_add(t, sim_sync_seconds(sim, i, t)));
-		/* Durations change only at UTC midnight; outages only delay. */
-		t = sim_in_outage(sim, i, next_day) ? sim->outage_to[i] : next_day;
+		if (sim_in_outage(sim, i, t))
+			t = sim->outage_to[i];
+		else if ((gate = sim_window_gate(sim, i, t, DT_NOBEGIN)) != 0)
+			t = gate;
+		else
+		{
+			/* Durations change only at UTC midnight: a later start that day ends later. */
+			best = Min(best, time_add(t, sim_sync_seconds(sim, i, t)));
+			t = (TimestampTz) ((sim_day_of(t) + 1) * DAY_S * USECS_PER_SEC);
+		}
 	}
 	return best;
 }
@@ -219,4 +227,28 @@ sim_credits(const Sim *sim)
 	if (sim->nrun > 0)
 		total_s += billed(sim->fleet, from, to);
 	return total_s / 3600;
+}
+
+/* Syncs that ran into a load window of their source or connector. */
+int
+sim_load_window_syncs(const Sim *sim)
+{
+	int			n = 0;
+
+	for (int k = 0; k < sim->nrun; k++)
+	{
+		const SimRun *run = &sim->run[k];
+
+		for (int w = sim->win_off[run->conn]; w < sim->win_off[run->conn + 1]; w++)
+		{
+			const Window *win = &sim->fleet->win[sim->win_idx[w]];
+
+			if (win->starts < run->end && win->ends > run->start)
+			{
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
 }

@@ -18,16 +18,21 @@
 #define MAX_SHELVE_ROUNDS 6		/* replays one look-ahead may add */
 
 /*
- * The latest start of a sync of p50 seconds that meets requirement r: a
- * start after it, or any start when a sync begun at the opening would
- * already end late (DT_NOBEGIN), ends after the due time.
+ * The latest start of a sync of p50 seconds that meets requirement r and
+ * that no window forbidding its source keeps back (the gate looks at the
+ * run at P90): a start after it ends after the due time or is kept back;
+ * DT_NOBEGIN when no start in the requirement's window will do.
  */
 static TimestampTz
-latest_start(const SimReq *r, double p50)
+latest_start(const Sim *sim, const SimReq *r, double p50)
 {
+	TimestampTz start;
+
 	if (time_add(r->open, p50) > r->due)
 		return DT_NOBEGIN;
-	return time_add(r->due, -p50);
+	start = sim_latest_allowed_start(sim, r->conn, time_add(r->due, -p50),
+									 sim->fleet->conn[r->conn].pred.p90_s);
+	return start < r->open ? DT_NOBEGIN : start;
 }
 
 /*
@@ -46,7 +51,7 @@ sim_feasible_until(const Sim *sim, const SimJob *j)
 		const SimReq *r = sim_job_req(sim, j, m);
 
 		if (r->done == 0 && !sim->occ[r->occ].given_up)
-			until = Min(until, latest_start(r, p50));
+			until = Min(until, latest_start(sim, r, p50));
 	}
 	return until;
 }
@@ -74,7 +79,7 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 		{
 			SimReq	   *r = sim_job_req(sim, j, m);
 
-			if (r->done == 0 && !sim->occ[r->occ].given_up && earliest > latest_start(r, p50))
+			if (r->done == 0 && !sim->occ[r->occ].given_up && earliest > latest_start(sim, r, p50))
 			{
 				sim->occ[r->occ].given_up = true;
 				sim->weights_stale = true;

@@ -146,7 +146,8 @@ CREATE FUNCTION syncopt.simulate(policy text, horizon interval DEFAULT '7 days',
 RETURNS TABLE (policy text, seed integer, deadlines integer, sla_misses integer,
                weighted_misses double precision, weighted_tardiness_h double precision,
                p95_lateness interval, syncs integer, failed_syncs integer, wasted_syncs integer,
-               credits double precision, lb_sla_misses integer, lb_weighted_misses double precision,
+               load_window_syncs integer, credits double precision,
+               lb_sla_misses integer, lb_weighted_misses double precision,
                lb_weighted_tardiness_h double precision, lb_syncs integer,
                slot_bound_sla_misses integer, slot_bound_weighted_misses double precision, reason text)
 LANGUAGE c STABLE STRICT
