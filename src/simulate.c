@@ -14,7 +14,11 @@
  * That makes one requirement (open, due) per occurrence and upstream
  * connector.  A sync occupies one of syncopt.max_concurrent_syncs slots
  * (and of syncopt.max_concurrent_per_destination into its destination,
- * when set); one connector never runs two syncs at once.  Its duration is
+ * when set); one connector never runs two syncs at once, and under every
+ * policy but static a sync starts only as plan() would place it against
+ * the load windows of its source: its run at P90 overlaps no window with
+ * load_factor 1, nor a lesser one it can wait out and still end by its due
+ * time (vendor schedules know nothing of the windows).  Its duration is
  * lognormal around the predicted P50 with the spread the P90 implies,
  * drawn once per connector and UTC day; it fails transiently with the
  * connector's historical failure rate (drawn per connector and start
@@ -33,12 +37,14 @@
  * `fifo` in release order, `edf` by due time (deadlines pushed back
  * through the graph), and `syncopt` as the planner would: each sync
  * planned as late as the slots allow before its due time with P90
- * durations (a backward list schedule), started at that time or earlier
+ * durations (a backward list schedule) and ending before a window that
+ * forbids syncing its source, started at that time or earlier
  * when its warehouse is already busy (sharing a paid interval), chosen by
  * the ATC index, and a connector whose credentials failed left paused
  * until they are fixed instead of retried.  At each event syncopt also
  * triages, as the planner's give_up does: an occurrence one of whose
- * requirements can no longer be met (at P50) is given up, each remaining
+ * requirements can no longer be met (at P50, from a start the load
+ * windows allow) is given up, each remaining
  * occurrence's weight is shared among its unmet requirements in proportion
  * to their P50 (so work that completes a deadline goes first), and a sync
  * that can save nothing is not run, except to bring a given-up occurrence
@@ -60,10 +66,12 @@
  *
  * The lower bound.  With unlimited slots and no transient failures, a
  * requirement ends no earlier than the best start at or after its opening
- * (outside an outage, each UTC day's duration); occurrences late even then
- * bound the misses and tardiness from below.  Requirements of one
- * connector with disjoint windows need distinct syncs: the largest such
- * set bounds the syncs a schedule meeting every deadline needs.  A second,
+ * (outside an outage and the windows forbidding its source, so the bound
+ * holds for the policies that honour them; each UTC day's duration);
+ * occurrences late even then bound the misses and tardiness from below.
+ * Requirements of one connector with disjoint windows need distinct
+ * syncs: the largest such set bounds the syncs a schedule meeting every
+ * deadline needs.  A second,
  * tighter bound on misses keeps the slots: an occurrence whose connectors'
  * shortest syncs cannot all fit on the slots between its opening and its
  * due times is missed by every policy.

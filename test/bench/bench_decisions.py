@@ -71,10 +71,11 @@ def simulate(cluster, slots, seed):
     rows = cluster.rows(f"""
 SET syncopt.max_concurrent_syncs = {slots};
 SELECT s.policy, s.weighted_misses, s.sla_misses, s.weighted_tardiness_h, s.credits, s.syncs,
-       s.lb_weighted_misses, s.deadlines, s.wasted_syncs, s.slot_bound_weighted_misses
+       s.lb_weighted_misses, s.deadlines, s.wasted_syncs, s.slot_bound_weighted_misses, s.load_window_syncs
   FROM unnest(ARRAY{POLICIES!r}) p, syncopt.simulate(p, '7 days', {seed}, '{NOW.isoformat()}') s""", DB)
     return {r[0]: dict(wm=float(r[1]), misses=int(r[2]), wt=float(r[3]), credits=float(r[4]), syncs=int(r[5]),
-                       lb_wm=float(r[6]), deadlines=int(r[7]), wasted=int(r[8]), slot_wm=float(r[9])) for r in rows}
+                       lb_wm=float(r[6]), deadlines=int(r[7]), wasted=int(r[8]), slot_wm=float(r[9]),
+                       in_windows=int(r[10])) for r in rows}
 
 
 def beyond_bound_without_faults(cluster, slots, seed):
@@ -100,20 +101,22 @@ def decisions(cluster, results):
             if scenario == "loose":
                 noiseless.setdefault(name, []).append(beyond_bound_without_faults(cluster, slots, seed))
         out.append(f"\n### {name} ({scenario} scenario, {slots} slots, {SEEDS} seeds)\n")
-        out.append("| policy | weighted misses | misses per seed | weighted tardiness (h) | credits | syncs |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| policy | weighted misses | misses per seed | weighted tardiness (h) | credits | syncs "
+                   "| syncs in source load windows |")
+        out.append("|---|---|---|---|---|---|---|")
         bounds = {"lower bound": "lb_wm", f"lower bound on {slots} slots": "slot_wm"}
         for p in POLICIES + list(bounds):
             if p in bounds:
                 wm = ci([s["syncopt"][bounds[p]] for s in per_seed])
-                out.append(f"| {p} | {wm[0]:.1f} ± {wm[1]:.1f} | | | | |")
+                out.append(f"| {p} | {wm[0]:.1f} ± {wm[1]:.1f} | | | | | |")
                 continue
             wm = ci([s[p]["wm"] for s in per_seed])
             out.append(f"| {p} | {wm[0]:.1f} ± {wm[1]:.1f} | {statistics.fmean(s[p]['misses'] for s in per_seed):.1f}"
                        f" of {statistics.fmean(s[p]['deadlines'] for s in per_seed):.0f} | "
                        f"{ci([s[p]['wt'] for s in per_seed])[0]:.1f} | {ci([s[p]['credits'] for s in per_seed])[0]:.1f}"
                        f" ± {ci([s[p]['credits'] for s in per_seed])[1]:.1f} | "
-                       f"{statistics.fmean(s[p]['syncs'] for s in per_seed):.0f} |")
+                       f"{statistics.fmean(s[p]['syncs'] for s in per_seed):.0f} | "
+                       f"{statistics.fmean(s[p]['in_windows'] for s in per_seed):.0f} |")
         out.append("")
         out.append("Paired differences, syncopt minus baseline (mean ± 95% CI over seeds):")
         out.append("")
@@ -385,7 +388,19 @@ and outside peak price, which costs it credits: over capacity its weighted
 tardiness went from 4,982 to 1,032 h and its credits from -40% to -22%
 against static, misses unchanged within noise);
 credits are warehouse hours on the union of busy intervals (60 s minimum per
-resume, 5-minute auto-suspend tail, peak price x2).  The lower bound has
+resume, 5-minute auto-suspend tail, peak price x2).  fifo, edf and
+syncopt keep out of the windows that forbid syncing a source (the
+generator gives each OLTP source one, weekdays 08:00 to 18:00 New York
+time, load_factor 1), as `plan()` does: a sync starts only when its run at
+P90 stays out of them.  static's vendor schedules do not know them; the
+last column counts each policy's syncs that ran into one (under every
+policy the connectors nothing waits for keep their vendor schedules, and a
+run longer than its P90 can spill into a window).  The bounds are for
+schedules that keep out of the windows.  Until session 15 `simulate()` let
+every policy sync inside them, which the planner never does: on the same
+fleets syncopt's weighted misses were then 0.10x static's loose, 0.37x
+tight, 0.54x over capacity and 0.41x failure-heavy, with the lower bound
+(on the slots) at 0.05x, 0.30x, 0.37x and 0.26x.  The lower bound has
 unlimited slots and no transient failures; the lower bound on the slots
 counts the deadlines no policy can meet with that many slots (a deadline's
 syncs, at their shortest, do not fit on the slots between its window's
