@@ -141,7 +141,9 @@ def decisions(cluster, results):
             out.append(f"- the same {SEEDS} fleets with noise 0 (exact P50 durations, no failures, no outages): "
                        f"{statistics.fmean(noiseless[name]):.2f} weighted misses per seed beyond the lower bound "
                        f"(largest {max(noiseless[name]):.1f}); the gap above comes from the faults, which the "
-                       f"clairvoyant bound avoids.")
+                       f"clairvoyant bound avoids" + ("." if max(noiseless[name]) == 0 else
+                       ", and without them from the ATC order (weight per P90 hour), which can leave a long sync "
+                       "behind shorter ones until its source's load window closes."))
         verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving, slot_ratio))
     return out, verdicts
 
