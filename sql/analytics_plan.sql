@@ -224,6 +224,16 @@ SELECT connector_id, load_penalty, round(score::numeric, 4) AS score
 UPDATE syncopt.load_window SET load_factor = 1;
 -- Urgent now starts at 12:00 (ends 13:00, misses 10:30).
 SELECT connector_id, planned_start, will_miss, action FROM syncopt.plan('2026-11-23 09:00+00');
+-- Before the window, a sync that must end before it has that much less
+-- slack.  At 06:00: Urgent's latest start would be 10:30 - 60 min = 09:30,
+-- but 09:30-10:30 runs into the window, so it must end by 08:00: start by
+-- 07:00, slack 60 min (not 3 h 30).  Urgency: risk (0 + 0.1) / (2 + 2) =
+-- 0.025, slack' = 3600 - 0.025 x 2400 = 3540 s, k x mean P90 = 2 x (7200
+-- + 3600) / 2 = 10800 s: exp(-3540 / 10800) = 0.7205 (0.3131 without
+-- the window).  Heavy (16:00-18:00) clears it: start by 16:00, 10 h.
+SELECT connector_id, latest_start, slack, round(urgency::numeric, 4) AS urgency,
+       substring(reason FROM 'start by [^(]*') AS start_by
+  FROM syncopt.priority_scores('2026-11-23 06:00+00') ORDER BY connector_id;
 -- On a Saturday the weekday window does not apply.
 SELECT connector_id, planned_start, action FROM syncopt.plan('2026-11-28 09:00+00');
 DELETE FROM syncopt.load_window;

@@ -13,7 +13,9 @@
  *	 P90h	   predicted P90 duration in hours (at least a minute): short
  *			   syncs that unblock much weight go first
  *	 urgency   exp(-max(slack - risk x P50, 0) / (k x mean P90)), 0 when no
- *			   deadline waits; k = syncopt.atc_k
+ *			   deadline waits; k = syncopt.atc_k; slack runs to the latest
+ *			   start that ends by the due time at P90 and clears every
+ *			   window forbidding the source (load_factor 1)
  *	 staleness how far past half its freshness SLA the oldest downstream
  *			   data is (age / SLA - 0.5, 0 to 3.5)
  *	 load	   load_factor of a source or connector load window in force now
@@ -105,6 +107,32 @@ describe_deadline(const Fleet *fleet, const Connector *c, StringInfo out)
 		appendStringInfo(out, ", before %s starts", fleet->conn[c->due_via].name);
 }
 
+/*
+ * The latest start from which a sync of c at P90 ends by its due time
+ * without running into a window that forbids syncing it (load_factor 1),
+ * as plan() places one; *beat is the window it must end before, or NULL.
+ */
+static TimestampTz
+latest_clear_start(const Fleet *fleet, const Connector *c, const Window **beat)
+{
+	TimestampTz start = time_add(c->due, -c->pred.p90_s);
+
+	*beat = NULL;
+	/* Windows by start, latest first: moving before one can only meet earlier ones. */
+	for (int i = fleet->nwin - 1; i >= 0; i--)
+	{
+		const Window *w = &fleet->win[i];
+
+		if (w->target != 'w' && w->load_factor >= 1 && window_applies(w, c) &&
+			w->starts < time_add(start, c->pred.p90_s) && w->ends > start)
+		{
+			start = time_add(w->starts, -c->pred.p90_s);
+			*beat = w;
+		}
+	}
+	return start;
+}
+
 /* Score one connector. */
 static void
 score_connector(const Fleet *fleet, const Connector *c, Score *s)
@@ -115,6 +143,7 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 	double		slack_eff = 0;
 	const Window *load = window_active(fleet, c, fleet->at, false);
 	const Window *peak = window_active(fleet, c, fleet->at, true);
+	const Window *beat = NULL;
 
 	initStringInfo(&s->reason);
 	s->failure_risk = failure_risk(c);
@@ -123,7 +152,7 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 	s->urgency = 0;
 	if (c->due != NO_TIME)
 	{
-		s->latest_start = time_add(c->due, -c->pred.p90_s);
+		s->latest_start = latest_clear_start(fleet, c, &beat);
 		s->slack_s = time_diff(s->latest_start, fleet->at);
 		slack_eff = s->slack_s - s->failure_risk * c->pred.p50_s;
 		s->urgency = exp(-Max(slack_eff, 0) / (syncopt_atc_k * mean_p90));
@@ -155,9 +184,11 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 	{
 		appendStringInfoString(&s->reason, "; ");
 		describe_deadline(fleet, c, &s->reason);
-		appendStringInfo(&s->reason, "; P90 %s, so start by %s (slack %s)",
-						 format_duration(c->pred.p90_s), format_time(s->latest_start),
-						 format_duration(s->slack_s));
+		appendStringInfo(&s->reason, "; P90 %s, so start by %s", format_duration(c->pred.p90_s),
+						 format_time(s->latest_start));
+		if (beat)
+			appendStringInfo(&s->reason, " to end before %s at %s", beat->name, format_time(beat->starts));
+		appendStringInfo(&s->reason, " (slack %s)", format_duration(s->slack_s));
 	}
 	else if (c->ndown > 0)
 		appendStringInfoString(&s->reason, "; no downstream deadline");

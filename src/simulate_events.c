@@ -285,7 +285,9 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 		case SIM_SYNCOPT:
 			{
 				double		p = Max(c->pred.p90_s, 1.0);
-				double		slack = j->due == NO_TIME ? 1e12 : time_diff(j->due, now) - p;
+				/* Slack to the latest start clearing the source's windows, as score.c. */
+				double		slack = j->due == NO_TIME ? 1e12 :
+					time_diff(sim_latest_allowed_start(sim, j->conn, time_add(j->due, -p), p), now);
 				double		mean_p = sim->fleet->mean_p90_s > 0 ? sim->fleet->mean_p90_s : p;
 
 				/* Catching up comes after everything that can still be saved. */
