@@ -172,7 +172,8 @@ failure_origin(const char *message)
 /*
  * Put an outage on the side the vendor blames: a refused connection is the
  * source's outage unless Airbyte says the destination failed.  The
- * remediation is then the first rule's of the other side.
+ * remediation is then that of the other side's last rule in precedence,
+ * its most general: no rule of that side matched the message.
  */
 static void
 blame_origin(const char *origin, const Pattern *patterns, int npatterns, Classification *out)
@@ -184,7 +185,7 @@ blame_origin(const char *origin, const Pattern *patterns, int npatterns, Classif
 	side = strcmp(origin, "source") == 0 ? "source_outage" : "destination_outage";
 	if (strcmp(out->category, side) == 0)
 		return;
-	for (int i = 0; i < npatterns; i++)
+	for (int i = npatterns - 1; i >= 0; i--)
 		if (strcmp(patterns[i].category, side) == 0)
 		{
 			out->category = patterns[i].category;

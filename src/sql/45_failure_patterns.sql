@@ -4,13 +4,14 @@
 
 INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority, builtin) VALUES
     ('(invalid|expired|revoked) (oauth|access|refresh)? ?token|token (has )?expired|invalid_grant'
-     '|(security|session|access|refresh|oauth) token\M.{0,60}\m(expired|invalid|revoked)|expiredtoken',
+     '|(security|session|access|refresh|oauth|jwt) token\M.{0,60}\m(expired|invalid|revoked)|expiredtoken',
      NULL, 'credentials', false,
      'Re-authorise the connector in the vendor UI (OAuth token expired or revoked); retrying will not help.', 10, true),
     -- MySQL reports a wrong password as "Access denied for user ... (using password: YES)".
     ('authentication failed|invalid (credentials|password|api key)|password authentication failed|401 unauthorized|unauthori[sz]ed'
      '|incorrect (username|user name|password)|username or password|access denied for user .*using password'
-     '|login failed for user|invalid_session_id|session expired|api key .{0,30}(invalid|revoked|expired)',
+     '|login failed for user|invalid_session_id|session expired|api key .{0,30}(invalid|revoked|expired)'
+     '|invalid username/password|logon denied',
      NULL, 'credentials', false,
      'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
     ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403'
@@ -20,14 +21,16 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     -- Before permissions: Google APIs answer a rate limit with 403 Forbidden.
     ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit'
      '|exceeded (your|the)( \w+){0,3} quota|(requests|calls) per (second|minute|hour|day) exceeded'
-     '|requests? limit (exceeded|reached)|request_limit_exceeded',
+     '|requests? limit (exceeded|reached)|request_limit_exceeded'
+     '|exceeded \d+ (calls|requests) per|reached (your|the) \S+ limit',
      NULL, 'rate_limit', true,
      'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 25, true),
     ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema'
      '|cannot (change|alter|drop) column|column \S+ cannot be (dropped|altered|changed)|invalid column name|unknown column'
      '|bad (int64|float64|double|numeric|bool|date|timestamp|datetime) value|is of type \w+ but expression is of type'
      '|schema does not match|has changed type|refresh (the )?schema'
-     '|relation \S+ does not exist|incoming data has type',
+     '|relation \S+ does not exist|incoming data has type'
+     '|(numeric|date|timestamp|boolean) value .{0,60}is not recognized|field \S+ not found in the (destination )?schema',
      NULL, 'schema_change', false,
      'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
     ('destination|warehouse|snowflake|bigquery|redshift|databricks',
@@ -40,14 +43,20 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     ('time(d)? ?out|deadline exceeded|heartbeat',
      NULL, 'timeout', true,
      'The sync timed out; retry, and consider smaller batches or a quieter window for the source.', 80, true),
-    ('temporar(y|ily)|transient|try again|internal server error|500|conflict with recovery',
+    ('temporar(y|ily)|transient|try again|internal server error|500|conflict with recovery|deadlock found|try restarting transaction',
      NULL, 'transient', true,
      'A transient vendor or network error; an automatic retry is safe.', 90, true),
     -- Before destinations: Snowflake names its warehouse when none is set.
-    ('no active warehouse|does not exist or (is )?not authori[sz]ed',
+    ('no active warehouse|does not exist or (is )?not authori[sz]ed|configuration check failed'
+     '|does not match the format|replication slot \S+ does not exist',
      NULL, 'configuration', false,
      'A setting names something that is not there (warehouse, database, stage): fix the connector''s or '
-     'destination''s configuration, then re-run; retrying as is will not help.', 35, true);
+     'destination''s configuration, then re-run; retrying as is will not help.', 35, true),
+    -- Before source outages: an outage reply that names a warehouse is the destination's.
+    ('(bigquery|snowflake|redshift|databricks).{0,200}(50[234]|service unavailable)'
+     '|(50[234]|service unavailable).{0,200}(bigquery|snowflake|redshift|databricks)',
+     NULL, 'destination_outage', true,
+     'The destination warehouse answered that it is unavailable; retry once its service is back.', 55, true);
 
 CREATE TRIGGER failure_pattern_protect_builtin
     BEFORE INSERT OR UPDATE OR DELETE ON syncopt.failure_pattern

@@ -139,29 +139,46 @@ MESSAGES = {
 # Wordings of the four injected causes and of causes the generator does not
 # inject (permissions, destination outages, configuration), so that
 # precision also counts other causes' failures taken for one of the four.
-# Written in session 13 as the held-out set; the rules were tuned on them in
-# session 14 (10 of 18 right before), so they are in-sample now, like
-# MESSAGES.
+# The first 18 were written in session 13 as the held-out set and tuned on
+# in session 14 (10 of 18 right before); the other 20 were session 14's
+# held-out set but for one that repeated a MESSAGES wording, tuned on in
+# session 15 (10 of 20 right before).  All are
+# in-sample now, like MESSAGES.
 MORE = {
     "credentials": [
         ("Error code: 401, error message: The access token provided is expired, revoked, malformed, "
          "or invalid for other reasons.", "OAuth provider 401 bodies"),
         ("invalid_client: client authentication failed", "OAuth token endpoint errors"),
+        ("ORA-01017: invalid username/password; logon denied", "Oracle error ORA-01017"),
+        ("JWT token is invalid. [a1b2c3d4-0000-4e5f-8a9b-001122334455]", "Snowflake key-pair error 390144"),
+        ('401 Unauthorized: {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}',
+         "GitHub REST API 401 body"),
     ],
     "rate_limit": [
         ("HTTP 429: Rate limit exceeded. Reset in 37 seconds.", "SaaS API 429 bodies"),
         ("Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user'",
          "Google APIs quota errors"),
+        ("Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
+         "Shopify REST API throttling body"),
+        ("You have reached your ten_secondly_rolling limit.", "HubSpot API 429 body"),
+        ("Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+         "Stripe API 429 body"),
     ],
     "schema_change": [
         ('ERROR: relation "public.orders_v2" does not exist', "PostgreSQL server message 42P01"),
         ("Table analytics.events has a column payload of type STRING, but the incoming data has type JSON",
          "warehouse load errors"),
+        ('ERROR: column "updated_at" of relation "accounts" does not exist', "PostgreSQL server message 42703"),
+        ("Numeric value 'n/a' is not recognized", "Snowflake error 100038"),
+        ("Field discount_code not found in the destination schema of stream orders", "connector load errors"),
     ],
     "transient": [
         ("Connection timed out (Read failed)", "JDBC client errors"),
         ("503 Service Unavailable", "HTTP gateway errors"),
         ("Broken pipe (Write failed)", "JDBC client errors"),
+        ("java.net.SocketException: Connection reset", "JDBC client errors"),
+        ("Deadlock found when trying to get lock; try restarting transaction", "MySQL server error 1213"),
+        ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
     ],
     "permission": [
         ("SQL compilation error: Schema 'RAW' already exists, but current role has no privileges on it.",
@@ -171,6 +188,9 @@ MORE = {
         ("ERROR: permission denied for schema grafana", "https://github.com/metabase/metabase/issues/1988"),
         ("Current role does not have permissions on the target schema",
          "https://github.com/airbytehq/airbyte/pull/21764"),
+        ("ORA-01031: insufficient privileges", "Oracle error ORA-01031"),
+        ("Access Denied: Dataset acme:analytics: Permission bigquery.tables.create denied on dataset "
+         "acme:analytics (or it may not exist).", "BigQuery access errors"),
     ],
     "destination_outage": [
         ("Warehouse 'LOADING_WH' cannot be resumed because resource monitor 'MONTHLY' has exceeded its quota.",
@@ -179,12 +199,22 @@ MORE = {
          "Connection refused.", "https://github.com/airbytehq/airbyte/issues/26821"),
         ("BigQuery error in load operation: Error processing job: Backend error. Job aborted.",
          "BigQuery load job errors"),
+        ("Failure Origin: destination, Message: Could not connect with provided configuration. "
+         "java.net.ConnectException: Connection refused", "Airbyte destination check failures"),
+        ("google.api_core.exceptions.ServiceUnavailable: 503 POST "
+         "https://bigquery.googleapis.com/upload/bigquery/v2/projects/acme/jobs: Service Unavailable",
+         "BigQuery client errors"),
     ],
     "configuration": [
         ("No active warehouse selected in the current session. Select an active warehouse with the "
          "'use warehouse' command.", "https://github.com/airbytehq/airbyte/issues/40615"),
         ("Stage 'AIRBYTE.PUBLIC.MY_STAGE' does not exist or not authorized.",
          "https://github.com/airbytehq/airbyte/issues/26373"),
+        ("Failure Origin: source, Message: Configuration check failed: 'start_date' does not match the "
+         "format YYYY-MM-DDTHH:mm:ssZ", "Airbyte source check failures"),
+        ("Database 'ANALYTICS_DB' does not exist or not authorized.", "Snowflake error 002003"),
+        ('Failure Origin: source, Message: replication slot "airbyte_slot" does not exist',
+         "PostgreSQL CDC sources"),
     ],
 }
 
@@ -195,52 +225,50 @@ def split(kind):
     return entries[0::2], entries[1::2]
 
 
-# Written in session 14, before the rules were changed that session, and
+# Written in session 15, before the rules were changed that session, and
 # never used to change them: the held-out set now that MORE above has been
 # used for tuning.  Tune the rules on these and they stop being held out:
 # move them into MORE and write new ones.
 HELD_OUT = {
     "credentials": [
-        ("ORA-01017: invalid username/password; logon denied", "Oracle error ORA-01017"),
-        ("JWT token is invalid. [a1b2c3d4-0000-4e5f-8a9b-001122334455]", "Snowflake key-pair error 390144"),
-        ('401 Unauthorized: {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}',
-         "GitHub REST API 401 body"),
+        ("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
+         "client secret value, not the client secret ID", "Azure AD sign-in error"),
+        ("Authentication failed: the API key provided has been revoked", "SaaS API 401 bodies"),
+        ("403 Forbidden: The provided access token has expired (code: TOKEN_EXPIRED)", "SaaS API 403 bodies"),
     ],
     "rate_limit": [
-        ("Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
-         "Shopify REST API throttling body"),
-        ("You have reached your ten_secondly_rolling limit.", "HubSpot API 429 body"),
-        ("Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-         "Stripe API 429 body"),
+        ("ThrottlingException: Rate exceeded", "AWS API throttling"),
+        ("Daily API request limit of 10000 reached for this account", "SaaS API daily quotas"),
+        ("You've made too many API calls in a short period. Please slow down.", "SaaS API 429 bodies"),
     ],
     "schema_change": [
-        ('ERROR: column "updated_at" of relation "accounts" does not exist', "PostgreSQL server message 42703"),
-        ("Numeric value 'n/a' is not recognized", "Snowflake error 100038"),
-        ("Field discount_code not found in the destination schema of stream orders", "connector load errors"),
+        ("SQL compilation error: error line 1 at position 42 invalid identifier 'CUSTOMER_TIER'",
+         "Snowflake error 000904"),
+        ("Schema evolution detected: column 'plan_tier' was removed from source table 'subscriptions'",
+         "connector schema checks"),
+        ("Value of type STRING cannot be assigned to amount, which has type INT64", "BigQuery load errors"),
     ],
     "transient": [
-        ("java.net.SocketException: Connection reset", "JDBC client errors"),
-        ("502 Bad Gateway", "HTTP gateway errors"),
-        ("Deadlock found when trying to get lock; try restarting transaction", "MySQL server error 1213"),
-        ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
+        ("java.net.SocketTimeoutException: connect timed out", "JDBC client errors"),
+        ("ECONNRESET: socket hang up", "Node.js HTTP client errors"),
+        ("The server encountered a temporary error and could not complete your request. Please try again in "
+         "30 seconds.", "Google API 500 body"),
+        ("Lock wait timeout exceeded; try restarting transaction", "MySQL server error 1205"),
     ],
     "permission": [
-        ("ORA-01031: insufficient privileges", "Oracle error ORA-01031"),
-        ("Access Denied: Dataset acme:analytics: Permission bigquery.tables.create denied on dataset "
-         "acme:analytics (or it may not exist).", "BigQuery access errors"),
+        ("User does not have bigquery.jobs.create permission in project acme-prod.", "BigQuery access errors"),
+        ("AccessDeniedException: User: arn:aws:iam::123456789012:user/etl is not authorized to perform: "
+         "glue:GetTable", "AWS IAM errors"),
     ],
     "destination_outage": [
-        ("Failure Origin: destination, Message: Could not connect with provided configuration. "
-         "java.net.ConnectException: Connection refused", "Airbyte destination check failures"),
-        ("google.api_core.exceptions.ServiceUnavailable: 503 POST "
-         "https://bigquery.googleapis.com/upload/bigquery/v2/projects/acme/jobs: Service Unavailable",
-         "BigQuery client errors"),
+        ("Failure Origin: destination, Message: java.net.SocketTimeoutException: connect timed out",
+         "Airbyte destination failures"),
+        ("Redshift cluster 'analytics' is not available: ClusterUnavailableFault", "Redshift API errors"),
     ],
     "configuration": [
-        ("Failure Origin: source, Message: Configuration check failed: 'start_date' does not match the "
-         "format YYYY-MM-DDTHH:mm:ssZ", "Airbyte source check failures"),
-        ("Database 'ANALYTICS_DB' does not exist or not authorized.", "Snowflake error 002003"),
-        ('Failure Origin: source, Message: replication slot "airbyte_slot" does not exist',
-         "PostgreSQL CDC sources"),
+        ("Failure Origin: source, Message: Invalid JSON in 'replication_method' configuration",
+         "Airbyte source check failures"),
+        ("The specified bucket does not exist (NoSuchBucket): acme-landing-zone", "S3 errors"),
+        ('publication "airbyte_publication" does not exist', "PostgreSQL CDC sources"),
     ],
 }
