@@ -126,9 +126,10 @@ typedef struct Sim
 	bool	   *busy;			/* connector has a running sync */
 	int		   *dest_of;		/* connector -> destination number */
 	int		   *dest_running;	/* syncs running per destination */
-	int		   *win_off;		/* CSR over connectors: its source/connector */
-	int		   *win_idx;		/* load windows (fleet->win indexes) by start */
-	int			maxwin;
+	int		   *win_off;		/* CSR over connectors: the load windows of */
+	int		   *win_idx;		/* its source or itself, fleet->win indexes
+								 * by start */
+	int			maxwin;			/* win_idx allocated */
 } Sim;
 
 /* Index of the UTC day containing t, counted from the epoch. */

@@ -207,7 +207,8 @@ sim_index_load_windows(Sim *sim)
  * The end of the load window that keeps a sync of connector i from
  * starting at start, as plan() postpones one: a window with load_factor 1
  * that the run at P90 would overlap, or a lesser one the sync can wait out
- * and still end by due at P90 (DT_NOBEGIN: never); 0 when none does.
+ * and still end by due at P90 (never when due is DT_NOBEGIN); 0 when none
+ * does.
  */
 TimestampTz
 sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
