@@ -181,6 +181,10 @@ extern int *priority_order(const Fleet *fleet, const Score *scores);
 extern bool window_applies(const Window *w, const Connector *c);
 extern const Window *window_active(const Fleet *fleet, const Connector *c,
 								   TimestampTz t, bool warehouse);
+extern TimestampTz window_postpones(const Window *w, const Connector *c, TimestampTz start,
+									TimestampTz end, TimestampTz due);
+extern TimestampTz latest_clear_start(const Fleet *fleet, const int *idx, int n, const Connector *c,
+									  TimestampTz start, double run_s, const Window **beat);
 
 /* plan.c */
 typedef struct PlannedSync

@@ -60,32 +60,6 @@ typedef struct Schedule
 	int			next_priority;
 } Schedule;
 
-/* Does window w postpone a sync of c over [start, end)? Returns its end, or 0. */
-static TimestampTz
-window_postpones(const Window *w, const Connector *c, TimestampTz start, TimestampTz end)
-{
-	bool		hard;
-
-	if (w->ends <= start || w->starts >= end)
-		return 0;
-	if (w->target == 'w')
-	{
-		if (w->price <= 1)
-			return 0;
-		hard = false;
-	}
-	else
-	{
-		if (w->load_factor <= 0 || !window_applies(w, c))
-			return 0;
-		hard = w->load_factor >= 1;
-	}
-	/* A soft window is waited out only when the deadline still holds after it. */
-	if (!hard && time_add(w->ends, c->pred.p90_s) > c->due)
-		return 0;
-	return w->ends;
-}
-
 /* Syncs already planned into the destination of c that overlap [start, end); earliest end among them. */
 static int
 destination_busy(const Schedule *s, const Connector *c, TimestampTz start, TimestampTz end,
@@ -161,7 +135,7 @@ place_job(Schedule *s, int j)
 		TimestampTz slot_time = NO_TIME;
 
 		for (int w = 0; w < fleet->nwin && later == 0; w++)
-			if ((later = window_postpones(&fleet->win[w], c, t, end)) != 0)
+			if ((later = window_postpones(&fleet->win[w], c, t, end, c->due)) != 0)
 				waited = &fleet->win[w];
 		if (later == 0 && syncopt_max_concurrent_per_destination > 0 && c->destination)
 		{

@@ -84,6 +84,68 @@ window_active(const Fleet *fleet, const Connector *c, TimestampTz t, bool wareho
 	return best;
 }
 
+/*
+ * Does window w hold back a sync of c over [start, end) that must end by
+ * due, as plan() places one?  Its end if so, else 0: a load window of c
+ * with load_factor 1 always does; a lesser one, or a warehouse price
+ * window, only when the sync can wait it out and still end by due at P90
+ * (never when due is DT_NOBEGIN).
+ */
+TimestampTz
+window_postpones(const Window *w, const Connector *c, TimestampTz start, TimestampTz end,
+				 TimestampTz due)
+{
+	bool		hard;
+
+	if (w->ends <= start || w->starts >= end)
+		return 0;
+	if (w->target == 'w')
+	{
+		if (w->price <= 1)
+			return 0;
+		hard = false;
+	}
+	else
+	{
+		if (w->load_factor <= 0 || !window_applies(w, c))
+			return 0;
+		hard = w->load_factor >= 1;
+	}
+	/* A soft window is waited out only when the deadline still holds after it. */
+	if (!hard && time_add(w->ends, c->pred.p90_s) > due)
+		return 0;
+	return w->ends;
+}
+
+/*
+ * The latest start, at or before start, of a run of c lasting run_s that
+ * no window forbidding c's source (load_factor 1) overlaps.  The windows
+ * looked at are fleet->win[idx[0..n)] (by start), or all n of fleet->win
+ * when idx is NULL; *beat, when given, is the window the run must end
+ * before, or NULL.
+ */
+TimestampTz
+latest_clear_start(const Fleet *fleet, const int *idx, int n, const Connector *c,
+				   TimestampTz start, double run_s, const Window **beat)
+{
+	if (beat)
+		*beat = NULL;
+	/* Windows by start, latest first: moving before one can only meet earlier ones. */
+	for (int k = n - 1; k >= 0; k--)
+	{
+		const Window *w = &fleet->win[idx ? idx[k] : k];
+
+		if (w->target != 'w' && w->load_factor >= 1 && window_applies(w, c) &&
+			w->starts < time_add(start, run_s) && w->ends > start)
+		{
+			start = time_add(w->starts, -run_s);
+			if (beat)
+				*beat = w;
+		}
+	}
+	return start;
+}
+
 /* Probability that the next sync fails, from counts and the current streak. */
 static double
 failure_risk(const Connector *c)
@@ -107,32 +169,6 @@ describe_deadline(const Fleet *fleet, const Connector *c, StringInfo out)
 		appendStringInfo(out, ", before %s starts", fleet->conn[c->due_via].name);
 }
 
-/*
- * The latest start from which a sync of c at P90 ends by its due time
- * without running into a window that forbids syncing it (load_factor 1),
- * as plan() places one; *beat is the window it must end before, or NULL.
- */
-static TimestampTz
-latest_clear_start(const Fleet *fleet, const Connector *c, const Window **beat)
-{
-	TimestampTz start = time_add(c->due, -c->pred.p90_s);
-
-	*beat = NULL;
-	/* Windows by start, latest first: moving before one can only meet earlier ones. */
-	for (int i = fleet->nwin - 1; i >= 0; i--)
-	{
-		const Window *w = &fleet->win[i];
-
-		if (w->target != 'w' && w->load_factor >= 1 && window_applies(w, c) &&
-			w->starts < time_add(start, c->pred.p90_s) && w->ends > start)
-		{
-			start = time_add(w->starts, -c->pred.p90_s);
-			*beat = w;
-		}
-	}
-	return start;
-}
-
 /* Score one connector. */
 static void
 score_connector(const Fleet *fleet, const Connector *c, Score *s)
@@ -152,7 +188,8 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 	s->urgency = 0;
 	if (c->due != NO_TIME)
 	{
-		s->latest_start = latest_clear_start(fleet, c, &beat);
+		s->latest_start = latest_clear_start(fleet, NULL, fleet->nwin, c, time_add(c->due, -c->pred.p90_s),
+											 c->pred.p90_s, &beat);
 		s->slack_s = time_diff(s->latest_start, fleet->at);
 		slack_eff = s->slack_s - s->failure_risk * c->pred.p50_s;
 		s->urgency = exp(-Max(slack_eff, 0) / (syncopt_atc_k * mean_p90));

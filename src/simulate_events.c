@@ -205,27 +205,24 @@ sim_index_load_windows(Sim *sim)
 
 /*
  * The end of the load window that keeps a sync of connector i from
- * starting at start, as plan() postpones one: a window with load_factor 1
- * that the run at P90 would overlap, or a lesser one the sync can wait out
- * and still end by due at P90 (never when due is DT_NOBEGIN); 0 when none
- * does.
+ * starting at start, by plan()'s rule (window_postpones) for a run at P90
+ * that must end by due; 0 when none does.
  */
 TimestampTz
 sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
 {
-	double		p90 = sim->fleet->conn[i].pred.p90_s;
-	TimestampTz ends = time_add(start, p90);
+	const Connector *c = &sim->fleet->conn[i];
+	TimestampTz ends = time_add(start, c->pred.p90_s);
 
 	for (int w = sim->win_off[i]; w < sim->win_off[i + 1]; w++)
 	{
 		const Window *win = &sim->fleet->win[sim->win_idx[w]];
+		TimestampTz later;
 
 		if (win->starts >= ends)
 			break;
-		if (win->ends <= start)
-			continue;
-		if (win->load_factor >= 1 || time_add(win->ends, p90) <= due)
-			return win->ends;
+		if ((later = window_postpones(win, c, start, ends, due)) != 0)
+			return later;
 	}
 	return 0;
 }
@@ -237,15 +234,8 @@ sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
 TimestampTz
 sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s)
 {
-	/* Windows by start, latest first: moving before one can only meet earlier ones. */
-	for (int w = sim->win_off[i + 1] - 1; w >= sim->win_off[i]; w--)
-	{
-		const Window *win = &sim->fleet->win[sim->win_idx[w]];
-
-		if (win->load_factor >= 1 && win->starts < time_add(start, run_s) && win->ends > start)
-			start = time_add(win->starts, -run_s);
-	}
-	return start;
+	return latest_clear_start(sim->fleet, &sim->win_idx[sim->win_off[i]], sim->win_off[i + 1] - sim->win_off[i],
+							  &sim->fleet->conn[i], start, run_s, NULL);
 }
 
 /*
