@@ -217,6 +217,33 @@ SELECT connector_id, action, status, reason LIKE 'Pause: the last 3 syncs failed
   FROM syncopt.run_planner('2054-11-23 04:10+00') WHERE connector_id = 13;
 SELECT kind, severity FROM syncopt.alert WHERE kind = 'sync_failure' ORDER BY alert_id;
 
+-- A failed sync is retried at the next planning run, not one P90 after
+-- the trigger.  ERP's automatic trigger of 04:10 goes out (the executor's
+-- steps; its clock is set to the plan's, 2054, with triggers off).
+SELECT count(*) AS claimed FROM syncopt.executor_claim(10);
+SELECT decision_id AS erp_trigger FROM syncopt.fivetran_sync_ai_logs
+ WHERE connector_id = 11 AND action = 'trigger_sync' AND status = 'executing' \gset
+SELECT syncopt.executor_record(:erp_trigger, 200, '{"code": "Success"}', NULL, 1, false, -1);
+SET session_replication_role = replica;
+UPDATE syncopt.fivetran_sync_ai_logs
+   SET started_at = '2054-11-23 04:10+00', finished_at = '2054-11-23 04:10:02+00'
+ WHERE decision_id = :erp_trigger;
+RESET session_replication_role;
+-- At 04:20 (ERP's P90 is 60 min) the sync it started is taken to be running:
+-- no second trigger, though ERP is late.
+SELECT count(*) AS while_running FROM syncopt.planner_candidates('2054-11-23 04:20+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+-- The sync fails at 04:16: from then on nothing runs, so the 04:20 run
+-- triggers again; a planning run at 04:15 still saw it running.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (11, 'erp-f1', '2054-11-23 04:10:30+00', '2054-11-23 04:16+00', 'failed', 'Connection reset by peer', 'api');
+SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run WHERE external_run_id = 'erp-f1';
+SELECT count(*) AS at_0415 FROM syncopt.planner_candidates('2054-11-23 04:15+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+SELECT connector_id, action, reason LIKE 'Start now: it is already late for %' AS late
+  FROM syncopt.planner_candidates('2054-11-23 04:20+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+
 -- Bad input.
 SELECT syncopt.run_planner(NULL);
 SELECT syncopt.run_planner('infinity');
@@ -224,9 +251,9 @@ SELECT syncopt.schedule_planner();
 SELECT syncopt.digest('2100-01-01');
 
 -- The digest: the one open proposal (HubSpot's pause), today's executions
--- (sections 2 and 3: pause, notify, the reconciled trigger succeeded; the
--- 503 trigger and three schedule changes failed; the resync unknown), the
--- three credential failures.
+-- (pause, notify, the reconciled trigger and ERP's automatic trigger
+-- succeeded; the 503 trigger and three schedule changes failed; the
+-- resync unknown), the three credential failures.
 -- (SLA lines depend on the wall clock and are left out.)
 SELECT line FROM regexp_split_to_table(syncopt.digest('2026-11-01 00:00+00'), E'\n') AS line
  WHERE line ~ '^(Waiting|Executed|Failed syncs|  HubSpot|Open circuit)';

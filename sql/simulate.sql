@@ -281,6 +281,48 @@ SELECT sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS t
   FROM syncopt.simulate('syncopt', '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 RESET syncopt.max_concurrent_per_destination;
 
+-- A failed sync is retried for as long as it can save its deadline.  W
+-- fails half its syncs (10 of 20 yesterday) and takes about an hour:
+-- P50 60 min, P90 the 5 percent floor above it, 3784.58 s, so a spread
+-- of log(1.0513) / 1.2816 = 0.039.  H (weight 1) is due 12:00 and wants W
+-- synced since 02:00.  Noise 1 (faults on), one slot, all else paused.
+-- Seed 76's draws, recomputed outside the database by
+-- test/fleet/sim_draws.py (an independent implementation of sim_draw):
+-- no outage (its draw 0.70 >= 0.5); W's sync takes 3550.23 s that day, a failed
+-- one stops after 20 percent of it, 710.05 s; the starts at 02:00,
+-- 02:11:50, 02:23:40, 09:53:50, 10:15 and 10:30 fail, 10:45 does not.
+-- edf (fifo alike): W at 02:00 when H's window opens, fails at 02:11:50,
+--   is retried at once and fails at 02:23:40 and 02:35:30: three
+--   attempts, given up.  H is never met in the horizon: 12 h late at its
+--   end (24:00), tardiness 12, P95 of (12 h) = 12 h.  3 syncs, 3 failed, 3
+--   wasted; one busy interval 02:00-02:40:30.14, 0.6750 h.
+-- syncopt: planned at 12:00 - 2 x P90 = 09:53:50.85; fails at
+--   10:05:40.89 and is triggered again by the next planning run, 10:15;
+--   fails at 10:26:50, again at 10:30; fails at 10:41:50, again at 10:45:
+--   10:45-11:44:10, H met.  4 syncs, 3 failed and wasted.  Billed:
+--   09:53:50.85 to 10:10:40.89 (the tail ends before 10:15), then 10:15
+--   to 11:49:10.23: 1010.04 + 5650.23 s = 1.8501 h.
+UPDATE syncopt.connector SET paused = true;
+DELETE FROM syncopt.lineage;
+DELETE FROM syncopt.asset;
+SET syncopt.max_concurrent_syncs = 1;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes) VALUES
+    (10, 1, 'w', 'W', 360);
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT 10, 'w' || k, timestamptz '2026-11-19 00:00' + make_interval(hours => k),
+       timestamptz '2026-11-19 01:00' + make_interval(hours => k),
+       CASE WHEN k % 2 = 0 THEN 'failed' ELSE 'succeeded' END, 'api'
+  FROM generate_series(0, 19) k;
+SELECT syncopt.absorb_runs(array_agg(run_id)) IS NOT NULL AS absorbed FROM syncopt.sync_run WHERE connector_id = 10;
+SELECT p50, p90 FROM syncopt.predict_duration('2026-11-20') WHERE connector_id = 10;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, freshness_sla, weight) VALUES
+    (10, 'H', 'dashboard', '12:00', '10 hours', 1);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (10, 10);
+SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
+       p95_lateness, syncs, failed_syncs, wasted_syncs, round(credits::numeric, 4) AS credits, lb_sla_misses
+  FROM unnest(ARRAY['fifo', 'edf', 'syncopt']) AS p,
+       syncopt.simulate(p, '1 day', 76, '2026-11-20 00:00', '5 minutes', 1);
+
 -- Bad input: a clear error.
 \set VERBOSITY default
 SELECT * FROM syncopt.simulate('random');

@@ -33,15 +33,17 @@
  * first come first served when slots are full, a run skipped while the
  * previous one is busy, no retry.  The others run one sync per group of
  * requirements whose windows overlap (connectors nothing waits for keep
- * their static schedule), retrying a failure at once up to three attempts:
- * `fifo` in release order, `edf` by due time (deadlines pushed back
- * through the graph), and `syncopt` as the planner would: each sync
+ * their static schedule): `fifo` in release order and `edf` by due time
+ * (deadlines pushed back through the graph), each retrying a failure at
+ * once up to three attempts, and `syncopt` as the planner would: each sync
  * planned as late as the slots allow before its due time with P90
  * durations (a backward list schedule) and ending before a window that
  * forbids syncing its source, started at that time or earlier
  * when its warehouse is already busy (sharing a paid interval), chosen by
- * the ATC index, and a connector whose credentials failed left paused
- * until they are fixed instead of retried.  At each event syncopt also
+ * the ATC index; a failed sync triggered again at the next planning run
+ * (every quarter hour) for as long as it can save something, and a
+ * connector whose credentials failed left paused until they are fixed
+ * instead of retried.  At each event syncopt also
  * triages, as the planner's give_up does: an occurrence one of whose
  * requirements can no longer be met (at P50, from a start the load
  * windows allow) is given up, each remaining

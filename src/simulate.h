@@ -21,6 +21,7 @@
 #include "analytics.h"
 
 #define DAY_S			86400.0
+#define PLANNING_EVERY_S (15 * 60.0)	/* schedule_planner()'s default cadence */
 
 typedef enum SimPolicy
 {

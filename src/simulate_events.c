@@ -372,7 +372,25 @@ meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 	return useful;
 }
 
-/* Job j's sync ends: record, then retry or finish as the policy says. */
+/*
+ * The first run of schedule_planner()'s default job (every quarter hour) after
+ * t: when the planner, having collected a failed sync, triggers it again.
+ */
+static TimestampTz
+next_planning_run(TimestampTz t)
+{
+	int64		every = (int64) (PLANNING_EVERY_S * USECS_PER_SEC);
+
+	return (t / every + 1) * every;
+}
+
+/*
+ * Job j's sync ends: record, then retry or finish as the policy says.
+ * fifo and edf retry a failure at once, up to MAX_ATTEMPTS; syncopt
+ * triggers it again at the next planning run for as long as the sync can
+ * save something (its triage drops deadlines it can no longer meet), and
+ * leaves a connector whose credentials expired paused until they are fixed.
+ */
 static void
 finish_job(Sim *sim, SimJob *j)
 {
@@ -389,14 +407,18 @@ finish_job(Sim *sim, SimJob *j)
 	}
 	if (j->scheduled)
 		return;
-	if (sim->policy == SIM_SYNCOPT && sim_in_outage(sim, i, run->start))
+	if (sim->policy == SIM_SYNCOPT)
 	{
-		/* Paused until a human fixes the credentials, then resumed. */
 		j->state = JOB_WAITING;
 		sim->weights_stale = true;
-		j->eligible = Max(j->eligible, sim->outage_to[i]);
-		j->paused = true;
-		j->attempts--;
+		if (sim_in_outage(sim, i, run->start))
+		{
+			/* Paused until a human fixes the credentials, then resumed. */
+			j->eligible = Max(j->eligible, sim->outage_to[i]);
+			j->paused = true;
+		}
+		else
+			j->eligible = next_planning_run(run->end);
 	}
 	else if (j->attempts < MAX_ATTEMPTS)
 	{

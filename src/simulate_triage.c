@@ -14,7 +14,6 @@
 #include "syncopt.h"
 
 #define LOOKAHEAD_S		(12 * 3600.0)	/* syncopt's replay of the hours ahead */
-#define PLANNING_EVERY_S (15 * 60.0)	/* schedule_planner()'s default cadence */
 #define MAX_SHELVE_ROUNDS 6		/* replays one look-ahead may add */
 
 /*
