@@ -130,6 +130,7 @@ typedef struct Sim
 	int		   *win_off;		/* CSR over connectors: the load windows of */
 	int		   *win_idx;		/* its source or itself, fleet->win indexes
 								 * by start */
+	TimestampTz *win_reach;		/* latest end of win_idx[win_off[i]..k] */
 	int			maxwin;			/* win_idx allocated */
 } Sim;
 

@@ -182,7 +182,8 @@ sim_index_destinations(Sim *sim)
 
 /*
  * For each connector, the source and connector load windows that apply to
- * it (load_factor above 0), in order of start, as indexes into fleet->win.
+ * it (load_factor above 0), in order of start, as indexes into fleet->win,
+ * and how far its windows up to each one reach.
  */
 void
 sim_index_load_windows(Sim *sim)
@@ -201,6 +202,35 @@ sim_index_load_windows(Sim *sim)
 			}
 		sim->win_off[i + 1] = n;
 	}
+	sim->win_reach = palloc(sizeof(TimestampTz) * Max(n, 1));
+	for (int i = 0; i < f->nconn; i++)
+		for (int w = sim->win_off[i]; w < sim->win_off[i + 1]; w++)
+			sim->win_reach[w] = w > sim->win_off[i]
+				? Max(sim->win_reach[w - 1], f->win[sim->win_idx[w]].ends)
+				: f->win[sim->win_idx[w]].ends;
+}
+
+/*
+ * The first of connector i's indexed windows that may still be in force
+ * at t: the windows before it all ended by then (binary search on their
+ * reach, which never decreases).
+ */
+static int
+first_window_after(const Sim *sim, int i, TimestampTz t)
+{
+	int			lo = sim->win_off[i];
+	int			hi = sim->win_off[i + 1];
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (sim->win_reach[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /*
@@ -214,7 +244,7 @@ sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
 	const Connector *c = &sim->fleet->conn[i];
 	TimestampTz ends = time_add(start, c->pred.p90_s);
 
-	for (int w = sim->win_off[i]; w < sim->win_off[i + 1]; w++)
+	for (int w = first_window_after(sim, i, start); w < sim->win_off[i + 1]; w++)
 	{
 		const Window *win = &sim->fleet->win[sim->win_idx[w]];
 		TimestampTz later;
