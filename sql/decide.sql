@@ -243,6 +243,13 @@ SELECT count(*) AS at_0415 FROM syncopt.planner_candidates('2054-11-23 04:15+00'
 SELECT connector_id, action, reason LIKE 'Start now: it is already late for %' AS late
   FROM syncopt.planner_candidates('2054-11-23 04:20+00')
  WHERE connector_id = 11 AND action = 'trigger_sync';
+-- Had the vendor started another sync at 04:18, still running, that one
+-- would be waited for instead.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
+VALUES (11, 'erp-r2', '2054-11-23 04:18+00', 'running', 'api');
+SELECT count(*) AS while_another_runs FROM syncopt.planner_candidates('2054-11-23 04:20+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+DELETE FROM syncopt.sync_run WHERE external_run_id = 'erp-r2';
 
 -- Bad input.
 SELECT syncopt.run_planner(NULL);

@@ -149,16 +149,19 @@ trigger_now AS (
        AND v.next_start > s.latest_start + k.min_gain
        -- A trigger that went out within one P90 is probably still running,
        -- unless a sync has ended since it went out (the one it started
-       -- failed, or one already running finished): then nothing runs, and
-       -- the next planning run retries while the deadline can be met.
+       -- failed, or one already running finished) and none started since
+       -- is running: then the next planning run triggers it again.
        AND NOT EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
                         WHERE l.connector_id = s.connector_id AND l.action = 'trigger_sync'
                           AND l.status IN ('approved', 'executing', 'succeeded', 'unknown')
                           AND coalesce(l.finished_at, at) > at - s.p90
-                          AND NOT EXISTS (SELECT FROM syncopt.sync_run r
-                                           WHERE r.connector_id = l.connector_id
-                                             AND r.finished_at > l.started_at
-                                             AND r.finished_at <= at))
+                          AND (NOT EXISTS (SELECT FROM syncopt.sync_run r
+                                            WHERE r.connector_id = l.connector_id
+                                              AND r.finished_at > l.started_at
+                                              AND r.finished_at <= at)
+                               OR EXISTS (SELECT FROM syncopt.sync_run r
+                                           WHERE r.connector_id = l.connector_id AND r.status = 'running'
+                                             AND r.started_at > l.started_at AND r.started_at <= at)))
 ),
 -- Move a daily sync out of a priced warehouse window when the deadline it
 -- feeds still holds at the new time (SLA over cost).
