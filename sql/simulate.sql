@@ -52,6 +52,15 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
        syncopt.simulate(p, '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 SELECT reason FROM syncopt.simulate('fifo', '1 day', 1, '2026-11-20 00:00', '5 minutes', 0);
 
+-- The world those replays share, as simulate_world() hands it out (times
+-- in seconds from 00:00): c1 and c2 take exactly their P50 (1800 s,
+-- 600 s) on both UTC days the day's horizon touches, never fail and have
+-- no outage (noise 0), no window forbids them and neither keeps a vendor
+-- schedule (both feed a deadline).  B (weight 3) at 04:20 = 15600 s wants
+-- c2 synced from 04:00 = 14400 s, due 15600 s (no model in between); A
+-- (weight 1) at 06:00 = 21600 s wants c1 from 14400 s, due 21600 s.
+SELECT jsonb_pretty(syncopt.simulate_world('1 day', 1, '2026-11-20 00:00', 0));
+
 -- A window that forbids syncing c1's source, as plan() honours one: every
 -- policy but static starts a sync only when its run at P90 (c1: 45 min)
 -- stays out of it; static's vendor schedule does not know it.
@@ -68,6 +77,12 @@ SELECT reason FROM syncopt.simulate('fifo', '1 day', 1, '2026-11-20 00:00', '5 m
 UPDATE syncopt.connector SET source_key = 'erp' WHERE connector_id = 1;
 INSERT INTO syncopt.load_window (name, target, source_key, dow, start_time, end_time, timezone, load_factor)
 VALUES ('erp busy', 'source', 'erp', '*', '05:00', '05:45', 'UTC', 1);
+-- The world names the window for c1 only: 05:00-05:45 = [18000, 20700]
+-- s, and its copy the next day, [104400, 107100], which a sync starting
+-- late in the horizon at P90 could run into (the day before's copy ended
+-- before the start and forbids nothing).
+SELECT c->>'connector_id' AS connector_id, c->'forbidden_windows' AS forbidden_windows
+  FROM jsonb_array_elements(syncopt.simulate_world('1 day', 1, '2026-11-20 00:00', 0)->'connectors') c;
 SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
        syncs, load_window_syncs, round(credits::numeric, 4) AS credits, lb_sla_misses, lb_weighted_misses
   FROM unnest(ARRAY['static', 'fifo', 'edf', 'syncopt']) AS p,
@@ -328,5 +343,8 @@ SELECT policy, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric,
 SELECT * FROM syncopt.simulate('random');
 SELECT * FROM syncopt.simulate('edf', '0 days');
 SELECT * FROM syncopt.simulate('edf', '1 day', 1, now(), '5 minutes', -1);
+SELECT * FROM syncopt.simulate('edf', '1 day', 1, now(), '2 days', 0);
+SELECT syncopt.simulate_world('32 days');
+SELECT syncopt.simulate_world('1 day', 1, now(), 11);
 
 DROP EXTENSION syncopt CASCADE;

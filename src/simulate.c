@@ -86,12 +86,16 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "simulate.h"
 #include "syncopt.h"
 
 PG_FUNCTION_INFO_V1(syncopt_simulate);
+PG_FUNCTION_INFO_V1(syncopt_simulate_world);
 
 #define DEFAULT_FRESHNESS_S DAY_S
 #define MAX_HORIZON_S	(31 * DAY_S)
@@ -327,15 +331,43 @@ build_requirements(Sim *sim)
 		sim->req_off[i + 1] += sim->req_off[i];
 }
 
-/* Run one policy and summarise it. */
+/*
+ * The world of one replay: the fleet in the tables with its predictions,
+ * the deadlines and requirements in [start, start + horizon), and the
+ * seeded draws.  Shared by simulate() and simulate_world().
+ */
 static void
-simulate_policy(Sim *sim, SimResult *res)
+load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise)
 {
-	memset(res, 0, sizeof(SimResult));
+	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("simulation horizon must be positive and at most 31 days"),
+				 errdetail("The horizon given was %s.", format_duration(horizon_s))));
+	if (!(noise >= 0 && noise <= 10))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("noise must be between 0 and 10"),
+				 errdetail("The noise given was %g.", noise)));
+	sim->seed = (uint64) seed;
+	sim->start = start;
+	sim->end = time_add(start, horizon_s);
+	sim->noise = noise;
+	sim->fleet = fleet_load(sim->start, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
+	predict_fleet(sim->fleet);
+	graph_compute(sim->fleet);
+	load_occurrences(sim);
 	build_requirements(sim);
 	draw_connectors(sim);
 	sim_index_destinations(sim);
 	sim_index_load_windows(sim);
+}
+
+/* Run one policy on the loaded world and summarise it. */
+static void
+simulate_policy(Sim *sim, SimResult *res)
+{
+	memset(res, 0, sizeof(SimResult));
 	sim_build_jobs(sim);
 	sim->weights_stale = true;
 	sim_run_events(sim);
@@ -382,26 +414,15 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 	bool		nulls[19] = {0};
 
 	sim.policy = parse_policy(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("simulation horizon must be positive and at most 31 days"),
-				 errdetail("The horizon given was %s.", format_duration(horizon_s))));
-	sim.seed = (uint64) PG_GETARG_INT32(2);
-	sim.start = PG_GETARG_TIMESTAMPTZ(3);
-	sim.end = time_add(sim.start, horizon_s);
 	sim.tail_s = interval_seconds(PG_GETARG_INTERVAL_P(4));
-	sim.noise = PG_GETARG_FLOAT8(5);
-	if (!(sim.tail_s >= 0 && sim.tail_s <= DAY_S) || !(sim.noise >= 0 && sim.noise <= 10))
+	if (!(sim.tail_s >= 0 && sim.tail_s <= DAY_S))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("auto_suspend must be between 0 and 1 day and noise between 0 and 10")));
+				 errmsg("auto_suspend must be between 0 and 1 day"),
+				 errdetail("The auto_suspend given was %s.", format_duration(sim.tail_s))));
 
 	InitMaterializedSRF(fcinfo, 0);
-	sim.fleet = fleet_load(sim.start, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
-	predict_fleet(sim.fleet);
-	graph_compute(sim.fleet);
-	load_occurrences(&sim);
+	load_world(&sim, horizon_s, PG_GETARG_INT32(2), PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(5));
 	sim.rollout_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate look-ahead",
 											ALLOCSET_DEFAULT_SIZES);
 	simulate_policy(&sim, &res);
@@ -431,4 +452,142 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 											  res.syncs, res.failed, res.wasted, res.load_window_syncs, res.credits));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/* Seconds from the replay's start to t, as a JSON number. */
+static void
+append_offset(StringInfo out, const Sim *sim, TimestampTz t)
+{
+	appendStringInfo(out, "%.3f", time_diff(t, sim->start));
+}
+
+/*
+ * One connector of simulate_world(): its predictions, the duration a sync
+ * takes when it starts on each UTC day of the horizon, its transient
+ * failure probability and credential outage, and the load windows whose
+ * load_factor forbids syncing it.
+ */
+static void
+append_world_connector(StringInfo out, const Sim *sim, int i)
+{
+	const Connector *c = &sim->fleet->conn[i];
+	int64		first_day = sim_day_of(sim->start);
+	bool		first = true;
+
+	appendStringInfo(out, "{\"connector_id\": " INT64_FORMAT ", \"destination\": ", c->id);
+	if (c->destination)
+		escape_json(out, c->destination);
+	else
+		appendStringInfoString(out, "null");
+	appendStringInfo(out, ", \"p50_s\": %.3f, \"p90_s\": %.3f, \"failure_p\": %.6f, \"first_day_s\": ",
+					 c->pred.p50_s, c->pred.p90_s, sim->fail_p[i]);
+	append_offset(out, sim, (TimestampTz) (first_day * DAY_S * USECS_PER_SEC));
+	appendStringInfoString(out, ", \"sync_s\": [");
+	for (int64 d = first_day; d <= sim_day_of(sim->end); d++)
+		appendStringInfo(out, "%s%.3f", d > first_day ? ", " : "",
+						 sim_sync_seconds(sim, i, (TimestampTz) (d * DAY_S * USECS_PER_SEC)));
+	appendStringInfoString(out, "], \"outage\": ");
+	if (sim->outage_from[i] != 0)
+	{
+		appendStringInfoChar(out, '[');
+		append_offset(out, sim, sim->outage_from[i]);
+		appendStringInfoString(out, ", ");
+		append_offset(out, sim, sim->outage_to[i]);
+		appendStringInfoChar(out, ']');
+	}
+	else
+		appendStringInfoString(out, "null");
+	appendStringInfoString(out, ", \"forbidden_windows\": [");
+	for (int w = sim->win_off[i]; w < sim->win_off[i + 1]; w++)
+	{
+		const Window *win = &sim->fleet->win[sim->win_idx[w]];
+
+		/* Lesser windows forbid nothing; one over before the start, nothing in the horizon. */
+		if (win->load_factor < 1 || win->ends <= sim->start)
+			continue;
+		appendStringInfoString(out, first ? "[" : ", [");
+		append_offset(out, sim, win->starts);
+		appendStringInfoString(out, ", ");
+		append_offset(out, sim, win->ends);
+		appendStringInfoChar(out, ']');
+		first = false;
+	}
+	appendStringInfoString(out, "], \"vendor_starts_s\": [");
+	first = true;
+	for (int k = 0; k < sim->njob; k++)
+		if (sim->job[k].conn == i && sim->job[k].scheduled)
+		{
+			appendStringInfoString(out, first ? "" : ", ");
+			append_offset(out, sim, sim->job[k].release);
+			first = false;
+		}
+	appendStringInfoString(out, "]}");
+}
+
+/* One deadline of simulate_world() with what each upstream connector must do for it. */
+static void
+append_world_deadline(StringInfo out, const Sim *sim, int o)
+{
+	const SimOcc *occ = &sim->occ[o];
+
+	appendStringInfo(out, "{\"asset_id\": " INT64_FORMAT ", \"deadline_s\": ", sim->fleet->asset[occ->asset].id);
+	append_offset(out, sim, occ->deadline);
+	appendStringInfo(out, ", \"weight\": %.6f, \"requirements\": [", occ->weight);
+	for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
+	{
+		const SimReq *r = &sim->req[k];
+
+		appendStringInfo(out, "%s{\"connector_id\": " INT64_FORMAT ", \"opens_s\": ",
+						 k > occ->first_req ? ", " : "", sim->fleet->conn[r->conn].id);
+		append_offset(out, sim, r->open);
+		appendStringInfoString(out, ", \"due_s\": ");
+		append_offset(out, sim, r->due);
+		appendStringInfoChar(out, '}');
+	}
+	appendStringInfoString(out, "]}");
+}
+
+/*
+ * syncopt.simulate_world(horizon, seed, start_at, noise): the world
+ * simulate() replays with the same arguments, as one jsonb document, so
+ * that a schedule can be checked or searched for outside the server (the
+ * benchmark's best-schedule search does).  Times are seconds from start_at.
+ */
+Datum
+syncopt_simulate_world(PG_FUNCTION_ARGS)
+{
+	Sim			sim = {0};
+	StringInfoData out;
+	char		start[MAXDATELEN + 1];
+	const int	utc = 0;
+
+	load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
+			   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
+	/* The vendor schedules of the connectors nothing waits for, as every policy but static keeps them. */
+	sim.policy = SIM_EDF;
+	sim_build_jobs(&sim);
+
+	initStringInfo(&out);
+	JsonEncodeDateTime(start, TimestampTzGetDatum(sim.start), TIMESTAMPTZOID, &utc);
+	appendStringInfo(&out, "{\"start\": \"%s\", \"horizon_s\": %.3f, \"seed\": %d, \"noise\": %g, "
+					 "\"slots\": %d, \"per_destination\": %d, \"connectors\": [",
+					 start, time_diff(sim.end, sim.start), PG_GETARG_INT32(1), sim.noise,
+					 syncopt_max_concurrent_syncs, syncopt_max_concurrent_per_destination);
+	for (int i = 0; i < sim.fleet->nconn; i++)
+	{
+		if (sim.fleet->conn[i].paused)
+			continue;
+		if (out.data[out.len - 1] != '[')
+			appendStringInfoString(&out, ", ");
+		append_world_connector(&out, &sim, i);
+	}
+	appendStringInfoString(&out, "], \"deadlines\": [");
+	for (int o = 0; o < sim.nocc; o++)
+	{
+		if (o > 0)
+			appendStringInfoString(&out, ", ");
+		append_world_deadline(&out, &sim, o);
+	}
+	appendStringInfoString(&out, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }

@@ -154,3 +154,12 @@ LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'syncopt_simulate';
 COMMENT ON FUNCTION syncopt.simulate(text, interval, integer, timestamptz, interval, double precision) IS
     'What-if replay of the fleet over a horizon under a policy (static, fifo, edf, syncopt) with the same random numbers for every policy, and a lower bound.';
+
+CREATE FUNCTION syncopt.simulate_world(horizon interval DEFAULT '7 days', seed integer DEFAULT 1,
+                                       start_at timestamptz DEFAULT now(),
+                                       noise double precision DEFAULT 1)
+RETURNS jsonb
+LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'syncopt_simulate_world';
+COMMENT ON FUNCTION syncopt.simulate_world(interval, integer, timestamptz, double precision) IS
+    'The world simulate() replays with the same arguments (deadlines and what each needs, each day''s sync durations, failure odds, outages, forbidding windows, vendor schedules), for checking schedules outside the server.';

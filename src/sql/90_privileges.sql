@@ -42,7 +42,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz),
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
     syncopt.digest(timestamptz),
-    syncopt.simulate(text, interval, integer, timestamptz, interval, double precision)
+    syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
+    syncopt.simulate_world(interval, integer, timestamptz, double precision)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
