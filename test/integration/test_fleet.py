@@ -17,6 +17,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "test"))
 from fleet.failure_messages import CATEGORIES, MESSAGES, MORE  # noqa: E402
 from fleet.generator import SCENARIOS, GeneratedFleet  # noqa: E402
+from fleet.optimum import best_schedule, check_schedule  # noqa: E402
 
 DB = "contrib_regression"
 AT = "2026-11-20 00:00+00"
@@ -115,6 +116,78 @@ SELECT s.policy, s.seed, s.sla_misses, s.lb_sla_misses, s.weighted_misses, s.lb_
                     self.assertLessEqual(float(slot_wm), float(wm) + 1e-9)
                     if int(misses) == 0:
                         self.assertLessEqual(int(lb_syncs), int(syncs))
+
+
+def hand_world(deadlines, connectors):
+    """A one-day world as simulate_world() writes it; durations in seconds, the same each day."""
+    return {"horizon_s": 86400.0, "connectors": [
+        {"connector_id": i, "p50_s": p, "p90_s": p * 1.5, "first_day_s": 0.0, "sync_s": [p, p],
+         "outage": None, "forbidden_windows": windows, "vendor_starts_s": []}
+        for i, p, windows in connectors],
+        "deadlines": [{"weight": w, "requirements": [{"connector_id": i, "opens_s": o, "due_s": d} for i, o, d in reqs]}
+                      for w, reqs in deadlines]}
+
+
+class BestScheduleTests(unittest.TestCase):
+    """fleet/optimum.py, the benchmark's search for the best schedule, on worlds solved by hand."""
+
+    def test_one_slot_two_deadlines(self):
+        # X and Y take 60 min.  D (weight 1) wants X from 05:00 by 06:00, E
+        # (weight 10) wants Y from 05:00 by 06:30.  One slot: whichever runs
+        # first at 05:00 ends at 06:00, the other then ends at 07:00, after
+        # both due times.  Best: Y at 05:00, E met, D missed (weight 1).
+        world = hand_world([(1, [(7, 18000, 21600)]), (10, [(8, 18000, 23400)])], [(7, 3600, []), (8, 3600, [])])
+        best = best_schedule(world, slots=1)
+        self.assertEqual(best["missed"], 1)
+        self.assertEqual(best["starts"], [(8, 18000)])
+        self.assertEqual(check_schedule(world, 1, best["starts"]), 1)
+        # Two slots meet both, each at 05:00.
+        best = best_schedule(world, slots=2)
+        self.assertEqual((best["missed"], best["starts"]), (0, [(7, 18000), (8, 18000)]))
+        # The independent replay: X first misses E (10); both at once on one
+        # slot, or two syncs of X overlapping, break the rules.
+        self.assertEqual(check_schedule(world, 1, [(7, 18000), (8, 21600)]), 10)
+        with self.assertRaises(ValueError):
+            check_schedule(world, 1, [(7, 18000), (8, 18000)])
+        with self.assertRaises(ValueError):
+            check_schedule(world, 2, [(7, 18000), (7, 19800)])
+
+    def test_windows_and_sharing(self):
+        # One slot.  X (30 min) feeds D (weight 3, data from 04:00 by 06:00)
+        # and F (weight 2, from 04:30 by 06:30); a window forbids X's source
+        # 05:00-05:30, so at P90 (45 min) X may start by 04:15 or from
+        # 05:30.  F needs a start in 05:30-06:00, D one in 04:00-04:15 or at
+        # 05:30: both are met, and one sync at 05:30 meets both.
+        world = hand_world([(3, [(7, 14400, 21600)]), (2, [(7, 16200, 23400)])], [(7, 1800, [[18000, 19800]])])
+        best = best_schedule(world, slots=1)
+        self.assertEqual(best["missed"], 0)
+        self.assertEqual(check_schedule(world, 1, best["starts"]), 0)
+        self.assertTrue(any(19800 <= t <= 21600 for _, t in best["starts"]))
+        self.assertEqual(check_schedule(world, 1, [(7, 19800)]), 0)
+        # A start at 04:15 meets D only; one at 04:20 would run into the window at P90.
+        self.assertEqual(check_schedule(world, 1, [(7, 15300)]), 2)
+        with self.assertRaises(ValueError):
+            check_schedule(world, 1, [(7, 15600)])
+        # A 20-minute window ending at 06:10 also keeps out every start F could use: F missed.
+        world["connectors"][0]["forbidden_windows"].append([21600, 22200])
+        self.assertEqual(best_schedule(world, slots=1)["missed"], 2)
+
+    def test_generated_world_schedule_holds_and_respects_the_bounds(self):
+        # On a generated fleet the schedule found replays to the weight the
+        # solver claims, and no schedule misses less than the lower bounds
+        # simulate() reports for the same world.
+        c = integration.CLUSTER
+        load(GeneratedFleet(seed=4, connectors=20, scenario="tight"))
+        world = json.loads(c.value(f"SELECT syncopt.simulate_world('2 days', 4, '{AT}', 0)", DB))
+        lb, slot_lb = (float(v) for v in c.rows(f"""
+SET syncopt.max_concurrent_syncs = 2;
+SELECT lb_weighted_misses, slot_bound_weighted_misses FROM syncopt.simulate('syncopt', '2 days', 4, '{AT}', noise => 0)""",
+                                                DB)[0])
+        self.assertGreater(len(world["deadlines"]), 0)
+        best = best_schedule(world, slots=2, time_limit_s=60)
+        self.assertAlmostEqual(check_schedule(world, 2, best["starts"]), best["missed"], places=4)
+        self.assertGreaterEqual(best["missed"] + 1e-6, slot_lb)
+        self.assertGreaterEqual(slot_lb, lb)
 
 
 class GrafanaPanelTests(unittest.TestCase):
