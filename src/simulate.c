@@ -461,14 +461,26 @@ append_offset(StringInfo out, const Sim *sim, TimestampTz t)
 	appendStringInfo(out, "%.3f", time_diff(t, sim->start));
 }
 
+/* [from, to] in seconds from the replay's start. */
+static void
+append_span(StringInfo out, const Sim *sim, TimestampTz from, TimestampTz to)
+{
+	appendStringInfoChar(out, '[');
+	append_offset(out, sim, from);
+	appendStringInfoString(out, ", ");
+	append_offset(out, sim, to);
+	appendStringInfoChar(out, ']');
+}
+
 /*
  * One connector of simulate_world(): its predictions, the duration a sync
  * takes when it starts on each UTC day of the horizon, its transient
- * failure probability and credential outage, and the load windows whose
- * load_factor forbids syncing it.
+ * failure probability and credential outage, the load windows whose
+ * load_factor forbids syncing it, and its vendor-scheduled runs among
+ * jobs[0..njob) (the jobs of the connectors before it already passed).
  */
 static void
-append_world_connector(StringInfo out, const Sim *sim, int i)
+append_world_connector(StringInfo out, const Sim *sim, int i, const SimJob *jobs, int njob)
 {
 	const Connector *c = &sim->fleet->conn[i];
 	int64		first_day = sim_day_of(sim->start);
@@ -488,13 +500,7 @@ append_world_connector(StringInfo out, const Sim *sim, int i)
 						 sim_sync_seconds(sim, i, (TimestampTz) (d * DAY_S * USECS_PER_SEC)));
 	appendStringInfoString(out, "], \"outage\": ");
 	if (sim->outage_from[i] != 0)
-	{
-		appendStringInfoChar(out, '[');
-		append_offset(out, sim, sim->outage_from[i]);
-		appendStringInfoString(out, ", ");
-		append_offset(out, sim, sim->outage_to[i]);
-		appendStringInfoChar(out, ']');
-	}
+		append_span(out, sim, sim->outage_from[i], sim->outage_to[i]);
 	else
 		appendStringInfoString(out, "null");
 	appendStringInfoString(out, ", \"forbidden_windows\": [");
@@ -505,20 +511,19 @@ append_world_connector(StringInfo out, const Sim *sim, int i)
 		/* Lesser windows forbid nothing; one over before the start, nothing in the horizon. */
 		if (win->load_factor < 1 || win->ends <= sim->start)
 			continue;
-		appendStringInfoString(out, first ? "[" : ", [");
-		append_offset(out, sim, win->starts);
-		appendStringInfoString(out, ", ");
-		append_offset(out, sim, win->ends);
-		appendStringInfoChar(out, ']');
+		if (!first)
+			appendStringInfoString(out, ", ");
+		append_span(out, sim, win->starts, win->ends);
 		first = false;
 	}
 	appendStringInfoString(out, "], \"vendor_starts_s\": [");
 	first = true;
-	for (int k = 0; k < sim->njob; k++)
-		if (sim->job[k].conn == i && sim->job[k].scheduled)
+	for (int k = 0; k < njob && jobs[k].conn == i; k++)
+		if (jobs[k].scheduled)
 		{
-			appendStringInfoString(out, first ? "" : ", ");
-			append_offset(out, sim, sim->job[k].release);
+			if (!first)
+				appendStringInfoString(out, ", ");
+			append_offset(out, sim, jobs[k].release);
 			first = false;
 		}
 	appendStringInfoString(out, "]}");
@@ -573,13 +578,16 @@ syncopt_simulate_world(PG_FUNCTION_ARGS)
 					 "\"slots\": %d, \"per_destination\": %d, \"connectors\": [",
 					 start, time_diff(sim.end, sim.start), PG_GETARG_INT32(1), sim.noise,
 					 syncopt_max_concurrent_syncs, syncopt_max_concurrent_per_destination);
-	for (int i = 0; i < sim.fleet->nconn; i++)
+	/* sim_build_jobs() adds each connector's jobs together, in connector order. */
+	for (int i = 0, listed = 0, job = 0; i < sim.fleet->nconn; i++)
 	{
+		while (job < sim.njob && sim.job[job].conn < i)
+			job++;
 		if (sim.fleet->conn[i].paused)
 			continue;
-		if (out.data[out.len - 1] != '[')
+		if (listed++ > 0)
 			appendStringInfoString(&out, ", ");
-		append_world_connector(&out, &sim, i);
+		append_world_connector(&out, &sim, i, &sim.job[job], sim.njob - job);
 	}
 	appendStringInfoString(&out, "], \"deadlines\": [");
 	for (int o = 0; o < sim.nocc; o++)
