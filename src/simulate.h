@@ -83,6 +83,9 @@ typedef struct SimJob
 	int			first_req;		/* demand jobs: its requirements, positions */
 	int			nreq;			/* first_req.. in the connector's req_of_conn */
 	TimestampTz feasible_until; /* unpaused, a start by then meets every due time */
+	TimestampTz gate_now;		/* NO_TIME, or when gate was last asked */
+	TimestampTz gate_due;		/* the due time it was asked for */
+	TimestampTz gate;			/* sim_window_gate() then: 0 or a window end */
 } SimJob;
 
 /* A sync that ran, for costs and waste. */

@@ -35,6 +35,7 @@ add_job(Sim *sim, int i, TimestampTz release, TimestampTz due, double weight, bo
 	j->due = due;
 	j->weight = weight;
 	j->scheduled = scheduled;
+	j->gate_now = NO_TIME;
 	return j;
 }
 
@@ -258,6 +259,23 @@ sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
 }
 
 /*
+ * sim_window_gate() for demand job j at now, asked once per event: the
+ * dispatch and the search for the next event both need it, and slot after
+ * slot is filled at the same now and due.
+ */
+static TimestampTz
+job_gate(const Sim *sim, SimJob *j, TimestampTz now)
+{
+	if (j->gate_now != now || j->gate_due != j->due)
+	{
+		j->gate = sim_window_gate(sim, j->conn, now, j->due);
+		j->gate_now = now;
+		j->gate_due = j->due;
+	}
+	return j->gate;
+}
+
+/*
  * The latest start of a run of connector i lasting run_s, at or before
  * start, that no window with load_factor 1 on its source forbids.
  */
@@ -320,14 +338,17 @@ dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
 	return 0;
 }
 
-/* May job j start now under the policy? */
+/*
+ * May waiting job j start now under the policy, should a slot and room in
+ * its destination be free?  *rides_along says it may only while another
+ * sync runs into its destination.
+ */
 static bool
-job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
+job_wanted(const Sim *sim, SimJob *j, TimestampTz now, bool *rides_along)
 {
 	bool		wanted;
 
-	if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0)
-		return false;
+	*rides_along = false;
 	if (j->scheduled)
 		return j->eligible <= now;
 	if (sim->policy != SIM_SYNCOPT)
@@ -335,12 +356,35 @@ job_ready(const Sim *sim, const SimJob *j, TimestampTz now)
 	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
 	else if (saves_nothing(j))
 		wanted = j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
+	/* It rides along when the warehouse is paid for anyway. */
+	else if (j->eligible <= now)
+		wanted = true;
 	else
-		/* It rides along when the warehouse is paid for anyway. */
-		wanted = j->eligible <= now ||
-			(!j->paused && j->release <= now && sim->dest_running[sim->dest_of[j->conn]] > 0);
+		wanted = *rides_along = !j->paused && j->release <= now;
 	/* No demand sync runs into a window that forbids syncing its source. */
-	return wanted && sim_window_gate(sim, j->conn, now, j->due) == 0;
+	return wanted && job_gate(sim, j, now) == 0;
+}
+
+/*
+ * The waiting jobs that may start now, in job order, with their dispatch
+ * keys: neither changes while the slots fill at one instant, only which
+ * connectors are busy and how full each destination is.
+ */
+static int
+ready_candidates(Sim *sim, TimestampTz now, int *cand, double *key, bool *rides)
+{
+	int			n = 0;
+
+	for (int k = 0; k < sim->njob; k++)
+	{
+		SimJob	   *j = &sim->job[k];
+
+		if (j->state != JOB_WAITING || !job_wanted(sim, j, now, &rides[n]))
+			continue;
+		cand[n] = k;
+		key[n++] = dispatch_key(sim, j, now);
+	}
+	return n;
 }
 
 /* Start job j at now: its duration, outcome and run record. */
@@ -504,24 +548,38 @@ sim_run_events(Sim *sim)
 {
 	int			nslots = syncopt_max_concurrent_syncs;
 	int			running = 0;
+	int			live;
+	int			ncand;
+	int		   *cand = palloc(sizeof(int) * Max(sim->njob, 1));
+	double	   *key = palloc(sizeof(double) * Max(sim->njob, 1));
+	bool	   *rides = palloc(sizeof(bool) * Max(sim->njob, 1));
+	int		   *in_flight = palloc(sizeof(int) * Max(sim->njob, 1));
+	int			listed = 0;
 	TimestampTz now = sim->start;
 
+	/* The running jobs, in job order: relisted at each event. */
 	for (int k = 0; k < sim->njob; k++)
-		running += sim->job[k].state == JOB_RUNNING;
+		if (sim->job[k].state == JOB_RUNNING)
+			in_flight[listed++] = k;
+	running = listed;
 	for (;;)
 	{
 		TimestampTz next = NO_TIME;
 
 		CHECK_FOR_INTERRUPTS();
-		/* Completions due by now, earliest first. */
+		/* Completions due by now, earliest first (ties: the first listed). */
 		for (;;)
 		{
 			int			first = -1;
 
-			for (int k = 0; k < sim->njob; k++)
-				if (sim->job[k].state == JOB_RUNNING && sim->job[k].ends <= now &&
-					(first < 0 || sim->job[k].ends < sim->job[first].ends))
-					first = k;
+			for (int r = 0; r < listed; r++)
+			{
+				const SimJob *j = &sim->job[in_flight[r]];
+
+				if (j->state == JOB_RUNNING && j->ends <= now &&
+					(first < 0 || j->ends < sim->job[first].ends))
+					first = in_flight[r];
+			}
 			if (first < 0)
 				break;
 			finish_job(sim, &sim->job[first]);
@@ -537,22 +595,23 @@ sim_run_events(Sim *sim)
 		}
 		if (sim->policy == SIM_SYNCOPT)
 			sim_triage(sim, now);
+		ncand = running < nslots && now < sim->end ? ready_candidates(sim, now, cand, key, rides) : 0;
 		while (running < nslots && now < sim->end)
 		{
 			int			best = -1;
 			double		best_key = 0;
 
-			for (int k = 0; k < sim->njob; k++)
+			for (int c = 0; c < ncand; c++)
 			{
-				double		key;
+				const SimJob *j = &sim->job[cand[c]];
 
-				if (!job_ready(sim, &sim->job[k], now))
+				if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0 ||
+					(rides[c] && sim->dest_running[sim->dest_of[j->conn]] == 0))
 					continue;
-				key = dispatch_key(sim, &sim->job[k], now);
-				if (best < 0 || key < best_key)
+				if (best < 0 || key[c] < best_key)
 				{
-					best = k;
-					best_key = key;
+					best = cand[c];
+					best_key = key[c];
 				}
 			}
 			if (best < 0)
@@ -564,26 +623,42 @@ sim_run_events(Sim *sim)
 			start_job(sim, &sim->job[best], now);
 			running++;
 		}
+		/*
+		 * The next event; finished jobs are dropped on the way (in order, so
+		 * ties still go to the job listed first): every pass over the jobs,
+		 * here and in the look-ahead, then skips the week's past syncs.
+		 */
+		live = 0;
+		listed = 0;
 		for (int k = 0; k < sim->njob; k++)
 		{
 			SimJob	   *j = &sim->job[k];
 			TimestampTz gate;
 
+			if (j->state == JOB_DONE)
+				continue;
+			if (live != k)
+				sim->job[live] = *j;
+			j = &sim->job[live++];
 			if (j->state == JOB_RUNNING)
+			{
+				in_flight[listed++] = live - 1;
 				next = Min(next, j->ends);
+			}
 			else if (j->state == JOB_WAITING && now < sim->end)
 			{
 				if (j->eligible > now)
 					next = Min(next, j->eligible);
 				else if (sim->policy == SIM_SYNCOPT && j->release > now)
 					next = Min(next, j->release);
-				else if (!j->scheduled && (gate = sim_window_gate(sim, j->conn, now, j->due)) != 0)
+				else if (!j->scheduled && (gate = job_gate(sim, j, now)) != 0)
 					next = Min(next, gate);
 				/* A sync syncopt holds back is looked at again when it plans. */
 				else if (sim->policy == SIM_SYNCOPT && !sim->rollout && !j->scheduled)
 					next = Min(next, sim->next_planning);
 			}
 		}
+		sim->njob = live;
 		if (next == NO_TIME)
 			break;
 		/* Nothing can change before the next event, or before a slot frees up. */
@@ -591,4 +666,8 @@ sim_run_events(Sim *sim)
 		if (now >= sim->end && running == 0)
 			break;
 	}
+	pfree(cand);
+	pfree(key);
+	pfree(rides);
+	pfree(in_flight);
 }
