@@ -11,18 +11,24 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     ('authentication failed|invalid (credentials|password|api key)|password authentication failed|401 unauthorized|unauthori[sz]ed'
      '|incorrect (username|user name|password)|username or password|access denied for user .*using password'
      '|login failed for user|invalid_session_id|session expired|api key .{0,30}(invalid|revoked|expired)'
-     '|invalid username/password|logon denied',
+     '|invalid username/password|logon denied'
+     '|password (has )?expired|(could not|couldn''t|cannot|can''t|unable to|failed to) authenticate'
+     '|invalid client secret|client secret .{0,30}(invalid|expired)',
      NULL, 'credentials', false,
      'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
     ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403'
-     '|no privileges|(does not|doesn''t) have (the )?(required )?permissions?',
+     '|no privileges|(does not|doesn''t) have (the )?(required )?permissions?'
+     '|(does not|doesn''t) have \S+ permission|permission (was )?denied|command denied|denied to user'
+     '|insufficient (access|privileges?|permissions?|rights)|not accessible',
      NULL, 'permission', false,
      'Grant the connector''s user the missing privilege on the source (see the message for the object).', 30, true),
     -- Before permissions: Google APIs answer a rate limit with 403 Forbidden.
     ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit'
      '|exceeded (your|the)( \w+){0,3} quota|(requests|calls) per (second|minute|hour|day) exceeded'
      '|requests? limit (exceeded|reached)|request_limit_exceeded'
-     '|exceeded \d+ (calls|requests) per|reached (your|the) \S+ limit',
+     '|exceeded \d+ (calls|requests) per|reached (your|the) \S+ limit'
+     '|throttl|rate exceeded|slow ?down|too many (\w+ ){0,2}(requests|calls)'
+     '|(requests?|calls?) limit .{0,30}(reached|exceeded)|resource_exhausted|exhausted .{0,30}(tokens|quota|requests|calls)',
      NULL, 'rate_limit', true,
      'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 25, true),
     ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema'
@@ -30,14 +36,19 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      '|bad (int64|float64|double|numeric|bool|date|timestamp|datetime) value|is of type \w+ but expression is of type'
      '|schema does not match|has changed type|refresh (the )?schema'
      '|relation \S+ does not exist|incoming data has type'
-     '|(numeric|date|timestamp|boolean) value .{0,60}is not recognized|field \S+ not found in the (destination )?schema',
+     '|(numeric|date|timestamp|boolean) value .{0,60}is not recognized|field \S+ not found in the (destination )?schema'
+     '|invalid identifier|invalid digit|schema (evolution|validation)|column .{0,80}was (removed|dropped|added|renamed)'
+     '|type changed|cannot be assigned to|number of columns'
+     '|(string|number|integer|boolean|object|array|null) found, (string|number|integer|boolean|object|array|null) expected',
      NULL, 'schema_change', false,
      'Review the schema change, update the data contract or downstream models, then re-sync the affected tables.', 50, true),
     ('destination|warehouse|snowflake|bigquery|redshift|databricks',
      NULL, 'destination_outage', true,
      'Check the destination warehouse is up and the connector''s role can write; retry once it is.', 70, true),
     ('connection (refused|reset)|could not connect|host unreachable|name or service not known|no route to host|ssl handshake|service unavailable|50[234]'
-     '|i/o error|communications link failure|connection (closed|lost|broken)|eof detected|ssl syscall|broken pipe',
+     '|i/o error|communications link failure|connection (closed|lost|broken)|eof detected|ssl syscall|broken pipe'
+     '|\m(econnreset|econnrefused|etimedout|epipe)\M|socket hang up|upstream connect error|reset before headers'
+     '|closed unexpectedly|connection has been (closed|reset|lost)|closed (the )?connection',
      NULL, 'source_outage', true,
      'The source was unreachable; retry later and check the source host, network path or SSH tunnel.', 60, true),
     ('time(d)? ?out|deadline exceeded|heartbeat',
@@ -48,13 +59,16 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      'A transient vendor or network error; an automatic retry is safe.', 90, true),
     -- Before destinations: Snowflake names its warehouse when none is set.
     ('no active warehouse|does not exist or (is )?not authori[sz]ed|configuration check failed'
-     '|does not match the format|replication slot \S+ does not exist',
+     '|does not match the format|replication slot \S+ does not exist'
+     '|\m(bucket|database|dataset|publication|project|catalog|warehouse)\M.{0,80}(does not exist|not found)'
+     '|unknown (database|catalog|warehouse)|nosuchbucket|invalid .{0,40}configuration|wal_level|binlog_format|binlog_row_image',
      NULL, 'configuration', false,
-     'A setting names something that is not there (warehouse, database, stage): fix the connector''s or '
+     'A setting names something that is not there (warehouse, database, bucket, stage) or a prerequisite is '
+     'missing (wal_level or binlog_format for change capture): fix the connector''s, source''s or '
      'destination''s configuration, then re-run; retrying as is will not help.', 35, true),
     -- Before source outages: an outage reply that names a warehouse is the destination's.
-    ('(bigquery|snowflake|redshift|databricks).{0,200}(50[234]|service unavailable)'
-     '|(50[234]|service unavailable).{0,200}(bigquery|snowflake|redshift|databricks)',
+    ('(bigquery|snowflake|redshift|databricks).{0,200}(50[234]|unavailable|could not connect|timed out)'
+     '|(50[234]|unavailable|could not connect|timed out).{0,200}(bigquery|snowflake|redshift|databricks)|backenderror',
      NULL, 'destination_outage', true,
      'The destination warehouse answered that it is unavailable; retry once its service is back.', 55, true);
 

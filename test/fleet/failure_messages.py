@@ -142,8 +142,10 @@ MESSAGES = {
 # The first 18 were written in session 13 as the held-out set and tuned on
 # in session 14 (10 of 18 right before); the other 20 were session 14's
 # held-out set but for one that repeated a MESSAGES wording, tuned on in
-# session 15 (10 of 20 right before).  All are
-# in-sample now, like MESSAGES.
+# session 15 (10 of 20 right before); after them in each list, session 15's
+# held-out set (8 of 20 right before) and 27 wordings written in session 18
+# (6 of 27 right before), both tuned on in session 18.  All are in-sample
+# now, like MESSAGES.
 MORE = {
     "credentials": [
         ("Error code: 401, error message: The access token provided is expired, revoked, malformed, "
@@ -153,6 +155,14 @@ MORE = {
         ("JWT token is invalid. [a1b2c3d4-0000-4e5f-8a9b-001122334455]", "Snowflake key-pair error 390144"),
         ('401 Unauthorized: {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}',
          "GitHub REST API 401 body"),
+        ("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
+         "client secret value, not the client secret ID", "Azure AD sign-in error"),
+        ("Authentication failed: the API key provided has been revoked", "SaaS API 401 bodies"),
+        ("403 Forbidden: The provided access token has expired (code: TOKEN_EXPIRED)", "SaaS API 403 bodies"),
+        ("ORA-28001: the password has expired", "Oracle error ORA-28001"),
+        ("Incorrect username or password was specified.", "Snowflake error 390100"),
+        ("MongoServerError: Authentication failed.", "MongoDB driver errors"),
+        ("Couldn't authenticate you", "Zendesk API 401 body"),
     ],
     "rate_limit": [
         ("HTTP 429: Rate limit exceeded. Reset in 37 seconds.", "SaaS API 429 bodies"),
@@ -163,6 +173,14 @@ MORE = {
         ("You have reached your ten_secondly_rolling limit.", "HubSpot API 429 body"),
         ("Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
          "Stripe API 429 body"),
+        ("ThrottlingException: Rate exceeded", "AWS API throttling"),
+        ("Daily API request limit of 10000 reached for this account", "SaaS API daily quotas"),
+        ("You've made too many API calls in a short period. Please slow down.", "SaaS API 429 bodies"),
+        ("API rate limit exceeded for installation ID 4242.", "GitHub API 403 body"),
+        ("RESOURCE_EXHAUSTED: Too many requests", "Google Ads API errors"),
+        ("(#80004) There have been too many calls to this ad-account. Wait a bit and try again.",
+         "Facebook Marketing API errors"),
+        ("Exhausted property tokens for a project per hour.", "Google Analytics Data API quota errors"),
     ],
     "schema_change": [
         ('ERROR: relation "public.orders_v2" does not exist', "PostgreSQL server message 42P01"),
@@ -171,6 +189,16 @@ MORE = {
         ('ERROR: column "updated_at" of relation "accounts" does not exist', "PostgreSQL server message 42703"),
         ("Numeric value 'n/a' is not recognized", "Snowflake error 100038"),
         ("Field discount_code not found in the destination schema of stream orders", "connector load errors"),
+        ("SQL compilation error: error line 1 at position 42 invalid identifier 'CUSTOMER_TIER'",
+         "Snowflake error 000904"),
+        ("Schema evolution detected: column 'plan_tier' was removed from source table 'subscriptions'",
+         "connector schema checks"),
+        ("Value of type STRING cannot be assigned to amount, which has type INT64", "BigQuery load errors"),
+        ("Invalid digit, Value 'N', Pos 0, Type: Integer", "Redshift stl_load_errors"),
+        ("Schema validation errors found for stream orders. Error messages: [$.amount: string found, number "
+         "expected]", "Airbyte record validation"),
+        ("Column type changed from INTEGER to VARCHAR for column 'zip' in table 'customers'", "connector schema checks"),
+        ("Number of columns in file (12) does not match that of the corresponding table (11)", "Snowflake COPY errors"),
     ],
     "transient": [
         ("Connection timed out (Read failed)", "JDBC client errors"),
@@ -179,6 +207,16 @@ MORE = {
         ("java.net.SocketException: Connection reset", "JDBC client errors"),
         ("Deadlock found when trying to get lock; try restarting transaction", "MySQL server error 1213"),
         ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
+        ("java.net.SocketTimeoutException: connect timed out", "JDBC client errors"),
+        ("ECONNRESET: socket hang up", "Node.js HTTP client errors"),
+        ("The server encountered a temporary error and could not complete your request. Please try again in "
+         "30 seconds.", "Google API 500 body"),
+        ("Lock wait timeout exceeded; try restarting transaction", "MySQL server error 1205"),
+        ("upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+         "Envoy proxy 503 body"),
+        ("SSL connection has been closed unexpectedly", "PostgreSQL client errors"),
+        ("504 Gateway Time-out", "HTTP proxies"),
+        ("Remote end closed connection without response", "Python HTTP client errors"),
     ],
     "permission": [
         ("SQL compilation error: Schema 'RAW' already exists, but current role has no privileges on it.",
@@ -191,6 +229,13 @@ MORE = {
         ("ORA-01031: insufficient privileges", "Oracle error ORA-01031"),
         ("Access Denied: Dataset acme:analytics: Permission bigquery.tables.create denied on dataset "
          "acme:analytics (or it may not exist).", "BigQuery access errors"),
+        ("User does not have bigquery.jobs.create permission in project acme-prod.", "BigQuery access errors"),
+        ("AccessDeniedException: User: arn:aws:iam::123456789012:user/etl is not authorized to perform: "
+         "glue:GetTable", "AWS IAM errors"),
+        ("The SELECT permission was denied on the object 'orders', database 'erp', schema 'dbo'.", "SQL Server error 229"),
+        ("INSUFFICIENT_ACCESS: insufficient access rights on object id", "Salesforce API errors"),
+        ("SELECT command denied to user 'etl'@'10.0.0.5' for table 'orders'", "MySQL error 1142"),
+        ("Resource not accessible by integration", "GitHub API 403 body"),
     ],
     "destination_outage": [
         ("Warehouse 'LOADING_WH' cannot be resumed because resource monitor 'MONTHLY' has exceeded its quota.",
@@ -204,6 +249,15 @@ MORE = {
         ("google.api_core.exceptions.ServiceUnavailable: 503 POST "
          "https://bigquery.googleapis.com/upload/bigquery/v2/projects/acme/jobs: Service Unavailable",
          "BigQuery client errors"),
+        ("Failure Origin: destination, Message: java.net.SocketTimeoutException: connect timed out",
+         "Airbyte destination failures"),
+        ("Redshift cluster 'analytics' is not available: ClusterUnavailableFault", "Redshift API errors"),
+        ("JDBC driver encountered communication error. Message: Exception encountered for HTTP request: Connect to "
+         "acme.snowflakecomputing.com:443 failed: connect timed out.", "Snowflake JDBC errors"),
+        ("Error 503: The service is currently unavailable., backendError", "BigQuery API errors"),
+        ('could not connect to server: Connection timed out. Is the server running on host '
+         '"acme.abc123.us-east-1.redshift.amazonaws.com" and accepting TCP/IP connections on port 5439?',
+         "Redshift (libpq) errors"),
     ],
     "configuration": [
         ("No active warehouse selected in the current session. Select an active warehouse with the "
@@ -215,6 +269,14 @@ MORE = {
         ("Database 'ANALYTICS_DB' does not exist or not authorized.", "Snowflake error 002003"),
         ('Failure Origin: source, Message: replication slot "airbyte_slot" does not exist',
          "PostgreSQL CDC sources"),
+        ("Failure Origin: source, Message: Invalid JSON in 'replication_method' configuration",
+         "Airbyte source check failures"),
+        ("The specified bucket does not exist (NoSuchBucket): acme-landing-zone", "S3 errors"),
+        ('publication "airbyte_publication" does not exist', "PostgreSQL CDC sources"),
+        ('database "erp_prod" does not exist', "PostgreSQL FATAL at connect"),
+        ("Unknown database 'erp'", "MySQL error 1049"),
+        ("Not found: Dataset acme-prod:analytics_raw was not found in location US", "BigQuery API errors"),
+        ("logical decoding requires wal_level >= logical", "PostgreSQL CDC sources"),
     ],
 }
 
@@ -225,50 +287,48 @@ def split(kind):
     return entries[0::2], entries[1::2]
 
 
-# Written in session 15, before the rules were changed that session, and
+# Written in session 18, before the rules were changed that session, and
 # never used to change them: the held-out set now that MORE above has been
-# used for tuning.  Tune the rules on these and they stop being held out:
-# move them into MORE and write new ones.
+# used for tuning.  Three wordings first written here were dropped before
+# the change was measured because MORE already held the same text in
+# another shape (an OAuth bearer-token error, a Google quota metric,
+# GitHub's "Bad credentials").  Tune the rules on these and they stop being
+# held out: move them into MORE and write new ones.
 HELD_OUT = {
     "credentials": [
-        ("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
-         "client secret value, not the client secret ID", "Azure AD sign-in error"),
-        ("Authentication failed: the API key provided has been revoked", "SaaS API 401 bodies"),
-        ("403 Forbidden: The provided access token has expired (code: TOKEN_EXPIRED)", "SaaS API 403 bodies"),
+        ("Authentication token has expired.  The user must authenticate again.", "Snowflake error 390114"),
     ],
     "rate_limit": [
-        ("ThrottlingException: Rate exceeded", "AWS API throttling"),
-        ("Daily API request limit of 10000 reached for this account", "SaaS API daily quotas"),
-        ("You've made too many API calls in a short period. Please slow down.", "SaaS API 429 bodies"),
+        ("Calls to this endpoint are being throttled. Retry after 30 seconds.", "SaaS API throttling bodies"),
+        ("(#4) Application request limit reached", "Facebook Graph API error 4"),
     ],
     "schema_change": [
-        ("SQL compilation error: error line 1 at position 42 invalid identifier 'CUSTOMER_TIER'",
-         "Snowflake error 000904"),
-        ("Schema evolution detected: column 'plan_tier' was removed from source table 'subscriptions'",
+        ('ERROR: invalid input syntax for type integer: "N/A"', "PostgreSQL error 22P02"),
+        ('Unrecognized field "loyalty_tier" (class Order), not marked as ignorable', "Jackson JSON mapping errors"),
+        ("Table 'erp.orders' has a new column 'tax_region' that is not in the destination table",
          "connector schema checks"),
-        ("Value of type STRING cannot be assigned to amount, which has type INT64", "BigQuery load errors"),
     ],
     "transient": [
-        ("java.net.SocketTimeoutException: connect timed out", "JDBC client errors"),
-        ("ECONNRESET: socket hang up", "Node.js HTTP client errors"),
-        ("The server encountered a temporary error and could not complete your request. Please try again in "
-         "30 seconds.", "Google API 500 body"),
-        ("Lock wait timeout exceeded; try restarting transaction", "MySQL server error 1205"),
+        ("Network is unreachable", "socket errors"),
+        ("server closed the connection unexpectedly. This probably means the server terminated abnormally before "
+         "or while processing the request.", "PostgreSQL libpq errors"),
+        ("EOF occurred in violation of protocol (_ssl.c:2396)", "Python SSL errors"),
     ],
     "permission": [
-        ("User does not have bigquery.jobs.create permission in project acme-prod.", "BigQuery access errors"),
-        ("AccessDeniedException: User: arn:aws:iam::123456789012:user/etl is not authorized to perform: "
-         "glue:GetTable", "AWS IAM errors"),
+        ("ERROR: must be owner of table orders", "PostgreSQL error 42501"),
+        ("The user does not have sufficient permissions to perform this operation.", "SaaS API 403 bodies"),
+        ("ORA-01031: insufficient privileges", "Oracle error ORA-01031"),
     ],
     "destination_outage": [
-        ("Failure Origin: destination, Message: java.net.SocketTimeoutException: connect timed out",
-         "Airbyte destination failures"),
-        ("Redshift cluster 'analytics' is not available: ClusterUnavailableFault", "Redshift API errors"),
+        ("BigQuery error in query operation: Error processing job 'acme:bqjob_r1': Backend error. Job aborted.",
+         "BigQuery backendError"),
+        ("Databricks SQL warehouse 'etl-wh' is starting; the request timed out waiting for it",
+         "Databricks SQL warehouses"),
+        ("Failure Origin: destination, Message: Connection refused", "Airbyte destination failures"),
     ],
     "configuration": [
-        ("Failure Origin: source, Message: Invalid JSON in 'replication_method' configuration",
-         "Airbyte source check failures"),
-        ("The specified bucket does not exist (NoSuchBucket): acme-landing-zone", "S3 errors"),
-        ('publication "airbyte_publication" does not exist', "PostgreSQL CDC sources"),
+        ("The specified container does not exist.", "Azure Blob Storage ContainerNotFound"),
+        ("Invalid connection string: missing required parameter 'warehouse'", "connector setup checks"),
+        ("ERROR: all replication slots are in use", "PostgreSQL max_replication_slots"),
     ],
 }
