@@ -83,9 +83,10 @@ typedef struct SimJob
 	int			first_req;		/* demand jobs: its requirements, positions */
 	int			nreq;			/* first_req.. in the connector's req_of_conn */
 	TimestampTz feasible_until; /* unpaused, a start by then meets every due time */
-	TimestampTz gate_now;		/* NO_TIME, or when gate was last asked */
-	TimestampTz gate_due;		/* the due time it was asked for */
-	TimestampTz gate;			/* sim_window_gate() then: 0 or a window end */
+	TimestampTz gate;			/* sim_window_gate() for starts in */
+	TimestampTz gate_from;		/* [gate_from, gate_until) and due time */
+	TimestampTz gate_until;		/* gate_due: 0 or a window end */
+	TimestampTz gate_due;
 } SimJob;
 
 /* A sync that ran, for costs and waste. */
@@ -186,7 +187,8 @@ extern void *sim_grow(void *items, int n, int *max, Size size);
 /* simulate_events.c: the policies' jobs and the event loop */
 extern void sim_index_destinations(Sim *sim);
 extern void sim_index_load_windows(Sim *sim);
-extern TimestampTz sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due);
+extern TimestampTz sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due,
+								   TimestampTz *same_until);
 extern TimestampTz sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s);
 extern void sim_build_jobs(Sim *sim);
 extern void sim_run_events(Sim *sim);

@@ -35,7 +35,7 @@ add_job(Sim *sim, int i, TimestampTz release, TimestampTz due, double weight, bo
 	j->due = due;
 	j->weight = weight;
 	j->scheduled = scheduled;
-	j->gate_now = NO_TIME;
+	j->gate_until = DT_NOBEGIN;
 	return j;
 }
 
@@ -75,7 +75,7 @@ add_demand_jobs(Sim *sim, int i)
 		TimestampTz start = open;
 		TimestampTz gate;
 
-		while ((gate = sim_window_gate(sim, i, start, DT_NOBEGIN)) != 0)
+		while ((gate = sim_window_gate(sim, i, start, DT_NOBEGIN, NULL)) != 0)
 			start = gate;
 		if (j && time_add(start, room) <= j->due)
 			j->release = j->eligible = open;
@@ -237,13 +237,20 @@ first_window_after(const Sim *sim, int i, TimestampTz t)
 /*
  * The end of the load window that keeps a sync of connector i from
  * starting at start, by plan()'s rule (window_postpones) for a run at P90
- * that must end by due; 0 when none does.
+ * that must end by due; 0 when none does.  *same_until, when asked, is
+ * when the answer may first differ for a later start and the same due.
+ * A window that holds the sync back still does, with the same end, until
+ * it ends: it still overlaps the run, whether its load factor forbids the
+ * source or the deadline rules out waiting it out does not depend on the
+ * start, and the windows before it that let the sync pass only drop out.
+ * With none, the answer stays 0 until the run would reach the next window.
  */
 TimestampTz
-sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
+sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due, TimestampTz *same_until)
 {
 	const Connector *c = &sim->fleet->conn[i];
 	TimestampTz ends = time_add(start, c->pred.p90_s);
+	TimestampTz quiet_until = NO_TIME;
 
 	for (int w = first_window_after(sim, i, start); w < sim->win_off[i + 1]; w++)
 	{
@@ -251,25 +258,34 @@ sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due)
 		TimestampTz later;
 
 		if (win->starts >= ends)
+		{
+			quiet_until = win->starts - (ends - start) + 1;
 			break;
+		}
 		if ((later = window_postpones(win, c, start, ends, due)) != 0)
+		{
+			if (same_until)
+				*same_until = later;
 			return later;
+		}
 	}
+	if (same_until)
+		*same_until = quiet_until;
 	return 0;
 }
 
 /*
- * sim_window_gate() for demand job j at now, asked once per event: the
- * dispatch and the search for the next event both need it, and slot after
- * slot is filled at the same now and due.
+ * sim_window_gate() for demand job j at now, remembered for as long as the
+ * answer holds: the dispatch and the search for the next event ask it at
+ * every event.
  */
 static TimestampTz
 job_gate(const Sim *sim, SimJob *j, TimestampTz now)
 {
-	if (j->gate_now != now || j->gate_due != j->due)
+	if (j->gate_due != j->due || now < j->gate_from || now >= j->gate_until)
 	{
-		j->gate = sim_window_gate(sim, j->conn, now, j->due);
-		j->gate_now = now;
+		j->gate = sim_window_gate(sim, j->conn, now, j->due, &j->gate_until);
+		j->gate_from = now;
 		j->gate_due = j->due;
 	}
 	return j->gate;

@@ -30,7 +30,7 @@ lower_bound_end(const Sim *sim, int i, TimestampTz t0)
 
 		if (sim_in_outage(sim, i, t))
 			t = sim->outage_to[i];
-		else if ((gate = sim_window_gate(sim, i, t, DT_NOBEGIN)) != 0)
+		else if ((gate = sim_window_gate(sim, i, t, DT_NOBEGIN, NULL)) != 0)
 			t = gate;
 		else
 		{
