@@ -143,6 +143,7 @@ draw_connectors(Sim *sim)
 	sim->outage_from = palloc0(sizeof(TimestampTz) * Max(f->nconn, 1));
 	sim->outage_to = palloc0(sizeof(TimestampTz) * Max(f->nconn, 1));
 	sim->busy = palloc0(sizeof(bool) * Max(f->nconn, 1));
+	sim->stale_conn = palloc0(sizeof(bool) * Max(f->nconn, 1));
 	for (int i = 0; i < f->nconn; i++)
 	{
 		Connector  *c = &f->conn[i];
@@ -369,7 +370,7 @@ simulate_policy(Sim *sim, SimResult *res)
 {
 	memset(res, 0, sizeof(SimResult));
 	sim_build_jobs(sim);
-	sim->weights_stale = true;
+	sim_stale_all(sim);
 	sim_run_events(sim);
 	sim_score_deadlines(sim, res);
 	res->lb_syncs = sim_lower_bound_syncs(sim);

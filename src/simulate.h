@@ -110,6 +110,8 @@ typedef struct Sim
 	double		tail_s;
 	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
 	bool		weights_stale;	/* met, given up, let go or requeued since shared */
+	bool		all_stale;		/* every waiting job's weights, or only those */
+	bool	   *stale_conn;		/* of these connectors' jobs */
 	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
 	MemoryContext rollout_cxt;
 	int			nocc;
@@ -194,6 +196,9 @@ extern void sim_build_jobs(Sim *sim);
 extern void sim_run_events(Sim *sim);
 
 /* simulate_triage.c: syncopt's triage and look-ahead */
+extern void sim_stale_occurrence(Sim *sim, int o);
+extern void sim_stale_connector(Sim *sim, int i);
+extern void sim_stale_all(Sim *sim);
 extern TimestampTz sim_feasible_until(const Sim *sim, const SimJob *j);
 extern void sim_triage(Sim *sim, TimestampTz now);
 

@@ -456,7 +456,7 @@ meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 			r->done = end;
 			sim->occ[r->occ].work_left_s -= Max(sim->fleet->conn[i].pred.p50_s, 1.0);
 			useful = true;
-			sim->weights_stale = true;
+			sim_stale_occurrence(sim, r->occ);
 		}
 	}
 	return useful;
@@ -500,7 +500,7 @@ finish_job(Sim *sim, SimJob *j)
 	if (sim->policy == SIM_SYNCOPT)
 	{
 		j->state = JOB_WAITING;
-		sim->weights_stale = true;
+		sim_stale_connector(sim, i);
 		if (sim_in_outage(sim, i, run->start))
 		{
 			/* Paused until a human fixes the credentials, then resumed. */
@@ -513,7 +513,7 @@ finish_job(Sim *sim, SimJob *j)
 	else if (j->attempts < MAX_ATTEMPTS)
 	{
 		j->state = JOB_WAITING;
-		sim->weights_stale = true;
+		sim_stale_connector(sim, i);
 		j->eligible = run->end;
 	}
 }

@@ -55,6 +55,33 @@ sim_feasible_until(const Sim *sim, const SimJob *j)
 	return until;
 }
 
+/* Occurrence o changed: the jobs holding its requirements share again. */
+void
+sim_stale_occurrence(Sim *sim, int o)
+{
+	const SimOcc *occ = &sim->occ[o];
+
+	for (int k = occ->first_req; k < occ->first_req + occ->nreq; k++)
+		sim->stale_conn[sim->req[k].conn] = true;
+	sim->weights_stale = true;
+}
+
+/* A job of connector i waits again: its connector's jobs share again. */
+void
+sim_stale_connector(Sim *sim, int i)
+{
+	sim->stale_conn[i] = true;
+	sim->weights_stale = true;
+}
+
+/* Occurrences were let go or taken back: every waiting job shares again. */
+void
+sim_stale_all(Sim *sim)
+{
+	sim->all_stale = true;
+	sim->weights_stale = true;
+}
+
 /*
  * Give up every occurrence one of whose requirements can no longer be met:
  * a sync of its idle connector started as soon as allowed would end after
@@ -81,7 +108,7 @@ give_up_infeasible(Sim *sim, TimestampTz now)
 			if (r->done == 0 && !sim->occ[r->occ].given_up && earliest > latest_start(sim, r, p50))
 			{
 				sim->occ[r->occ].given_up = true;
-				sim->weights_stale = true;
+				sim_stale_occurrence(sim, r->occ);
 			}
 		}
 		j->feasible_until = sim_feasible_until(sim, j);
@@ -101,14 +128,14 @@ share_weights(Sim *sim)
 {
 	if (!sim->weights_stale)
 		return;
-	sim->weights_stale = false;
 	for (int k = 0; k < sim->njob; k++)
 	{
 		SimJob	   *j = &sim->job[k];
 		double		p50 = Max(sim->fleet->conn[j->conn].pred.p50_s, 1.0);
 		bool		open_work = false;
 
-		if (j->scheduled || j->state != JOB_WAITING)
+		/* The others' requirements and occurrences are as when last shared. */
+		if (j->scheduled || j->state != JOB_WAITING || !(sim->all_stale || sim->stale_conn[j->conn]))
 			continue;
 		j->weight = 0;
 		j->late_weight = 0;
@@ -136,6 +163,9 @@ share_weights(Sim *sim)
 		if (!open_work && j->late_weight == 0)
 			j->state = JOB_DONE;
 	}
+	sim->weights_stale = false;
+	sim->all_stale = false;
+	memset(sim->stale_conn, 0, sizeof(bool) * sim->fleet->nconn);
 }
 
 /*
@@ -161,6 +191,8 @@ replay_misses(const Sim *sim, TimestampTz now, TimestampTz until, bool *late)
 	memcpy(r.req, sim->req, sizeof(SimReq) * sim->nreq);
 	r.occ = palloc(sizeof(SimOcc) * Max(sim->nocc, 1));
 	memcpy(r.occ, sim->occ, sizeof(SimOcc) * sim->nocc);
+	r.stale_conn = palloc(sizeof(bool) * Max(sim->fleet->nconn, 1));
+	memcpy(r.stale_conn, sim->stale_conn, sizeof(bool) * sim->fleet->nconn);
 	r.busy = palloc(sizeof(bool) * Max(sim->fleet->nconn, 1));
 	memcpy(r.busy, sim->busy, sizeof(bool) * sim->fleet->nconn);
 	r.dest_running = palloc(sizeof(int) * (sim->fleet->nconn + 1));
@@ -264,7 +296,7 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 		if (letting_go == 0)
 			break;
 		memcpy(let_go, late, sizeof(bool) * sim->nocc);
-		sim->weights_stale = true;
+		sim_stale_all(sim);
 		share_weights(sim);
 		with = shelved + letting_go + replay_misses(sim, now, until, late);
 		if (with > lost)
@@ -272,7 +304,7 @@ shelve_by_replay(Sim *sim, TimestampTz now)
 			for (int o = 0; o < sim->nocc; o++)
 				if (let_go[o])
 					sim->occ[o].shelved = false;
-			sim->weights_stale = true;
+			sim_stale_all(sim);
 			share_weights(sim);
 			break;
 		}
@@ -299,7 +331,7 @@ sim_triage(Sim *sim, TimestampTz now)
 	{
 		for (int o = 0; o < sim->nocc; o++)
 			sim->occ[o].shelved = false;
-		sim->weights_stale = true;
+		sim_stale_all(sim);
 	}
 	share_weights(sim);
 	if (planning)
