@@ -83,9 +83,10 @@ typedef struct SimJob
 	int			first_req;		/* demand jobs: its requirements, positions */
 	int			nreq;			/* first_req.. in the connector's req_of_conn */
 	TimestampTz feasible_until; /* unpaused, a start by then meets every due time */
-	TimestampTz gate;			/* sim_window_gate() for starts in */
-	TimestampTz gate_from;		/* [gate_from, gate_until) and due time */
-	TimestampTz gate_until;		/* gate_due: 0 or a window end */
+	/* sim_window_gate() for starts in [gate_from, gate_until) and gate_due */
+	TimestampTz gate;			/* 0, or the end of the window holding it */
+	TimestampTz gate_from;
+	TimestampTz gate_until;
 	TimestampTz gate_due;
 } SimJob;
 
@@ -110,8 +111,8 @@ typedef struct Sim
 	double		tail_s;
 	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
 	bool		weights_stale;	/* met, given up, let go or requeued since shared */
-	bool		all_stale;		/* every waiting job's weights, or only those */
-	bool	   *stale_conn;		/* of these connectors' jobs */
+	bool		all_stale;		/* every waiting job must share again, */
+	bool	   *stale_conn;		/* or only these connectors' jobs */
 	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
 	MemoryContext rollout_cxt;
 	int			nocc;

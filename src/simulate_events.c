@@ -372,9 +372,9 @@ job_wanted(const Sim *sim, SimJob *j, TimestampTz now, bool *rides_along)
 	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
 	else if (saves_nothing(j))
 		wanted = j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
-	/* It rides along when the warehouse is paid for anyway. */
 	else if (j->eligible <= now)
 		wanted = true;
+	/* It rides along when the warehouse is paid for anyway. */
 	else
 		wanted = *rides_along = !j->paused && j->release <= now;
 	/* No demand sync runs into a window that forbids syncing its source. */

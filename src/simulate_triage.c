@@ -134,7 +134,7 @@ share_weights(Sim *sim)
 		double		p50 = Max(sim->fleet->conn[j->conn].pred.p50_s, 1.0);
 		bool		open_work = false;
 
-		/* The others' requirements and occurrences are as when last shared. */
+		/* Unmarked connectors' requirements are as when last shared. */
 		if (j->scheduled || j->state != JOB_WAITING || !(sim->all_stale || sim->stale_conn[j->conn]))
 			continue;
 		j->weight = 0;
