@@ -16,19 +16,17 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      '|invalid client secret|client secret .{0,30}(invalid|expired)',
      NULL, 'credentials', false,
      'Update the source credentials in the vendor UI, then resume the connector.', 20, true),
-    ('permission denied|insufficient privileges?|access denied|forbidden|not authori[sz]ed to|403'
-     '|no privileges|(does not|doesn''t) have (the )?(required )?permissions?'
-     '|(does not|doesn''t) have \S+ permission|permission (was )?denied|command denied|denied to user'
-     '|insufficient (access|privileges?|permissions?|rights)|not accessible',
+    ('permission (was )?denied|insufficient (access|privileges?|permissions?|rights)|access denied|forbidden'
+     '|not authori[sz]ed to|403|no privileges|(does not|doesn''t) have ((the )?(required )?|\S+ )permissions?'
+     '|command denied|denied to user|not accessible',
      NULL, 'permission', false,
      'Grant the connector''s user the missing privilege on the source (see the message for the object).', 30, true),
     -- Before permissions: Google APIs answer a rate limit with 403 Forbidden.
-    ('rate limit|too many requests|429|quota (exceeded|exhausted)|api limit'
+    ('rate limit|too many (\w+ ){0,2}(requests|calls)|429|quota (exceeded|exhausted)|api limit'
      '|exceeded (your|the)( \w+){0,3} quota|(requests|calls) per (second|minute|hour|day) exceeded'
-     '|requests? limit (exceeded|reached)|request_limit_exceeded'
+     '|(requests?|calls?) limit .{0,30}(reached|exceeded)|request_limit_exceeded'
      '|exceeded \d+ (calls|requests) per|reached (your|the) \S+ limit'
-     '|throttl|rate exceeded|slow ?down|too many (\w+ ){0,2}(requests|calls)'
-     '|(requests?|calls?) limit .{0,30}(reached|exceeded)|resource_exhausted|exhausted .{0,30}(tokens|quota|requests|calls)',
+     '|throttl|rate exceeded|slow ?down|resource_exhausted|exhausted .{0,30}(tokens|quota|requests|calls)',
      NULL, 'rate_limit', true,
      'Wait for the source API quota to reset; move the sync out of the source''s busy window or lower its frequency.', 25, true),
     ('schema (change|mismatch)|column .* (does not exist|not found|changed type)|type mismatch|incompatible (type|schema)|breaking schema'
