@@ -381,13 +381,21 @@ job_wanted(const Sim *sim, SimJob *j, TimestampTz now, bool *rides_along)
 	return wanted && job_gate(sim, j, now) == 0;
 }
 
+/* A waiting job that may start at this instant, as job_wanted() says. */
+typedef struct Candidate
+{
+	int			job;
+	double		key;			/* its dispatch key */
+	bool		rides_along;
+} Candidate;
+
 /*
  * The waiting jobs that may start now, in job order, with their dispatch
  * keys: neither changes while the slots fill at one instant, only which
  * connectors are busy and how full each destination is.
  */
 static int
-ready_candidates(Sim *sim, TimestampTz now, int *cand, double *key, bool *rides)
+ready_candidates(Sim *sim, TimestampTz now, Candidate *cand)
 {
 	int			n = 0;
 
@@ -395,10 +403,10 @@ ready_candidates(Sim *sim, TimestampTz now, int *cand, double *key, bool *rides)
 	{
 		SimJob	   *j = &sim->job[k];
 
-		if (j->state != JOB_WAITING || !job_wanted(sim, j, now, &rides[n]))
+		if (j->state != JOB_WAITING || !job_wanted(sim, j, now, &cand[n].rides_along))
 			continue;
-		cand[n] = k;
-		key[n++] = dispatch_key(sim, j, now);
+		cand[n].job = k;
+		cand[n++].key = dispatch_key(sim, j, now);
 	}
 	return n;
 }
@@ -566,9 +574,7 @@ sim_run_events(Sim *sim)
 	int			running = 0;
 	int			live;
 	int			ncand;
-	int		   *cand = palloc(sizeof(int) * Max(sim->njob, 1));
-	double	   *key = palloc(sizeof(double) * Max(sim->njob, 1));
-	bool	   *rides = palloc(sizeof(bool) * Max(sim->njob, 1));
+	Candidate  *cand = palloc(sizeof(Candidate) * Max(sim->njob, 1));
 	int		   *in_flight = palloc(sizeof(int) * Max(sim->njob, 1));
 	int			listed = 0;
 	TimestampTz now = sim->start;
@@ -611,7 +617,7 @@ sim_run_events(Sim *sim)
 		}
 		if (sim->policy == SIM_SYNCOPT)
 			sim_triage(sim, now);
-		ncand = running < nslots && now < sim->end ? ready_candidates(sim, now, cand, key, rides) : 0;
+		ncand = running < nslots && now < sim->end ? ready_candidates(sim, now, cand) : 0;
 		while (running < nslots && now < sim->end)
 		{
 			int			best = -1;
@@ -619,15 +625,15 @@ sim_run_events(Sim *sim)
 
 			for (int c = 0; c < ncand; c++)
 			{
-				const SimJob *j = &sim->job[cand[c]];
+				const SimJob *j = &sim->job[cand[c].job];
 
 				if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0 ||
-					(rides[c] && sim->dest_running[sim->dest_of[j->conn]] == 0))
+					(cand[c].rides_along && sim->dest_running[sim->dest_of[j->conn]] == 0))
 					continue;
-				if (best < 0 || key[c] < best_key)
+				if (best < 0 || cand[c].key < best_key)
 				{
-					best = cand[c];
-					best_key = key[c];
+					best = cand[c].job;
+					best_key = cand[c].key;
 				}
 			}
 			if (best < 0)
@@ -683,7 +689,5 @@ sim_run_events(Sim *sim)
 			break;
 	}
 	pfree(cand);
-	pfree(key);
-	pfree(rides);
 	pfree(in_flight);
 }
