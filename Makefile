@@ -8,7 +8,7 @@
 #   make installcheck pg_regress suites against a server you already run
 
 EXTENSION  = syncopt
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = syncopt
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -17,7 +17,10 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # each part stays small and owns one responsibility.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+# Released versions' install scripts, frozen, and the upgrade scripts between
+# them (ALTER EXTENSION syncopt UPDATE); test_upgrade checks that an upgraded
+# install has exactly the schema of a fresh one.
+DATA       = $(sort $(wildcard src/upgrade/$(EXTENSION)--*.sql))
 
 PG_CPPFLAGS = -Isrc -DSYNCOPT_VERSION=\"$(EXTVERSION)\"
 SHLIB_LINK  = -lcurl

@@ -1,0 +1,157 @@
+"""ALTER EXTENSION syncopt UPDATE from the last release, the way pgvector
+tests it: install the released version, fill it with data (decisions in
+every state, runs, stats, policies), update, and check that
+
+  * the schema is exactly that of a fresh install of the new version
+    (every relation, column in order, constraint, index, trigger, view,
+    function body and setting, type, grant, comment and pg_dump
+    registration: describe_extension.sql);
+  * the rows that were there are still there, unchanged;
+  * the workers run on the updated schema (an approval is executed).
+
+It runs in the workers' database, and leaves a fresh install of the new
+version behind for the tests after it.
+"""
+
+import os
+import unittest
+
+import integration
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+RELEASED = "0.1.0"
+
+with open(os.path.join(HERE, "describe_extension.sql")) as f:
+    DESCRIBE = f.read()
+
+# Rows the install script writes (not user data, so pg_dump skips them):
+# the upgraded and the fresh install must hold the same.
+SCRIPT_ROWS = [
+    "SELECT from_status || ' ' || to_status || ' ' || actor || ' ' || meaning "
+    "FROM syncopt.decision_transition ORDER BY 1",
+    "SELECT concat_ws(' | ', pattern, vendor, category, retryable, remediation) "
+    "FROM syncopt.failure_pattern WHERE builtin ORDER BY 1",
+]
+
+FILL = """
+INSERT INTO syncopt.account (vendor, name, base_url) VALUES
+    ('fivetran', 'upgrade ft', 'https://api.fivetran.com'),
+    ('airbyte', 'upgrade ab', 'https://api.airbyte.com/v1');
+SELECT syncopt.set_credentials(account_id, 'key', 'secret') FROM syncopt.account WHERE name = 'upgrade ab';
+INSERT INTO syncopt.connector (account_id, external_id, name, service, schedule_minutes, tags)
+SELECT a.account_id, 'up_' || g, 'upgrade ' || g, 'postgres', 60, ARRAY['tier' || (g % 2)]
+  FROM syncopt.account a, generate_series(1, 8) g WHERE a.name = 'upgrade ft';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT c.connector_id, 'run_' || g,
+       timestamptz '2026-11-01 00:00+00' + g * interval '1 hour',
+       timestamptz '2026-11-01 00:00+00' + g * interval '1 hour' + (10 + g % 7) * interval '1 minute',
+       CASE WHEN g % 5 = 0 THEN 'failed' ELSE 'succeeded' END, 1000 * g, 'api'
+  FROM syncopt.connector c, generate_series(1, 12) g WHERE c.external_id LIKE 'up\\_%';
+SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run;
+INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight) VALUES ('upgrade_report', 'report', '06:00', 'UTC', 3);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id)
+SELECT c.connector_id, a.asset_id FROM syncopt.connector c, syncopt.asset a
+ WHERE c.external_id = 'up_1' AND a.name = 'upgrade_report';
+INSERT INTO syncopt.policy (tag, mode, max_actions_per_hour) VALUES ('tier1', 'copilot', 5);
+INSERT INTO syncopt.fivetran_sync_ai_logs (account_id, connector_id, vendor, action, reason, mode, status, not_before)
+SELECT c.account_id, c.connector_id, 'fivetran', 'trigger_sync', 'upgrade: ' || s.state, 'copilot', 'proposed',
+       '2100-01-01'
+  FROM unnest(ARRAY['proposed', 'approved', 'rejected', 'cancelled', 'succeeded', 'failed', 'unknown', 'expired'])
+       WITH ORDINALITY s(state, i)
+  JOIN syncopt.connector c ON c.external_id = 'up_' || s.i;
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved'
+ WHERE reason IN ('upgrade: approved', 'upgrade: cancelled', 'upgrade: succeeded', 'upgrade: failed', 'upgrade: unknown');
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE reason = 'upgrade: rejected';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'expired' WHERE reason = 'upgrade: expired';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'cancelled' WHERE reason = 'upgrade: cancelled';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'executing'
+ WHERE reason IN ('upgrade: succeeded', 'upgrade: failed', 'upgrade: unknown');
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'succeeded' WHERE reason = 'upgrade: succeeded';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'failed', error = 'HTTP 400' WHERE reason = 'upgrade: failed';
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'unknown' WHERE reason = 'upgrade: unknown';
+"""
+
+
+def cluster():
+    return integration.CLUSTER
+
+
+def db():
+    return integration.WORKER_DB
+
+
+def lines(sql):
+    return [r[0] for r in cluster().rows(sql, db())]
+
+
+def digest_sql(columns):
+    """One query giving "table count:md5" of every table, each read through
+    the columns given for it."""
+    parts = [f"SELECT '{t}', count(*) || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '-') "
+             f"FROM (SELECT ({', '.join(cols)})::text AS r FROM syncopt.{t}) x"
+             for t, cols in sorted(columns.items())]
+    return " UNION ALL ".join(parts) + ";"
+
+
+def table_columns():
+    """{table: [column, ...]} of the installed version."""
+    columns = {}
+    for t, col in cluster().rows("SELECT c.relname, quote_ident(a.attname) FROM pg_class c "
+                                 "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+                                 "WHERE c.relnamespace = 'syncopt'::regnamespace AND c.relkind = 'r' "
+                                 "ORDER BY c.relname, a.attnum", db()):
+        columns.setdefault(t, []).append(col)
+    return columns
+
+
+class UpgradeTests(unittest.TestCase):
+
+    def test_update_from_the_last_release(self):
+        c = cluster()
+        new = c.value("SELECT default_version FROM pg_available_extensions WHERE name = 'syncopt'", db())
+        self.assertNotEqual(new, RELEASED, "the control file's version was not bumped")
+
+        c.psql("DROP EXTENSION IF EXISTS syncopt CASCADE", db())
+        c.psql(f"CREATE EXTENSION syncopt VERSION '{RELEASED}'", db())
+        c.psql(FILL, db())
+        columns = table_columns()
+        self.assertIn("fivetran_sync_ai_logs", columns)
+
+        # The workers keep writing (alerts, collector state): the rows are
+        # compared before and after the update inside one snapshot.
+        digests = digest_sql(columns)
+        out = c.rows(f"BEGIN ISOLATION LEVEL REPEATABLE READ; {digests} "
+                     f"ALTER EXTENSION syncopt UPDATE TO '{new}'; {digests} COMMIT;", db())
+        self.assertEqual(len(out), 2 * len(columns))
+        before, after = out[:len(columns)], out[len(columns):]
+        self.assertIn(("fivetran_sync_ai_logs", "8:"), [(t, d[:2]) for t, d in before])
+        for (table, old_digest), (_, new_digest) in zip(before, after):
+            self.assertEqual(new_digest, old_digest, f"rows of syncopt.{table} changed in the update")
+        self.assertEqual(c.value("SELECT extversion FROM pg_extension WHERE extname = 'syncopt'", db()), new)
+        upgraded = lines(DESCRIBE)
+        upgraded_rows = [lines(q) for q in SCRIPT_ROWS]
+
+        # The workers run on the updated schema: an approval is executed
+        # (the account has no credentials, so the executor fails it, saying so).
+        decision = c.value("SELECT (syncopt.propose(connector_id, 'pause', '{}', 'after the update')).decision_id "
+                           "FROM syncopt.connector WHERE external_id = 'up_3'", db())
+        c.psql(f"UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id = {decision}", db())
+        c.psql("SELECT syncopt.wake('executor')", db())
+        self.assertTrue(c.wait_for(f"SELECT status = 'failed' AND error LIKE '%no credentials%' "
+                                   f"FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = {decision}", db()),
+                        "the executor did not act on the updated schema")
+
+        c.psql("DROP EXTENSION syncopt CASCADE", db())
+        c.psql("CREATE EXTENSION syncopt", db())
+        fresh = lines(DESCRIBE)
+        fresh_rows = [lines(q) for q in SCRIPT_ROWS]
+        only_upgraded = sorted(set(upgraded) - set(fresh))
+        only_fresh = sorted(set(fresh) - set(upgraded))
+        self.assertEqual((only_upgraded, only_fresh), ([], []),
+                         "the updated schema differs from a fresh install:\n"
+                         + "\n".join("- updated: " + line for line in only_upgraded)
+                         + "\n" + "\n".join("+ fresh:   " + line for line in only_fresh))
+        self.assertEqual(upgraded, fresh)
+        self.assertEqual(upgraded_rows, fresh_rows, "the install script's own rows differ")
+        self.assertGreater(len(fresh), 300, "describe_extension.sql saw too little to compare")
