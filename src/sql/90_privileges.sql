@@ -22,7 +22,8 @@ GRANT SELECT ON
     syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
-    syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline
+    syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
+    syncopt.dbt_import, syncopt.dbt_import_change
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -67,7 +68,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text),
     syncopt.collect(bigint), syncopt.request_poll(bigint),
     syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text),
-    syncopt.run_planner(timestamptz), syncopt.schedule_planner(text), syncopt.reset_breaker(bigint)
+    syncopt.run_planner(timestamptz), syncopt.schedule_planner(text), syncopt.reset_breaker(bigint),
+    syncopt.import_dbt_manifest(jsonb, boolean)
 TO syncopt_admin;
 
 -- pg_dump keeps user data of extension tables only when registered.  The
