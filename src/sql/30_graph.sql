@@ -104,16 +104,22 @@ COMMENT ON FUNCTION syncopt.cycle_path(text[]) IS
 -- reachable from their targets.  Those are collected by a walk that visits
 -- each asset once (UNION, not UNION ALL: the walk keeps no paths) and
 -- searched in one linear pass, so neither a deep DAG nor a bulk import
--- costs more than the edges it reaches.  When no changed edge starts at a
--- reached asset there can be no cycle and the search is skipped.  Writers
--- are serialised by a table lock, so two concurrent statements cannot each
+-- costs more than the edges it reaches.  Each step of the walk looks up the
+-- edges of the assets it just reached in the index; a hash or merge join
+-- would read the whole table at every step (100 times for a 100-layer DAG),
+-- so the function turns them off.  When no changed edge starts at a reached
+-- asset there can be no cycle and the search is skipped.  Writers are
+-- serialised by a table lock, so two concurrent statements cannot each
 -- pass the check and close a cycle together.
 CREATE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     cycle bigint[];
+    first integer;
 BEGIN
     LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
     WITH RECURSIVE reached(asset_id) AS (
@@ -127,6 +133,11 @@ BEGIN
       FROM reached r JOIN syncopt.lineage l ON l.upstream_asset_id = r.asset_id
      WHERE EXISTS (SELECT FROM changed c JOIN reached r2 ON r2.asset_id = c.upstream_asset_id);
     IF cycle IS NOT NULL THEN
+        -- Start the path with an edge of this statement.
+        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+          JOIN changed c ON c.upstream_asset_id = p.asset_id AND c.asset_id = cycle[p.ord + 1]
+         ORDER BY p.ord LIMIT 1;
+        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
         RAISE EXCEPTION 'lineage edge would create a cycle'
             USING ERRCODE = 'integrity_constraint_violation',
                   DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
@@ -150,9 +161,12 @@ CREATE TRIGGER lineage_reject_cycle_update
 CREATE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     cycle bigint[];
+    first integer;
 BEGIN
     LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
     WITH RECURSIVE reached(connector_id) AS (
@@ -167,6 +181,10 @@ BEGIN
       FROM reached r JOIN syncopt.sync_order o ON o.before_connector_id = r.connector_id
      WHERE EXISTS (SELECT FROM changed c JOIN reached r2 ON r2.connector_id = c.before_connector_id);
     IF cycle IS NOT NULL THEN
+        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+          JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
+         ORDER BY p.ord LIMIT 1;
+        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
         RAISE EXCEPTION 'sync order would create a cycle'
             USING ERRCODE = 'integrity_constraint_violation',
                   DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
