@@ -39,6 +39,16 @@ int64_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Order int values for qsort. */
+static int
+int_cmp(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
 /* The elements of a one-dimensional bigint array without NULLs. */
 static int64 *
 edge_ends(ArrayType *array, const char *argname, int *count)
@@ -79,8 +89,9 @@ node_index(const int64 *ids, int n, int64 id)
 /*
  * syncopt.find_cycle(from_ids bigint[], to_ids bigint[]) returns bigint[]: the
  * nodes of one cycle, first node repeated at the end, or NULL.  Edge i goes
- * from from_ids[i] to to_ids[i].  Searches start from the smallest id and follow
- * edges in the order given, so the same input always yields the same cycle.
+ * from from_ids[i] to to_ids[i].  Searches start from the smallest id and
+ * follow edges to smaller ids first, so the same edges, in whatever order,
+ * always yield the same cycle.
  */
 Datum
 syncopt_find_cycle(PG_FUNCTION_ARGS)
@@ -133,6 +144,8 @@ syncopt_find_cycle(PG_FUNCTION_ARGS)
 	dst = palloc(sizeof(int) * Max(nfrom, 1));
 	for (int e = 0; e < nfrom; e++)
 		dst[cursor[tail[e]]++] = head[e];
+	for (int v = 0; v < n; v++)
+		qsort(dst + off[v], off[v + 1] - off[v], sizeof(int), int_cmp);
 
 	/*
 	 * Iterative search: path holds the grey nodes from the root, depth[v]

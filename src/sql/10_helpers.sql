@@ -9,16 +9,15 @@
 -- always holds a digit, so a name without one is valid when PostgreSQL
 -- accepts it (it found a zone file or an abbreviation); a name with one
 -- must be listed (Etc/GMT+5, EST5EDT), which costs a read of the zone
--- directory but only for those rare names.
+-- directory, but only for those rare names.
 CREATE FUNCTION syncopt.is_valid_timezone(tz text) RETURNS boolean
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs z WHERE lower(z.abbrev) = lower(tz)) THEN
-        RETURN true;
-    ELSIF tz ~ '[0-9]' THEN
-        RETURN EXISTS (SELECT FROM pg_catalog.pg_timezone_names z WHERE lower(z.name) = lower(tz));
+    IF tz ~ '[0-9]' THEN
+        RETURN EXISTS (SELECT FROM pg_catalog.pg_timezone_names z WHERE lower(z.name) = lower(tz))
+            OR EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs z WHERE lower(z.abbrev) = lower(tz));
     END IF;
     PERFORM pg_catalog.now() AT TIME ZONE tz;
     RETURN true;

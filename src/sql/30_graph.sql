@@ -76,7 +76,8 @@ CREATE INDEX calendar_event_during_idx ON syncopt.calendar_event USING gist (dur
 
 -- One cycle of the directed graph with edges from_ids[i] -> to_ids[i], as
 -- its nodes with the first repeated at the end; NULL when there is none.
--- One depth-first pass, linear in the edges (src/cycle.c).
+-- One depth-first pass, linear in the edges once they are sorted by id
+-- (src/cycle.c); the same edges in any order give the same cycle.
 CREATE FUNCTION syncopt.find_cycle(from_ids bigint[], to_ids bigint[]) RETURNS bigint[]
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'syncopt_find_cycle';
@@ -104,18 +105,22 @@ COMMENT ON FUNCTION syncopt.cycle_path(text[]) IS
 -- reachable from their targets.  Those are collected by a walk that visits
 -- each asset once (UNION, not UNION ALL: the walk keeps no paths) and
 -- searched in one linear pass, so neither a deep DAG nor a bulk import
--- costs more than the edges it reaches.  Each step of the walk looks up the
--- edges of the assets it just reached in the index; a hash or merge join
--- would read the whole table at every step (100 times for a 100-layer DAG),
--- so the function turns them off.  When no changed edge starts at a reached
--- asset there can be no cycle and the search is skipped.  Writers are
+-- costs more than the edges it reaches.  The edges of each reached asset
+-- are looked up in the index (a LATERAL subquery the planner cannot turn
+-- into a join): a hash join would read the whole table at every step of
+-- the walk, 100 times for a 100-layer DAG.  When no changed edge starts at
+-- a reached asset there can be no cycle and the search is skipped (an
+-- INTERSECT, which sorts or hashes, rather than a join the planner might
+-- run as a nested loop over both sets).  The planner's guess at the size
+-- of a recursive walk is wild (millions of rows where there are a few
+-- thousand), which would make it compile the query with JIT, costing up to
+-- seconds each time; the function turns JIT off.  Writers are
 -- serialised by a table lock, so two concurrent statements cannot each
 -- pass the check and close a cycle together.
 CREATE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET enable_hashjoin = off
-SET enable_mergejoin = off
+SET jit = off
 AS $$
 DECLARE
     cycle bigint[];
@@ -125,13 +130,16 @@ BEGIN
     WITH RECURSIVE reached(asset_id) AS (
         SELECT c.asset_id FROM changed c WHERE c.upstream_asset_id IS NOT NULL
         UNION
-        SELECT l.asset_id FROM reached r JOIN syncopt.lineage l ON l.upstream_asset_id = r.asset_id
+        SELECT e.asset_id FROM reached r,
+               LATERAL (SELECT l.asset_id FROM syncopt.lineage l
+                         WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
     )
-    SELECT syncopt.find_cycle(array_agg(l.upstream_asset_id ORDER BY l.lineage_id),
-                              array_agg(l.asset_id ORDER BY l.lineage_id))
+    SELECT syncopt.find_cycle(array_agg(r.asset_id), array_agg(e.asset_id))
       INTO cycle
-      FROM reached r JOIN syncopt.lineage l ON l.upstream_asset_id = r.asset_id
-     WHERE EXISTS (SELECT FROM changed c JOIN reached r2 ON r2.asset_id = c.upstream_asset_id);
+      FROM reached r,
+           LATERAL (SELECT l.asset_id FROM syncopt.lineage l
+                     WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
+     WHERE EXISTS (SELECT c.upstream_asset_id FROM changed c INTERSECT SELECT r2.asset_id FROM reached r2);
     IF cycle IS NOT NULL THEN
         -- Start the path with an edge of this statement.
         SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
@@ -161,8 +169,7 @@ CREATE TRIGGER lineage_reject_cycle_update
 CREATE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET enable_hashjoin = off
-SET enable_mergejoin = off
+SET jit = off
 AS $$
 DECLARE
     cycle bigint[];
@@ -172,14 +179,16 @@ BEGIN
     WITH RECURSIVE reached(connector_id) AS (
         SELECT c.after_connector_id FROM changed c
         UNION
-        SELECT o.after_connector_id FROM reached r
-          JOIN syncopt.sync_order o ON o.before_connector_id = r.connector_id
+        SELECT e.after_connector_id FROM reached r,
+               LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE o.before_connector_id = r.connector_id OFFSET 0) e
     )
-    SELECT syncopt.find_cycle(array_agg(o.before_connector_id ORDER BY o.before_connector_id, o.after_connector_id),
-                              array_agg(o.after_connector_id ORDER BY o.before_connector_id, o.after_connector_id))
+    SELECT syncopt.find_cycle(array_agg(r.connector_id), array_agg(e.after_connector_id))
       INTO cycle
-      FROM reached r JOIN syncopt.sync_order o ON o.before_connector_id = r.connector_id
-     WHERE EXISTS (SELECT FROM changed c JOIN reached r2 ON r2.connector_id = c.before_connector_id);
+      FROM reached r,
+           LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE o.before_connector_id = r.connector_id OFFSET 0) e
+     WHERE EXISTS (SELECT c.before_connector_id FROM changed c INTERSECT SELECT r2.connector_id FROM reached r2);
     IF cycle IS NOT NULL THEN
         SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
           JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
