@@ -206,6 +206,7 @@ def main():
             bulk_new.append(bulk_seconds(cluster, "new"))
             bulk_none.append(bulk_seconds(cluster, "none"))
         version = cluster.value("SHOW server_version", DB)
+        load = os.getloadavg()[1]
     except QueryError as e:
         print(e, file=sys.stderr)
         raise
@@ -219,7 +220,8 @@ def main():
     ratio_bulk = statistics.median(b / a for b, a in zip(bulk_new, bulk_none))
     text = f"""## Lineage cycle check
 
-Written by `make bench` ({os.path.relpath(__file__, TOP)}), PostgreSQL {version}.
+Written by `make bench` ({os.path.relpath(__file__, TOP)}), PostgreSQL {version}, {os.cpu_count()} cores
+(load average {load:.1f} during the run: absolute times are those of a busy machine).
 The check before this change (a row trigger whose recursive query followed
 every path downstream of the new edge) and the current one (a statement
 trigger that visits each reached asset once and searches the reached edges
