@@ -55,6 +55,7 @@ demo-stop:
 bench:
 	bash test/install-deps.sh
 	python3 test/bench/bench_foundation.py
+	python3 test/bench/bench_lineage.py
 	python3 test/bench/bench_collect.py
 	python3 test/bench/bench_analytics.py
 	python3 test/bench/bench_execute.py

@@ -56,7 +56,8 @@ CREATE TABLE syncopt.fivetran_sync_ai_logs (
     act_by           timestamptz,               -- done later, it loses what it was proposed for; NULL: nothing at stake
     approved_by      name,
     approved_at      timestamptz,
-    review_note      text,
+    review_note      text CONSTRAINT decision_review_note_length
+                     CHECK (syncopt.require_length(review_note, 2000, 'review_note')),
     attempts         integer NOT NULL DEFAULT 0 CONSTRAINT decision_attempts_nonnegative CHECK (attempts >= 0),
     next_attempt_at  timestamptz,
     started_at       timestamptz,

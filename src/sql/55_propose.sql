@@ -210,6 +210,10 @@ BEGIN
                   HINT = 'Protected connectors are never paused; propose set_schedule instead.';
     END IF;
 
+    -- What a person types is limited here (docs/sql-reference.md, "Input
+    -- limits"); the planner's own reasons and messages grow with the fleet.
+    PERFORM syncopt.require_length(reason, 2000, 'reason'),
+            syncopt.require_length(params->>'message', 2000, 'params.message');
     result := syncopt.insert_decision(conn, action, coalesce(params, '{}'), reason, 'manual', 'proposed',
                                       now() + pol.proposal_ttl, rollback_of => rollback_of);
     RETURN result;

@@ -29,6 +29,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
     syncopt.validate_action_params(text, text, jsonb), syncopt.is_table_map(jsonb),
     syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
+    syncopt.require_timezone(text, text), syncopt.require_length(text, integer, text),
+    syncopt.require_tags(text[], text), syncopt.find_cycle(bigint[], bigint[]), syncopt.cycle_path(text[]),
     syncopt.is_system_actor(), syncopt.decision_actions()
 TO syncopt_reader;
 -- Analytics: they read only what readers may read (no SECURITY DEFINER).
