@@ -17,7 +17,6 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -69,88 +68,6 @@ syncopt_register_workers(void)
 		worker.bgw_main_arg = Int32GetDatum(i);
 		RegisterBackgroundWorker(&worker);
 	}
-}
-
-/*
- * Run one SQL query that returns a single bigint in a transaction of its
- * own; NULL reads as `if_null`.
- */
-int64
-worker_query_int8(const char *query, int64 if_null)
-{
-	bool		isnull;
-	Datum		value;
-	int64		result;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, query);
-	if (SPI_execute(query, false, 1) < 0 || SPI_processed != 1)
-		elog(ERROR, "syncopt: query did not return one row: %s", query);
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	result = isnull ? if_null : DatumGetInt64(value);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return result;
-}
-
-/*
- * Run one statement in a transaction of its own; the reader, if any, sees
- * each result row in the caller's memory context (it must copy what it
- * keeps).  An error is logged and rolled back and false returned, so one
- * bad row never stops a worker's loop; a cancel or shutdown propagates.
- */
-bool
-worker_step(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			WorkerRowReader reader, void *arg)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "syncopt: SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sql);
-		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-			elog(ERROR, "syncopt: statement failed: %s", sql);
-		if (reader != NULL)
-		{
-			MemoryContext spi = MemoryContextSwitchTo(caller);
-
-			for (uint64 i = 0; i < SPI_processed; i++)
-				reader(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, arg);
-			MemoryContextSwitchTo(spi);
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			PG_RE_THROW();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
 }
 
 /* Whether the extension is installed in the worker's database. */

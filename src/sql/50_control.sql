@@ -313,7 +313,8 @@ END
 $$;
 
 CREATE FUNCTION syncopt.wake_executor_trigger() RETURNS trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
+LANGUAGE C SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
 COMMENT ON FUNCTION syncopt.wake_executor_trigger() IS
     'Wakes the executor when the transaction that approved a decision commits (never on rollback).';
 

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(76);
+SELECT plan(78);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -38,6 +38,27 @@ SELECT is_empty($$ SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
                     WHERE n.nspname = 'syncopt' AND a.grantee = 0 $$,
                 'no schema privilege for PUBLIC');
 SELECT ok(NOT has_schema_privilege('tap_nobody', 'syncopt', 'USAGE'), 'an unrelated role cannot even see the schema');
+
+-- Pinned search paths: every function resolves names only in pg_catalog
+-- (and syncopt), temporary relations last, whoever calls it and with
+-- whatever search_path.  The exceptions are the small SQL helpers of the
+-- ingestion checks, which are inlined into their callers (a SET clause
+-- would forbid that) and so resolve with their callers' pinned path; they
+-- must stay plain SQL, not SECURITY DEFINER, and executable by no role.
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+                    WHERE p.pronamespace = 'syncopt'::regnamespace
+                      AND p.proname NOT IN ('json_field_problem', 'json_enum_problem', 'fivetran_end_status',
+                                            'fivetran_connection_problem', 'fivetran_envelope_problem',
+                                            'fivetran_schema_problem', 'airbyte_page_problem',
+                                            'airbyte_basic_minutes', 'airbyte_connection_problem')
+                      AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c
+                                       WHERE c ~ '^search_path=pg_catalog(, syncopt)?, pg_temp$') $$,
+                'every function pins search_path to pg_catalog[, syncopt], pg_temp');
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                    WHERE p.pronamespace = 'syncopt'::regnamespace AND p.proconfig IS NULL
+                      AND (l.lanname <> 'sql' OR p.prosecdef
+                           OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner)) $$,
+                'the helpers without a pinned path are plain SQL, not SECURITY DEFINER, granted to no role');
 
 -- Table privileges, role by role.
 SELECT table_privs_are('syncopt', 'fivetran_sync_ai_logs', 'syncopt_reader', ARRAY['SELECT']);
