@@ -6,6 +6,8 @@
  * Both workers share one loop: sleep on the latch until the next pass is
  * due or a backend wakes them, then run one pass, which opens transactions
  * of its own as it needs them.
+ * Each pass runs as syncopt.worker_role (a member of syncopt_worker, never
+ * a superuser), not as the bootstrap superuser the worker connected as.
  * An error in a pass is logged, kept for worker_status(), and retried after
  * a back-off; it never ends the loop, so one bad row cannot stop the queue.
  * The workers exit only with a restartable code, so pg_terminate_backend()
@@ -24,6 +26,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -84,18 +87,54 @@ extension_installed(void)
 }
 
 /*
+ * The role a pass runs as: syncopt.worker_role, if it exists, is not a
+ * superuser and has the privileges of syncopt_worker.  Otherwise
+ * InvalidOid, and *why says what is wrong.
+ */
+static Oid
+worker_role(const char **why)
+{
+	Oid			role;
+	Oid			granted;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	role = get_role_oid(syncopt_worker_role, true);
+	granted = get_role_oid("syncopt_worker", true);
+	if (!OidIsValid(role))
+		*why = "does not exist";
+	else if (superuser_arg(role))
+		*why = "is a superuser";
+	else if (!OidIsValid(granted) || !has_privs_of_role(role, granted))
+		*why = "is not a member of syncopt_worker";
+	else
+		*why = NULL;
+	CommitTransactionCommand();
+	return *why == NULL ? role : InvalidOid;
+}
+
+/*
  * Run one pass; returns the delay until the next.  Passes run outside any
  * transaction and open their own (so the collector holds none across
- * HTTP).  Errors are caught here so that the loop survives them.
+ * HTTP).  A pass runs as the worker role, as a SECURITY DEFINER function
+ * does: SET ROLE and SET SESSION AUTHORIZATION are refused inside it.
+ * Errors are caught here so that the loop survives them.
  */
 static long
 run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 {
 	volatile long delay_ms = ERROR_BACKOFF_MS;
 	static bool reported_missing = false;
+	static bool reported_role = false;
+	Oid			saved_user;
+	int			saved_context;
 
+	GetUserIdAndSecContext(&saved_user, &saved_context);
 	PG_TRY();
 	{
+		Oid			role = InvalidOid;
+		const char *why = NULL;
+
 		if (!extension_installed())
 		{
 			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_EXTENSION);
@@ -108,11 +147,25 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 			reported_missing = true;
 			delay_ms = EXTENSION_RECHECK_MS;
 		}
+		else if (!OidIsValid(role = worker_role(&why)))
+		{
+			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_ROLE);
+			if (!reported_role)
+				ereport(LOG,
+						(errmsg("syncopt %s: role \"%s\" (syncopt.worker_role) %s; waiting",
+								syncopt_worker_name(kind), syncopt_worker_role, why),
+						 errdetail("The workers run only as a role that is not a superuser and has the privileges of syncopt_worker."),
+						 errhint("Set syncopt.worker_role to syncopt_worker, or GRANT syncopt_worker to the role, and reload.")));
+			reported_role = true;
+			delay_ms = EXTENSION_RECHECK_MS;
+		}
 		else
 		{
 			reported_missing = false;
+			reported_role = false;
 			worker_state_set_phase(kind, SYNCOPT_PHASE_RUNNING);
 			pgstat_report_activity(STATE_RUNNING, syncopt_worker_name(kind));
+			SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 			delay_ms = worker_passes[kind] (woken);
 			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
 		}
@@ -131,6 +184,7 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 		delay_ms = ERROR_BACKOFF_MS;
 	}
 	PG_END_TRY();
+	SetUserIdAndSecContext(saved_user, saved_context);
 
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(false);

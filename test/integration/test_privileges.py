@@ -200,3 +200,30 @@ class PrivilegeTests(unittest.TestCase):
             self.assert_no_secret(text, rel)
         with open(c().log, errors="replace") as f:
             self.assert_no_secret(f.read()[log_start:], "the server log")
+
+    def test_workers_run_as_syncopt_worker_and_wait_for_a_usable_role(self):
+        decision = self.propose("fivetran")
+        self.approve_and_settle(decision)
+        # The executor's own transitions ran as the worker role, not as a superuser.
+        self.assertEqual(c().rows("SELECT new_status::text, via_role FROM syncopt.decision_event "
+                                  f"WHERE decision_id = {decision} AND new_status::text IN ('executing', 'succeeded') "
+                                  "ORDER BY event_id", db()),
+                         [("executing", "syncopt_worker"), ("succeeded", "syncopt_worker")])
+        for role, why in (("syncopt_no_such_role", "does not exist"), ("postgres", "is a superuser"),
+                          ("syncopt_reader", "is not a member of syncopt_worker")):
+            c().psql(f"ALTER SYSTEM SET syncopt.worker_role = '{role}'", db())
+            c().reload()
+            try:
+                for worker in ("collector", "executor"):
+                    c().psql(f"SELECT syncopt.wake('{worker}')", db())
+                    self.assertTrue(c().wait_for(f"SELECT state = 'waiting for role' FROM syncopt.worker_status() "
+                                                 f"WHERE worker = '{worker}'", db(), timeout=30), (role, worker))
+                with open(c().log, errors="replace") as f:
+                    self.assertIn(f'role "{role}" (syncopt.worker_role) {why}; waiting', f.read())
+            finally:
+                c().psql("ALTER SYSTEM RESET syncopt.worker_role", db())
+                c().reload()
+            for worker in ("collector", "executor"):
+                c().psql(f"SELECT syncopt.wake('{worker}')", db())
+                self.assertTrue(c().wait_for(f"SELECT state = 'idle' FROM syncopt.worker_status() "
+                                             f"WHERE worker = '{worker}'", db(), timeout=30), (role, worker))
