@@ -133,7 +133,7 @@ attach_accounts(CallBatch *batch, bool renew_tokens)
 			acct = palloc0(sizeof(VendorAccount));
 			acct->account_id = call->account_id;
 			if (!spi_worker_step("SELECT vendor, base_url, api_key, api_secret FROM syncopt.collect_account_info($1)",
-							 1, types, args, NULL, read_account, acct) ||
+								 1, types, args, NULL, read_account, acct) ||
 				acct->api_key == NULL || acct->api_secret == NULL)
 				acct->vendor = NULL;
 			else if (strcmp(acct->vendor, "airbyte") == 0)
@@ -284,10 +284,10 @@ record_calls(CallBatch *batch, bool recovery)
 		args[6] = Int32GetDatum(call->req.retry_after_s);
 		if (recovery)
 			(void) spi_worker_step("SELECT syncopt.executor_reconciled($1, $2, $3, $4)",
-							   4, types, args, nulls, NULL, NULL);
+								   4, types, args, nulls, NULL, NULL);
 		else
 			(void) spi_worker_step("SELECT syncopt.executor_record($1, $2, $3, $4, $5, $6, $7)",
-							   7, types, args, nulls, NULL, NULL);
+								   7, types, args, nulls, NULL, NULL);
 	}
 }
 
@@ -311,7 +311,7 @@ recover_in_flight(void)
 {
 	CallBatch	batch = {0};
 	int64		executing = spi_worker_int8(
-											  "SELECT count(*) FROM syncopt.fivetran_sync_ai_logs WHERE status = 'executing'", 0);
+											"SELECT count(*) FROM syncopt.fivetran_sync_ai_logs WHERE status = 'executing'", 0);
 
 	if (executing == 0)
 		return;
@@ -320,7 +320,7 @@ recover_in_flight(void)
 					(long long) executing)));
 	batch.calls = palloc0(sizeof(Call) * executing);
 	if (spi_worker_step("SELECT * FROM syncopt.executor_recover()", 0, NULL, NULL, NULL,
-					read_call, &batch))
+						read_call, &batch))
 		run_calls(&batch, true);
 }
 
@@ -334,7 +334,7 @@ execute_batch(void)
 
 	batch.calls = palloc0(sizeof(Call) * CLAIM_BATCH);
 	if (!spi_worker_step("SELECT * FROM syncopt.executor_claim($1)", 1, types, args, NULL,
-					 read_call, &batch))
+						 read_call, &batch))
 		return 0;
 	if (batch.ncalls > 0)
 		run_calls(&batch, false);
@@ -382,8 +382,8 @@ executor_pass(bool woken)
 	/* Sleep no longer than until the next retry or not_before comes due. */
 	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
 	due_ms = spi_worker_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
-							   " min(greatest(next_attempt_at, not_before)) - clock_timestamp()) * 1000)) END::bigint"
-							   " FROM syncopt.fivetran_sync_ai_logs WHERE status = 'approved'", -1);
+							 " min(greatest(next_attempt_at, not_before)) - clock_timestamp()) * 1000)) END::bigint"
+							 " FROM syncopt.fivetran_sync_ai_logs WHERE status = 'approved'", -1);
 	MemoryContextSwitchTo(pass_cxt);
 	if (due_ms >= 0)
 		delay_ms = Min(delay_ms, Max(due_ms, 10));

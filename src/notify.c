@@ -68,7 +68,7 @@ notify_pass(void)
 	int64		due_ms;
 
 	if (!spi_worker_step("SELECT * FROM syncopt.notification_claim($1)", 1, limit_type, limit, NULL,
-					 read_delivery, batch))
+						 read_delivery, batch))
 		return syncopt_executor_poll_interval_s * 1000L;
 
 	reqs = palloc0(sizeof(HttpRequest) * Max(batch->n, 1));
@@ -96,7 +96,7 @@ notify_pass(void)
 		args[3] = reqs[i].failure == HTTP_OK ? (Datum) 0 :
 			CStringGetTextDatum(psprintf("channel %s: %s", d->channel, reqs[i].error));
 		(void) spi_worker_step("SELECT syncopt.notification_record($1, $2, $3, $4)",
-						   4, types, args, nulls, NULL, NULL);
+							   4, types, args, nulls, NULL, NULL);
 	}
 	MemoryContextSwitchTo(cxt);
 
@@ -104,8 +104,8 @@ notify_pass(void)
 		return 0;
 	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
 	due_ms = spi_worker_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
-							   " min(next_attempt_at) - clock_timestamp()) * 1000)) END::bigint"
-							   " FROM syncopt.notification_delivery WHERE delivered_at IS NULL AND gave_up_at IS NULL", -1);
+							 " min(next_attempt_at) - clock_timestamp()) * 1000)) END::bigint"
+							 " FROM syncopt.notification_delivery WHERE delivered_at IS NULL AND gave_up_at IS NULL", -1);
 	MemoryContextSwitchTo(cxt);
 	return due_ms >= 0 ? Max(due_ms, 10) : syncopt_executor_poll_interval_s * 1000L;
 }

@@ -282,22 +282,57 @@ auth_scheme_at(const char *start, const char *p, const char *end)
 }
 
 /*
+ * Whether a credential starts at p: *keep is set to what stays before it
+ * (an authorization scheme and its spaces) and the credential's length
+ * returned, or 0.
+ */
+static size_t
+credential_at(const char *start, const char *p, const char *end,
+			  char **needles, int nneedles, size_t *keep)
+{
+	size_t		scheme = auth_scheme_at(start, p, end);
+
+	*keep = 0;
+	if (scheme > 0)
+	{
+		size_t		len = 0;
+
+		while (p + scheme + len < end && is_token_char(p[scheme + len]))
+			len++;
+		if (len >= SCRUB_MIN_TOKEN_LEN)
+		{
+			*keep = scheme;
+			return len;
+		}
+	}
+	for (int i = 0; i < nneedles; i++)
+	{
+		size_t		len = strlen(needles[i]);
+
+		if ((size_t) (end - p) >= len && memcmp(p, needles[i], len) == 0)
+			return len;
+	}
+	return 0;
+}
+
+/*
  * Cut the account's credentials out of a vendor's answer, in place: its
  * key, secret, Basic value and bearer token (raw or JSON-escaped), and the
  * value after any "Basic " or "Bearer " (a token the vendor saw earlier).
  * Call it before the answer is stored, parsed or logged; the original
- * buffer is wiped.
+ * buffer is wiped.  Only bytes that can start a credential are looked at
+ * closely, so a large answer costs one pass.
  */
 void
 vendor_scrub_response(const VendorAccount *acct, HttpRequest *req)
 {
 	char	   *needles[8];
 	int			nneedles = 0;
+	bool		may_start[256] = {false};
 	const char *p;
+	const char *copied;
 	const char *end;
-	StringInfoData out;
-	MemoryContext oldcxt;
-	bool		changed = false;
+	StringInfoData out = {0};
 
 	if (req->response == NULL)
 		return;
@@ -306,56 +341,44 @@ vendor_scrub_response(const VendorAccount *acct, HttpRequest *req)
 	nneedles = add_needle(needles, nneedles, acct->api_key);
 	nneedles = add_needle(needles, nneedles, acct->api_secret);
 	nneedles = add_needle(needles, nneedles, acct->token);
+	for (int i = 0; i < nneedles; i++)
+		may_start[(unsigned char) needles[i][0]] = true;
+	may_start['b'] = may_start['B'] = true;
 
-	/* The scrubbed copy lives as long as the answer it replaces. */
-	oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(req->response));
-	initStringInfo(&out);
-	MemoryContextSwitchTo(oldcxt);
-	p = req->response;
+	p = copied = req->response;
 	end = req->response + req->response_len;
 	while (p < end)
 	{
-		size_t		scheme = auth_scheme_at(req->response, p, end);
-		size_t		cut = 0;
+		size_t		keep;
+		size_t		cut;
 
-		if (scheme > 0)
+		if (!may_start[(unsigned char) *p] ||
+			(cut = credential_at(req->response, p, end, needles, nneedles, &keep)) == 0)
 		{
-			while (p + scheme + cut < end && is_token_char(p[scheme + cut]))
-				cut++;
-			if (cut >= SCRUB_MIN_TOKEN_LEN)
-			{
-				appendBinaryStringInfo(&out, p, scheme);
-				p += scheme;
-			}
-			else
-				cut = 0;
+			p++;
+			continue;
 		}
-		for (int i = 0; i < nneedles && cut == 0; i++)
+		if (out.data == NULL)
 		{
-			size_t		len = strlen(needles[i]);
+			/* The scrubbed copy lives as long as the answer it replaces. */
+			MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(req->response));
 
-			if ((size_t) (end - p) >= len && memcmp(p, needles[i], len) == 0)
-				cut = len;
+			initStringInfo(&out);
+			MemoryContextSwitchTo(oldcxt);
 		}
-		if (cut > 0)
-		{
-			appendStringInfoString(&out, SCRUB_MARK);
-			p += cut;
-			changed = true;
-		}
-		else
-			appendStringInfoChar(&out, *p++);
+		appendBinaryStringInfo(&out, copied, p + keep - copied);
+		appendStringInfoString(&out, SCRUB_MARK);
+		p += keep + cut;
+		copied = p;
 	}
 	for (int i = 0; i < nneedles; i++)
 	{
 		explicit_bzero(needles[i], strlen(needles[i]));
 		pfree(needles[i]);
 	}
-	if (!changed)
-	{
-		pfree(out.data);
+	if (out.data == NULL)
 		return;
-	}
+	appendBinaryStringInfo(&out, copied, end - copied);
 	explicit_bzero(req->response, req->response_len);
 	pfree(req->response);
 	req->response = out.data;
