@@ -15,6 +15,8 @@ OPERATOR(pg_catalog.=), so the harness never runs the planted operator.
 """
 
 import base64
+import glob
+import os
 import re
 import unittest
 
@@ -143,6 +145,21 @@ class PrivilegeTests(unittest.TestCase):
         self.assertIsNone(BEARER.search(text), f"{where} holds a bearer token")
 
     # -- tests -----------------------------------------------------------
+    def test_only_the_statement_runner_runs_sql(self):
+        """No C file but src/spi_run.c calls SPI_execute*, SPI_prepare* or SPI_cursor_open*."""
+        src = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+        files = sorted(glob.glob(os.path.join(src, "*.c")))
+        self.assertIn(os.path.join(src, "spi_run.c"), files)
+        offenders = []
+        for path in files:
+            if os.path.basename(path) == "spi_run.c":
+                continue
+            with open(path) as f:
+                for n, line in enumerate(f, 1):
+                    if re.search(r"\bSPI_(execute|exec|prepare|cursor_open)\w*\s*\(", line):
+                        offenders.append(f"{os.path.basename(path)}:{n}: {line.strip()}")
+        self.assertEqual(offenders, [])
+
     def test_planted_operator_never_runs_in_the_workers(self):
         self.plant_hostile_operator()
         decision = self.propose("fivetran")
