@@ -336,7 +336,10 @@ vendor_scrub_response(const VendorAccount *acct, HttpRequest *req)
 
 	if (req->response == NULL)
 		return;
-	if (acct->api_key != NULL && acct->api_secret != NULL)
+	/* Wiped credentials (a forgotten account) are empty: nothing to look for. */
+	if (acct->api_key != NULL && acct->api_secret != NULL &&
+		acct->api_key[0] != '\0' && acct->api_secret[0] != '\0' &&
+		strlen(acct->api_key) + 1 + strlen(acct->api_secret) >= SCRUB_MIN_LEN)
 		needles[nneedles++] = basic_value(acct);
 	nneedles = add_needle(needles, nneedles, acct->api_key);
 	nneedles = add_needle(needles, nneedles, acct->api_secret);
