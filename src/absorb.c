@@ -48,7 +48,7 @@
 #include "utils/timestamp.h"
 
 #include "absorb.h"
-#include "spi_plan.h"
+#include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_absorb_runs);
 PG_FUNCTION_INFO_V1(syncopt_fold_stats_backlog);

@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics.h"
+#include "spi_run.h"
 #include "syncopt.h"
 
 PG_FUNCTION_INFO_V1(syncopt_anomalies);
@@ -356,8 +357,7 @@ syncopt_anomalies(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute_with_args(runs_sql, 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: anomaly history query failed");
+	(void) spi_run(runs_sql, 2, types, args, NULL, true);
 	MemoryContextSwitchTo(mcxt);
 	nruns = (int) SPI_processed;
 	runs = palloc(sizeof(RunMetrics) * Max(nruns, 1));

@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics.h"
+#include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_batch_recommendations);
 
@@ -93,8 +94,7 @@ load_runs(const Fleet *fleet)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute_with_args(runs_sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: batch history query failed");
+	(void) spi_run(runs_sql, 1, types, values, NULL, true);
 	MemoryContextSwitchTo(mcxt);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{

@@ -26,6 +26,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "spi_run.h"
+
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
 PG_FUNCTION_INFO_V1(syncopt_classify_runs);
 
@@ -95,9 +97,9 @@ load_patterns(int *npatterns)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute("SELECT pattern_id, pattern, vendor, category, retryable, remediation"
-					"  FROM syncopt.failure_pattern ORDER BY priority, pattern_id", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: failure_pattern query failed");
+	(void) spi_run("SELECT pattern_id, pattern, vendor, category, retryable, remediation"
+				   "  FROM syncopt.failure_pattern ORDER BY priority, pattern_id",
+				   0, NULL, NULL, NULL, true);
 	MemoryContextSwitchTo(mcxt);
 	*npatterns = (int) SPI_processed;
 	patterns = palloc(sizeof(Pattern) * Max(*npatterns, 1));
@@ -312,16 +314,15 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	patterns = load_patterns(&npatterns);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT r.run_id, r.connector_id, r.finished_at, r.error_message,"
-							  "       coalesce(r.error_code, CASE WHEN r.status = 'rescheduled' THEN 'rescheduled' END),"
-							  "       a.vendor"
-							  "  FROM syncopt.sync_run r"
-							  "  JOIN syncopt.connector c ON c.connector_id = r.connector_id"
-							  "  JOIN syncopt.account a ON a.account_id = c.account_id"
-							  " WHERE r.status IN ('failed', 'rescheduled') AND r.finished_at >= $1"
-							  " ORDER BY r.finished_at, r.run_id",
-							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: failed-run query failed");
+	(void) spi_run("SELECT r.run_id, r.connector_id, r.finished_at, r.error_message,"
+				   "       coalesce(r.error_code, CASE WHEN r.status = 'rescheduled' THEN 'rescheduled' END),"
+				   "       a.vendor"
+				   "  FROM syncopt.sync_run r"
+				   "  JOIN syncopt.connector c ON c.connector_id = r.connector_id"
+				   "  JOIN syncopt.account a ON a.account_id = c.account_id"
+				   " WHERE r.status IN ('failed', 'rescheduled') AND r.finished_at >= $1"
+				   " ORDER BY r.finished_at, r.run_id",
+				   1, types, args, NULL, true);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

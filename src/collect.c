@@ -17,7 +17,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -25,45 +24,14 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "collect_poll.h"
+#include "spi_run.h"
 #include "syncopt.h"
 
 /* Wait after the rate-limit budget ran low (the vendor's window is an hour). */
 #define BUDGET_WAIT_MS (15 * 60 * 1000L)
-
-/* Start a step: a transaction (worker) or a subtransaction (SQL caller). */
-static void
-step_begin(Poll *poll)
-{
-	if (poll->own_transactions)
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-	}
-	else
-		BeginInternalSubTransaction(NULL);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "syncopt: SPI_connect failed");
-}
-
-/* Commit a step. */
-static void
-step_commit(Poll *poll)
-{
-	SPI_finish();
-	if (poll->own_transactions)
-	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	else
-		ReleaseCurrentSubTransaction();
-}
 
 /* Add an endpoint's counters to the poll's report. */
 CollectEndpoint *
@@ -91,6 +59,30 @@ endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
 		ep->error = MemoryContextStrdup(poll->mcxt, message);
 }
 
+/* What poll_step hands the step's result to. */
+typedef struct PollReading
+{
+	Poll	   *poll;
+	StepReader	reader;
+	void	   *arg;
+}			PollReading;
+
+/* Result reader of poll_step: the step reader with its poll. */
+static void
+read_poll_step(void *arg)
+{
+	PollReading *reading = arg;
+
+	reading->reader(reading->poll, reading->arg);
+}
+
+/* The spi_step flags of a poll's steps: a transaction (worker) or a subtransaction (SQL caller). */
+static int
+step_flags(Poll *poll)
+{
+	return poll->own_transactions ? 0 : SPI_STEP_SUBTRANSACTION;
+}
+
 /*
  * Run one SQL statement as a step; the reader copies what it needs into the
  * poll's context.  An error rolls the step back and is kept on the
@@ -101,42 +93,14 @@ poll_step(Poll *poll, CollectEndpoint *ep, const char *what, const char *sql,
 		  int nargs, Oid *types, Datum *values, const char *nulls,
 		  StepReader reader, void *arg)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	PollReading reading = {poll, reader, arg};
+	ErrorData  *error;
 
-	step_begin(poll);
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-			elog(ERROR, "syncopt: step failed: %s", sql);
-		if (reader != NULL)
-			reader(poll, arg);
-		step_commit(poll);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(poll->mcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (poll->own_transactions)
-			AbortCurrentTransaction();
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		endpoint_error(poll, ep, "%s: %s", what, edata->message);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	return ok;
+	if (spi_step(step_flags(poll), sql, nargs, types, values, nulls,
+				 reader ? read_poll_step : NULL, &reading, &error))
+		return true;
+	endpoint_error(poll, ep, "%s: %s", what, error->message);
+	return false;
 }
 
 /* Column `col` (1-based) of the step's first row as a string in the poll's context. */
@@ -259,12 +223,14 @@ url_path(Poll *poll, const char *url)
 }
 
 /*
- * Account for a finished request: rate-limit budget, and whether it gave a
- * usable 2xx body.  Failures are kept on the endpoint.
+ * Account for a finished request: its answer scrubbed of the account's
+ * credentials, rate-limit budget, and whether it gave a usable 2xx body.
+ * Failures are kept on the endpoint.
  */
 bool
 response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 {
+	vendor_scrub_response(&poll->acct, req);
 	ep->requests += req->attempts;
 	if (req->rate_limit_remaining >= 0)
 	{
@@ -402,8 +368,6 @@ record_outcome(Poll *poll)
 				rows = 0;
 	char	   *error = poll_first_error(poll);
 	ListCell   *lc;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 
 	foreach(lc, poll->endpoints)
 	{
@@ -428,13 +392,9 @@ record_outcome(Poll *poll)
 	nulls[8] = poll->retry_at != 0 ? ' ' : 'n';
 
 	/* Not through poll_step: an error here is the poll's own, not an endpoint's. */
-	step_begin(poll);
-	if (SPI_execute_with_args("SELECT syncopt.collector_record_outcome($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-							  9, types, args, nulls, false, 0) < 0)
-		elog(ERROR, "syncopt: could not record the poll outcome");
-	step_commit(poll);
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
+	(void) spi_step(step_flags(poll),
+					"SELECT syncopt.collector_record_outcome($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					9, types, args, nulls, NULL, NULL, NULL);
 }
 
 /* Poll the account; see collect.h. */

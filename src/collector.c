@@ -16,14 +16,15 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "collect.h"
+#include "spi_run.h"
 #include "worker.h"
 #include "worker_state.h"
 
@@ -52,7 +53,7 @@ purge_if_due(void)
 	if (now < next_purge_at)
 		return TimestampDifferenceMilliseconds(now, next_purge_at);
 
-	purged = worker_query_int8("SELECT syncopt.purge_history()", 0);
+	purged = spi_worker_int8("SELECT syncopt.purge_history()", 0);
 	if (purged > 0)
 		ereport(LOG,
 				(errmsg("syncopt collector: purged %lld rows older than syncopt.history_retention",
@@ -64,32 +65,29 @@ purge_if_due(void)
 	return PURGE_INTERVAL_MS;
 }
 
+/* Reader: each due account's id, appended to a List. */
+static void
+read_due_accounts(void *arg)
+{
+	List	  **accounts = arg;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+		*accounts = lappend(*accounts, (void *) (intptr_t) DatumGetInt64(id));
+	}
+}
+
 /* The accounts due for a poll now, in a transaction of their own. */
 static List *
 due_accounts(void)
 {
 	List	   *accounts = NIL;
-	MemoryContext caller = CurrentMemoryContext;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT syncopt.collector_due_accounts()", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: could not list the accounts due");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-		MemoryContext old = MemoryContextSwitchTo(caller);
-
-		accounts = lappend(accounts, (void *) (intptr_t) DatumGetInt64(id));
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(caller);
+	(void) spi_step(0, "SELECT syncopt.collector_due_accounts()", 0, NULL, NULL, NULL,
+					read_due_accounts, &accounts, NULL);
 	return accounts;
 }
 
@@ -122,6 +120,8 @@ poll_account(int64 account_id, MemoryContext pass_context)
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		args[2];
 
 		MemoryContextSwitchTo(pass_context);
 		edata = CopyErrorData();
@@ -132,9 +132,10 @@ poll_account(int64 account_id, MemoryContext pass_context)
 		AbortCurrentTransaction();
 		worker_state_record_error(SYNCOPT_WORKER_COLLECTOR,
 								  psprintf("account %lld: %s", (long long) account_id, edata->message));
-		(void) worker_query_int8(psprintf("SELECT 0 FROM syncopt.collector_record_outcome(%lld, 'error', %s, 0, 0, 0, NULL, NULL, NULL)",
-										  (long long) account_id,
-										  quote_literal_cstr(edata->message)), 0);
+		args[0] = Int64GetDatum(account_id);
+		args[1] = CStringGetTextDatum(edata->message);
+		(void) spi_step(0, "SELECT syncopt.collector_record_outcome($1, 'error', $2, 0, 0, 0, NULL, NULL, NULL)",
+						2, types, args, NULL, NULL, NULL, NULL);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(pass_context);
@@ -166,7 +167,7 @@ collector_pass(bool woken)
 	foreach(lc, accounts)
 		poll_account((int64) (intptr_t) lfirst(lc), pass_context);
 
-	next_due_ms = worker_query_int8("SELECT syncopt.collector_next_due_ms()", -1);
+	next_due_ms = spi_worker_int8("SELECT syncopt.collector_next_due_ms()", -1);
 	delay_ms = Min(delay_ms, IDLE_RECHECK_MS);
 	if (next_due_ms >= 0)
 		delay_ms = Min(delay_ms, next_due_ms);

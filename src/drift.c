@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics.h"
+#include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_schema_drift);
 
@@ -143,8 +144,7 @@ syncopt_schema_drift(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute(drift_sql, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: schema drift query failed");
+	(void) spi_run(drift_sql, 0, NULL, NULL, NULL, true);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 
 #include "http.h"
+#include "spi_run.h"
 #include "vendor.h"
 #include "worker.h"
 
@@ -131,8 +132,8 @@ attach_accounts(CallBatch *batch, bool renew_tokens)
 
 			acct = palloc0(sizeof(VendorAccount));
 			acct->account_id = call->account_id;
-			if (!worker_step("SELECT vendor, base_url, api_key, api_secret FROM syncopt.collect_account_info($1)",
-							 1, types, args, NULL, read_account, acct) ||
+			if (!spi_worker_step("SELECT vendor, base_url, api_key, api_secret FROM syncopt.collect_account_info($1)",
+								 1, types, args, NULL, read_account, acct) ||
 				acct->api_key == NULL || acct->api_secret == NULL)
 				acct->vendor = NULL;
 			else if (strcmp(acct->vendor, "airbyte") == 0)
@@ -272,6 +273,8 @@ record_calls(CallBatch *batch, bool recovery)
 		char		nulls[7] = {' ', answered ? ' ' : 'n', call->req.response ? ' ' : 'n',
 		error ? ' ' : 'n', ' ', ' ', ' '};
 
+		if (call->acct != NULL)
+			vendor_scrub_response(call->acct, &call->req);
 		args[0] = Int64GetDatum(call->decision_id);
 		args[1] = Int32GetDatum((int32) call->req.status);
 		args[2] = call->req.response ? CStringGetTextDatum(call->req.response) : (Datum) 0;
@@ -280,11 +283,11 @@ record_calls(CallBatch *batch, bool recovery)
 		args[5] = BoolGetDatum(call_retryable(call));
 		args[6] = Int32GetDatum(call->req.retry_after_s);
 		if (recovery)
-			(void) worker_step("SELECT syncopt.executor_reconciled($1, $2, $3, $4)",
-							   4, types, args, nulls, NULL, NULL);
+			(void) spi_worker_step("SELECT syncopt.executor_reconciled($1, $2, $3, $4)",
+								   4, types, args, nulls, NULL, NULL);
 		else
-			(void) worker_step("SELECT syncopt.executor_record($1, $2, $3, $4, $5, $6, $7)",
-							   7, types, args, nulls, NULL, NULL);
+			(void) spi_worker_step("SELECT syncopt.executor_record($1, $2, $3, $4, $5, $6, $7)",
+								   7, types, args, nulls, NULL, NULL);
 	}
 }
 
@@ -307,8 +310,8 @@ static void
 recover_in_flight(void)
 {
 	CallBatch	batch = {0};
-	int64		executing = worker_query_int8(
-											  "SELECT count(*) FROM syncopt.fivetran_sync_ai_logs WHERE status = 'executing'", 0);
+	int64		executing = spi_worker_int8(
+											"SELECT count(*) FROM syncopt.fivetran_sync_ai_logs WHERE status = 'executing'", 0);
 
 	if (executing == 0)
 		return;
@@ -316,8 +319,8 @@ recover_in_flight(void)
 			(errmsg("syncopt executor: settling %lld decisions left executing by a previous run",
 					(long long) executing)));
 	batch.calls = palloc0(sizeof(Call) * executing);
-	if (worker_step("SELECT * FROM syncopt.executor_recover()", 0, NULL, NULL, NULL,
-					read_call, &batch))
+	if (spi_worker_step("SELECT * FROM syncopt.executor_recover()", 0, NULL, NULL, NULL,
+						read_call, &batch))
 		run_calls(&batch, true);
 }
 
@@ -330,8 +333,8 @@ execute_batch(void)
 	Datum		args[1] = {Int32GetDatum(CLAIM_BATCH)};
 
 	batch.calls = palloc0(sizeof(Call) * CLAIM_BATCH);
-	if (!worker_step("SELECT * FROM syncopt.executor_claim($1)", 1, types, args, NULL,
-					 read_call, &batch))
+	if (!spi_worker_step("SELECT * FROM syncopt.executor_claim($1)", 1, types, args, NULL,
+						 read_call, &batch))
 		return 0;
 	if (batch.ncalls > 0)
 		run_calls(&batch, false);
@@ -346,7 +349,7 @@ executor_pass(bool woken)
 	MemoryContext pass_cxt = CurrentMemoryContext;
 	long		delay_ms = syncopt_executor_poll_interval_s * 1000L;
 	int64		due_ms;
-	int64		expired = worker_query_int8("SELECT syncopt.expire_decisions()", 0);
+	int64		expired = spi_worker_int8("SELECT syncopt.expire_decisions()", 0);
 
 	MemoryContextSwitchTo(pass_cxt);
 	if (expired > 0)
@@ -378,9 +381,9 @@ executor_pass(bool woken)
 
 	/* Sleep no longer than until the next retry or not_before comes due. */
 	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
-	due_ms = worker_query_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
-							   " min(greatest(next_attempt_at, not_before)) - clock_timestamp()) * 1000)) END::bigint"
-							   " FROM syncopt.fivetran_sync_ai_logs WHERE status = 'approved'", -1);
+	due_ms = spi_worker_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
+							 " min(greatest(next_attempt_at, not_before)) - clock_timestamp()) * 1000)) END::bigint"
+							 " FROM syncopt.fivetran_sync_ai_logs WHERE status = 'approved'", -1);
 	MemoryContextSwitchTo(pass_cxt);
 	if (due_ms >= 0)
 		delay_ms = Min(delay_ms, Max(due_ms, 10));

@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics.h"
+#include "spi_run.h"
 
 static const char *const connectors_sql =
 "SELECT c.connector_id, c.account_id, coalesce(c.name, c.external_id), a.vendor = 'airbyte',"
@@ -90,11 +91,8 @@ run_query(const char *sql, TimestampTz at, double horizon_s)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
 	Datum		values[2] = {TimestampTzGetDatum(at), Float8GetDatum(horizon_s)};
-	int			rc;
 
-	rc = SPI_execute_with_args(sql, 2, types, values, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: fleet query failed: %s", SPI_result_code_string(rc));
+	(void) spi_run(sql, 2, types, values, NULL, true);
 }
 
 /* Column n (1-based) of row i of the last result, and whether it is NULL. */

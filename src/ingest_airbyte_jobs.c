@@ -36,7 +36,7 @@
 
 #include "absorb.h"
 #include "airbyte_jobs.h"
-#include "spi_plan.h"
+#include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_ingest_airbyte_jobs);
 

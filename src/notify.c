@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 
 #include "http.h"
+#include "spi_run.h"
 #include "worker.h"
 
 /* Deliveries claimed per pass. */
@@ -66,8 +67,8 @@ notify_pass(void)
 	Oid			limit_type[1] = {INT4OID};
 	int64		due_ms;
 
-	if (!worker_step("SELECT * FROM syncopt.notification_claim($1)", 1, limit_type, limit, NULL,
-					 read_delivery, batch))
+	if (!spi_worker_step("SELECT * FROM syncopt.notification_claim($1)", 1, limit_type, limit, NULL,
+						 read_delivery, batch))
 		return syncopt_executor_poll_interval_s * 1000L;
 
 	reqs = palloc0(sizeof(HttpRequest) * Max(batch->n, 1));
@@ -94,17 +95,17 @@ notify_pass(void)
 		args[2] = Int32GetDatum((int32) reqs[i].status);
 		args[3] = reqs[i].failure == HTTP_OK ? (Datum) 0 :
 			CStringGetTextDatum(psprintf("channel %s: %s", d->channel, reqs[i].error));
-		(void) worker_step("SELECT syncopt.notification_record($1, $2, $3, $4)",
-						   4, types, args, nulls, NULL, NULL);
+		(void) spi_worker_step("SELECT syncopt.notification_record($1, $2, $3, $4)",
+							   4, types, args, nulls, NULL, NULL);
 	}
 	MemoryContextSwitchTo(cxt);
 
 	if (batch->n == DELIVERY_BATCH)
 		return 0;
 	/* The CASE: greatest() ignores NULL, so an empty queue would read as 0. */
-	due_ms = worker_query_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
-							   " min(next_attempt_at) - clock_timestamp()) * 1000)) END::bigint"
-							   " FROM syncopt.notification_delivery WHERE delivered_at IS NULL AND gave_up_at IS NULL", -1);
+	due_ms = spi_worker_int8("SELECT CASE WHEN count(*) > 0 THEN greatest(0, ceil(extract(epoch FROM"
+							 " min(next_attempt_at) - clock_timestamp()) * 1000)) END::bigint"
+							 " FROM syncopt.notification_delivery WHERE delivered_at IS NULL AND gave_up_at IS NULL", -1);
 	MemoryContextSwitchTo(cxt);
 	return due_ms >= 0 ? Max(due_ms, 10) : syncopt_executor_poll_interval_s * 1000L;
 }

@@ -92,6 +92,7 @@
 #include "utils/timestamp.h"
 
 #include "simulate.h"
+#include "spi_run.h"
 #include "syncopt.h"
 
 PG_FUNCTION_INFO_V1(syncopt_simulate);
@@ -203,8 +204,7 @@ load_occurrences(Sim *sim)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	if (SPI_execute_with_args(sql, 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "syncopt: reading deadlines failed");
+	(void) spi_run(sql, 2, types, values, NULL, true);
 	sim->occ = MemoryContextAllocZero(mcxt, sizeof(SimOcc) * Max(SPI_processed, 1));
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

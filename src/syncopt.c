@@ -26,6 +26,7 @@
 PG_MODULE_MAGIC;
 
 char	   *syncopt_database_name = NULL;
+char	   *syncopt_worker_role = NULL;
 bool		syncopt_enable_workers = true;
 int			syncopt_history_retention_minutes = 90 * 24 * 60;
 char	   *syncopt_http_allowed_hosts = NULL;
@@ -243,6 +244,15 @@ define_gucs(void)
 							   &syncopt_database_name,
 							   "postgres",
 							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("syncopt.worker_role",
+							   "Role as which syncopt's background workers run their passes.",
+							   "It must be syncopt_worker or a member of it; never a superuser.",
+							   &syncopt_worker_role,
+							   "syncopt_worker",
+							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 

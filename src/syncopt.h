@@ -19,6 +19,7 @@ typedef enum SyncoptWorkerKind
 
 /* GUCs, defined in syncopt.c */
 extern char *syncopt_database_name;
+extern char *syncopt_worker_role;
 extern bool syncopt_enable_workers;
 extern int	syncopt_history_retention_minutes;
 extern char *syncopt_http_allowed_hosts;

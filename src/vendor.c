@@ -9,10 +9,15 @@
  * URL and credentials), so that new credentials never reuse an old token.
  * Tokens are wiped from memory when dropped.
  *
+ * Vendors sometimes quote the request in an error (Authorization header,
+ * request body): every answer is scrubbed of the account's credentials
+ * here, before anything stores, parses or logs it (vendor_scrub_response).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "common/base64.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -27,6 +32,21 @@
 
 /* Tokens are renewed this long before they expire (at most). */
 #define TOKEN_MARGIN_S 60
+
+/*
+ * Credentials shorter than this are not cut out of answers: such short
+ * strings occur in ordinary text, and cutting them would corrupt answers.
+ */
+#define SCRUB_MIN_LEN 6
+
+/* What replaces a credential in an answer. */
+#define SCRUB_MARK "[redacted]"
+
+/*
+ * The shortest value after "Basic " or "Bearer " taken for a credential:
+ * tokens and base64 pairs are long, words in names and messages are not.
+ */
+#define SCRUB_MIN_TOKEN_LEN 16
 
 /* Cached Airbyte access tokens, by account. */
 #define TOKEN_CACHE_SIZE 32
@@ -158,7 +178,10 @@ vendor_airbyte_token(VendorAccount *acct, bool renew, HttpRequest *req)
 	explicit_bzero(body.data, body.len);
 	req->body = NULL;
 	if (req->failure != HTTP_OK || req->status < 200 || req->status > 299)
+	{
+		vendor_scrub_response(acct, req);
 		return VENDOR_TOKEN_HTTP_FAILED;
+	}
 
 	reply = json_try_parse(req->response);
 	token = reply ? jsonb_string_member(reply, "access_token") : NULL;
@@ -187,4 +210,180 @@ vendor_forget_secrets(VendorAccount *acct)
 	if (acct->api_secret)
 		explicit_bzero(acct->api_secret, strlen(acct->api_secret));
 	acct->token = NULL;
+}
+
+/* Add a credential, and its JSON-escaped form if that differs, to the needles. */
+static int
+add_needle(char **needles, int n, const char *secret)
+{
+	StringInfoData escaped;
+
+	if (secret == NULL || strlen(secret) < SCRUB_MIN_LEN)
+		return n;
+	needles[n++] = pstrdup(secret);
+	initStringInfo(&escaped);
+	escape_json(&escaped, secret);
+	/* escape_json quotes the string: compare what is between the quotes. */
+	escaped.data[escaped.len - 1] = '\0';
+	if (strcmp(escaped.data + 1, secret) != 0)
+		needles[n++] = pstrdup(escaped.data + 1);
+	explicit_bzero(escaped.data, escaped.len);
+	pfree(escaped.data);
+	return n;
+}
+
+/* The Basic value of the account: base64 of key:secret. */
+static char *
+basic_value(const VendorAccount *acct)
+{
+	char	   *pair = psprintf("%s:%s", acct->api_key, acct->api_secret);
+	int			len = strlen(pair);
+	int			enc_len = pg_b64_enc_len(len);
+	char	   *value = palloc(enc_len + 1);
+	int			written = pg_b64_encode(pair, len, value, enc_len);
+
+	explicit_bzero(pair, len);
+	pfree(pair);
+	value[Max(written, 0)] = '\0';
+	return value;
+}
+
+/* Whether c may be part of a token or a base64 value. */
+static bool
+is_token_char(char c)
+{
+	return isalnum((unsigned char) c) || strchr("-._~+/=", c) != NULL;
+}
+
+/*
+ * The length of an authorization scheme ("Basic" or "Bearer", any case, as
+ * a word) and the spaces after it at p, or 0.
+ */
+static size_t
+auth_scheme_at(const char *start, const char *p, const char *end)
+{
+	static const char *const schemes[] = {"basic", "bearer"};
+
+	if (p > start && isalnum((unsigned char) p[-1]))
+		return 0;
+	for (int i = 0; i < lengthof(schemes); i++)
+	{
+		size_t		len = strlen(schemes[i]);
+		size_t		spaces = 0;
+
+		if ((size_t) (end - p) <= len || pg_strncasecmp(p, schemes[i], len) != 0)
+			continue;
+		while (p + len + spaces < end && p[len + spaces] == ' ')
+			spaces++;
+		if (spaces > 0)
+			return len + spaces;
+	}
+	return 0;
+}
+
+/*
+ * Whether a credential starts at p: *keep is set to what stays before it
+ * (an authorization scheme and its spaces) and the credential's length
+ * returned, or 0.
+ */
+static size_t
+credential_at(const char *start, const char *p, const char *end,
+			  char **needles, int nneedles, size_t *keep)
+{
+	size_t		scheme = auth_scheme_at(start, p, end);
+
+	*keep = 0;
+	if (scheme > 0)
+	{
+		size_t		len = 0;
+
+		while (p + scheme + len < end && is_token_char(p[scheme + len]))
+			len++;
+		if (len >= SCRUB_MIN_TOKEN_LEN)
+		{
+			*keep = scheme;
+			return len;
+		}
+	}
+	for (int i = 0; i < nneedles; i++)
+	{
+		size_t		len = strlen(needles[i]);
+
+		if ((size_t) (end - p) >= len && memcmp(p, needles[i], len) == 0)
+			return len;
+	}
+	return 0;
+}
+
+/*
+ * Cut the account's credentials out of a vendor's answer, in place: its
+ * key, secret, Basic value and bearer token (raw or JSON-escaped), and the
+ * value after any "Basic " or "Bearer " (a token the vendor saw earlier).
+ * Call it before the answer is stored, parsed or logged; the original
+ * buffer is wiped.  Only bytes that can start a credential are looked at
+ * closely, so a large answer costs one pass.
+ */
+void
+vendor_scrub_response(const VendorAccount *acct, HttpRequest *req)
+{
+	char	   *needles[8];
+	int			nneedles = 0;
+	bool		may_start[256] = {false};
+	const char *p;
+	const char *copied;
+	const char *end;
+	StringInfoData out = {0};
+
+	if (req->response == NULL)
+		return;
+	/* Wiped credentials (a forgotten account) are empty: nothing to look for. */
+	if (acct->api_key != NULL && acct->api_secret != NULL &&
+		acct->api_key[0] != '\0' && acct->api_secret[0] != '\0' &&
+		strlen(acct->api_key) + 1 + strlen(acct->api_secret) >= SCRUB_MIN_LEN)
+		needles[nneedles++] = basic_value(acct);
+	nneedles = add_needle(needles, nneedles, acct->api_key);
+	nneedles = add_needle(needles, nneedles, acct->api_secret);
+	nneedles = add_needle(needles, nneedles, acct->token);
+	for (int i = 0; i < nneedles; i++)
+		may_start[(unsigned char) needles[i][0]] = true;
+	may_start['b'] = may_start['B'] = true;
+
+	p = copied = req->response;
+	end = req->response + req->response_len;
+	while (p < end)
+	{
+		size_t		keep;
+		size_t		cut;
+
+		if (!may_start[(unsigned char) *p] ||
+			(cut = credential_at(req->response, p, end, needles, nneedles, &keep)) == 0)
+		{
+			p++;
+			continue;
+		}
+		if (out.data == NULL)
+		{
+			/* The scrubbed copy lives as long as the answer it replaces. */
+			MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(req->response));
+
+			initStringInfo(&out);
+			MemoryContextSwitchTo(oldcxt);
+		}
+		appendBinaryStringInfo(&out, copied, p + keep - copied);
+		appendStringInfoString(&out, SCRUB_MARK);
+		p += keep + cut;
+		copied = p;
+	}
+	for (int i = 0; i < nneedles; i++)
+	{
+		explicit_bzero(needles[i], strlen(needles[i]));
+		pfree(needles[i]);
+	}
+	if (out.data == NULL)
+		return;
+	appendBinaryStringInfo(&out, copied, end - copied);
+	explicit_bzero(req->response, req->response_len);
+	pfree(req->response);
+	req->response = out.data;
+	req->response_len = out.len;
 }

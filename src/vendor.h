@@ -37,6 +37,7 @@ extern void vendor_request_init(const VendorAccount *acct, HttpRequest *req,
 								const char *method, char *url);
 extern VendorTokenResult vendor_airbyte_token(VendorAccount *acct, bool renew,
 											  HttpRequest *req);
+extern void vendor_scrub_response(const VendorAccount *acct, HttpRequest *req);
 extern void vendor_forget_secrets(VendorAccount *acct);
 
 #endif							/* SYNCOPT_VENDOR_H */

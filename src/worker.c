@@ -6,6 +6,8 @@
  * Both workers share one loop: sleep on the latch until the next pass is
  * due or a backend wakes them, then run one pass, which opens transactions
  * of its own as it needs them.
+ * Each pass runs as syncopt.worker_role (a member of syncopt_worker, never
+ * a superuser), not as the bootstrap superuser the worker connected as.
  * An error in a pass is logged, kept for worker_status(), and retried after
  * a back-off; it never ends the loop, so one bad row cannot stop the queue.
  * The workers exit only with a restartable code, so pg_terminate_backend()
@@ -17,7 +19,6 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -25,6 +26,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -71,88 +73,6 @@ syncopt_register_workers(void)
 	}
 }
 
-/*
- * Run one SQL query that returns a single bigint in a transaction of its
- * own; NULL reads as `if_null`.
- */
-int64
-worker_query_int8(const char *query, int64 if_null)
-{
-	bool		isnull;
-	Datum		value;
-	int64		result;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, query);
-	if (SPI_execute(query, false, 1) < 0 || SPI_processed != 1)
-		elog(ERROR, "syncopt: query did not return one row: %s", query);
-	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	result = isnull ? if_null : DatumGetInt64(value);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return result;
-}
-
-/*
- * Run one statement in a transaction of its own; the reader, if any, sees
- * each result row in the caller's memory context (it must copy what it
- * keeps).  An error is logged and rolled back and false returned, so one
- * bad row never stops a worker's loop; a cancel or shutdown propagates.
- */
-bool
-worker_step(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			WorkerRowReader reader, void *arg)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "syncopt: SPI_connect failed");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sql);
-		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-			elog(ERROR, "syncopt: statement failed: %s", sql);
-		if (reader != NULL)
-		{
-			MemoryContext spi = MemoryContextSwitchTo(caller);
-
-			for (uint64 i = 0; i < SPI_processed; i++)
-				reader(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, arg);
-			MemoryContextSwitchTo(spi);
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			PG_RE_THROW();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
-}
-
 /* Whether the extension is installed in the worker's database. */
 static bool
 extension_installed(void)
@@ -167,18 +87,54 @@ extension_installed(void)
 }
 
 /*
+ * The role a pass runs as: syncopt.worker_role, if it exists, is not a
+ * superuser and has the privileges of syncopt_worker.  Otherwise
+ * InvalidOid, and *why says what is wrong.
+ */
+static Oid
+worker_role(const char **why)
+{
+	Oid			role;
+	Oid			granted;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	role = get_role_oid(syncopt_worker_role, true);
+	granted = get_role_oid("syncopt_worker", true);
+	if (!OidIsValid(role))
+		*why = "does not exist";
+	else if (superuser_arg(role))
+		*why = "is a superuser";
+	else if (!OidIsValid(granted) || !has_privs_of_role(role, granted))
+		*why = "is not a member of syncopt_worker";
+	else
+		*why = NULL;
+	CommitTransactionCommand();
+	return *why == NULL ? role : InvalidOid;
+}
+
+/*
  * Run one pass; returns the delay until the next.  Passes run outside any
  * transaction and open their own (so the collector holds none across
- * HTTP).  Errors are caught here so that the loop survives them.
+ * HTTP).  A pass runs as the worker role, as a SECURITY DEFINER function
+ * does: SET ROLE and SET SESSION AUTHORIZATION are refused inside it.
+ * Errors are caught here so that the loop survives them.
  */
 static long
 run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 {
 	volatile long delay_ms = ERROR_BACKOFF_MS;
 	static bool reported_missing = false;
+	static bool reported_role = false;
+	Oid			saved_user;
+	int			saved_context;
 
+	GetUserIdAndSecContext(&saved_user, &saved_context);
 	PG_TRY();
 	{
+		Oid			role = InvalidOid;
+		const char *why = NULL;
+
 		if (!extension_installed())
 		{
 			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_EXTENSION);
@@ -191,11 +147,25 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 			reported_missing = true;
 			delay_ms = EXTENSION_RECHECK_MS;
 		}
+		else if (!OidIsValid(role = worker_role(&why)))
+		{
+			worker_state_set_phase(kind, SYNCOPT_PHASE_WAITING_FOR_ROLE);
+			if (!reported_role)
+				ereport(LOG,
+						(errmsg("syncopt %s: role \"%s\" (syncopt.worker_role) %s; waiting",
+								syncopt_worker_name(kind), syncopt_worker_role, why),
+						 errdetail("The workers run only as a role that is not a superuser and has the privileges of syncopt_worker."),
+						 errhint("Set syncopt.worker_role to syncopt_worker, or GRANT syncopt_worker to the role, and reload.")));
+			reported_role = true;
+			delay_ms = EXTENSION_RECHECK_MS;
+		}
 		else
 		{
 			reported_missing = false;
+			reported_role = false;
 			worker_state_set_phase(kind, SYNCOPT_PHASE_RUNNING);
 			pgstat_report_activity(STATE_RUNNING, syncopt_worker_name(kind));
+			SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 			delay_ms = worker_passes[kind] (woken);
 			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
 		}
@@ -214,6 +184,7 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 		delay_ms = ERROR_BACKOFF_MS;
 	}
 	PG_END_TRY();
+	SetUserIdAndSecContext(saved_user, saved_context);
 
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pgstat_report_stat(false);

@@ -11,9 +11,6 @@
 
 #include "postgres.h"
 
-#include "access/htup.h"
-#include "access/tupdesc.h"
-
 #include "syncopt.h"
 
 extern void syncopt_register_workers(void);
@@ -27,12 +24,6 @@ extern PGDLLEXPORT void syncopt_worker_main(Datum main_arg);
 extern long collector_pass(bool woken);
 extern long executor_pass(bool woken);
 
-/* Sees one result row of worker_step(), in the caller's memory context. */
-typedef void (*WorkerRowReader) (HeapTuple tuple, TupleDesc desc, void *arg);
-
-extern int64 worker_query_int8(const char *query, int64 if_null);
-extern bool worker_step(const char *sql, int nargs, Oid *types, Datum *values,
-						const char *nulls, WorkerRowReader reader, void *arg);
 extern long notify_pass(void);
 
 #endif							/* SYNCOPT_WORKER_H */

@@ -233,6 +233,8 @@ phase_name(SyncoptWorkerPhase phase)
 			return "starting";
 		case SYNCOPT_PHASE_WAITING_FOR_EXTENSION:
 			return "waiting for extension";
+		case SYNCOPT_PHASE_WAITING_FOR_ROLE:
+			return "waiting for role";
 		case SYNCOPT_PHASE_RUNNING:
 			return "running";
 		case SYNCOPT_PHASE_IDLE:

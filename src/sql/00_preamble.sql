@@ -38,6 +38,10 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_admin') THEN
         CREATE ROLE syncopt_admin NOLOGIN;
     END IF;
+    -- What the background workers run as (syncopt.worker_role).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_worker') THEN
+        CREATE ROLE syncopt_worker NOLOGIN;
+    END IF;
 END
 $roles$;
 -- Approvers and admins read everything readers read.  Admins are not

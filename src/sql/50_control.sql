@@ -113,18 +113,19 @@ CREATE INDEX decision_event_decision_idx ON syncopt.decision_event (decision_id,
 CREATE INDEX decision_event_at_idx ON syncopt.decision_event (at);
 
 -- True when the current role acts as syncopt itself: it has the privileges
--- of the control table's owner (the workers, syncopt's SECURITY DEFINER
--- functions, the installing superuser).
+-- of the control table's owner (syncopt's SECURITY DEFINER functions, the
+-- installing superuser) or of syncopt_worker (the workers' passes).
 CREATE FUNCTION syncopt.is_system_actor() RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+           OR pg_catalog.pg_has_role(current_user, 'syncopt_worker', 'USAGE')
       FROM pg_catalog.pg_class c
      WHERE c.oid OPERATOR(pg_catalog.=) 'syncopt.fivetran_sync_ai_logs'::pg_catalog.regclass
 $$;
 COMMENT ON FUNCTION syncopt.is_system_actor() IS
-    'True when the current role has the privileges of the control table''s owner, i.e. acts as syncopt itself.';
+    'True when the current role has the privileges of the control table''s owner or of syncopt_worker, i.e. acts as syncopt itself.';
 
 -- A new decision starts as shadow, proposed, or (auto mode inside its
 -- guardrails) approved; its vendor and account follow from the connector.
@@ -314,7 +315,8 @@ END
 $$;
 
 CREATE FUNCTION syncopt.wake_executor_trigger() RETURNS trigger
-LANGUAGE C AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
+LANGUAGE C SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
 COMMENT ON FUNCTION syncopt.wake_executor_trigger() IS
     'Wakes the executor when the transaction that approved a decision commits (never on rollback).';
 

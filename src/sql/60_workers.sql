@@ -7,12 +7,14 @@ CREATE FUNCTION syncopt.worker_status(
     OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz)
 RETURNS SETOF record
 LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_worker_status';
 COMMENT ON FUNCTION syncopt.worker_status() IS
     'One row per background worker: pid, database, state, loop and wake counters, last error.';
 
 CREATE FUNCTION syncopt.wake(worker text DEFAULT NULL) RETURNS void
 LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_wake';
 COMMENT ON FUNCTION syncopt.wake(text) IS
     'Wakes the collector, the executor, or (NULL) both when the calling transaction commits.';

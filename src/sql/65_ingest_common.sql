@@ -76,7 +76,7 @@ $$;
 -- EWMA levels, log-linear fit sums and the recent window (src/absorb.c
 -- gives the formulas).  count_outcomes = false feeds only the durations of
 -- runs that were counted before while their start was still unknown.  Its
--- statements are kept across calls (src/spi_plan.c).
+-- statements are kept across calls (src/spi_run.c).
 CREATE FUNCTION syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean DEFAULT true)
 RETURNS void
 LANGUAGE c VOLATILE

@@ -7,11 +7,13 @@
 -- (case-insensitive, compared in constant time).
 CREATE FUNCTION syncopt.verify_signature(secret text, body text, signature text) RETURNS boolean
 LANGUAGE C IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_verify_signature';
 
 -- The text as jsonb, or NULL when it is not valid JSON (no error raised).
 CREATE FUNCTION syncopt.try_jsonb(value text) RETURNS jsonb
 LANGUAGE C IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_try_jsonb';
 
 CREATE FUNCTION syncopt.ingest_fivetran_webhook(account_id bigint, body text, signature text)

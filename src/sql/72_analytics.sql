@@ -64,6 +64,7 @@ CREATE FUNCTION syncopt.predict_duration(at timestamptz DEFAULT now())
 RETURNS TABLE (connector_id bigint, p50 interval, p90 interval, predicted_rows bigint,
                samples integer, method text, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_predict_duration';
 COMMENT ON FUNCTION syncopt.predict_duration(timestamptz) IS
     'Predicted P50/P90 duration of each connector''s next sync started at `at`, from connector_stats, with the model that answered.';
@@ -76,6 +77,7 @@ RETURNS TABLE (connector_id bigint, score double precision, urgency double preci
                failure_risk double precision, p90 interval, deadline timestamptz,
                deadline_asset_id bigint, latest_start timestamptz, slack interval, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_priority_scores';
 COMMENT ON FUNCTION syncopt.priority_scores(timestamptz) IS
     'How urgent each connector''s next sync is at `at` (higher = more urgent), with every component of the score and a reason.';
@@ -85,6 +87,7 @@ RETURNS TABLE (connector_id bigint, planned_start timestamptz, predicted_end tim
                deadline timestamptz, slack interval, will_miss boolean, action text,
                priority integer, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_plan';
 COMMENT ON FUNCTION syncopt.plan(timestamptz, interval) IS
     'List schedule of the syncs that feed deadlines within the horizon over the concurrency slots, with predicted misses and triage.';
@@ -93,6 +96,7 @@ CREATE FUNCTION syncopt.sla_risk(at timestamptz DEFAULT now())
 RETURNS TABLE (asset_id bigint, deadline timestamptz, predicted_ready timestamptz, at_risk boolean,
                risk text, blocking_connectors bigint[], reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_sla_risk';
 COMMENT ON FUNCTION syncopt.sla_risk(timestamptz) IS
     'For each asset with a deadline: when its inputs are predicted to be ready under the plan, and what blocks it.';
@@ -103,6 +107,7 @@ RETURNS TABLE (connector_id bigint, current_batch_size integer, recommended_batc
                expected_rows_per_s double precision, expected_duration interval,
                recommended_schedule text, confidence double precision, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_batch_recommendations';
 COMMENT ON FUNCTION syncopt.batch_recommendations(timestamptz) IS
     'Batch size and parallelism for Airbyte connectors (AIMD plus a fitted throughput curve), a start time for Fivetran ones.';
@@ -111,6 +116,7 @@ CREATE FUNCTION syncopt.anomalies(since timestamptz DEFAULT now() - interval '1 
 RETURNS TABLE (run_id bigint, connector_id bigint, metric text, observed double precision,
                expected double precision, score double precision, direction text, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_anomalies';
 COMMENT ON FUNCTION syncopt.anomalies(timestamptz) IS
     'Runs since `since` whose duration, rows, credits or freshness lag is far (robust z-score) from the connector''s trailing history.';
@@ -118,6 +124,7 @@ COMMENT ON FUNCTION syncopt.anomalies(timestamptz) IS
 CREATE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
 RETURNS TABLE (category text, retryable boolean, remediation text, explanation text)
 LANGUAGE c STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_classify_failure';
 COMMENT ON FUNCTION syncopt.classify_failure(text, text, text) IS
     'Category, retry safety and remediation of a failure: vendor-native code first, then syncopt.failure_pattern.';
@@ -126,6 +133,7 @@ CREATE FUNCTION syncopt.classify_runs(since timestamptz DEFAULT now() - interval
 RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
                retryable boolean, remediation text, explanation text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_classify_runs';
 COMMENT ON FUNCTION syncopt.classify_runs(timestamptz) IS
     'classify_failure() applied to every failed run that finished since `since`.';
@@ -135,6 +143,7 @@ RETURNS TABLE (connector_id bigint, schema_name text, table_name text, column_na
                change text, expected_type text, observed_type text, breaking boolean,
                affected_assets text[], suggested_fix text, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_schema_drift';
 COMMENT ON FUNCTION syncopt.schema_drift() IS
     'Each connector''s latest schema snapshot against its data contract: added, removed and retyped columns and tables.';
@@ -151,6 +160,7 @@ RETURNS TABLE (policy text, seed integer, deadlines integer, sla_misses integer,
                lb_weighted_tardiness_h double precision, lb_syncs integer,
                slot_bound_sla_misses integer, slot_bound_weighted_misses double precision, reason text)
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_simulate';
 COMMENT ON FUNCTION syncopt.simulate(text, interval, integer, timestamptz, interval, double precision) IS
     'What-if replay of the fleet over a horizon under a policy (static, fifo, edf, syncopt) with the same random numbers for every policy, and a lower bound.';
@@ -160,6 +170,7 @@ CREATE FUNCTION syncopt.simulate_world(horizon interval DEFAULT '7 days', seed i
                                        noise double precision DEFAULT 1)
 RETURNS jsonb
 LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_simulate_world';
 COMMENT ON FUNCTION syncopt.simulate_world(interval, integer, timestamptz, double precision) IS
     'The world simulate() replays with the same arguments (deadlines and what each needs, each day''s sync durations, failure odds, outages, forbidding windows, vendor schedules), for checking schedules outside the server.';

@@ -74,6 +74,16 @@ GRANT EXECUTE ON FUNCTION
     syncopt.import_dbt_manifest(jsonb, boolean)
 TO syncopt_admin;
 
+-- The workers (syncopt.worker_role is syncopt_worker or a member): they
+-- read and write syncopt's tables through its functions, credentials
+-- included, and nothing outside the schema.  They own nothing, so they
+-- can change no definition, and they are no superuser.
+GRANT USAGE ON SCHEMA syncopt TO syncopt_worker;
+GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncopt_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA syncopt TO syncopt_worker;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA syncopt TO syncopt_worker;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
+
 -- pg_dump keeps user data of extension tables only when registered.  The
 -- state machine and built-in failure patterns come from this script.
 DO $dump$

@@ -30,7 +30,9 @@ and token settings).
 Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 "slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
 broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
-(401 as for wrong credentials).  A fault applies to requests whose path
+(401 as for wrong credentials), "echo_request" (an error of `status`, default
+400, whose body quotes the request's headers and body, credentials
+included, as careless vendors do).  A fault applies to requests whose path
 matches its regex, `times` times, after letting the first `after` (default
 0) of them through.
 
@@ -278,6 +280,14 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if kind == "unauthorized":
             self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
+            return True
+        if kind == "echo_request":
+            # A careless vendor: the error quotes the request, credentials included.
+            echoed = {k: v for k, v in self.headers.items()}
+            self.send_json(fault.get("status", 400), {
+                "code": "BadRequest",
+                "message": f"rejected request with Authorization: {echoed.get('Authorization', '')}",
+                "request": {"headers": echoed, "body": self.last_body}})
             return True
         raise ValueError(kind)
 

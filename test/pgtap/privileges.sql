@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(76);
+SELECT plan(80);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -21,6 +21,13 @@ SELECT has_role('syncopt_approver');
 SELECT has_role('syncopt_admin');
 SELECT is_empty($$ SELECT rolname FROM pg_roles WHERE rolname LIKE 'syncopt\_%' AND (rolcanlogin OR rolsuper) $$,
                 'syncopt roles can neither log in nor act as superuser');
+SELECT is_empty($$ SELECT 1 FROM pg_class WHERE relowner = 'syncopt_worker'::regrole
+                    UNION ALL SELECT 1 FROM pg_proc WHERE proowner = 'syncopt_worker'::regrole
+                    UNION ALL SELECT 1 FROM pg_namespace WHERE nspowner = 'syncopt_worker'::regrole $$,
+                'the workers'' role owns nothing: it can change no definition');
+SELECT ok(NOT has_schema_privilege('syncopt_worker', 'syncopt', 'CREATE')
+          AND NOT has_schema_privilege('syncopt_worker', 'public', 'CREATE'),
+          'the workers'' role cannot create objects in syncopt or public');
 SELECT is_member_of('syncopt_reader', ARRAY['syncopt_approver', 'syncopt_admin'],
                     'approvers and admins are readers');
 SELECT ok(NOT pg_has_role('syncopt_admin', 'syncopt_approver', 'MEMBER'),
@@ -38,6 +45,29 @@ SELECT is_empty($$ SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
                     WHERE n.nspname = 'syncopt' AND a.grantee = 0 $$,
                 'no schema privilege for PUBLIC');
 SELECT ok(NOT has_schema_privilege('tap_nobody', 'syncopt', 'USAGE'), 'an unrelated role cannot even see the schema');
+
+-- Pinned search paths: every function resolves names only in pg_catalog
+-- (and syncopt), temporary relations last, whoever calls it and with
+-- whatever search_path.  The exceptions are the small SQL helpers of the
+-- ingestion checks, which are inlined into their callers (a SET clause
+-- would forbid that) and so resolve with their callers' pinned path; they
+-- must stay plain SQL, not SECURITY DEFINER, and executable by no role but
+-- the workers' (whose statements the C runner pins).
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
+                    WHERE p.pronamespace = 'syncopt'::regnamespace
+                      AND p.proname NOT IN ('json_field_problem', 'json_enum_problem', 'fivetran_end_status',
+                                            'fivetran_connection_problem', 'fivetran_envelope_problem',
+                                            'fivetran_schema_problem', 'airbyte_page_problem',
+                                            'airbyte_basic_minutes', 'airbyte_connection_problem')
+                      AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c
+                                       WHERE c ~ '^search_path=pg_catalog(, syncopt)?, pg_temp$') $$,
+                'every function pins search_path to pg_catalog[, syncopt], pg_temp');
+SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                    WHERE p.pronamespace = 'syncopt'::regnamespace AND p.proconfig IS NULL
+                      AND (l.lanname <> 'sql' OR p.prosecdef
+                           OR EXISTS (SELECT FROM aclexplode(p.proacl) a
+                                       WHERE a.grantee NOT IN (p.proowner, 'syncopt_worker'::regrole))) $$,
+                'the helpers without a pinned path are plain SQL, not SECURITY DEFINER, granted to no user role');
 
 -- Table privileges, role by role.
 SELECT table_privs_are('syncopt', 'fivetran_sync_ai_logs', 'syncopt_reader', ARRAY['SELECT']);
@@ -57,7 +87,7 @@ SELECT table_privs_are('syncopt', 'sync_run', 'syncopt_admin', ARRAY['SELECT']);
 SELECT table_privs_are('syncopt', 'connector', 'syncopt_admin', ARRAY['SELECT']);
 SELECT column_privs_are('syncopt', 'connector', 'tags', 'syncopt_admin', ARRAY['SELECT', 'UPDATE']);
 
--- Secrets: only the owner reads account_secret.
+-- Secrets: only the owner and the workers' role read account_secret.
 SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_reader', ARRAY[]::text[]);
 SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_approver', ARRAY[]::text[]);
 SELECT table_privs_are('syncopt', 'account_secret', 'syncopt_admin', ARRAY[]::text[]);
@@ -66,9 +96,10 @@ SELECT is_empty($$ SELECT r.rolname FROM pg_roles r
                       -- PostgreSQL's predefined read-everything roles (docs/security.md)
                       AND r.rolname NOT IN ('pg_read_all_data', 'pg_write_all_data')
                       AND r.oid <> (SELECT relowner FROM pg_class WHERE oid = 'syncopt.account_secret'::regclass)
+                      AND NOT pg_has_role(r.oid, 'syncopt_worker', 'USAGE')
                       AND (has_table_privilege(r.oid, 'syncopt.account_secret', 'SELECT')
                            OR has_any_column_privilege(r.oid, 'syncopt.account_secret', 'SELECT')) $$,
-                'no role but the owner (and superusers, pg_read_all_data) can read account_secret');
+                'no role but the owner, the workers (and superusers, pg_read_all_data) can read account_secret');
 SELECT columns_are('syncopt', 'credential_status',
                    ARRAY['account_id', 'name', 'vendor', 'has_credentials', 'has_webhook_secret', 'updated_at', 'updated_by'],
                    'credential_status shows whether secrets are set, never the secrets');
@@ -104,9 +135,10 @@ SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_reade
 SELECT function_privs_are('syncopt', 'reset_breaker', ARRAY['bigint'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'render_request', ARRAY['bigint'], 'syncopt_reader', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'executor_claim', ARRAY['integer'], 'syncopt_admin', ARRAY[]::text[]);
--- A Slack webhook URL is a secret: no role but the owner reads notification_channel.url.
+-- A Slack webhook URL is a secret: no role but the owner and the workers
+-- (which deliver to it) reads notification_channel.url.
 SELECT is_empty($$ SELECT r.rolname FROM pg_roles r
-                    WHERE r.rolname LIKE 'syncopt%'
+                    WHERE r.rolname LIKE 'syncopt%' AND r.rolname <> 'syncopt_worker'
                       AND has_column_privilege(r.oid, 'syncopt.notification_channel', 'url', 'SELECT') $$,
                 'no syncopt role can read a notification channel URL');
 SELECT ok(has_column_privilege('syncopt_admin', 'syncopt.notification_channel', 'url', 'INSERT'),
