@@ -80,6 +80,7 @@ CREATE INDEX calendar_event_during_idx ON syncopt.calendar_event USING gist (dur
 -- (src/cycle.c); the same edges in any order give the same cycle.
 CREATE FUNCTION syncopt.find_cycle(from_ids bigint[], to_ids bigint[]) RETURNS bigint[]
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_find_cycle';
 COMMENT ON FUNCTION syncopt.find_cycle(bigint[], bigint[]) IS
     'One cycle of the graph with edges from_ids[i] -> to_ids[i] (nodes, first repeated last), or NULL when it has none.';

@@ -114,6 +114,8 @@ class UpgradeTests(unittest.TestCase):
 
         c.psql("DROP EXTENSION IF EXISTS syncopt CASCADE", db())
         c.psql(f"CREATE EXTENSION syncopt VERSION '{RELEASED}'", db())
+        # Whatever happens here, the tests after this one get a fresh install.
+        self.addCleanup(c.psql, "DROP EXTENSION IF EXISTS syncopt CASCADE; CREATE EXTENSION syncopt", db())
         c.psql(FILL, db())
         columns = table_columns()
         self.assertIn("fivetran_sync_ai_logs", columns)

@@ -112,7 +112,8 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     'syncopt.collect(bigint)', 'syncopt.request_poll(bigint)',
                     'syncopt.ingest_fivetran_log(bigint,name)', 'syncopt.ingest_fivetran_webhook(bigint,text,text)',
                     'syncopt.run_planner(timestamp with time zone)', 'syncopt.schedule_planner(text)',
-                    'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)'],
+                    'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)',
+                    'syncopt.import_dbt_manifest(jsonb,boolean)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
