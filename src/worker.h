@@ -18,6 +18,7 @@
 
 extern void syncopt_register_workers(void);
 extern PGDLLEXPORT void syncopt_worker_main(Datum main_arg);
+extern PGDLLEXPORT void syncopt_poller_main(Datum main_arg);
 
 /*
  * One pass of a worker's work, run outside any transaction (the pass opens
