@@ -574,11 +574,11 @@ body_sanitize(const char *buf, size_t len, size_t *out_len)
 	while (i < len)
 	{
 		const unsigned char *c = (const unsigned char *) buf + i;
-		int			n = *c == 0 ? 0 : pg_utf_mblen(c);
+		int			n = pg_utf_mblen(c);
 
-		if (n == 1)
+		if (*c != 0 && *c < 0x80)
 			appendStringInfoChar(&out, (char) *c);
-		else if (n == 0 || n > len - i || !pg_utf8_islegal(c, n))
+		else if (*c == 0 || n > len - i || !pg_utf8_islegal(c, n))
 		{
 			appendStringInfoString(&out, escape ? "\\ufffd" : "\xEF\xBF\xBD");
 			n = 1;

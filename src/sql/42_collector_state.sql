@@ -66,7 +66,7 @@ SELECT a.account_id,
        -- The poller worker polling the account now, if any.
        (SELECT p.pid FROM pg_catalog.pg_stat_activity p
          WHERE p.backend_type OPERATOR(pg_catalog.=) 'syncopt poller'
-           AND p.application_name OPERATOR(pg_catalog.=) 'syncopt poller ' OPERATOR(pg_catalog.||) a.account_id
+           AND p.application_name OPERATOR(pg_catalog.=) ('syncopt poller ' OPERATOR(pg_catalog.||) a.account_id)
          LIMIT 1) AS poller_pid,
        c.last_started_at,
        c.last_finished_at,
