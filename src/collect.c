@@ -22,6 +22,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -101,6 +102,8 @@ endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
 	va_start(args, fmt);
 	vsnprintf(message, sizeof(message), fmt, args);
 	va_end(args);
+	/* A long message is cut: never inside a character, or it is not text. */
+	message[pg_mbcliplen(message, strlen(message), sizeof(message) - 1)] = '\0';
 	poll->any_error = true;
 	if (ep->error == NULL)
 		ep->error = MemoryContextStrdup(poll->mcxt, message);

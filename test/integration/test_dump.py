@@ -77,7 +77,8 @@ class DumpRestoreTests(unittest.TestCase):
             for tag, vendor, path, key, secret in [
                     ("names", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t"),
                     ("message", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t"),
-                    ("jobs", "airbyte", "airbyte/v1", "ab_client", "ab_secret_s3cr3t")]:
+                    ("jobs", "airbyte", "airbyte/v1", "ab_client", "ab_secret_s3cr3t")] + [
+                    (f"long{k}", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t") for k in range(3)]:
                 ids[tag] = c.value(
                     f"INSERT INTO syncopt.account (vendor, name, base_url, enabled) VALUES "
                     f"('{vendor}', 'hostile {tag}', '{mock.base}/t/{tag}/{path}', false) RETURNING account_id", db)
@@ -97,7 +98,12 @@ class DumpRestoreTests(unittest.TestCase):
                 {"match": "^/t/jobs/airbyte/v1/connections$", "kind": "mangle", "times": 10,
                  "find": '"Source 1 to Warehouse"', "replace_hex": b'"Source 1 \xe0 Warehouse"'.hex()},
                 {"match": "^/t/jobs/airbyte/v1/jobs$", "kind": "mangle",
-                 "find": '"status": "succeeded"', "replace_hex": b'"status": "succ\xc0\xafeded"'.hex()}])
+                 "find": '"status": "succeeded"', "replace_hex": b'"status": "succ\xc0\xafeded"'.hex()}] + [
+                # Valid, but long: the error quoting it is cut to 511 bytes,
+                # inside a three-byte character for one of the three offsets.
+                {"match": f"^/t/long{k}/fivetran/v1/groups$", "kind": "raw",
+                 "body_hex": ('{"code": "Failed", "message": "' + "a" * k + "\u20ac" * 300 + '"}').encode().hex()}
+                for k in range(3)])
             for account in ids.values():
                 c.psql(f"SELECT count(*) FROM syncopt.collect({account})", db)
         finally:
@@ -120,6 +126,10 @@ class DumpRestoreTests(unittest.TestCase):
         for query, expected in checks.items():
             self.assertEqual(c.value(query, db), expected, query)
 
+        # The cut errors end with whole characters.
+        self.assertEqual(c.value(f"SELECT count(*) FROM syncopt.collector_state WHERE account_id IN "
+                                 f"({ids['long0']}, {ids['long1']}, {ids['long2']}) "
+                                 f"AND octet_length(last_error) < 600 AND last_error LIKE '%\u20ac'", db), "3")
         accounts = ", ".join(ids.values())
         snapshot = (f"SELECT md5(string_agg(t, '|' ORDER BY t)) || ' ' || count(*) FROM ("
                     f"  SELECT name || raw::text AS t FROM syncopt.connector WHERE account_id IN ({accounts})"
@@ -127,5 +137,5 @@ class DumpRestoreTests(unittest.TestCase):
                     f"  UNION ALL SELECT message FROM syncopt.alert"
                     f"   WHERE (details->>'account_id')::bigint IN ({accounts})) s")
         round_trip(self, snapshot)
-        # 4 + 3 connectors, 3 collector_state rows, 2 alerts (message, jobs).
-        self.assertTrue(c.value(snapshot, db).endswith(" 12"), c.value(snapshot, db))
+        # 4 + 3 connectors, 6 collector_state rows, 5 alerts (message, jobs, long0-2).
+        self.assertTrue(c.value(snapshot, db).endswith(" 18"), c.value(snapshot, db))
