@@ -38,10 +38,10 @@
 #define BUDGET_WAIT_MS (15 * 60 * 1000L)
 
 /*
- * The longest Retry-After honoured: the transport's documented cap, so that
- * a vendor (or a proxy) answering a huge value or a far HTTP-date cannot
- * stop the account's polls for years.  The vendors' rate-limit windows are
- * an hour.
+ * The longest Retry-After honoured (docs/collection.md), so that a vendor
+ * or a proxy answering a huge value or a far HTTP-date cannot stop the
+ * account's polls for years: an hour, the vendors' rate-limit window and
+ * the largest syncopt.http_max_retry_wait.
  */
 #define RETRY_AFTER_MAX_S 3600
 

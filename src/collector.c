@@ -102,8 +102,8 @@ typedef struct Poller
 /* The launcher's running pollers, in TopMemoryContext (passes reset theirs). */
 static List *pollers = NIL;
 
-/* Forget the pollers that have exited; returns how many still run. */
-static int
+/* Forget the pollers that have exited. */
+static void
 prune_pollers(void)
 {
 	ListCell   *lc;
@@ -120,7 +120,6 @@ prune_pollers(void)
 			pollers = foreach_delete_current(pollers, lc);
 		}
 	}
-	return list_length(pollers);
 }
 
 /* The accounts being polled, as a bigint[] datum in the current context. */
@@ -325,8 +324,8 @@ syncopt_poller_main(Datum main_arg)
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	CurrentMemoryContext = AllocSetContextCreate(TopMemoryContext, "syncopt poller",
-												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext, "syncopt poller",
+												ALLOCSET_DEFAULT_SIZES));
 	pgstat_report_activity(STATE_RUNNING, appname);
 	poll_account(args.account_id);
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -578,7 +578,7 @@ body_sanitize(const char *buf, size_t len, size_t *out_len)
 
 		if (*c != 0 && *c < 0x80)
 			appendStringInfoChar(&out, (char) *c);
-		else if (*c == 0 || n > len - i || !pg_utf8_islegal(c, n))
+		else if (*c == 0 || (size_t) n > len - i || !pg_utf8_islegal(c, n))
 		{
 			appendStringInfoString(&out, escape ? "\\ufffd" : "\xEF\xBF\xBD");
 			n = 1;
