@@ -86,9 +86,10 @@ class CollectorFaultTests(unittest.TestCase):
 
     # -- item 6: one account's hung vendor ---------------------------------
     def test_01_a_hung_account_does_not_delay_another(self):
+        # The fault first: the collector may poll a new account at any time.
+        self.mock.call("/_mock/faults", {"match": "^/t/hung/", "kind": "hang", "delay": 60, "times": 100})
         hung = self.account("hung")
         healthy = self.account("healthy")
-        self.mock.call("/_mock/faults", {"match": "^/t/hung/", "kind": "hang", "delay": 60, "times": 100})
         c().psql(f"SELECT syncopt.request_poll({hung})", db())
         # The hung account's poll is under way: its first request reached the vendor.
         self.assertTrue(c().wait_for(
@@ -119,9 +120,12 @@ class CollectorFaultTests(unittest.TestCase):
 
     # -- item 7: Retry-After without bounds --------------------------------
     def assert_capped_wait(self, retry_after):
-        account = self.account(f"ra{len(self.accounts)}")
-        self.mock.call("/_mock/faults", {"match": f"^/t/ra{len(self.accounts) - 1}/fivetran/v1/groups$",
-                                         "kind": "status", "status": 429, "retry_after": retry_after})
+        tag = f"ra{len(self.accounts)}"
+        # Every poll of the account is refused, also one the collector starts
+        # by itself before the poll asked for here.
+        self.mock.call("/_mock/faults", {"match": f"^/t/{tag}/fivetran/v1/groups$", "kind": "status",
+                                         "status": 429, "retry_after": retry_after, "times": 100})
+        account = self.account(tag)
         self.poll(account)
         st = self.status(account, ["last_outcome", "last_error", "next_due_reason"])
         wait = c().value(f"SELECT extract(epoch FROM next_due_at - last_finished_at) FROM syncopt.collector_state "
