@@ -555,7 +555,9 @@ run_transfers(CURLM *multi, Transfer *transfers, int n)
  * recorded as failed), and a body that was broken JSON stays broken JSON.
  * In a database whose encoding is neither UTF-8 nor SQL_ASCII, characters
  * beyond ASCII become \uXXXX escapes, which JSON reads back as the same
- * characters and every encoding can hold.  The result is palloc'd.
+ * characters where the encoding has them (and refuses with a clear error
+ * where it has not), and what is invalid becomes "?", since U+FFFD may not
+ * exist there.  The result is palloc'd.
  */
 static char *
 body_sanitize(const char *buf, size_t len, size_t *out_len)
@@ -580,7 +582,7 @@ body_sanitize(const char *buf, size_t len, size_t *out_len)
 			appendStringInfoChar(&out, (char) *c);
 		else if (*c == 0 || (size_t) n > len - i || !pg_utf8_islegal(c, n))
 		{
-			appendStringInfoString(&out, escape ? "\\ufffd" : "\xEF\xBF\xBD");
+			appendStringInfoString(&out, escape ? "?" : "\xEF\xBF\xBD");
 			n = 1;
 		}
 		else if (!escape)
