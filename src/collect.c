@@ -21,7 +21,9 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -32,6 +34,20 @@
 
 /* Wait after the rate-limit budget ran low (the vendor's window is an hour). */
 #define BUDGET_WAIT_MS (15 * 60 * 1000L)
+
+/*
+ * The longest Retry-After honoured (docs/collection.md), so that a vendor
+ * or a proxy answering a huge value or a far HTTP-date cannot stop the
+ * account's polls for years: an hour, the vendors' rate-limit window and
+ * the largest syncopt.http_max_retry_wait.
+ */
+#define RETRY_AFTER_MAX_S 3600
+
+/*
+ * First key (of the two-int4 advisory lock form) of the lock held while a
+ * poll of an account runs, the account id being the second: "sync".
+ */
+#define POLL_LOCK_KEY 0x73796e63
 
 /* Add an endpoint's counters to the poll's report. */
 CollectEndpoint *
@@ -54,6 +70,8 @@ endpoint_error(Poll *poll, CollectEndpoint *ep, const char *fmt,...)
 	va_start(args, fmt);
 	vsnprintf(message, sizeof(message), fmt, args);
 	va_end(args);
+	/* A long message is cut: never inside a character, or it is not text. */
+	message[pg_mbcliplen(message, strlen(message), sizeof(message) - 1)] = '\0';
 	poll->any_error = true;
 	if (ep->error == NULL)
 		ep->error = MemoryContextStrdup(poll->mcxt, message);
@@ -243,11 +261,16 @@ response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 	}
 	if (req->failure == HTTP_FAIL_RATE_LIMITED)
 	{
+		int			wait_s = Min(Max(req->retry_after_s, 0), RETRY_AFTER_MAX_S);
+
 		poll->stopped = "rate_limited";
-		poll->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 req->retry_after_s * 1000L);
-		endpoint_error(poll, ep, "%s %s: rate limited for %d s (Retry-After)",
-					   req->method, url_path(poll, req->url), req->retry_after_s);
+		poll->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_s * 1000L);
+		if (req->retry_after_s > RETRY_AFTER_MAX_S)
+			endpoint_error(poll, ep, "%s %s: rate limited; Retry-After asked for %d s, waiting the maximum, %d s",
+						   req->method, url_path(poll, req->url), req->retry_after_s, wait_s);
+		else
+			endpoint_error(poll, ep, "%s %s: rate limited for %d s (Retry-After)",
+						   req->method, url_path(poll, req->url), wait_s);
 		return false;
 	}
 	if (req->failure != HTTP_OK)
@@ -397,6 +420,52 @@ record_outcome(Poll *poll)
 					9, types, args, nulls, NULL, NULL, NULL);
 }
 
+/* The advisory lock tag that makes polls of one account exclusive. */
+static void
+poll_lock_tag(LOCKTAG *tag, int64 account_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, POLL_LOCK_KEY, (uint32) account_id, 2);
+}
+
+/*
+ * Take the session lock of the account's poll, so that no two polls of one
+ * account run at once.  A poller (own_transactions) waits for it; collect()
+ * from SQL refuses while another poll runs.
+ */
+static void
+poll_lock(int64 account_id, bool own_transactions)
+{
+	LOCKTAG		tag;
+	LockAcquireResult got;
+
+	poll_lock_tag(&tag, account_id);
+	if (own_transactions)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		got = LockAcquire(&tag, ExclusiveLock, true, false);
+		CommitTransactionCommand();
+	}
+	else
+		got = LockAcquire(&tag, ExclusiveLock, true, true);
+	if (got == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("account %lld is being polled now", (long long) account_id),
+				 errdetail("The collector or another session is polling this account."),
+				 errhint("Wait until that poll ends (syncopt.collector_status shows it), then call syncopt.collect() again.")));
+}
+
+/* Release the lock poll_lock() took. */
+static void
+poll_unlock(int64 account_id)
+{
+	LOCKTAG		tag;
+
+	poll_lock_tag(&tag, account_id);
+	LockRelease(&tag, ExclusiveLock, true);
+}
+
 /* Poll the account; see collect.h. */
 List *
 collect_account(int64 account_id, bool own_transactions)
@@ -416,6 +485,7 @@ collect_account(int64 account_id, bool own_transactions)
 	poll->mcxt = mcxt;
 	poll->rate_limit_remaining = -1;
 	poll->started_at = GetCurrentTimestamp();
+	poll_lock(account_id, own_transactions);
 	MemoryContextSwitchTo(mcxt);
 
 	PG_TRY();
@@ -453,6 +523,7 @@ collect_account(int64 account_id, bool own_transactions)
 	PG_FINALLY();
 	{
 		vendor_forget_secrets(&poll->acct);
+		poll_unlock(account_id);
 	}
 	PG_END_TRY();
 

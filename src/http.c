@@ -23,6 +23,8 @@
 #include <curl/curl.h>
 
 #include "common/pg_prng.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
@@ -544,6 +546,64 @@ run_transfers(CURLM *multi, Transfer *transfers, int n)
 }
 
 /*
+ * A response body as text the database can store: the vendors send UTF-8
+ * JSON, and a body that is not valid UTF-8 would be stored as it came and
+ * break every restore of a dump.  Invalid byte sequences and NUL bytes
+ * (which would cut the C string) each become U+FFFD rather than failing
+ * the request: a page stays usable (one bad connection name must not stop
+ * the crawl of the account for good, and an accepted action must not be
+ * recorded as failed), and a body that was broken JSON stays broken JSON.
+ * In a database whose encoding is neither UTF-8 nor SQL_ASCII, characters
+ * beyond ASCII become \uXXXX escapes, which JSON reads back as the same
+ * characters where the encoding has them (and refuses with a clear error
+ * where it has not), and what is invalid becomes "?", since U+FFFD may not
+ * exist there.  The result is palloc'd.
+ */
+static char *
+body_sanitize(const char *buf, size_t len, size_t *out_len)
+{
+	int			encoding = GetDatabaseEncoding();
+	bool		escape = encoding != PG_UTF8 && encoding != PG_SQL_ASCII;
+	StringInfoData out;
+	size_t		i = 0;
+
+	if (!escape && pg_encoding_verifymbstr(PG_UTF8, buf, (int) len) == (int) len)
+	{
+		*out_len = len;
+		return pnstrdup(buf, len);
+	}
+	initStringInfo(&out);
+	while (i < len)
+	{
+		const unsigned char *c = (const unsigned char *) buf + i;
+		int			n = pg_utf_mblen(c);
+
+		if (*c != 0 && *c < 0x80)
+			appendStringInfoChar(&out, (char) *c);
+		else if (*c == 0 || (size_t) n > len - i || !pg_utf8_islegal(c, n))
+		{
+			appendStringInfoString(&out, escape ? "?" : "\xEF\xBF\xBD");
+			n = 1;
+		}
+		else if (!escape)
+			appendBinaryStringInfo(&out, (const char *) c, n);
+		else
+		{
+			pg_wchar	cp = utf8_to_unicode(c);
+
+			if (cp > 0xFFFF)
+				appendStringInfo(&out, "\\u%04x\\u%04x",
+								 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
+			else
+				appendStringInfo(&out, "\\u%04x", cp);
+		}
+		i += n;
+	}
+	*out_len = out.len;
+	return out.data;
+}
+
+/*
  * Send the requests concurrently (at most syncopt.http_max_concurrency at a
  * time), retrying as the rules above say, and fill in each one's outcome.
  */
@@ -599,10 +659,7 @@ http_execute(HttpRequest *requests, int nrequests)
 			Transfer   *t = &transfers[i];
 
 			if (t->buf != NULL && t->req->failure == HTTP_OK)
-			{
-				t->req->response = pnstrdup(t->buf, t->len);
-				t->req->response_len = t->len;
-			}
+				t->req->response = body_sanitize(t->buf, t->len, &t->req->response_len);
 			else
 				t->req->response = pstrdup("");
 		}

@@ -39,6 +39,7 @@ int			syncopt_http_max_retries = 3;
 int			syncopt_http_max_retry_wait_s = 60;
 int			syncopt_http_max_concurrency = 8;
 int			syncopt_rate_limit_reserve = 100;
+int			syncopt_collector_max_workers = 4;
 int			syncopt_default_sync_duration_s = 30 * 60;
 double		syncopt_atc_k = 2.0;
 int			syncopt_max_concurrent_syncs = 4;
@@ -369,6 +370,16 @@ define_gucs(void)
 							&syncopt_rate_limit_reserve,
 							100,
 							0, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("syncopt.collector_max_workers",
+							"Accounts the collector polls at the same time, each in a background worker of its own.",
+							"Each poll takes one of max_worker_processes while it runs; a hung or throttled account holds only its own.",
+							&syncopt_collector_max_workers,
+							4,
+							1, 64,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);

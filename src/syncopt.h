@@ -32,6 +32,7 @@ extern int	syncopt_http_max_retries;
 extern int	syncopt_http_max_retry_wait_s;
 extern int	syncopt_http_max_concurrency;
 extern int	syncopt_rate_limit_reserve;
+extern int	syncopt_collector_max_workers;
 extern int	syncopt_default_sync_duration_s;
 extern double syncopt_atc_k;
 extern int	syncopt_max_concurrent_syncs;

@@ -91,7 +91,7 @@ extension_installed(void)
  * superuser and has the privileges of syncopt_worker.  Otherwise
  * InvalidOid, and *why says what is wrong.
  */
-static Oid
+Oid
 worker_role(const char **why)
 {
 	Oid			role;

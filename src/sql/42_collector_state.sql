@@ -5,6 +5,9 @@
 CREATE TABLE syncopt.collector_state (
     account_id           bigint PRIMARY KEY REFERENCES syncopt.account ON DELETE CASCADE,
     next_due_at          timestamptz,            -- NULL: due now
+    -- Why the next poll is due then: poll_interval, a back-off, the vendor's
+    -- Retry-After, a low rate-limit budget, or a request.
+    next_due_reason      text,
     poll_requested_at    timestamptz,            -- request_poll(); honoured even mid-poll
     last_started_at      timestamptz,
     last_finished_at     timestamptz,
@@ -59,6 +62,12 @@ SELECT a.account_id,
            ELSE coalesce(c.last_outcome, 'never polled')
        END AS state,
        c.next_due_at,
+       c.next_due_reason,
+       -- The poller worker polling the account now, if any.
+       (SELECT p.pid FROM pg_catalog.pg_stat_activity p
+         WHERE p.backend_type OPERATOR(pg_catalog.=) 'syncopt poller'
+           AND p.application_name OPERATOR(pg_catalog.=) ('syncopt poller ' OPERATOR(pg_catalog.||) a.account_id)
+         LIMIT 1) AS poller_pid,
        c.last_started_at,
        c.last_finished_at,
        c.last_outcome,
@@ -77,8 +86,9 @@ SELECT a.account_id,
 COMMENT ON VIEW syncopt.collector_status IS
     'One row per account: whether the collector can poll it, how the last poll ended, and when the next is due.';
 
--- The accounts the collector should poll now, oldest due first.
-CREATE FUNCTION syncopt.collector_due_accounts() RETURNS SETOF bigint
+-- The accounts the collector should poll now, oldest due first, leaving
+-- out those a poller is already polling (busy).
+CREATE FUNCTION syncopt.collector_due_accounts(busy bigint[]) RETURNS SETOF bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -87,12 +97,14 @@ AS $$
       JOIN syncopt.account_secret s USING (account_id)
       LEFT JOIN syncopt.collector_state c USING (account_id)
      WHERE a.enabled
-       AND (c.next_due_at IS NULL OR c.next_due_at <= pg_catalog.clock_timestamp())
+       AND (c.next_due_at IS NULL OR c.next_due_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp())
+       AND NOT (a.account_id OPERATOR(pg_catalog.=) ANY (busy))
      ORDER BY c.next_due_at NULLS FIRST, a.account_id
 $$;
 
--- Milliseconds until the next account is due; NULL when none can be polled.
-CREATE FUNCTION syncopt.collector_next_due_ms() RETURNS bigint
+-- Milliseconds until the next account not being polled (busy) is due;
+-- NULL when none can be polled.
+CREATE FUNCTION syncopt.collector_next_due_ms(busy bigint[]) RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -106,6 +118,7 @@ AS $$
       JOIN syncopt.account_secret s USING (account_id)
       LEFT JOIN syncopt.collector_state c USING (account_id)
      WHERE a.enabled
+       AND NOT (a.account_id OPERATOR(pg_catalog.=) ANY (busy))
 $$;
 
 -- Note that a poll of the account began (visible as state 'polling').
@@ -136,6 +149,7 @@ DECLARE
     failed    boolean := outcome IN ('error', 'partial');
     streak    integer;
     due       timestamptz;
+    reason    text;
 BEGIN
     SELECT * INTO acct FROM syncopt.account a WHERE a.account_id = collector_record_outcome.account_id;
     IF NOT FOUND THEN
@@ -151,17 +165,27 @@ BEGIN
                                                    interval '1 minute' * power(2, least(streak - 1, 10)))
         ELSE coalesce(st.last_started_at, clock_timestamp()) + acct.poll_interval
     END;
+    reason := CASE
+        WHEN retry_at IS NOT NULL AND outcome = 'budget_wait' THEN
+            'rate-limit budget low: X-Rate-Limit-Remaining at or below syncopt.rate_limit_reserve'
+        WHEN retry_at IS NOT NULL THEN
+            'rate limited: waiting out the vendor''s Retry-After, capped (see last_error)'
+        WHEN st.poll_requested_at >= st.last_started_at THEN 'requested while the last poll ran'
+        WHEN failed THEN format('back-off after %s failed polls in a row', streak)
+        ELSE 'poll_interval'
+    END;
     INSERT INTO syncopt.collector_state AS c (
-        account_id, next_due_at, last_started_at, last_finished_at, last_outcome, last_error,
+        account_id, next_due_at, next_due_reason, last_started_at, last_finished_at, last_outcome, last_error,
         last_requests, last_pages, last_rows, polls, failed_polls, consecutive_failures,
         rate_limit_remaining, rate_limit_seen_at, jobs_cursor)
-    VALUES (acct.account_id, due, coalesce(st.last_started_at, clock_timestamp()), clock_timestamp(),
+    VALUES (acct.account_id, due, reason, coalesce(st.last_started_at, clock_timestamp()), clock_timestamp(),
             outcome, error, requests, pages, rows, 1, CASE WHEN failed THEN 1 ELSE 0 END, streak,
             collector_record_outcome.rate_limit_remaining,
             CASE WHEN collector_record_outcome.rate_limit_remaining IS NOT NULL THEN clock_timestamp() END,
             collector_record_outcome.jobs_cursor)
     ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE SET
         next_due_at = excluded.next_due_at,
+        next_due_reason = excluded.next_due_reason,
         last_finished_at = excluded.last_finished_at,
         last_outcome = excluded.last_outcome,
         last_error = excluded.last_error,
@@ -196,11 +220,12 @@ BEGIN
         SELECT FROM syncopt.account a WHERE a.account_id OPERATOR(pg_catalog.=) request_poll.account_id) THEN
         RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = 'undefined_object';
     END IF;
-    INSERT INTO syncopt.collector_state AS c (account_id, next_due_at, poll_requested_at)
-    SELECT a.account_id, NULL, pg_catalog.clock_timestamp() FROM syncopt.account a
+    INSERT INTO syncopt.collector_state AS c (account_id, next_due_at, next_due_reason, poll_requested_at)
+    SELECT a.account_id, NULL, 'requested', pg_catalog.clock_timestamp() FROM syncopt.account a
      WHERE a.enabled AND (request_poll.account_id IS NULL OR a.account_id OPERATOR(pg_catalog.=) request_poll.account_id)
     ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE
-        SET next_due_at = NULL, poll_requested_at = excluded.poll_requested_at, updated_at = pg_catalog.now();
+        SET next_due_at = NULL, next_due_reason = 'requested', poll_requested_at = excluded.poll_requested_at,
+            updated_at = pg_catalog.now();
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM syncopt.wake('collector');
     RETURN n;

@@ -8,9 +8,15 @@
    interleaved rounds;
 2. one full syncopt.collect() of a 2,000-connector mock fleet (1,000
    Fivetran, 1,000 Airbyte): requests, pages and wall time, then a second
-   poll with nothing new.
+   poll with nothing new;
+3. collector isolation: with the real workers, how long a healthy
+   account's requested poll waits while another account's vendor hangs,
+   against the same with no hung neighbour, and against one poll at a time
+   (syncopt.collector_max_workers = 1, the collector's way before it
+   started a poller per account), in interleaved rounds.
 
-Writes the "Collection" section of docs/benchmarks.md (replacing an older one).
+Writes the "Collection" and "Collector isolation" sections of
+docs/benchmarks.md (replacing older ones); --isolation runs part 3 only.
 """
 
 import json
@@ -177,7 +183,134 @@ def collect_fleet(cluster):
         mock.wait(timeout=10)
 
 
+ISOLATION_ROUNDS = 5
+# The hung vendor's requests end after http_timeout (no retry): its poll
+# lasts about 5 s, long enough to see who waits for it.
+ISOLATION_SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"'{DB}'",
+                      "syncopt.http_allowed_hosts": "'127.0.0.1'", "max_worker_processes": "16",
+                      "syncopt.http_timeout": "'5s'", "syncopt.http_max_retries": "0"}
+# (label, collector_max_workers, whether the neighbour hangs)
+ISOLATION_WAYS = [("idle neighbour", 4, False), ("hung neighbour", 4, True),
+                  ("hung neighbour, one poll at a time", 1, True)]
+
+
+def mock_call(base, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method="POST" if data is not None else "GET")
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+
+def wait_until(check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError("timed out")
+
+
+def isolation_round(cluster, base, max_workers, hang):
+    """Seconds from request_poll() of the healthy account to its first request
+    reaching the vendor, and to its poll being recorded."""
+    cluster.psql(f"ALTER SYSTEM SET syncopt.collector_max_workers = {max_workers}; SELECT pg_reload_conf()", DB)
+    time.sleep(0.5)
+    mock_call(base, "/_mock/reset", {})
+    if hang:
+        mock_call(base, "/_mock/faults", {"match": "^/t/hung/", "kind": "hang", "delay": 30, "times": 100})
+        cluster.psql("SELECT syncopt.request_poll(22)", DB)
+        wait_until(lambda: any(r["path"].startswith("/t/hung/") for r in mock_call(base, "/_mock/requests")))
+    asked = cluster.value("SELECT clock_timestamp()", DB)
+    t0 = time.time()
+    cluster.psql("SELECT syncopt.request_poll(21)", DB)
+    first = wait_until(lambda: next((r["at"] for r in mock_call(base, "/_mock/requests")
+                                     if r["path"].startswith("/t/ok/")), None))
+    wait_until(lambda: cluster.value(f"SELECT coalesce(last_started_at >= '{asked}' AND last_finished_at >= "
+                                     f"last_started_at, false) FROM syncopt.collector_state WHERE account_id = 21",
+                                     DB) == "t")
+    done = time.time()
+    # The hung neighbour's poll ends (by its timeout) before the next round.
+    wait_until(lambda: cluster.value("SELECT count(*) FROM syncopt.collector_status WHERE state = 'polling'",
+                                     DB) == "0")
+    return first - t0, done - t0
+
+
+def isolation():
+    """ISOLATION_ROUNDS rounds of {way: (seconds to first request, seconds to recorded poll)}."""
+    cluster = Cluster(ISOLATION_SETTINGS, databases=[DB])
+    mock = subprocess.Popen([sys.executable, os.path.join(TOP, "test", "mock_vendor", "server.py"), "--port", "0",
+                             "--fivetran-groups", "2", "--fivetran-connections", "20",
+                             "--airbyte-connections", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(mock.stdout.readline().split()[1])
+        base = f"http://127.0.0.1:{port}"
+        cluster.start()
+        cluster.psql(f"""
+            CREATE EXTENSION syncopt;
+            INSERT INTO syncopt.account (account_id, vendor, name, base_url, poll_interval) VALUES
+                (21, 'fivetran', 'healthy', '{base}/t/ok/fivetran', '1 day'),
+                (22, 'fivetran', 'hung', '{base}/t/hung/fivetran', '1 day');
+            SELECT syncopt.set_credentials(21, 'ft_key', 'ft_secret_s3cr3t');
+            SELECT syncopt.set_credentials(22, 'ft_key', 'ft_secret_s3cr3t');""", DB)
+        # The first polls of both (connectors created), out of the measurement.
+        wait_until(lambda: cluster.value("SELECT count(*) FROM syncopt.collector_state "
+                                         "WHERE last_finished_at IS NOT NULL", DB) == "2")
+        rounds = []
+        for _ in range(ISOLATION_ROUNDS):
+            rounds.append({label: isolation_round(cluster, base, workers, hang)
+                           for label, workers, hang in ISOLATION_WAYS})
+        return rounds
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+        cluster.destroy()
+
+
+def isolation_section(rounds):
+    labels = [label for label, _, _ in ISOLATION_WAYS]
+
+    def med(label, i):
+        return statistics.median(r[label][i] for r in rounds)
+
+    table = "\n".join(f"| {n + 1} | " + " | ".join(f"{r[l][0] * 1000:,.0f} ms" for l in labels) + " | "
+                      + " | ".join(f"{r[l][1]:.2f} s" for l in labels) + " |"
+                      for n, r in enumerate(rounds))
+    hung, idle, serial = (med(labels[1], 0), med(labels[0], 0), med(labels[2], 0))
+    return f"""## Collector isolation
+
+Written by `make bench` ({os.path.relpath(__file__, TOP)} --isolation), same machine and run style.
+
+Two Fivetran accounts on the mock vendor, polled by the real workers. The
+healthy account's poll is requested (`syncopt.request_poll()`) while the
+other account's poll is under way and its vendor hangs (every request
+unanswered until `syncopt.http_timeout`, 5 s here); measured from the
+`request_poll()` call to the healthy account's first request reaching the
+vendor, and to its poll being recorded in `collector_state` (a 20-connector
+fleet, pages of 100). Side by side in each round: no hung neighbour; a hung
+neighbour with a poller per account (`syncopt.collector_max_workers = 4`);
+a hung neighbour with one poll at a time (`collector_max_workers = 1`,
+which is how the collector polled before: one account after another in one
+worker). {ISOLATION_ROUNDS} interleaved rounds:
+
+| round | to first request: {" | ".join(labels)} | to recorded poll: {" | ".join(labels)} |
+| --- | --- | --- | --- | --- | --- | --- |
+{table}
+
+Median time to the first request: **{hung * 1000:,.0f} ms** with a hung neighbour,
+{idle * 1000:,.0f} ms without ({hung / idle:.2f}x), against {serial:.2f} s one poll at a time
+({serial / hung:.0f}x longer). Target, a hung account delays another's poll by at most a few hundred
+milliseconds: {verdict(hung - idle < 0.3)} (the delay a hung neighbour adds: {(hung - idle) * 1000:,.0f} ms).
+One poll at a time, the wait is the hung poll's whole length: with the default `http_timeout` (30 s)
+and `http_max_retries` (3) about two minutes, the 125 s issue 28 measured.
+"""
+
+
 def main():
+    if "--isolation" in sys.argv[1:]:
+        text = isolation_section(isolation())
+        replace_section("Collector isolation", text)
+        print(text)
+        return
     cluster = Cluster(SETTINGS, databases=[DB])
     try:
         cluster.start()
@@ -264,6 +397,9 @@ request counted by the mock, then a second poll with nothing new.
 
 """
     replace_section("Collection", text)
+    print(text)
+    text = isolation_section(isolation())
+    replace_section("Collector isolation", text)
     print(text)
 
 

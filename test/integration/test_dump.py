@@ -1,10 +1,32 @@
-"""pg_dump keeps syncopt's data, and the dump restores with nothing lost."""
+"""pg_dump keeps syncopt's data, and the dump restores with nothing lost,
+also after a vendor sent bytes that are not valid UTF-8."""
 
 import subprocess
 import unittest
 
 import integration
 from harness.cluster import PG_BIN
+from integration.mock_client import Mock
+
+REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+
+
+def round_trip(test, snapshot):
+    """Dump the worker's database, drop syncopt, restore the dump; the snapshot
+    query answers the same before and after.  Returns the dump's text."""
+    c = integration.CLUSTER
+    db = integration.WORKER_DB
+    before = c.value(snapshot, db)
+    dump = subprocess.run([f"{PG_BIN}/pg_dump", "--no-owner"] + c.conninfo(db),
+                          capture_output=True, check=True).stdout
+    text = dump.decode("utf-8")     # strict: fails on any byte that is not UTF-8
+    c.psql("DROP EXTENSION syncopt CASCADE; DROP SCHEMA syncopt;", db)
+    restore = subprocess.run([f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"] + c.conninfo(db),
+                             input=dump, capture_output=True,
+                             env={"PGOPTIONS": "-c session_replication_role=replica"})
+    test.assertEqual(restore.returncode, 0, restore.stderr.decode("utf-8", "replace"))
+    test.assertEqual(c.value(snapshot, db), before)
+    return text
 
 
 class DumpRestoreTests(unittest.TestCase):
@@ -32,21 +54,88 @@ class DumpRestoreTests(unittest.TestCase):
                       FROM syncopt.fivetran_sync_ai_logs) || ' ' ||
                    (SELECT string_agg(event_id || ':' || new_status || ':' || actor, ',' ORDER BY event_id)
                       FROM syncopt.decision_event)"""
-        before = c.value(snapshot, db)
-
-        dump = subprocess.run([f"{PG_BIN}/pg_dump", "--no-owner"] + c.conninfo(db),
-                              capture_output=True, text=True, check=True).stdout
+        dump = round_trip(self, snapshot)
         self.assertIn("COPY syncopt.fivetran_sync_ai_logs", dump)
         self.assertIn("start the Oracle listener", dump)
         self.assertNotIn("Re-authorise the connector", dump, "built-in patterns come from the install script")
-
-        c.psql("DROP EXTENSION syncopt CASCADE; DROP SCHEMA syncopt;", db)
-        restore = subprocess.run([f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"] + c.conninfo(db),
-                                 input=dump, capture_output=True, text=True,
-                                 env={"PGOPTIONS": "-c session_replication_role=replica"})
-        self.assertEqual(restore.returncode, 0, restore.stderr)
-        self.assertEqual(c.value(snapshot, db), before)
         # New rows continue after the restored ones.
         c.psql("SELECT syncopt.propose(connector_id, 'resume', '{}', 'after restore') FROM syncopt.connector "
                "WHERE external_id = 'dumped_connector'", db)
         self.assertTrue(c.wait_for("SELECT bool_and(state = 'idle') FROM syncopt.worker_status()", db))
+
+    def test_hostile_vendor_bytes_are_stored_valid_and_the_dump_restores(self):
+        """Invalid UTF-8 and NUL bytes from a vendor (issue 28, item 8)."""
+        c = integration.CLUSTER
+        db = integration.WORKER_DB
+        mock = Mock()
+        try:
+            mock.call("/_mock/fleet", {"fivetran_groups": 2, "fivetran_connections": 4,
+                                       "airbyte_connections": 3, "jobs_per_connection": 2, "page_cap": 2})
+            ids = {}
+            # Disabled accounts, polled from SQL: the transport and crawl of
+            # the worker's polls, in this backend, one poll each.
+            for tag, vendor, path, key, secret in [
+                    ("names", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t"),
+                    ("message", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t"),
+                    ("jobs", "airbyte", "airbyte/v1", "ab_client", "ab_secret_s3cr3t")] + [
+                    (f"long{k}", "fivetran", "fivetran", "ft_key", "ft_secret_s3cr3t") for k in range(3)]:
+                ids[tag] = c.value(
+                    f"INSERT INTO syncopt.account (vendor, name, base_url, enabled) VALUES "
+                    f"('{vendor}', 'hostile {tag}', '{mock.base}/t/{tag}/{path}', false) RETURNING account_id", db)
+                c.psql(f"SELECT syncopt.set_credentials({ids[tag]}, '{key}', '{secret}')", db)
+            mock.call("/_mock/faults", [
+                # A Fivetran connection name (listing and details) with a
+                # lone continuation byte, a truncated sequence and a NUL.
+                {"match": "^/t/names/fivetran/v1/(groups/group_0/connections|connections/conn_00000)$",
+                 "kind": "mangle", "times": 10,
+                 "find": '"schema": "source_0"', "replace_hex": b'"schema": "src\x80_\xe2\x82_\x00_0"'.hex()},
+                # A Fivetran error envelope whose code and message are not
+                # UTF-8 (Latin-1, then a UTF-16 surrogate encoded in UTF-8).
+                {"match": "^/t/message/fivetran/v1/groups$", "kind": "raw",
+                 "body_hex": b'{"code": "Failed\xff", "message": "caf\xe9 \xed\xa0\x80 down"}'.hex()},
+                # An Airbyte connection name in Latin-1, and a job status
+                # (quoted by the error it causes) in an overlong encoding.
+                {"match": "^/t/jobs/airbyte/v1/connections$", "kind": "mangle", "times": 10,
+                 "find": '"Source 1 to Warehouse"', "replace_hex": b'"Source 1 \xe0 Warehouse"'.hex()},
+                {"match": "^/t/jobs/airbyte/v1/jobs$", "kind": "mangle",
+                 "find": '"status": "succeeded"', "replace_hex": b'"status": "succ\xc0\xafeded"'.hex()}] + [
+                # Valid, but long: the error quoting it is cut to 511 bytes,
+                # inside a three-byte character for one of the three offsets.
+                {"match": f"^/t/long{k}/fivetran/v1/groups$", "kind": "raw",
+                 "body_hex": ('{"code": "Failed", "message": "' + "a" * k + "\u20ac" * 300 + '"}').encode().hex()}
+                for k in range(3)])
+            for account in ids.values():
+                c.psql(f"SELECT count(*) FROM syncopt.collect({account})", db)
+        finally:
+            mock.stop()
+
+        # Each invalid byte, and the NUL, became one U+FFFD; the rest is kept.
+        r = REPLACEMENT
+        checks = {
+            f"SELECT count(*) FROM syncopt.connector WHERE account_id = {ids['names']} "
+            f"AND name = 'src{r}_{r}{r}_{r}_0'": "1",
+            f"SELECT count(*) FROM syncopt.connector WHERE account_id = {ids['jobs']} "
+            f"AND name = 'Source 1 {r} Warehouse'": "1",
+            f"SELECT position('\"Failed{r}\", not \"Success\" (message: caf{r} {r}{r}{r} down)' IN last_error) > 0 "
+            f"FROM syncopt.collector_state WHERE account_id = {ids['message']}": "t",
+            f"SELECT count(*) FROM syncopt.alert WHERE (details->>'account_id')::bigint = {ids['message']} "
+            f"AND position('caf{r} {r}{r}{r} down' IN message) > 0": "1",
+            f"SELECT position('succ{r}{r}eded' IN last_error) > 0 FROM syncopt.collector_state "
+            f"WHERE account_id = {ids['jobs']}": "t",
+        }
+        for query, expected in checks.items():
+            self.assertEqual(c.value(query, db), expected, query)
+
+        # The cut errors end with whole characters.
+        self.assertEqual(c.value(f"SELECT count(*) FROM syncopt.collector_state WHERE account_id IN "
+                                 f"({ids['long0']}, {ids['long1']}, {ids['long2']}) "
+                                 f"AND octet_length(last_error) < 600 AND last_error LIKE '%\u20ac'", db), "3")
+        accounts = ", ".join(ids.values())
+        snapshot = (f"SELECT md5(string_agg(t, '|' ORDER BY t)) || ' ' || count(*) FROM ("
+                    f"  SELECT name || raw::text AS t FROM syncopt.connector WHERE account_id IN ({accounts})"
+                    f"  UNION ALL SELECT last_error FROM syncopt.collector_state WHERE account_id IN ({accounts})"
+                    f"  UNION ALL SELECT message FROM syncopt.alert"
+                    f"   WHERE (details->>'account_id')::bigint IN ({accounts})) s")
+        round_trip(self, snapshot)
+        # 4 + 3 connectors, 6 collector_state rows, 5 alerts (message, jobs, long0-2).
+        self.assertTrue(c.value(snapshot, db).endswith(" 18"), c.value(snapshot, db))

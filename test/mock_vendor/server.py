@@ -36,6 +36,14 @@ included, as careless vendors do).  A fault applies to requests whose path
 matches its regex, `times` times, after letting the first `after` (default
 0) of them through.
 
+Collector faults: "hang" (read the request, answer nothing for `delay`
+seconds, default 3600, then close), "mangle" (answer normally, with every
+`find` in the body replaced by the raw bytes `replace_hex`: invalid UTF-8,
+NUL bytes), "raw" (answer `status`, default 200, with the raw bytes
+`body_hex`).  A path may start with /t/<tag> (/t/a/fivetran/v1/groups): it is
+served as the path without that prefix, while faults match the whole path,
+so that several accounts on one mock can each get faults of their own.
+
 Fleets: a small built-in one (--fivetran-connections, --airbyte-connections)
 or, with --generated N [--scenario S], the fleet of test/fleet/generator.py
 (the same connectors, history and faults the benchmarks load).
@@ -232,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing -------------------------------------------------------
     def send_json(self, status, body, headers=None, raw=None):
         data = raw if raw is not None else json.dumps(body).encode()
+        for find, replace in getattr(self, "mangles", []):
+            data = data.replace(find, replace)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -289,7 +299,25 @@ class Handler(BaseHTTPRequestHandler):
                 "message": f"rejected request with Authorization: {echoed.get('Authorization', '')}",
                 "request": {"headers": echoed, "body": self.last_body}})
             return True
+        if self.apply_collector_fault(fault):
+            return True
+        if kind == "mangle":
+            return False
         raise ValueError(kind)
+
+    def apply_collector_fault(self, fault):
+        """The collector's faults; "mangle" only arms the rewrite of the normal answer."""
+        kind = fault["kind"]
+        if kind == "hang":
+            time.sleep(fault.get("delay", 3600))
+            self.close_connection = True
+            return True
+        if kind == "raw":
+            self.send_json(fault.get("status", 200), None, raw=bytes.fromhex(fault["body_hex"]))
+            return True
+        if kind == "mangle":
+            self.mangles = getattr(self, "mangles", []) + [(fault["find"].encode(), bytes.fromhex(fault["replace_hex"]))]
+        return False
 
     # -- dispatch -------------------------------------------------------
     def handle_any(self):
@@ -302,9 +330,13 @@ class Handler(BaseHTTPRequestHandler):
         self.record(body)
         if path.startswith("/hooks/"):
             return self.send_json(200, None, raw=b"ok")
+        self.mangles = []
         fault = self.state.take_fault(self.command, path)
         if fault and self.apply_fault(fault):
             return
+        tagged = re.fullmatch(r"/t/[^/]+(/.*)", path)
+        if tagged:
+            path = tagged.group(1)
         if self.state.latency:
             time.sleep(self.state.latency)
         if path.startswith("/fivetran/"):
