@@ -79,7 +79,10 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
               ARRAY['syncopt.account_forget_secret()', 'syncopt.decision_audit()', 'syncopt.propose(bigint,text,jsonb,text)',
                     'syncopt.set_credentials(bigint,text,text)', 'syncopt.set_webhook_secret(bigint,text)',
                     'syncopt.collect(bigint)', 'syncopt.request_poll(bigint)',
-                    'syncopt.ingest_fivetran_log(bigint,name)', 'syncopt.ingest_fivetran_webhook(bigint,text,text)',
+                    'syncopt.ingest_fivetran_log_begin(bigint,name)',
+                    'syncopt.ingest_fivetran_log_batch(bigint,name,syncopt.platform_log_event[])',
+                    'syncopt.ingest_fivetran_log_end(bigint,name,syncopt.platform_log_connection[],timestamp with time zone,text[],bigint,jsonb)',
+                    'syncopt.ingest_fivetran_webhook(bigint,text,text)',
                     'syncopt.run_planner(timestamp with time zone)', 'syncopt.schedule_planner(text)',
                     'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)'],
               'the SECURITY DEFINER functions');
