@@ -230,7 +230,7 @@ BEGIN
                row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
           FROM unnest(items) i
           JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
-    ), stored AS (
+    ), stored AS MATERIALIZED (
         -- The stored runs of the batch's sync_ids: the id's own run and the
         -- later ones keyed id@start.
         SELECT g.connector_id, g.sync_id, r.external_run_id, r.started_at, r.finished_at
@@ -244,18 +244,20 @@ BEGIN
                max(i.pos) FILTER (WHERE i.message_event = 'sync_start') OVER w AS last_start
           FROM i
         WINDOW w AS (PARTITION BY i.connector_id, i.sync_id ORDER BY i.pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), fall AS (
+        -- The stored run each event falls in: the latest started at or
+        -- before it, else the first.
+        SELECT DISTINCT ON (b.connector_id, b.sync_id, b.pos) b.connector_id, b.sync_id, b.pos,
+               s.external_run_id, s.finished_at
+          FROM b JOIN stored s ON s.connector_id = b.connector_id AND s.sync_id = b.sync_id
+         ORDER BY b.connector_id, b.sync_id, b.pos, s.started_at <= b.ts DESC,
+                  CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST, s.started_at
     ), o AS (
-        SELECT b.*, s.external_run_id AS stored_run,
+        SELECT b.*, f.external_run_id AS stored_run,
                b.sync_id IS NOT NULL AND b.message_event = 'sync_start'
-               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(s.finished_at < b.ts, false)
+               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(f.finished_at < b.ts, false)
                         ELSE coalesce(b.last_end > b.last_start, b.last_end IS NOT NULL) END AS opens
-          FROM b
-          LEFT JOIN LATERAL (
-              SELECT s.external_run_id, s.finished_at FROM stored s
-               WHERE s.connector_id = b.connector_id AND s.sync_id = b.sync_id
-               ORDER BY s.started_at <= b.ts DESC, CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST,
-                        s.started_at
-               LIMIT 1) s ON true
+          FROM b LEFT JOIN fall f USING (connector_id, sync_id, pos)
     ), k AS (
         SELECT o.*,
                count(*) FILTER (WHERE o.opens) OVER w AS segment,
