@@ -207,6 +207,18 @@ SELECT c.external_id, count(*) AS runs, count(*) FILTER (WHERE r.status = 'succe
  GROUP BY 1 ORDER BY 1;
 SELECT rows_read, rows_skipped, runs_touched FROM syncopt.log_ingest_state WHERE account_id = 204;
 
+-- Time stamps loaded as text (a CSV load) are UTC whatever the session's
+-- time zone: the run is 00:00-00:10 UTC, not Tokyo time.
+CREATE SCHEMA text_log;
+CREATE TABLE text_log.log (id text, time_stamp text, connection_id text, message_event text, message_data text);
+INSERT INTO text_log.log VALUES ('1', '2024-07-01 00:00:00', 'csv', 'sync_start', NULL),
+                                ('2', '2024-07-01 00:10:00', 'csv', 'sync_end', '{"status":"SUCCESSFUL"}');
+SET timezone = 'Asia/Tokyo';
+SELECT syncopt.ingest_fivetran_log(204, 'text_log');
+SET timezone = 'UTC';
+SELECT r.status, r.started_at, r.finished_at FROM syncopt.sync_run r JOIN syncopt.connector c USING (connector_id)
+ WHERE c.external_id = 'csv';
+
 -- Steps called out of turn: the batch step of a schema not being read.
 SELECT syncopt.ingest_fivetran_log_batch(201, 'elsewhere', '{}');
 -- No schema.
@@ -248,6 +260,6 @@ SELECT count(*) = :runs_before AS nothing_stored FROM syncopt.sync_run;
 SELECT syncopt.ingest_fivetran_webhook(201, '{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}',
        encode(hmac('{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}', 'my_secret', 'sha256'), 'hex'));
 SET client_min_messages = warning;
-DROP SCHEMA fivetran_metadata, fivetran_log, quirks, long_log, not_a_log CASCADE;
+DROP SCHEMA fivetran_metadata, fivetran_log, quirks, long_log, text_log, not_a_log CASCADE;
 DROP EXTENSION syncopt;
 DROP EXTENSION pgcrypto;

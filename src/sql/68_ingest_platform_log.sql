@@ -446,11 +446,14 @@ COMMENT ON FUNCTION syncopt.ingest_fivetran_log_end(bigint, name, syncopt.platfo
 -- The entry point, with the caller's rights: read the caller's tables
 -- (casting every column to a built-in type here), and hand the values to
 -- the steps above in batches of at most 10000 sync events, so that memory
--- stays bounded however long the log is.
+-- stays bounded however long the log is.  Time stamps stored as text
+-- without a zone are UTC, as Fivetran writes them, whatever the session's
+-- TimeZone.
 CREATE FUNCTION syncopt.ingest_fivetran_log(account_id bigint, log_schema name DEFAULT 'fivetran_log')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     batch_size CONSTANT integer := 10000;
