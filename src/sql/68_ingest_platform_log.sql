@@ -225,10 +225,12 @@ BEGIN
     -- events before the batch's first such start join the stored run of the
     -- id they fall in.  Without: the latest sync_start of the connector at or
     -- before it, else the run the connector still has open.
+    -- The keys are worked out on narrow rows (the event's number n, no
+    -- data), joined back to the events to aggregate.
     WITH i AS (
-        SELECT i.*, c.connector_id,
+        SELECT i.n, i.id, i.ts, i.sync_id, i.message_event, c.connector_id,
                row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
-          FROM unnest(items) i
+          FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)
           JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
     ), stored AS MATERIALIZED (
         -- The stored runs of the batch's sync_ids: the id's own run and the
@@ -267,7 +269,7 @@ BEGIN
           FROM o
         WINDOW w AS (PARTITION BY o.connector_id, o.sync_id ORDER BY o.pos ROWS UNBOUNDED PRECEDING)
     ), keyed AS (
-        SELECT k.connector_id, k.ts, k.severe, k.message_event, k.data,
+        SELECT k.n, k.connector_id,
                CASE WHEN k.sync_id IS NULL THEN
                         coalesce('log:' || to_char(k.started_nosync AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                                  (SELECT r.external_run_id FROM syncopt.sync_run r
@@ -279,7 +281,7 @@ BEGIN
                END AS ext
           FROM k
     ), agg AS (
-        SELECT k.connector_id, k.ext,
+        SELECT x.connector_id, x.ext,
                min(k.ts) FILTER (WHERE k.message_event = 'sync_start') AS started_at,
                max(k.ts) FILTER (WHERE k.message_event = 'sync_end') AS finished_at,
                syncopt.fivetran_end_status((array_agg(k.data ->> 'status' ORDER BY k.ts DESC)
@@ -295,9 +297,10 @@ BEGIN
                sum((k.data ->> 'count')::bigint) FILTER (WHERE k.message_event = 'records_modified') AS rows,
                left(string_agg(coalesce(k.data ->> 'message', k.data ->> 'reason', k.data #>> '{}', '(no message)'), '; '
                                ORDER BY k.ts) FILTER (WHERE k.severe), 2000) AS severe
-          FROM keyed k
-         WHERE k.ext IS NOT NULL
-         GROUP BY k.connector_id, k.ext
+          FROM keyed x
+          JOIN unnest(items) WITH ORDINALITY k(id, ts, conn, sync_id, severe, message_event, data, n) ON k.n = x.n
+         WHERE x.ext IS NOT NULL
+         GROUP BY x.connector_id, x.ext
     )
     -- A sync_end without a status (Fivetran's own seeds have them) is failed
     -- when the run left a SEVERE error, else succeeded; the end's reason is
