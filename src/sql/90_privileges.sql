@@ -7,6 +7,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA syncopt FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA syncopt FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA syncopt FROM PUBLIC;
 REVOKE ALL ON DOMAIN syncopt.decision_action, syncopt.decision_status FROM PUBLIC;
+REVOKE ALL ON TYPE syncopt.platform_log_event, syncopt.platform_log_connection, syncopt.platform_log_item,
+    syncopt.platform_log_run FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA syncopt TO syncopt_reader;
 GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncopt_reader;
@@ -18,7 +20,7 @@ GRANT SELECT ON
     syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.data_contract,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
-    syncopt.collector_state, syncopt.log_ingest_state, syncopt.collector_status,
+    syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,
     syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
@@ -72,6 +74,15 @@ GRANT EXECUTE ON FUNCTION
     syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text),
     syncopt.run_planner(timestamptz), syncopt.schedule_planner(text), syncopt.reset_breaker(bigint),
     syncopt.import_dbt_manifest(jsonb, boolean)
+TO syncopt_admin;
+-- ingest_fivetran_log() reads the log with the caller's rights and hands
+-- the values to its SECURITY DEFINER steps.
+GRANT USAGE ON TYPE syncopt.platform_log_event, syncopt.platform_log_connection TO syncopt_admin;
+GRANT EXECUTE ON FUNCTION
+    syncopt.column_type(regclass, name), syncopt.text_expr(regclass, name), syncopt.utc_timestamp_expr(regclass, name),
+    syncopt.ingest_fivetran_log_begin(bigint, name),
+    syncopt.ingest_fivetran_log_batch(bigint, name, syncopt.platform_log_event[]),
+    syncopt.ingest_fivetran_log_end(bigint, name, syncopt.platform_log_connection[], timestamptz, text[], bigint, jsonb)
 TO syncopt_admin;
 
 -- The workers (syncopt.worker_role is syncopt_worker or a member): they
