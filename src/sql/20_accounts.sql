@@ -49,7 +49,9 @@ CREATE TABLE syncopt.connector (
     schedule_minutes integer CONSTRAINT connector_schedule_minutes_positive CHECK (schedule_minutes > 0),
     schedule_type    text CONSTRAINT connector_schedule_type_known
                      CHECK (schedule_type IN ('auto', 'manual', 'cron', 'basic')),
-    cron_expression  text,          -- Airbyte Quartz cron, when schedule_type = 'cron'
+    cron_expression  text,          -- Airbyte Quartz cron, when schedule_type = 'cron', as the vendor wrote it
+                                    -- (Airbyte appends the schedule's time zone)
+    schedule_timezone text,         -- that time zone when PostgreSQL knows it (NULL: none given, or unknown)
     daily_sync_time  time,          -- Fivetran daily_sync_time (UTC)
     paused           boolean NOT NULL DEFAULT false,
     sync_state       text CONSTRAINT connector_sync_state_known
