@@ -120,9 +120,12 @@ SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) A
 -- (of the sources no business-hours window holds back, so it may start now),
 -- and it outweighs every other asset: whatever else the hour has due, triage
 -- keeps it, and its sync is the first thing to decide.
+-- Its sync is one that no other deadline already needs sooner (else that
+-- deadline, perhaps past saving at this hour, would be the one it misses).
 WITH slowest AS (SELECT p.connector_id, p.p90 FROM syncopt.predict_duration() p JOIN syncopt.connector c USING (connector_id)
+                   LEFT JOIN syncopt.priority_scores() s USING (connector_id)
                   WHERE NOT EXISTS (SELECT FROM syncopt.load_window w WHERE w.source_key = c.source_key AND w.load_factor = 1)
-                  ORDER BY p.p90 DESC, p.connector_id LIMIT 1),
+                  ORDER BY s.deadline IS NULL OR s.deadline > now() + p.p90 DESC, p.p90 DESC, p.connector_id LIMIT 1),
      report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
                 SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time,
                        'UTC', 10 * (SELECT max(weight) FROM syncopt.asset), 'finance' FROM slowest

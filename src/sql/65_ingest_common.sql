@@ -72,9 +72,9 @@ BEGIN
       FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
      WHERE bad ? (e.item ->> id_key)
      ORDER BY e.item ->> id_key, e.i DESC
-    ON CONFLICT (account_id, kind, external_id) DO UPDATE
+    ON CONFLICT ON CONSTRAINT ingest_quarantine_pkey DO UPDATE
         SET problem = excluded.problem, item = excluded.item, last_seen_at = now();
-    RAISE WARNING '% of % left out of the page: %', (SELECT count(*) FROM jsonb_object_keys(bad)), kind,
+    RAISE WARNING '% % item(s) of the page left out: %', (SELECT count(*) FROM jsonb_object_keys(bad)), kind,
                   (SELECT string_agg(v, '; ' ORDER BY k) FROM jsonb_each_text(bad) AS b(k, v))
         USING DETAIL = 'The other items were stored; syncopt.ingest_quarantine keeps each left-out item and its reason.',
               HINT = 'See syncopt.collector_status.last_warning; the item is read again on the next poll.';

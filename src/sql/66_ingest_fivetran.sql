@@ -395,7 +395,7 @@ BEGIN
     -- read_at moves on even when nothing changed: the list was verified now
     INSERT INTO syncopt.source_columns AS sc (connector_id, schema_name, table_name, columns)
     VALUES (conn_id, dest[1], dest[2], cols)
-    ON CONFLICT (connector_id, schema_name, table_name) DO UPDATE
+    ON CONFLICT ON CONSTRAINT source_columns_pkey DO UPDATE
         SET columns = excluded.columns, read_at = now();
     RETURN CASE WHEN before IS DISTINCT FROM cols THEN 1 ELSE 0 END;
 END
