@@ -166,12 +166,12 @@ SELECT decision_id, connector, action, params, to_char(act_by AT TIME ZONE 'UTC'
        left(reason, 100) AS reason
   FROM syncopt.pending_approvals ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST LIMIT 8;
 """)
-    # The trigger of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
+    # The first trigger to decide of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
     pick = d.value("""
 SELECT coalesce((SELECT p.decision_id FROM syncopt.pending_approvals p
                    JOIN syncopt.sla_status s ON p.connector = ANY (s.blocking_connectors)
                   WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
-                  ORDER BY s.deadline, p.decision_id LIMIT 1),
+                  ORDER BY p.act_by, s.deadline, p.decision_id LIMIT 1),
                 (SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
                   ORDER BY act_by, priority_score DESC NULLS LAST LIMIT 1),
                 (SELECT decision_id FROM syncopt.propose(
