@@ -139,11 +139,10 @@ BEGIN
                s.item #>> '{schedule,scheduleType}', s.item #>> '{schedule,cronExpression}',
                -- a zone PostgreSQL does not know stays NULL: vendor_next_start
                -- then leaves the schedule unmodelled
-               (SELECT z.name FROM pg_timezone_names z
-                 WHERE z.name = (syncopt.airbyte_cron_parts(s.item #>> '{schedule,cronExpression}')).zone),
+               CASE WHEN syncopt.is_valid_timezone(z.zone) THEN z.zone END,
                s.item ->> 'status' <> 'active', s.item,
                CASE WHEN s.item ->> 'status' = 'deprecated' THEN now() END, now()
-          FROM src s
+          FROM src s, syncopt.airbyte_cron_parts(coalesce(s.item #>> '{schedule,cronExpression}', '')) z
         ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
             name = excluded.name, workspace_id = excluded.workspace_id,
             destination_id = excluded.destination_id,
