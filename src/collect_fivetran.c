@@ -244,20 +244,21 @@ fivetran_fetch_columns(Poll *poll)
 {
 	CollectEndpoint *ep = poll_endpoint(poll, "columns");
 	List	   *targets = NIL;	/* external id, schema, table, ... */
+	Oid			target_types[2] = {INT8OID, INT4OID};
+	Datum		target_args[2];
 	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[5];
 	HttpRequest *reqs;
 	int			n;
 
-	args[0] = Int64GetDatum(poll->account_id);
-	args[1] = Int32GetDatum(COLUMN_TABLES_PER_POLL);
-	types[1] = INT4OID;
+	target_args[0] = Int64GetDatum(poll->account_id);
+	target_args[1] = Int32GetDatum(COLUMN_TABLES_PER_POLL);
 	if (!poll_step(poll, ep, "choosing tables",
 				   "SELECT u.v FROM syncopt.collect_fivetran_column_targets($1, $2) WITH ORDINALITY t(e, s, tb, n),"
 				   " unnest(ARRAY[t.e, t.s, t.tb]) WITH ORDINALITY u(v, k) ORDER BY t.n, u.k",
-				   2, types, args, NULL, read_string_rows, &targets))
+				   2, target_types, target_args, NULL, read_string_rows, &targets))
 		return;
-	types[1] = TEXTOID;
+	args[0] = Int64GetDatum(poll->account_id);
 	n = list_length(targets) / 3;
 	if (n == 0)
 		return;
