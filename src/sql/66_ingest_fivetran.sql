@@ -54,8 +54,9 @@ $$;
 -- re-typed shape: no paused, no schedule_type) is quarantined with its
 -- reason (syncopt.quarantine_items) and the rest of the page is stored; a
 -- page with an item that is not an object or has no id, or none of whose
--- items can be read, is not the shape syncopt reads and is refused whole.  The REST API has no sync history, so such a run is only its
--- end (duration_known = false); it is not recorded when the Platform
+-- items can be read, is not the shape syncopt reads and is refused whole.
+-- The REST API has no sync history, so such a run is only its end
+-- (duration_known = false); it is not recorded when the Platform
 -- Connector log or a webhook already gave the same run (same status, end
 -- within two minutes).  Returns the connectors and runs it changed.
 CREATE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
