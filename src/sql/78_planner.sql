@@ -82,7 +82,7 @@ AS $$
         -- a zone PostgreSQL does not know (schedule_timezone NULL) is not modelled
         WHEN conn.schedule_type = 'cron' THEN coalesce(
             syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*',
-                                    CASE WHEN cron.zone IS NULL THEN 'UTC'
+                                    CASE WHEN cron.zone IS NULL OR cron.zone = 'UTC' THEN 'UTC'
                                          WHEN cron.zone = conn.schedule_timezone THEN cron.zone END, at),
             'infinity'::timestamptz)
         WHEN conn.schedule_minutes = 1440 AND conn.daily_sync_time IS NOT NULL
