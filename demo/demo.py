@@ -117,13 +117,18 @@ SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) A
     d.quiet(fleet.sql_admin() + fleet.sql_graph())
     d.show("""
 -- Finance wants a flash report sooner than the slowest sync can deliver it
--- (of the sources no business-hours window holds back, so it may start now).
+-- (of the sources no business-hours window holds back, so it may start now),
+-- and it outweighs every other asset: whatever else the hour has due, triage
+-- keeps it, and its sync is the first thing to decide.
+-- Its sync is one that no other deadline already needs sooner (else that
+-- deadline, perhaps past saving at this hour, would be the one it misses).
 WITH slowest AS (SELECT p.connector_id, p.p90 FROM syncopt.predict_duration() p JOIN syncopt.connector c USING (connector_id)
+                   LEFT JOIN syncopt.priority_scores() s USING (connector_id)
                   WHERE NOT EXISTS (SELECT FROM syncopt.load_window w WHERE w.source_key = c.source_key AND w.load_factor = 1)
-                  ORDER BY p.p90 DESC, p.connector_id LIMIT 1),
+                  ORDER BY s.deadline IS NULL OR s.deadline > now() + p.p90 DESC, p.p90 DESC, p.connector_id LIMIT 1),
      report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
                 SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time,
-                       'UTC', 10, 'finance' FROM slowest
+                       'UTC', 10 * (SELECT max(weight) FROM syncopt.asset), 'finance' FROM slowest
                 RETURNING asset_id)
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT connector_id, asset_id FROM slowest, report;
 SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;
@@ -141,10 +146,12 @@ SELECT syncopt.schedule_planner();
 SELECT count(*) AS proposals FROM syncopt.run_planner();
 SELECT connector, planned_start, predicted_end, deadline, will_miss, action
   FROM syncopt.plan_timeline ORDER BY planned_start, connector LIMIT 12;
-SELECT asset, deadline, predicted_ready, status, blocking_connectors FROM syncopt.sla_status
- WHERE status <> 'on_track' ORDER BY deadline LIMIT 8;
+-- The heaviest risks first, and the misses in the order the plan places their syncs.
+SELECT s.asset, s.deadline, s.predicted_ready, s.status, s.blocking_connectors
+  FROM syncopt.sla_status s JOIN syncopt.asset a USING (asset_id)
+ WHERE s.status <> 'on_track' ORDER BY a.weight DESC, s.deadline, s.asset LIMIT 8;
 SELECT connector, deadline, predicted_end, reason FROM syncopt.plan_timeline
- WHERE will_miss ORDER BY deadline, connector LIMIT 5;
+ WHERE will_miss ORDER BY priority, connector LIMIT 5;
 """)
     banner("7. Anomalies and classified failures of the last days.")
     d.show("""
@@ -159,12 +166,12 @@ SELECT decision_id, connector, action, params, to_char(act_by AT TIME ZONE 'UTC'
        left(reason, 100) AS reason
   FROM syncopt.pending_approvals ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST LIMIT 8;
 """)
-    # The trigger of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
+    # The first trigger to decide of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
     pick = d.value("""
 SELECT coalesce((SELECT p.decision_id FROM syncopt.pending_approvals p
                    JOIN syncopt.sla_status s ON p.connector = ANY (s.blocking_connectors)
                   WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
-                  ORDER BY s.deadline, p.decision_id LIMIT 1),
+                  ORDER BY p.act_by, s.deadline, p.decision_id LIMIT 1),
                 (SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
                   ORDER BY act_by, priority_score DESC NULLS LAST LIMIT 1),
                 (SELECT decision_id FROM syncopt.propose(

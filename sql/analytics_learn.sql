@@ -314,10 +314,13 @@ INSERT INTO syncopt.data_contract (connector_id, schema_name, table_name, column
     (9, 'public', 'customers', 'id', 'bigint', true), (9, 'public', 'customers', 'email', 'text', true);
 SELECT count(*) AS no_snapshot_yet FROM syncopt.schema_drift();
 INSERT INTO syncopt.schema_snapshot (connector_id, captured_at, schema_hash, tables) VALUES
-    (9, '2026-11-20', 'h1', '{"public.orders": {"id": "integer", "amount": "numeric", "status": "text", "note": "text"},
-                             "public.customers": {"id": "bigint", "email": "text"}}'),
-    (9, '2026-11-22', 'h2', '{"public.orders": {"id": "int4", "amount": "text", "status": "varchar(40)", "discount": "numeric"},
-                             "public.refunds": {"id": "integer"}}');
+    (9, '2026-11-20', 'h1', '{"public": {"orders": {"id": "integer", "amount": "numeric", "status": "text", "note": "text"},
+                                         "customers": {"id": "bigint", "email": "text"}}}'),
+    (9, '2026-11-22', 'h2', '{"public": {"orders": {"id": "int4", "amount": "text", "status": "varchar(40)", "discount": "numeric"},
+                                         "refunds": {"id": "integer"}}}');
+-- A snapshot lists only some columns; the table's full list says note is gone.
+INSERT INTO syncopt.source_columns (connector_id, schema_name, table_name, columns) VALUES
+    (9, 'public', 'orders', '{"id": true, "amount": true, "status": true, "discount": true}');
 SELECT schema_name, table_name, column_name, change, expected_type, observed_type, breaking, affected_assets
   FROM syncopt.schema_drift() ORDER BY table_name, column_name NULLS FIRST;
 SELECT suggested_fix FROM syncopt.schema_drift() WHERE change = 'column_retyped';

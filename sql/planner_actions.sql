@@ -95,8 +95,8 @@ INSERT INTO syncopt.data_contract (connector_id, schema_name, table_name, column
     (6, 'public', 'orders', 'id', 'integer'), (6, 'public', 'orders', 'amount', 'numeric'),
     (6, 'public', 'customers', 'id', 'bigint');
 INSERT INTO syncopt.schema_snapshot (connector_id, captured_at, schema_hash, tables) VALUES
-    (6, '2054-11-22', 'h2', '{"public.orders": {"id": "int4", "amount": "text"},
-                             "public.customers": {"id": "bigint", "email": "text"}}');
+    (6, '2054-11-22', 'h2', '{"public": {"orders": {"id": "int4", "amount": "text"},
+                                         "customers": {"id": "bigint", "email": "text"}}}');
 SELECT connector_id, action, params, act_by, reason
   FROM syncopt.planner_candidates('2054-11-23 04:00+00') WHERE action = 'resync_tables';
 

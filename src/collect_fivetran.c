@@ -3,7 +3,8 @@
  * collect_fivetran.c
  *	  The Fivetran crawl of a poll: groups and their connections with cursor
  *	  paging, then the details and schema config of the connections that
- *	  changed.
+ *	  changed, then the full column lists of the contracted tables whose
+ *	  contracted columns the schema config does not list.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +21,12 @@
 
 /* Details and schema requests sent per batch, bounding memory. */
 #define DETAIL_BATCH 200
+
+/*
+ * Column lists read per poll: Fivetran counts them as source-interaction
+ * requests, limited to 25 a minute on trial accounts (500 otherwise).
+ */
+#define COLUMN_TABLES_PER_POLL 20
 
 /* Reader of collect_fivetran_groups_page(): ids appended, next cursor kept. */
 static void
@@ -225,7 +232,69 @@ fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
 	}
 }
 
-/* Fivetran: groups, connections, then details and schemas that changed. */
+/*
+ * Fivetran: the full column list (GET .../schemas/{schema}/tables/{table}/columns)
+ * of the tables syncopt.collect_fivetran_column_targets names, so that
+ * schema_drift() can tell a contracted column that is gone from one the
+ * schema config merely does not list.  A table the vendor does not find
+ * (404) is left for the next poll.
+ */
+static void
+fivetran_fetch_columns(Poll *poll)
+{
+	CollectEndpoint *ep = poll_endpoint(poll, "columns");
+	List	   *targets = NIL;	/* external id, schema, table, ... */
+	Oid			target_types[2] = {INT8OID, INT4OID};
+	Datum		target_args[2];
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	HttpRequest *reqs;
+	int			n;
+
+	target_args[0] = Int64GetDatum(poll->account_id);
+	target_args[1] = Int32GetDatum(COLUMN_TABLES_PER_POLL);
+	if (!poll_step(poll, ep, "choosing tables",
+				   "SELECT u.v FROM syncopt.collect_fivetran_column_targets($1, $2) WITH ORDINALITY t(e, s, tb, n),"
+				   " unnest(ARRAY[t.e, t.s, t.tb]) WITH ORDINALITY u(v, k) ORDER BY t.n, u.k",
+				   2, target_types, target_args, NULL, read_string_rows, &targets))
+		return;
+	args[0] = Int64GetDatum(poll->account_id);
+	n = list_length(targets) / 3;
+	if (n == 0)
+		return;
+	reqs = palloc0(sizeof(HttpRequest) * n);
+	for (int i = 0; i < n; i++)
+		poll_request(poll, &reqs[i], "GET",
+					 poll_url(poll, "/v1/connections/%s/schemas/%s/tables/%s/columns",
+							  http_escape(list_nth(targets, 3 * i)), http_escape(list_nth(targets, 3 * i + 1)),
+							  http_escape(list_nth(targets, 3 * i + 2))));
+	http_execute(reqs, n);
+	for (int i = 0; i < n; i++)
+	{
+		int			touched = 0;
+
+		if (reqs[i].failure == HTTP_OK && reqs[i].status == 404)
+		{
+			ep->requests += reqs[i].attempts;
+			continue;
+		}
+		if (!response_usable(poll, ep, &reqs[i]))
+			continue;
+		for (int k = 0; k < 3; k++)
+			args[1 + k] = text_arg(list_nth(targets, 3 * i + k));
+		args[4] = text_arg(reqs[i].response);
+		if (!poll_step(poll, ep, psprintf("columns of %s.%s of connection %s", (char *) list_nth(targets, 3 * i + 1),
+										  (char *) list_nth(targets, 3 * i + 2), (char *) list_nth(targets, 3 * i)),
+					   "SELECT syncopt.ingest_fivetran_columns($1, $2, $3, $4, $5::jsonb)", 5, types, args, NULL,
+					   read_int, &touched))
+			continue;
+		ep->pages++;
+		ep->rows += touched;
+	}
+	pfree(reqs);
+}
+
+/* Fivetran: groups, connections, details and schemas that changed, column lists. */
 void
 poll_fivetran(Poll *poll)
 {
@@ -240,4 +309,7 @@ poll_fivetran(Poll *poll)
 	if (poll->stopped != NULL)
 		return;
 	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
+	if (poll->stopped != NULL)
+		return;
+	fivetran_fetch_columns(poll);
 }

@@ -6,7 +6,10 @@
  *
  * Changes, and whether they break what downstream relies on:
  *	 table_removed	a contracted table is gone (breaking)
- *	 column_removed a contracted column is gone (breaking when required)
+ *	 column_removed a contracted column is known gone: the table's full column
+ *					list (source_columns) lacks it or has it disabled (breaking
+ *					when required); a column only left unlisted by the schema
+ *					config is unknown and not reported
  *	 column_retyped the delivered type differs from the contract's (breaking;
  *					the fix is the cast that restores the contract type)
  *	 column_added	a column the contract does not list, in a contracted table
@@ -34,10 +37,15 @@
 PG_FUNCTION_INFO_V1(syncopt_schema_drift);
 
 /*
- * Contract columns joined to the columns of the latest snapshot (full
- * join, per contracted table), plus tables new since the previous
- * snapshot.  kind: 'c' contract side present, 'o' observed only, 't' new
- * table.
+ * Contract columns joined to the columns known delivered (full join, per
+ * contracted table), plus tables new since the previous snapshot.  A
+ * snapshot nests schema, table and column names, so names with dots stay
+ * whole.  A column is known delivered when the latest snapshot lists it or
+ * the table's full column list (source_columns) has it enabled; known gone
+ * only when that full list lacks it or has it disabled.  The schema config
+ * lists only changed columns, so without a full list a column it does not
+ * list is unknown and not reported.  kind: 'c' contract side present, 'o'
+ * observed only, 't' new table.
  */
 static const char *const drift_sql =
 "WITH latest AS ("
@@ -50,25 +58,38 @@ static const char *const drift_sql =
 "      FROM syncopt.schema_snapshot s JOIN latest l ON l.connector_id = s.connector_id"
 "     WHERE s.snapshot_id <> l.snapshot_id"
 "     ORDER BY s.connector_id, s.captured_at DESC, s.snapshot_id DESC),"
+" latest_tables AS ("
+"    SELECT l.connector_id, sch.key AS schema_name, t.key AS table_name, t.value AS columns"
+"      FROM latest l,"
+"           jsonb_each(CASE WHEN jsonb_typeof(l.tables) = 'object' THEN l.tables ELSE '{}' END) sch,"
+"           jsonb_each(CASE WHEN jsonb_typeof(sch.value) = 'object' THEN sch.value ELSE '{}' END) t),"
 " observed AS ("
-"    SELECT l.connector_id, split_part(t.key, '.', 1) AS schema_name,"
-"           substr(t.key, strpos(t.key, '.') + 1) AS table_name,"
-"           c.key AS column_name, c.value AS data_type"
-"      FROM latest l, jsonb_each(l.tables) t,"
-"           jsonb_each_text(CASE WHEN jsonb_typeof(t.value) = 'object' THEN t.value ELSE '{}' END) c),"
+"    SELECT t.connector_id, t.schema_name, t.table_name, c.key AS column_name, c.value AS data_type"
+"      FROM latest_tables t,"
+"           jsonb_each_text(CASE WHEN jsonb_typeof(t.columns) = 'object' THEN t.columns ELSE '{}' END) c"
+"    UNION ALL"
+"    SELECT t.connector_id, t.schema_name, t.table_name, f.key, NULL"
+"      FROM latest_tables t"
+"      JOIN syncopt.source_columns sc USING (connector_id, schema_name, table_name),"
+"           jsonb_each(sc.columns) f"
+"     WHERE f.value = 'true' AND NOT (jsonb_typeof(t.columns) = 'object' AND t.columns ? f.key)),"
 " contracted AS ("
 "    SELECT k.*, EXISTS (SELECT 1 FROM latest l WHERE l.connector_id = k.connector_id) AS has_snapshot,"
-"           EXISTS (SELECT 1 FROM latest l WHERE l.connector_id = k.connector_id"
-"                      AND l.tables ? (k.schema_name || '.' || k.table_name)) AS table_present"
+"           EXISTS (SELECT 1 FROM latest_tables t WHERE t.connector_id = k.connector_id"
+"                      AND t.schema_name = k.schema_name AND t.table_name = k.table_name) AS table_present,"
+"           EXISTS (SELECT 1 FROM syncopt.source_columns sc WHERE sc.connector_id = k.connector_id"
+"                      AND sc.schema_name = k.schema_name AND sc.table_name = k.table_name"
+"                      AND sc.columns -> k.column_name IS DISTINCT FROM 'true') AS column_gone"
 "      FROM syncopt.data_contract k)"
 "SELECT 'c', k.connector_id, k.schema_name, k.table_name, k.column_name, k.data_type, o.data_type,"
-"       k.required, k.table_present, o.column_name IS NOT NULL"
+"       k.required, k.table_present, o.column_name IS NOT NULL OR NOT k.column_gone,"
+"       o.column_name IS NOT NULL"
 "  FROM contracted k"
 "  LEFT JOIN observed o USING (connector_id, schema_name, table_name, column_name)"
 " WHERE k.has_snapshot "
 "UNION ALL "
 "SELECT 'o', o.connector_id, o.schema_name, o.table_name, o.column_name, NULL, o.data_type,"
-"       false, true, true"
+"       false, true, true, true"
 "  FROM observed o"
 " WHERE EXISTS (SELECT 1 FROM syncopt.data_contract k WHERE k.connector_id = o.connector_id"
 "                  AND k.schema_name = o.schema_name AND k.table_name = o.table_name)"
@@ -76,10 +97,9 @@ static const char *const drift_sql =
 "                  AND k.schema_name = o.schema_name AND k.table_name = o.table_name"
 "                  AND k.column_name = o.column_name) "
 "UNION ALL "
-"SELECT 't', l.connector_id, split_part(t.key, '.', 1), substr(t.key, strpos(t.key, '.') + 1),"
-"       NULL, NULL, NULL, false, true, true"
-"  FROM latest l JOIN previous p ON p.connector_id = l.connector_id, jsonb_each(l.tables) t"
-" WHERE NOT p.tables ? t.key "
+"SELECT 't', t.connector_id, t.schema_name, t.table_name, NULL, NULL, NULL, false, true, true, true"
+"  FROM latest_tables t JOIN previous p ON p.connector_id = t.connector_id"
+" WHERE p.tables #> ARRAY[t.schema_name, t.table_name] IS NULL "
 "ORDER BY 2, 3, 4, 1, 5";
 
 /* Fold a type name to a canonical spelling so synonyms compare equal. */
@@ -135,7 +155,9 @@ syncopt_schema_drift(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext mcxt = CurrentMemoryContext;
 	Fleet	   *fleet;
-	char	   *removed_table_key = NULL;
+	int64		removed_connector = 0;
+	char	   *removed_schema = NULL;
+	char	   *removed_table = NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_load(GetCurrentTransactionStartTimestamp(), 0, FLEET_GRAPH);
@@ -159,21 +181,24 @@ syncopt_schema_drift(PG_FUNCTION_ARGS)
 		char	   *observed = SPI_getvalue(tup, desc, 7);
 		bool		required = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		bool		table_present = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
-		bool		column_present = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		bool		column_maybe_present = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		bool		column_listed = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
 		const char *change;
 		bool		breaking;
 		char	   *fix;
 		char	   *reason;
-		char	   *table_key = psprintf("%lld/%s.%s", (long long) connector_id, schema, table);
 		Datum		values[11];
 		bool		nulls[11] = {0};
 
 		if (kind[0] == 'c' && !table_present)
 		{
 			/* One row per removed table, not one per contracted column. */
-			if (removed_table_key && strcmp(removed_table_key, table_key) == 0)
+			if (removed_connector == connector_id && removed_schema &&
+				strcmp(removed_schema, schema) == 0 && strcmp(removed_table, table) == 0)
 				continue;
-			removed_table_key = table_key;
+			removed_connector = connector_id;
+			removed_schema = schema;
+			removed_table = table;
 			change = "table_removed";
 			breaking = true;
 			column = NULL;
@@ -182,19 +207,20 @@ syncopt_schema_drift(PG_FUNCTION_ARGS)
 						   schema, table);
 			reason = psprintf("the contract lists %s.%s but the latest snapshot has no such table", schema, table);
 		}
-		else if (kind[0] == 'c' && !column_present)
+		else if (kind[0] == 'c' && !column_maybe_present)
 		{
 			change = "column_removed";
 			breaking = required;
 			fix = required
 				? psprintf("Restore %s in the source or connector, or mark it not required once downstream models stop reading it.", column)
 				: psprintf("Nothing required: %s is optional in the contract.", column);
-			reason = psprintf("%s.%s.%s is in the contract%s but not in the latest snapshot",
+			reason = psprintf("%s.%s.%s is in the contract%s but the table's full column list does not deliver it",
 							  schema, table, column, required ? " as required" : "");
 		}
 		else if (kind[0] == 'c')
 		{
-			if (expected == NULL || observed == NULL ||
+			/* Unlisted but not known gone, or listed with a matching type. */
+			if (!column_listed || expected == NULL || observed == NULL ||
 				strcmp(canonical_type(expected), canonical_type(observed)) == 0)
 				continue;
 			change = "column_retyped";

@@ -60,7 +60,8 @@ CREATE TABLE syncopt.connector (
     schedule_minutes integer CONSTRAINT connector_schedule_minutes_positive CHECK (schedule_minutes > 0),
     schedule_type    text CONSTRAINT connector_schedule_type_known
                      CHECK (schedule_type IN ('auto', 'manual', 'cron', 'basic')),
-    -- Airbyte Quartz cron, when schedule_type = 'cron'
+    -- Airbyte Quartz cron, when schedule_type = 'cron', as the vendor wrote it
+    -- (Airbyte appends the schedule's time zone)
     cron_expression  text CONSTRAINT connector_cron_expression_length
                      CHECK (syncopt.require_length(cron_expression, 200, 'connector.cron_expression')),
     daily_sync_time  time,          -- Fivetran daily_sync_time (UTC)
@@ -80,6 +81,9 @@ CREATE TABLE syncopt.connector (
     details_at       timestamptz,   -- collector: details last fetched (Fivetran)
     schema_at        timestamptz,   -- collector: schema config last fetched (Fivetran)
     updated_at       timestamptz NOT NULL DEFAULT now(),
+    -- The time zone Airbyte appends to cron_expression, when PostgreSQL
+    -- knows it (NULL: none given, or unknown).  Last, as 0.2.0 added it.
+    schedule_timezone text,
     CONSTRAINT connector_external_id_unique UNIQUE (account_id, external_id)
 );
 COMMENT ON TABLE syncopt.connector IS

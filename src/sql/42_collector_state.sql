@@ -46,6 +46,24 @@ CREATE TABLE syncopt.log_ingest_state (
 COMMENT ON TABLE syncopt.log_ingest_state IS
     'How far syncopt.ingest_fivetran_log() has read each Platform Connector schema, and how many rows it skipped.';
 
+-- Items of a vendor page that could not be read (a field missing or of an
+-- unknown shape) and were left out while the rest of the page was stored;
+-- one row per item, replaced each time the item is seen, removed once it
+-- reads again.  collector_status shows how many and the newest reason.
+CREATE TABLE syncopt.ingest_quarantine (
+    account_id    bigint NOT NULL REFERENCES syncopt.account ON DELETE CASCADE,
+    kind          text NOT NULL
+                  CONSTRAINT ingest_quarantine_kind_known CHECK (kind IN ('fivetran connection', 'airbyte connection')),
+    external_id   text NOT NULL,
+    problem       text NOT NULL,
+    item          jsonb NOT NULL,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, kind, external_id)
+);
+COMMENT ON TABLE syncopt.ingest_quarantine IS
+    'Page items the ingestion functions could not read and left out (the rest of the page was stored), with the reason.';
+
 -- What a dashboard or an operator needs to know about collection.
 CREATE VIEW syncopt.collector_status AS
 SELECT a.account_id,
@@ -79,10 +97,17 @@ SELECT a.account_id,
        c.failed_polls,
        c.consecutive_failures,
        c.rate_limit_remaining,
-       c.rate_limit_seen_at
+       c.rate_limit_seen_at,
+       q.quarantined_items,
+       q.last_warning
   FROM syncopt.account a
   LEFT JOIN syncopt.account_secret s USING (account_id)
-  LEFT JOIN syncopt.collector_state c USING (account_id);
+  LEFT JOIN syncopt.collector_state c USING (account_id)
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS quarantined_items,
+               (array_agg(format('%s %s left out: %s', x.kind, x.external_id, x.problem)
+                          ORDER BY x.last_seen_at DESC, x.external_id))[1] AS last_warning
+          FROM syncopt.ingest_quarantine x WHERE x.account_id = a.account_id) q ON true;
 COMMENT ON VIEW syncopt.collector_status IS
     'One row per account: whether the collector can poll it, how the last poll ended, and when the next is due.';
 

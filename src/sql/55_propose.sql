@@ -67,6 +67,8 @@ BEGIN
         ELSIF (params->>'schedule_type') = 'cron'
               AND array_length(regexp_split_to_array(btrim(coalesce(params->>'cron_expression', '')), '\s+'), 1) NOT IN (6, 7) THEN
             bad := 'cron_expression must be a Quartz expression of 6 or 7 fields, e.g. "0 0 */6 * * ?"';
+        ELSIF (params->>'schedule_type') = 'cron' AND (syncopt.airbyte_cron_parts(params->>'cron_expression')).zone IS NOT NULL THEN
+            bad := 'cron_expression must not name a time zone: Airbyte''s API sets cron schedules in UTC (a zone would be read as the year field)';
         ELSIF (params->>'schedule_type') = 'manual' AND params ? 'cron_expression' THEN
             bad := 'cron_expression applies only with schedule_type "cron"';
         END IF;

@@ -50,6 +50,37 @@ BEGIN
 END
 $$;
 
+-- Record the unreadable items of a page (bad: {external id: problem}) in
+-- ingest_quarantine and clear the ones that read again; warns when any
+-- item was left out.
+CREATE FUNCTION syncopt.quarantine_items(account_id bigint, kind text, items jsonb, id_key text, bad jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM syncopt.ingest_quarantine x
+     WHERE x.account_id = quarantine_items.account_id AND x.kind = quarantine_items.kind
+       AND x.external_id IN (SELECT e.item ->> id_key FROM jsonb_array_elements(items) e(item))
+       AND NOT bad ? x.external_id;
+    IF bad = '{}' THEN
+        RETURN;
+    END IF;
+    INSERT INTO syncopt.ingest_quarantine AS x (account_id, kind, external_id, problem, item)
+    SELECT DISTINCT ON (e.item ->> id_key) quarantine_items.account_id, quarantine_items.kind,
+           e.item ->> id_key, bad ->> (e.item ->> id_key), e.item
+      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+     WHERE bad ? (e.item ->> id_key)
+     ORDER BY e.item ->> id_key, e.i DESC
+    ON CONFLICT ON CONSTRAINT ingest_quarantine_pkey DO UPDATE
+        SET problem = excluded.problem, item = excluded.item, last_seen_at = now();
+    RAISE WARNING '% % item(s) of the page left out: %', (SELECT count(*) FROM jsonb_object_keys(bad)), kind,
+                  (SELECT string_agg(v, '; ' ORDER BY k) FROM jsonb_each_text(bad) AS b(k, v))
+        USING DETAIL = 'The other items were stored; syncopt.ingest_quarantine keeps each left-out item and its reason.',
+              HINT = 'See syncopt.collector_status.last_warning; the item is read again on the next poll.';
+END
+$$;
+
 -- The account, checked to exist and to be of the vendor the body is from.
 CREATE FUNCTION syncopt.ingest_account(account_id bigint, vendor text) RETURNS syncopt.account
 LANGUAGE plpgsql STABLE

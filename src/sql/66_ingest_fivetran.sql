@@ -4,14 +4,26 @@
 -- the OpenAPI definitions (list_all_connections_in_group, connection_details,
 -- connection_schema_config).
 
--- What is wrong with one connection object (NULL when nothing), naming the
--- field by its path in the body, e.g. data.items[3].status.sync_state.
-CREATE FUNCTION syncopt.fivetran_connection_problem(item jsonb, at text) RETURNS text
+-- What makes one connection object unusable as an item at all (NULL when
+-- nothing): not an object, or no id to know it by.  Such a page is not the
+-- shape syncopt reads and is refused whole.
+CREATE FUNCTION syncopt.fivetran_item_shape_problem(item jsonb, at text) RETURNS text
 LANGUAGE sql STABLE
 AS $$
     SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
-    ELSE coalesce(
-        syncopt.json_field_problem(item -> 'id', 'string', false, at || '.id'),
+    ELSE coalesce(syncopt.json_field_problem(item -> 'id', 'string', false, at || '.id'),
+                  CASE WHEN btrim(item ->> 'id') = '' THEN format('field "%s.id" is empty', at) END)
+    END
+$$;
+
+-- What is wrong with the fields of one connection object (NULL when
+-- nothing), naming the field by its path in the body, e.g.
+-- data.items[3].status.sync_state.
+CREATE FUNCTION syncopt.fivetran_connection_problem(item jsonb, at text) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(
+        syncopt.fivetran_item_shape_problem(item, at),
         syncopt.json_field_problem(item -> 'group_id', 'string', false, at || '.group_id'),
         syncopt.json_field_problem(item -> 'service', 'string', false, at || '.service'),
         syncopt.json_field_problem(item -> 'schema', 'string', false, at || '.schema'),
@@ -34,13 +46,17 @@ AS $$
                                   at || '.status.update_state'),
         syncopt.json_field_problem(item #> '{status,is_historical_sync}', 'boolean', true,
                                    at || '.status.is_historical_sync'))
-    END
 $$;
 
 -- The shared body of the two connection ingesters: validate every item,
 -- upsert the connectors, and record a run for each new succeeded_at and
--- failed_at.  The REST API has no sync history, so such a run is only its
--- end (duration_known = false); it is not recorded when the Platform
+-- failed_at.  One item with a field syncopt cannot read (an older or
+-- re-typed shape: no paused, no schedule_type) is quarantined with its
+-- reason (syncopt.quarantine_items) and the rest of the page is stored; a
+-- page with an item that is not an object or has no id, or none of whose
+-- items can be read, is not the shape syncopt reads and is refused whole.
+-- The REST API has no sync history, so such a run is only its end
+-- (duration_known = false); it is not recorded when the Platform
 -- Connector log or a webhook already gave the same run (same status, end
 -- within two minutes).  Returns the connectors and runs it changed.
 CREATE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
@@ -55,15 +71,35 @@ DECLARE
     problem   text;
     touched   integer;
     new_runs  bigint[];
+    bad       jsonb;
 BEGIN
     SELECT p INTO problem
       FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-           LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+           LATERAL syncopt.fivetran_item_shape_problem(e.item, format(item_path, e.i - 1)) AS p
      WHERE p IS NOT NULL
      LIMIT 1;
     IF problem IS NOT NULL THEN
         PERFORM syncopt.ingest_reject('Fivetran connection', problem);
     END IF;
+    -- {id: problem} of the items that cannot be read, the first problem of each
+    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
+      FROM (SELECT DISTINCT ON (e.item ->> 'id') e.item ->> 'id' AS id, p
+              FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+                   LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+             WHERE p IS NOT NULL
+             ORDER BY e.item ->> 'id', e.i) q;
+    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(items) e(item) WHERE NOT bad ? (e.item ->> 'id')) THEN
+        SELECT p INTO problem
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+               LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+         WHERE p IS NOT NULL
+         ORDER BY e.i LIMIT 1;
+        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
+    END IF;
+    PERFORM syncopt.quarantine_items(account_id, 'fivetran connection', items, 'id', bad);
+    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
+                FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+               WHERE NOT bad ? (e.item ->> 'id'));
 
     WITH src AS (
         SELECT DISTINCT ON (e.item ->> 'id') e.item
@@ -217,9 +253,15 @@ AS $$
 $$;
 
 -- A new schema_snapshot when the enabled tables and columns (by their
--- destination names) differ from the connector's latest one.  Fivetran
--- returns only columns whose settings were changed, so the snapshot holds
--- those; column types are not in the schema config and are stored as null.
+-- destination names) differ from the connector's latest one.  The snapshot
+-- nests schema, table and column names ({"schema": {"table": {"column":
+-- null}}}): names may contain dots (Google Sheets schemas do), so they are
+-- never joined or split.  Fivetran lists only the columns whose settings
+-- were changed, so the snapshot holds those, and a column it does not list
+-- is unknown (syncopt.source_columns gives the full list where it was
+-- read); column types are not in the schema config and are stored as null.
+-- "schemas": {} is what a connection that has never synced returns: no
+-- schema is known yet, so nothing is stored.
 CREATE FUNCTION syncopt.ingest_fivetran_schema(account_id bigint, connector_external_id text, config jsonb)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -243,17 +285,22 @@ BEGIN
     IF problem IS NOT NULL THEN
         PERFORM syncopt.ingest_reject('Fivetran schema config', problem);
     END IF;
+    IF config #> '{data,schemas}' = '{}' THEN
+        RETURN 0;
+    END IF;
 
-    SELECT coalesce(jsonb_object_agg(
-               coalesce(s.schema ->> 'name_in_destination', s.name) || '.'
-                   || coalesce(t.tab ->> 'name_in_destination', t.name),
-               (SELECT coalesce(jsonb_object_agg(coalesce(c.col ->> 'name_in_destination', c.name), NULL), '{}')
-                  FROM jsonb_each(coalesce(t.tab -> 'columns', '{}')) AS c(name, col)
-                 WHERE coalesce((c.col ->> 'enabled')::boolean, true))), '{}')
+    SELECT coalesce(jsonb_object_agg(d.schema_name, d.tables), '{}')
       INTO tabs
-      FROM jsonb_each(config #> '{data,schemas}') AS s(name, schema),
-           jsonb_each(s.schema -> 'tables') AS t(name, tab)
-     WHERE (s.schema ->> 'enabled')::boolean AND (t.tab ->> 'enabled')::boolean;
+      FROM (SELECT coalesce(s.schema ->> 'name_in_destination', s.name) AS schema_name,
+                   jsonb_object_agg(
+                       coalesce(t.tab ->> 'name_in_destination', t.name),
+                       (SELECT coalesce(jsonb_object_agg(coalesce(c.col ->> 'name_in_destination', c.name), NULL), '{}')
+                          FROM jsonb_each(coalesce(t.tab -> 'columns', '{}')) AS c(name, col)
+                         WHERE coalesce((c.col ->> 'enabled')::boolean, true))) AS tables
+              FROM jsonb_each(config #> '{data,schemas}') AS s(name, schema),
+                   jsonb_each(s.schema -> 'tables') AS t(name, tab)
+             WHERE (s.schema ->> 'enabled')::boolean AND (t.tab ->> 'enabled')::boolean
+             GROUP BY 1) d;
     hash := md5(tabs::text);
 
     INSERT INTO syncopt.connector_stats AS st (connector_id, last_schema_hash) VALUES (conn_id, hash)
@@ -271,4 +318,123 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.ingest_fivetran_schema(bigint, text, jsonb) IS
-    'Ingests the body of GET /v1/connections/{id}/schemas; stores a schema_snapshot when the enabled tables or columns changed. Returns 1 or 0.';
+    'Ingests the body of GET /v1/connections/{id}/schemas; stores a schema_snapshot when the enabled tables or columns changed ("schemas": {}, never synced, stores nothing). Returns 1 or 0.';
+
+-- Every column of one source table, as Fivetran's columns endpoint reads
+-- it from the source (the schema config lists only changed columns): what
+-- tells schema_drift() that a contracted column the config does not list
+-- is really gone.  Keyed by destination names, like the contract.
+CREATE TABLE syncopt.source_columns (
+    connector_id bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    -- {"column": true (delivered) or false (disabled), ...}
+    columns      jsonb NOT NULL
+                 CONSTRAINT source_columns_object CHECK (jsonb_typeof(columns) = 'object'),
+    read_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (connector_id, schema_name, table_name)
+);
+COMMENT ON TABLE syncopt.source_columns IS
+    'The full column list of a source table (GET .../schemas/{schema}/tables/{table}/columns), by destination names; read for contracted tables.';
+
+-- Store the body of GET /v1/connections/{id}/schemas/{schema}/tables/{table}/columns
+-- (schema and table as in that path: source names); the destination names
+-- come from the latest snapshot's schema config.  Returns 1 when the list
+-- changed, else 0.
+CREATE FUNCTION syncopt.ingest_fivetran_columns(account_id bigint, connector_external_id text,
+                                                schema_name text, table_name text, body jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problem  text;
+    conn_id  bigint;
+    config   jsonb;
+    cols     jsonb;
+    dest     text[];
+    before   jsonb;
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
+     WHERE c.account_id = ingest_fivetran_columns.account_id AND c.external_id = connector_external_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % has no connector with external id "%"', account_id, connector_external_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Ingest the connection (ingest_fivetran_connections) before its columns.';
+    END IF;
+    problem := coalesce(
+        CASE WHEN coalesce(btrim(schema_name), '') = '' THEN 'schema_name must be the source schema name' END,
+        CASE WHEN coalesce(btrim(table_name), '') = '' THEN 'table_name must be the source table name' END,
+        syncopt.fivetran_envelope_problem(body),
+        syncopt.json_field_problem(body #> '{data,columns}', 'object', false, 'data.columns'),
+        (SELECT coalesce(
+                    syncopt.json_field_problem(c.col, 'object', false, format('data.columns.%s', c.name)),
+                    syncopt.json_field_problem(c.col -> 'enabled', 'boolean', true, format('data.columns.%s.enabled', c.name)),
+                    syncopt.json_field_problem(c.col -> 'name_in_destination', 'string', true,
+                                               format('data.columns.%s.name_in_destination', c.name)))
+           FROM jsonb_each(CASE WHEN jsonb_typeof(body #> '{data,columns}') = 'object'
+                                THEN body #> '{data,columns}' ELSE '{}' END) AS c(name, col)
+          WHERE jsonb_typeof(c.col) IS DISTINCT FROM 'object'
+             OR jsonb_typeof(c.col -> 'enabled') NOT IN ('boolean', 'null')
+             OR jsonb_typeof(c.col -> 'name_in_destination') NOT IN ('string', 'null')
+          LIMIT 1));
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran table columns', problem);
+    END IF;
+
+    SELECT s.raw INTO config FROM syncopt.schema_snapshot s
+     WHERE s.connector_id = conn_id ORDER BY s.captured_at DESC, s.snapshot_id DESC LIMIT 1;
+    SELECT coalesce(jsonb_object_agg(coalesce(c.col ->> 'name_in_destination', c.name),
+                                     coalesce((c.col ->> 'enabled')::boolean, true)), '{}')
+      INTO cols FROM jsonb_each(body #> '{data,columns}') AS c(name, col);
+    dest := ARRAY[coalesce(config #>> ARRAY['schemas', schema_name, 'name_in_destination'], schema_name),
+                  coalesce(config #>> ARRAY['schemas', schema_name, 'tables', table_name, 'name_in_destination'],
+                           table_name)];
+    SELECT sc.columns INTO before FROM syncopt.source_columns sc
+     WHERE sc.connector_id = conn_id AND sc.schema_name = dest[1] AND sc.table_name = dest[2];
+    -- read_at moves on even when nothing changed: the list was verified now
+    INSERT INTO syncopt.source_columns AS sc (connector_id, schema_name, table_name, columns)
+    VALUES (conn_id, dest[1], dest[2], cols)
+    ON CONFLICT ON CONSTRAINT source_columns_pkey DO UPDATE
+        SET columns = excluded.columns, read_at = now();
+    RETURN CASE WHEN before IS DISTINCT FROM cols THEN 1 ELSE 0 END;
+END
+$$;
+COMMENT ON FUNCTION syncopt.ingest_fivetran_columns(bigint, text, text, text, jsonb) IS
+    'Ingests the body of GET /v1/connections/{id}/schemas/{schema}/tables/{table}/columns (source names) into source_columns. Returns 1 when the list is new or changed, else 0.';
+
+-- The tables whose full column list the collector should read (at most
+-- max_tables, oldest read first): tables of a data contract, enabled in the
+-- connector's latest snapshot, with a contracted column the schema config
+-- does not list, of a connected connection whose config says the table
+-- supports column configs, not read since the schema config was last read.
+-- Names are the source names the endpoint's path takes.
+CREATE FUNCTION syncopt.collect_fivetran_column_targets(account_id bigint, max_tables integer)
+RETURNS TABLE (external_id text, schema_name text, table_name text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT ON (sc_read, c.external_id, src.schema_key, src.table_key)
+           c.external_id, src.schema_key, src.table_key
+      FROM syncopt.connector c
+      JOIN LATERAL (SELECT s.tables, s.raw FROM syncopt.schema_snapshot s WHERE s.connector_id = c.connector_id
+                     ORDER BY s.captured_at DESC, s.snapshot_id DESC LIMIT 1) l ON true
+      JOIN syncopt.data_contract k ON k.connector_id = c.connector_id
+      CROSS JOIN LATERAL (
+            SELECT sk.key AS schema_key, tk.key AS table_key, tk.value AS tab
+              FROM jsonb_each(l.raw -> 'schemas') sk, jsonb_each(sk.value -> 'tables') tk
+             WHERE coalesce(sk.value ->> 'name_in_destination', sk.key) = k.schema_name
+               AND coalesce(tk.value ->> 'name_in_destination', tk.key) = k.table_name) src
+      LEFT JOIN syncopt.source_columns sc
+        ON sc.connector_id = c.connector_id AND sc.schema_name = k.schema_name AND sc.table_name = k.table_name
+      CROSS JOIN LATERAL (SELECT coalesce(sc.read_at, '-infinity') AS sc_read) r
+     WHERE c.account_id = collect_fivetran_column_targets.account_id AND c.deleted_at IS NULL
+       AND c.setup_state = 'connected'
+       AND coalesce((src.tab ->> 'supports_columns_config')::boolean, true)
+       AND NOT (l.tables #> ARRAY[k.schema_name, k.table_name]) ? k.column_name
+       AND l.tables #> ARRAY[k.schema_name, k.table_name] IS NOT NULL
+       AND (sc.read_at IS NULL OR sc.read_at < c.schema_at)
+     ORDER BY sc_read, c.external_id, src.schema_key, src.table_key
+     LIMIT max_tables
+$$;

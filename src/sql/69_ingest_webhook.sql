@@ -1,7 +1,8 @@
 -- Fivetran webhooks: a receiver of the user's choice passes each POST's raw
 -- body and its X-Fivetran-Signature-256 header here.  sync_start opens a
--- run, sync_end closes it; test events and other event types are accepted
--- and store nothing.
+-- run, sync_end closes it; the test event (event "test_event") and other
+-- event types are accepted and store nothing.  Older payloads carry no
+-- sync_id: their runs are known by connector and time instead.
 
 -- True when signature is the hex HMAC-SHA256 of body under secret
 -- (case-insensitive, compared in constant time).
@@ -30,6 +31,7 @@ DECLARE
     event_at timestamptz;
     end_status text;
     new_run_id bigint;
+    run_key  text;          -- sync_id, or (older payloads) event and time
 BEGIN
     PERFORM syncopt.ingest_account(account_id, 'fivetran');
     SELECT s.webhook_secret INTO secret FROM syncopt.account_secret s
@@ -49,9 +51,10 @@ BEGIN
     ev := syncopt.try_jsonb(body);
     problem := CASE WHEN jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
                     ELSE syncopt.json_field_problem(ev -> 'event', 'string', false, 'event') END;
-    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') AND ev ? 'sync_id' THEN
+    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') THEN
         problem := coalesce(
-            syncopt.json_field_problem(ev -> 'sync_id', 'string', false, 'sync_id'),
+            syncopt.json_field_problem(ev -> 'sync_id', 'string', true, 'sync_id'),
+            CASE WHEN btrim(ev ->> 'sync_id') = '' THEN 'field "sync_id" is empty' END,
             syncopt.json_field_problem(coalesce(ev -> 'connector_id', ev -> 'connection_id'), 'string', false,
                                        'connector_id'),
             syncopt.json_field_problem(ev -> 'created', 'timestamp', false, 'created'),
@@ -64,8 +67,8 @@ BEGIN
     IF problem IS NOT NULL THEN
         PERFORM syncopt.ingest_reject('Fivetran webhook', problem);
     END IF;
-    -- Test events (no sync_id) and event types syncopt does not use.
-    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') OR NOT ev ? 'sync_id' THEN
+    -- The test event, and event types syncopt does not use.
+    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') THEN
         RETURN 0;
     END IF;
 
@@ -79,13 +82,30 @@ BEGIN
      WHERE c.account_id = ingest_fivetran_webhook.account_id
        AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
     event_at := (ev ->> 'created')::timestamptz;
-    SELECT * INTO run FROM syncopt.sync_run r
-     WHERE r.connector_id = conn_id AND r.external_run_id = ev ->> 'sync_id' FOR UPDATE;
+    run_key := coalesce(ev ->> 'sync_id',
+                        format('webhook:%s:%s', ev ->> 'event',
+                               to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+    IF ev ? 'sync_id' AND jsonb_typeof(ev -> 'sync_id') = 'string' THEN
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.external_run_id = run_key FOR UPDATE;
+    ELSIF ev ->> 'event' = 'sync_start' THEN
+        -- without sync_id, the same start delivered again
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.started_at = event_at FOR UPDATE;
+    ELSE
+        -- without sync_id, the run this end closes: the same end delivered
+        -- again, else the newest run still running that began before it
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id
+           AND ((r.status <> 'running' AND r.finished_at = event_at)
+                OR (r.status = 'running' AND r.started_at <= event_at))
+         ORDER BY r.status <> 'running' DESC, r.started_at DESC LIMIT 1 FOR UPDATE;
+    END IF;
 
     IF ev ->> 'event' = 'sync_start' THEN
         IF run.run_id IS NULL THEN
             INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
-            VALUES (conn_id, ev ->> 'sync_id', event_at, 'running', 'webhook');
+            VALUES (conn_id, run_key, event_at, 'running', 'webhook');
             RETURN 1;
         ELSIF NOT run.duration_known AND event_at <= run.finished_at THEN
             -- the end arrived first; now its duration is known
@@ -100,7 +120,7 @@ BEGIN
     end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
     IF run.run_id IS NULL THEN
         -- The REST API may have seen this run's end already.
-        UPDATE syncopt.sync_run r SET external_run_id = ev ->> 'sync_id', source = 'webhook'
+        UPDATE syncopt.sync_run r SET external_run_id = run_key, source = 'webhook'
          WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
                             WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
                               AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
@@ -111,7 +131,7 @@ BEGIN
         END IF;
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
                                       error_message, duration_known, source)
-        VALUES (conn_id, ev ->> 'sync_id', event_at, event_at, end_status,
+        VALUES (conn_id, run_key, event_at, event_at, end_status,
                 CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END, false, 'webhook')
         RETURNING sync_run.run_id INTO new_run_id;
         PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);

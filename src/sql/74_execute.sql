@@ -121,6 +121,9 @@ AS $$
                                THEN (d.params->>'daily_sync_time')::time ELSE c.daily_sync_time END,
         cron_expression = CASE WHEN d.action = 'set_schedule' AND d.vendor = 'airbyte'
                                THEN d.params->>'cron_expression' ELSE c.cron_expression END,
+        -- Airbyte sets the cron schedules of its API in UTC
+        schedule_timezone = CASE WHEN d.action = 'set_schedule' AND d.vendor = 'airbyte'
+                                 THEN NULL ELSE c.schedule_timezone END,
         batch_size = CASE WHEN d.action = 'set_batch_size'
                           THEN (d.params->>'batch_size')::integer ELSE c.batch_size END
      WHERE c.connector_id = d.connector_id

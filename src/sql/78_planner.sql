@@ -70,7 +70,8 @@ CREATE INDEX alert_sla_asset_idx ON syncopt.alert (asset_id) WHERE kind = 'sla_r
 
 -- When the vendor's own schedule will next start the connector, from its
 -- last start; infinity when it never will on its own (paused, manual, or a
--- cron schedule syncopt does not model: only daily Quartz "0 M H * * ?").
+-- cron schedule syncopt does not model: only daily Quartz "0 M H * * ?",
+-- in the zone Airbyte appends to it, or UTC when none).
 CREATE FUNCTION syncopt.vendor_next_start(conn syncopt.connector, last_start timestamptz, at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
@@ -78,16 +79,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN conn.paused OR conn.schedule_type = 'manual' THEN 'infinity'::timestamptz
+        -- a zone PostgreSQL does not know (schedule_timezone NULL) is not modelled
         WHEN conn.schedule_type = 'cron' THEN coalesce(
-            syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*', 'UTC', at),
+            syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*',
+                                    CASE WHEN cron.zone IS NULL OR cron.zone = 'UTC' THEN 'UTC'
+                                         WHEN cron.zone = conn.schedule_timezone THEN cron.zone END, at),
             'infinity'::timestamptz)
         WHEN conn.schedule_minutes = 1440 AND conn.daily_sync_time IS NOT NULL
             THEN syncopt.next_local_time(conn.daily_sync_time, '*', 'UTC', at)
         WHEN conn.schedule_minutes IS NULL THEN 'infinity'::timestamptz
         ELSE greatest(at, coalesce(last_start, at) + make_interval(mins => conn.schedule_minutes))
     END
-      FROM (SELECT regexp_match(coalesce(conn.cron_expression, ''),
-                                '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?( UTC)?$') AS m) cron
+      FROM syncopt.airbyte_cron_parts(coalesce(conn.cron_expression, '')) AS cron,
+           LATERAL (SELECT regexp_match(cron.quartz, '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?$') AS m) q
 $$;
 COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz) IS
     'Next start the vendor''s schedule will make on its own (infinity: never, or a schedule syncopt does not model).';
@@ -596,10 +600,20 @@ BEGIN
                     'schedule_type', CASE WHEN prev->>'schedule_type' IN ('auto', 'manual') THEN prev->>'schedule_type' END,
                     'daily_sync_time', CASE WHEN prev->>'schedule_minutes' = '1440' AND prev->>'daily_sync_time' IS NOT NULL
                                             THEN left(prev->>'daily_sync_time', 2) || ':00' END));
+            ELSIF prev->>'schedule_type' IN ('manual', 'cron')
+                  AND coalesce((syncopt.airbyte_cron_parts(prev->>'cron_expression')).zone, 'UTC') <> 'UTC' THEN
+                -- Airbyte's PATCH sets cron schedules in UTC only: sending the
+                -- zone would be read as the Quartz year field
+                RAISE EXCEPTION 'decision % cannot be rolled back through Airbyte''s API', d.decision_id
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = format('The schedule before it was "%s", in time zone %s; the public API sets cron schedules in UTC only.',
+                                          (syncopt.airbyte_cron_parts(prev->>'cron_expression')).quartz,
+                                          (syncopt.airbyte_cron_parts(prev->>'cron_expression')).zone),
+                          HINT = 'Restore the schedule in the Airbyte UI, or propose a UTC cron schedule with syncopt.propose().';
             ELSIF prev->>'schedule_type' IN ('manual', 'cron') THEN
                 params := jsonb_strip_nulls(jsonb_build_object(
                     'schedule_type', prev->>'schedule_type',
-                    'cron_expression', regexp_replace(prev->>'cron_expression', '\s+UTC$', '')));
+                    'cron_expression', (syncopt.airbyte_cron_parts(prev->>'cron_expression')).quartz));
             ELSE
                 RAISE EXCEPTION 'decision % cannot be rolled back through Airbyte''s API', d.decision_id
                     USING ERRCODE = 'feature_not_supported',

@@ -17,7 +17,8 @@ GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncop
 GRANT SELECT ON
     syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
     syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
-    syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.data_contract,
+    syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.source_columns,
+    syncopt.data_contract, syncopt.ingest_quarantine,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
     syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,

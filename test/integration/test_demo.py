@@ -17,6 +17,35 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 DEMO = os.path.join(TOP, "demo", "demo.py")
 
 
+def check_story(test, out):
+    """Assert, with the assertions of test (a unittest.TestCase), that the
+    demo's output tells its story; returns the at-risk connector."""
+    for step in range(1, 11):
+        test.assertIn(f"== {step}. ", out)
+    # Both vendors were collected, and the Platform Connector log read.
+    test.assertRegex(out, r"airbyte\s+\|\s+\d+ \|\s+\d+")
+    test.assertRegex(out, r"fivetran\s+\|\s+\d+ \|\s+\d+")
+    test.assertRegex(out, r"runs_ingested \n-+\n\s+[1-9]\d*")
+    # The report due sooner than its slowest input can land is forecast late, and the plan says why.
+    at_risk = re.search(r"\n finance_flash +\| [^|]+\| [^|]+\| at_risk_\w+ +\| \{(\w+)\}", out)
+    test.assertIsNotNone(at_risk, "finance_flash is not forecast at risk")
+    # Its sync is planned to miss (named by the earliest deadline it feeds,
+    # which another report may hold at some hours).
+    test.assertRegex(out, r"\n " + at_risk.group(1) + r" +\|[^\n]*misses \w+ by ")
+    # The approval shown is the trigger of the sync that report waits for,
+    # and it heads the approval list: it is already late, so it must be decided first.
+    test.assertIn(f"(trigger_sync of {at_risk.group(1)})", out)
+    approvals = out[out.index("== 8. "):out.index("== 9. ")]
+    first = re.search(r"\n-+\+[-+]+\n\s+\d+ \| (\S+)\s+\| (\w+)", approvals)
+    test.assertIsNotNone(first, approvals)
+    test.assertEqual(first.groups(), (at_risk.group(1), "trigger_sync"), approvals)
+    # The approved decision reached the vendor and succeeded.
+    test.assertRegex(out, r"the mock vendor API received: POST /(fivetran/v1/connections/\S+/sync|airbyte/v1/jobs)")
+    test.assertRegex(out, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
+    test.assertIn("make demo-stop", out)
+    return at_risk.group(1)
+
+
 class DemoTests(unittest.TestCase):
 
     def test_demo_runs_to_its_end(self):
@@ -28,28 +57,7 @@ class DemoTests(unittest.TestCase):
             proc = subprocess.run([sys.executable, DEMO, "start"], env=env, capture_output=True,
                                   text=True, timeout=600, stdin=subprocess.DEVNULL)
             self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
-            out = proc.stdout
-            for step in range(1, 11):
-                self.assertIn(f"== {step}. ", out)
-            # Both vendors were collected, and the Platform Connector log read.
-            self.assertRegex(out, r"airbyte\s+\|\s+\d+ \|\s+\d+")
-            self.assertRegex(out, r"fivetran\s+\|\s+\d+ \|\s+\d+")
-            self.assertRegex(out, r"runs_ingested \n-+\n\s+[1-9]\d*")
-            # The report due sooner than its slowest input can land is forecast late, and the plan says why.
-            at_risk = re.search(r"finance_flash \| [^|]+\| [^|]+\| at_risk_\w+ +\| \{(\w+)\}", out)
-            self.assertIsNotNone(at_risk, "finance_flash is not forecast at risk")
-            self.assertRegex(out, r"misses finance_flash by ")
-            # The approval shown is the trigger of the sync that report waits for,
-            # and it heads the approval list: it is already late, so it must be decided first.
-            self.assertIn(f"(trigger_sync of {at_risk.group(1)})", out)
-            approvals = out[out.index("== 8. "):out.index("== 9. ")]
-            first = re.search(r"\n-+\+[-+]+\n\s+\d+ \| (\S+)\s+\| (\w+)", approvals)
-            self.assertIsNotNone(first, approvals)
-            self.assertEqual(first.groups(), (at_risk.group(1), "trigger_sync"), approvals)
-            # The approved decision reached the vendor and succeeded.
-            self.assertRegex(out, r"the mock vendor API received: POST /(fivetran/v1/connections/\S+/sync|airbyte/v1/jobs)")
-            self.assertRegex(out, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
-            self.assertIn("make demo-stop", out)
+            check_story(self, proc.stdout)
             svg = ElementTree.parse(os.path.join(root, "plan.svg")).getroot()
             self.assertTrue(svg.tag.endswith("svg"))
             self.assertGreater(len([e for e in svg if e.tag.endswith("rect")]), 0)

@@ -5,7 +5,8 @@ It serves the endpoints syncopt's collector uses, with the envelopes,
 paging and auth of the vendors' OpenAPI files (../shared/vendor-specs/):
 
   Fivetran, under /fivetran:   GET /v1/groups, /v1/groups/{id}/connections,
-                               /v1/connections/{id}, /v1/connections/{id}/schemas;
+                               /v1/connections/{id}, /v1/connections/{id}/schemas,
+                               .../schemas/{schema}/tables/{table}/columns;
                                POST /v1/connections/{id}/sync, .../resync,
                                .../schemas/tables/resync; PATCH /v1/connections/{id}
       {"code": "Success", "data": {"items": [...], "next_cursor": "..."}},
@@ -61,6 +62,7 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -428,7 +430,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"code": "Success", "data": {
                 "enable_new_by_default": True, "schema_change_handling": "ALLOW_ALL",
                 "schemas": fleet.schemas[m.group(1)]}}, headers)
+        m = re.fullmatch(r"/v1/connections/([^/]+)/schemas/([^/]+)/tables/([^/]+)/columns", path)
+        if m and m.group(1) in fleet.connections:
+            return self.fivetran_columns(*(urllib.parse.unquote(g) for g in m.groups()), headers)
         self.send_json(404, {"code": "NotFound", "message": "Connection not found"}, headers)
+
+    # -- Fivetran table columns (connection_column_config) ---------------
+    # Every column of a source table, where the schema config lists only the
+    # changed ones: the columns it lists, plus "name" and "updated_at", which
+    # every mock table has and no schema config lists.
+    def fivetran_columns(self, connection_id, schema, table, headers):
+        tab = self.state.fleet.schemas.get(connection_id, {}).get(schema, {}).get("tables", {}).get(table)
+        if tab is None:
+            return self.send_json(404, {"code": "NotFound", "message": "Table not found"}, headers)
+        columns = {name: {"name_in_destination": name, "enabled": True, "hashed": False,
+                          "enabled_patch_settings": {"allowed": True}} for name in ("name", "updated_at")}
+        columns.update(tab.get("columns", {}))
+        self.send_json(200, {"code": "Success", "data": {"columns": columns}}, headers)
 
     def fivetran_write(self, path, headers):
         """The write actions of FT-OAS (sync, modify, resync, resync tables)."""
