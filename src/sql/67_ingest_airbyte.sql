@@ -33,6 +33,7 @@ $$;
 -- Quartz year field has one.  zone is NULL when there is none.
 CREATE FUNCTION syncopt.airbyte_cron_parts(expression text, OUT quartz text, OUT zone text)
 LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN has_zone THEN array_to_string(f[1:cardinality(f) - 1], ' ') ELSE array_to_string(f, ' ') END,
            CASE WHEN has_zone THEN f[cardinality(f)] END

@@ -23,9 +23,9 @@ import integration
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.path.normpath(os.path.join(TOP, "..", "shared", "conformance"))
 
-# Cases still failing on this branch, with the defect the README names.
-# The Platform Connector log defects are fixed on another branch; empty this
-# set as those fixes land (a case listed here that passes fails the run).
+# Cases known to fail, each with the defect the corpus README names (none
+# now); a case listed here that passes fails the run, so the list cannot
+# go stale.
 EXPECTED_FAILURES = {}
 
 # Where syncopt deliberately does more than the corpus's hand check assumed:
