@@ -5,9 +5,6 @@
 CREATE TABLE syncopt.collector_state (
     account_id           bigint PRIMARY KEY REFERENCES syncopt.account ON DELETE CASCADE,
     next_due_at          timestamptz,            -- NULL: due now
-    -- Why the next poll is due then: poll_interval, a back-off, the vendor's
-    -- Retry-After, a low rate-limit budget, or a request.
-    next_due_reason      text,
     poll_requested_at    timestamptz,            -- request_poll(); honoured even mid-poll
     last_started_at      timestamptz,
     last_finished_at     timestamptz,
@@ -25,7 +22,10 @@ CREATE TABLE syncopt.collector_state (
     rate_limit_seen_at   timestamptz,
     -- Airbyte: jobs updated at or after this are fetched by the next poll.
     jobs_cursor          timestamptz,
-    updated_at           timestamptz NOT NULL DEFAULT now()
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    -- Why the next poll is due then: poll_interval, a back-off, the vendor's
+    -- Retry-After, a low rate-limit budget, or a request.
+    next_due_reason      text
 );
 COMMENT ON TABLE syncopt.collector_state IS
     'Per account: when the collector polls next, how the last poll ended, and paging cursors. Written by the collector.';

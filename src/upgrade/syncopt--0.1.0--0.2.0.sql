@@ -1,58 +1,266 @@
 -- syncopt 0.1.0 -> 0.2.0 (ALTER EXTENSION syncopt UPDATE TO '0.2.0').
 --
--- Each change to src/sql/ since 0.1.0 is repeated here, so that an updated
--- install has exactly the schema of a fresh one (test_upgrade compares the
--- two, object by object).
+-- Repeats every change to src/sql/ since 0.1.0, so that an updated install
+-- has exactly the schema of a fresh one (test_upgrade compares the two,
+-- object by object, and keeps the rows).  Function bodies are checked when
+-- they run, so the order below follows dependencies of tables and
+-- constraints only.  A constraint added here is checked against the rows
+-- already there: rows that the new limits refuse (docs/sql-reference.md,
+-- "Input limits") stop the update with an error naming the column, and
+-- change nothing.
 
 \echo Use "ALTER EXTENSION syncopt UPDATE TO '0.2.0'" to load this file. \quit
 
--- dbt manifest import (src/sql/32_dbt.sql, new in 0.2.0).
-ALTER TABLE syncopt.asset
-    ADD COLUMN origin text NOT NULL DEFAULT 'manual'
-        CONSTRAINT asset_origin_known CHECK (origin IN ('manual', 'dbt')),
-    ADD COLUMN dbt_unique_id text
-        CONSTRAINT asset_dbt_unique_id_unique UNIQUE,
-    ADD CONSTRAINT asset_dbt_origin_has_id CHECK ((origin = 'dbt') = (dbt_unique_id IS NOT NULL));
-COMMENT ON COLUMN syncopt.asset.origin IS
-    'manual: made by hand; dbt: made by import_dbt_manifest(), which owns it (re-imports update and retire it).';
-COMMENT ON COLUMN syncopt.asset.dbt_unique_id IS 'The dbt node it was imported from (model.pkg.name, source.pkg.src.table, exposure.pkg.name).';
+SET LOCAL check_function_bodies = off;
 
-ALTER TABLE syncopt.lineage
-    ADD COLUMN origin text NOT NULL DEFAULT 'manual'
-        CONSTRAINT lineage_origin_known CHECK (origin IN ('manual', 'dbt'));
-COMMENT ON COLUMN syncopt.lineage.origin IS
-    'manual: drawn by hand; dbt: from a manifest''s depends_on or a source mapped to its connector.';
+-- Roles: syncopt_worker is new.
 
-CREATE TABLE syncopt.dbt_import (
-    import_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    imported_at    timestamptz NOT NULL DEFAULT now(),
-    imported_by    name NOT NULL DEFAULT session_user,
-    project_name   text,
-    dbt_version    text,
-    schema_version integer NOT NULL,
-    generated_at   text,
-    invocation_id  text,
-    summary        jsonb NOT NULL
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_reader') THEN
+        CREATE ROLE syncopt_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_approver') THEN
+        CREATE ROLE syncopt_approver NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_admin') THEN
+        CREATE ROLE syncopt_admin NOLOGIN;
+    END IF;
+    -- What the background workers run as (syncopt.worker_role).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'syncopt_worker') THEN
+        CREATE ROLE syncopt_worker NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-- Objects that are gone or changed shape.
+
+DROP TRIGGER lineage_reject_cycle ON syncopt.lineage;
+
+DROP TRIGGER sync_order_reject_cycle ON syncopt.sync_order;
+
+DROP FUNCTION syncopt.collector_due_accounts();
+
+DROP FUNCTION syncopt.collector_next_due_ms();
+
+DROP FUNCTION syncopt.ingest_fivetran_log_connectors(bigint, name);
+
+-- New types.
+
+CREATE TYPE syncopt.platform_log_event AS (
+    id            text,
+    ts            timestamptz,
+    conn          text,
+    sync_id       text,
+    event         text,
+    message_event text,
+    message_data  text
 );
-COMMENT ON TABLE syncopt.dbt_import IS
-    'Each import_dbt_manifest() call that was committed: which manifest, by whom, and how many assets and edges it added, changed and retired.';
 
-CREATE TABLE syncopt.dbt_import_change (
-    change_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    import_id     bigint NOT NULL REFERENCES syncopt.dbt_import ON DELETE CASCADE,
-    change        text NOT NULL,
-    resource_type text,
-    unique_id     text,
-    asset         text,
-    detail        text,
-    before        jsonb             -- a retired asset's last row
+CREATE TYPE syncopt.platform_log_connection AS (
+    id             text,
+    name           text,
+    service        text,
+    destination_id text,
+    paused         boolean,
+    deleted        boolean
 );
-COMMENT ON TABLE syncopt.dbt_import_change IS
-    'What each import did, one row per asset or mapping: added, changed, retired (with the row as it was), kept, unmapped, ambiguous, conflict.';
-CREATE INDEX dbt_import_change_import_idx ON syncopt.dbt_import_change (import_id);
 
--- A dbt freshness threshold ({"count": 12, "period": "hour"}) as an
--- interval; NULL when it is absent or not set.
+CREATE TYPE syncopt.platform_log_item AS (
+    id            text,
+    ts            timestamptz,
+    conn          text,
+    sync_id       text,
+    severe        boolean,
+    message_event text,
+    data          jsonb
+);
+
+CREATE TYPE syncopt.platform_log_run AS (
+    connector_id  bigint,
+    ext           text,
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    status        text,
+    total_s       float8,
+    mb            float8,
+    rows          bigint,
+    error_message text
+);
+
+-- Functions, new and changed.
+
+CREATE OR REPLACE FUNCTION syncopt.is_valid_timezone(tz text) RETURNS boolean
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tz ~ '[0-9]' THEN
+        RETURN EXISTS (SELECT FROM pg_catalog.pg_timezone_names z WHERE lower(z.name) = lower(tz))
+            OR EXISTS (SELECT FROM pg_catalog.pg_timezone_abbrevs z WHERE lower(z.abbrev) = lower(tz));
+    END IF;
+    PERFORM pg_catalog.now() AT TIME ZONE tz;
+    RETURN true;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN false;
+END
+$$;
+
+CREATE FUNCTION syncopt.require_timezone(tz text, field text) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tz IS NOT NULL AND NOT syncopt.is_valid_timezone(tz) THEN
+        RAISE EXCEPTION '% "%" is not a known time zone', field, left(tz, 64)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = CASE WHEN tz ~ '[0-9]'
+                                THEN 'PostgreSQL would read it as a POSIX offset rule, which names no real place and counts west as positive: "UTC+5" is five hours behind UTC.'
+                                ELSE 'It is neither in pg_timezone_names nor in pg_timezone_abbrevs.' END,
+                  HINT = 'Use a name from pg_timezone_names, such as Europe/Berlin, America/New_York or UTC.';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION syncopt.require_length(value text, max_chars integer, field text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF length(value) > max_chars THEN
+        RAISE EXCEPTION '% is longer than % characters', field, max_chars
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters.', length(value)),
+                  HINT = 'Shorten it; docs/sql-reference.md lists the limits under "Input limits".';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION syncopt.require_tags(tags text[], field text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tag_index  bigint;
+    tag_length integer;
+BEGIN
+    IF coalesce(cardinality(tags), 0) = 0 THEN
+        RETURN true;
+    ELSIF cardinality(tags) > 100 THEN
+        RAISE EXCEPTION '% has more than 100 tags', field
+            USING ERRCODE = 'check_violation',
+                  DETAIL = format('It has %s tags.', cardinality(tags)),
+                  HINT = 'docs/sql-reference.md lists the limits under "Input limits".';
+    END IF;
+    SELECT u.ord, length(u.tag) INTO tag_index, tag_length
+      FROM unnest(tags) WITH ORDINALITY u(tag, ord) WHERE length(u.tag) > 100 ORDER BY u.ord LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%[%] is longer than 100 characters', field, tag_index
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters.', tag_length),
+                  HINT = 'Shorten it; docs/sql-reference.md lists the limits under "Input limits".';
+    END IF;
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION syncopt.find_cycle(from_ids bigint[], to_ids bigint[]) RETURNS bigint[]
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_find_cycle';
+
+CREATE FUNCTION syncopt.cycle_path(names text[]) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN cardinality(names) <= 12 THEN array_to_string(names, ' -> ')
+                ELSE array_to_string(names[1:6], ' -> ')
+                     || format(' -> ... (%s more) -> ', cardinality(names) - 11)
+                     || array_to_string(names[cardinality(names) - 4:], ' -> ')
+           END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    cycle bigint[];
+    first integer;
+BEGIN
+    LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
+    WITH RECURSIVE reached(asset_id) AS (
+        SELECT c.asset_id FROM changed c WHERE c.upstream_asset_id IS NOT NULL
+        UNION
+        SELECT e.asset_id FROM reached r,
+               LATERAL (SELECT l.asset_id FROM syncopt.lineage l
+                         WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
+    )
+    SELECT syncopt.find_cycle(array_agg(r.asset_id), array_agg(e.asset_id))
+      INTO cycle
+      FROM reached r,
+           LATERAL (SELECT l.asset_id FROM syncopt.lineage l
+                     WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
+     WHERE EXISTS (SELECT c.upstream_asset_id FROM changed c INTERSECT SELECT r2.asset_id FROM reached r2);
+    IF cycle IS NOT NULL THEN
+        -- Start the path with an edge of this statement.
+        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+          JOIN changed c ON c.upstream_asset_id = p.asset_id AND c.asset_id = cycle[p.ord + 1]
+         ORDER BY p.ord LIMIT 1;
+        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+        RAISE EXCEPTION 'lineage edge would create a cycle'
+            USING ERRCODE = 'integrity_constraint_violation',
+                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
+                      SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+                        JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord)) || '.',
+                  HINT = 'Lineage must be a DAG: remove one of the edges on this path.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    cycle bigint[];
+    first integer;
+BEGIN
+    LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
+    WITH RECURSIVE reached(connector_id) AS (
+        SELECT c.after_connector_id FROM changed c
+        UNION
+        SELECT e.after_connector_id FROM reached r,
+               LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE o.before_connector_id = r.connector_id OFFSET 0) e
+    )
+    SELECT syncopt.find_cycle(array_agg(r.connector_id), array_agg(e.after_connector_id))
+      INTO cycle
+      FROM reached r,
+           LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE o.before_connector_id = r.connector_id OFFSET 0) e
+     WHERE EXISTS (SELECT c.before_connector_id FROM changed c INTERSECT SELECT r2.connector_id FROM reached r2);
+    IF cycle IS NOT NULL THEN
+        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+          JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
+         ORDER BY p.ord LIMIT 1;
+        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+        RAISE EXCEPTION 'sync order would create a cycle'
+            USING ERRCODE = 'integrity_constraint_violation',
+                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
+                      SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+                        JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord)) || '.',
+                  HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION syncopt.dbt_threshold(t jsonb) RETURNS interval
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -65,7 +273,6 @@ AS $$
            END
 $$;
 
--- A meta interval ('2 hours'), or NULL when it is not a positive interval.
 CREATE FUNCTION syncopt.dbt_interval(value text) RETURNS interval
 LANGUAGE plpgsql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -77,8 +284,6 @@ EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_fi
 END
 $$;
 
--- The node's syncopt meta block: meta.syncopt, with config.meta.syncopt
--- (where dbt 1.10 moved meta) taking precedence key by key.
 CREATE FUNCTION syncopt.dbt_meta(node jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -88,8 +293,6 @@ AS $$
                 THEN node #> '{config,meta,syncopt}' ELSE '{}' END
 $$;
 
--- What is wrong with a manifest's shape, or NULL: the path of the first
--- problem, so that a truncated or foreign document is refused by name.
 CREATE FUNCTION syncopt.dbt_manifest_problem(manifest jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -125,8 +328,6 @@ AS $$
     END
 $$;
 
--- The asset a dbt node becomes, or NULL for nodes syncopt does not plan
--- with (tests, seeds, analyses, metrics ...), which the import counts.
 CREATE FUNCTION syncopt.dbt_asset_kind(resource_type text, exposure_type text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -145,15 +346,6 @@ AS $$
     END
 $$;
 
--- The connectors that load each dbt source table (sources: unique_id ->
--- source node), by the rules of docs/dbt.md, in order: the source's meta
--- hint; else the destination tables and schemas the connectors write to
--- (rank 1: a table the connector's schema config names; 2: the connection's
--- destination schema; 3: Fivetran's <schema>_<source schema> naming, or an
--- Airbyte stream prefix), the best rank only; the loader breaks ties.  All
--- candidates of the deciding rule are returned, so none is guessed among
--- several.  Every rule is an equality join, so the cost grows with sources
--- plus connectors, not with their product.
 CREATE FUNCTION syncopt.dbt_source_connectors(sources jsonb)
 RETURNS TABLE (unique_id text, connector_id bigint, rule text)
 LANGUAGE sql STABLE
@@ -237,8 +429,6 @@ AS $$
       FROM by_loader b
 $$;
 
--- The work of import_dbt_manifest() on a checked manifest; returns the
--- changes as a JSON array.
 CREATE FUNCTION syncopt.dbt_apply(manifest jsonb, version integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -515,11 +705,6 @@ BEGIN
 END
 $$;
 
--- Import a dbt manifest (docs/dbt.md): models, snapshots, source tables and
--- exposures become assets, depends_on becomes lineage, and each source table
--- is fed by the connector that loads it.  Idempotent; a re-import updates
--- what changed and retires (records, then deletes) what left the manifest.
--- Returns one row per change; with dry_run nothing is kept.
 CREATE FUNCTION syncopt.import_dbt_manifest(manifest jsonb, dry_run boolean DEFAULT false)
 RETURNS TABLE (change text, resource_type text, unique_id text, asset text, detail text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -557,18 +742,1996 @@ BEGIN
                    FROM jsonb_array_elements(changes) c;
 END
 $$;
+
+CREATE FUNCTION syncopt.collector_due_accounts(busy bigint[]) RETURNS SETOF bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.account_id
+      FROM syncopt.account a
+      JOIN syncopt.account_secret s USING (account_id)
+      LEFT JOIN syncopt.collector_state c USING (account_id)
+     WHERE a.enabled
+       AND (c.next_due_at IS NULL OR c.next_due_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp())
+       AND NOT (a.account_id OPERATOR(pg_catalog.=) ANY (busy))
+     ORDER BY c.next_due_at NULLS FIRST, a.account_id
+$$;
+
+CREATE FUNCTION syncopt.collector_next_due_ms(busy bigint[]) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- greatest() ignores a NULL: without the CASE, no pollable account
+    -- would read as "due now" and the collector would spin.
+    SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN
+               greatest(0, pg_catalog.ceil(1000 * extract(epoch FROM
+                   pg_catalog.min(coalesce(c.next_due_at, '-infinity')) - pg_catalog.clock_timestamp())))
+           END::bigint
+      FROM syncopt.account a
+      JOIN syncopt.account_secret s USING (account_id)
+      LEFT JOIN syncopt.collector_state c USING (account_id)
+     WHERE a.enabled
+       AND NOT (a.account_id OPERATOR(pg_catalog.=) ANY (busy))
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.collector_record_outcome(
+    account_id bigint, outcome text, error text, requests integer, pages integer, rows integer,
+    rate_limit_remaining integer, jobs_cursor timestamptz, retry_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    acct      syncopt.account;
+    st        syncopt.collector_state;
+    failed    boolean := outcome IN ('error', 'partial');
+    streak    integer;
+    due       timestamptz;
+    reason    text;
+BEGIN
+    SELECT * INTO acct FROM syncopt.account a WHERE a.account_id = collector_record_outcome.account_id;
+    IF NOT FOUND THEN
+        RETURN;                 -- deleted while it was polled
+    END IF;
+    SELECT * INTO st FROM syncopt.collector_state c WHERE c.account_id = acct.account_id FOR UPDATE;
+    streak := CASE WHEN failed THEN coalesce(st.consecutive_failures, 0) + 1 ELSE 0 END;
+    due := CASE
+        WHEN retry_at IS NOT NULL THEN retry_at
+        -- asked for while this poll ran: poll again at once
+        WHEN st.poll_requested_at >= st.last_started_at THEN NULL
+        WHEN failed THEN clock_timestamp() + least(acct.poll_interval,
+                                                   interval '1 minute' * power(2, least(streak - 1, 10)))
+        ELSE coalesce(st.last_started_at, clock_timestamp()) + acct.poll_interval
+    END;
+    reason := CASE
+        WHEN retry_at IS NOT NULL AND outcome = 'budget_wait' THEN
+            'rate-limit budget low: X-Rate-Limit-Remaining at or below syncopt.rate_limit_reserve'
+        WHEN retry_at IS NOT NULL THEN
+            'rate limited: waiting out the vendor''s Retry-After, capped (see last_error)'
+        WHEN st.poll_requested_at >= st.last_started_at THEN 'requested while the last poll ran'
+        WHEN failed THEN format('back-off after %s failed polls in a row', streak)
+        ELSE 'poll_interval'
+    END;
+    INSERT INTO syncopt.collector_state AS c (
+        account_id, next_due_at, next_due_reason, last_started_at, last_finished_at, last_outcome, last_error,
+        last_requests, last_pages, last_rows, polls, failed_polls, consecutive_failures,
+        rate_limit_remaining, rate_limit_seen_at, jobs_cursor)
+    VALUES (acct.account_id, due, reason, coalesce(st.last_started_at, clock_timestamp()), clock_timestamp(),
+            outcome, error, requests, pages, rows, 1, CASE WHEN failed THEN 1 ELSE 0 END, streak,
+            collector_record_outcome.rate_limit_remaining,
+            CASE WHEN collector_record_outcome.rate_limit_remaining IS NOT NULL THEN clock_timestamp() END,
+            collector_record_outcome.jobs_cursor)
+    ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE SET
+        next_due_at = excluded.next_due_at,
+        next_due_reason = excluded.next_due_reason,
+        last_finished_at = excluded.last_finished_at,
+        last_outcome = excluded.last_outcome,
+        last_error = excluded.last_error,
+        last_requests = excluded.last_requests,
+        last_pages = excluded.last_pages,
+        last_rows = excluded.last_rows,
+        polls = c.polls + 1,
+        failed_polls = c.failed_polls + excluded.failed_polls,
+        consecutive_failures = excluded.consecutive_failures,
+        rate_limit_remaining = coalesce(excluded.rate_limit_remaining, c.rate_limit_remaining),
+        rate_limit_seen_at = coalesce(excluded.rate_limit_seen_at, c.rate_limit_seen_at),
+        jobs_cursor = coalesce(excluded.jobs_cursor, c.jobs_cursor),
+        updated_at = now();
+    IF failed AND streak = 1 THEN
+        INSERT INTO syncopt.alert (kind, severity, message, details)
+        VALUES ('collector_error', 'warning',
+                format('collecting from account %s (%s) failed: %s', acct.name, acct.vendor, error),
+                jsonb_build_object('account_id', acct.account_id, 'outcome', outcome));
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.request_poll(account_id bigint DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF account_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM syncopt.account a WHERE a.account_id OPERATOR(pg_catalog.=) request_poll.account_id) THEN
+        RAISE EXCEPTION 'account % does not exist', account_id USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO syncopt.collector_state AS c (account_id, next_due_at, next_due_reason, poll_requested_at)
+    SELECT a.account_id, NULL, 'requested', pg_catalog.clock_timestamp() FROM syncopt.account a
+     WHERE a.enabled AND (request_poll.account_id IS NULL OR a.account_id OPERATOR(pg_catalog.=) request_poll.account_id)
+    ON CONFLICT ON CONSTRAINT collector_state_pkey DO UPDATE
+        SET next_due_at = NULL, next_due_reason = 'requested', poll_requested_at = excluded.poll_requested_at,
+            updated_at = pg_catalog.now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM syncopt.wake('collector');
+    RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.is_system_actor() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+           OR pg_catalog.pg_has_role(current_user, 'syncopt_worker', 'USAGE')
+      FROM pg_catalog.pg_class c
+     WHERE c.oid OPERATOR(pg_catalog.=) 'syncopt.fivetran_sync_ai_logs'::pg_catalog.regclass
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.wake_executor_trigger() RETURNS trigger
+LANGUAGE C SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
+
+CREATE OR REPLACE FUNCTION syncopt.validate_action_params(vendor text, action text, params jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    allowed text[];
+    extra   text;
+    bad     text;
+BEGIN
+    IF params IS NULL OR jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'params must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(jsonb_typeof(params), 'NULL'));
+    END IF;
+
+    allowed := CASE action
+        WHEN 'trigger_sync' THEN ARRAY['force']
+        WHEN 'pause' THEN ARRAY[]::text[]
+        WHEN 'resume' THEN ARRAY[]::text[]
+        WHEN 'set_schedule' THEN
+            CASE vendor WHEN 'fivetran' THEN ARRAY['sync_frequency', 'schedule_type', 'daily_sync_time']
+                        ELSE ARRAY['schedule_type', 'cron_expression'] END
+        WHEN 'resync_tables' THEN ARRAY['tables']
+        WHEN 'resync_connector' THEN ARRAY['scope']
+        WHEN 'set_batch_size' THEN ARRAY['batch_size', 'parallelism']
+        WHEN 'notify' THEN ARRAY['message', 'severity']
+    END;
+    IF allowed IS NULL THEN
+        RAISE EXCEPTION 'unknown action "%"', action
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Actions: ' || array_to_string(syncopt.decision_actions(), ', ') || '.';
+    END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO extra
+      FROM jsonb_object_keys(params) k WHERE k <> ALL (allowed);
+    IF extra IS NOT NULL THEN
+        RAISE EXCEPTION 'unexpected params for % on %: %', action, vendor, extra
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE WHEN cardinality(allowed) = 0 THEN format('%s takes no params.', action)
+                              ELSE format('%s on %s takes: %s.', action, vendor, array_to_string(allowed, ', ')) END;
+    END IF;
+
+    IF action = 'trigger_sync' AND params ? 'force' AND jsonb_typeof(params->'force') <> 'boolean' THEN
+        bad := 'force must be true or false';
+    ELSIF action = 'set_schedule' AND params = '{}' THEN
+        bad := 'set_schedule needs at least one schedule field';
+    ELSIF action = 'set_schedule' AND vendor = 'fivetran' THEN
+        IF params ? 'sync_frequency' AND NOT (jsonb_typeof(params->'sync_frequency') = 'number'
+               AND (params->>'sync_frequency') IN ('1', '5', '15', '30', '60', '120', '180', '360', '480', '720', '1440')) THEN
+            bad := 'sync_frequency must be one of Fivetran''s minutes: 1, 5, 15, 30, 60, 120, 180, 360, 480, 720, 1440';
+        ELSIF params ? 'schedule_type' AND (params->>'schedule_type') IS DISTINCT FROM 'auto'
+              AND (params->>'schedule_type') IS DISTINCT FROM 'manual' THEN
+            bad := 'schedule_type must be "auto" or "manual"';
+        ELSIF params ? 'daily_sync_time' AND NOT coalesce((params->>'daily_sync_time') ~ '^([01][0-9]|2[0-3]):00$', false) THEN
+            bad := 'daily_sync_time must be a whole hour "HH:00" (UTC)';
+        ELSIF params ? 'daily_sync_time' AND (params->>'sync_frequency') IS DISTINCT FROM '1440' THEN
+            bad := 'daily_sync_time applies only with sync_frequency 1440';
+        END IF;
+    ELSIF action = 'set_schedule' THEN
+        IF (params->>'schedule_type') IS NULL OR (params->>'schedule_type') NOT IN ('manual', 'cron') THEN
+            bad := 'schedule_type must be "manual" or "cron" (Airbyte cannot set basic schedules through its API)';
+        ELSIF (params->>'schedule_type') = 'cron'
+              AND array_length(regexp_split_to_array(btrim(coalesce(params->>'cron_expression', '')), '\s+'), 1) NOT IN (6, 7) THEN
+            bad := 'cron_expression must be a Quartz expression of 6 or 7 fields, e.g. "0 0 */6 * * ?"';
+        ELSIF (params->>'schedule_type') = 'cron' AND (syncopt.airbyte_cron_parts(params->>'cron_expression')).zone IS NOT NULL THEN
+            bad := 'cron_expression must not name a time zone: Airbyte''s API sets cron schedules in UTC (a zone would be read as the year field)';
+        ELSIF (params->>'schedule_type') = 'manual' AND params ? 'cron_expression' THEN
+            bad := 'cron_expression applies only with schedule_type "cron"';
+        END IF;
+    ELSIF action IN ('resync_tables', 'resync_connector') AND vendor = 'airbyte' THEN
+        bad := format('%s is not available through Airbyte''s public API', action);
+    ELSIF action = 'resync_tables' AND NOT params ? 'tables' THEN
+        bad := 'resync_tables needs "tables": {"schema": ["table", ...]}';
+    ELSIF action IN ('resync_tables', 'resync_connector')
+          AND coalesce(params->'tables', params->'scope') IS NOT NULL
+          AND NOT syncopt.is_table_map(coalesce(params->'tables', params->'scope')) THEN
+        bad := format('%s must map each schema to a non-empty array of table names, e.g. {"public": ["orders"]}',
+                      CASE action WHEN 'resync_tables' THEN 'tables' ELSE 'scope' END);
+    ELSIF action = 'set_batch_size' AND vendor = 'fivetran' THEN
+        bad := 'Fivetran connections expose no batch size; propose set_schedule instead';
+    ELSIF action = 'set_batch_size' AND NOT coalesce((params->>'batch_size') ~ '^[1-9][0-9]{0,8}$', false) THEN
+        bad := 'batch_size must be a positive whole number';
+    ELSIF action = 'set_batch_size' AND params ? 'parallelism'
+          AND NOT coalesce((params->>'parallelism') ~ '^[1-9][0-9]{0,3}$', false) THEN
+        bad := 'parallelism must be a positive whole number';
+    ELSIF action = 'notify' AND params ? 'message' AND jsonb_typeof(params->'message') <> 'string' THEN
+        bad := 'message must be a string';
+    ELSIF action = 'notify' AND params ? 'severity' AND (params->>'severity') NOT IN ('info', 'warning', 'critical') THEN
+        bad := 'severity must be info, warning or critical';
+    END IF;
+
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid params for % on %', action, vendor
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = bad || '.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.manual_proposal(connector_id bigint, action text, params jsonb, reason text, rollback_of bigint)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    conn       syncopt.connector;
+    vendor     text;
+    pol        record;
+    result     syncopt.fivetran_sync_ai_logs;
+BEGIN
+    SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = manual_proposal.connector_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'connector % does not exist', coalesce(manual_proposal.connector_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'List connectors with SELECT connector_id, name FROM syncopt.connector.';
+    ELSIF conn.deleted_at IS NOT NULL THEN
+        RAISE EXCEPTION 'connector % was deleted at the vendor', conn.connector_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = format('The collector last saw it before %s.', conn.deleted_at);
+    END IF;
+    IF btrim(coalesce(reason, '')) = '' THEN
+        RAISE EXCEPTION 'a proposal needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Say why, in words an approver will read: syncopt.propose(..., reason => ''...'').';
+    END IF;
+    SELECT a.vendor INTO vendor FROM syncopt.account a WHERE a.account_id = conn.account_id;
+    PERFORM syncopt.validate_action_params(vendor, action, coalesce(params, '{}'));
+
+    pol := syncopt.effective_policy(conn.connector_id);
+    IF action <> ALL (pol.allowed_actions) THEN
+        RAISE EXCEPTION '% is not allowed for connector %', action, conn.connector_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Allowed by the %s: %s.', pol.source, array_to_string(pol.allowed_actions, ', ')),
+                  HINT = 'Change allowed_actions in syncopt.policy if this action should be possible.';
+    END IF;
+    IF action = 'pause' AND pol.protect THEN
+        RAISE EXCEPTION 'connector % is protected and cannot be paused', conn.connector_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('protect is set by the %s.', pol.source),
+                  HINT = 'Protected connectors are never paused; propose set_schedule instead.';
+    END IF;
+
+    -- What a person types is limited here (docs/sql-reference.md, "Input
+    -- limits"); the planner's own reasons and messages grow with the fleet.
+    PERFORM syncopt.require_length(reason, 2000, 'reason'),
+            syncopt.require_length(params->>'message', 2000, 'params.message');
+    result := syncopt.insert_decision(conn, action, coalesce(params, '{}'), reason, 'manual', 'proposed',
+                                      now() + pol.proposal_ttl, rollback_of => rollback_of);
+    RETURN result;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.worker_status(
+    OUT worker text, OUT pid integer, OUT database text, OUT state text,
+    OUT started_at timestamptz, OUT last_loop_at timestamptz, OUT next_wake_at timestamptz,
+    OUT starts bigint, OUT loops bigint, OUT wake_requests bigint, OUT wakes_handled bigint,
+    OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_worker_status';
+
+CREATE OR REPLACE FUNCTION syncopt.wake(worker text DEFAULT NULL) RETURNS void
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_wake';
+
+CREATE FUNCTION syncopt.quarantine_items(account_id bigint, kind text, items jsonb, id_key text, bad jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM syncopt.ingest_quarantine x
+     WHERE x.account_id = quarantine_items.account_id AND x.kind = quarantine_items.kind
+       AND x.external_id IN (SELECT e.item ->> id_key FROM jsonb_array_elements(items) e(item))
+       AND NOT bad ? x.external_id;
+    IF bad = '{}' THEN
+        RETURN;
+    END IF;
+    INSERT INTO syncopt.ingest_quarantine AS x (account_id, kind, external_id, problem, item)
+    SELECT DISTINCT ON (e.item ->> id_key) quarantine_items.account_id, quarantine_items.kind,
+           e.item ->> id_key, bad ->> (e.item ->> id_key), e.item
+      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+     WHERE bad ? (e.item ->> id_key)
+     ORDER BY e.item ->> id_key, e.i DESC
+    ON CONFLICT ON CONSTRAINT ingest_quarantine_pkey DO UPDATE
+        SET problem = excluded.problem, item = excluded.item, last_seen_at = now();
+    RAISE WARNING '% % item(s) of the page left out: %', (SELECT count(*) FROM jsonb_object_keys(bad)), kind,
+                  (SELECT string_agg(v, '; ' ORDER BY k) FROM jsonb_each_text(bad) AS b(k, v))
+        USING DETAIL = 'The other items were stored; syncopt.ingest_quarantine keeps each left-out item and its reason.',
+              HINT = 'See syncopt.collector_status.last_warning; the item is read again on the next poll.';
+END
+$$;
+
+CREATE FUNCTION syncopt.fivetran_item_shape_problem(item jsonb, at text) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
+    ELSE coalesce(syncopt.json_field_problem(item -> 'id', 'string', false, at || '.id'),
+                  CASE WHEN btrim(item ->> 'id') = '' THEN format('field "%s.id" is empty', at) END)
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.fivetran_connection_problem(item jsonb, at text) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(
+        syncopt.fivetran_item_shape_problem(item, at),
+        syncopt.json_field_problem(item -> 'group_id', 'string', false, at || '.group_id'),
+        syncopt.json_field_problem(item -> 'service', 'string', false, at || '.service'),
+        syncopt.json_field_problem(item -> 'schema', 'string', false, at || '.schema'),
+        syncopt.json_field_problem(item -> 'paused', 'boolean', false, at || '.paused'),
+        syncopt.json_field_problem(item -> 'sync_frequency', 'integer', false, at || '.sync_frequency'),
+        CASE WHEN (item ->> 'sync_frequency')::bigint <= 0
+             THEN format('field "%s.sync_frequency" must be positive', at) END,
+        syncopt.json_enum_problem(item -> 'schedule_type', '{auto,manual}', false, at || '.schedule_type'),
+        syncopt.json_field_problem(item -> 'daily_sync_time', 'string', true, at || '.daily_sync_time'),
+        CASE WHEN (item ->> 'daily_sync_time') !~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'
+             THEN format('field "%s.daily_sync_time" must be HH:MM, not %s', at, item -> 'daily_sync_time') END,
+        syncopt.json_field_problem(item -> 'succeeded_at', 'timestamp', true, at || '.succeeded_at'),
+        syncopt.json_field_problem(item -> 'failed_at', 'timestamp', true, at || '.failed_at'),
+        syncopt.json_field_problem(item -> 'status', 'object', false, at || '.status'),
+        syncopt.json_enum_problem(item #> '{status,setup_state}', '{incomplete,connected,broken}', false,
+                                  at || '.status.setup_state'),
+        syncopt.json_enum_problem(item #> '{status,sync_state}', '{scheduled,syncing,paused,rescheduled}', false,
+                                  at || '.status.sync_state'),
+        syncopt.json_enum_problem(item #> '{status,update_state}', '{on_schedule,delayed}', true,
+                                  at || '.status.update_state'),
+        syncopt.json_field_problem(item #> '{status,is_historical_sync}', 'boolean', true,
+                                   at || '.status.is_historical_sync'))
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    problem   text;
+    touched   integer;
+    new_runs  bigint[];
+    bad       jsonb;
+BEGIN
+    SELECT p INTO problem
+      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+           LATERAL syncopt.fivetran_item_shape_problem(e.item, format(item_path, e.i - 1)) AS p
+     WHERE p IS NOT NULL
+     LIMIT 1;
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
+    END IF;
+    -- {id: problem} of the items that cannot be read, the first problem of each
+    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
+      FROM (SELECT DISTINCT ON (e.item ->> 'id') e.item ->> 'id' AS id, p
+              FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+                   LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+             WHERE p IS NOT NULL
+             ORDER BY e.item ->> 'id', e.i) q;
+    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(items) e(item) WHERE NOT bad ? (e.item ->> 'id')) THEN
+        SELECT p INTO problem
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+               LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+         WHERE p IS NOT NULL
+         ORDER BY e.i LIMIT 1;
+        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
+    END IF;
+    PERFORM syncopt.quarantine_items(account_id, 'fivetran connection', items, 'id', bad);
+    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
+                FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+               WHERE NOT bad ? (e.item ->> 'id'));
+
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'id') e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+         ORDER BY e.item ->> 'id', e.i DESC
+    ), up AS (
+        INSERT INTO syncopt.connector AS c (
+            account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
+            schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
+            last_failure_at, raw, deleted_at, updated_at)
+        SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
+               s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
+               s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
+               s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
+               (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
+               s.item, NULL, now()
+          FROM src s
+        ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
+            name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
+            service = excluded.service, schedule_minutes = excluded.schedule_minutes,
+            schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
+            paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
+            last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+            raw = excluded.raw, deleted_at = NULL, updated_at = now()
+        WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
+        RETURNING 1)
+    SELECT count(*) INTO touched FROM up;
+
+    WITH ends AS (
+        SELECT DISTINCT c.connector_id, x.status, x.at
+          FROM jsonb_array_elements(items) AS e(item)
+          JOIN syncopt.connector c
+            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
+         CROSS JOIN LATERAL (VALUES ('succeeded', (e.item ->> 'succeeded_at')::timestamptz),
+                                    ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
+         WHERE x.at IS NOT NULL
+    ), ins AS (
+        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
+                                      source, duration_known)
+        SELECT e.connector_id,
+               'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               e.at, e.at, e.status, 'api', false
+          FROM ends e
+         WHERE NOT EXISTS (
+                SELECT FROM syncopt.sync_run r
+                 WHERE r.connector_id = e.connector_id AND r.status = e.status
+                   AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
+        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING
+        RETURNING run_id)
+    SELECT array_agg(run_id) INTO new_runs FROM ins;
+
+    PERFORM syncopt.absorb_runs(new_runs);
+    RETURN touched + coalesce(cardinality(new_runs), 0);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_schema(account_id bigint, connector_external_id text, config jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problem  text;
+    conn_id  bigint;
+    tabs     jsonb;
+    hash     text;
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
+     WHERE c.account_id = ingest_fivetran_schema.account_id AND c.external_id = connector_external_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % has no connector with external id "%"', account_id, connector_external_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Ingest the connection (ingest_fivetran_connections) before its schema.';
+    END IF;
+    problem := syncopt.fivetran_schema_problem(config);
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran schema config', problem);
+    END IF;
+    IF config #> '{data,schemas}' = '{}' THEN
+        RETURN 0;
+    END IF;
+
+    SELECT coalesce(jsonb_object_agg(d.schema_name, d.tables), '{}')
+      INTO tabs
+      FROM (SELECT coalesce(s.schema ->> 'name_in_destination', s.name) AS schema_name,
+                   jsonb_object_agg(
+                       coalesce(t.tab ->> 'name_in_destination', t.name),
+                       (SELECT coalesce(jsonb_object_agg(coalesce(c.col ->> 'name_in_destination', c.name), NULL), '{}')
+                          FROM jsonb_each(coalesce(t.tab -> 'columns', '{}')) AS c(name, col)
+                         WHERE coalesce((c.col ->> 'enabled')::boolean, true))) AS tables
+              FROM jsonb_each(config #> '{data,schemas}') AS s(name, schema),
+                   jsonb_each(s.schema -> 'tables') AS t(name, tab)
+             WHERE (s.schema ->> 'enabled')::boolean AND (t.tab ->> 'enabled')::boolean
+             GROUP BY 1) d;
+    hash := md5(tabs::text);
+
+    INSERT INTO syncopt.connector_stats AS st (connector_id, last_schema_hash) VALUES (conn_id, hash)
+    ON CONFLICT (connector_id) DO UPDATE SET last_schema_hash = excluded.last_schema_hash
+     WHERE st.last_schema_hash IS DISTINCT FROM excluded.last_schema_hash;
+
+    IF hash IS NOT DISTINCT FROM (SELECT s.schema_hash FROM syncopt.schema_snapshot s
+                                   WHERE s.connector_id = conn_id
+                                   ORDER BY s.captured_at DESC, s.snapshot_id DESC LIMIT 1) THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO syncopt.schema_snapshot (connector_id, schema_hash, tables, raw)
+    VALUES (conn_id, hash, tabs, config -> 'data');
+    RETURN 1;
+END
+$$;
+
+CREATE FUNCTION syncopt.ingest_fivetran_columns(account_id bigint, connector_external_id text,
+                                                schema_name text, table_name text, body jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problem  text;
+    conn_id  bigint;
+    config   jsonb;
+    cols     jsonb;
+    dest     text[];
+    before   jsonb;
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
+     WHERE c.account_id = ingest_fivetran_columns.account_id AND c.external_id = connector_external_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'account % has no connector with external id "%"', account_id, connector_external_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Ingest the connection (ingest_fivetran_connections) before its columns.';
+    END IF;
+    problem := coalesce(
+        CASE WHEN coalesce(btrim(schema_name), '') = '' THEN 'schema_name must be the source schema name' END,
+        CASE WHEN coalesce(btrim(table_name), '') = '' THEN 'table_name must be the source table name' END,
+        syncopt.fivetran_envelope_problem(body),
+        syncopt.json_field_problem(body #> '{data,columns}', 'object', false, 'data.columns'),
+        (SELECT coalesce(
+                    syncopt.json_field_problem(c.col, 'object', false, format('data.columns.%s', c.name)),
+                    syncopt.json_field_problem(c.col -> 'enabled', 'boolean', true, format('data.columns.%s.enabled', c.name)),
+                    syncopt.json_field_problem(c.col -> 'name_in_destination', 'string', true,
+                                               format('data.columns.%s.name_in_destination', c.name)))
+           FROM jsonb_each(CASE WHEN jsonb_typeof(body #> '{data,columns}') = 'object'
+                                THEN body #> '{data,columns}' ELSE '{}' END) AS c(name, col)
+          WHERE jsonb_typeof(c.col) IS DISTINCT FROM 'object'
+             OR jsonb_typeof(c.col -> 'enabled') NOT IN ('boolean', 'null')
+             OR jsonb_typeof(c.col -> 'name_in_destination') NOT IN ('string', 'null')
+          LIMIT 1));
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran table columns', problem);
+    END IF;
+
+    SELECT s.raw INTO config FROM syncopt.schema_snapshot s
+     WHERE s.connector_id = conn_id ORDER BY s.captured_at DESC, s.snapshot_id DESC LIMIT 1;
+    SELECT coalesce(jsonb_object_agg(coalesce(c.col ->> 'name_in_destination', c.name),
+                                     coalesce((c.col ->> 'enabled')::boolean, true)), '{}')
+      INTO cols FROM jsonb_each(body #> '{data,columns}') AS c(name, col);
+    dest := ARRAY[coalesce(config #>> ARRAY['schemas', schema_name, 'name_in_destination'], schema_name),
+                  coalesce(config #>> ARRAY['schemas', schema_name, 'tables', table_name, 'name_in_destination'],
+                           table_name)];
+    SELECT sc.columns INTO before FROM syncopt.source_columns sc
+     WHERE sc.connector_id = conn_id AND sc.schema_name = dest[1] AND sc.table_name = dest[2];
+    -- read_at moves on even when nothing changed: the list was verified now
+    INSERT INTO syncopt.source_columns AS sc (connector_id, schema_name, table_name, columns)
+    VALUES (conn_id, dest[1], dest[2], cols)
+    ON CONFLICT ON CONSTRAINT source_columns_pkey DO UPDATE
+        SET columns = excluded.columns, read_at = now();
+    RETURN CASE WHEN before IS DISTINCT FROM cols THEN 1 ELSE 0 END;
+END
+$$;
+
+CREATE FUNCTION syncopt.collect_fivetran_column_targets(account_id bigint, max_tables integer)
+RETURNS TABLE (external_id text, schema_name text, table_name text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT DISTINCT ON (sc_read, c.external_id, src.schema_key, src.table_key)
+           c.external_id, src.schema_key, src.table_key
+      FROM syncopt.connector c
+      JOIN LATERAL (SELECT s.tables, s.raw FROM syncopt.schema_snapshot s WHERE s.connector_id = c.connector_id
+                     ORDER BY s.captured_at DESC, s.snapshot_id DESC LIMIT 1) l ON true
+      JOIN syncopt.data_contract k ON k.connector_id = c.connector_id
+      CROSS JOIN LATERAL (
+            SELECT sk.key AS schema_key, tk.key AS table_key, tk.value AS tab
+              FROM jsonb_each(l.raw -> 'schemas') sk, jsonb_each(sk.value -> 'tables') tk
+             WHERE coalesce(sk.value ->> 'name_in_destination', sk.key) = k.schema_name
+               AND coalesce(tk.value ->> 'name_in_destination', tk.key) = k.table_name) src
+      LEFT JOIN syncopt.source_columns sc
+        ON sc.connector_id = c.connector_id AND sc.schema_name = k.schema_name AND sc.table_name = k.table_name
+      CROSS JOIN LATERAL (SELECT coalesce(sc.read_at, '-infinity') AS sc_read) r
+     WHERE c.account_id = collect_fivetran_column_targets.account_id AND c.deleted_at IS NULL
+       AND c.setup_state = 'connected'
+       AND coalesce((src.tab ->> 'supports_columns_config')::boolean, true)
+       AND NOT (l.tables #> ARRAY[k.schema_name, k.table_name]) ? k.column_name
+       AND l.tables #> ARRAY[k.schema_name, k.table_name] IS NOT NULL
+       AND (sc.read_at IS NULL OR sc.read_at < c.schema_at)
+     ORDER BY sc_read, c.external_id, src.schema_key, src.table_key
+     LIMIT max_tables
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.airbyte_basic_minutes(timing text) RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT (m[1]::bigint * CASE upper(m[2]) WHEN 'MINUTES' THEN 1 WHEN 'HOURS' THEN 60 WHEN 'DAYS' THEN 1440
+                                            WHEN 'WEEKS' THEN 10080 WHEN 'MONTHS' THEN 43200 END)::integer
+      FROM regexp_match(timing, '^Every ([0-9]{1,6}) (MINUTES|HOURS|DAYS|WEEKS|MONTHS)$', 'i') AS m
+     WHERE m[1]::bigint > 0
+$$;
+
+CREATE FUNCTION syncopt.airbyte_cron_parts(expression text, OUT quartz text, OUT zone text)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN has_zone THEN array_to_string(f[1:cardinality(f) - 1], ' ') ELSE array_to_string(f, ' ') END,
+           CASE WHEN has_zone THEN f[cardinality(f)] END
+      FROM (SELECT f, cardinality(f) >= 7 AND f[cardinality(f)] ~ '[A-Za-z]' AS has_zone
+              FROM (SELECT regexp_split_to_array(btrim(expression), '\s+') AS f) a) b
+     WHERE expression IS NOT NULL
+$$;
+
+CREATE FUNCTION syncopt.airbyte_item_shape_problem(item jsonb, at text) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT CASE WHEN jsonb_typeof(item) IS DISTINCT FROM 'object' THEN format('"%s" must be a JSON object', at)
+    ELSE coalesce(
+        syncopt.json_field_problem(item -> 'connectionId', 'string', false, at || '.connectionId'),
+        CASE WHEN btrim(item ->> 'connectionId') = '' THEN format('field "%s.connectionId" is empty', at) END)
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.airbyte_connection_problem(item jsonb, at text) RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(
+        syncopt.airbyte_item_shape_problem(item, at),
+        syncopt.json_field_problem(item -> 'name', 'string', false, at || '.name'),
+        syncopt.json_field_problem(item -> 'sourceId', 'string', false, at || '.sourceId'),
+        syncopt.json_field_problem(item -> 'destinationId', 'string', false, at || '.destinationId'),
+        syncopt.json_field_problem(item -> 'workspaceId', 'string', false, at || '.workspaceId'),
+        syncopt.json_enum_problem(item -> 'status', '{active,inactive,deprecated,locked}', false, at || '.status'),
+        syncopt.json_field_problem(item -> 'schedule', 'object', false, at || '.schedule'),
+        syncopt.json_enum_problem(item #> '{schedule,scheduleType}', '{manual,cron,basic}', false,
+                                  at || '.schedule.scheduleType'),
+        syncopt.json_field_problem(item #> '{schedule,cronExpression}', 'string', true,
+                                   at || '.schedule.cronExpression'),
+        syncopt.json_field_problem(item #> '{schedule,basicTiming}', 'string', true,
+                                   at || '.schedule.basicTiming'),
+        syncopt.json_field_problem(item -> 'createdAt', 'integer', true, at || '.createdAt'),
+        syncopt.json_field_problem(item -> 'tags', 'array', true, at || '.tags'),
+        syncopt.json_field_problem(item -> 'configurations', 'object', true, at || '.configurations'))
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_airbyte_connections(account_id bigint, page jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    problem text;
+    touched integer;
+    items   jsonb;
+    bad     jsonb;
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'airbyte');
+    problem := coalesce(
+        syncopt.airbyte_page_problem(page),
+        (SELECT p FROM jsonb_array_elements(page -> 'data') WITH ORDINALITY AS e(item, i),
+                LATERAL syncopt.airbyte_item_shape_problem(e.item, format('data[%s]', e.i - 1)) AS p
+          WHERE p IS NOT NULL LIMIT 1));
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Airbyte connections page', problem);
+    END IF;
+    -- One unreadable item is quarantined and the rest stored; a page none
+    -- of whose items reads is not the shape syncopt reads and is refused.
+    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
+      FROM (SELECT DISTINCT ON (e.item ->> 'connectionId') e.item ->> 'connectionId' AS id, p
+              FROM jsonb_array_elements(page -> 'data') WITH ORDINALITY AS e(item, i),
+                   LATERAL syncopt.airbyte_connection_problem(e.item, format('data[%s]', e.i - 1)) AS p
+             WHERE p IS NOT NULL
+             ORDER BY e.item ->> 'connectionId', e.i) q;
+    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(page -> 'data') e(item)
+                                    WHERE NOT bad ? (e.item ->> 'connectionId')) THEN
+        SELECT p INTO problem
+          FROM jsonb_array_elements(page -> 'data') WITH ORDINALITY AS e(item, i),
+               LATERAL syncopt.airbyte_connection_problem(e.item, format('data[%s]', e.i - 1)) AS p
+         WHERE p IS NOT NULL
+         ORDER BY e.i LIMIT 1;
+        PERFORM syncopt.ingest_reject('Airbyte connections page', problem);
+    END IF;
+    PERFORM syncopt.quarantine_items(account_id, 'airbyte connection', page -> 'data', 'connectionId', bad);
+    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
+                FROM jsonb_array_elements(page -> 'data') WITH ORDINALITY AS e(item, i)
+               WHERE NOT bad ? (e.item ->> 'connectionId'));
+
+    -- status: active runs on schedule; inactive is paused; locked (by
+    -- Airbyte) cannot run either; deprecated is Airbyte's deleted.
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'connectionId') e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+         ORDER BY e.item ->> 'connectionId', e.i DESC
+    ), up AS (
+        INSERT INTO syncopt.connector AS c (
+            account_id, external_id, name, workspace_id, destination_id, source_key, service,
+            schedule_minutes, schedule_type, cron_expression, schedule_timezone, paused, raw, deleted_at,
+            updated_at)
+        SELECT ingest_airbyte_connections.account_id, s.item ->> 'connectionId', s.item ->> 'name',
+               s.item ->> 'workspaceId', s.item ->> 'destinationId', s.item ->> 'sourceId', NULL,
+               syncopt.airbyte_basic_minutes(s.item #>> '{schedule,basicTiming}'),
+               s.item #>> '{schedule,scheduleType}', s.item #>> '{schedule,cronExpression}',
+               -- a zone PostgreSQL does not know stays NULL: vendor_next_start
+               -- then leaves the schedule unmodelled
+               CASE WHEN syncopt.is_valid_timezone(z.zone) THEN z.zone END,
+               s.item ->> 'status' <> 'active', s.item,
+               CASE WHEN s.item ->> 'status' = 'deprecated' THEN now() END, now()
+          FROM src s, syncopt.airbyte_cron_parts(coalesce(s.item #>> '{schedule,cronExpression}', '')) z
+        ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
+            name = excluded.name, workspace_id = excluded.workspace_id,
+            destination_id = excluded.destination_id,
+            -- source_key is the admins' to set; the vendor's sourceId only seeds it
+            source_key = coalesce(c.source_key, excluded.source_key),
+            schedule_minutes = excluded.schedule_minutes, schedule_type = excluded.schedule_type,
+            cron_expression = excluded.cron_expression, schedule_timezone = excluded.schedule_timezone,
+            paused = excluded.paused, raw = excluded.raw,
+            deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(c.deleted_at, excluded.deleted_at) END,
+            updated_at = now()
+        WHERE c.raw IS DISTINCT FROM excluded.raw
+           OR (c.deleted_at IS NULL) <> (excluded.deleted_at IS NULL)
+        RETURNING 1)
+    SELECT count(*) INTO touched FROM up;
+    RETURN touched;
+END
+$$;
+
+CREATE FUNCTION syncopt.text_expr(rel regclass, col name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN syncopt.column_type(rel, col) IS NOT NULL THEN pg_catalog.format('%I::text', col) END
+$$;
+
+CREATE FUNCTION syncopt.log_ingest_count_skipped(account_id bigint, log_schema name, skipped jsonb)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO syncopt.log_ingest_skipped AS k (account_id, log_schema, reason, rows)
+    SELECT account_id, log_schema, s.key, s.value::bigint
+      FROM pg_catalog.jsonb_each_text(skipped) s
+     WHERE s.value::bigint OPERATOR(pg_catalog.>) 0
+    ON CONFLICT ON CONSTRAINT log_ingest_skipped_pkey DO UPDATE SET rows = k.rows OPERATOR(pg_catalog.+) excluded.rows;
+    UPDATE syncopt.log_ingest_state s
+       SET rows_skipped = s.rows_skipped OPERATOR(pg_catalog.+)
+                          (SELECT coalesce(pg_catalog.sum(v.value::bigint), 0) FROM pg_catalog.jsonb_each_text(skipped) v
+                            WHERE v.value::bigint OPERATOR(pg_catalog.>) 0)
+     WHERE s.account_id OPERATOR(pg_catalog.=) log_ingest_count_skipped.account_id
+       AND s.log_schema OPERATOR(pg_catalog.=) log_ingest_count_skipped.log_schema;
+$$;
+
+CREATE FUNCTION syncopt.ingest_fivetran_log_begin(account_id bigint, log_schema name)
+RETURNS syncopt.log_ingest_state
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st syncopt.log_ingest_state;
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    IF log_schema IS NULL THEN
+        RAISE EXCEPTION 'log_schema must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the schema the Platform Connector writes to (fivetran_metadata for new connections, fivetran_log for older ones).';
+    END IF;
+    INSERT INTO syncopt.log_ingest_state AS s (account_id, log_schema) VALUES (account_id, log_schema)
+    ON CONFLICT DO NOTHING;
+    SELECT * INTO st FROM syncopt.log_ingest_state s
+     WHERE s.account_id = ingest_fivetran_log_begin.account_id AND s.log_schema = ingest_fivetran_log_begin.log_schema
+       FOR UPDATE;
+    RETURN st;
+END
+$$;
+
+CREATE FUNCTION syncopt.ingest_fivetran_log_batch(account_id bigint, log_schema name,
+                                                  events syncopt.platform_log_event[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    items     syncopt.platform_log_item[];
+    runs      syncopt.platform_log_run[];
+    skipped   jsonb;
+    n_orphans bigint;
+    touched   bigint;
+    finished  bigint[];
+    merged    bigint[];
+BEGIN
+    PERFORM FROM syncopt.log_ingest_state s
+      WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema
+        FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema % of account % is not being read', log_schema, account_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call syncopt.ingest_fivetran_log(account_id, log_schema); this is one of its steps.';
+    END IF;
+
+    -- Decode message_data (a JSON string holding JSON is decoded once more)
+    -- and keep the sync events that can be read; count the others by reason.
+    WITH e AS (
+        SELECT e.id, e.ts, e.conn, nullif(btrim(e.sync_id), '') AS sync_id,
+               coalesce(upper(e.event) = 'SEVERE', false) AS severe, e.message_event,
+               nullif(btrim(e.message_data), '') IS NULL AS no_data,
+               -- a SEVERE message that is not JSON is kept as the text it is
+               coalesce(CASE WHEN jsonb_typeof(j2.j) IN ('object', 'array') THEN j2.j ELSE j1.j END,
+                        CASE WHEN upper(e.event) = 'SEVERE'
+                                  AND e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
+                             THEN to_jsonb(nullif(btrim(e.message_data), '')) END) AS data
+          FROM unnest(events) e
+          CROSS JOIN LATERAL (SELECT syncopt.try_jsonb(e.message_data) AS j) j1
+          CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(j1.j) = 'string' THEN syncopt.try_jsonb(j1.j #>> '{}') END AS j) j2
+         WHERE e.message_event IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
+            OR (e.message_event IS NOT NULL AND upper(e.event) = 'SEVERE')
+    ), c AS (
+        SELECT e.*, CASE
+            WHEN e.id IS NULL OR btrim(e.id) = '' THEN 'no_id'
+            WHEN e.conn IS NULL OR btrim(e.conn) = '' THEN 'no_connection'
+            WHEN e.ts IS NULL OR NOT isfinite(e.ts) THEN 'no_time_stamp'
+            WHEN e.message_event IN ('sync_stats', 'records_modified')
+                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
+            WHEN e.message_event = 'sync_end' AND NOT e.no_data
+                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
+            WHEN e.message_event = 'sync_end' AND e.data ->> 'status' IS NOT NULL
+                 AND syncopt.fivetran_end_status(e.data ->> 'status') IS NULL THEN 'unknown_status'
+            WHEN e.message_event = 'records_modified'
+                 AND coalesce(e.data ->> 'count', '') !~ '^[0-9]{1,18}$' THEN 'bad_count'
+        END AS problem
+          FROM e
+    )
+    SELECT (SELECT array_agg(ROW(c.id, c.ts, c.conn, c.sync_id, c.severe, c.message_event, c.data)::syncopt.platform_log_item)
+              FROM c WHERE c.problem IS NULL),
+           (SELECT coalesce(jsonb_object_agg(p.problem, p.n), '{}')
+              FROM (SELECT c.problem, count(*) AS n FROM c WHERE c.problem IS NOT NULL GROUP BY c.problem) p)
+      INTO items, skipped;
+
+    INSERT INTO syncopt.connector (account_id, external_id)
+    SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
+    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+
+    -- Each event's run.  With a sync_id: that id's run, where a sync_start
+    -- after the id's sync_end opens another run (keyed sync_id@start); the
+    -- events before the batch's first such start join the stored run of the
+    -- id they fall in.  Without: the latest sync_start of the connector at or
+    -- before it, else the run the connector still has open.
+    -- The keys are worked out on narrow rows (the event's number n, no
+    -- data), joined back to the events to aggregate.
+    WITH i AS (
+        SELECT i.n, i.id, i.ts, i.sync_id, i.message_event, c.connector_id,
+               row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
+          FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)
+          JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
+    ), stored AS MATERIALIZED (
+        -- The stored runs of the batch's sync_ids: the id's own run and the
+        -- later ones keyed id@start.
+        SELECT g.connector_id, g.sync_id, r.external_run_id, r.started_at, r.finished_at
+          FROM (SELECT DISTINCT i.connector_id, i.sync_id FROM i WHERE i.sync_id IS NOT NULL) g
+          JOIN syncopt.sync_run x ON x.connector_id = g.connector_id AND x.external_run_id = g.sync_id
+          JOIN syncopt.sync_run r ON r.connector_id = g.connector_id AND r.started_at >= x.started_at
+           AND (r.run_id = x.run_id OR left(r.external_run_id, length(g.sync_id) + 1) = g.sync_id || '@')
+    ), b AS (
+        SELECT i.*,
+               max(i.pos) FILTER (WHERE i.message_event = 'sync_end') OVER w AS last_end,
+               max(i.pos) FILTER (WHERE i.message_event = 'sync_start') OVER w AS last_start
+          FROM i
+        WINDOW w AS (PARTITION BY i.connector_id, i.sync_id ORDER BY i.pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), fall AS (
+        -- The stored run each event falls in: the latest started at or
+        -- before it, else the first.
+        SELECT DISTINCT ON (b.connector_id, b.sync_id, b.pos) b.connector_id, b.sync_id, b.pos,
+               s.external_run_id, s.finished_at
+          FROM b JOIN stored s ON s.connector_id = b.connector_id AND s.sync_id = b.sync_id
+         ORDER BY b.connector_id, b.sync_id, b.pos, s.started_at <= b.ts DESC,
+                  CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST, s.started_at
+    ), o AS (
+        SELECT b.*, f.external_run_id AS stored_run,
+               b.sync_id IS NOT NULL AND b.message_event = 'sync_start'
+               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(f.finished_at < b.ts, false)
+                        ELSE coalesce(b.last_end > b.last_start, b.last_end IS NOT NULL) END AS opens
+          FROM b LEFT JOIN fall f USING (connector_id, sync_id, pos)
+    ), k AS (
+        SELECT o.*,
+               count(*) FILTER (WHERE o.opens) OVER w AS segment,
+               max(o.ts) FILTER (WHERE o.opens) OVER w AS opened_at,
+               max(o.ts) FILTER (WHERE o.message_event = 'sync_start' AND o.sync_id IS NULL)
+                   OVER (PARTITION BY o.connector_id ORDER BY o.ts, o.id ROWS UNBOUNDED PRECEDING) AS started_nosync
+          FROM o
+        WINDOW w AS (PARTITION BY o.connector_id, o.sync_id ORDER BY o.pos ROWS UNBOUNDED PRECEDING)
+    ), keyed AS (
+        SELECT k.n, k.connector_id,
+               CASE WHEN k.sync_id IS NULL THEN
+                        coalesce('log:' || to_char(k.started_nosync AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                 (SELECT r.external_run_id FROM syncopt.sync_run r
+                                   WHERE r.connector_id = k.connector_id AND r.status = 'running'
+                                     AND r.source = 'platform_log' AND r.started_at <= k.ts
+                                   ORDER BY r.started_at DESC LIMIT 1))
+                    WHEN k.segment = 0 THEN coalesce(k.stored_run, k.sync_id)
+                    ELSE k.sync_id || '@' || to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+               END AS ext
+          FROM k
+    ), agg AS (
+        SELECT x.connector_id, x.ext,
+               min(k.ts) FILTER (WHERE k.message_event = 'sync_start') AS started_at,
+               max(k.ts) FILTER (WHERE k.message_event = 'sync_end') AS finished_at,
+               syncopt.fivetran_end_status((array_agg(k.data ->> 'status' ORDER BY k.ts DESC)
+                                            FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
+               (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
+                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
+               max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
+                                                             AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
+               max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
+                   FILTER (WHERE k.message_event = 'sync_stats'
+                             AND coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb',
+                                          k.data ->> 'extract_volume_mb') ~ '^[0-9]+(\.[0-9]+)?$') AS mb,
+               sum((k.data ->> 'count')::bigint) FILTER (WHERE k.message_event = 'records_modified') AS rows,
+               left(string_agg(coalesce(k.data ->> 'message', k.data ->> 'reason', k.data #>> '{}', '(no message)'), '; '
+                               ORDER BY k.ts) FILTER (WHERE k.severe), 2000) AS severe
+          FROM keyed x
+          JOIN unnest(items) WITH ORDINALITY k(id, ts, conn, sync_id, severe, message_event, data, n) ON k.n = x.n
+         WHERE x.ext IS NOT NULL
+         GROUP BY x.connector_id, x.ext
+    )
+    -- A sync_end without a status (Fivetran's own seeds have them) is failed
+    -- when the run left a SEVERE error, else succeeded; the end's reason is
+    -- the error of a run that did not succeed and has no SEVERE message.
+    SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
+           (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
+                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END)
+                                )::syncopt.platform_log_run)
+              FROM (SELECT a.*,
+                           CASE WHEN a.finished_at IS NULL THEN 'running'
+                                WHEN a.end_status IS NOT NULL THEN a.end_status
+                                WHEN a.severe IS NOT NULL OR r.error_message IS NOT NULL THEN 'failed'
+                                ELSE 'succeeded' END AS status
+                      FROM agg a
+                      LEFT JOIN syncopt.sync_run r ON r.connector_id = a.connector_id AND r.external_run_id = a.ext) s)
+      INTO n_orphans, runs;
+    skipped := skipped || jsonb_build_object('outside_sync', n_orphans);
+
+    -- A run the REST API saw only by its end becomes this richer run.
+    WITH pairs AS (
+        SELECT DISTINCT ON (a.run_id) a.run_id, l.ext
+          FROM unnest(runs) l
+          JOIN syncopt.sync_run a
+            ON a.connector_id = l.connector_id AND a.source = 'api' AND a.status = l.status
+           AND a.finished_at BETWEEN l.finished_at - interval '2 minutes' AND l.finished_at + interval '2 minutes'
+         WHERE l.finished_at IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sync_run e
+                            WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
+         ORDER BY a.run_id, abs(extract(epoch FROM a.finished_at - l.finished_at))
+    ), one AS (
+        SELECT DISTINCT ON (p.ext) p.* FROM pairs p ORDER BY p.ext, p.run_id
+    )
+    UPDATE syncopt.sync_run r SET external_run_id = one.ext, source = 'platform_log'
+      FROM one WHERE r.run_id = one.run_id;
+
+    WITH old AS (
+        SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
+          JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
+    ), up AS (
+        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
+                                           rows, bytes, error_message, duration_known, source)
+        SELECT l.connector_id, l.ext,
+               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at,
+                        (SELECT e.started_at FROM syncopt.sync_run e
+                          WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)),
+               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint,
+               l.error_message, l.started_at IS NOT NULL OR l.total_s IS NOT NULL, 'platform_log'
+          FROM unnest(runs) l
+         WHERE l.started_at IS NOT NULL OR l.finished_at IS NOT NULL
+            OR EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
+        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO UPDATE SET
+            started_at = CASE WHEN NOT r.duration_known AND excluded.duration_known THEN excluded.started_at
+                              ELSE least(r.started_at, excluded.started_at) END,
+            finished_at = coalesce(excluded.finished_at, r.finished_at),
+            status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE r.status END,
+            rows = CASE WHEN r.rows IS NULL THEN excluded.rows WHEN excluded.rows IS NULL THEN r.rows
+                        ELSE r.rows + excluded.rows END,
+            bytes = coalesce(excluded.bytes, r.bytes),
+            error_message = coalesce(excluded.error_message, r.error_message),
+            duration_known = r.duration_known OR excluded.duration_known,
+            ingested_at = now()
+        RETURNING r.run_id, r.status, r.duration_known)
+    SELECT count(*),
+           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
+           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'
+                                          AND up.duration_known AND NOT old.duration_known)
+      INTO touched, finished, merged
+      FROM up LEFT JOIN old USING (run_id);
+
+    PERFORM syncopt.absorb_runs(finished, true);
+    PERFORM syncopt.absorb_runs(merged, false);
+    PERFORM syncopt.log_ingest_count_skipped(account_id, log_schema, skipped);
+    UPDATE syncopt.log_ingest_state s SET runs_touched = s.runs_touched + touched
+     WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema;
+    RETURN touched;
+END
+$$;
+
+CREATE FUNCTION syncopt.ingest_fivetran_log_end(account_id bigint, log_schema name,
+                                                connections syncopt.platform_log_connection[],
+                                                watermark timestamptz, boundary_ids text[], rows_read bigint,
+                                                skipped jsonb)
+RETURNS syncopt.log_ingest_state
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st syncopt.log_ingest_state;
+BEGIN
+    SELECT * INTO st FROM syncopt.log_ingest_state s
+     WHERE s.account_id = ingest_fivetran_log_end.account_id AND s.log_schema = ingest_fivetran_log_end.log_schema
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema % of account % is not being read', log_schema, account_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call syncopt.ingest_fivetran_log(account_id, log_schema); this is one of its steps.';
+    END IF;
+
+    -- The first row of an id wins (the caller lists the newest first);
+    -- _fivetran_deleted marks a connector deleted.
+    INSERT INTO syncopt.connector AS c (account_id, external_id, name, service, destination_id, group_id,
+                                        paused, deleted_at, updated_at)
+    SELECT DISTINCT ON (src.id) ingest_fivetran_log_end.account_id, src.id, src.name, src.service,
+           src.destination_id, src.destination_id, coalesce(src.paused, false),
+           CASE WHEN src.deleted THEN now() END, now()
+      FROM unnest(connections) WITH ORDINALITY src
+     WHERE src.id IS NOT NULL AND btrim(src.id) <> ''
+     ORDER BY src.id, src.ordinality
+    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
+        name = coalesce(excluded.name, c.name), service = coalesce(excluded.service, c.service),
+        destination_id = coalesce(excluded.destination_id, c.destination_id),
+        group_id = coalesce(excluded.group_id, c.group_id), paused = excluded.paused,
+        deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(c.deleted_at, now()) END,
+        updated_at = now()
+    WHERE (c.name, c.service, c.destination_id, c.paused, c.deleted_at IS NULL)
+          IS DISTINCT FROM (coalesce(excluded.name, c.name), coalesce(excluded.service, c.service),
+                            coalesce(excluded.destination_id, c.destination_id), excluded.paused,
+                            excluded.deleted_at IS NULL);
+
+    PERFORM syncopt.log_ingest_count_skipped(account_id, log_schema, coalesce(skipped, '{}'));
+    UPDATE syncopt.log_ingest_state s SET
+        watermark = CASE WHEN ingest_fivetran_log_end.watermark > s.watermark OR s.watermark IS NULL
+                         THEN coalesce(ingest_fivetran_log_end.watermark, s.watermark) ELSE s.watermark END,
+        boundary_ids = ARRAY(
+            SELECT DISTINCT u FROM unnest(CASE
+                WHEN ingest_fivetran_log_end.watermark > s.watermark OR s.watermark IS NULL
+                    THEN ingest_fivetran_log_end.boundary_ids
+                WHEN ingest_fivetran_log_end.watermark = s.watermark
+                    THEN s.boundary_ids || ingest_fivetran_log_end.boundary_ids
+                ELSE s.boundary_ids END) u
+             WHERE u IS NOT NULL ORDER BY u),
+        rows_read = s.rows_read + greatest(coalesce(ingest_fivetran_log_end.rows_read, 0), 0),
+        last_read_at = now()
+     WHERE s.account_id = ingest_fivetran_log_end.account_id AND s.log_schema = ingest_fivetran_log_end.log_schema
+    RETURNING * INTO st;
+    RETURN st;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_log(account_id bigint, log_schema name DEFAULT 'fivetran_log')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    batch_size CONSTANT integer := 10000;
+    sync_events CONSTANT text := $e$('sync_start', 'sync_end', 'sync_stats', 'records_modified')$e$;
+    st         syncopt.log_ingest_state;
+    rel        regclass;
+    conn_rel   regclass;
+    conncol    name;
+    idcol      name;
+    ts_expr    text;
+    wm_expr    text;
+    is_new     text;
+    n_read     bigint;
+    n_no_event bigint;
+    n_repeated bigint := 0;
+    max_wm     timestamptz;
+    new_ids    text[] := '{}';
+    conns      syncopt.platform_log_connection[];
+    batch      syncopt.platform_log_event[] := '{}';
+    r          record;
+    touched    bigint := 0;
+    before     jsonb;
+    n_skipped  bigint;
+    why        text;
+BEGIN
+    st := syncopt.ingest_fivetran_log_begin(account_id, log_schema);
+    SELECT coalesce(jsonb_object_agg(k.reason, k.rows), '{}') INTO before FROM syncopt.log_ingest_skipped k
+     WHERE k.account_id = ingest_fivetran_log.account_id AND k.log_schema = ingest_fivetran_log.log_schema;
+    rel := to_regclass(format('%I.log', log_schema));
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'table %.log does not exist', quote_ident(log_schema)
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Pass the schema the Platform Connector writes to (fivetran_metadata for new connections, fivetran_log for older ones).';
+    END IF;
+    conncol := CASE WHEN syncopt.column_type(rel, 'connection_id') IS NOT NULL THEN 'connection_id'
+                    WHEN syncopt.column_type(rel, 'connector_id') IS NOT NULL THEN 'connector_id' END;
+    IF conncol IS NULL OR syncopt.column_type(rel, 'id') IS NULL OR syncopt.column_type(rel, 'time_stamp') IS NULL
+       OR syncopt.column_type(rel, 'message_event') IS NULL OR syncopt.column_type(rel, 'message_data') IS NULL THEN
+        RAISE EXCEPTION 'table % is not a Platform Connector log table', rel
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'It needs id, time_stamp, connection_id (or connector_id), message_event and message_data.';
+    END IF;
+
+    -- The connection table (or the legacy connector table), newest row of an id first.
+    conn_rel := coalesce(to_regclass(format('%I.connection', log_schema)), to_regclass(format('%I.connector', log_schema)));
+    IF conn_rel IS NOT NULL THEN
+        idcol := CASE WHEN syncopt.column_type(conn_rel, 'connection_id') IS NOT NULL THEN 'connection_id' ELSE 'connector_id' END;
+        IF syncopt.column_type(conn_rel, idcol) IS NULL THEN
+            RAISE EXCEPTION 'table % has no column %', conn_rel, idcol
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'syncopt reads the Platform Connector schema as Fivetran writes it.';
+        END IF;
+        EXECUTE format($q$
+            SELECT array_agg(ROW(c.id, c.name, c.service, c.dest, c.paused, c.deleted)::syncopt.platform_log_connection
+                             ORDER BY c.id, c.synced DESC NULLS LAST)
+              FROM (SELECT %s AS id, %s AS name, %s AS service, %s AS dest, (%s)::boolean AS paused,
+                           (%s)::boolean AS deleted, %s AS synced
+                      FROM %s) c$q$,
+            syncopt.text_expr(conn_rel, idcol),
+            coalesce(syncopt.text_expr(conn_rel, CASE idcol WHEN 'connection_id' THEN 'connection_name'
+                                                             ELSE 'connector_name' END), 'NULL'),
+            coalesce(syncopt.text_expr(conn_rel, 'connector_type'), syncopt.text_expr(conn_rel, 'connector_type_id'), 'NULL'),
+            coalesce(syncopt.text_expr(conn_rel, 'destination_id'), 'NULL'),
+            coalesce(syncopt.text_expr(conn_rel, 'paused'), 'NULL'),
+            coalesce(syncopt.text_expr(conn_rel, '_fivetran_deleted'), 'NULL'),
+            coalesce(syncopt.utc_timestamp_expr(conn_rel, '_fivetran_synced'), 'NULL::timestamptz'),
+            conn_rel)
+        INTO conns;
+    END IF;
+
+    -- New rows: after the watermark (_fivetran_synced, when rows land; else
+    -- time_stamp), or at it with an id not read yet.
+    ts_expr := syncopt.utc_timestamp_expr(rel, 'time_stamp');
+    wm_expr := coalesce(syncopt.utc_timestamp_expr(rel, '_fivetran_synced'), ts_expr);
+    is_new := format('(%1$s > $1 OR $1 IS NULL OR (%1$s = $1 AND id::text <> ALL ($2)))', wm_expr);
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE message_event IS NULL), max(%s) FROM %s WHERE %s',
+                   wm_expr, rel, is_new)
+        INTO n_read, n_no_event, max_wm
+        USING st.watermark, st.boundary_ids;
+
+    -- Only sync events and SEVERE rows leave this step (and the ids of the
+    -- rows at the new watermark); a repeated id is read once.
+    FOR r IN EXECUTE format($q$
+        SELECT x.id, x.ts, x.wm, x.conn, x.sync_id, x.event, x.message_event,
+               CASE WHEN x.wanted THEN x.message_data END AS message_data, x.wanted,
+               row_number() OVER (PARTITION BY x.id, x.wanted ORDER BY x.wm, x.ts) AS nth
+          FROM (SELECT l.*, coalesce(l.message_event IN %s OR (l.message_event IS NOT NULL AND upper(l.event) = 'SEVERE'),
+                                     false) AS wanted
+                  FROM (SELECT id::text AS id, %s AS ts, %s AS wm, %I::text AS conn, %s AS sync_id, %s AS event,
+                               message_event::text AS message_event, message_data::text AS message_data
+                          FROM %s WHERE %s) l) x
+         WHERE x.wanted OR x.wm = $3
+         ORDER BY x.wm, x.ts, x.id$q$,
+        sync_events, ts_expr, wm_expr, conncol,
+        coalesce(syncopt.text_expr(rel, 'sync_id'), 'NULL'), coalesce(syncopt.text_expr(rel, 'event'), 'NULL'),
+        rel, is_new)
+        USING st.watermark, st.boundary_ids, max_wm
+    LOOP
+        IF r.wm = max_wm AND r.id IS NOT NULL THEN
+            new_ids := new_ids || r.id;
+        END IF;
+        CONTINUE WHEN NOT r.wanted;
+        IF r.nth > 1 AND r.id IS NOT NULL THEN
+            n_repeated := n_repeated + 1;
+            CONTINUE;
+        END IF;
+        batch := batch || ROW(r.id, r.ts, r.conn, r.sync_id, r.event, r.message_event, r.message_data)::syncopt.platform_log_event;
+        IF cardinality(batch) >= batch_size THEN
+            touched := touched + syncopt.ingest_fivetran_log_batch(account_id, log_schema, batch);
+            batch := '{}';
+        END IF;
+    END LOOP;
+    IF cardinality(batch) > 0 THEN
+        touched := touched + syncopt.ingest_fivetran_log_batch(account_id, log_schema, batch);
+    END IF;
+
+    PERFORM syncopt.ingest_fivetran_log_end(account_id, log_schema, conns, max_wm, new_ids, n_read,
+                                            jsonb_build_object('no_message_event', n_no_event, 'repeated_id', n_repeated));
+    SELECT sum(d.n), string_agg(format('%s %s', d.n, d.reason), ', ' ORDER BY d.reason)
+      INTO n_skipped, why
+      FROM (SELECT k.reason, k.rows - coalesce((before ->> k.reason)::bigint, 0) AS n
+              FROM syncopt.log_ingest_skipped k
+             WHERE k.account_id = ingest_fivetran_log.account_id AND k.log_schema = ingest_fivetran_log.log_schema) d
+     WHERE d.n > 0;
+    IF n_skipped > 0 THEN
+        RAISE NOTICE 'skipped % of % new log rows (%)', n_skipped, n_read, why
+            USING HINT = 'Totals by reason are kept in syncopt.log_ingest_skipped.';
+    END IF;
+    RETURN touched;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.verify_signature(secret text, body text, signature text) RETURNS boolean
+LANGUAGE C IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_verify_signature';
+
+CREATE OR REPLACE FUNCTION syncopt.try_jsonb(value text) RETURNS jsonb
+LANGUAGE C IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_try_jsonb';
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_webhook(account_id bigint, body text, signature text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    secret   text;
+    ev       jsonb;
+    problem  text;
+    conn_id  bigint;
+    run      syncopt.sync_run;
+    event_at timestamptz;
+    end_status text;
+    new_run_id bigint;
+    run_key  text;          -- sync_id, or (older payloads) event and time
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    SELECT s.webhook_secret INTO secret FROM syncopt.account_secret s
+     WHERE s.account_id = ingest_fivetran_webhook.account_id;
+    IF secret IS NULL THEN
+        RAISE EXCEPTION 'account % has no webhook secret', account_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Set the secret the webhook was created with: syncopt.set_webhook_secret(account_id, secret).';
+    END IF;
+    IF body IS NULL OR signature IS NULL OR NOT syncopt.verify_signature(secret, body, btrim(signature)) THEN
+        RAISE EXCEPTION 'webhook signature does not match'
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'X-Fivetran-Signature-256 must be the hex HMAC-SHA256 of the raw body under the webhook secret. Nothing was stored.',
+                  HINT = 'Pass the body exactly as received (no re-encoding) and the header value unchanged.';
+    END IF;
+
+    ev := syncopt.try_jsonb(body);
+    problem := CASE WHEN jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
+                    ELSE syncopt.json_field_problem(ev -> 'event', 'string', false, 'event') END;
+    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') THEN
+        problem := coalesce(
+            syncopt.json_field_problem(ev -> 'sync_id', 'string', true, 'sync_id'),
+            CASE WHEN btrim(ev ->> 'sync_id') = '' THEN 'field "sync_id" is empty' END,
+            syncopt.json_field_problem(coalesce(ev -> 'connector_id', ev -> 'connection_id'), 'string', false,
+                                       'connector_id'),
+            syncopt.json_field_problem(ev -> 'created', 'timestamp', false, 'created'),
+            CASE WHEN ev ->> 'event' = 'sync_end' THEN coalesce(
+                syncopt.json_field_problem(ev -> 'data', 'object', false, 'data'),
+                syncopt.json_field_problem(ev #> '{data,status}', 'string', false, 'data.status'),
+                CASE WHEN syncopt.fivetran_end_status(ev #>> '{data,status}') IS NULL
+                     THEN format('field "data.status" has unknown value %s', ev #> '{data,status}') END) END);
+    END IF;
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran webhook', problem);
+    END IF;
+    -- The test event, and event types syncopt does not use.
+    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') THEN
+        RETURN 0;
+    END IF;
+
+    INSERT INTO syncopt.connector AS c (account_id, external_id, name, service, group_id, destination_id)
+    VALUES (account_id, coalesce(ev ->> 'connector_id', ev ->> 'connection_id'),
+            coalesce(ev ->> 'connector_name', ev ->> 'connection_name'), ev ->> 'connector_type',
+            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'),
+            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'))
+    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
+     WHERE c.account_id = ingest_fivetran_webhook.account_id
+       AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
+    event_at := (ev ->> 'created')::timestamptz;
+    run_key := coalesce(ev ->> 'sync_id',
+                        format('webhook:%s:%s', ev ->> 'event',
+                               to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+    IF ev ? 'sync_id' AND jsonb_typeof(ev -> 'sync_id') = 'string' THEN
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.external_run_id = run_key FOR UPDATE;
+    ELSIF ev ->> 'event' = 'sync_start' THEN
+        -- without sync_id, the same start delivered again
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.started_at = event_at FOR UPDATE;
+    ELSE
+        -- without sync_id, the run this end closes: the same end delivered
+        -- again, else the newest run still running that began before it
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id
+           AND ((r.status <> 'running' AND r.finished_at = event_at)
+                OR (r.status = 'running' AND r.started_at <= event_at))
+         ORDER BY r.status <> 'running' DESC, r.started_at DESC LIMIT 1 FOR UPDATE;
+    END IF;
+
+    IF ev ->> 'event' = 'sync_start' THEN
+        IF run.run_id IS NULL THEN
+            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
+            VALUES (conn_id, run_key, event_at, 'running', 'webhook');
+            RETURN 1;
+        ELSIF NOT run.duration_known AND event_at <= run.finished_at THEN
+            -- the end arrived first; now its duration is known
+            UPDATE syncopt.sync_run r SET started_at = event_at, duration_known = true, ingested_at = now()
+             WHERE r.run_id = run.run_id;
+            PERFORM syncopt.absorb_runs(ARRAY[run.run_id], false);
+            RETURN 1;
+        END IF;
+        RETURN 0;               -- a repeated delivery
+    END IF;
+
+    end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
+    IF run.run_id IS NULL THEN
+        -- The REST API may have seen this run's end already.
+        UPDATE syncopt.sync_run r SET external_run_id = run_key, source = 'webhook'
+         WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
+                            WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
+                              AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
+                            ORDER BY abs(extract(epoch FROM a.finished_at - event_at)) LIMIT 1)
+        RETURNING r.run_id INTO new_run_id;
+        IF new_run_id IS NOT NULL THEN
+            RETURN 1;
+        END IF;
+        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
+                                      error_message, duration_known, source)
+        VALUES (conn_id, run_key, event_at, event_at, end_status,
+                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END, false, 'webhook')
+        RETURNING sync_run.run_id INTO new_run_id;
+        PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
+        RETURN 1;
+    ELSIF run.status = 'running' THEN
+        UPDATE syncopt.sync_run r
+           SET finished_at = greatest(event_at, r.started_at), status = end_status,
+               error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+               ingested_at = now()
+         WHERE r.run_id = run.run_id;
+        PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);
+        RETURN 1;
+    END IF;
+    RETURN 0;                   -- a repeated delivery
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.predict_duration(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, p50 interval, p90 interval, predicted_rows bigint,
+               samples integer, method text, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_predict_duration';
+
+CREATE OR REPLACE FUNCTION syncopt.priority_scores(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, score double precision, urgency double precision,
+               downstream_weight double precision, downstream_assets integer,
+               calendar_multiplier double precision, staleness double precision,
+               load_penalty double precision, cost_penalty double precision,
+               failure_risk double precision, p90 interval, deadline timestamptz,
+               deadline_asset_id bigint, latest_start timestamptz, slack interval, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_priority_scores';
+
+CREATE OR REPLACE FUNCTION syncopt.plan(at timestamptz DEFAULT now(), horizon interval DEFAULT '24 hours')
+RETURNS TABLE (connector_id bigint, planned_start timestamptz, predicted_end timestamptz,
+               deadline timestamptz, slack interval, will_miss boolean, action text,
+               priority integer, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_plan';
+
+CREATE OR REPLACE FUNCTION syncopt.sla_risk(at timestamptz DEFAULT now())
+RETURNS TABLE (asset_id bigint, deadline timestamptz, predicted_ready timestamptz, at_risk boolean,
+               risk text, blocking_connectors bigint[], reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_sla_risk';
+
+CREATE OR REPLACE FUNCTION syncopt.batch_recommendations(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, current_batch_size integer, recommended_batch_size integer,
+               current_parallelism integer, recommended_parallelism integer,
+               expected_rows_per_s double precision, expected_duration interval,
+               recommended_schedule text, confidence double precision, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_batch_recommendations';
+
+CREATE OR REPLACE FUNCTION syncopt.anomalies(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS TABLE (run_id bigint, connector_id bigint, metric text, observed double precision,
+               expected double precision, score double precision, direction text, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_anomalies';
+
+CREATE OR REPLACE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
+RETURNS TABLE (category text, retryable boolean, remediation text, explanation text)
+LANGUAGE c STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_classify_failure';
+
+CREATE OR REPLACE FUNCTION syncopt.classify_runs(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
+               retryable boolean, remediation text, explanation text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_classify_runs';
+
+CREATE OR REPLACE FUNCTION syncopt.schema_drift()
+RETURNS TABLE (connector_id bigint, schema_name text, table_name text, column_name text,
+               change text, expected_type text, observed_type text, breaking boolean,
+               affected_assets text[], suggested_fix text, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_schema_drift';
+
+CREATE OR REPLACE FUNCTION syncopt.simulate(policy text, horizon interval DEFAULT '7 days', seed integer DEFAULT 1,
+                                 start_at timestamptz DEFAULT now(),
+                                 auto_suspend interval DEFAULT '5 minutes',
+                                 noise double precision DEFAULT 1)
+RETURNS TABLE (policy text, seed integer, deadlines integer, sla_misses integer,
+               weighted_misses double precision, weighted_tardiness_h double precision,
+               p95_lateness interval, syncs integer, failed_syncs integer, wasted_syncs integer,
+               load_window_syncs integer, credits double precision,
+               lb_sla_misses integer, lb_weighted_misses double precision,
+               lb_weighted_tardiness_h double precision, lb_syncs integer,
+               slot_bound_sla_misses integer, slot_bound_weighted_misses double precision, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_simulate';
+
+CREATE OR REPLACE FUNCTION syncopt.simulate_world(horizon interval DEFAULT '7 days', seed integer DEFAULT 1,
+                                       start_at timestamptz DEFAULT now(),
+                                       noise double precision DEFAULT 1)
+RETURNS jsonb
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_simulate_world';
+
+CREATE OR REPLACE FUNCTION syncopt.apply_decision(d syncopt.fivetran_sync_ai_logs) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE syncopt.connector c SET
+        paused = CASE d.action WHEN 'pause' THEN true WHEN 'resume' THEN false ELSE c.paused END,
+        schedule_minutes = CASE WHEN d.action = 'set_schedule' AND d.params ? 'sync_frequency'
+                                THEN (d.params->>'sync_frequency')::integer ELSE c.schedule_minutes END,
+        schedule_type = CASE WHEN d.action = 'set_schedule' AND d.params ? 'schedule_type'
+                             THEN d.params->>'schedule_type' ELSE c.schedule_type END,
+        daily_sync_time = CASE WHEN d.action = 'set_schedule' AND d.params ? 'daily_sync_time'
+                               THEN (d.params->>'daily_sync_time')::time ELSE c.daily_sync_time END,
+        cron_expression = CASE WHEN d.action = 'set_schedule' AND d.vendor = 'airbyte'
+                               THEN d.params->>'cron_expression' ELSE c.cron_expression END,
+        -- Airbyte sets the cron schedules of its API in UTC
+        schedule_timezone = CASE WHEN d.action = 'set_schedule' AND d.vendor = 'airbyte'
+                                 THEN NULL ELSE c.schedule_timezone END,
+        batch_size = CASE WHEN d.action = 'set_batch_size'
+                          THEN (d.params->>'batch_size')::integer ELSE c.batch_size END
+     WHERE c.connector_id = d.connector_id
+       AND d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size')
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.vendor_next_start(conn syncopt.connector, last_start timestamptz, at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN conn.paused OR conn.schedule_type = 'manual' THEN 'infinity'::timestamptz
+        -- a zone PostgreSQL does not know (schedule_timezone NULL) is not modelled
+        WHEN conn.schedule_type = 'cron' THEN coalesce(
+            syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*',
+                                    CASE WHEN cron.zone IS NULL OR cron.zone = 'UTC' THEN 'UTC'
+                                         WHEN cron.zone = conn.schedule_timezone THEN cron.zone END, at),
+            'infinity'::timestamptz)
+        WHEN conn.schedule_minutes = 1440 AND conn.daily_sync_time IS NOT NULL
+            THEN syncopt.next_local_time(conn.daily_sync_time, '*', 'UTC', at)
+        WHEN conn.schedule_minutes IS NULL THEN 'infinity'::timestamptz
+        ELSE greatest(at, coalesce(last_start, at) + make_interval(mins => conn.schedule_minutes))
+    END
+      FROM syncopt.airbyte_cron_parts(coalesce(conn.cron_expression, '')) AS cron,
+           LATERAL (SELECT regexp_match(cron.quartz, '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?$') AS m) q
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.rollback(decision_id bigint)
+RETURNS syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d       syncopt.fivetran_sync_ai_logs;
+    prev    jsonb;
+    action  text;
+    params  jsonb := '{}';
+BEGIN
+    SELECT * INTO d FROM syncopt.fivetran_sync_ai_logs l WHERE l.decision_id = rollback.decision_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'decision % does not exist', coalesce(rollback.decision_id::text, 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF d.status <> 'succeeded' THEN
+        RAISE EXCEPTION 'only a decision that succeeded can be rolled back'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Decision %s is %s.', d.decision_id, d.status),
+                  HINT = CASE WHEN d.status = 'approved' THEN 'Cancel it instead: UPDATE ... SET status = ''cancelled''.'
+                              WHEN d.status = 'proposed' THEN 'Reject it instead: UPDATE ... SET status = ''rejected''.'
+                              ELSE 'Nothing was changed at the vendor, so there is nothing to undo.' END;
+    END IF;
+    prev := coalesce(d.previous, '{}');
+    CASE d.action
+        WHEN 'pause' THEN action := 'resume';
+        WHEN 'resume' THEN action := 'pause';
+        WHEN 'set_schedule' THEN
+            action := 'set_schedule';
+            IF d.vendor = 'fivetran' THEN
+                params := jsonb_strip_nulls(jsonb_build_object(
+                    'sync_frequency', prev->'schedule_minutes',
+                    'schedule_type', CASE WHEN prev->>'schedule_type' IN ('auto', 'manual') THEN prev->>'schedule_type' END,
+                    'daily_sync_time', CASE WHEN prev->>'schedule_minutes' = '1440' AND prev->>'daily_sync_time' IS NOT NULL
+                                            THEN left(prev->>'daily_sync_time', 2) || ':00' END));
+            ELSIF prev->>'schedule_type' IN ('manual', 'cron')
+                  AND coalesce((syncopt.airbyte_cron_parts(prev->>'cron_expression')).zone, 'UTC') <> 'UTC' THEN
+                -- Airbyte's PATCH sets cron schedules in UTC only: sending the
+                -- zone would be read as the Quartz year field
+                RAISE EXCEPTION 'decision % cannot be rolled back through Airbyte''s API', d.decision_id
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = format('The schedule before it was "%s", in time zone %s; the public API sets cron schedules in UTC only.',
+                                          (syncopt.airbyte_cron_parts(prev->>'cron_expression')).quartz,
+                                          (syncopt.airbyte_cron_parts(prev->>'cron_expression')).zone),
+                          HINT = 'Restore the schedule in the Airbyte UI, or propose a UTC cron schedule with syncopt.propose().';
+            ELSIF prev->>'schedule_type' IN ('manual', 'cron') THEN
+                params := jsonb_strip_nulls(jsonb_build_object(
+                    'schedule_type', prev->>'schedule_type',
+                    'cron_expression', (syncopt.airbyte_cron_parts(prev->>'cron_expression')).quartz));
+            ELSE
+                RAISE EXCEPTION 'decision % cannot be rolled back through Airbyte''s API', d.decision_id
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = format('The schedule before it was %s; the public API sets only manual and cron schedules.',
+                                          coalesce(prev->>'schedule_type', 'unknown')),
+                          HINT = 'Restore the schedule in the Airbyte UI, or propose a cron schedule with syncopt.propose().';
+            END IF;
+        WHEN 'set_batch_size' THEN
+            action := 'set_batch_size';
+            IF prev->'batch_size' IS NULL OR jsonb_typeof(prev->'batch_size') <> 'number' THEN
+                RAISE EXCEPTION 'decision % cannot be rolled back: the batch size before it is not known', d.decision_id
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Propose the batch size you want with syncopt.propose().';
+            END IF;
+            params := jsonb_build_object('batch_size', prev->'batch_size');
+        ELSE
+            RAISE EXCEPTION 'a % cannot be undone', d.action
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = format('Decision %s started work at the vendor that has no inverse.', d.decision_id),
+                      HINT = 'Only pause, resume, set_schedule and set_batch_size can be rolled back.';
+    END CASE;
+    RETURN syncopt.manual_proposal(d.connector_id, action, params,
+        format('Rollback of decision %s (%s with %s, executed %s): restores the settings recorded before it.',
+               d.decision_id, d.action, d.params, to_char(d.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+        d.decision_id);
+END
+$$;
+
+-- New tables.
+
+CREATE TABLE syncopt.dbt_import (
+    import_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    imported_at    timestamptz NOT NULL DEFAULT now(),
+    imported_by    name NOT NULL DEFAULT session_user,
+    project_name   text,
+    dbt_version    text,
+    schema_version integer NOT NULL,
+    generated_at   text,
+    invocation_id  text,
+    summary        jsonb NOT NULL
+);
+
+CREATE TABLE syncopt.dbt_import_change (
+    change_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    import_id     bigint NOT NULL REFERENCES syncopt.dbt_import ON DELETE CASCADE,
+    change        text NOT NULL,
+    resource_type text,
+    unique_id     text,
+    asset         text,
+    detail        text,
+    before        jsonb             -- a retired asset's last row
+);
+
+CREATE TABLE syncopt.ingest_quarantine (
+    account_id    bigint NOT NULL REFERENCES syncopt.account ON DELETE CASCADE,
+    kind          text NOT NULL
+                  CONSTRAINT ingest_quarantine_kind_known CHECK (kind IN ('fivetran connection', 'airbyte connection')),
+    external_id   text NOT NULL,
+    problem       text NOT NULL,
+    item          jsonb NOT NULL,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, kind, external_id)
+);
+
+CREATE TABLE syncopt.source_columns (
+    connector_id bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    -- {"column": true (delivered) or false (disabled), ...}
+    columns      jsonb NOT NULL
+                 CONSTRAINT source_columns_object CHECK (jsonb_typeof(columns) = 'object'),
+    read_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (connector_id, schema_name, table_name)
+);
+
+CREATE TABLE syncopt.log_ingest_skipped (
+    account_id bigint NOT NULL,
+    log_schema name NOT NULL,
+    reason     text NOT NULL CONSTRAINT log_ingest_skipped_reason_known CHECK (reason IN (
+                   'no_message_event', 'repeated_id', 'no_id', 'no_connection', 'no_time_stamp',
+                   'malformed_data', 'unknown_status', 'bad_count', 'outside_sync')),
+    rows       bigint NOT NULL CONSTRAINT log_ingest_skipped_rows_positive CHECK (rows > 0),
+    PRIMARY KEY (account_id, log_schema, reason),
+    FOREIGN KEY (account_id, log_schema) REFERENCES syncopt.log_ingest_state ON DELETE CASCADE
+);
+
+-- Limits on free text and real time zones (docs/sql-reference.md, "Input
+-- limits"), and the columns 0.2.0 adds.
+
+ALTER TABLE syncopt.account
+    ADD CONSTRAINT account_name_length CHECK (syncopt.require_length(name, 200, 'account.name')),
+    ADD CONSTRAINT account_base_url_length CHECK (syncopt.require_length(base_url, 2000, 'account.base_url'));
+
+ALTER TABLE syncopt.connector
+    ADD CONSTRAINT connector_external_id_length
+        CHECK (syncopt.require_length(external_id, 200, 'connector.external_id')),
+    ADD CONSTRAINT connector_name_length CHECK (syncopt.require_length(name, 1000, 'connector.name')),
+    ADD CONSTRAINT connector_group_id_length CHECK (syncopt.require_length(group_id, 200, 'connector.group_id')),
+    ADD CONSTRAINT connector_workspace_id_length
+        CHECK (syncopt.require_length(workspace_id, 200, 'connector.workspace_id')),
+    ADD CONSTRAINT connector_destination_id_length
+        CHECK (syncopt.require_length(destination_id, 200, 'connector.destination_id')),
+    ADD CONSTRAINT connector_source_key_length
+        CHECK (syncopt.require_length(source_key, 200, 'connector.source_key')),
+    ADD CONSTRAINT connector_service_length CHECK (syncopt.require_length(service, 200, 'connector.service')),
+    ADD CONSTRAINT connector_cron_expression_length
+        CHECK (syncopt.require_length(cron_expression, 200, 'connector.cron_expression')),
+    ADD CONSTRAINT connector_tags_limits CHECK (syncopt.require_tags(tags, 'connector.tags')),
+    ADD COLUMN schedule_timezone text;
+
+ALTER TABLE syncopt.asset
+    ADD CONSTRAINT asset_name_length CHECK (syncopt.require_length(name, 200, 'asset.name')),
+    DROP CONSTRAINT asset_timezone_valid,
+    ADD CONSTRAINT asset_timezone_valid CHECK (syncopt.require_timezone(timezone, 'asset.timezone')),
+    ADD CONSTRAINT asset_owner_length CHECK (syncopt.require_length(owner, 200, 'asset.owner'));
+
+ALTER TABLE syncopt.calendar_event
+    ADD CONSTRAINT calendar_event_name_length CHECK (syncopt.require_length(name, 200, 'calendar_event.name')),
+    ADD CONSTRAINT calendar_event_tag_length CHECK (syncopt.require_length(tag, 100, 'calendar_event.tag'));
+
+ALTER TABLE syncopt.load_window
+    ADD CONSTRAINT load_window_name_length CHECK (syncopt.require_length(name, 200, 'load_window.name')),
+    ADD CONSTRAINT load_window_source_key_length
+        CHECK (syncopt.require_length(source_key, 200, 'load_window.source_key')),
+    DROP CONSTRAINT load_window_timezone_valid,
+    ADD CONSTRAINT load_window_timezone_valid CHECK (syncopt.require_timezone(timezone, 'load_window.timezone'));
+
+ALTER TABLE syncopt.policy
+    ADD CONSTRAINT policy_tag_length CHECK (syncopt.require_length(tag, 100, 'policy.tag'));
+
+ALTER TABLE syncopt.sync_run
+    ADD CONSTRAINT sync_run_external_id_length
+        CHECK (syncopt.require_length(external_run_id, 200, 'sync_run.external_run_id')),
+    ADD CONSTRAINT sync_run_error_code_length
+        CHECK (syncopt.require_length(error_code, 200, 'sync_run.error_code'));
+
+ALTER TABLE syncopt.data_contract
+    ADD CONSTRAINT data_contract_schema_name_length
+        CHECK (syncopt.require_length(schema_name, 200, 'data_contract.schema_name')),
+    ADD CONSTRAINT data_contract_table_name_length
+        CHECK (syncopt.require_length(table_name, 200, 'data_contract.table_name')),
+    ADD CONSTRAINT data_contract_column_name_length
+        CHECK (syncopt.require_length(column_name, 200, 'data_contract.column_name')),
+    ADD CONSTRAINT data_contract_data_type_length
+        CHECK (syncopt.require_length(data_type, 200, 'data_contract.data_type'));
+
+ALTER TABLE syncopt.failure_pattern
+    ADD CONSTRAINT failure_pattern_remediation_length
+        CHECK (syncopt.require_length(remediation, 2000, 'failure_pattern.remediation')),
+    ADD CONSTRAINT failure_pattern_pattern_length
+        CHECK (syncopt.require_length(pattern, 2000, 'failure_pattern.pattern'));
+
+ALTER TABLE syncopt.collector_state ADD COLUMN next_due_reason text;
+
+ALTER TABLE syncopt.fivetran_sync_ai_logs
+    ADD CONSTRAINT decision_review_note_length CHECK (syncopt.require_length(review_note, 2000, 'review_note'));
+
+ALTER TABLE syncopt.notification_channel
+    ADD CONSTRAINT notification_channel_name_length
+        CHECK (syncopt.require_length(name, 200, 'notification_channel.name')),
+    ADD CONSTRAINT notification_channel_url_length
+        CHECK (syncopt.require_length(url, 2000, 'notification_channel.url'));
+
+-- New columns and indexes.
+
+ALTER TABLE syncopt.asset
+    ADD COLUMN origin text NOT NULL DEFAULT 'manual'
+        CONSTRAINT asset_origin_known CHECK (origin IN ('manual', 'dbt')),
+    ADD COLUMN dbt_unique_id text
+        CONSTRAINT asset_dbt_unique_id_unique UNIQUE,
+    ADD CONSTRAINT asset_dbt_origin_has_id CHECK ((origin = 'dbt') = (dbt_unique_id IS NOT NULL));
+
+ALTER TABLE syncopt.lineage
+    ADD COLUMN origin text NOT NULL DEFAULT 'manual'
+        CONSTRAINT lineage_origin_known CHECK (origin IN ('manual', 'dbt'));
+
+CREATE INDEX dbt_import_change_import_idx ON syncopt.dbt_import_change (import_id);
+
+-- Triggers.
+
+CREATE TRIGGER lineage_reject_cycle_insert
+    AFTER INSERT ON syncopt.lineage REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+
+CREATE TRIGGER lineage_reject_cycle_update
+    AFTER UPDATE ON syncopt.lineage REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+
+CREATE TRIGGER sync_order_reject_cycle_insert
+    AFTER INSERT ON syncopt.sync_order REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+
+CREATE TRIGGER sync_order_reject_cycle_update
+    AFTER UPDATE ON syncopt.sync_order REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+
+-- Views.
+
+DROP VIEW syncopt.collector_status;
+CREATE VIEW syncopt.collector_status AS
+SELECT a.account_id,
+       a.name,
+       a.vendor,
+       a.enabled,
+       a.poll_interval,
+       s.account_id IS NOT NULL AS has_credentials,
+       CASE
+           WHEN NOT a.enabled THEN 'disabled'
+           WHEN s.account_id IS NULL THEN 'no credentials'
+           WHEN c.last_started_at IS NOT NULL
+                AND (c.last_finished_at IS NULL OR c.last_finished_at < c.last_started_at) THEN 'polling'
+           ELSE coalesce(c.last_outcome, 'never polled')
+       END AS state,
+       c.next_due_at,
+       c.next_due_reason,
+       -- The poller worker polling the account now, if any.
+       (SELECT p.pid FROM pg_catalog.pg_stat_activity p
+         WHERE p.backend_type OPERATOR(pg_catalog.=) 'syncopt poller'
+           AND p.application_name OPERATOR(pg_catalog.=) ('syncopt poller ' OPERATOR(pg_catalog.||) a.account_id)
+         LIMIT 1) AS poller_pid,
+       c.last_started_at,
+       c.last_finished_at,
+       c.last_outcome,
+       c.last_error,
+       c.last_requests,
+       c.last_pages,
+       c.last_rows,
+       c.polls,
+       c.failed_polls,
+       c.consecutive_failures,
+       c.rate_limit_remaining,
+       c.rate_limit_seen_at,
+       q.quarantined_items,
+       q.last_warning
+  FROM syncopt.account a
+  LEFT JOIN syncopt.account_secret s USING (account_id)
+  LEFT JOIN syncopt.collector_state c USING (account_id)
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS quarantined_items,
+               (array_agg(format('%s %s left out: %s', x.kind, x.external_id, x.problem)
+                          ORDER BY x.last_seen_at DESC, x.external_id))[1] AS last_warning
+          FROM syncopt.ingest_quarantine x WHERE x.account_id = a.account_id) q ON true;
+
+-- Comments.
+
+COMMENT ON FUNCTION syncopt.is_valid_timezone(text) IS
+    'True for a time zone in pg_timezone_names or pg_timezone_abbrevs (e.g. Europe/Berlin, UTC, CET); false for POSIX rules such as UTC+25 or +99:00.';
+
+COMMENT ON FUNCTION syncopt.require_timezone(text, text) IS
+    'True when tz is NULL or a known time zone (syncopt.is_valid_timezone); otherwise raises 22023 naming field.';
+
+COMMENT ON FUNCTION syncopt.require_length(text, integer, text) IS
+    'True when value is NULL or at most max_chars characters long; otherwise raises 22001 naming field and the limit.';
+
+COMMENT ON FUNCTION syncopt.require_tags(text[], text) IS
+    'True when tags is NULL or holds at most 100 tags of at most 100 characters; otherwise raises naming field.';
+
+COMMENT ON FUNCTION syncopt.find_cycle(bigint[], bigint[]) IS
+    'One cycle of the graph with edges from_ids[i] -> to_ids[i] (nodes, first repeated last), or NULL when it has none.';
+
+COMMENT ON FUNCTION syncopt.cycle_path(text[]) IS
+    'A cycle as ''a -> b -> a'' for error messages, eliding the middle of a long one.';
+
+COMMENT ON COLUMN syncopt.asset.origin IS
+    'manual: made by hand; dbt: made by import_dbt_manifest(), which owns it (re-imports update and retire it).';
+
+COMMENT ON COLUMN syncopt.asset.dbt_unique_id IS 'The dbt node it was imported from (model.pkg.name, source.pkg.src.table, exposure.pkg.name).';
+
+COMMENT ON COLUMN syncopt.lineage.origin IS
+    'manual: drawn by hand; dbt: from a manifest''s depends_on or a source mapped to its connector.';
+
+COMMENT ON TABLE syncopt.dbt_import IS
+    'Each import_dbt_manifest() call that was committed: which manifest, by whom, and how many assets and edges it added, changed and retired.';
+
+COMMENT ON TABLE syncopt.dbt_import_change IS
+    'What each import did, one row per asset or mapping: added, changed, retired (with the row as it was), kept, unmapped, ambiguous, conflict.';
+
 COMMENT ON FUNCTION syncopt.import_dbt_manifest(jsonb, boolean) IS
     'Imports a dbt manifest.json (schema v10-v12): assets, lineage and each source''s connector; idempotent; returns what changed (see docs/dbt.md).';
 
-REVOKE ALL ON syncopt.dbt_import, syncopt.dbt_import_change FROM PUBLIC;
-REVOKE ALL ON SEQUENCE syncopt.dbt_import_import_id_seq, syncopt.dbt_import_change_change_id_seq FROM PUBLIC;
-GRANT SELECT ON syncopt.dbt_import, syncopt.dbt_import_change TO syncopt_reader;
-REVOKE ALL ON FUNCTION syncopt.dbt_threshold(jsonb), syncopt.dbt_interval(text), syncopt.dbt_meta(jsonb),
-    syncopt.dbt_manifest_problem(jsonb), syncopt.dbt_asset_kind(text, text),
-    syncopt.dbt_source_connectors(jsonb), syncopt.dbt_apply(jsonb, integer),
-    syncopt.import_dbt_manifest(jsonb, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION syncopt.import_dbt_manifest(jsonb, boolean) TO syncopt_admin;
-SELECT pg_catalog.pg_extension_config_dump('syncopt.dbt_import', '');
-SELECT pg_catalog.pg_extension_config_dump('syncopt.dbt_import_change', '');
-SELECT pg_catalog.pg_extension_config_dump('syncopt.dbt_import_import_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('syncopt.dbt_import_change_change_id_seq', '');
+COMMENT ON TABLE syncopt.ingest_quarantine IS
+    'Page items the ingestion functions could not read and left out (the rest of the page was stored), with the reason.';
+
+COMMENT ON FUNCTION syncopt.is_system_actor() IS
+    'True when the current role has the privileges of the control table''s owner or of syncopt_worker, i.e. acts as syncopt itself.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_schema(bigint, text, jsonb) IS
+    'Ingests the body of GET /v1/connections/{id}/schemas; stores a schema_snapshot when the enabled tables or columns changed ("schemas": {}, never synced, stores nothing). Returns 1 or 0.';
+
+COMMENT ON TABLE syncopt.source_columns IS
+    'The full column list of a source table (GET .../schemas/{schema}/tables/{table}/columns), by destination names; read for contracted tables.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_columns(bigint, text, text, text, jsonb) IS
+    'Ingests the body of GET /v1/connections/{id}/schemas/{schema}/tables/{table}/columns (source names) into source_columns. Returns 1 when the list is new or changed, else 0.';
+
+COMMENT ON FUNCTION syncopt.airbyte_cron_parts(text) IS
+    'An Airbyte cronExpression as its Quartz fields and the time zone appended to them (NULL: none).';
+
+COMMENT ON TABLE syncopt.log_ingest_skipped IS
+    'Platform Connector log rows syncopt.ingest_fivetran_log() skipped, by schema and reason.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_log_begin(bigint, name) IS
+    'Step of syncopt.ingest_fivetran_log(): checks the account and locks the schema''s log_ingest_state row.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_log_batch(bigint, name, syncopt.platform_log_event[]) IS
+    'Step of syncopt.ingest_fivetran_log(): turns one batch of log rows (values read by the caller) into runs; returns runs changed.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_log_end(bigint, name, syncopt.platform_log_connection[], timestamptz, text[], bigint, jsonb) IS
+    'Step of syncopt.ingest_fivetran_log(): upserts the connectors of the connection table and advances the schema''s watermark.';
+
+COMMENT ON FUNCTION syncopt.ingest_fivetran_log(bigint, name) IS
+    'Reads new rows of a Fivetran Platform Connector log table in this database into sync runs, with the caller''s rights; returns runs changed. Incremental.';
+
+-- Privileges and pg_dump registration, as a fresh install sets them.
+
+-- and the first wake of the workers.
+
+-- Nothing for PUBLIC: functions are executable by PUBLIC when created.
+REVOKE ALL ON SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA syncopt FROM PUBLIC;
+REVOKE ALL ON DOMAIN syncopt.decision_action, syncopt.decision_status FROM PUBLIC;
+REVOKE ALL ON TYPE syncopt.platform_log_event, syncopt.platform_log_connection, syncopt.platform_log_item,
+    syncopt.platform_log_run FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA syncopt TO syncopt_reader;
+GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncopt_reader;
+
+-- Readers: everything but the secrets.
+GRANT SELECT ON
+    syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
+    syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
+    syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.source_columns,
+    syncopt.data_contract, syncopt.ingest_quarantine,
+    syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
+    syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
+    syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,
+    syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
+    syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
+    syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
+    syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
+    syncopt.dbt_import, syncopt.dbt_import_change
+TO syncopt_reader;
+GRANT EXECUTE ON FUNCTION
+    syncopt.worker_status(), syncopt.effective_policy(bigint),
+    syncopt.validate_action_params(text, text, jsonb), syncopt.is_table_map(jsonb),
+    syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
+    syncopt.require_timezone(text, text), syncopt.require_length(text, integer, text),
+    syncopt.require_tags(text[], text), syncopt.find_cycle(bigint[], bigint[]), syncopt.cycle_path(text[]),
+    syncopt.is_system_actor(), syncopt.decision_actions()
+TO syncopt_reader;
+-- Analytics: they read only what readers may read (no SECURITY DEFINER).
+GRANT EXECUTE ON FUNCTION
+    syncopt.predict_duration(timestamptz), syncopt.priority_scores(timestamptz),
+    syncopt.plan(timestamptz, interval), syncopt.sla_risk(timestamptz),
+    syncopt.batch_recommendations(timestamptz), syncopt.anomalies(timestamptz),
+    syncopt.classify_failure(text, text, text), syncopt.classify_runs(timestamptz),
+    syncopt.schema_drift(), syncopt.dow_matches(text, integer),
+    syncopt.next_local_time(time, text, text, timestamptz),
+    syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz),
+    syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz),
+    syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
+    syncopt.digest(timestamptz),
+    syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
+    syncopt.simulate_world(interval, integer, timestamptz, double precision)
+TO syncopt_reader;
+
+-- Approvers: move decisions, nothing else.
+GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;
+-- A rollback is only a proposal; it is approved like any other.
+GRANT EXECUTE ON FUNCTION syncopt.rollback(bigint) TO syncopt_approver;
+
+-- Admins: configuration, credentials (write-only), manual proposals.
+GRANT INSERT, UPDATE, DELETE ON
+    syncopt.account, syncopt.asset, syncopt.lineage, syncopt.sync_order, syncopt.calendar_event,
+    syncopt.load_window, syncopt.budget, syncopt.policy, syncopt.data_contract, syncopt.failure_pattern
+TO syncopt_admin;
+GRANT UPDATE (tags, source_key) ON syncopt.connector TO syncopt_admin;
+-- Channels: admins write them but never read a URL back (Slack URLs are secrets).
+GRANT INSERT, UPDATE, DELETE ON syncopt.notification_channel TO syncopt_admin;
+GRANT SELECT (channel_id, name, kind, alert_kinds, min_severity, enabled, created_at)
+    ON syncopt.notification_channel TO syncopt_admin;
+GRANT SELECT ON syncopt.credential_status TO syncopt_admin;
+GRANT EXECUTE ON FUNCTION
+    syncopt.set_credentials(bigint, text, text), syncopt.set_webhook_secret(bigint, text),
+    syncopt.propose(bigint, text, jsonb, text), syncopt.wake(text),
+    syncopt.collect(bigint), syncopt.request_poll(bigint),
+    syncopt.ingest_fivetran_log(bigint, name), syncopt.ingest_fivetran_webhook(bigint, text, text),
+    syncopt.run_planner(timestamptz), syncopt.schedule_planner(text), syncopt.reset_breaker(bigint),
+    syncopt.import_dbt_manifest(jsonb, boolean)
+TO syncopt_admin;
+-- ingest_fivetran_log() reads the log with the caller's rights and hands
+-- the values to its SECURITY DEFINER steps.
+GRANT USAGE ON TYPE syncopt.platform_log_event, syncopt.platform_log_connection TO syncopt_admin;
+GRANT EXECUTE ON FUNCTION
+    syncopt.column_type(regclass, name), syncopt.text_expr(regclass, name), syncopt.utc_timestamp_expr(regclass, name),
+    syncopt.ingest_fivetran_log_begin(bigint, name),
+    syncopt.ingest_fivetran_log_batch(bigint, name, syncopt.platform_log_event[]),
+    syncopt.ingest_fivetran_log_end(bigint, name, syncopt.platform_log_connection[], timestamptz, text[], bigint, jsonb)
+TO syncopt_admin;
+
+-- The workers (syncopt.worker_role is syncopt_worker or a member): they
+-- read and write syncopt's tables through its functions, credentials
+-- included, and nothing outside the schema.  They own nothing, so they
+-- can change no definition, and they are no superuser.
+GRANT USAGE ON SCHEMA syncopt TO syncopt_worker;
+GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncopt_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA syncopt TO syncopt_worker;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA syncopt TO syncopt_worker;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
+
+-- pg_dump keeps user data of extension tables only when registered.  The
+-- state machine and built-in failure patterns come from this script.
+DO $dump$
+DECLARE
+    t regclass;
+    seq text;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass FROM pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
+           AND c.relkind OPERATOR(pg_catalog.=) 'r'
+           AND c.relname OPERATOR(pg_catalog.<>) 'decision_transition'
+    LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(t,
+            CASE WHEN t OPERATOR(pg_catalog.=) 'syncopt.failure_pattern'::regclass THEN 'WHERE NOT builtin' ELSE '' END);
+        FOR seq IN
+            SELECT pg_catalog.pg_get_serial_sequence(t::text, a.attname)
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid OPERATOR(pg_catalog.=) t AND a.attidentity OPERATOR(pg_catalog.<>) ''
+        LOOP
+            PERFORM pg_catalog.pg_extension_config_dump(seq::regclass, '');
+        END LOOP;
+    END LOOP;
+END
+$dump$;
+
+-- Let the workers, which may be waiting for this extension, start at once.
+SELECT syncopt.wake();
+
