@@ -6,8 +6,8 @@
  * Both workers share one loop: sleep on the latch until the next pass is
  * due or a backend wakes them, then run one pass, which opens transactions
  * of its own as it needs them.
- * An error in a pass is logged, kept for worker_status(), and retried after
- * a back-off; it never ends the loop, so one bad row cannot stop the queue.
+ * An error in a pass is logged, kept for worker_status() until a pass goes
+ * well, and retried after a back-off; it never ends the loop, so one bad row cannot stop the queue.
  * The workers exit only with a restartable code, so pg_terminate_backend()
  * or a crash brings them back after SYNCOPT_RESTART_SECONDS.
  *
@@ -193,10 +193,13 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 		}
 		else
 		{
+			TimestampTz pass_start = GetCurrentTimestamp();
+
 			reported_missing = false;
 			worker_state_set_phase(kind, SYNCOPT_PHASE_RUNNING);
 			pgstat_report_activity(STATE_RUNNING, syncopt_worker_name(kind));
 			delay_ms = worker_passes[kind] (woken);
+			worker_state_clear_error(kind, pass_start);
 			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
 		}
 	}

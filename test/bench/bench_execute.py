@@ -104,8 +104,8 @@ def main():
     try:
         cluster.start()
         cluster.psql("CREATE EXTENSION syncopt; "
-                     "INSERT INTO syncopt.account (account_id, vendor, name, base_url, enabled) "
-                     f"VALUES (1, 'fivetran', 'bench', '{base}/fivetran', false); "
+                     "INSERT INTO syncopt.account (account_id, vendor, name, base_url, poll_interval) "
+                     f"VALUES (1, 'fivetran', 'bench', '{base}/fivetran', '1 day'); "
                      "SELECT syncopt.set_credentials(1, 'ft_key', 'ft_secret_s3cr3t'); "
                      "SELECT count(*) FROM syncopt.collect(1)", DB)
         lat = latency(cluster, base, proposals(cluster, "pause"))

@@ -30,7 +30,15 @@ and token settings).
 Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 "slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
 broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
-(401 as for wrong credentials).  A fault applies to requests whose path
+(401 as for wrong credentials).  Executor faults (one block in
+apply_fault): "nul" (a 200 JSON body whose message holds a NUL: the
+`\u0000` escape, or with "raw": true a NUL byte), "huge" (an answer of
+`status` (default 200) whose JSON body of `size` bytes is streamed in
+chunks), "close_after_read" (the request is read and recorded, then the
+connection is closed without an answer: a vendor that died mid-call, or a
+keep-alive connection that died under a request sent on it).  Odd statuses
+(999, 600) and Retry-After values of any form (seconds, an HTTP-date, huge
+numbers) go through "status" with "retry_after" as given.  A fault applies to requests whose path
 matches its regex, `times` times, after letting the first `after` (default
 0) of them through.
 
@@ -279,7 +287,37 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "unauthorized":
             self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"})
             return True
+        if kind in ("nul", "huge", "close_after_read"):
+            return self.apply_executor_fault(fault)
         raise ValueError(kind)
+
+    # -- executor faults (a misbehaving vendor under the executor) --------
+    def apply_executor_fault(self, fault):
+        kind = fault["kind"]
+        if kind == "nul":
+            raw = (b'{"code": "Success", "message": "accepted\x00 with a NUL byte"}' if fault.get("raw")
+                   else b'{"code": "Success", "message": "accepted\\u0000 with an escaped NUL"}')
+            self.send_json(200, None, raw=raw)
+        elif kind == "huge":
+            size = int(fault.get("size", 2 * 1024 * 1024))
+            head, tail = b'{"code": "Success", "pad": "', b'"}'
+            self.send_response(int(fault.get("status", 200)))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(head) + size + len(tail)))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                chunk = b"x" * (1024 * 1024)
+                left = size
+                while left > 0:
+                    self.wfile.write(chunk[:min(left, len(chunk))])
+                    left -= len(chunk)
+                self.wfile.write(tail)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        elif kind == "close_after_read":
+            self.close_connection = True
+        return True
 
     # -- dispatch -------------------------------------------------------
     def handle_any(self):
