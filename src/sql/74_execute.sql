@@ -365,20 +365,20 @@ BEGIN
     IF NOT FOUND OR d.status <> 'executing' THEN
         RETURN d.status;
     END IF;
-    tries := greatest(d.attempts - 1 + coalesce(calls, 1), 0);
-    IF NOT on_wire OR (d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size') AND tries < max_tries) THEN
+    tries := greatest(d.attempts - 1 + coalesce(executor_abandon.calls, 1), 0);
+    IF NOT executor_abandon.on_wire OR (d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size') AND tries < max_tries) THEN
         UPDATE syncopt.fivetran_sync_ai_logs l
            SET status = 'approved', attempts = tries, next_attempt_at = NULL,
                error = format('the executor stopped (%s) after %s requests of this %s; %s, so it is sent again',
-                              reason, tries, d.action,
-                              CASE WHEN on_wire THEN 'this change is safe to repeat' ELSE 'no request is awaiting an answer' END)
+                              executor_abandon.reason, tries, d.action,
+                              CASE WHEN executor_abandon.on_wire THEN 'this change is safe to repeat' ELSE 'no request is awaiting an answer' END)
          WHERE l.decision_id = d.decision_id;
         RETURN 'approved';
     END IF;
     UPDATE syncopt.fivetran_sync_ai_logs l
        SET status = 'unknown', attempts = tries,
            error = format('the executor stopped (%s) during attempt %s of this %s; whether %s acted is not known. Check the connector at the vendor, then set status to succeeded, failed, or approved to send it again (docs/approvals.md, "Unknown outcomes").',
-                          reason, tries, d.action, initcap(d.vendor))
+                          executor_abandon.reason, tries, d.action, initcap(d.vendor))
      WHERE l.decision_id = d.decision_id;
     RETURN 'unknown';
 END
