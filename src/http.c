@@ -513,25 +513,6 @@ check_for_stop(void)
 				 errmsg("syncopt: HTTP requests abandoned because the worker is shutting down")));
 }
 
-/* Sleep on the latch, waking for interrupts and shutdown. */
-void
-http_sleep_ms(long ms)
-{
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-
-	for (;;)
-	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-		check_for_stop();
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left, 1000L), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-}
-
 /* Escape one URL path or query segment; the result is palloc'd. */
 char *
 http_escape(const char *segment)

@@ -85,7 +85,6 @@ extern void http_session_destroy(HttpSession *session);
 
 extern void http_execute(HttpRequest *requests, int nrequests);
 extern int	http_parse_retry_after(const char *value, size_t len, time_t now);
-extern void http_sleep_ms(long ms);
 extern bool http_status_retryable(long status);
 extern char *http_escape(const char *segment);
 
