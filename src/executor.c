@@ -16,8 +16,8 @@
  *	   transaction open, and records each call in a transaction of its own
  *	   the moment it finishes.  An approval that commits while calls are in
  *	   flight sets the latch and is claimed at once; no account holds more
- *	   than half of the slots, so a hung or throttling vendor delays only
- *	   its own calls.  Only one answer at a time is held after it arrived,
+ *	   than three quarters of the slots, so a hung or throttling vendor
+ *	   delays only its own calls.  Only one answer at a time is held after it arrived,
  *	   so memory stays near http_max_response_size x concurrency;
  *	4. delivers queued notifications (notify.c).
  *
@@ -356,6 +356,7 @@ finish_call(Executor *ex, Call *call)
 
 		call->renewed = true;
 		call->calls += call->req.attempts;
+		call->req.attempts = 0;
 		pfree(call->req.response);
 		call->req.response = NULL;
 		explicit_bzero((char *) call->req.token, strlen(call->req.token));
@@ -406,15 +407,18 @@ drop_read_calls(Executor *ex)
 }
 
 /*
- * Claim due rows for the free slots, at most half of them per account
- * (at least one); returns whether the claim filled every free slot.
+ * Claim due rows for the free slots.  One account may hold all but a
+ * quarter of the slots (at least one kept for the others, at least one
+ * for itself): a single busy account still uses most of the concurrency,
+ * and a hung one cannot take it all.  Returns whether the claim filled
+ * every free slot.
  */
 static bool
 claim_calls(Executor *ex)
 {
 	int			free_slots = syncopt_http_max_concurrency - list_length(ex->in_flight);
 	int			nbusy = list_length(ex->in_flight);
-	Datum	   *busy = palloc(sizeof(Datum) * Max(nbusy, 1));
+	Datum	   *busy;
 	Oid			types[3] = {INT4OID, INT8ARRAYOID, INT4OID};
 	Datum		args[3];
 	ListCell   *lc;
@@ -425,12 +429,13 @@ claim_calls(Executor *ex)
 	if (free_slots <= 0)
 		return true;
 	MemoryContextSwitchTo(ex->step_cxt);
+	busy = palloc(sizeof(Datum) * Max(nbusy, 1));
 	foreach(lc, ex->in_flight)
 		busy[i++] = Int64GetDatum(((Call *) lfirst(lc))->account_id);
 	args[0] = Int32GetDatum(free_slots);
 	args[1] = PointerGetDatum(construct_array(busy, nbusy, INT8OID, sizeof(int64),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[2] = Int32GetDatum(Max(1, syncopt_http_max_concurrency / 2));
+	args[2] = Int32GetDatum(Max(1, syncopt_http_max_concurrency - Max(1, syncopt_http_max_concurrency / 4)));
 	ex->recovery = false;
 	MemoryContextSwitchTo(ex->pass_cxt);
 	ok = worker_step("SELECT * FROM syncopt.executor_claim($1, $2, $3)", 3, types, args, NULL,

@@ -147,6 +147,8 @@ DECLARE
     d       syncopt.fivetran_sync_ai_logs;
     req     record;
     taken   bigint[] := coalesce(in_flight, '{}');
+    -- Accounts already at their share are not even looked at.
+    saturated bigint[] := ARRAY(SELECT a FROM unnest(taken) a GROUP BY a HAVING count(*) >= per_account);
     claimed integer := 0;
     enabled boolean;
 BEGIN
@@ -155,6 +157,7 @@ BEGIN
          WHERE l.status = 'approved'
            AND coalesce(l.next_attempt_at, '-infinity') <= now()
            AND coalesce(l.not_before, '-infinity') <= now()
+           AND l.account_id <> ALL (saturated)
          ORDER BY l.next_attempt_at NULLS FIRST, l.decision_id
            FOR UPDATE SKIP LOCKED
     LOOP

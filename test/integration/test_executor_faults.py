@@ -273,14 +273,14 @@ class ExecutorFaultTests(unittest.TestCase):
             grown = self.high_water_kb(pid) - before
         finally:
             self.set("syncopt.http_max_concurrency", "8")
+        # Holding every answer (the old batch) needs >= 24 x 8 MB = 192 MB;
+        # two in flight, each copied once, a few times 2 x 8 MB.
+        self.assertLess(grown, 6 * 2 * size // 1024, f"executor peak RSS grew by {grown} kB")
         for d in ids:
             row = self.row(d)
             self.assertEqual(row["status"], "succeeded", row)
             self.assertTrue(json.loads(row["response"])["truncated"])
             self.assertLess(len(row["response"]), 3000)
-        # Holding every answer (the old batch) needs >= 24 x 8 MB = 192 MB;
-        # two in flight, each copied once, a few times 2 x 8 MB.
-        self.assertLess(grown, 6 * 2 * size // 1024, f"executor peak RSS grew by {grown} kB")
 
     @staticmethod
     def high_water_kb(pid):
