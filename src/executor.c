@@ -474,26 +474,31 @@ start_recovery(Executor *ex)
 }
 
 /*
- * Keep calls in flight until none is left and nothing more is due: claim
- * when slots are free and new work may be waiting (a full claim, the latch
- * set by an approval, or CLAIM_RECHECK_MS passed), record each call as it
- * finishes.
+ * Keep calls in flight until none is left and nothing more is due, and
+ * record each call as it finishes.  Claims cost a transaction, so while the
+ * queue is long they wait until a quarter of the slots is free; an
+ * approval that sets the latch, an empty executor and CLAIM_RECHECK_MS
+ * passing (retries come due) claim at once.
  */
 static void
 run_calls(Executor *ex)
 {
-	bool		more = true;
+	bool		more = true;	/* the last claim filled its slots */
+	bool		woken = false;
 	TimestampTz last_claim = 0;
 
 	for (;;)
 	{
 		HttpRequest *req;
+		int			free_slots = syncopt_http_max_concurrency - list_length(ex->in_flight);
 
-		if (list_length(ex->in_flight) < syncopt_http_max_concurrency &&
-			(more || TimestampDifferenceExceeds(last_claim, GetCurrentTimestamp(),
-												CLAIM_RECHECK_MS)))
+		if (free_slots > 0 &&
+			(woken || ex->in_flight == NIL ||
+			 (more && free_slots >= Max(1, syncopt_http_max_concurrency / 4)) ||
+			 TimestampDifferenceExceeds(last_claim, GetCurrentTimestamp(), CLAIM_RECHECK_MS)))
 		{
 			more = claim_calls(ex);
+			woken = false;
 			last_claim = GetCurrentTimestamp();
 		}
 		if (ex->in_flight == NIL)
@@ -505,7 +510,7 @@ run_calls(Executor *ex)
 		{
 			ResetLatch(MyLatch);
 			(void) worker_state_take_wakes(SYNCOPT_WORKER_EXECUTOR);
-			more = true;
+			woken = true;
 		}
 	}
 }

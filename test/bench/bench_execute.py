@@ -71,6 +71,10 @@ BEFORE_RSS = ("On the build of 961ac92, which holds every answer of a claimed ba
               "ends, 15 such answers took its peak RSS from 29 MB to 2,456 MB (about 160 MB per answer; "
               "200 would need ~32 GB, more than this 23 GB machine, so that build was measured with 15).")
 
+LOAD_NOTE = (f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs when the run ended: "
+             "under other jobs' load every figure here is slower than on an idle machine, so compare "
+             "figures of one run, not across runs.")
+
 HUNG_CALLS = 4
 HUNG_S = 25
 HOL_APPROVALS = 10
@@ -236,7 +240,7 @@ def main():
     text = f"""## Execution
 
 `test/bench/bench_execute.py`, one run on this machine, the real executor
-worker against the mock vendor API on loopback.
+worker against the mock vendor API on loopback.  {LOAD_NOTE}
 
 **Approval-commit-to-request latency** ({APPROVALS} approvals, one at a time;
 from just before the approving `UPDATE` commits, server clock, to the mock's
