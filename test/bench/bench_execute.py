@@ -255,8 +255,9 @@ answer delayed {LATENCY_S * 1000:.0f} ms, until the last row is recorded
 `succeeded`): {results[8]:.2f} s with `syncopt.http_max_concurrency = 8` (the
 default), {results[64]:.2f} s with 64.  Sequential calls would take
 {CONNECTORS} x {LATENCY_S * 1000:.0f} ms = {sequential:.0f} s: **{sequential / results[8]:.1f}x** faster at
-the default and **{sequential / results[64]:.1f}x** at 64 concurrent calls (claims of 200
-rows, calls sent together, each outcome recorded in its own transaction).
+the default and **{sequential / results[64]:.1f}x** at 64 concurrent calls (calls claimed as slots free,
+one account holding at most 6 of 8 slots or 48 of 64, each outcome recorded
+in its own transaction as it finishes).
 Raise `syncopt.http_max_concurrency` (and mind the vendor's rate limits)
 when large batches of approvals must land quickly.
 
