@@ -36,14 +36,6 @@
 #define BUDGET_WAIT_MS (15 * 60 * 1000L)
 
 /*
- * The longest Retry-After honoured (docs/collection.md), so that a vendor
- * or a proxy answering a huge value or a far HTTP-date cannot stop the
- * account's polls for years: an hour, the vendors' rate-limit window and
- * the largest syncopt.http_max_retry_wait.
- */
-#define RETRY_AFTER_MAX_S 3600
-
-/*
  * First key (of the two-int4 advisory lock form) of the lock held while a
  * poll of an account runs, the account id being the second: "sync".
  */
@@ -261,16 +253,14 @@ response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 	}
 	if (req->failure == HTTP_FAIL_RATE_LIMITED)
 	{
-		int			wait_s = Min(Max(req->retry_after_s, 0), RETRY_AFTER_MAX_S);
+		/* The transport already cut it to HTTP_RETRY_AFTER_MAX_S (an hour). */
+		int			wait_s = Max(req->retry_after_s, 0);
 
 		poll->stopped = "rate_limited";
 		poll->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_s * 1000L);
-		if (req->retry_after_s > RETRY_AFTER_MAX_S)
-			endpoint_error(poll, ep, "%s %s: rate limited; Retry-After asked for %d s, waiting the maximum, %d s",
-						   req->method, url_path(poll, req->url), req->retry_after_s, wait_s);
-		else
-			endpoint_error(poll, ep, "%s %s: rate limited for %d s (Retry-After)",
-						   req->method, url_path(poll, req->url), wait_s);
+		endpoint_error(poll, ep, "%s %s: rate limited for %d s (Retry-After%s)",
+					   req->method, url_path(poll, req->url), wait_s,
+					   wait_s == HTTP_RETRY_AFTER_MAX_S ? ", capped at the maximum" : "");
 		return false;
 	}
 	if (req->failure != HTTP_OK)

@@ -7,14 +7,26 @@
  * listed in syncopt.http_allowed_hosts; TLS peer and host verification
  * always on, with syncopt.http_ca_file for private CAs; no redirects at all
  * (a redirect could carry credentials to another host); connect and total
- * timeouts; a response size cap; CURLOPT_NOSIGNAL.  A 429 is retried after
- * its Retry-After (or with back-off when it has none) unless that is longer
- * than syncopt.http_max_retry_wait; 5xx answers and transport failures are
+ * timeouts; a response size cap (the head of a larger answer is kept, with
+ * its status); CURLOPT_NOSIGNAL.  A 429 is retried after its Retry-After (or
+ * with back-off when it has none) unless that is longer than
+ * syncopt.http_max_retry_wait; 5xx answers and transport failures are
  * retried with bounded exponential back-off.  Credentials go to libcurl as
  * options, never into URLs, and no error text built here contains them.
  *
- * Every curl handle and buffer is released in a PG_FINALLY block, so an
- * ERROR (a cancel, statement_timeout, shutdown) leaks nothing.
+ * A request that is not safe to repeat (POST) always gets a connection of
+ * its own, so that libcurl never re-sends it silently on a keep-alive
+ * connection that died, and once it may have reached the vendor it is never
+ * retried: it ends HTTP_FAIL_IN_DOUBT and the caller decides.  A status
+ * outside 100-599 is no valid answer and counts as a transport failure.
+ *
+ * Requests run in a session: the caller adds requests at any time and takes
+ * each back as soon as it is finished (http_session_next), so a slow vendor
+ * holds only its own requests and no answer is kept longer than needed.
+ * The waits look at interrupts, the latch and postmaster death every
+ * POLL_SLICE_MS: an orphaned worker exits without recording anything.  The
+ * caller destroys the session in a PG_FINALLY block, so an ERROR (a cancel,
+ * statement_timeout, shutdown) leaks no curl handle or buffer.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,16 +40,20 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "http.h"
 #include "syncopt.h"
+#include "worker_state.h"
 
 /* Longest wait between two looks at interrupts while transfers run. */
-#define POLL_SLICE_MS 100
+#define POLL_SLICE_MS 50
 
 /* Back-off after the first retryable failure, doubled each time, capped. */
 #define BACKOFF_BASE_MS 500L
@@ -59,6 +75,15 @@ typedef struct Transfer
 	TimestampTz not_before;		/* retry time */
 	char		curl_error[CURL_ERROR_SIZE];
 }			Transfer;
+
+/* The transfers of a session; their structs live in the session's context. */
+struct HttpSession
+{
+	MemoryContext cxt;
+	CURLM	   *multi;
+	List	   *transfers;		/* Transfer *, in the order added */
+	int			active;			/* transfers with an easy handle in multi */
+};
 
 static bool curl_ready = false;
 
@@ -144,28 +169,30 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	Transfer   *t = (Transfer *) arg;
 	size_t		n = size * nmemb;
 	size_t		limit = (size_t) syncopt_http_max_response_kb * 1024;
+	size_t		keep = n;
 
+	/* Past the cap, keep the head and make libcurl abort the transfer. */
 	if (t->len + n > limit)
 	{
 		t->too_large = true;
-		return 0;				/* makes libcurl abort with CURLE_WRITE_ERROR */
+		keep = limit - t->len;
 	}
-	if (t->len + n + 1 > t->cap)
+	if (t->len + keep + 1 > t->cap)
 	{
-		size_t		newcap = Max(t->cap * 2, t->len + n + 1);
+		size_t		newcap = Max(t->cap * 2, t->len + keep + 1);
 		char	   *grown;
 
-		newcap = Max(newcap, 8192);
+		newcap = Min(Max(newcap, 8192), limit + 1);
 		grown = realloc(t->buf, newcap);
 		if (grown == NULL)
 			return 0;
 		t->buf = grown;
 		t->cap = newcap;
 	}
-	memcpy(t->buf + t->len, data, n);
-	t->len += n;
+	memcpy(t->buf + t->len, data, keep);
+	t->len += keep;
 	t->buf[t->len] = '\0';
-	return n;
+	return t->too_large ? 0 : n;	/* 0: CURLE_WRITE_ERROR ends it */
 }
 
 /* Parse a header's integer value; -1 when it is not a plain number. */
@@ -189,6 +216,37 @@ header_int(const char *value, size_t len)
 }
 
 /*
+ * Seconds a Retry-After value asks to wait, in either form of RFC 9110
+ * (delay-seconds or an HTTP-date, measured from `now`), cut to
+ * HTTP_RETRY_AFTER_MAX_S; a date in the past is 0.  -1 when the value is
+ * neither.  Every caller of the transport sees only this capped figure.
+ */
+int
+http_parse_retry_after(const char *value, size_t len, time_t now)
+{
+	char		text[64];
+	time_t		when;
+	int64		seconds;
+
+	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
+					   value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	seconds = header_int(value, len);
+	if (seconds >= 0)
+		return (int) Min(seconds, HTTP_RETRY_AFTER_MAX_S);
+	if (len == 0 || len >= sizeof(text))
+		return -1;
+	memcpy(text, value, len);
+	text[len] = '\0';
+	when = curl_getdate(text, NULL);
+	if (when == -1)
+		return -1;
+	/* In 64 bits: a date in 2200 must not wrap around. */
+	seconds = (int64) when - (int64) now;
+	return (int) Max(0, Min(seconds, HTTP_RETRY_AFTER_MAX_S));
+}
+
+/*
  * libcurl header callback: keep Retry-After and X-Rate-Limit-Remaining.  A
  * new status line (a retry, a 100 Continue) forgets earlier values.
  */
@@ -208,29 +266,25 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	if (n > sizeof(retry_after) - 1 &&
 		pg_strncasecmp(line, retry_after, sizeof(retry_after) - 1) == 0)
 	{
-		const char *value = line + sizeof(retry_after) - 1;
-		size_t		vlen = n - (sizeof(retry_after) - 1);
-		int			seconds = header_int(value, vlen);
-
-		if (seconds < 0 && vlen < 64)
-		{
-			/* An HTTP-date instead of seconds. */
-			char		date[64];
-			time_t		when;
-
-			memcpy(date, value, vlen);
-			date[vlen] = '\0';
-			when = curl_getdate(date, NULL);
-			if (when > 0)
-				seconds = Max(0, (int) (when - time(NULL)));
-		}
-		t->req->retry_after_s = seconds;
+		t->req->retry_after_s =
+			http_parse_retry_after(line + sizeof(retry_after) - 1,
+								   n - (sizeof(retry_after) - 1), time(NULL));
 	}
 	else if (n > sizeof(remaining) - 1 &&
 			 pg_strncasecmp(line, remaining, sizeof(remaining) - 1) == 0)
 		t->req->rate_limit_remaining = header_int(line + sizeof(remaining) - 1,
 												  n - (sizeof(remaining) - 1));
 	return n;
+}
+
+/*
+ * Whether sending the request twice does no more than sending it once
+ * (RFC 9110 9.2.2): every method syncopt uses but POST.
+ */
+static bool
+request_repeatable(const HttpRequest *req)
+{
+	return strcmp(req->method, "POST") != 0;
 }
 
 /* Create the easy handle of one attempt; false (with req->error) on failure. */
@@ -277,8 +331,16 @@ transfer_prepare(Transfer *t)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, syncopt_http_ca_file);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) syncopt_http_connect_timeout_s * 1000L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) syncopt_http_timeout_s * 1000L);
-	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE,
-					 (curl_off_t) syncopt_http_max_response_kb * 1024);
+	/*
+	 * libcurl re-sends a request by itself when a reused connection turns out
+	 * dead; for a request that is not safe to repeat that could act twice
+	 * unseen, so it gets a fresh connection that nobody reuses.
+	 */
+	if (!request_repeatable(req))
+	{
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -333,6 +395,21 @@ backoff_ms(int attempt)
 }
 
 /*
+ * Whether the attempt that ended with `code` may have reached the vendor:
+ * an answer came, or the connection was up and sending began.
+ */
+static bool
+attempt_maybe_received(Transfer *t, CURLcode code)
+{
+	curl_off_t	pretransfer_us = 0;
+
+	if (code == CURLE_OK)
+		return true;
+	curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+	return pretransfer_us > 0;
+}
+
+/*
  * Decide what a finished attempt means: done, or retry at not_before.
  * Fills the request's outcome fields.
  */
@@ -342,15 +419,19 @@ transfer_finish(Transfer *t, CURLcode code)
 	HttpRequest *req = t->req;
 	TimestampTz now = GetCurrentTimestamp();
 	long		wait_ms = -1;
+	long		status = 0;
 
 	req->status = 0;
 	req->failure = HTTP_OK;
 	req->error[0] = '\0';
-	if (code == CURLE_OK)
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &req->status);
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (req->retry_after_s >= 0)
+		worker_state_note_retry_after(req->retry_after_s);
 
-	if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
+	if (t->too_large && status >= 100 && status <= 599)
 	{
+		/* The vendor answered; the caller decides what the cut body means. */
+		req->status = status;
 		req->failure = HTTP_FAIL_TOO_LARGE;
 		snprintf(req->error, sizeof(req->error),
 				 "response larger than syncopt.http_max_response_size (%d kB)",
@@ -358,7 +439,12 @@ transfer_finish(Transfer *t, CURLcode code)
 		t->done = true;
 		return;
 	}
-	if (code != CURLE_OK)
+	if (code == CURLE_OK && (status < 100 || status > 599))
+	{
+		req->failure = HTTP_FAIL_TRANSPORT;
+		snprintf(req->error, sizeof(req->error), "invalid HTTP status %ld", status);
+	}
+	else if (code != CURLE_OK)
 	{
 		req->failure = HTTP_FAIL_TRANSPORT;
 		snprintf(req->error, sizeof(req->error), "%s%s%s",
@@ -368,6 +454,18 @@ transfer_finish(Transfer *t, CURLcode code)
 			code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
 			code == CURLE_SSL_CONNECT_ERROR)
 		{
+			t->done = true;
+			return;
+		}
+	}
+	else
+		req->status = status;
+
+	if (req->failure == HTTP_FAIL_TRANSPORT)
+	{
+		if (!request_repeatable(req) && attempt_maybe_received(t, code))
+		{
+			req->failure = HTTP_FAIL_IN_DOUBT;
 			t->done = true;
 			return;
 		}
@@ -400,34 +498,21 @@ transfer_finish(Transfer *t, CURLcode code)
 	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
 }
 
-/* Stop waiting when the backend is cancelled or the worker told to stop. */
+/*
+ * Stop waiting when the backend is cancelled or the worker told to stop; a
+ * worker whose postmaster died exits at once, recording nothing (a new
+ * postmaster's executor settles its rows).
+ */
 static void
 check_for_stop(void)
 {
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 	CHECK_FOR_INTERRUPTS();
 	if (ShutdownRequestPending)
 		ereport(ERROR,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
 				 errmsg("syncopt: HTTP requests abandoned because the worker is shutting down")));
-}
-
-/* Sleep on the latch, waking for interrupts and shutdown. */
-void
-http_sleep_ms(long ms)
-{
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-
-	for (;;)
-	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-		check_for_stop();
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left, 1000L), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
 }
 
 /* Escape one URL path or query segment; the result is palloc'd. */
@@ -448,14 +533,17 @@ http_escape(const char *segment)
 
 /* Admit waiting transfers whose time has come, up to the concurrency limit. */
 static void
-admit_transfers(CURLM *multi, Transfer *transfers, int n, int *active)
+admit_transfers(HttpSession *session)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	ListCell   *lc;
 
-	for (int i = 0; i < n && *active < syncopt_http_max_concurrency; i++)
+	foreach(lc, session->transfers)
 	{
-		Transfer   *t = &transfers[i];
+		Transfer   *t = lfirst(lc);
 
+		if (session->active >= syncopt_http_max_concurrency)
+			break;
 		if (t->done || t->easy != NULL || t->not_before > now)
 			continue;
 		t->req->attempts++;
@@ -468,80 +556,54 @@ admit_transfers(CURLM *multi, Transfer *transfers, int n, int *active)
 			t->done = true;
 			continue;
 		}
-		curl_multi_add_handle(multi, t->easy);
-		(*active)++;
+		curl_multi_add_handle(session->multi, t->easy);
+		t->req->in_progress = true;
+		session->active++;
 	}
 }
 
 /* Milliseconds until the earliest waiting retry; -1 when none waits. */
 static long
-next_retry_ms(Transfer *transfers, int n)
+next_retry_ms(HttpSession *session)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	long		best = -1;
+	ListCell   *lc;
 
-	for (int i = 0; i < n; i++)
+	foreach(lc, session->transfers)
 	{
+		Transfer   *t = lfirst(lc);
 		long		ms;
 
-		if (transfers[i].done || transfers[i].easy != NULL)
+		if (t->done || t->easy != NULL)
 			continue;
-		ms = TimestampDifferenceMilliseconds(now, transfers[i].not_before);
+		ms = TimestampDifferenceMilliseconds(now, t->not_before);
 		if (best < 0 || ms < best)
 			best = ms;
 	}
 	return best;
 }
 
-/* Run the transfers to completion; the caller releases them. */
+/* Let libcurl move the bytes, and settle every attempt that ended. */
 static void
-run_transfers(CURLM *multi, Transfer *transfers, int n)
+perform_transfers(HttpSession *session)
 {
-	int			active = 0;
-	int			remaining = 0;
+	int			running;
+	int			queued;
+	CURLMsg    *msg;
 
-	for (int i = 0; i < n; i++)
-		if (!transfers[i].done)
-			remaining++;
-
-	while (remaining > 0)
+	curl_multi_perform(session->multi, &running);
+	while ((msg = curl_multi_info_read(session->multi, &queued)) != NULL)
 	{
-		int			running;
-		CURLMsg    *msg;
-		int			queued;
+		Transfer   *t;
 
-		admit_transfers(multi, transfers, n, &active);
-		if (active == 0)
-		{
-			long		wait = next_retry_ms(transfers, n);
-
-			remaining = 0;
-			for (int i = 0; i < n; i++)
-				if (!transfers[i].done)
-					remaining++;
-			if (remaining == 0)
-				break;
-			http_sleep_ms(Max(wait, 1));
+		if (msg->msg != CURLMSG_DONE)
 			continue;
-		}
-
-		curl_multi_perform(multi, &running);
-		while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
-		{
-			Transfer   *t;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
-			transfer_finish(t, msg->data.result);
-			transfer_release(multi, t);
-			active--;
-			if (t->done)
-				remaining--;
-		}
-		if (remaining > 0 && active > 0)
-			curl_multi_poll(multi, NULL, 0, POLL_SLICE_MS, NULL);
-		check_for_stop();
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		transfer_finish(t, msg->data.result);
+		transfer_release(session->multi, t);
+		t->req->in_progress = false;
+		session->active--;
 	}
 }
 
@@ -604,17 +666,41 @@ body_sanitize(const char *buf, size_t len, size_t *out_len)
 }
 
 /*
- * Send the requests concurrently (at most syncopt.http_max_concurrency at a
- * time), retrying as the rules above say, and fill in each one's outcome.
+ * Hand a finished transfer's outcome to its request and forget the
+ * transfer: the body is copied into the caller's memory context (the head
+ * only, for an answer over the size cap), made valid text, and the buffer
+ * freed.
  */
-void
-http_execute(HttpRequest *requests, int nrequests)
+static HttpRequest *
+transfer_deliver(HttpSession *session, Transfer *t)
 {
-	Transfer   *transfers;
-	CURLM	   *volatile multi = NULL;
+	HttpRequest *req = t->req;
+	bool		keep = t->buf != NULL &&
+		(req->failure == HTTP_OK || req->failure == HTTP_FAIL_TOO_LARGE);
 
-	if (nrequests <= 0)
-		return;
+	if (keep)
+		req->response = body_sanitize(t->buf, t->len, &req->response_len);
+	else
+	{
+		req->response_len = 0;
+		req->response = pstrdup("");
+	}
+	free(t->buf);
+	t->buf = NULL;
+	session->transfers = list_delete_ptr(session->transfers, t);
+	pfree(t);
+	return req;
+}
+
+/* Start a session: no request yet. */
+HttpSession *
+http_session_create(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt http session",
+											  ALLOCSET_SMALL_SIZES);
+	HttpSession *session = MemoryContextAllocZero(cxt, sizeof(HttpSession));
+
+	session->cxt = cxt;
 	if (!curl_ready)
 	{
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -623,58 +709,144 @@ http_execute(HttpRequest *requests, int nrequests)
 					 errmsg("could not initialize libcurl")));
 		curl_ready = true;
 	}
+	session->multi = curl_multi_init();
+	if (session->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a curl multi handle")));
+	return session;
+}
 
-	transfers = palloc0(sizeof(Transfer) * nrequests);
-	for (int i = 0; i < nrequests; i++)
+/*
+ * Queue a request; its outcome fields are reset here.  The request must stay
+ * where it is until http_session_next() returns it.
+ */
+void
+http_session_add(HttpSession *session, HttpRequest *req)
+{
+	Transfer   *t = MemoryContextAllocZero(session->cxt, sizeof(Transfer));
+	MemoryContext old;
+
+	t->req = req;
+	req->failure = HTTP_OK;
+	req->status = 0;
+	req->response = NULL;
+	req->response_len = 0;
+	req->in_progress = false;
+	req->error[0] = '\0';
+	req->attempts = 0;
+	req->retry_after_s = -1;
+	req->rate_limit_remaining = -1;
+	if (!url_permitted(req))
 	{
-		HttpRequest *req = &requests[i];
-
-		transfers[i].req = req;
-		req->failure = HTTP_OK;
-		req->status = 0;
-		req->response = NULL;
-		req->response_len = 0;
-		req->error[0] = '\0';
-		req->attempts = 0;
-		req->retry_after_s = -1;
-		req->rate_limit_remaining = -1;
-		if (!url_permitted(req))
-		{
-			req->failure = HTTP_FAIL_REFUSED;
-			transfers[i].done = true;
-		}
+		req->failure = HTTP_FAIL_REFUSED;
+		t->done = true;
 	}
+	old = MemoryContextSwitchTo(session->cxt);
+	session->transfers = lappend(session->transfers, t);
+	MemoryContextSwitchTo(old);
+}
 
+/* Requests added and not yet returned by http_session_next(). */
+int
+http_session_pending(HttpSession *session)
+{
+	return list_length(session->transfers);
+}
+
+/*
+ * Wait for the next finished request and return it, with its outcome.
+ * Returns NULL when none is pending, when wait_ms (>= 0) passed first, or,
+ * with stop_on_latch, as soon as the latch is set (the caller resets it).
+ */
+HttpRequest *
+http_session_next(HttpSession *session, long wait_ms, bool stop_on_latch)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(wait_ms, 0));
+
+	for (;;)
+	{
+		ListCell   *lc;
+		long		slice = POLL_SLICE_MS;
+
+		foreach(lc, session->transfers)
+		{
+			if (((Transfer *) lfirst(lc))->done)
+				return transfer_deliver(session, lfirst(lc));
+		}
+		if (session->transfers == NIL || (stop_on_latch && MyLatch->is_set))
+			return NULL;
+		if (wait_ms >= 0)
+		{
+			slice = Min(slice, TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until));
+			if (slice <= 0)
+				return NULL;
+		}
+
+		admit_transfers(session);
+		if (session->active > 0)
+		{
+			perform_transfers(session);
+			curl_multi_poll(session->multi, NULL, 0, (int) slice, NULL);
+			perform_transfers(session);
+		}
+		else
+		{
+			long		retry = next_retry_ms(session);
+
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(1, retry >= 0 ? Min(retry, slice) : slice), PG_WAIT_EXTENSION);
+			if (!stop_on_latch)
+				ResetLatch(MyLatch);
+		}
+		check_for_stop();
+	}
+}
+
+/* Release every handle and buffer of a session; safe in PG_FINALLY. */
+void
+http_session_destroy(HttpSession *session)
+{
+	ListCell   *lc;
+
+	if (session == NULL)
+		return;
+	foreach(lc, session->transfers)
+	{
+		Transfer   *t = lfirst(lc);
+
+		transfer_release(session->multi, t);
+		t->req->in_progress = false;
+		free(t->buf);
+		t->buf = NULL;
+	}
+	if (session->multi != NULL)
+		curl_multi_cleanup(session->multi);
+	MemoryContextDelete(session->cxt);
+}
+
+/*
+ * Send the requests concurrently (at most syncopt.http_max_concurrency at a
+ * time), retrying as the rules above say, and fill in each one's outcome.
+ */
+void
+http_execute(HttpRequest *requests, int nrequests)
+{
+	HttpSession *volatile session = NULL;
+
+	if (nrequests <= 0)
+		return;
 	PG_TRY();
 	{
-		multi = curl_multi_init();
-		if (multi == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not create a curl multi handle")));
-		run_transfers(multi, transfers, nrequests);
-
+		session = http_session_create();
 		for (int i = 0; i < nrequests; i++)
-		{
-			Transfer   *t = &transfers[i];
-
-			if (t->buf != NULL && t->req->failure == HTTP_OK)
-				t->req->response = body_sanitize(t->buf, t->len, &t->req->response_len);
-			else
-				t->req->response = pstrdup("");
-		}
+			http_session_add(session, &requests[i]);
+		while (http_session_pending(session) > 0)
+			(void) http_session_next(session, -1, false);
 	}
 	PG_FINALLY();
 	{
-		for (int i = 0; i < nrequests; i++)
-		{
-			transfer_release(multi, &transfers[i]);
-			free(transfers[i].buf);
-			transfers[i].buf = NULL;
-		}
-		if (multi != NULL)
-			curl_multi_cleanup(multi);
+		http_session_destroy(session);
 	}
 	PG_END_TRY();
-	pfree(transfers);
 }

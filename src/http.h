@@ -24,9 +24,19 @@ typedef enum HttpFailure
 	HTTP_OK = 0,				/* a response arrived (any status) */
 	HTTP_FAIL_REFUSED,			/* URL not allowed (scheme, host) */
 	HTTP_FAIL_TRANSPORT,		/* connect, TLS, timeout, reset: retried */
-	HTTP_FAIL_TOO_LARGE,		/* response over syncopt.http_max_response_size */
-	HTTP_FAIL_RATE_LIMITED		/* 429 asking to wait past http_max_retry_wait */
+	HTTP_FAIL_TOO_LARGE,		/* response over syncopt.http_max_response_size;
+								 * status and the body's head are kept */
+	HTTP_FAIL_RATE_LIMITED,		/* 429 asking to wait past http_max_retry_wait */
+	HTTP_FAIL_IN_DOUBT			/* a request that is not safe to repeat may
+								 * have reached the vendor, and no valid
+								 * answer came: not retried */
 }			HttpFailure;
+
+/*
+ * Longest wait a Retry-After header can ask for, in seconds; larger values
+ * (and HTTP-dates further ahead) are cut to it.  docs/operations.md.
+ */
+#define HTTP_RETRY_AFTER_MAX_S 3600
 
 typedef struct HttpRequest
 {
@@ -44,11 +54,14 @@ typedef struct HttpRequest
 	/* set by http_execute */
 	HttpFailure failure;
 	long		status;			/* HTTP status of the last response, 0 if none */
-	char	   *response;		/* NUL-terminated body, palloc'd */
+	char	   *response;		/* NUL-terminated body, palloc'd; may hold NUL
+								 * bytes before response_len */
 	size_t		response_len;
+	bool		in_progress;	/* an attempt is on the wire right now */
 	char		error[256];		/* why it failed; never holds a secret */
 	int			attempts;
-	int			retry_after_s;	/* Retry-After of the last response, -1 if none */
+	int			retry_after_s;	/* Retry-After of the last response, capped
+								 * at HTTP_RETRY_AFTER_MAX_S; -1 if none */
 	int			rate_limit_remaining;	/* X-Rate-Limit-Remaining, -1 if none */
 }			HttpRequest;
 
@@ -61,8 +74,17 @@ typedef struct HttpCounters
 
 extern HttpCounters http_counters;
 
+/* Requests in flight that the caller collects one by one as they finish. */
+typedef struct HttpSession HttpSession;
+
+extern HttpSession *http_session_create(void);
+extern void http_session_add(HttpSession *session, HttpRequest *req);
+extern HttpRequest *http_session_next(HttpSession *session, long wait_ms, bool stop_on_latch);
+extern int	http_session_pending(HttpSession *session);
+extern void http_session_destroy(HttpSession *session);
+
 extern void http_execute(HttpRequest *requests, int nrequests);
-extern void http_sleep_ms(long ms);
+extern int	http_parse_retry_after(const char *value, size_t len, time_t now);
 extern bool http_status_retryable(long status);
 extern char *http_escape(const char *segment);
 

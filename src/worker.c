@@ -8,8 +8,9 @@
  * of its own as it needs them.
  * Each pass runs as syncopt.worker_role (a member of syncopt_worker, never
  * a superuser), not as the bootstrap superuser the worker connected as.
- * An error in a pass is logged, kept for worker_status(), and retried after
- * a back-off; it never ends the loop, so one bad row cannot stop the queue.
+ * An error in a pass is logged, kept for worker_status() until a pass goes
+ * well, and retried after a back-off; it never ends the loop, so one bad
+ * row cannot stop the queue.
  * The workers exit only with a restartable code, so pg_terminate_backend()
  * or a crash brings them back after SYNCOPT_RESTART_SECONDS.
  *
@@ -161,12 +162,15 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 		}
 		else
 		{
+			TimestampTz pass_start = GetCurrentTimestamp();
+
 			reported_missing = false;
 			reported_role = false;
 			worker_state_set_phase(kind, SYNCOPT_PHASE_RUNNING);
 			pgstat_report_activity(STATE_RUNNING, syncopt_worker_name(kind));
 			SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 			delay_ms = worker_passes[kind] (woken);
+			worker_state_clear_error(kind, pass_start);
 			worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
 		}
 	}

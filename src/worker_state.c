@@ -39,6 +39,7 @@ typedef struct SyncoptWorkerSlot
 	TimestampTz next_wake_at;
 	TimestampTz last_wake_at;
 	TimestampTz last_error_at;
+	TimestampTz retry_after_until;	/* end of the last Retry-After wait */
 	uint64		starts;
 	uint64		loops;
 	uint64		wakes_handled;	/* wake_requests value last consumed */
@@ -53,6 +54,9 @@ typedef struct SyncoptShared
 }			SyncoptShared;
 
 static SyncoptShared * shared = NULL;
+
+/* The slot of this process, when it is one of the workers; else -1. */
+static int	my_worker = -1;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -125,6 +129,7 @@ worker_state_attach(SyncoptWorkerKind kind)
 	 */
 	slot->wakes_handled = pg_atomic_read_u64(&slot->wake_requests);
 	LWLockRelease(shared->lock);
+	my_worker = kind;
 
 	before_shmem_exit(worker_state_detach, Int32GetDatum(kind));
 }
@@ -200,6 +205,39 @@ worker_state_record_error(SyncoptWorkerKind kind, const char *message)
 }
 
 /*
+ * Forget the last error if it is older than `pass_start`: a pass that began
+ * after it went well, so it no longer describes the worker.
+ */
+void
+worker_state_clear_error(SyncoptWorkerKind kind, TimestampTz pass_start)
+{
+	SyncoptWorkerSlot *slot = &shared->workers[kind];
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (slot->last_error_at < pass_start)
+	{
+		slot->last_error[0] = '\0';
+		slot->last_error_at = 0;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * Show for how long a vendor asked this worker to wait (a Retry-After,
+ * already capped by the transport); a no-op outside the workers.
+ */
+void
+worker_state_note_retry_after(int seconds)
+{
+	if (shared == NULL || my_worker < 0)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->workers[my_worker].retry_after_until =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
+	LWLockRelease(shared->lock);
+}
+
+/*
  * Wake a worker now.  Called at commit, so it must not fail: a worker that is
  * not running simply finds the request counted when it starts.
  */
@@ -255,7 +293,8 @@ PG_FUNCTION_INFO_V1(syncopt_worker_status);
 
 /*
  * syncopt.worker_status(): one row per background worker with its pid,
- * database, phase, loop and wake counters and last error.
+ * database, phase, loop and wake counters, last error, and the end of the
+ * last Retry-After wait a vendor asked for.
  */
 Datum
 syncopt_worker_status(PG_FUNCTION_ARGS)
@@ -273,8 +312,8 @@ syncopt_worker_status(PG_FUNCTION_ARGS)
 	for (int i = 0; i < SYNCOPT_NUM_WORKERS; i++)
 	{
 		SyncoptWorkerSlot copy;
-		Datum		values[14];
-		bool		nulls[14];
+		Datum		values[15];
+		bool		nulls[15];
 
 		LWLockAcquire(shared->lock, LW_SHARED);
 		memcpy(&copy, &shared->workers[i], offsetof(SyncoptWorkerSlot, wake_requests));
@@ -298,6 +337,7 @@ syncopt_worker_status(PG_FUNCTION_ARGS)
 		values[12] = CStringGetTextDatum(copy.last_error);
 		nulls[12] = (copy.last_error[0] == '\0');
 		put_timestamp(values, nulls, 13, copy.last_error_at);
+		put_timestamp(values, nulls, 14, copy.retry_after_until);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

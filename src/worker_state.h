@@ -33,6 +33,8 @@ extern void worker_state_set_phase(SyncoptWorkerKind kind, SyncoptWorkerPhase ph
 extern uint64 worker_state_take_wakes(SyncoptWorkerKind kind);
 extern void worker_state_loop_done(SyncoptWorkerKind kind, TimestampTz next_wake_at);
 extern void worker_state_record_error(SyncoptWorkerKind kind, const char *message);
+extern void worker_state_clear_error(SyncoptWorkerKind kind, TimestampTz pass_start);
 extern void worker_state_request_wake(SyncoptWorkerKind kind);
+extern void worker_state_note_retry_after(int seconds);
 
 #endif							/* SYNCOPT_WORKER_STATE_H */

@@ -250,6 +250,29 @@ BEGIN
 END
 $$;
 
+-- At commit of an approval: the approval window must still be open.  The
+-- BEFORE trigger checks expires_at when the UPDATE runs; a transaction that
+-- approved in time but commits after expires_at would otherwise hand the
+-- executor an expired proposal.  Deferred, so it runs as the transaction
+-- commits; the refused approval leaves the row proposed, and the executor
+-- marks it expired.
+CREATE FUNCTION syncopt.decision_approval_in_time() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.expires_at <= clock_timestamp()
+       AND EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.decision_id = NEW.decision_id AND l.status = 'approved') THEN
+        RAISE EXCEPTION 'decision % expired at % before its approval committed', NEW.decision_id, NEW.expires_at
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Proposals can be approved only before expires_at; the approving transaction committed later.',
+                  HINT = 'Approve in a short transaction, or wait for the next planning run or propose it again with syncopt.propose().';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- Decisions that can still move (open, in flight, or of unknown outcome)
 -- can never be deleted; finished ones only leave through the retention purge.
 CREATE FUNCTION syncopt.decision_before_delete() RETURNS trigger
@@ -334,6 +357,10 @@ CREATE TRIGGER decision_wake_executor_on_insert AFTER INSERT ON syncopt.fivetran
 CREATE TRIGGER decision_wake_executor_on_approval AFTER UPDATE OF status ON syncopt.fivetran_sync_ai_logs
     FOR EACH ROW WHEN (NEW.status = 'approved' AND OLD.status <> 'approved')
     EXECUTE FUNCTION syncopt.wake_executor_trigger();
+CREATE CONSTRAINT TRIGGER decision_approval_in_time AFTER UPDATE OF status ON syncopt.fivetran_sync_ai_logs
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.status = 'approved' AND OLD.status = 'proposed')
+    EXECUTE FUNCTION syncopt.decision_approval_in_time();
 CREATE TRIGGER decision_event_append_only BEFORE UPDATE OR DELETE ON syncopt.decision_event
     FOR EACH ROW EXECUTE FUNCTION syncopt.decision_event_append_only();
 CREATE TRIGGER decision_event_no_truncate BEFORE TRUNCATE ON syncopt.decision_event

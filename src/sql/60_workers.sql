@@ -4,13 +4,14 @@ CREATE FUNCTION syncopt.worker_status(
     OUT worker text, OUT pid integer, OUT database text, OUT state text,
     OUT started_at timestamptz, OUT last_loop_at timestamptz, OUT next_wake_at timestamptz,
     OUT starts bigint, OUT loops bigint, OUT wake_requests bigint, OUT wakes_handled bigint,
-    OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz)
+    OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz,
+    OUT retry_after_until timestamptz)
 RETURNS SETOF record
 LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_worker_status';
 COMMENT ON FUNCTION syncopt.worker_status() IS
-    'One row per background worker: pid, database, state, loop and wake counters, last error.';
+    'One row per background worker: pid, database, state, loop and wake counters, last error (cleared by a clean pass), end of the last Retry-After wait.';
 
 CREATE FUNCTION syncopt.wake(worker text DEFAULT NULL) RETURNS void
 LANGUAGE C VOLATILE

@@ -131,29 +131,53 @@ AS $$
 $$;
 
 -- Claim up to batch_size approved decisions that are due, in attempt
--- order, skipping rows another executor holds.  Each claimed row is moved
+-- order, skipping rows another executor holds.  in_flight lists the
+-- account of every call the executor has in flight (one entry per call);
+-- no account gets more than per_account calls in flight, so that a hung
+-- or throttling vendor cannot take every slot.  Each claimed row is moved
 -- to executing (one more attempt counted before the call is made, so that
 -- a crash leaves a row saying a call may have gone out) and its request is
--- returned.  A row whose request cannot be built fails here, alone; a
--- notify row is handed to the notification queue and succeeds.
-CREATE FUNCTION syncopt.executor_claim(batch_size integer DEFAULT 100)
+-- returned.  A row whose request cannot be built, or whose account is
+-- disabled, fails here, alone, with nothing sent; a notify row is handed
+-- to the notification queue and succeeds.
+CREATE FUNCTION syncopt.executor_claim(batch_size integer DEFAULT 100, in_flight bigint[] DEFAULT '{}',
+    per_account integer DEFAULT NULL)
 RETURNS TABLE (decision_id bigint, account_id bigint, method text, path text, body text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    d   syncopt.fivetran_sync_ai_logs;
-    req record;
+    d       syncopt.fivetran_sync_ai_logs;
+    req     record;
+    taken   bigint[] := coalesce(in_flight, '{}');
+    -- Accounts already at their share are not even looked at.
+    saturated bigint[] := ARRAY(SELECT a FROM unnest(taken) a GROUP BY a HAVING count(*) >= per_account);
+    claimed integer := 0;
+    enabled boolean;
 BEGIN
     FOR d IN
         SELECT * FROM syncopt.fivetran_sync_ai_logs l
          WHERE l.status = 'approved'
            AND coalesce(l.next_attempt_at, '-infinity') <= now()
            AND coalesce(l.not_before, '-infinity') <= now()
+           AND l.account_id <> ALL (saturated)
          ORDER BY l.next_attempt_at NULLS FIRST, l.decision_id
-         LIMIT batch_size
            FOR UPDATE SKIP LOCKED
     LOOP
+        EXIT WHEN claimed >= batch_size;
+        CONTINUE WHEN per_account IS NOT NULL
+                  AND (SELECT count(*) FROM unnest(taken) a WHERE a = d.account_id) >= per_account;
+
+        SELECT a.enabled INTO enabled FROM syncopt.account a WHERE a.account_id = d.account_id;
+        IF NOT enabled THEN
+            UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'executing', started_at = now()
+             WHERE l.decision_id = d.decision_id;
+            UPDATE syncopt.fivetran_sync_ai_logs l
+               SET status = 'failed', finished_at = now(),
+                   error = format('not sent: account %s is disabled (syncopt.account.enabled = false); approve a new proposal once it is enabled again', d.account_id)
+             WHERE l.decision_id = d.decision_id;
+            CONTINUE;
+        END IF;
         BEGIN
             req := syncopt.render_request(d.decision_id);
         EXCEPTION WHEN OTHERS THEN
@@ -177,6 +201,8 @@ BEGIN
              WHERE l.decision_id = d.decision_id;
             CONTINUE;
         END IF;
+        taken := taken || d.account_id;
+        claimed := claimed + 1;
         decision_id := d.decision_id;
         account_id := d.account_id;
         method := req.method;
@@ -186,21 +212,27 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION syncopt.executor_claim(integer) IS
-    'Executor: moves due approved decisions to executing and returns their vendor requests (notify rows are queued as alerts).';
+COMMENT ON FUNCTION syncopt.executor_claim(integer, bigint[], integer) IS
+    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts fail unsent).';
 
 -- A response body as jsonb: the JSON itself, or the first 2,000 characters
--- of anything else under "body".
-CREATE FUNCTION syncopt.response_jsonb(body text) RETURNS jsonb
+-- of anything else (text that is not JSON, or JSON that jsonb cannot hold,
+-- such as \u0000) under "body".  A body the executor cut (response_bytes
+-- given: it kept only the head of that many bytes) is never parsed: its
+-- head is kept under "head", with "truncated": true.
+CREATE FUNCTION syncopt.response_jsonb(body text, response_bytes bigint DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF body IS NULL OR body = '' THEN
+    IF body IS NULL OR (body = '' AND response_bytes IS NULL) THEN
         RETURN NULL;
     END IF;
+    IF response_bytes IS NOT NULL THEN
+        RETURN jsonb_build_object('truncated', true, 'bytes_received', response_bytes, 'head', left(body, 2000));
+    END IF;
     RETURN body::jsonb;
-EXCEPTION WHEN invalid_text_representation THEN
+EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
     RETURN jsonb_build_object('body', left(body, 2000));
 END
 $$;
@@ -241,18 +273,23 @@ END
 $$;
 
 -- Record the outcome of a call: 2xx succeeds (and the connector is
--- updated); a retryable failure (transport, 429, 5xx) goes back to
--- approved for next_attempt_at while attempts remain; anything else fails
--- with the vendor's message kept.  Returns the new status.
+-- updated; a body cut at the size cap does not change that); a call that
+-- may have reached the vendor with no valid answer and is not safe to
+-- repeat (in_doubt) is unknown; a retryable failure (transport, 429, 5xx)
+-- goes back to approved for next_attempt_at while attempts remain;
+-- anything else fails with the vendor's message kept.  calls is the number
+-- of requests sent (0 when none could be).  A note that the call was sent
+-- again after the executor stopped stays in error.  Returns the new status.
 CREATE FUNCTION syncopt.executor_record(decision_id bigint, http_status integer, response text,
-    error text, calls integer, retryable boolean, retry_after_s integer)
+    error text, calls integer, retryable boolean, retry_after_s integer,
+    in_doubt boolean DEFAULT false, response_bytes bigint DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d        syncopt.fivetran_sync_ai_logs;
-    reply    jsonb := syncopt.response_jsonb(response);
+    reply    jsonb := syncopt.response_jsonb(response, response_bytes);
     tries    integer;
     max_tries integer := current_setting('syncopt.executor_max_attempts')::integer;
     why      text := error;
@@ -263,17 +300,27 @@ BEGIN
     IF NOT FOUND OR d.status <> 'executing' THEN
         RETURN d.status;
     END IF;
-    -- The claim counted one call; the transport may have made more.
-    tries := d.attempts + greatest(coalesce(calls, 1) - 1, 0);
+    -- The claim counted one call; the transport made `calls`.
+    tries := d.attempts - 1 + coalesce(calls, 1);
 
     IF why IS NULL AND http_status BETWEEN 200 AND 299 THEN
         UPDATE syncopt.fivetran_sync_ai_logs l
            SET status = 'succeeded', finished_at = now(), attempts = tries,
-               http_status = executor_record.http_status, response = reply, error = NULL
+               http_status = executor_record.http_status, response = reply,
+               error = CASE WHEN d.error LIKE 'the executor stopped%' THEN d.error END
          WHERE l.decision_id = d.decision_id
         RETURNING * INTO d;
         PERFORM syncopt.apply_decision(d);
         RETURN 'succeeded';
+    END IF;
+
+    IF in_doubt THEN
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'unknown', attempts = tries, http_status = NULL, response = NULL,
+               error = format('%s; the request may have reached %s but no valid answer came, and a %s is not sent twice blindly: whether %s acted is not known. Check the connector at the vendor, then set status to succeeded, failed, or approved to send it again (docs/approvals.md, "Unknown outcomes").',
+                              why, initcap(d.vendor), d.action, initcap(d.vendor))
+         WHERE l.decision_id = d.decision_id;
+        RETURN 'unknown';
     END IF;
 
     IF why IS NULL THEN
@@ -300,8 +347,50 @@ BEGIN
     RETURN 'failed';
 END
 $$;
-COMMENT ON FUNCTION syncopt.executor_record(bigint, integer, text, text, integer, boolean, integer) IS
-    'Executor: records a vendor call''s outcome (succeeded, approved again for a retry, or failed) and returns the new status.';
+COMMENT ON FUNCTION syncopt.executor_record(bigint, integer, text, text, integer, boolean, integer, boolean, bigint) IS
+    'Executor: records a vendor call''s outcome (succeeded, unknown when a non-repeatable call is in doubt, approved again for a retry, or failed) and returns the new status.';
+
+-- The executor was interrupted (cancel, shutdown) or could not record an
+-- answer while a row was executing.  calls requests were sent; on_wire
+-- says one may have reached the vendor with its answer unrecorded.  No
+-- request out: approved again, nothing lost.  A change that is safe to
+-- repeat: approved again, the row saying so, until executor_max_attempts.
+-- Anything else: unknown, with the reason, for a human.
+CREATE FUNCTION syncopt.executor_abandon(decision_id bigint, calls integer, on_wire boolean, reason text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d         syncopt.fivetran_sync_ai_logs;
+    tries     integer;
+    max_tries integer := current_setting('syncopt.executor_max_attempts')::integer;
+BEGIN
+    SELECT * INTO d FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.decision_id = executor_abandon.decision_id FOR UPDATE;
+    IF NOT FOUND OR d.status <> 'executing' THEN
+        RETURN d.status;
+    END IF;
+    tries := greatest(d.attempts - 1 + coalesce(executor_abandon.calls, 1), 0);
+    IF NOT executor_abandon.on_wire OR (d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size') AND tries < max_tries) THEN
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'approved', attempts = tries, next_attempt_at = NULL,
+               error = format('the executor stopped (%s) after %s requests of this %s; %s, so it is sent again',
+                              executor_abandon.reason, tries, d.action,
+                              CASE WHEN executor_abandon.on_wire THEN 'this change is safe to repeat' ELSE 'no request is awaiting an answer' END)
+         WHERE l.decision_id = d.decision_id;
+        RETURN 'approved';
+    END IF;
+    UPDATE syncopt.fivetran_sync_ai_logs l
+       SET status = 'unknown', attempts = tries,
+           error = format('the executor stopped (%s) during attempt %s of this %s; whether %s acted is not known. Check the connector at the vendor, then set status to succeeded, failed, or approved to send it again (docs/approvals.md, "Unknown outcomes").',
+                          executor_abandon.reason, tries, d.action, initcap(d.vendor))
+     WHERE l.decision_id = d.decision_id;
+    RETURN 'unknown';
+END
+$$;
+COMMENT ON FUNCTION syncopt.executor_abandon(bigint, integer, boolean, text) IS
+    'Executor: settles a row it could not finish (cancel, shutdown, unrecordable answer): approved again when safe, else unknown with the reason.';
 
 -- After the executor stopped (crash, kill, immediate shutdown), settle the
 -- rows it left executing.  Changes that are safe to repeat (PATCH of

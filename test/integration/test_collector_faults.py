@@ -133,7 +133,7 @@ class CollectorFaultTests(unittest.TestCase):
         self.assertEqual(st["last_outcome"], "rate_limited", st)
         # The wait starts when the 429 arrives, a moment before the poll is recorded.
         self.assertTrue(RETRY_AFTER_MAX_S - 60 <= float(wait) <= RETRY_AFTER_MAX_S, wait)
-        self.assertIn(f"waiting the maximum, {RETRY_AFTER_MAX_S} s", st["last_error"])
+        self.assertIn(f"rate limited for {RETRY_AFTER_MAX_S} s (Retry-After, capped at the maximum)", st["last_error"])
         self.assertIn("Retry-After", st["next_due_reason"])
 
     def test_02_a_huge_retry_after_is_capped_and_shown(self):

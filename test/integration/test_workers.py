@@ -148,9 +148,10 @@ class WorkerTests(unittest.TestCase):
             c.psql("ALTER FUNCTION syncopt.expire_decisions_gone() RENAME TO expire_decisions", db())
         failed = status("executor")
         c.psql("SELECT syncopt.wake('executor')", db())
+        # The clean pass after it clears the error (issue 28: no stale last_error).
         self.assertTrue(c.wait_for(
-            f"SELECT loops > {failed['loops']} AND pid = {failed['pid']} AND last_error_at = '{failed['last_error_at']}' "
-            f"FROM syncopt.worker_status() WHERE worker = 'executor'", db()),
+            f"SELECT loops > {failed['loops']} AND pid = {failed['pid']} AND last_error IS NULL "
+            "AND last_error_at IS NULL FROM syncopt.worker_status() WHERE worker = 'executor'", db()),
             "the executor did not carry on in the same process after the error")
 
     def test_07_collector_purges_old_history(self):

@@ -33,7 +33,15 @@ Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
 (401 as for wrong credentials), "echo_request" (an error of `status`, default
 400, whose body quotes the request's headers and body, credentials
-included, as careless vendors do).  A fault applies to requests whose path
+included, as careless vendors do).  Executor faults (one block in
+apply_fault): "nul" (a 200 JSON body whose message holds a NUL: the
+`\u0000` escape, or with "raw": true a NUL byte), "huge" (an answer of
+`status` (default 200) whose JSON body of `size` bytes is streamed in
+chunks), "close_after_read" (the request is read and recorded, then the
+connection is closed without an answer: a vendor that died mid-call, or a
+keep-alive connection that died under a request sent on it).  Odd statuses
+(999, 600) and Retry-After values of any form (seconds, an HTTP-date, huge
+numbers) go through "status" with "retry_after" as given.  A fault applies to requests whose path
 matches its regex, `times` times, after letting the first `after` (default
 0) of them through.
 
@@ -301,6 +309,8 @@ class Handler(BaseHTTPRequestHandler):
                 "message": f"rejected request with Authorization: {echoed.get('Authorization', '')}",
                 "request": {"headers": echoed, "body": self.last_body}})
             return True
+        if kind in ("nul", "huge", "close_after_read"):
+            return self.apply_executor_fault(fault)
         if self.apply_collector_fault(fault):
             return True
         if kind == "mangle":
@@ -320,6 +330,34 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "mangle":
             self.mangles = getattr(self, "mangles", []) + [(fault["find"].encode(), bytes.fromhex(fault["replace_hex"]))]
         return False
+
+    # -- executor faults (a misbehaving vendor under the executor) --------
+    def apply_executor_fault(self, fault):
+        kind = fault["kind"]
+        if kind == "nul":
+            raw = (b'{"code": "Success", "message": "accepted\x00 with a NUL byte"}' if fault.get("raw")
+                   else b'{"code": "Success", "message": "accepted\\u0000 with an escaped NUL"}')
+            self.send_json(200, None, raw=raw)
+        elif kind == "huge":
+            size = int(fault.get("size", 2 * 1024 * 1024))
+            head, tail = b'{"code": "Success", "pad": "', b'"}'
+            self.send_response(int(fault.get("status", 200)))
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(head) + size + len(tail)))
+            self.end_headers()
+            try:
+                self.wfile.write(head)
+                chunk = b"x" * (1024 * 1024)
+                left = size
+                while left > 0:
+                    self.wfile.write(chunk[:min(left, len(chunk))])
+                    left -= len(chunk)
+                self.wfile.write(tail)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        elif kind == "close_after_read":
+            self.close_connection = True
+        return True
 
     # -- dispatch -------------------------------------------------------
     def handle_any(self):

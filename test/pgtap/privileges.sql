@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(80);
+SELECT plan(81);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -139,7 +139,8 @@ SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_appro
 SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'reset_breaker', ARRAY['bigint'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'render_request', ARRAY['bigint'], 'syncopt_reader', ARRAY['EXECUTE']);
-SELECT function_privs_are('syncopt', 'executor_claim', ARRAY['integer'], 'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'executor_claim', ARRAY['integer', 'bigint[]', 'integer'], 'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'executor_abandon', ARRAY['bigint', 'integer', 'boolean', 'text'], 'syncopt_admin', ARRAY[]::text[]);
 -- A Slack webhook URL is a secret: no role but the owner and the workers
 -- (which deliver to it) reads notification_channel.url.
 SELECT is_empty($$ SELECT r.rolname FROM pg_roles r
