@@ -228,14 +228,13 @@ call_retryable(Call *call)
 
 /*
  * What of the answer's body goes to SQL: at most STORED_BODY_MAX bytes, cut
- * before a UTF-8 continuation byte, with NUL bytes (which text cannot hold)
- * turned into '?'.  *cut says whether anything was left out.
+ * before a UTF-8 continuation byte (the transport already made the body
+ * valid text, NUL bytes included).  *cut says whether anything was left out.
  */
 static char *
 stored_body(Call *call, bool *cut)
 {
 	size_t		len = call->req.response_len;
-	char	   *out;
 
 	*cut = call->req.failure == HTTP_FAIL_TOO_LARGE || len > STORED_BODY_MAX;
 	if (len > STORED_BODY_MAX)
@@ -244,11 +243,7 @@ stored_body(Call *call, bool *cut)
 		while (len > 0 && ((unsigned char) call->req.response[len] & 0xC0) == 0x80)
 			len--;
 	}
-	out = palloc(len + 1);
-	for (size_t i = 0; i < len; i++)
-		out[i] = call->req.response[i] == '\0' ? '?' : call->req.response[i];
-	out[len] = '\0';
-	return out;
+	return pnstrdup(call->req.response, len);
 }
 
 /*

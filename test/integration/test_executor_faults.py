@@ -167,8 +167,8 @@ class ExecutorFaultTests(unittest.TestCase):
             self.assertEqual((row["status"], row["attempts"], row["http_status"]), ("succeeded", "1", "200"), row)
         # jsonb cannot hold \u0000: the body is kept as text, the escape visible.
         self.assertIn("\\\\u0000 with an escaped NUL", self.row(d1)["response"])
-        # A NUL byte cannot be stored in text: it becomes '?', the rest is kept.
-        self.assertEqual(json.loads(self.row(d2)["response"])["message"], "accepted? with a NUL byte")
+        # A NUL byte cannot be stored in text: the transport made it U+FFFD, the rest is kept.
+        self.assertEqual(json.loads(self.row(d2)["response"])["message"], "accepted\ufffd with a NUL byte")
 
     def test_status_outside_100_599_is_no_answer(self):
         patch_cid, patch_ext = self.connector()

@@ -52,16 +52,19 @@ class PrivilegeTests(unittest.TestCase):
         for setting, value in SETTINGS:
             c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
         c().reload()
-        cls.ft = c().value(
-            "INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-            f"('fivetran', 'priv fivetran', '{cls.mock.base}/fivetran', '1 day') RETURNING account_id", db())
-        cls.ab = c().value(
-            "INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-            f"('airbyte', 'priv airbyte', '{cls.mock.base}/airbyte/v1', '1 day') RETURNING account_id", db())
-        c().psql(f"SELECT syncopt.set_credentials({cls.ft}, '{FT_KEY}', '{FT_SECRET}'); "
-                 f"SELECT syncopt.set_credentials({cls.ab}, '{AB_ID}', '{AB_SECRET}'); "
-                 f"SELECT count(*) FROM syncopt.collect({cls.ft}); SELECT count(*) FROM syncopt.collect({cls.ab}); "
-                 f"UPDATE syncopt.account SET enabled = false WHERE account_id IN ({cls.ft}, {cls.ab})", db())
+        # One transaction: the collector worker sees the accounts only once
+        # this backend has polled them, and then not again for a day.
+        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
+                 f"('fivetran', 'priv fivetran', '{cls.mock.base}/fivetran', '1 day'), "
+                 f"('airbyte', 'priv airbyte', '{cls.mock.base}/airbyte/v1', '1 day'); "
+                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
+                 "WHERE name = 'priv fivetran'; "
+                 f"SELECT syncopt.set_credentials(account_id, '{AB_ID}', '{AB_SECRET}') FROM syncopt.account "
+                 "WHERE name = 'priv airbyte'; "
+                 "SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name LIKE 'priv %'; "
+                 "COMMIT;", db())
+        cls.ft = c().value("SELECT account_id FROM syncopt.account WHERE name = 'priv fivetran'", db())
+        cls.ab = c().value("SELECT account_id FROM syncopt.account WHERE name = 'priv airbyte'", db())
         cls.free = {v: [r[0] for r in c().rows(
             f"SELECT connector_id FROM syncopt.connector WHERE account_id = {a} ORDER BY external_id", db())]
             for v, a in (("fivetran", cls.ft), ("airbyte", cls.ab))}
@@ -172,13 +175,9 @@ class PrivilegeTests(unittest.TestCase):
         # The collector worker polls the account with the operator in place.
         polls = int(c().value(f"SELECT coalesce(polls, 0) FROM syncopt.collector_state WHERE account_id = {self.ft}",
                               db()) or 0)
-        c().psql(f"UPDATE syncopt.account SET enabled = true WHERE account_id = {self.ft}; "
-                 f"SELECT syncopt.request_poll({self.ft})", db())
-        try:
-            self.assertTrue(c().wait_for(f"SELECT polls > {polls} FROM syncopt.collector_state "
-                                         f"WHERE account_id = {self.ft}", db(), timeout=60))
-        finally:
-            c().psql(f"UPDATE syncopt.account SET enabled = false WHERE account_id = {self.ft}", db())
+        c().psql(f"SELECT syncopt.request_poll({self.ft})", db())
+        self.assertTrue(c().wait_for(f"SELECT polls > {polls} FROM syncopt.collector_state "
+                                     f"WHERE account_id = {self.ft}", db(), timeout=60))
         # The decision did run (the test is not vacuous): the vendor got its call.
         self.assertEqual(c().value(f"SELECT status::text FROM syncopt.fivetran_sync_ai_logs "
                                    f"WHERE decision_id = {decision}", db()), "succeeded")
