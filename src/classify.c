@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
 PG_FUNCTION_INFO_V1(syncopt_classify_runs);

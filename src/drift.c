@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/formatting.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "analytics.h"
 
