@@ -18,7 +18,10 @@
 set -euo pipefail
 
 CACHE="${SYNCOPT_PG18_CACHE:-/var/cache/syncopt-pg18}"
-PREFIX="$CACHE/pg18"
+# The prefix names postgresql so that PostgreSQL's own rule installs libraries
+# and data directly under it (Debian's per-version-dirs patch would otherwise
+# put the libraries in /usr/lib/postgresql/18, outside the cache).
+PREFIX="$CACHE/postgresql-18"
 PGC="$PREFIX/bin/pg_config"
 LOG="$CACHE/build.log"
 MIRROR="http://deb.debian.org/debian"

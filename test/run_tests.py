@@ -78,6 +78,21 @@ def pg_regress_path():
     return os.path.join(os.path.dirname(pgxs), "..", "test", "regress", "pg_regress")
 
 
+def regress_result(line):
+    """(test, passed) from one line of pg_regress's summary, else (None, None).
+
+    pg_regress reports "test x ... ok" up to 15 and TAP ("ok 1 - x",
+    "not ok 6 + x" inside a parallel group) from 16 on.
+    """
+    m = re.match(r"^\s*(?:test\s+)?(\S+)\s+\.\.\.\s+(ok|FAILED|failed)", line)
+    if m:
+        return m.group(1), m.group(2) == "ok"
+    m = re.match(r"^\s*(not ok|ok)\s+\d+\s+[-+]\s+(\S+)", line)
+    if m:
+        return m.group(2), m.group(1) == "ok"
+    return None, None
+
+
 def run_regress(cluster, tally, only, keep_results=None):
     tests = sorted(f[:-4] for f in os.listdir(os.path.join(TOP, "sql")) if f.endswith(".sql"))
     tests = [t for t in tests if not only or t in only]
@@ -96,10 +111,10 @@ def run_regress(cluster, tally, only, keep_results=None):
         capture_output=True, text=True)
     seen = set()
     for line in proc.stdout.splitlines():
-        m = re.match(r"^\s*(?:test\s+)?(\S+)\s+\.\.\.\s+(ok|FAILED|failed)", line)
-        if m and m.group(1) in tests:
-            seen.add(m.group(1))
-            tally.record("regress", m.group(1), m.group(2) == "ok")
+        name, ok = regress_result(line)
+        if name in tests:
+            seen.add(name)
+            tally.record("regress", name, ok)
     for t in tests:
         if t not in seen:
             tally.record("regress", t, False, "pg_regress did not report it:\n" + proc.stdout + proc.stderr)
