@@ -48,7 +48,7 @@ fail() {
 }
 
 build_deps=(bison flex gcc make perl pkg-config libreadline-dev zlib1g-dev libssl-dev
-            libicu-dev libcurl4-openssl-dev dpkg-dev)
+            libicu-dev libcurl4-openssl-dev dpkg-dev postgresql-15-pgtap)
 missing=()
 for p in "${build_deps[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
