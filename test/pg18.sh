@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL 18 for make test's second leg, built once from Debian's own
-# source packages (postgresql-18, pg-cron, pgtap of the unstable suite) into a
-# cache outside the checkout, then reused.
+# source packages of the unstable suite (postgresql-18, and pg-cron when the
+# archive serves it) into a cache outside the checkout, then reused.
 #
 # Prints the path of that build's pg_config on stdout and exits 0 when it is
 # ready.  Exits 3, with the reason on stderr, when the source cannot be had
@@ -30,7 +30,7 @@ KEYRING="/usr/share/keyrings/debian-archive-keyring.gpg"
 UNAVAILABLE=3
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "PostgreSQL 18 is not built in $CACHE, and building it needs root" >&2
+    echo "test/pg18.sh needs root: it installs build dependencies and writes $CACHE" >&2
     exit "$UNAVAILABLE"
 fi
 
