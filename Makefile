@@ -6,6 +6,7 @@
 #                     run every suite against a throwaway preloaded cluster
 #   make demo         a throwaway cluster and a guided tour; make demo-stop
 #   make installcheck pg_regress suites against a server you already run
+#   make dist         dist/syncopt-VERSION.zip and .tar.gz of the committed tree
 
 EXTENSION  = syncopt
 EXTVERSION = 0.2.0
@@ -41,7 +42,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 # built against an older struct layout would be linked silently.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: test demo demo-stop bench
+.PHONY: test demo demo-stop bench dist
 test:
 	bash test/run-all.sh
 
@@ -61,3 +62,18 @@ bench:
 	python3 test/bench/bench_execute.py
 	python3 test/bench/bench_decisions.py
 	python3 test/bench/bench_views.py
+
+# The release archives (PGXN takes the zip) are made from the committed tree
+# by git archive, so nothing built or untracked slips in; the control file
+# and META.json must name the version being released.
+dist:
+	@grep -q "^default_version = '$(EXTVERSION)'$$" $(EXTENSION).control || \
+		{ echo "$(EXTENSION).control: default_version is not $(EXTVERSION)" >&2; exit 1; }
+	@python3 -c 'import json, sys; m = json.load(open("META.json")); \
+		sys.exit(0 if m["version"] == m["provides"]["$(EXTENSION)"]["version"] == "$(EXTVERSION)" \
+		else "META.json: version is not $(EXTVERSION)")'
+	mkdir -p dist
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o dist/$(EXTENSION)-$(EXTVERSION).tar.gz HEAD

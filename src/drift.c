@@ -30,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/formatting.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "analytics.h"
 #include "spi_run.h"

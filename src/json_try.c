@@ -20,6 +20,7 @@
 #include "utils/jsonb.h"
 
 #include "json_try.h"
+#include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(syncopt_try_jsonb);
 
@@ -29,13 +30,17 @@ json_try_parse(const char *text)
 {
 	char	   *json = pstrdup(text);
 	JsonLexContext *lex;
+	bool		valid;
 
 	/*
 	 * With de-escaping on, the lexer also reports what jsonb_in would refuse
 	 * (\u0000, escapes the database encoding cannot hold).
 	 */
-	lex = makeJsonLexContextCstringLen(json, strlen(json), GetDatabaseEncoding(), true);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	lex = makeJsonLexContextCstringLen(NULL, json, strlen(json),
+									   GetDatabaseEncoding(), true);
+	valid = (pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS);
+	freeJsonLexContext(lex);
+	if (!valid)
 		return NULL;
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

@@ -38,6 +38,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "analytics.h"
 #include "syncopt.h"

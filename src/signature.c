@@ -18,6 +18,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "pg_compat.h"
+
 PG_FUNCTION_INFO_V1(syncopt_verify_signature);
 
 /* Value of one hex digit, or -1; branch-free over the digit's value. */

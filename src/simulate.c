@@ -90,6 +90,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "simulate.h"
 #include "spi_run.h"

@@ -6,8 +6,8 @@
  *
  * Each worker owns one slot.  Slots hold no process-local pointers: a
  * backend that wants to wake a worker finds its latch through the worker's
- * pgprocno, so a worker that died and restarted can never leave a dangling
- * pointer behind.  Wake requests are counted in an atomic so that the
+ * proc number, so a worker that died and restarted can never leave a
+ * dangling pointer behind.  Wake requests are counted in an atomic so that the
  * waking backend never takes the lock on its commit path.
  *
  *-------------------------------------------------------------------------
@@ -24,7 +24,9 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
+#include "pg_compat.h"
 #include "worker_state.h"
 
 #define SYNCOPT_ERROR_LEN 512
@@ -32,7 +34,7 @@
 typedef struct SyncoptWorkerSlot
 {
 	pid_t		pid;			/* 0 when not running */
-	int			pgprocno;		/* INVALID_PGPROCNO when not running */
+	ProcNumber	procno;			/* INVALID_PROC_NUMBER when not running */
 	SyncoptWorkerPhase phase;
 	TimestampTz started_at;
 	TimestampTz last_loop_at;
@@ -92,7 +94,7 @@ syncopt_shmem_startup(void)
 		shared->lock = &(GetNamedLWLockTranche("syncopt"))->lock;
 		for (int i = 0; i < SYNCOPT_NUM_WORKERS; i++)
 		{
-			shared->workers[i].pgprocno = INVALID_PGPROCNO;
+			shared->workers[i].procno = INVALID_PROC_NUMBER;
 			pg_atomic_init_u64(&shared->workers[i].wake_requests, 0);
 		}
 	}
@@ -117,7 +119,7 @@ worker_state_attach(SyncoptWorkerKind kind)
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	slot->pid = MyProcPid;
-	slot->pgprocno = MyProc->pgprocno;
+	slot->procno = MyProcNumber;
 	slot->phase = SYNCOPT_PHASE_STARTING;
 	slot->started_at = GetCurrentTimestamp();
 	slot->next_wake_at = 0;
@@ -144,7 +146,7 @@ worker_state_detach(int code, Datum arg)
 	if (slot->pid == MyProcPid)
 	{
 		slot->pid = 0;
-		slot->pgprocno = INVALID_PGPROCNO;
+		slot->procno = INVALID_PROC_NUMBER;
 		slot->phase = SYNCOPT_PHASE_NOT_RUNNING;
 		slot->next_wake_at = 0;
 	}
@@ -245,7 +247,7 @@ void
 worker_state_request_wake(SyncoptWorkerKind kind)
 {
 	SyncoptWorkerSlot *slot;
-	int			pgprocno;
+	ProcNumber	procno;
 
 	if (shared == NULL)
 		return;
@@ -253,9 +255,9 @@ worker_state_request_wake(SyncoptWorkerKind kind)
 	pg_atomic_fetch_add_u64(&slot->wake_requests, 1);
 
 	LWLockAcquire(shared->lock, LW_SHARED);
-	pgprocno = slot->pgprocno;
-	if (pgprocno != INVALID_PGPROCNO)
-		SetLatch(&ProcGlobal->allProcs[pgprocno].procLatch);
+	procno = slot->procno;
+	if (procno != INVALID_PROC_NUMBER)
+		SetLatch(&GetPGProcByNumber(procno)->procLatch);
 	LWLockRelease(shared->lock);
 }
 

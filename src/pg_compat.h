@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_compat.h
+ *	  The differences between the PostgreSQL major versions syncopt builds on
+ *	  (15 to 19), in one place.
+ *
+ * syncopt's code is written against the newest API; this header supplies
+ * that API on the older versions, so call sites carry no version tests and
+ * a version that drops out of support only shortens this file.  Headers
+ * that later versions stopped including indirectly (utils/array.h from 16,
+ * utils/tuplestore.h through funcapi.h from 19) need no guard: the files
+ * that use them include them directly, which is right on every version.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_PG_COMPAT_H
+#define SYNCOPT_PG_COMPAT_H
+
+#include "common/jsonapi.h"
+#include "lib/stringinfo.h"
+#include "storage/proc.h"
+
+/* PostgreSQL 16 moved the varlena macros out of postgres.h into varatt.h. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/*
+ * PostgreSQL 17 replaced PGPROC's pgprocno and INVALID_PGPROCNO by the
+ * ProcNumber type, MyProcNumber and INVALID_PROC_NUMBER.
+ */
+#if PG_VERSION_NUM < 170000
+typedef int ProcNumber;
+
+#define MyProcNumber (MyProc->pgprocno)
+#define INVALID_PROC_NUMBER INVALID_PGPROCNO
+#endif
+
+/*
+ * PostgreSQL 17's JSON lexer takes the context to initialize as a new first
+ * argument (NULL: allocate one) and has freeJsonLexContext() to release it.
+ * Before 17 the context was always allocated; the macro drops the argument,
+ * which must be NULL, and calls the function of the same name (a macro never
+ * expands inside its own expansion).
+ */
+#if PG_VERSION_NUM < 170000
+#define makeJsonLexContextCstringLen(lex, json, len, encoding, need_escapes) \
+	(AssertMacro((lex) == NULL), \
+	 makeJsonLexContextCstringLen((json), (len), (encoding), (need_escapes)))
+
+/* Release a lexer and the de-escaped string buffer it allocated. */
+static inline void
+freeJsonLexContext(JsonLexContext *lex)
+{
+	if (lex->strval != NULL)
+	{
+		pfree(lex->strval->data);
+		pfree(lex->strval);
+	}
+	pfree(lex);
+}
+#endif
+
+#endif							/* SYNCOPT_PG_COMPAT_H */
