@@ -43,7 +43,15 @@ DROP FUNCTION syncopt.collector_due_accounts();
 
 DROP FUNCTION syncopt.collector_next_due_ms();
 
+DROP FUNCTION syncopt.worker_status();
+
 DROP FUNCTION syncopt.ingest_fivetran_log_connectors(bigint, name);
+
+DROP FUNCTION syncopt.executor_claim(integer);
+
+DROP FUNCTION syncopt.response_jsonb(text);
+
+DROP FUNCTION syncopt.executor_record(bigint, integer, text, text, integer, boolean, integer);
 
 -- New types.
 
@@ -879,6 +887,23 @@ AS $$
      WHERE c.oid OPERATOR(pg_catalog.=) 'syncopt.fivetran_sync_ai_logs'::pg_catalog.regclass
 $$;
 
+CREATE FUNCTION syncopt.decision_approval_in_time() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.expires_at <= clock_timestamp()
+       AND EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.decision_id = NEW.decision_id AND l.status = 'approved') THEN
+        RAISE EXCEPTION 'decision % expired at % before its approval committed', NEW.decision_id, NEW.expires_at
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Proposals can be approved only before expires_at; the approving transaction committed later.',
+                  HINT = 'Approve in a short transaction, or wait for the next planning run or propose it again with syncopt.propose().';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION syncopt.wake_executor_trigger() RETURNS trigger
 LANGUAGE C SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_wake_executor_trigger';
@@ -1033,11 +1058,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION syncopt.worker_status(
+CREATE FUNCTION syncopt.worker_status(
     OUT worker text, OUT pid integer, OUT database text, OUT state text,
     OUT started_at timestamptz, OUT last_loop_at timestamptz, OUT next_wake_at timestamptz,
     OUT starts bigint, OUT loops bigint, OUT wake_requests bigint, OUT wakes_handled bigint,
-    OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz)
+    OUT last_wake_at timestamptz, OUT last_error text, OUT last_error_at timestamptz,
+    OUT retry_after_until timestamptz)
 RETURNS SETOF record
 LANGUAGE C VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -2221,6 +2247,198 @@ AS $$
        AND d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size')
 $$;
 
+CREATE FUNCTION syncopt.executor_claim(batch_size integer DEFAULT 100, in_flight bigint[] DEFAULT '{}',
+    per_account integer DEFAULT NULL)
+RETURNS TABLE (decision_id bigint, account_id bigint, method text, path text, body text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d       syncopt.fivetran_sync_ai_logs;
+    req     record;
+    taken   bigint[] := coalesce(in_flight, '{}');
+    -- Accounts already at their share are not even looked at.
+    saturated bigint[] := ARRAY(SELECT a FROM unnest(taken) a GROUP BY a HAVING count(*) >= per_account);
+    claimed integer := 0;
+    enabled boolean;
+BEGIN
+    FOR d IN
+        SELECT * FROM syncopt.fivetran_sync_ai_logs l
+         WHERE l.status = 'approved'
+           AND coalesce(l.next_attempt_at, '-infinity') <= now()
+           AND coalesce(l.not_before, '-infinity') <= now()
+           AND l.account_id <> ALL (saturated)
+         ORDER BY l.next_attempt_at NULLS FIRST, l.decision_id
+           FOR UPDATE SKIP LOCKED
+    LOOP
+        EXIT WHEN claimed >= batch_size;
+        CONTINUE WHEN per_account IS NOT NULL
+                  AND (SELECT count(*) FROM unnest(taken) a WHERE a = d.account_id) >= per_account;
+
+        SELECT a.enabled INTO enabled FROM syncopt.account a WHERE a.account_id = d.account_id;
+        IF NOT enabled THEN
+            UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'executing', started_at = now()
+             WHERE l.decision_id = d.decision_id;
+            UPDATE syncopt.fivetran_sync_ai_logs l
+               SET status = 'failed', finished_at = now(),
+                   error = format('not sent: account %s is disabled (syncopt.account.enabled = false); approve a new proposal once it is enabled again', d.account_id)
+             WHERE l.decision_id = d.decision_id;
+            CONTINUE;
+        END IF;
+        BEGIN
+            req := syncopt.render_request(d.decision_id);
+        EXCEPTION WHEN OTHERS THEN
+            UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'executing', started_at = now()
+             WHERE l.decision_id = d.decision_id;
+            UPDATE syncopt.fivetran_sync_ai_logs l
+               SET status = 'failed', finished_at = now(), error = 'cannot build the vendor request: ' || SQLERRM
+             WHERE l.decision_id = d.decision_id;
+            CONTINUE;
+        END;
+
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'executing', started_at = now(), attempts = l.attempts + 1, next_attempt_at = NULL
+         WHERE l.decision_id = d.decision_id;
+        IF req.method IS NULL THEN
+            INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+            VALUES ('notice', d.connector_id, req.body->>'severity', req.body->>'message',
+                    jsonb_build_object('decision_id', d.decision_id));
+            UPDATE syncopt.fivetran_sync_ai_logs l
+               SET status = 'succeeded', finished_at = now(), response = jsonb_build_object('queued_notification', true)
+             WHERE l.decision_id = d.decision_id;
+            CONTINUE;
+        END IF;
+        taken := taken || d.account_id;
+        claimed := claimed + 1;
+        decision_id := d.decision_id;
+        account_id := d.account_id;
+        method := req.method;
+        path := req.path;
+        body := req.body::text;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION syncopt.response_jsonb(body text, response_bytes bigint DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF body IS NULL OR (body = '' AND response_bytes IS NULL) THEN
+        RETURN NULL;
+    END IF;
+    IF response_bytes IS NOT NULL THEN
+        RETURN jsonb_build_object('truncated', true, 'bytes_received', response_bytes, 'head', left(body, 2000));
+    END IF;
+    RETURN body::jsonb;
+EXCEPTION WHEN data_exception OR program_limit_exceeded THEN
+    RETURN jsonb_build_object('body', left(body, 2000));
+END
+$$;
+
+CREATE FUNCTION syncopt.executor_record(decision_id bigint, http_status integer, response text,
+    error text, calls integer, retryable boolean, retry_after_s integer,
+    in_doubt boolean DEFAULT false, response_bytes bigint DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d        syncopt.fivetran_sync_ai_logs;
+    reply    jsonb := syncopt.response_jsonb(response, response_bytes);
+    tries    integer;
+    max_tries integer := current_setting('syncopt.executor_max_attempts')::integer;
+    why      text := error;
+    wait     interval;
+BEGIN
+    SELECT * INTO d FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.decision_id = executor_record.decision_id FOR UPDATE;
+    IF NOT FOUND OR d.status <> 'executing' THEN
+        RETURN d.status;
+    END IF;
+    -- The claim counted one call; the transport made `calls`.
+    tries := d.attempts - 1 + coalesce(calls, 1);
+
+    IF why IS NULL AND http_status BETWEEN 200 AND 299 THEN
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'succeeded', finished_at = now(), attempts = tries,
+               http_status = executor_record.http_status, response = reply,
+               error = CASE WHEN d.error LIKE 'the executor stopped%' THEN d.error END
+         WHERE l.decision_id = d.decision_id
+        RETURNING * INTO d;
+        PERFORM syncopt.apply_decision(d);
+        RETURN 'succeeded';
+    END IF;
+
+    IF in_doubt THEN
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'unknown', attempts = tries, http_status = NULL, response = NULL,
+               error = format('%s; the request may have reached %s but no valid answer came, and a %s is not sent twice blindly: whether %s acted is not known. Check the connector at the vendor, then set status to succeeded, failed, or approved to send it again (docs/approvals.md, "Unknown outcomes").',
+                              why, initcap(d.vendor), d.action, initcap(d.vendor))
+         WHERE l.decision_id = d.decision_id;
+        RETURN 'unknown';
+    END IF;
+
+    IF why IS NULL THEN
+        why := format('HTTP %s from %s: %s', http_status, d.vendor,
+                      coalesce(reply->>'message', reply->>'detail', reply->>'title', reply->>'body', 'no message'));
+    END IF;
+    IF retryable AND tries < max_tries THEN
+        wait := make_interval(secs => coalesce(nullif(retry_after_s, -1),
+                                               least(600, 5 * power(2, least(tries, 10) - 1))));
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'approved', attempts = tries, next_attempt_at = now() + wait,
+               http_status = executor_record.http_status, response = reply,
+               error = format('%s; attempt %s of %s, next at %s', why, tries, max_tries, now() + wait)
+         WHERE l.decision_id = d.decision_id;
+        RETURN 'approved';
+    END IF;
+
+    UPDATE syncopt.fivetran_sync_ai_logs l
+       SET status = 'failed', finished_at = now(), attempts = tries,
+           http_status = executor_record.http_status, response = reply,
+           error = CASE WHEN retryable THEN format('%s; gave up after %s attempts', why, tries) ELSE why END
+     WHERE l.decision_id = d.decision_id;
+    PERFORM syncopt.check_breaker(d.connector_id);
+    RETURN 'failed';
+END
+$$;
+
+CREATE FUNCTION syncopt.executor_abandon(decision_id bigint, calls integer, on_wire boolean, reason text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d         syncopt.fivetran_sync_ai_logs;
+    tries     integer;
+    max_tries integer := current_setting('syncopt.executor_max_attempts')::integer;
+BEGIN
+    SELECT * INTO d FROM syncopt.fivetran_sync_ai_logs l
+     WHERE l.decision_id = executor_abandon.decision_id FOR UPDATE;
+    IF NOT FOUND OR d.status <> 'executing' THEN
+        RETURN d.status;
+    END IF;
+    tries := greatest(d.attempts - 1 + coalesce(executor_abandon.calls, 1), 0);
+    IF NOT executor_abandon.on_wire OR (d.action IN ('pause', 'resume', 'set_schedule', 'set_batch_size') AND tries < max_tries) THEN
+        UPDATE syncopt.fivetran_sync_ai_logs l
+           SET status = 'approved', attempts = tries, next_attempt_at = NULL,
+               error = format('the executor stopped (%s) after %s requests of this %s; %s, so it is sent again',
+                              executor_abandon.reason, tries, d.action,
+                              CASE WHEN executor_abandon.on_wire THEN 'this change is safe to repeat' ELSE 'no request is awaiting an answer' END)
+         WHERE l.decision_id = d.decision_id;
+        RETURN 'approved';
+    END IF;
+    UPDATE syncopt.fivetran_sync_ai_logs l
+       SET status = 'unknown', attempts = tries,
+           error = format('the executor stopped (%s) during attempt %s of this %s; whether %s acted is not known. Check the connector at the vendor, then set status to succeeded, failed, or approved to send it again (docs/approvals.md, "Unknown outcomes").',
+                          executor_abandon.reason, tries, d.action, initcap(d.vendor))
+     WHERE l.decision_id = d.decision_id;
+    RETURN 'unknown';
+END
+$$;
+
 CREATE OR REPLACE FUNCTION syncopt.vendor_next_start(conn syncopt.connector, last_start timestamptz, at timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
@@ -2537,6 +2755,9 @@ SELECT a.account_id,
                           ORDER BY x.last_seen_at DESC, x.external_id))[1] AS last_warning
           FROM syncopt.ingest_quarantine x WHERE x.account_id = a.account_id) q ON true;
 
+COMMENT ON VIEW syncopt.collector_status IS
+    'One row per account: whether the collector can poll it, how the last poll ended, and when the next is due.';
+
 -- Comments.
 
 COMMENT ON FUNCTION syncopt.is_valid_timezone(text) IS
@@ -2580,6 +2801,9 @@ COMMENT ON TABLE syncopt.ingest_quarantine IS
 COMMENT ON FUNCTION syncopt.is_system_actor() IS
     'True when the current role has the privileges of the control table''s owner or of syncopt_worker, i.e. acts as syncopt itself.';
 
+COMMENT ON FUNCTION syncopt.worker_status() IS
+    'One row per background worker: pid, database, state, loop and wake counters, last error (cleared by a clean pass), end of the last Retry-After wait.';
+
 COMMENT ON FUNCTION syncopt.ingest_fivetran_schema(bigint, text, jsonb) IS
     'Ingests the body of GET /v1/connections/{id}/schemas; stores a schema_snapshot when the enabled tables or columns changed ("schemas": {}, never synced, stores nothing). Returns 1 or 0.';
 
@@ -2606,6 +2830,22 @@ COMMENT ON FUNCTION syncopt.ingest_fivetran_log_end(bigint, name, syncopt.platfo
 
 COMMENT ON FUNCTION syncopt.ingest_fivetran_log(bigint, name) IS
     'Reads new rows of a Fivetran Platform Connector log table in this database into sync runs, with the caller''s rights; returns runs changed. Incremental.';
+
+COMMENT ON FUNCTION syncopt.executor_claim(integer, bigint[], integer) IS
+    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts fail unsent).';
+
+COMMENT ON FUNCTION syncopt.executor_record(bigint, integer, text, text, integer, boolean, integer, boolean, bigint) IS
+    'Executor: records a vendor call''s outcome (succeeded, unknown when a non-repeatable call is in doubt, approved again for a retry, or failed) and returns the new status.';
+
+COMMENT ON FUNCTION syncopt.executor_abandon(bigint, integer, boolean, text) IS
+    'Executor: settles a row it could not finish (cancel, shutdown, unrecordable answer): approved again when safe, else unknown with the reason.';
+
+-- Other statements.
+
+CREATE CONSTRAINT TRIGGER decision_approval_in_time AFTER UPDATE OF status ON syncopt.fivetran_sync_ai_logs
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.status = 'approved' AND OLD.status = 'proposed')
+    EXECUTE FUNCTION syncopt.decision_approval_in_time();
 
 -- Privileges and pg_dump registration, as a fresh install sets them.
 
