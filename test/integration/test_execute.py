@@ -43,17 +43,21 @@ class ExecuteTests(unittest.TestCase):
         for setting, value in SETTINGS:
             c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
         c().reload()
-        cls.ft = c().value(
-            "INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-            f"('fivetran', 'exec fivetran', '{cls.mock.base}/fivetran', '1 day') RETURNING account_id", db())
-        cls.ab = c().value(
-            "INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-            f"('airbyte', 'exec airbyte', '{cls.mock.base}/airbyte/v1', '1 day') RETURNING account_id", db())
         if integration.PG_CRON:
             c().psql("CREATE EXTENSION IF NOT EXISTS pg_cron", db())
-        c().psql(f"SELECT syncopt.set_credentials({cls.ft}, '{FT_KEY}', '{FT_SECRET}'); "
-                 f"SELECT syncopt.set_credentials({cls.ab}, '{AB_ID}', '{AB_SECRET}'); "
-                 f"SELECT count(*) FROM syncopt.collect({cls.ft}); SELECT count(*) FROM syncopt.collect({cls.ab})", db())
+        # One transaction: the collector worker sees the accounts only once
+        # this backend has polled them (else its poll and collect() collide).
+        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
+                 f"('fivetran', 'exec fivetran', '{cls.mock.base}/fivetran', '1 day'), "
+                 f"('airbyte', 'exec airbyte', '{cls.mock.base}/airbyte/v1', '1 day'); "
+                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
+                 "WHERE name = 'exec fivetran'; "
+                 f"SELECT syncopt.set_credentials(account_id, '{AB_ID}', '{AB_SECRET}') FROM syncopt.account "
+                 "WHERE name = 'exec airbyte'; "
+                 "SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name LIKE 'exec %'; "
+                 "COMMIT;", db())
+        cls.ft = c().value("SELECT account_id FROM syncopt.account WHERE name = 'exec fivetran'", db())
+        cls.ab = c().value("SELECT account_id FROM syncopt.account WHERE name = 'exec airbyte'", db())
         # The accounts stay enabled (a disabled account's actions are not sent);
         # their poll_interval of a day keeps the collector away after this poll.
         cls.free = [r[0] for r in c().rows(

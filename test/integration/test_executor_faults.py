@@ -68,12 +68,15 @@ class ExecutorFaultTests(unittest.TestCase):
 
     @classmethod
     def account(cls, name, mock):
-        account = c().value(
-            "INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-            f"('fivetran', '{name}', '{mock.base}/fivetran', '1 day') RETURNING account_id", db())
-        c().psql(f"SELECT syncopt.set_credentials({account}, '{FT_KEY}', '{FT_SECRET}'); "
-                 f"SELECT count(*) FROM syncopt.collect({account})", db())
-        return account
+        # One transaction: the collector worker sees the account only once
+        # this backend has polled it (else its poll and collect() collide).
+        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
+                 f"('fivetran', '{name}', '{mock.base}/fivetran', '1 day'); "
+                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
+                 f"WHERE name = '{name}'; "
+                 f"SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name = '{name}'; "
+                 "COMMIT;", db())
+        return c().value(f"SELECT account_id FROM syncopt.account WHERE name = '{name}'", db())
 
     @classmethod
     def externals(cls, account):
