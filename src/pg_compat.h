@@ -61,4 +61,14 @@ freeJsonLexContext(JsonLexContext *lex)
 }
 #endif
 
+/*
+ * PG 18: pg_b64_encode() takes the bytes to encode as const uint8 *, where
+ * older versions take const char *.
+ */
+#if PG_VERSION_NUM >= 180000
+#define PG_B64_SOURCE(p) ((const uint8 *) (p))
+#else
+#define PG_B64_SOURCE(p) ((const char *) (p))
+#endif
+
 #endif							/* SYNCOPT_PG_COMPAT_H */

@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "json_try.h"
+#include "pg_compat.h"
 #include "vendor.h"
 
 /* Tokens are renewed this long before they expire (at most). */
@@ -240,7 +241,7 @@ basic_value(const VendorAccount *acct)
 	int			len = strlen(pair);
 	int			enc_len = pg_b64_enc_len(len);
 	char	   *value = palloc(enc_len + 1);
-	int			written = pg_b64_encode(pair, len, value, enc_len);
+	int			written = pg_b64_encode(PG_B64_SOURCE(pair), len, value, enc_len);
 
 	explicit_bzero(pair, len);
 	pfree(pair);
