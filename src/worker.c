@@ -183,9 +183,21 @@ run_pass(SyncoptWorkerKind kind, bool woken, MemoryContext loop_context)
 		EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		worker_state_record_error(kind, edata->message);
+		SetUserIdAndSecContext(saved_user, saved_context);
+
+		/*
+		 * DROP EXTENSION during a pass makes its next statement fail; that is
+		 * the extension going away, which the next pass waits for, not an
+		 * error of the pass.
+		 */
+		if (extension_installed())
+		{
+			worker_state_record_error(kind, edata->message);
+			delay_ms = ERROR_BACKOFF_MS;
+		}
+		else
+			delay_ms = 0;
 		worker_state_set_phase(kind, SYNCOPT_PHASE_IDLE);
-		delay_ms = ERROR_BACKOFF_MS;
 	}
 	PG_END_TRY();
 	SetUserIdAndSecContext(saved_user, saved_context);
