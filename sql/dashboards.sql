@@ -9,11 +9,13 @@ INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, paus
     (1, 1, 'ok', 'ok', false, 'connected'), (2, 1, 'flaky', 'flaky', false, 'connected'),
     (3, 1, 'down', 'down', false, 'connected'), (4, 1, 'creds', 'creds', false, 'broken'),
     (5, 1, 'held', 'held', true, 'connected'), (6, 1, 'new', 'new', false, 'connected');
--- ok: 14 daily 10-minute runs, then one of 100 minutes an hour ago (an
--- anomaly); flaky: a success then 1 failure; down: a success then 3 failures.
+-- ok: 14 daily 10-minute runs, then one of 100 minutes started two hours
+-- ago (an anomaly); flaky: a success then 1 failure; down: a success then 3
+-- failures.  ok's runs all start at the same time of day, so the duration
+-- model's time-of-day effect is the same whatever hour the test runs at.
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
-SELECT 1, 'd' || k, now() - make_interval(days => k, hours => 1),
-       now() - make_interval(days => k, hours => 1) + interval '10 minutes', 'succeeded', 1000, 'api'
+SELECT 1, 'd' || k, now() - make_interval(days => k, hours => 2),
+       now() - make_interval(days => k, hours => 2) + interval '10 minutes', 'succeeded', 1000, 'api'
   FROM generate_series(1, 14) k;
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) VALUES
     (1, 'spike', now() - interval '2 hours', now() - interval '20 minutes', 'succeeded', 1000, 'api'),
@@ -29,8 +31,8 @@ CREATE ROLE dash_reader LOGIN IN ROLE syncopt_reader;
 SET SESSION AUTHORIZATION dash_reader;
 SELECT connector_id, name, health, consecutive_failures, runs, success_rate_pct, reason
   FROM syncopt.connector_health ORDER BY connector_id;
--- Last 7 days: ok has 6 daily runs (days 1-6; day 7 started 7 days and 1
--- hour ago) of 10 min plus the 100-minute spike: 160 min = 2.67 h;
+-- Last 7 days: ok has 6 daily runs (days 1-6; day 7 started 7 days and 2
+-- hours ago) of 10 min plus the 100-minute spike: 160 min = 2.67 h;
 -- flaky 30 + 10 min = 0.67 h, down 60 + 3 x 15 min = 1.75 h.  Total
 -- 305 min: shares 52.46, 13.11, 34.43 percent.
 SELECT connector_id, syncs, failed_syncs, sync_hours, share_of_sync_time_pct
