@@ -285,15 +285,13 @@ BEGIN
       FROM (SELECT n.resource_type AS rt, count(*) AS n FROM pg_temp.syncopt_dbt_node n
              WHERE n.kind IS NULL GROUP BY n.resource_type
             UNION ALL
-            SELECT 'disabled', (SELECT count(*) FROM jsonb_each(manifest -> 'disabled'))
+            SELECT 'disabled', (SELECT count(*)
+                                  FROM jsonb_each(CASE WHEN jsonb_typeof(manifest -> 'disabled') = 'object'
+                                                       THEN manifest -> 'disabled' ELSE '{}' END))
                                + (SELECT count(*)
                                     FROM unnest(ARRAY['nodes', 'sources', 'exposures']) s(section),
                                          jsonb_each(manifest -> s.section) e
-                                   WHERE NOT coalesce((e.value #>> '{config,enabled}')::boolean, true))
-             WHERE jsonb_typeof(manifest -> 'disabled') = 'object'
-                OR EXISTS (SELECT FROM unnest(ARRAY['nodes', 'sources', 'exposures']) s(section),
-                                       jsonb_each(manifest -> s.section) e
-                            WHERE NOT coalesce((e.value #>> '{config,enabled}')::boolean, true))) x
+                                   WHERE NOT coalesce((e.value #>> '{config,enabled}')::boolean, true))) x
      WHERE x.n > 0;
 
     -- The assets the manifest describes, with their planning fields.
