@@ -190,82 +190,61 @@ AS $$
            END
 $$;
 
-CREATE OR REPLACE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
+-- One trigger function checks both graphs now (0.1.0 had one per table;
+-- their triggers were dropped above).
+DROP FUNCTION syncopt.lineage_reject_cycle();
+
+DROP FUNCTION syncopt.sync_order_reject_cycle();
+
+CREATE FUNCTION syncopt.reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
+    up    text := TG_ARGV[0];
+    down  text := TG_ARGV[1];
     cycle bigint[];
     first integer;
+    path  text;
 BEGIN
-    LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(asset_id) AS (
-        SELECT c.asset_id FROM changed c WHERE c.upstream_asset_id IS NOT NULL
-        UNION
-        SELECT e.asset_id FROM reached r,
-               LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                         WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
-    )
-    SELECT syncopt.find_cycle(array_agg(r.asset_id), array_agg(e.asset_id))
-      INTO cycle
-      FROM reached r,
-           LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                     WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.upstream_asset_id FROM changed c INTERSECT SELECT r2.asset_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        -- Start the path with an edge of this statement.
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-          JOIN changed c ON c.upstream_asset_id = p.asset_id AND c.asset_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+    EXECUTE format('LOCK TABLE syncopt.%I IN SHARE ROW EXCLUSIVE MODE', TG_TABLE_NAME);
+    EXECUTE format($q$
+        WITH RECURSIVE reached(id) AS (
+            SELECT c.%2$I FROM changed c WHERE c.%1$I IS NOT NULL
+            UNION
+            SELECT e.id FROM reached r,
+                   LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
+        )
+        SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
+          FROM reached r,
+               LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
+         WHERE EXISTS (SELECT c.%1$I FROM changed c INTERSECT SELECT r2.id FROM reached r2)$q$,
+        up, down, TG_TABLE_NAME) INTO cycle;
+    IF cycle IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Start the path with an edge of this statement.
+    EXECUTE format('SELECT p.ord FROM unnest($1) WITH ORDINALITY p(id, ord)
+                      JOIN changed c ON c.%1$I = p.id AND c.%2$I = $1[p.ord + 1]
+                     ORDER BY p.ord LIMIT 1', up, down) INTO first USING cycle;
+    cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+    IF TG_TABLE_NAME = 'lineage' THEN
+        path := syncopt.cycle_path(ARRAY(
+            SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+              JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord));
         RAISE EXCEPTION 'lineage edge would create a cycle'
             USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-                        JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord)) || '.',
+                  DETAIL = 'Cycle: ' || path || '.',
                   HINT = 'Lineage must be a DAG: remove one of the edges on this path.';
     END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-    cycle bigint[];
-    first integer;
-BEGIN
-    LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(connector_id) AS (
-        SELECT c.after_connector_id FROM changed c
-        UNION
-        SELECT e.after_connector_id FROM reached r,
-               LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                         WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-    )
-    SELECT syncopt.find_cycle(array_agg(r.connector_id), array_agg(e.after_connector_id))
-      INTO cycle
-      FROM reached r,
-           LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                     WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.before_connector_id FROM changed c INTERSECT SELECT r2.connector_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-          JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
-        RAISE EXCEPTION 'sync order would create a cycle'
-            USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-                        JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord)) || '.',
-                  HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
-    END IF;
-    RETURN NULL;
+    path := syncopt.cycle_path(ARRAY(
+        SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+          JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord));
+    RAISE EXCEPTION 'sync order would create a cycle'
+        USING ERRCODE = 'integrity_constraint_violation',
+              DETAIL = 'Cycle: ' || path || '.',
+              HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
 END
 $$;
 
@@ -2692,19 +2671,19 @@ CREATE INDEX dbt_import_change_import_idx ON syncopt.dbt_import_change (import_i
 
 CREATE TRIGGER lineage_reject_cycle_insert
     AFTER INSERT ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 
 CREATE TRIGGER lineage_reject_cycle_update
     AFTER UPDATE ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 
 CREATE TRIGGER sync_order_reject_cycle_insert
     AFTER INSERT ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');
 
 CREATE TRIGGER sync_order_reject_cycle_update
     AFTER UPDATE ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');
 
 -- Views.
 
