@@ -109,8 +109,9 @@ AS $$
                              CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'not an object'
                                   WHEN e.value ->> 'unique_id' IS DISTINCT FROM e.key THEN 'unique_id differs from its key'
                                   WHEN jsonb_typeof(e.value -> 'resource_type') <> 'string' THEN 'no resource_type'
-                                  WHEN s.section <> 'sources' AND e.value ? 'depends_on'
-                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') IS DISTINCT FROM 'array'
+                                  -- A seed's depends_on has macros only.
+                                  WHEN s.section <> 'sources'
+                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') <> 'array'
                                       THEN 'depends_on.nodes is not an array'
                                   WHEN s.section = 'sources' AND jsonb_typeof(e.value -> 'schema') IS DISTINCT FROM 'string'
                                       THEN 'no schema'
@@ -264,7 +265,8 @@ BEGIN
     INSERT INTO pg_temp.syncopt_dbt_node
     SELECT e.key, e.value ->> 'resource_type',
            syncopt.dbt_asset_kind(e.value ->> 'resource_type', e.value ->> 'type'), e.value
-      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries']) s(section),
+      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries',
+                        'unit_tests']) s(section),
            jsonb_each(CASE WHEN jsonb_typeof(manifest -> s.section) = 'object' THEN manifest -> s.section ELSE '{}' END) e
      WHERE coalesce((e.value #>> '{config,enabled}')::boolean, true);
     INSERT INTO pg_temp.syncopt_dbt_edge
@@ -299,7 +301,11 @@ BEGIN
     SELECT n.unique_id, n.resource_type, n.kind, m.meta,
            CASE WHEN n.resource_type = 'exposure'
                 THEN nullif(concat_ws(' ', n.body #>> '{owner,name}',
-                                      '<' || (n.body #>> '{owner,email}') || '>'), '') END AS owner
+                                      -- owner.email is one address, or a list of them in later schemas
+                                      '<' || nullif(CASE jsonb_typeof(n.body #> '{owner,email}')
+                                                        WHEN 'array' THEN array_to_string(ARRAY(
+                                                            SELECT jsonb_array_elements_text(n.body #> '{owner,email}')), ', ')
+                                                        ELSE n.body #>> '{owner,email}' END, '') || '>'), '') END AS owner
       FROM pg_temp.syncopt_dbt_node n, LATERAL (SELECT syncopt.dbt_meta(n.body) AS meta) m
      WHERE n.kind IS NOT NULL;
     ALTER TABLE pg_temp.syncopt_dbt_asset ADD COLUMN problem text, ADD COLUMN deadline time,
@@ -371,7 +377,7 @@ BEGIN
      WHERE r.via IN (SELECT a.unique_id FROM pg_temp.syncopt_dbt_asset a) AND r.via <> r.asset;
     ANALYZE pg_temp.syncopt_dbt_asset, pg_temp.syncopt_dbt_asset_edge;
 
-    -- Added and changed assets.
+    -- Added and changed assets: found once here, then written from this list.
     INSERT INTO pg_temp.syncopt_dbt_change (change, resource_type, unique_id, asset, detail)
     SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END, a.resource_type, a.unique_id, a.unique_id,
            CASE WHEN x.asset_id IS NULL THEN concat_ws(', ', a.kind,
@@ -403,13 +409,11 @@ BEGIN
     SELECT a.unique_id, a.kind, a.deadline, a.timezone, a.days, a.freshness, a.weight, a.duration, a.owner,
            'dbt', a.unique_id, now()
       FROM pg_temp.syncopt_dbt_asset a
+     WHERE a.unique_id IN (SELECT c.unique_id FROM pg_temp.syncopt_dbt_change c WHERE c.change IN ('added', 'changed'))
     ON CONFLICT (dbt_unique_id) DO UPDATE SET
         kind = excluded.kind, deadline = excluded.deadline, timezone = excluded.timezone, days = excluded.days,
         freshness_sla = excluded.freshness_sla, weight = excluded.weight, duration = excluded.duration,
-        owner = excluded.owner, updated_at = now()
-     WHERE (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (excluded.kind, excluded.deadline, excluded.timezone, excluded.days, excluded.weight,
-                             excluded.freshness_sla, excluded.duration, excluded.owner);
+        owner = excluded.owner, updated_at = now();
 
     -- Each source table's connector: exactly one candidate, or reported.
     CREATE TEMP TABLE syncopt_dbt_feed ON COMMIT DROP AS
