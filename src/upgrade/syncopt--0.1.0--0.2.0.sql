@@ -554,33 +554,36 @@ BEGIN
      WHERE r.via IN (SELECT a.unique_id FROM pg_temp.syncopt_dbt_asset a) AND r.via <> r.asset;
     ANALYZE pg_temp.syncopt_dbt_asset, pg_temp.syncopt_dbt_asset_edge;
 
-    -- Added and changed assets: found once here, then written from this list.
+    -- Added and changed assets, found once here (an asset changed when the
+    -- list of its differences is not empty), then written from this list.
     INSERT INTO pg_temp.syncopt_dbt_change (change, resource_type, unique_id, asset, detail)
-    SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END, a.resource_type, a.unique_id, a.unique_id,
-           CASE WHEN x.asset_id IS NULL THEN concat_ws(', ', a.kind,
-                                                       'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
-                                                       'weight ' || a.weight, 'freshness ' || a.freshness)
-                ELSE concat_ws(', ',
-                               CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
-                               CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
-                                    THEN format('deadline %s -> %s', coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
-                                                                             || ' days ' || x.days, 'none'),
-                                                coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
-                                                         || ' days ' || a.days, 'none')) END,
-                               CASE WHEN x.weight IS DISTINCT FROM a.weight THEN format('weight %s -> %s', x.weight, a.weight) END,
-                               CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
-                                    THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
-                                                coalesce(a.freshness::text, 'none')) END,
-                               CASE WHEN x.duration IS DISTINCT FROM a.duration
-                                    THEN format('duration %s -> %s', x.duration, a.duration) END,
-                               CASE WHEN x.owner IS DISTINCT FROM a.owner
-                                    THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
-           END
-      FROM pg_temp.syncopt_dbt_asset a
-      LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id
-     WHERE x.asset_id IS NULL
-        OR (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (a.kind, a.deadline, a.timezone, a.days, a.weight, a.freshness, a.duration, a.owner);
+    SELECT d.change, d.resource_type, d.unique_id, d.unique_id, d.detail
+      FROM (SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END AS change,
+                   a.resource_type, a.unique_id,
+                   CASE WHEN x.asset_id IS NULL
+                        THEN concat_ws(', ', a.kind, 'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
+                                       'weight ' || a.weight, 'freshness ' || a.freshness)
+                        ELSE concat_ws(', ',
+                            CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
+                            CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
+                                 THEN format('deadline %s -> %s',
+                                             coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
+                                                      || ' days ' || x.days, 'none'),
+                                             coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
+                                                      || ' days ' || a.days, 'none')) END,
+                            CASE WHEN x.weight IS DISTINCT FROM a.weight
+                                 THEN format('weight %s -> %s', x.weight, a.weight) END,
+                            CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
+                                 THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
+                                             coalesce(a.freshness::text, 'none')) END,
+                            CASE WHEN x.duration IS DISTINCT FROM a.duration
+                                 THEN format('duration %s -> %s', x.duration, a.duration) END,
+                            CASE WHEN x.owner IS DISTINCT FROM a.owner
+                                 THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
+                   END AS detail
+              FROM pg_temp.syncopt_dbt_asset a
+              LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id) d
+     WHERE d.change = 'added' OR d.detail <> '';
     INSERT INTO syncopt.asset AS x (name, kind, deadline, timezone, days, freshness_sla, weight, duration, owner,
                                     origin, dbt_unique_id, updated_at)
     SELECT a.unique_id, a.kind, a.deadline, a.timezone, a.days, a.freshness, a.weight, a.duration, a.owner,
