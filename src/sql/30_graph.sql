@@ -108,53 +108,77 @@ COMMENT ON FUNCTION syncopt.cycle_path(text[]) IS
 -- a walk that visits each node once (UNION, not UNION ALL: the walk keeps
 -- no paths) and searched in one linear pass, so neither a deep DAG nor a
 -- bulk import costs more than the edges it reaches.  The edges of each
--- reached node are looked up in the index (a LATERAL subquery the planner
--- cannot turn into a join): a hash join would read the whole table at every
--- step of the walk, 100 times for a 100-layer DAG.  When no changed edge
--- starts at a reached node there can be no cycle and the search is skipped
--- (an INTERSECT, which sorts or hashes, rather than a join the planner
--- might run as a nested loop over both sets).  Edges with no upstream node
--- of the graph (a lineage edge from a connector) cannot close a cycle and
--- start no walk.  The planner's guess at the size of a recursive walk is
--- wild (millions of rows where there are a few thousand), which would make
--- it compile the query with JIT, costing up to seconds each time; the
--- function turns JIT off.  Writers are serialised by a table lock, so two
--- concurrent statements cannot each pass the check and close a cycle
--- together.
+-- reached node are looked up in the index of the table the trigger fires
+-- on (a LATERAL subquery the planner cannot turn into a join, with one
+-- branch per table, the other cut by a one-time filter): a hash join would
+-- read the whole table at every step of the walk, 100 times for a 100-layer
+-- DAG.  When no changed edge starts at a reached node there can be no cycle
+-- and the search is skipped (an INTERSECT, which sorts or hashes, rather
+-- than a join the planner might run as a nested loop over both sets).
+-- Edges with no upstream node of the graph (a lineage edge from a
+-- connector) cannot close a cycle and start no walk.  The queries are
+-- static and their plans generic, so a one-edge INSERT pays no planning
+-- (dynamic SQL cost it 2 ms more per statement); the planner's guess at
+-- the size of a recursive walk is wild (millions of rows where there are a
+-- few thousand), which would make it compile the query with JIT, costing
+-- up to seconds each time, hence JIT off.  Writers are serialised by a
+-- table lock, so two concurrent statements cannot each pass the check and
+-- close a cycle together.
 CREATE FUNCTION syncopt.reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    up    text := TG_ARGV[0];
-    down  text := TG_ARGV[1];
-    cycle bigint[];
-    first integer;
-    path  text;
+    is_lineage boolean := TG_TABLE_NAME = 'lineage';
+    ups        bigint[];
+    downs      bigint[];
+    cycle      bigint[];
+    first      integer;
+    path       text;
 BEGIN
-    EXECUTE format('LOCK TABLE syncopt.%I IN SHARE ROW EXCLUSIVE MODE', TG_TABLE_NAME);
-    EXECUTE format($q$
-        WITH RECURSIVE reached(id) AS (
-            SELECT c.%2$I FROM changed c WHERE c.%1$I IS NOT NULL
-            UNION
-            SELECT e.id FROM reached r,
-                   LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
-        )
-        SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
-          FROM reached r,
-               LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
-         WHERE EXISTS (SELECT c.%1$I FROM changed c INTERSECT SELECT r2.id FROM reached r2)$q$,
-        up, down, TG_TABLE_NAME) INTO cycle;
+    IF is_lineage THEN
+        LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
+    ELSE
+        LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- The changed edges, read by column name from either table's rows.
+    SELECT array_agg((to_jsonb(c) ->> TG_ARGV[0])::bigint), array_agg((to_jsonb(c) ->> TG_ARGV[1])::bigint)
+      INTO ups, downs
+      FROM changed c
+     WHERE to_jsonb(c) ->> TG_ARGV[0] IS NOT NULL;
+    WITH RECURSIVE reached(id) AS (
+        SELECT unnest(downs)
+        UNION
+        SELECT e.id FROM reached r,
+               LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                         WHERE is_lineage AND l.upstream_asset_id = r.id
+                        UNION ALL
+                        SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE NOT is_lineage AND o.before_connector_id = r.id
+                        OFFSET 0) e
+    )
+    SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
+      INTO cycle
+      FROM reached r,
+           LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                     WHERE is_lineage AND l.upstream_asset_id = r.id
+                    UNION ALL
+                    SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE NOT is_lineage AND o.before_connector_id = r.id
+                    OFFSET 0) e
+     WHERE EXISTS (SELECT unnest(ups) INTERSECT SELECT r2.id FROM reached r2);
     IF cycle IS NULL THEN
         RETURN NULL;
     END IF;
     -- Start the path with an edge of this statement.
-    EXECUTE format('SELECT p.ord FROM unnest($1) WITH ORDINALITY p(id, ord)
-                      JOIN changed c ON c.%1$I = p.id AND c.%2$I = $1[p.ord + 1]
-                     ORDER BY p.ord LIMIT 1', up, down) INTO first USING cycle;
+    SELECT p.ord INTO first
+      FROM unnest(cycle) WITH ORDINALITY p(id, ord)
+      JOIN unnest(ups, downs) ch(up, down) ON ch.up = p.id AND ch.down = cycle[p.ord + 1]
+     ORDER BY p.ord LIMIT 1;
     cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
-    IF TG_TABLE_NAME = 'lineage' THEN
+    IF is_lineage THEN
         path := syncopt.cycle_path(ARRAY(
             SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
               JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord));

@@ -558,6 +558,12 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'SOD01' THEN
         NULL;
     END;
+    -- An import can turn an empty graph into thousands of rows; the
+    -- planner's next run would otherwise plan with the old statistics
+    -- until autovacuum catches up (benchmarks.md, "dbt manifest import").
+    IF NOT dry_run THEN
+        ANALYZE syncopt.asset, syncopt.lineage;
+    END IF;
     RETURN QUERY SELECT c ->> 'change', c ->> 'resource_type', c ->> 'unique_id', c ->> 'asset', c ->> 'detail'
                    FROM jsonb_array_elements(changes) c;
 END

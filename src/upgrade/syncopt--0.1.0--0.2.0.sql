@@ -200,36 +200,57 @@ CREATE FUNCTION syncopt.reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    up    text := TG_ARGV[0];
-    down  text := TG_ARGV[1];
-    cycle bigint[];
-    first integer;
-    path  text;
+    is_lineage boolean := TG_TABLE_NAME = 'lineage';
+    ups        bigint[];
+    downs      bigint[];
+    cycle      bigint[];
+    first      integer;
+    path       text;
 BEGIN
-    EXECUTE format('LOCK TABLE syncopt.%I IN SHARE ROW EXCLUSIVE MODE', TG_TABLE_NAME);
-    EXECUTE format($q$
-        WITH RECURSIVE reached(id) AS (
-            SELECT c.%2$I FROM changed c WHERE c.%1$I IS NOT NULL
-            UNION
-            SELECT e.id FROM reached r,
-                   LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
-        )
-        SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
-          FROM reached r,
-               LATERAL (SELECT t.%2$I AS id FROM syncopt.%3$I t WHERE t.%1$I = r.id OFFSET 0) e
-         WHERE EXISTS (SELECT c.%1$I FROM changed c INTERSECT SELECT r2.id FROM reached r2)$q$,
-        up, down, TG_TABLE_NAME) INTO cycle;
+    IF is_lineage THEN
+        LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
+    ELSE
+        LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- The changed edges, read by column name from either table's rows.
+    SELECT array_agg((to_jsonb(c) ->> TG_ARGV[0])::bigint), array_agg((to_jsonb(c) ->> TG_ARGV[1])::bigint)
+      INTO ups, downs
+      FROM changed c
+     WHERE to_jsonb(c) ->> TG_ARGV[0] IS NOT NULL;
+    WITH RECURSIVE reached(id) AS (
+        SELECT unnest(downs)
+        UNION
+        SELECT e.id FROM reached r,
+               LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                         WHERE is_lineage AND l.upstream_asset_id = r.id
+                        UNION ALL
+                        SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE NOT is_lineage AND o.before_connector_id = r.id
+                        OFFSET 0) e
+    )
+    SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
+      INTO cycle
+      FROM reached r,
+           LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                     WHERE is_lineage AND l.upstream_asset_id = r.id
+                    UNION ALL
+                    SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE NOT is_lineage AND o.before_connector_id = r.id
+                    OFFSET 0) e
+     WHERE EXISTS (SELECT unnest(ups) INTERSECT SELECT r2.id FROM reached r2);
     IF cycle IS NULL THEN
         RETURN NULL;
     END IF;
     -- Start the path with an edge of this statement.
-    EXECUTE format('SELECT p.ord FROM unnest($1) WITH ORDINALITY p(id, ord)
-                      JOIN changed c ON c.%1$I = p.id AND c.%2$I = $1[p.ord + 1]
-                     ORDER BY p.ord LIMIT 1', up, down) INTO first USING cycle;
+    SELECT p.ord INTO first
+      FROM unnest(cycle) WITH ORDINALITY p(id, ord)
+      JOIN unnest(ups, downs) ch(up, down) ON ch.up = p.id AND ch.down = cycle[p.ord + 1]
+     ORDER BY p.ord LIMIT 1;
     cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
-    IF TG_TABLE_NAME = 'lineage' THEN
+    IF is_lineage THEN
         path := syncopt.cycle_path(ARRAY(
             SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
               JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord));
@@ -730,6 +751,12 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'SOD01' THEN
         NULL;
     END;
+    -- An import can turn an empty graph into thousands of rows; the
+    -- planner's next run would otherwise plan with the old statistics
+    -- until autovacuum catches up (benchmarks.md, "dbt manifest import").
+    IF NOT dry_run THEN
+        ANALYZE syncopt.asset, syncopt.lineage;
+    END IF;
     RETURN QUERY SELECT c ->> 'change', c ->> 'resource_type', c ->> 'unique_id', c ->> 'asset', c ->> 'detail'
                    FROM jsonb_array_elements(changes) c;
 END
