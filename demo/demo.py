@@ -5,7 +5,8 @@
 syncopt and pg_cron preloaded and the mock vendor API serving a generated
 fleet of Fivetran and Airbyte connectors (test/fleet/generator.py); lets the
 collector fill the tables from the mock and reads the Fivetran history from
-a Platform Connector log table; describes what depends on the syncs; runs
+a Platform Connector log table; imports what depends on the syncs from a
+dbt manifest (demo/manifest.json) and adds one report by hand; runs
 the planner in co-pilot mode; shows priorities, the plan, SLA risks,
 anomalies, classified failures and pending approvals; approves one
 proposal with the UPDATE a person types and shows the mock receiving the
@@ -43,6 +44,9 @@ SETTINGS = {
     "max_worker_processes": "32",
 }
 MOCK = os.path.join(TOP, "test", "mock_vendor", "server.py")
+# The team's dbt project: a v12 manifest of its sources (one or two tables
+# per connector), staging models, marts and the exposures with deadlines.
+MANIFEST = os.path.join(TOP, "demo", "manifest.json")
 
 
 def banner(text):
@@ -113,9 +117,26 @@ SELECT a.vendor, count(DISTINCT c.connector_id) AS connectors, count(r.run_id) A
     banner("3. Fivetran's run history comes from the Platform Connector log (landed in this database).")
     d.quiet(fleet.sql_platform_log())
     d.show("SELECT syncopt.ingest_fivetran_log(1, 'fivetran_log') AS runs_ingested;")
-    banner("4. Describe what depends on the syncs: dbt models, dashboards with deadlines, calendar, windows.")
-    d.quiet(fleet.sql_admin() + fleet.sql_graph())
+    banner("4. What depends on the syncs comes from the team's dbt project (demo/manifest.json).")
+    # The file as psql's \set manifest `cat target/manifest.json` would read it.
+    with open(MANIFEST) as f:
+        d.quiet(fleet.sql_admin() + fleet.sql_calendar()
+                + f"CREATE TABLE public.dbt_manifest AS SELECT $manifest${f.read()}$manifest$::jsonb AS manifest;\n")
     d.show("""
+-- Models, sources and exposures (with their meta.syncopt deadlines) become
+-- assets and lineage; each source table is traced to the connector that
+-- loads it.  A dry run first: the same report, nothing kept.
+-- (ignored nodes and edges come as one row each, their number in detail)
+SELECT change, resource_type,
+       sum(CASE WHEN change IN ('ignored', 'edges added', 'edges removed') THEN detail::bigint ELSE 1 END) AS n
+  FROM syncopt.import_dbt_manifest((SELECT manifest FROM public.dbt_manifest), dry_run => true)
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT change, unique_id, detail
+  FROM syncopt.import_dbt_manifest((SELECT manifest FROM public.dbt_manifest))
+ WHERE change IN ('unmapped', 'ambiguous', 'conflict') ORDER BY 1, 2;
+SELECT a.name AS exposure, a.kind, a.deadline, a.timezone, a.days, a.weight, a.freshness_sla, a.owner
+  FROM syncopt.asset a WHERE a.dbt_unique_id LIKE 'exposure.%' ORDER BY a.deadline, a.name;
+-- Everything not in dbt is added by hand beside the import, which never touches it.
 -- Finance wants a flash report sooner than the slowest sync can deliver it
 -- (of the sources no business-hours window holds back, so it may start now),
 -- and it outweighs every other asset: whatever else the hour has due, triage

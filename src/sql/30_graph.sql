@@ -100,114 +100,112 @@ $$;
 COMMENT ON FUNCTION syncopt.cycle_path(text[]) IS
     'A cycle as ''a -> b -> a'' for error messages, eliding the middle of a long one.';
 
--- Refuse lineage edges that close a cycle, naming the path.  Runs once per
--- statement over the edges it inserted or changed: the lineage was acyclic
--- before, so a cycle now passes through one of them and uses only edges
--- reachable from their targets.  Those are collected by a walk that visits
--- each asset once (UNION, not UNION ALL: the walk keeps no paths) and
--- searched in one linear pass, so neither a deep DAG nor a bulk import
--- costs more than the edges it reaches.  The edges of each reached asset
--- are looked up in the index (a LATERAL subquery the planner cannot turn
--- into a join): a hash join would read the whole table at every step of
--- the walk, 100 times for a 100-layer DAG.  When no changed edge starts at
--- a reached asset there can be no cycle and the search is skipped (an
--- INTERSECT, which sorts or hashes, rather than a join the planner might
--- run as a nested loop over both sets).  The planner's guess at the size
--- of a recursive walk is wild (millions of rows where there are a few
--- thousand), which would make it compile the query with JIT, costing up to
--- seconds each time; the function turns JIT off.  Writers are
--- serialised by a table lock, so two concurrent statements cannot each
--- pass the check and close a cycle together.
-CREATE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
+-- Refuse edges of lineage or sync_order that close a cycle, naming the
+-- path; the trigger's two arguments are the table's upstream and downstream
+-- columns.  Runs once per statement over the edges it inserted or changed:
+-- the graph was acyclic before, so a cycle now passes through one of them
+-- and uses only edges reachable from their targets.  Those are collected by
+-- a walk that visits each node once (UNION, not UNION ALL: the walk keeps
+-- no paths) and searched in one linear pass, so neither a deep DAG nor a
+-- bulk import costs more than the edges it reaches.  The edges of each
+-- reached node are looked up in the index of the table the trigger fires
+-- on (a LATERAL subquery the planner cannot turn into a join, with one
+-- branch per table, the other cut by a one-time filter): a hash join would
+-- read the whole table at every step of the walk, 100 times for a 100-layer
+-- DAG.  When no changed edge starts at a reached node there can be no cycle
+-- and the search is skipped (an INTERSECT, which sorts or hashes, rather
+-- than a join the planner might run as a nested loop over both sets).
+-- Edges with no upstream node of the graph (a lineage edge from a
+-- connector) cannot close a cycle and start no walk.  The queries are
+-- static and their plans generic, so a one-edge INSERT pays no planning
+-- (dynamic SQL cost it 2 ms more per statement); the planner's guess at
+-- the size of a recursive walk is wild (millions of rows where there are a
+-- few thousand), which would make it compile the query with JIT, costing
+-- up to seconds each time, hence JIT off.  Writers are serialised by a
+-- table lock, so two concurrent statements cannot each pass the check and
+-- close a cycle together.
+CREATE FUNCTION syncopt.reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    cycle bigint[];
-    first integer;
+    is_lineage boolean := TG_TABLE_NAME = 'lineage';
+    ups        bigint[];
+    downs      bigint[];
+    cycle      bigint[];
+    first      integer;
+    path       text;
 BEGIN
-    LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(asset_id) AS (
-        SELECT c.asset_id FROM changed c WHERE c.upstream_asset_id IS NOT NULL
+    IF is_lineage THEN
+        LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
+    ELSE
+        LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- The changed edges, read by column name from either table's rows.
+    SELECT array_agg((to_jsonb(c) ->> TG_ARGV[0])::bigint), array_agg((to_jsonb(c) ->> TG_ARGV[1])::bigint)
+      INTO ups, downs
+      FROM changed c
+     WHERE to_jsonb(c) ->> TG_ARGV[0] IS NOT NULL;
+    WITH RECURSIVE reached(id) AS (
+        SELECT unnest(downs)
         UNION
-        SELECT e.asset_id FROM reached r,
-               LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                         WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
+        SELECT e.id FROM reached r,
+               LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                         WHERE is_lineage AND l.upstream_asset_id = r.id
+                        UNION ALL
+                        SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE NOT is_lineage AND o.before_connector_id = r.id
+                        OFFSET 0) e
     )
-    SELECT syncopt.find_cycle(array_agg(r.asset_id), array_agg(e.asset_id))
+    SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
       INTO cycle
       FROM reached r,
-           LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                     WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.upstream_asset_id FROM changed c INTERSECT SELECT r2.asset_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        -- Start the path with an edge of this statement.
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-          JOIN changed c ON c.upstream_asset_id = p.asset_id AND c.asset_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+           LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                     WHERE is_lineage AND l.upstream_asset_id = r.id
+                    UNION ALL
+                    SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE NOT is_lineage AND o.before_connector_id = r.id
+                    OFFSET 0) e
+     WHERE EXISTS (SELECT unnest(ups) INTERSECT SELECT r2.id FROM reached r2);
+    IF cycle IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Start the path with an edge of this statement.
+    SELECT p.ord INTO first
+      FROM unnest(cycle) WITH ORDINALITY p(id, ord)
+      JOIN unnest(ups, downs) ch(up, down) ON ch.up = p.id AND ch.down = cycle[p.ord + 1]
+     ORDER BY p.ord LIMIT 1;
+    cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+    IF is_lineage THEN
+        path := syncopt.cycle_path(ARRAY(
+            SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+              JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord));
         RAISE EXCEPTION 'lineage edge would create a cycle'
             USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-                        JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord)) || '.',
+                  DETAIL = 'Cycle: ' || path || '.',
                   HINT = 'Lineage must be a DAG: remove one of the edges on this path.';
     END IF;
-    RETURN NULL;
+    path := syncopt.cycle_path(ARRAY(
+        SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+          JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord));
+    RAISE EXCEPTION 'sync order would create a cycle'
+        USING ERRCODE = 'integrity_constraint_violation',
+              DETAIL = 'Cycle: ' || path || '.',
+              HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
 END
 $$;
--- Transition tables allow one event per trigger, hence two.
+-- Transition tables allow one event per trigger, hence two per table.
 CREATE TRIGGER lineage_reject_cycle_insert
     AFTER INSERT ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 CREATE TRIGGER lineage_reject_cycle_update
     AFTER UPDATE ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
-
--- Refuse sync_order pairs that close a cycle, naming the path; checked per
--- statement in the same way as lineage.
-CREATE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-    cycle bigint[];
-    first integer;
-BEGIN
-    LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(connector_id) AS (
-        SELECT c.after_connector_id FROM changed c
-        UNION
-        SELECT e.after_connector_id FROM reached r,
-               LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                         WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-    )
-    SELECT syncopt.find_cycle(array_agg(r.connector_id), array_agg(e.after_connector_id))
-      INTO cycle
-      FROM reached r,
-           LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                     WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.before_connector_id FROM changed c INTERSECT SELECT r2.connector_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-          JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
-        RAISE EXCEPTION 'sync order would create a cycle'
-            USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-                        JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord)) || '.',
-                  HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
-    END IF;
-    RETURN NULL;
-END
-$$;
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 CREATE TRIGGER sync_order_reject_cycle_insert
     AFTER INSERT ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');
 CREATE TRIGGER sync_order_reject_cycle_update
     AFTER UPDATE ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');

@@ -109,8 +109,9 @@ AS $$
                              CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'not an object'
                                   WHEN e.value ->> 'unique_id' IS DISTINCT FROM e.key THEN 'unique_id differs from its key'
                                   WHEN jsonb_typeof(e.value -> 'resource_type') <> 'string' THEN 'no resource_type'
-                                  WHEN s.section <> 'sources' AND e.value ? 'depends_on'
-                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') IS DISTINCT FROM 'array'
+                                  -- A seed's depends_on has macros only.
+                                  WHEN s.section <> 'sources'
+                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') <> 'array'
                                       THEN 'depends_on.nodes is not an array'
                                   WHEN s.section = 'sources' AND jsonb_typeof(e.value -> 'schema') IS DISTINCT FROM 'string'
                                       THEN 'no schema'
@@ -264,7 +265,8 @@ BEGIN
     INSERT INTO pg_temp.syncopt_dbt_node
     SELECT e.key, e.value ->> 'resource_type',
            syncopt.dbt_asset_kind(e.value ->> 'resource_type', e.value ->> 'type'), e.value
-      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries']) s(section),
+      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries',
+                        'unit_tests']) s(section),
            jsonb_each(CASE WHEN jsonb_typeof(manifest -> s.section) = 'object' THEN manifest -> s.section ELSE '{}' END) e
      WHERE coalesce((e.value #>> '{config,enabled}')::boolean, true);
     INSERT INTO pg_temp.syncopt_dbt_edge
@@ -299,7 +301,11 @@ BEGIN
     SELECT n.unique_id, n.resource_type, n.kind, m.meta,
            CASE WHEN n.resource_type = 'exposure'
                 THEN nullif(concat_ws(' ', n.body #>> '{owner,name}',
-                                      '<' || (n.body #>> '{owner,email}') || '>'), '') END AS owner
+                                      -- owner.email is one address, or a list of them in later schemas
+                                      '<' || nullif(CASE jsonb_typeof(n.body #> '{owner,email}')
+                                                        WHEN 'array' THEN array_to_string(ARRAY(
+                                                            SELECT jsonb_array_elements_text(n.body #> '{owner,email}')), ', ')
+                                                        ELSE n.body #>> '{owner,email}' END, '') || '>'), '') END AS owner
       FROM pg_temp.syncopt_dbt_node n, LATERAL (SELECT syncopt.dbt_meta(n.body) AS meta) m
      WHERE n.kind IS NOT NULL;
     ALTER TABLE pg_temp.syncopt_dbt_asset ADD COLUMN problem text, ADD COLUMN deadline time,
@@ -371,45 +377,46 @@ BEGIN
      WHERE r.via IN (SELECT a.unique_id FROM pg_temp.syncopt_dbt_asset a) AND r.via <> r.asset;
     ANALYZE pg_temp.syncopt_dbt_asset, pg_temp.syncopt_dbt_asset_edge;
 
-    -- Added and changed assets.
+    -- Added and changed assets, found once here (an asset changed when the
+    -- list of its differences is not empty), then written from this list.
     INSERT INTO pg_temp.syncopt_dbt_change (change, resource_type, unique_id, asset, detail)
-    SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END, a.resource_type, a.unique_id, a.unique_id,
-           CASE WHEN x.asset_id IS NULL THEN concat_ws(', ', a.kind,
-                                                       'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
-                                                       'weight ' || a.weight, 'freshness ' || a.freshness)
-                ELSE concat_ws(', ',
-                               CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
-                               CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
-                                    THEN format('deadline %s -> %s', coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
-                                                                             || ' days ' || x.days, 'none'),
-                                                coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
-                                                         || ' days ' || a.days, 'none')) END,
-                               CASE WHEN x.weight IS DISTINCT FROM a.weight THEN format('weight %s -> %s', x.weight, a.weight) END,
-                               CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
-                                    THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
-                                                coalesce(a.freshness::text, 'none')) END,
-                               CASE WHEN x.duration IS DISTINCT FROM a.duration
-                                    THEN format('duration %s -> %s', x.duration, a.duration) END,
-                               CASE WHEN x.owner IS DISTINCT FROM a.owner
-                                    THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
-           END
-      FROM pg_temp.syncopt_dbt_asset a
-      LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id
-     WHERE x.asset_id IS NULL
-        OR (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (a.kind, a.deadline, a.timezone, a.days, a.weight, a.freshness, a.duration, a.owner);
+    SELECT d.change, d.resource_type, d.unique_id, d.unique_id, d.detail
+      FROM (SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END AS change,
+                   a.resource_type, a.unique_id,
+                   CASE WHEN x.asset_id IS NULL
+                        THEN concat_ws(', ', a.kind, 'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
+                                       'weight ' || a.weight, 'freshness ' || a.freshness)
+                        ELSE concat_ws(', ',
+                            CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
+                            CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
+                                 THEN format('deadline %s -> %s',
+                                             coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
+                                                      || ' days ' || x.days, 'none'),
+                                             coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
+                                                      || ' days ' || a.days, 'none')) END,
+                            CASE WHEN x.weight IS DISTINCT FROM a.weight
+                                 THEN format('weight %s -> %s', x.weight, a.weight) END,
+                            CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
+                                 THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
+                                             coalesce(a.freshness::text, 'none')) END,
+                            CASE WHEN x.duration IS DISTINCT FROM a.duration
+                                 THEN format('duration %s -> %s', x.duration, a.duration) END,
+                            CASE WHEN x.owner IS DISTINCT FROM a.owner
+                                 THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
+                   END AS detail
+              FROM pg_temp.syncopt_dbt_asset a
+              LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id) d
+     WHERE d.change = 'added' OR d.detail <> '';
     INSERT INTO syncopt.asset AS x (name, kind, deadline, timezone, days, freshness_sla, weight, duration, owner,
                                     origin, dbt_unique_id, updated_at)
     SELECT a.unique_id, a.kind, a.deadline, a.timezone, a.days, a.freshness, a.weight, a.duration, a.owner,
            'dbt', a.unique_id, now()
       FROM pg_temp.syncopt_dbt_asset a
+     WHERE a.unique_id IN (SELECT c.unique_id FROM pg_temp.syncopt_dbt_change c WHERE c.change IN ('added', 'changed'))
     ON CONFLICT (dbt_unique_id) DO UPDATE SET
         kind = excluded.kind, deadline = excluded.deadline, timezone = excluded.timezone, days = excluded.days,
         freshness_sla = excluded.freshness_sla, weight = excluded.weight, duration = excluded.duration,
-        owner = excluded.owner, updated_at = now()
-     WHERE (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (excluded.kind, excluded.deadline, excluded.timezone, excluded.days, excluded.weight,
-                             excluded.freshness_sla, excluded.duration, excluded.owner);
+        owner = excluded.owner, updated_at = now();
 
     -- Each source table's connector: exactly one candidate, or reported.
     CREATE TEMP TABLE syncopt_dbt_feed ON COMMIT DROP AS
@@ -551,6 +558,12 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'SOD01' THEN
         NULL;
     END;
+    -- An import can turn an empty graph into thousands of rows; the
+    -- planner's next run would otherwise plan with the old statistics
+    -- until autovacuum catches up (benchmarks.md, "dbt manifest import").
+    IF NOT dry_run THEN
+        ANALYZE syncopt.asset, syncopt.lineage;
+    END IF;
     RETURN QUERY SELECT c ->> 'change', c ->> 'resource_type', c ->> 'unique_id', c ->> 'asset', c ->> 'detail'
                    FROM jsonb_array_elements(changes) c;
 END

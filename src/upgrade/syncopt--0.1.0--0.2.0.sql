@@ -190,82 +190,82 @@ AS $$
            END
 $$;
 
-CREATE OR REPLACE FUNCTION syncopt.lineage_reject_cycle() RETURNS trigger
+-- One trigger function checks both graphs now (0.1.0 had one per table;
+-- their triggers were dropped above).
+DROP FUNCTION syncopt.lineage_reject_cycle();
+
+DROP FUNCTION syncopt.sync_order_reject_cycle();
+
+CREATE FUNCTION syncopt.reject_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    cycle bigint[];
-    first integer;
+    is_lineage boolean := TG_TABLE_NAME = 'lineage';
+    ups        bigint[];
+    downs      bigint[];
+    cycle      bigint[];
+    first      integer;
+    path       text;
 BEGIN
-    LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(asset_id) AS (
-        SELECT c.asset_id FROM changed c WHERE c.upstream_asset_id IS NOT NULL
+    IF is_lineage THEN
+        LOCK TABLE syncopt.lineage IN SHARE ROW EXCLUSIVE MODE;
+    ELSE
+        LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    -- The changed edges, read by column name from either table's rows.
+    SELECT array_agg((to_jsonb(c) ->> TG_ARGV[0])::bigint), array_agg((to_jsonb(c) ->> TG_ARGV[1])::bigint)
+      INTO ups, downs
+      FROM changed c
+     WHERE to_jsonb(c) ->> TG_ARGV[0] IS NOT NULL;
+    WITH RECURSIVE reached(id) AS (
+        SELECT unnest(downs)
         UNION
-        SELECT e.asset_id FROM reached r,
-               LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                         WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
+        SELECT e.id FROM reached r,
+               LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                         WHERE is_lineage AND l.upstream_asset_id = r.id
+                        UNION ALL
+                        SELECT o.after_connector_id FROM syncopt.sync_order o
+                         WHERE NOT is_lineage AND o.before_connector_id = r.id
+                        OFFSET 0) e
     )
-    SELECT syncopt.find_cycle(array_agg(r.asset_id), array_agg(e.asset_id))
+    SELECT syncopt.find_cycle(array_agg(r.id), array_agg(e.id))
       INTO cycle
       FROM reached r,
-           LATERAL (SELECT l.asset_id FROM syncopt.lineage l
-                     WHERE l.upstream_asset_id = r.asset_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.upstream_asset_id FROM changed c INTERSECT SELECT r2.asset_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        -- Start the path with an edge of this statement.
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-          JOIN changed c ON c.upstream_asset_id = p.asset_id AND c.asset_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+           LATERAL (SELECT l.asset_id AS id FROM syncopt.lineage l
+                     WHERE is_lineage AND l.upstream_asset_id = r.id
+                    UNION ALL
+                    SELECT o.after_connector_id FROM syncopt.sync_order o
+                     WHERE NOT is_lineage AND o.before_connector_id = r.id
+                    OFFSET 0) e
+     WHERE EXISTS (SELECT unnest(ups) INTERSECT SELECT r2.id FROM reached r2);
+    IF cycle IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Start the path with an edge of this statement.
+    SELECT p.ord INTO first
+      FROM unnest(cycle) WITH ORDINALITY p(id, ord)
+      JOIN unnest(ups, downs) ch(up, down) ON ch.up = p.id AND ch.down = cycle[p.ord + 1]
+     ORDER BY p.ord LIMIT 1;
+    cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
+    IF is_lineage THEN
+        path := syncopt.cycle_path(ARRAY(
+            SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
+              JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord));
         RAISE EXCEPTION 'lineage edge would create a cycle'
             USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT a.name FROM unnest(cycle) WITH ORDINALITY p(asset_id, ord)
-                        JOIN syncopt.asset a ON a.asset_id = p.asset_id ORDER BY p.ord)) || '.',
+                  DETAIL = 'Cycle: ' || path || '.',
                   HINT = 'Lineage must be a DAG: remove one of the edges on this path.';
     END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION syncopt.sync_order_reject_cycle() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-    cycle bigint[];
-    first integer;
-BEGIN
-    LOCK TABLE syncopt.sync_order IN SHARE ROW EXCLUSIVE MODE;
-    WITH RECURSIVE reached(connector_id) AS (
-        SELECT c.after_connector_id FROM changed c
-        UNION
-        SELECT e.after_connector_id FROM reached r,
-               LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                         WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-    )
-    SELECT syncopt.find_cycle(array_agg(r.connector_id), array_agg(e.after_connector_id))
-      INTO cycle
-      FROM reached r,
-           LATERAL (SELECT o.after_connector_id FROM syncopt.sync_order o
-                     WHERE o.before_connector_id = r.connector_id OFFSET 0) e
-     WHERE EXISTS (SELECT c.before_connector_id FROM changed c INTERSECT SELECT r2.connector_id FROM reached r2);
-    IF cycle IS NOT NULL THEN
-        SELECT p.ord INTO first FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-          JOIN changed c ON c.before_connector_id = p.connector_id AND c.after_connector_id = cycle[p.ord + 1]
-         ORDER BY p.ord LIMIT 1;
-        cycle := cycle[first:cardinality(cycle) - 1] || cycle[1:first];
-        RAISE EXCEPTION 'sync order would create a cycle'
-            USING ERRCODE = 'integrity_constraint_violation',
-                  DETAIL = 'Cycle: ' || syncopt.cycle_path(ARRAY(
-                      SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
-                        JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord)) || '.',
-                  HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
-    END IF;
-    RETURN NULL;
+    path := syncopt.cycle_path(ARRAY(
+        SELECT coalesce(c.name, c.external_id) FROM unnest(cycle) WITH ORDINALITY p(connector_id, ord)
+          JOIN syncopt.connector c ON c.connector_id = p.connector_id ORDER BY p.ord));
+    RAISE EXCEPTION 'sync order would create a cycle'
+        USING ERRCODE = 'integrity_constraint_violation',
+              DETAIL = 'Cycle: ' || path || '.',
+              HINT = 'sync_order must be acyclic: remove one of the pairs on this path.';
 END
 $$;
 
@@ -320,8 +320,9 @@ AS $$
                              CASE WHEN jsonb_typeof(e.value) <> 'object' THEN 'not an object'
                                   WHEN e.value ->> 'unique_id' IS DISTINCT FROM e.key THEN 'unique_id differs from its key'
                                   WHEN jsonb_typeof(e.value -> 'resource_type') <> 'string' THEN 'no resource_type'
-                                  WHEN s.section <> 'sources' AND e.value ? 'depends_on'
-                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') IS DISTINCT FROM 'array'
+                                  -- A seed's depends_on has macros only.
+                                  WHEN s.section <> 'sources'
+                                       AND jsonb_typeof(e.value #> '{depends_on,nodes}') <> 'array'
                                       THEN 'depends_on.nodes is not an array'
                                   WHEN s.section = 'sources' AND jsonb_typeof(e.value -> 'schema') IS DISTINCT FROM 'string'
                                       THEN 'no schema'
@@ -462,7 +463,8 @@ BEGIN
     INSERT INTO pg_temp.syncopt_dbt_node
     SELECT e.key, e.value ->> 'resource_type',
            syncopt.dbt_asset_kind(e.value ->> 'resource_type', e.value ->> 'type'), e.value
-      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries']) s(section),
+      FROM unnest(ARRAY['nodes', 'sources', 'exposures', 'metrics', 'semantic_models', 'saved_queries',
+                        'unit_tests']) s(section),
            jsonb_each(CASE WHEN jsonb_typeof(manifest -> s.section) = 'object' THEN manifest -> s.section ELSE '{}' END) e
      WHERE coalesce((e.value #>> '{config,enabled}')::boolean, true);
     INSERT INTO pg_temp.syncopt_dbt_edge
@@ -497,7 +499,11 @@ BEGIN
     SELECT n.unique_id, n.resource_type, n.kind, m.meta,
            CASE WHEN n.resource_type = 'exposure'
                 THEN nullif(concat_ws(' ', n.body #>> '{owner,name}',
-                                      '<' || (n.body #>> '{owner,email}') || '>'), '') END AS owner
+                                      -- owner.email is one address, or a list of them in later schemas
+                                      '<' || nullif(CASE jsonb_typeof(n.body #> '{owner,email}')
+                                                        WHEN 'array' THEN array_to_string(ARRAY(
+                                                            SELECT jsonb_array_elements_text(n.body #> '{owner,email}')), ', ')
+                                                        ELSE n.body #>> '{owner,email}' END, '') || '>'), '') END AS owner
       FROM pg_temp.syncopt_dbt_node n, LATERAL (SELECT syncopt.dbt_meta(n.body) AS meta) m
      WHERE n.kind IS NOT NULL;
     ALTER TABLE pg_temp.syncopt_dbt_asset ADD COLUMN problem text, ADD COLUMN deadline time,
@@ -569,45 +575,46 @@ BEGIN
      WHERE r.via IN (SELECT a.unique_id FROM pg_temp.syncopt_dbt_asset a) AND r.via <> r.asset;
     ANALYZE pg_temp.syncopt_dbt_asset, pg_temp.syncopt_dbt_asset_edge;
 
-    -- Added and changed assets.
+    -- Added and changed assets, found once here (an asset changed when the
+    -- list of its differences is not empty), then written from this list.
     INSERT INTO pg_temp.syncopt_dbt_change (change, resource_type, unique_id, asset, detail)
-    SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END, a.resource_type, a.unique_id, a.unique_id,
-           CASE WHEN x.asset_id IS NULL THEN concat_ws(', ', a.kind,
-                                                       'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
-                                                       'weight ' || a.weight, 'freshness ' || a.freshness)
-                ELSE concat_ws(', ',
-                               CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
-                               CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
-                                    THEN format('deadline %s -> %s', coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
-                                                                             || ' days ' || x.days, 'none'),
-                                                coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
-                                                         || ' days ' || a.days, 'none')) END,
-                               CASE WHEN x.weight IS DISTINCT FROM a.weight THEN format('weight %s -> %s', x.weight, a.weight) END,
-                               CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
-                                    THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
-                                                coalesce(a.freshness::text, 'none')) END,
-                               CASE WHEN x.duration IS DISTINCT FROM a.duration
-                                    THEN format('duration %s -> %s', x.duration, a.duration) END,
-                               CASE WHEN x.owner IS DISTINCT FROM a.owner
-                                    THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
-           END
-      FROM pg_temp.syncopt_dbt_asset a
-      LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id
-     WHERE x.asset_id IS NULL
-        OR (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (a.kind, a.deadline, a.timezone, a.days, a.weight, a.freshness, a.duration, a.owner);
+    SELECT d.change, d.resource_type, d.unique_id, d.unique_id, d.detail
+      FROM (SELECT CASE WHEN x.asset_id IS NULL THEN 'added' ELSE 'changed' END AS change,
+                   a.resource_type, a.unique_id,
+                   CASE WHEN x.asset_id IS NULL
+                        THEN concat_ws(', ', a.kind, 'due ' || to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone,
+                                       'weight ' || a.weight, 'freshness ' || a.freshness)
+                        ELSE concat_ws(', ',
+                            CASE WHEN x.kind IS DISTINCT FROM a.kind THEN 'kind ' || x.kind || ' -> ' || a.kind END,
+                            CASE WHEN (x.deadline, x.timezone, x.days) IS DISTINCT FROM (a.deadline, a.timezone, a.days)
+                                 THEN format('deadline %s -> %s',
+                                             coalesce(to_char(x.deadline, 'HH24:MI') || ' ' || x.timezone
+                                                      || ' days ' || x.days, 'none'),
+                                             coalesce(to_char(a.deadline, 'HH24:MI') || ' ' || a.timezone
+                                                      || ' days ' || a.days, 'none')) END,
+                            CASE WHEN x.weight IS DISTINCT FROM a.weight
+                                 THEN format('weight %s -> %s', x.weight, a.weight) END,
+                            CASE WHEN x.freshness_sla IS DISTINCT FROM a.freshness
+                                 THEN format('freshness %s -> %s', coalesce(x.freshness_sla::text, 'none'),
+                                             coalesce(a.freshness::text, 'none')) END,
+                            CASE WHEN x.duration IS DISTINCT FROM a.duration
+                                 THEN format('duration %s -> %s', x.duration, a.duration) END,
+                            CASE WHEN x.owner IS DISTINCT FROM a.owner
+                                 THEN format('owner %s -> %s', coalesce(x.owner, 'none'), coalesce(a.owner, 'none')) END)
+                   END AS detail
+              FROM pg_temp.syncopt_dbt_asset a
+              LEFT JOIN syncopt.asset x ON x.dbt_unique_id = a.unique_id) d
+     WHERE d.change = 'added' OR d.detail <> '';
     INSERT INTO syncopt.asset AS x (name, kind, deadline, timezone, days, freshness_sla, weight, duration, owner,
                                     origin, dbt_unique_id, updated_at)
     SELECT a.unique_id, a.kind, a.deadline, a.timezone, a.days, a.freshness, a.weight, a.duration, a.owner,
            'dbt', a.unique_id, now()
       FROM pg_temp.syncopt_dbt_asset a
+     WHERE a.unique_id IN (SELECT c.unique_id FROM pg_temp.syncopt_dbt_change c WHERE c.change IN ('added', 'changed'))
     ON CONFLICT (dbt_unique_id) DO UPDATE SET
         kind = excluded.kind, deadline = excluded.deadline, timezone = excluded.timezone, days = excluded.days,
         freshness_sla = excluded.freshness_sla, weight = excluded.weight, duration = excluded.duration,
-        owner = excluded.owner, updated_at = now()
-     WHERE (x.kind, x.deadline, x.timezone, x.days, x.weight, x.freshness_sla, x.duration, x.owner)
-           IS DISTINCT FROM (excluded.kind, excluded.deadline, excluded.timezone, excluded.days, excluded.weight,
-                             excluded.freshness_sla, excluded.duration, excluded.owner);
+        owner = excluded.owner, updated_at = now();
 
     -- Each source table's connector: exactly one candidate, or reported.
     CREATE TEMP TABLE syncopt_dbt_feed ON COMMIT DROP AS
@@ -744,6 +751,12 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'SOD01' THEN
         NULL;
     END;
+    -- An import can turn an empty graph into thousands of rows; the
+    -- planner's next run would otherwise plan with the old statistics
+    -- until autovacuum catches up (benchmarks.md, "dbt manifest import").
+    IF NOT dry_run THEN
+        ANALYZE syncopt.asset, syncopt.lineage;
+    END IF;
     RETURN QUERY SELECT c ->> 'change', c ->> 'resource_type', c ->> 'unique_id', c ->> 'asset', c ->> 'detail'
                    FROM jsonb_array_elements(changes) c;
 END
@@ -2692,19 +2705,19 @@ CREATE INDEX dbt_import_change_import_idx ON syncopt.dbt_import_change (import_i
 
 CREATE TRIGGER lineage_reject_cycle_insert
     AFTER INSERT ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 
 CREATE TRIGGER lineage_reject_cycle_update
     AFTER UPDATE ON syncopt.lineage REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.lineage_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('upstream_asset_id', 'asset_id');
 
 CREATE TRIGGER sync_order_reject_cycle_insert
     AFTER INSERT ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');
 
 CREATE TRIGGER sync_order_reject_cycle_update
     AFTER UPDATE ON syncopt.sync_order REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_order_reject_cycle();
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.reject_cycle('before_connector_id', 'after_connector_id');
 
 -- Views.
 

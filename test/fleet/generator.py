@@ -254,6 +254,12 @@ class GeneratedFleet:
                 edges.append(f"INSERT INTO syncopt.lineage (upstream_asset_id, asset_id) SELECT"
                              f" (SELECT asset_id FROM syncopt.asset WHERE name = {q(upstream)}), {target};")
         out.append("\n".join(edges) + "\n")
+        return "".join(out) + self.sql_calendar()
+
+    def sql_calendar(self):
+        """The month-end close and the load windows (what sql_graph adds beside the assets and lineage)."""
+        q = self.q
+        out = []
         # Month-end close: the last two days of the month and the first two of the next.
         first = self.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         nxt = (first + timedelta(days=32)).replace(day=1)
