@@ -12,21 +12,25 @@
  *	   FAILURE_WITH_TASK (a task waits for a person), and HTTP status codes;
  *	2. a user's own rule of syncopt.failure_pattern (builtin = false), tried
  *	   by priority: what a team writes down overrides everything learned;
- *	3. the nearest labelled wording of syncopt.failure_example (learn.c)
- *	   when its similarity reaches LEARNED_ANSWER_MIN;
- *	4. the built-in rules of syncopt.failure_pattern, by priority;
+ *	3. the first matching built-in rule of syncopt.failure_pattern, unless
+ *	   the nearest labelled wording of syncopt.failure_example (learn.c) is
+ *	   of another category and nearer, by RULE_MARGIN, than the nearest
+ *	   example of the rule's category;
+ *	4. the nearest labelled wording when its similarity reaches
+ *	   LEARNED_ANSWER_MIN;
  *	5. nothing: 'unknown'.
  * An outage is put on the side Airbyte blames when the message carries its
  * failure origin.
  *
  * Safety by construction: retryable is true only when the category is one
- * a retry can fix (CATEGORY_RETRY_SAFE), what decided says so (a vendor
- * code, a rule's retryable, any labelled example) and the confidence
+ * a retry can fix (retry_safe_categories), what decided says so (a vendor
+ * code; a user's rule; for the rest two signals: a built-in rule and the
+ * nearest labelled example both find a retryable cause, or the wording is
+ * nearly a labelled example's, LEARNED_ALONE_MIN) and the confidence
  * reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are
  * statements (confidence 1); a labelled example's confidence is its
  * similarity; a built-in rule's is the similarity of the nearest example
- * of the rule's category, so a rule that no labelled wording backs never
- * starts a retry on its own.  The planner's retry rule and auto mode read
+ * of the rule's category.  The planner's retry rule and auto mode read
  * only this retryable.
  *
  *-------------------------------------------------------------------------
@@ -55,6 +59,14 @@ PG_FUNCTION_INFO_V1(syncopt_classify_runs);
 #define LEARNED_ANSWER_MIN 0.2
 /* Confidence an automatic retry needs (above the answer threshold: a close match only). */
 #define RETRY_CONFIDENCE_MIN 0.3
+/* Similarity at which a labelled example alone may start a retry: nearly the same wording. */
+#define LEARNED_ALONE_MIN 0.6
+
+/*
+ * A matching built-in rule decides unless an example of another category
+ * is nearer than the rule's category's nearest example by more than this.
+ */
+#define RULE_MARGIN 0.1
 
 /* Columns of classify_failure() and of classify_runs() after its first three. */
 #define CLASSIFICATION_COLUMNS 7
@@ -292,8 +304,8 @@ rule_verdict(const Pattern *p, text *msg, double confidence, Classification *out
 	out->source = "rule";
 	out->source_id = p->id;
 	out->confidence = confidence;
-	out->explanation = psprintf("message matches %sfailure pattern %lld on \"%s\"",
-								p->builtin ? "" : "your ", (long long) p->id, matched_words(msg, p->pattern));
+	out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
+								(long long) p->id, matched_words(msg, p->pattern));
 }
 
 /* The first 60 bytes of s, on a character boundary, with "..." when cut. */
@@ -306,13 +318,29 @@ clipped(const char *s)
 	return cut < len ? psprintf("%.*s...", cut, s) : pstrdup(s);
 }
 
+/* A verdict of the labelled example e at similarity. */
+static void
+example_verdict(const Triage *triage, const LearnedExample *e, double similarity, Classification *out)
+{
+	out->category = e->category;
+	out->remediation = category_remediation(triage, e->category);
+	out->source = "example";
+	out->source_id = e->id;
+	out->confidence = similarity;
+	out->explanation = psprintf("message resembles labelled example %lld (similarity %.2f): \"%s\"",
+								(long long) e->id, similarity, clipped(e->message));
+}
+
 /* Decide from the message alone (steps 2 to 5 of the file comment). */
 static void
 classify_message(const char *message, const char *vendor, const Triage *triage, Classification *out)
 {
 	text	   *msg = cstring_to_text(message);
 	const Pattern *p = matching_rule(triage, msg, vendor, false);
+	const LearnedExample *nearest = NULL;
 	LearnedMatch match;
+	bool		rule_retry;
+	bool		example_retry;
 
 	if (p)
 	{
@@ -320,34 +348,50 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 		return;
 	}
 	learned_nearest(triage->corpus, message, &match);
-	if (match.example >= 0 && match.similarity >= LEARNED_ANSWER_MIN)
-	{
-		const LearnedExample *e = &triage->corpus->examples[match.example];
-
-		out->category = e->category;
-		out->retryable = true;
-		out->remediation = category_remediation(triage, e->category);
-		out->source = "example";
-		out->source_id = e->id;
-		out->confidence = match.similarity;
-		out->explanation = psprintf("message resembles labelled example %lld (similarity %.2f): \"%s\"",
-									(long long) e->id, match.similarity, clipped(e->message));
-		return;
-	}
+	if (match.example >= 0)
+		nearest = &triage->corpus->examples[match.example];
 	p = matching_rule(triage, msg, vendor, true);
-	if (p)
+
+	/*
+	 * A retry needs two signals: a built-in rule and the nearest labelled
+	 * example both find a retryable cause, or the wording is nearly the
+	 * example's (a label of this very family).
+	 */
+	rule_retry = p != NULL && p->retryable && category_retry_safe(p->category);
+	example_retry = nearest != NULL && category_retry_safe(nearest->category) &&
+		match.similarity >= RETRY_CONFIDENCE_MIN;
+
+	if (p && learned_category_similarity(triage->corpus, p->category) >= match.similarity - RULE_MARGIN)
 	{
 		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		out->retryable = rule_retry && example_retry;
+	}
+	else if (nearest && match.similarity >= LEARNED_ANSWER_MIN)
+	{
+		example_verdict(triage, nearest, match.similarity, out);
+		out->retryable = category_retry_safe(nearest->category) &&
+			(match.similarity >= LEARNED_ALONE_MIN || (rule_retry && example_retry));
+	}
+	else if (p)
+	{
+		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		out->retryable = false;
+	}
+	else
+	{
+		out->category = "unknown";
+		out->retryable = false;
+		out->remediation = "Nothing recognised the message: read it and the vendor's logs, then label the run with "
+			"syncopt.label_failure() so the next failure worded so is recognised.";
+		out->explanation = "no vendor code, rule or labelled example matched";
+		out->source = "none";
+		out->source_id = 0;
+		out->confidence = 0;
 		return;
 	}
-	out->category = "unknown";
-	out->retryable = false;
-	out->remediation = "Nothing recognised the message: read it and the vendor's logs, then label the run with "
-		"syncopt.label_failure() so the next failure worded so is recognised.";
-	out->explanation = "no vendor code, rule or labelled example matched";
-	out->source = "none";
-	out->source_id = 0;
-	out->confidence = 0;
+	if (!out->retryable && category_retry_safe(out->category))
+		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
+									"retryable cause, so a person decides before any retry", out->explanation);
 }
 
 /* Decide from a vendor-native code (step 1 of the file comment); false when it means nothing. */
