@@ -39,6 +39,7 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -513,6 +514,63 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
+/*
+ * A verdict classify_runs() already gave in this call.  A fleet's failures
+ * repeat their wording, and the rules' regular expressions are the cost
+ * of a classification, so the same message, code and vendor are
+ * classified once per call (up to VERDICT_CACHE_MAX distinct ones; the
+ * rest are classified each time).
+ */
+typedef struct CachedVerdict
+{
+	char	   *message;		/* NULL: empty slot */
+	char	   *code;
+	char	   *vendor;
+	Classification cls;
+} CachedVerdict;
+
+/* Slots of the open-addressing verdict cache (a power of two), and how many may fill. */
+#define VERDICT_CACHE_SLOTS 65536
+#define VERDICT_CACHE_MAX (VERDICT_CACHE_SLOTS / 4 * 3)
+
+/* Whether two nullable strings are equal. */
+static bool
+same_string(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The slot holding message, code and vendor in the verdict cache, or the
+ * empty slot where they belong (linear probing; the cache is never full).
+ */
+static CachedVerdict *
+verdict_slot(CachedVerdict *cache, const char *message, const char *code, const char *vendor)
+{
+	uint32		h = hash_bytes((const unsigned char *) message, strlen(message));
+
+	if (code)
+		h = hash_combine(h, hash_bytes((const unsigned char *) code, strlen(code)));
+	if (vendor)
+		h = hash_combine(h, hash_bytes((const unsigned char *) vendor, strlen(vendor)));
+	for (uint32 i = h & (VERDICT_CACHE_SLOTS - 1);; i = (i + 1) & (VERDICT_CACHE_SLOTS - 1))
+	{
+		CachedVerdict *slot = &cache[i];
+
+		if (slot->message == NULL ||
+			(strcmp(slot->message, message) == 0 && same_string(slot->code, code) &&
+			 same_string(slot->vendor, vendor)))
+			return slot;
+	}
+}
+
+/* A copy of s in the current memory context, NULL staying NULL. */
+static char *
+copy_or_null(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
 /* syncopt.classify_runs(since): every failed or rescheduled run since then. */
 Datum
 syncopt_classify_runs(PG_FUNCTION_ARGS)
@@ -522,6 +580,11 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(since)};
 	Triage		triage;
+	CachedVerdict *cache = palloc0(sizeof(CachedVerdict) * VERDICT_CACHE_SLOTS);
+	int			cached = 0;
+	MemoryContext cache_cxt = CurrentMemoryContext;
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt classify_runs row",
+												  ALLOCSET_DEFAULT_SIZES);
 
 	InitMaterializedSRF(fcinfo, 0);
 	load_triage(&triage);
@@ -540,20 +603,41 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Classification cls;
 		Datum		values[3 + CLASSIFICATION_COLUMNS];
 		bool		nulls[3 + CLASSIFICATION_COLUMNS] = {0};
+		MemoryContext outer = MemoryContextSwitchTo(row_cxt);
 		char	   *message = SPI_getvalue(tup, desc, 4);
 		char	   *code = SPI_getvalue(tup, desc, 5);
 		char	   *vendor = SPI_getvalue(tup, desc, 6);
+		CachedVerdict *slot = verdict_slot(cache, message ? message : "", code, vendor);
+		Classification fresh;
+		const Classification *cls = &slot->cls;
 		bool		isnull;
 
-		classify(message, code, vendor, &triage, &cls);
+		if (slot->message == NULL)
+		{
+			classify(message, code, vendor, &triage, &fresh);
+			cls = &fresh;
+			if (cached < VERDICT_CACHE_MAX)
+			{
+				/* Keep the verdict: its other strings are static or the rules'. */
+				MemoryContextSwitchTo(cache_cxt);
+				slot->message = pstrdup(message ? message : "");
+				slot->code = copy_or_null(code);
+				slot->vendor = copy_or_null(vendor);
+				slot->cls = fresh;
+				slot->cls.explanation = pstrdup(fresh.explanation);
+				cached++;
+			}
+		}
+		MemoryContextSwitchTo(row_cxt);
 		values[0] = SPI_getbinval(tup, desc, 1, &isnull);
 		values[1] = SPI_getbinval(tup, desc, 2, &isnull);
 		values[2] = SPI_getbinval(tup, desc, 3, &isnull);
-		classification_values(&cls, values + 3, nulls + 3);
+		classification_values(cls, values + 3, nulls + 3);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(row_cxt);
 	}
 	SPI_finish();
 	PG_RETURN_NULL();
