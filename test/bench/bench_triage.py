@@ -204,14 +204,15 @@ INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALU
         old_old, old_new, old_sources = measure(cluster, validation)
         curve = learning_curve(cluster)
         times, nwordings = timing(cluster)
+        load = open("/proc/loadavg").read().split()[0]
     finally:
         cluster.destroy()
 
     one = sum(1 for _, _, n in curve if n == 1)
     more = [(c, m, n) for c, m, n in curve if n != 1]
     lines = ["## Failure triage", "",
-             f"Written by `make bench` (test/bench/bench_triage.py), {version}, 2 cores shared with other work "
-             "(absolute times are those of a busy machine). The built-in rules as they stood before the learned "
+             f"Written by `make bench` (test/bench/bench_triage.py), {version}, {os.cpu_count()} cores (load "
+             f"average {load} at the end of the run: absolute times are those of a busy machine). The built-in rules as they stood before the learned "
              "triage (\"rules before\": first matching rule, its retryable) and `classify_failure()` now (users' "
              "rules, built-in rules checked against the nearest labelled example, the nearest labelled example, "
              "then `unknown`; a retry only on two signals or a near-identical label), side by side on the same "
