@@ -222,6 +222,10 @@ DELETE FROM syncopt.connector;
 
 ------------------------------------------------------------------------
 -- 4. Failure classification: real vendor messages, vendor codes first.
+-- A retry needs two signals (a built-in rule and the nearest labelled
+-- example both finding a retryable cause) or a vendor code: Salesforce's
+-- 24-hour quota and a suspended Snowflake warehouse have the rule only,
+-- so a person decides before any retry.
 ------------------------------------------------------------------------
 SELECT m.message, m.code, c.category, c.retryable
   FROM (VALUES
@@ -243,7 +247,10 @@ SELECT m.message, m.code, c.category, c.retryable
     (NULL, '503'),
     (NULL, NULL)) AS m(message, code),
        LATERAL syncopt.classify_failure(m.message, m.code) c;
-SELECT * FROM syncopt.classify_failure('OAuth token has expired');
+-- Every verdict names what decided it: here a built-in rule, backed by
+-- the nearest labelled example of its category (the confidence).
+SELECT category, retryable, remediation, explanation, source, source_id, round(confidence::numeric, 2) AS confidence
+  FROM syncopt.classify_failure('OAuth token has expired');
 -- Wordings where the order of the rules decides (labels by hand): MySQL's
 -- wrong password says "access denied" (credentials, while access denied to
 -- a database is a permission); Google answers a rate limit with 403; a
@@ -281,8 +288,12 @@ SELECT category, retryable, explanation LIKE 'message matches failure pattern%' 
 -- A vendor-scoped pattern applies to that vendor's failures only.
 INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority)
 VALUES ('sync failed', 'airbyte', 'source_outage', true, 'Airbyte source unavailable.', 1);
+-- For Fivetran no rule applies: the nearest labelled wording answers, at a
+-- similarity too low for a retry.
 SELECT (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'airbyte')) AS airbyte,
-       (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'fivetran')) AS fivetran;
+       (SELECT format('%s (%s %s, similarity %s, retryable %s)', category, source, source_id,
+                      round(confidence::numeric, 2), retryable)
+          FROM syncopt.classify_failure('Sync failed', NULL, 'fivetran')) AS fivetran;
 SELECT * FROM syncopt.classify_failure('x', NULL, 'stitch');
 -- Failed and rescheduled runs, classified in bulk.
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (8, 2, 'ab', 'AB');

@@ -10,21 +10,22 @@ INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, paus
     (3, 1, 'down', 'down', false, 'connected'), (4, 1, 'creds', 'creds', false, 'broken'),
     (5, 1, 'held', 'held', true, 'connected'), (6, 1, 'new', 'new', false, 'connected');
 -- ok: 14 daily 10-minute runs, then one of 100 minutes started two hours
--- ago (an anomaly); flaky: a success then 1 failure; down: a success then 3
+-- ago (an anomaly); flaky: a success then 1 failure, a reset connection (a
+-- retry is safe, so the planner may start it again); down: a success then 3
 -- failures.  ok's runs all start at the same time of day, so the duration
 -- model's time-of-day effect is the same whatever hour the test runs at.
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
 SELECT 1, 'd' || k, now() - make_interval(days => k, hours => 2),
        now() - make_interval(days => k, hours => 2) + interval '10 minutes', 'succeeded', 1000, 'api'
   FROM generate_series(1, 14) k;
-INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) VALUES
-    (1, 'spike', now() - interval '2 hours', now() - interval '20 minutes', 'succeeded', 1000, 'api'),
-    (2, 's', now() - interval '5 hours', now() - interval '4 hours 30 minutes', 'succeeded', 10, 'api'),
-    (2, 'f', now() - interval '3 hours', now() - interval '2 hours 50 minutes', 'failed', 0, 'api'),
-    (3, 's', now() - interval '9 hours', now() - interval '8 hours', 'succeeded', 10, 'api'),
-    (3, 'f1', now() - interval '7 hours', now() - interval '6 hours 45 minutes', 'failed', 0, 'api'),
-    (3, 'f2', now() - interval '5 hours', now() - interval '4 hours 45 minutes', 'failed', 0, 'api'),
-    (3, 'f3', now() - interval '3 hours', now() - interval '2 hours 45 minutes', 'failed', 0, 'api');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, error_message, source) VALUES
+    (1, 'spike', now() - interval '2 hours', now() - interval '20 minutes', 'succeeded', 1000, NULL, 'api'),
+    (2, 's', now() - interval '5 hours', now() - interval '4 hours 30 minutes', 'succeeded', 10, NULL, 'api'),
+    (2, 'f', now() - interval '3 hours', now() - interval '2 hours 50 minutes', 'failed', 0, 'Connection reset by peer', 'api'),
+    (3, 's', now() - interval '9 hours', now() - interval '8 hours', 'succeeded', 10, NULL, 'api'),
+    (3, 'f1', now() - interval '7 hours', now() - interval '6 hours 45 minutes', 'failed', 0, NULL, 'api'),
+    (3, 'f2', now() - interval '5 hours', now() - interval '4 hours 45 minutes', 'failed', 0, NULL, 'api'),
+    (3, 'f3', now() - interval '3 hours', now() - interval '2 hours 45 minutes', 'failed', 0, NULL, 'api');
 SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id)) IS NOT NULL AS absorbed FROM syncopt.sync_run;
 CREATE ROLE dash_reader LOGIN IN ROLE syncopt_reader;
 

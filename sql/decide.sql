@@ -251,6 +251,40 @@ SELECT count(*) AS while_another_runs FROM syncopt.planner_candidates('2054-11-2
  WHERE connector_id = 11 AND action = 'trigger_sync';
 DELETE FROM syncopt.sync_run WHERE external_run_id = 'erp-r2';
 
+-- A permanent failure is never turned into a retry (issue 30): ERP's
+-- failure at 04:16 worded as each harmful case the rules used to read as
+-- retryable (an invalidated replication slot as a timeout, an SSH private
+-- key that cannot be loaded as a source outage, BigQuery's rejected rows
+-- as a destination outage), through classification, the candidates and a
+-- planning run.  The wordings are in neither the corpus nor the held-out
+-- sets.  The last row is the control: the reset connection above is
+-- retried, candidates and planning run alike.  Rolled back: the planning
+-- runs leave nothing behind.
+BEGIN;
+CREATE FUNCTION pg_temp.retry_after(msg text)
+RETURNS TABLE (category text, retryable boolean, candidates bigint, written bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE syncopt.sync_run SET error_message = msg WHERE external_run_id = 'erp-f1';
+    RETURN QUERY
+    SELECT f.category, f.retryable,
+           (SELECT count(*) FROM syncopt.planner_candidates('2054-11-23 04:20+00') c
+             WHERE c.connector_id = 11 AND c.action = 'trigger_sync'),
+           (SELECT count(*) FROM syncopt.run_planner('2054-11-23 04:20+00') d
+             WHERE d.connector_id = 11 AND d.action = 'trigger_sync')
+      FROM syncopt.classify_failure(msg, NULL, 'fivetran') f;
+END
+$$;
+SELECT h.k, r.*
+  FROM (VALUES
+    (1, 'ERROR: replication slot "fivetran_replication_slot" was invalidated after a timeout; it must be dropped and recreated'),
+    (2, 'Could not connect to the source: the SSH private key could not be loaded (invalid privatekey)'),
+    (3, 'BigQuery load job failed: 3 rows rejected: Error while reading data, error message: JSON parsing error in row starting at position 0'),
+    (4, 'Connection reset by peer')) AS h(k, message)
+ CROSS JOIN LATERAL pg_temp.retry_after(h.message) r
+ ORDER BY h.k;
+ROLLBACK;
+
 -- Bad input.
 SELECT syncopt.run_planner(NULL);
 SELECT syncopt.run_planner('infinity');

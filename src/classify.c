@@ -4,15 +4,34 @@
  *	  What kind of failure a sync had, whether retrying is safe, and what
  *	  to do: syncopt.classify_failure() and syncopt.classify_runs().
  *
- * Vendor-native fields answer first, because the vendor knows best:
- * Airbyte's failureType (config_error, system_error, transient_error,
- * refresh_schema, manual_cancellation), Fivetran's sync_state rescheduled
- * and setup_state broken/incomplete, and HTTP status codes.  Then the
- * rules of syncopt.failure_pattern, tried by priority (users add rows with
- * a lower number to override the built-in ones), matched case-insensitively
- * against the message.  An outage is put on the side Airbyte blames when
- * the message carries its failure origin.  Nothing matched is 'unknown'
- * and never retried automatically.
+ * What decides, in this order:
+ *	1. a vendor-native code, because the vendor knows best: Airbyte's
+ *	   failureType (config_error, system_error, transient_error,
+ *	   refresh_schema, manual_cancellation), Fivetran's sync_state
+ *	   rescheduled, setup_state broken/incomplete and a sync_end status of
+ *	   FAILURE_WITH_TASK (a task waits for a person), and HTTP status codes;
+ *	2. a user's own rule of syncopt.failure_pattern (builtin = false), tried
+ *	   by priority: what a team writes down overrides everything learned;
+ *	3. the first matching built-in rule of syncopt.failure_pattern, unless
+ *	   the nearest labelled wording of syncopt.failure_example (learn.c) is
+ *	   of another category and nearer, by RULE_MARGIN, than the nearest
+ *	   example of the rule's category;
+ *	4. the nearest labelled wording when its similarity reaches
+ *	   LEARNED_ANSWER_MIN;
+ *	5. nothing: 'unknown'.
+ * An outage is put on the side Airbyte blames when the message carries its
+ * failure origin.
+ *
+ * Safety by construction: retryable is true only when the category is one
+ * a retry can fix (retry_safe_categories), what decided says so (a vendor
+ * code; a user's rule; for the rest two signals: a built-in rule and the
+ * nearest labelled example both find a retryable cause, or the wording is
+ * nearly a labelled example's, LEARNED_ALONE_MIN) and the confidence
+ * reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are
+ * statements (confidence 1); a labelled example's confidence is its
+ * similarity; a built-in rule's is the similarity of the nearest example
+ * of the rule's category.  The planner's retry rule and auto mode read
+ * only this retryable.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +39,7 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -27,10 +47,30 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "learn.h"
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
 PG_FUNCTION_INFO_V1(syncopt_classify_runs);
+
+/*
+ * A labelled example decides when the message's cosine similarity to it
+ * reaches this; below it the built-in rules, then 'unknown', answer.
+ */
+#define LEARNED_ANSWER_MIN 0.2
+/* Confidence an automatic retry needs (above the answer threshold: a close match only). */
+#define RETRY_CONFIDENCE_MIN 0.3
+/* Similarity at which a labelled example alone may start a retry: nearly the same wording. */
+#define LEARNED_ALONE_MIN 0.6
+
+/*
+ * A matching built-in rule decides unless an example of another category
+ * is nearer than the rule's category's nearest example by more than this.
+ */
+#define RULE_MARGIN 0.1
+
+/* Columns of classify_failure() and of classify_runs() after its first three. */
+#define CLASSIFICATION_COLUMNS 7
 
 /* A vendor-native code and what it means. */
 typedef struct NativeCode
@@ -58,6 +98,9 @@ static const NativeCode native_codes[] = {
 	"Fivetran marks the connection broken: run its setup tests in Fivetran and fix what they report."},
 	{"incomplete", "configuration", false,
 	"Fivetran setup is incomplete: finish the connection setup in Fivetran."},
+	{"failure_with_task", "configuration", false,
+	"Fivetran ended the sync with a task for a person (its sync_end status FAILURE_WITH_TASK): "
+	"open the connection in Fivetran and do what the task asks."},
 	{"401", "credentials", false,
 	"The source refused the credentials (HTTP 401): update them in the vendor UI."},
 	{"403", "permission", false,
@@ -79,15 +122,32 @@ typedef struct Pattern
 	char	   *category;
 	bool		retryable;
 	char	   *remediation;
+	bool		builtin;
 } Pattern;
+
+/* What classify() reads: the rules and the labelled corpus. */
+typedef struct Triage
+{
+	Pattern    *patterns;
+	int			npatterns;
+	LearnedCorpus *corpus;
+} Triage;
 
 typedef struct Classification
 {
 	const char *category;
-	bool		retryable;
+	bool		retryable;		/* what decided claims; classify() then applies the safety rule */
 	const char *remediation;
 	char	   *explanation;
+	const char *source;			/* vendor_code, rule, example or none */
+	int64		source_id;		/* the rule's or example's id; 0 for the others */
+	double		confidence;
 } Classification;
+
+/* Categories whose failures an automatic retry may fix. */
+static const char *const retry_safe_categories[] = {
+	"transient", "timeout", "source_outage", "destination_outage", "rate_limit"
+};
 
 /* Read the failure patterns in the order they are tried. */
 static Pattern *
@@ -98,7 +158,7 @@ load_patterns(int *npatterns)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run("SELECT pattern_id, pattern, vendor, category, retryable, remediation"
+	(void) spi_run("SELECT pattern_id, pattern, vendor, category, retryable, remediation, builtin"
 				   "  FROM syncopt.failure_pattern ORDER BY priority, pattern_id",
 				   0, NULL, NULL, NULL, true);
 	MemoryContextSwitchTo(mcxt);
@@ -118,6 +178,7 @@ load_patterns(int *npatterns)
 		patterns[i].category = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
 		patterns[i].retryable = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		patterns[i].remediation = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
+		patterns[i].builtin = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
@@ -173,13 +234,35 @@ failure_origin(const char *message)
 }
 
 /*
+ * The remediation of a category: that of its last built-in rule in
+ * precedence, its most general.  NULL for 'unknown'.
+ */
+static const char *
+category_remediation(const Triage *triage, const char *category)
+{
+	for (int i = triage->npatterns - 1; i >= 0; i--)
+		if (triage->patterns[i].builtin && strcmp(triage->patterns[i].category, category) == 0)
+			return triage->patterns[i].remediation;
+	return NULL;
+}
+
+/* Whether a retry can fix failures of category. */
+static bool
+category_retry_safe(const char *category)
+{
+	for (int i = 0; i < (int) lengthof(retry_safe_categories); i++)
+		if (strcmp(category, retry_safe_categories[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Put an outage on the side the vendor blames: a refused connection is the
  * source's outage unless Airbyte says the destination failed.  The
- * remediation is then that of the other side's last rule in precedence,
- * its most general: no rule of that side matched the message.
+ * remediation is then that of the other side's most general rule.
  */
 static void
-blame_origin(const char *origin, const Pattern *patterns, int npatterns, Classification *out)
+blame_origin(const char *origin, const Triage *triage, Classification *out)
 {
 	const char *side;
 
@@ -188,86 +271,221 @@ blame_origin(const char *origin, const Pattern *patterns, int npatterns, Classif
 	side = strcmp(origin, "source") == 0 ? "source_outage" : "destination_outage";
 	if (strcmp(out->category, side) == 0)
 		return;
-	for (int i = npatterns - 1; i >= 0; i--)
-		if (strcmp(patterns[i].category, side) == 0)
-		{
-			out->category = patterns[i].category;
-			out->retryable = patterns[i].retryable;
-			out->remediation = patterns[i].remediation;
-			out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
-			return;
-		}
+	out->category = side;
+	out->remediation = category_remediation(triage, side);
+	out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
 }
 
-/* Classify one failure: native code, then patterns, then unknown. */
-static void
-classify(const char *message, const char *code, const char *vendor,
-		 const Pattern *patterns, int npatterns, Classification *out)
+/* The first rule of the given kind (built-in or a user's) that matches msg, or NULL. */
+static const Pattern *
+matching_rule(const Triage *triage, text *msg, const char *vendor, bool builtin)
 {
-	if (code && *code)
+	for (int i = 0; i < triage->npatterns; i++)
 	{
-		for (int i = 0; i < (int) lengthof(native_codes); i++)
-			if (pg_strcasecmp(code, native_codes[i].code) == 0)
-			{
-				out->category = native_codes[i].category;
-				out->retryable = native_codes[i].retryable;
-				out->remediation = native_codes[i].remediation;
-				out->explanation = psprintf("vendor code \"%s\"", native_codes[i].code);
-				return;
-			}
-		/* Any other 5xx is a server-side hiccup. */
-		if (strlen(code) == 3 && code[0] == '5' && isdigit((unsigned char) code[1]) &&
-			isdigit((unsigned char) code[2]))
-		{
-			out->category = "transient";
-			out->retryable = true;
-			out->remediation = "The vendor or source returned a server error; an automatic retry is safe.";
-			out->explanation = psprintf("HTTP status %s", code);
-			return;
-		}
-	}
-	if (message && *message)
-	{
-		text	   *msg = cstring_to_text(message);
-		const char *origin = failure_origin(message);
+		const Pattern *p = &triage->patterns[i];
 
-		for (int i = 0; i < npatterns; i++)
-		{
-			const Pattern *p = &patterns[i];
-
-			if (p->vendor && vendor && strcmp(p->vendor, vendor) != 0)
-				continue;
-			if (p->vendor && vendor == NULL)
-				continue;
-			if (DatumGetBool(DirectFunctionCall2Coll(texticregexeq, DEFAULT_COLLATION_OID,
-													 PointerGetDatum(msg), PointerGetDatum(p->pattern))))
-			{
-				out->category = p->category;
-				out->retryable = p->retryable;
-				out->remediation = p->remediation;
-				out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
-											(long long) p->id, matched_words(msg, p->pattern));
-				if (origin)
-					blame_origin(origin, patterns, npatterns, out);
-				return;
-			}
-		}
+		if (p->builtin != builtin)
+			continue;
+		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
+			continue;
+		if (DatumGetBool(DirectFunctionCall2Coll(texticregexeq, DEFAULT_COLLATION_OID,
+												 PointerGetDatum(msg), PointerGetDatum(p->pattern))))
+			return p;
 	}
-	out->category = "unknown";
-	out->retryable = false;
-	if (message && *message)
+	return NULL;
+}
+
+/* A verdict of rule p on msg. */
+static void
+rule_verdict(const Pattern *p, text *msg, double confidence, Classification *out)
+{
+	out->category = p->category;
+	out->retryable = p->retryable;
+	out->remediation = p->remediation;
+	out->source = "rule";
+	out->source_id = p->id;
+	out->confidence = confidence;
+	out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
+								(long long) p->id, matched_words(msg, p->pattern));
+}
+
+/* The first 60 bytes of s, on a character boundary, with "..." when cut. */
+static char *
+clipped(const char *s)
+{
+	int			len = strlen(s);
+	int			cut = pg_mbcliplen(s, len, 60);
+
+	return cut < len ? psprintf("%.*s...", cut, s) : pstrdup(s);
+}
+
+/* A verdict of the labelled example e at similarity. */
+static void
+example_verdict(const Triage *triage, const LearnedExample *e, double similarity, Classification *out)
+{
+	out->category = e->category;
+	out->remediation = category_remediation(triage, e->category);
+	out->source = "example";
+	out->source_id = e->id;
+	out->confidence = similarity;
+	out->explanation = psprintf("message resembles labelled example %lld (similarity %.2f): \"%s\"",
+								(long long) e->id, similarity, clipped(e->message));
+}
+
+/* Decide from the message alone (steps 2 to 5 of the file comment). */
+static void
+classify_message(const char *message, const char *vendor, const Triage *triage, Classification *out)
+{
+	text	   *msg = cstring_to_text(message);
+	const Pattern *p = matching_rule(triage, msg, vendor, false);
+	const LearnedExample *nearest = NULL;
+	LearnedMatch match;
+	bool		rule_retry;
+	bool		example_retry;
+
+	if (p)
 	{
-		out->remediation = "No known pattern matches: read the message and the vendor's logs; "
-			"add a row to syncopt.failure_pattern so the next one is recognised.";
-		out->explanation = "no vendor code or pattern matched";
+		rule_verdict(p, msg, 1.0, out);
+		return;
+	}
+	learned_nearest(triage->corpus, message, &match);
+	if (match.example >= 0)
+		nearest = &triage->corpus->examples[match.example];
+	p = matching_rule(triage, msg, vendor, true);
+
+	/*
+	 * A retry needs two signals: a built-in rule and the nearest labelled
+	 * example both find a retryable cause, or the wording is nearly the
+	 * example's (a label of this very family).
+	 */
+	rule_retry = p != NULL && p->retryable && category_retry_safe(p->category);
+	example_retry = nearest != NULL && category_retry_safe(nearest->category) &&
+		match.similarity >= RETRY_CONFIDENCE_MIN;
+
+	if (p && learned_category_similarity(triage->corpus, p->category) >= match.similarity - RULE_MARGIN)
+	{
+		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		out->retryable = rule_retry && example_retry;
+	}
+	else if (nearest && match.similarity >= LEARNED_ANSWER_MIN)
+	{
+		example_verdict(triage, nearest, match.similarity, out);
+		out->retryable = category_retry_safe(nearest->category) &&
+			(match.similarity >= LEARNED_ALONE_MIN || (rule_retry && example_retry));
+	}
+	else if (p)
+	{
+		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		out->retryable = false;
 	}
 	else
 	{
+		out->category = "unknown";
+		out->retryable = false;
+		out->remediation = "Nothing recognised the message: read it and the vendor's logs, then label the run with "
+			"syncopt.label_failure() so the next failure worded so is recognised.";
+		out->explanation = "no vendor code, rule or labelled example matched";
+		out->source = "none";
+		out->source_id = 0;
+		out->confidence = 0;
+		return;
+	}
+	if (!out->retryable && category_retry_safe(out->category))
+		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
+									"retryable cause, so a person decides before any retry", out->explanation);
+}
+
+/* Decide from a vendor-native code (step 1 of the file comment); false when it means nothing. */
+static bool
+classify_code(const char *code, Classification *out)
+{
+	out->source = "vendor_code";
+	out->source_id = 0;
+	out->confidence = 1.0;
+	for (int i = 0; i < (int) lengthof(native_codes); i++)
+		if (pg_strcasecmp(code, native_codes[i].code) == 0)
+		{
+			out->category = native_codes[i].category;
+			out->retryable = native_codes[i].retryable;
+			out->remediation = native_codes[i].remediation;
+			out->explanation = psprintf("vendor code \"%s\"", native_codes[i].code);
+			return true;
+		}
+	/* Any other 5xx is a server-side hiccup. */
+	if (strlen(code) == 3 && code[0] == '5' && isdigit((unsigned char) code[1]) &&
+		isdigit((unsigned char) code[2]))
+	{
+		out->category = "transient";
+		out->retryable = true;
+		out->remediation = "The vendor or source returned a server error; an automatic retry is safe.";
+		out->explanation = psprintf("HTTP status %s", code);
+		return true;
+	}
+	return false;
+}
+
+/* Classify one failure (the file comment says how). */
+static void
+classify(const char *message, const char *code, const char *vendor,
+		 const Triage *triage, Classification *out)
+{
+	if (code && *code && classify_code(code, out))
+	{
+		/* The vendor said what happened. */
+	}
+	else if (message && *message)
+	{
+		const char *origin = failure_origin(message);
+
+		classify_message(message, vendor, triage, out);
+		if (origin)
+			blame_origin(origin, triage, out);
+	}
+	else
+	{
+		out->category = "unknown";
+		out->retryable = false;
 		/* The vendors' REST APIs report a failed sync without its reason. */
 		out->remediation = "No reason was recorded (the vendors' REST APIs give none; the Fivetran "
 			"Platform Connector log and webhooks do): look the run up in the vendor's UI or logs.";
 		out->explanation = "no message or code to classify";
+		out->source = "none";
+		out->source_id = 0;
+		out->confidence = 0;
 	}
+
+	/* Safety by construction: see the file comment. */
+	if (out->retryable && !(category_retry_safe(out->category) && out->confidence >= RETRY_CONFIDENCE_MIN))
+	{
+		out->retryable = false;
+		if (category_retry_safe(out->category))
+			out->explanation = psprintf("%s; confidence %.2f is below %.2f, so a person decides before any retry",
+										out->explanation, out->confidence, RETRY_CONFIDENCE_MIN);
+	}
+	if (out->remediation == NULL)
+		out->remediation = "Read the message and the vendor's logs.";
+}
+
+/* The rules and the labelled corpus, read once per call. */
+static void
+load_triage(Triage *triage)
+{
+	triage->patterns = load_patterns(&triage->npatterns);
+	triage->corpus = learned_corpus_load();
+}
+
+/* The classification columns of one result row. */
+static void
+classification_values(const Classification *cls, Datum *values, bool *nulls)
+{
+	values[0] = CStringGetTextDatum(cls->category);
+	values[1] = BoolGetDatum(cls->retryable);
+	values[2] = CStringGetTextDatum(cls->remediation);
+	values[3] = CStringGetTextDatum(cls->explanation);
+	values[4] = CStringGetTextDatum(cls->source);
+	values[5] = Int64GetDatum(cls->source_id);
+	nulls[5] = cls->source_id == 0;
+	values[6] = Float8GetDatum(cls->confidence);
 }
 
 /* syncopt.classify_failure(message, code, vendor): one row. */
@@ -278,11 +496,10 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
 	char	   *message = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *code = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *vendor = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	Pattern    *patterns;
-	int			npatterns;
+	Triage		triage;
 	Classification cls;
-	Datum		values[4];
-	bool		nulls[4] = {0};
+	Datum		values[CLASSIFICATION_COLUMNS];
+	bool		nulls[CLASSIFICATION_COLUMNS] = {0};
 
 	if (vendor && strcmp(vendor, "fivetran") != 0 && strcmp(vendor, "airbyte") != 0)
 		ereport(ERROR,
@@ -290,14 +507,68 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
 				 errmsg("unknown vendor \"%s\"", vendor),
 				 errhint("Use 'fivetran', 'airbyte' or NULL.")));
 	InitMaterializedSRF(fcinfo, 0);
-	patterns = load_patterns(&npatterns);
-	classify(message, code, vendor, patterns, npatterns, &cls);
-	values[0] = CStringGetTextDatum(cls.category);
-	values[1] = BoolGetDatum(cls.retryable);
-	values[2] = CStringGetTextDatum(cls.remediation);
-	values[3] = CStringGetTextDatum(cls.explanation);
+	load_triage(&triage);
+	classify(message, code, vendor, &triage, &cls);
+	classification_values(&cls, values, nulls);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	PG_RETURN_NULL();
+}
+
+/*
+ * A verdict classify_runs() already gave in this call.  A fleet's failures
+ * repeat their wording, and the rules' regular expressions are the cost
+ * of a classification, so the same message, code and vendor are
+ * classified once per call (up to VERDICT_CACHE_MAX distinct ones; the
+ * rest are classified each time).
+ */
+typedef struct CachedVerdict
+{
+	char	   *message;		/* NULL: empty slot */
+	char	   *code;
+	char	   *vendor;
+	Classification cls;
+} CachedVerdict;
+
+/* Slots of the open-addressing verdict cache (a power of two), and how many may fill. */
+#define VERDICT_CACHE_SLOTS 65536
+#define VERDICT_CACHE_MAX (VERDICT_CACHE_SLOTS / 4 * 3)
+
+/* Whether two nullable strings are equal. */
+static bool
+same_string(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The slot holding message, code and vendor in the verdict cache, or the
+ * empty slot where they belong (linear probing; the cache is never full).
+ */
+static CachedVerdict *
+verdict_slot(CachedVerdict *cache, const char *message, const char *code, const char *vendor)
+{
+	uint32		h = hash_bytes((const unsigned char *) message, strlen(message));
+
+	if (code)
+		h = hash_combine(h, hash_bytes((const unsigned char *) code, strlen(code)));
+	if (vendor)
+		h = hash_combine(h, hash_bytes((const unsigned char *) vendor, strlen(vendor)));
+	for (uint32 i = h & (VERDICT_CACHE_SLOTS - 1);; i = (i + 1) & (VERDICT_CACHE_SLOTS - 1))
+	{
+		CachedVerdict *slot = &cache[i];
+
+		if (slot->message == NULL ||
+			(strcmp(slot->message, message) == 0 && same_string(slot->code, code) &&
+			 same_string(slot->vendor, vendor)))
+			return slot;
+	}
+}
+
+/* A copy of s in the current memory context, NULL staying NULL. */
+static char *
+copy_or_null(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
 }
 
 /* syncopt.classify_runs(since): every failed or rescheduled run since then. */
@@ -308,11 +579,15 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(since)};
-	Pattern    *patterns;
-	int			npatterns;
+	Triage		triage;
+	CachedVerdict *cache = palloc0(sizeof(CachedVerdict) * VERDICT_CACHE_SLOTS);
+	int			cached = 0;
+	MemoryContext cache_cxt = CurrentMemoryContext;
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt classify_runs row",
+												  ALLOCSET_DEFAULT_SIZES);
 
 	InitMaterializedSRF(fcinfo, 0);
-	patterns = load_patterns(&npatterns);
+	load_triage(&triage);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	(void) spi_run("SELECT r.run_id, r.connector_id, r.finished_at, r.error_message,"
@@ -328,23 +603,41 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Classification cls;
-		Datum		values[7];
-		bool		nulls[7] = {0};
+		Datum		values[3 + CLASSIFICATION_COLUMNS];
+		bool		nulls[3 + CLASSIFICATION_COLUMNS] = {0};
+		MemoryContext outer = MemoryContextSwitchTo(row_cxt);
 		char	   *message = SPI_getvalue(tup, desc, 4);
 		char	   *code = SPI_getvalue(tup, desc, 5);
 		char	   *vendor = SPI_getvalue(tup, desc, 6);
+		CachedVerdict *slot = verdict_slot(cache, message ? message : "", code, vendor);
+		Classification fresh;
+		const Classification *cls = &slot->cls;
 		bool		isnull;
 
-		classify(message, code, vendor, patterns, npatterns, &cls);
+		if (slot->message == NULL)
+		{
+			classify(message, code, vendor, &triage, &fresh);
+			cls = &fresh;
+			if (cached < VERDICT_CACHE_MAX)
+			{
+				/* Keep the verdict: its other strings are static or the rules'. */
+				MemoryContextSwitchTo(cache_cxt);
+				slot->message = pstrdup(message ? message : "");
+				slot->code = copy_or_null(code);
+				slot->vendor = copy_or_null(vendor);
+				slot->cls = fresh;
+				slot->cls.explanation = pstrdup(fresh.explanation);
+				cached++;
+			}
+		}
+		MemoryContextSwitchTo(row_cxt);
 		values[0] = SPI_getbinval(tup, desc, 1, &isnull);
 		values[1] = SPI_getbinval(tup, desc, 2, &isnull);
 		values[2] = SPI_getbinval(tup, desc, 3, &isnull);
-		values[3] = CStringGetTextDatum(cls.category);
-		values[4] = BoolGetDatum(cls.retryable);
-		values[5] = CStringGetTextDatum(cls.remediation);
-		values[6] = CStringGetTextDatum(cls.explanation);
+		classification_values(cls, values + 3, nulls + 3);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(row_cxt);
 	}
 	SPI_finish();
 	PG_RETURN_NULL();

@@ -122,16 +122,18 @@ COMMENT ON FUNCTION syncopt.anomalies(timestamptz) IS
     'Runs since `since` whose duration, rows, credits or freshness lag is far (robust z-score) from the connector''s trailing history.';
 
 CREATE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
-RETURNS TABLE (category text, retryable boolean, remediation text, explanation text)
+RETURNS TABLE (category text, retryable boolean, remediation text, explanation text,
+               source text, source_id bigint, confidence double precision)
 LANGUAGE c STABLE CALLED ON NULL INPUT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_classify_failure';
 COMMENT ON FUNCTION syncopt.classify_failure(text, text, text) IS
-    'Category, retry safety and remediation of a failure: vendor-native code first, then syncopt.failure_pattern.';
+    'Category, retry safety and remediation of a failure, and what decided: a vendor-native code, your failure_pattern rules, the nearest labelled failure_example, the built-in rules.';
 
 CREATE FUNCTION syncopt.classify_runs(since timestamptz DEFAULT now() - interval '1 day')
 RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
-               retryable boolean, remediation text, explanation text)
+               retryable boolean, remediation text, explanation text,
+               source text, source_id bigint, confidence double precision)
 LANGUAGE c STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_classify_runs';

@@ -151,6 +151,15 @@ trigger_now AS (
        AND p.planned_start < at + k.tick
        AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
        AND v.next_start > s.latest_start + k.min_gain
+       -- Starting a connector whose latest run failed is a retry: only
+       -- when classify_failure() says a retry is safe (never for unknown,
+       -- credentials, permission, configuration or data errors, nor below
+       -- its confidence threshold); the vendor's schedule still runs.
+       AND NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
+                                     WHERE r.connector_id = s.connector_id AND r.finished_at <= at
+                                     ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest
+                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, c.vendor) f
+                        WHERE latest.status = 'failed' AND NOT f.retryable)
        -- A trigger that went out within one P90 is probably still running,
        -- unless a sync has ended since it went out (the one it started
        -- failed, or one already running finished) and none started since

@@ -111,3 +111,48 @@ SELECT p.connector_id, coalesce(c.name, c.external_id) AS connector, c.destinati
   JOIN syncopt.planner_run r ON r.planner_run_id = p.planner_run_id;
 COMMENT ON VIEW syncopt.plan_timeline IS
     'The latest planning run''s schedule: planned start and predicted end of each sync against its deadline.';
+
+-- Failed runs of the last 7 days with the triage's verdict and what
+-- decided it (a vendor code, a rule, a labelled example, or nothing).
+CREATE VIEW syncopt.failure_triage WITH (security_invoker = true) AS
+SELECT f.run_id, f.connector_id, coalesce(c.name, c.external_id) AS connector, f.finished_at,
+       f.category, f.retryable, f.source, f.source_id, round(f.confidence::numeric, 2) AS confidence,
+       f.explanation, f.remediation
+  FROM syncopt.classify_runs(now() - interval '7 days') f
+  JOIN syncopt.connector c ON c.connector_id = f.connector_id;
+COMMENT ON VIEW syncopt.failure_triage IS
+    'Failed runs of the last 7 days: category, retry safety, and the source of the verdict (vendor_code, rule, example, none) with its id and confidence.';
+
+-- Failure wordings that recur and no label covers yet, most frequent
+-- first: label one run per family with syncopt.label_failure() and the
+-- rest of the family is recognised.  Families a vendor code decides need
+-- no label and are left out.
+CREATE VIEW syncopt.failure_label_queue WITH (security_invoker = true) AS
+WITH failed AS (
+    SELECT syncopt.failure_wording(r.error_message) AS wording, r.run_id, r.connector_id, r.finished_at,
+           r.error_message, r.error_code, a.vendor
+      FROM syncopt.sync_run r
+      JOIN syncopt.connector c ON c.connector_id = r.connector_id
+      JOIN syncopt.account a ON a.account_id = c.account_id
+     WHERE r.status IN ('failed', 'rescheduled') AND btrim(r.error_message) <> ''
+), family AS (
+    SELECT f.wording, count(*) AS runs, count(DISTINCT f.connector_id) AS connectors,
+           min(f.finished_at) AS first_seen, max(f.finished_at) AS last_seen,
+           (array_agg(f.run_id ORDER BY f.finished_at DESC, f.run_id DESC))[1] AS latest_run_id,
+           (array_agg(f.error_message ORDER BY f.finished_at DESC, f.run_id DESC))[1] AS message,
+           (array_agg(f.error_code ORDER BY f.finished_at DESC, f.run_id DESC))[1] AS code,
+           (array_agg(f.vendor ORDER BY f.finished_at DESC, f.run_id DESC))[1] AS vendor
+      FROM failed f
+     GROUP BY f.wording
+    HAVING count(*) >= 2
+)
+SELECT fa.wording, fa.runs, fa.connectors, fa.first_seen, fa.last_seen, fa.latest_run_id, fa.message,
+       v.category, v.retryable, v.source, v.source_id, round(v.confidence::numeric, 2) AS confidence
+  FROM family fa
+ CROSS JOIN LATERAL syncopt.classify_failure(fa.message, fa.code, fa.vendor) v
+ WHERE v.source <> 'vendor_code'
+   AND NOT EXISTS (SELECT FROM syncopt.failure_example e
+                    WHERE e.superseded_by IS NULL AND syncopt.failure_wording(e.message) = fa.wording)
+ ORDER BY fa.runs DESC, fa.last_seen DESC, fa.wording;
+COMMENT ON VIEW syncopt.failure_label_queue IS
+    'Recurring failure wordings no label covers, most frequent first, with the current verdict: label one run of each with syncopt.label_failure().';

@@ -26,7 +26,8 @@ GRANT SELECT ON
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
-    syncopt.dbt_import, syncopt.dbt_import_change
+    syncopt.dbt_import, syncopt.dbt_import_change,
+    syncopt.failure_example, syncopt.failure_triage, syncopt.failure_label_queue
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -34,7 +35,7 @@ GRANT EXECUTE ON FUNCTION
     syncopt.is_valid_timezone(text), syncopt.is_valid_dow_field(text), syncopt.is_valid_regex(text),
     syncopt.require_timezone(text, text), syncopt.require_length(text, integer, text),
     syncopt.require_tags(text[], text), syncopt.find_cycle(bigint[], bigint[]), syncopt.cycle_path(text[]),
-    syncopt.is_system_actor(), syncopt.decision_actions()
+    syncopt.is_system_actor(), syncopt.decision_actions(), syncopt.failure_wording(text)
 TO syncopt_reader;
 -- Analytics: they read only what readers may read (no SECURITY DEFINER).
 GRANT EXECUTE ON FUNCTION
@@ -56,6 +57,8 @@ TO syncopt_reader;
 GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;
 -- A rollback is only a proposal; it is approved like any other.
 GRANT EXECUTE ON FUNCTION syncopt.rollback(bigint) TO syncopt_approver;
+-- Failure labels teach the triage; the row records who labelled.
+GRANT EXECUTE ON FUNCTION syncopt.label_failure(bigint, text, text) TO syncopt_approver, syncopt_admin;
 
 -- Admins: configuration, credentials (write-only), manual proposals.
 GRANT INSERT, UPDATE, DELETE ON
@@ -97,7 +100,7 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA syncopt TO syncopt_worker;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
 
 -- pg_dump keeps user data of extension tables only when registered.  The
--- state machine and built-in failure patterns come from this script.
+-- state machine, built-in failure patterns and examples come from this script.
 DO $dump$
 DECLARE
     t regclass;
@@ -110,7 +113,8 @@ BEGIN
            AND c.relname OPERATOR(pg_catalog.<>) 'decision_transition'
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t,
-            CASE WHEN t OPERATOR(pg_catalog.=) 'syncopt.failure_pattern'::regclass THEN 'WHERE NOT builtin' ELSE '' END);
+            CASE WHEN t OPERATOR(pg_catalog.=) ANY (ARRAY['syncopt.failure_pattern'::regclass, 'syncopt.failure_example'::regclass])
+                 THEN 'WHERE NOT builtin' ELSE '' END);
         FOR seq IN
             SELECT pg_catalog.pg_get_serial_sequence(t::text, a.attname)
               FROM pg_catalog.pg_attribute a

@@ -332,3 +332,73 @@ HELD_OUT = {
         ("ERROR: all replication slots are in use", "PostgreSQL max_replication_slots"),
     ],
 }
+
+
+# Written in session 30 (issue 30) for the learned triage's starting corpus,
+# after failure_heldout.REAL_HELD_OUT was written and measured: the wording
+# families the issue names as facts to learn from, each in wordings of our
+# own in the shapes their sources print (Fivetran's troubleshooting pages,
+# PostgreSQL, JDBC and Temporal errors), with the exact category the corpus
+# gives them.  In-sample: they are in src/sql/46_failure_corpus.sql.
+FAMILIES = {
+    "configuration": [
+        ("Replication slot fivetran_pgoutput_slot does not exist. Create the slot with pg_create_logical_replication_slot.",
+         "configuration", "Fivetran PostgreSQL troubleshooting: missing replication slot"),
+        ("The replication slot fivetran_slot has been invalidated: the WAL it needs was removed "
+         "(max_slot_wal_keep_size). Drop and recreate the slot, then re-sync.",
+         "configuration", "Fivetran PostgreSQL troubleshooting: invalidated replication slot"),
+        ("Replication slot fivetran_slot uses the test_decoding plugin, but the connection is configured for pgoutput.",
+         "configuration", "Fivetran PostgreSQL troubleshooting: slot with the wrong plugin"),
+        ("The saved LSN 0/3A0001C8 is ahead of the server's current LSN 0/1F000060; the database was restored "
+         "or failed over.", "configuration", "Fivetran PostgreSQL troubleshooting: LSN ahead of the server"),
+        ("The transaction id (xmin) moved backwards since the last sync: the server was restored from a backup.",
+         "configuration", "Fivetran PostgreSQL troubleshooting: transaction id moved backwards"),
+        ("The buffer pool size (8 MB) is below the minimum of 64 MB needed to read the transaction log.",
+         "configuration", "Fivetran database prerequisites: buffer pool below the minimum"),
+        ("Saved offset is no longer present on the server. Please reset the connection, and then increase binlog "
+         "retention and/or increase sync frequency.", "configuration", "Airbyte MySQL CDC config error"),
+        ("You must upgrade the connector to a newer version: this version is no longer supported.",
+         "configuration", "connector version checks"),
+    ],
+    "permission": [
+        ("Insufficient user permissions - REPLICATION CLIENT privilege needed.",
+         "permission", "https://fivetran.com/docs/connectors/databases/mysql/troubleshooting/replication-client-privilege"),
+        ("Access denied; you need (at least one of) the REPLICATION SLAVE privilege(s) for this operation",
+         "permission", "MySQL error 1227"),
+        ("must be superuser or replication role to start walsender", "permission", "PostgreSQL error 42501"),
+    ],
+    "credentials": [
+        ("400 Client Error: Bad Request for url: https://login.salesforce.com/services/oauth2/token",
+         "credentials", "OAuth refresh failures reported as an HTTP 400 from a token URL"),
+        ("HTTP 400 from token endpoint https://accounts.zoho.com/oauth/v2/token: {\"error\":\"invalid_code\"}",
+         "credentials", "OAuth refresh failures reported as an HTTP 400 from a token URL"),
+        ("Unable to load the SSH private key: invalid privatekey: [B@6d06d69c",
+         "credentials", "JSch: an SSH private key that cannot be loaded"),
+        ("Could not load the SSH private key for the tunnel: the key is in an unsupported format or needs a "
+         "passphrase", "credentials", "SSH tunnel key errors"),
+    ],
+    "schema_change": [
+        ("BigQuery rejected 12 rows of the load into analytics.orders: invalid value for column amount",
+         "schema_change", "BigQuery rejected rows"),
+        ("Error while reading data, error message: CSV table references column position 14, but line starting at "
+         "position:0 contains only 13 columns.", "schema_change", "BigQuery load errors"),
+        ("Data too long for column 'notes' at row 1", "schema_change", "MySQL error 1406"),
+        ("value out of range for type integer", "schema_change", "PostgreSQL error 22003"),
+    ],
+    "transient": [
+        ("Connection to db.internal:5432 refused. Check that the hostname and port are correct and that the "
+         "postmaster is accepting TCP/IP connections.", "source_outage", "PostgreSQL JDBC: connection refused"),
+        ("java.net.SocketException: Socket closed", "source_outage", "Java socket errors"),
+        ("java.net.NoRouteToHostException: No route to host (Host unreachable)", "source_outage", "Java socket errors"),
+        ("java.net.UnknownHostException: db.internal: Temporary failure in name resolution", "source_outage",
+         "Java socket errors"),
+        ("io.temporal.failure.TimeoutFailure: message='activity StartToClose timeout', "
+         "timeoutType=TIMEOUT_TYPE_START_TO_CLOSE", "timeout", "Temporal activity timeouts"),
+        ("Workflow task failed after exhausting its retries: retryState=RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED",
+         "transient", "workflow-engine retry exhaustion"),
+        ("HubspotApiException: GET /crm/v3/objects/deals failed with 502 Bad Gateway", "transient",
+         "per-endpoint Java exceptions in SaaS connectors"),
+        ("java.lang.RuntimeException: Error fetching endpoint /v2/invoices: 503 Service Unavailable", "transient",
+         "per-endpoint Java exceptions in SaaS connectors"),
+    ],
+}

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(81);
+SELECT plan(88);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -117,7 +117,8 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     'syncopt.ingest_fivetran_webhook(bigint,text,text)',
                     'syncopt.run_planner(timestamp with time zone)', 'syncopt.schedule_planner(text)',
                     'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)',
-                    'syncopt.import_dbt_manifest(jsonb,boolean)'],
+                    'syncopt.import_dbt_manifest(jsonb,boolean)',
+                    'syncopt.label_failure(bigint,text,text)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
@@ -205,6 +206,23 @@ SELECT syncopt.set_credentials(1, 'key-456', 'n3w-s3cr3t');
 
 SELECT results_eq($$ SELECT api_key, api_secret FROM syncopt.account_secret $$,
                   $$ VALUES ('key-456'::text, 'n3w-s3cr3t'::text) $$, 'the owner reads the stored secret');
+
+-- Failure labels (issue 30): approvers and admins label through
+-- label_failure(), which records who; nobody writes the corpus directly.
+SELECT function_privs_are('syncopt', 'label_failure', ARRAY['bigint', 'text', 'text'], 'syncopt_approver', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'label_failure', ARRAY['bigint', 'text', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'label_failure', ARRAY['bigint', 'text', 'text'], 'syncopt_reader', ARRAY[]::text[]);
+SELECT table_privs_are('syncopt', 'failure_example', 'syncopt_admin', ARRAY['SELECT']);
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (9001, 1, 'tap-f1', '2026-11-22 00:00+00', '2026-11-22 00:05+00', 'failed', 'Widget quota misfiled', 'api');
+SET ROLE tap_approver;
+SELECT lives_ok($$ SELECT syncopt.label_failure(9001, 'configuration', 'misfiled by hand') $$, 'an approver labels a failed run');
+SELECT throws_ok($$ INSERT INTO syncopt.failure_example (message, category) VALUES ('x', 'transient') $$,
+                 '42501', NULL, 'an approver cannot write the corpus directly');
+RESET ROLE;
+SET ROLE tap_reader;
+SELECT throws_ok($$ SELECT syncopt.label_failure(9001, 'transient', NULL) $$, '42501', NULL, 'a reader cannot label');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,127 @@
+-- Failure triage that learns from labels (issue 30): wording families, a
+-- person's label recognised at once, what decides each verdict, the label
+-- queue, bad input and who may label.  Labels record session_user, as the
+-- decision audit does (SET ROLE below keeps the test's session user).  Expected verdicts are worked out by
+-- hand from the rules, the built-in examples (src/sql/46_failure_corpus.sql)
+-- and the labels below.
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
+    (1, 1, 'erp', 'ERP'), (2, 1, 'crm', 'CRM'), (3, 2, 'shop', 'Shop');
+
+------------------------------------------------------------------------
+-- 1. Wording families: case, digits, quoted names and spacing fold away.
+------------------------------------------------------------------------
+SELECT m, syncopt.failure_wording(m) AS wording
+  FROM (VALUES ('Table "ORDERS_2024" is locked by   process 4711'),
+               ('table ''customers'' is locked by process 12'),
+               ('Timeout after 300s (attempt 3 of 5)'),
+               ('')) AS v(m);
+SELECT syncopt.failure_wording(NULL) IS NULL AS null_in_null_out;
+
+------------------------------------------------------------------------
+-- 2. The starting corpus: built-in, labelled by syncopt, none superseded;
+-- it holds the issue's families and no held-out wording
+-- (test/fleet/failure_heldout.py: the Fivetran idle-slot wording).
+------------------------------------------------------------------------
+SELECT count(*) > 150 AS corpus, bool_and(builtin) AS all_builtin, bool_and(superseded_by IS NULL) AS current,
+       count(*) FILTER (WHERE message LIKE '%REPLICATION CLIENT privilege needed%') AS replication_client,
+       count(*) FILTER (WHERE message LIKE '%has become invalid%') AS held_out_wording
+  FROM syncopt.failure_example;
+-- Built-in examples cannot be changed, even by their owner.
+UPDATE syncopt.failure_example SET category = 'transient' WHERE example_id = 1;
+DELETE FROM syncopt.failure_example WHERE example_id = 1;
+
+------------------------------------------------------------------------
+-- 3. A wording nothing knows, then one label, then the family is
+-- recognised at once: the verdict names the label.
+------------------------------------------------------------------------
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (101, 1, 'a1', '2026-11-22 00:00+00', '2026-11-22 00:05+00', 'failed',
+        'Flux capacitor misaligned on node 7; recalibrate the capacitor', 'api'),
+       (102, 2, 'b1', '2026-11-22 01:00+00', '2026-11-22 01:05+00', 'failed',
+        'Flux capacitor misaligned on node 12; recalibrate the capacitor', 'api'),
+       (103, 1, 'a2', '2026-11-22 02:00+00', '2026-11-22 02:05+00', 'succeeded', NULL, 'api'),
+       (104, 1, 'a3', '2026-11-22 03:00+00', '2026-11-22 03:05+00', 'failed', NULL, 'api'),
+       (105, 3, 'c1', '2026-11-22 04:00+00', '2026-11-22 04:05+00', 'failed', 'Sync failed', 'api'),
+       (106, 3, 'c2', '2026-11-22 05:00+00', '2026-11-22 05:05+00', 'failed', 'Sync failed', 'api');
+SELECT category, retryable, source, explanation
+  FROM syncopt.classify_failure('Flux capacitor misaligned on node 99; recalibrate the capacitor');
+-- The queue: the capacitor family (2 runs) and Airbyte's 'Sync failed'
+-- (2 runs), most frequent first, then by the latest run; the succeeded
+-- run and the run without a message are not in it.
+SELECT wording, runs, connectors, latest_run_id, category, source
+  FROM syncopt.failure_label_queue;
+CREATE ROLE triage_approver LOGIN IN ROLE syncopt_approver;
+SET ROLE triage_approver;
+SELECT example_id > 0 AS added, message, category, builtin, origin, run_id, note,
+       labelled_by = session_user AS labelled_by_session_user, labelled_at = now() AS labelled_now, superseded_by
+  FROM syncopt.label_failure(101, 'configuration', 'the capacitor needs recalibrating by hand');
+RESET ROLE;
+-- The next failure of the family is recognised; its verdict names the label.
+SELECT c.category, c.retryable, c.source, c.source_id = e.example_id AS by_the_label, c.confidence >= 0.6 AS close,
+       c.explanation LIKE 'message resembles labelled example % (similarity %): "Flux capacitor misaligned on node 7; recalibrate the capac%' AS explains
+  FROM syncopt.classify_failure('Flux capacitor misaligned on node 99; recalibrate the capacitor') c,
+       syncopt.failure_example e WHERE e.run_id = 101;
+-- classify_runs names the source of each verdict; the family left the queue.
+SELECT run_id, category, retryable, source, source_id IS NOT NULL AS has_id
+  FROM syncopt.classify_runs('2026-11-22 00:00+00') ORDER BY run_id;
+SELECT wording, runs FROM syncopt.failure_label_queue;
+-- Labelling the family again (a correction) supersedes the first label,
+-- which stays as the record of who said what.
+SELECT category FROM syncopt.label_failure(102, 'transient', 'a retry fixed it after all');
+SELECT run_id, category, superseded_by IS NOT NULL AS superseded
+  FROM syncopt.failure_example WHERE NOT builtin ORDER BY example_id;
+SELECT category, source, confidence >= 0.6 AS close, retryable
+  FROM syncopt.classify_failure('Flux capacitor misaligned on node 3; recalibrate the capacitor');
+
+------------------------------------------------------------------------
+-- 4. Safety: a user's rule may not make a permanent category retryable;
+-- a vendor code decides first; FAILURE_WITH_TASK waits for a person.
+------------------------------------------------------------------------
+INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
+VALUES ('frobnicator key rejected', 'credentials', true, 'Rotate the frobnicator key.', 1);
+SELECT category, retryable, source
+  FROM syncopt.classify_failure('The frobnicator key rejected our login');
+SELECT category, retryable, source, explanation
+  FROM syncopt.classify_failure('Flux capacitor misaligned on node 3; recalibrate the capacitor', 'FAILURE_WITH_TASK');
+
+------------------------------------------------------------------------
+-- 5. Bad input changes nothing.
+------------------------------------------------------------------------
+\set VERBOSITY default
+SELECT syncopt.label_failure(999, 'configuration', NULL);
+SELECT syncopt.label_failure(101, 'unknown', NULL);
+SELECT syncopt.label_failure(101, NULL, NULL);
+SELECT syncopt.label_failure(103, 'transient', NULL);
+SELECT syncopt.label_failure(104, 'transient', NULL);
+SELECT syncopt.label_failure(101, 'transient', repeat('x', 2001));
+\set VERBOSITY terse
+SELECT count(*) AS labels FROM syncopt.failure_example WHERE NOT builtin;
+
+------------------------------------------------------------------------
+-- 6. Who may label: approvers and admins; readers read the corpus only.
+------------------------------------------------------------------------
+CREATE ROLE triage_reader LOGIN IN ROLE syncopt_reader;
+SET ROLE triage_reader;
+SELECT count(*) > 0 AS reads_corpus FROM syncopt.failure_example;
+SELECT syncopt.label_failure(105, 'transient', NULL);
+INSERT INTO syncopt.failure_example (message, category) VALUES ('x', 'transient');
+RESET ROLE;
+SET ROLE triage_approver;
+INSERT INTO syncopt.failure_example (message, category) VALUES ('x', 'transient');
+RESET ROLE;
+-- Admins label too: Airbyte's bare 'Sync failed' family leaves the queue.
+CREATE ROLE triage_admin LOGIN IN ROLE syncopt_admin;
+SET ROLE triage_admin;
+SELECT run_id, category FROM syncopt.label_failure(105, 'source_outage', 'the shop API was down');
+SELECT count(*) AS queued FROM syncopt.failure_label_queue;
+RESET ROLE;
+
+DROP EXTENSION syncopt CASCADE;
+DROP ROLE triage_approver;
+DROP ROLE triage_reader;
+DROP ROLE triage_admin;

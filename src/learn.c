@@ -1,0 +1,386 @@
+/*-------------------------------------------------------------------------
+ *
+ * learn.c
+ *	  Failure triage that learns from labelled wordings: the rows of
+ *	  syncopt.failure_example (built-in ones and those a person added with
+ *	  syncopt.label_failure()) as a nearest-neighbour index, and the
+ *	  wording family of a message (syncopt.failure_wording()).
+ *
+ * A message becomes words (lower case, runs of digits folded to one "0",
+ * anything but letters, digits and '_' a separator, one-letter words
+ * dropped) and the character 4-grams of each word padded with a space on
+ * both sides, so "refresh_token" and "refreshing a token" still share
+ * features.  Features are weighted 1 + ln(count) times the smoothed
+ * inverse document frequency ln((n + 1) / (df + 1)) + 1 over the corpus;
+ * the similarity of a message to an example is the cosine of their weight
+ * vectors.  This method, its features and the thresholds of classify.c
+ * were chosen by measurement on wordings outside the corpus
+ * (docs/benchmarks.md, "Failure triage"): words alone, word pairs and
+ * 4-grams alone did no better.
+ *
+ * The corpus is read once per call of classify_failure() or
+ * classify_runs(), so a label counts from the next statement on.  A
+ * posting list sorted by feature serves each message: its features are
+ * looked up by binary search and only the examples that share one are
+ * scored.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "learn.h"
+#include "spi_run.h"
+
+PG_FUNCTION_INFO_V1(syncopt_failure_wording);
+
+/* Longest word that yields features; longer runs are ids or payloads. */
+#define MAX_WORD 40
+/* Bytes of a message read for features and wordings. */
+#define MAX_MESSAGE 4000
+
+/* One feature of a message and how often it occurs. */
+typedef struct Feature
+{
+	uint32		hash;
+	int			count;
+} Feature;
+
+/* Order features by hash. */
+static int
+feature_cmp(const void *a, const void *b)
+{
+	uint32		x = ((const Feature *) a)->hash;
+	uint32		y = ((const Feature *) b)->hash;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Order postings by feature, then example. */
+static int
+posting_cmp(const void *a, const void *b)
+{
+	const LearnedPosting *x = a;
+	const LearnedPosting *y = b;
+
+	if (x->feature != y->feature)
+		return x->feature < y->feature ? -1 : 1;
+	return x->example - y->example;
+}
+
+/* Append the hash of kind + text[0..len) to the features. */
+static void
+add_feature(Feature **features, int *n, int *cap, char kind, const char *text, int len)
+{
+	char		buf[MAX_WORD + 4];
+
+	buf[0] = kind;
+	memcpy(buf + 1, text, len);
+	if (*n == *cap)
+	{
+		*cap *= 2;
+		*features = repalloc(*features, sizeof(Feature) * *cap);
+	}
+	(*features)[*n].hash = hash_bytes((unsigned char *) buf, len + 1);
+	(*features)[*n].count = 1;
+	(*n)++;
+}
+
+/*
+ * The distinct features of a message with their counts, sorted by hash:
+ * each word, and the 4-grams of the word padded with spaces.
+ */
+static Feature *
+message_features(const char *message, int *nfeatures)
+{
+	int			cap = 64;
+	int			n = 0;
+	Feature    *features = palloc(sizeof(Feature) * cap);
+	const char *p = message;
+	const char *end = message + strnlen(message, MAX_MESSAGE);
+
+	while (p < end)
+	{
+		char		word[MAX_WORD + 3];
+		int			len = 0;
+		bool		too_long = false;
+
+		/* Read one word: letters, digits (a run folded to "0") and '_'. */
+		word[len++] = ' ';
+		while (p < end && (isalnum((unsigned char) *p) || *p == '_') && !IS_HIGHBIT_SET(*p))
+		{
+			char		c = pg_ascii_tolower((unsigned char) *p);
+
+			if (isdigit((unsigned char) c))
+			{
+				while (p + 1 < end && isdigit((unsigned char) p[1]))
+					p++;
+				c = '0';
+			}
+			if (len <= MAX_WORD)
+				word[len++] = c;
+			else
+				too_long = true;
+			p++;
+		}
+		if (len > 2 && !too_long)
+		{
+			word[len++] = ' ';
+			add_feature(&features, &n, &cap, 'w', word + 1, len - 2);
+			for (int i = 0; i + 4 <= len; i++)
+				add_feature(&features, &n, &cap, 'c', word + i, 4);
+		}
+		/* Skip the separators up to the next word. */
+		while (p < end && !((isalnum((unsigned char) *p) || *p == '_') && !IS_HIGHBIT_SET(*p)))
+			p++;
+	}
+	if (n > 1)
+		qsort(features, n, sizeof(Feature), feature_cmp);
+	/* Fold repeats into counts. */
+	{
+		int			out = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (out > 0 && features[out - 1].hash == features[i].hash)
+				features[out - 1].count++;
+			else
+				features[out++] = features[i];
+		}
+		n = out;
+	}
+	*nfeatures = n;
+	return features;
+}
+
+/* Smoothed inverse document frequency of a feature in df of n examples. */
+static double
+idf(int df, int n)
+{
+	return log((n + 1.0) / (df + 1.0)) + 1.0;
+}
+
+/* The first posting of feature, or npostings when the corpus lacks it. */
+static int
+first_posting(const LearnedCorpus *corpus, uint32 feature)
+{
+	int			lo = 0;
+	int			hi = corpus->npostings;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (corpus->postings[mid].feature < feature)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Read syncopt.failure_example and index it, in the caller's memory
+ * context.  Must be called outside an SPI connection of the caller.
+ */
+LearnedCorpus *
+learned_corpus_load(void)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	LearnedCorpus *corpus = palloc0(sizeof(LearnedCorpus));
+	int			cap = 1024;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	/* Newest first: of equally near examples, the latest label wins. */
+	(void) spi_run("SELECT example_id, category, message FROM syncopt.failure_example"
+				   " WHERE superseded_by IS NULL ORDER BY example_id DESC",
+				   0, NULL, NULL, NULL, true);
+	MemoryContextSwitchTo(mcxt);
+	corpus->nexamples = (int) SPI_processed;
+	corpus->examples = palloc0(sizeof(LearnedExample) * Max(corpus->nexamples, 1));
+	corpus->postings = palloc(sizeof(LearnedPosting) * cap);
+	for (int i = 0; i < corpus->nexamples; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Feature    *features;
+		int			nfeatures;
+
+		corpus->examples[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		corpus->examples[i].category = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+		corpus->examples[i].message = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+		features = message_features(corpus->examples[i].message, &nfeatures);
+		for (int f = 0; f < nfeatures; f++)
+		{
+			if (corpus->npostings == cap)
+			{
+				cap *= 2;
+				corpus->postings = repalloc(corpus->postings, sizeof(LearnedPosting) * cap);
+			}
+			corpus->postings[corpus->npostings].feature = features[f].hash;
+			corpus->postings[corpus->npostings].example = i;
+			corpus->postings[corpus->npostings].weight = (float) (1.0 + log((double) features[f].count));
+			corpus->npostings++;
+		}
+		pfree(features);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+
+	/* Weigh each posting by its feature's rarity, then scale each example to length 1. */
+	if (corpus->npostings > 1)
+		qsort(corpus->postings, corpus->npostings, sizeof(LearnedPosting), posting_cmp);
+	for (int start = 0; start < corpus->npostings;)
+	{
+		int			stop = start;
+		double		w;
+
+		while (stop < corpus->npostings && corpus->postings[stop].feature == corpus->postings[start].feature)
+			stop++;
+		w = idf(stop - start, corpus->nexamples);
+		for (int i = start; i < stop; i++)
+		{
+			corpus->postings[i].weight *= w;
+			corpus->examples[corpus->postings[i].example].norm +=
+				(double) corpus->postings[i].weight * corpus->postings[i].weight;
+		}
+		start = stop;
+	}
+	for (int i = 0; i < corpus->nexamples; i++)
+		corpus->examples[i].norm = sqrt(corpus->examples[i].norm);
+	for (int i = 0; i < corpus->npostings; i++)
+	{
+		double		norm = corpus->examples[corpus->postings[i].example].norm;
+
+		if (norm > 0)
+			corpus->postings[i].weight /= norm;
+	}
+	corpus->scores = palloc0(sizeof(double) * Max(corpus->nexamples, 1));
+	return corpus;
+}
+
+/*
+ * The example nearest to message.  Leaves every example's similarity in
+ * corpus->scores for learned_category_similarity().
+ */
+void
+learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
+{
+	int			nfeatures;
+	Feature    *features = message_features(message, &nfeatures);
+	double		qnorm = 0;
+
+	memset(corpus->scores, 0, sizeof(double) * Max(corpus->nexamples, 1));
+	for (int f = 0; f < nfeatures; f++)
+	{
+		int			first = first_posting(corpus, features[f].hash);
+		int			stop = first;
+		double		w;
+
+		while (stop < corpus->npostings && corpus->postings[stop].feature == features[f].hash)
+			stop++;
+		w = (1.0 + log((double) features[f].count)) * idf(stop - first, corpus->nexamples);
+		qnorm += w * w;
+		for (int i = first; i < stop; i++)
+			corpus->scores[corpus->postings[i].example] += w * corpus->postings[i].weight;
+	}
+	pfree(features);
+
+	match->example = -1;
+	match->similarity = 0;
+	if (qnorm <= 0)
+		return;
+	qnorm = sqrt(qnorm);
+	for (int i = 0; i < corpus->nexamples; i++)
+	{
+		corpus->scores[i] /= qnorm;
+		if (corpus->scores[i] > match->similarity)
+		{
+			match->example = i;
+			match->similarity = Min(corpus->scores[i], 1.0);
+		}
+	}
+}
+
+/* The highest similarity of the last learned_nearest() message to an example of category. */
+double
+learned_category_similarity(const LearnedCorpus *corpus, const char *category)
+{
+	double		best = 0;
+
+	for (int i = 0; i < corpus->nexamples; i++)
+		if (corpus->scores[i] > best && strcmp(corpus->examples[i].category, category) == 0)
+			best = corpus->scores[i];
+	return Min(best, 1.0);
+}
+
+/*
+ * The wording family of a message: lower case, runs of digits as "0",
+ * quoted text as '?', whitespace runs as one space, at most 200
+ * characters; what stays is the part that says what went wrong.
+ */
+char *
+learned_wording(const char *message)
+{
+	StringInfoData buf;
+	const char *p = message;
+	const char *end = message + strnlen(message, MAX_MESSAGE);
+
+	initStringInfo(&buf);
+	while (p < end && buf.len < 200)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '\'' || c == '"' || c == '`')
+		{
+			const char *close = memchr(p + 1, c, end - p - 1);
+
+			/* A quote that closes within 200 bytes hides a name or value. */
+			if (close != NULL && close - p <= 200)
+			{
+				appendStringInfoString(&buf, "'?'");
+				p = close + 1;
+				continue;
+			}
+		}
+		if (isdigit(c))
+		{
+			while (p + 1 < end && isdigit((unsigned char) p[1]))
+				p++;
+			appendStringInfoChar(&buf, '0');
+		}
+		else if (isspace(c))
+		{
+			while (p + 1 < end && isspace((unsigned char) p[1]))
+				p++;
+			if (buf.len > 0)
+				appendStringInfoChar(&buf, ' ');
+		}
+		else
+			appendStringInfoChar(&buf, IS_HIGHBIT_SET(c) ? (char) c : pg_ascii_tolower(c));
+		p++;
+	}
+	/* Never cut a multibyte character in two. */
+	buf.len = pg_mbcliplen(buf.data, buf.len, buf.len);
+	buf.data[buf.len] = '\0';
+	while (buf.len > 0 && buf.data[buf.len - 1] == ' ')
+		buf.data[--buf.len] = '\0';
+	return buf.data;
+}
+
+/* syncopt.failure_wording(message): the wording family it belongs to. */
+Datum
+syncopt_failure_wording(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(learned_wording(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}
