@@ -26,7 +26,9 @@ GRANT SELECT ON
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
-    syncopt.dbt_import, syncopt.dbt_import_change
+    syncopt.dbt_import, syncopt.dbt_import_change,
+    syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -49,7 +51,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
     syncopt.digest(timestamptz),
     syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
-    syncopt.simulate_world(interval, integer, timestamptz, double precision)
+    syncopt.simulate_world(interval, integer, timestamptz, double precision),
+    syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
