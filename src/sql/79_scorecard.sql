@@ -305,21 +305,24 @@ BEGIN
     END IF;
     RETURN QUERY
     WITH buckets (label, lo, hi) AS (
+        -- The labels of forecast_outcomes.lead_bucket, with their bounds.
         VALUES ('<1h', interval '0', interval '1 hour'), ('1-3h', interval '1 hour', interval '3 hours'),
                ('3-6h', interval '3 hours', interval '6 hours'), ('6-12h', interval '6 hours', interval '12 hours'),
                ('>12h', interval '12 hours', NULL), ('all', NULL, NULL)
+    ), v AS MATERIALIZED (
+        -- One pass over the window's forecasts.
+        SELECT o.lead_bucket, o.verdict FROM syncopt.forecast_outcomes o
+         WHERE o.deadline >= window_start AND o.deadline < window_end
     ), sla AS (
         SELECT b.label, b.lo, b.hi,
-               count(*) FILTER (WHERE v.verdict = 'true_positive') AS tp,
-               count(*) FILTER (WHERE v.verdict = 'false_positive') AS fp,
-               count(*) FILTER (WHERE v.verdict = 'false_negative') AS fn,
-               count(*) FILTER (WHERE v.verdict = 'true_negative') AS tn,
-               count(*) FILTER (WHERE v.verdict = 'pending') AS pending,
-               count(*) FILTER (WHERE v.verdict = 'excluded') AS excluded
+               count(v.verdict) FILTER (WHERE v.verdict = 'true_positive') AS tp,
+               count(v.verdict) FILTER (WHERE v.verdict = 'false_positive') AS fp,
+               count(v.verdict) FILTER (WHERE v.verdict = 'false_negative') AS fn,
+               count(v.verdict) FILTER (WHERE v.verdict = 'true_negative') AS tn,
+               count(v.verdict) FILTER (WHERE v.verdict = 'pending') AS pending,
+               count(v.verdict) FILTER (WHERE v.verdict = 'excluded') AS excluded
           FROM buckets b
-          LEFT JOIN syncopt.forecast_outcomes v
-                 ON v.deadline >= window_start AND v.deadline < window_end
-                AND (b.lo IS NULL OR v.lead_time >= b.lo) AND (b.hi IS NULL OR v.lead_time < b.hi)
+          LEFT JOIN v ON b.label IN (v.lead_bucket, 'all')
          GROUP BY b.label, b.lo, b.hi
     ), dur AS (
         SELECT count(*) FILTER (WHERE d.within_p90 IS NOT NULL) AS resolved,
