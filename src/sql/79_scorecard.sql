@@ -5,11 +5,11 @@
 -- these rows with the rest of the history.
 
 -- One row per deadline instance of an asset that a planning run forecast:
--- what feeds it, and, once known, when it was ready.  Readiness follows
--- the rule sla_risk() predicts with and simulate() scores with: every
--- connector upstream through the lineage lands a successful sync that
--- started at or after opens_at, and the assets in between build (their
--- durations, longest path).
+-- what feeds it, and, once known, when it was ready: every connector
+-- upstream through the lineage has landed a successful sync that started
+-- at or after opens_at (which syncs count, as simulate() scores), and the
+-- assets in between have built (their durations along the longest path,
+-- as sla_risk() carries readiness down the lineage).
 CREATE TABLE syncopt.sla_outcome (
     asset_id          bigint NOT NULL REFERENCES syncopt.asset ON DELETE CASCADE,
     deadline          timestamptz NOT NULL,
