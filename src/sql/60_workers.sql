@@ -85,8 +85,33 @@ BEGIN
                         WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
          ORDER BY s.captured_at LIMIT purge_history.batch_size);
     GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- The forecast scorecard: forecasts of deadlines before the cutoff,
+    -- then their outcomes (once no forecast is left, so that the cascade
+    -- stays within the batch), and predicted durations of runs started
+    -- before it.
+    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
+        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
+         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
+        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
+         WHERE o.deadline < cutoff
+           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
+                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
+         ORDER BY o.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
+        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
+         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
     RETURN total + n;
 END
 $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs, finished decisions (with their audit), alerts and superseded schema snapshots older than the retention; one batch per table per call.';
+    'Deletes sync runs, finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';

@@ -223,8 +223,34 @@ BEGIN
     out := out || E'\n\n' || format('Anomalies: %s', n);
     SELECT count(*) INTO n FROM syncopt.circuit_breaker WHERE closed_at IS NULL;
     out := out || E'\n' || format('Open circuit breakers: %s', n);
+
+    -- How good the planner's forecasts were for the deadlines since then.
+    out := out || E'\n\nForecast scorecard (syncopt.forecast_outcomes has each forecast):';
+    n := 0;
+    FOR line IN
+        SELECT CASE s.measure
+                   WHEN 'sla_at_risk' THEN
+                       format('  at risk, lead %s: precision %s (%s of %s at risk missed), recall %s (%s of %s misses foreseen) over %s forecast(s)%s',
+                              s.lead_time, coalesce(s.precision_pct || '%', '-'), s.tp, s.tp + s.fp,
+                              coalesce(s.recall_pct || '%', '-'), s.tp, s.tp + s.fn, s.resolved,
+                              CASE WHEN s.lead_time = 'all' AND s.pending + s.excluded > 0
+                                   THEN format('; %s not resolved yet, %s left out (syncopt acted)', s.pending, s.excluded)
+                                   ELSE '' END)
+                   ELSE format('  durations: %s of %s predicted runs within their P90 (%s)', s.within_p90, s.resolved,
+                               coalesce(s.p90_coverage_pct || '%', '-'))
+               END
+          FROM syncopt.forecast_score(since, now()) s
+         WHERE s.resolved > 0
+         ORDER BY s.measure DESC, s.lead_from NULLS LAST
+    LOOP
+        out := out || E'\n' || line;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        out := out || ' nothing resolved yet';
+    END IF;
     RETURN out;
 END
 $$;
 COMMENT ON FUNCTION syncopt.digest(timestamptz) IS
-    'A plain-text digest for approvers: pending approvals, executed actions, SLAs at risk, classified failures, anomalies, open breakers.';
+    'A plain-text digest for approvers: pending approvals, executed actions, SLAs at risk, classified failures, anomalies, open breakers, forecast scorecard.';

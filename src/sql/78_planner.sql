@@ -539,6 +539,8 @@ BEGIN
            auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
            not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts
      WHERE r.planner_run_id = run.planner_run_id;
+
+    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
 END
 $$;
 COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS

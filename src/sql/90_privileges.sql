@@ -27,7 +27,9 @@ GRANT SELECT ON
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
     syncopt.dbt_import, syncopt.dbt_import_change,
-    syncopt.failure_example, syncopt.failure_triage, syncopt.failure_label_queue
+    syncopt.failure_example, syncopt.failure_triage, syncopt.failure_label_queue,
+    syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),
@@ -50,7 +52,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
     syncopt.digest(timestamptz),
     syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
-    syncopt.simulate_world(interval, integer, timestamptz, double precision)
+    syncopt.simulate_world(interval, integer, timestamptz, double precision),
+    syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.

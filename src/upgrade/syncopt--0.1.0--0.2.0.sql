@@ -3738,3 +3738,730 @@ GRANT EXECUTE ON FUNCTION syncopt.failure_example_protect_builtin(), syncopt.fai
     syncopt.classify_runs(timestamptz) TO syncopt_worker;
 SELECT pg_catalog.pg_extension_config_dump('syncopt.failure_example', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('syncopt.failure_example_example_id_seq', '');
+
+-- The forecast scorecard (issue 31, shadow scorecard): its tables,
+-- functions and views as src/sql/79_scorecard.sql makes them, and the
+-- functions that changed for it (run_planner ends with record_forecasts,
+-- purge_history purges its rows, digest reports it), with their grants
+-- and pg_dump registration.
+
+-- One row per deadline instance of an asset that a planning run forecast:
+-- what feeds it, and, once known, when it was ready: every connector
+-- upstream through the lineage has landed a successful sync that started
+-- at or after opens_at (which syncs count, as simulate() scores), and the
+-- assets in between have built (their durations along the longest path,
+-- as sla_risk() carries readiness down the lineage).
+CREATE TABLE syncopt.sla_outcome (
+    asset_id          bigint NOT NULL REFERENCES syncopt.asset ON DELETE CASCADE,
+    deadline          timestamptz NOT NULL,
+    -- Runs started earlier do not count: the deadline minus the asset's
+    -- freshness SLA, 24 hours without one.
+    opens_at          timestamptz NOT NULL,
+    first_forecast_at timestamptz NOT NULL,
+    -- At the first forecast: the connectors upstream through the lineage,
+    -- and for each the build time of the assets on the longest path from
+    -- it to this one (this one's duration included).
+    connector_ids     bigint[] NOT NULL,
+    build_times       interval[] NOT NULL,
+    ready_at          timestamptz,      -- NULL: not (yet) known
+    met               boolean,          -- ready by the deadline; NULL: not known yet
+    -- A planner decision on one of its connectors was executed between the
+    -- first forecast and the deadline (a sync it started: after opens_at;
+    -- a notice does not count): the forecast may have changed what
+    -- happened, so the scorecard leaves it out.
+    intervened        boolean NOT NULL DEFAULT false,
+    settled           boolean NOT NULL DEFAULT false,   -- final: no longer re-read
+    PRIMARY KEY (asset_id, deadline),
+    CONSTRAINT sla_outcome_one_build_time_each CHECK (cardinality(connector_ids) = cardinality(build_times))
+);
+COMMENT ON TABLE syncopt.sla_outcome IS
+    'Each deadline instance a planning run forecast: its upstream connectors, and when it was actually ready (met or missed).';
+-- Serves the retention purge and the scorecard's window.
+CREATE INDEX sla_outcome_deadline_idx ON syncopt.sla_outcome (deadline);
+-- The resolver's work list.
+CREATE INDEX sla_outcome_unsettled_idx ON syncopt.sla_outcome (deadline) WHERE NOT settled;
+
+-- Every SLA forecast of every planning run (lead time = deadline - planned_at).
+CREATE TABLE syncopt.sla_forecast_log (
+    asset_id        bigint NOT NULL,
+    deadline        timestamptz NOT NULL,
+    planner_run_id  bigint NOT NULL,
+    planned_at      timestamptz NOT NULL,
+    at_risk         boolean NOT NULL,
+    risk            text NOT NULL CONSTRAINT sla_forecast_log_risk_known CHECK (risk IN ('low', 'medium', 'high')),
+    predicted_ready timestamptz,        -- NULL: never (a paused input)
+    PRIMARY KEY (asset_id, deadline, planner_run_id),
+    FOREIGN KEY (asset_id, deadline) REFERENCES syncopt.sla_outcome ON DELETE CASCADE
+);
+COMMENT ON TABLE syncopt.sla_forecast_log IS
+    'Each planning run''s sla_risk() forecast of each deadline instance, kept for the forecast scorecard.';
+-- Serves the retention purge and the scorecard's window.
+CREATE INDEX sla_forecast_log_deadline_idx ON syncopt.sla_forecast_log (deadline);
+
+-- The P50 and P90 the planner used for each connector it planned, one row
+-- per value as long as it stands (consecutive runs predicting the same
+-- extend last_at), and the run it predicted: the first run that started
+-- while it stood.  Predictions no run followed are dropped after a day.
+CREATE TABLE syncopt.duration_forecast (
+    connector_id   bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    first_at       timestamptz NOT NULL,    -- `at` of the first planning run that predicted it
+    last_at        timestamptz NOT NULL,    -- `at` of the latest that still did
+    planner_run_id bigint NOT NULL,         -- the first of those runs
+    p50            interval NOT NULL,
+    p90            interval NOT NULL,
+    -- No foreign key: sync_run is kept by time, this row by its own purge.
+    run_id         bigint,
+    run_started_at timestamptz,
+    outcome        text CONSTRAINT duration_forecast_outcome_known
+                   CHECK (outcome IN ('succeeded', 'failed', 'cancelled', 'rescheduled')),
+    actual         interval,                -- when it succeeded and its start is known
+    within_p90     boolean,
+    PRIMARY KEY (connector_id, first_at),
+    CONSTRAINT duration_forecast_run_started CHECK ((run_id IS NULL) = (run_started_at IS NULL))
+);
+COMMENT ON TABLE syncopt.duration_forecast IS
+    'P50/P90 durations the planning runs predicted, each with the run it predicted and whether that run finished within the P90.';
+-- Serves the retention purge and the scorecard's window.
+CREATE INDEX duration_forecast_run_started_idx ON syncopt.duration_forecast (run_started_at);
+-- The resolver's work list: predictions without a run, runs not finished.
+CREATE INDEX duration_forecast_open_idx ON syncopt.duration_forecast (connector_id) WHERE outcome IS NULL;
+
+-- The connectors whose data reaches an asset through the lineage, each
+-- with the longest build time between it and the asset: the sum of the
+-- durations of the assets on the path, the asset's own included (how
+-- sla_risk() carries readiness down the lineage).
+CREATE FUNCTION syncopt.asset_inputs(asset_id bigint)
+RETURNS TABLE (connector_id bigint, build_time interval)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE walk (asset_id, build_time) AS (
+        SELECT a.asset_id, a.duration FROM syncopt.asset a WHERE a.asset_id = asset_inputs.asset_id
+        UNION
+        SELECT up.asset_id, w.build_time + up.duration
+          FROM walk w
+          JOIN syncopt.lineage l ON l.asset_id = w.asset_id
+          JOIN syncopt.asset up ON up.asset_id = l.upstream_asset_id
+    )
+    SELECT l.upstream_connector_id, max(w.build_time)
+      FROM walk w
+      JOIN syncopt.lineage l ON l.asset_id = w.asset_id
+      JOIN syncopt.connector c ON c.connector_id = l.upstream_connector_id
+     WHERE c.deleted_at IS NULL
+     GROUP BY l.upstream_connector_id
+     ORDER BY l.upstream_connector_id
+$$;
+COMMENT ON FUNCTION syncopt.asset_inputs(bigint) IS
+    'The connectors upstream of an asset through the lineage, each with the longest build time (asset durations) from it to the asset.';
+
+-- The end of a planning run (run_planner() calls it): record what the run
+-- forecast, and resolve what earlier forecasts said against the runs
+-- known at `at`.
+CREATE FUNCTION syncopt.record_forecasts(planner_run_id bigint, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- A prediction stands for a run that starts within two planning
+    -- intervals of the last run that made it.
+    stands interval := 2 * current_setting('syncopt.planner_interval')::interval;
+    -- Runs are collected late: one that started or ended while a forecast
+    -- stood can arrive up to a day after.
+    grace  interval := interval '1 day';
+BEGIN
+    IF planner_run_id IS NULL OR at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'record_forecasts needs a planning run and a finite time'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got planner_run_id %s, at %s.', coalesce(planner_run_id::text, 'NULL'),
+                                  coalesce(at::text, 'NULL')),
+                  HINT = 'run_planner() calls it at the end of each planning run.';
+    END IF;
+
+    -- Durations, 1: each standing prediction gets the first run that
+    -- started while it stood (before the next prediction, and within two
+    -- planning intervals of the last run that made it).
+    UPDATE syncopt.duration_forecast f
+       SET run_id = r.run_id, run_started_at = r.started_at
+      FROM syncopt.duration_forecast w
+     CROSS JOIN LATERAL (SELECT min(g.first_at) AS next_at FROM syncopt.duration_forecast g
+                          WHERE g.connector_id = w.connector_id AND g.first_at > w.first_at) nx
+     CROSS JOIN LATERAL (SELECT r.run_id, r.started_at FROM syncopt.sync_run r
+                          WHERE r.connector_id = w.connector_id AND r.started_at >= w.first_at
+                            AND r.started_at < least(w.last_at + stands, nx.next_at) AND r.started_at <= at
+                          ORDER BY r.started_at LIMIT 1) r
+     WHERE w.outcome IS NULL AND w.run_id IS NULL
+       AND f.connector_id = w.connector_id AND f.first_at = w.first_at;
+
+    -- 2: a predicted run that has ended says whether the P90 held.  Only a
+    -- success with a known start has a duration to compare.
+    UPDATE syncopt.duration_forecast f
+       SET outcome = r.status,
+           actual = CASE WHEN r.status = 'succeeded' AND r.duration_known THEN r.finished_at - r.started_at END,
+           within_p90 = CASE WHEN r.status = 'succeeded' AND r.duration_known
+                             THEN r.finished_at - r.started_at <= f.p90 END
+      FROM syncopt.sync_run r
+     WHERE f.outcome IS NULL AND f.run_id IS NOT NULL
+       AND r.connector_id = f.connector_id AND r.started_at = f.run_started_at AND r.run_id = f.run_id
+       AND r.status <> 'running' AND r.finished_at <= at;
+
+    -- 3: a prediction no run followed within a day is not kept.
+    DELETE FROM syncopt.duration_forecast f
+     WHERE f.outcome IS NULL AND f.run_id IS NULL AND f.last_at < at - grace;
+
+    -- 4: this run's predictions for the syncs it planned (a sync already
+    -- running was predicted before it started).  The same values as the
+    -- connector's standing prediction extend it.
+    WITH planned AS (
+        SELECT p.connector_id, d.p50, d.p90
+          FROM syncopt.planned_sync p
+          JOIN syncopt.predict_duration(at) d ON d.connector_id = p.connector_id
+         WHERE p.planner_run_id = record_forecasts.planner_run_id
+           AND p.action <> 'running' AND p.planned_start IS NOT NULL
+           AND d.p50 IS NOT NULL AND d.p90 IS NOT NULL
+    ), standing AS (
+        SELECT pl.connector_id, pl.p50, pl.p90, f.first_at
+          FROM planned pl
+          JOIN LATERAL (SELECT g.first_at, g.p50, g.p90, g.run_id FROM syncopt.duration_forecast g
+                         WHERE g.connector_id = pl.connector_id
+                         ORDER BY g.first_at DESC LIMIT 1) f ON true
+         WHERE f.run_id IS NULL AND f.p50 = pl.p50 AND f.p90 = pl.p90
+    ), extended AS (
+        UPDATE syncopt.duration_forecast f
+           SET last_at = greatest(f.last_at, at)
+          FROM standing s
+         WHERE f.connector_id = s.connector_id AND f.first_at = s.first_at
+        RETURNING f.connector_id
+    )
+    INSERT INTO syncopt.duration_forecast AS f (connector_id, first_at, last_at, planner_run_id, p50, p90)
+    SELECT pl.connector_id, at, at, record_forecasts.planner_run_id, pl.p50, pl.p90
+      FROM planned pl
+     WHERE pl.connector_id NOT IN (SELECT e.connector_id FROM extended e)
+    ON CONFLICT (connector_id, first_at) DO UPDATE
+       SET p50 = excluded.p50, p90 = excluded.p90, planner_run_id = excluded.planner_run_id
+     WHERE f.run_id IS NULL;
+
+    -- SLAs, 1: each deadline instance forecast for the first time, with
+    -- what feeds it now; an asset nothing feeds is not scored.
+    WITH new_deadlines AS MATERIALIZED (
+        SELECT s.asset_id, s.deadline, s.deadline - coalesce(a.freshness_sla, interval '24 hours') AS opens_at
+          FROM syncopt.sla_forecast s
+          JOIN syncopt.asset a ON a.asset_id = s.asset_id
+         WHERE s.planner_run_id = record_forecasts.planner_run_id AND s.deadline IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sla_outcome o
+                            WHERE o.asset_id = s.asset_id AND o.deadline = s.deadline)
+    )
+    INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
+    SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
+      FROM new_deadlines n
+     CROSS JOIN LATERAL (SELECT array_agg(x.connector_id ORDER BY x.connector_id) AS connector_ids,
+                                array_agg(x.build_time ORDER BY x.connector_id) AS build_times
+                           FROM syncopt.asset_inputs(n.asset_id) x) i
+     WHERE i.connector_ids IS NOT NULL
+    ON CONFLICT DO NOTHING;
+
+    -- 2: this run's forecasts.
+    INSERT INTO syncopt.sla_forecast_log (asset_id, deadline, planner_run_id, planned_at, at_risk, risk, predicted_ready)
+    SELECT s.asset_id, s.deadline, s.planner_run_id, at, s.at_risk, s.risk, s.predicted_ready
+      FROM syncopt.sla_forecast s
+      JOIN syncopt.sla_outcome o ON o.asset_id = s.asset_id AND o.deadline = s.deadline
+     WHERE s.planner_run_id = record_forecasts.planner_run_id
+    ON CONFLICT DO NOTHING;
+
+    -- 3: what happened, from the runs known at `at`.  Each input landed
+    -- with its first successful sync started at or after opens_at; the
+    -- asset was ready when the last landed plus the builds after it.  Not
+    -- ready at the deadline is a miss, revised if a late-collected run
+    -- shows otherwise until the outcome settles: once met, once ready, or
+    -- a day after the deadline.
+    UPDATE syncopt.sla_outcome o
+       SET ready_at = x.ready_at,
+           met = CASE WHEN x.ready_at <= o.deadline THEN true
+                      WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
+           intervened = x.intervened,
+           settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
+      FROM (SELECT u.asset_id, u.deadline,
+                   (SELECT CASE WHEN bool_and(l.landed IS NOT NULL) THEN max(l.landed + i.build_time) END
+                      FROM unnest(u.connector_ids, u.build_times) AS i (connector_id, build_time)
+                     CROSS JOIN LATERAL (SELECT min(r.finished_at) AS landed FROM syncopt.sync_run r
+                                          WHERE r.connector_id = i.connector_id AND r.status = 'succeeded'
+                                            AND r.started_at >= u.opens_at AND r.finished_at <= at) l) AS ready_at,
+                   EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
+                            WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
+                              AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
+                              AND coalesce(d.finished_at, d.started_at)
+                                  BETWEEN CASE WHEN d.action IN ('trigger_sync', 'resync_connector', 'resync_tables')
+                                               THEN greatest(u.first_forecast_at, u.opens_at)
+                                               ELSE u.first_forecast_at END
+                                      AND u.deadline)
+                       AS intervened
+              FROM syncopt.sla_outcome u
+             WHERE NOT u.settled) x
+     WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
+END
+$$;
+COMMENT ON FUNCTION syncopt.record_forecasts(bigint, timestamptz) IS
+    'End of a planning run: logs its SLA forecasts and predicted durations, and resolves earlier ones against the runs known at `at`.';
+
+-- Every logged SLA forecast with what happened and the verdict.
+CREATE VIEW syncopt.forecast_outcomes WITH (security_invoker = true) AS
+SELECT f.asset_id, a.name AS asset, f.deadline, f.planned_at, f.deadline - f.planned_at AS lead_time,
+       CASE WHEN f.deadline - f.planned_at < interval '1 hour' THEN '<1h'
+            WHEN f.deadline - f.planned_at < interval '3 hours' THEN '1-3h'
+            WHEN f.deadline - f.planned_at < interval '6 hours' THEN '3-6h'
+            WHEN f.deadline - f.planned_at < interval '12 hours' THEN '6-12h'
+            ELSE '>12h' END AS lead_bucket,
+       f.at_risk, f.risk, f.predicted_ready, o.ready_at, f.predicted_ready - o.ready_at AS ready_error,
+       o.met, o.intervened,
+       CASE WHEN o.met IS NULL THEN 'pending'
+            WHEN o.intervened THEN 'excluded'
+            WHEN f.at_risk AND NOT o.met THEN 'true_positive'
+            WHEN f.at_risk THEN 'false_positive'
+            WHEN NOT o.met THEN 'false_negative'
+            ELSE 'true_negative' END AS verdict,
+       f.planner_run_id
+  FROM syncopt.sla_forecast_log f
+  JOIN syncopt.sla_outcome o ON o.asset_id = f.asset_id AND o.deadline = f.deadline
+  JOIN syncopt.asset a ON a.asset_id = f.asset_id;
+COMMENT ON VIEW syncopt.forecast_outcomes IS
+    'Each SLA forecast a planning run made (at risk or on track, predicted ready), what happened, and whether it was right.';
+
+-- Precision and recall of "at risk" per lead time, and the P90 coverage
+-- of predicted durations, over deadlines (and run starts) in a window.
+CREATE FUNCTION syncopt.forecast_score(window_start timestamptz, window_end timestamptz DEFAULT now())
+RETURNS TABLE (measure text, lead_time text, lead_from interval, lead_to interval, resolved bigint,
+               tp bigint, fp bigint, fn bigint, tn bigint, precision_pct numeric, recall_pct numeric,
+               within_p90 bigint, p90_coverage_pct numeric, pending bigint, excluded bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF window_start IS NULL OR window_end IS NULL OR window_start > window_end THEN
+        RAISE EXCEPTION 'the scorecard window needs a start no later than its end'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got window_start %s and window_end %s.', coalesce(window_start::text, 'NULL'),
+                                  coalesce(window_end::text, 'NULL')),
+                  HINT = 'Deadlines in [window_start, window_end) are scored, e.g. syncopt.forecast_score(now() - interval ''30 days'').';
+    END IF;
+    RETURN QUERY
+    WITH buckets (label, lo, hi) AS (
+        -- The labels of forecast_outcomes.lead_bucket, with their bounds.
+        VALUES ('<1h', interval '0', interval '1 hour'), ('1-3h', interval '1 hour', interval '3 hours'),
+               ('3-6h', interval '3 hours', interval '6 hours'), ('6-12h', interval '6 hours', interval '12 hours'),
+               ('>12h', interval '12 hours', NULL), ('all', NULL, NULL)
+    ), v AS MATERIALIZED (
+        -- One pass over the window's forecasts.
+        SELECT o.lead_bucket, o.verdict FROM syncopt.forecast_outcomes o
+         WHERE o.deadline >= window_start AND o.deadline < window_end
+    ), sla AS (
+        SELECT b.label, b.lo, b.hi,
+               count(v.verdict) FILTER (WHERE v.verdict = 'true_positive') AS tp,
+               count(v.verdict) FILTER (WHERE v.verdict = 'false_positive') AS fp,
+               count(v.verdict) FILTER (WHERE v.verdict = 'false_negative') AS fn,
+               count(v.verdict) FILTER (WHERE v.verdict = 'true_negative') AS tn,
+               count(v.verdict) FILTER (WHERE v.verdict = 'pending') AS pending,
+               count(v.verdict) FILTER (WHERE v.verdict = 'excluded') AS excluded
+          FROM buckets b
+          LEFT JOIN v ON b.label IN (v.lead_bucket, 'all')
+         GROUP BY b.label, b.lo, b.hi
+    ), dur AS (
+        SELECT count(*) FILTER (WHERE d.within_p90 IS NOT NULL) AS resolved,
+               count(*) FILTER (WHERE d.within_p90) AS within_p90,
+               count(*) FILTER (WHERE d.outcome IS NULL) AS pending,
+               count(*) FILTER (WHERE d.outcome IS NOT NULL AND d.within_p90 IS NULL) AS excluded
+          FROM syncopt.duration_forecast d
+         WHERE d.run_started_at >= window_start AND d.run_started_at < window_end
+    )
+    SELECT 'sla_at_risk'::text, s.label, s.lo, s.hi, s.tp + s.fp + s.fn + s.tn, s.tp, s.fp, s.fn, s.tn,
+           round(100.0 * s.tp / nullif(s.tp + s.fp, 0), 1), round(100.0 * s.tp / nullif(s.tp + s.fn, 0), 1),
+           NULL::bigint, NULL::numeric, s.pending, s.excluded
+      FROM sla s
+    UNION ALL
+    SELECT 'duration_p90', 'all', NULL, NULL, d.resolved, NULL, NULL, NULL, NULL, NULL, NULL,
+           d.within_p90, round(100.0 * d.within_p90 / nullif(d.resolved, 0), 1), d.pending, d.excluded
+      FROM dur d
+    -- The lead times in order, all of them last, then the durations.
+    ORDER BY 1 DESC, 3 NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION syncopt.forecast_score(timestamptz, timestamptz) IS
+    'Precision and recall of "at risk" per lead time (deadlines in the window), and P90 coverage of predicted durations (runs started in it).';
+
+-- The scorecard of the last 30 days.
+CREATE VIEW syncopt.forecast_scorecard WITH (security_invoker = true) AS
+SELECT s.* FROM syncopt.forecast_score(now() - interval '30 days', now()) s;
+COMMENT ON VIEW syncopt.forecast_scorecard IS
+    'forecast_score() over the last 30 days: how good the planner''s SLA forecasts and P90 durations were on this fleet.';
+
+CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    cutoff  timestamptz;
+    n       bigint;
+    total   bigint := 0;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF keep <= interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    cutoff := now() - keep;
+
+    DELETE FROM syncopt.sync_run WHERE run_id IN (
+        SELECT run_id FROM syncopt.sync_run WHERE started_at < cutoff ORDER BY started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
+        SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
+         WHERE created_at < cutoff AND updated_at < cutoff
+           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
+         ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.alert WHERE alert_id IN (
+        SELECT alert_id FROM syncopt.alert WHERE created_at < cutoff ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.schema_snapshot WHERE snapshot_id IN (
+        SELECT s.snapshot_id FROM syncopt.schema_snapshot s
+         WHERE s.captured_at < cutoff
+           AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
+                        WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
+         ORDER BY s.captured_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- The forecast scorecard: forecasts of deadlines before the cutoff,
+    -- then their outcomes (once no forecast is left, so that the cascade
+    -- stays within the batch), and predicted durations of runs started
+    -- before it.
+    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
+        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
+         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
+        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
+         WHERE o.deadline < cutoff
+           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
+                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
+         ORDER BY o.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
+        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
+         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END
+$$;
+COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
+    'Deletes sync runs, finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+
+CREATE OR REPLACE FUNCTION syncopt.digest(since timestamptz DEFAULT now() - interval '1 day')
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    out  text;
+    line text;
+    n    bigint;
+BEGIN
+    IF since IS NULL OR since > now() THEN
+        RAISE EXCEPTION 'since must be a time in the past'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(since::text, 'NULL'));
+    END IF;
+    out := format('syncopt digest since %s', to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'));
+
+    SELECT count(*) INTO n FROM syncopt.pending_approvals;
+    out := out || E'\n\n' || format('Waiting for approval: %s', n);
+    FOR line IN
+        SELECT format('  #%s %s on %s (%sscore %s, expires %s): %s', p.decision_id, p.action, p.connector,
+                      CASE WHEN p.act_by IS NULL THEN ''
+                           ELSE 'act by ' || to_char(p.act_by AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') || ', ' END,
+                      coalesce(round(p.priority_score::numeric, 2)::text, '-'),
+                      to_char(p.expires_at AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), p.reason)
+          FROM syncopt.pending_approvals p
+         ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id LIMIT 10
+    LOOP
+        out := out || E'\n' || line;
+    END LOOP;
+
+    SELECT string_agg(format('%s %s', cnt, status), ', ' ORDER BY status) INTO line
+      FROM (SELECT l.status, count(*) AS cnt FROM syncopt.fivetran_sync_ai_logs l
+             WHERE l.finished_at >= since OR (l.status = 'unknown' AND l.updated_at >= since)
+             GROUP BY l.status) s;
+    out := out || E'\n\n' || 'Executed: ' || coalesce(line, 'nothing');
+    FOR line IN
+        SELECT format('  #%s %s on %s %s: %s', l.decision_id, l.action, coalesce(c.name, c.external_id),
+                      l.status, coalesce(l.error, '-'))
+          FROM syncopt.fivetran_sync_ai_logs l JOIN syncopt.connector c USING (connector_id)
+         WHERE l.status IN ('failed', 'unknown') AND coalesce(l.finished_at, l.updated_at) >= since
+         ORDER BY l.decision_id LIMIT 10
+    LOOP
+        out := out || E'\n' || line;
+    END LOOP;
+
+    out := out || E'\n\nSLA at risk:';
+    n := 0;
+    FOR line IN
+        SELECT format('  %s due %s, predicted ready %s (%s risk): %s', a.name,
+                      to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                      coalesce(to_char(r.predicted_ready AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), 'unknown'),
+                      r.risk, r.reason)
+          FROM syncopt.sla_risk(now()) r JOIN syncopt.asset a USING (asset_id)
+         WHERE r.at_risk
+         ORDER BY r.deadline, a.name LIMIT 10
+    LOOP
+        out := out || E'\n' || line;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        out := out || ' none';
+    END IF;
+
+    out := out || E'\n\nFailed syncs:';
+    n := 0;
+    FOR line IN
+        SELECT format('  %s: %s failure(s), %s (%s). %s', coalesce(c.name, c.external_id), count(*), f.category,
+                      CASE WHEN bool_and(f.retryable) THEN 'retry is safe' ELSE 'needs a human' END,
+                      max(f.remediation))
+          FROM syncopt.classify_runs(since) f JOIN syncopt.connector c USING (connector_id)
+         GROUP BY c.connector_id, c.name, c.external_id, f.category
+         ORDER BY count(*) DESC, 1 LIMIT 10
+    LOOP
+        out := out || E'\n' || line;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        out := out || ' none';
+    END IF;
+
+    SELECT count(*) INTO n FROM syncopt.anomalies(since);
+    out := out || E'\n\n' || format('Anomalies: %s', n);
+    SELECT count(*) INTO n FROM syncopt.circuit_breaker WHERE closed_at IS NULL;
+    out := out || E'\n' || format('Open circuit breakers: %s', n);
+
+    -- How good the planner's forecasts were for the deadlines since then.
+    out := out || E'\n\nForecast scorecard (syncopt.forecast_outcomes has each forecast):';
+    n := 0;
+    FOR line IN
+        SELECT CASE s.measure
+                   WHEN 'sla_at_risk' THEN
+                       format('  at risk, lead %s: precision %s (%s of %s at risk missed), recall %s (%s of %s misses foreseen) over %s forecast(s)%s',
+                              s.lead_time, coalesce(s.precision_pct || '%', '-'), s.tp, s.tp + s.fp,
+                              coalesce(s.recall_pct || '%', '-'), s.tp, s.tp + s.fn, s.resolved,
+                              CASE WHEN s.lead_time = 'all' AND s.pending + s.excluded > 0
+                                   THEN format('; %s not resolved yet, %s left out (syncopt acted)', s.pending, s.excluded)
+                                   ELSE '' END)
+                   ELSE format('  durations: %s of %s predicted runs within their P90 (%s)', s.within_p90, s.resolved,
+                               coalesce(s.p90_coverage_pct || '%', '-'))
+               END
+          FROM syncopt.forecast_score(since, now()) s
+         WHERE s.resolved > 0
+         ORDER BY s.measure DESC, s.lead_from NULLS LAST
+    LOOP
+        out := out || E'\n' || line;
+        n := n + 1;
+    END LOOP;
+    IF n = 0 THEN
+        out := out || ' nothing resolved yet';
+    END IF;
+    RETURN out;
+END
+$$;
+COMMENT ON FUNCTION syncopt.digest(timestamptz) IS
+    'A plain-text digest for approvers: pending approvals, executed actions, SLAs at risk, classified failures, anomalies, open breakers, forecast scorecard.';
+
+CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    run         syncopt.planner_run;
+    cand        record;
+    conn        syncopt.connector;
+    pol         record;
+    status      text;
+    guard       text;
+    written     syncopt.fivetran_sync_ai_logs;
+    new_ids     bigint[] := '{}';
+    n           integer;
+BEGIN
+    IF at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
+        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
+            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
+        RETURN;
+    END IF;
+
+    PERFORM syncopt.expire_decisions();
+    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    DELETE FROM syncopt.planned_sync;
+    INSERT INTO syncopt.planned_sync
+    SELECT run.planner_run_id, p.* FROM syncopt.plan(at, interval '24 hours') p;
+    DELETE FROM syncopt.sla_forecast;
+    INSERT INTO syncopt.sla_forecast
+    SELECT run.planner_run_id, r.asset_id, r.deadline, r.predicted_ready, r.at_risk, r.risk,
+           coalesce(r.blocking_connectors, '{}'), r.reason
+      FROM syncopt.sla_risk(at) r;
+    DELETE FROM syncopt.anomaly_snapshot;
+    INSERT INTO syncopt.anomaly_snapshot
+    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
+           x.direction, x.reason
+      FROM syncopt.anomalies(at - interval '24 hours') x;
+
+    FOR cand IN
+        SELECT * FROM syncopt.planner_candidates(at) pc
+         -- Under a cap, actions that save an SLA go before notices.
+         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
+                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
+    LOOP
+        IF clock_timestamp() - started > time_limit THEN
+            RAISE EXCEPTION 'planning run stopped after syncopt.planner_time_limit (%)', time_limit
+                USING ERRCODE = 'query_canceled',
+                      DETAIL = 'Nothing from this run was written.',
+                      HINT = 'Raise syncopt.planner_time_limit, or look at what makes the analytics slow (docs/operations.md).';
+        END IF;
+        run.candidates := run.candidates + 1;
+        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
+        pol := syncopt.effective_policy(conn.connector_id);
+
+        IF cand.action <> ALL (pol.allowed_actions)
+           OR (cand.action = 'pause' AND pol.protect)
+           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
+               AND NOT (cand.params->>'sync_frequency')::integer
+                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
+            run.not_allowed := run.not_allowed + 1;
+            CONTINUE;
+        END IF;
+
+        -- No churn: the same action with the same params is open, was
+        -- logged in shadow mode within the proposal TTL, or was recently
+        -- done, failed or rejected (a human said no).  Triggers have their
+        -- own guard in planner_candidates() (one P90 after the last).
+        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
+                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
+                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
+                               AND l.created_at > now() - pol.proposal_ttl)
+                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
+                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
+                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
+            run.unchanged := run.unchanged + 1;
+            CONTINUE;
+        END IF;
+
+        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
+        guard := NULL;
+        IF pol.mode = 'auto' THEN
+            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
+            IF guard IS NOT NULL THEN
+                status := 'proposed';
+                run.refused := run.refused + 1;
+            ELSE
+                run.auto_approved := run.auto_approved + 1;
+            END IF;
+        END IF;
+
+        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
+                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
+                                           cand.priority_score,
+                                           coalesce(cand.score_components, '{}')
+                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
+                                           guard, act_by => cand.act_by);
+        new_ids := new_ids || written.decision_id;
+        run.written := run.written + 1;
+        RETURN NEXT written;
+    END LOOP;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
+    run.superseded := n;
+
+    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
+    -- last two days (each once).
+    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
+    IF n > 0 THEN
+        INSERT INTO syncopt.alert (kind, severity, message, details)
+        SELECT 'approval_needed', 'warning',
+               format('%s new proposal(s) await approval: %s', n,
+                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
+                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
+               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
+          FROM syncopt.pending_approvals p
+         WHERE p.decision_id = ANY (new_ids);
+        run.alerts := run.alerts + 1;
+    END IF;
+
+    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
+    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
+           format('%s (due %s) is at %s risk: %s', a.name,
+                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
+           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
+                              'blocking_connectors', r.blocking_connectors)
+      FROM syncopt.sla_risk(at) r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.at_risk
+       AND NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
+                          AND (x.details->>'deadline')::timestamptz = r.deadline);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
+           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
+                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
+           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
+      FROM syncopt.classify_runs(at - interval '2 days') f
+      JOIN syncopt.connector c USING (connector_id)
+     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
+                          AND (x.details->>'run_id')::bigint = f.run_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    UPDATE syncopt.planner_run r
+       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
+           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts
+     WHERE r.planner_run_id = run.planner_run_id;
+
+    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
+END
+$$;
+COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS
+    'One planning run: the analytics'' suggestions through policies, no-churn checks and auto guardrails into the control table; returns the decisions written.';
+
+REVOKE ALL ON syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard FROM PUBLIC;
+REVOKE ALL ON FUNCTION syncopt.asset_inputs(bigint), syncopt.record_forecasts(bigint, timestamptz),
+    syncopt.forecast_score(timestamptz, timestamptz) FROM PUBLIC;
+GRANT SELECT ON syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard TO syncopt_reader;
+GRANT EXECUTE ON FUNCTION syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz)
+TO syncopt_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard TO syncopt_worker;
+GRANT EXECUTE ON FUNCTION syncopt.asset_inputs(bigint), syncopt.record_forecasts(bigint, timestamptz),
+    syncopt.forecast_score(timestamptz, timestamptz) TO syncopt_worker;
+SELECT pg_catalog.pg_extension_config_dump('syncopt.sla_outcome', '');
+SELECT pg_catalog.pg_extension_config_dump('syncopt.sla_forecast_log', '');
+SELECT pg_catalog.pg_extension_config_dump('syncopt.duration_forecast', '');

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(88);
+SELECT plan(95);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -222,6 +222,22 @@ SELECT throws_ok($$ INSERT INTO syncopt.failure_example (message, category) VALU
 RESET ROLE;
 SET ROLE tap_reader;
 SELECT throws_ok($$ SELECT syncopt.label_failure(9001, 'transient', NULL) $$, '42501', NULL, 'a reader cannot label');
+RESET ROLE;
+
+-- The forecast scorecard (issue 31): readers read it, only the planning
+-- run (owner, workers) records into it.
+SELECT table_privs_are('syncopt', 'sla_forecast_log', 'syncopt_reader', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'sla_outcome', 'syncopt_admin', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'duration_forecast', 'syncopt_approver', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'forecast_scorecard', 'syncopt_reader', ARRAY['SELECT']);
+SELECT function_privs_are('syncopt', 'forecast_score', ARRAY['timestamp with time zone', 'timestamp with time zone'],
+                          'syncopt_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'record_forecasts', ARRAY['bigint', 'timestamp with time zone'],
+                          'syncopt_admin', ARRAY[]::text[]);
+SET ROLE tap_admin;
+SELECT throws_ok($$ INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
+                    VALUES (1, now(), now(), now(), '{}', '{}') $$,
+                 '42501', NULL, 'an admin cannot write forecast outcomes');
 RESET ROLE;
 
 SELECT * FROM finish();
