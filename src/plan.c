@@ -56,8 +56,11 @@ typedef struct Schedule
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
-	TimestampTz *slot_free;
+	int		   *slot_of;		/* job -> the slot it holds, -1 not placed */
+	TimestampTz *slot_busy_until;	/* per slot, scratch of find_slot() */
+	TimestampTz *slot_free_since;
 	int			nslots;
+	int			nrunning;
 	int			next_priority;
 } Schedule;
 
@@ -87,6 +90,45 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 	return busy;
 }
 
+/*
+ * A slot free over all of [start, end), between the syncs already placed
+ * on it: the one whose last sync before start ends latest (keeping longer
+ * gaps for others), or -1 with *retry the earliest instant one of the
+ * slots busy over that span frees up.
+ */
+static int
+find_slot(const Schedule *s, TimestampTz start, TimestampTz end, TimestampTz *retry)
+{
+	int			best = -1;
+
+	for (int k = 0; k < s->nslots; k++)
+	{
+		s->slot_busy_until[k] = 0;
+		s->slot_free_since[k] = DT_NOBEGIN;
+	}
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const PlannedSync *o = &s->jobs[j];
+		int			k = s->slot_of[j];
+
+		if (k < 0)
+			continue;
+		if (o->start < end && o->end > start)
+			s->slot_busy_until[k] = Max(s->slot_busy_until[k], o->end);
+		else if (o->end <= start)
+			s->slot_free_since[k] = Max(s->slot_free_since[k], o->end);
+	}
+	*retry = NO_TIME;
+	for (int k = 0; k < s->nslots; k++)
+	{
+		if (s->slot_busy_until[k] != 0)
+			*retry = Min(*retry, s->slot_busy_until[k]);
+		else if (best < 0 || s->slot_free_since[k] > s->slot_free_since[best])
+			best = k;
+	}
+	return best;
+}
+
 /* Place one job, its waiting-for predecessors first. */
 static void
 place_job(Schedule *s, int j)
@@ -94,7 +136,7 @@ place_job(Schedule *s, int j)
 	PlannedSync *job = &s->jobs[j];
 	const Fleet *fleet = s->fleet;
 	const Connector *c = &fleet->conn[job->connector];
-	TimestampTz earliest = fleet->at;
+	TimestampTz earliest = Max(fleet->at, plan_opening(fleet, c));
 	TimestampTz t;
 	const Window *waited = NULL;
 	const char *after = NULL;
@@ -150,15 +192,8 @@ place_job(Schedule *s, int j)
 			t = later;
 			continue;
 		}
-		/* A free slot at t: the one that freed latest, keeping earlier ones for others. */
-		best_slot = -1;
-		for (int k = 0; k < s->nslots; k++)
-		{
-			if (s->slot_free[k] <= t && (best_slot < 0 || s->slot_free[k] > s->slot_free[best_slot]))
-				best_slot = k;
-			if (s->slot_free[k] < slot_time)
-				slot_time = s->slot_free[k];
-		}
+		/* A slot free for the whole run, between the syncs placed on it. */
+		best_slot = find_slot(s, t, end, &slot_time);
 		if (best_slot >= 0)
 			break;
 		t = slot_time;
@@ -169,7 +204,7 @@ place_job(Schedule *s, int j)
 
 	job->start = t;
 	job->end = time_add(t, c->pred.p90_s);
-	s->slot_free[best_slot] = job->end;
+	s->slot_of[j] = best_slot;
 	job->will_miss = job->end > c->due;
 	if (s->dropped[j])
 		job->action = "give_up";
@@ -212,7 +247,6 @@ place_running(Schedule *s, int j)
 	PlannedSync *job = &s->jobs[j];
 	const Connector *c = &s->fleet->conn[job->connector];
 	TimestampTz at = s->fleet->at;
-	int			slot = 0;
 
 	s->placed[j] = true;
 	job->priority = ++s->next_priority;
@@ -226,10 +260,8 @@ place_running(Schedule *s, int j)
 		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
 		appendStringInfoString(&job->reason, ", already longer than its P90");
 	}
-	for (int k = 1; k < s->nslots; k++)
-		if (s->slot_free[k] < s->slot_free[slot])
-			slot = k;
-	s->slot_free[slot] = Max(s->slot_free[slot], job->end);
+	/* Each running sync holds a slot of its own (more than the slots share them). */
+	s->slot_of[j] = s->nrunning++ % s->nslots;
 	job->will_miss = job->end > c->due;
 	appendStringInfo(&job->reason, "; predicted end %s, due %s", format_time(job->end), format_time(c->due));
 }
@@ -248,8 +280,9 @@ schedule_pass(Schedule *s, const int *order)
 			pfree(job->reason.data);
 		initStringInfo(&job->reason);
 	}
-	for (int k = 0; k < s->nslots; k++)
-		s->slot_free[k] = s->fleet->at;
+	s->nrunning = 0;
+	for (int j = 0; j < s->njobs; j++)
+		s->slot_of[j] = -1;
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
 			place_running(s, j);
@@ -303,18 +336,74 @@ compare_edd(const void *a, const void *b)
 	return *(const int *) a - *(const int *) b;
 }
 
+/* Triage's order among accepted syncs: more P90 per unit of weight first, then job order. */
+static bool
+drops_before(const Schedule *s, int a, int b)
+{
+	const Connector *ca = &s->fleet->conn[s->jobs[a].connector];
+	const Connector *cb = &s->fleet->conn[s->jobs[b].connector];
+	double		ra = ca->pred.p90_s / Max(ca->weight, 1e-9);
+	double		rb = cb->pred.p90_s / Max(cb->weight, 1e-9);
+
+	if (ra != rb)
+		return ra > rb;
+	return a < b;
+}
+
+/* Restore the heap order of heap[0..n) from position k down. */
+static void
+heap_sift_down(const Schedule *s, int *heap, int n, int k)
+{
+	for (;;)
+	{
+		int			top = k;
+		int			l = 2 * k + 1;
+		int			tmp;
+
+		if (l < n && drops_before(s, heap[l], heap[top]))
+			top = l;
+		if (l + 1 < n && drops_before(s, heap[l + 1], heap[top]))
+			top = l + 1;
+		if (top == k)
+			return;
+		tmp = heap[k];
+		heap[k] = heap[top];
+		heap[top] = tmp;
+		k = top;
+	}
+}
+
+/* Add job j to the heap heap[0..*n). */
+static void
+heap_push(const Schedule *s, int *heap, int *n, int j)
+{
+	int			k = (*n)++;
+
+	heap[k] = j;
+	while (k > 0 && drops_before(s, heap[k], heap[(k - 1) / 2]))
+	{
+		int			parent = (k - 1) / 2;
+
+		heap[k] = heap[parent];
+		heap[parent] = j;
+		k = parent;
+	}
+}
+
 /*
  * Moore-Hodgson on the relaxation: in due order, add each sync's P90 / m
  * to the load; whenever the load passes the current due time, drop the
- * accepted sync with the most P90 per unit of weight.  The order to try
- * is the accepted syncs by due time, then the dropped ones.
+ * accepted sync with the most P90 per unit of weight (a heap keeps them,
+ * so triage costs n log n).  The order to try is the accepted syncs by
+ * due time, then the dropped ones.
  */
 static void
 triage(Schedule *s, int *order)
 {
 	int			n = 0;
 	int		   *edd = palloc(sizeof(int) * s->njobs);
-	bool	   *accepted = palloc0(sizeof(bool) * s->njobs);
+	int		   *heap = palloc(sizeof(int) * s->njobs);
+	int			nheap = 0;
 	double		load = 0;
 
 	for (int j = 0; j < s->njobs; j++)
@@ -328,25 +417,14 @@ triage(Schedule *s, int *order)
 
 		if (c->paused || c->running_since != NO_TIME)
 			continue;
-		accepted[j] = true;
+		heap_push(s, heap, &nheap, j);
 		load += c->pred.p90_s / s->nslots;
 		while (time_add(s->fleet->at, load) > c->due)
 		{
-			int			worst = -1;
-			double		worst_ratio = -1;
+			int			worst = heap[0];
 
-			for (int i = 0; i < s->njobs; i++)
-			{
-				const Connector *ic = &s->fleet->conn[s->jobs[i].connector];
-				double		ratio = ic->pred.p90_s / Max(ic->weight, 1e-9);
-
-				if (accepted[i] && ratio > worst_ratio)
-				{
-					worst = i;
-					worst_ratio = ratio;
-				}
-			}
-			accepted[worst] = false;
+			heap[0] = heap[--nheap];
+			heap_sift_down(s, heap, nheap, 0);
 			s->dropped[worst] = true;
 			load -= s->fleet->conn[s->jobs[worst].connector].pred.p90_s / s->nslots;
 			if (worst == j)
@@ -358,7 +436,36 @@ triage(Schedule *s, int *order)
 			if (s->dropped[edd[k]] == (pass == 1))
 				order[n++] = edd[k];
 	pfree(edd);
-	pfree(accepted);
+	pfree(heap);
+}
+
+/*
+ * The earliest start at which a sync of c serves the deadline it is due
+ * for: that deadline minus its asset's freshness SLA (24 hours without
+ * one).  An earlier sync's data would be too old by then.  DT_NOBEGIN
+ * when no deadline waits for c.
+ */
+TimestampTz
+plan_opening(const Fleet *fleet, const Connector *c)
+{
+	const Asset *a;
+
+	if (c->due == NO_TIME || c->due_asset < 0)
+		return DT_NOBEGIN;
+	a = &fleet->asset[c->due_asset];
+	return time_add(a->deadline, -(a->freshness_sla_s > 0 ? a->freshness_sla_s : SECS_PER_DAY));
+}
+
+/*
+ * Does the planning run trigger this planned sync now?  When it is to
+ * start before the next run (syncopt.planner_interval): planner_candidates()
+ * applies the same rule to plan()'s rows.
+ */
+bool
+plan_triggers(const Fleet *fleet, const PlannedSync *job)
+{
+	return (strcmp(job->action, "start_now") == 0 || strcmp(job->action, "start_later") == 0) &&
+		job->start < time_add(fleet->at, syncopt_planner_interval_s);
 }
 
 /*
@@ -379,7 +486,8 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
 	s.nslots = syncopt_max_concurrent_syncs;
-	s.slot_free = palloc(sizeof(TimestampTz) * s.nslots);
+	s.slot_busy_until = palloc(sizeof(TimestampTz) * s.nslots);
+	s.slot_free_since = palloc(sizeof(TimestampTz) * s.nslots);
 	for (int i = 0; i < fleet->nconn; i++)
 		s.job_of[i] = -1;
 	for (int k = 0; k < fleet->nconn; k++)
@@ -388,10 +496,15 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 
 		if (fleet->conn[i].due == NO_TIME || fleet->conn[i].due > s.horizon_end)
 			continue;
+		/* Its last sync's data already serves that deadline: nothing to plan. */
+		if (fleet->conn[i].running_since == NO_TIME &&
+			fleet->conn[i].fresh_since >= plan_opening(fleet, &fleet->conn[i]))
+			continue;
 		s.job_of[i] = s.njobs;
 		s.jobs[s.njobs++].connector = i;
 	}
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
+	s.slot_of = palloc(sizeof(int) * Max(s.njobs, 1));
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)

@@ -49,7 +49,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
     syncopt.digest(timestamptz),
     syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
-    syncopt.simulate_world(interval, integer, timestamptz, double precision)
+    syncopt.simulate_world(interval, integer, timestamptz, double precision),
+    syncopt.simulate_trace(interval, integer, timestamptz, double precision)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
