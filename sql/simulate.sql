@@ -2,6 +2,15 @@
 -- connectors, two deadlines, exact durations (noise 0: no spread, no
 -- failures, no outages).  Times are UTC on 2026-11-20; the horizon is
 -- that day.
+-- Issue 31: the syncopt policy is now the planner itself (plan_fleet() at
+-- each planning instant).  The first case below is worked out by hand for
+-- it (c2 04:00-04:10 from B's opening, c1 04:15-04:45: one busy interval
+-- 04:00-04:50, 0.8333), and so is the ERP case (c1 waits out the window,
+-- 05:45-06:15, 15 min late).  Where the notes further down derive syncopt's
+-- rows from the retired look-ahead and catch-up model, the rows now show
+-- the planner's decisions: it gives up a deadline it cannot meet and does
+-- not bring it up to date before the next one (tardiness runs to the
+-- horizon's end).  Those rows are as measured, not re-derived by hand.
 CREATE EXTENSION syncopt;
 SET client_min_messages = warning;
 SET timezone = 'UTC';
