@@ -200,7 +200,7 @@ typedef struct PlannedSync
 	StringInfoData reason;
 } PlannedSync;
 
-extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs);
+extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njobs);
 extern TimestampTz plan_opening(const Fleet *fleet, const Connector *c);
 extern bool plan_triggers(const Fleet *fleet, const PlannedSync *job);
 

@@ -44,6 +44,15 @@ PG_FUNCTION_INFO_V1(syncopt_sla_risk);
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
 
+/* The syncs placed on one slot: disjoint [from, to) spans by start (so ends ascend too). */
+typedef struct SlotLine
+{
+	int			n;
+	int			max;
+	TimestampTz *from;
+	TimestampTz *to;
+} SlotLine;
+
 /* Working state of one list-scheduling pass. */
 typedef struct Schedule
 {
@@ -56,11 +65,12 @@ typedef struct Schedule
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
-	int		   *slot_of;		/* job -> the slot it holds, -1 not placed */
-	TimestampTz *slot_busy_until;	/* per slot, scratch of find_slot() */
-	TimestampTz *slot_free_since;
+	SlotLine   *slots;
 	int			nslots;
+	int		   *win_off;		/* per job: the windows that may hold it back, */
+	int		   *win_idx;		/* fleet->win indexes by start */
 	int			nrunning;
+	bool		explain;		/* write each sync's reason (plan() does; a replay does not) */
 	int			next_priority;
 } Schedule;
 
@@ -90,41 +100,89 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 	return busy;
 }
 
+/* First span of line l whose end is after t (l->n when none). */
+static int
+first_ending_after(const SlotLine *l, TimestampTz t)
+{
+	int			lo = 0,
+				hi = l->n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (l->to[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Put [from, to) on slot line l, merged with the spans it overlaps. */
+static void
+slot_take(SlotLine *l, TimestampTz from, TimestampTz to)
+{
+	int			lo = first_ending_after(l, from);
+	int			hi = lo;
+
+	while (hi < l->n && l->from[hi] < to)
+	{
+		from = Min(from, l->from[hi]);
+		to = Max(to, l->to[hi]);
+		hi++;
+	}
+	if (hi == lo && l->n == l->max)
+	{
+		l->max = Max(8, 2 * l->max);
+		l->from = l->from ? repalloc(l->from, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
+		l->to = l->to ? repalloc(l->to, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
+	}
+	/* Spans lo..hi-1 become one at lo. */
+	memmove(&l->from[lo + 1], &l->from[hi], sizeof(TimestampTz) * (l->n - hi));
+	memmove(&l->to[lo + 1], &l->to[hi], sizeof(TimestampTz) * (l->n - hi));
+	l->n += 1 - (hi - lo);
+	l->from[lo] = from;
+	l->to[lo] = to;
+}
+
 /*
  * A slot free over all of [start, end), between the syncs already placed
  * on it: the one whose last sync before start ends latest (keeping longer
- * gaps for others), or -1 with *retry the earliest instant one of the
- * slots busy over that span frees up.
+ * gaps for others), or -1 with *retry the earliest instant at or after
+ * start from which one of the slots could take the whole run (the first
+ * gap long enough on each line).  Binary search, then a walk of the spans
+ * that are too close together.
  */
 static int
 find_slot(const Schedule *s, TimestampTz start, TimestampTz end, TimestampTz *retry)
 {
 	int			best = -1;
+	TimestampTz best_since = DT_NOBEGIN;
+	int64		run = end - start;
 
-	for (int k = 0; k < s->nslots; k++)
-	{
-		s->slot_busy_until[k] = 0;
-		s->slot_free_since[k] = DT_NOBEGIN;
-	}
-	for (int j = 0; j < s->njobs; j++)
-	{
-		const PlannedSync *o = &s->jobs[j];
-		int			k = s->slot_of[j];
-
-		if (k < 0)
-			continue;
-		if (o->start < end && o->end > start)
-			s->slot_busy_until[k] = Max(s->slot_busy_until[k], o->end);
-		else if (o->end <= start)
-			s->slot_free_since[k] = Max(s->slot_free_since[k], o->end);
-	}
 	*retry = NO_TIME;
 	for (int k = 0; k < s->nslots; k++)
 	{
-		if (s->slot_busy_until[k] != 0)
-			*retry = Min(*retry, s->slot_busy_until[k]);
-		else if (best < 0 || s->slot_free_since[k] > s->slot_free_since[best])
-			best = k;
+		const SlotLine *l = &s->slots[k];
+		int			i = first_ending_after(l, start);
+		TimestampTz since = i > 0 ? l->to[i - 1] : DT_NOBEGIN;
+		TimestampTz gap;
+
+		if (i == l->n || l->from[i] >= end)
+		{
+			if (best < 0 || since > best_since)
+			{
+				best = k;
+				best_since = since;
+			}
+			continue;
+		}
+		/* Busy over the run: the first gap after span i that holds it. */
+		gap = l->to[i];
+		while (i + 1 < l->n && l->from[i + 1] - gap < run)
+			gap = l->to[++i];
+		*retry = Min(*retry, gap);
 	}
 	return best;
 }
@@ -166,7 +224,8 @@ place_job(Schedule *s, int j)
 		job->start = job->end = NO_TIME;
 		job->will_miss = true;
 		job->action = "paused";
-		appendStringInfoString(&job->reason, "paused: it will not sync until resumed");
+		if (s->explain)
+			appendStringInfoString(&job->reason, "paused: it will not sync until resumed");
 		return;
 	}
 
@@ -177,9 +236,9 @@ place_job(Schedule *s, int j)
 		TimestampTz later = 0;
 		TimestampTz slot_time = NO_TIME;
 
-		for (int w = 0; w < fleet->nwin && later == 0; w++)
-			if ((later = window_postpones(&fleet->win[w], c, t, end, c->due)) != 0)
-				waited = &fleet->win[w];
+		for (int w = s->win_off[j]; w < s->win_off[j + 1] && later == 0; w++)
+			if ((later = window_postpones(&fleet->win[s->win_idx[w]], c, t, end, c->due)) != 0)
+				waited = &fleet->win[s->win_idx[w]];
 		if (later == 0 && syncopt_max_concurrent_per_destination > 0 && c->destination)
 		{
 			TimestampTz first_end;
@@ -204,7 +263,7 @@ place_job(Schedule *s, int j)
 
 	job->start = t;
 	job->end = time_add(t, c->pred.p90_s);
-	s->slot_of[j] = best_slot;
+	slot_take(&s->slots[best_slot], job->start, job->end);
 	job->will_miss = job->end > c->due;
 	if (s->dropped[j])
 		job->action = "give_up";
@@ -212,6 +271,8 @@ place_job(Schedule *s, int j)
 		job->action = "wait_for_window";
 	else
 		job->action = t == fleet->at ? "start_now" : "start_later";
+	if (!s->explain)
+		return;
 
 	if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
@@ -253,17 +314,55 @@ place_running(Schedule *s, int j)
 	job->start = c->running_since;
 	job->end = time_add(c->running_since, c->pred.p90_s);
 	job->action = "running";
-	appendStringInfo(&job->reason, "running since %s", format_time(c->running_since));
 	if (job->end <= at)
 	{
 		/* Past its P90: expect about half a P50 more (and re-plan then). */
 		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
-		appendStringInfoString(&job->reason, ", already longer than its P90");
 	}
 	/* Each running sync holds a slot of its own (more than the slots share them). */
-	s->slot_of[j] = s->nrunning++ % s->nslots;
+	slot_take(&s->slots[s->nrunning++ % s->nslots], job->start, job->end);
 	job->will_miss = job->end > c->due;
-	appendStringInfo(&job->reason, "; predicted end %s, due %s", format_time(job->end), format_time(c->due));
+	if (s->explain)
+		appendStringInfo(&job->reason, "running since %s%s; predicted end %s, due %s",
+						 format_time(c->running_since),
+						 job->end > time_add(c->running_since, c->pred.p90_s) ? ", already longer than its P90" : "",
+						 format_time(job->end), format_time(c->due));
+}
+
+/*
+ * For each job, the windows that can hold its sync back (window_postpones):
+ * its source's and its own load windows and the priced warehouse windows,
+ * in fleet order (by start), so a placement looks at those only.
+ */
+static void
+index_windows(Schedule *s)
+{
+	const Fleet *f = s->fleet;
+	int			n = 0,
+				max = 64;
+
+	s->win_off = palloc(sizeof(int) * (s->njobs + 1));
+	s->win_idx = palloc(sizeof(int) * max);
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const Connector *c = &f->conn[s->jobs[j].connector];
+
+		s->win_off[j] = n;
+		for (int w = 0; w < f->nwin; w++)
+		{
+			const Window *win = &f->win[w];
+
+			if (win->target == 'w' ? win->price <= 1 : (win->load_factor <= 0 || !window_applies(win, c)))
+				continue;
+			if (n == max)
+			{
+				max *= 2;
+				s->win_idx = repalloc(s->win_idx, sizeof(int) * max);
+			}
+			s->win_idx[n++] = w;
+		}
+	}
+	s->win_off[s->njobs] = n;
 }
 
 /* One list-scheduling pass over the jobs in the given order. */
@@ -276,13 +375,15 @@ schedule_pass(Schedule *s, const int *order)
 		PlannedSync *job = &s->jobs[j];
 
 		s->placed[j] = false;
+		if (!s->explain)
+			continue;
 		if (job->reason.data)
 			pfree(job->reason.data);
 		initStringInfo(&job->reason);
 	}
 	s->nrunning = 0;
-	for (int j = 0; j < s->njobs; j++)
-		s->slot_of[j] = -1;
+	for (int k = 0; k < s->nslots; k++)
+		s->slots[k].n = 0;
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
 			place_running(s, j);
@@ -470,10 +571,11 @@ plan_triggers(const Fleet *fleet, const PlannedSync *job)
 
 /*
  * Plan the syncs of connectors with a due time within the horizon.
- * Returns the jobs (in the order of the connectors' priority).
+ * Returns the jobs (in the order of the connectors' priority); with
+ * explain, each with its reason (the decisions are the same without).
  */
 PlannedSync *
-plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
+plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njobs)
 {
 	Schedule	s = {0};
 	int		   *order = priority_order(fleet, scores);
@@ -482,12 +584,12 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 
 	s.fleet = fleet;
 	s.scores = scores;
+	s.explain = explain;
 	s.horizon_end = time_add(fleet->at, horizon_s);
 	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
 	s.nslots = syncopt_max_concurrent_syncs;
-	s.slot_busy_until = palloc(sizeof(TimestampTz) * s.nslots);
-	s.slot_free_since = palloc(sizeof(TimestampTz) * s.nslots);
+	s.slots = palloc0(sizeof(SlotLine) * s.nslots);
 	for (int i = 0; i < fleet->nconn; i++)
 		s.job_of[i] = -1;
 	for (int k = 0; k < fleet->nconn; k++)
@@ -504,7 +606,7 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 		s.jobs[s.njobs++].connector = i;
 	}
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
-	s.slot_of = palloc(sizeof(int) * Max(s.njobs, 1));
+	index_windows(&s);
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)
@@ -578,7 +680,7 @@ syncopt_plan(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
 	scores = score_fleet(fleet);
-	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	jobs = plan_fleet(fleet, scores, horizon_s, true, &njobs);
 	rows = palloc(sizeof(int) * Max(njobs, 1));
 	for (int j = 0; j < njobs; j++)
 		rows[j] = j;
@@ -665,7 +767,7 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
 	scores = score_fleet(fleet);
-	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	jobs = plan_fleet(fleet, scores, horizon_s, true, &njobs);
 	conn_end = planned_ends(fleet, jobs, njobs);
 	ready = asset_ready_times(fleet, conn_end);
 

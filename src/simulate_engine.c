@@ -147,7 +147,7 @@ sim_engine_plan(Sim *sim, TimestampTz now)
 	Fleet	   *f = fleet_at(sim, now);
 	Score	   *scores = score_fleet(f);
 	int			njobs;
-	PlannedSync *jobs = plan_fleet(f, scores, PLAN_HORIZON_S, &njobs);
+	PlannedSync *jobs = plan_fleet(f, scores, PLAN_HORIZON_S, false, &njobs);
 	PlannedSync **ranked = palloc(sizeof(PlannedSync *) * Max(njobs, 1));
 
 	for (int j = 0; j < njobs; j++)

@@ -2957,7 +2957,7 @@ AS 'MODULE_PATHNAME', 'syncopt_simulate_trace';
 COMMENT ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) IS
     'The syncopt replay of simulate() step by step: each planning run''s planned syncs (kind decision: action, flag = triggered, planned start and end) and each sync that ran (kind sync: action succeeded or failed, flag = it met a deadline).';
 REVOKE ALL ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) TO syncopt_reader;
+GRANT EXECUTE ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) TO syncopt_reader, syncopt_worker;
 
 -- pg_dump keeps user data of extension tables only when registered.  The
 -- state machine and built-in failure patterns come from this script.
