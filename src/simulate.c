@@ -107,14 +107,56 @@ sim_draw(uint64 seed, int64 connector, int64 key, uint64 stream)
 	return (z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Seconds a sync of connector i takes when it starts on t's UTC day. */
+/*
+ * In a backtest, the recorded sync of connector i that started nearest to
+ * t (the earlier on a tie); -1 when it has none.
+ */
+int
+sim_recorded_run(const Sim *sim, int i, TimestampTz t)
+{
+	const SimHistory *h = sim->history;
+	int			lo = h->off[i],
+				hi = h->off[i + 1];
+
+	if (lo == hi)
+		return -1;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (h->start[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == h->off[i + 1] ||
+		(lo > h->off[i] && time_diff(t, h->start[lo - 1]) <= time_diff(h->start[lo], t)))
+		lo--;
+	return lo;
+}
+
+/*
+ * Seconds a sync of connector i takes when it starts on t's UTC day; in a
+ * backtest, as long as its recorded sync nearest to t took (its P50
+ * without one).
+ */
 double
 sim_sync_seconds(const Sim *sim, int i, TimestampTz t)
 {
 	const Connector *c = &sim->fleet->conn[i];
-	double		u1 = Max(sim_draw(sim->seed, c->id, sim_day_of(t), 1), 1e-12);
-	double		u2 = sim_draw(sim->seed, c->id, sim_day_of(t), 2);
-	double		z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+	double		u1;
+	double		u2;
+	double		z;
+
+	if (sim->history)
+	{
+		int			k = sim_recorded_run(sim, i, t);
+
+		return Max(1.0, k >= 0 ? time_diff(sim->history->end[k], sim->history->start[k]) : c->pred.p50_s);
+	}
+	u1 = Max(sim_draw(sim->seed, c->id, sim_day_of(t), 1), 1e-12);
+	u2 = sim_draw(sim->seed, c->id, sim_day_of(t), 2);
+	z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 
 	return Max(1.0, c->pred.p50_s * exp(sim->sigma[i] * z));
 }
@@ -327,8 +369,8 @@ build_requirements(Sim *sim)
  * the deadlines and requirements in [start, start + horizon), and the
  * seeded draws.  Shared by simulate() and simulate_world().
  */
-static void
-load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise)
+void
+sim_load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise)
 {
 	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
 		ereport(ERROR,
@@ -355,8 +397,8 @@ load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noi
 }
 
 /* Run one policy on the loaded world and summarise it. */
-static void
-simulate_policy(Sim *sim, SimResult *res)
+void
+sim_simulate_policy(Sim *sim, SimResult *res)
 {
 	memset(res, 0, sizeof(SimResult));
 	sim_build_jobs(sim);
@@ -413,8 +455,8 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 				 errdetail("The auto_suspend given was %s.", format_duration(sim.tail_s))));
 
 	InitMaterializedSRF(fcinfo, 0);
-	load_world(&sim, horizon_s, PG_GETARG_INT32(2), PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(5));
-	simulate_policy(&sim, &res);
+	sim_load_world(&sim, horizon_s, PG_GETARG_INT32(2), PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(5));
+	sim_simulate_policy(&sim, &res);
 
 	values[0] = CStringGetTextDatum(policy_names[sim.policy]);
 	values[1] = Int32GetDatum(PG_GETARG_INT32(2));
@@ -555,7 +597,7 @@ syncopt_simulate_world(PG_FUNCTION_ARGS)
 	char		start[MAXDATELEN + 1];
 	const int	utc = 0;
 
-	load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
+	sim_load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
 			   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
 	/* The vendor schedules of the connectors nothing waits for, as every policy but static keeps them. */
 	sim.policy = SIM_EDF;
@@ -605,11 +647,11 @@ syncopt_simulate_trace(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, 0);
-	load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
+	sim_load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
 			   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
 	sim.policy = SIM_SYNCOPT;
 	sim.trace = true;
-	simulate_policy(&sim, &res);
+	sim_simulate_policy(&sim, &res);
 	for (int k = 0; k < sim.ndec; k++)
 	{
 		const SimDecision *d = &sim.dec[k];

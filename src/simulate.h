@@ -97,6 +97,19 @@ typedef struct SimDecision
 	TimestampTz end;
 } SimDecision;
 
+/*
+ * Recorded syncs, for a backtest: per connector (CSR over connectors, by
+ * start) when each started and ended and whether it failed.
+ */
+typedef struct SimHistory
+{
+	int		   *off;
+	TimestampTz *start;
+	TimestampTz *end;
+	bool	   *failed;
+	TimestampTz first;			/* earliest recorded start; NO_TIME none */
+} SimHistory;
+
 /* A sync that ran, for costs and waste. */
 typedef struct SimRun
 {
@@ -152,6 +165,7 @@ typedef struct Sim
 	TimestampTz *paused_until;	/* a credential failure pauses it until fixed */
 	int		   *queue;			/* triggered by the last planning run, not started */
 	int			nqueue;
+	const SimHistory *history;	/* a backtest: durations and failures as recorded */
 	bool		trace;			/* keep every planning run's decisions */
 	int			ndec;
 	int			maxdec;
@@ -201,7 +215,10 @@ typedef struct SimResult
 
 /* simulate.c: the world */
 extern double sim_draw(uint64 seed, int64 connector, int64 key, uint64 stream);
+extern int	sim_recorded_run(const Sim *sim, int i, TimestampTz t);
 extern double sim_sync_seconds(const Sim *sim, int i, TimestampTz t);
+extern void sim_load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise);
+extern void sim_simulate_policy(Sim *sim, SimResult *res);
 extern void *sim_grow(void *items, int n, int *max, Size size);
 
 /* simulate_events.c: the policies' jobs and the event loop */
@@ -211,6 +228,7 @@ extern TimestampTz sim_window_gate(const Sim *sim, int i, TimestampTz start, Tim
 								   TimestampTz *same_until);
 extern void sim_build_jobs(Sim *sim);
 extern void sim_run_events(Sim *sim);
+extern bool sim_meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end);
 
 /* simulate_engine.c: the planner's decisions on the replay's state */
 extern void sim_engine_init(Sim *sim);

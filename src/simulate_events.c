@@ -54,6 +54,17 @@ add_scheduled_jobs(Sim *sim, int i)
 		add_job(sim, i, t, NO_TIME, 0, true);
 }
 
+/* A backtest: connector i's recorded syncs in the horizon, at their real starts. */
+static void
+add_recorded_jobs(Sim *sim, int i)
+{
+	const SimHistory *h = sim->history;
+
+	for (int k = h->off[i]; k < h->off[i + 1]; k++)
+		if (h->start[k] >= sim->start && h->start[k] < sim->end)
+			add_job(sim, i, h->start[k], NO_TIME, 0, true);
+}
+
 /*
  * One job per group of connector i's requirements that one sync can meet:
  * taken by due time, a requirement joins the group while the first start
@@ -100,7 +111,9 @@ sim_build_jobs(Sim *sim)
 	{
 		if (sim->fleet->conn[i].paused)
 			continue;
-		if (sim->policy == SIM_STATIC || sim->req_off[i] == sim->req_off[i + 1])
+		if (sim->history && sim->req_off[i] == sim->req_off[i + 1])
+			add_recorded_jobs(sim, i);
+		else if (sim->policy == SIM_STATIC || sim->req_off[i] == sim->req_off[i + 1])
 			add_scheduled_jobs(sim, i);
 		else if (sim->policy != SIM_SYNCOPT)
 			add_demand_jobs(sim, i);
@@ -286,8 +299,16 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 	SimRun	   *run;
 
 	seconds = sim_sync_seconds(sim, i, now);
-	j->fails = sim_in_outage(sim, i, now) ||
-		sim_draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
+	if (sim->history)
+	{
+		/* A backtest: it fails when its recorded sync nearest in time failed. */
+		int			k = sim_recorded_run(sim, i, now);
+
+		j->fails = k >= 0 && sim->history->failed[k];
+	}
+	else
+		j->fails = sim_in_outage(sim, i, now) ||
+			sim_draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
 	if (j->fails)
 		seconds = Max(MIN_FAILED_RUN_S, FAILED_RUN_FRACTION * seconds);
 	j->state = JOB_RUNNING;
@@ -308,8 +329,8 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 }
 
 /* A sync of connector i that ran [start, end) succeeded: meet what it can. */
-static bool
-meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
+bool
+sim_meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 {
 	bool		useful = false;
 
@@ -346,7 +367,7 @@ finish_job(Sim *sim, SimJob *j)
 	j->state = JOB_DONE;
 	if (!j->fails)
 	{
-		run->useful = meet_requirements(sim, i, run->start, run->end);
+		run->useful = sim_meet_requirements(sim, i, run->start, run->end);
 		sim->fresh_since[i] = run->start;
 		sim->last_success[i] = run->end;
 		sim->failures_in_row[i] = 0;

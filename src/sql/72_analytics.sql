@@ -185,3 +185,14 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_simulate_trace';
 COMMENT ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) IS
     'The syncopt replay of simulate() step by step: each planning run''s planned syncs (kind decision: action, flag = triggered, planned start and end) and each sync that ran (kind sync: action succeeded or failed, flag = it met a deadline).';
+
+CREATE FUNCTION syncopt.backtest(from_at timestamptz, to_at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, weight double precision,
+               actual_met boolean, actual_late interval, replay_met boolean, replay_late interval,
+               actual_credits double precision, replay_credits double precision,
+               proposed jsonb, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_backtest';
+COMMENT ON FUNCTION syncopt.backtest(timestamptz, timestamptz) IS
+    'The recorded syncs of a period against today''s assets, deadlines and windows: per deadline what happened and what the planner would have done with the same durations and failures (its triggers in proposed), and a total row (asset_id NULL) with credits.';
