@@ -185,6 +185,39 @@ ROLLBACK;""", DB)
         self.assertGreater(triggers_seen, 0)
 
 
+    def test_backtest_of_a_replay_recorded_as_history_replays_it(self):
+        # Two days the planner ran (simulate()'s syncopt replay, noise 0),
+        # recorded as the team's history: backtest() over those days must
+        # find what happened equal to what its replay does, deadline by
+        # deadline, and both equal to simulate()'s own count.
+        c = integration.CLUSTER
+        seed = 7
+        load(GeneratedFleet(seed=seed, connectors=30, scenario="tight"))
+        rows = c.rows(f"""
+BEGIN;
+SET syncopt.max_concurrent_syncs = 4;
+CREATE TEMP TABLE trace AS SELECT * FROM syncopt.simulate_trace('2 days', {seed}, '{AT}', 0);
+DELETE FROM syncopt.sync_run WHERE started_at > '{AT}'::timestamptz - interval '9 days';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT t.connector_id, 'replay-' || row_number() OVER (), t.starts_at, t.ends_at, t.action, 'api'
+  FROM trace t WHERE t.kind = 'sync';
+CREATE TEMP TABLE bt AS SELECT * FROM syncopt.backtest('{AT}', '{AT}'::timestamptz + interval '2 days');
+SELECT (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL),
+       (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL
+         AND (actual_met IS DISTINCT FROM replay_met OR actual_late IS DISTINCT FROM replay_late)),
+       (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL AND NOT replay_met),
+       (SELECT s.sla_misses FROM syncopt.simulate('syncopt', '2 days', {seed}, '{AT}', noise => 0) s),
+       (SELECT round(actual_credits::numeric, 6) = round(replay_credits::numeric, 6) FROM bt WHERE asset_id IS NULL),
+       (SELECT count(*) FROM trace WHERE kind = 'sync');
+ROLLBACK;""", DB)
+        deadlines, differ, replay_missed, simulate_missed, same_credits, syncs = rows[0]
+        self.assertGreater(int(deadlines), 0)
+        self.assertGreater(int(syncs), 0)
+        self.assertEqual(int(differ), 0)
+        self.assertEqual(int(replay_missed), int(simulate_missed))
+        self.assertEqual(same_credits, "t")
+
+
 def hand_world(deadlines, connectors):
     """A one-day world as simulate_world() writes it; durations in seconds, the same each day."""
     return {"horizon_s": 86400.0, "connectors": [
