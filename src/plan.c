@@ -7,8 +7,14 @@
  * Graham list scheduling (orchestration.md 5.2): take the connectors in
  * priority order (score.c, EDF as tie-break), a connector's sync_order
  * predecessors first, and start each at the earliest time when
+ *	 - the deadline it is due for has opened: its data must be no older than
+ *	   the asset's freshness SLA (24 hours without one) at the deadline, so
+ *	   an earlier sync would not serve it; a connector whose last successful
+ *	   sync started after that opening is not planned at all,
  *	 - its predecessors have finished,
- *	 - one of syncopt.max_concurrent_syncs slots is free, and fewer than
+ *	 - one of syncopt.max_concurrent_syncs slots is free for the whole run
+ *	   (each slot keeps the runs placed on it, so a run fits in a gap
+ *	   before a later one), and fewer than
  *	   syncopt.max_concurrent_per_destination syncs run into its destination,
  *	 - no source/connector window with load_factor 1 covers the run, and no
  *	   lesser load window or warehouse cost window covers it that the sync
@@ -20,7 +26,9 @@
  * with the given-up ones last; that plan is kept when it misses less
  * weight, or the same weight less late (weight x time past due), and its
  * rows name what was given up.  Everything is deterministic for the same
- * inputs.
+ * inputs.  simulate()'s syncopt policy calls plan_fleet() at every
+ * simulated planning instant (simulate_engine.c), so what is decided here
+ * is what the replay does.
  *
  *-------------------------------------------------------------------------
  */
