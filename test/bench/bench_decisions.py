@@ -147,11 +147,8 @@ def decisions(cluster, results):
         if name in noiseless:
             out.append(f"- the same {SEEDS} fleets with noise 0 (exact P50 durations, no failures, no outages): "
                        f"{statistics.fmean(noiseless[name]):.2f} weighted misses per seed beyond the lower bound "
-                       f"(largest {max(noiseless[name]):.1f}); the gap above comes from the faults, which the "
-                       f"clairvoyant bound avoids" + ("." if max(noiseless[name]) == 0 else
-                       ", and without them from a connector's two overlapping deadlines planned as two syncs (one "
-                       "sync is shared only when twice its P90 fits before the earlier due time) whose second its "
-                       "source's load window then holds back; the bound, one deadline at a time, would run one."))
+                       f"(largest {max(noiseless[name]):.1f}): without faults the planner still misses more than the "
+                       f"clairvoyant bound.")
         verdicts.append((name, ratio, tot["syncopt"] < tot["edf"], beyond, saving, slot_ratio))
     return out, verdicts
 
