@@ -139,6 +139,8 @@ SELECT a.name AS exposure, a.kind, a.deadline, a.timezone, a.days, a.weight, a.f
 -- Everything not in dbt is added by hand beside the import, which never touches it.
 -- Finance wants a flash report sooner than the slowest sync can deliver it
 -- (of the sources no business-hours window holds back, so it may start now),
+-- on data synced from now on (its freshness SLA is just over half that P90,
+-- so no sync already made serves it),
 -- and it outweighs every other asset: whatever else the hour has due, triage
 -- keeps it, and its sync is the first thing to decide.
 -- Its sync is one that no other deadline already needs sooner (else that
@@ -147,9 +149,10 @@ WITH slowest AS (SELECT p.connector_id, p.p90 FROM syncopt.predict_duration() p 
                    LEFT JOIN syncopt.priority_scores() s USING (connector_id)
                   WHERE NOT EXISTS (SELECT FROM syncopt.load_window w WHERE w.source_key = c.source_key AND w.load_factor = 1)
                   ORDER BY s.deadline IS NULL OR s.deadline > now() + p.p90 DESC, p.p90 DESC, p.connector_id LIMIT 1),
-     report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner)
+     report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner, freshness_sla)
                 SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time,
-                       'UTC', 10 * (SELECT max(weight) FROM syncopt.asset), 'finance' FROM slowest
+                       'UTC', 10 * (SELECT max(weight) FROM syncopt.asset), 'finance',
+                       p90 / 2 + interval '1 minute' FROM slowest
                 RETURNING asset_id)
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT connector_id, asset_id FROM slowest, report;
 SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;

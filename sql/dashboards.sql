@@ -41,9 +41,11 @@ SELECT connector_id, syncs, failed_syncs, sync_hours, share_of_sync_time_pct
 RESET SESSION AUTHORIZATION;
 
 -- Plan and SLA views show the latest planning run.  A dashboard due in
--- 3 hours fed by ok and flaky.
-INSERT INTO syncopt.asset (asset_id, name, kind, deadline, timezone, weight)
-VALUES (1, 'exec', 'dashboard', (now() + interval '3 hours')::time, 'UTC', 5);
+-- 3 hours fed by ok and flaky, wanting data from the last 4 hours: ok's
+-- last sync (started 2 hours ago) and flaky's (5 hours ago) are too old
+-- for it, so the planner syncs both now.
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, timezone, weight, freshness_sla)
+VALUES (1, 'exec', 'dashboard', (now() + interval '3 hours')::time, 'UTC', 5, '4 hours');
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2, 1);
 SET SESSION AUTHORIZATION dash_reader;
 SELECT count(*) AS before_any_run FROM syncopt.plan_timeline;

@@ -2,6 +2,15 @@
 -- connectors, two deadlines, exact durations (noise 0: no spread, no
 -- failures, no outages).  Times are UTC on 2026-11-20; the horizon is
 -- that day.
+-- Issue 31: the syncopt policy is now the planner itself (plan_fleet() at
+-- each planning instant).  The first case below is worked out by hand for
+-- it (c2 04:00-04:10 from B's opening, c1 04:15-04:45: one busy interval
+-- 04:00-04:50, 0.8333), and so are the ERP case (c1 waits out the window,
+-- 05:45-06:15, 15 min late) and the two D and E cases.  Where the notes further down derive syncopt's
+-- rows from the retired look-ahead and catch-up model, the rows now show
+-- the planner's decisions: it gives up a deadline it cannot meet and does
+-- not bring it up to date before the next one (tardiness runs to the
+-- horizon's end).  Those rows are as measured, not re-derived by hand.
 CREATE EXTENSION syncopt;
 SET client_min_messages = warning;
 SET timezone = 'UTC';
@@ -145,14 +154,14 @@ SELECT count(DISTINCT (s.sla_misses, s.syncs, s.credits)) AS distinct_answers
 --   late: weighted 10, tardiness 10 x 0.5 h = 5.  P95 of (0, 1800 s) =
 --   1710 s.  X and Y share the (unset) destination: one busy interval
 --   05:00-07:00 plus the 5-minute tail, 125 min = 2.0833.
--- syncopt: both eligible at 05:00 (the backward plan starts them before
---   their windows open).  ATC with P90 = 90 min: both have no slack left,
---   so the weights decide: Y (10) before X (1), 05:00-06:00, E met.  At
---   06:00 a sync of X would end at 07:00, after D's 06:00: D is given up,
---   and X runs at once to bring it up to date (nothing else waits, the
---   slot is free, no peak price window), 06:00-07:00.  Weighted misses 1;
---   D 1 h late: tardiness 1 x 1 h, P95 of (0, 3600 s) = 3420 s.  Two
---   syncs, one busy interval 05:00-07:00 plus the tail = 2.0833.
+-- syncopt (the planner, hand-checked): at the 05:00 run both are due
+--   (openings 05:00), P90 90 min; Y (weight 10) scores first: Y 05:00-06:30,
+--   X after it misses D either way, and triage drops X without missing
+--   less, so the plain plan stays and only Y starts, 05:00-06:00, E met.
+--   At 06:00 D's next deadline is tomorrow's (opening 05:00 tomorrow,
+--   after the horizon): today's D is never brought up to date, 18 h late
+--   at the horizon's end; P95 of (0, 64800 s) = 61560 s.  One sync,
+--   05:00-06:05 = 1.0833.
 -- Lower bound: both at 05:00, both met.
 UPDATE syncopt.connector SET paused = true;
 DELETE FROM syncopt.lineage;
@@ -177,11 +186,8 @@ SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_
 
 -- A late refresh does not wake the warehouse at peak price.  Same D and E
 -- with the warehouse at twice the price 06:00-08:00.  syncopt: Y
--- 05:00-06:00 as before; D is given up at 06:00, and X would wake the idle
--- warehouse inside the window, so it waits for the planner's 08:00 run,
--- 08:00-09:00: D 3 h late, tardiness 3, P95 of (0, 10800 s) = 10260 s.
--- Credits: 05:00-06:05 is 65 min plus the 5 tail minutes at double price,
--- 70; 08:00-09:05 is 65; 135 min = 2.25.  edf: X 05:00-06:00, Y
+-- 05:00-06:00 as before, D never synced (18 h); credits 05:00-06:05 with
+-- the 5 tail minutes at double price, 70 min = 1.1667.  edf: X 05:00-06:00, Y
 -- 06:00-07:00 as before; 05:00-07:05 is 125 min plus 65 at double price,
 -- 190 min = 3.1667.
 INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multiplier)
@@ -200,18 +206,16 @@ DELETE FROM syncopt.load_window;
 --   06:00-07:00 (F met), Z 07:00-08:00: G 1 h late, weighted 3, tardiness
 --   3 h; P95 of (0, 3600 s) = 3420 s.  3 syncs, 05:00-08:00 plus the
 --   tail, 185 min = 3.0833.
--- syncopt without looking ahead would run Z (weight 3 against F's 1 per
---   connector) 05:00-06:00, then X 06:00-07:00 (each of X and Y alone
---   still fits at 06:00), and give F up only at 07:00: 2 syncs.
--- syncopt: at 05:00 the replay (Z, X, then Y too late) misses F; letting
---   F go loses no more (2 either way), so only Z runs, 05:00-06:00.  At
---   06:00 the replay again cannot fit both X and Y: F stays let go (X
---   alone could still end by 07:00, so F is not given up yet).  At the
---   next planning, 06:15, X cannot end by 07:00: F is given up and X and
---   Y bring it up to date, 06:15-07:15 and 07:15-08:15.  G met; weighted
---   misses 2, F 75 min late: tardiness 2 x 1.25 h = 2.5, P95 of (0, 4500
---   s) = 4275 s.  3 syncs; the warehouse suspends 06:05-06:15, so two
---   busy intervals, 65 + 125 min = 3.1667.
+-- syncopt (the planner, hand-checked): at 05:00 Z (weight 3) scores
+--   first, 05:00-06:30 at P90, then X and Y miss F; Moore-Hodgson drops
+--   X and Y but misses no less (F either way, as late), so the plain plan
+--   stays and Z runs 05:00-06:00.  At 06:00 X is planned first and still
+--   triggered although F cannot be met (Y would end at 09:00 at P90):
+--   X 06:00-07:00.  At 07:00 F's next deadline is tomorrow's, so Y never
+--   runs: F 17 h late at the horizon's end, tardiness 2 x 17 = 34, P95 of
+--   (0, 61200 s) = 58140 s.  2 syncs, 05:00-07:05 = 2.0833.  The planner
+--   spends X's sync on a deadline it cannot meet: triage keeps the plain
+--   order whenever giving up does not miss less.
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes) VALUES
     (9, 1, 'z', 'Z', 360);
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)

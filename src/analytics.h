@@ -53,6 +53,8 @@ typedef struct Connector
 	int64		failures;
 	int			consecutive_failures;
 	TimestampTz last_success_at;	/* NO_TIME: never */
+	TimestampTz fresh_since;	/* start of the last successful sync ended by
+								 * `at` (its data's age); DT_NOBEGIN: none */
 	double		ewma_duration_s;	/* NaN: unknown */
 	double		ewma_rows;
 	double		fit_n,
@@ -198,7 +200,9 @@ typedef struct PlannedSync
 	StringInfoData reason;
 } PlannedSync;
 
-extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs);
+extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njobs);
+extern TimestampTz plan_opening(const Fleet *fleet, const Connector *c);
+extern bool plan_triggers(const Fleet *fleet, const PlannedSync *job);
 
 /* analytics_util.c */
 extern TimestampTz time_add(TimestampTz t, double seconds);

@@ -41,7 +41,10 @@ static const char *const connectors_sql =
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
-"       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full"
+"       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
+"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"         WHERE r.connector_id = c.connector_id AND r.status = 'succeeded' AND r.finished_at <= $1"
+"           AND r.started_at > $1 - interval '8 days')"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id"
 "  LEFT JOIN syncopt.connector_stats s ON s.connector_id = c.connector_id"
@@ -250,6 +253,9 @@ load_connectors(Fleet *fleet, MemoryContext mcxt)
 		c->fit_sxx = col_double(i, 22);
 		c->fit_sxy = col_double(i, 23);
 		load_recent(c, i);
+		c->fresh_since = col_time(i, 28);
+		if (c->fresh_since == NO_TIME)
+			c->fresh_since = DT_NOBEGIN;
 		c->due = NO_TIME;
 		c->due_asset = -1;
 		c->due_via = -1;

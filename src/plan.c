@@ -7,8 +7,14 @@
  * Graham list scheduling (orchestration.md 5.2): take the connectors in
  * priority order (score.c, EDF as tie-break), a connector's sync_order
  * predecessors first, and start each at the earliest time when
+ *	 - the deadline it is due for has opened: its data must be no older than
+ *	   the asset's freshness SLA (24 hours without one) at the deadline, so
+ *	   an earlier sync would not serve it; a connector whose last successful
+ *	   sync started after that opening is not planned at all,
  *	 - its predecessors have finished,
- *	 - one of syncopt.max_concurrent_syncs slots is free, and fewer than
+ *	 - one of syncopt.max_concurrent_syncs slots is free for the whole run
+ *	   (each slot keeps the runs placed on it, so a run fits in a gap
+ *	   before a later one), and fewer than
  *	   syncopt.max_concurrent_per_destination syncs run into its destination,
  *	 - no source/connector window with load_factor 1 covers the run, and no
  *	   lesser load window or warehouse cost window covers it that the sync
@@ -20,7 +26,9 @@
  * with the given-up ones last; that plan is kept when it misses less
  * weight, or the same weight less late (weight x time past due), and its
  * rows name what was given up.  Everything is deterministic for the same
- * inputs.
+ * inputs.  simulate()'s syncopt policy calls plan_fleet() at every
+ * simulated planning instant (simulate_engine.c), so what is decided here
+ * is what the replay does.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +52,15 @@ PG_FUNCTION_INFO_V1(syncopt_sla_risk);
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
 
+/* The syncs placed on one slot: disjoint [from, to) spans by start (so ends ascend too). */
+typedef struct SlotLine
+{
+	int			n;
+	int			max;
+	TimestampTz *from;
+	TimestampTz *to;
+} SlotLine;
+
 /* Working state of one list-scheduling pass. */
 typedef struct Schedule
 {
@@ -56,8 +73,12 @@ typedef struct Schedule
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
-	TimestampTz *slot_free;
+	SlotLine   *slots;
 	int			nslots;
+	int		   *win_off;		/* per job: the windows that may hold it back, */
+	int		   *win_idx;		/* fleet->win indexes by start */
+	int			nrunning;
+	bool		explain;		/* write each sync's reason (plan() does; a replay does not) */
 	int			next_priority;
 } Schedule;
 
@@ -87,6 +108,93 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 	return busy;
 }
 
+/* First span of line l whose end is after t (l->n when none). */
+static int
+first_ending_after(const SlotLine *l, TimestampTz t)
+{
+	int			lo = 0,
+				hi = l->n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (l->to[mid] <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Put [from, to) on slot line l, merged with the spans it overlaps. */
+static void
+slot_take(SlotLine *l, TimestampTz from, TimestampTz to)
+{
+	int			lo = first_ending_after(l, from);
+	int			hi = lo;
+
+	while (hi < l->n && l->from[hi] < to)
+	{
+		from = Min(from, l->from[hi]);
+		to = Max(to, l->to[hi]);
+		hi++;
+	}
+	if (hi == lo && l->n == l->max)
+	{
+		l->max = Max(8, 2 * l->max);
+		l->from = l->from ? repalloc(l->from, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
+		l->to = l->to ? repalloc(l->to, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
+	}
+	/* Spans lo..hi-1 become one at lo. */
+	memmove(&l->from[lo + 1], &l->from[hi], sizeof(TimestampTz) * (l->n - hi));
+	memmove(&l->to[lo + 1], &l->to[hi], sizeof(TimestampTz) * (l->n - hi));
+	l->n += 1 - (hi - lo);
+	l->from[lo] = from;
+	l->to[lo] = to;
+}
+
+/*
+ * A slot free over all of [start, end), between the syncs already placed
+ * on it: the one whose last sync before start ends latest (keeping longer
+ * gaps for others), or -1 with *retry the earliest instant at or after
+ * start from which one of the slots could take the whole run (the first
+ * gap long enough on each line).  Binary search, then a walk of the spans
+ * that are too close together.
+ */
+static int
+find_slot(const Schedule *s, TimestampTz start, TimestampTz end, TimestampTz *retry)
+{
+	int			best = -1;
+	TimestampTz best_since = DT_NOBEGIN;
+	int64		run = end - start;
+
+	*retry = NO_TIME;
+	for (int k = 0; k < s->nslots; k++)
+	{
+		const SlotLine *l = &s->slots[k];
+		int			i = first_ending_after(l, start);
+		TimestampTz since = i > 0 ? l->to[i - 1] : DT_NOBEGIN;
+		TimestampTz gap;
+
+		if (i == l->n || l->from[i] >= end)
+		{
+			if (best < 0 || since > best_since)
+			{
+				best = k;
+				best_since = since;
+			}
+			continue;
+		}
+		/* Busy over the run: the first gap after span i that holds it. */
+		gap = l->to[i];
+		while (i + 1 < l->n && l->from[i + 1] - gap < run)
+			gap = l->to[++i];
+		*retry = Min(*retry, gap);
+	}
+	return best;
+}
+
 /* Place one job, its waiting-for predecessors first. */
 static void
 place_job(Schedule *s, int j)
@@ -94,7 +202,7 @@ place_job(Schedule *s, int j)
 	PlannedSync *job = &s->jobs[j];
 	const Fleet *fleet = s->fleet;
 	const Connector *c = &fleet->conn[job->connector];
-	TimestampTz earliest = fleet->at;
+	TimestampTz earliest = Max(fleet->at, plan_opening(fleet, c));
 	TimestampTz t;
 	const Window *waited = NULL;
 	const char *after = NULL;
@@ -124,7 +232,8 @@ place_job(Schedule *s, int j)
 		job->start = job->end = NO_TIME;
 		job->will_miss = true;
 		job->action = "paused";
-		appendStringInfoString(&job->reason, "paused: it will not sync until resumed");
+		if (s->explain)
+			appendStringInfoString(&job->reason, "paused: it will not sync until resumed");
 		return;
 	}
 
@@ -135,9 +244,9 @@ place_job(Schedule *s, int j)
 		TimestampTz later = 0;
 		TimestampTz slot_time = NO_TIME;
 
-		for (int w = 0; w < fleet->nwin && later == 0; w++)
-			if ((later = window_postpones(&fleet->win[w], c, t, end, c->due)) != 0)
-				waited = &fleet->win[w];
+		for (int w = s->win_off[j]; w < s->win_off[j + 1] && later == 0; w++)
+			if ((later = window_postpones(&fleet->win[s->win_idx[w]], c, t, end, c->due)) != 0)
+				waited = &fleet->win[s->win_idx[w]];
 		if (later == 0 && syncopt_max_concurrent_per_destination > 0 && c->destination)
 		{
 			TimestampTz first_end;
@@ -150,15 +259,8 @@ place_job(Schedule *s, int j)
 			t = later;
 			continue;
 		}
-		/* A free slot at t: the one that freed latest, keeping earlier ones for others. */
-		best_slot = -1;
-		for (int k = 0; k < s->nslots; k++)
-		{
-			if (s->slot_free[k] <= t && (best_slot < 0 || s->slot_free[k] > s->slot_free[best_slot]))
-				best_slot = k;
-			if (s->slot_free[k] < slot_time)
-				slot_time = s->slot_free[k];
-		}
+		/* A slot free for the whole run, between the syncs placed on it. */
+		best_slot = find_slot(s, t, end, &slot_time);
 		if (best_slot >= 0)
 			break;
 		t = slot_time;
@@ -169,7 +271,7 @@ place_job(Schedule *s, int j)
 
 	job->start = t;
 	job->end = time_add(t, c->pred.p90_s);
-	s->slot_free[best_slot] = job->end;
+	slot_take(&s->slots[best_slot], job->start, job->end);
 	job->will_miss = job->end > c->due;
 	if (s->dropped[j])
 		job->action = "give_up";
@@ -177,6 +279,8 @@ place_job(Schedule *s, int j)
 		job->action = "wait_for_window";
 	else
 		job->action = t == fleet->at ? "start_now" : "start_later";
+	if (!s->explain)
+		return;
 
 	if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
@@ -212,26 +316,61 @@ place_running(Schedule *s, int j)
 	PlannedSync *job = &s->jobs[j];
 	const Connector *c = &s->fleet->conn[job->connector];
 	TimestampTz at = s->fleet->at;
-	int			slot = 0;
 
 	s->placed[j] = true;
 	job->priority = ++s->next_priority;
 	job->start = c->running_since;
 	job->end = time_add(c->running_since, c->pred.p90_s);
 	job->action = "running";
-	appendStringInfo(&job->reason, "running since %s", format_time(c->running_since));
 	if (job->end <= at)
 	{
 		/* Past its P90: expect about half a P50 more (and re-plan then). */
 		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
-		appendStringInfoString(&job->reason, ", already longer than its P90");
 	}
-	for (int k = 1; k < s->nslots; k++)
-		if (s->slot_free[k] < s->slot_free[slot])
-			slot = k;
-	s->slot_free[slot] = Max(s->slot_free[slot], job->end);
+	/* Each running sync holds a slot of its own (more than the slots share them). */
+	slot_take(&s->slots[s->nrunning++ % s->nslots], job->start, job->end);
 	job->will_miss = job->end > c->due;
-	appendStringInfo(&job->reason, "; predicted end %s, due %s", format_time(job->end), format_time(c->due));
+	if (s->explain)
+		appendStringInfo(&job->reason, "running since %s%s; predicted end %s, due %s",
+						 format_time(c->running_since),
+						 job->end > time_add(c->running_since, c->pred.p90_s) ? ", already longer than its P90" : "",
+						 format_time(job->end), format_time(c->due));
+}
+
+/*
+ * For each job, the windows that can hold its sync back (window_postpones):
+ * its source's and its own load windows and the priced warehouse windows,
+ * in fleet order (by start), so a placement looks at those only.
+ */
+static void
+index_windows(Schedule *s)
+{
+	const Fleet *f = s->fleet;
+	int			n = 0,
+				max = 64;
+
+	s->win_off = palloc(sizeof(int) * (s->njobs + 1));
+	s->win_idx = palloc(sizeof(int) * max);
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const Connector *c = &f->conn[s->jobs[j].connector];
+
+		s->win_off[j] = n;
+		for (int w = 0; w < f->nwin; w++)
+		{
+			const Window *win = &f->win[w];
+
+			if (win->target == 'w' ? win->price <= 1 : (win->load_factor <= 0 || !window_applies(win, c)))
+				continue;
+			if (n == max)
+			{
+				max *= 2;
+				s->win_idx = repalloc(s->win_idx, sizeof(int) * max);
+			}
+			s->win_idx[n++] = w;
+		}
+	}
+	s->win_off[s->njobs] = n;
 }
 
 /* One list-scheduling pass over the jobs in the given order. */
@@ -244,12 +383,15 @@ schedule_pass(Schedule *s, const int *order)
 		PlannedSync *job = &s->jobs[j];
 
 		s->placed[j] = false;
+		if (!s->explain)
+			continue;
 		if (job->reason.data)
 			pfree(job->reason.data);
 		initStringInfo(&job->reason);
 	}
+	s->nrunning = 0;
 	for (int k = 0; k < s->nslots; k++)
-		s->slot_free[k] = s->fleet->at;
+		s->slots[k].n = 0;
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
 			place_running(s, j);
@@ -303,18 +445,74 @@ compare_edd(const void *a, const void *b)
 	return *(const int *) a - *(const int *) b;
 }
 
+/* Triage's order among accepted syncs: more P90 per unit of weight first, then job order. */
+static bool
+drops_before(const Schedule *s, int a, int b)
+{
+	const Connector *ca = &s->fleet->conn[s->jobs[a].connector];
+	const Connector *cb = &s->fleet->conn[s->jobs[b].connector];
+	double		ra = ca->pred.p90_s / Max(ca->weight, 1e-9);
+	double		rb = cb->pred.p90_s / Max(cb->weight, 1e-9);
+
+	if (ra != rb)
+		return ra > rb;
+	return a < b;
+}
+
+/* Restore the heap order of heap[0..n) from position k down. */
+static void
+heap_sift_down(const Schedule *s, int *heap, int n, int k)
+{
+	for (;;)
+	{
+		int			top = k;
+		int			l = 2 * k + 1;
+		int			tmp;
+
+		if (l < n && drops_before(s, heap[l], heap[top]))
+			top = l;
+		if (l + 1 < n && drops_before(s, heap[l + 1], heap[top]))
+			top = l + 1;
+		if (top == k)
+			return;
+		tmp = heap[k];
+		heap[k] = heap[top];
+		heap[top] = tmp;
+		k = top;
+	}
+}
+
+/* Add job j to the heap heap[0..*n). */
+static void
+heap_push(const Schedule *s, int *heap, int *n, int j)
+{
+	int			k = (*n)++;
+
+	heap[k] = j;
+	while (k > 0 && drops_before(s, heap[k], heap[(k - 1) / 2]))
+	{
+		int			parent = (k - 1) / 2;
+
+		heap[k] = heap[parent];
+		heap[parent] = j;
+		k = parent;
+	}
+}
+
 /*
  * Moore-Hodgson on the relaxation: in due order, add each sync's P90 / m
  * to the load; whenever the load passes the current due time, drop the
- * accepted sync with the most P90 per unit of weight.  The order to try
- * is the accepted syncs by due time, then the dropped ones.
+ * accepted sync with the most P90 per unit of weight (a heap keeps them,
+ * so triage costs n log n).  The order to try is the accepted syncs by
+ * due time, then the dropped ones.
  */
 static void
 triage(Schedule *s, int *order)
 {
 	int			n = 0;
 	int		   *edd = palloc(sizeof(int) * s->njobs);
-	bool	   *accepted = palloc0(sizeof(bool) * s->njobs);
+	int		   *heap = palloc(sizeof(int) * s->njobs);
+	int			nheap = 0;
 	double		load = 0;
 
 	for (int j = 0; j < s->njobs; j++)
@@ -328,25 +526,14 @@ triage(Schedule *s, int *order)
 
 		if (c->paused || c->running_since != NO_TIME)
 			continue;
-		accepted[j] = true;
+		heap_push(s, heap, &nheap, j);
 		load += c->pred.p90_s / s->nslots;
 		while (time_add(s->fleet->at, load) > c->due)
 		{
-			int			worst = -1;
-			double		worst_ratio = -1;
+			int			worst = heap[0];
 
-			for (int i = 0; i < s->njobs; i++)
-			{
-				const Connector *ic = &s->fleet->conn[s->jobs[i].connector];
-				double		ratio = ic->pred.p90_s / Max(ic->weight, 1e-9);
-
-				if (accepted[i] && ratio > worst_ratio)
-				{
-					worst = i;
-					worst_ratio = ratio;
-				}
-			}
-			accepted[worst] = false;
+			heap[0] = heap[--nheap];
+			heap_sift_down(s, heap, nheap, 0);
 			s->dropped[worst] = true;
 			load -= s->fleet->conn[s->jobs[worst].connector].pred.p90_s / s->nslots;
 			if (worst == j)
@@ -358,15 +545,45 @@ triage(Schedule *s, int *order)
 			if (s->dropped[edd[k]] == (pass == 1))
 				order[n++] = edd[k];
 	pfree(edd);
-	pfree(accepted);
+	pfree(heap);
+}
+
+/*
+ * The earliest start at which a sync of c serves the deadline it is due
+ * for: that deadline minus its asset's freshness SLA (24 hours without
+ * one).  An earlier sync's data would be too old by then.  DT_NOBEGIN
+ * when no deadline waits for c.
+ */
+TimestampTz
+plan_opening(const Fleet *fleet, const Connector *c)
+{
+	const Asset *a;
+
+	if (c->due == NO_TIME || c->due_asset < 0)
+		return DT_NOBEGIN;
+	a = &fleet->asset[c->due_asset];
+	return time_add(a->deadline, -(a->freshness_sla_s > 0 ? a->freshness_sla_s : SECS_PER_DAY));
+}
+
+/*
+ * Does the planning run trigger this planned sync now?  When it is to
+ * start before the next run (syncopt.planner_interval): planner_candidates()
+ * applies the same rule to plan()'s rows.
+ */
+bool
+plan_triggers(const Fleet *fleet, const PlannedSync *job)
+{
+	return (strcmp(job->action, "start_now") == 0 || strcmp(job->action, "start_later") == 0) &&
+		job->start < time_add(fleet->at, syncopt_planner_interval_s);
 }
 
 /*
  * Plan the syncs of connectors with a due time within the horizon.
- * Returns the jobs (in the order of the connectors' priority).
+ * Returns the jobs (in the order of the connectors' priority); with
+ * explain, each with its reason (the decisions are the same without).
  */
 PlannedSync *
-plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
+plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njobs)
 {
 	Schedule	s = {0};
 	int		   *order = priority_order(fleet, scores);
@@ -375,11 +592,12 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 
 	s.fleet = fleet;
 	s.scores = scores;
+	s.explain = explain;
 	s.horizon_end = time_add(fleet->at, horizon_s);
 	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
 	s.nslots = syncopt_max_concurrent_syncs;
-	s.slot_free = palloc(sizeof(TimestampTz) * s.nslots);
+	s.slots = palloc0(sizeof(SlotLine) * s.nslots);
 	for (int i = 0; i < fleet->nconn; i++)
 		s.job_of[i] = -1;
 	for (int k = 0; k < fleet->nconn; k++)
@@ -388,10 +606,15 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, int *njobs)
 
 		if (fleet->conn[i].due == NO_TIME || fleet->conn[i].due > s.horizon_end)
 			continue;
+		/* Its last sync's data already serves that deadline: nothing to plan. */
+		if (fleet->conn[i].running_since == NO_TIME &&
+			fleet->conn[i].fresh_since >= plan_opening(fleet, &fleet->conn[i]))
+			continue;
 		s.job_of[i] = s.njobs;
 		s.jobs[s.njobs++].connector = i;
 	}
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
+	index_windows(&s);
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)
@@ -465,7 +688,7 @@ syncopt_plan(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
 	scores = score_fleet(fleet);
-	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	jobs = plan_fleet(fleet, scores, horizon_s, true, &njobs);
 	rows = palloc(sizeof(int) * Max(njobs, 1));
 	for (int j = 0; j < njobs; j++)
 		rows[j] = j;
@@ -552,7 +775,7 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
 	scores = score_fleet(fleet);
-	jobs = plan_fleet(fleet, scores, horizon_s, &njobs);
+	jobs = plan_fleet(fleet, scores, horizon_s, true, &njobs);
 	conn_end = planned_ends(fleet, jobs, njobs);
 	ready = asset_ready_times(fleet, conn_end);
 

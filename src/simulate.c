@@ -35,33 +35,18 @@
  * requirements whose windows overlap (connectors nothing waits for keep
  * their static schedule): `fifo` in release order and `edf` by due time
  * (deadlines pushed back through the graph), each retrying a failure at
- * once up to three attempts, and `syncopt` as the planner would: each sync
- * planned as late as the slots allow before its due time with P90
- * durations (a backward list schedule) and ending before a window that
- * forbids syncing its source, started at that time or earlier
- * when its warehouse is already busy (sharing a paid interval), chosen by
- * the ATC index; a failed sync triggered again at the next planning run
- * (every quarter hour) for as long as it can save something, and a
- * connector whose credentials failed left paused until they are fixed
- * instead of retried.  At each event syncopt also
- * triages, as the planner's give_up does: an occurrence one of whose
- * requirements can no longer be met (at P50, from a start the load
- * windows allow) is given up, each remaining
- * occurrence's weight is shared among its unmet requirements in proportion
- * to their P50 (so work that completes a deadline goes first), and a sync
- * that can save nothing is not run, except to bring a given-up occurrence
- * up to date (a catch-up, as the planner's staleness urgency would): last
- * of all, only while it delays no sync that can still save a deadline,
- * and without waking an idle warehouse in a peak price window; held-back
- * syncs are looked at again when the planner runs.  Every 15 minutes
- * (the planner's default cadence, at the first event from then) it also
- * looks ahead as the planner weighs a triaged plan against the plain one:
- * it replays the next 12 hours from the present state (P50 durations, no
- * faults) and lets go of the cheaper half of the occurrences the replay
- * misses (least weight per second of work left), replaying again while
- * that loses no more weight in all; what it lets go stays out until it
- * looks ahead again.
- *
+ * once up to three attempts.  `syncopt` is the planner itself
+ * (simulate_engine.c): at every planning instant (syncopt.planner_interval
+ * from the start, as schedule_planner() runs it) score_fleet() and
+ * plan_fleet() decide on the fleet as the replay left it (what runs, each
+ * connector's last success and failures in a row, the next deadlines),
+ * and the syncs the run triggers (plan_triggers(), as run_planner() does)
+ * start as slots free up; its waits, give-ups and retries after a failure
+ * are the next planning runs' decisions.  The connectors a deadline waits
+ * for have no vendor schedule under syncopt (as if set to manual, which
+ * syncopt's triggers replace); a failure while the credentials are
+ * expired pauses the connector until they are fixed.
+
  * The cost.  Credits are the union of busy intervals per destination,
  * each resume billed at least 60 s and kept running for the auto-suspend
  * tail, times the warehouse price windows.
@@ -98,6 +83,7 @@
 
 PG_FUNCTION_INFO_V1(syncopt_simulate);
 PG_FUNCTION_INFO_V1(syncopt_simulate_world);
+PG_FUNCTION_INFO_V1(syncopt_simulate_trace);
 
 #define DEFAULT_FRESHNESS_S DAY_S
 #define MAX_HORIZON_S	(31 * DAY_S)
@@ -121,14 +107,56 @@ sim_draw(uint64 seed, int64 connector, int64 key, uint64 stream)
 	return (z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* Seconds a sync of connector i takes when it starts on t's UTC day. */
+/*
+ * In a backtest, the recorded sync of connector i that started nearest to
+ * t (the earlier on a tie); -1 when it has none.
+ */
+int
+sim_recorded_run(const Sim *sim, int i, TimestampTz t)
+{
+	const SimHistory *h = sim->history;
+	int			lo = h->off[i],
+				hi = h->off[i + 1];
+
+	if (lo == hi)
+		return -1;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (h->start[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == h->off[i + 1] ||
+		(lo > h->off[i] && time_diff(t, h->start[lo - 1]) <= time_diff(h->start[lo], t)))
+		lo--;
+	return lo;
+}
+
+/*
+ * Seconds a sync of connector i takes when it starts on t's UTC day; in a
+ * backtest, as long as its recorded sync nearest to t took (its P50
+ * without one).
+ */
 double
 sim_sync_seconds(const Sim *sim, int i, TimestampTz t)
 {
 	const Connector *c = &sim->fleet->conn[i];
-	double		u1 = Max(sim_draw(sim->seed, c->id, sim_day_of(t), 1), 1e-12);
-	double		u2 = sim_draw(sim->seed, c->id, sim_day_of(t), 2);
-	double		z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+	double		u1;
+	double		u2;
+	double		z;
+
+	if (sim->history)
+	{
+		int			k = sim_recorded_run(sim, i, t);
+
+		return Max(1.0, k >= 0 ? time_diff(sim->history->end[k], sim->history->start[k]) : c->pred.p50_s);
+	}
+	u1 = Max(sim_draw(sim->seed, c->id, sim_day_of(t), 1), 1e-12);
+	u2 = sim_draw(sim->seed, c->id, sim_day_of(t), 2);
+	z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 
 	return Max(1.0, c->pred.p50_s * exp(sim->sigma[i] * z));
 }
@@ -145,7 +173,6 @@ draw_connectors(Sim *sim)
 	sim->outage_from = palloc0(sizeof(TimestampTz) * Max(f->nconn, 1));
 	sim->outage_to = palloc0(sizeof(TimestampTz) * Max(f->nconn, 1));
 	sim->busy = palloc0(sizeof(bool) * Max(f->nconn, 1));
-	sim->stale_conn = palloc0(sizeof(bool) * Max(f->nconn, 1));
 	for (int i = 0; i < f->nconn; i++)
 	{
 		Connector  *c = &f->conn[i];
@@ -185,7 +212,8 @@ asset_by_id(const Fleet *f, int64 id)
 
 /*
  * Every deadline in the horizon with its weight (asset weight times the
- * largest calendar multiplier in force at that instant).
+ * largest calendar multiplier in force at that instant), then those of
+ * the week after it: the planner, near the horizon's end, plans for them.
  */
 static void
 load_occurrences(Sim *sim)
@@ -200,7 +228,8 @@ load_occurrences(Sim *sim)
 	" WHERE a.deadline IS NOT NULL AND o.starts >= $1 AND o.starts <= $2"
 	" ORDER BY o.starts, a.asset_id";
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[2] = {TimestampTzGetDatum(sim->start), TimestampTzGetDatum(sim->end)};
+	Datum		values[2] = {TimestampTzGetDatum(sim->start),
+	TimestampTzGetDatum(time_add(sim->end, 8 * DAY_S))};
 	MemoryContext mcxt = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -212,13 +241,16 @@ load_occurrences(Sim *sim)
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		SimOcc	   *o = &sim->occ[sim->nocc];
+		SimOcc	   *o = &sim->occ[sim->nocc_ahead];
 
 		o->asset = asset_by_id(sim->fleet, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
 		o->deadline = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 		o->weight = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-		if (o->asset >= 0)
-			sim->nocc++;
+		if (o->asset < 0)
+			continue;
+		sim->nocc_ahead++;
+		if (o->deadline <= sim->end)
+			sim->nocc = sim->nocc_ahead;
 	}
 	SPI_finish();
 }
@@ -313,7 +345,6 @@ build_requirements(Sim *sim)
 			r->conn = i;
 			r->occ = o;
 			r->lag_s = lag[i];
-			occ->work_left_s += Max(f->conn[i].pred.p50_s, 1.0);
 			r->open = Max(sim->start, time_add(occ->deadline, -fresh));
 			r->due = time_add(occ->deadline, -lag[i]);
 			r->done = 0;
@@ -338,8 +369,8 @@ build_requirements(Sim *sim)
  * the deadlines and requirements in [start, start + horizon), and the
  * seeded draws.  Shared by simulate() and simulate_world().
  */
-static void
-load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise)
+void
+sim_load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise)
 {
 	if (!(horizon_s > 0 && horizon_s <= MAX_HORIZON_S))
 		ereport(ERROR,
@@ -366,12 +397,12 @@ load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noi
 }
 
 /* Run one policy on the loaded world and summarise it. */
-static void
-simulate_policy(Sim *sim, SimResult *res)
+void
+sim_simulate_policy(Sim *sim, SimResult *res)
 {
 	memset(res, 0, sizeof(SimResult));
 	sim_build_jobs(sim);
-	sim_stale_all(sim);
+	sim_engine_init(sim);
 	sim_run_events(sim);
 	sim_score_deadlines(sim, res);
 	res->lb_syncs = sim_lower_bound_syncs(sim);
@@ -424,10 +455,8 @@ syncopt_simulate(PG_FUNCTION_ARGS)
 				 errdetail("The auto_suspend given was %s.", format_duration(sim.tail_s))));
 
 	InitMaterializedSRF(fcinfo, 0);
-	load_world(&sim, horizon_s, PG_GETARG_INT32(2), PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(5));
-	sim.rollout_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate look-ahead",
-											ALLOCSET_DEFAULT_SIZES);
-	simulate_policy(&sim, &res);
+	sim_load_world(&sim, horizon_s, PG_GETARG_INT32(2), PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(5));
+	sim_simulate_policy(&sim, &res);
 
 	values[0] = CStringGetTextDatum(policy_names[sim.policy]);
 	values[1] = Int32GetDatum(PG_GETARG_INT32(2));
@@ -568,7 +597,7 @@ syncopt_simulate_world(PG_FUNCTION_ARGS)
 	char		start[MAXDATELEN + 1];
 	const int	utc = 0;
 
-	load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
+	sim_load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
 			   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
 	/* The vendor schedules of the connectors nothing waits for, as every policy but static keeps them. */
 	sim.policy = SIM_EDF;
@@ -600,4 +629,59 @@ syncopt_simulate_world(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoString(&out, "]}");
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+}
+
+/*
+ * syncopt.simulate_trace(horizon, seed, start_at, noise): the syncopt
+ * replay's planning runs and syncs, one row each: kind 'decision' (a
+ * planned sync of the run at `at`: plan()'s action, whether the run
+ * triggers it, its planned start and end) and kind 'sync' (a sync that
+ * ran: its start, end and whether it failed).  With the syncs before T
+ * loaded as history, run_planner(T) decides as the rows at T say.
+ */
+Datum
+syncopt_simulate_trace(PG_FUNCTION_ARGS)
+{
+	Sim			sim = {0};
+	SimResult	res;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	sim_load_world(&sim, interval_seconds(PG_GETARG_INTERVAL_P(0)), PG_GETARG_INT32(1),
+			   PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_FLOAT8(3));
+	sim.policy = SIM_SYNCOPT;
+	sim.trace = true;
+	sim_simulate_policy(&sim, &res);
+	for (int k = 0; k < sim.ndec; k++)
+	{
+		const SimDecision *d = &sim.dec[k];
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		values[0] = CStringGetTextDatum("decision");
+		values[1] = TimestampTzGetDatum(d->at);
+		values[2] = Int64GetDatum(sim.fleet->conn[d->conn].id);
+		values[3] = CStringGetTextDatum(d->action);
+		values[4] = BoolGetDatum(d->triggered);
+		nulls[5] = nulls[6] = d->start == NO_TIME;
+		values[5] = TimestampTzGetDatum(d->start);
+		values[6] = TimestampTzGetDatum(d->end);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (int k = 0; k < sim.nrun; k++)
+	{
+		const SimRun *r = &sim.run[k];
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		values[0] = CStringGetTextDatum("sync");
+		values[1] = TimestampTzGetDatum(r->start);
+		values[2] = Int64GetDatum(sim.fleet->conn[r->conn].id);
+		values[3] = CStringGetTextDatum(r->failed ? "failed" : "succeeded");
+		values[4] = BoolGetDatum(r->useful);
+		values[5] = TimestampTzGetDatum(r->start);
+		values[6] = TimestampTzGetDatum(r->end);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
 }

@@ -5,11 +5,13 @@
  *	  replay's deadlines, requirements, jobs and runs) and the functions
  *	  each part offers the others.
  *
- * simulate.c builds the world and answers the SQL call; simulate_events.c
- * holds the policies' jobs and the event loop; simulate_triage.c is
- * syncopt's triage and look-ahead; simulate_score.c scores a finished
- * replay (misses, lower bounds, credits).  The model itself is described
- * at the top of simulate.c.
+ * simulate.c builds the world and answers the SQL calls; simulate_events.c
+ * holds the policies' jobs and the event loop; simulate_engine.c hands the
+ * syncopt policy's decisions to the planner itself (plan.c), on the
+ * world's state at each planning instant; simulate_score.c scores a
+ * finished replay (misses, lower bounds, credits).  The calls go one way:
+ * simulate.c -> simulate_events.c -> simulate_engine.c -> plan.c.  The
+ * model itself is described at the top of simulate.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +23,6 @@
 #include "analytics.h"
 
 #define DAY_S			86400.0
-#define PLANNING_EVERY_S (15 * 60.0)	/* schedule_planner()'s default cadence */
 
 typedef enum SimPolicy
 {
@@ -39,9 +40,6 @@ typedef struct SimOcc
 	double		weight;
 	int			first_req;
 	int			nreq;
-	bool		given_up;		/* syncopt's triage: it will be missed anyway */
-	bool		shelved;		/* syncopt's look-ahead let it go, until the next */
-	double		work_left_s;	/* P50 sum of its unmet requirements (at least 1 s each) */
 } SimOcc;
 
 /* One connector's part of one occurrence. */
@@ -71,7 +69,6 @@ typedef struct SimJob
 	TimestampTz due;			/* NO_TIME: nothing waits */
 	TimestampTz eligible;		/* when the policy lets it start */
 	double		weight;
-	double		late_weight;	/* syncopt: given-up occurrences it brings up to date */
 	int			attempts;
 	JobState	state;
 	TimestampTz started;
@@ -79,16 +76,39 @@ typedef struct SimJob
 	int			run;			/* its SimRun while running */
 	bool		fails;
 	bool		scheduled;		/* a vendor-scheduled run (static) */
-	bool		paused;			/* syncopt: waits for credentials to be fixed */
+	bool		triggered;		/* syncopt: a planning run triggered it */
 	int			first_req;		/* demand jobs: its requirements, positions */
 	int			nreq;			/* first_req.. in the connector's req_of_conn */
-	TimestampTz feasible_until; /* unpaused, a start by then meets every due time */
 	/* sim_window_gate() for starts in [gate_from, gate_until) and gate_due */
 	TimestampTz gate;			/* 0, or the end of the window holding it */
 	TimestampTz gate_from;
 	TimestampTz gate_until;
 	TimestampTz gate_due;
 } SimJob;
+
+/* One planned sync of one planning run, kept when the replay is traced. */
+typedef struct SimDecision
+{
+	TimestampTz at;				/* the planning instant */
+	int			conn;
+	const char *action;			/* plan()'s action */
+	bool		triggered;		/* the run triggers it (plan_triggers) */
+	TimestampTz start;			/* planned start and end; NO_TIME: none */
+	TimestampTz end;
+} SimDecision;
+
+/*
+ * Recorded syncs, for a backtest: per connector (CSR over connectors, by
+ * start) when each started and ended and whether it failed.
+ */
+typedef struct SimHistory
+{
+	int		   *off;
+	TimestampTz *start;
+	TimestampTz *end;
+	bool	   *failed;
+	TimestampTz first;			/* earliest recorded start; NO_TIME none */
+} SimHistory;
 
 /* A sync that ran, for costs and waste. */
 typedef struct SimRun
@@ -109,13 +129,11 @@ typedef struct Sim
 	TimestampTz start;
 	TimestampTz end;
 	double		tail_s;
-	bool		rollout;		/* a look-ahead replay: P50 durations, no faults */
-	bool		weights_stale;	/* met, given up, let go or requeued since shared */
-	bool		all_stale;		/* every waiting job must share again, */
-	bool	   *stale_conn;		/* or only these connectors' jobs */
-	TimestampTz next_planning;	/* syncopt looks ahead at the first event from then */
-	MemoryContext rollout_cxt;
-	int			nocc;
+	TimestampTz next_planning;	/* syncopt: the next planning instant */
+	MemoryContext plan_cxt;		/* syncopt: one planning run's allocations */
+	MemoryContext world_cxt;	/* where the replay's own arrays live */
+	int			nocc;			/* occurrences in the horizon, */
+	int			nocc_ahead;		/* and with the week after it (the planner's next deadlines) */
 	SimOcc	   *occ;
 	int			nreq;
 	SimReq	   *req;
@@ -139,6 +157,19 @@ typedef struct Sim
 								 * by start */
 	TimestampTz *win_reach;		/* latest end of win_idx[win_off[i]..k] */
 	int			maxwin;			/* win_idx allocated */
+	/* syncopt: what the planner reads of each connector, as the runs leave it */
+	TimestampTz *running_since; /* NO_TIME: idle */
+	TimestampTz *fresh_since;	/* start of its last success; DT_NOBEGIN */
+	TimestampTz *last_success;	/* end of its last success; NO_TIME: none */
+	int		   *failures_in_row;
+	TimestampTz *paused_until;	/* a credential failure pauses it until fixed */
+	int		   *queue;			/* triggered by the last planning run, not started */
+	int			nqueue;
+	const SimHistory *history;	/* a backtest: durations and failures as recorded */
+	bool		trace;			/* keep every planning run's decisions */
+	int			ndec;
+	int			maxdec;
+	SimDecision *dec;
 } Sim;
 
 /* Index of the UTC day containing t, counted from the epoch. */
@@ -184,7 +215,10 @@ typedef struct SimResult
 
 /* simulate.c: the world */
 extern double sim_draw(uint64 seed, int64 connector, int64 key, uint64 stream);
+extern int	sim_recorded_run(const Sim *sim, int i, TimestampTz t);
 extern double sim_sync_seconds(const Sim *sim, int i, TimestampTz t);
+extern void sim_load_world(Sim *sim, double horizon_s, int32 seed, TimestampTz start, double noise);
+extern void sim_simulate_policy(Sim *sim, SimResult *res);
 extern void *sim_grow(void *items, int n, int *max, Size size);
 
 /* simulate_events.c: the policies' jobs and the event loop */
@@ -192,16 +226,13 @@ extern void sim_index_destinations(Sim *sim);
 extern void sim_index_load_windows(Sim *sim);
 extern TimestampTz sim_window_gate(const Sim *sim, int i, TimestampTz start, TimestampTz due,
 								   TimestampTz *same_until);
-extern TimestampTz sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s);
 extern void sim_build_jobs(Sim *sim);
 extern void sim_run_events(Sim *sim);
+extern bool sim_meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end);
 
-/* simulate_triage.c: syncopt's triage and look-ahead */
-extern void sim_stale_occurrence(Sim *sim, int o);
-extern void sim_stale_connector(Sim *sim, int i);
-extern void sim_stale_all(Sim *sim);
-extern TimestampTz sim_feasible_until(const Sim *sim, const SimJob *j);
-extern void sim_triage(Sim *sim, TimestampTz now);
+/* simulate_engine.c: the planner's decisions on the replay's state */
+extern void sim_engine_init(Sim *sim);
+extern void sim_engine_plan(Sim *sim, TimestampTz now);
 
 /* simulate_score.c: misses, bounds and credits of a finished replay */
 extern void sim_score_deadlines(Sim *sim, SimResult *res);

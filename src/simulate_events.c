@@ -54,6 +54,17 @@ add_scheduled_jobs(Sim *sim, int i)
 		add_job(sim, i, t, NO_TIME, 0, true);
 }
 
+/* A backtest: connector i's recorded syncs in the horizon, at their real starts. */
+static void
+add_recorded_jobs(Sim *sim, int i)
+{
+	const SimHistory *h = sim->history;
+
+	for (int k = h->off[i]; k < h->off[i + 1]; k++)
+		if (h->start[k] >= sim->start && h->start[k] < sim->end)
+			add_job(sim, i, h->start[k], NO_TIME, 0, true);
+}
+
 /*
  * One job per group of connector i's requirements that one sync can meet:
  * taken by due time, a requirement joins the group while the first start
@@ -65,7 +76,6 @@ static void
 add_demand_jobs(Sim *sim, int i)
 {
 	double		room = RETRY_ROOM * sim->fleet->conn[i].pred.p90_s;
-	int			first_job = sim->njob;
 	SimJob	   *j = NULL;
 
 	for (int k = sim->req_off[i]; k < sim->req_off[i + 1]; k++)
@@ -87,62 +97,13 @@ add_demand_jobs(Sim *sim, int i)
 		j->nreq++;
 		j->weight += sim->occ[r->occ].weight;
 	}
-	for (int k = first_job; k < sim->njob; k++)
-		sim->job[k].feasible_until = sim_feasible_until(sim, &sim->job[k]);
-}
-
-static const SimJob *sort_jobs;
-
-/* Jobs by due time, latest first (for the backward schedule). */
-static int
-compare_due_desc(const void *a, const void *b)
-{
-	const SimJob *x = &sort_jobs[*(const int *) a];
-	const SimJob *y = &sort_jobs[*(const int *) b];
-
-	if (x->due != y->due)
-		return x->due > y->due ? -1 : 1;
-	return x->conn - y->conn;
 }
 
 /*
- * syncopt's plan: place each demand job as late as the slots allow before
- * its due time (P90 durations), latest due first; each job becomes
- * eligible at that start, never before its window opens.
+ * The jobs of the policy: vendor schedules or requirement groups.  Under
+ * syncopt the connectors a deadline waits for have none: the planning
+ * runs trigger their syncs (simulate_engine.c).
  */
-static void
-plan_latest_starts(Sim *sim)
-{
-	int			nslots = syncopt_max_concurrent_syncs;
-	TimestampTz *slot_free_before = palloc(sizeof(TimestampTz) * nslots);
-	int		   *idx = palloc(sizeof(int) * Max(sim->njob, 1));
-	int			n = 0;
-
-	for (int s = 0; s < nslots; s++)
-		slot_free_before[s] = NO_TIME;
-	for (int k = 0; k < sim->njob; k++)
-		if (!sim->job[k].scheduled)
-			idx[n++] = k;
-	sort_jobs = sim->job;
-	qsort(idx, n, sizeof(int), compare_due_desc);
-	for (int k = 0; k < n; k++)
-	{
-		SimJob	   *j = &sim->job[idx[k]];
-		int			best = 0;
-		double		room = RETRY_ROOM * sim->fleet->conn[j->conn].pred.p90_s;
-		TimestampTz begin;
-
-		for (int s = 1; s < nslots; s++)
-			if (slot_free_before[s] > slot_free_before[best])
-				best = s;
-		begin = sim_latest_allowed_start(sim, j->conn,
-										 time_add(Min(j->due, slot_free_before[best]), -room), room);
-		slot_free_before[best] = begin;
-		j->eligible = Max(j->release, begin);
-	}
-}
-
-/* The jobs of the policy: vendor schedules or requirement groups. */
 void
 sim_build_jobs(Sim *sim)
 {
@@ -150,13 +111,13 @@ sim_build_jobs(Sim *sim)
 	{
 		if (sim->fleet->conn[i].paused)
 			continue;
-		if (sim->policy == SIM_STATIC || sim->req_off[i] == sim->req_off[i + 1])
+		if (sim->history && sim->req_off[i] == sim->req_off[i + 1])
+			add_recorded_jobs(sim, i);
+		else if (sim->policy == SIM_STATIC || sim->req_off[i] == sim->req_off[i + 1])
 			add_scheduled_jobs(sim, i);
-		else
+		else if (sim->policy != SIM_SYNCOPT)
 			add_demand_jobs(sim, i);
 	}
-	if (sim->policy == SIM_SYNCOPT)
-		plan_latest_starts(sim);
 }
 
 /* Number each connector's destination (NULL is a destination of its own). */
@@ -292,17 +253,6 @@ job_gate(const Sim *sim, SimJob *j, TimestampTz now)
 }
 
 /*
- * The latest start of a run of connector i lasting run_s, at or before
- * start, that no window with load_factor 1 on its source forbids.
- */
-TimestampTz
-sim_latest_allowed_start(const Sim *sim, int i, TimestampTz start, double run_s)
-{
-	return latest_clear_start(sim->fleet, &sim->win_idx[sim->win_off[i]], sim->win_off[i + 1] - sim->win_off[i],
-							  &sim->fleet->conn[i], start, run_s, NULL);
-}
-
-/*
  * How many more syncs may run into connector i's destination now: at most
  * syncopt.max_concurrent_per_destination at once into a named destination,
  * as plan() schedules (INT_MAX without a limit).
@@ -317,98 +267,26 @@ destination_room(const Sim *sim, int i)
 	return limit - sim->dest_running[sim->dest_of[i]];
 }
 
-/* Under syncopt: a demand job that can save nothing now (at most catch up). */
-static bool
-saves_nothing(const SimJob *j)
-{
-	return !j->scheduled && j->weight == 0;
-}
-
 /* The policy's dispatch key: smaller goes first. */
 static double
-dispatch_key(const Sim *sim, const SimJob *j, TimestampTz now)
+dispatch_key(const Sim *sim, const SimJob *j)
 {
-	const Connector *c = &sim->fleet->conn[j->conn];
-
-	switch (sim->policy)
-	{
-		case SIM_STATIC:
-		case SIM_FIFO:
-			return (double) j->release;
-		case SIM_EDF:
-			return (double) j->due;
-		case SIM_SYNCOPT:
-			{
-				double		p = Max(c->pred.p90_s, 1.0);
-				/* Slack to the latest start clearing the source's windows, as score.c. */
-				double		slack = j->due == NO_TIME ? 1e12 :
-					time_diff(sim_latest_allowed_start(sim, j->conn, time_add(j->due, -p), p), now);
-				double		mean_p = sim->fleet->mean_p90_s > 0 ? sim->fleet->mean_p90_s : p;
-
-				/* Catching up comes after everything that can still be saved. */
-				if (saves_nothing(j))
-					return p / j->late_weight;
-				return -(Max(j->weight, 1e-6) / p) * exp(-Max(slack, 0) / (syncopt_atc_k * mean_p));
-			}
-	}
-	return 0;
+	if (sim->policy == SIM_EDF && !j->scheduled)
+		return (double) j->due;
+	return (double) j->release;
 }
 
 /*
  * May waiting job j start now under the policy, should a slot and room in
- * its destination be free?  *rides_along says it may only while another
- * sync runs into its destination.
+ * its destination be free?  No demand sync runs into a window that
+ * forbids syncing its source.
  */
 static bool
-job_wanted(const Sim *sim, SimJob *j, TimestampTz now, bool *rides_along)
+job_wanted(const Sim *sim, SimJob *j, TimestampTz now)
 {
-	bool		wanted;
-
-	*rides_along = false;
-	if (j->scheduled)
-		return j->eligible <= now;
-	if (sim->policy != SIM_SYNCOPT)
-		wanted = j->eligible <= now;
-	/* With nothing left to save, syncopt only brings given-up deadlines up to date. */
-	else if (saves_nothing(j))
-		wanted = j->late_weight > 0 && j->release <= now && !(j->paused && j->eligible > now);
-	else if (j->eligible <= now)
-		wanted = true;
-	/* It rides along when the warehouse is paid for anyway. */
-	else
-		wanted = *rides_along = !j->paused && j->release <= now;
-	/* No demand sync runs into a window that forbids syncing its source. */
-	return wanted && job_gate(sim, j, now) == 0;
-}
-
-/* A waiting job that may start at this instant, as job_wanted() says. */
-typedef struct Candidate
-{
-	int			job;
-	double		key;			/* its dispatch key */
-	bool		rides_along;
-} Candidate;
-
-/*
- * The waiting jobs that may start now, in job order, with their dispatch
- * keys: neither changes while the slots fill at one instant, only which
- * connectors are busy and how full each destination is.
- */
-static int
-ready_candidates(Sim *sim, TimestampTz now, Candidate *cand)
-{
-	int			n = 0;
-
-	for (int k = 0; k < sim->njob; k++)
-	{
-		SimJob	   *j = &sim->job[k];
-
-		if (j->state != JOB_WAITING || !job_wanted(sim, j, now, &cand[n].rides_along))
-			continue;
-		cand[n].job = k;
-		cand[n++].key = dispatch_key(sim, j, now);
-	}
-	return n;
+	if (j->eligible > now)
+		return false;
+	return j->scheduled || job_gate(sim, j, now) == 0;
 }
 
 /* Start job j at now: its duration, outcome and run record. */
@@ -420,17 +298,17 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 	double		seconds;
 	SimRun	   *run;
 
-	if (sim->rollout)
+	seconds = sim_sync_seconds(sim, i, now);
+	if (sim->history)
 	{
-		seconds = Max(1.0, sim->fleet->conn[i].pred.p50_s);
-		j->fails = false;
+		/* A backtest: it fails when its recorded sync nearest in time failed. */
+		int			k = sim_recorded_run(sim, i, now);
+
+		j->fails = k >= 0 && sim->history->failed[k];
 	}
 	else
-	{
-		seconds = sim_sync_seconds(sim, i, now);
 		j->fails = sim_in_outage(sim, i, now) ||
 			sim_draw(sim->seed, id, (int64) (now / (60 * USECS_PER_SEC)), 7) < sim->fail_p[i];
-	}
 	if (j->fails)
 		seconds = Max(MIN_FAILED_RUN_S, FAILED_RUN_FRACTION * seconds);
 	j->state = JOB_RUNNING;
@@ -438,6 +316,7 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 	j->started = now;
 	j->ends = time_add(now, seconds);
 	sim->busy[i] = true;
+	sim->running_since[i] = now;
 	sim->dest_running[sim->dest_of[i]]++;
 	sim->run = sim_grow(sim->run, sim->nrun, &sim->maxrun, sizeof(SimRun));
 	j->run = sim->nrun;
@@ -450,8 +329,8 @@ start_job(Sim *sim, SimJob *j, TimestampTz now)
 }
 
 /* A sync of connector i that ran [start, end) succeeded: meet what it can. */
-static bool
-meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
+bool
+sim_meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 {
 	bool		useful = false;
 
@@ -462,32 +341,19 @@ meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
 		if (r->done == 0 && r->open <= start)
 		{
 			r->done = end;
-			sim->occ[r->occ].work_left_s -= Max(sim->fleet->conn[i].pred.p50_s, 1.0);
 			useful = true;
-			sim_stale_occurrence(sim, r->occ);
 		}
 	}
 	return useful;
 }
 
 /*
- * The first run of schedule_planner()'s default job (every quarter hour) after
- * t: when the planner, having collected a failed sync, triggers it again.
- */
-static TimestampTz
-next_planning_run(TimestampTz t)
-{
-	int64		every = (int64) (PLANNING_EVERY_S * USECS_PER_SEC);
-
-	return (t / every + 1) * every;
-}
-
-/*
  * Job j's sync ends: record, then retry or finish as the policy says.
- * fifo and edf retry a failure at once, up to MAX_ATTEMPTS; syncopt
- * triggers it again at the next planning run for as long as the sync can
- * save something (its triage drops deadlines it can no longer meet), and
- * leaves a connector whose credentials expired paused until they are fixed.
+ * fifo and edf retry a failure at once, up to MAX_ATTEMPTS.  Under syncopt
+ * the planner reads the outcome (its last success, its failures in a
+ * row) at its next run, which triggers the sync again if it still serves
+ * a deadline; a failure while the credentials are expired pauses the
+ * connector until a human fixes them.
  */
 static void
 finish_job(Sim *sim, SimJob *j)
@@ -496,191 +362,225 @@ finish_job(Sim *sim, SimJob *j)
 	SimRun	   *run = &sim->run[j->run];
 
 	sim->busy[i] = false;
+	sim->running_since[i] = NO_TIME;
 	sim->dest_running[sim->dest_of[i]]--;
 	j->state = JOB_DONE;
 	if (!j->fails)
 	{
-		run->useful = meet_requirements(sim, i, run->start, run->end);
+		run->useful = sim_meet_requirements(sim, i, run->start, run->end);
+		sim->fresh_since[i] = run->start;
+		sim->last_success[i] = run->end;
+		sim->failures_in_row[i] = 0;
 		return;
 	}
+	sim->failures_in_row[i]++;
 	if (j->scheduled)
 		return;
-	if (sim->policy == SIM_SYNCOPT)
+	if (j->triggered)
 	{
-		j->state = JOB_WAITING;
-		sim_stale_connector(sim, i);
 		if (sim_in_outage(sim, i, run->start))
-		{
-			/* Paused until a human fixes the credentials, then resumed. */
-			j->eligible = Max(j->eligible, sim->outage_to[i]);
-			j->paused = true;
-		}
-		else
-			j->eligible = next_planning_run(run->end);
+			sim->paused_until[i] = sim->outage_to[i];
 	}
 	else if (j->attempts < MAX_ATTEMPTS)
 	{
 		j->state = JOB_WAITING;
-		sim_stale_connector(sim, i);
 		j->eligible = run->end;
 	}
 }
 
 /*
- * May syncopt start catch-up job j now?  Never if it would delay what can
- * still be saved: its connector's next sync with a deadline, or any such
- * sync that becomes eligible before j would end at P90 and needs a slot
- * (or room in j's destination, under a per-destination limit).  Nor
- * would it wake its warehouse during a peak price window: a late refresh
- * waits for the warehouse to be busy anyway or for the price to drop.
+ * Start what the last planning run triggered, in its priority order, while
+ * slots are free: a trigger waits for a slot, its connector to be idle and
+ * room in its destination.  Returns the syncs started.
  */
-static bool
-catch_up_fits(const Sim *sim, const SimJob *j, TimestampTz now, int running)
+static int
+start_triggered(Sim *sim, TimestampTz now, int running)
 {
-	TimestampTz ends = time_add(now, sim->fleet->conn[j->conn].pred.p90_s);
-	int			soon = 0;
-	int			soon_here = 0;	/* of those, into j's destination */
+	int			started = 0;
+	int			kept = 0;
 
-	for (int k = 0; k < sim->njob; k++)
+	for (int q = 0; q < sim->nqueue; q++)
 	{
-		const SimJob *w = &sim->job[k];
+		int			i = sim->queue[q];
+		SimJob	   *j;
 
-		if (w->state != JOB_WAITING || w->scheduled || saves_nothing(w))
+		if (running + started >= syncopt_max_concurrent_syncs || sim->busy[i] ||
+			destination_room(sim, i) <= 0)
+		{
+			sim->queue[kept++] = i;
 			continue;
-		if (w->conn == j->conn && w->release < ends)
-			return false;
-		soon += w->eligible < ends;
-		soon_here += w->eligible < ends && sim->dest_of[w->conn] == sim->dest_of[j->conn];
+		}
+		j = add_job(sim, i, now, NO_TIME, 0, false);
+		j->triggered = true;
+		start_job(sim, j, now);
+		started++;
 	}
-	if (running + 1 + soon > syncopt_max_concurrent_syncs || 1 + soon_here > destination_room(sim, j->conn))
-		return false;
-	if (sim->dest_running[sim->dest_of[j->conn]] > 0)
-		return true;
-	for (int w = 0; w < sim->fleet->nwin; w++)
-	{
-		const Window *win = &sim->fleet->win[w];
-
-		if (win->target == 'w' && win->price > 1 && win->ends > now && win->starts < ends)
-			return false;
-	}
-	return true;
+	sim->nqueue = kept;
+	return started;
 }
 
-/* Run the event loop until no job is left to start or the horizon ends. */
+static const SimJob *sort_jobs;
+
+/* Jobs by the time the policy lets them start, then in the order they were made. */
+static int
+compare_eligible(const void *a, const void *b)
+{
+	const SimJob *x = &sort_jobs[*(const int *) a];
+	const SimJob *y = &sort_jobs[*(const int *) b];
+
+	if (x->eligible != y->eligible)
+		return x->eligible < y->eligible ? -1 : 1;
+	return *(const int *) a - *(const int *) b;
+}
+
+/*
+ * The waiting job that goes next among active[0..nactive): startable now
+ * (job_wanted, its connector idle, room in its destination) with the
+ * smallest dispatch key, ties to the job made first; -1 when none.
+ */
+static int
+best_candidate(Sim *sim, const int *active, int nactive, TimestampTz now)
+{
+	int			best = -1;
+	double		best_key = 0;
+
+	for (int a = 0; a < nactive; a++)
+	{
+		int			k = active[a];
+		SimJob	   *j = &sim->job[k];
+		double		key;
+
+		if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0 ||
+			!job_wanted(sim, j, now))
+			continue;
+		key = dispatch_key(sim, j);
+		if (best < 0 || key < best_key || (key == best_key && k < best))
+		{
+			best = k;
+			best_key = key;
+		}
+	}
+	return best;
+}
+
+/*
+ * Run the event loop until no job is left to start or the horizon ends.
+ * Jobs wait in `pending` (by the time they may start) until then, so an
+ * event looks only at the running syncs and the jobs already due to
+ * start: a replay costs about n log n in its jobs, plus the backlog
+ * each event weighs.  Under syncopt every planning instant is an event.
+ */
 void
 sim_run_events(Sim *sim)
 {
 	int			nslots = syncopt_max_concurrent_syncs;
 	int			running = 0;
-	int			live;
-	int			ncand;
-	Candidate  *cand = palloc(sizeof(Candidate) * Max(sim->njob, 1));
-	int		   *in_flight = palloc(sizeof(int) * Max(sim->njob, 1));
-	int			listed = 0;
+	int		   *pending = palloc(sizeof(int) * Max(sim->njob, 1));
+	int			npending = sim->njob;
+	int			admitted = 0;
+	int		   *active = NULL;
+	int			nactive = 0;
+	int			maxactive = 0;
+	int		   *in_flight = palloc(sizeof(int) * Max(nslots, 1));
 	TimestampTz now = sim->start;
 
-	/* The running jobs, in job order: relisted at each event. */
 	for (int k = 0; k < sim->njob; k++)
-		if (sim->job[k].state == JOB_RUNNING)
-			in_flight[listed++] = k;
-	running = listed;
+		pending[k] = k;
+	sort_jobs = sim->job;
+	qsort(pending, npending, sizeof(int), compare_eligible);
+	if (sim->policy == SIM_SYNCOPT)
+		sim->next_planning = sim->start;
 	for (;;)
 	{
 		TimestampTz next = NO_TIME;
+		int			kept = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		/* Completions due by now, earliest first (ties: the first listed). */
+		/* Completions due by now, earliest first (ties: the job made first). */
 		for (;;)
 		{
 			int			first = -1;
 
-			for (int r = 0; r < listed; r++)
+			for (int r = 0; r < running; r++)
 			{
 				const SimJob *j = &sim->job[in_flight[r]];
 
-				if (j->state == JOB_RUNNING && j->ends <= now &&
-					(first < 0 || j->ends < sim->job[first].ends))
-					first = in_flight[r];
+				if (j->ends <= now && (first < 0 || j->ends < sim->job[in_flight[first]].ends ||
+									   (j->ends == sim->job[in_flight[first]].ends &&
+										in_flight[r] < in_flight[first])))
+					first = r;
 			}
 			if (first < 0)
 				break;
-			finish_job(sim, &sim->job[first]);
-			running--;
+			finish_job(sim, &sim->job[in_flight[first]]);
+			/* A retried job waits among the active ones again. */
+			if (sim->job[in_flight[first]].state == JOB_WAITING)
+			{
+				active = sim_grow(active, nactive, &maxactive, sizeof(int));
+				active[nactive++] = in_flight[first];
+			}
+			in_flight[first] = in_flight[--running];
+		}
+		/* Jobs whose time to start has come join the active ones. */
+		while (admitted < npending && sim->job[pending[admitted]].eligible <= now)
+		{
+			active = sim_grow(active, nactive, &maxactive, sizeof(int));
+			active[nactive++] = pending[admitted++];
 		}
 		/* Vendor runs find their connector busy: skipped. */
-		for (int k = 0; sim->policy == SIM_STATIC && k < sim->njob; k++)
+		for (int a = 0; sim->policy == SIM_STATIC && a < nactive; a++)
 		{
-			SimJob	   *j = &sim->job[k];
+			SimJob	   *j = &sim->job[active[a]];
 
 			if (j->scheduled && j->state == JOB_WAITING && j->release <= now && sim->busy[j->conn])
 				j->state = JOB_DONE;
 		}
-		if (sim->policy == SIM_SYNCOPT)
-			sim_triage(sim, now);
-		ncand = running < nslots && now < sim->end ? ready_candidates(sim, now, cand) : 0;
+		if (sim->policy == SIM_SYNCOPT && now >= sim->next_planning && now < sim->end)
+		{
+			sim_engine_plan(sim, now);
+			sim->next_planning = time_add(sim->next_planning, syncopt_planner_interval_s);
+		}
+		if (sim->policy == SIM_SYNCOPT && now < sim->end)
+		{
+			int			first_new = sim->njob;
+
+			running += start_triggered(sim, now, running);
+			for (int k = first_new; k < sim->njob; k++)
+				in_flight[running - (sim->njob - k)] = k;
+		}
 		while (running < nslots && now < sim->end)
 		{
-			int			best = -1;
-			double		best_key = 0;
+			int			best = best_candidate(sim, active, nactive, now);
 
-			for (int c = 0; c < ncand; c++)
-			{
-				const SimJob *j = &sim->job[cand[c].job];
-
-				if (j->state != JOB_WAITING || sim->busy[j->conn] || destination_room(sim, j->conn) <= 0 ||
-					(cand[c].rides_along && sim->dest_running[sim->dest_of[j->conn]] == 0))
-					continue;
-				if (best < 0 || cand[c].key < best_key)
-				{
-					best = cand[c].job;
-					best_key = cand[c].key;
-				}
-			}
 			if (best < 0)
 				break;
-			/* A catch-up is best only when all else has started; it may wait. */
-			if (sim->policy == SIM_SYNCOPT && saves_nothing(&sim->job[best]) &&
-				!catch_up_fits(sim, &sim->job[best], now, running))
-				break;
 			start_job(sim, &sim->job[best], now);
-			running++;
+			in_flight[running++] = best;
 		}
-		/*
-		 * The next event; finished jobs are dropped on the way (in order, so
-		 * ties still go to the job listed first): every pass over the jobs,
-		 * here and in the look-ahead, then skips the week's past syncs.
-		 */
-		live = 0;
-		listed = 0;
-		for (int k = 0; k < sim->njob; k++)
+
+		/* The next event; jobs done are dropped from the active ones, in order. */
+		for (int r = 0; r < running; r++)
+			next = Min(next, sim->job[in_flight[r]].ends);
+		for (int a = 0; a < nactive; a++)
 		{
-			SimJob	   *j = &sim->job[k];
+			SimJob	   *j = &sim->job[active[a]];
 			TimestampTz gate;
 
-			if (j->state == JOB_DONE)
+			if (j->state != JOB_WAITING)
 				continue;
-			if (live != k)
-				sim->job[live] = *j;
-			j = &sim->job[live++];
-			if (j->state == JOB_RUNNING)
-			{
-				in_flight[listed++] = live - 1;
-				next = Min(next, j->ends);
-			}
-			else if (j->state == JOB_WAITING && now < sim->end)
-			{
-				if (j->eligible > now)
-					next = Min(next, j->eligible);
-				else if (sim->policy == SIM_SYNCOPT && j->release > now)
-					next = Min(next, j->release);
-				else if (!j->scheduled && (gate = job_gate(sim, j, now)) != 0)
-					next = Min(next, gate);
-				/* A sync syncopt holds back is looked at again when it plans. */
-				else if (sim->policy == SIM_SYNCOPT && !sim->rollout && !j->scheduled)
-					next = Min(next, sim->next_planning);
-			}
+			active[kept++] = active[a];
+			if (now >= sim->end)
+				continue;
+			if (j->eligible > now)
+				next = Min(next, j->eligible);
+			else if (!j->scheduled && (gate = job_gate(sim, j, now)) != 0)
+				next = Min(next, gate);
 		}
-		sim->njob = live;
+		nactive = kept;
+		if (admitted < npending && now < sim->end)
+			next = Min(next, sim->job[pending[admitted]].eligible);
+		if (sim->policy == SIM_SYNCOPT && sim->next_planning < sim->end)
+			next = Min(next, sim->next_planning);
 		if (next == NO_TIME)
 			break;
 		/* Nothing can change before the next event, or before a slot frees up. */
@@ -688,6 +588,8 @@ sim_run_events(Sim *sim)
 		if (now >= sim->end && running == 0)
 			break;
 	}
-	pfree(cand);
+	pfree(pending);
 	pfree(in_flight);
+	if (active)
+		pfree(active);
 }

@@ -54,7 +54,7 @@ int			syncopt_anomaly_min_training = 7;
  * executor's record step read them with current_setting(); C only gives
  * them a home.  Guardrails are PGC_SIGHUP so that no session can lift them.
  */
-static int	planner_interval_s = 15 * 60;
+int			syncopt_planner_interval_s = 15 * 60;
 static int	planner_min_benefit_s = 5 * 60;
 static int	planner_time_limit_s = 2 * 60;
 static int	pause_after_failures = 3;
@@ -202,7 +202,7 @@ define_decision_gucs(void)
 {
 	DefineCustomIntVariable("syncopt.planner_interval",
 							"Time between planning runs: a sync that must start before the next run is triggered now.",
-							NULL, &planner_interval_s, 15 * 60, 60, 24 * 3600,
+							NULL, &syncopt_planner_interval_s, 15 * 60, 60, 24 * 3600,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("syncopt.planner_min_benefit",
 							"Smallest predicted gain (lateness avoided, priced time saved) worth a proposal.",

@@ -37,6 +37,7 @@ extern int	syncopt_default_sync_duration_s;
 extern double syncopt_atc_k;
 extern int	syncopt_max_concurrent_syncs;
 extern int	syncopt_max_concurrent_per_destination;
+extern int	syncopt_planner_interval_s;
 extern double syncopt_anomaly_threshold;
 extern double syncopt_anomaly_min_change;
 extern int	syncopt_anomaly_training_window_s;

@@ -53,7 +53,9 @@ GRANT EXECUTE ON FUNCTION
     syncopt.digest(timestamptz),
     syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
     syncopt.simulate_world(interval, integer, timestamptz, double precision),
-    syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz)
+    syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz),
+    syncopt.simulate_trace(interval, integer, timestamptz, double precision),
+    syncopt.backtest(timestamptz, timestamptz)
 TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.

@@ -2957,6 +2957,35 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA syncopt TO syncopt_
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA syncopt TO syncopt_worker;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
 
+-- Issue 31 (one decision engine): simulate()'s syncopt policy runs the
+-- planner itself; simulate_trace() shows its planning runs step by step;
+-- backtest() replays recorded syncs against the planner.
+CREATE FUNCTION syncopt.simulate_trace(horizon interval DEFAULT '7 days', seed integer DEFAULT 1,
+                                       start_at timestamptz DEFAULT now(),
+                                       noise double precision DEFAULT 1)
+RETURNS TABLE (kind text, at timestamptz, connector_id bigint, action text, flag boolean,
+               starts_at timestamptz, ends_at timestamptz)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_simulate_trace';
+COMMENT ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) IS
+    'The syncopt replay of simulate() step by step: each planning run''s planned syncs (kind decision: action, flag = triggered, planned start and end) and each sync that ran (kind sync: action succeeded or failed, flag = it met a deadline).';
+REVOKE ALL ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION syncopt.simulate_trace(interval, integer, timestamptz, double precision) TO syncopt_reader, syncopt_worker;
+
+CREATE FUNCTION syncopt.backtest(from_at timestamptz, to_at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, weight double precision,
+               actual_met boolean, actual_late interval, replay_met boolean, replay_late interval,
+               actual_credits double precision, replay_credits double precision,
+               proposed jsonb, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_backtest';
+COMMENT ON FUNCTION syncopt.backtest(timestamptz, timestamptz) IS
+    'The recorded syncs of a period against today''s assets, deadlines and windows: per deadline what happened and what the planner would have done with the same durations and failures (its triggers in proposed), and a total row (asset_id NULL) with credits.';
+REVOKE ALL ON FUNCTION syncopt.backtest(timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION syncopt.backtest(timestamptz, timestamptz) TO syncopt_reader, syncopt_worker;
+
 -- pg_dump keeps user data of extension tables only when registered.  The
 -- state machine and built-in failure patterns come from this script.
 DO $dump$

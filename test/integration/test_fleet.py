@@ -118,6 +118,106 @@ SELECT s.policy, s.seed, s.sla_misses, s.lb_sla_misses, s.weighted_misses, s.lb_
                         self.assertLessEqual(int(lb_syncs), int(syncs))
 
 
+
+class OneEngineTests(unittest.TestCase):
+    """simulate()'s syncopt policy is the planner: at a planning instant T of a
+    replay, the database loaded with the replay's state at T (its syncs so far
+    as history) makes plan() and run_planner() decide what the replay did."""
+
+    # The state at T: the replay's syncs started before T as sync_run (ended
+    # ones as they ended, the others running), no history that the replay
+    # does not count, each connector's last success as the replay left it,
+    # and the connectors a deadline waits for on a manual schedule (the
+    # replay gives them none: syncopt's triggers replace it).
+    STATE_AT = """
+BEGIN;
+SET syncopt.max_concurrent_syncs = 4;
+CREATE TEMP TABLE trace AS SELECT * FROM syncopt.simulate_trace('2 days', {seed}, '{at}', 0);
+DELETE FROM syncopt.sync_run WHERE started_at > '{at}'::timestamptz - interval '9 days';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT t.connector_id, 'replay-' || row_number() OVER (), t.starts_at,
+       CASE WHEN t.ends_at <= '{t}' THEN t.ends_at END,
+       CASE WHEN t.ends_at > '{t}' THEN 'running' ELSE t.action END, 'api'
+  FROM trace t WHERE t.kind = 'sync' AND t.starts_at < '{t}';
+UPDATE syncopt.connector c SET last_success_at = greatest(c.last_success_at, s.last_end)
+  FROM (SELECT connector_id, max(ends_at) AS last_end FROM trace
+         WHERE kind = 'sync' AND action = 'succeeded' AND ends_at <= '{t}' GROUP BY 1) s
+ WHERE s.connector_id = c.connector_id;
+UPDATE syncopt.connector SET schedule_type = 'manual';
+"""
+
+    def test_run_planner_at_t_decides_what_the_replay_did(self):
+        c = integration.CLUSTER
+        seed = 5
+        load(GeneratedFleet(seed=seed, connectors=30, scenario="tight"))
+        checked = triggers_seen = 0
+        for offset in ("2 hours", "12 hours 45 minutes", "13 hours", "28 hours 30 minutes", "37 hours"):
+            t = f"'{AT}'::timestamptz + interval '{offset}'"
+            t_value = c.value(f"SELECT {t}", DB)
+            state = self.STATE_AT.format(seed=seed, at=AT, t=t_value)
+            with self.subTest(offset=offset):
+                # The whole plan: every planned sync, its action and start.
+                diff = c.rows(state + f"""
+SELECT coalesce(p.connector_id, d.connector_id), p.action, d.action, p.planned_start, d.starts_at
+  FROM (SELECT connector_id, action, planned_start FROM syncopt.plan({t}, '24 hours')) p
+  FULL JOIN (SELECT connector_id, action, starts_at FROM trace
+              WHERE kind = 'decision' AND at = {t}) d USING (connector_id)
+ WHERE p.action IS DISTINCT FROM d.action OR p.planned_start IS DISTINCT FROM d.starts_at;
+ROLLBACK;""", DB)
+                self.assertEqual(diff, [])
+                planned = int(c.value(state + f"""
+SELECT count(*) FROM trace WHERE kind = 'decision' AND at = {t};
+ROLLBACK;""", DB))
+                self.assertGreater(planned, 0)
+                # What run_planner() triggers is what the replay triggered.
+                rows = c.rows(state + f"""
+CREATE TEMP TABLE written AS SELECT * FROM syncopt.run_planner({t});
+SELECT (SELECT coalesce(array_agg(connector_id ORDER BY connector_id), '{{}}') FROM written
+         WHERE action = 'trigger_sync'),
+       (SELECT coalesce(array_agg(connector_id ORDER BY connector_id), '{{}}') FROM trace
+         WHERE kind = 'decision' AND at = {t} AND flag);
+ROLLBACK;""", DB)
+                self.assertEqual(rows[0][0], rows[0][1])
+                triggers_seen += rows[0][1] != "{}"
+                checked += 1
+        self.assertEqual(checked, 5)
+        # Some of the instants trigger syncs, so the comparison is not vacuous.
+        self.assertGreater(triggers_seen, 0)
+
+
+    def test_backtest_of_a_replay_recorded_as_history_replays_it(self):
+        # Two days the planner ran (simulate()'s syncopt replay, noise 0),
+        # recorded as the team's history: backtest() over those days must
+        # find what happened equal to what its replay does, deadline by
+        # deadline, and both equal to simulate()'s own count.
+        c = integration.CLUSTER
+        seed = 7
+        load(GeneratedFleet(seed=seed, connectors=30, scenario="tight"))
+        rows = c.rows(f"""
+BEGIN;
+SET syncopt.max_concurrent_syncs = 4;
+CREATE TEMP TABLE trace AS SELECT * FROM syncopt.simulate_trace('2 days', {seed}, '{AT}', 0);
+DELETE FROM syncopt.sync_run WHERE started_at > '{AT}'::timestamptz - interval '9 days';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+SELECT t.connector_id, 'replay-' || row_number() OVER (), t.starts_at, t.ends_at, t.action, 'api'
+  FROM trace t WHERE t.kind = 'sync';
+CREATE TEMP TABLE bt AS SELECT * FROM syncopt.backtest('{AT}', '{AT}'::timestamptz + interval '2 days');
+SELECT (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL),
+       (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL
+         AND (actual_met IS DISTINCT FROM replay_met OR actual_late IS DISTINCT FROM replay_late)),
+       (SELECT count(*) FROM bt WHERE asset_id IS NOT NULL AND NOT replay_met),
+       (SELECT s.sla_misses FROM syncopt.simulate('syncopt', '2 days', {seed}, '{AT}', noise => 0) s),
+       (SELECT round(actual_credits::numeric, 6) = round(replay_credits::numeric, 6) FROM bt WHERE asset_id IS NULL),
+       (SELECT count(*) FROM trace WHERE kind = 'sync');
+ROLLBACK;""", DB)
+        deadlines, differ, replay_missed, simulate_missed, same_credits, syncs = rows[0]
+        self.assertGreater(int(deadlines), 0)
+        self.assertGreater(int(syncs), 0)
+        self.assertEqual(int(differ), 0)
+        self.assertEqual(int(replay_missed), int(simulate_missed))
+        self.assertEqual(same_credits, "t")
+
+
 def hand_world(deadlines, connectors):
     """A one-day world as simulate_world() writes it; durations in seconds, the same each day."""
     return {"horizon_s": 86400.0, "connectors": [

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(95);
+SELECT plan(97);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -140,6 +140,9 @@ SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_appro
 SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'reset_breaker', ARRAY['bigint'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'render_request', ARRAY['bigint'], 'syncopt_reader', ARRAY['EXECUTE']);
+-- Issue 31: the replay's trace and the backtest are analytics readers run.
+SELECT function_privs_are('syncopt', 'simulate_trace', ARRAY['interval', 'integer', 'timestamp with time zone', 'double precision'], 'syncopt_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'backtest', ARRAY['timestamp with time zone', 'timestamp with time zone'], 'syncopt_reader', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'executor_claim', ARRAY['integer', 'bigint[]', 'integer'], 'syncopt_admin', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'executor_abandon', ARRAY['bigint', 'integer', 'boolean', 'text'], 'syncopt_admin', ARRAY[]::text[]);
 -- A Slack webhook URL is a secret: no role but the owner and the workers
