@@ -3,19 +3,23 @@
 # as errors, install, and run every suite against a throwaway cluster.
 #
 # PG_CONFIG picks the PostgreSQL to build and test against (default: Debian
-# 12's 15).  SYNCOPT_PG18=1 then runs the same suites against PostgreSQL 18
-# built from Debian's source package into a cache outside the checkout
-# (test/pg18.sh); where that source cannot be had the leg says so and is
-# skipped.  The last line counts
+# 12's 15).  The full run (make test and CI: no PG_CONFIG, no test names)
+# then runs the same suites against PostgreSQL 18 built from Debian's source
+# package into a cache outside the checkout (test/pg18.sh); where that
+# source cannot be had the leg says so and is skipped.  SYNCOPT_PG18=1 adds
+# the 18 leg to any run, SYNCOPT_PG18=0 leaves it out.  The last line counts
 # every leg: "N passed, N failed" (", N skipped"); the exit status is
 # non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The 18 leg is opt-in for now: its regress suite `dashboards` failed once
-# there (an order that depends on when it runs), and pg_cron cannot be had
-# for it here (docs/operations.md).
-SYNCOPT_PG18="${SYNCOPT_PG18:-0}"
+if [ -z "${SYNCOPT_PG18:-}" ]; then
+    if [ -z "${PG_CONFIG:-}" ] && [ $# -eq 0 ]; then
+        SYNCOPT_PG18=1
+    else
+        SYNCOPT_PG18=0
+    fi
+fi
 
 passed=0
 failed=0
@@ -54,20 +58,29 @@ run_leg "${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" "$@"
 
 if [ "$SYNCOPT_PG18" = 1 ]; then
     leg_start=$(date +%s)
-    pg18="$(bash test/pg18.sh)"
+    # test/pg18.sh's notes (why the leg or its pg_cron tests are skipped)
+    # show before the leg and again at its end, where they are read.
+    notes="$(mktemp)"
+    pg18="$(bash test/pg18.sh 2>"$notes")"
     status=$?
+    cat "$notes" >&2
     if [ $status -eq 0 ]; then
         # Two runs on one machine share the cached server's install: one at a time.
         exec 8>"$(dirname "$(dirname "$pg18")")/.leg-lock"
         flock 8
         run_leg "$pg18" "$@"
         exec 8>&-
+        if [ -s "$notes" ]; then
+            echo "== PostgreSQL 18 leg notes:"
+            cat "$notes"
+        fi
     elif [ $status -eq 3 ]; then
-        echo "== PostgreSQL 18: skipped, its source cannot be had (reason above)"
+        echo "== PostgreSQL 18: skipped, its source cannot be had: $(tail -n 1 "$notes")"
     else
         echo "== PostgreSQL 18: building it failed (exit $status)"
         failed=$((failed + 1))
     fi
+    rm -f "$notes"
     echo "== PostgreSQL 18 leg: $(($(date +%s) - leg_start)) s"
 fi
 
