@@ -82,10 +82,13 @@ fetch_source() {
         echo "Debian's $SUITE suite cannot be reached at $MIRROR (see $LOG)" >&2
         return "$UNAVAILABLE"
     fi
-    if ! (cd "$src/$1" && apt-get "${apt_opts[@]}" -qq source "$1") >>"$LOG" 2>&1; then
-        echo "Debian's $SUITE suite does not provide the source of $1 (see $LOG)" >&2
+    local out
+    if ! out="$(cd "$src/$1" && apt-get "${apt_opts[@]}" -qq source "$1" 2>&1)"; then
+        echo "$out" >>"$LOG"
+        echo "Debian's $SUITE suite does not provide the source of $1 ($(grep -m 1 '^E:' <<<"$out"); see $LOG)" >&2
         return "$UNAVAILABLE"
     fi
+    echo "$out" >>"$LOG"
 }
 
 # The server, and pgcrypto which the regress suites use as an independent
@@ -122,7 +125,7 @@ if [ ! -f "$("$PGC" --pkglibdir)/pg_cron.so" ]; then
             make -s PG_CONFIG="$PGC" install
         ) >>"$LOG" 2>&1 || fail "building pg_cron from $dir against PostgreSQL 18"
     else
-        echo "PostgreSQL 18 leg: without pg_cron; the tests that need it are skipped" >&2
+        echo "PostgreSQL 18 leg: without pg_cron, so the tests that need it are skipped (pg_cron's planner schedule, make demo's tour)" >&2
     fi
 fi
 echo "$PGC"

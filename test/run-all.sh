@@ -12,9 +12,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The 18 leg is opt-in for now: its regress suite `dashboards` failed once
-# there (an order that depends on when it runs), and pg_cron cannot be had
-# for it here (docs/operations.md).
+# The 18 leg is still opt-in: the two-leg run of 2026-12-06 failed once on
+# 18 in test_workers' test_99 (a worker recorded "function
+# syncopt.expire_decisions() does not exist" as an error after DROP
+# EXTENSION), a race in the workers that eb00100 narrowed but did not close
+# (docs/operations.md).
 SYNCOPT_PG18="${SYNCOPT_PG18:-0}"
 
 passed=0
@@ -54,20 +56,29 @@ run_leg "${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" "$@"
 
 if [ "$SYNCOPT_PG18" = 1 ]; then
     leg_start=$(date +%s)
-    pg18="$(bash test/pg18.sh)"
+    # test/pg18.sh's notes (why the leg or its pg_cron tests are skipped)
+    # show before the leg and again at its end, where they are read.
+    notes="$(mktemp)"
+    pg18="$(bash test/pg18.sh 2>"$notes")"
     status=$?
+    cat "$notes" >&2
     if [ $status -eq 0 ]; then
         # Two runs on one machine share the cached server's install: one at a time.
         exec 8>"$(dirname "$(dirname "$pg18")")/.leg-lock"
         flock 8
         run_leg "$pg18" "$@"
         exec 8>&-
+        if [ -s "$notes" ]; then
+            echo "== PostgreSQL 18 leg notes:"
+            cat "$notes"
+        fi
     elif [ $status -eq 3 ]; then
-        echo "== PostgreSQL 18: skipped, its source cannot be had (reason above)"
+        echo "== PostgreSQL 18: skipped, its source cannot be had: $(tail -n 1 "$notes")"
     else
         echo "== PostgreSQL 18: building it failed (exit $status)"
         failed=$((failed + 1))
     fi
+    rm -f "$notes"
     echo "== PostgreSQL 18 leg: $(($(date +%s) - leg_start)) s"
 fi
 

@@ -9,6 +9,7 @@ request.  Each test asks the worker for a poll (syncopt.request_poll), waits
 import unittest
 
 import integration
+from harness.steps import reset_settings, set_settings
 from integration.mock_client import Mock
 
 
@@ -16,6 +17,9 @@ FT_KEY, FT_SECRET = "ft_key", "ft_secret_s3cr3t"
 AB_ID, AB_SECRET = "ab_client", "ab_secret_s3cr3t"
 FLEET = {"fivetran_groups": 3, "fivetran_connections": 12, "airbyte_connections": 10,
          "jobs_per_connection": 6}
+# Short limits so that faults resolve quickly; the worker reloads them.
+SETTINGS = [("syncopt.http_timeout", "'2s'"), ("syncopt.http_max_retry_wait", "'5s'"),
+            ("syncopt.http_max_response_size", "'256kB'"), ("syncopt.http_max_retries", "2")]
 
 
 def c():
@@ -32,12 +36,7 @@ class CollectTests(unittest.TestCase):
     def setUpClass(cls):
         cls.mock = Mock()
         cls.mock.call("/_mock/fleet", dict(FLEET, page_cap=2))
-        # Short limits so that faults resolve quickly; the worker reloads them.
-        for setting, value in [("syncopt.http_timeout", "'2s'"), ("syncopt.http_max_retry_wait", "'5s'"),
-                               ("syncopt.http_max_response_size", "'256kB'"),
-                               ("syncopt.http_max_retries", "2")]:
-            c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
+        set_settings(c(), db(), SETTINGS)
         cls.ft = c().value(
             f"INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
             f"('fivetran', 'mock fivetran', '{cls.mock.base}/fivetran', '1 day') RETURNING account_id", db())
@@ -50,10 +49,7 @@ class CollectTests(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         c().psql("UPDATE syncopt.account SET enabled = false", db())
-        for setting in ("syncopt.http_timeout", "syncopt.http_max_retry_wait",
-                        "syncopt.http_max_response_size", "syncopt.http_max_retries"):
-            c().psql(f"ALTER SYSTEM RESET {setting}", db())
-        c().reload()
+        reset_settings(c(), db(), [name for name, _ in SETTINGS])
         cls.mock.stop()
 
     def setUp(self):

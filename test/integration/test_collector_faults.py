@@ -16,6 +16,7 @@ import time
 import unittest
 
 import integration
+from harness.steps import reset_settings, set_settings
 from integration.mock_client import Mock
 
 FT_KEY, FT_SECRET = "ft_key", "ft_secret_s3cr3t"
@@ -40,9 +41,7 @@ class CollectorFaultTests(unittest.TestCase):
         cls.mock = Mock()
         cls.mock.call("/_mock/fleet", dict(FLEET, page_cap=2))
         # A hung request ends after 5 s, retried once: a hung poll lasts ~10 s.
-        for setting, value in [("syncopt.http_timeout", "'5s'"), ("syncopt.http_max_retries", "1")]:
-            c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
+        set_settings(c(), db(), [("syncopt.http_timeout", "'5s'"), ("syncopt.http_max_retries", "1")])
         cls.accounts = []
 
     @classmethod
@@ -50,9 +49,7 @@ class CollectorFaultTests(unittest.TestCase):
         if cls.accounts:
             c().psql(f"UPDATE syncopt.account SET enabled = false WHERE account_id IN "
                      f"({', '.join(cls.accounts)})", db())
-        for setting in ("syncopt.http_timeout", "syncopt.http_max_retries"):
-            c().psql(f"ALTER SYSTEM RESET {setting}", db())
-        c().reload()
+        reset_settings(c(), db(), ["syncopt.http_timeout", "syncopt.http_max_retries"])
         cls.mock.stop()
 
     def setUp(self):

@@ -15,6 +15,7 @@ import time
 import unittest
 
 import integration
+from harness.steps import DecisionSteps, create_polled_accounts, reset_settings, set_settings, wait_until
 from integration.mock_client import Mock
 
 FT_KEY, FT_SECRET = "ft_key", "ft_secret_s3cr3t"
@@ -22,7 +23,6 @@ AB_ID, AB_SECRET = "ab_client", "ab_secret_s3cr3t"
 SETTINGS = [("syncopt.http_timeout", "'10s'"), ("syncopt.http_max_retry_wait", "'5s'"),
             ("syncopt.http_max_retries", "1"), ("syncopt.executor_max_attempts", "3"),
             ("syncopt.executor_poll_interval", "'2s'")]
-TERMINAL = ("succeeded", "failed", "unknown", "cancelled", "rejected", "expired", "superseded")
 
 
 def c():
@@ -33,31 +33,21 @@ def db():
     return integration.WORKER_DB
 
 
-class ExecuteTests(unittest.TestCase):
+class ExecuteTests(DecisionSteps, unittest.TestCase):
+    proposal_reason = "integration test"
 
     @classmethod
     def setUpClass(cls):
+        cls.pg, cls.dbname = c(), db()
         cls.mock = Mock("--page-cap", "100")
         cls.mock.call("/_mock/fleet", {"fivetran_groups": 1, "fivetran_connections": 24,
                                        "airbyte_connections": 6, "jobs_per_connection": 1})
-        for setting, value in SETTINGS:
-            c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
+        set_settings(c(), db(), SETTINGS)
         if integration.PG_CRON:
             c().psql("CREATE EXTENSION IF NOT EXISTS pg_cron", db())
-        # One transaction: the collector worker sees the accounts only once
-        # this backend has polled them (else its poll and collect() collide).
-        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-                 f"('fivetran', 'exec fivetran', '{cls.mock.base}/fivetran', '1 day'), "
-                 f"('airbyte', 'exec airbyte', '{cls.mock.base}/airbyte/v1', '1 day'); "
-                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
-                 "WHERE name = 'exec fivetran'; "
-                 f"SELECT syncopt.set_credentials(account_id, '{AB_ID}', '{AB_SECRET}') FROM syncopt.account "
-                 "WHERE name = 'exec airbyte'; "
-                 "SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name LIKE 'exec %'; "
-                 "COMMIT;", db())
-        cls.ft = c().value("SELECT account_id FROM syncopt.account WHERE name = 'exec fivetran'", db())
-        cls.ab = c().value("SELECT account_id FROM syncopt.account WHERE name = 'exec airbyte'", db())
+        cls.ft, cls.ab = create_polled_accounts(c(), db(), [
+            ("fivetran", "exec fivetran", f"{cls.mock.base}/fivetran", FT_KEY, FT_SECRET),
+            ("airbyte", "exec airbyte", f"{cls.mock.base}/airbyte/v1", AB_ID, AB_SECRET)])
         # The accounts stay enabled (a disabled account's actions are not sent);
         # their poll_interval of a day keeps the collector away after this poll.
         cls.free = [r[0] for r in c().rows(
@@ -72,9 +62,7 @@ class ExecuteTests(unittest.TestCase):
                  "DELETE FROM syncopt.policy; DELETE FROM syncopt.asset; DELETE FROM syncopt.notification_channel", db())
         if integration.PG_CRON:
             c().psql("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'syncopt-planner'", db())
-        for setting, _ in SETTINGS + [("syncopt.max_auto_actions_per_hour", None)]:
-            c().psql(f"ALTER SYSTEM RESET {setting}", db())
-        c().reload()
+        reset_settings(c(), db(), [name for name, _ in SETTINGS] + ["syncopt.max_auto_actions_per_hour"])
         cls.mock.stop()
 
     def setUp(self):
@@ -87,36 +75,6 @@ class ExecuteTests(unittest.TestCase):
         account = self.ft if vendor == "fivetran" else self.ab
         return int(c().value(f"SELECT connector_id FROM syncopt.connector WHERE external_id = '{ext}' "
                              f"AND account_id = {account}", db())), ext
-
-    def propose(self, cid, action, params="{}"):
-        return int(c().value(f"SELECT (syncopt.propose({cid}, '{action}', '{params}', 'integration test')).decision_id",
-                             db()))
-
-    def approve(self, *ids):
-        c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' "
-                 f"WHERE decision_id IN ({', '.join(map(str, ids))})", db())
-
-    def row(self, decision_id):
-        cols = ["status", "attempts", "http_status", "error", "response"]
-        return dict(zip(cols, c().rows(f"SELECT {', '.join(cols)} FROM syncopt.fivetran_sync_ai_logs "
-                                       f"WHERE decision_id = {decision_id}", db())[0]))
-
-    def settle(self, ids, timeout=60):
-        """Wait until every decision is in a terminal state."""
-        ok = c().wait_for("SELECT bool_and(status IN ('" + "', '".join(TERMINAL) + "')) "
-                          f"FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN ({', '.join(map(str, ids))})",
-                          db(), timeout=timeout)
-        self.assertTrue(ok, f"decisions {ids} did not settle: "
-                        + repr(c().rows("SELECT decision_id, status, error FROM syncopt.fivetran_sync_ai_logs "
-                                        f"WHERE decision_id IN ({', '.join(map(str, ids))})", db()))
-                        + "\n" + c().log_tail(20))
-
-    def executor_pass_done(self):
-        """Wake the executor and wait until it handled that wake (a full pass)."""
-        asked = int(c().value("SELECT wake_requests FROM syncopt.worker_status() WHERE worker = 'executor'", db()))
-        c().psql("SELECT syncopt.wake('executor')", db())
-        self.assertTrue(c().wait_for(f"SELECT wakes_handled > {asked} AND state = 'idle' "
-                                     "FROM syncopt.worker_status() WHERE worker = 'executor'", db(), timeout=30))
 
     def writes(self, path_part=""):
         return [r for r in self.mock.requests()
@@ -268,7 +226,7 @@ class ExecuteTests(unittest.TestCase):
         self.mock.call("/_mock/settings", {"latency": 4})
         try:
             self.approve(*[d for d, _ in decisions])
-            self.assertTrue(self._wait(lambda: len(self.writes()) >= len(decisions), 30),
+            self.assertTrue(wait_until(lambda: len(self.writes()) >= len(decisions), 30),
                             f"the calls did not reach the mock: {self.writes()}")
             if phase == "kill":
                 pid = int(c().value("SELECT pid FROM syncopt.worker_status() WHERE worker = 'executor'", db()))
@@ -279,7 +237,7 @@ class ExecuteTests(unittest.TestCase):
                 c().start()
         finally:
             self.mock.call("/_mock/settings", {"latency": 0})
-        self.assertTrue(self._wait(self._server_up, 60), "the server did not come back")
+        self.assertTrue(wait_until(self._server_up, 60), "the server did not come back")
         ids = [d for d, _ in decisions]
         self.settle(ids, timeout=90)
         writes = self.writes()
@@ -296,18 +254,6 @@ class ExecuteTests(unittest.TestCase):
 
     def _server_up(self):
         return c().psql("SELECT 1", db(), check=False)[0] == 0
-
-    @staticmethod
-    def _wait(predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if predicate():
-                    return True
-            except Exception:
-                pass
-            time.sleep(0.2)
-        return False
 
     def test_concurrent_planning_runs_do_not_duplicate(self):
         cid, _ = self.connector()
@@ -354,7 +300,7 @@ class ExecuteTests(unittest.TestCase):
         d = self.propose(cid, "notify", '{"message": "ERP is late", "severity": "critical"}')
         self.approve(d)
         self.settle([d])
-        ok = self._wait(lambda: any(r["path"].startswith("/hooks/slack") for r in self.mock.requests()), 30)
+        ok = wait_until(lambda: any(r["path"].startswith("/hooks/slack") for r in self.mock.requests()), 30)
         self.assertTrue(ok, "no Slack POST arrived")
         hook = [r for r in self.mock.requests() if r["path"].startswith("/hooks/slack") and "ERP is late" in r["body"]]
         self.assertEqual(len(hook), 1)

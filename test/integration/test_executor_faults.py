@@ -14,17 +14,16 @@ import json
 import os
 import signal
 import subprocess
-import time
 import unittest
 
 import integration
+from harness.steps import DecisionSteps, create_polled_accounts, reset_settings, set_settings, wait_until
 from integration.mock_client import Mock
 
 FT_KEY, FT_SECRET = "ft_key", "ft_secret_s3cr3t"
 SETTINGS = [("syncopt.http_timeout", "'30s'"), ("syncopt.http_max_retry_wait", "'5s'"),
             ("syncopt.http_max_retries", "1"), ("syncopt.executor_max_attempts", "3"),
             ("syncopt.executor_poll_interval", "'2s'")]
-TERMINAL = ("succeeded", "failed", "unknown", "cancelled", "rejected", "expired", "superseded")
 # The cap of a Retry-After wait (HTTP_RETRY_AFTER_MAX_S in src/http.h, docs/operations.md).
 RETRY_AFTER_CAP_S = 3600
 
@@ -37,46 +36,22 @@ def db():
     return integration.WORKER_DB
 
 
-def wait(predicate, timeout):
-    """Poll a predicate (bounded); False if it never held."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-class ExecutorFaultTests(unittest.TestCase):
+class ExecutorFaultTests(DecisionSteps, unittest.TestCase):
+    proposal_reason = "fault test"
 
     @classmethod
     def setUpClass(cls):
+        cls.pg, cls.dbname = c(), db()
         cls.mock = Mock("--page-cap", "100")
         cls.other = Mock("--page-cap", "100")
         for m in (cls.mock, cls.other):
             m.call("/_mock/fleet", {"fivetran_groups": 1, "fivetran_connections": 30,
                                     "airbyte_connections": 0, "jobs_per_connection": 0})
-        for setting, value in SETTINGS:
-            c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
-        cls.ft = cls.account("faults main", cls.mock)
-        cls.ft2 = cls.account("faults other", cls.other)
+        set_settings(c(), db(), SETTINGS)
+        cls.ft, cls.ft2 = create_polled_accounts(c(), db(), [
+            ("fivetran", "faults main", f"{cls.mock.base}/fivetran", FT_KEY, FT_SECRET),
+            ("fivetran", "faults other", f"{cls.other.base}/fivetran", FT_KEY, FT_SECRET)])
         cls.free = {cls.ft: cls.externals(cls.ft), cls.ft2: cls.externals(cls.ft2)}
-
-    @classmethod
-    def account(cls, name, mock):
-        # One transaction: the collector worker sees the account only once
-        # this backend has polled it (else its poll and collect() collide).
-        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-                 f"('fivetran', '{name}', '{mock.base}/fivetran', '1 day'); "
-                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
-                 f"WHERE name = '{name}'; "
-                 f"SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name = '{name}'; "
-                 "COMMIT;", db())
-        return c().value(f"SELECT account_id FROM syncopt.account WHERE name = '{name}'", db())
 
     @classmethod
     def externals(cls, account):
@@ -89,10 +64,8 @@ class ExecutorFaultTests(unittest.TestCase):
     def tearDownClass(cls):
         c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'cancelled' WHERE status = 'approved'; "
                  "DELETE FROM syncopt.policy", db())
-        for setting, _ in SETTINGS + [("syncopt.http_max_concurrency", None),
-                                      ("syncopt.http_max_response_size", None)]:
-            c().psql(f"ALTER SYSTEM RESET {setting}", db())
-        c().reload()
+        reset_settings(c(), db(), [name for name, _ in SETTINGS]
+                       + ["syncopt.http_max_concurrency", "syncopt.http_max_response_size"])
         cls.mock.stop()
         cls.other.stop()
 
@@ -108,29 +81,6 @@ class ExecutorFaultTests(unittest.TestCase):
         return int(c().value(f"SELECT connector_id FROM syncopt.connector WHERE external_id = '{ext}' "
                              f"AND account_id = {account}", db())), ext
 
-    def propose(self, cid, action, params="{}"):
-        return int(c().value(f"SELECT (syncopt.propose({cid}, '{action}', '{params}', 'fault test')).decision_id",
-                             db()))
-
-    def approve(self, *ids):
-        c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' "
-                 f"WHERE decision_id IN ({', '.join(map(str, ids))})", db())
-
-    def row(self, decision_id):
-        cols = ["status", "attempts", "http_status", "error", "response"]
-        return dict(zip(cols, c().rows(f"SELECT {', '.join(cols)} FROM syncopt.fivetran_sync_ai_logs "
-                                       f"WHERE decision_id = {decision_id}", db())[0]))
-
-    def settle(self, ids, timeout=60, states=TERMINAL):
-        """Wait until every decision is in one of the states."""
-        ok = c().wait_for("SELECT bool_and(status IN ('" + "', '".join(states) + "')) "
-                          f"FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN ({', '.join(map(str, ids))})",
-                          db(), timeout=timeout)
-        self.assertTrue(ok, f"decisions {ids} did not settle: "
-                        + repr(c().rows("SELECT decision_id, status, error FROM syncopt.fivetran_sync_ai_logs "
-                                        f"WHERE decision_id IN ({', '.join(map(str, ids))})", db()))
-                        + "\n" + c().log_tail(20))
-
     def writes(self, ext, mock=None):
         return [r for r in (mock or self.mock).requests()
                 if r["method"] in ("POST", "PATCH") and f"/connections/{ext}" in r["path"]]
@@ -139,21 +89,11 @@ class ExecutorFaultTests(unittest.TestCase):
         (mock or self.mock).call("/_mock/faults", fault)
 
     def set(self, setting, value):
-        c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
+        set_settings(c(), db(), [(setting, value)])
         self.executor_pass_done()
 
     def executor_pid(self):
         return int(c().value("SELECT pid FROM syncopt.worker_status() WHERE worker = 'executor'", db()))
-
-    def executor_pass_done(self):
-        """Wake the executor and wait until it handled that wake (a full pass)."""
-        self.assertTrue(c().wait_for("SELECT pid IS NOT NULL FROM syncopt.worker_status() "
-                                     "WHERE worker = 'executor'", db(), timeout=30))
-        asked = int(c().value("SELECT wake_requests FROM syncopt.worker_status() WHERE worker = 'executor'", db()))
-        c().psql("SELECT syncopt.wake('executor')", db())
-        self.assertTrue(c().wait_for(f"SELECT wakes_handled > {asked} AND state = 'idle' "
-                                     "FROM syncopt.worker_status() WHERE worker = 'executor'", db(), timeout=60))
 
     # -- item 4: nothing left executing ----------------------------------
     def test_nul_in_a_2xx_body_is_recorded(self):
@@ -203,7 +143,7 @@ class ExecutorFaultTests(unittest.TestCase):
         exts = "|".join(ext for _, ext in made)
         self.fault(match=f"/connections/({exts})", kind="slow", delay=25, times=len(made))
         self.approve(*[d for d, _ in made])
-        self.assertTrue(wait(lambda: sum(len(self.writes(ext)) for _, ext in made) == len(made), 30))
+        self.assertTrue(wait_until(lambda: sum(len(self.writes(ext)) for _, ext in made) == len(made), 30))
         c().psql(f"SELECT pg_cancel_backend({self.executor_pid()})", db())
         return made
 
@@ -297,7 +237,7 @@ class ExecutorFaultTests(unittest.TestCase):
         self.fault(match=f"/connections/{hung_ext}$", kind="slow", delay=25)
         hung = self.propose(hung_cid, "pause")
         self.approve(hung)
-        self.assertTrue(wait(lambda: len(self.writes(hung_ext)) == 1, 30))
+        self.assertTrue(wait_until(lambda: len(self.writes(hung_ext)) == 1, 30))
         d = self.propose(cid, "pause")
         self.approve(d)
         self.settle([d], timeout=60)
@@ -363,9 +303,9 @@ class ExecutorFaultTests(unittest.TestCase):
         self.fault(match=f"/connections/{ext}$", kind="slow", delay=6)
         d = self.propose(cid, "pause")
         self.approve(d)
-        self.assertTrue(wait(lambda: len(self.writes(ext)) == 1, 30))
+        self.assertTrue(wait_until(lambda: len(self.writes(ext)) == 1, 30))
         os.kill(self.executor_pid(), signal.SIGKILL)
-        self.assertTrue(wait(lambda: c().psql("SELECT 1", db(), check=False)[0] == 0, 60))
+        self.assertTrue(wait_until(lambda: c().psql("SELECT 1", db(), check=False)[0] == 0, 60))
         self.settle([d], timeout=90)
         row = self.row(d)
         self.assertEqual(row["status"], "succeeded", row)
@@ -414,18 +354,18 @@ class ExecutorFaultTests(unittest.TestCase):
         self.fault(match=f"/connections/{ext}$", kind="slow", delay=290)
         d = self.propose(cid, "pause")
         self.approve(d)
-        self.assertTrue(wait(lambda: len(self.writes(ext)) == 1, 30))
+        self.assertTrue(wait_until(lambda: len(self.writes(ext)) == 1, 30))
         pid = self.executor_pid()
         with open(os.path.join(c().data, "postmaster.pid")) as f:
             postmaster = int(f.readline())
         os.kill(postmaster, signal.SIGKILL)
-        gone = wait(lambda: not os.path.exists(f"/proc/{pid}") or
+        gone = wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
                     open(f"/proc/{pid}/stat").read().split()[2] == "Z", 30)
         if not gone:
             os.kill(pid, signal.SIGKILL)
         # Bring the cluster back for the other tests, once every orphan let go
         # of the shared memory.
-        self.assertTrue(wait(self.started, 60), c().log_tail(30))
+        self.assertTrue(wait_until(self.started, 60), c().log_tail(30))
         self.set("syncopt.http_timeout", "'30s'")
         self.assertTrue(gone, "the executor outlived its postmaster for 30 s while waiting on the vendor")
         self.settle([d], timeout=60)

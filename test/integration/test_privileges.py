@@ -21,6 +21,7 @@ import re
 import unittest
 
 import integration
+from harness.steps import DecisionSteps, create_polled_accounts, reset_settings, set_settings
 from integration.mock_client import Mock
 
 HOSTILE = "syncopt_hostile"
@@ -28,7 +29,6 @@ FT_KEY, FT_SECRET = "ftkey-7c1d9e2a5b", "ftsecret-4f8a2c6e9d1b"
 AB_ID, AB_SECRET = "abclient-3e9f1a7c", "absecret-8b2d6f0a4c7e"
 BASIC = base64.b64encode(f"{FT_KEY}:{FT_SECRET}".encode()).decode()
 BEARER = re.compile(r"Bearer [A-Za-z0-9_\-]{20,}")
-TERMINAL = ("succeeded", "failed", "unknown", "cancelled", "rejected", "expired", "superseded")
 SETTINGS = [("syncopt.http_timeout", "'10s'"), ("syncopt.http_max_retries", "0"),
             ("syncopt.executor_max_attempts", "1"), ("syncopt.executor_poll_interval", "'2s'")]
 
@@ -41,30 +41,20 @@ def db():
     return integration.WORKER_DB
 
 
-class PrivilegeTests(unittest.TestCase):
+class PrivilegeTests(DecisionSteps, unittest.TestCase):
+    proposal_reason = "privilege test"
 
     @classmethod
     def setUpClass(cls):
+        cls.pg, cls.dbname = c(), db()
         cls.mock = Mock("--page-cap", "100", "--fivetran-key", FT_KEY, "--fivetran-secret", FT_SECRET,
                         "--airbyte-client-id", AB_ID, "--airbyte-client-secret", AB_SECRET)
         cls.mock.call("/_mock/fleet", {"fivetran_groups": 1, "fivetran_connections": 4,
                                        "airbyte_connections": 2, "jobs_per_connection": 1})
-        for setting, value in SETTINGS:
-            c().psql(f"ALTER SYSTEM SET {setting} = {value}", db())
-        c().reload()
-        # One transaction: the collector worker sees the accounts only once
-        # this backend has polled them, and then not again for a day.
-        c().psql("BEGIN; INSERT INTO syncopt.account (vendor, name, base_url, poll_interval) VALUES "
-                 f"('fivetran', 'priv fivetran', '{cls.mock.base}/fivetran', '1 day'), "
-                 f"('airbyte', 'priv airbyte', '{cls.mock.base}/airbyte/v1', '1 day'); "
-                 f"SELECT syncopt.set_credentials(account_id, '{FT_KEY}', '{FT_SECRET}') FROM syncopt.account "
-                 "WHERE name = 'priv fivetran'; "
-                 f"SELECT syncopt.set_credentials(account_id, '{AB_ID}', '{AB_SECRET}') FROM syncopt.account "
-                 "WHERE name = 'priv airbyte'; "
-                 "SELECT count(*) FROM syncopt.account a, syncopt.collect(a.account_id) WHERE a.name LIKE 'priv %'; "
-                 "COMMIT;", db())
-        cls.ft = c().value("SELECT account_id FROM syncopt.account WHERE name = 'priv fivetran'", db())
-        cls.ab = c().value("SELECT account_id FROM syncopt.account WHERE name = 'priv airbyte'", db())
+        set_settings(c(), db(), SETTINGS)
+        cls.ft, cls.ab = create_polled_accounts(c(), db(), [
+            ("fivetran", "priv fivetran", f"{cls.mock.base}/fivetran", FT_KEY, FT_SECRET),
+            ("airbyte", "priv airbyte", f"{cls.mock.base}/airbyte/v1", AB_ID, AB_SECRET)])
         cls.free = {v: [r[0] for r in c().rows(
             f"SELECT connector_id FROM syncopt.connector WHERE account_id = {a} ORDER BY external_id", db())]
             for v, a in (("fivetran", cls.ft), ("airbyte", cls.ab))}
@@ -75,9 +65,7 @@ class PrivilegeTests(unittest.TestCase):
         cls.drop_hostile()
         c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'cancelled' "
                  "WHERE status::text = 'approved'", db())
-        for setting, _ in SETTINGS:
-            c().psql(f"ALTER SYSTEM RESET {setting}", db())
-        c().reload()
+        reset_settings(c(), db(), [name for name, _ in SETTINGS])
         cls.mock.stop()
 
     def setUp(self):
@@ -116,20 +104,13 @@ class PrivilegeTests(unittest.TestCase):
         self.assertEqual(c().value(f"SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = '{HOSTILE}'", db()),
                          "f", "the hostile role became superuser")
 
-    def propose(self, vendor, action="trigger_sync"):
-        cid = self.free[vendor].pop(0)
-        return int(c().value(f"SELECT (syncopt.propose({cid}, '{action}', '{{}}', 'privilege test')).decision_id",
-                             db()))
+    def propose_on(self, vendor):
+        """A trigger_sync on a connector of the vendor that no other test uses."""
+        return self.propose(self.free[vendor].pop(0), "trigger_sync")
 
     def approve_and_settle(self, *ids):
-        id_list = ", ".join(map(str, ids))
-        c().psql("UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' "
-                 f"WHERE decision_id IN ({id_list})", db())
-        ok = c().wait_for("SELECT bool_and(status::text IN ('" + "', '".join(TERMINAL) + "')) "
-                          f"FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN ({id_list})",
-                          db(), timeout=60)
-        self.assertTrue(ok, c().rows("SELECT decision_id, status::text, error FROM syncopt.fivetran_sync_ai_logs "
-                                     f"WHERE decision_id IN ({id_list})", db()))
+        self.approve(*ids)
+        self.settle(ids)
 
     def reader_visible_text(self):
         """Every row of every relation in syncopt that syncopt_reader may read, as text."""
@@ -165,7 +146,7 @@ class PrivilegeTests(unittest.TestCase):
 
     def test_planted_operator_never_runs_in_the_workers(self):
         self.plant_hostile_operator()
-        decision = self.propose("fivetran")
+        decision = self.propose_on("fivetran")
         self.approve_and_settle(decision)
         # A full executor pass after the outcome: its own queries ran again.
         asked = int(c().value("SELECT wake_requests FROM syncopt.worker_status() WHERE worker = 'executor'", db()))
@@ -195,8 +176,8 @@ class PrivilegeTests(unittest.TestCase):
             {"kind": "echo_request", "match": r"^/fivetran/v1/connections/[^/]+/sync$", "times": 1},
             {"kind": "echo_request", "match": r"^/airbyte/v1/jobs$", "method": "POST", "times": 1},
             {"kind": "echo_request", "status": 200, "match": r"^/fivetran/v1/groups$", "times": 1}])
-        ft = self.propose("fivetran")
-        ab = self.propose("airbyte")
+        ft = self.propose_on("fivetran")
+        ab = self.propose_on("airbyte")
         self.approve_and_settle(ft, ab)
         for d in (ft, ab):
             status, response = c().rows(f"SELECT status::text, response::text FROM syncopt.fivetran_sync_ai_logs "
@@ -218,7 +199,7 @@ class PrivilegeTests(unittest.TestCase):
             self.assert_no_secret(f.read()[log_start:], "the server log")
 
     def test_workers_run_as_syncopt_worker_and_wait_for_a_usable_role(self):
-        decision = self.propose("fivetran")
+        decision = self.propose_on("fivetran")
         self.approve_and_settle(decision)
         # The executor's own transitions ran as the worker role, not as a superuser.
         self.assertEqual(c().rows("SELECT new_status::text, via_role FROM syncopt.decision_event "
