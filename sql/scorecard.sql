@@ -238,7 +238,7 @@ RESET enable_seqscan;
 -- row of an asset something feeds, and for each sync it planned that is
 -- not running yet the P90 its plan used (planned end - planned start).
 INSERT INTO syncopt.policy (mode) VALUES ('shadow');
-SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2025-11-13 08:00+00');
+SELECT count(*) AS shadow_rows, count(*) FILTER (WHERE status <> 'shadow') AS not_shadow FROM syncopt.run_planner('2025-11-13 08:00+00');
 SELECT (SELECT count(*) FROM syncopt.sla_forecast_log l JOIN syncopt.sla_forecast f USING (planner_run_id, asset_id, deadline)
          WHERE l.planned_at = '2025-11-13 08:00+00' AND l.at_risk = f.at_risk AND l.risk = f.risk
            AND l.predicted_ready IS NOT DISTINCT FROM f.predicted_ready) AS logged,
