@@ -145,9 +145,19 @@ typedef struct Fleet
 	int			ntagev;
 	TagEvent   *tagev;
 	double		mean_p90_s;		/* over connectors with a deadline */
-	int			reach_words;	/* graph.c: downstream assets of each */
-	uint64	   *conn_reach;		/* connector, a bitset of reach_words */
+	/* graph.c: the assets with a deadline downstream of each connector */
+	int		   *deadline_pos;	/* asset -> its number among those, or -1 */
+	int			deadline_words; /* words of one connector's bitset */
+	uint64	   *deadline_reach; /* nconn bitsets over deadline_pos */
 } Fleet;
+
+/* Scratch space of graph_downstream(): stamps, stack, and its answer. */
+typedef struct GraphWalk
+{
+	int		   *seen;			/* nconn + nasset: connectors, then assets */
+	int		   *stack;
+	int		   *down;			/* nasset: the assets found, ascending */
+} GraphWalk;
 
 /* What the fleet loader should read besides connectors. */
 #define FLEET_GRAPH		0x01	/* assets, lineage, sync_order, calendar */
@@ -164,6 +174,8 @@ extern void predict_fleet(Fleet *fleet);
 extern void graph_compute(Fleet *fleet);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern bool graph_reaches(const Fleet *fleet, int connector, int asset);
+extern void graph_walk_init(const Fleet *fleet, GraphWalk *walk);
+extern int	graph_downstream(const Fleet *fleet, int ci, GraphWalk *walk);
 
 /* score.c */
 typedef struct Score

@@ -143,9 +143,17 @@ affected_assets(const Fleet *fleet, int ci)
 	int			n = 0;
 
 	if (ci >= 0)
-		for (int a = 0; a < fleet->nasset; a++)
-			if (graph_reaches(fleet, ci, a))
-				names[n++] = CStringGetTextDatum(fleet->asset[a].name);
+	{
+		GraphWalk	walk;
+
+		graph_walk_init(fleet, &walk);
+		n = graph_downstream(fleet, ci, &walk);
+		for (int k = 0; k < n; k++)
+			names[k] = CStringGetTextDatum(fleet->asset[walk.down[k]].name);
+		pfree(walk.seen);
+		pfree(walk.stack);
+		pfree(walk.down);
+	}
 	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 

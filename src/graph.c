@@ -15,7 +15,14 @@
  * assets reachable from it (through lineage and through the connectors that
  * wait for it), of weight x calendar multiplier.  Reachable sets are
  * bitsets built in reverse topological order, so an asset reached along two
- * paths counts once.
+ * paths counts once.  They are built one block of asset columns at a time
+ * (REACH_BLOCK_BYTES for all nodes together), and each connector's sums
+ * are carried from block to block in ascending asset order: memory stays
+ * linear in the graph where whole bitsets grew with assets squared (the
+ * 1 GB allocation limit at about 92,700 assets), the time is the same
+ * word-wise ORs, and the sums add up in the same order as before.  Only
+ * the assets with a deadline are kept per connector (sla_risk asks about
+ * those); schema_drift's list for one connector is a depth-first walk.
  *
  *-------------------------------------------------------------------------
  */
@@ -28,6 +35,9 @@
 #include "analytics.h"
 
 #define STALENESS_CAP	4.0
+
+/* Bitset memory for one block of asset columns, all nodes together. */
+#define REACH_BLOCK_BYTES	(32 * 1024 * 1024)
 
 /*
  * Nodes in an order where each comes after everything downstream of it
@@ -62,37 +72,116 @@ graph_order(int n, const Adjacency *next, const Adjacency *prev)
 	return order;
 }
 
-/* Does the connector's downstream include the asset? */
+/*
+ * Does the connector's downstream include the asset?  graph_compute keeps
+ * this only for assets with a deadline, so asking about another is a bug.
+ */
 bool
 graph_reaches(const Fleet *fleet, int connector, int asset)
 {
-	const uint64 *bits = fleet->conn_reach + (size_t) connector * fleet->reach_words;
+	int			d = fleet->deadline_pos[asset];
+	const uint64 *bits;
 
-	return (bits[asset / 64] >> (asset % 64)) & 1;
+	if (d < 0)
+		elog(ERROR, "syncopt: graph_reaches() asked about asset %d, which has no deadline", asset);
+	bits = fleet->deadline_reach + (Size) connector * fleet->deadline_words;
+	return (bits[d / 64] >> (d % 64)) & 1;
 }
 
-/* Push asset deadlines back through downstream assets; build reach bitsets. */
-static uint64 *
-propagate_assets(Fleet *fleet, int words)
+/* Order ints ascending (qsort). */
+static int
+int_cmp(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Scratch space for graph_downstream() on this fleet. */
+void
+graph_walk_init(const Fleet *fleet, GraphWalk *walk)
+{
+	int			nodes = fleet->nconn + fleet->nasset;
+
+	walk->seen = palloc0(sizeof(int) * Max(nodes, 1));
+	walk->stack = palloc(sizeof(int) * Max(nodes, 1));
+	walk->down = palloc(sizeof(int) * Max(fleet->nasset, 1));
+}
+
+/*
+ * Push node w (connectors first, then assets) on the walk's stack unless
+ * this walk has already stamped it.
+ */
+static inline void
+walk_push(GraphWalk *walk, int w, int stamp, int *top)
+{
+	if (walk->seen[w] != stamp)
+	{
+		walk->seen[w] = stamp;
+		walk->stack[(*top)++] = w;
+	}
+}
+
+/*
+ * The distinct assets downstream of connector ci, ascending, into
+ * walk->down; returns how many.  Nodes are stamped with ci + 1 when first
+ * pushed, so the stamps need no clearing between connectors and each node
+ * is pushed at most once per walk.
+ */
+int
+graph_downstream(const Fleet *fleet, int ci, GraphWalk *walk)
+{
+	int			stamp = ci + 1;
+	int			top = 0;
+	int			n = 0;
+
+	walk_push(walk, ci, stamp, &top);
+	while (top > 0)
+	{
+		int			v = walk->stack[--top];
+
+		if (v < fleet->nconn)
+		{
+			for (int e = fleet->conn_after.off[v]; e < fleet->conn_after.off[v + 1]; e++)
+				walk_push(walk, fleet->conn_after.idx[e], stamp, &top);
+			for (int e = fleet->conn_assets.off[v]; e < fleet->conn_assets.off[v + 1]; e++)
+				walk_push(walk, fleet->nconn + fleet->conn_assets.idx[e], stamp, &top);
+		}
+		else
+		{
+			int			a = v - fleet->nconn;
+
+			walk->down[n++] = a;
+			for (int e = fleet->asset_next.off[a]; e < fleet->asset_next.off[a + 1]; e++)
+				walk_push(walk, fleet->nconn + fleet->asset_next.idx[e], stamp, &top);
+		}
+	}
+	/* Ascending: sums then add up in the same order on every call. */
+	qsort(walk->down, n, sizeof(int), int_cmp);
+	return n;
+}
+
+/*
+ * Push asset deadlines back through downstream assets; returns the order
+ * used (downstream first).
+ */
+static int *
+propagate_assets(Fleet *fleet)
 {
 	int		   *order = graph_order(fleet->nasset, &fleet->asset_next,
-											&fleet->asset_prev_assets);
-	uint64	   *reach = palloc0(sizeof(uint64) * (size_t) Max(fleet->nasset, 1) * words);
+									&fleet->asset_prev_assets);
 
 	for (int k = 0; k < fleet->nasset; k++)
 	{
 		int			i = order[k];
 		Asset	   *a = &fleet->asset[i];
-		uint64	   *bits = reach + (size_t) i * words;
 
 		a->due = a->deadline;
 		a->due_asset = a->deadline != NO_TIME ? i : -1;
-		bits[i / 64] |= UINT64CONST(1) << (i % 64);
 		for (int e = fleet->asset_next.off[i]; e < fleet->asset_next.off[i + 1]; e++)
 		{
-			int			s = fleet->asset_next.idx[e];
-			Asset	   *down = &fleet->asset[s];
-			uint64	   *sbits = reach + (size_t) s * words;
+			Asset	   *down = &fleet->asset[fleet->asset_next.idx[e]];
 
 			if (down->due != NO_TIME)
 			{
@@ -104,12 +193,9 @@ propagate_assets(Fleet *fleet, int words)
 					a->due_asset = down->due_asset;
 				}
 			}
-			for (int w = 0; w < words; w++)
-				bits[w] |= sbits[w];
 		}
 	}
-	pfree(order);
-	return reach;
+	return order;
 }
 
 /* The largest tag-scoped calendar multiplier in force for c at time t. */
@@ -135,27 +221,30 @@ tag_multiplier(const Fleet *fleet, const Connector *c, TimestampTz t, const char
 	return best;
 }
 
-/* Weight, calendar multiplier and staleness of a connector from its reach. */
+/*
+ * Add the assets of one block of a connector's reach (words first.. of the
+ * whole bitset, ascending) to its weight, calendar and staleness, and keep
+ * those with a deadline in its row of fleet->deadline_reach.
+ */
 static void
-summarise_reach(Fleet *fleet, Connector *c, const uint64 *bits)
+add_reach_block(Fleet *fleet, int ci, const uint64 *bits, int first, int nwords)
 {
-	const char *tag_event = NULL;
-	double		tag_mult;
+	Connector  *c = &fleet->conn[ci];
+	uint64	   *keep = fleet->deadline_reach + (Size) ci * fleet->deadline_words;
 
-	c->weight = 0;
-	c->ndown = 0;
-	c->calendar = 1;
-	c->staleness = 0;
-	for (int w = 0; w < fleet->reach_words; w++)
+	for (int w = 0; w < nwords; w++)
 	{
 		uint64		word = bits[w];
 
 		while (word)
 		{
-			int			i = w * 64 + pg_rightmost_one_pos64(word);
+			int			i = (first + w) * 64 + pg_rightmost_one_pos64(word);
 			Asset	   *a = &fleet->asset[i];
+			int			d = fleet->deadline_pos[i];
 
 			word &= word - 1;
+			if (d >= 0)
+				keep[d / 64] |= UINT64CONST(1) << (d % 64);
 			c->ndown++;
 			c->weight += a->weight * a->multiplier;
 			if (a->multiplier > c->calendar)
@@ -177,6 +266,15 @@ summarise_reach(Fleet *fleet, Connector *c, const uint64 *bits)
 			}
 		}
 	}
+}
+
+/* Apply the tag-scoped calendar multiplier once a connector's reach is summed. */
+static void
+finish_weight(Fleet *fleet, Connector *c)
+{
+	const char *tag_event = NULL;
+	double		tag_mult;
+
 	tag_mult = tag_multiplier(fleet, c, c->due != NO_TIME ? c->due : fleet->at, &tag_event);
 	if (tag_mult > 1)
 	{
@@ -190,32 +288,99 @@ summarise_reach(Fleet *fleet, Connector *c, const uint64 *bits)
 }
 
 /*
+ * One block of asset columns (words first..first+nwords of every reach
+ * bitset): build the block's bits for assets, then connectors, in reverse
+ * topological order, and add them to the connectors' sums.
+ */
+static void
+reach_block(Fleet *fleet, const int *asset_order, const int *conn_order,
+			uint64 *areach, uint64 *creach, int first, int nwords)
+{
+	memset(areach, 0, sizeof(uint64) * (Size) Max(fleet->nasset, 1) * nwords);
+	memset(creach, 0, sizeof(uint64) * (Size) Max(fleet->nconn, 1) * nwords);
+	for (int k = 0; k < fleet->nasset; k++)
+	{
+		int			i = asset_order[k];
+		uint64	   *bits = areach + (Size) i * nwords;
+
+		if (i / 64 >= first && i / 64 < first + nwords)
+			bits[i / 64 - first] |= UINT64CONST(1) << (i % 64);
+		for (int e = fleet->asset_next.off[i]; e < fleet->asset_next.off[i + 1]; e++)
+		{
+			const uint64 *sbits = areach + (Size) fleet->asset_next.idx[e] * nwords;
+
+			for (int w = 0; w < nwords; w++)
+				bits[w] |= sbits[w];
+		}
+	}
+	for (int k = 0; k < fleet->nconn; k++)
+	{
+		int			i = conn_order[k];
+		uint64	   *bits = creach + (Size) i * nwords;
+
+		for (int e = fleet->conn_assets.off[i]; e < fleet->conn_assets.off[i + 1]; e++)
+		{
+			const uint64 *abits = areach + (Size) fleet->conn_assets.idx[e] * nwords;
+
+			for (int w = 0; w < nwords; w++)
+				bits[w] |= abits[w];
+		}
+		for (int e = fleet->conn_after.off[i]; e < fleet->conn_after.off[i + 1]; e++)
+		{
+			const uint64 *cbits = creach + (Size) fleet->conn_after.idx[e] * nwords;
+
+			for (int w = 0; w < nwords; w++)
+				bits[w] |= cbits[w];
+		}
+		add_reach_block(fleet, i, bits, first, nwords);
+	}
+}
+
+/*
+ * Number the assets that have a deadline (fleet->deadline_pos) and make
+ * room for each connector's bitset of those it reaches.
+ */
+static void
+init_deadline_reach(Fleet *fleet)
+{
+	int			n = 0;
+
+	fleet->deadline_pos = palloc(sizeof(int) * Max(fleet->nasset, 1));
+	for (int i = 0; i < fleet->nasset; i++)
+		fleet->deadline_pos[i] = fleet->asset[i].deadline != NO_TIME ? n++ : -1;
+	fleet->deadline_words = Max((n + 63) / 64, 1);
+	fleet->deadline_reach = MemoryContextAllocHuge(CurrentMemoryContext,
+												   sizeof(uint64) * (Size) Max(fleet->nconn, 1) *
+												   fleet->deadline_words);
+	memset(fleet->deadline_reach, 0,
+		   sizeof(uint64) * (Size) Max(fleet->nconn, 1) * fleet->deadline_words);
+}
+
+/*
  * Due times, downstream weights and staleness for every connector.  Needs
  * the predictions (P90 of connectors that wait for others).
  */
 void
 graph_compute(Fleet *fleet)
 {
-	int			words = (fleet->nasset + 63) / 64;
-	uint64	   *asset_reach = propagate_assets(fleet, Max(words, 1));
+	int		   *asset_order = propagate_assets(fleet);
 	int		   *order = graph_order(fleet->nconn, &fleet->conn_after,
-											&fleet->conn_before);
+									&fleet->conn_before);
+	int			words = Max((fleet->nasset + 63) / 64, 1);
+	int			block;
+	uint64	   *areach;
+	uint64	   *creach;
 	double		p90_sum = 0;
 	int			p90_n = 0;
 
-	fleet->reach_words = Max(words, 1);
-	fleet->conn_reach = palloc0(sizeof(uint64) * (size_t) Max(fleet->nconn, 1) * fleet->reach_words);
+	/* Downstream first, so the due of a connector waiting for c is final. */
 	for (int k = 0; k < fleet->nconn; k++)
 	{
-		int			i = order[k];
-		Connector  *c = &fleet->conn[i];
-		uint64	   *bits = fleet->conn_reach + (size_t) i * fleet->reach_words;
+		Connector  *c = &fleet->conn[order[k]];
 
-		for (int e = fleet->conn_assets.off[i]; e < fleet->conn_assets.off[i + 1]; e++)
+		for (int e = fleet->conn_assets.off[order[k]]; e < fleet->conn_assets.off[order[k] + 1]; e++)
 		{
-			int			ai = fleet->conn_assets.idx[e];
-			Asset	   *a = &fleet->asset[ai];
-			uint64	   *abits = asset_reach + (size_t) ai * fleet->reach_words;
+			Asset	   *a = &fleet->asset[fleet->conn_assets.idx[e]];
 
 			if (a->due != NO_TIME && time_add(a->due, -a->duration_s) < c->due)
 			{
@@ -223,14 +388,11 @@ graph_compute(Fleet *fleet)
 				c->due_asset = a->due_asset;
 				c->due_via = -1;
 			}
-			for (int w = 0; w < fleet->reach_words; w++)
-				bits[w] |= abits[w];
 		}
-		for (int e = fleet->conn_after.off[i]; e < fleet->conn_after.off[i + 1]; e++)
+		for (int e = fleet->conn_after.off[order[k]]; e < fleet->conn_after.off[order[k] + 1]; e++)
 		{
 			int			ci = fleet->conn_after.idx[e];
 			Connector  *later = &fleet->conn[ci];
-			uint64	   *cbits = fleet->conn_reach + (size_t) ci * fleet->reach_words;
 
 			if (later->due != NO_TIME && time_add(later->due, -later->pred.p90_s) < c->due)
 			{
@@ -238,18 +400,33 @@ graph_compute(Fleet *fleet)
 				c->due_asset = later->due_asset;
 				c->due_via = ci;
 			}
-			for (int w = 0; w < fleet->reach_words; w++)
-				bits[w] |= cbits[w];
 		}
-		if (fleet->nasset > 0)
-			summarise_reach(fleet, c, bits);
 		if (c->due != NO_TIME)
 		{
 			p90_sum += c->pred.p90_s;
 			p90_n++;
 		}
+		c->weight = 0;
+		c->ndown = 0;
+		c->calendar = 1;
+		c->staleness = 0;
 	}
 	fleet->mean_p90_s = p90_n > 0 ? p90_sum / p90_n : 0;
+
+	init_deadline_reach(fleet);
+	block = Max((int) (REACH_BLOCK_BYTES / (sizeof(uint64) * (Size) (fleet->nasset + fleet->nconn + 1))), 1);
+	block = Min(block, words);
+	areach = palloc(sizeof(uint64) * (Size) Max(fleet->nasset, 1) * block);
+	creach = palloc(sizeof(uint64) * (Size) Max(fleet->nconn, 1) * block);
+	if (fleet->nasset > 0)
+	{
+		for (int first = 0; first < words; first += block)
+			reach_block(fleet, asset_order, order, areach, creach, first, Min(block, words - first));
+		for (int i = 0; i < fleet->nconn; i++)
+			finish_weight(fleet, &fleet->conn[i]);
+	}
+	pfree(areach);
+	pfree(creach);
+	pfree(asset_order);
 	pfree(order);
-	pfree(asset_reach);
 }
