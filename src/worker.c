@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -26,6 +27,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -74,17 +76,30 @@ syncopt_register_workers(void)
 	}
 }
 
-/* Whether the extension is installed in the worker's database. */
+/*
+ * Whether the extension is installed in the worker's database.
+ *
+ * A DROP EXTENSION becomes visible before it sends its cache invalidations,
+ * and PostgreSQL 18 looks extensions up through the syscache: a pass can fail
+ * on a function already gone while the cache still names the extension.  So
+ * a found extension is locked, which waits for a dropping transaction to end
+ * and takes in its invalidations, and then looked up again.
+ */
 static bool
 extension_installed(void)
 {
-	bool		installed;
+	Oid			extension;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	installed = OidIsValid(get_extension_oid("syncopt", true));
+	extension = get_extension_oid("syncopt", true);
+	if (OidIsValid(extension))
+	{
+		LockDatabaseObject(ExtensionRelationId, extension, 0, AccessShareLock);
+		extension = get_extension_oid("syncopt", true);
+	}
 	CommitTransactionCommand();
-	return installed;
+	return OidIsValid(extension);
 }
 
 /*
