@@ -3,21 +3,23 @@
 # as errors, install, and run every suite against a throwaway cluster.
 #
 # PG_CONFIG picks the PostgreSQL to build and test against (default: Debian
-# 12's 15).  SYNCOPT_PG18=1 then runs the same suites against PostgreSQL 18
-# built from Debian's source package into a cache outside the checkout
-# (test/pg18.sh); where that source cannot be had the leg says so and is
-# skipped.  The last line counts
+# 12's 15).  The full run (make test and CI: no PG_CONFIG, no test names)
+# then runs the same suites against PostgreSQL 18 built from Debian's source
+# package into a cache outside the checkout (test/pg18.sh); where that
+# source cannot be had the leg says so and is skipped.  SYNCOPT_PG18=1 adds
+# the 18 leg to any run, SYNCOPT_PG18=0 leaves it out.  The last line counts
 # every leg: "N passed, N failed" (", N skipped"); the exit status is
 # non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The 18 leg is still opt-in: the two-leg run of 2026-12-06 failed once on
-# 18 in test_workers' test_99 (a worker recorded "function
-# syncopt.expire_decisions() does not exist" as an error after DROP
-# EXTENSION), a race in the workers that eb00100 narrowed but did not close
-# (docs/operations.md).
-SYNCOPT_PG18="${SYNCOPT_PG18:-0}"
+if [ -z "${SYNCOPT_PG18:-}" ]; then
+    if [ -z "${PG_CONFIG:-}" ] && [ $# -eq 0 ]; then
+        SYNCOPT_PG18=1
+    else
+        SYNCOPT_PG18=0
+    fi
+fi
 
 passed=0
 failed=0
