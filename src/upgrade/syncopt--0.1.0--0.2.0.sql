@@ -3012,8 +3012,6 @@ BEGIN
 END
 $dump$;
 
--- Let the workers, which may be waiting for this extension, start at once.
-SELECT syncopt.wake();
 
 
 -- ===================================================================
@@ -4494,3 +4492,6 @@ GRANT EXECUTE ON FUNCTION syncopt.asset_inputs(bigint), syncopt.record_forecasts
 SELECT pg_catalog.pg_extension_config_dump('syncopt.sla_outcome', '');
 SELECT pg_catalog.pg_extension_config_dump('syncopt.sla_forecast_log', '');
 SELECT pg_catalog.pg_extension_config_dump('syncopt.duration_forecast', '');
+
+-- Let the workers, which may be waiting for this extension, start at once.
+SELECT syncopt.wake();
