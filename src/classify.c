@@ -319,6 +319,19 @@ clipped(const char *s)
 	return cut < len ? psprintf("%.*s...", cut, s) : pstrdup(s);
 }
 
+/* The verdict when nothing decided: unknown, never retried, with why. */
+static void
+unknown_verdict(const char *remediation, char *explanation, Classification *out)
+{
+	out->category = "unknown";
+	out->retryable = false;
+	out->remediation = remediation;
+	out->explanation = explanation;
+	out->source = "none";
+	out->source_id = 0;
+	out->confidence = 0;
+}
+
 /* A verdict of the labelled example e at similarity. */
 static void
 example_verdict(const Triage *triage, const LearnedExample *e, double similarity, Classification *out)
@@ -380,14 +393,9 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	}
 	else
 	{
-		out->category = "unknown";
-		out->retryable = false;
-		out->remediation = "Nothing recognised the message: read it and the vendor's logs, then label the run with "
-			"syncopt.label_failure() so the next failure worded so is recognised.";
-		out->explanation = "no vendor code, rule or labelled example matched";
-		out->source = "none";
-		out->source_id = 0;
-		out->confidence = 0;
+		unknown_verdict("Nothing recognised the message: read it and the vendor's logs, then label the run with "
+						"syncopt.label_failure() so the next failure worded so is recognised.",
+						"no vendor code, rule or labelled example matched", out);
 		return;
 	}
 	if (!out->retryable && category_retry_safe(out->category))
@@ -443,15 +451,10 @@ classify(const char *message, const char *code, const char *vendor,
 	}
 	else
 	{
-		out->category = "unknown";
-		out->retryable = false;
 		/* The vendors' REST APIs report a failed sync without its reason. */
-		out->remediation = "No reason was recorded (the vendors' REST APIs give none; the Fivetran "
-			"Platform Connector log and webhooks do): look the run up in the vendor's UI or logs.";
-		out->explanation = "no message or code to classify";
-		out->source = "none";
-		out->source_id = 0;
-		out->confidence = 0;
+		unknown_verdict("No reason was recorded (the vendors' REST APIs give none; the Fivetran "
+						"Platform Connector log and webhooks do): look the run up in the vendor's UI or logs.",
+						"no message or code to classify", out);
 	}
 
 	/* Safety by construction: see the file comment. */
