@@ -8,8 +8,10 @@
  *	1. a vendor-native code, because the vendor knows best: Airbyte's
  *	   failureType (config_error, system_error, transient_error,
  *	   refresh_schema, manual_cancellation), Fivetran's sync_state
- *	   rescheduled, setup_state broken/incomplete and a sync_end status of
- *	   FAILURE_WITH_TASK (a task waits for a person), and HTTP status codes;
+ *	   rescheduled, setup_state broken/incomplete, a sync_end status of
+ *	   FAILURE_WITH_TASK and a task ('task:<code>', a sync_end's taskType or
+ *	   a connection's status.tasks: a person must act), and HTTP status
+ *	   codes;
  *	2. a user's own rule of syncopt.failure_pattern (builtin = false), tried
  *	   by priority: what a team writes down overrides everything learned;
  *	3. the first matching built-in rule of syncopt.failure_pattern, unless
@@ -111,6 +113,21 @@ static const NativeCode native_codes[] = {
 	"The source rate-limited the sync (HTTP 429): wait for the quota to reset."},
 	{"504", "timeout", true,
 	"A gateway timed out (HTTP 504); an automatic retry is safe."},
+};
+
+/*
+ * Fivetran tasks, recorded as 'task:<code>' (a sync_end's taskType, or the
+ * first of a connection's status.tasks when the REST API showed the
+ * failure): a person must act before the connector syncs again, so none is
+ * retryable.  A task not listed here still decides (task_verdict).
+ */
+static const NativeCode fivetran_tasks[] = {
+	{"reconnect", "credentials", false,
+	"Fivetran asks for the source to be reconnected (its authorization failed or was revoked): "
+	"reconnect it in Fivetran, then re-run."},
+	{"reconnect_warehouse", "configuration", false,
+	"Fivetran asks for the connection to the database to be set up again: "
+	"fix what the task and its reason name in Fivetran, then re-run."},
 };
 
 /* A rule of syncopt.failure_pattern. */
@@ -403,6 +420,25 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 									"retryable cause, so a person decides before any retry", out->explanation);
 }
 
+/* Decide from a Fivetran task code ('task:' stripped): every task waits for a person. */
+static void
+task_verdict(const char *task, Classification *out)
+{
+	for (int i = 0; i < (int) lengthof(fivetran_tasks); i++)
+		if (pg_strcasecmp(task, fivetran_tasks[i].code) == 0)
+		{
+			out->category = fivetran_tasks[i].category;
+			out->retryable = false;
+			out->remediation = fivetran_tasks[i].remediation;
+			out->explanation = psprintf("vendor code \"task:%s\": Fivetran waits for a person", fivetran_tasks[i].code);
+			return;
+		}
+	out->category = "configuration";
+	out->retryable = false;
+	out->remediation = "Fivetran lists a task for this connection: open it in Fivetran, do what the task asks, then re-run.";
+	out->explanation = psprintf("vendor code \"task:%s\": Fivetran waits for a person", task);
+}
+
 /* Decide from a vendor-native code (step 1 of the file comment); false when it means nothing. */
 static bool
 classify_code(const char *code, Classification *out)
@@ -410,6 +446,11 @@ classify_code(const char *code, Classification *out)
 	out->source = "vendor_code";
 	out->source_id = 0;
 	out->confidence = 1.0;
+	if (pg_strncasecmp(code, "task:", 5) == 0 && code[5] != '\0')
+	{
+		task_verdict(code + 5, out);
+		return true;
+	}
 	for (int i = 0; i < (int) lengthof(native_codes); i++)
 		if (pg_strcasecmp(code, native_codes[i].code) == 0)
 		{

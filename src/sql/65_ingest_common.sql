@@ -170,3 +170,17 @@ AS $$
 $$;
 COMMENT ON FUNCTION syncopt.fivetran_end_status(text) IS
     'Fivetran sync_end status (SUCCESSFUL, FAILURE, FAILURE_WITH_TASK, RESCHEDULED, CANCELED) as a sync_run status; NULL when unknown.';
+
+-- The vendor code of a Fivetran sync_end (its data.status and taskType;
+-- issue 30, structured vendor signals): the task a person must do,
+-- 'task:<taskType>', else the status where it says more than "failed"
+-- (failure_with_task, rescheduled); NULL for SUCCESSFUL, FAILURE and
+-- CANCELED, whose reason text is all there is.  classify.c reads it.
+CREATE FUNCTION syncopt.fivetran_end_code(status text, task_type text) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN nullif(btrim(task_type), '') IS NOT NULL THEN 'task:' || left(btrim(task_type), 195)
+                WHEN upper(status) IN ('FAILURE_WITH_TASK', 'RESCHEDULED') THEN lower(status) END
+$$;
+COMMENT ON FUNCTION syncopt.fivetran_end_code(text, text) IS
+    'Vendor code of a Fivetran sync_end: task:<taskType>, failure_with_task or rescheduled; NULL when the status says no more than its run status.';

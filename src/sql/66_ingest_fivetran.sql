@@ -45,7 +45,17 @@ AS $$
         syncopt.json_enum_problem(item #> '{status,update_state}', '{on_schedule,delayed}', true,
                                   at || '.status.update_state'),
         syncopt.json_field_problem(item #> '{status,is_historical_sync}', 'boolean', true,
-                                   at || '.status.is_historical_sync'))
+                                   at || '.status.is_historical_sync'),
+        syncopt.json_field_problem(item #> '{status,tasks}', 'array', true, at || '.status.tasks'),
+        syncopt.json_field_problem(item #> '{status,warnings}', 'array', true, at || '.status.warnings'),
+        (SELECT format('field "%s.status.%s[%s].code" must be a non-empty string of at most 200 characters',
+                       at, k.field, t.i - 1)
+           FROM unnest(ARRAY['tasks', 'warnings']) AS k(field),
+                jsonb_array_elements(CASE jsonb_typeof(item #> ARRAY['status', k.field]) WHEN 'array'
+                                     THEN item #> ARRAY['status', k.field] ELSE '[]' END) WITH ORDINALITY AS t(e, i)
+          WHERE jsonb_typeof(t.e -> 'code') IS DISTINCT FROM 'string' OR btrim(t.e ->> 'code') = ''
+             OR length(t.e ->> 'code') > 200
+          LIMIT 1))
 $$;
 
 -- The shared body of the two connection ingesters: validate every item,
@@ -58,7 +68,11 @@ $$;
 -- The REST API has no sync history, so such a run is only its end
 -- (duration_known = false); it is not recorded when the Platform
 -- Connector log or a webhook already gave the same run (same status, end
--- within two minutes).  Returns the connectors and runs it changed.
+-- within two minutes).  A new failed run carries the vendor's code for
+-- what blocks the connection, when it says: its first task
+-- ('task:<code>'), else a broken or incomplete setup.  The connection's
+-- tasks and warnings replace its rows of syncopt.connector_task.  Returns
+-- the connectors and runs it changed.
 CREATE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -128,8 +142,46 @@ BEGIN
         RETURNING 1)
     SELECT count(*) INTO touched FROM up;
 
+    -- Tasks and warnings: each list the body gives replaces the stored one.
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'id') c.connector_id, e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+          JOIN syncopt.connector c
+            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
+         ORDER BY e.item ->> 'id', e.i DESC
+    ), lists AS (
+        SELECT s.connector_id, k.kind, s.item #> ARRAY['status', k.field] AS list
+          FROM src s
+         CROSS JOIN (VALUES ('task', 'tasks'), ('warning', 'warnings')) AS k(kind, field)
+         WHERE jsonb_typeof(s.item #> ARRAY['status', k.field]) = 'array'
+    ), listed AS (
+        SELECT DISTINCT ON (l.connector_id, l.kind, t.e ->> 'code')
+               l.connector_id, l.kind, t.e ->> 'code' AS code,
+               left(t.e ->> 'message', 2000) AS message, left(t.e ->> 'details', 2000) AS details
+          FROM lists l, jsonb_array_elements(l.list) WITH ORDINALITY AS t(e, i)
+         ORDER BY l.connector_id, l.kind, t.e ->> 'code', t.i
+    ), gone AS (
+        DELETE FROM syncopt.connector_task x
+         USING lists l
+         WHERE x.connector_id = l.connector_id AND x.kind = l.kind
+           AND NOT EXISTS (SELECT FROM listed n
+                            WHERE n.connector_id = x.connector_id AND n.kind = x.kind AND n.code = x.code)
+    )
+    INSERT INTO syncopt.connector_task AS x (connector_id, kind, code, message, details)
+    SELECT n.connector_id, n.kind, n.code, n.message, n.details FROM listed n
+    ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
+    WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
+
     WITH ends AS (
-        SELECT DISTINCT c.connector_id, x.status, x.at
+        SELECT DISTINCT c.connector_id, x.status, x.at,
+               CASE WHEN x.status = 'failed' THEN coalesce(
+                   (SELECT 'task:' || (t.e ->> 'code')
+                      FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
+                                                THEN e.item #> '{status,tasks}' ELSE '[]' END)
+                           WITH ORDINALITY AS t(e, i)
+                     ORDER BY t.i LIMIT 1),
+                   CASE WHEN e.item #>> '{status,setup_state}' IN ('broken', 'incomplete')
+                        THEN e.item #>> '{status,setup_state}' END) END AS code
           FROM jsonb_array_elements(items) AS e(item)
           JOIN syncopt.connector c
             ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
@@ -138,15 +190,16 @@ BEGIN
          WHERE x.at IS NOT NULL
     ), ins AS (
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      source, duration_known)
-        SELECT e.connector_id,
+                                      source, duration_known, error_code)
+        SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
                'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               e.at, e.at, e.status, 'api', false
+               e.at, e.at, e.status, 'api', false, e.code
           FROM ends e
          WHERE NOT EXISTS (
                 SELECT FROM syncopt.sync_run r
                  WHERE r.connector_id = e.connector_id AND r.status = e.status
                    AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
+         ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
         ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING
         RETURNING run_id)
     SELECT array_agg(run_id) INTO new_runs FROM ins;

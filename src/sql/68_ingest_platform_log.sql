@@ -3,7 +3,8 @@
 -- The recipe is the one of Fivetran's own dbt package: per connection,
 -- sync_start opens a run and sync_end closes it (grouped by sync_id, or in
 -- time order where sync_id is absent); sync_stats gives volumes and times,
--- records_modified the rows, SEVERE events and the sync_end reason the error.
+-- records_modified the rows, SEVERE events and the sync_end reason the error,
+-- the sync_end status and taskType its vendor code (fivetran_end_code).
 --
 -- Who runs what.  The caller names the schema, so its relations, their
 -- column types and casts, views and rules are the caller's.  They are read
@@ -53,7 +54,8 @@ CREATE TYPE syncopt.platform_log_run AS (
     total_s       float8,
     mb            float8,
     rows          bigint,
-    error_message text
+    error_message text,
+    error_code    text
 );
 
 -- Rows skipped, by reason, per schema read (the reasons are in
@@ -288,6 +290,8 @@ BEGIN
                                             FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
                (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
                           ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
+               (array_agg(syncopt.fivetran_end_code(k.data ->> 'status', k.data ->> 'taskType')
+                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS code,
                max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
                                                              AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
                max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
@@ -307,7 +311,8 @@ BEGIN
     -- the error of a run that did not succeed and has no SEVERE message.
     SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
            (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
-                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END)
+                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END),
+                                 CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.code END
                                 )::syncopt.platform_log_run)
               FROM (SELECT a.*,
                            CASE WHEN a.finished_at IS NULL THEN 'running'
@@ -341,13 +346,13 @@ BEGIN
           JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
     ), up AS (
         INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
-                                           rows, bytes, error_message, duration_known, source)
+                                           rows, bytes, error_message, error_code, duration_known, source)
         SELECT l.connector_id, l.ext,
                coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at,
                         (SELECT e.started_at FROM syncopt.sync_run e
                           WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)),
                l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint,
-               l.error_message, l.started_at IS NOT NULL OR l.total_s IS NOT NULL, 'platform_log'
+               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL, 'platform_log'
           FROM unnest(runs) l
          WHERE l.started_at IS NOT NULL OR l.finished_at IS NOT NULL
             OR EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
@@ -360,6 +365,7 @@ BEGIN
                         ELSE r.rows + excluded.rows END,
             bytes = coalesce(excluded.bytes, r.bytes),
             error_message = coalesce(excluded.error_message, r.error_message),
+            error_code = coalesce(excluded.error_code, r.error_code),
             duration_known = r.duration_known OR excluded.duration_known,
             ingested_at = now()
         RETURNING r.run_id, r.status, r.duration_known)

@@ -2,7 +2,9 @@
 -- body and its X-Fivetran-Signature-256 header here.  sync_start opens a
 -- run, sync_end closes it; the test event (event "test_event") and other
 -- event types are accepted and store nothing.  Older payloads carry no
--- sync_id: their runs are known by connector and time instead.
+-- sync_id: their runs are known by connector and time instead.  A
+-- sync_end's data.reason is the run's error_message and its status and
+-- taskType its error_code (syncopt.fivetran_end_code).
 
 -- True when signature is the hex HMAC-SHA256 of body under secret
 -- (case-insensitive, compared in constant time).
@@ -120,7 +122,12 @@ BEGIN
     end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
     IF run.run_id IS NULL THEN
         -- The REST API may have seen this run's end already.
-        UPDATE syncopt.sync_run r SET external_run_id = run_key, source = 'webhook'
+        UPDATE syncopt.sync_run r
+           SET external_run_id = run_key, source = 'webhook',
+               error_message = coalesce(CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                                        r.error_message),
+               error_code = coalesce(syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
+                                     r.error_code)
          WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
                             WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
                               AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
@@ -130,9 +137,10 @@ BEGIN
             RETURN 1;
         END IF;
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      error_message, duration_known, source)
+                                      error_message, error_code, duration_known, source)
         VALUES (conn_id, run_key, event_at, event_at, end_status,
-                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END, false, 'webhook')
+                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'), false, 'webhook')
         RETURNING sync_run.run_id INTO new_run_id;
         PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
         RETURN 1;
@@ -140,6 +148,7 @@ BEGIN
         UPDATE syncopt.sync_run r
            SET finished_at = greatest(event_at, r.started_at), status = end_status,
                error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+               error_code = syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
                ingested_at = now()
          WHERE r.run_id = run.run_id;
         PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);

@@ -18,7 +18,7 @@ GRANT SELECT ON
     syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
     syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
     syncopt.sync_run, syncopt.connector_stats, syncopt.schema_snapshot, syncopt.source_columns,
-    syncopt.data_contract, syncopt.ingest_quarantine,
+    syncopt.data_contract, syncopt.ingest_quarantine, syncopt.connector_task,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,
     syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,
