@@ -203,6 +203,20 @@ INSERT INTO fivetran_metadata.log VALUES
 SELECT syncopt.ingest_fivetran_log(1, 'fivetran_metadata');
 SELECT pg_temp.retries() AS log_task;
 ROLLBACK;
+-- A task with a reason that alone reads as retryable: the task decides
+-- (webhook and log), so no retry.
+BEGIN;
+SELECT pg_temp.hook('{"event": "sync_end", "created": "2054-11-23T04:16:00.000Z", "connector_id": "erp2", "sync_id": "e1", "data": {"status": "FAILURE_WITH_TASK", "reason": "Connection reset by peer", "taskType": "reconnect"}}');
+SELECT pg_temp.retries() AS webhook_task_retryable_reason;
+ROLLBACK;
+BEGIN;
+INSERT INTO fivetran_metadata.connection VALUES ('erp2', 'ERP', 'postgres', 'd1', false, '2054-11-23', false);
+INSERT INTO fivetran_metadata.log VALUES
+    ('e1', '2054-11-23 04:10', 'erp2', 'INFO', 'sync_start', NULL, NULL, 'e1', '2054-11-23 07:00'),
+    ('e2', '2054-11-23 04:16', 'erp2', 'INFO', 'sync_end', '{"status":"FAILURE_WITH_TASK","reason":"Connection reset by peer","taskType":"reconnect"}', NULL, 'e1', '2054-11-23 07:00');
+SELECT syncopt.ingest_fivetran_log(1, 'fivetran_metadata');
+SELECT pg_temp.retries() AS log_task_retryable_reason;
+ROLLBACK;
 -- Control: a plain FAILURE that a retry fixes is retried.
 BEGIN;
 SELECT pg_temp.hook('{"event": "sync_end", "created": "2054-11-23T04:16:00.000Z", "connector_id": "erp2", "sync_id": "e1", "data": {"status": "FAILURE", "reason": "Connection reset by peer"}}');
