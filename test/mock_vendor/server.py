@@ -24,7 +24,9 @@ answered 200 "ok", as a Slack incoming webhook does.
 Control endpoints, under /_mock (no auth): POST /_mock/faults (a list of
 faults to inject), GET /_mock/requests (every request received), POST
 /_mock/clear_requests, POST /_mock/reset (requests and faults), POST /_mock/fleet (a new generated fleet), POST /_mock/advance
-(every connection syncs once more), POST /_mock/expire_tokens, POST
+(every connection syncs once more), POST /_mock/connection (set fields of
+one Fivetran connection, status merged: a failure with its status.tasks and
+warnings), POST /_mock/expire_tokens, POST
 /_mock/settings (latency: seconds added to every vendor answer, and paging
 and token settings).
 
@@ -411,6 +413,17 @@ class Handler(BaseHTTPRequestHandler):
                 st.page_cap = data.get("page_cap", st.page_cap)
             elif path == "/_mock/advance":
                 st.fleet.advance(datetime.now(timezone.utc))
+            elif path == "/_mock/connection":
+                # Change one Fivetran connection as the vendor would: e.g. a
+                # failed_at and status.tasks [{code, message, details}] (FT-OAS).
+                conn = st.fleet.connections.get(data.get("id"))
+                if conn is None:
+                    return self.send_json(404, {"error": "no such connection"})
+                for key, value in data.items():
+                    if key == "status":
+                        conn["status"].update(value)
+                    elif key != "id":
+                        conn[key] = value
             elif path == "/_mock/expire_tokens":
                 st.tokens.clear()
             elif path == "/_mock/settings":
