@@ -5,8 +5,9 @@
 -- the classification as a vendor code, and stops the planner's retry.
 -- The expected values are worked out by hand in the comments.
 CREATE EXTENSION syncopt;
-CREATE EXTENSION pgcrypto;   -- an independent HMAC for the webhook bodies
 SET client_min_messages = warning;
+-- an independent HMAC for the webhook bodies (an earlier file may have left it)
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
 SET timezone = 'UTC';
 \set VERBOSITY terse
 
@@ -222,3 +223,7 @@ BEGIN;
 SELECT pg_temp.hook('{"event": "sync_end", "created": "2054-11-23T04:16:00.000Z", "connector_id": "erp2", "sync_id": "e1", "data": {"status": "FAILURE", "reason": "Connection reset by peer"}}');
 SELECT pg_temp.retries() AS webhook_plain_failure;
 ROLLBACK;
+
+DROP SCHEMA fivetran_metadata CASCADE;
+DROP EXTENSION syncopt CASCADE;
+DROP EXTENSION pgcrypto;

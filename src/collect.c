@@ -246,7 +246,9 @@ response_usable(Poll *poll, CollectEndpoint *ep, HttpRequest *req)
 	ep->requests += req->attempts;
 	if (req->rate_limit_remaining >= 0)
 	{
-		poll->rate_limit_remaining = req->rate_limit_remaining;
+		/* Answers to concurrent requests come in any order: keep the lowest. */
+		if (poll->rate_limit_remaining < 0 || req->rate_limit_remaining < poll->rate_limit_remaining)
+			poll->rate_limit_remaining = req->rate_limit_remaining;
 		if (req->rate_limit_remaining <= syncopt_rate_limit_reserve && poll->stopped == NULL)
 		{
 			poll->stopped = "budget_wait";

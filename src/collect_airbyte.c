@@ -15,6 +15,7 @@
 #include "utils/datetime.h"
 
 #include "collect_poll.h"
+#include "syncopt.h"
 
 /* Page size: Airbyte's maximum. */
 #define AIRBYTE_PAGE_LIMIT 100
@@ -111,7 +112,7 @@ airbyte_list(Poll *poll, CollectEndpoint *ep, CollectEndpoint *token_ep, const c
 	return false;
 }
 
-/* Airbyte: token, connections, then jobs updated since the last poll. */
+/* Airbyte: token, connections, then jobs updated since the last poll (or the history kept). */
 void
 poll_airbyte(Poll *poll)
 {
@@ -130,12 +131,20 @@ poll_airbyte(Poll *poll)
 		return;
 
 	jobs_ep = poll_endpoint(poll, "jobs");
-	if (poll->has_jobs_cursor)
+
+	/*
+	 * Jobs since the last poll; on a first poll, since the history kept
+	 * (syncopt.history_retention): older runs would be purged at once, and
+	 * a workspace's whole history can be thousands of pages.
+	 */
+	if (poll->has_jobs_cursor || syncopt_history_retention_minutes > 0)
 	{
+		TimestampTz since = poll->has_jobs_cursor ? poll->jobs_cursor :
+			TimestampTzPlusMilliseconds(poll->started_at, -(int64) syncopt_history_retention_minutes * 60 * 1000);
 		struct pg_tm tm;
 		fsec_t		fsec;
 
-		if (timestamp2tm(poll->jobs_cursor, NULL, &tm, &fsec, NULL, NULL) == 0)
+		if (timestamp2tm(since, NULL, &tm, &fsec, NULL, NULL) == 0)
 			query = psprintf("%s&updatedAtStart=%04d-%02d-%02dT%02d:%02d:%02dZ", query,
 							 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}

@@ -2,8 +2,9 @@
  *
  * collect_fivetran.c
  *	  The Fivetran crawl of a poll: groups and their connections with cursor
- *	  paging, then the details and schema config of the connections that
- *	  changed, then the full column lists of the contracted tables whose
+ *	  paging (each item the whole connection object), then the schema config
+ *	  of the connections that succeeded since it was read, within the rate
+ *	  budget, then the full column lists of the contracted tables whose
  *	  contracted columns the schema config does not list.
  *
  *-------------------------------------------------------------------------
@@ -15,11 +16,12 @@
 #include "utils/builtins.h"
 
 #include "collect_poll.h"
+#include "syncopt.h"
 
 /* Page size: Fivetran's maximum. */
 #define FIVETRAN_PAGE_LIMIT 1000
 
-/* Details and schema requests sent per batch, bounding memory. */
+/* Schema config requests sent per batch, bounding memory. */
 #define DETAIL_BATCH 200
 
 /*
@@ -177,27 +179,45 @@ read_int(Poll *poll, void *arg)
 }
 
 /*
- * Fivetran: details (part "details") or schema config (part "schema") of
- * every connection syncopt.collect_fivetran_targets names, DETAIL_BATCH
- * requests at a time.  A 404 (the connection went away, or has no schema
- * config) is recorded as read, so it is not asked again until it changes.
+ * Schema configs read in one poll: at most this share (a divisor) of the
+ * budget the vendor reports left beyond syncopt.rate_limit_reserve, so a
+ * first poll of a large account, or a fleet that syncs more often than it
+ * is polled, never spends the account's whole hourly budget (20,000
+ * requests) at once: approved actions and the next polls keep the rest.
+ */
+#define SCHEMA_BUDGET_SHARE 2
+
+/*
+ * Fivetran: the schema config of every connection
+ * syncopt.collect_fivetran_schema_targets names, DETAIL_BATCH requests at a
+ * time.  Their details are not fetched: each listing item is already the
+ * whole connection object.  A 404 (the connection went away, or has no
+ * schema config) is recorded as read, so it is not asked again until the
+ * connection succeeds again.
  */
 static void
-fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
+fivetran_fetch_schemas(Poll *poll)
 {
-	CollectEndpoint *ep = poll_endpoint(poll, strcmp(part, "details") == 0 ? "details" : "schemas");
+	CollectEndpoint *ep = poll_endpoint(poll, "schemas");
 	List	   *targets = NIL;
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[4];
-	char		nulls[4] = "    ";
+	Oid			target_types[2] = {INT8OID, INT4OID};
+	Datum		target_args[2];
+	char		target_nulls[2] = "  ";
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = "   ";
 	int			total;
 
-	args[0] = Int64GetDatum(poll->account_id);
-	args[1] = text_arg(part);
+	target_args[0] = Int64GetDatum(poll->account_id);
+	target_args[1] = Int32GetDatum(Max(poll->rate_limit_remaining - syncopt_rate_limit_reserve, 0) /
+								   SCHEMA_BUDGET_SHARE);
+	/* No X-Rate-Limit-Remaining seen: the vendor states no budget, so no cap. */
+	target_nulls[1] = poll->rate_limit_remaining >= 0 ? ' ' : 'n';
 	if (!poll_step(poll, ep, "choosing connections",
-				   "SELECT syncopt.collect_fivetran_targets($1, $2)", 2, types, args, NULL,
-				   read_string_rows, &targets))
+				   "SELECT syncopt.collect_fivetran_schema_targets($1, $2)", 2, target_types, target_args,
+				   target_nulls, read_string_rows, &targets))
 		return;
+	args[0] = Int64GetDatum(poll->account_id);
 	total = list_length(targets);
 	for (int start = 0; start < total && poll->stopped == NULL; start += DETAIL_BATCH)
 	{
@@ -206,7 +226,7 @@ fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
 
 		for (int i = 0; i < n; i++)
 			poll_request(poll, &reqs[i], "GET",
-						 poll_url(poll, path_fmt, http_escape(list_nth(targets, start + i))));
+						 poll_url(poll, "/v1/connections/%s/schemas", http_escape(list_nth(targets, start + i))));
 		http_execute(reqs, n);
 		for (int i = 0; i < n; i++)
 		{
@@ -218,11 +238,11 @@ fivetran_fetch_each(Poll *poll, const char *part, const char *path_fmt)
 				ep->requests += reqs[i].attempts;
 			else if (!response_usable(poll, ep, &reqs[i]))
 				continue;
-			args[2] = text_arg(external_id);
-			args[3] = gone ? (Datum) 0 : text_arg(reqs[i].response);
-			nulls[3] = gone ? 'n' : ' ';
+			args[1] = text_arg(external_id);
+			args[2] = gone ? (Datum) 0 : text_arg(reqs[i].response);
+			nulls[2] = gone ? 'n' : ' ';
 			if (!poll_step(poll, ep, psprintf("connection %s", external_id),
-						   "SELECT syncopt.collect_fivetran_read($1, $2, $3, $4)", 4, types, args, nulls,
+						   "SELECT syncopt.collect_fivetran_schema_read($1, $2, $3)", 3, types, args, nulls,
 						   read_int, &touched))
 				continue;
 			ep->pages++;
@@ -294,7 +314,7 @@ fivetran_fetch_columns(Poll *poll)
 	pfree(reqs);
 }
 
-/* Fivetran: groups, connections, details and schemas that changed, column lists. */
+/* Fivetran: groups, connections, the schemas that changed, column lists. */
 void
 poll_fivetran(Poll *poll)
 {
@@ -305,10 +325,7 @@ poll_fivetran(Poll *poll)
 	fivetran_list_connections(poll, groups);
 	if (poll->stopped != NULL)
 		return;
-	fivetran_fetch_each(poll, "details", "/v1/connections/%s");
-	if (poll->stopped != NULL)
-		return;
-	fivetran_fetch_each(poll, "schema", "/v1/connections/%s/schemas");
+	fivetran_fetch_schemas(poll);
 	if (poll->stopped != NULL)
 		return;
 	fivetran_fetch_columns(poll);

@@ -78,7 +78,7 @@ CREATE TABLE syncopt.connector (
     parallelism      integer CONSTRAINT connector_parallelism_positive CHECK (parallelism > 0),
     raw              jsonb,
     deleted_at       timestamptz,   -- the vendor no longer lists it
-    details_at       timestamptz,   -- collector: details last fetched (Fivetran)
+    details_at       timestamptz,   -- Fivetran: connection object last read with a change (listing or details)
     schema_at        timestamptz,   -- collector: schema config last fetched (Fivetran)
     updated_at       timestamptz NOT NULL DEFAULT now(),
     -- The time zone Airbyte appends to cron_expression, when PostgreSQL

@@ -123,13 +123,13 @@ BEGIN
         INSERT INTO syncopt.connector AS c (
             account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
             schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
-            last_failure_at, raw, deleted_at, updated_at)
+            last_failure_at, raw, deleted_at, updated_at, details_at)
         SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
                s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
                s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
                s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
                (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
-               s.item, NULL, now()
+               s.item, NULL, now(), now()
           FROM src s
         ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
             name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
@@ -137,7 +137,7 @@ BEGIN
             schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
             paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
             last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
-            raw = excluded.raw, deleted_at = NULL, updated_at = now()
+            raw = excluded.raw, deleted_at = NULL, updated_at = now(), details_at = now()
         WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
         RETURNING 1)
     SELECT count(*) INTO touched FROM up;

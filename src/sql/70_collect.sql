@@ -40,25 +40,26 @@ BEGIN
 END
 $$;
 
--- Connections whose details (part 'details') or schema config (part
--- 'schema') are worth fetching: details when new or changed in a listing
--- since last read; the schema when never read or a sync succeeded since
--- (schema changes land with syncs).
-CREATE FUNCTION syncopt.collect_fivetran_targets(account_id bigint, part text) RETURNS SETOF text
+-- Connections whose schema config is worth fetching: never read, or a
+-- sync succeeded since (schema changes land with syncs); never-read first,
+-- then the longest unread, at most max_targets (NULL: all).  Their details
+-- are never fetched: the connections listing gives the whole object.
+CREATE FUNCTION syncopt.collect_fivetran_schema_targets(account_id bigint, max_targets integer)
+RETURNS SETOF text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT c.external_id FROM syncopt.connector c
-     WHERE c.account_id = collect_fivetran_targets.account_id AND c.deleted_at IS NULL
-       AND CASE part WHEN 'details' THEN c.details_at IS NULL OR c.updated_at > c.details_at
-                     ELSE c.schema_at IS NULL OR c.last_success_at > c.schema_at END
-     ORDER BY c.external_id
+     WHERE c.account_id = collect_fivetran_schema_targets.account_id AND c.deleted_at IS NULL
+       AND (c.schema_at IS NULL OR c.last_success_at > c.schema_at)
+     ORDER BY c.schema_at NULLS FIRST, c.external_id
+     LIMIT max_targets
 $$;
 
--- Ingest a details or schema config body and note when it was read; a NULL
--- body (the vendor answered 404) only notes the read, so it is not asked
--- again until the connection changes.
-CREATE FUNCTION syncopt.collect_fivetran_read(account_id bigint, part text, external_id text, body text)
+-- Ingest a schema config body and note when it was read; a NULL body (the
+-- vendor answered 404) only notes the read, so it is not asked again until
+-- the connection succeeds again.
+CREATE FUNCTION syncopt.collect_fivetran_schema_read(account_id bigint, external_id text, body text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -67,13 +68,11 @@ DECLARE
     n integer := 0;
 BEGIN
     IF body IS NOT NULL THEN
-        n := CASE part WHEN 'details' THEN syncopt.ingest_fivetran_connection(account_id, body::jsonb)
-                       ELSE syncopt.ingest_fivetran_schema(account_id, external_id, body::jsonb) END;
+        n := syncopt.ingest_fivetran_schema(account_id, external_id, body::jsonb);
     END IF;
-    UPDATE syncopt.connector c
-       SET details_at = CASE part WHEN 'details' THEN now() ELSE c.details_at END,
-           schema_at = CASE part WHEN 'schema' THEN now() ELSE c.schema_at END
-     WHERE c.account_id = collect_fivetran_read.account_id AND c.external_id = collect_fivetran_read.external_id;
+    UPDATE syncopt.connector c SET schema_at = now()
+     WHERE c.account_id = collect_fivetran_schema_read.account_id
+       AND c.external_id = collect_fivetran_schema_read.external_id;
     RETURN n;
 END
 $$;

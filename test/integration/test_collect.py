@@ -137,10 +137,11 @@ class CollectTests(unittest.TestCase):
                             if r["path"].startswith("/airbyte/v1/jobs")))
         self.poll(self.ft)
         self.assertEqual(self.runs(self.ft), before_ft + 12)
-        # Details are fetched again only for connections that changed (all 12 did).
-        details = [r for r in self.mock.requests() if r["path"].count("/") == 4
-                   and r["path"].startswith("/fivetran/v1/connections/")]
-        self.assertEqual(len(details), 12)
+        # No connection's details are fetched (each listing item is the whole
+        # connection object); the schemas of the 12 that succeeded since are.
+        paths = [r["path"] for r in self.mock.requests()]
+        self.assertEqual([p for p in paths if p.count("/") == 4 and p.startswith("/fivetran/v1/connections/")], [])
+        self.assertEqual(sum(p.startswith("/fivetran/v1/connections/") and p.endswith("/schemas") for p in paths), 12)
 
     def test_03_429_with_retry_after_is_waited_out(self):
         self.mock.call("/_mock/faults", {"match": "^/airbyte/v1/jobs", "kind": "status", "status": 429,
@@ -292,6 +293,27 @@ class CollectTests(unittest.TestCase):
         self.assertEqual(result["requests"], "1", "the poll stopped after the first answer")
         self.assertEqual(c().value(f"SELECT rate_limit_remaining < 100 AND next_due_at > now() + interval '10 minutes' "
                                    f"FROM syncopt.collector_state WHERE account_id = {self.ft}", db()), "t")
+
+    def test_10b_schema_reads_take_at_most_half_the_budget_left(self):
+        # Every connection succeeds anew, so each of the 12 schemas is due.
+        self.mock.call("/_mock/advance", {})
+        # 120 requests left: the listing takes 8 (2 pages of groups, 2 of
+        # connections for each of 3 groups), leaving 112; half of what
+        # exceeds the reserve (100) is 6 schema reads, then 106 are left.
+        self.mock.call("/_mock/settings", {"rate_limit_remaining": 120})
+        result = self.poll(self.ft)
+        self.assertEqual(result["outcome"], "ok", result)
+        paths = [r["path"] for r in self.mock.requests() if r["path"].startswith("/fivetran/")]
+        self.assertEqual(len(paths), 8 + 6, paths)
+        first = {p for p in paths if p.endswith("/schemas")}
+        self.assertEqual(len(first), 6)
+        self.assertEqual(self.mock.call("/_mock/rate")["refused"], 0)
+        # The next poll reads the other 6 (the longest unread first).
+        self.mock.call("/_mock/settings", {"rate_limit_remaining": 20000})
+        self.poll(self.ft)
+        second = {r["path"] for r in self.mock.requests() if r["path"].endswith("/schemas")}
+        self.assertEqual(len(second), 6)
+        self.assertEqual(first & second, set())
 
     def test_11_collect_from_sql_reports_each_endpoint(self):
         rows = c().rows(f"SELECT endpoint, error IS NULL FROM syncopt.collect({self.ab})", db())

@@ -30,6 +30,13 @@ warnings), POST /_mock/expire_tokens, POST
 /_mock/settings (latency: seconds added to every vendor answer, and paging
 and token settings).
 
+Fivetran's rate limit is enforced as documented (vendor-apis.md 1.1):
+--rate-limit requests in any rolling --rate-window seconds (20,000 an
+hour), X-Rate-Limit and X-Rate-Limit-Remaining on every answer, and past
+the limit a 429 {"code": "TooManyRequests"} with Retry-After: the seconds
+until the oldest request leaves the window.  GET /_mock/rate reports the
+requests in the window, the peak, and how many were refused.
+
 Fault kinds: "status" (any HTTP status, with an optional Retry-After),
 "slow" (sleep before answering), "truncated" and "malformed" (a 200 with a
 broken JSON body), "oversized" (a 200 body of `size` bytes), "unauthorized"
@@ -64,7 +71,9 @@ Run: server.py [--port N] [--seed S] ...; it prints "PORT <n>" when ready.
 
 import argparse
 import base64
+import collections
 import json
+import math
 import os
 import random
 import re
@@ -217,9 +226,40 @@ class State:
         self.faults = []
         self.tokens = {}
         self.page_cap = args.page_cap
-        self.rate_remaining = args.rate_limit
+        # Fivetran's account-level limit: rate_limit requests in any rolling
+        # window of rate_window seconds (20,000 an hour on paid plans); the
+        # times of the requests in the window, and requests counted as spent
+        # before them (/_mock/settings rate_limit_remaining).
+        self.rate_hits = collections.deque()
+        self.rate_spent = 0
+        self.rate_refused = 0
+        self.rate_peak = 0
         self.token_lifetime = args.token_lifetime
         self.latency = 0.0
+
+    def take_rate(self):
+        """Count one Fivetran request against the rolling window: (headers, retry_after or None).
+
+        Past the limit the request is refused, as Fivetran does, with a 429
+        whose Retry-After is the seconds until the oldest request in the
+        window leaves it.
+        """
+        limit, window = self.args.rate_limit, self.args.rate_window
+        with self.lock:
+            now = time.monotonic()
+            while self.rate_hits and self.rate_hits[0] <= now - window:
+                self.rate_hits.popleft()
+            used = len(self.rate_hits) + self.rate_spent
+            retry_after = None
+            if used >= limit:
+                self.rate_refused += 1
+                retry_after = max(1, math.ceil(self.rate_hits[0] + window - now)) if self.rate_hits else int(window)
+            else:
+                self.rate_hits.append(now)
+                used += 1
+                self.rate_peak = max(self.rate_peak, used)
+            headers = {"X-Rate-Limit": str(limit), "X-Rate-Limit-Remaining": str(max(0, limit - used))}
+        return headers, retry_after
 
     def take_fault(self, method, path):
         with self.lock:
@@ -426,8 +466,16 @@ class Handler(BaseHTTPRequestHandler):
                         conn[key] = value
             elif path == "/_mock/expire_tokens":
                 st.tokens.clear()
+            elif path == "/_mock/rate":
+                return self.send_json(200, {"limit": st.args.rate_limit, "window": st.args.rate_window,
+                                            "in_window": len(st.rate_hits) + st.rate_spent,
+                                            "peak": st.rate_peak, "refused": st.rate_refused})
             elif path == "/_mock/settings":
-                st.rate_remaining = data.get("rate_limit_remaining", st.rate_remaining)
+                if "rate_limit_remaining" in data:
+                    # The window starts afresh with this much of it left.
+                    st.rate_hits.clear()
+                    st.rate_spent = max(0, st.args.rate_limit - int(data["rate_limit_remaining"]))
+                    st.rate_refused = st.rate_peak = 0
                 st.page_cap = data.get("page_cap", st.page_cap)
                 st.token_lifetime = data.get("token_lifetime", st.token_lifetime)
                 st.latency = float(data.get("latency", st.latency))
@@ -456,9 +504,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def fivetran(self, path, query):
         st = self.state
-        with st.lock:
-            st.rate_remaining = max(0, st.rate_remaining - 1)
-            headers = {"X-Rate-Limit": str(st.args.rate_limit), "X-Rate-Limit-Remaining": str(st.rate_remaining)}
+        headers, retry_after = st.take_rate()
+        if retry_after is not None:
+            return self.send_json(429, {"code": "TooManyRequests", "message": "Rate limit exceeded"},
+                                  dict(headers, **{"Retry-After": str(retry_after)}))
         if not self.fivetran_auth():
             return self.send_json(401, {"code": "AuthFailed", "message": "Invalid API key or secret"}, headers)
         fleet = st.fleet
@@ -719,7 +768,9 @@ def main():
                    help="serve this many connectors of test/fleet/generator.py's fleet instead")
     p.add_argument("--scenario", default="loose", help="the generated fleet's scenario")
     p.add_argument("--page-cap", type=int, default=0, help="serve at most this many items per page")
-    p.add_argument("--rate-limit", type=int, default=20000)
+    p.add_argument("--rate-limit", type=int, default=20000,
+                   help="Fivetran requests allowed in any rolling --rate-window (20,000 an hour: paid plans)")
+    p.add_argument("--rate-window", type=float, default=3600.0, help="seconds of the rolling rate-limit window")
     p.add_argument("--token-lifetime", type=int, default=900)
     p.add_argument("--fivetran-key", default="ft_key")
     p.add_argument("--fivetran-secret", default="ft_secret_s3cr3t")
