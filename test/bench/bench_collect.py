@@ -447,7 +447,7 @@ requests the mock counted in its one-hour window, and the requests it refused wi
 
 The Fivetran first poll stored {ft["connectors"]:,} connectors, {ft["runs"]:,} runs and {ft["schemas"]:,} schema
 snapshots in {ft["wall"]:.1f} s ({total(ft) / ft["wall"]:.0f} requests/s); the Airbyte first poll
-{ab["connectors"]:,} connectors and {ab["runs"]:,} runs in {ab["wall"]:.1f} s. On a tenth of the budget the poll stops
+{ab["connectors"]:,} connectors and {ab["runs"]:,} runs in {ab["wall"]:.1f} s. On a tenth of the budget the poll keeps
 to half of what is left and sends nothing past it: no 429; with no reserve and 5 requests left the
 listing runs into the vendor's 429s, and the account waits what `Retry-After` says (capped at an hour)
 before polling again.
