@@ -86,7 +86,8 @@ class RunHistoryTests(unittest.TestCase):
                       f"SELECT syncopt.ingest_airbyte_jobs({self.account}, '{page(JOB)}');\n",
                 capture_output=True, text=True, timeout=60)
         finally:
-            out, err = first.communicate(timeout=60)
+            first.wait(timeout=60)
+            out, err = first.stdout.read(), first.stderr.read()
         self.assertEqual(first.returncode, 0, err)
         self.assertIn("first ingested", out)
         # The second waited on the first's key, then skipped the run: no error.
