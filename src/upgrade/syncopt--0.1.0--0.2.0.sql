@@ -4726,6 +4726,20 @@ BEGIN
     END LOOP;
 END
 $views$;
+-- cost_by_connector sums the week's runs per connector first (80_dashboards.sql).
+CREATE OR REPLACE VIEW syncopt.cost_by_connector WITH (security_invoker = true) AS
+SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
+       r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
+       round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
+       r.rows
+  FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
+               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs, sum(r.credits) AS reported_credits,
+               sum(r.rows) AS rows
+          FROM syncopt.sync_run r
+         WHERE r.started_at >= now() - interval '7 days' AND r.finished_at IS NOT NULL AND r.duration_known
+         GROUP BY r.connector_id) r
+  JOIN syncopt.connector c ON c.connector_id = r.connector_id;
+
 -- Out of the extension first, so that pg_dump's list of tables whose
 -- rows it keeps loses it too.
 ALTER EXTENSION syncopt DROP SEQUENCE syncopt.sync_run_0_1_0_run_id_seq;
