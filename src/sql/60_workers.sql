@@ -121,7 +121,8 @@ COMMENT ON FUNCTION syncopt.maintain_run_partitions(interval, integer) IS
     'Creates sync_run''s weekly partitions through four weeks ahead (moving runs out of the default partition) and drops whole weeks older than the retention, about batch_size runs per call; returns the runs dropped.';
 
 -- Delete history older than the retention, at most batch_size rows per
--- table per call, so that the collector can commit between batches.  Only
+-- table per call (sync runs: whole weeks first, maintain_run_partitions),
+-- so that the collector can commit between batches.  Only
 -- finished decisions go (with their audit events); the newest schema
 -- snapshot of each connector always stays, drift is measured against it.
 CREATE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
