@@ -166,7 +166,7 @@ def cost_view(cluster):
     cluster.psql("DROP EXTENSION IF EXISTS syncopt CASCADE; DROP TABLE IF EXISTS public.flat_ref, public.flat_run;",
                  DB)
     cluster.psql(ba.FLEET.replace(f"generate_series(1, {ba.CONNECTORS})", f"generate_series(1, {n})"), DB)
-    cluster.psql("SELECT syncopt.maintain_run_partitions('0');", DB)
+    cluster.psql("SELECT syncopt.maintain_run_partitions('30 days');", DB)  # weeks for all 25 days
     # bench_analytics's history, ending at the current hour.
     at = time.strftime("%Y-%m-%d %H:00+00", time.gmtime())
     cluster.psql(ba.runs_sql(1, COST_RUNS).replace(ba.AT, at), DB)
@@ -220,6 +220,7 @@ def main():
         purge_n, purge_old, purge_t, purge_left, purge_same = purge(cluster)
         cost_n, cost_runs, cost_parts, cost_same, cost = cost_view(cluster)
         insert_t = insert_cost(cluster)
+        load = os.getloadavg()[1]
     finally:
         cluster.destroy()
 
@@ -228,6 +229,8 @@ def main():
     text = f"""## History partitioned by week
 
 Written by `make bench` ({os.path.relpath(__file__, ba.TOP)}), issue 34.
+Load average over the last 5 minutes of the run: {load:.1f} ({os.cpu_count()} CPUs);
+the ratios are side by side in one run, the absolute times grow with it.
 
 **Purge of a month.** {purge_n:,} connectors with a run every 6 hours for
 60 days; the {purge_old:,} runs older than 30 days purged, side by side on
