@@ -6,7 +6,8 @@
 \set VERBOSITY terse
 CREATE EXTENSION syncopt;
 
--- Every table, with its primary key.
+-- Every table, with its primary key (sync_run is partitioned: its run
+-- identity is sync_run_key's).
 SELECT c.relname AS table_name,
        (SELECT string_agg(a.attname, ', ' ORDER BY k.ord)
           FROM pg_constraint pk
@@ -14,7 +15,7 @@ SELECT c.relname AS table_name,
           JOIN pg_attribute a ON a.attrelid = pk.conrelid AND a.attnum = k.attnum
          WHERE pk.conrelid = c.oid AND pk.contype = 'p') AS primary_key
   FROM pg_class c
- WHERE c.relnamespace = 'syncopt'::regnamespace AND c.relkind = 'r'
+ WHERE c.relnamespace = 'syncopt'::regnamespace AND c.relkind IN ('r', 'p')
  ORDER BY 1;
 
 -- Every view and every function.
@@ -68,6 +69,8 @@ INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finishe
 VALUES (1, 'r1', '2026-01-01 00:00Z', '2026-01-01 00:10Z', 'succeeded', 'api');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
 VALUES (1, 'r1', '2026-01-01 00:00Z', '2026-01-01 00:10Z', 'succeeded', 'api');
+-- (the same run again is not inserted: one row)
+SELECT count(*) AS r1_runs FROM syncopt.sync_run WHERE connector_id = 1 AND external_run_id = 'r1';
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
 VALUES (1, 'r2', '2026-01-01 00:00Z', '2025-12-31 23:00Z', 'succeeded', 'api');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)

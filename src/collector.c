@@ -13,8 +13,9 @@
  * time.  A poller runs one poll (collect_account(), in steps so that no
  * transaction stays open across HTTP) and exits; the postmaster tells the
  * launcher, which then starts the next.  The launcher also keeps history
- * bounded: the batched retention purge runs once an hour, and again at
- * once while a purge still finds a full batch.
+ * bounded: the retention purge (whole weeks of sync_run dropped, the rest
+ * in batches; weeks ahead created) runs once an hour, and again at once
+ * while a purge still finds a full batch.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,7 +58,11 @@
 /* Wait before trying again when the launcher's own query failed. */
 #define ERROR_RETRY_MS (10 * 1000L)
 
-/* Run the retention purge when due; returns the delay until it is due again. */
+/*
+ * Run the retention purge when due; returns the delay until it is due
+ * again.  It runs with retention 0 too: it also creates sync_run's weekly
+ * partitions ahead of time.
+ */
 static long
 purge_if_due(void)
 {
@@ -65,8 +70,6 @@ purge_if_due(void)
 	TimestampTz now = GetCurrentTimestamp();
 	int64		purged;
 
-	if (syncopt_history_retention_minutes == 0)
-		return PURGE_INTERVAL_MS;
 	if (now < next_purge_at)
 		return TimestampDifferenceMilliseconds(now, next_purge_at);
 

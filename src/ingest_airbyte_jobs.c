@@ -60,11 +60,11 @@ static const char *const create_connectors_sql =
 #define WRITTEN_RUN \
 "r.connector_id, r.status, r.started_at, r.finished_at, r.rows, r.full_sync, r.duration_known, r.run_id"
 
+/* A job already stored is skipped by sync_run's key trigger (40_history.sql). */
 static const char *const insert_runs_sql =
 "INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,"
 "                                   rows, bytes, full_sync, duration_known, source)"
 " SELECT p.*, 'api' FROM " PAGE_COLUMNS
-" ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING"
 " RETURNING " WRITTEN_RUN;
 
 static const char *const update_runs_sql =

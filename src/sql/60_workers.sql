@@ -37,8 +37,92 @@ $$;
 COMMENT ON FUNCTION syncopt.expire_decisions() IS
     'Marks proposals past expires_at as expired; returns how many.';
 
+-- sync_run's weekly partitions (40_history.sql).  Creates the weeks from
+-- the one the retention reaches back to (this week when it is 0; at most 5
+-- years back) through four weeks ahead, each taking over the runs the
+-- default partition holds for it before it is attached.  Then drops whole
+-- weeks that ended before now() - retention, oldest first, until at least
+-- batch_size runs went (so that one call stays bounded and the collector
+-- commits between calls): their keys and anomaly snapshot rows are
+-- deleted with one join each, then the table is dropped.  Returns the runs
+-- dropped.  SECURITY DEFINER: creating and dropping partitions needs
+-- sync_run's owner, and the workers own nothing.
+CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    -- Week starts as UTC wall-clock times, so weeks are 7 days in every time zone.
+    week    timestamp;
+    ahead   timestamp := date_trunc('week', now() AT TIME ZONE 'UTC') + interval '5 weeks';
+    part    text;
+    upper   timestamptz;
+    n       bigint;
+    dropped bigint := 0;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'retention must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('retention is %s.', coalesce(keep::text, 'null')),
+                  HINT = 'Use 0 to keep all history.';
+    END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
+                  HINT = 'It bounds the runs one call drops; the default is 10000.';
+    END IF;
+    -- One maintenance at a time: two would both create the same week.
+    PERFORM pg_advisory_xact_lock(hashtext('syncopt.maintain_run_partitions'), 0);
+
+    week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
+    WHILE week < ahead LOOP
+        part := 'sync_run_' || to_char(week, 'YYYYMMDD');
+        IF to_regclass(format('syncopt.%I', part)) IS NULL THEN
+            -- Filled before it is attached (no trigger fires: the runs keep
+            -- their keys), so the default partition never holds a row of
+            -- an attached week.
+            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL)', part);
+            EXECUTE format('WITH moved AS (DELETE FROM syncopt.sync_run_default d'
+                           ' WHERE d.started_at >= $1 AND d.started_at < $2 RETURNING d.*)'
+                           ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
+                USING week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC';
+            EXECUTE format('ALTER TABLE syncopt.sync_run ATTACH PARTITION syncopt.%I FOR VALUES FROM (%L) TO (%L)',
+                           part, week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC');
+        END IF;
+        week := week + interval '7 days';
+    END LOOP;
+
+    IF keep = interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    FOR part, upper IN
+        SELECT w.relname, w.upper FROM (
+            SELECT c.relname,
+                   substring(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'syncopt.sync_run'::regclass) w
+         WHERE w.upper <= now() - keep
+         ORDER BY w.upper
+    LOOP
+        EXIT WHEN dropped >= batch_size;
+        EXECUTE format('DELETE FROM syncopt.sync_run_key k USING syncopt.%I r WHERE k.run_id = r.run_id', part);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXECUTE format('DELETE FROM syncopt.anomaly_snapshot a USING syncopt.%I r WHERE a.run_id = r.run_id', part);
+        EXECUTE format('DROP TABLE syncopt.%I', part);
+        dropped := dropped + n;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION syncopt.maintain_run_partitions(interval, integer) IS
+    'Creates sync_run''s weekly partitions through four weeks ahead (moving runs out of the default partition) and drops whole weeks older than the retention, about batch_size runs per call; returns the runs dropped.';
+
 -- Delete history older than the retention, at most batch_size rows per
--- table per call, so that the collector can commit between batches.  Only
+-- table per call (sync runs: whole weeks first, maintain_run_partitions),
+-- so that the collector can commit between batches.  Only
 -- finished decisions go (with their audit events); the newest schema
 -- snapshot of each connector always stays, drift is measured against it.
 CREATE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
@@ -55,13 +139,20 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Whole weeks of sync_run go with their partition (and the weeks
+    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
+    -- week and the default partition) go in a batch.
+    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
     IF keep <= interval '0' THEN
         RETURN 0;               -- retention 0: keep everything
     END IF;
     cutoff := now() - keep;
 
-    DELETE FROM syncopt.sync_run WHERE run_id IN (
-        SELECT run_id FROM syncopt.sync_run WHERE started_at < cutoff ORDER BY started_at LIMIT purge_history.batch_size);
+    DELETE FROM syncopt.sync_run r
+     WHERE r.started_at < cutoff
+       AND (r.run_id, r.started_at) IN (
+            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
+             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
@@ -114,4 +205,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs, finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';

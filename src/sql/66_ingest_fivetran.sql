@@ -189,6 +189,7 @@ BEGIN
                                     ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
          WHERE x.at IS NOT NULL
     ), ins AS (
+        -- a run already stored is skipped by sync_run's key trigger
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
                                       source, duration_known, error_code)
         SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
@@ -200,7 +201,6 @@ BEGIN
                  WHERE r.connector_id = e.connector_id AND r.status = e.status
                    AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
          ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
-        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING
         RETURNING run_id)
     SELECT array_agg(run_id) INTO new_runs FROM ins;
 

@@ -344,31 +344,40 @@ BEGIN
     WITH old AS (
         SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
           JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
-    ), up AS (
+    ), x AS (
+        SELECT l.connector_id, l.ext,
+               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at) AS started_at,
+               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint AS bytes,
+               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL AS duration_known
+          FROM unnest(runs) l
+    -- Stored runs are updated, new ones inserted (sync_run is partitioned,
+    -- so no ON CONFLICT: its key trigger skips a run stored meanwhile).
+    ), upd AS (
+        UPDATE syncopt.sync_run r SET
+            started_at = CASE WHEN NOT r.duration_known AND x.duration_known THEN coalesce(x.started_at, r.started_at)
+                              ELSE least(r.started_at, x.started_at) END,
+            finished_at = coalesce(x.finished_at, r.finished_at),
+            status = CASE WHEN x.finished_at IS NOT NULL THEN x.status ELSE r.status END,
+            rows = CASE WHEN r.rows IS NULL THEN x.rows WHEN x.rows IS NULL THEN r.rows
+                        ELSE r.rows + x.rows END,
+            bytes = coalesce(x.bytes, r.bytes),
+            error_message = coalesce(x.error_message, r.error_message),
+            error_code = coalesce(x.error_code, r.error_code),
+            duration_known = r.duration_known OR x.duration_known,
+            ingested_at = now()
+          FROM x WHERE r.connector_id = x.connector_id AND r.external_run_id = x.ext
+        RETURNING r.run_id, r.status, r.duration_known
+    ), ins AS (
         INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
                                            rows, bytes, error_message, error_code, duration_known, source)
-        SELECT l.connector_id, l.ext,
-               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at,
-                        (SELECT e.started_at FROM syncopt.sync_run e
-                          WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)),
-               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint,
-               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL, 'platform_log'
-          FROM unnest(runs) l
-         WHERE l.started_at IS NOT NULL OR l.finished_at IS NOT NULL
-            OR EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
-        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO UPDATE SET
-            started_at = CASE WHEN NOT r.duration_known AND excluded.duration_known THEN excluded.started_at
-                              ELSE least(r.started_at, excluded.started_at) END,
-            finished_at = coalesce(excluded.finished_at, r.finished_at),
-            status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE r.status END,
-            rows = CASE WHEN r.rows IS NULL THEN excluded.rows WHEN excluded.rows IS NULL THEN r.rows
-                        ELSE r.rows + excluded.rows END,
-            bytes = coalesce(excluded.bytes, r.bytes),
-            error_message = coalesce(excluded.error_message, r.error_message),
-            error_code = coalesce(excluded.error_code, r.error_code),
-            duration_known = r.duration_known OR excluded.duration_known,
-            ingested_at = now()
-        RETURNING r.run_id, r.status, r.duration_known)
+        SELECT x.connector_id, x.ext, x.started_at, x.finished_at, x.status, x.rows, x.bytes,
+               x.error_message, x.error_code, x.duration_known, 'platform_log'
+          FROM x
+         WHERE x.started_at IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = x.connector_id AND e.external_run_id = x.ext)
+        RETURNING r.run_id, r.status, r.duration_known
+    ), up AS (
+        SELECT * FROM upd UNION ALL SELECT * FROM ins)
     SELECT count(*),
            array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
            array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'

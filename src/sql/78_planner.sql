@@ -52,7 +52,7 @@ COMMENT ON TABLE syncopt.sla_forecast IS
     'sla_risk() as the latest planning run computed it; replaced by each run.';
 CREATE TABLE syncopt.anomaly_snapshot (
     planner_run_id bigint NOT NULL REFERENCES syncopt.planner_run ON DELETE CASCADE,
-    run_id         bigint NOT NULL REFERENCES syncopt.sync_run ON DELETE CASCADE,
+    run_id         bigint NOT NULL,     -- a sync_run; its delete removes the row (sync_run_release_keys)
     connector_id   bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
     metric         text NOT NULL,
     observed       double precision,

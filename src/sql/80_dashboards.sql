@@ -70,21 +70,23 @@ COMMENT ON VIEW syncopt.decision_audit IS
     'The audit trail of decisions (decision_event) with the decision and connector it concerns.';
 
 -- Where the warehouse time goes over the last 7 days: run time per
--- connector, and credits where the vendor or the log reported them.
+-- connector, and credits where the vendor or the log reported them.  The
+-- week's runs are summed per connector_id first and joined to connector
+-- after (grouping by one bigint instead of four columns with text), and
+-- durations in double precision (a numeric sum per run cost as much
+-- again): docs/benchmarks.md, "History partitioned by week".
 CREATE VIEW syncopt.cost_by_connector WITH (security_invoker = true) AS
 SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
-       count(*) AS syncs,
-       count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
-       round((sum(extract(epoch FROM r.finished_at - r.started_at)) / 3600)::numeric, 2) AS sync_hours,
-       sum(r.credits) AS reported_credits,
-       round((100 * sum(extract(epoch FROM r.finished_at - r.started_at))
-              / nullif(sum(sum(extract(epoch FROM r.finished_at - r.started_at))) OVER (), 0))::numeric, 2)
-           AS share_of_sync_time_pct,
-       sum(r.rows) AS rows
-  FROM syncopt.sync_run r
-  JOIN syncopt.connector c ON c.connector_id = r.connector_id
- WHERE r.started_at >= now() - interval '7 days' AND r.finished_at IS NOT NULL AND r.duration_known
- GROUP BY r.connector_id, c.name, c.external_id, c.destination_id;
+       r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
+       round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
+       r.rows
+  FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
+               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs, sum(r.credits) AS reported_credits,
+               sum(r.rows) AS rows
+          FROM syncopt.sync_run r
+         WHERE r.started_at >= now() - interval '7 days' AND r.finished_at IS NOT NULL AND r.duration_known
+         GROUP BY r.connector_id) r
+  JOIN syncopt.connector c ON c.connector_id = r.connector_id;
 COMMENT ON VIEW syncopt.cost_by_connector IS
     'Sync time, failed syncs, reported credits and share of the fleet''s sync time per connector over the last 7 days.';
 

@@ -105,7 +105,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA syncopt TO syncopt_worker;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
 
 -- pg_dump keeps user data of extension tables only when registered.  The
--- state machine, built-in failure patterns and examples come from this script.
+-- state machine, built-in failure patterns and examples come from this script;
+-- sync_run_key is made again by sync_run's trigger as its runs are restored.
 DO $dump$
 DECLARE
     t regclass;
@@ -115,7 +116,7 @@ BEGIN
         SELECT c.oid::regclass FROM pg_catalog.pg_class c
          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
            AND c.relkind OPERATOR(pg_catalog.=) 'r'
-           AND c.relname OPERATOR(pg_catalog.<>) 'decision_transition'
+           AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'sync_run_key']::name[])
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t,
             CASE WHEN t OPERATOR(pg_catalog.=) ANY (ARRAY['syncopt.failure_pattern'::regclass, 'syncopt.failure_example'::regclass])
@@ -130,6 +131,9 @@ BEGIN
     END LOOP;
 END
 $dump$;
+-- sync_run is partitioned (not a plain table of the loop above: its runs are
+-- dumped with its partitions), but its run_id sequence is dumped too.
+SELECT pg_catalog.pg_extension_config_dump('syncopt.sync_run_run_id_seq', '');
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();

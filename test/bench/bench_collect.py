@@ -87,7 +87,9 @@ INGEST = """
     END LOOP;
     PERFORM syncopt.fold_stats_backlog();"""
 # The floor for any upsert of these rows: the pages' jobs straight into
-# sync_run with INSERT ... ON CONFLICT, no checks, no mapping, no stats.
+# sync_run with a plain INSERT (a stored run is skipped by the key trigger,
+# as ON CONFLICT DO NOTHING did before sync_run was partitioned), no checks,
+# no mapping, no stats.
 BARE_UPSERT = """
     FOR p IN SELECT page FROM bench_pages ORDER BY n LOOP
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
@@ -97,8 +99,7 @@ BARE_UPSERT = """
           FROM jsonb_to_recordset(p -> 'data') AS j("jobId" bigint, "startTime" timestamptz,
                "lastUpdatedAt" timestamptz, status text, "rowsSynced" bigint, "bytesSynced" bigint,
                "connectionId" text)
-          JOIN syncopt.connector c ON c.account_id = 1 AND c.external_id = j."connectionId"
-        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING;
+          JOIN syncopt.connector c ON c.account_id = 1 AND c.external_id = j."connectionId";
         COMMIT;
     END LOOP;"""
 COPY = """

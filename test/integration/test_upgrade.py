@@ -131,6 +131,15 @@ class UpgradeTests(unittest.TestCase):
         for (table, old_digest), (_, new_digest) in zip(before, after):
             self.assertEqual(new_digest, old_digest, f"rows of syncopt.{table} changed in the update")
         self.assertEqual(c.value("SELECT extversion FROM pg_extension WHERE extname = 'syncopt'", db()), new)
+        # sync_run is now partitioned by week (issue 34), and every run of
+        # before the update is there, with its key: 8 connectors x 12 runs.
+        self.assertEqual(c.value("SELECT relkind FROM pg_class WHERE oid = 'syncopt.sync_run'::regclass", db()), "p")
+        self.assertEqual(c.value(
+            "SELECT count(*) FROM syncopt.sync_run r JOIN syncopt.sync_run_key k USING (run_id, connector_id, "
+            "external_run_id) JOIN syncopt.connector n USING (connector_id) "
+            "WHERE n.external_id LIKE 'up\\_%' AND r.external_run_id ~ '^run_([1-9]|1[0-2])$'", db()), "96")
+        self.assertEqual(c.value("SELECT (SELECT count(*) FROM syncopt.sync_run) "
+                                 "= (SELECT count(*) FROM syncopt.sync_run_key)", db()), "t")
         upgraded = lines(DESCRIBE)
         upgraded_rows = [lines(q) for q in SCRIPT_ROWS]
 

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(97);
+SELECT plan(100);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -119,13 +119,20 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     'syncopt.run_planner(timestamp with time zone)', 'syncopt.schedule_planner(text)',
                     'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)',
                     'syncopt.import_dbt_manifest(jsonb,boolean)',
-                    'syncopt.label_failure(bigint,text,text)'],
+                    'syncopt.label_failure(bigint,text,text)',
+                    'syncopt.maintain_run_partitions(interval,integer)'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
                       AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false) $$,
                 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
+-- Partition maintenance creates and drops sync_run's weeks with the owner's
+-- rights: the workers' retention purge calls it, no user role.
+SELECT function_privs_are('syncopt', 'maintain_run_partitions', ARRAY['interval', 'integer'], 'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'maintain_run_partitions', ARRAY['interval', 'integer'], 'syncopt_worker', ARRAY['EXECUTE']);
+-- The run keys are read through sync_run, not by readers directly.
+SELECT table_privs_are('syncopt', 'sync_run_key', 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
