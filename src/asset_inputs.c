@@ -4,7 +4,9 @@
  *	  syncopt.asset_inputs_of(asset_ids): for each asset, the live
  *	  connectors upstream of it through the lineage, each with the longest
  *	  build time (the asset durations on the way, the asset's own included)
- *	  from its data to the asset.
+ *	  from its data to the asset; and syncopt.outcome_ready_times(at): when
+ *	  each unsettled SLA outcome's asset was ready, from those inputs and
+ *	  the runs known at `at`.
  *
  * The planning run's forecast scorecard records this for every deadline it
  * forecasts for the first time (record_forecasts()).  A recursive query
@@ -13,6 +15,11 @@
  * 13 to 24 s.  Here each asset's longest build times come from one pass
  * over the assets in downstream-first order (a longest path in a DAG), so
  * an asset costs the size of the graph, not the number of its paths.
+ * An asset was ready when each input had landed (its first successful
+ * sync started at or after the outcome opened) plus the builds after it;
+ * a dashboard reading every connector of a large fleet has that many
+ * inputs, so the runs are read once for all outcomes and each input's
+ * landing is a binary search, not an index probe per input and outcome.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +30,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -30,6 +38,7 @@
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_asset_inputs_of);
+PG_FUNCTION_INFO_V1(syncopt_outcome_ready_times);
 
 static const char *const lineage_assets_sql =
 "SELECT asset_id, duration FROM syncopt.asset ORDER BY asset_id";
@@ -287,5 +296,181 @@ syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
 													TYPALIGN_DOUBLE));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	PG_RETURN_NULL();
+}
+
+static const char *const first_open_sql =
+"SELECT min(opens_at) FROM syncopt.sla_outcome WHERE NOT settled";
+
+static const char *const unsettled_sql =
+"SELECT asset_id, deadline, opens_at, connector_ids, build_times FROM syncopt.sla_outcome"
+" WHERE NOT settled ORDER BY asset_id, deadline";
+
+static const char *const landed_runs_sql =
+"SELECT connector_id, started_at, finished_at FROM syncopt.sync_run"
+" WHERE status = 'succeeded' AND started_at >= $1 AND finished_at <= $2"
+" ORDER BY connector_id, started_at";
+
+/* The successful runs that may land an input: by connector, then start. */
+typedef struct LandedRuns
+{
+	int			n;
+	int64	   *conn;
+	TimestampTz *started;
+	TimestampTz *landed;		/* earliest end of this run and those started after it */
+} LandedRuns;
+
+/* Read the successful runs started from `from` and ended by `at`. */
+static void
+load_landed_runs(LandedRuns *runs, TimestampTz from, TimestampTz at)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2] = {TimestampTzGetDatum(from), TimestampTzGetDatum(at)};
+
+	(void) spi_run(landed_runs_sql, 2, types, values, NULL, true);
+	MemoryContextSwitchTo(mcxt);
+	runs->n = (int) SPI_processed;
+	runs->conn = palloc(sizeof(int64) * Max(runs->n, 1));
+	runs->started = palloc(sizeof(TimestampTz) * Max(runs->n, 1));
+	runs->landed = palloc(sizeof(TimestampTz) * Max(runs->n, 1));
+	for (int i = 0; i < runs->n; i++)
+	{
+		bool		isnull;
+
+		runs->conn[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		runs->started[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		runs->landed[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	/* A run started later may end earlier: keep the earliest end from each run on. */
+	for (int i = runs->n - 2; i >= 0; i--)
+		if (runs->conn[i] == runs->conn[i + 1])
+			runs->landed[i] = Min(runs->landed[i], runs->landed[i + 1]);
+}
+
+/*
+ * When connector conn's data landed for an outcome that opened at
+ * opens_at: the earliest end of its runs started at or after it, or
+ * NO_TIME when none has.
+ */
+static TimestampTz
+input_landed(const LandedRuns *runs, int64 conn, TimestampTz opens_at)
+{
+	int			lo = 0,
+				hi = runs->n;
+
+	/* First run of a later connector, or of conn started at or after opens_at. */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (runs->conn[mid] < conn || (runs->conn[mid] == conn && runs->started[mid] < opens_at))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < runs->n && runs->conn[lo] == conn ? runs->landed[lo] : NO_TIME;
+}
+
+/* t + span, as timestamptz + interval computes it. */
+static TimestampTz
+time_plus_span(TimestampTz t, const Interval *span)
+{
+	/* Days and months follow the calendar of the session's time zone. */
+	if (span->day != 0 || span->month != 0)
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
+													   IntervalPGetDatum(span)));
+	return t + span->time;
+}
+
+/*
+ * syncopt.outcome_ready_times(at): for each unsettled SLA outcome, when
+ * its asset was ready (the latest landing plus build time among its
+ * inputs), NULL while an input has not landed.
+ */
+Datum
+syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row_cxt = AllocSetContextCreate(mcxt, "syncopt outcome", ALLOCSET_DEFAULT_SIZES);
+	TimestampTz first_open = DT_NOEND;
+	LandedRuns	runs;
+	SPITupleTable *outcomes;
+	uint64		noutcomes;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	(void) spi_run(first_open_sql, 0, NULL, NULL, NULL, true);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			first_open = DatumGetTimestampTz(d);
+	}
+	MemoryContextSwitchTo(mcxt);
+	load_landed_runs(&runs, first_open, at);
+	(void) spi_run(unsettled_sql, 0, NULL, NULL, NULL, true);
+	outcomes = SPI_tuptable;
+	noutcomes = SPI_processed;
+	MemoryContextSwitchTo(mcxt);
+	for (uint64 k = 0; k < noutcomes; k++)
+	{
+		HeapTuple	row = outcomes->vals[k];
+		TupleDesc	desc = outcomes->tupdesc;
+		bool		isnull;
+		TimestampTz opens_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
+		Datum	   *conns,
+				   *spans;
+		bool	   *conn_nulls,
+				   *span_nulls;
+		int			nconns,
+					nspans;
+		TimestampTz ready = NO_TIME;
+		bool		all_landed = true;
+		Datum		values[3];
+		bool		nulls[3] = {0};
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 4, &isnull)), INT8OID, 8,
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &conns, &conn_nulls, &nconns);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 5, &isnull)), INTERVALOID,
+						  sizeof(Interval), false, TYPALIGN_DOUBLE, &spans, &span_nulls, &nspans);
+		/*
+		 * Ready once every input landed: the latest landing plus its builds
+		 * (the arrays pair up as unnest() pairs them, NULL past the shorter).
+		 */
+		for (int i = 0; i < Max(nconns, nspans); i++)
+		{
+			TimestampTz landed = i >= nconns || conn_nulls[i] ? NO_TIME :
+				input_landed(&runs, DatumGetInt64(conns[i]), opens_at);
+			TimestampTz done;
+
+			if (landed == NO_TIME)
+			{
+				all_landed = false;
+				break;
+			}
+			if (i >= nspans || span_nulls[i])
+				continue;
+			done = time_plus_span(landed, DatumGetIntervalP(spans[i]));
+			ready = ready == NO_TIME ? done : Max(ready, done);
+		}
+		if (!all_landed)
+			ready = NO_TIME;
+		MemoryContextSwitchTo(old);
+		values[0] = SPI_getbinval(row, desc, 1, &isnull);
+		values[1] = SPI_getbinval(row, desc, 2, &isnull);
+		values[2] = TimestampTzGetDatum(ready);
+		nulls[2] = ready == NO_TIME;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextReset(row_cxt);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
 	PG_RETURN_NULL();
 }

@@ -581,8 +581,8 @@ BEGIN
      WHERE r.planner_run_id = run.planner_run_id;
     IF run.not_reached > 0 THEN
         RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
-                      run.planner_run_id, time_limit, run.not_reached, run.candidates
-            USING DETAIL = format('The %s most urgent were taken (%s decisions written); the plan, the SLA forecast and the alerts are complete. planner_run.not_reached records the rest; the next planning run takes them up again.',
+                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
+            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
                                   run.candidates - run.not_reached, run.written),
                   HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
     END IF;

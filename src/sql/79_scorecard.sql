@@ -97,6 +97,18 @@ AS 'MODULE_PATHNAME', 'syncopt_asset_inputs_of';
 COMMENT ON FUNCTION syncopt.asset_inputs_of(bigint[]) IS
     'For each asset given that has upstream connectors: their ids (ascending) and the longest build time (asset durations) from each to the asset, one pass over the lineage per asset.';
 
+-- When each unsettled SLA outcome's asset was ready from the runs known at
+-- `at`: every input (connector_ids) landed with its first successful sync
+-- started at or after opens_at, plus the build time after it; NULL while
+-- one has not.
+CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
+COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
+    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed.';
+
 CREATE FUNCTION syncopt.asset_inputs(asset_id bigint)
 RETURNS TABLE (connector_id bigint, build_time interval)
 LANGUAGE sql STABLE
@@ -234,12 +246,7 @@ BEGIN
                       WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
            intervened = x.intervened,
            settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      FROM (SELECT u.asset_id, u.deadline,
-                   (SELECT CASE WHEN bool_and(l.landed IS NOT NULL) THEN max(l.landed + i.build_time) END
-                      FROM unnest(u.connector_ids, u.build_times) AS i (connector_id, build_time)
-                     CROSS JOIN LATERAL (SELECT min(r.finished_at) AS landed FROM syncopt.sync_run r
-                                          WHERE r.connector_id = i.connector_id AND r.status = 'succeeded'
-                                            AND r.started_at >= u.opens_at AND r.finished_at <= at) l) AS ready_at,
+      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
                    EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
                             WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
                               AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
@@ -250,6 +257,8 @@ BEGIN
                                       AND u.deadline)
                        AS intervened
               FROM syncopt.sla_outcome u
+              -- Each input's landing: one read of the runs for all outcomes.
+              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
              WHERE NOT u.settled) x
      WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
 END
