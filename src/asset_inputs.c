@@ -157,6 +157,9 @@ load_lineage(Lineage *g)
 		int			target = find_id(g->asset_id, g->nasset,
 									 DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull)));
 
+		/* Foreign keys make every asset found; the check keeps the arrays safe. */
+		if (target < 0)
+			continue;
 		if (!conn_null)
 		{
 			if (g->nconn == 0 || g->conn_id[g->nconn - 1] != DatumGetInt64(conn))
@@ -166,8 +169,12 @@ load_lineage(Lineage *g)
 		}
 		else if (!up_null)
 		{
+			int			from = find_id(g->asset_id, g->nasset, DatumGetInt64(up));
+
+			if (from < 0)
+				continue;
 			up_from[nup] = target;
-			up_to[nup++] = find_id(g->asset_id, g->nasset, DatumGetInt64(up));
+			up_to[nup++] = from;
 		}
 	}
 	SPI_finish();
@@ -377,7 +384,7 @@ static TimestampTz
 time_plus_span(TimestampTz t, const Interval *span)
 {
 	/* Days and months follow the calendar of the session's time zone. */
-	if (span->day != 0 || span->month != 0)
+	if (span->day != 0 || span->month != 0 || TIMESTAMP_NOT_FINITE(t))
 		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
 													   IntervalPGetDatum(span)));
 	return t + span->time;
