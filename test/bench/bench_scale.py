@@ -209,7 +209,11 @@ the same run had the recursive lineage walk (hours) and an index probe of
 `sync_run` per input and deadline when resolving outcomes (most of a
 310 s run at 10,000 connectors once the walk was gone). The targets of
 issue 34 (10,000 connectors under 2 s, 50,000 under 10 s, `plan()` and
-`sla_risk()` under 2 s at 50,000) are not met: what is left is the
+`sla_risk()` under 2 s at 50,000) are not met. The run after the day's
+first (10,000 connectors, 9.9 s in that profile) spends 22% in
+`priority_scores`, 20% in `anomalies`, 17% in `schema_drift` (each loading
+the fleet or history again), 5% in `plan_and_forecast`, 2% each in
+`outcome_ready_times` and `classify_runs`, and 14% in page faults. What is left is the
 scorecard's per-deadline arrays (its storage design: one array element per
 upstream connector and deadline), the five fleet loads a run still makes
 in the analytics it calls, and `plan()`/`sla_risk()`'s own load and scoring
