@@ -501,3 +501,20 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 	MemoryContextSwitchTo(mcxt);
 	return fleet;
 }
+
+/*
+ * Replace the fleet's windows and tag-scoped calendar events with those of
+ * another horizon, as fleet_load() would read them for it: a planning run
+ * loads the fleet once and derives its shorter-horizon plan from a copy.
+ */
+void
+fleet_load_windows(Fleet *fleet, double horizon_s)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	load_windows(fleet, horizon_s, mcxt);
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+}

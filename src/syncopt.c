@@ -56,7 +56,7 @@ int			syncopt_anomaly_min_training = 7;
  */
 int			syncopt_planner_interval_s = 15 * 60;
 static int	planner_min_benefit_s = 5 * 60;
-static int	planner_time_limit_s = 2 * 60;
+static int	planner_time_limit_ms = 2 * 60 * 1000;
 static int	pause_after_failures = 3;
 static int	max_auto_actions_per_hour = 20;
 static int	breaker_threshold = 3;
@@ -209,9 +209,9 @@ define_decision_gucs(void)
 							NULL, &planner_min_benefit_s, 5 * 60, 0, 24 * 3600,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("syncopt.planner_time_limit",
-							"Longest a planning run may take before it stops with an error and writes nothing.",
-							NULL, &planner_time_limit_s, 2 * 60, 1, 3600,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+							"Time a planning run takes candidates for: past it, the rest are counted as not reached.",
+							NULL, &planner_time_limit_ms, 2 * 60 * 1000, 1, 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("syncopt.pause_after_failures",
 							"Consecutive failures needing a human before the planner proposes a pause.",
 							NULL, &pause_after_failures, 3, 1, 1000,

@@ -14,10 +14,11 @@ CREATE TABLE syncopt.planner_run (
     unchanged      integer NOT NULL DEFAULT 0,      -- same as an open or recent decision
     not_allowed    integer NOT NULL DEFAULT 0,      -- outside the policy (allowed_actions, protect, bounds)
     superseded     integer NOT NULL DEFAULT 0,
-    alerts         integer NOT NULL DEFAULT 0
+    alerts         integer NOT NULL DEFAULT 0,
+    not_reached    integer NOT NULL DEFAULT 0       -- candidates left when syncopt.planner_time_limit passed
 );
 COMMENT ON TABLE syncopt.planner_run IS
-    'One row per completed planning run with what it did; a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
+    'One row per completed planning run with what it did (not_reached: candidates left when the time limit passed); a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
 CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
 
 -- The latest planning run's plan and SLA forecast, kept so that dashboards
@@ -64,6 +65,18 @@ CREATE TABLE syncopt.anomaly_snapshot (
 );
 COMMENT ON TABLE syncopt.anomaly_snapshot IS
     'anomalies() of the 24 hours before the latest planning run; replaced by each run.';
+
+-- The planned_sync and sla_forecast rows of planning run planner_run_id:
+-- plan(at, '24 hours') and sla_risk(at) from one load of the fleet (each
+-- row fills one of the two columns).  run_planner() writes them, and the
+-- rest of the run reads those rows instead of planning again.
+CREATE FUNCTION syncopt.plan_and_forecast(planner_run_id bigint, at timestamptz)
+RETURNS TABLE (planned syncopt.planned_sync, forecast syncopt.sla_forecast)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_plan_and_forecast';
+COMMENT ON FUNCTION syncopt.plan_and_forecast(bigint, timestamptz) IS
+    'A planning run''s planned_sync rows (plan(at, ''24 hours'')) and sla_forecast rows (sla_risk(at)), computed from one load of the fleet.';
 -- The planner raises one alert per failed run and per SLA deadline.
 CREATE INDEX alert_failure_run_idx ON syncopt.alert (((details->>'run_id')::bigint)) WHERE kind = 'sync_failure';
 CREATE INDEX alert_sla_asset_idx ON syncopt.alert (asset_id) WHERE kind = 'sla_risk';
@@ -99,14 +112,31 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- What the analytics suggest doing at `at`, before policy: one row per
 -- connector and action with params, score, components, the predicted
 -- benefit where it is a time, and the reason.  run_planner() filters these
--- through policies and guardrails; readers can run it to see why.
-CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now())
+-- through policies and guardrails; readers can run it to see why.  With
+-- from_run, the plan and the SLA forecast are that planning run's rows
+-- (planned_sync, sla_forecast, which hold the latest run's) instead of
+-- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
+-- its own run, so that one run plans the fleet once.
+CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now(), from_run bigint DEFAULT NULL)
 RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
                score_components jsonb, benefit interval, act_by timestamptz, reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-WITH knobs AS (
+-- Only one branch of each runs: the other's condition is false before it starts.
+WITH planned AS (
+    SELECT ps.connector_id, ps.planned_start, ps.predicted_end, ps.action, ps.reason
+      FROM syncopt.planned_sync ps WHERE ps.planner_run_id = planner_candidates.from_run
+    UNION ALL
+    SELECT p.connector_id, p.planned_start, p.predicted_end, p.action, p.reason
+      FROM syncopt.plan(at, interval '24 hours') p WHERE planner_candidates.from_run IS NULL
+), forecast AS (
+    SELECT f.asset_id, f.deadline, f.at_risk, f.risk, f.blocking_connectors, f.reason
+      FROM syncopt.sla_forecast f WHERE f.planner_run_id = planner_candidates.from_run
+    UNION ALL
+    SELECT r.asset_id, r.deadline, r.at_risk, r.risk, r.blocking_connectors, r.reason
+      FROM syncopt.sla_risk(at) r WHERE planner_candidates.from_run IS NULL
+), knobs AS (
     SELECT current_setting('syncopt.planner_interval')::interval AS tick,
            current_setting('syncopt.planner_min_benefit')::interval AS min_gain,
            current_setting('syncopt.pause_after_failures')::integer AS pause_after
@@ -142,7 +172,7 @@ trigger_now AS (
                   CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
                        ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
                   p.reason, s.reason)
-      FROM syncopt.plan(at, interval '24 hours') p
+      FROM planned p
       JOIN s USING (connector_id)
       JOIN c USING (connector_id)
       CROSS JOIN knobs k
@@ -305,9 +335,9 @@ notify_risk AS (
                                                 min(coalesce((c.c).name, (c.c).external_id)))),
            max(s.score), NULL::jsonb, NULL::interval, NULL::timestamptz,
            string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
-      FROM (SELECT (sr).*, (sr).blocking_connectors[1] AS connector_id
-              FROM syncopt.sla_risk(at) sr
-             WHERE (sr).at_risk AND (sr).risk = 'high' AND cardinality((sr).blocking_connectors) > 0) r
+      FROM (SELECT sr.*, sr.blocking_connectors[1] AS connector_id
+              FROM forecast sr
+             WHERE sr.at_risk AND sr.risk = 'high' AND cardinality(sr.blocking_connectors) > 0) r
       JOIN syncopt.asset a USING (asset_id)
       JOIN c USING (connector_id)
       LEFT JOIN s USING (connector_id)
@@ -321,8 +351,8 @@ UNION ALL SELECT * FROM resync_retyped
 UNION ALL SELECT * FROM batch
 UNION ALL SELECT * FROM notify_risk
 $$;
-COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz) IS
-    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit, the time after which it loses that benefit (act_by) and reason.';
+COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz, bigint) IS
+    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit, the time after which it loses that benefit (act_by) and reason; from_run reads that planning run''s plan and SLA forecast instead of computing them.';
 
 -- Why auto mode may not approve this action on this connector now, or
 -- NULL when every guardrail passes: open circuit breaker, hourly caps
@@ -389,6 +419,7 @@ AS $$
 DECLARE
     started     timestamptz := clock_timestamp();
     time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    stop_at     timestamptz;
     run         syncopt.planner_run;
     cand        record;
     conn        syncopt.connector;
@@ -411,14 +442,16 @@ BEGIN
 
     PERFORM syncopt.expire_decisions();
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    -- The plan and the SLA forecast, from one load of the fleet; the
+    -- candidates and the alerts below read these rows.
     DELETE FROM syncopt.planned_sync;
-    INSERT INTO syncopt.planned_sync
-    SELECT run.planner_run_id, p.* FROM syncopt.plan(at, interval '24 hours') p;
     DELETE FROM syncopt.sla_forecast;
+    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
+    planned AS (
+        INSERT INTO syncopt.planned_sync
+        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
     INSERT INTO syncopt.sla_forecast
-    SELECT run.planner_run_id, r.asset_id, r.deadline, r.predicted_ready, r.at_risk, r.risk,
-           coalesce(r.blocking_connectors, '{}'), r.reason
-      FROM syncopt.sla_risk(at) r;
+    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
     DELETE FROM syncopt.anomaly_snapshot;
     INSERT INTO syncopt.anomaly_snapshot
     SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
@@ -426,18 +459,24 @@ BEGIN
       FROM syncopt.anomalies(at - interval '24 hours') x;
 
     FOR cand IN
-        SELECT * FROM syncopt.planner_candidates(at) pc
-         -- Under a cap, actions that save an SLA go before notices.
+        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+         -- Most urgent first; under a cap, actions that save an SLA go before notices.
          ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
                   CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
     LOOP
-        IF clock_timestamp() - started > time_limit THEN
-            RAISE EXCEPTION 'planning run stopped after syncopt.planner_time_limit (%)', time_limit
-                USING ERRCODE = 'query_canceled',
-                      DETAIL = 'Nothing from this run was written.',
-                      HINT = 'Raise syncopt.planner_time_limit, or look at what makes the analytics slow (docs/operations.md).';
-        END IF;
         run.candidates := run.candidates + 1;
+        -- The time limit: the analytics always finish (the most urgent
+        -- candidate is known only once the whole fleet is planned); the
+        -- candidates are then taken until the limit, and at least the first
+        -- of them and a tenth of the limit after the analytics, so that a
+        -- run whose analytics alone pass the limit still writes its most
+        -- urgent proposals.  The rest are counted, not reached.
+        IF run.candidates = 1 THEN
+            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
+        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
+            run.not_reached := run.not_reached + 1;
+            CONTINUE;
+        END IF;
         SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
         pol := syncopt.effective_policy(conn.connector_id);
 
@@ -513,8 +552,8 @@ BEGIN
                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
            jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
                               'blocking_connectors', r.blocking_connectors)
-      FROM syncopt.sla_risk(at) r JOIN syncopt.asset a USING (asset_id)
-     WHERE r.at_risk
+      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
        AND NOT EXISTS (SELECT FROM syncopt.alert x
                         WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
                           AND (x.details->>'deadline')::timestamptz = r.deadline);
@@ -537,8 +576,16 @@ BEGIN
     UPDATE syncopt.planner_run r
        SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
            auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
-           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
+           not_reached = run.not_reached
      WHERE r.planner_run_id = run.planner_run_id;
+    IF run.not_reached > 0 THEN
+        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
+                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
+            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
+                                  run.candidates - run.not_reached, run.written),
+                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
+    END IF;
 
     PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
 END

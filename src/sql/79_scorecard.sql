@@ -89,26 +89,35 @@ CREATE INDEX duration_forecast_open_idx ON syncopt.duration_forecast (connector_
 -- with the longest build time between it and the asset: the sum of the
 -- durations of the assets on the path, the asset's own included (how
 -- sla_risk() carries readiness down the lineage).
+CREATE FUNCTION syncopt.asset_inputs_of(asset_ids bigint[])
+RETURNS TABLE (asset_id bigint, connector_ids bigint[], build_times interval[])
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_asset_inputs_of';
+COMMENT ON FUNCTION syncopt.asset_inputs_of(bigint[]) IS
+    'For each asset given that has upstream connectors: their ids (ascending) and the longest build time (asset durations) from each to the asset, one pass over the lineage per asset.';
+
+-- When each unsettled SLA outcome's asset was ready from the runs known at
+-- `at`: every input (connector_ids) landed with its first successful sync
+-- started at or after opens_at, plus the build time after it; NULL while
+-- one has not.
+CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
+COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
+    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed.';
+
 CREATE FUNCTION syncopt.asset_inputs(asset_id bigint)
 RETURNS TABLE (connector_id bigint, build_time interval)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE walk (asset_id, build_time) AS (
-        SELECT a.asset_id, a.duration FROM syncopt.asset a WHERE a.asset_id = asset_inputs.asset_id
-        UNION
-        SELECT up.asset_id, w.build_time + up.duration
-          FROM walk w
-          JOIN syncopt.lineage l ON l.asset_id = w.asset_id
-          JOIN syncopt.asset up ON up.asset_id = l.upstream_asset_id
-    )
-    SELECT l.upstream_connector_id, max(w.build_time)
-      FROM walk w
-      JOIN syncopt.lineage l ON l.asset_id = w.asset_id
-      JOIN syncopt.connector c ON c.connector_id = l.upstream_connector_id
-     WHERE c.deleted_at IS NULL
-     GROUP BY l.upstream_connector_id
-     ORDER BY l.upstream_connector_id
+    SELECT u.connector_id, u.build_time
+      FROM syncopt.asset_inputs_of(ARRAY[asset_inputs.asset_id]) x,
+           unnest(x.connector_ids, x.build_times) AS u(connector_id, build_time)
+     ORDER BY u.connector_id
 $$;
 COMMENT ON FUNCTION syncopt.asset_inputs(bigint) IS
     'The connectors upstream of an asset through the lineage, each with the longest build time (asset durations) from it to the asset.';
@@ -213,10 +222,8 @@ BEGIN
     INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
     SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
       FROM new_deadlines n
-     CROSS JOIN LATERAL (SELECT array_agg(x.connector_id ORDER BY x.connector_id) AS connector_ids,
-                                array_agg(x.build_time ORDER BY x.connector_id) AS build_times
-                           FROM syncopt.asset_inputs(n.asset_id) x) i
-     WHERE i.connector_ids IS NOT NULL
+      -- One pass over the lineage for all of them (not one query per asset).
+      JOIN syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) i ON i.asset_id = n.asset_id
     ON CONFLICT DO NOTHING;
 
     -- 2: this run's forecasts.
@@ -239,12 +246,7 @@ BEGIN
                       WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
            intervened = x.intervened,
            settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      FROM (SELECT u.asset_id, u.deadline,
-                   (SELECT CASE WHEN bool_and(l.landed IS NOT NULL) THEN max(l.landed + i.build_time) END
-                      FROM unnest(u.connector_ids, u.build_times) AS i (connector_id, build_time)
-                     CROSS JOIN LATERAL (SELECT min(r.finished_at) AS landed FROM syncopt.sync_run r
-                                          WHERE r.connector_id = i.connector_id AND r.status = 'succeeded'
-                                            AND r.started_at >= u.opens_at AND r.finished_at <= at) l) AS ready_at,
+      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
                    EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
                             WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
                               AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
@@ -255,6 +257,8 @@ BEGIN
                                       AND u.deadline)
                        AS intervened
               FROM syncopt.sla_outcome u
+              -- Each input's landing: one read of the runs for all outcomes.
+              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
              WHERE NOT u.settled) x
      WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
 END

@@ -48,12 +48,12 @@ GRANT EXECUTE ON FUNCTION
     syncopt.schema_drift(), syncopt.dow_matches(text, integer),
     syncopt.next_local_time(time, text, text, timestamptz),
     syncopt.window_occurrences(time, time, text, text, timestamptz, timestamptz),
-    syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz),
+    syncopt.render_request(bigint), syncopt.planner_candidates(timestamptz, bigint),
     syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz),
     syncopt.digest(timestamptz),
     syncopt.simulate(text, interval, integer, timestamptz, interval, double precision),
     syncopt.simulate_world(interval, integer, timestamptz, double precision),
-    syncopt.asset_inputs(bigint), syncopt.forecast_score(timestamptz, timestamptz),
+    syncopt.asset_inputs(bigint), syncopt.asset_inputs_of(bigint[]), syncopt.forecast_score(timestamptz, timestamptz),
     syncopt.simulate_trace(interval, integer, timestamptz, double precision),
     syncopt.backtest(timestamptz, timestamptz)
 TO syncopt_reader;

@@ -5961,5 +5961,645 @@ GRANT EXECUTE ON FUNCTION syncopt.sync_run_claim_key(), syncopt.sync_run_update_
 SELECT pg_catalog.pg_extension_config_dump('syncopt.sync_run_default', '');
 SELECT pg_catalog.pg_extension_config_dump('syncopt.sync_run_run_id_seq', '');
 
+-- Issue 34, the planning run (h-planrun): one load of the fleet for a run's
+-- plan and SLA forecast (plan_and_forecast), the candidates and alerts
+-- reading those rows, the time limit that writes the most urgent and
+-- counts the rest (planner_run.not_reached), and the forecast scorecard's
+-- lineage walks and ready times computed in C.
+ALTER TABLE syncopt.planner_run ADD COLUMN not_reached integer NOT NULL DEFAULT 0;
+COMMENT ON TABLE syncopt.planner_run IS
+    'One row per completed planning run with what it did (not_reached: candidates left when the time limit passed); a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
+
+-- The planned_sync and sla_forecast rows of planning run planner_run_id:
+-- plan(at, '24 hours') and sla_risk(at) from one load of the fleet (each
+-- row fills one of the two columns).  run_planner() writes them, and the
+-- rest of the run reads those rows instead of planning again.
+CREATE FUNCTION syncopt.plan_and_forecast(planner_run_id bigint, at timestamptz)
+RETURNS TABLE (planned syncopt.planned_sync, forecast syncopt.sla_forecast)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_plan_and_forecast';
+COMMENT ON FUNCTION syncopt.plan_and_forecast(bigint, timestamptz) IS
+    'A planning run''s planned_sync rows (plan(at, ''24 hours'')) and sla_forecast rows (sla_risk(at)), computed from one load of the fleet.';
+
+DROP FUNCTION syncopt.planner_candidates(timestamptz);
+-- What the analytics suggest doing at `at`, before policy: one row per
+-- connector and action with params, score, components, the predicted
+-- benefit where it is a time, and the reason.  run_planner() filters these
+-- through policies and guardrails; readers can run it to see why.  With
+-- from_run, the plan and the SLA forecast are that planning run's rows
+-- (planned_sync, sla_forecast, which hold the latest run's) instead of
+-- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
+-- its own run, so that one run plans the fleet once.
+CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now(), from_run bigint DEFAULT NULL)
+RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
+               score_components jsonb, benefit interval, act_by timestamptz, reason text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- Only one branch of each runs: the other's condition is false before it starts.
+WITH planned AS (
+    SELECT ps.connector_id, ps.planned_start, ps.predicted_end, ps.action, ps.reason
+      FROM syncopt.planned_sync ps WHERE ps.planner_run_id = planner_candidates.from_run
+    UNION ALL
+    SELECT p.connector_id, p.planned_start, p.predicted_end, p.action, p.reason
+      FROM syncopt.plan(at, interval '24 hours') p WHERE planner_candidates.from_run IS NULL
+), forecast AS (
+    SELECT f.asset_id, f.deadline, f.at_risk, f.risk, f.blocking_connectors, f.reason
+      FROM syncopt.sla_forecast f WHERE f.planner_run_id = planner_candidates.from_run
+    UNION ALL
+    SELECT r.asset_id, r.deadline, r.at_risk, r.risk, r.blocking_connectors, r.reason
+      FROM syncopt.sla_risk(at) r WHERE planner_candidates.from_run IS NULL
+), knobs AS (
+    SELECT current_setting('syncopt.planner_interval')::interval AS tick,
+           current_setting('syncopt.planner_min_benefit')::interval AS min_gain,
+           current_setting('syncopt.pause_after_failures')::integer AS pause_after
+), s AS (
+    SELECT s.*, jsonb_build_object(
+               'urgency', s.urgency, 'downstream_weight', s.downstream_weight,
+               'downstream_assets', s.downstream_assets, 'calendar_multiplier', s.calendar_multiplier,
+               'staleness', s.staleness, 'load_penalty', s.load_penalty, 'cost_penalty', s.cost_penalty,
+               'failure_risk', s.failure_risk, 'p90', s.p90, 'deadline', s.deadline,
+               'latest_start', s.latest_start, 'slack', s.slack) AS components
+      FROM syncopt.priority_scores(at) s
+), c AS (
+    SELECT c, c.connector_id, a.vendor, st.last_run_at, st.consecutive_failures
+      FROM syncopt.connector c
+      JOIN syncopt.account a USING (account_id)
+      LEFT JOIN syncopt.connector_stats st USING (connector_id)
+     WHERE c.deleted_at IS NULL
+),
+-- Start now what must start before the next run to meet its deadline and
+-- that the vendor's schedule would start too late.
+trigger_now AS (
+    SELECT s.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, s.score,
+           s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
+                                              'vendor_next_start', v.next_start),
+           least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
+           s.latest_start AS act_by,
+           format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
+                  format(CASE WHEN s.latest_start < at
+                              THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
+                              ELSE 'it must start by %1$s to be done for %2$s' END,
+                         to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                         to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+                  CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
+                       ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
+                  p.reason, s.reason)
+      FROM planned p
+      JOIN s USING (connector_id)
+      JOIN c USING (connector_id)
+      CROSS JOIN knobs k
+      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
+     WHERE p.action IN ('start_now', 'start_later')
+       AND p.planned_start < at + k.tick
+       AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
+       AND v.next_start > s.latest_start + k.min_gain
+       -- Starting a connector whose latest run failed is a retry: only
+       -- when classify_failure() says a retry is safe (never for unknown,
+       -- credentials, permission, configuration or data errors, nor below
+       -- its confidence threshold); the vendor's schedule still runs.
+       AND NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
+                                     WHERE r.connector_id = s.connector_id AND r.finished_at <= at
+                                     ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest
+                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, c.vendor) f
+                        WHERE latest.status = 'failed' AND NOT f.retryable)
+       -- A trigger that went out within one P90 is probably still running,
+       -- unless a sync has ended since it went out (the one it started
+       -- failed, or one already running finished) and none started since
+       -- is running: then the next planning run triggers it again.
+       AND NOT EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                        WHERE l.connector_id = s.connector_id AND l.action = 'trigger_sync'
+                          AND l.status IN ('approved', 'executing', 'succeeded', 'unknown')
+                          AND coalesce(l.finished_at, at) > at - s.p90
+                          AND (NOT EXISTS (SELECT FROM syncopt.sync_run r
+                                            WHERE r.connector_id = l.connector_id
+                                              AND r.finished_at > l.started_at
+                                              AND r.finished_at <= at)
+                               OR EXISTS (SELECT FROM syncopt.sync_run r
+                                           WHERE r.connector_id = l.connector_id AND r.status = 'running'
+                                             AND r.started_at > l.started_at AND r.started_at <= at)))
+),
+-- Move a daily sync out of a priced warehouse window when the deadline it
+-- feeds still holds at the new time (SLA over cost).
+move_daily AS (
+    SELECT c.connector_id, 'set_schedule'::text,
+           CASE c.vendor
+               WHEN 'fivetran' THEN jsonb_build_object('sync_frequency', 1440, 'daily_sync_time', to_char(nt.t AT TIME ZONE 'UTC', 'HH24:00'))
+               ELSE jsonb_build_object('schedule_type', 'cron',
+                                       'cron_expression', format('0 0 %s * * ?', extract(hour FROM nt.t AT TIME ZONE 'UTC')))
+           END,
+           s.score,
+           s.components || jsonb_build_object('current_start', v.next_start, 'window', w.name,
+                                              'price_multiplier', w.price_multiplier, 'new_start', nt.t),
+           sv.saving,
+           v.next_start,
+           format('Move the daily sync from %s to %s: it now runs inside %s (warehouse price x%s until %s); at the new time %s. Predicted saving: %s min of priced warehouse time.',
+                  to_char(v.next_start AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), to_char(nt.t AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                  coalesce(w.name, 'a price window'), w.price_multiplier, to_char(w.ends AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                  CASE WHEN s.deadline IS NULL THEN 'it feeds no deadline'
+                       ELSE format('it is still done by %s for the deadline %s',
+                                   to_char((nt.t + s.p90) AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
+                                   to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')) END,
+                  round(extract(epoch FROM sv.saving) / 60))
+      FROM c
+      JOIN s USING (connector_id)
+      JOIN syncopt.predict_duration(at) pd USING (connector_id)
+      CROSS JOIN knobs k
+      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
+      CROSS JOIN LATERAL (
+          SELECT lw.name, lw.price_multiplier, o.ends
+            FROM syncopt.load_window lw,
+                 LATERAL syncopt.window_occurrences(lw.start_time, lw.end_time, lw.dow, lw.timezone,
+                                                    v.next_start, v.next_start + interval '1 second') o
+           WHERE lw.target = 'warehouse' AND lw.price_multiplier > 1
+           ORDER BY lw.price_multiplier DESC, o.ends DESC LIMIT 1) w
+      CROSS JOIN LATERAL (SELECT date_trunc('hour', w.ends + interval '59 minutes 59 seconds') AS t) nt
+      -- Priced time saved: the run's minutes inside the window, times the surcharge.
+      CROSS JOIN LATERAL (SELECT (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1) AS saving) sv
+     WHERE v.next_start < 'infinity'
+       AND ((c.c).schedule_minutes = 1440 OR (c.c).schedule_type = 'cron')
+       AND (s.deadline IS NULL OR nt.t + s.p90 <= s.deadline)
+       AND sv.saving >= k.min_gain
+       AND NOT EXISTS (SELECT FROM syncopt.load_window lw2,
+                            LATERAL syncopt.window_occurrences(lw2.start_time, lw2.end_time, lw2.dow, lw2.timezone,
+                                                               nt.t, nt.t + interval '1 second') o2
+                        WHERE lw2.target = 'warehouse' AND lw2.price_multiplier > 1)
+),
+-- Pause a connector whose failures need a human: syncing again only fails.
+pause_broken AS (
+    SELECT c.connector_id, 'pause'::text, '{}'::jsonb, s.score,
+           coalesce(s.components, '{}') || jsonb_build_object('consecutive_failures', c.consecutive_failures,
+                                                              'category', f.category, 'retryable', f.retryable),
+           NULL::interval, NULL::timestamptz,
+           format('Pause: the last %s syncs failed, the latest with %s (%s), which a retry cannot fix. %s Resume it once fixed (syncopt proposes that when the vendor reports the setup connected).',
+                  c.consecutive_failures, f.category, f.explanation, f.remediation)
+      FROM c
+      CROSS JOIN knobs k
+      LEFT JOIN s USING (connector_id)
+      CROSS JOIN LATERAL (SELECT r.error_message, r.error_code FROM syncopt.sync_run r
+                           WHERE r.connector_id = c.connector_id AND r.status = 'failed'
+                           ORDER BY r.started_at DESC LIMIT 1) last_failure
+      CROSS JOIN LATERAL syncopt.classify_failure(last_failure.error_message, last_failure.error_code, c.vendor) f
+     WHERE NOT (c.c).paused AND c.consecutive_failures >= k.pause_after AND NOT f.retryable
+),
+-- Resume a connector syncopt paused once the vendor reports it fixed.
+resume_fixed AS (
+    SELECT c.connector_id, 'resume'::text, '{}'::jsonb, s.score, s.components, NULL::interval, NULL::timestamptz,
+           format('Resume: syncopt paused it with decision %s at %s; %s now reports its setup as connected (details read %s), so the cause looks fixed.',
+                  lp.decision_id, to_char(lp.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                  initcap(c.vendor), to_char((c.c).details_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
+      FROM c
+      LEFT JOIN s USING (connector_id)
+      CROSS JOIN LATERAL (SELECT l.decision_id, l.action, l.planner_run_id, l.finished_at
+                            FROM syncopt.fivetran_sync_ai_logs l
+                           WHERE l.connector_id = c.connector_id AND l.action IN ('pause', 'resume')
+                             AND l.status = 'succeeded'
+                           ORDER BY l.finished_at DESC LIMIT 1) lp
+     WHERE (c.c).paused AND lp.action = 'pause' AND lp.planner_run_id IS NOT NULL
+       AND (c.c).setup_state = 'connected' AND (c.c).details_at > lp.finished_at
+),
+-- Re-sync the tables whose columns changed type (Fivetran).
+resync_retyped AS (
+    SELECT t.connector_id, 'resync_tables'::text,
+           jsonb_build_object('tables', jsonb_object_agg(t.schema_name, t.tables)),
+           s.score, s.components, NULL::interval, NULL::timestamptz,
+           format('Re-sync %s: columns changed type against the data contract (%s), and a table re-sync reloads them with the new types%s.',
+                  string_agg(t.names, ', '), string_agg(t.columns, '; '),
+                  CASE WHEN bool_or(t.assets IS NOT NULL) THEN ' before ' || string_agg(t.assets, ', ') || ' read them' ELSE '' END)
+      FROM (SELECT d.connector_id, d.schema_name,
+                   jsonb_agg(DISTINCT d.table_name) AS tables,
+                   string_agg(DISTINCT d.schema_name || '.' || d.table_name, ', ') AS names,
+                   string_agg(format('%s.%s %s -> %s', d.table_name, d.column_name, d.expected_type, d.observed_type), ', ') AS columns,
+                   nullif(array_to_string(array(SELECT DISTINCT unnest(array_agg(x)) FROM unnest(array_agg(d.affected_assets)) x), ', '), '') AS assets
+              FROM syncopt.schema_drift() d
+             WHERE d.change = 'column_retyped' AND d.table_name IS NOT NULL
+             GROUP BY d.connector_id, d.schema_name) t
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     WHERE c.vendor = 'fivetran'
+     GROUP BY t.connector_id, s.score, s.components
+),
+-- Airbyte batch size, when the recommendation is confident and differs.
+batch AS (
+    SELECT b.connector_id, 'set_batch_size'::text, jsonb_build_object('batch_size', b.recommended_batch_size),
+           s.score,
+           coalesce(s.components, '{}') || jsonb_build_object('current_batch_size', b.current_batch_size,
+                                                              'confidence', b.confidence,
+                                                              'expected_rows_per_s', b.expected_rows_per_s),
+           NULL::interval, NULL::timestamptz,
+           format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
+                  coalesce(b.current_batch_size::text, 'unknown'), b.reason)
+      FROM syncopt.batch_recommendations(at) b
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     WHERE c.vendor = 'airbyte' AND b.recommended_batch_size IS NOT NULL AND b.confidence >= 0.5
+       AND (c.c).raw ? 'sourceId'
+       AND (b.current_batch_size IS NULL
+            OR abs(b.recommended_batch_size - b.current_batch_size) >= 0.1 * b.current_batch_size)
+),
+-- Tell the owners when an SLA is at high risk, once per blocking connector.
+notify_risk AS (
+    SELECT r.connector_id, 'notify'::text,
+           jsonb_build_object('severity', 'critical',
+                              'message', format('SLA at high risk: %s; connector %s blocks it.',
+                                                string_agg(format('%s due %s', a.name,
+                                                                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+                                                           ', ' ORDER BY r.deadline, a.name),
+                                                min(coalesce((c.c).name, (c.c).external_id)))),
+           max(s.score), NULL::jsonb, NULL::interval, NULL::timestamptz,
+           string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
+      FROM (SELECT sr.*, sr.blocking_connectors[1] AS connector_id
+              FROM forecast sr
+             WHERE sr.at_risk AND sr.risk = 'high' AND cardinality(sr.blocking_connectors) > 0) r
+      JOIN syncopt.asset a USING (asset_id)
+      JOIN c USING (connector_id)
+      LEFT JOIN s USING (connector_id)
+     GROUP BY r.connector_id
+)
+SELECT * FROM trigger_now
+UNION ALL SELECT * FROM move_daily
+UNION ALL SELECT * FROM pause_broken
+UNION ALL SELECT * FROM resume_fixed
+UNION ALL SELECT * FROM resync_retyped
+UNION ALL SELECT * FROM batch
+UNION ALL SELECT * FROM notify_risk
+$$;
+COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz, bigint) IS
+    'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit, the time after which it loses that benefit (act_by) and reason; from_run reads that planning run''s plan and SLA forecast instead of computing them.';
+
+-- One planning run: candidates -> policy -> no churn -> mode and
+-- guardrails -> decisions, plus alerts for new proposals, SLAs at risk and
+-- classified failures.  Returns the decisions it wrote.
+CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    stop_at     timestamptz;
+    run         syncopt.planner_run;
+    cand        record;
+    conn        syncopt.connector;
+    pol         record;
+    status      text;
+    guard       text;
+    written     syncopt.fivetran_sync_ai_logs;
+    new_ids     bigint[] := '{}';
+    n           integer;
+BEGIN
+    IF at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
+        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
+            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
+        RETURN;
+    END IF;
+
+    PERFORM syncopt.expire_decisions();
+    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    -- The plan and the SLA forecast, from one load of the fleet; the
+    -- candidates and the alerts below read these rows.
+    DELETE FROM syncopt.planned_sync;
+    DELETE FROM syncopt.sla_forecast;
+    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
+    planned AS (
+        INSERT INTO syncopt.planned_sync
+        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
+    INSERT INTO syncopt.sla_forecast
+    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
+    DELETE FROM syncopt.anomaly_snapshot;
+    INSERT INTO syncopt.anomaly_snapshot
+    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
+           x.direction, x.reason
+      FROM syncopt.anomalies(at - interval '24 hours') x;
+
+    FOR cand IN
+        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+         -- Most urgent first; under a cap, actions that save an SLA go before notices.
+         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
+                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
+    LOOP
+        run.candidates := run.candidates + 1;
+        -- The time limit: the analytics always finish (the most urgent
+        -- candidate is known only once the whole fleet is planned); the
+        -- candidates are then taken until the limit, and at least the first
+        -- of them and a tenth of the limit after the analytics, so that a
+        -- run whose analytics alone pass the limit still writes its most
+        -- urgent proposals.  The rest are counted, not reached.
+        IF run.candidates = 1 THEN
+            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
+        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
+            run.not_reached := run.not_reached + 1;
+            CONTINUE;
+        END IF;
+        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
+        pol := syncopt.effective_policy(conn.connector_id);
+
+        IF cand.action <> ALL (pol.allowed_actions)
+           OR (cand.action = 'pause' AND pol.protect)
+           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
+               AND NOT (cand.params->>'sync_frequency')::integer
+                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
+            run.not_allowed := run.not_allowed + 1;
+            CONTINUE;
+        END IF;
+
+        -- No churn: the same action with the same params is open, was
+        -- logged in shadow mode within the proposal TTL, or was recently
+        -- done, failed or rejected (a human said no).  Triggers have their
+        -- own guard in planner_candidates() (one P90 after the last).
+        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
+                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
+                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
+                               AND l.created_at > now() - pol.proposal_ttl)
+                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
+                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
+                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
+            run.unchanged := run.unchanged + 1;
+            CONTINUE;
+        END IF;
+
+        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
+        guard := NULL;
+        IF pol.mode = 'auto' THEN
+            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
+            IF guard IS NOT NULL THEN
+                status := 'proposed';
+                run.refused := run.refused + 1;
+            ELSE
+                run.auto_approved := run.auto_approved + 1;
+            END IF;
+        END IF;
+
+        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
+                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
+                                           cand.priority_score,
+                                           coalesce(cand.score_components, '{}')
+                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
+                                           guard, act_by => cand.act_by);
+        new_ids := new_ids || written.decision_id;
+        run.written := run.written + 1;
+        RETURN NEXT written;
+    END LOOP;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
+    run.superseded := n;
+
+    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
+    -- last two days (each once).
+    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
+    IF n > 0 THEN
+        INSERT INTO syncopt.alert (kind, severity, message, details)
+        SELECT 'approval_needed', 'warning',
+               format('%s new proposal(s) await approval: %s', n,
+                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
+                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
+               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
+          FROM syncopt.pending_approvals p
+         WHERE p.decision_id = ANY (new_ids);
+        run.alerts := run.alerts + 1;
+    END IF;
+
+    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
+    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
+           format('%s (due %s) is at %s risk: %s', a.name,
+                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
+           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
+                              'blocking_connectors', r.blocking_connectors)
+      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
+       AND NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
+                          AND (x.details->>'deadline')::timestamptz = r.deadline);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
+           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
+                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
+           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
+      FROM syncopt.classify_runs(at - interval '2 days') f
+      JOIN syncopt.connector c USING (connector_id)
+     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
+                          AND (x.details->>'run_id')::bigint = f.run_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    UPDATE syncopt.planner_run r
+       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
+           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
+           not_reached = run.not_reached
+     WHERE r.planner_run_id = run.planner_run_id;
+    IF run.not_reached > 0 THEN
+        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
+                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
+            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
+                                  run.candidates - run.not_reached, run.written),
+                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
+    END IF;
+
+    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
+END
+$$;
+COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS
+    'One planning run: the analytics'' suggestions through policies, no-churn checks and auto guardrails into the control table; returns the decisions written.';
+
+-- The connectors whose data reaches an asset through the lineage, each
+-- with the longest build time between it and the asset: the sum of the
+-- durations of the assets on the path, the asset's own included (how
+-- sla_risk() carries readiness down the lineage).
+CREATE FUNCTION syncopt.asset_inputs_of(asset_ids bigint[])
+RETURNS TABLE (asset_id bigint, connector_ids bigint[], build_times interval[])
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_asset_inputs_of';
+COMMENT ON FUNCTION syncopt.asset_inputs_of(bigint[]) IS
+    'For each asset given that has upstream connectors: their ids (ascending) and the longest build time (asset durations) from each to the asset, one pass over the lineage per asset.';
+
+-- When each unsettled SLA outcome's asset was ready from the runs known at
+-- `at`: every input (connector_ids) landed with its first successful sync
+-- started at or after opens_at, plus the build time after it; NULL while
+-- one has not.
+CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
+COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
+    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed.';
+
+CREATE OR REPLACE FUNCTION syncopt.asset_inputs(asset_id bigint)
+RETURNS TABLE (connector_id bigint, build_time interval)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.connector_id, u.build_time
+      FROM syncopt.asset_inputs_of(ARRAY[asset_inputs.asset_id]) x,
+           unnest(x.connector_ids, x.build_times) AS u(connector_id, build_time)
+     ORDER BY u.connector_id
+$$;
+COMMENT ON FUNCTION syncopt.asset_inputs(bigint) IS
+    'The connectors upstream of an asset through the lineage, each with the longest build time (asset durations) from it to the asset.';
+
+-- The end of a planning run (run_planner() calls it): record what the run
+-- forecast, and resolve what earlier forecasts said against the runs
+-- known at `at`.
+CREATE OR REPLACE FUNCTION syncopt.record_forecasts(planner_run_id bigint, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- A prediction stands for a run that starts within two planning
+    -- intervals of the last run that made it.
+    stands interval := 2 * current_setting('syncopt.planner_interval')::interval;
+    -- Runs are collected late: one that started or ended while a forecast
+    -- stood can arrive up to a day after.
+    grace  interval := interval '1 day';
+BEGIN
+    IF planner_run_id IS NULL OR at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'record_forecasts needs a planning run and a finite time'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got planner_run_id %s, at %s.', coalesce(planner_run_id::text, 'NULL'),
+                                  coalesce(at::text, 'NULL')),
+                  HINT = 'run_planner() calls it at the end of each planning run.';
+    END IF;
+
+    -- Durations, 1: each standing prediction gets the first run that
+    -- started while it stood (before the next prediction, and within two
+    -- planning intervals of the last run that made it).
+    UPDATE syncopt.duration_forecast f
+       SET run_id = r.run_id, run_started_at = r.started_at
+      FROM syncopt.duration_forecast w
+     CROSS JOIN LATERAL (SELECT min(g.first_at) AS next_at FROM syncopt.duration_forecast g
+                          WHERE g.connector_id = w.connector_id AND g.first_at > w.first_at) nx
+     CROSS JOIN LATERAL (SELECT r.run_id, r.started_at FROM syncopt.sync_run r
+                          WHERE r.connector_id = w.connector_id AND r.started_at >= w.first_at
+                            AND r.started_at < least(w.last_at + stands, nx.next_at) AND r.started_at <= at
+                          ORDER BY r.started_at LIMIT 1) r
+     WHERE w.outcome IS NULL AND w.run_id IS NULL
+       AND f.connector_id = w.connector_id AND f.first_at = w.first_at;
+
+    -- 2: a predicted run that has ended says whether the P90 held.  Only a
+    -- success with a known start has a duration to compare.
+    UPDATE syncopt.duration_forecast f
+       SET outcome = r.status,
+           actual = CASE WHEN r.status = 'succeeded' AND r.duration_known THEN r.finished_at - r.started_at END,
+           within_p90 = CASE WHEN r.status = 'succeeded' AND r.duration_known
+                             THEN r.finished_at - r.started_at <= f.p90 END
+      FROM syncopt.sync_run r
+     WHERE f.outcome IS NULL AND f.run_id IS NOT NULL
+       AND r.connector_id = f.connector_id AND r.started_at = f.run_started_at AND r.run_id = f.run_id
+       AND r.status <> 'running' AND r.finished_at <= at;
+
+    -- 3: a prediction no run followed within a day is not kept.
+    DELETE FROM syncopt.duration_forecast f
+     WHERE f.outcome IS NULL AND f.run_id IS NULL AND f.last_at < at - grace;
+
+    -- 4: this run's predictions for the syncs it planned (a sync already
+    -- running was predicted before it started).  The same values as the
+    -- connector's standing prediction extend it.
+    WITH planned AS (
+        SELECT p.connector_id, d.p50, d.p90
+          FROM syncopt.planned_sync p
+          JOIN syncopt.predict_duration(at) d ON d.connector_id = p.connector_id
+         WHERE p.planner_run_id = record_forecasts.planner_run_id
+           AND p.action <> 'running' AND p.planned_start IS NOT NULL
+           AND d.p50 IS NOT NULL AND d.p90 IS NOT NULL
+    ), standing AS (
+        SELECT pl.connector_id, pl.p50, pl.p90, f.first_at
+          FROM planned pl
+          JOIN LATERAL (SELECT g.first_at, g.p50, g.p90, g.run_id FROM syncopt.duration_forecast g
+                         WHERE g.connector_id = pl.connector_id
+                         ORDER BY g.first_at DESC LIMIT 1) f ON true
+         WHERE f.run_id IS NULL AND f.p50 = pl.p50 AND f.p90 = pl.p90
+    ), extended AS (
+        UPDATE syncopt.duration_forecast f
+           SET last_at = greatest(f.last_at, at)
+          FROM standing s
+         WHERE f.connector_id = s.connector_id AND f.first_at = s.first_at
+        RETURNING f.connector_id
+    )
+    INSERT INTO syncopt.duration_forecast AS f (connector_id, first_at, last_at, planner_run_id, p50, p90)
+    SELECT pl.connector_id, at, at, record_forecasts.planner_run_id, pl.p50, pl.p90
+      FROM planned pl
+     WHERE pl.connector_id NOT IN (SELECT e.connector_id FROM extended e)
+    ON CONFLICT (connector_id, first_at) DO UPDATE
+       SET p50 = excluded.p50, p90 = excluded.p90, planner_run_id = excluded.planner_run_id
+     WHERE f.run_id IS NULL;
+
+    -- SLAs, 1: each deadline instance forecast for the first time, with
+    -- what feeds it now; an asset nothing feeds is not scored.
+    WITH new_deadlines AS MATERIALIZED (
+        SELECT s.asset_id, s.deadline, s.deadline - coalesce(a.freshness_sla, interval '24 hours') AS opens_at
+          FROM syncopt.sla_forecast s
+          JOIN syncopt.asset a ON a.asset_id = s.asset_id
+         WHERE s.planner_run_id = record_forecasts.planner_run_id AND s.deadline IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sla_outcome o
+                            WHERE o.asset_id = s.asset_id AND o.deadline = s.deadline)
+    )
+    INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
+    SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
+      FROM new_deadlines n
+      -- One pass over the lineage for all of them (not one query per asset).
+      JOIN syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) i ON i.asset_id = n.asset_id
+    ON CONFLICT DO NOTHING;
+
+    -- 2: this run's forecasts.
+    INSERT INTO syncopt.sla_forecast_log (asset_id, deadline, planner_run_id, planned_at, at_risk, risk, predicted_ready)
+    SELECT s.asset_id, s.deadline, s.planner_run_id, at, s.at_risk, s.risk, s.predicted_ready
+      FROM syncopt.sla_forecast s
+      JOIN syncopt.sla_outcome o ON o.asset_id = s.asset_id AND o.deadline = s.deadline
+     WHERE s.planner_run_id = record_forecasts.planner_run_id
+    ON CONFLICT DO NOTHING;
+
+    -- 3: what happened, from the runs known at `at`.  Each input landed
+    -- with its first successful sync started at or after opens_at; the
+    -- asset was ready when the last landed plus the builds after it.  Not
+    -- ready at the deadline is a miss, revised if a late-collected run
+    -- shows otherwise until the outcome settles: once met, once ready, or
+    -- a day after the deadline.
+    UPDATE syncopt.sla_outcome o
+       SET ready_at = x.ready_at,
+           met = CASE WHEN x.ready_at <= o.deadline THEN true
+                      WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
+           intervened = x.intervened,
+           settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
+      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
+                   EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
+                            WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
+                              AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
+                              AND coalesce(d.finished_at, d.started_at)
+                                  BETWEEN CASE WHEN d.action IN ('trigger_sync', 'resync_connector', 'resync_tables')
+                                               THEN greatest(u.first_forecast_at, u.opens_at)
+                                               ELSE u.first_forecast_at END
+                                      AND u.deadline)
+                       AS intervened
+              FROM syncopt.sla_outcome u
+              -- Each input's landing: one read of the runs for all outcomes.
+              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
+             WHERE NOT u.settled) x
+     WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
+END
+$$;
+COMMENT ON FUNCTION syncopt.record_forecasts(bigint, timestamptz) IS
+    'End of a planning run: logs its SLA forecasts and predicted durations, and resolves earlier ones against the runs known at `at`.';
+
+REVOKE ALL ON FUNCTION syncopt.plan_and_forecast(bigint, timestamptz), syncopt.planner_candidates(timestamptz, bigint),
+    syncopt.asset_inputs_of(bigint[]), syncopt.outcome_ready_times(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION syncopt.planner_candidates(timestamptz, bigint), syncopt.asset_inputs_of(bigint[])
+TO syncopt_reader;
+GRANT EXECUTE ON FUNCTION syncopt.plan_and_forecast(bigint, timestamptz), syncopt.planner_candidates(timestamptz, bigint),
+    syncopt.asset_inputs_of(bigint[]), syncopt.outcome_ready_times(timestamptz) TO syncopt_worker;
+
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(100);
+SELECT plan(104);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -250,6 +250,17 @@ SELECT throws_ok($$ INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_a
                     VALUES (1, now(), now(), now(), '{}', '{}') $$,
                  '42501', NULL, 'an admin cannot write forecast outcomes');
 RESET ROLE;
+
+-- The planning run's shared plan (issue 34): readers read candidates from
+-- a run's rows as they compute them; only the planning run (its owner) and
+-- the workers compute a run's plan and forecast or resolve outcomes.
+SELECT function_privs_are('syncopt', 'planner_candidates', ARRAY['timestamp with time zone', 'bigint'],
+                          'syncopt_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('syncopt', 'plan_and_forecast', ARRAY['bigint', 'timestamp with time zone'],
+                          'syncopt_admin', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'outcome_ready_times', ARRAY['timestamp with time zone'],
+                          'syncopt_reader', ARRAY[]::text[]);
+SELECT function_privs_are('syncopt', 'asset_inputs_of', ARRAY['bigint[]'], 'syncopt_reader', ARRAY['EXECUTE']);
 
 SELECT * FROM finish();
 ROLLBACK;

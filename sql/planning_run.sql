@@ -1,0 +1,105 @@
+-- A planning run shares its work (issue 34): it plans the fleet once for
+-- its plan and its SLA forecast, and what it decides from them is what
+-- plan(), sla_risk() and planner_candidates() say on their own.  Past
+-- syncopt.planner_time_limit it still writes its most urgent proposals,
+-- with the plan and forecast whole, and records what it did not reach.
+-- Planned at 2054-11-23 04:10 UTC (a Monday, ahead of the clock, so
+-- proposals' expiry never depends on today's date).
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+SET syncopt.max_concurrent_syncs = 10;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.policy (mode) VALUES ('copilot');
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/add_runs.sql
+
+------------------------------------------------------------------------
+-- C1..C4 sync daily at 05:00 (vendor schedule), each feeding a dashboard
+-- due 06:00 with weight 1..4; two runs of 40 and 60 min give a P90 of
+-- 1.5 x 50 = 75 min, so each must start by 04:45 and the vendor's 05:00
+-- is 15 min too late: four trigger_sync candidates, all planned to start
+-- now (10 slots).  The score grows with the weight and nothing else
+-- differs, so C4 is the most urgent, then C3, C2, C1.  Weekly feeds a
+-- dashboard due on Thursdays (dow 4) at 06:00: its next deadline
+-- (2054-11-26) is in sla_risk()'s eight days but not in the 24-hour plan,
+-- so the run's plan has 4 syncs and its forecast 5 deadlines.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time)
+SELECT i, 1, 'c' || i, 'C' || i, 1440, 'auto', '05:00' FROM generate_series(1, 4) i;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time)
+VALUES (5, 1, 'weekly', 'Weekly', 1440, 'auto', '05:00');
+SELECT count(pg_temp.add_runs(i, '{2400,3600}')) AS with_runs FROM generate_series(1, 5) i;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight)
+SELECT i, 'dash' || i, 'dashboard', '06:00', i FROM generate_series(1, 4) i;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, days) VALUES (5, 'thursday_dash', 'dashboard', '06:00', '4');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT i, i FROM generate_series(1, 5) i;
+
+-- The run: four proposals, most urgent first.
+SELECT connector_id, action, status FROM syncopt.run_planner('2054-11-23 04:10+00') ORDER BY priority_score DESC;
+SELECT planner_run_id, candidates, written, not_reached FROM syncopt.planner_run;
+
+-- Its plan and forecast are exactly plan(at, '24 hours') and sla_risk(at),
+-- row for row (each difference counted both ways).
+SELECT (SELECT count(*) FROM syncopt.planned_sync WHERE planner_run_id = 1) AS planned,
+       (SELECT count(*) FROM (SELECT connector_id, planned_start, predicted_end, deadline, slack, will_miss, action, priority, reason
+                                FROM syncopt.planned_sync
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.plan('2054-11-23 04:10+00', '24 hours')) x) AS only_in_run,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.plan('2054-11-23 04:10+00', '24 hours')
+                              EXCEPT ALL
+                              SELECT connector_id, planned_start, predicted_end, deadline, slack, will_miss, action, priority, reason
+                                FROM syncopt.planned_sync) x) AS only_in_plan;
+SELECT (SELECT count(*) FROM syncopt.sla_forecast WHERE planner_run_id = 1) AS forecast,
+       (SELECT count(*) FROM (SELECT asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors, reason
+                                FROM syncopt.sla_forecast
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.sla_risk('2054-11-23 04:10+00')) x) AS only_in_run,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.sla_risk('2054-11-23 04:10+00')
+                              EXCEPT ALL
+                              SELECT asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors, reason
+                                FROM syncopt.sla_forecast) x) AS only_in_sla_risk;
+-- The Thursday deadline is forecast (its sync planned on Wednesday, when
+-- its data opens), but not in the 24-hour plan.
+SELECT asset_id, deadline, predicted_ready FROM syncopt.sla_forecast WHERE asset_id = 5;
+SELECT count(*) AS weekly_planned FROM syncopt.planned_sync WHERE connector_id = 5;
+-- The candidates read from the run's rows are those computed afresh.
+SELECT (SELECT count(*) FROM syncopt.planner_candidates('2054-11-23 04:10+00', 1)) AS from_run,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00', 1)
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00')) x) AS only_from_run,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00')
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00', 1)) x) AS only_afresh;
+-- A run that is not the latest has no rows left: nothing to read.
+SELECT count(*) AS from_missing_run FROM syncopt.planner_candidates('2054-11-23 04:10+00', 99);
+
+------------------------------------------------------------------------
+-- The time limit.  The proposals above expire, so the same four are due
+-- again.  With a limit of 1 ms the analytics pass it before the first
+-- candidate: the run still takes the most urgent one (C4's trigger) and
+-- counts the other three as not reached, with a warning; its plan and
+-- forecast are whole.
+------------------------------------------------------------------------
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'expired' WHERE status = 'proposed';
+SET syncopt.planner_time_limit = '1ms';
+SET client_min_messages = warning;
+SELECT connector_id, action, status FROM syncopt.run_planner('2054-11-23 04:10+00');
+SELECT planner_run_id, candidates, written, not_reached, finished_at IS NOT NULL AS finished
+  FROM syncopt.planner_run ORDER BY planner_run_id;
+-- The one written is the first in the run's order, from the candidates
+-- computed independently.
+SELECT connector_id, action FROM syncopt.planner_candidates('2054-11-23 04:10+00') pc
+ ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id LIMIT 1;
+SELECT (SELECT count(*) FROM syncopt.planned_sync WHERE planner_run_id = 2) AS planned,
+       (SELECT count(*) FROM syncopt.sla_forecast WHERE planner_run_id = 2) AS forecast;
+-- The next run (with time) takes up the rest: C4's proposal is open, the
+-- other three are written.
+RESET syncopt.planner_time_limit;
+SELECT connector_id, action, status FROM syncopt.run_planner('2054-11-23 04:10+00') ORDER BY connector_id;
+SELECT planner_run_id, candidates, written, unchanged, not_reached FROM syncopt.planner_run WHERE planner_run_id = 3;
+-- The limit is a duration from 1 ms to 1 hour.
+SET syncopt.planner_time_limit = 0;
+SHOW syncopt.planner_time_limit;
+
+DROP EXTENSION syncopt CASCADE;

@@ -1,0 +1,483 @@
+/*-------------------------------------------------------------------------
+ *
+ * asset_inputs.c
+ *	  syncopt.asset_inputs_of(asset_ids): for each asset, the live
+ *	  connectors upstream of it through the lineage, each with the longest
+ *	  build time (the asset durations on the way, the asset's own included)
+ *	  from its data to the asset; and syncopt.outcome_ready_times(at): when
+ *	  each unsettled SLA outcome's asset was ready, from those inputs and
+ *	  the runs known at `at`.
+ *
+ * The planning run's forecast scorecard records this for every deadline it
+ * forecasts for the first time (record_forecasts()).  A recursive query
+ * walks every path, and a lineage graph of dbt models has very many paths
+ * of different lengths: on the benchmark's 3,000 assets one dashboard took
+ * 13 to 24 s.  Here each asset's longest build times come from one pass
+ * over the assets in downstream-first order (a longest path in a DAG), so
+ * an asset costs the size of the graph, not the number of its paths.
+ * An asset was ready when each input had landed (its first successful
+ * sync started at or after the outcome opened) plus the builds after it;
+ * a dashboard reading every connector of a large fleet has that many
+ * inputs, so the runs are read once for all outcomes and each input's
+ * landing is a binary search, not an index probe per input and outcome.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "analytics.h"
+#include "spi_run.h"
+
+PG_FUNCTION_INFO_V1(syncopt_asset_inputs_of);
+PG_FUNCTION_INFO_V1(syncopt_outcome_ready_times);
+
+static const char *const lineage_assets_sql =
+"SELECT asset_id, duration FROM syncopt.asset ORDER BY asset_id";
+
+/* Edges from deleted connectors are left out, as everywhere: nothing syncs them. */
+static const char *const lineage_edges_sql =
+"SELECT l.upstream_connector_id, l.upstream_asset_id, l.asset_id"
+"  FROM syncopt.lineage l"
+"  LEFT JOIN syncopt.connector c ON c.connector_id = l.upstream_connector_id"
+" WHERE l.upstream_connector_id IS NULL OR c.deleted_at IS NULL"
+" ORDER BY l.upstream_connector_id, l.lineage_id";
+
+/* The lineage as asset adjacency, with the connectors that feed each asset. */
+typedef struct Lineage
+{
+	int			nasset;
+	int64	   *asset_id;		/* ascending */
+	Interval   *duration;
+	Adjacency	up;				/* asset -> assets it reads */
+	Adjacency	down;			/* asset -> assets that read it */
+	Adjacency	fed_by;			/* asset -> connector numbers that feed it */
+	int			nconn;
+	int64	   *conn_id;		/* connector numbers -> ids, ascending */
+} Lineage;
+
+/* Compressed adjacency of n nodes from parallel edge arrays. */
+static Adjacency
+adjacency(int n, int nedges, const int *from, const int *to)
+{
+	Adjacency	adj;
+	int		   *fill = palloc0(sizeof(int) * (n + 1));
+
+	adj.off = palloc0(sizeof(int) * (n + 1));
+	adj.idx = palloc(sizeof(int) * Max(nedges, 1));
+	for (int e = 0; e < nedges; e++)
+		adj.off[from[e] + 1]++;
+	for (int i = 0; i < n; i++)
+		adj.off[i + 1] += adj.off[i];
+	for (int e = 0; e < nedges; e++)
+		adj.idx[adj.off[from[e]] + fill[from[e]]++] = to[e];
+	pfree(fill);
+	return adj;
+}
+
+/* Position of id in the ascending ids[0..n), or -1. */
+static int
+find_id(const int64 *ids, int n, int64 id)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (ids[mid] == id)
+			return mid;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Read the assets and the lineage (in the caller's memory context). */
+static void
+load_lineage(Lineage *g)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	int			n,
+				nup = 0,
+				nfed = 0;
+	int		   *up_from,
+			   *up_to,
+			   *fed_from,
+			   *fed_to;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	(void) spi_run(lineage_assets_sql, 0, NULL, NULL, NULL, true);
+	MemoryContextSwitchTo(mcxt);
+	g->nasset = (int) SPI_processed;
+	g->asset_id = palloc(sizeof(int64) * Max(g->nasset, 1));
+	g->duration = palloc0(sizeof(Interval) * Max(g->nasset, 1));
+	for (int i = 0; i < g->nasset; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		g->asset_id[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull)
+			g->duration[i] = *DatumGetIntervalP(d);
+	}
+
+	(void) spi_run(lineage_edges_sql, 0, NULL, NULL, NULL, true);
+	MemoryContextSwitchTo(mcxt);
+	n = (int) SPI_processed;
+	up_from = palloc(sizeof(int) * Max(n, 1));
+	up_to = palloc(sizeof(int) * Max(n, 1));
+	fed_from = palloc(sizeof(int) * Max(n, 1));
+	fed_to = palloc(sizeof(int) * Max(n, 1));
+	/* Connector edges come first, by connector id: number the connectors as they come. */
+	g->conn_id = palloc(sizeof(int64) * Max(n, 1));
+	g->nconn = 0;
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		conn_null,
+					up_null,
+					isnull;
+		Datum		conn = SPI_getbinval(row, desc, 1, &conn_null);
+		Datum		up = SPI_getbinval(row, desc, 2, &up_null);
+		int			target = find_id(g->asset_id, g->nasset,
+									 DatumGetInt64(SPI_getbinval(row, desc, 3, &isnull)));
+
+		/* Foreign keys make every asset found; the check keeps the arrays safe. */
+		if (target < 0)
+			continue;
+		if (!conn_null)
+		{
+			if (g->nconn == 0 || g->conn_id[g->nconn - 1] != DatumGetInt64(conn))
+				g->conn_id[g->nconn++] = DatumGetInt64(conn);
+			fed_from[nfed] = target;
+			fed_to[nfed++] = g->nconn - 1;
+		}
+		else if (!up_null)
+		{
+			int			from = find_id(g->asset_id, g->nasset, DatumGetInt64(up));
+
+			if (from < 0)
+				continue;
+			up_from[nup] = target;
+			up_to[nup++] = from;
+		}
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+	g->up = adjacency(g->nasset, nup, up_from, up_to);
+	g->down = adjacency(g->nasset, nup, up_to, up_from);
+	g->fed_by = adjacency(g->nasset, nfed, fed_from, fed_to);
+}
+
+/* An interval's length, as interval comparison orders them. */
+static int64
+span_usecs(const Interval *iv)
+{
+	return iv->time + ((int64) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY;
+}
+
+/* a + b, field by field (as interval addition). */
+static Interval
+span_add(Interval a, const Interval *b)
+{
+	a.month += b->month;
+	a.day += b->day;
+	a.time += b->time;
+	return a;
+}
+
+/*
+ * The longest build time to asset t from each connector upstream of it:
+ * best[k] for connector number k where reached[k] (set here); returns how
+ * many were reached.  longest, has: scratch of nasset.
+ */
+static int
+longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, bool *has,
+			   Interval *best, bool *reached)
+{
+	int			n = 0;
+
+	memset(has, 0, sizeof(bool) * g->nasset);
+	memset(reached, 0, sizeof(bool) * Max(g->nconn, 1));
+	longest[t] = g->duration[t];
+	has[t] = true;
+	/* Downstream first: an asset's longest way to t is final before it is read. */
+	for (int k = 0; k < g->nasset; k++)
+	{
+		int			w = order[k];
+
+		if (!has[w])
+			continue;
+		for (int e = g->up.off[w]; e < g->up.off[w + 1]; e++)
+		{
+			int			u = g->up.idx[e];
+			Interval	via = span_add(longest[w], &g->duration[u]);
+
+			if (!has[u] || span_usecs(&via) > span_usecs(&longest[u]))
+			{
+				longest[u] = via;
+				has[u] = true;
+			}
+		}
+		for (int e = g->fed_by.off[w]; e < g->fed_by.off[w + 1]; e++)
+		{
+			int			c = g->fed_by.idx[e];
+
+			if (!reached[c] || span_usecs(&longest[w]) > span_usecs(&best[c]))
+			{
+				n += !reached[c];
+				best[c] = longest[w];
+				reached[c] = true;
+			}
+		}
+	}
+	return n;
+}
+
+/*
+ * syncopt.asset_inputs_of(asset_ids): one row per asset given that
+ * exists and has upstream connectors, with their ids ascending and the
+ * longest build time from each.
+ */
+Datum
+syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nids;
+	Lineage		g;
+	int		   *order;
+	Interval   *longest;
+	bool	   *has;
+	Interval   *best;
+	bool	   *reached;
+	Datum	   *conn_out;
+	Datum	   *time_out;
+
+	InitMaterializedSRF(fcinfo, 0);
+	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &elem_nulls, &nids);
+	load_lineage(&g);
+	order = graph_order(g.nasset, &g.down, &g.up);
+	longest = palloc(sizeof(Interval) * Max(g.nasset, 1));
+	has = palloc(sizeof(bool) * Max(g.nasset, 1));
+	best = palloc(sizeof(Interval) * Max(g.nconn, 1));
+	reached = palloc(sizeof(bool) * Max(g.nconn, 1));
+	conn_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
+	time_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
+	for (int i = 0; i < nids; i++)
+	{
+		int			t = elem_nulls[i] ? -1 : find_id(g.asset_id, g.nasset, DatumGetInt64(elems[i]));
+		int			n = 0;
+		Datum		values[3];
+		bool		nulls[3] = {0};
+
+		if (t < 0 || longest_inputs(&g, order, t, longest, has, best, reached) == 0)
+			continue;
+		for (int c = 0; c < g.nconn; c++)
+		{
+			if (!reached[c])
+				continue;
+			conn_out[n] = Int64GetDatum(g.conn_id[c]);
+			time_out[n++] = IntervalPGetDatum(&best[c]);
+		}
+		values[0] = elems[i];
+		values[1] = PointerGetDatum(construct_array(conn_out, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(time_out, n, INTERVALOID, sizeof(Interval), false,
+													TYPALIGN_DOUBLE));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+static const char *const first_open_sql =
+"SELECT min(opens_at) FROM syncopt.sla_outcome WHERE NOT settled";
+
+static const char *const unsettled_sql =
+"SELECT asset_id, deadline, opens_at, connector_ids, build_times FROM syncopt.sla_outcome"
+" WHERE NOT settled ORDER BY asset_id, deadline";
+
+static const char *const landed_runs_sql =
+"SELECT connector_id, started_at, finished_at FROM syncopt.sync_run"
+" WHERE status = 'succeeded' AND started_at >= $1 AND finished_at <= $2"
+" ORDER BY connector_id, started_at";
+
+/* The successful runs that may land an input: by connector, then start. */
+typedef struct LandedRuns
+{
+	int			n;
+	int64	   *conn;
+	TimestampTz *started;
+	TimestampTz *landed;		/* earliest end of this run and those started after it */
+} LandedRuns;
+
+/* Read the successful runs started from `from` and ended by `at`. */
+static void
+load_landed_runs(LandedRuns *runs, TimestampTz from, TimestampTz at)
+{
+	MemoryContext mcxt = CurrentMemoryContext;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2] = {TimestampTzGetDatum(from), TimestampTzGetDatum(at)};
+
+	(void) spi_run(landed_runs_sql, 2, types, values, NULL, true);
+	MemoryContextSwitchTo(mcxt);
+	runs->n = (int) SPI_processed;
+	runs->conn = palloc(sizeof(int64) * Max(runs->n, 1));
+	runs->started = palloc(sizeof(TimestampTz) * Max(runs->n, 1));
+	runs->landed = palloc(sizeof(TimestampTz) * Max(runs->n, 1));
+	for (int i = 0; i < runs->n; i++)
+	{
+		bool		isnull;
+
+		runs->conn[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		runs->started[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		runs->landed[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	/* A run started later may end earlier: keep the earliest end from each run on. */
+	for (int i = runs->n - 2; i >= 0; i--)
+		if (runs->conn[i] == runs->conn[i + 1])
+			runs->landed[i] = Min(runs->landed[i], runs->landed[i + 1]);
+}
+
+/*
+ * When connector conn's data landed for an outcome that opened at
+ * opens_at: the earliest end of its runs started at or after it, or
+ * NO_TIME when none has.
+ */
+static TimestampTz
+input_landed(const LandedRuns *runs, int64 conn, TimestampTz opens_at)
+{
+	int			lo = 0,
+				hi = runs->n;
+
+	/* First run of a later connector, or of conn started at or after opens_at. */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (runs->conn[mid] < conn || (runs->conn[mid] == conn && runs->started[mid] < opens_at))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < runs->n && runs->conn[lo] == conn ? runs->landed[lo] : NO_TIME;
+}
+
+/* t + span, as timestamptz + interval computes it. */
+static TimestampTz
+time_plus_span(TimestampTz t, const Interval *span)
+{
+	/* Days and months follow the calendar of the session's time zone. */
+	if (span->day != 0 || span->month != 0 || TIMESTAMP_NOT_FINITE(t))
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(t),
+													   IntervalPGetDatum(span)));
+	return t + span->time;
+}
+
+/*
+ * syncopt.outcome_ready_times(at): for each unsettled SLA outcome, when
+ * its asset was ready (the latest landing plus build time among its
+ * inputs), NULL while an input has not landed.
+ */
+Datum
+syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row_cxt = AllocSetContextCreate(mcxt, "syncopt outcome", ALLOCSET_DEFAULT_SIZES);
+	TimestampTz first_open = DT_NOEND;
+	LandedRuns	runs;
+	SPITupleTable *outcomes;
+	uint64		noutcomes;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "syncopt: SPI_connect failed");
+	(void) spi_run(first_open_sql, 0, NULL, NULL, NULL, true);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			first_open = DatumGetTimestampTz(d);
+	}
+	MemoryContextSwitchTo(mcxt);
+	load_landed_runs(&runs, first_open, at);
+	(void) spi_run(unsettled_sql, 0, NULL, NULL, NULL, true);
+	outcomes = SPI_tuptable;
+	noutcomes = SPI_processed;
+	MemoryContextSwitchTo(mcxt);
+	for (uint64 k = 0; k < noutcomes; k++)
+	{
+		HeapTuple	row = outcomes->vals[k];
+		TupleDesc	desc = outcomes->tupdesc;
+		bool		isnull;
+		TimestampTz opens_at = DatumGetTimestampTz(SPI_getbinval(row, desc, 3, &isnull));
+		Datum	   *conns,
+				   *spans;
+		bool	   *conn_nulls,
+				   *span_nulls;
+		int			nconns,
+					nspans;
+		TimestampTz ready = NO_TIME;
+		bool		all_landed = true;
+		Datum		values[3];
+		bool		nulls[3] = {0};
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 4, &isnull)), INT8OID, 8,
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &conns, &conn_nulls, &nconns);
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(row, desc, 5, &isnull)), INTERVALOID,
+						  sizeof(Interval), false, TYPALIGN_DOUBLE, &spans, &span_nulls, &nspans);
+		/*
+		 * Ready once every input landed: the latest landing plus its builds
+		 * (the arrays pair up as unnest() pairs them, NULL past the shorter).
+		 */
+		for (int i = 0; i < Max(nconns, nspans); i++)
+		{
+			TimestampTz landed = i >= nconns || conn_nulls[i] ? NO_TIME :
+				input_landed(&runs, DatumGetInt64(conns[i]), opens_at);
+			TimestampTz done;
+
+			if (landed == NO_TIME)
+			{
+				all_landed = false;
+				break;
+			}
+			if (i >= nspans || span_nulls[i])
+				continue;
+			done = time_plus_span(landed, DatumGetIntervalP(spans[i]));
+			ready = ready == NO_TIME ? done : Max(ready, done);
+		}
+		if (!all_landed)
+			ready = NO_TIME;
+		MemoryContextSwitchTo(old);
+		values[0] = SPI_getbinval(row, desc, 1, &isnull);
+		values[1] = SPI_getbinval(row, desc, 2, &isnull);
+		values[2] = TimestampTzGetDatum(ready);
+		nulls[2] = ready == NO_TIME;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextReset(row_cxt);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(mcxt);
+	PG_RETURN_NULL();
+}

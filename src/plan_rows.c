@@ -1,0 +1,394 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan_rows.c
+ *	  The rows of syncopt.plan(), syncopt.sla_risk() and of a planning run's
+ *	  plan and SLA forecast (syncopt.plan_and_forecast()).
+ *
+ * plan() schedules the syncs due within its horizon; sla_risk() schedules
+ * those due within eight days (every asset's next deadline) and reads when
+ * each asset's inputs land under that plan.  A planning run needs both,
+ * as run_planner() has always written them (planned_sync: plan(at,
+ * '24 hours'); sla_forecast: sla_risk(at)), and everything else it decides
+ * reads those rows.  plan_and_forecast() computes both from one load of the
+ * fleet: the two plans stay two (the 24-hour plan leaves out the syncs due
+ * later, which changes where the others fit), but the fleet is read once,
+ * and the 24-hour plan is made on a copy of it taken before scoring, with
+ * the windows and calendar events of its own horizon, so that its rows are
+ * exactly plan()'s.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+#include "analytics.h"
+#include "syncopt.h"
+
+PG_FUNCTION_INFO_V1(syncopt_plan);
+PG_FUNCTION_INFO_V1(syncopt_sla_risk);
+PG_FUNCTION_INFO_V1(syncopt_plan_and_forecast);
+
+#define RISK_HORIZON_S	(8 * SECS_PER_DAY)	/* next deadlines are within eight days */
+#define RUN_PLAN_HORIZON_S	(24 * 3600.0)	/* the plan a planning run keeps */
+#define PLAN_COLS	9			/* columns of plan() */
+#define RISK_COLS	7			/* columns of sla_risk() */
+
+/* A fleet planned over one horizon, with what sla_risk() reads of it. */
+typedef struct PlannedFleet
+{
+	Fleet	   *fleet;
+	PlannedSync *jobs;
+	int			njobs;
+	int		   *rows;			/* jobs in plan()'s row order */
+} PlannedFleet;
+
+static const PlannedSync *sort_jobs;
+
+/* Rows of plan(): by planned start, then priority; paused ones last. */
+static int
+compare_planned(const void *a, const void *b)
+{
+	const PlannedSync *x = &sort_jobs[*(const int *) a];
+	const PlannedSync *y = &sort_jobs[*(const int *) b];
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->priority - y->priority;
+}
+
+/* Score and plan a loaded fleet over the horizon, with reasons. */
+static void
+plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
+{
+	Score	   *scores = score_fleet(fleet);
+
+	pf->fleet = fleet;
+	pf->jobs = plan_fleet(fleet, scores, horizon_s, true, &pf->njobs);
+	pf->rows = palloc(sizeof(int) * Max(pf->njobs, 1));
+	for (int j = 0; j < pf->njobs; j++)
+		pf->rows[j] = j;
+	sort_jobs = pf->jobs;
+	qsort(pf->rows, pf->njobs, sizeof(int), compare_planned);
+}
+
+/*
+ * A copy of a loaded, not yet scored fleet with the windows and calendar
+ * events of another horizon: what fleet_load() returns for that horizon
+ * (only those two depend on it), without reading the connectors again.
+ * Scoring writes into connectors and assets, so those are copied.
+ */
+static Fleet *
+fleet_for_horizon(const Fleet *loaded, double horizon_s)
+{
+	Fleet	   *f = palloc(sizeof(Fleet));
+
+	*f = *loaded;
+	f->conn = palloc(sizeof(Connector) * Max(loaded->nconn, 1));
+	memcpy(f->conn, loaded->conn, sizeof(Connector) * loaded->nconn);
+	f->asset = palloc(sizeof(Asset) * Max(loaded->nasset, 1));
+	memcpy(f->asset, loaded->asset, sizeof(Asset) * loaded->nasset);
+	fleet_load_windows(f, horizon_s);
+	return f;
+}
+
+/* plan()'s columns for one planned sync. */
+static void
+plan_values(const Fleet *fleet, const PlannedSync *job, Datum *values, bool *nulls)
+{
+	const Connector *c = &fleet->conn[job->connector];
+
+	memset(nulls, 0, sizeof(bool) * PLAN_COLS);
+	values[0] = Int64GetDatum(c->id);
+	nulls[1] = nulls[2] = nulls[4] = job->start == NO_TIME;
+	if (job->start != NO_TIME)
+	{
+		values[1] = TimestampTzGetDatum(job->start);
+		values[2] = TimestampTzGetDatum(job->end);
+		values[4] = interval_datum(time_diff(c->due, job->end));
+	}
+	values[3] = TimestampTzGetDatum(c->due);
+	values[5] = BoolGetDatum(job->will_miss);
+	values[6] = CStringGetTextDatum(job->action);
+	values[7] = Int32GetDatum(job->priority);
+	values[8] = CStringGetTextDatum(job->reason.data);
+}
+
+/*
+ * When each connector's data lands under the plan: its planned end, `at`
+ * when nothing is planned for it (its data is as fresh as it will get),
+ * NO_TIME when paused.
+ */
+static TimestampTz *
+planned_ends(const Fleet *fleet, const PlannedSync *jobs, int njobs)
+{
+	TimestampTz *conn_end = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
+
+	for (int i = 0; i < fleet->nconn; i++)
+		conn_end[i] = fleet->conn[i].paused ? NO_TIME : fleet->at;
+	for (int j = 0; j < njobs; j++)
+		conn_end[jobs[j].connector] = jobs[j].end;
+	return conn_end;
+}
+
+/* When each asset's inputs are ready under the plan (NO_TIME: never). */
+static TimestampTz *
+asset_ready_times(const Fleet *fleet, const TimestampTz *conn_end)
+{
+	TimestampTz *ready = palloc(sizeof(TimestampTz) * Max(fleet->nasset, 1));
+	int		   *order = graph_order(fleet->nasset, &fleet->asset_prev_assets, &fleet->asset_next);
+
+	for (int k = 0; k < fleet->nasset; k++)
+	{
+		int			a = order[k];
+		TimestampTz inputs = fleet->at;
+
+		for (int e = fleet->asset_prev_conns.off[a]; e < fleet->asset_prev_conns.off[a + 1]; e++)
+			inputs = Max(inputs, conn_end[fleet->asset_prev_conns.idx[e]]);
+		for (int e = fleet->asset_prev_assets.off[a]; e < fleet->asset_prev_assets.off[a + 1]; e++)
+			inputs = Max(inputs, ready[fleet->asset_prev_assets.idx[e]]);
+		ready[a] = time_add(inputs, fleet->asset[a].duration_s);
+	}
+	pfree(order);
+	return ready;
+}
+
+/*
+ * sla_risk()'s columns for asset a (which has a deadline), from the
+ * planned ends of the connectors and the assets' ready times; blocking is
+ * scratch space for nconn ids.
+ */
+static void
+risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const TimestampTz *ready,
+			Datum *blocking, Datum *values, bool *nulls)
+{
+	const Asset *asset = &fleet->asset[a];
+	int			nblocking = 0;
+	int			critical = -1;
+	int			upstream = 0;
+	const char *risk;
+	StringInfoData reason;
+	double		margin;
+
+	memset(nulls, 0, sizeof(bool) * RISK_COLS);
+	initStringInfo(&reason);
+
+	/*
+	 * An upstream sync blocks the asset when it lands after the asset's own
+	 * build must start, or misses the due time this asset's deadline set
+	 * for it (a sync others wait for, like ERP before CRM).
+	 */
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		const Connector *c = &fleet->conn[i];
+
+		if (!graph_reaches(fleet, i, a))
+			continue;
+		upstream++;
+		if (critical < 0 || conn_end[i] > conn_end[critical])
+			critical = i;
+		if (conn_end[i] > time_add(asset->deadline, -asset->duration_s) ||
+			(c->due_asset == a && conn_end[i] > c->due))
+			blocking[nblocking++] = Int64GetDatum(c->id);
+	}
+	margin = ready[a] == NO_TIME ? -INFINITY : time_diff(asset->deadline, ready[a]);
+	if (ready[a] == NO_TIME || margin < 0)
+		risk = "high";
+	else if (margin < Max(15 * 60, 0.25 * time_diff(ready[a], fleet->at)))
+		risk = "medium";
+	else
+		risk = "low";
+	if (nblocking == 0 && strcmp(risk, "low") != 0 && critical >= 0)
+		blocking[nblocking++] = Int64GetDatum(fleet->conn[critical].id);
+
+	if (upstream == 0)
+		appendStringInfoString(&reason, "no sync feeds it");
+	else if (ready[a] == NO_TIME)
+		appendStringInfo(&reason, "%s is paused, so its data will not arrive",
+						 fleet->conn[critical].name);
+	else
+		appendStringInfo(&reason, "%d upstream sync%s; the last, %s, is predicted to land at %s",
+						 upstream, upstream == 1 ? "" : "s", fleet->conn[critical].name,
+						 format_time(conn_end[critical]));
+	if (ready[a] != NO_TIME)
+		appendStringInfo(&reason, "; ready %s for the deadline %s: %s %s", format_time(ready[a]),
+						 format_time(asset->deadline), format_duration(fabs(margin)),
+						 margin < 0 ? "late" : "to spare");
+	values[0] = Int64GetDatum(asset->id);
+	values[1] = TimestampTzGetDatum(asset->deadline);
+	nulls[2] = ready[a] == NO_TIME;
+	values[2] = TimestampTzGetDatum(ready[a]);
+	values[3] = BoolGetDatum(strcmp(risk, "low") != 0);
+	values[4] = CStringGetTextDatum(risk);
+	values[5] = PointerGetDatum(construct_array(blocking, nblocking, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[6] = CStringGetTextDatum(reason.data);
+}
+
+/* The fleet as of at, planned over the horizon. */
+static void
+plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s)
+{
+	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS), horizon_s);
+}
+
+/* syncopt.plan(at, horizon): one row per planned sync. */
+Datum
+syncopt_plan(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
+	PlannedFleet pf;
+
+	if (horizon_s <= 0 || horizon_s > 31 * SECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("plan horizon must be positive and at most 31 days"),
+				 errdetail("The horizon given was %s.", format_duration(horizon_s)),
+				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
+	InitMaterializedSRF(fcinfo, 0);
+	plan_at(&pf, at, horizon_s);
+	for (int k = 0; k < pf.njobs; k++)
+	{
+		Datum		values[PLAN_COLS];
+		bool		nulls[PLAN_COLS];
+
+		plan_values(pf.fleet, &pf.jobs[pf.rows[k]], values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+/* syncopt.sla_risk(at): one row per asset with a deadline. */
+Datum
+syncopt_sla_risk(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	PlannedFleet pf;
+	TimestampTz *conn_end;
+	TimestampTz *ready;
+	Datum	   *blocking;
+
+	InitMaterializedSRF(fcinfo, 0);
+	plan_at(&pf, at, RISK_HORIZON_S);
+	conn_end = planned_ends(pf.fleet, pf.jobs, pf.njobs);
+	ready = asset_ready_times(pf.fleet, conn_end);
+	blocking = palloc(sizeof(Datum) * Max(pf.fleet->nconn, 1));
+	for (int a = 0; a < pf.fleet->nasset; a++)
+	{
+		Datum		values[RISK_COLS];
+		bool		nulls[RISK_COLS];
+
+		if (pf.fleet->asset[a].deadline == NO_TIME)
+			continue;
+		risk_values(pf.fleet, a, conn_end, ready, blocking, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_NULL();
+}
+
+/*
+ * One row of plan_and_forecast(): a planned_sync or an sla_forecast row
+ * (the composite of column col, the other NULL), with the planning run's
+ * id before the given columns.
+ */
+static void
+put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
+			const Datum *values, const bool *nulls, int ncols)
+{
+	Datum		row_values[Max(PLAN_COLS, RISK_COLS) + 1];
+	bool		row_nulls[Max(PLAN_COLS, RISK_COLS) + 1];
+	Datum		out[2] = {0};
+	bool		out_nulls[2] = {true, true};
+
+	row_values[0] = Int64GetDatum(run_id);
+	row_nulls[0] = false;
+	memcpy(&row_values[1], values, sizeof(Datum) * ncols);
+	memcpy(&row_nulls[1], nulls, sizeof(bool) * ncols);
+	out[col] = HeapTupleGetDatum(heap_form_tuple(rowdesc, row_values, row_nulls));
+	out_nulls[col] = false;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_nulls);
+}
+
+/*
+ * The row type of result column col, checked against the columns filled
+ * here (the planning run's id, then ncols of plan() or sla_risk()).
+ */
+static TupleDesc
+run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
+{
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(TupleDescAttr(rsinfo->setDesc, col)->atttypid, -1);
+
+	if (desc->natts != ncols + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("syncopt.plan_and_forecast() does not match the row type %s",
+						format_type_be(desc->tdtypeid)),
+				 errdetail("The row type has %d columns; the function fills %d.", desc->natts, ncols + 1),
+				 errhint("Reinstall the extension so that its library and its SQL objects are of one version.")));
+	return desc;
+}
+
+/*
+ * syncopt.plan_and_forecast(planner_run_id, at): the planned_sync rows
+ * (plan(at, '24 hours')) and the sla_forecast rows (sla_risk(at)) of a
+ * planning run, from one load of the fleet.
+ */
+Datum
+syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		run_id = PG_GETARG_INT64(0);
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+	TupleDesc	planned_desc;
+	TupleDesc	forecast_desc;
+	Fleet	   *loaded;
+	PlannedFleet day;
+	PlannedFleet week;
+	TimestampTz *conn_end;
+	TimestampTz *ready;
+	Datum	   *blocking;
+
+	InitMaterializedSRF(fcinfo, 0);
+	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
+	forecast_desc = run_row_desc(rsinfo, 1, RISK_COLS);
+
+	/* Copy before scoring: scoring writes the due times and weights. */
+	loaded = fleet_load(at, RISK_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS);
+	plan_loaded(&day, fleet_for_horizon(loaded, RUN_PLAN_HORIZON_S), RUN_PLAN_HORIZON_S);
+	plan_loaded(&week, loaded, RISK_HORIZON_S);
+
+	for (int k = 0; k < day.njobs; k++)
+	{
+		Datum		values[PLAN_COLS];
+		bool		nulls[PLAN_COLS];
+
+		plan_values(day.fleet, &day.jobs[day.rows[k]], values, nulls);
+		put_run_row(rsinfo, 0, planned_desc, run_id, values, nulls, PLAN_COLS);
+	}
+
+	conn_end = planned_ends(week.fleet, week.jobs, week.njobs);
+	ready = asset_ready_times(week.fleet, conn_end);
+	blocking = palloc(sizeof(Datum) * Max(week.fleet->nconn, 1));
+	for (int a = 0; a < week.fleet->nasset; a++)
+	{
+		Datum		values[RISK_COLS];
+		bool		nulls[RISK_COLS];
+
+		if (week.fleet->asset[a].deadline == NO_TIME)
+			continue;
+		risk_values(week.fleet, a, conn_end, ready, blocking, values, nulls);
+		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
+	}
+	PG_RETURN_NULL();
+}
