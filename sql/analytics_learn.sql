@@ -278,8 +278,10 @@ SELECT m.message, c.category, c.explanation
 SELECT category, retryable, remediation
   FROM syncopt.classify_failure('Failure Origin: destination, Message: Connection refused');
 -- Nothing matched: the remediation says whether there was a message to read.
+-- ('Something odd happened' above is no longer such a message: it shares
+-- "something" with a labelled Airbyte platform failure.)
 SELECT coalesce(m, '(none)') AS message, c.category, c.remediation, c.explanation
-  FROM (VALUES ('Something odd happened'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;
+  FROM (VALUES ('Flux capacitor misaligned'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;
 -- Users override built-ins with a lower priority number.
 INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
 VALUES ('warehouse .* is suspended', 'transient', true, 'The warehouse auto-resumes; retry.', 5);
@@ -289,7 +291,7 @@ SELECT category, retryable, explanation LIKE 'message matches failure pattern%' 
 INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority)
 VALUES ('sync failed', 'airbyte', 'source_outage', true, 'Airbyte source unavailable.', 1);
 -- For Fivetran no rule applies: the nearest labelled wording answers, at a
--- similarity too low for a retry.
+-- similarity too low for an example alone to start a retry.
 SELECT (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'airbyte')) AS airbyte,
        (SELECT format('%s (%s %s, similarity %s, retryable %s)', category, source, source_id,
                       round(confidence::numeric, 2), retryable)

@@ -55,9 +55,11 @@ PG_FUNCTION_INFO_V1(syncopt_classify_runs);
 
 /*
  * A labelled example decides when the message's cosine similarity to it
- * reaches this; below it the built-in rules, then 'unknown', answer.
+ * reaches this; below it the built-in rules, then 'unknown', answer.  It
+ * only names a category: a retry needs RETRY_CONFIDENCE_MIN and two
+ * signals.
  */
-#define LEARNED_ANSWER_MIN 0.2
+#define LEARNED_ANSWER_MIN 0.15
 /* Confidence an automatic retry needs (above the answer threshold: a close match only). */
 #define RETRY_CONFIDENCE_MIN 0.3
 /* Similarity at which a labelled example alone may start a retry: nearly the same wording. */
