@@ -297,10 +297,15 @@ SELECT (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'airb
                       round(confidence::numeric, 2), retryable)
           FROM syncopt.classify_failure('Sync failed', NULL, 'fivetran')) AS fivetran;
 SELECT * FROM syncopt.classify_failure('x', NULL, 'stitch');
--- Failed and rescheduled runs, classified in bulk.
-INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (8, 2, 'ab', 'AB');
+-- Failed and rescheduled runs, classified in bulk.  The same message from
+-- a Fivetran connector first (f1) and an Airbyte one (x2) gets two verdicts:
+-- the vendor-scoped rule above applies to Airbyte's only, so the verdict
+-- cache must not hand Fivetran's verdict to the Airbyte run.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
+VALUES (7, 1, 'ft', 'FT'), (8, 2, 'ab', 'AB');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, error_code, source)
-VALUES (8, 'x1', '2026-11-22 00:00+00', '2026-11-22 00:10+00', 'failed', 'OAuth token has expired', NULL, 'api'),
+VALUES (7, 'f1', '2026-11-22 00:20+00', '2026-11-22 00:30+00', 'failed', 'Sync failed', NULL, 'api'),
+       (8, 'x1', '2026-11-22 00:00+00', '2026-11-22 00:10+00', 'failed', 'OAuth token has expired', NULL, 'api'),
        (8, 'x2', '2026-11-22 01:00+00', '2026-11-22 01:10+00', 'failed', 'Sync failed', NULL, 'api'),
        (8, 'x3', '2026-11-22 02:00+00', '2026-11-22 02:10+00', 'rescheduled', NULL, NULL, 'api'),
        (8, 'x4', '2026-11-22 03:00+00', '2026-11-22 03:10+00', 'succeeded', NULL, NULL, 'api');
