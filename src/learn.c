@@ -18,12 +18,12 @@
  * nearest example: the VOTERS nearest examples vote for their categories
  * with their squared similarities, and the nearest example of the winning
  * category answers, so one stray wording of another category does not
- * outvote two near ones, while two faint ones do not outvote a close one.  This method, its features and the thresholds of
- * classify.c were chosen by measurement on wordings outside the held-out
- * sets (docs/benchmarks.md, "Failure triage": leave-one-out over the
- * corpus and failure_messages.HELD_OUT): words alone, word pairs and
- * 4-grams alone did no better than both; the vote and the word count were
- * a gain there.
+ * outvote two near ones, while two faint ones do not outvote a close one.
+ * This method, its features and the thresholds of classify.c were chosen
+ * by measurement on wordings outside the held-out sets (docs/benchmarks.md,
+ * "Failure triage": leave-one-out over the corpus and
+ * failure_messages.HELD_OUT): words alone, word pairs and 4-grams alone did
+ * no better than both; the vote and the word count were a gain there.
  *
  * The corpus is read once per call of classify_failure() or
  * classify_runs(), so a label counts from the next statement on.  A
@@ -283,8 +283,9 @@ learned_corpus_load(void)
 /*
  * The example that answers for message: of the VOTERS examples nearest to
  * it, the nearest of the category with the greatest sum of squared
- * similarities (ties go to the category of the nearer example).  Leaves every example's
- * similarity in corpus->scores for learned_category_similarity().
+ * similarities (ties go to the category of the nearer example).  Leaves
+ * every example's similarity in corpus->scores for
+ * learned_category_similarity().
  */
 void
 learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
