@@ -278,8 +278,10 @@ SELECT m.message, c.category, c.explanation
 SELECT category, retryable, remediation
   FROM syncopt.classify_failure('Failure Origin: destination, Message: Connection refused');
 -- Nothing matched: the remediation says whether there was a message to read.
+-- ('Something odd happened' above is no longer such a message: it shares
+-- "something" with a labelled Airbyte platform failure.)
 SELECT coalesce(m, '(none)') AS message, c.category, c.remediation, c.explanation
-  FROM (VALUES ('Something odd happened'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;
+  FROM (VALUES ('Flux capacitor misaligned'), (NULL)) AS v(m), LATERAL syncopt.classify_failure(m) c;
 -- Users override built-ins with a lower priority number.
 INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
 VALUES ('warehouse .* is suspended', 'transient', true, 'The warehouse auto-resumes; retry.', 5);
@@ -289,16 +291,21 @@ SELECT category, retryable, explanation LIKE 'message matches failure pattern%' 
 INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remediation, priority)
 VALUES ('sync failed', 'airbyte', 'source_outage', true, 'Airbyte source unavailable.', 1);
 -- For Fivetran no rule applies: the nearest labelled wording answers, at a
--- similarity too low for a retry.
+-- similarity too low for an example alone to start a retry.
 SELECT (SELECT category FROM syncopt.classify_failure('Sync failed', NULL, 'airbyte')) AS airbyte,
        (SELECT format('%s (%s %s, similarity %s, retryable %s)', category, source, source_id,
                       round(confidence::numeric, 2), retryable)
           FROM syncopt.classify_failure('Sync failed', NULL, 'fivetran')) AS fivetran;
 SELECT * FROM syncopt.classify_failure('x', NULL, 'stitch');
--- Failed and rescheduled runs, classified in bulk.
-INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (8, 2, 'ab', 'AB');
+-- Failed and rescheduled runs, classified in bulk.  The same message from
+-- a Fivetran connector first (f1) and an Airbyte one (x2) gets two verdicts:
+-- the vendor-scoped rule above applies to Airbyte's only, so the verdict
+-- cache must not hand Fivetran's verdict to the Airbyte run.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
+VALUES (7, 1, 'ft', 'FT'), (8, 2, 'ab', 'AB');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, error_code, source)
-VALUES (8, 'x1', '2026-11-22 00:00+00', '2026-11-22 00:10+00', 'failed', 'OAuth token has expired', NULL, 'api'),
+VALUES (7, 'f1', '2026-11-22 00:20+00', '2026-11-22 00:30+00', 'failed', 'Sync failed', NULL, 'api'),
+       (8, 'x1', '2026-11-22 00:00+00', '2026-11-22 00:10+00', 'failed', 'OAuth token has expired', NULL, 'api'),
        (8, 'x2', '2026-11-22 01:00+00', '2026-11-22 01:10+00', 'failed', 'Sync failed', NULL, 'api'),
        (8, 'x3', '2026-11-22 02:00+00', '2026-11-22 02:10+00', 'rescheduled', NULL, NULL, 'api'),
        (8, 'x4', '2026-11-22 03:00+00', '2026-11-22 03:10+00', 'succeeded', NULL, NULL, 'api');

@@ -45,6 +45,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "regex/regex.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -57,9 +59,11 @@ PG_FUNCTION_INFO_V1(syncopt_classify_runs);
 
 /*
  * A labelled example decides when the message's cosine similarity to it
- * reaches this; below it the built-in rules, then 'unknown', answer.
+ * reaches this; below it the built-in rules, then 'unknown', answer.  It
+ * only names a category: a retry needs RETRY_CONFIDENCE_MIN and two
+ * signals.
  */
-#define LEARNED_ANSWER_MIN 0.2
+#define LEARNED_ANSWER_MIN 0.15
 /* Confidence an automatic retry needs (above the answer threshold: a close match only). */
 #define RETRY_CONFIDENCE_MIN 0.3
 /* Similarity at which a labelled example alone may start a retry: nearly the same wording. */
@@ -147,8 +151,19 @@ typedef struct Triage
 {
 	Pattern    *patterns;
 	int			npatterns;
+	bool		vendor_scoped;	/* some rule applies to one vendor only */
 	LearnedCorpus *corpus;
 } Triage;
+
+/*
+ * A message as the rules read it: converted to pg_wchar once, since every
+ * rule is matched against the same characters.
+ */
+typedef struct RuleInput
+{
+	pg_wchar   *chars;
+	int			nchars;
+} RuleInput;
 
 typedef struct Classification
 {
@@ -203,23 +218,19 @@ load_patterns(int *npatterns)
 }
 
 /*
- * The words of message msg that pattern matched (case-insensitively), cut
- * to 80 bytes: they say why the rule applied better than the rule itself.
+ * The words of the message that a rule matched, cut to 80 bytes: they say
+ * why the rule applied better than the rule itself.
  */
 static char *
-matched_words(text *msg, text *pattern)
+matched_words(const RuleInput *input, const regmatch_t *where)
 {
-	char	   *words = text_to_cstring(DatumGetTextPP(DirectFunctionCall5Coll(regexp_substr_no_subexpr,
-																			   DEFAULT_COLLATION_OID,
-																			   PointerGetDatum(msg),
-																			   PointerGetDatum(pattern),
-																			   Int32GetDatum(1),
-																			   Int32GetDatum(1),
-																			   CStringGetTextDatum("i"))));
+	int			nchars = where->rm_eo - where->rm_so;
+	char	   *words = palloc((Size) nchars * MAX_MULTIBYTE_CHAR_LEN + 1);
+	int			len = pg_wchar2mb_with_len(input->chars + where->rm_so, words, nchars);
 
-	if (strlen(words) > 80)
+	if (len > 80)
 	{
-		words[pg_mbcliplen(words, strlen(words), 77)] = '\0';
+		words[pg_mbcliplen(words, len, 77)] = '\0';
 		words = psprintf("%s...", words);
 	}
 	return words;
@@ -293,28 +304,52 @@ blame_origin(const char *origin, const Triage *triage, Classification *out)
 	out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
 }
 
-/* The first rule of the given kind (built-in or a user's) that matches msg, or NULL. */
+/*
+ * The first rule of the given kind (built-in or a user's) that matches the
+ * message, case-insensitively, or NULL; where it matched goes to *where.
+ * Each pattern is compiled once per backend (PostgreSQL's cache of
+ * compiled regular expressions) and the message converted once per
+ * message, not once per rule.
+ */
 static const Pattern *
-matching_rule(const Triage *triage, text *msg, const char *vendor, bool builtin)
+matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin,
+			  regmatch_t *where)
 {
 	for (int i = 0; i < triage->npatterns; i++)
 	{
 		const Pattern *p = &triage->patterns[i];
+		regex_t    *re;
+		int			rc;
 
 		if (p->builtin != builtin)
 			continue;
 		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
 			continue;
-		if (DatumGetBool(DirectFunctionCall2Coll(texticregexeq, DEFAULT_COLLATION_OID,
-												 PointerGetDatum(msg), PointerGetDatum(p->pattern))))
+		re = RE_compile_and_cache(p->pattern, REG_ADVANCED | REG_ICASE, DEFAULT_COLLATION_OID);
+		rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, 1, where, 0);
+		if (rc == REG_OKAY)
 			return p;
+		if (rc != REG_NOMATCH)
+		{
+			char		reason[100];
+
+			/* A cancel request ends up here: honour it before reporting. */
+			CHECK_FOR_INTERRUPTS();
+			pg_regerror(rc, re, reason, sizeof(reason));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
+					 errmsg("failure pattern %lld could not be matched: %s", (long long) p->id, reason),
+					 errdetail("The pattern is \"%s\".", text_to_cstring(p->pattern)),
+					 errhint("Simplify the pattern in syncopt.failure_pattern.")));
+		}
 	}
 	return NULL;
 }
 
-/* A verdict of rule p on msg. */
+/* A verdict of rule p, which matched the message at *where. */
 static void
-rule_verdict(const Pattern *p, text *msg, double confidence, Classification *out)
+rule_verdict(const Pattern *p, const RuleInput *input, const regmatch_t *where, double confidence,
+			 Classification *out)
 {
 	out->category = p->category;
 	out->retryable = p->retryable;
@@ -323,7 +358,7 @@ rule_verdict(const Pattern *p, text *msg, double confidence, Classification *out
 	out->source_id = p->id;
 	out->confidence = confidence;
 	out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
-								(long long) p->id, matched_words(msg, p->pattern));
+								(long long) p->id, matched_words(input, where));
 }
 
 /* The first 60 bytes of s, on a character boundary, with "..." when cut. */
@@ -366,22 +401,27 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
 static void
 classify_message(const char *message, const char *vendor, const Triage *triage, Classification *out)
 {
-	text	   *msg = cstring_to_text(message);
-	const Pattern *p = matching_rule(triage, msg, vendor, false);
+	int			len = strlen(message);
+	RuleInput	input;
+	regmatch_t	where;
+	const Pattern *p;
 	const LearnedExample *nearest = NULL;
 	LearnedMatch match;
 	bool		rule_retry;
 	bool		example_retry;
 
+	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
+	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
+	p = matching_rule(triage, &input, vendor, false, &where);
 	if (p)
 	{
-		rule_verdict(p, msg, 1.0, out);
+		rule_verdict(p, &input, &where, 1.0, out);
 		return;
 	}
 	learned_nearest(triage->corpus, message, &match);
 	if (match.example >= 0)
 		nearest = &triage->corpus->examples[match.example];
-	p = matching_rule(triage, msg, vendor, true);
+	p = matching_rule(triage, &input, vendor, true, &where);
 
 	/*
 	 * A retry needs two signals: a built-in rule and the nearest labelled
@@ -394,7 +434,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	if (p && learned_category_similarity(triage->corpus, p->category) >= match.similarity - RULE_MARGIN)
 	{
-		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = rule_retry && example_retry;
 	}
 	else if (nearest && match.similarity >= LEARNED_ANSWER_MIN)
@@ -405,7 +445,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	}
 	else if (p)
 	{
-		rule_verdict(p, msg, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = false;
 	}
 	else
@@ -515,6 +555,9 @@ static void
 load_triage(Triage *triage)
 {
 	triage->patterns = load_patterns(&triage->npatterns);
+	triage->vendor_scoped = false;
+	for (int i = 0; i < triage->npatterns; i++)
+		triage->vendor_scoped |= triage->patterns[i].vendor != NULL;
 	triage->corpus = learned_corpus_load();
 }
 
@@ -563,7 +606,8 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
  * repeat their wording, and the rules' regular expressions are the cost
  * of a classification, so the same message, code and vendor are
  * classified once per call (up to VERDICT_CACHE_MAX distinct ones; the
- * rest are classified each time).
+ * rest are classified each time).  The vendor counts only when some rule
+ * applies to one vendor: nothing else in a verdict depends on it.
  */
 typedef struct CachedVerdict
 {
@@ -653,7 +697,8 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 		char	   *message = SPI_getvalue(tup, desc, 4);
 		char	   *code = SPI_getvalue(tup, desc, 5);
 		char	   *vendor = SPI_getvalue(tup, desc, 6);
-		CachedVerdict *slot = verdict_slot(cache, message ? message : "", code, vendor);
+		char	   *vendor_key = triage.vendor_scoped ? vendor : NULL;
+		CachedVerdict *slot = verdict_slot(cache, message ? message : "", code, vendor_key);
 		Classification fresh;
 		const Classification *cls = &slot->cls;
 		bool		isnull;
@@ -668,7 +713,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 				MemoryContextSwitchTo(cache_cxt);
 				slot->message = pstrdup(message ? message : "");
 				slot->code = copy_or_null(code);
-				slot->vendor = copy_or_null(vendor);
+				slot->vendor = copy_or_null(vendor_key);
 				slot->cls = fresh;
 				slot->cls.explanation = pstrdup(fresh.explanation);
 				cached++;

@@ -3,7 +3,7 @@
  * learn.h
  *	  The labelled failure wordings of syncopt.failure_example as a nearest-
  *	  neighbour index: word and character 4-gram features, TF-IDF weights,
- *	  cosine similarity (learn.c).
+ *	  cosine similarity, a vote of the nearest examples (learn.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -41,7 +41,8 @@ typedef struct LearnedCorpus
 /* What the corpus says of one message. */
 typedef struct LearnedMatch
 {
-	int			example;		/* nearest example, or -1 when none shares a feature */
+	int			example;		/* the answering example, or -1 when none
+								 * shares a feature */
 	double		similarity;		/* its cosine similarity, 0 to 1 */
 } LearnedMatch;
 

@@ -5,17 +5,23 @@ one run, on wordings neither has been tuned on; how many labels a wording
 family needs before it is recognised; classify_runs() on 100,000 failed
 runs, with and without the labelled corpus.
 
-Held-out sets: failure_heldout.REAL_HELD_OUT (41 real wordings quoted from
-public sources, written before the learned triage) and
-failure_messages.HELD_OUT (18 wordings the rules were never tuned on).
-Neither is in the corpus (checked below); the learning curve's labels are
-rolled back, so they stay held out.
+Held-out sets: failure_heldout2.REAL_HELD_OUT_2 (41 real wordings written
+in the second triage session before it changed anything: the fresh
+measurement), failure_heldout.REAL_HELD_OUT (41 real wordings written before
+the learned triage; the second session added corpus wordings of the
+families it showed uncovered, so it is no longer fresh) and
+failure_messages.HELD_OUT (18 wordings; the learned triage's method and
+thresholds are chosen on it and on leave-one-out over the corpus, the
+validation split). No held-out wording is in the corpus (checked below);
+the learning curve's labels are rolled back, so they stay held out.
 
 "Before" is the 0.1 rule path, reproduced here from syncopt.failure_pattern
 (the built-in rules are unchanged): the first matching rule by priority,
 its category and its retryable, an outage moved to the side Airbyte's
 failure origin names.  It gives the figures measured with the code before
-the change (10 of 41 right, 25 unknown, 5 harmful on REAL_HELD_OUT).
+the change (10 of 41 right, 25 unknown, 5 harmful on REAL_HELD_OUT).  The
+learned triage as it stood at the start of the second session is given by
+its recorded figures (SESSION_START).
 
 Writes the "Failure triage" section of docs/benchmarks.md.
 """
@@ -31,6 +37,7 @@ sys.path.insert(0, os.path.join(TOP, "test"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fleet.failure_heldout import REAL_HELD_OUT, RETRY_SAFE  # noqa: E402
+from fleet.failure_heldout2 import REAL_HELD_OUT_2  # noqa: E402
 from fleet.failure_messages import CATEGORIES, FAMILIES, HELD_OUT, MESSAGES, MORE  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
 from report import replace_section, server_seconds  # noqa: E402
@@ -41,6 +48,21 @@ SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"
 RUNS = 100_000
 DISTINCT = 10_000
 MAX_LABELS = 3
+
+
+# The learned triage as it stood at the start of the second session (commit
+# 1bb4616: nearest example from similarity 0.2, 158-wording corpus), measured
+# in that session before any change: {cause: (right, unknown, harmful)}.
+SESSION_START = {
+    "REAL_HELD_OUT": {"configuration": (8, 1, 0), "credentials": (4, 0, 0), "permission": (4, 0, 0),
+                      "schema_change": (1, 2, 0), "transient": (6, 2, 0), "rate_limit": (3, 0, 0)},
+    "REAL_HELD_OUT_2": {"configuration": (2, 3, 1), "credentials": (3, 0, 0), "permission": (2, 2, 0),
+                        "schema_change": (2, 3, 0), "transient": (4, 4, 0), "rate_limit": (3, 0, 0),
+                        "destination_outage": (3, 0, 0)},
+}
+# Categories a cause's wording may rightly get, and those a retry may fix.
+GROUP = {"source_outage": "transient", "timeout": "transient"}
+SAFE_CATEGORIES = {"transient", "timeout", "source_outage", "destination_outage", "rate_limit"}
 
 
 def q(s):
@@ -95,21 +117,58 @@ def measure(cluster, wordings):
     return score(old), score(new), sources
 
 
-def table(name, wordings, old, new, sources):
-    """Markdown lines of one held-out set's comparison."""
+def table(name, wordings, old, new, sources, start=None):
+    """Markdown lines of one held-out set's comparison; start: SESSION_START's figures for the set."""
     (ot, oper), (nt, nper) = old, new
     n = ot[0]
     lines = [f"{name} ({n} wordings):", "",
              "| | right | unknown | harmful (not retryable, read as retryable) |", "| --- | --- | --- | --- |",
-             f"| rules before (0.1) | {ot[1]} ({100 * ot[1] / n:.0f}%) | {ot[2]} | {ot[3]} |",
-             f"| learned triage now | **{nt[1]} ({100 * nt[1] / n:.0f}%)** | {nt[2]} | **{nt[3]}** |", "",
-             "| cause | wordings | right before | right now | unknown before | unknown now | harmful before | harmful now |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for cause in wordings:
-        o, w = oper[cause], nper[cause]
-        lines.append(f"| {cause.replace('_', ' ')} | {o[0]} | {o[1]} | {w[1]} | {o[2]} | {w[2]} | {o[3]} | {w[3]} |")
+             f"| rules before (0.1) | {ot[1]} ({100 * ot[1] / n:.0f}%) | {ot[2]} | {ot[3]} |"]
+    if start:
+        st = [sum(v[i] for v in start.values()) for i in range(3)]
+        lines.append(f"| learned triage at the start of the second session (recorded) | {st[0]} ({100 * st[0] / n:.0f}%) "
+                     f"| {st[1]} | {st[2]} |")
+    lines += [f"| learned triage now | **{nt[1]} ({100 * nt[1] / n:.0f}%)** | {nt[2]} | **{nt[3]}** |", ""]
+    if start:
+        lines += ["| cause | wordings | right: rules / session start / now | unknown: rules / start / now "
+                  "| harmful: rules / start / now |", "| --- | --- | --- | --- | --- |"]
+        for cause in wordings:
+            o, w, t = oper[cause], nper[cause], start[cause]
+            lines.append(f"| {cause.replace('_', ' ')} | {o[0]} | {o[1]} / {t[0]} / {w[1]} | {o[2]} / {t[1]} / {w[2]} "
+                         f"| {o[3]} / {t[2]} / {w[3]} |")
+    else:
+        lines += ["| cause | wordings | right before | right now | unknown before | unknown now | harmful before "
+                  "| harmful now |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for cause in wordings:
+            o, w = oper[cause], nper[cause]
+            lines.append(f"| {cause.replace('_', ' ')} | {o[0]} | {o[1]} | {w[1]} | {o[2]} | {w[2]} | {o[3]} "
+                         f"| {w[3]} |")
     lines += ["", "What decided now: " + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())) + ".", ""]
     return lines
+
+
+def leave_one_out(cluster):
+    """Each built-in example classified with itself taken out of the corpus (rolled back):
+    (right, unknown, harmful, retried, retry-safe, examples)."""
+    examples = cluster.rows("SELECT example_id, category, message FROM syncopt.failure_example WHERE builtin "
+                            "ORDER BY example_id", DB)
+    statements = ["ALTER TABLE syncopt.failure_example DISABLE TRIGGER failure_example_protect_builtin;"]
+    for eid, category, message in examples:
+        statements.append(f"BEGIN; DELETE FROM syncopt.failure_example WHERE example_id = {eid}; "
+                          f"SELECT 'loo|{eid}|' || category || '|' || retryable FROM syncopt.classify_failure({q(message)}); "
+                          "ROLLBACK;")
+    statements.append("ALTER TABLE syncopt.failure_example ENABLE TRIGGER failure_example_protect_builtin;")
+    out = cluster.psql("\n".join(statements), DB)[1]
+    got = {m.group(1): (m.group(2), m.group(3) == "true") for m in re.finditer(r"loo\|(\d+)\|(\w+)\|(\w+)", out)}
+    right = unknown = harmful = retried = safe = 0
+    for eid, category, _ in examples:
+        verdict, retryable = got[eid]
+        right += GROUP.get(verdict, verdict) == GROUP.get(category, category)
+        unknown += verdict == "unknown"
+        harmful += retryable and category not in SAFE_CATEGORIES
+        retried += retryable and category in SAFE_CATEGORIES
+        safe += category in SAFE_CATEGORIES
+    return right, unknown, harmful, retried, safe, len(examples)
 
 
 def sibling(message, k):
@@ -120,10 +179,10 @@ def sibling(message, k):
     return out if out != message else message + f" (attempt {k + 2})"
 
 
-def learning_curve(cluster):
-    """For each REAL_HELD_OUT wording the triage gets wrong: labels of its family's other members until it is right."""
+def learning_curve(cluster, wordings):
+    """For each held-out wording the triage gets wrong: labels of its family's other members until it is right."""
     rows = []
-    for cause, entries in REAL_HELD_OUT.items():
+    for cause, entries in wordings.items():
         for message, _ in entries:
             category, _, _ = after(cluster, message)
             if category in CATEGORIES[cause]:
@@ -155,7 +214,7 @@ def timing(cluster):
     DISTINCT runs whose messages all differ; each with the corpus and with the rules alone."""
     wordings = [m for d in (MESSAGES, MORE) for es in d.values() for m, _ in es]
     wordings += [m for es in FAMILIES.values() for m, _, _ in es]
-    wordings += [m for d in (REAL_HELD_OUT, HELD_OUT) for es in d.values() for m, _ in es]
+    wordings += [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2, HELD_OUT) for es in d.values() for m, _ in es]
     values = ", ".join(q(m) for m in wordings)
     cluster.psql(f"""
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
@@ -184,6 +243,16 @@ DELETE FROM syncopt.failure_example;"""
     return out, len(wordings)
 
 
+def curve_text(name, curve):
+    """One sentence on a held-out set's learning curve."""
+    one = sum(1 for _, _, n in curve if n == 1)
+    more = [(c, m, n) for c, m, n in curve if n != 1]
+    return (f"{name}: **{one} of {len(curve)} recognised after one label**"
+            + (", " + "; ".join(f"{c.replace('_', ' ')} \"{m[:50]}...\": "
+                                + (f"{n} labels" if n else f"not after {MAX_LABELS}")
+                                for c, m, n in more) if more else "") + ".")
+
+
 def main():
     cluster = Cluster(SETTINGS, databases=(DB,))
     cluster.start()
@@ -194,68 +263,85 @@ INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
     (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'lc', 'lc');""", DB)
         corpus = {r[0] for r in cluster.rows("SELECT message FROM syncopt.failure_example", DB)}
-        leaked = [m for es in REAL_HELD_OUT.values() for m, _ in es if m in corpus]
+        leaked = [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2) for es in d.values() for m, _ in es if m in corpus]
         if leaked:
             raise SystemExit(f"held-out wordings found in the corpus: {leaked}")
         # HELD_OUT repeats one wording of MORE (ORA-01031): measured without it.
         validation = {cause: [(m, s) for m, s in es if m not in corpus] for cause, es in HELD_OUT.items()}
         version = cluster.value("SELECT version()", DB).split(" on ")[0]
+        fresh_old, fresh_new, fresh_sources = measure(cluster, REAL_HELD_OUT_2)
         real_old, real_new, real_sources = measure(cluster, REAL_HELD_OUT)
-        old_old, old_new, old_sources = measure(cluster, validation)
-        curve = learning_curve(cluster)
+        val_old, val_new, val_sources = measure(cluster, validation)
+        loo = leave_one_out(cluster)
+        fresh_curve = learning_curve(cluster, REAL_HELD_OUT_2)
+        curve = learning_curve(cluster, REAL_HELD_OUT)
         times, nwordings = timing(cluster)
         load = open("/proc/loadavg").read().split()[0]
     finally:
         cluster.destroy()
 
-    one = sum(1 for _, _, n in curve if n == 1)
-    more = [(c, m, n) for c, m, n in curve if n != 1]
+    n = fresh_new[0][0]
     lines = ["## Failure triage", "",
              f"Written by `make bench` (test/bench/bench_triage.py), {version}, {os.cpu_count()} cores (load "
-             f"average {load} at the end of the run: absolute times are those of a busy machine). The built-in rules as they stood before the learned "
-             "triage (\"rules before\": first matching rule, its retryable) and `classify_failure()` now (users' "
-             "rules, built-in rules checked against the nearest labelled example, the nearest labelled example, "
-             "then `unknown`; a retry only on two signals or a near-identical label), side by side on the same "
-             "wordings. Harmful: a cause a retry cannot fix (credentials, permission, schema or data, "
-             "configuration) read as retryable.", ""]
-    lines += table("Real wordings held out (test/fleet/failure_heldout.py, REAL_HELD_OUT: Fivetran's "
-                   "troubleshooting pages, Airbyte's issues and other public sources, labelled by hand, "
-                   "written before the learned triage)", REAL_HELD_OUT, real_old, real_new, real_sources)
-    lines += table("The earlier held-out set (failure_messages.HELD_OUT less the ORA-01031 wording MORE also "
-                   "holds; never tuned on by the rules; the learned triage's method and thresholds were chosen "
-                   "on it, so for the triage it is a validation set, not a held-out one)", validation,
-                   old_old, old_new, old_sources)
-    lines += ["How the figures on REAL_HELD_OUT came about, in order (the set was read each time): the rules "
-              "before, measured with that code, 10 of 41 right, 25 unknown, 5 harmful; the first learned triage "
-              "(the nearest example first at similarity 0.2, a retry at 0.3), 24 right, 5 unknown, **2 harmful** "
-              "(a Databricks configuration error and an SSH configuration check read as destination outages at "
-              "similarity 0.35 and 0.42); the retry then required two signals (a rule and the nearest example "
-              "both retry-safe, or a near-identical label), chosen on the validation set and leave-one-out over "
-              "the corpus where it retries 48 of 76 retry-safe wordings against 50 before, 0 harmful either "
-              "way, and a matching rule kept its verdict unless an example of another category is nearer by "
-              "more than 0.1 (validation 16 of 18 either way, leave-one-out with rules 139 of 158 against "
-              "128): the table above. Below the 80% target: the misses are wordings whose family no example "
-              "covers (data errors, permissions worded as skipped streams, Airbyte platform failures), "
-              "answered with a near-miss category at similarity 0.2 to 0.3 or `unknown`; none is retried. "
-              "The learning curve is what closes them.", ""]
-    lines += [f"Learning curve: each REAL_HELD_OUT wording the triage gets wrong, after labels on other members "
-              f"of its family (the same wording with other numbers and names, as the next failure would read), "
-              f"rolled back: **{one} of {len(curve)} recognised after one label**"
-              + (", " + "; ".join(f"{c.replace('_', ' ')} \"{m[:50]}...\": "
-                                  + (f"{n} labels" if n else f"not after {MAX_LABELS}")
-                                  for c, m, n in more) if more else "") + ".", ""]
+             f"average {load} at the end of the run: absolute times are those of a busy machine). The built-in "
+             "rules as they stood before the learned triage (\"rules before\": first matching rule, its retryable) "
+             "and `classify_failure()` now (users' rules, built-in rules checked against the labelled examples, "
+             "the labelled example the three nearest vote for, then `unknown`; a retry only on two signals or a "
+             "near-identical label), side by side on the same wordings, with the learned triage as it stood at "
+             "the start of the second session (recorded before any change of that session). Harmful: a cause a "
+             "retry cannot fix (credentials, permission, schema or data, configuration) read as retryable.", ""]
+    lines += table("**The fresh measurement.** Real wordings held out in the second session "
+                   "(test/fleet/failure_heldout2.py, REAL_HELD_OUT_2: Fivetran and Stitch documentation, Airbyte, "
+                   "Meltano and Singer issues, BigQuery, Snowflake, Redshift and Salesforce client issues; written "
+                   "and measured before any change of that session, never tuned on)", REAL_HELD_OUT_2,
+                   fresh_old, fresh_new, fresh_sources, SESSION_START["REAL_HELD_OUT_2"])
+    lines += [f"**Below the 80% target on fresh wordings: {fresh_new[0][1]} of {n} right "
+              f"({100 * fresh_new[0][1] / n:.0f}%), {fresh_new[0][2]} unknown, {fresh_new[0][3]} harmful.** "
+              "The misses are families no labelled example covers yet (Salesforce API restrictions, dbt "
+              "transformation errors, Google Ads account states, workload pods, TLS and Mongo socket errors, "
+              "duplicate keys and unparseable timestamps), answered with a near-miss category at low similarity "
+              "or `unknown`; none of those is retried. The harmful one is a Snowflake statement timeout that "
+              "Fivetran documents as fixed only by raising the warehouse's STATEMENT_TIMEOUT_IN_SECONDS "
+              "(labelled configuration before measuring): a timeout rule and PostgreSQL's \"canceling statement "
+              "due to statement timeout\" (labelled timeout in the corpus) both call it retryable. It was "
+              "harmful at the session's start too; it is left as measured, since relabelling from the held-out "
+              "miss would be tuning on it. One label per family closes the misses (the learning curve below).",
+              ""]
+    lines += table("The first held-out set (test/fleet/failure_heldout.py, REAL_HELD_OUT, written before the "
+                   "learned triage; no longer fresh: the second session added corpus wordings of the families its "
+                   "misses showed, from other sources)", REAL_HELD_OUT, real_old, real_new, real_sources,
+                   SESSION_START["REAL_HELD_OUT"])
+    lines += table("The validation split (failure_messages.HELD_OUT less the ORA-01031 wording MORE also holds; the "
+                   "learned triage's method and thresholds are chosen on it and on leave-one-out over the corpus)",
+                   validation, val_old, val_new, val_sources)
+    right, unknown, harmful, retried, safe, total = loo
+    lines += [f"Leave-one-out over the {total} built-in labelled wordings (each classified with itself taken out): "
+              f"**{right} right**, {unknown} unknown, {harmful} harmful; {retried} of the {safe} retry-safe ones "
+              "would be retried. How the method was chosen on this split and the one above, in the second "
+              "session: the nearest example from similarity 0.2 gave 149 of 177 and 14 of 17; the three nearest "
+              "voting with their similarities 151 and 16; from similarity 0.15 153 and 17; a word counting twice "
+              "against one 4-gram 156 and 17 (chosen; 0 harmful throughout). Squared similarities as votes keep "
+              "two faint wordings from outvoting a close one (same figures, and \"Internal Server Error, please try "
+              "again\" stays retryable). Five voters, a rule margin of 0.2 or three word counts did no better on "
+              "both; a list of boilerplate words (error, exception, java, ...) did worse.", ""]
+    lines += ["Learning curve: each held-out wording the triage gets wrong, after labels on other members of its "
+              "family (the same wording with other numbers and names, as the next failure would read), rolled "
+              "back. " + curve_text("REAL_HELD_OUT_2", fresh_curve) + " " + curve_text("REAL_HELD_OUT", curve), ""]
     (rep, rep_rules), (dis, dis_rules) = times["repeat"], times["distinct"]
     lines += [f"`classify_runs()`, server time: over {RUNS:,} failed runs whose {nwordings} wordings repeat with "
               f"other digits (10 variants each, as a fleet's failures repeat), median of 3, **{rep:.2f} s** with "
               f"the {len(corpus)}-wording corpus, {rep_rules:.2f} s with the rules alone (corpus emptied in a "
-              "rolled-back transaction); each distinct message, code and vendor is classified once per call "
-              "(up to 49,152 of them). "
+              "rolled-back transaction); each distinct message and code (and vendor, when a rule is "
+              "vendor-scoped) is classified once per call (up to 49,152 of them). "
               f"Over {DISTINCT:,} runs whose messages all differ (a job number appended): {dis:.2f} s with the "
-              f"corpus, {dis_rules:.2f} s with the rules alone, {1000 * dis / DISTINCT:.2f} ms a message, "
-              "nearly all of it the built-in rules' regular expressions; the nearest-example search adds "
-              f"{100 * (dis - dis_rules) / dis_rules:.0f}%. 100,000 failures that all read differently would "
-              f"take about {dis * RUNS / DISTINCT:.0f} s: the target of a few seconds holds for repeating "
-              "wordings, not for all-distinct ones.", ""]
+              f"corpus, {dis_rules:.2f} s with the rules alone, {1000 * dis / DISTINCT:.2f} ms a message. A "
+              "profile (perf) of the distinct case: 80% in PostgreSQL's regular expression engine, 18 points of "
+              "it re-running each matching rule for the explanation's matched words; each rule now runs once on "
+              "the message converted once, the expressions compiled once per backend "
+              "(RE_compile_and_cache). Measured back to back in the second session on these 10,000 messages "
+              "(not in this run, whose load differs): 6.5-7.0 s before that change, 4.0-4.5 s after (about 35% "
+              f"less time). 100,000 failures that all read differently would take about {dis * RUNS / DISTINCT:.0f} s: "
+              "the target of a few seconds holds for repeating wordings, not for all-distinct ones.", ""]
     replace_section("Failure triage", "\n".join(lines))
     print("\n".join(lines))
 

@@ -298,16 +298,28 @@ class GrafanaPanelTests(unittest.TestCase):
         c.psql(f"""
 SELECT count(*) FROM syncopt.run_planner('{AT}');
 SELECT syncopt.propose(1, 'trigger_sync', '{{}}', 'panel test');
+-- A wording family no label covers, failing twice: the label queue's row.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+SELECT (SELECT min(connector_id) FROM syncopt.connector), 'panel' || n,
+       '{AT}'::timestamptz - n * interval '1 hour', '{AT}'::timestamptz - n * interval '1 hour' + interval '5 minutes',
+       'failed', 'Flux capacitor misaligned on node ' || n, 'api'
+  FROM generate_series(1, 2) n;
 DROP ROLE IF EXISTS grafana_test; CREATE ROLE grafana_test LOGIN IN ROLE syncopt_reader;""", DB)
         with open(os.path.join(TOP, "docs", "grafana", "syncopt-dashboard.json")) as f:
             dashboard = json.load(f)
         try:
             nonempty = 0
+            queue = None
             for panel in dashboard["panels"]:
                 for target in panel["targets"]:
                     with self.subTest(panel=panel["title"]):
                         rows = c.rows("SET SESSION AUTHORIZATION grafana_test;\n" + target["rawSql"], DB)
                         nonempty += bool(rows)
+                        if "failure_label_queue" in target["rawSql"]:
+                            queue = rows
+            # The label queue panel shows the unlabelled family once, with its two runs
+            # and the verdict a label would replace.
+            self.assertEqual([(r[0], r[1], r[5]) for r in queue], [("flux capacitor misaligned on node 0", "2", "unknown")])
             # Health, SLA, plan, approvals and audit all have rows here.
             self.assertGreaterEqual(nonempty, 6)
             self.assertGreaterEqual(len(dashboard["panels"]), 7)
