@@ -5,6 +5,11 @@
 -- d - 7 and d days ago.
 \set SHOW_CONTEXT never
 CREATE EXTENSION syncopt;
+-- One transaction, so that now() is one instant for every step: a run of
+-- this file across Monday 00:00 UTC would otherwise see the weeks move.
+-- Refused statements roll back to their own savepoint.
+\set ON_ERROR_ROLLBACK on
+BEGIN;
 
 INSERT INTO syncopt.account (vendor, name, base_url) VALUES ('fivetran', 'ft', 'https://api.fivetran.com');
 INSERT INTO syncopt.connector (account_id, external_id) VALUES (1, 'a'), (1, 'b');
@@ -95,5 +100,6 @@ SELECT count(*) AS keys FROM syncopt.sync_run_key;
 SELECT syncopt.maintain_run_partitions('-1 day');
 SELECT syncopt.maintain_run_partitions('1 day', 0);
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass;
+COMMIT;
 
 DROP EXTENSION syncopt;
