@@ -159,10 +159,11 @@ class WorkerTests(unittest.TestCase):
         decision = make_fixture()
         connector = c.value(f"SELECT connector_id FROM syncopt.fivetran_sync_ai_logs WHERE decision_id = {decision}", db())
         c.psql(f"""INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
-                   VALUES ({connector}, 'ancient', now() - interval '400 days', now() - interval '400 days', 'succeeded', 'api'),
+                   VALUES ({connector}, 'ancient', now() - interval '4000 days', now() - interval '4000 days', 'succeeded', 'api'),
                           ({connector}, 'recent', now() - interval '1 hour', now() - interval '50 minutes', 'succeeded', 'api')""",
                db())
-        # The collector purges on its first pass after a start.
+        # The collector purges on its first pass after a start (retention:
+        # ten years in the integration run, see run_tests.py).
         pid = status("collector")["pid"]
         c.psql(f"SELECT pg_terminate_backend({pid})", db())
         self.assertTrue(c.wait_for(
