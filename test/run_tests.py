@@ -198,7 +198,7 @@ def run_integration(cluster, tally, only):
     # The fixtures' runs carry fixed dates (November 2026); the default
     # retention (90 days) would let the collector's purge take them once
     # those dates are 90 days old, so the tests keep ten years instead.
-    cluster.psql("ALTER SYSTEM SET syncopt.history_retention = '3650 days'; SELECT pg_reload_conf();")
+    cluster.psql("ALTER SYSTEM SET syncopt.history_retention = '3650d'; SELECT pg_reload_conf();")
     mods = sorted(f[:-3] for f in os.listdir(os.path.join(HERE, "integration"))
                   if f.startswith("test_") and f.endswith(".py"))
     mods = [m for m in mods if not only or m in only]
