@@ -191,6 +191,7 @@ typedef struct Score
 } Score;
 
 extern Score *score_fleet(Fleet *fleet);
+extern Score *score_connectors(Fleet *fleet, bool explain);
 extern int *priority_order(const Fleet *fleet, const Score *scores);
 extern bool window_applies(const Window *w, const Connector *c);
 extern const Window *window_active(const Fleet *fleet, const Connector *c,
