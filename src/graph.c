@@ -369,20 +369,34 @@ deadline_opening(const Fleet *fleet, int a)
 	return time_add(asset->deadline, -(asset->freshness_sla_s > 0 ? asset->freshness_sla_s : SECS_PER_DAY));
 }
 
+/* Two assets by their position in the graph order (arg: asset -> position). */
+static int
+compare_rank(const void *a, const void *b, void *arg)
+{
+	const int  *rank = (const int *) arg;
+
+	return rank[*(const int *) a] - rank[*(const int *) b];
+}
+
 /*
  * Due times of connectors whose earliest downstream deadline their last
  * success already serves: such a deadline asks nothing of them, so their
  * next need is the earliest deadline their data does not serve.  Waiting
  * for the served one to pass can leave too little room (a window
- * forbidding the source before the next deadline's due time).  Each
- * deadline is pushed back through the graph on its own (by[x]: when asset
- * x must be ready for it), only when some connector needs it.
+ * forbidding the source before the next deadline's due time).  Only when
+ * some connector is served, each deadline is pushed back on its own
+ * through the assets upstream of it (by[x]: when asset x must be ready
+ * for it), so the cost is the size of those upstream graphs.
  */
 static void
 unserved_dues(Fleet *fleet, const int *asset_order)
 {
+	int			n = Max(fleet->nasset, 1);
 	bool	   *served = palloc0(sizeof(bool) * Max(fleet->nconn, 1));
-	TimestampTz *by = palloc(sizeof(TimestampTz) * Max(fleet->nasset, 1));
+	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
+	int		   *rank = palloc(sizeof(int) * n);
+	int		   *mark = palloc(sizeof(int) * n);
+	int		   *up = palloc(sizeof(int) * n);
 	int			nserved = 0;
 
 	for (int i = 0; i < fleet->nconn; i++)
@@ -397,42 +411,59 @@ unserved_dues(Fleet *fleet, const int *asset_order)
 			c->due_asset = -1;
 		}
 	}
+	for (int k = 0; k < fleet->nasset; k++)
+	{
+		rank[asset_order[k]] = k;
+		mark[k] = -1;
+	}
 	for (int d = 0; d < fleet->nasset && nserved > 0; d++)
 	{
 		TimestampTz opening;
+		int			nup = 0;
 
 		if (fleet->asset[d].deadline == NO_TIME)
 			continue;
 		opening = deadline_opening(fleet, d);
-		for (int x = 0; x < fleet->nasset; x++)
-			by[x] = NO_TIME;
-		by[d] = fleet->asset[d].deadline;
-		/* Downstream first: an asset's successors are final before it. */
-		for (int k = 0; k < fleet->nasset; k++)
-		{
-			int			x = asset_order[k];
+		/* d and every asset upstream of it, then downstream first. */
+		up[nup++] = d;
+		mark[d] = d;
+		for (int q = 0; q < nup; q++)
+			for (int e = fleet->asset_prev_assets.off[up[q]]; e < fleet->asset_prev_assets.off[up[q] + 1]; e++)
+			{
+				int			x = fleet->asset_prev_assets.idx[e];
 
+				if (mark[x] != d)
+				{
+					mark[x] = d;
+					up[nup++] = x;
+				}
+			}
+		qsort_arg(up, nup, sizeof(int), compare_rank, rank);
+		for (int q = 0; q < nup; q++)
+		{
+			int			x = up[q];
+
+			by[x] = x == d ? fleet->asset[d].deadline : NO_TIME;
 			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
 			{
 				int			y = fleet->asset_next.idx[e];
 
-				if (by[y] != NO_TIME)
+				if (mark[y] == d)
 					by[x] = Min(by[x], time_add(by[y], -fleet->asset[y].duration_s));
 			}
 		}
-		for (int i = 0; i < fleet->nconn; i++)
+		for (int q = 0; q < nup; q++)
 		{
-			Connector  *c = &fleet->conn[i];
+			int			x = up[q];
+			TimestampTz due = time_add(by[x], -fleet->asset[x].duration_s);
 
-			if (!served[i] || c->fresh_since >= opening)
-				continue;
-			for (int e = fleet->conn_assets.off[i]; e < fleet->conn_assets.off[i + 1]; e++)
+			for (int e = fleet->asset_prev_conns.off[x]; e < fleet->asset_prev_conns.off[x + 1]; e++)
 			{
-				int			x = fleet->conn_assets.idx[e];
+				Connector  *c = &fleet->conn[fleet->asset_prev_conns.idx[e]];
 
-				if (by[x] != NO_TIME && time_add(by[x], -fleet->asset[x].duration_s) < c->due)
+				if (served[fleet->asset_prev_conns.idx[e]] && c->fresh_since < opening && due < c->due)
 				{
-					c->due = time_add(by[x], -fleet->asset[x].duration_s);
+					c->due = due;
 					c->due_asset = d;
 				}
 			}
@@ -440,6 +471,9 @@ unserved_dues(Fleet *fleet, const int *asset_order)
 	}
 	pfree(served);
 	pfree(by);
+	pfree(rank);
+	pfree(mark);
+	pfree(up);
 }
 
 /*
