@@ -286,6 +286,32 @@ SELECT syncopt.next_local_time('02:30', '*', 'Europe/Berlin', '2026-03-28 23:00+
        syncopt.next_local_time(NULL, '*', 'UTC', '2026-11-27 12:00+00') AS no_deadline;
 SELECT syncopt.dow_matches('1-5', 0) AS sun, syncopt.dow_matches('5-7', 0) AS sun_as_7,
        syncopt.dow_matches('0,6', 6) AS sat, syncopt.dow_matches('*', 3) AS any;
+------------------------------------------------------------------------
+-- A served deadline asks nothing: Shop (source shop_db) feeds stg_shop,
+-- which feeds morning_kpi (12:00, freshness 14 h: served by a sync
+-- started after 22:00 the day before) and evening_kpi (20:00, freshness
+-- 12 h: after 08:00).  Its last sync started on 22 Nov at 00:00 (runs of
+-- 600 s: P90 max(1.5 x 600, 600) = 900 s), so at 09:00 it serves
+-- morning_kpi but not evening_kpi, and shop_db may not be synced from
+-- 10:00 to 20:00.  Its next need is evening_kpi (due 20:00, opening
+-- 08:00): a sync now, 09:00-09:15, meets it before the window.  (Taking
+-- the served 12:00 deadline as its due, the planner left Shop alone until
+-- 12:00, when the window held its sync back to 20:00 and it missed.)
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, source_key)
+VALUES (96, 1, 'shop', 'Shop', 'shop_db');
+INSERT INTO syncopt.asset (asset_id, name, deadline, freshness_sla) VALUES
+    (97, 'stg_shop', NULL, NULL), (98, 'morning_kpi', '12:00', '14 hours'), (99, 'evening_kpi', '20:00', '12 hours');
+INSERT INTO syncopt.lineage (upstream_connector_id, upstream_asset_id, asset_id) VALUES
+    (96, NULL, 97), (NULL, 97, 98), (NULL, 97, 99);
+SELECT pg_temp.add_runs(96, '{600,600}');
+INSERT INTO syncopt.load_window (name, target, source_key, start_time, end_time, load_factor)
+VALUES ('shop busy', 'source', 'shop_db', '10:00', '20:00', 1);
+SELECT connector_id, deadline, deadline_asset_id, latest_start
+  FROM syncopt.priority_scores('2026-11-22 09:00+00') WHERE connector_id = 96;
+SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action
+  FROM syncopt.plan('2026-11-22 09:00+00') WHERE connector_id = 96;
+DELETE FROM syncopt.load_window;
 -- A horizon beyond a month is refused.
 SELECT * FROM syncopt.plan(now(), '40 days');
 SELECT * FROM syncopt.plan(now(), '-1 hour');

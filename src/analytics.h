@@ -173,6 +173,7 @@ extern void predict_fleet(Fleet *fleet);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
+extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern bool graph_reaches(const Fleet *fleet, int connector, int asset);
 extern void graph_walk_init(const Fleet *fleet, GraphWalk *walk);
@@ -192,6 +193,7 @@ typedef struct Score
 } Score;
 
 extern Score *score_fleet(Fleet *fleet);
+extern Score *score_connectors(Fleet *fleet, bool explain);
 extern int *priority_order(const Fleet *fleet, const Score *scores);
 extern bool window_applies(const Window *w, const Connector *c);
 extern const Window *window_active(const Fleet *fleet, const Connector *c,

@@ -357,6 +357,126 @@ init_deadline_reach(Fleet *fleet)
 }
 
 /*
+ * The earliest start at which a sync serves asset a's deadline: the
+ * deadline minus the asset's freshness SLA (24 hours without one).  An
+ * earlier sync's data would be too old by then.
+ */
+TimestampTz
+deadline_opening(const Fleet *fleet, int a)
+{
+	const Asset *asset = &fleet->asset[a];
+
+	return time_add(asset->deadline, -(asset->freshness_sla_s > 0 ? asset->freshness_sla_s : SECS_PER_DAY));
+}
+
+/* Two assets by their position in the graph order (arg: asset -> position). */
+static int
+compare_rank(const void *a, const void *b, void *arg)
+{
+	const int  *rank = (const int *) arg;
+
+	return rank[*(const int *) a] - rank[*(const int *) b];
+}
+
+/*
+ * Due times of connectors whose earliest downstream deadline their last
+ * success already serves: such a deadline asks nothing of them, so their
+ * next need is the earliest deadline their data does not serve.  Waiting
+ * for the served one to pass can leave too little room (a window
+ * forbidding the source before the next deadline's due time).  Only when
+ * some connector is served, each deadline is pushed back on its own
+ * through the assets upstream of it (by[x]: when asset x must be ready
+ * for it), so the cost is the size of those upstream graphs.
+ */
+static void
+unserved_dues(Fleet *fleet, const int *asset_order)
+{
+	int			n = Max(fleet->nasset, 1);
+	bool	   *served = palloc0(sizeof(bool) * Max(fleet->nconn, 1));
+	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
+	int		   *rank = palloc(sizeof(int) * n);
+	int		   *mark = palloc(sizeof(int) * n);
+	int		   *up = palloc(sizeof(int) * n);
+	int			nserved = 0;
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+
+		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
+		{
+			served[i] = true;
+			nserved++;
+			c->due = NO_TIME;
+			c->due_asset = -1;
+		}
+	}
+	for (int k = 0; k < fleet->nasset; k++)
+	{
+		rank[asset_order[k]] = k;
+		mark[k] = -1;
+	}
+	for (int d = 0; d < fleet->nasset && nserved > 0; d++)
+	{
+		TimestampTz opening;
+		int			nup = 0;
+
+		if (fleet->asset[d].deadline == NO_TIME)
+			continue;
+		opening = deadline_opening(fleet, d);
+		/* d and every asset upstream of it, then downstream first. */
+		up[nup++] = d;
+		mark[d] = d;
+		for (int q = 0; q < nup; q++)
+			for (int e = fleet->asset_prev_assets.off[up[q]]; e < fleet->asset_prev_assets.off[up[q] + 1]; e++)
+			{
+				int			x = fleet->asset_prev_assets.idx[e];
+
+				if (mark[x] != d)
+				{
+					mark[x] = d;
+					up[nup++] = x;
+				}
+			}
+		qsort_arg(up, nup, sizeof(int), compare_rank, rank);
+		for (int q = 0; q < nup; q++)
+		{
+			int			x = up[q];
+
+			by[x] = x == d ? fleet->asset[d].deadline : NO_TIME;
+			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
+			{
+				int			y = fleet->asset_next.idx[e];
+
+				if (mark[y] == d)
+					by[x] = Min(by[x], time_add(by[y], -fleet->asset[y].duration_s));
+			}
+		}
+		for (int q = 0; q < nup; q++)
+		{
+			int			x = up[q];
+			TimestampTz due = time_add(by[x], -fleet->asset[x].duration_s);
+
+			for (int e = fleet->asset_prev_conns.off[x]; e < fleet->asset_prev_conns.off[x + 1]; e++)
+			{
+				Connector  *c = &fleet->conn[fleet->asset_prev_conns.idx[e]];
+
+				if (served[fleet->asset_prev_conns.idx[e]] && c->fresh_since < opening && due < c->due)
+				{
+					c->due = due;
+					c->due_asset = d;
+				}
+			}
+		}
+	}
+	pfree(served);
+	pfree(by);
+	pfree(rank);
+	pfree(mark);
+	pfree(up);
+}
+
+/*
  * Due times, downstream weights and staleness for every connector.  Needs
  * the predictions (P90 of connectors that wait for others).
  */
@@ -373,12 +493,12 @@ graph_compute(Fleet *fleet)
 	double		p90_sum = 0;
 	int			p90_n = 0;
 
-	/* Downstream first, so the due of a connector waiting for c is final. */
-	for (int k = 0; k < fleet->nconn; k++)
+	/* Each connector's own deadlines first, then what waits for it. */
+	for (int i = 0; i < fleet->nconn; i++)
 	{
-		Connector  *c = &fleet->conn[order[k]];
+		Connector  *c = &fleet->conn[i];
 
-		for (int e = fleet->conn_assets.off[order[k]]; e < fleet->conn_assets.off[order[k] + 1]; e++)
+		for (int e = fleet->conn_assets.off[i]; e < fleet->conn_assets.off[i + 1]; e++)
 		{
 			Asset	   *a = &fleet->asset[fleet->conn_assets.idx[e]];
 
@@ -389,6 +509,13 @@ graph_compute(Fleet *fleet)
 				c->due_via = -1;
 			}
 		}
+	}
+	unserved_dues(fleet, asset_order);
+	/* Downstream first, so the due of a connector waiting for c is final. */
+	for (int k = 0; k < fleet->nconn; k++)
+	{
+		Connector  *c = &fleet->conn[order[k]];
+
 		for (int e = fleet->conn_after.off[order[k]]; e < fleet->conn_after.off[order[k] + 1]; e++)
 		{
 			int			ci = fleet->conn_after.idx[e];

@@ -548,19 +548,14 @@ triage(Schedule *s, int *order)
 
 /*
  * The earliest start at which a sync of c serves the deadline it is due
- * for: that deadline minus its asset's freshness SLA (24 hours without
- * one).  An earlier sync's data would be too old by then.  DT_NOBEGIN
- * when no deadline waits for c.
+ * for (deadline_opening()); DT_NOBEGIN when no deadline waits for c.
  */
 TimestampTz
 plan_opening(const Fleet *fleet, const Connector *c)
 {
-	const Asset *a;
-
 	if (c->due == NO_TIME || c->due_asset < 0)
 		return DT_NOBEGIN;
-	a = &fleet->asset[c->due_asset];
-	return time_add(a->deadline, -(a->freshness_sla_s > 0 ? a->freshness_sla_s : SECS_PER_DAY));
+	return deadline_opening(fleet, c->due_asset);
 }
 
 /*

@@ -170,9 +170,9 @@ describe_deadline(const Fleet *fleet, const Connector *c, StringInfo out)
 		appendStringInfo(out, ", before %s starts", fleet->conn[c->due_via].name);
 }
 
-/* Score one connector. */
+/* Score one connector; with explain, also write its reason. */
 static void
-score_connector(const Fleet *fleet, const Connector *c, Score *s)
+score_connector(const Fleet *fleet, const Connector *c, Score *s, bool explain)
 {
 	double		p90 = Max(c->pred.p90_s, 60.0);
 	double		mean_p90 = fleet->mean_p90_s > 0 ? fleet->mean_p90_s : p90;
@@ -182,7 +182,6 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 	const Window *peak = window_active(fleet, c, fleet->at, true);
 	const Window *beat = NULL;
 
-	initStringInfo(&s->reason);
 	s->failure_risk = failure_risk(c);
 	s->slack_s = NAN;
 	s->latest_start = NO_TIME;
@@ -206,8 +205,11 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 		* (1 - s->load_penalty) * (1 - s->cost_penalty);
 	if (c->paused)
 		s->score = 0;
+	if (!explain)
+		return;
 
 	/* The reason, most decisive facts first. */
+	initStringInfo(&s->reason);
 	if (c->paused)
 		appendStringInfoString(&s->reason, "paused: nothing to schedule until it is resumed; ");
 	if (c->ndown == 0)
@@ -250,18 +252,29 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s)
 						 c->consecutive_failures == 1 ? "" : "s");
 }
 
-/* Predict, walk the graph and score every connector. */
+/* Predict, walk the graph and score every connector, with reasons. */
 Score *
 score_fleet(Fleet *fleet)
 {
-	Score	   *scores = palloc0(sizeof(Score) * Max(fleet->nconn, 1));
-
-	int		   *order;
-
 	predict_fleet(fleet);
 	graph_compute(fleet);
+	return score_connectors(fleet, true);
+}
+
+/*
+ * Score every connector of a fleet whose predictions and graph results
+ * are in place; with explain, each score carries its reason (reason.data
+ * is NULL without: a replay's planning runs need the numbers only, and
+ * the reasons cost about as much as the rest of the score).
+ */
+Score *
+score_connectors(Fleet *fleet, bool explain)
+{
+	Score	   *scores = palloc0(sizeof(Score) * Max(fleet->nconn, 1));
+	int		   *order;
+
 	for (int i = 0; i < fleet->nconn; i++)
-		score_connector(fleet, &fleet->conn[i], &scores[i]);
+		score_connector(fleet, &fleet->conn[i], &scores[i], explain);
 
 	/*
 	 * A sync that others wait for (sync_order) is at least as urgent as
@@ -279,8 +292,9 @@ score_fleet(Fleet *fleet)
 			if (scores[later].score > scores[i].score && !fleet->conn[i].paused)
 			{
 				scores[i].score = scores[later].score;
-				appendStringInfo(&scores[i].reason, "; takes the score of %s, which waits for it",
-								 fleet->conn[later].name);
+				if (explain)
+					appendStringInfo(&scores[i].reason, "; takes the score of %s, which waits for it",
+									 fleet->conn[later].name);
 			}
 		}
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make bench, decision-quality part: syncopt against static schedules, FIFO,
 EDF and the lower bound, on generated fleets; then prediction and detection
-quality on the same generator.
+quality on the same generator (the triage of failure wordings is measured by
+bench_triage.py; this bench keeps only classify_runs() on the fleets' runs).
 
 Decisions: for each scenario class and each of SEEDS seeds, a fresh fleet
 (test/fleet/generator.py, 60 connectors, that seed) is loaded and
@@ -29,7 +30,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "test"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fleet.failure_messages import CATEGORIES, HELD_OUT, MESSAGES, MORE, split  # noqa: E402
+from fleet.failure_messages import CATEGORIES  # noqa: E402
 from fleet.generator import GeneratedFleet  # noqa: E402
 from fleet.optimum import best_schedule, check_schedule  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
@@ -322,7 +323,7 @@ SELECT c.external_id, r.external_run_id, k.category
                  "The injected spikes are 5 to 8 times the normal duration, so a larger floor looks better here by "
                  "construction; 0.2 flags nothing under about twice the expected duration, the smallest change a "
                  "person reading the feed would call a spike.")
-    lines += failure_class_lines(cluster, classes)
+    lines += fleet_class_lines(classes)
     return lines
 
 
@@ -338,68 +339,13 @@ def precision_recall(pairs):
     return out
 
 
-def classified(cluster, wordings):
-    """(cause, category) of each wording of {cause: [(message, seen), ...]}."""
-    return [(cause, cluster.rows("SELECT category FROM syncopt.classify_failure(%s)" % GeneratedFleet.q(message),
-                                 DB)[0][0])
-            for cause, entries in wordings.items() for message, _ in entries]
-
-
-def failure_class_lines(cluster, classes):
-    """classify_failure() on each wording of failure_messages (dev and test halves), then on the fleets' runs."""
-    halves = {name: classified(cluster, {cause: split(cause)[h] for cause in MESSAGES})
-              for h, name in enumerate(("dev", "test"))}
-    both = halves["dev"] + halves["test"]
-    more = classified(cluster, MORE)
-    held_out = classified(cluster, HELD_OUT)
-    lines = [f"- Failure classes, wording by wording: the {len(both)} messages of MESSAGES in "
-             "test/fleet/failure_messages.py (in the shapes real syncs report: Airbyte and connector issue threads, "
-             "database and SaaS API errors; we wrote them, changing names and numbers), each through "
-             "`classify_failure()`. Precision counts the other three causes' wordings classified as this one; "
-             "unclassified ones are `unknown` (never retried automatically, the remediation says to read the message)."]
-    for cause, (precision, recall, right, labelled, claimed) in precision_recall(both).items():
-        lines.append(f"  {cause.replace('_', ' ')}: precision **{100 * precision:.0f}%**, recall **{100 * recall:.0f}%** "
-                     f"({right} of {labelled} right; {claimed} classified as {' or '.join(sorted(CATEGORIES[cause]))})")
-    for name, pairs in halves.items():
-        right = sum(1 for k, c in pairs if c in CATEGORIES[k])
-        lines.append(f"  {name} half: {right} of {len(pairs)} right")
-    right = sum(1 for k, c in more if c in CATEGORIES[k])
-    lines.append(f"  MORE ({len(more)} wordings, also permissions, destination outages and configuration errors, "
-                 f"which the generator does not inject): {right} of {len(more)} right.")
-    lines.append("  How the built-in rules got here: in session 13 they recognised 15 of 24 dev and 6 of 24 test "
-                 "wordings of MESSAGES; tuned on the dev half only, **9 of 24 test** (held out); then both halves "
-                 "were added. MORE was written next as the held-out set: **10 of 18 right**, 6 `unknown`, 2 taken for "
-                 "another cause (a Redshift destination's \"Connection refused\" read as a source outage; Snowflake's "
-                 "\"No active warehouse selected\", a configuration error, as a destination outage). In session 14 "
-                 "the rules were tuned on MORE (Airbyte's failure origin puts an outage on the side it names; "
-                 "configuration errors naming something missing; relations that no longer exist; broken pipes; "
-                 "roles without privileges), after session 14's held-out set was written and measured with the "
-                 "old rules: 8 of 20 right, 9 `unknown`, 3 taken for another cause. In session 15 the rules were "
-                 "tuned on that set (10 of 20 right before, 20 of 20 after: Oracle's and JWT logon errors, calls "
-                 "per second and rolling limits, unrecognised values and fields missing from the destination "
-                 "schema, deadlocks, configuration checks and replication slots, an outage reply naming a "
-                 "warehouse read as the destination's), which then joined MORE, after session 15's held-out set "
-                 "was written and measured with the old rules: 8 of 20 right, and 8 of 20 after the change. In "
-                 "session 18 the rules were tuned on that set and on 27 new wordings (6 of 27 right before, 27 "
-                 "after), widening each cause's vocabulary (throttling and exhausted quotas, failures to "
-                 "authenticate and expired passwords, permissions denied in other word orders, invalid "
-                 "identifiers and JSON-schema type errors, socket resets and closed connections, named buckets, "
-                 "databases and datasets that are not there, CDC prerequisites, any outage wording beside a "
-                 "warehouse's name); both then joined MORE, after the HELD_OUT below was written and measured "
-                 "with the old rules: 6 of 18 right.")
-    right = sum(1 for k, c in held_out if c in CATEGORIES[k])
-    unknown = sum(1 for _, c in held_out if c == "unknown")
-    lines.append(f"- Failure classes on held-out wordings (HELD_OUT in the same file: {len(held_out)} wordings of all "
-                 "seven causes written before the rules were last changed and never used to change them): "
-                 f"**{right} of {len(held_out)} right**, {unknown} `unknown`, {len(held_out) - right - unknown} "
-                 "taken for another cause.")
-    for cause, (precision, recall, right, labelled, claimed) in precision_recall(held_out).items():
-        lines.append(f"  {cause.replace('_', ' ')}: {right} of {labelled} right; "
-                     f"{claimed - right} wording{'' if claimed - right == 1 else 's'} of other causes taken for it")
+def fleet_class_lines(classes):
+    """classify_runs() on the fleets' runs against the injected failure causes."""
     pairs = [(cause, category) for cause, categories in classes.items() for category in categories]
-    lines.append("- Failure classes on the fleets' runs (classify_runs on 10 failure-heavy fleets; each injected "
-                 "failure carries one of its cause's wordings, as the Fivetran Platform Connector log and webhooks do; "
-                 "the vendors' REST APIs give none, and failures collected only from them are `unknown`):")
+    lines = ["- Failure classes on the fleets' runs (classify_runs on 10 failure-heavy fleets; each injected "
+             "failure carries one of its cause's wordings, as the Fivetran Platform Connector log and webhooks do; "
+             "the vendors' REST APIs give none, and failures collected only from them are `unknown`; the "
+             "triage of wordings itself is measured in the Failure triage section):"]
     for cause, (precision, recall, right, labelled, claimed) in precision_recall(pairs).items():
         lines.append(f"  {cause.replace('_', ' ')}: precision **{100 * precision:.0f}%**, recall **{100 * recall:.0f}%** "
                      f"of {labelled} runs")
@@ -410,10 +356,11 @@ def simulation_cost(cluster):
     """Wall time of simulate() by fleet size: syncopt (the planner at each instant) against edf, side by side."""
     out = ["", "### What a simulation costs", "",
            "`simulate(policy, '7 days')` on one tight fleet per size, 8 slots, timed in the server, "
-           "edf and syncopt one after the other; syncopt runs the planner (score_fleet and plan_fleet) at "
-           "each of the 672 planning instants (every 15 minutes), edf dispatches by due time.", "",
+           "edf and syncopt one after the other; syncopt runs the planner (graph_compute, the scores and "
+           "plan_fleet) at each of the 672 planning instants (every 15 minutes), with the predictions of "
+           "each UTC hour computed once; edf dispatches by due time.", "",
            "| connectors | edf | syncopt | syncopt / edf |", "| --- | --- | --- | --- |"]
-    for n in (60, 240, 480):
+    for n in (120, 240, 480, 960):
         fleet = GeneratedFleet(seed=1, connectors=n, scenario="tight", now=NOW)
         cluster.psql(ACCOUNTS + fleet.sql(), DB)
         took = {p: server_seconds(cluster, DB, f"SELECT * FROM syncopt.simulate('{p}', '7 days', 1, '{NOW.isoformat()}')",
@@ -466,9 +413,12 @@ replay left it to `score_fleet()` and `plan_fleet()`, the code `plan()` and
 replay's decisions to `run_planner()`'s (test/integration/test_fleet.py).
 The figures before issue 31 (0.13x static loose, 0.48x tight, 0.62x over
 capacity) were measured on a second implementation with a look-ahead and
-catch-ups the planner does not have; they are retired.  A deadline the
-planner gives up is not brought up to date before its next occurrence, so
-its tardiness runs until then.
+catch-ups the planner does not have; they are retired.  A connector's due
+time is the earliest downstream deadline its last success does not serve
+(since this session: before, a served deadline hid the next one until it
+passed, and a window forbidding the source in between made that one a
+miss).  A deadline the planner gives up is not brought up to date before
+its next occurrence, so its tardiness runs until then.
 Weighted misses count each missed deadline with its asset's weight;
 credits are warehouse hours on the union of busy intervals (60 s minimum per
 resume, 5-minute auto-suspend tail, peak price x2).  fifo, edf and
