@@ -221,6 +221,7 @@ extern TimestampTz time_add(TimestampTz t, double seconds);
 extern double time_diff(TimestampTz a, TimestampTz b);
 extern const char *format_time(TimestampTz t);
 extern const char *format_duration(double seconds);
+extern void keep_reason(StringInfo reason);
 extern Datum interval_datum(double seconds);
 extern double interval_seconds(const Interval *span);
 extern double quantile(double *values, int n, double q);

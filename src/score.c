@@ -37,6 +37,7 @@
 
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -255,13 +256,23 @@ Score *
 score_fleet(Fleet *fleet)
 {
 	Score	   *scores = palloc0(sizeof(Score) * Max(fleet->nconn, 1));
-
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "syncopt score",
+												  ALLOCSET_DEFAULT_SIZES);
 	int		   *order;
 
 	predict_fleet(fleet);
 	graph_compute(fleet);
+	/* Only the score and its reason (at its exact size) outlive a connector. */
 	for (int i = 0; i < fleet->nconn; i++)
+	{
+		MemoryContext keep = MemoryContextSwitchTo(scratch);
+
 		score_connector(fleet, &fleet->conn[i], &scores[i]);
+		MemoryContextSwitchTo(keep);
+		keep_reason(&scores[i].reason);
+		MemoryContextReset(scratch);
+	}
+	MemoryContextDelete(scratch);
 
 	/*
 	 * A sync that others wait for (sync_order) is at least as urgent as

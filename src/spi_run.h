@@ -36,6 +36,8 @@ typedef void (*SpiRowReader) (HeapTuple tuple, TupleDesc desc, void *arg);
 
 extern int	spi_run(const char *sql, int nargs, Oid *types, Datum *values,
 					const char *nulls, bool read_only);
+extern uint64 spi_run_each(const char *sql, int nargs, Oid *types, Datum *values,
+						   const char *nulls, int batch, SpiRowReader reader, void *arg);
 extern int	spi_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 						 Datum *values, const char *nulls, bool read_only);
 extern bool spi_step(int flags, const char *sql, int nargs, Oid *types, Datum *values,
