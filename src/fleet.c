@@ -89,9 +89,6 @@ static const char *const tag_events_sql =
 "   AND during && tstzrange($1 - interval '1 day', $1 + make_interval(secs => $2) + interval '8 days')"
 " ORDER BY event_id";
 
-/* Rows a loader query hands over per cursor fetch. */
-#define FETCH_ROWS		1000
-
 /* The widest loader query (connectors_sql). */
 #define MAX_COLS		28
 
@@ -134,7 +131,7 @@ run_query(const char *sql, TimestampTz at, double horizon_s, SpiRowReader reader
 	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
 	Datum		values[2] = {TimestampTzGetDatum(at), Float8GetDatum(horizon_s)};
 
-	(void) spi_run_each(sql, 2, types, values, NULL, FETCH_ROWS, reader, load);
+	(void) spi_run_each(sql, 2, types, values, NULL, reader, load);
 }
 
 /* Deform a row of a loader query into load->row. */

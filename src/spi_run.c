@@ -90,17 +90,20 @@ spi_run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls
 	return checked(rc, sql);
 }
 
+/* Rows spi_run_each fetches at a time. */
+#define EACH_FETCH_ROWS	1000
+
 /*
  * Run one read-only query in the caller's SPI connection with the search
- * path pinned, and hand its rows to reader through a cursor, batch rows at
- * a time: only one batch of the result is ever held in memory, where
- * spi_run holds all of it.  The reader sees each row in the memory context
+ * path pinned, and hand its rows to reader through a cursor,
+ * EACH_FETCH_ROWS at a time: only one batch of the result is ever held in
+ * memory, where spi_run holds all of it.  The reader sees each row in the memory context
  * that was current at the call (it must copy what it keeps); each batch is
  * freed after it.  Returns the number of rows.
  */
 uint64
 spi_run_each(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			 int batch, SpiRowReader reader, void *arg)
+			 SpiRowReader reader, void *arg)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int			nestlevel = pin_settings(false);
@@ -120,7 +123,7 @@ spi_run_each(const char *sql, int nargs, Oid *types, Datum *values, const char *
 		SPITupleTable *rows;
 		uint64		n;
 
-		SPI_cursor_fetch(portal, true, batch);
+		SPI_cursor_fetch(portal, true, EACH_FETCH_ROWS);
 		rows = SPI_tuptable;
 		n = SPI_processed;
 		if (n == 0)
