@@ -10,7 +10,10 @@
  * 08:00-18:00 America/New_York) are turned into instants by SQL helpers so
  * that DST gaps and overlaps follow PostgreSQL's AT TIME ZONE.  The reads
  * are a handful of set-based queries whose cost grows with the number of
- * connectors and assets, not with sync history.
+ * connectors and assets, not with sync history.  Each streams its rows
+ * through a cursor to a row reader that keeps only what the fleet needs, so
+ * no query's whole result is held at once (at 50,000 connectors the
+ * connector_stats rows alone are 90 MB).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,7 +26,6 @@
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -138,7 +140,8 @@ run_query(const char *sql, TimestampTz at, double horizon_s, SpiRowReader reader
 static Row *
 deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 {
-	Assert(desc->natts <= MAX_COLS);
+	if (desc->natts > MAX_COLS)
+		elog(ERROR, "syncopt: a fleet query returned %d columns, more than %d", desc->natts, MAX_COLS);
 	heap_deform_tuple(tuple, desc, load->row.values, load->row.isnull);
 	return &load->row;
 }
