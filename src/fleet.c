@@ -37,18 +37,18 @@ static const char *const connectors_sql =
 "       CASE WHEN coalesce(c.destination_id, c.group_id) IS NOT NULL"
 "            THEN c.account_id || '/' || coalesce(c.destination_id, c.group_id) END,"
 "       c.source_key, c.paused OR coalesce(c.sync_state = 'paused', false),"
-"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"       CASE WHEN $3 THEN (SELECT max(r.started_at) FROM syncopt.sync_run r"
 "         WHERE r.connector_id = c.connector_id AND r.status = 'running'"
-"           AND r.started_at <= $1 AND r.started_at > $1 - interval '1 day'),"
+"           AND r.started_at <= $1 AND r.started_at > $1 - interval '1 day') END,"
 "       c.tags, c.batch_size, c.parallelism, c.schedule_minutes,"
 "       coalesce(s.runs, 0), coalesce(s.failures, 0), coalesce(s.consecutive_failures, 0),"
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
 "       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
-"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"       CASE WHEN $3 THEN (SELECT max(r.started_at) FROM syncopt.sync_run r"
 "         WHERE r.connector_id = c.connector_id AND r.status = 'succeeded' AND r.finished_at <= $1"
-"           AND r.started_at > $1 - interval '8 days')"
+"           AND r.started_at > $1 - interval '8 days') END"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id"
 "  LEFT JOIN syncopt.connector_stats s ON s.connector_id = c.connector_id"
@@ -114,6 +114,7 @@ typedef struct EdgeList
 typedef struct Loading
 {
 	Fleet	   *fleet;
+	bool		planning;		/* read what only plan_fleet() needs */
 	MemoryContext scratch;		/* one row's temporaries, reset after it */
 	Row			row;
 	int			cap;			/* room in the fleet array being filled */
@@ -123,17 +124,19 @@ typedef struct Loading
 } Loading;
 
 /*
- * Run one read-only loader query with `at` and the horizon as $1, $2,
- * handing its rows to reader a batch at a time (spi_run_each): the result
- * is never held whole, only what the fleet keeps of it.
+ * Run one read-only loader query with `at`, the horizon and whether the
+ * caller plans as $1, $2, $3, handing its rows to reader a batch at a time
+ * (spi_run_each): the result is never held whole, only what the fleet
+ * keeps of it.
  */
 static void
-run_query(const char *sql, TimestampTz at, double horizon_s, SpiRowReader reader, Loading *load)
+run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
-	Datum		values[2] = {TimestampTzGetDatum(at), Float8GetDatum(horizon_s)};
+	Oid			types[3] = {TIMESTAMPTZOID, FLOAT8OID, BOOLOID};
+	Datum		values[3] = {TimestampTzGetDatum(load->fleet->at), Float8GetDatum(horizon_s),
+	BoolGetDatum(load->planning)};
 
-	(void) spi_run_each(sql, 2, types, values, NULL, reader, load);
+	(void) spi_run_each(sql, 3, types, values, NULL, reader, load);
 }
 
 /* Deform a row of a loader query into load->row. */
@@ -418,7 +421,7 @@ load_connectors(Loading *load)
 	bool		sorted = true;
 
 	load->cap = 0;
-	run_query(connectors_sql, fleet->at, 0, read_connector, load);
+	run_query(connectors_sql, 0, read_connector, load);
 	if (fleet->conn == NULL)
 		fleet->conn = palloc0(sizeof(Connector));
 	for (int i = 1; i < fleet->nconn && sorted; i++)
@@ -498,7 +501,7 @@ static void
 load_assets(Loading *load)
 {
 	load->cap = 0;
-	run_query(assets_sql, load->fleet->at, 0, read_asset, load);
+	run_query(assets_sql, 0, read_asset, load);
 	if (load->fleet->asset == NULL)
 		load->fleet->asset = palloc0(sizeof(Asset));
 }
@@ -575,13 +578,13 @@ load_edges(Loading *load)
 	EdgeList   *ae = &load->asset_edges;
 	EdgeList   *oe = &load->order_edges;
 
-	run_query(lineage_sql, fleet->at, 0, read_lineage, load);
+	run_query(lineage_sql, 0, read_lineage, load);
 	fleet->conn_assets = build_adjacency(fleet->nconn, ce->n, ce->from, ce->to);
 	fleet->asset_prev_conns = build_adjacency(fleet->nasset, ce->n, ce->to, ce->from);
 	fleet->asset_next = build_adjacency(fleet->nasset, ae->n, ae->from, ae->to);
 	fleet->asset_prev_assets = build_adjacency(fleet->nasset, ae->n, ae->to, ae->from);
 
-	run_query(sync_order_sql, fleet->at, 0, read_sync_order, load);
+	run_query(sync_order_sql, 0, read_sync_order, load);
 	fleet->conn_after = build_adjacency(fleet->nconn, oe->n, oe->from, oe->to);
 	fleet->conn_before = build_adjacency(fleet->nconn, oe->n, oe->to, oe->from);
 }
@@ -635,19 +638,19 @@ load_windows(Loading *load, double horizon_s)
 	Fleet	   *fleet = load->fleet;
 
 	load->cap = 0;
-	run_query(windows_sql, fleet->at, horizon_s, read_window, load);
+	run_query(windows_sql, horizon_s, read_window, load);
 	if (fleet->win == NULL)
 		fleet->win = palloc0(sizeof(Window));
 	load->cap = 0;
-	run_query(tag_events_sql, fleet->at, horizon_s, read_tag_event, load);
+	run_query(tag_events_sql, horizon_s, read_tag_event, load);
 	if (fleet->tagev == NULL)
 		fleet->tagev = palloc0(sizeof(TagEvent));
 }
 
 /*
  * Load the fleet as of `at`.  horizon_s bounds how far ahead windows and
- * calendar events are expanded.  The result lives in the caller's memory
- * context.
+ * calendar events are expanded; parts says what to read besides the
+ * connectors (FLEET_*).  The result lives in the caller's memory context.
  */
 Fleet *
 fleet_load(TimestampTz at, double horizon_s, int parts)
@@ -658,6 +661,7 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 
 	load.fleet = palloc0(sizeof(Fleet));
 	load.fleet->at = at;
+	load.planning = (parts & FLEET_NOT_PLANNING) == 0;
 	load.scratch = AllocSetContextCreate(mcxt, "syncopt fleet row", ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
