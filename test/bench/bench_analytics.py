@@ -112,8 +112,7 @@ SELECT c, 'r' || n, s, s + make_interval(secs => d),
 
 
 # The statistics ingestion keeps, computed here in one pass from the history.
-STATS = """
-TRUNCATE syncopt.connector_stats;
+STATS_ROWS = """
 INSERT INTO syncopt.connector_stats (connector_id, runs, successes, failures, last_run_at, last_success_at,
     ewma_duration_s, ewma_rows, fit_n, fit_sum_x, fit_sum_y, fit_sum_xx, fit_sum_xy, fit_sum_yy,
     recent_duration_s, recent_rows, recent_started_at, recent_full)
@@ -125,7 +124,7 @@ SELECT g.*, w.rd, w.rr, w.rt, w.rf
                sum(ln(1 + r.rows) ^ 2) FILTER (WHERE ok), sum(ln(1 + r.rows) * ln(r.dur)) FILTER (WHERE ok),
                sum(ln(r.dur) ^ 2) FILTER (WHERE ok)
           FROM (SELECT *, status = 'succeeded' AS ok, extract(epoch FROM finished_at - started_at)::float8 AS dur
-                  FROM syncopt.sync_run) r
+                  FROM syncopt.sync_run WHERE connector_id BETWEEN {lo} AND {hi}) r
          GROUP BY r.connector_id) g
   CROSS JOIN LATERAL (
         SELECT array_agg(x.dur ORDER BY x.started_at) AS rd, array_agg(x.rows ORDER BY x.started_at) AS rr,
@@ -134,8 +133,8 @@ SELECT g.*, w.rd, w.rr, w.rt, w.rf
                   FROM syncopt.sync_run s
                  WHERE s.connector_id = g.connector_id AND s.status = 'succeeded'
                  ORDER BY s.started_at DESC LIMIT 64) x) w;
-ANALYZE;
 """
+STATS = "TRUNCATE syncopt.connector_stats;" + STATS_ROWS.format(lo=1, hi=LARGE or CONNECTORS) + "ANALYZE;"
 
 # The same kind of score from raw history in plain SQL: P90 by
 # percentile_cont over every run, deadlines and weights of the directly fed
@@ -202,7 +201,10 @@ def load_runs(cluster, n, first, last):
     """Runs first..last of n connectors, then connector_stats from them."""
     for lo in range(1, n + 1, CHUNK):
         cluster.psql(runs_sql(first, last, lo, min(n, lo + CHUNK - 1)), DB)
-    cluster.psql(STATS, DB)
+    cluster.psql("TRUNCATE syncopt.connector_stats;", DB)
+    for lo in range(1, n + 1, CHUNK):
+        cluster.psql(STATS_ROWS.format(lo=lo, hi=min(n, lo + CHUNK - 1)), DB)
+    cluster.psql("ANALYZE;", DB)
 
 
 def main():
