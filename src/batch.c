@@ -135,8 +135,8 @@ read_run(HeapTuple tup, TupleDesc desc, void *arg)
 
 /*
  * Read the recent runs into a per-connector array aligned with the fleet,
- * through a cursor (spi_run_each): RECENT_RUNS rows per Airbyte connector
- * are never held whole.
+ * through a cursor (spi_run_each): the RECENT_RUNS rows of every Airbyte
+ * connector are never held at once.
  */
 static ConnectorRuns *
 load_runs(const Fleet *fleet)
