@@ -90,6 +90,21 @@ format_duration(double seconds)
 	return psprintf("%s%ld s", sign, lround(s));
 }
 
+/*
+ * Move a reason built in scratch memory into the current memory context at
+ * its exact size (later appends enlarge it as usual): a buffer from
+ * initStringInfo takes 1 kB, 50 MB per reason at 50,000 connectors.
+ */
+void
+keep_reason(StringInfo reason)
+{
+	char	   *data = palloc(reason->len + 1);
+
+	memcpy(data, reason->data, reason->len + 1);
+	reason->data = data;
+	reason->maxlen = reason->len + 1;
+}
+
 /* An interval Datum of so many seconds (no day or month part). */
 Datum
 interval_datum(double seconds)

@@ -44,7 +44,7 @@ PG_FUNCTION_INFO_V1(syncopt_batch_recommendations);
  * else the default policy).  Index-served: RECENT_RUNS per connector.
  */
 static const char *const runs_sql =
-"SELECT c.connector_id, r.status, r.batch_size, r.parallelism, r.rows::float8,"
+"SELECT c.connector_id, r.status = 'succeeded', r.batch_size, r.parallelism, r.rows::float8,"
 "       CASE WHEN r.duration_known THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END,"
 "       r.status = 'rescheduled' OR coalesce(r.error_message ~*"
 "           'rate.?limit|too many requests|429|quota|time(d)? ?out|overload', false),"
@@ -84,54 +84,75 @@ typedef struct ConnectorRuns
 	int			max_parallelism;
 } ConnectorRuns;
 
-/* Read the recent runs into a per-connector array aligned with the fleet. */
+/* What read_run fills: the fleet's connectors' recent runs, by index. */
+typedef struct RunsLoading
+{
+	const Fleet *fleet;
+	ConnectorRuns *runs;
+	int			last;			/* index of the previous row's connector */
+} RunsLoading;
+
+/*
+ * Row reader of runs_sql: one recent run of an Airbyte connector.  Rows
+ * come by connector, so the previous row's index is tried first.
+ */
+static void
+read_run(HeapTuple tup, TupleDesc desc, void *arg)
+{
+	RunsLoading *load = arg;
+	const Fleet *fleet = load->fleet;
+	bool		isnull;
+	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	int			ci = (load->last >= 0 && fleet->conn[load->last].id == id)
+		? load->last : fleet_connector_index(fleet, id);
+	ConnectorRuns *cr;
+	RunSample  *r;
+	Datum		d;
+	double		rows,
+				dur;
+
+	load->last = ci;
+	if (ci < 0 || load->runs[ci].n >= RECENT_RUNS)
+		return;
+	cr = &load->runs[ci];
+	r = &cr->run[cr->n++];
+	r->ok = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	r->batch = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, desc, 4, &isnull);
+	r->parallelism = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	rows = isnull ? NAN : DatumGetFloat8(d);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	dur = isnull ? NAN : DatumGetFloat8(d);
+	r->rows_per_s = (r->ok && !isnan(rows) && !isnan(dur) && dur > 0 && rows > 0) ? rows / dur : NAN;
+	r->throttled = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+	d = SPI_getbinval(tup, desc, 8, &isnull);
+	cr->max_batch = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tup, desc, 9, &isnull);
+	cr->max_parallelism = isnull ? 0 : DatumGetInt32(d);
+}
+
+/*
+ * Read the recent runs into a per-connector array aligned with the fleet,
+ * through a cursor (spi_run_each): the RECENT_RUNS rows of every Airbyte
+ * connector are never held at once.
+ */
 static ConnectorRuns *
 load_runs(const Fleet *fleet)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
-	ConnectorRuns *runs = palloc0(sizeof(ConnectorRuns) * Max(fleet->nconn, 1));
+	RunsLoading load = {fleet, palloc0(sizeof(ConnectorRuns) * Max(fleet->nconn, 1)), -1};
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1] = {TimestampTzGetDatum(fleet->at)};
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run(runs_sql, 1, types, values, NULL, true);
 	MemoryContextSwitchTo(mcxt);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int			ci = fleet_connector_index(fleet, DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)));
-		ConnectorRuns *cr;
-		RunSample  *r;
-		Datum		d;
-		double		rows,
-					dur;
-
-		if (ci < 0 || runs[ci].n >= RECENT_RUNS)
-			continue;
-		cr = &runs[ci];
-		r = &cr->run[cr->n++];
-		r->ok = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)), "succeeded") == 0;
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		r->batch = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		r->parallelism = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		rows = isnull ? NAN : DatumGetFloat8(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		dur = isnull ? NAN : DatumGetFloat8(d);
-		r->rows_per_s = (r->ok && !isnan(rows) && !isnan(dur) && dur > 0 && rows > 0) ? rows / dur : NAN;
-		r->throttled = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		cr->max_batch = isnull ? 0 : DatumGetInt32(d);
-		d = SPI_getbinval(tup, desc, 9, &isnull);
-		cr->max_parallelism = isnull ? 0 : DatumGetInt32(d);
-	}
+	(void) spi_run_each(runs_sql, 1, types, values, NULL, read_run, &load);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
-	return runs;
+	return load.runs;
 }
 
 /*
@@ -402,7 +423,7 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 	ConnectorRuns *runs;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 2 * SECS_PER_DAY, FLEET_GRAPH | FLEET_WINDOWS);
+	fleet = fleet_load(at, 2 * SECS_PER_DAY, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
 	scores = score_fleet(fleet);
 	runs = load_runs(fleet);
 	for (int i = 0; i < fleet->nconn; i++)

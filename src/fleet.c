@@ -10,7 +10,10 @@
  * 08:00-18:00 America/New_York) are turned into instants by SQL helpers so
  * that DST gaps and overlaps follow PostgreSQL's AT TIME ZONE.  The reads
  * are a handful of set-based queries whose cost grows with the number of
- * connectors and assets, not with sync history.
+ * connectors and assets, not with sync history.  Each streams its rows
+ * through a cursor to a row reader that keeps only what the fleet needs, so
+ * no query's whole result is held at once (at 50,000 connectors the
+ * connector_stats rows alone are 90 MB).
  *
  *-------------------------------------------------------------------------
  */
@@ -21,8 +24,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "analytics.h"
@@ -33,23 +37,22 @@ static const char *const connectors_sql =
 "       CASE WHEN coalesce(c.destination_id, c.group_id) IS NOT NULL"
 "            THEN c.account_id || '/' || coalesce(c.destination_id, c.group_id) END,"
 "       c.source_key, c.paused OR coalesce(c.sync_state = 'paused', false),"
-"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"       CASE WHEN $3 THEN (SELECT max(r.started_at) FROM syncopt.sync_run r"
 "         WHERE r.connector_id = c.connector_id AND r.status = 'running'"
-"           AND r.started_at <= $1 AND r.started_at > $1 - interval '1 day'),"
+"           AND r.started_at <= $1 AND r.started_at > $1 - interval '1 day') END,"
 "       c.tags, c.batch_size, c.parallelism, c.schedule_minutes,"
 "       coalesce(s.runs, 0), coalesce(s.failures, 0), coalesce(s.consecutive_failures, 0),"
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
 "       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
-"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"       CASE WHEN $3 THEN (SELECT max(r.started_at) FROM syncopt.sync_run r"
 "         WHERE r.connector_id = c.connector_id AND r.status = 'succeeded' AND r.finished_at <= $1"
-"           AND r.started_at > $1 - interval '8 days')"
+"           AND r.started_at > $1 - interval '8 days') END"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id"
 "  LEFT JOIN syncopt.connector_stats s ON s.connector_id = c.connector_id"
-" WHERE c.deleted_at IS NULL"
-" ORDER BY c.connector_id";
+" WHERE c.deleted_at IS NULL";
 
 static const char *const assets_sql =
 "SELECT a.asset_id, a.name, d.next_deadline, a.weight, coalesce(ev.mult, 1), ev.name,"
@@ -88,180 +91,343 @@ static const char *const tag_events_sql =
 "   AND during && tstzrange($1 - interval '1 day', $1 + make_interval(secs => $2) + interval '8 days')"
 " ORDER BY event_id";
 
-/* Run one read-only loader query with `at` and the horizon as $1, $2. */
-static void
-run_query(const char *sql, TimestampTz at, double horizon_s)
-{
-	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
-	Datum		values[2] = {TimestampTzGetDatum(at), Float8GetDatum(horizon_s)};
+/* The widest loader query (connectors_sql). */
+#define MAX_COLS		28
 
-	(void) spi_run(sql, 2, types, values, NULL, true);
+/* One row of a loader query, its columns deformed once. */
+typedef struct Row
+{
+	Datum		values[MAX_COLS];
+	bool		isnull[MAX_COLS];
+} Row;
+
+/* Edges read from lineage or sync_order, as node indexes. */
+typedef struct EdgeList
+{
+	int			n;
+	int			cap;
+	int		   *from;
+	int		   *to;
+} EdgeList;
+
+/* What the row readers fill while a loader query streams its rows. */
+typedef struct Loading
+{
+	Fleet	   *fleet;
+	bool		planning;		/* read what only plan_fleet() needs */
+	MemoryContext scratch;		/* one row's temporaries, reset after it */
+	Row			row;
+	int			cap;			/* room in the fleet array being filled */
+	EdgeList	conn_edges;		/* lineage: connector -> asset */
+	EdgeList	asset_edges;	/* lineage: asset -> asset */
+	EdgeList	order_edges;	/* sync_order: before -> after */
+} Loading;
+
+/*
+ * Run one read-only loader query with `at`, the horizon and whether the
+ * caller plans as $1, $2, $3, handing its rows to reader a batch at a time
+ * (spi_run_each): the result is never held whole, only what the fleet
+ * keeps of it.
+ */
+static void
+run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
+{
+	Oid			types[3] = {TIMESTAMPTZOID, FLOAT8OID, BOOLOID};
+	Datum		values[3] = {TimestampTzGetDatum(load->fleet->at), Float8GetDatum(horizon_s),
+	BoolGetDatum(load->planning)};
+
+	(void) spi_run_each(sql, 3, types, values, NULL, reader, load);
 }
 
-/* Column n (1-based) of row i of the last result, and whether it is NULL. */
-static Datum
-col(int i, int n, bool *isnull)
+/* Deform a row of a loader query into load->row. */
+static Row *
+deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 {
-	return SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, n, isnull);
+	if (desc->natts > MAX_COLS)
+		elog(ERROR, "syncopt: a fleet query returned %d columns, more than %d", desc->natts, MAX_COLS);
+	heap_deform_tuple(tuple, desc, load->row.values, load->row.isnull);
+	return &load->row;
+}
+
+/* Room for element n of an array of cap elements of size, doubling it when full. */
+static void *
+grow(void *array, int *cap, int n, Size size)
+{
+	if (n < *cap)
+		return array;
+	*cap = Max(*cap * 2, 64);
+	return array == NULL ? palloc(size * *cap) : repalloc_huge(array, size * *cap);
+}
+
+/* Add an edge to a list. */
+static void
+add_edge(EdgeList *edges, int from, int to)
+{
+	int			cap = edges->cap;
+
+	edges->from = grow(edges->from, &cap, edges->n, sizeof(int));
+	edges->to = grow(edges->to, &edges->cap, edges->n, sizeof(int));
+	edges->from[edges->n] = from;
+	edges->to[edges->n++] = to;
+}
+
+/* Column n (1-based) of a row; isnull set. */
+static Datum
+col(const Row *r, int n, bool *isnull)
+{
+	*isnull = r->isnull[n - 1];
+	return r->values[n - 1];
 }
 
 /* Text column, copied; NULL when SQL NULL. */
 static char *
-col_text(int i, int n)
+col_text(const Row *r, int n)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
+	Datum		d = col(r, n, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
 /* float8 column; NaN when SQL NULL. */
 static double
-col_double(int i, int n)
+col_double(const Row *r, int n)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
+	Datum		d = col(r, n, &isnull);
 
 	return isnull ? NAN : DatumGetFloat8(d);
 }
 
 /* int4 column; 0 when SQL NULL. */
 static int
-col_int(int i, int n)
+col_int(const Row *r, int n)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
+	Datum		d = col(r, n, &isnull);
 
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
 /* int8 column; 0 when SQL NULL. */
 static int64
-col_int64(int i, int n)
+col_int64(const Row *r, int n)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
+	Datum		d = col(r, n, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
 /* timestamptz column; NO_TIME when SQL NULL. */
 static TimestampTz
-col_time(int i, int n)
+col_time(const Row *r, int n)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
+	Datum		d = col(r, n, &isnull);
 
 	return isnull ? NO_TIME : DatumGetTimestampTz(d);
 }
 
-/* Elements of an array column (none when NULL). */
-static int
-col_array(int i, int n, Oid elemtype, Datum **elems, bool **nulls)
+/*
+ * An array column (NULL when SQL NULL) ready to iterate, and its number of
+ * elements.  A detoasted copy is made in the current memory context.
+ */
+static AnyArrayType *
+col_array(const Row *r, int n, int *count)
 {
 	bool		isnull;
-	Datum		d = col(i, n, &isnull);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			count = 0;
+	Datum		d = col(r, n, &isnull);
+	AnyArrayType *a;
 
-	*elems = NULL;
-	*nulls = NULL;
+	*count = 0;
 	if (isnull)
-		return 0;
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(DatumGetArrayTypeP(d), elemtype, typlen, typbyval, typalign,
-					  elems, nulls, &count);
-	return count;
+		return NULL;
+	a = DatumGetAnyArrayP(d);
+	*count = ArrayGetNItems(AARR_NDIM(a), AARR_DIMS(a));
+	return a;
 }
 
-/* Fill the recent-window buffers of a connector from its stats arrays. */
-static void
-load_recent(Connector *c, int row)
+/* One of the recent-window arrays of connector_stats, being read element by element. */
+typedef struct RecentColumn
 {
-	Datum	   *dur,
-			   *rows,
-			   *at,
-			   *full;
-	bool	   *dur_null,
-			   *rows_null,
-			   *at_null,
-			   *full_null;
-	int			n = col_array(row, 24, FLOAT8OID, &dur, &dur_null);
-	int			nrows = col_array(row, 25, INT8OID, &rows, &rows_null);
-	int			nat = col_array(row, 26, TIMESTAMPTZOID, &at, &at_null);
-	int			nfull = col_array(row, 27, BOOLOID, &full, &full_null);
-	int			k = 0;
+	array_iter	iter;
+	int			count;
+	int			elmlen;
+	bool		elmbyval;
+	char		elmalign;
+} RecentColumn;
 
-	c->recent_dur = palloc(sizeof(double) * Max(n, 1));
-	c->recent_rows = palloc(sizeof(double) * Max(n, 1));
-	c->recent_at = palloc(sizeof(TimestampTz) * Max(n, 1));
-	c->recent_full = palloc(sizeof(bool) * Max(n, 1));
-	for (int j = 0; j < n; j++)
+/*
+ * Start reading array column n of a row, of fixed-length elements as
+ * described (the catalog's values for the column's element type).
+ */
+static void
+recent_open(const Row *r, int n, int elmlen, bool elmbyval, char elmalign, RecentColumn *rc)
+{
+	AnyArrayType *a = col_array(r, n, &rc->count);
+
+	rc->elmlen = elmlen;
+	rc->elmbyval = elmbyval;
+	rc->elmalign = elmalign;
+	if (a != NULL)
+		array_iter_setup(&rc->iter, a);
+}
+
+/* Element j of a recent-window array (read in order); isnull when missing. */
+static Datum
+recent_next(RecentColumn *rc, int j, bool *isnull)
+{
+	if (j >= rc->count)
 	{
-		if (dur_null[j] || j >= nat || at_null[j])
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return array_iter_next(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
+}
+
+/*
+ * Fill the recent-window buffers of a connector from its stats arrays
+ * (columns 24-27), the four of them in one allocation in mcxt.  The arrays
+ * are read in place, element by element, rather than deconstructed.
+ */
+static void
+load_recent(Connector *c, const Row *r, MemoryContext mcxt)
+{
+	RecentColumn dur,
+				rows,
+				at,
+				full;
+	int			n,
+				k = 0;
+	char	   *block;
+
+	recent_open(r, 24, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &dur);
+	recent_open(r, 25, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &rows);
+	recent_open(r, 26, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &at);
+	recent_open(r, 27, sizeof(bool), true, TYPALIGN_CHAR, &full);
+	n = Max(dur.count, 1);
+	block = MemoryContextAlloc(mcxt, n * (sizeof(double) * 2 + sizeof(TimestampTz) + sizeof(bool)));
+	c->recent_dur = (double *) block;
+	c->recent_rows = (double *) (block + n * sizeof(double));
+	c->recent_at = (TimestampTz *) (block + n * sizeof(double) * 2);
+	c->recent_full = (bool *) (block + n * (sizeof(double) * 2 + sizeof(TimestampTz)));
+	for (int j = 0; j < dur.count; j++)
+	{
+		bool		dur_null,
+					rows_null,
+					at_null,
+					full_null;
+		Datum		d = recent_next(&dur, j, &dur_null);
+		Datum		nr = recent_next(&rows, j, &rows_null);
+		Datum		t = recent_next(&at, j, &at_null);
+		Datum		f = recent_next(&full, j, &full_null);
+
+		if (dur_null || at_null)
 			continue;
-		c->recent_dur[k] = Max(DatumGetFloat8(dur[j]), 1.0);
-		c->recent_rows[k] = (j < nrows && !rows_null[j]) ? (double) DatumGetInt64(rows[j]) : NAN;
-		c->recent_at[k] = DatumGetTimestampTz(at[j]);
-		c->recent_full[k] = j < nfull && !full_null[j] && DatumGetBool(full[j]);
+		c->recent_dur[k] = Max(DatumGetFloat8(d), 1.0);
+		c->recent_rows[k] = rows_null ? NAN : (double) DatumGetInt64(nr);
+		c->recent_at[k] = DatumGetTimestampTz(t);
+		c->recent_full[k] = !full_null && DatumGetBool(f);
 		k++;
 	}
 	c->nrecent = k;
 }
 
-/* Read every live connector with its statistics. */
+/* Row reader of connectors_sql: one live connector with its statistics. */
 static void
-load_connectors(Fleet *fleet, MemoryContext mcxt)
+read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 {
-	run_query(connectors_sql, fleet->at, 0);
-	MemoryContextSwitchTo(mcxt);
-	fleet->nconn = (int) SPI_processed;
-	fleet->conn = palloc0(sizeof(Connector) * Max(fleet->nconn, 1));
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		Connector  *c = &fleet->conn[i];
-		Datum	   *tags;
-		bool	   *tag_nulls;
-		bool		isnull;
+	Loading    *load = arg;
+	Fleet	   *fleet = load->fleet;
+	MemoryContext mcxt = CurrentMemoryContext;
+	Row		   *r = deform(tuple, desc, load);
+	Connector  *c;
+	Datum	   *tags = NULL;
+	bool	   *tag_nulls = NULL;
+	bool		isnull;
+	Datum		d;
 
-		c->id = col_int64(i, 1);
-		c->account_id = col_int64(i, 2);
-		c->name = col_text(i, 3);
-		c->airbyte = DatumGetBool(col(i, 4, &isnull));
-		c->destination = col_text(i, 5);
-		c->source_key = col_text(i, 6);
-		c->paused = DatumGetBool(col(i, 7, &isnull));
-		c->running_since = col_time(i, 8);
-		c->ntags = col_array(i, 9, TEXTOID, &tags, &tag_nulls);
-		c->tags = palloc(sizeof(char *) * Max(c->ntags, 1));
-		for (int j = 0; j < c->ntags; j++)
-			c->tags[j] = tag_nulls[j] ? "" : TextDatumGetCString(tags[j]);
-		c->batch_size = col_int(i, 10);
-		c->parallelism = col_int(i, 11);
-		c->schedule_minutes = col_int(i, 12);
-		c->runs = col_int64(i, 13);
-		c->failures = col_int64(i, 14);
-		c->consecutive_failures = col_int(i, 15);
-		c->last_success_at = col_time(i, 16);
-		c->ewma_duration_s = col_double(i, 17);
-		c->ewma_rows = col_double(i, 18);
-		c->fit_n = (double) col_int64(i, 19);
-		c->fit_sx = col_double(i, 20);
-		c->fit_sy = col_double(i, 21);
-		c->fit_sxx = col_double(i, 22);
-		c->fit_sxy = col_double(i, 23);
-		load_recent(c, i);
-		c->fresh_since = col_time(i, 28);
-		if (c->fresh_since == NO_TIME)
-			c->fresh_since = DT_NOBEGIN;
-		c->due = NO_TIME;
-		c->due_asset = -1;
-		c->due_via = -1;
-		c->calendar = 1;
-		c->stale_asset = -1;
-	}
+	fleet->conn = grow(fleet->conn, &load->cap, fleet->nconn, sizeof(Connector));
+	c = &fleet->conn[fleet->nconn++];
+	MemSet(c, 0, sizeof(Connector));
+	c->id = col_int64(r, 1);
+	c->account_id = col_int64(r, 2);
+	c->name = col_text(r, 3);
+	c->airbyte = DatumGetBool(col(r, 4, &isnull));
+	c->destination = col_text(r, 5);
+	c->source_key = col_text(r, 6);
+	c->paused = DatumGetBool(col(r, 7, &isnull));
+	c->running_since = col_time(r, 8);
+	c->ntags = 0;
+	d = col(r, 9, &isnull);
+	MemoryContextSwitchTo(load->scratch);
+	if (!isnull)
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &tags, &tag_nulls, &c->ntags);
+	MemoryContextSwitchTo(mcxt);
+	c->tags = palloc(sizeof(char *) * Max(c->ntags, 1));
+	for (int j = 0; j < c->ntags; j++)
+		c->tags[j] = tag_nulls[j] ? "" : TextDatumGetCString(tags[j]);
+	c->batch_size = col_int(r, 10);
+	c->parallelism = col_int(r, 11);
+	c->schedule_minutes = col_int(r, 12);
+	c->runs = col_int64(r, 13);
+	c->failures = col_int64(r, 14);
+	c->consecutive_failures = col_int(r, 15);
+	c->last_success_at = col_time(r, 16);
+	c->ewma_duration_s = col_double(r, 17);
+	c->ewma_rows = col_double(r, 18);
+	c->fit_n = (double) col_int64(r, 19);
+	c->fit_sx = col_double(r, 20);
+	c->fit_sy = col_double(r, 21);
+	c->fit_sxx = col_double(r, 22);
+	c->fit_sxy = col_double(r, 23);
+	MemoryContextSwitchTo(load->scratch);
+	load_recent(c, r, mcxt);
+	MemoryContextSwitchTo(mcxt);
+	MemoryContextReset(load->scratch);
+	c->fresh_since = col_time(r, 28);
+	if (c->fresh_since == NO_TIME)
+		c->fresh_since = DT_NOBEGIN;
+	c->due = NO_TIME;
+	c->due_asset = -1;
+	c->due_via = -1;
+	c->calendar = 1;
+	c->stale_asset = -1;
+}
+
+/* Order connectors by id (qsort). */
+static int
+connector_id_cmp(const void *a, const void *b)
+{
+	int64		x = ((const Connector *) a)->id;
+	int64		y = ((const Connector *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Read every live connector with its statistics, sorted by id.  The query
+ * has no ORDER BY: sorted by the database, the wide connector_stats rows
+ * (their recent-run arrays) were either sorted whole or read through the
+ * index in random order; a hash join streams them in table order and the
+ * fleet is sorted here, where only the connectors' fixed part moves.
+ */
+static void
+load_connectors(Loading *load)
+{
+	Fleet	   *fleet = load->fleet;
+	bool		sorted = true;
+
+	load->cap = 0;
+	run_query(connectors_sql, 0, read_connector, load);
+	if (fleet->conn == NULL)
+		fleet->conn = palloc0(sizeof(Connector));
+	for (int i = 1; i < fleet->nconn && sorted; i++)
+		sorted = fleet->conn[i - 1].id < fleet->conn[i].id;
+	if (!sorted)
+		qsort(fleet->conn, fleet->nconn, sizeof(Connector), connector_id_cmp);
 }
 
 /* Index of a connector by id (connectors are sorted by id), or -1. */
@@ -306,29 +472,38 @@ asset_index(const Fleet *fleet, int64 asset_id)
 	return -1;
 }
 
+/* Row reader of assets_sql: one asset with its next deadline and calendar multiplier. */
+static void
+read_asset(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Loading    *load = arg;
+	Fleet	   *fleet = load->fleet;
+	Row		   *r = deform(tuple, desc, load);
+	Asset	   *a;
+
+	fleet->asset = grow(fleet->asset, &load->cap, fleet->nasset, sizeof(Asset));
+	a = &fleet->asset[fleet->nasset++];
+	MemSet(a, 0, sizeof(Asset));
+	a->id = col_int64(r, 1);
+	a->name = col_text(r, 2);
+	a->deadline = col_time(r, 3);
+	a->weight = col_double(r, 4);
+	a->multiplier = col_double(r, 5);
+	a->event = col_text(r, 6);
+	a->duration_s = col_double(r, 7);
+	a->freshness_sla_s = col_double(r, 8);
+	a->due = NO_TIME;
+	a->due_asset = -1;
+}
+
 /* Read every asset with its next deadline and calendar multiplier. */
 static void
-load_assets(Fleet *fleet, MemoryContext mcxt)
+load_assets(Loading *load)
 {
-	run_query(assets_sql, fleet->at, 0);
-	MemoryContextSwitchTo(mcxt);
-	fleet->nasset = (int) SPI_processed;
-	fleet->asset = palloc0(sizeof(Asset) * Max(fleet->nasset, 1));
-	for (int i = 0; i < fleet->nasset; i++)
-	{
-		Asset	   *a = &fleet->asset[i];
-
-		a->id = col_int64(i, 1);
-		a->name = col_text(i, 2);
-		a->deadline = col_time(i, 3);
-		a->weight = col_double(i, 4);
-		a->multiplier = col_double(i, 5);
-		a->event = col_text(i, 6);
-		a->duration_s = col_double(i, 7);
-		a->freshness_sla_s = col_double(i, 8);
-		a->due = NO_TIME;
-		a->due_asset = -1;
-	}
+	load->cap = 0;
+	run_query(assets_sql, 0, read_asset, load);
+	if (load->fleet->asset == NULL)
+		load->fleet->asset = palloc0(sizeof(Asset));
 }
 
 /* Compressed adjacency of n nodes from parallel edge arrays. */
@@ -351,155 +526,168 @@ build_adjacency(int n, int nedges, const int *from, const int *to)
 }
 
 /*
- * Read lineage and sync_order into adjacency lists.  Edges that touch a
- * deleted connector are left out: nothing will sync it.
+ * Row reader of lineage_sql: an edge into an asset from a connector or an
+ * asset.  Edges that touch a deleted connector are left out: nothing will
+ * sync it.
  */
 static void
-load_edges(Fleet *fleet, MemoryContext mcxt)
+read_lineage(HeapTuple tuple, TupleDesc desc, void *arg)
 {
-	int			n;
-	int		   *cf,
-			   *ct,
-			   *af,
-			   *at,
-			   *so_b,
-			   *so_a;
-	int			ncedges = 0,
-				naedges = 0,
-				nso = 0;
+	Loading    *load = arg;
+	Row		   *r = deform(tuple, desc, load);
+	bool		conn_null;
+	Datum		up_conn = col(r, 1, &conn_null);
+	int			target = asset_index(load->fleet, col_int64(r, 3));
+	int			up;
 
-	run_query(lineage_sql, fleet->at, 0);
-	MemoryContextSwitchTo(mcxt);
-	n = (int) SPI_processed;
-	cf = palloc(sizeof(int) * Max(n, 1));
-	ct = palloc(sizeof(int) * Max(n, 1));
-	af = palloc(sizeof(int) * Max(n, 1));
-	at = palloc(sizeof(int) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	if (target < 0)
+		return;
+	if (!conn_null)
 	{
-		bool		conn_null;
-		Datum		up_conn = col(i, 1, &conn_null);
-		int			target = asset_index(fleet, col_int64(i, 3));
-
-		if (target < 0)
-			continue;
-		if (!conn_null)
-		{
-			int			c = fleet_connector_index(fleet, DatumGetInt64(up_conn));
-
-			if (c < 0)
-				continue;
-			cf[ncedges] = c;
-			ct[ncedges++] = target;
-		}
-		else
-		{
-			int			up = asset_index(fleet, col_int64(i, 2));
-
-			if (up < 0)
-				continue;
-			af[naedges] = up;
-			at[naedges++] = target;
-		}
+		up = fleet_connector_index(load->fleet, DatumGetInt64(up_conn));
+		if (up >= 0)
+			add_edge(&load->conn_edges, up, target);
 	}
-	fleet->conn_assets = build_adjacency(fleet->nconn, ncedges, cf, ct);
-	fleet->asset_prev_conns = build_adjacency(fleet->nasset, ncedges, ct, cf);
-	fleet->asset_next = build_adjacency(fleet->nasset, naedges, af, at);
-	fleet->asset_prev_assets = build_adjacency(fleet->nasset, naedges, at, af);
-
-	run_query(sync_order_sql, fleet->at, 0);
-	MemoryContextSwitchTo(mcxt);
-	n = (int) SPI_processed;
-	so_b = palloc(sizeof(int) * Max(n, 1));
-	so_a = palloc(sizeof(int) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	else
 	{
-		int			b = fleet_connector_index(fleet, col_int64(i, 1));
-		int			a = fleet_connector_index(fleet, col_int64(i, 2));
-
-		if (b < 0 || a < 0)
-			continue;
-		so_b[nso] = b;
-		so_a[nso++] = a;
+		up = asset_index(load->fleet, col_int64(r, 2));
+		if (up >= 0)
+			add_edge(&load->asset_edges, up, target);
 	}
-	fleet->conn_after = build_adjacency(fleet->nconn, nso, so_b, so_a);
-	fleet->conn_before = build_adjacency(fleet->nconn, nso, so_a, so_b);
+}
+
+/* Row reader of sync_order_sql: a pair of live connectors. */
+static void
+read_sync_order(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Loading    *load = arg;
+	Row		   *r = deform(tuple, desc, load);
+	int			b = fleet_connector_index(load->fleet, col_int64(r, 1));
+	int			a = fleet_connector_index(load->fleet, col_int64(r, 2));
+
+	if (b >= 0 && a >= 0)
+		add_edge(&load->order_edges, b, a);
+}
+
+/* Read lineage and sync_order into adjacency lists. */
+static void
+load_edges(Loading *load)
+{
+	Fleet	   *fleet = load->fleet;
+	EdgeList   *ce = &load->conn_edges;
+	EdgeList   *ae = &load->asset_edges;
+	EdgeList   *oe = &load->order_edges;
+
+	run_query(lineage_sql, 0, read_lineage, load);
+	fleet->conn_assets = build_adjacency(fleet->nconn, ce->n, ce->from, ce->to);
+	fleet->asset_prev_conns = build_adjacency(fleet->nasset, ce->n, ce->to, ce->from);
+	fleet->asset_next = build_adjacency(fleet->nasset, ae->n, ae->from, ae->to);
+	fleet->asset_prev_assets = build_adjacency(fleet->nasset, ae->n, ae->to, ae->from);
+
+	run_query(sync_order_sql, 0, read_sync_order, load);
+	fleet->conn_after = build_adjacency(fleet->nconn, oe->n, oe->from, oe->to);
+	fleet->conn_before = build_adjacency(fleet->nconn, oe->n, oe->to, oe->from);
+}
+
+/* Row reader of windows_sql: one occurrence of a load or cost window. */
+static void
+read_window(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Loading    *load = arg;
+	Fleet	   *fleet = load->fleet;
+	Row		   *r = deform(tuple, desc, load);
+	Window	   *w;
+	char	   *target = col_text(r, 1);
+
+	fleet->win = grow(fleet->win, &load->cap, fleet->nwin, sizeof(Window));
+	w = &fleet->win[fleet->nwin++];
+	MemSet(w, 0, sizeof(Window));
+	w->target = target[0];
+	w->connector_id = col_int64(r, 2);
+	w->source_key = col_text(r, 3);
+	w->starts = col_time(r, 4);
+	w->ends = col_time(r, 5);
+	w->load_factor = col_double(r, 6);
+	w->price = col_double(r, 7);
+	w->name = col_text(r, 8);
+}
+
+/* Row reader of tag_events_sql: one tag-scoped calendar event. */
+static void
+read_tag_event(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Loading    *load = arg;
+	Fleet	   *fleet = load->fleet;
+	Row		   *r = deform(tuple, desc, load);
+	TagEvent   *e;
+
+	fleet->tagev = grow(fleet->tagev, &load->cap, fleet->ntagev, sizeof(TagEvent));
+	e = &fleet->tagev[fleet->ntagev++];
+	MemSet(e, 0, sizeof(TagEvent));
+	e->tag = col_text(r, 1);
+	e->starts = col_time(r, 2);
+	e->ends = col_time(r, 3);
+	e->multiplier = col_double(r, 4);
+	e->name = col_text(r, 5);
 }
 
 /* Read load windows and tag-scoped calendar events as instants. */
 static void
-load_windows(Fleet *fleet, double horizon_s, MemoryContext mcxt)
+load_windows(Loading *load, double horizon_s)
 {
-	run_query(windows_sql, fleet->at, horizon_s);
-	MemoryContextSwitchTo(mcxt);
-	fleet->nwin = (int) SPI_processed;
-	fleet->win = palloc0(sizeof(Window) * Max(fleet->nwin, 1));
-	for (int i = 0; i < fleet->nwin; i++)
-	{
-		Window	   *w = &fleet->win[i];
-		char	   *target = col_text(i, 1);
+	Fleet	   *fleet = load->fleet;
 
-		w->target = target[0];
-		w->connector_id = col_int64(i, 2);
-		w->source_key = col_text(i, 3);
-		w->starts = col_time(i, 4);
-		w->ends = col_time(i, 5);
-		w->load_factor = col_double(i, 6);
-		w->price = col_double(i, 7);
-		w->name = col_text(i, 8);
-	}
-
-	run_query(tag_events_sql, fleet->at, horizon_s);
-	MemoryContextSwitchTo(mcxt);
-	fleet->ntagev = (int) SPI_processed;
-	fleet->tagev = palloc0(sizeof(TagEvent) * Max(fleet->ntagev, 1));
-	for (int i = 0; i < fleet->ntagev; i++)
-	{
-		TagEvent   *e = &fleet->tagev[i];
-
-		e->tag = col_text(i, 1);
-		e->starts = col_time(i, 2);
-		e->ends = col_time(i, 3);
-		e->multiplier = col_double(i, 4);
-		e->name = col_text(i, 5);
-	}
+	load->cap = 0;
+	run_query(windows_sql, horizon_s, read_window, load);
+	if (fleet->win == NULL)
+		fleet->win = palloc0(sizeof(Window));
+	load->cap = 0;
+	run_query(tag_events_sql, horizon_s, read_tag_event, load);
+	if (fleet->tagev == NULL)
+		fleet->tagev = palloc0(sizeof(TagEvent));
 }
 
 /*
  * Load the fleet as of `at`.  horizon_s bounds how far ahead windows and
- * calendar events are expanded.  The result lives in the caller's memory
- * context.
+ * calendar events are expanded; parts says what to read besides the
+ * connectors (FLEET_*).  The result lives in the caller's memory context.
  */
 Fleet *
 fleet_load(TimestampTz at, double horizon_s, int parts)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
-	Fleet	   *fleet = palloc0(sizeof(Fleet));
+	Loading		load = {0};
 	int			empty = 0;
 
-	fleet->at = at;
+	load.fleet = palloc0(sizeof(Fleet));
+	load.fleet->at = at;
+	load.planning = (parts & FLEET_NOT_PLANNING) == 0;
+	load.scratch = AllocSetContextCreate(mcxt, "syncopt fleet row", ALLOCSET_SMALL_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	load_connectors(fleet, mcxt);
+	/* The row readers run here: what they keep lives in the caller's context. */
+	MemoryContextSwitchTo(mcxt);
+	load_connectors(&load);
 	if (parts & FLEET_GRAPH)
 	{
-		load_assets(fleet, mcxt);
-		load_edges(fleet, mcxt);
+		load_assets(&load);
+		load_edges(&load);
 	}
 	else
 	{
-		fleet->conn_assets = build_adjacency(fleet->nconn, 0, &empty, &empty);
-		fleet->conn_after = fleet->conn_assets;
-		fleet->conn_before = fleet->conn_assets;
-		fleet->asset_next = build_adjacency(0, 0, &empty, &empty);
-		fleet->asset_prev_assets = fleet->asset_next;
-		fleet->asset_prev_conns = fleet->asset_next;
+		load.fleet->conn_assets = build_adjacency(load.fleet->nconn, 0, &empty, &empty);
+		load.fleet->conn_after = load.fleet->conn_assets;
+		load.fleet->conn_before = load.fleet->conn_assets;
+		load.fleet->asset_next = build_adjacency(0, 0, &empty, &empty);
+		load.fleet->asset_prev_assets = load.fleet->asset_next;
+		load.fleet->asset_prev_conns = load.fleet->asset_next;
 	}
 	if (parts & FLEET_WINDOWS)
-		load_windows(fleet, horizon_s, mcxt);
+		load_windows(&load, horizon_s);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
-	return fleet;
+	MemoryContextDelete(load.scratch);
+	return load.fleet;
 }
 
 /*

@@ -27,6 +27,7 @@
 
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -275,6 +276,22 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
 		predict_fitted(c, at, p);
 }
 
+/*
+ * Predict one connector with its working memory in scratch, which is reset
+ * after it: only the prediction and its reason (at its exact size) stay.
+ */
+static void
+predict_kept(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known,
+			 MemoryContext scratch)
+{
+	MemoryContext keep = MemoryContextSwitchTo(scratch);
+
+	predict_connector(c, at, fleet_p50, fleet_known);
+	MemoryContextSwitchTo(keep);
+	keep_reason(&c->pred.reason);
+	MemoryContextReset(scratch);
+}
+
 /* Predict every connector of the fleet; those without history get the fleet's median. */
 void
 predict_fleet(Fleet *fleet)
@@ -282,18 +299,21 @@ predict_fleet(Fleet *fleet)
 	double	   *known = palloc(sizeof(double) * Max(fleet->nconn, 1));
 	int			nknown = 0;
 	double		fleet_p50 = syncopt_default_sync_duration_s;
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "syncopt prediction",
+												  ALLOCSET_DEFAULT_SIZES);
 
 	for (int i = 0; i < fleet->nconn; i++)
 		if (fleet->conn[i].nrecent > 0)
 		{
-			predict_connector(&fleet->conn[i], fleet->at, 0, false);
+			predict_kept(&fleet->conn[i], fleet->at, 0, false, scratch);
 			known[nknown++] = fleet->conn[i].pred.p50_s;
 		}
 	if (nknown > 0)
 		fleet_p50 = median_of(known, nknown);
 	for (int i = 0; i < fleet->nconn; i++)
 		if (fleet->conn[i].nrecent == 0)
-			predict_connector(&fleet->conn[i], fleet->at, fleet_p50, nknown > 0);
+			predict_kept(&fleet->conn[i], fleet->at, fleet_p50, nknown > 0, scratch);
+	MemoryContextDelete(scratch);
 	pfree(known);
 }
 
@@ -306,7 +326,7 @@ syncopt_predict_duration(PG_FUNCTION_ARGS)
 	Fleet	   *fleet;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 0, 0);
+	fleet = fleet_load(at, 0, FLEET_NOT_PLANNING);
 	predict_fleet(fleet);
 	for (int i = 0; i < fleet->nconn; i++)
 	{

@@ -37,6 +37,7 @@
 
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -271,10 +272,22 @@ Score *
 score_connectors(Fleet *fleet, bool explain)
 {
 	Score	   *scores = palloc0(sizeof(Score) * Max(fleet->nconn, 1));
+	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "syncopt score",
+												  ALLOCSET_DEFAULT_SIZES);
 	int		   *order;
 
+	/* Only the score and its reason (at its exact size) outlive a connector. */
 	for (int i = 0; i < fleet->nconn; i++)
+	{
+		MemoryContext keep = MemoryContextSwitchTo(scratch);
+
 		score_connector(fleet, &fleet->conn[i], &scores[i], explain);
+		MemoryContextSwitchTo(keep);
+		if (explain)
+			keep_reason(&scores[i].reason);
+		MemoryContextReset(scratch);
+	}
+	MemoryContextDelete(scratch);
 
 	/*
 	 * A sync that others wait for (sync_order) is at least as urgent as
@@ -349,7 +362,7 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 	int		   *order;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 0, FLEET_GRAPH | FLEET_WINDOWS);
+	fleet = fleet_load(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
 	scores = score_fleet(fleet);
 	order = priority_order(fleet, scores);
 	for (int k = 0; k < fleet->nconn; k++)

@@ -12,8 +12,11 @@
  * schema another role can create in would run that role's code with these
  * rights.  No other file calls SPI_execute* or SPI_prepare.
  *
- * Three forms share the pinning:
+ * Four forms share the pinning:
  *	- spi_run: one statement in the caller's SPI connection;
+ *	- spi_run_each: one read-only query in the caller's SPI connection, its
+ *	  rows handed to a reader through a cursor a batch at a time, for
+ *	  results too large to hold whole (the fleet at 50,000 connectors);
  *	- spi_run_kept: a statement prepared once per backend and kept, for the
  *	  per-page ingestion paths where planning would cost more than running.
  *	  The plan cache may keep a generic plan made while the tables were
@@ -85,6 +88,56 @@ spi_run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls
 
 	AtEOXact_GUC(true, nestlevel);
 	return checked(rc, sql);
+}
+
+/* Rows spi_run_each fetches at a time. */
+#define EACH_FETCH_ROWS	1000
+
+/*
+ * Run one read-only query in the caller's SPI connection with the search
+ * path pinned, and hand its rows to reader through a cursor,
+ * EACH_FETCH_ROWS at a time: only one batch of the result is ever held in
+ * memory, where spi_run holds all of it.  The reader sees each row in the memory context
+ * that was current at the call (it must copy what it keeps); each batch is
+ * freed after it.  Returns the number of rows.
+ */
+uint64
+spi_run_each(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+			 SpiRowReader reader, void *arg)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int			nestlevel = pin_settings(false);
+	Portal		portal;
+	uint64		total = 0;
+
+	/*
+	 * These reads cost much because they return many rows, not because of
+	 * expressions worth compiling: at 50,000 connectors JIT spent 0.17 s
+	 * compiling the fleet's connector read (EXPLAIN ANALYZE).
+	 */
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls, true, 0);
+	for (;;)
+	{
+		SPITupleTable *rows;
+		uint64		n;
+
+		SPI_cursor_fetch(portal, true, EACH_FETCH_ROWS);
+		rows = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		MemoryContextSwitchTo(caller);
+		for (uint64 i = 0; i < n; i++)
+			reader(rows->vals[i], rows->tupdesc, arg);
+		SPI_freetuptable(rows);
+		total += n;
+	}
+	SPI_cursor_close(portal);
+	AtEOXact_GUC(true, nestlevel);
+	MemoryContextSwitchTo(caller);
+	return total;
 }
 
 /*

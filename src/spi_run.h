@@ -31,11 +31,13 @@
 /* Sees a step's result (SPI_tuptable, SPI_processed) in the caller's memory context. */
 typedef void (*SpiResultReader) (void *arg);
 
-/* Sees one result row of a step, in the caller's memory context. */
+/* Sees one result row (of a step, or of spi_run_each), in the caller's memory context. */
 typedef void (*SpiRowReader) (HeapTuple tuple, TupleDesc desc, void *arg);
 
 extern int	spi_run(const char *sql, int nargs, Oid *types, Datum *values,
 					const char *nulls, bool read_only);
+extern uint64 spi_run_each(const char *sql, int nargs, Oid *types, Datum *values,
+						   const char *nulls, SpiRowReader reader, void *arg);
 extern int	spi_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types,
 						 Datum *values, const char *nulls, bool read_only);
 extern bool spi_step(int flags, const char *sql, int nargs, Oid *types, Datum *values,

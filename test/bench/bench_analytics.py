@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""make bench, analytics part: the C analytics on a 10,000-connector fleet.
+"""make bench, analytics part: the C analytics at 10,000 and 50,000 connectors.
 
 A generated fleet (deterministic: every value is a function of ids) of
 10,000 connectors (half Fivetran, half Airbyte), 3,000 assets (500
-dashboards with deadlines in four time zones), about 30,000 lineage edges
-and 500 sync_order pairs.  priority_scores(), batch_recommendations() and
-plan() are timed with 1,000,000 sync runs and again with 5,000,000 (the
-extra runs are older history), side by side; then the same kind of
-priority is computed by a plain SQL query over the raw history.
+dashboards with deadlines in four time zones), about 20,000 connector
+lineage edges plus 12,000 between assets, and a sync_order pair every 20
+connectors.  priority_scores(), batch_recommendations(), predict_duration()
+and plan() are timed with 100 runs per connector and again with 500 (the
+extra runs are older history), then on the same generator at 50,000
+connectors with 100 runs each (ANALYTICS_LARGE=0 leaves that out); beside
+each, a plain SQL query computing a simpler priority from the raw history.
+
+Each figure is in the server: the second of two calls in a fresh backend
+(the first loads the library and the caches), the median of ROUNDS, with
+the backend's CPU time (/proc/self/schedstat: this machine is shared, and
+the wall time counts the waits for a core) and its peak resident memory
+(VmHWM, which includes the shared buffers it touched, at most 128 MB).
 
 connector_stats is filled here by one aggregate over sync_run (what
 ingestion keeps incrementally), so the benchmark measures the analytics,
@@ -16,6 +24,7 @@ not the ingestion.
 Writes the "Analytics" section of docs/benchmarks.md.
 """
 
+import math
 import os
 import statistics
 import sys
@@ -33,7 +42,9 @@ SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"
             "maintenance_work_mem": "'512MB'", "work_mem": "'64MB'",
             "syncopt.max_concurrent_syncs": "1000"}
 CONNECTORS = 10000
+LARGE = 50000 if os.environ.get("ANALYTICS_LARGE", "1") != "0" else 0
 ASSETS = 3000
+CHUNK = 5000  # connectors per INSERT of runs, to keep each statement short
 AT = "2026-11-20 03:00+00"
 ROUNDS = 3
 # Said when the synthetic plan misses every deadline, as it does.
@@ -42,6 +53,7 @@ ALL_LATE = (" This synthetic graph is not a realistic schedule: every connector 
             "everything is late; it measures cost only. Decision quality on realistic fleets is issue 6's benchmark.")
 
 FLEET = f"""
+DROP EXTENSION IF EXISTS syncopt CASCADE;
 CREATE EXTENSION syncopt;
 INSERT INTO syncopt.account (account_id, vendor, name, base_url)
 VALUES (1, 'fivetran', 'bench ft', 'https://api.fivetran.com'), (2, 'airbyte', 'bench ab', 'https://api.airbyte.com/v1');
@@ -77,8 +89,14 @@ VALUES ('warehouse peak', 'warehouse', '13:00', '17:00', 2);
 """
 
 
-def runs_sql(first, last):
-    """Runs first..last of every connector, every 6 hours back from AT (run 1 the newest)."""
+def fleet_sql(n):
+    """FLEET with n connectors."""
+    return (FLEET.replace(f"generate_series(1, {CONNECTORS})", f"generate_series(1, {n})")
+            .replace(f"{CONNECTORS} - 1", f"{n} - 1"))
+
+
+def runs_sql(first, last, lo=1, hi=CONNECTORS):
+    """Runs first..last of connectors lo..hi, every 6 hours back from AT (run 1 the newest)."""
     return f"""
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows,
                               batch_size, parallelism, full_sync, source)
@@ -86,7 +104,7 @@ SELECT c, 'r' || n, s, s + make_interval(secs => d),
        CASE WHEN (c + n) % 25 = 0 THEN 'failed' ELSE 'succeeded' END, r,
        CASE WHEN c % 2 = 1 THEN 1000 + ((c + n) % 10) * 500 END, CASE WHEN c % 2 = 1 THEN 1 + (c + n) % 4 END,
        n % 50 = 0, 'api'
-  FROM generate_series(1, {CONNECTORS}) c, generate_series({first}, {last}) n,
+  FROM generate_series({lo}, {hi}) c, generate_series({first}, {last}) n,
        LATERAL (SELECT timestamptz '{AT}' - make_interval(hours => 6 * n) AS s,
                        1000 * (1 + (c * 31 + n * 17) % 200) AS r) x,
        LATERAL (SELECT 60 + sqrt(r) * (1 + c % 7) * (1 + ((c + n) % 10) / 20.0) AS d) y;
@@ -94,8 +112,7 @@ SELECT c, 'r' || n, s, s + make_interval(secs => d),
 
 
 # The statistics ingestion keeps, computed here in one pass from the history.
-STATS = """
-TRUNCATE syncopt.connector_stats;
+STATS_ROWS = """
 INSERT INTO syncopt.connector_stats (connector_id, runs, successes, failures, last_run_at, last_success_at,
     ewma_duration_s, ewma_rows, fit_n, fit_sum_x, fit_sum_y, fit_sum_xx, fit_sum_xy, fit_sum_yy,
     recent_duration_s, recent_rows, recent_started_at, recent_full)
@@ -107,7 +124,7 @@ SELECT g.*, w.rd, w.rr, w.rt, w.rf
                sum(ln(1 + r.rows) ^ 2) FILTER (WHERE ok), sum(ln(1 + r.rows) * ln(r.dur)) FILTER (WHERE ok),
                sum(ln(r.dur) ^ 2) FILTER (WHERE ok)
           FROM (SELECT *, status = 'succeeded' AS ok, extract(epoch FROM finished_at - started_at)::float8 AS dur
-                  FROM syncopt.sync_run) r
+                  FROM syncopt.sync_run WHERE connector_id BETWEEN {lo} AND {hi}) r
          GROUP BY r.connector_id) g
   CROSS JOIN LATERAL (
         SELECT array_agg(x.dur ORDER BY x.started_at) AS rd, array_agg(x.rows ORDER BY x.started_at) AS rr,
@@ -116,8 +133,8 @@ SELECT g.*, w.rd, w.rr, w.rt, w.rf
                   FROM syncopt.sync_run s
                  WHERE s.connector_id = g.connector_id AND s.status = 'succeeded'
                  ORDER BY s.started_at DESC LIMIT 64) x) w;
-ANALYZE;
 """
+STATS = "TRUNCATE syncopt.connector_stats;" + STATS_ROWS.format(lo=1, hi=LARGE or CONNECTORS) + "ANALYZE;"
 
 # The same kind of score from raw history in plain SQL: P90 by
 # percentile_cont over every run, deadlines and weights of the directly fed
@@ -148,66 +165,169 @@ def timed(cluster, query):
 FUNCTIONS = {
     "priority_scores": f"SELECT * FROM syncopt.priority_scores('{AT}')",
     "batch_recommendations": f"SELECT * FROM syncopt.batch_recommendations('{AT}')",
+    "predict_duration": f"SELECT * FROM syncopt.predict_duration('{AT}')",
     "plan": f"SELECT * FROM syncopt.plan('{AT}', '24 hours')",
+    "SQL baseline": SQL_PRIORITY.strip().rstrip(";"),
 }
+
+# The backend's CPU time so far, in nanoseconds.
+CPU_NS = "split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
+
+
+def call(cluster, query):
+    """(wall s, CPU s, peak MB) of the second of two calls in one fresh backend."""
+    once = (f"DO $$ DECLARE t0 timestamptz := clock_timestamp(); c0 bigint := {CPU_NS}; BEGIN "
+            f"PERFORM count(*) FROM ({query}) q; "
+            f"RAISE NOTICE 'seconds=% cpu=%', extract(epoch FROM clock_timestamp() - t0), ({CPU_NS} - c0) / 1e9; "
+            "END $$;\n")
+    out = cluster.psql(once + once + "SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\\s+(\\d+)');", DB)
+    line = [x for x in out[2].splitlines() if "cpu=" in x][-1]
+    wall = float(line.split("seconds=")[1].split()[0])
+    cpu = float(line.split("cpu=")[1])
+    return wall, cpu, int(out[1].strip().splitlines()[-1]) / 1024
 
 
 def measure(cluster):
-    return {name: statistics.median(timed(cluster, q) for _ in range(ROUNDS)) for name, q in FUNCTIONS.items()}
+    """Per function: median wall and CPU seconds over ROUNDS, and the largest peak memory."""
+    samples = {name: [] for name in FUNCTIONS}
+    for _ in range(ROUNDS):
+        for name, q in FUNCTIONS.items():
+            samples[name].append(call(cluster, q))
+    return {name: (statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs), max(x[2] for x in xs))
+            for name, xs in samples.items()}
+
+
+def load_runs(cluster, n, first, last):
+    """Runs first..last of n connectors, then connector_stats from them."""
+    for lo in range(1, n + 1, CHUNK):
+        cluster.psql(runs_sql(first, last, lo, min(n, lo + CHUNK - 1)), DB)
+    cluster.psql("TRUNCATE syncopt.connector_stats;", DB)
+    for lo in range(1, n + 1, CHUNK):
+        cluster.psql(STATS_ROWS.format(lo=lo, hi=min(n, lo + CHUNK - 1)), DB)
+    cluster.psql("ANALYZE;", DB)
 
 
 def main():
     cluster = Cluster(SETTINGS, databases=[DB])
+    results = {}
     try:
         cluster.start()
-        cluster.psql(FLEET, DB)
-        cluster.psql(runs_sql(1, 100) + STATS, DB)
-        counts = cluster.value("SELECT (SELECT count(*) FROM syncopt.lineage) || ' ' || "
-                               "(SELECT count(*) FROM syncopt.sync_run)", DB).split()
-        at_1m = measure(cluster)
-        cluster.psql(runs_sql(101, 500) + STATS, DB)
-        runs_5m = int(cluster.value("SELECT count(*) FROM syncopt.sync_run", DB))
-        at_5m = measure(cluster)
-        sql_5m = statistics.median(timed(cluster, SQL_PRIORITY.strip().rstrip(";")) for _ in range(ROUNDS))
+        cluster.psql(fleet_sql(CONNECTORS), DB)
+        load_runs(cluster, CONNECTORS, 1, 100)
+        lineage = int(cluster.value("SELECT count(*) FROM syncopt.lineage", DB))
+        results[(CONNECTORS, 100)] = measure(cluster)
         planned, misses = map(int, cluster.value(f"SELECT count(*) || ' ' || count(*) FILTER (WHERE will_miss) "
-                                                 f"FROM syncopt.plan('{AT}')", DB).split())
+                                                 f"FROM syncopt.plan('{AT}', '24 hours')", DB).split())
+        load_runs(cluster, CONNECTORS, 101, 500)
+        results[(CONNECTORS, 500)] = measure(cluster)
+        if LARGE:
+            cluster.psql(fleet_sql(LARGE), DB)
+            load_runs(cluster, LARGE, 1, 100)
+            results[(LARGE, 100)] = measure(cluster)
     finally:
         cluster.destroy()
-    rows = "\n".join(f"| `{name}` | {at_1m[name] * 1000:,.0f} ms | {at_5m[name] * 1000:,.0f} ms | "
-                     f"{at_5m[name] / at_1m[name]:.2f} |" for name in FUNCTIONS)
-    text = f"""## Analytics
-
-Written by `make bench` ({os.path.relpath(__file__, TOP)}). A generated fleet
-of {CONNECTORS:,} connectors, {ASSETS:,} assets (500 dashboards with deadlines in
-four time zones), {int(counts[0]):,} lineage edges, 500 sync_order pairs, 50
-source load windows and a warehouse peak window. Each figure is the median of
-{ROUNDS} calls in the server, with {int(counts[1]):,} runs and then with
-{runs_5m:,} runs (the extra runs are older history).
-
-| function | {int(counts[1]) / 1e6:.0f}M runs | {runs_5m / 1e6:.0f}M runs | 5M / 1M |
-| --- | --- | --- | --- |
-{rows}
-
-The plan for the next 24 hours, with `syncopt.max_concurrent_syncs = 1000`: {planned} planned, {misses} predicted misses.{ALL_LATE if misses == planned else ""}
-
-The analytics read `connector_stats` (one row per connector), never the
-history, so their time does not grow with it (ratios near 1).
-`batch_recommendations` reads the last 12 runs of each Airbyte connector
-through the (connector_id, started_at) index, also independent of history
-length.
-
-For comparison, a plain SQL query computing a simpler priority (P90 by
-`percentile_cont` over the raw history, only the directly fed assets'
-weights and deadlines, the ATC formula) takes **{sql_5m * 1000:,.0f} ms** at
-{runs_5m / 1e6:.0f}M runs: **{sql_5m / at_5m['priority_scores']:.0f}x** the time of
-`priority_scores`, which also walks the whole lineage graph, calendar,
-windows and failure risk. The ratio is this configuration's (500 runs per
-connector): the baseline reads every run and `priority_scores` reads
-`connector_stats`, so it shrinks with shorter history (issue 34 measured
-1.3-1.7x at 100 runs per connector).
-"""
+    text = report(results, lineage, planned, misses)
     replace_section("Analytics", text)
     print(text)
+
+
+def report(results, lineage, planned, misses):
+    """The Analytics section of docs/benchmarks.md."""
+    configs = list(results)
+    head = " | ".join(f"{n:,} x {r}" for n, r in configs)
+    rows = []
+    for name in FUNCTIONS:
+        cells = " | ".join(f"{results[k][name][0]:.2f} s ({results[k][name][1]:.2f} s CPU, "
+                           f"{results[k][name][2]:,.0f} MB)" for k in configs)
+        rows.append(f"| `{name}` | {cells} |" if name != "SQL baseline" else f"| {name} | {cells} |")
+    ratio = " | ".join(f"**{results[k]['SQL baseline'][0] / results[k]['priority_scores'][0]:.1f}x** "
+                       f"({results[k]['SQL baseline'][1] / results[k]['priority_scores'][1]:.1f}x CPU)"
+                       for k in configs)
+    history = " | ".join(f"`{name}` {results[(CONNECTORS, 500)][name][1] / results[(CONNECTORS, 100)][name][1]:.2f}"
+                         for name in FUNCTIONS)
+    ratios = {k: results[k]["SQL baseline"][0] / results[k]["priority_scores"][0] for k in configs}
+    low = min(ratios, key=ratios.get)
+    verdict = ("It is at least 10x at every size and history length measured." if ratios[low] >= 10 else
+               f"It is not 10x everywhere: {ratios[low]:.1f}x at {low[0]:,} x {low[1]}, and nothing in this "
+               "design will make it so on short history.")
+    h = {name: results[(CONNECTORS, 500)][name][1] / results[(CONNECTORS, 100)][name][1] for name in FUNCTIONS}
+    c_lo = min(v for k, v in h.items() if k != "SQL baseline")
+    c_hi = max(v for k, v in h.items() if k != "SQL baseline")
+    sql_h = h["SQL baseline"]
+    growth = ""
+    if (LARGE, 100) in results:
+        exps = ", ".join(f"`{name}` {math.log(results[(LARGE, 100)][name][1] / results[(CONNECTORS, 100)][name][1]) / math.log(LARGE / CONNECTORS):.2f}"
+                         for name in FUNCTIONS)
+        growth = f"""
+Growth from {CONNECTORS:,} to {LARGE:,} connectors (exponent of CPU time;
+1 is linear): {exps}.
+"""
+    return f"""## Analytics
+
+Written by `make bench` ({os.path.relpath(__file__, TOP)}). A generated fleet
+(3,000 assets, 500 dashboards with deadlines in four time zones, two lineage
+edges per connector and four per asset, {lineage:,} lineage rows at
+{CONNECTORS:,} connectors, a sync_order pair every 20 connectors, 50 source
+load windows and a warehouse peak window) at connectors x runs per
+connector as in each column. Each figure is in the server, the second of
+two calls in a fresh backend, the median of {ROUNDS}: wall time, the
+backend's CPU time (this machine's 2 cores are shared with other work, so
+the wall time includes waiting for one), and peak resident memory (VmHWM,
+which counts the shared buffers touched, at most 128 MB).
+
+| function | {head} |
+| --- |{" --- |" * len(configs)}
+{chr(10).join(rows)}
+| SQL baseline / `priority_scores` | {ratio} |
+
+History length (500 / 100 runs per connector, CPU time): {history}.
+{growth}
+The analytics read `connector_stats` (one row per connector) and a few
+index probes per connector, never the whole history: five times the runs
+cost them {c_lo:.2f}-{c_hi:.2f}x the CPU time, the baseline {sql_h:.1f}x.
+`batch_recommendations` also reads the last 12 runs of each Airbyte
+connector through the (connector_id, started_at) index. The plan
+for the next 24 hours at {CONNECTORS:,} connectors, with
+`syncopt.max_concurrent_syncs = 1000`: {planned} planned, {misses} predicted
+misses.{ALL_LATE if misses == planned and planned > 0 else ""}
+
+**The SQL baseline.** A plain SQL query computing a simpler priority (P90 by
+`percentile_cont` over the raw history, only the directly fed assets'
+weights and deadlines, the ATC formula). It reads every run, so its time
+grows with history while `priority_scores` stays flat: the ratio is
+largest with long history and small with short. {verdict} The baseline
+does one sort of the history and one join, while `priority_scores` also
+reads each connector's statistics row (its recent-run arrays), predicts
+from them, walks the whole lineage graph to each connector's distinct
+downstream assets, pushes deadlines back through it and writes a reason per
+connector. The C earns its keep in what the SQL leaves out (transitive
+weights counted once per asset, deadlines through chains of models and
+sync_order, windows, calendar, failure risk, explanations) and in staying
+flat as history grows, not in raw speed on short history.
+
+**Loading the fleet (issue 34).** Before, `fleet_load` materialised each
+query whole (every connector_stats row with its recent-run arrays held at
+once, then copied), sorted the wide rows by id, JIT-compiled the read, and
+each prediction and score kept its working memory and a 1 kB reason
+buffer. Now the reads stream through a cursor 1,000 rows at a time, the
+arrays are read in place, the fleet is sorted in C, and scratch memory is
+freed per connector, and the functions that do not plan skip the two
+sync_run probes per connector for what only `plan()` reads (whether a sync
+is running, when the data it holds was fresh). Measured once while making
+the change, side by side on one cluster of 50,000 connectors x 100 runs,
+the old and new builds alternated over 2 rounds (the old build cannot run
+in this script), CPU time and peak memory, outputs identical:
+
+{BEFORE_AFTER}
+"""
+
+
+# Measured once while making the change (issue 34), as the text says.
+BEFORE_AFTER = """| function | before | after | CPU before / after |
+| --- | --- | --- | --- |
+| `priority_scores` | 3.50 s, 709 MB | 1.82 s, 255 MB | 1.9x |
+| `batch_recommendations` | 4.36 s, 806 MB | 2.90 s, 433 MB | 1.5x |
+| `predict_duration` | 2.64 s, 635 MB | 1.44 s, 260 MB | 1.8x |"""
 
 
 if __name__ == "__main__":
