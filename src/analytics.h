@@ -163,10 +163,10 @@ typedef struct GraphWalk
 #define FLEET_GRAPH		0x01	/* assets, lineage, sync_order, calendar */
 #define FLEET_WINDOWS	0x02	/* load and cost windows */
 /*
- * The caller will not plan: running_since and fresh_since, which only
- * plan_fleet() reads, are left NO_TIME and DT_NOBEGIN, saving two index
- * probes of sync_run per connector (a third of priority_scores() at 50,000
- * connectors).
+ * The caller will not plan: running_since, which only plan_fleet() reads,
+ * is left NO_TIME, saving an index probe of sync_run per connector.
+ * fresh_since is read all the same: the graph walk needs it to tell which
+ * deadline a connector's last success already serves.
  */
 #define FLEET_NOT_PLANNING	0x04
 

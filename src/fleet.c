@@ -46,9 +46,9 @@ static const char *const connectors_sql =
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
 "       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
-"       CASE WHEN $3 THEN (SELECT max(r.started_at) FROM syncopt.sync_run r"
+"       (SELECT max(r.started_at) FROM syncopt.sync_run r"
 "         WHERE r.connector_id = c.connector_id AND r.status = 'succeeded' AND r.finished_at <= $1"
-"           AND r.started_at > $1 - interval '8 days') END"
+"           AND r.started_at > $1 - interval '8 days')"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id"
 "  LEFT JOIN syncopt.connector_stats s ON s.connector_id = c.connector_id"
@@ -699,10 +699,19 @@ void
 fleet_load_windows(Fleet *fleet, double horizon_s)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
+	Loading		load = {0};
 
+	/* A copy may share its arrays with the fleet it was made from. */
+	fleet->win = NULL;
+	fleet->nwin = 0;
+	fleet->tagev = NULL;
+	fleet->ntagev = 0;
+	load.fleet = fleet;
+	load.planning = true;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	load_windows(fleet, horizon_s, mcxt);
+	MemoryContextSwitchTo(mcxt);
+	load_windows(&load, horizon_s);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
 }
