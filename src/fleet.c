@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "analytics.h"
+#include "pg_compat.h"
 #include "spi_run.h"
 
 static const char *const connectors_sql =
@@ -271,7 +272,7 @@ recent_open(const Row *r, int n, int elmlen, bool elmbyval, char elmalign, Recen
 	rc->elmbyval = elmbyval;
 	rc->elmalign = elmalign;
 	if (a != NULL)
-		array_iter_setup(&rc->iter, a);
+		ARRAY_ITER_SETUP(&rc->iter, a, elmlen, elmbyval, elmalign);
 }
 
 /* Element j of a recent-window array (read in order); isnull when missing. */
@@ -283,7 +284,7 @@ recent_next(RecentColumn *rc, int j, bool *isnull)
 		*isnull = true;
 		return (Datum) 0;
 	}
-	return array_iter_next(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
+	return ARRAY_ITER_NEXT(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
 }
 
 /*

@@ -71,4 +71,22 @@ freeJsonLexContext(JsonLexContext *lex)
 #define PG_B64_SOURCE(p) ((const char *) (p))
 #endif
 
+/*
+ * PostgreSQL 19's array iterator takes the element type's length, by-value
+ * flag and alignment once, in array_iter_setup(); before 19 every
+ * array_iter_next() took them.  The two macros take them at both places and
+ * pass them where the version wants them.
+ */
+#if PG_VERSION_NUM >= 190000
+#define ARRAY_ITER_SETUP(it, a, elmlen, elmbyval, elmalign) \
+	array_iter_setup((it), (a), (elmlen), (elmbyval), (elmalign))
+#define ARRAY_ITER_NEXT(it, isnull, i, elmlen, elmbyval, elmalign) \
+	array_iter_next((it), (isnull), (i))
+#else
+#define ARRAY_ITER_SETUP(it, a, elmlen, elmbyval, elmalign) \
+	array_iter_setup((it), (a))
+#define ARRAY_ITER_NEXT(it, isnull, i, elmlen, elmbyval, elmalign) \
+	array_iter_next((it), (isnull), (i), (elmlen), (elmbyval), (elmalign))
+#endif
+
 #endif							/* SYNCOPT_PG_COMPAT_H */

@@ -83,8 +83,10 @@ BEGIN
         IF to_regclass(format('syncopt.%I', part)) IS NULL THEN
             -- Filled before it is attached (no trigger fires: the runs keep
             -- their keys), so the default partition never holds a row of
-            -- an attached week.
-            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL)', part);
+            -- an attached week.  Without the identity: from PostgreSQL 18
+            -- partitions share sync_run's, and one brought in may not have
+            -- its own.
+            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL EXCLUDING IDENTITY)', part);
             EXECUTE format('WITH moved AS (DELETE FROM syncopt.sync_run_default d'
                            ' WHERE d.started_at >= $1 AND d.started_at < $2 RETURNING d.*)'
                            ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
