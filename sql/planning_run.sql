@@ -98,8 +98,15 @@ SELECT (SELECT count(*) FROM syncopt.planned_sync WHERE planner_run_id = 2) AS p
 RESET syncopt.planner_time_limit;
 SELECT connector_id, action, status FROM syncopt.run_planner('2054-11-23 04:10+00') ORDER BY connector_id;
 SELECT planner_run_id, candidates, written, unchanged, not_reached FROM syncopt.planner_run WHERE planner_run_id = 3;
--- The limit is a duration from 1 ms to 1 hour.
-SET syncopt.planner_time_limit = 0;
+-- The limit is a duration from 1 ms to 1 hour (the message's wording of
+-- the range differs between major versions: only its SQLSTATE is shown).
+DO $$
+BEGIN
+    PERFORM pg_catalog.set_config('syncopt.planner_time_limit', '0', false);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE WARNING 'refused: %', SQLSTATE;
+END
+$$;
 SHOW syncopt.planner_time_limit;
 
 DROP EXTENSION syncopt CASCADE;
