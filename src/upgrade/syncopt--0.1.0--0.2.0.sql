@@ -4793,6 +4793,19 @@ ALTER INDEX syncopt.sync_run_pkey RENAME TO sync_run_0_1_0_pkey;
 ALTER INDEX syncopt.sync_run_external_id_unique RENAME TO sync_run_0_1_0_external_id_unique;
 ALTER SEQUENCE syncopt.sync_run_run_id_seq RENAME TO sync_run_0_1_0_run_id_seq;
 ALTER TABLE syncopt.sync_run_0_1_0 RENAME CONSTRAINT sync_run_connector_id_fkey TO sync_run_0_1_0_connector_id_fkey;
+-- From PostgreSQL 18 NOT NULL constraints have names, chosen unique in the
+-- schema: the old table's are renamed too, or the new table's would get
+-- other names than a fresh install gives them (none before 18).
+DO $$
+DECLARE
+    c name;
+BEGIN
+    FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
+              WHERE k.conrelid = 'syncopt.sync_run_0_1_0'::regclass AND k.contype = 'n' LOOP
+        EXECUTE format('ALTER TABLE syncopt.sync_run_0_1_0 RENAME CONSTRAINT %I TO %I', c, 'old_' || c);
+    END LOOP;
+END
+$$;
 
 -- History is range-partitioned by started_at, one partition per week
 -- (Monday 00:00 UTC), so that retention drops whole weeks instead of
