@@ -173,6 +173,7 @@ typedef struct GraphWalk
 /* fleet.c */
 extern Fleet *fleet_load(TimestampTz at, double horizon_s, int parts);
 extern int	fleet_connector_index(const Fleet *fleet, int64 connector_id);
+extern Adjacency build_adjacency(int n, int nedges, const int *from, const int *to);
 extern void fleet_load_windows(Fleet *fleet, double horizon_s);
 
 /* predict.c */

@@ -64,25 +64,6 @@ typedef struct Lineage
 	int64	   *conn_id;		/* connector numbers -> ids, ascending */
 } Lineage;
 
-/* Compressed adjacency of n nodes from parallel edge arrays. */
-static Adjacency
-adjacency(int n, int nedges, const int *from, const int *to)
-{
-	Adjacency	adj;
-	int		   *fill = palloc0(sizeof(int) * (n + 1));
-
-	adj.off = palloc0(sizeof(int) * (n + 1));
-	adj.idx = palloc(sizeof(int) * Max(nedges, 1));
-	for (int e = 0; e < nedges; e++)
-		adj.off[from[e] + 1]++;
-	for (int i = 0; i < n; i++)
-		adj.off[i + 1] += adj.off[i];
-	for (int e = 0; e < nedges; e++)
-		adj.idx[adj.off[from[e]] + fill[from[e]]++] = to[e];
-	pfree(fill);
-	return adj;
-}
-
 /* Position of id in the ascending ids[0..n), or -1. */
 static int
 find_id(const int64 *ids, int n, int64 id)
@@ -179,9 +160,9 @@ load_lineage(Lineage *g)
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
-	g->up = adjacency(g->nasset, nup, up_from, up_to);
-	g->down = adjacency(g->nasset, nup, up_to, up_from);
-	g->fed_by = adjacency(g->nasset, nfed, fed_from, fed_to);
+	g->up = build_adjacency(g->nasset, nup, up_from, up_to);
+	g->down = build_adjacency(g->nasset, nup, up_to, up_from);
+	g->fed_by = build_adjacency(g->nasset, nfed, fed_from, fed_to);
 }
 
 /* An interval's length, as interval comparison orders them. */

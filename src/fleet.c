@@ -508,7 +508,7 @@ load_assets(Loading *load)
 }
 
 /* Compressed adjacency of n nodes from parallel edge arrays. */
-static Adjacency
+Adjacency
 build_adjacency(int n, int nedges, const int *from, const int *to)
 {
 	Adjacency	adj;
