@@ -109,4 +109,30 @@ END
 $$;
 SHOW syncopt.planner_time_limit;
 
+------------------------------------------------------------------------
+-- The scale bench's fleet planned nothing (issue 34): every connector
+-- feeds a dashboard in Berlin due early in the UTC morning and others due
+-- later, none with a freshness SLA (so a sync serves a deadline when it
+-- started in the 24 hours before it).  Here Nightly (id 11) syncs daily
+-- at 00:00 UTC (last start 2054-11-22 00:00, two runs of 600 s: P90 900 s)
+-- and feeds berlin_kpi (06:00 Europe/Berlin = 05:00 UTC, opening
+-- 2054-11-21 05:00: served by that sync) and tokyo_kpi (10:00 Asia/Tokyo
+-- = 2054-11-23 01:00 UTC, opening 2054-11-22 01:00: not served).  At
+-- 2054-11-22 03:00 its need is tokyo_kpi: one sync, started now and done
+-- by 03:15, due 01:00 the next day.  (Taking the served Berlin deadline as
+-- its due, the planner skipped it as served and planned nothing: on the
+-- bench's fleet every connector reached such a deadline.)
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
+VALUES (11, 1, 'nightly', 'Nightly');
+SELECT pg_temp.add_runs(11, '{600,600}');
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, timezone) VALUES
+    (11, 'berlin_kpi', 'dashboard', '06:00', 'Europe/Berlin'),
+    (12, 'tokyo_kpi', 'dashboard', '10:00', 'Asia/Tokyo');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (11, 11), (11, 12);
+SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action
+  FROM syncopt.plan('2054-11-22 03:00+00', '24 hours') WHERE connector_id = 11;
+SELECT connector_id, deadline, deadline_asset_id
+  FROM syncopt.priority_scores('2054-11-22 03:00+00') WHERE connector_id = 11;
+
 DROP EXTENSION syncopt CASCADE;
