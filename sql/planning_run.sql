@@ -73,6 +73,26 @@ SELECT (SELECT count(*) FROM syncopt.planner_candidates('2054-11-23 04:10+00', 1
                               SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00', 1)) x) AS only_afresh;
 -- A run that is not the latest has no rows left: nothing to read.
 SELECT count(*) AS from_missing_run FROM syncopt.planner_candidates('2054-11-23 04:10+00', 99);
+-- The run loaded the fleet once and shared it with the analytics it
+-- called (priority_scores, predict_duration, batch_recommendations): what
+-- it wrote from them is what they return on their own.  Each decision's
+-- score and components (less what the run adds: benefit, policy) are a
+-- candidate's computed afresh, and the durations the scorecard recorded
+-- are predict_duration()'s.
+SELECT (SELECT count(*) FROM syncopt.fivetran_sync_ai_logs WHERE planner_run_id = 1) AS decisions,
+       (SELECT count(*) FROM (SELECT l.connector_id, l.action, l.params, l.priority_score,
+                                     l.score_components - 'benefit' - 'policy'
+                                FROM syncopt.fivetran_sync_ai_logs l WHERE l.planner_run_id = 1
+                              EXCEPT ALL
+                              SELECT pc.connector_id, pc.action, pc.params, pc.priority_score,
+                                     coalesce(pc.score_components, '{}')
+                                FROM syncopt.planner_candidates('2054-11-23 04:10+00') pc) x) AS not_afresh;
+SELECT (SELECT count(*) FROM syncopt.duration_forecast WHERE planner_run_id = 1) AS durations,
+       (SELECT count(*) FROM (SELECT f.connector_id, f.p50, f.p90 FROM syncopt.duration_forecast f
+                               WHERE f.planner_run_id = 1
+                              EXCEPT ALL
+                              SELECT d.connector_id, d.p50, d.p90
+                                FROM syncopt.predict_duration('2054-11-23 04:10+00') d) x) AS not_afresh;
 
 ------------------------------------------------------------------------
 -- The time limit.  The proposals above expire, so the same four are due
@@ -134,5 +154,14 @@ SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action
   FROM syncopt.plan('2054-11-22 03:00+00', '24 hours') WHERE connector_id = 11;
 SELECT connector_id, deadline, deadline_asset_id
   FROM syncopt.priority_scores('2054-11-22 03:00+00') WHERE connector_id = 11;
+
+-- The shared load lasts only for the statement that made it: in the same
+-- transaction, a later call sees the tables as they are (dash4's weight
+-- raised from 4 to 40 after a run: C4's downstream weight follows).
+BEGIN;
+SELECT count(*) AS decisions FROM syncopt.run_planner('2054-11-23 04:10+00');
+UPDATE syncopt.asset SET weight = 40 WHERE asset_id = 4;
+SELECT connector_id, downstream_weight FROM syncopt.priority_scores('2054-11-23 04:10+00') WHERE connector_id = 4;
+ROLLBACK;
 
 DROP EXTENSION syncopt CASCADE;

@@ -6,7 +6,8 @@
  *	  deadlines, the dependency graph, and load and cost windows.
  *
  * Each analytics call loads this picture once (fleet.c), computes on it in
- * C and returns rows; nothing is cached between calls.  Times are
+ * C and returns rows; nothing is cached between statements (a planning
+ * run shares its one load with the analytics it calls: fleet_share.c).  Times are
  * TimestampTz (microseconds), durations are seconds as double.
  *
  *-------------------------------------------------------------------------
@@ -175,6 +176,11 @@ extern Fleet *fleet_load(TimestampTz at, double horizon_s, int parts);
 extern int	fleet_connector_index(const Fleet *fleet, int64 connector_id);
 extern Adjacency build_adjacency(int n, int nedges, const int *from, const int *to);
 extern void fleet_load_windows(Fleet *fleet, double horizon_s);
+
+/* fleet_share.c: a planning run's one load, shared with its analytics */
+extern const Fleet *fleet_share_load(TimestampTz at, double horizon_s);
+extern Fleet *fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts);
+extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
 
 /* predict.c */
 extern void predict_fleet(Fleet *fleet);

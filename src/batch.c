@@ -423,7 +423,7 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 	ConnectorRuns *runs;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 2 * SECS_PER_DAY, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
+	fleet = fleet_get(at, 2 * SECS_PER_DAY, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
 	scores = score_fleet(fleet);
 	runs = load_runs(fleet);
 	for (int i = 0; i < fleet->nconn; i++)

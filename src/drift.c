@@ -163,23 +163,31 @@ syncopt_schema_drift(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext mcxt = CurrentMemoryContext;
-	Fleet	   *fleet;
+	Fleet	   *fleet = NULL;
+	SPITupleTable *changes;
+	uint64		nchanges;
 	int64		removed_connector = 0;
 	char	   *removed_schema = NULL;
 	char	   *removed_table = NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(GetCurrentTransactionStartTimestamp(), 0, FLEET_GRAPH);
-	predict_fleet(fleet);
-	graph_compute(fleet);
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	(void) spi_run(drift_sql, 0, NULL, NULL, NULL, true);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	changes = SPI_tuptable;
+	nchanges = SPI_processed;
+
+	/*
+	 * The affected assets need only the lineage and sync_order: no
+	 * predictions, no due times, no probe of the runs, and nothing read at
+	 * all when there is no change to report.
+	 */
+	if (nchanges > 0)
+		fleet = fleet_load(GetCurrentTransactionStartTimestamp(), 0, FLEET_GRAPH | FLEET_NOT_PLANNING);
+	for (uint64 i = 0; i < nchanges; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	tup = changes->vals[i];
+		TupleDesc	desc = changes->tupdesc;
 		char	   *kind = SPI_getvalue(tup, desc, 1);
 		bool		isnull;
 		int64		connector_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));

@@ -12,9 +12,10 @@
  * reads those rows.  plan_and_forecast() computes both from one load of the
  * fleet: the two plans stay two (the 24-hour plan leaves out the syncs due
  * later, which changes where the others fit), but the fleet is read once,
- * and the 24-hour plan is made on a copy of it taken before scoring, with
- * the windows and calendar events of its own horizon, so that its rows are
- * exactly plan()'s.
+ * and each plan is made on a copy of it taken before scoring, the 24-hour
+ * one with the windows and calendar events of its own horizon, so that its
+ * rows are exactly plan()'s.  The load is kept for the analytics the run
+ * calls next (fleet_share.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -79,26 +80,6 @@ plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
 		pf->rows[j] = j;
 	sort_jobs = pf->jobs;
 	qsort(pf->rows, pf->njobs, sizeof(int), compare_planned);
-}
-
-/*
- * A copy of a loaded, not yet scored fleet with the windows and calendar
- * events of another horizon: what fleet_load() returns for that horizon
- * (only those two depend on it), without reading the connectors again.
- * Scoring writes into connectors and assets, so those are copied.
- */
-static Fleet *
-fleet_for_horizon(const Fleet *loaded, double horizon_s)
-{
-	Fleet	   *f = palloc(sizeof(Fleet));
-
-	*f = *loaded;
-	f->conn = palloc(sizeof(Connector) * Max(loaded->nconn, 1));
-	memcpy(f->conn, loaded->conn, sizeof(Connector) * loaded->nconn);
-	f->asset = palloc(sizeof(Asset) * Max(loaded->nasset, 1));
-	memcpy(f->asset, loaded->asset, sizeof(Asset) * loaded->nasset);
-	fleet_load_windows(f, horizon_s);
-	return f;
 }
 
 /* plan()'s columns for one planned sync. */
@@ -352,7 +333,7 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
 	TupleDesc	planned_desc;
 	TupleDesc	forecast_desc;
-	Fleet	   *loaded;
+	const Fleet *loaded;
 	PlannedFleet day;
 	PlannedFleet week;
 	TimestampTz *conn_end;
@@ -363,10 +344,15 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
 	forecast_desc = run_row_desc(rsinfo, 1, RISK_COLS);
 
-	/* Copy before scoring: scoring writes the due times and weights. */
-	loaded = fleet_load(at, RISK_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS);
-	plan_loaded(&day, fleet_for_horizon(loaded, RUN_PLAN_HORIZON_S), RUN_PLAN_HORIZON_S);
-	plan_loaded(&week, loaded, RISK_HORIZON_S);
+	/*
+	 * Each plan scores a copy (scoring writes the due times and weights);
+	 * the picture is kept for the analytics the run calls next.
+	 */
+	loaded = fleet_share_load(at, RISK_HORIZON_S);
+	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+				RUN_PLAN_HORIZON_S);
+	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+				RISK_HORIZON_S);
 
 	for (int k = 0; k < day.njobs; k++)
 	{

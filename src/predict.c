@@ -326,7 +326,7 @@ syncopt_predict_duration(PG_FUNCTION_ARGS)
 	Fleet	   *fleet;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 0, FLEET_NOT_PLANNING);
+	fleet = fleet_get(at, 0, FLEET_NOT_PLANNING);
 	predict_fleet(fleet);
 	for (int i = 0; i < fleet->nconn; i++)
 	{

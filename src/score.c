@@ -362,7 +362,7 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 	int		   *order;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_load(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
+	fleet = fleet_get(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
 	scores = score_fleet(fleet);
 	order = priority_order(fleet, scores);
 	for (int k = 0; k < fleet->nconn; k++)
