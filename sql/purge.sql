@@ -51,4 +51,23 @@ SHOW syncopt.history_retention;
 SELECT syncopt.purge_history() AS purged_with_default;
 SELECT syncopt.purge_history('90 days', 0);
 
+-- Planning runs older than the retention go too, one batch per call, but
+-- never the latest: its plan is what the dashboards read.  Runs 1-3 are
+-- 200, 150 and 100 days old, run 3 the latest with a planned sync; two
+-- calls of batch 1 delete runs 1 and 2 (1 row each), a third deletes
+-- nothing.  Once a run of today exists, run 3 goes with its planned sync.
+INSERT INTO syncopt.planner_run (at, started_at, finished_at)
+SELECT now() - d, now() - d, now() - d FROM unnest(ARRAY[interval '200 days', '150 days', '100 days']) d;
+INSERT INTO syncopt.planned_sync (planner_run_id, connector_id, will_miss, action, reason)
+VALUES (3, 1, false, 'start_now', 'run 3''s plan');
+SELECT syncopt.purge_history('90 days', 1) AS purged;
+SELECT syncopt.purge_history('90 days', 1) AS purged;
+SELECT syncopt.purge_history('90 days', 1) AS purged;
+SELECT planner_run_id, (SELECT count(*) FROM syncopt.planned_sync p WHERE p.planner_run_id = r.planner_run_id) AS planned
+  FROM syncopt.planner_run r ORDER BY 1;
+INSERT INTO syncopt.planner_run (at) VALUES (now());
+SELECT syncopt.purge_history('90 days', 1) AS purged;
+SELECT planner_run_id FROM syncopt.planner_run ORDER BY 1;
+SELECT count(*) AS planned_left FROM syncopt.planned_sync;
+
 DROP EXTENSION syncopt;

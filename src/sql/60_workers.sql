@@ -180,6 +180,19 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
+    -- Planning runs (issue 34: one row per run, every 15 minutes) started
+    -- before the cutoff, except the latest: its plan, SLA forecast and
+    -- anomaly snapshot are the dashboards' rows, and go with it.  Older
+    -- runs have none left (each run replaces them), so nothing cascades;
+    -- decisions and the scorecard keep their planner_run_id as a number.
+    DELETE FROM syncopt.planner_run WHERE planner_run_id IN (
+        SELECT r.planner_run_id FROM syncopt.planner_run r
+         WHERE r.started_at < cutoff
+           AND r.planner_run_id < (SELECT max(l.planner_run_id) FROM syncopt.planner_run l)
+         ORDER BY r.started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
     -- The forecast scorecard: forecasts of deadlines before the cutoff,
     -- then their outcomes (once no forecast is left, so that the cascade
     -- stays within the batch), and predicted durations of runs started
@@ -207,4 +220,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';

@@ -35,6 +35,22 @@ CREATE TABLE syncopt.sla_outcome (
 );
 COMMENT ON TABLE syncopt.sla_outcome IS
     'Each deadline instance a planning run forecast: its upstream connectors, and when it was actually ready (met or missed).';
+-- The input arrays are compressed with lz4 where the server has it: on a
+-- fleet where every dashboard reads nearly every connector they are 500
+-- rows of 10,000 elements per day's first planning run, and pglz spent
+-- about 15 s compressing them at 10,000 connectors (lz4: under 1 s;
+-- docs/benchmarks.md, "Planning run at scale").  A server built without
+-- lz4 keeps PostgreSQL's default, pglz.  The same for the forecast's
+-- blocking connectors, written by every planning run.
+DO $$
+BEGIN
+    ALTER TABLE syncopt.sla_outcome ALTER COLUMN connector_ids SET COMPRESSION lz4,
+                                    ALTER COLUMN build_times SET COMPRESSION lz4;
+    ALTER TABLE syncopt.sla_forecast ALTER COLUMN blocking_connectors SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END
+$$;
 -- Serves the retention purge and the scorecard's window.
 CREATE INDEX sla_outcome_deadline_idx ON syncopt.sla_outcome (deadline);
 -- The resolver's work list.

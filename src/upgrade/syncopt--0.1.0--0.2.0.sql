@@ -6291,3 +6291,126 @@ ALTER TABLE syncopt.failure_example ENABLE TRIGGER failure_example_protect_built
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
+
+-- h-planrun (issue 34, the planning run at scale): runs and the
+-- candidates' query without JIT, the scorecard's input arrays and the
+-- forecast's blocking connectors compressed with lz4 where the server has
+-- it, and planning runs purged with the history (the latest kept).
+ALTER FUNCTION syncopt.run_planner(timestamptz) SET jit = off;
+ALTER FUNCTION syncopt.planner_candidates(timestamptz, bigint) SET jit = off;
+-- The input arrays are compressed with lz4 where the server has it: on a
+-- fleet where every dashboard reads nearly every connector they are 500
+-- rows of 10,000 elements per day's first planning run, and pglz spent
+-- about 15 s compressing them at 10,000 connectors (lz4: under 1 s;
+-- docs/benchmarks.md, "Planning run at scale").  A server built without
+-- lz4 keeps PostgreSQL's default, pglz.  The same for the forecast's
+-- blocking connectors, written by every planning run.
+DO $$
+BEGIN
+    ALTER TABLE syncopt.sla_outcome ALTER COLUMN connector_ids SET COMPRESSION lz4,
+                                    ALTER COLUMN build_times SET COMPRESSION lz4;
+    ALTER TABLE syncopt.sla_forecast ALTER COLUMN blocking_connectors SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END
+$$;
+
+-- Delete history older than the retention, at most batch_size rows per
+-- table per call (sync runs: whole weeks first, maintain_run_partitions),
+-- so that the collector can commit between batches.  Only
+-- finished decisions go (with their audit events); the newest schema
+-- snapshot of each connector always stays, drift is measured against it.
+CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    cutoff  timestamptz;
+    n       bigint;
+    total   bigint := 0;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Whole weeks of sync_run go with their partition (and the weeks
+    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
+    -- week and the default partition) go in a batch.
+    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
+    IF keep <= interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    cutoff := now() - keep;
+
+    DELETE FROM syncopt.sync_run r
+     WHERE r.started_at < cutoff
+       AND (r.run_id, r.started_at) IN (
+            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
+             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
+        SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
+         WHERE created_at < cutoff AND updated_at < cutoff
+           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
+         ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.alert WHERE alert_id IN (
+        SELECT alert_id FROM syncopt.alert WHERE created_at < cutoff ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.schema_snapshot WHERE snapshot_id IN (
+        SELECT s.snapshot_id FROM syncopt.schema_snapshot s
+         WHERE s.captured_at < cutoff
+           AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
+                        WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
+         ORDER BY s.captured_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- Planning runs (issue 34: one row per run, every 15 minutes) started
+    -- before the cutoff, except the latest: its plan, SLA forecast and
+    -- anomaly snapshot are the dashboards' rows, and go with it.  Older
+    -- runs have none left (each run replaces them), so nothing cascades;
+    -- decisions and the scorecard keep their planner_run_id as a number.
+    DELETE FROM syncopt.planner_run WHERE planner_run_id IN (
+        SELECT r.planner_run_id FROM syncopt.planner_run r
+         WHERE r.started_at < cutoff
+           AND r.planner_run_id < (SELECT max(l.planner_run_id) FROM syncopt.planner_run l)
+         ORDER BY r.started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- The forecast scorecard: forecasts of deadlines before the cutoff,
+    -- then their outcomes (once no forecast is left, so that the cascade
+    -- stays within the batch), and predicted durations of runs started
+    -- before it.
+    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
+        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
+         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
+        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
+         WHERE o.deadline < cutoff
+           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
+                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
+         ORDER BY o.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
+        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
+         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END
+$$;
+COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
+    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
