@@ -41,12 +41,14 @@ COMMENT ON TABLE syncopt.sla_outcome IS
 -- about 15 s compressing them at 10,000 connectors (lz4: under 1 s;
 -- docs/benchmarks.md, "Planning run at scale").  A server built without
 -- lz4 keeps PostgreSQL's default, pglz.  The same for the forecast's
--- blocking connectors, written by every planning run.
+-- blocking connectors, written by every planning run, and for the alerts'
+-- details (an SLA alert lists the blocking connectors too).
 DO $$
 BEGIN
     ALTER TABLE syncopt.sla_outcome ALTER COLUMN connector_ids SET COMPRESSION lz4,
                                     ALTER COLUMN build_times SET COMPRESSION lz4;
     ALTER TABLE syncopt.sla_forecast ALTER COLUMN blocking_connectors SET COMPRESSION lz4;
+    ALTER TABLE syncopt.alert ALTER COLUMN details SET COMPRESSION lz4;
 EXCEPTION WHEN feature_not_supported THEN
     NULL;
 END
