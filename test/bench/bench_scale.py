@@ -82,7 +82,7 @@ def measure_leg(out_path):
         if "canceling statement due to statement timeout" in proc.stderr:
             return None
         if proc.returncode != 0:
-            raise RuntimeError(proc.stderr)
+            raise RuntimeError(proc.stderr + "\n-- server log:\n" + cluster.log_tail())
         out = (proc.returncode, proc.stdout, proc.stderr)
         seconds = float(out[2].split("seconds=")[-1].split()[0])
         hwm_kb = int(out[1].strip().splitlines()[-1])
@@ -108,6 +108,7 @@ def measure_leg(out_path):
                 "SELECT (SELECT count(*) FROM syncopt.planned_sync) || '/' || "
                 "(SELECT count(*) FROM syncopt.sla_forecast) || '/' || "
                 "(SELECT count(*) FROM syncopt.fivetran_sync_ai_logs)", ba.DB)
+            print(f"{n} written {results[n]['written']}", file=sys.stderr, flush=True)
     finally:
         cluster.destroy()
     with open(out_path, "w") as f:
