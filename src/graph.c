@@ -73,19 +73,27 @@ graph_order(int n, const Adjacency *next, const Adjacency *prev)
 }
 
 /*
- * Does the connector's downstream include the asset?  graph_compute keeps
- * this only for assets with a deadline, so asking about another is a bug.
+ * The connectors whose downstream includes asset a, ascending, into out
+ * (room for nconn); returns how many.  graph_compute keeps this only for
+ * assets with a deadline, so asking about another is a bug.  One pass
+ * down a's bit in every connector's bitset.
  */
-bool
-graph_reaches(const Fleet *fleet, int connector, int asset)
+int
+graph_reachers(const Fleet *fleet, int asset, int *out)
 {
 	int			d = fleet->deadline_pos[asset];
-	const uint64 *bits;
+	const uint64 *word;
+	uint64		bit;
+	int			n = 0;
 
 	if (d < 0)
-		elog(ERROR, "syncopt: graph_reaches() asked about asset %d, which has no deadline", asset);
-	bits = fleet->deadline_reach + (Size) connector * fleet->deadline_words;
-	return (bits[d / 64] >> (d % 64)) & 1;
+		elog(ERROR, "syncopt: graph_reachers() asked about asset %d, which has no deadline", asset);
+	word = fleet->deadline_reach + d / 64;
+	bit = UINT64CONST(1) << (d % 64);
+	for (int i = 0; i < fleet->nconn; i++)
+		if (word[(Size) i * fleet->deadline_words] & bit)
+			out[n++] = i;
+	return n;
 }
 
 /* Order ints ascending (qsort). */
