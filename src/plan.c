@@ -298,8 +298,12 @@ schedule_pass(Schedule *s, const int *order)
 		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
 			place_running(s, j);
 	for (int k = 0; k < s->njobs; k++)
+	{
+		/* A pass over a large fleet takes seconds: let it be cancelled. */
+		CHECK_FOR_INTERRUPTS();
 		if (!s->placed[order[k]])
 			place_job(s, order[k]);
+	}
 }
 
 /* Weight of the deadlines the current pass misses. */
