@@ -55,3 +55,6 @@ SELECT connector_id, planned_start, predicted_end, will_miss, action, priority
 -- W (04:00-04:30): X 04:30-05:00, Y 05:00-05:45, Z 05:45-06:15.
 SELECT connector_id, planned_start, predicted_end, action, priority
   FROM syncopt.plan('2026-11-23 03:40+00');
+
+RESET syncopt.max_concurrent_syncs;
+DROP EXTENSION syncopt CASCADE;
