@@ -68,25 +68,33 @@ typedef struct Schedule
 	int		   *win_off;		/* per job: the windows that may hold it back, */
 	int		   *win_idx;		/* fleet->win indexes by start */
 	int			nrunning;
+	int		   *dest_of;		/* per job: its destination's number, -1 none */
+	int		   *dest_off;		/* destination -> its jobs in dest_jobs */
+	int		   *dest_jobs;
 	bool		explain;		/* write each sync's reason (plan() does; a replay does not) */
 	int			next_priority;
 } Schedule;
 
-/* Syncs already planned into the destination of c that overlap [start, end); earliest end among them. */
+/*
+ * Syncs already planned into the destination of job j that overlap
+ * [start, end); earliest end among them.  Only the jobs of that destination
+ * are looked at (index_destinations()): looking at every job made each
+ * placement under syncopt.max_concurrent_per_destination cost the whole
+ * plan (quadratic in the syncs).
+ */
 static int
-destination_busy(const Schedule *s, const Connector *c, TimestampTz start, TimestampTz end,
+destination_busy(const Schedule *s, int j, TimestampTz start, TimestampTz end,
 				 TimestampTz *first_end)
 {
 	int			busy = 0;
+	int			d = s->dest_of[j];
 
 	*first_end = NO_TIME;
-	for (int j = 0; j < s->njobs; j++)
+	for (int k = s->dest_off[d]; k < s->dest_off[d + 1]; k++)
 	{
-		const PlannedSync *o = &s->jobs[j];
-		const Connector *oc = &s->fleet->conn[o->connector];
+		const PlannedSync *o = &s->jobs[s->dest_jobs[k]];
 
-		if (!s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
-			strcmp(oc->destination, c->destination) != 0)
+		if (!s->placed[s->dest_jobs[k]] || o->start == NO_TIME)
 			continue;
 		if (o->start < end && o->end > start)
 		{
@@ -96,6 +104,50 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 		}
 	}
 	return busy;
+}
+
+/* Two jobs by their connectors' destinations (qsort_arg; arg: the schedule). */
+static int
+compare_destination(const void *a, const void *b, void *arg)
+{
+	const Schedule *s = arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+	int			cmp = strcmp(s->fleet->conn[s->jobs[x].connector].destination,
+							 s->fleet->conn[s->jobs[y].connector].destination);
+
+	return cmp != 0 ? cmp : x - y;
+}
+
+/*
+ * Group the jobs by destination: dest_of[j] numbers job j's destination
+ * (-1: none), and the jobs of destination d are dest_jobs[dest_off[d] ..
+ * dest_off[d + 1]).
+ */
+static void
+index_destinations(Schedule *s)
+{
+	int			n = 0,
+				ndest = 0;
+
+	s->dest_of = palloc(sizeof(int) * Max(s->njobs, 1));
+	s->dest_jobs = palloc(sizeof(int) * Max(s->njobs, 1));
+	s->dest_off = palloc(sizeof(int) * (s->njobs + 1));
+	for (int j = 0; j < s->njobs; j++)
+	{
+		s->dest_of[j] = -1;
+		if (s->fleet->conn[s->jobs[j].connector].destination != NULL)
+			s->dest_jobs[n++] = j;
+	}
+	qsort_arg(s->dest_jobs, n, sizeof(int), compare_destination, s);
+	for (int k = 0; k < n; k++)
+	{
+		if (k == 0 || strcmp(s->fleet->conn[s->jobs[s->dest_jobs[k - 1]].connector].destination,
+							 s->fleet->conn[s->jobs[s->dest_jobs[k]].connector].destination) != 0)
+			s->dest_off[ndest++] = k;
+		s->dest_of[s->dest_jobs[k]] = ndest - 1;
+	}
+	s->dest_off[ndest] = n;
 }
 
 /* Place one job, its waiting-for predecessors first. */
@@ -154,7 +206,7 @@ place_job(Schedule *s, int j)
 		{
 			TimestampTz first_end;
 
-			if (destination_busy(s, c, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
+			if (destination_busy(s, j, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
 				later = first_end;
 		}
 		if (later != 0)
@@ -516,6 +568,8 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	}
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	index_windows(&s);
+	if (syncopt_max_concurrent_per_destination > 0)
+		index_destinations(&s);
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)
