@@ -290,7 +290,15 @@ upstream assets by their rank in the whole graph (a tenth of
 struct for each deadline (half of `graph_compute()` at 50,000 at 12:00):
 it now orders them by Kahn's algorithm within the upstream graph and keeps
 the served connectors' times in arrays. A scheduling pass can be
-cancelled. The fleet loader is unchanged.
+cancelled. The fleet loader is unchanged. With
+`syncopt.max_concurrent_per_destination` set, each placement also counted
+the syncs into its destination by looking at every planned sync
+(quadratic); it now looks at those of its destination only. Measured once
+on the same generator (CPU time, outputs identical): 2,000 connectors,
+per-destination 5 on 300 slots, `plan()` 1.41 s before, 0.43 s after; 1 on
+50 slots, 2.71 s and 0.58 s; at 10,000 connectors (30 per destination,
+1,000 slots, 12:00) the before build's `plan()` ran over three minutes and
+was stopped, this build's takes 2.65 s.
 
 **Where the time goes now** (perf, `plan()` at 50,000 connectors, 12:00,
 after the slot and `sla_risk` changes): the fleet loader 57%, of which
