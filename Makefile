@@ -66,6 +66,7 @@ bench:
 	python3 test/bench/bench_triage.py
 	python3 test/bench/bench_history.py
 	python3 test/bench/bench_scale.py
+	python3 test/bench/bench_analytics_scale.py
 
 # The release archives (PGXN takes the zip) are made from the committed tree
 # by git archive, so nothing built or untracked slips in; the control file

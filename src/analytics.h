@@ -189,7 +189,7 @@ extern void predict_fleet(Fleet *fleet);
 extern void graph_compute(Fleet *fleet);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
-extern bool graph_reaches(const Fleet *fleet, int connector, int asset);
+extern int	graph_reachers(const Fleet *fleet, int asset, int *out);
 extern void graph_walk_init(const Fleet *fleet, GraphWalk *walk);
 extern int	graph_downstream(const Fleet *fleet, int ci, GraphWalk *walk);
 

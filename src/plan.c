@@ -46,18 +46,10 @@
 #include "utils/tuplestore.h"
 
 #include "analytics.h"
+#include "plan_slots.h"
 #include "syncopt.h"
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
-
-/* The syncs placed on one slot: disjoint [from, to) spans by start (so ends ascend too). */
-typedef struct SlotLine
-{
-	int			n;
-	int			max;
-	TimestampTz *from;
-	TimestampTz *to;
-} SlotLine;
 
 /* Working state of one list-scheduling pass. */
 typedef struct Schedule
@@ -71,30 +63,38 @@ typedef struct Schedule
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
-	SlotLine   *slots;
+	Slots		slots;
 	int			nslots;
 	int		   *win_off;		/* per job: the windows that may hold it back, */
 	int		   *win_idx;		/* fleet->win indexes by start */
 	int			nrunning;
+	int		   *dest_of;		/* per job: its destination's number, -1 none */
+	int		   *dest_off;		/* destination -> its jobs in dest_jobs */
+	int		   *dest_jobs;
 	bool		explain;		/* write each sync's reason (plan() does; a replay does not) */
 	int			next_priority;
 } Schedule;
 
-/* Syncs already planned into the destination of c that overlap [start, end); earliest end among them. */
+/*
+ * Syncs already planned into the destination of job j that overlap
+ * [start, end); earliest end among them.  Only the jobs of that destination
+ * are looked at (index_destinations()): looking at every job made each
+ * placement under syncopt.max_concurrent_per_destination cost the whole
+ * plan (quadratic in the syncs).
+ */
 static int
-destination_busy(const Schedule *s, const Connector *c, TimestampTz start, TimestampTz end,
+destination_busy(const Schedule *s, int j, TimestampTz start, TimestampTz end,
 				 TimestampTz *first_end)
 {
 	int			busy = 0;
+	int			d = s->dest_of[j];
 
 	*first_end = NO_TIME;
-	for (int j = 0; j < s->njobs; j++)
+	for (int k = s->dest_off[d]; k < s->dest_off[d + 1]; k++)
 	{
-		const PlannedSync *o = &s->jobs[j];
-		const Connector *oc = &s->fleet->conn[o->connector];
+		const PlannedSync *o = &s->jobs[s->dest_jobs[k]];
 
-		if (!s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
-			strcmp(oc->destination, c->destination) != 0)
+		if (!s->placed[s->dest_jobs[k]] || o->start == NO_TIME)
 			continue;
 		if (o->start < end && o->end > start)
 		{
@@ -106,91 +106,48 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 	return busy;
 }
 
-/* First span of line l whose end is after t (l->n when none). */
+/* Two jobs by their connectors' destinations (qsort_arg; arg: the schedule). */
 static int
-first_ending_after(const SlotLine *l, TimestampTz t)
+compare_destination(const void *a, const void *b, void *arg)
 {
-	int			lo = 0,
-				hi = l->n;
+	const Schedule *s = arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+	int			cmp = strcmp(s->fleet->conn[s->jobs[x].connector].destination,
+							 s->fleet->conn[s->jobs[y].connector].destination);
 
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (l->to[mid] <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Put [from, to) on slot line l, merged with the spans it overlaps. */
-static void
-slot_take(SlotLine *l, TimestampTz from, TimestampTz to)
-{
-	int			lo = first_ending_after(l, from);
-	int			hi = lo;
-
-	while (hi < l->n && l->from[hi] < to)
-	{
-		from = Min(from, l->from[hi]);
-		to = Max(to, l->to[hi]);
-		hi++;
-	}
-	if (hi == lo && l->n == l->max)
-	{
-		l->max = Max(8, 2 * l->max);
-		l->from = l->from ? repalloc(l->from, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
-		l->to = l->to ? repalloc(l->to, sizeof(TimestampTz) * l->max) : palloc(sizeof(TimestampTz) * l->max);
-	}
-	/* Spans lo..hi-1 become one at lo. */
-	memmove(&l->from[lo + 1], &l->from[hi], sizeof(TimestampTz) * (l->n - hi));
-	memmove(&l->to[lo + 1], &l->to[hi], sizeof(TimestampTz) * (l->n - hi));
-	l->n += 1 - (hi - lo);
-	l->from[lo] = from;
-	l->to[lo] = to;
+	return cmp != 0 ? cmp : x - y;
 }
 
 /*
- * A slot free over all of [start, end), between the syncs already placed
- * on it: the one whose last sync before start ends latest (keeping longer
- * gaps for others), or -1 with *retry the earliest instant at or after
- * start from which one of the slots could take the whole run (the first
- * gap long enough on each line).  Binary search, then a walk of the spans
- * that are too close together.
+ * Group the jobs by destination: dest_of[j] numbers job j's destination
+ * (-1: none), and the jobs of destination d are dest_jobs[dest_off[d] ..
+ * dest_off[d + 1]).
  */
-static int
-find_slot(const Schedule *s, TimestampTz start, TimestampTz end, TimestampTz *retry)
+static void
+index_destinations(Schedule *s)
 {
-	int			best = -1;
-	TimestampTz best_since = DT_NOBEGIN;
-	int64		run = end - start;
+	int			n = 0,
+				ndest = 0;
 
-	*retry = NO_TIME;
-	for (int k = 0; k < s->nslots; k++)
+	s->dest_of = palloc(sizeof(int) * Max(s->njobs, 1));
+	s->dest_jobs = palloc(sizeof(int) * Max(s->njobs, 1));
+	s->dest_off = palloc(sizeof(int) * (s->njobs + 1));
+	for (int j = 0; j < s->njobs; j++)
 	{
-		const SlotLine *l = &s->slots[k];
-		int			i = first_ending_after(l, start);
-		TimestampTz since = i > 0 ? l->to[i - 1] : DT_NOBEGIN;
-		TimestampTz gap;
-
-		if (i == l->n || l->from[i] >= end)
-		{
-			if (best < 0 || since > best_since)
-			{
-				best = k;
-				best_since = since;
-			}
-			continue;
-		}
-		/* Busy over the run: the first gap after span i that holds it. */
-		gap = l->to[i];
-		while (i + 1 < l->n && l->from[i + 1] - gap < run)
-			gap = l->to[++i];
-		*retry = Min(*retry, gap);
+		s->dest_of[j] = -1;
+		if (s->fleet->conn[s->jobs[j].connector].destination != NULL)
+			s->dest_jobs[n++] = j;
 	}
-	return best;
+	qsort_arg(s->dest_jobs, n, sizeof(int), compare_destination, s);
+	for (int k = 0; k < n; k++)
+	{
+		if (k == 0 || strcmp(s->fleet->conn[s->jobs[s->dest_jobs[k - 1]].connector].destination,
+							 s->fleet->conn[s->jobs[s->dest_jobs[k]].connector].destination) != 0)
+			s->dest_off[ndest++] = k;
+		s->dest_of[s->dest_jobs[k]] = ndest - 1;
+	}
+	s->dest_off[ndest] = n;
 }
 
 /* Place one job, its waiting-for predecessors first. */
@@ -249,7 +206,7 @@ place_job(Schedule *s, int j)
 		{
 			TimestampTz first_end;
 
-			if (destination_busy(s, c, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
+			if (destination_busy(s, j, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
 				later = first_end;
 		}
 		if (later != 0)
@@ -258,7 +215,7 @@ place_job(Schedule *s, int j)
 			continue;
 		}
 		/* A slot free for the whole run, between the syncs placed on it. */
-		best_slot = find_slot(s, t, end, &slot_time);
+		best_slot = slots_find(&s->slots, t, end, &slot_time);
 		if (best_slot >= 0)
 			break;
 		t = slot_time;
@@ -269,7 +226,7 @@ place_job(Schedule *s, int j)
 
 	job->start = t;
 	job->end = time_add(t, c->pred.p90_s);
-	slot_take(&s->slots[best_slot], job->start, job->end);
+	slots_take(&s->slots, best_slot, job->start, job->end);
 	job->will_miss = job->end > c->due;
 	if (s->dropped[j])
 		job->action = "give_up";
@@ -326,7 +283,7 @@ place_running(Schedule *s, int j)
 		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
 	}
 	/* Each running sync holds a slot of its own (more than the slots share them). */
-	slot_take(&s->slots[s->nrunning++ % s->nslots], job->start, job->end);
+	slots_take(&s->slots, s->nrunning++ % s->nslots, job->start, job->end);
 	job->will_miss = job->end > c->due;
 	if (s->explain)
 		appendStringInfo(&job->reason, "running since %s%s; predicted end %s, due %s",
@@ -388,14 +345,17 @@ schedule_pass(Schedule *s, const int *order)
 		initStringInfo(&job->reason);
 	}
 	s->nrunning = 0;
-	for (int k = 0; k < s->nslots; k++)
-		s->slots[k].n = 0;
+	slots_reset(&s->slots);
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].running_since != NO_TIME)
 			place_running(s, j);
 	for (int k = 0; k < s->njobs; k++)
+	{
+		/* A pass over a large fleet takes seconds: let it be cancelled. */
+		CHECK_FOR_INTERRUPTS();
 		if (!s->placed[order[k]])
 			place_job(s, order[k]);
+	}
 }
 
 /* Weight of the deadlines the current pass misses. */
@@ -590,7 +550,7 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
 	s.nslots = syncopt_max_concurrent_syncs;
-	s.slots = palloc0(sizeof(SlotLine) * s.nslots);
+	slots_init(&s.slots, s.nslots);
 	for (int i = 0; i < fleet->nconn; i++)
 		s.job_of[i] = -1;
 	for (int k = 0; k < fleet->nconn; k++)
@@ -608,6 +568,8 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	}
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	index_windows(&s);
+	if (syncopt_max_concurrent_per_destination > 0)
+		index_destinations(&s);
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)
