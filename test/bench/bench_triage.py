@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fleet.failure_heldout import REAL_HELD_OUT, RETRY_SAFE  # noqa: E402
 from fleet.failure_heldout2 import REAL_HELD_OUT_2  # noqa: E402
+from fleet.failure_heldout3 import REAL_HELD_OUT_3  # noqa: E402
 from fleet.failure_messages import CATEGORIES, FAMILIES, HELD_OUT, MESSAGES, MORE  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
 from report import replace_section, server_seconds  # noqa: E402
@@ -59,6 +60,20 @@ SESSION_START = {
     "REAL_HELD_OUT_2": {"configuration": (2, 3, 1), "credentials": (3, 0, 0), "permission": (2, 2, 0),
                         "schema_change": (2, 3, 0), "transient": (4, 4, 0), "rate_limit": (3, 0, 0),
                         "destination_outage": (3, 0, 0)},
+}
+# The learned triage as it stood at the start of the third session (commit
+# 66cc154: 41-rule-and-example path of the second session), measured in the
+# third session before any change (bench_triage.py --held-out, commit
+# 9810680): {set: {cause: (right, unknown, harmful)}}.
+THIRD_START = {
+    "REAL_HELD_OUT_3": {"configuration": (3, 3, 0), "credentials": (3, 1, 0), "permission": (5, 0, 0),
+                        "schema_change": (2, 1, 0), "transient": (2, 1, 0), "rate_limit": (3, 0, 0),
+                        "destination_outage": (2, 0, 0)},
+    "REAL_HELD_OUT_2": {"configuration": (2, 2, 1), "credentials": (3, 0, 0), "permission": (2, 1, 0),
+                        "schema_change": (2, 1, 0), "transient": (5, 1, 0), "rate_limit": (3, 0, 0),
+                        "destination_outage": (3, 0, 0)},
+    "REAL_HELD_OUT": {"configuration": (9, 0, 0), "credentials": (4, 0, 0), "permission": (4, 0, 0),
+                      "schema_change": (4, 0, 0), "transient": (9, 0, 0), "rate_limit": (3, 0, 0)},
 }
 # Categories a cause's wording may rightly get, and those a retry may fix.
 GROUP = {"source_outage": "transient", "timeout": "transient"}
@@ -253,7 +268,33 @@ def curve_text(name, curve):
                                 for c, m, n in more) if more else "") + ".")
 
 
+def held_out_only():
+    """--held-out: each held-out set's verdicts now, one line per wording, and the totals (no docs written).
+    How the third session recorded its figures before changing anything."""
+    cluster = Cluster(SETTINGS, databases=(DB,))
+    cluster.start()
+    try:
+        cluster.psql("CREATE EXTENSION syncopt;", DB)
+        for name, wordings in (("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
+                               ("REAL_HELD_OUT", REAL_HELD_OUT)):
+            results = []
+            for cause, entries in wordings.items():
+                for message, _ in entries:
+                    category, retryable, source = after(cluster, message)
+                    results.append((cause, category, retryable))
+                    if name == "REAL_HELD_OUT_3" and "--verbose" in sys.argv:
+                        print(f"  {cause:18} {category:18} {'retry' if retryable else '-':5} {source:8} {message[:60]}")
+            (n, right, unknown, harmful), per = score(results)
+            print(f"{name}: {right} of {n} right, {unknown} unknown, {harmful} harmful; per cause "
+                  + ", ".join(f"{c} {p[1]}/{p[0]} (unknown {p[2]}, harmful {p[3]})" for c, p in per.items()))
+    finally:
+        cluster.destroy()
+
+
 def main():
+    if "--held-out" in sys.argv:
+        held_out_only()
+        return
     cluster = Cluster(SETTINGS, databases=(DB,))
     cluster.start()
     try:
