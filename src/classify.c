@@ -21,6 +21,9 @@
  *	4. the nearest labelled wording when its similarity reaches
  *	   LEARNED_ANSWER_MIN;
  *	5. nothing: 'unknown'.
+ * When steps 3 or 4 name a cause a retry could fix but the first matching
+ * built-in rule is of a cause it cannot fix, that rule answers
+ * (prefer_permanent).
  * An outage is put on the side Airbyte blames when the message carries its
  * failure origin.
  *
@@ -28,12 +31,17 @@
  * a retry can fix (retry_safe_categories), what decided says so (a vendor
  * code; a user's rule; for the rest two signals: a built-in rule and the
  * nearest labelled example both find a retryable cause, or the wording is
- * nearly a labelled example's, LEARNED_ALONE_MIN) and the confidence
- * reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are
- * statements (confidence 1); a labelled example's confidence is its
- * similarity; a built-in rule's is the similarity of the nearest example
- * of the rule's category.  The planner's retry rule and auto mode read
- * only this retryable.
+ * nearly a labelled example's, LEARNED_ALONE_MIN), nothing in the message
+ * reads as a cause a retry cannot fix (prefer_permanent: the first
+ * matching built-in rule is not of such a cause, among them the rule for
+ * limits somebody configured on a statement, and no labelled example of
+ * such a cause is within AMBIGUITY_MARGIN of the verdict's own) and the
+ * confidence reaches
+ * RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are statements
+ * (confidence 1); a labelled example's confidence is its similarity; a
+ * built-in rule's is the similarity of the nearest example of the rule's
+ * category.  The planner's retry rule and auto mode read only this
+ * retryable.
  *
  *-------------------------------------------------------------------------
  */
@@ -74,6 +82,14 @@ PG_FUNCTION_INFO_V1(syncopt_classify_runs);
  * is nearer than the rule's category's nearest example by more than this.
  */
 #define RULE_MARGIN 0.1
+
+/*
+ * A retry needs the nearest example of a cause a retry cannot fix to be
+ * farther than the verdict's own nearest example by at least this: closer
+ * than that, the message reads as either, and an ambiguous verdict is not
+ * retried (chosen by leave-one-out over the corpus, docs/benchmarks.md).
+ */
+#define AMBIGUITY_MARGIN 0.1
 
 /* Columns of classify_failure() and of classify_runs() after its first three. */
 #define CLASSIFICATION_COLUMNS 7
@@ -397,6 +413,53 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
 								(long long) e->id, similarity, clipped(e->message));
 }
 
+/*
+ * Safety by construction, when the verdict is a cause a retry could fix:
+ * if anything in the message reads as a cause a retry cannot fix, that
+ * reading wins, and nothing is retried.  When the first built-in rule that
+ * matches (rule, where it matched) is of such a cause, it answers: the
+ * rules' order states which reading goes first (a configured statement
+ * timeout before a timeout; Google's 403 rate limit before a 403
+ * permission), so a permanent rule that comes first is never outvoted by
+ * a retryable example.  Otherwise a labelled example of such a cause
+ * nearly as near as the verdict's own (within AMBIGUITY_MARGIN) keeps the
+ * category but stops the retry.  The explanation says what argued
+ * against the retry.
+ */
+static void
+prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, const regmatch_t *where,
+				 Classification *out)
+{
+	static const char *const permanent[] = {"credentials", "permission", "schema_change", "configuration"};
+	double		own = learned_category_similarity(triage->corpus, out->category);
+
+	if (rule && !category_retry_safe(rule->category))
+	{
+		const char *first = out->category;
+
+		rule_verdict(rule, input, where, learned_category_similarity(triage->corpus, rule->category), out);
+		out->retryable = false;
+		out->explanation = psprintf("%s, a cause a retry cannot fix, which wins over reading it as %s",
+									out->explanation, first);
+		return;
+	}
+	for (int i = 0; i < (int) lengthof(permanent); i++)
+	{
+		double		other;
+		int			e = learned_category_nearest(triage->corpus, permanent[i], &other);
+
+		if (e >= 0 && other + AMBIGUITY_MARGIN > own)
+		{
+			out->retryable = false;
+			out->explanation = psprintf("%s; it reads almost as much as a %s failure (labelled example %lld, "
+										"similarity %.2f against %.2f), so a person decides before any retry",
+										out->explanation, permanent[i],
+										(long long) triage->corpus->examples[e].id, other, own);
+			return;
+		}
+	}
+}
+
 /* Decide from the message alone (steps 2 to 5 of the file comment). */
 static void
 classify_message(const char *message, const char *vendor, const Triage *triage, Classification *out)
@@ -455,6 +518,8 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 						"no vendor code, rule or labelled example matched", out);
 		return;
 	}
+	if (category_retry_safe(out->category))
+		prefer_permanent(triage, &input, p, &where, out);
 	if (!out->retryable && category_retry_safe(out->category))
 		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
 									"retryable cause, so a person decides before any retry", out->explanation);

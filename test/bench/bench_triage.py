@@ -291,9 +291,30 @@ def held_out_only():
         cluster.destroy()
 
 
+def validate_only():
+    """--validate: leave-one-out over the corpus and the validation split, the figures the method and its
+    thresholds are chosen on (no held-out set is read)."""
+    cluster = Cluster(SETTINGS, databases=(DB,))
+    cluster.start()
+    try:
+        cluster.psql("CREATE EXTENSION syncopt;", DB)
+        corpus = {r[0] for r in cluster.rows("SELECT message FROM syncopt.failure_example", DB)}
+        validation = {cause: [(m, s) for m, s in es if m not in corpus] for cause, es in HELD_OUT.items()}
+        (_, _), ((n, right, unknown, harmful), _) = measure(cluster, validation)[:2]
+        print(f"validation: {right} of {n} right, {unknown} unknown, {harmful} harmful")
+        right, unknown, harmful, retried, safe, total = leave_one_out(cluster)
+        print(f"leave-one-out: {right} of {total} right, {unknown} unknown, {harmful} harmful, "
+              f"{retried} of {safe} retry-safe retried")
+    finally:
+        cluster.destroy()
+
+
 def main():
     if "--held-out" in sys.argv:
         held_out_only()
+        return
+    if "--validate" in sys.argv:
+        validate_only()
         return
     cluster = Cluster(SETTINGS, databases=(DB,))
     cluster.start()
