@@ -60,6 +60,7 @@
 #include "utils/tuplestore.h"
 
 #include "learn.h"
+#include "rule_literals.h"
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
@@ -160,6 +161,7 @@ typedef struct Pattern
 	bool		retryable;
 	char	   *remediation;
 	bool		builtin;
+	RuleLiterals *literals;		/* one of which a match contains; NULL: unknown */
 } Pattern;
 
 /* What classify() reads: the rules and the labelled corpus. */
@@ -173,12 +175,14 @@ typedef struct Triage
 
 /*
  * A message as the rules read it: converted to pg_wchar once, since every
- * rule is matched against the same characters.
+ * rule is matched against the same characters, and lowered once for the
+ * rules' literals (NULL when it has characters outside ASCII).
  */
 typedef struct RuleInput
 {
 	pg_wchar   *chars;
 	int			nchars;
+	char	   *lowered;
 } RuleInput;
 
 typedef struct Classification
@@ -227,6 +231,7 @@ load_patterns(int *npatterns)
 		patterns[i].retryable = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		patterns[i].remediation = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 		patterns[i].builtin = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		patterns[i].literals = rule_literals(text_to_cstring(patterns[i].pattern));
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
@@ -325,7 +330,8 @@ blame_origin(const char *origin, const Triage *triage, Classification *out)
  * message, case-insensitively, or NULL; where it matched goes to *where.
  * Each pattern is compiled once per backend (PostgreSQL's cache of
  * compiled regular expressions) and the message converted once per
- * message, not once per rule.
+ * message, not once per rule; a rule whose literals the message lacks
+ * cannot match and is not run (rule_literals.c).
  */
 static const Pattern *
 matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin,
@@ -340,6 +346,8 @@ matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, 
 		if (p->builtin != builtin)
 			continue;
 		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
+			continue;
+		if (rule_literals_absent(p->literals, input->lowered))
 			continue;
 		re = RE_compile_and_cache(p->pattern, REG_ADVANCED | REG_ICASE, DEFAULT_COLLATION_OID);
 		rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, 1, where, 0);
@@ -475,6 +483,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
 	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
+	input.lowered = rule_literals_lowered(message);
 	p = matching_rule(triage, &input, vendor, false, &where);
 	if (p)
 	{
