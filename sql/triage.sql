@@ -109,6 +109,28 @@ SELECT explanation LIKE '%failure pattern 12 (configuration)%' OR explanation LI
   FROM syncopt.classify_failure('Statement reached its statement or warehouse timeout of 600 second(s) and was canceled.');
 
 ------------------------------------------------------------------------
+-- 4c. A rule runs only on messages that contain one of its literals
+-- (rule_literals.c), and that changes no verdict: upper-case literals and
+-- class escapes match case-insensitively, a message outside ASCII is never
+-- filtered, and a pattern the literal reader does not understand (a back
+-- reference) still runs on every message.  Users' rules, tried first.
+------------------------------------------------------------------------
+INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
+VALUES ('SLOT\s+GONE', 'configuration', false, 'Recreate the slot.', 2),
+       ('(zz|qq)-\1', 'permission', false, 'Grant zz.', 3),
+       ('crème brûlée', 'schema_change', false, 'Dessert.', 4);
+SELECT m, u.pattern AS users_rule
+  FROM (VALUES ('replication slot   gone at 04:00'),
+               ('Replication Slot Gone'),
+               ('Slot gone – café closed'),
+               ('code qq-qq refused'),
+               ('code qq-zz refused'),
+               ('crème brûlée is not a column')) AS v(m)
+ CROSS JOIN LATERAL syncopt.classify_failure(v.m) c
+  LEFT JOIN syncopt.failure_pattern u ON u.pattern_id = c.source_id AND c.source = 'rule' AND NOT u.builtin;
+DELETE FROM syncopt.failure_pattern WHERE NOT builtin AND priority IN (2, 3, 4);
+
+------------------------------------------------------------------------
 -- 5. Bad input changes nothing.
 ------------------------------------------------------------------------
 \set VERBOSITY default

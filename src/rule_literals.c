@@ -9,11 +9,15 @@
  * microseconds a rule on a message of a hundred or so characters.  Most
  * rules cannot match most messages, and a rule's words say so cheaply:
  * "invalid_grant|token (has )?expired" cannot match a message that
- * contains neither "invalid_grant" nor "expired".  rule_literals() reads a
- * pattern and finds such a set of lower-case literals, one of which every
- * match must contain; classify.c runs the rule's regular expression only
- * on messages that contain one, so verdicts are exactly those of running
- * every rule.
+ * contains neither "invalid_grant" nor "expired", and
+ * "(bucket|database).{0,80}(does not exist|not found)" one that lacks
+ * either "bucket" or "database", or both "does not exist" and "not found".
+ * rule_literals() reads a pattern into such requirements: for each of its
+ * top-level alternatives, the clauses (sets of lower-case literals) a
+ * match of it meets, each by containing one of the clause's literals.
+ * classify.c runs the rule's regular expression only on messages that meet
+ * every clause of some alternative, so verdicts are exactly those of
+ * running every rule.
  *
  * The reading is conservative: it understands literals, escaped
  * punctuation, groups, alternation, brackets, '.', class escapes (\d, \S,
@@ -53,7 +57,7 @@ typedef struct Reader
 	bool		failed;
 } Reader;
 
-static Requirement read_alternation(Reader *r);
+static Requirement read_group(Reader *r);
 
 /* A requirement of nothing. */
 static Requirement
@@ -157,7 +161,7 @@ read_atom(Reader *r, char *literal)
 			}
 			r->p += 2;
 		}
-		inner = read_alternation(r);
+		inner = read_group(r);
 		if (*r->p != ')')
 			r->failed = true;
 		else
@@ -247,15 +251,33 @@ read_quantifier(Reader *r, int *least)
 	return true;
 }
 
+/* The requirements that all hold for a match of a sequence. */
+typedef struct Clauses
+{
+	int			n;
+	Requirement *clause;
+} Clauses;
+
+/* Add a requirement that holds to the clauses. */
+static void
+add_clause(Clauses *clauses, Requirement req)
+{
+	if (req.n <= 0)
+		return;
+	clauses->clause = clauses->n == 0 ? palloc(sizeof(Requirement)) :
+		repalloc(clauses->clause, sizeof(Requirement) * (clauses->n + 1));
+	clauses->clause[clauses->n++] = req;
+}
+
 /*
- * Read a sequence of pieces up to '|', ')' or the end: what it requires is
- * the most selective of its runs of literal characters and of its pieces'
- * own requirements, all of which hold for any match of the sequence.
+ * Read a sequence of pieces up to '|', ')' or the end: each run of literal
+ * characters holds for any match of it, and so does each piece's own
+ * requirement unless the piece may be absent.
  */
-static Requirement
+static Clauses
 read_sequence(Reader *r)
 {
-	Requirement best = nothing();
+	Clauses		clauses = {0, NULL};
 	char		run[MAX_LITERAL_LEN + 1];
 	int			runlen = 0;
 
@@ -273,34 +295,39 @@ read_sequence(Reader *r)
 			run[runlen++] = literal;
 			continue;
 		}
-		/* The run ends here: it holds, and so does the piece unless it may be absent. */
 		if (runlen > 0)
-			best = stronger(best, one_literal(run, runlen));
+			add_clause(&clauses, one_literal(run, runlen));
 		runlen = 0;
 		if (least > 0)
-			best = stronger(best, piece);
+			add_clause(&clauses, piece);
 	}
 	if (runlen > 0)
-		best = stronger(best, one_literal(run, runlen));
-	return best;
+		add_clause(&clauses, one_literal(run, runlen));
+	return clauses;
 }
 
-/* Read alternatives up to ')' or the end: one of them holds, so their literals together. */
+/*
+ * Read the alternatives of a group up to ')': one of them holds, so the
+ * most selective requirement of each, all together.
+ */
 static Requirement
-read_alternation(Reader *r)
+read_group(Reader *r)
 {
 	Requirement all = {0, palloc(sizeof(char *) * MAX_LITERALS)};
 
 	for (;;)
 	{
-		Requirement branch = read_sequence(r);
+		Clauses		branch = read_sequence(r);
+		Requirement best = nothing();
 
-		if (r->failed || branch.n < 0 || all.n + branch.n > MAX_LITERALS)
+		for (int i = 0; i < branch.n; i++)
+			best = stronger(best, branch.clause[i]);
+		if (r->failed || best.n < 0 || all.n + best.n > MAX_LITERALS)
 			all.n = -1;
 		else
 		{
-			memcpy(all.s + all.n, branch.s, sizeof(char *) * branch.n);
-			all.n += branch.n;
+			memcpy(all.s + all.n, best.s, sizeof(char *) * best.n);
+			all.n += best.n;
 		}
 		if (r->failed || *r->p != '|')
 			break;
@@ -310,23 +337,39 @@ read_alternation(Reader *r)
 }
 
 /*
- * The literals one of which every match of pattern (an advanced regular
- * expression matched case-insensitively) contains, or NULL when the
- * pattern cannot be read so: then its expression runs on every message.
+ * What a match of pattern (an advanced regular expression matched
+ * case-insensitively) must contain: for one of its top-level alternatives,
+ * one literal of each of that alternative's clauses.  NULL when the
+ * pattern cannot be read so, or an alternative requires nothing: then its
+ * expression runs on every message.
  */
 RuleLiterals *
 rule_literals(const char *pattern)
 {
 	Reader		r = {pattern, false};
-	Requirement req = read_alternation(&r);
-	RuleLiterals *literals;
+	RuleLiterals *literals = palloc0(sizeof(RuleLiterals));
 
-	if (r.failed || *r.p != '\0' || req.n <= 0)
-		return NULL;
-	literals = palloc(sizeof(RuleLiterals));
-	literals->n = req.n;
-	literals->literal = req.s;
-	return literals;
+	for (;;)
+	{
+		Clauses		branch = read_sequence(&r);
+
+		if (r.failed || branch.n == 0)
+			return NULL;
+		literals->branch = literals->nbranches == 0 ? palloc(sizeof(RuleBranch)) :
+			repalloc(literals->branch, sizeof(RuleBranch) * (literals->nbranches + 1));
+		literals->branch[literals->nbranches].nclauses = branch.n;
+		literals->branch[literals->nbranches].clause = palloc(sizeof(RuleClause) * branch.n);
+		for (int i = 0; i < branch.n; i++)
+		{
+			literals->branch[literals->nbranches].clause[i].n = branch.clause[i].n;
+			literals->branch[literals->nbranches].clause[i].literal = branch.clause[i].s;
+		}
+		literals->nbranches++;
+		if (*r.p != '|')
+			break;
+		r.p++;
+	}
+	return *r.p == '\0' ? literals : NULL;
 }
 
 /*
@@ -353,17 +396,29 @@ rule_literals_lowered(const char *message)
 }
 
 /*
- * Whether the lowered message lacks every literal of the rule, so that the
- * rule cannot match it.  False when there is nothing to tell by (no
- * literals, or a message that was not lowered).
+ * Whether the rule cannot match the lowered message: no top-level
+ * alternative has each of its clauses met by a literal of the message.
+ * False when there is nothing to tell by (no literals, or a message that
+ * was not lowered).
  */
 bool
 rule_literals_absent(const RuleLiterals *literals, const char *lowered)
 {
 	if (literals == NULL || lowered == NULL)
 		return false;
-	for (int i = 0; i < literals->n; i++)
-		if (strstr(lowered, literals->literal[i]) != NULL)
+	for (int b = 0; b < literals->nbranches; b++)
+	{
+		const RuleBranch *branch = &literals->branch[b];
+		bool		met = true;
+
+		for (int c = 0; c < branch->nclauses && met; c++)
+		{
+			met = false;
+			for (int i = 0; i < branch->clause[c].n && !met; i++)
+				met = strstr(lowered, branch->clause[c].literal[i]) != NULL;
+		}
+		if (met)
 			return false;
+	}
 	return true;
 }

@@ -12,11 +12,25 @@
 
 #include "postgres.h"
 
-/* Lower-case strings of which every match of a rule contains at least one. */
-typedef struct RuleLiterals
+/* Lower-case strings of which a match contains at least one. */
+typedef struct RuleClause
 {
 	int			n;
 	char	  **literal;
+} RuleClause;
+
+/* One top-level alternative of a rule: a match of it meets all its clauses. */
+typedef struct RuleBranch
+{
+	int			nclauses;
+	RuleClause *clause;
+} RuleBranch;
+
+/* What a match of a rule needs: one of its alternatives' clauses, all of them. */
+typedef struct RuleLiterals
+{
+	int			nbranches;
+	RuleBranch *branch;
 } RuleLiterals;
 
 extern RuleLiterals *rule_literals(const char *pattern);
