@@ -36,12 +36,11 @@
  * matching built-in rule is not of such a cause, among them the rule for
  * limits somebody configured on a statement, and no labelled example of
  * such a cause is within AMBIGUITY_MARGIN of the verdict's own) and the
- * confidence reaches
- * RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are statements
- * (confidence 1); a labelled example's confidence is its similarity; a
- * built-in rule's is the similarity of the nearest example of the rule's
- * category.  The planner's retry rule and auto mode read only this
- * retryable.
+ * confidence reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules
+ * are statements (confidence 1); a labelled example's confidence is its
+ * similarity; a built-in rule's is the similarity of the nearest example
+ * of the rule's category.  The planner's retry rule and auto mode read
+ * only this retryable.
  *
  *-------------------------------------------------------------------------
  */
@@ -161,7 +160,8 @@ typedef struct Pattern
 	bool		retryable;
 	char	   *remediation;
 	bool		builtin;
-	RuleLiterals *literals;		/* one of which a match contains; NULL: unknown */
+	RuleLiterals *literals;		/* what a match needs; NULL: run on every
+								 * message */
 } Pattern;
 
 /* What classify() reads: the rules and the labelled corpus. */
