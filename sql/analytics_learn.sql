@@ -224,8 +224,10 @@ DELETE FROM syncopt.connector;
 -- 4. Failure classification: real vendor messages, vendor codes first.
 -- A retry needs two signals (a built-in rule and the nearest labelled
 -- example both finding a retryable cause) or a vendor code: Salesforce's
--- 24-hour quota and a suspended Snowflake warehouse have the rule only,
--- so a person decides before any retry.
+-- 24-hour quota has the rule only, so a person decides before any retry.
+-- A suspended Snowflake warehouse reads as the labelled warehouse
+-- suspensions (a trial ended, a resource monitor's quota: configuration
+-- since the third round), not as the rule's destination outage.
 ------------------------------------------------------------------------
 SELECT m.message, m.code, c.category, c.retryable
   FROM (VALUES

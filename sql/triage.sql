@@ -90,6 +90,47 @@ SELECT category, retryable, source, explanation
   FROM syncopt.classify_failure('Flux capacitor misaligned on node 3; recalibrate the capacitor', 'FAILURE_WITH_TASK');
 
 ------------------------------------------------------------------------
+-- 4b. Safety by construction (third round): a limit somebody configured
+-- on a statement is configuration and never retried, whatever else the
+-- message resembles (the Snowflake statement timeout of
+-- test/fleet/failure_heldout2.py was read as a retryable timeout before);
+-- a lock wait is contention, but a near-twin of the configured statement
+-- timeout, so it is not retried either; a plain network timeout still is.
+------------------------------------------------------------------------
+SELECT m, category, retryable, source
+  FROM (VALUES ('net.snowflake.client.jdbc.SnowflakeSQLException: Statement reached its statement or warehouse timeout of ''3600'' second(s) and was canceled.'),
+               ('ERROR: canceling statement due to statement timeout'),
+               ('mysqldump: Error 3024: Query execution was interrupted, maximum statement execution time exceeded'),
+               ('ERROR: canceling statement due to lock timeout'),
+               ('java.net.SocketTimeoutException: Read timed out')) AS v(m),
+       LATERAL syncopt.classify_failure(v.m) c;
+-- What argued against the retry is named.
+SELECT explanation LIKE '%failure pattern 12 (configuration)%' OR explanation LIKE 'message matches failure pattern 12 %' AS names_the_limit_rule
+  FROM syncopt.classify_failure('Statement reached its statement or warehouse timeout of 600 second(s) and was canceled.');
+
+------------------------------------------------------------------------
+-- 4c. A rule runs only on messages that contain one of its literals
+-- (rule_literals.c), and that changes no verdict: upper-case literals and
+-- class escapes match case-insensitively, a message outside ASCII is never
+-- filtered, and a pattern the literal reader does not understand (a back
+-- reference) still runs on every message.  Users' rules, tried first.
+------------------------------------------------------------------------
+INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
+VALUES ('SLOT\s+GONE', 'configuration', false, 'Recreate the slot.', 2),
+       ('(zz|qq)-\1', 'permission', false, 'Grant zz.', 3),
+       ('crème brûlée', 'schema_change', false, 'Dessert.', 4);
+SELECT m, u.pattern AS users_rule
+  FROM (VALUES ('replication slot   gone at 04:00'),
+               ('Replication Slot Gone'),
+               ('Slot gone – café closed'),
+               ('code qq-qq refused'),
+               ('code qq-zz refused'),
+               ('crème brûlée is not a column')) AS v(m)
+ CROSS JOIN LATERAL syncopt.classify_failure(v.m) c
+  LEFT JOIN syncopt.failure_pattern u ON u.pattern_id = c.source_id AND c.source = 'rule' AND NOT u.builtin;
+DELETE FROM syncopt.failure_pattern WHERE NOT builtin AND priority IN (2, 3, 4);
+
+------------------------------------------------------------------------
 -- 5. Bad input changes nothing.
 ------------------------------------------------------------------------
 \set VERBOSITY default

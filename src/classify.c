@@ -21,6 +21,9 @@
  *	4. the nearest labelled wording when its similarity reaches
  *	   LEARNED_ANSWER_MIN;
  *	5. nothing: 'unknown'.
+ * When steps 3 or 4 name a cause a retry could fix but the first matching
+ * built-in rule is of a cause it cannot fix, that rule answers
+ * (prefer_permanent).
  * An outage is put on the side Airbyte blames when the message carries its
  * failure origin.
  *
@@ -28,9 +31,13 @@
  * a retry can fix (retry_safe_categories), what decided says so (a vendor
  * code; a user's rule; for the rest two signals: a built-in rule and the
  * nearest labelled example both find a retryable cause, or the wording is
- * nearly a labelled example's, LEARNED_ALONE_MIN) and the confidence
- * reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules are
- * statements (confidence 1); a labelled example's confidence is its
+ * nearly a labelled example's, LEARNED_ALONE_MIN), nothing in the message
+ * reads as a cause a retry cannot fix (prefer_permanent: the first
+ * matching built-in rule is not of such a cause, among them the rule for
+ * limits somebody configured on a statement, and no labelled example of
+ * such a cause is within AMBIGUITY_MARGIN of the verdict's own) and the
+ * confidence reaches RETRY_CONFIDENCE_MIN.  Vendor codes and users' rules
+ * are statements (confidence 1); a labelled example's confidence is its
  * similarity; a built-in rule's is the similarity of the nearest example
  * of the rule's category.  The planner's retry rule and auto mode read
  * only this retryable.
@@ -52,6 +59,7 @@
 #include "utils/tuplestore.h"
 
 #include "learn.h"
+#include "rule_literals.h"
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
@@ -74,6 +82,14 @@ PG_FUNCTION_INFO_V1(syncopt_classify_runs);
  * is nearer than the rule's category's nearest example by more than this.
  */
 #define RULE_MARGIN 0.1
+
+/*
+ * A retry needs the nearest example of a cause a retry cannot fix to be
+ * farther than the verdict's own nearest example by at least this: closer
+ * than that, the message reads as either, and an ambiguous verdict is not
+ * retried (chosen by leave-one-out over the corpus, docs/benchmarks.md).
+ */
+#define AMBIGUITY_MARGIN 0.1
 
 /* Columns of classify_failure() and of classify_runs() after its first three. */
 #define CLASSIFICATION_COLUMNS 7
@@ -144,6 +160,8 @@ typedef struct Pattern
 	bool		retryable;
 	char	   *remediation;
 	bool		builtin;
+	RuleLiterals *literals;		/* what a match needs; NULL: run on every
+								 * message */
 } Pattern;
 
 /* What classify() reads: the rules and the labelled corpus. */
@@ -157,12 +175,14 @@ typedef struct Triage
 
 /*
  * A message as the rules read it: converted to pg_wchar once, since every
- * rule is matched against the same characters.
+ * rule is matched against the same characters, and lowered once for the
+ * rules' literals (NULL when it has characters outside ASCII).
  */
 typedef struct RuleInput
 {
 	pg_wchar   *chars;
 	int			nchars;
+	char	   *lowered;
 } RuleInput;
 
 typedef struct Classification
@@ -211,6 +231,7 @@ load_patterns(int *npatterns)
 		patterns[i].retryable = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		patterns[i].remediation = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
 		patterns[i].builtin = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		patterns[i].literals = rule_literals(text_to_cstring(patterns[i].pattern));
 	}
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
@@ -309,7 +330,8 @@ blame_origin(const char *origin, const Triage *triage, Classification *out)
  * message, case-insensitively, or NULL; where it matched goes to *where.
  * Each pattern is compiled once per backend (PostgreSQL's cache of
  * compiled regular expressions) and the message converted once per
- * message, not once per rule.
+ * message, not once per rule; a rule whose literals the message lacks
+ * cannot match and is not run (rule_literals.c).
  */
 static const Pattern *
 matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin,
@@ -324,6 +346,8 @@ matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, 
 		if (p->builtin != builtin)
 			continue;
 		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
+			continue;
+		if (rule_literals_absent(p->literals, input->lowered))
 			continue;
 		re = RE_compile_and_cache(p->pattern, REG_ADVANCED | REG_ICASE, DEFAULT_COLLATION_OID);
 		rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, 1, where, 0);
@@ -397,6 +421,53 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
 								(long long) e->id, similarity, clipped(e->message));
 }
 
+/*
+ * Safety by construction, when the verdict is a cause a retry could fix:
+ * if anything in the message reads as a cause a retry cannot fix, that
+ * reading wins, and nothing is retried.  When the first built-in rule that
+ * matches (rule, where it matched) is of such a cause, it answers: the
+ * rules' order states which reading goes first (a configured statement
+ * timeout before a timeout; Google's 403 rate limit before a 403
+ * permission), so a permanent rule that comes first is never outvoted by
+ * a retryable example.  Otherwise a labelled example of such a cause
+ * nearly as near as the verdict's own (within AMBIGUITY_MARGIN) keeps the
+ * category but stops the retry.  The explanation says what argued
+ * against the retry.
+ */
+static void
+prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, const regmatch_t *where,
+				 Classification *out)
+{
+	static const char *const permanent[] = {"credentials", "permission", "schema_change", "configuration"};
+	double		own = learned_category_similarity(triage->corpus, out->category);
+
+	if (rule && !category_retry_safe(rule->category))
+	{
+		const char *first = out->category;
+
+		rule_verdict(rule, input, where, learned_category_similarity(triage->corpus, rule->category), out);
+		out->retryable = false;
+		out->explanation = psprintf("%s, a cause a retry cannot fix, which wins over reading it as %s",
+									out->explanation, first);
+		return;
+	}
+	for (int i = 0; i < (int) lengthof(permanent); i++)
+	{
+		double		other;
+		int			e = learned_category_nearest(triage->corpus, permanent[i], &other);
+
+		if (e >= 0 && other + AMBIGUITY_MARGIN > own)
+		{
+			out->retryable = false;
+			out->explanation = psprintf("%s; it reads almost as much as a %s failure (labelled example %lld, "
+										"similarity %.2f against %.2f), so a person decides before any retry",
+										out->explanation, permanent[i],
+										(long long) triage->corpus->examples[e].id, other, own);
+			return;
+		}
+	}
+}
+
 /* Decide from the message alone (steps 2 to 5 of the file comment). */
 static void
 classify_message(const char *message, const char *vendor, const Triage *triage, Classification *out)
@@ -412,6 +483,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
 	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
+	input.lowered = rule_literals_lowered(message);
 	p = matching_rule(triage, &input, vendor, false, &where);
 	if (p)
 	{
@@ -455,6 +527,8 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 						"no vendor code, rule or labelled example matched", out);
 		return;
 	}
+	if (category_retry_safe(out->category))
+		prefer_permanent(triage, &input, p, &where, out);
 	if (!out->retryable && category_retry_safe(out->category))
 		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
 									"retryable cause, so a person decides before any retry", out->explanation);

@@ -353,16 +353,32 @@ learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
 	}
 }
 
+/*
+ * The example of category nearest to the last learned_nearest() message, or
+ * -1 when none shares a feature with it; its similarity goes to
+ * *similarity (0 when none).
+ */
+int
+learned_category_nearest(const LearnedCorpus *corpus, const char *category, double *similarity)
+{
+	int			best = -1;
+
+	for (int i = 0; i < corpus->nexamples; i++)
+		if (corpus->scores[i] > 0 && (best < 0 || corpus->scores[i] > corpus->scores[best]) &&
+			strcmp(corpus->examples[i].category, category) == 0)
+			best = i;
+	*similarity = best < 0 ? 0 : Min(corpus->scores[best], 1.0);
+	return best;
+}
+
 /* The highest similarity of the last learned_nearest() message to an example of category. */
 double
 learned_category_similarity(const LearnedCorpus *corpus, const char *category)
 {
-	double		best = 0;
+	double		similarity;
 
-	for (int i = 0; i < corpus->nexamples; i++)
-		if (corpus->scores[i] > best && strcmp(corpus->examples[i].category, category) == 0)
-			best = corpus->scores[i];
-	return Min(best, 1.0);
+	(void) learned_category_nearest(corpus, category, &similarity);
+	return similarity;
 }
 
 /*

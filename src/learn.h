@@ -48,6 +48,7 @@ typedef struct LearnedMatch
 
 extern LearnedCorpus *learned_corpus_load(void);
 extern void learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match);
+extern int	learned_category_nearest(const LearnedCorpus *corpus, const char *category, double *similarity);
 extern double learned_category_similarity(const LearnedCorpus *corpus, const char *category);
 extern char *learned_wording(const char *message);
 

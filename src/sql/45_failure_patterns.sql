@@ -68,7 +68,23 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
     ('(bigquery|snowflake|redshift|databricks).{0,200}(50[234]|unavailable|could not connect|timed out)'
      '|(50[234]|unavailable|could not connect|timed out).{0,200}(bigquery|snowflake|redshift|databricks)|backenderror',
      NULL, 'destination_outage', true,
-     'The destination warehouse answered that it is unavailable; retry once its service is back.', 55, true);
+     'The destination warehouse answered that it is unavailable; retry once its service is back.', 55, true),
+    -- Before credentials, timeouts and outages (issue 30, third round): a
+    -- limit somebody configured on how long a statement may run, or how
+    -- much it may use, stops the same statement the same way next time
+    -- (PostgreSQL's statement_timeout, idle_in_transaction_session_timeout
+    -- and temp_file_limit, MySQL's max_execution_time, MariaDB's
+    -- max_statement_time, a warehouse's statement timeout): configuration,
+    -- never an automatic retry.  Lock waits are not in it: MySQL and
+    -- PostgreSQL document them as contention a retry resolves.
+    ('statement[ _]timeout|\m(statement|query|warehouse|execution) (timeout|time limit)'
+     '|max(imum)?[ _](statement|execution)[ _]time|execution time exceeded'
+     '|idle[ _-]in[ _-]transaction[ _](session[ _])?timeout|temp_file_limit'
+     '|exceeded the configured|configured (limit|timeout|maximum)',
+     NULL, 'configuration', false,
+     'A limit configured on the source or destination stopped the statement (a statement or query timeout, '
+     'a maximum execution time, a temporary file limit): raise the limit for the connector''s user or make '
+     'the sync''s queries smaller, then re-run; retrying as is stops the same way.', 15, true);
 
 CREATE TRIGGER failure_pattern_protect_builtin
     BEFORE INSERT OR UPDATE OR DELETE ON syncopt.failure_pattern

@@ -1,29 +1,29 @@
 #!/usr/bin/env python3
 """make bench, failure triage part (issue 30): the rules as they stood
 before the learned triage against classify_failure() now, side by side in
-one run, on wordings neither has been tuned on; how many labels a wording
-family needs before it is recognised; classify_runs() on 100,000 failed
-runs, with and without the labelled corpus.
+one run, on wordings neither has been tuned on, with the learned triage as
+it stood at the start of the third session (recorded, THIRD_START); how
+many labels a wording family needs before it is recognised; classify_runs()
+on 100,000 failed runs whose wordings repeat and on runs whose messages all
+differ, with and without the labelled corpus.
 
-Held-out sets: failure_heldout2.REAL_HELD_OUT_2 (41 real wordings written
-in the second triage session before it changed anything: the fresh
-measurement), failure_heldout.REAL_HELD_OUT (41 real wordings written before
-the learned triage; the second session added corpus wordings of the
-families it showed uncovered, so it is no longer fresh) and
-failure_messages.HELD_OUT (18 wordings; the learned triage's method and
-thresholds are chosen on it and on leave-one-out over the corpus, the
-validation split). No held-out wording is in the corpus (checked below);
-the learning curve's labels are rolled back, so they stay held out.
+Held-out sets: failure_heldout3.REAL_HELD_OUT_3 (42 real wordings written in
+the third session before it changed anything: the fresh measurement),
+failure_heldout2.REAL_HELD_OUT_2 and failure_heldout.REAL_HELD_OUT (41 each,
+no longer fresh) and failure_messages.HELD_OUT (the validation split the
+method and thresholds are chosen on, with leave-one-out over the corpus).
+No held-out wording is in the corpus (checked below); the learning curve's
+labels are rolled back, so they stay held out.
 
-"Before" is the 0.1 rule path, reproduced here from syncopt.failure_pattern
-(the built-in rules are unchanged): the first matching rule by priority,
-its category and its retryable, an outage moved to the side Airbyte's
-failure origin names.  It gives the figures measured with the code before
-the change (10 of 41 right, 25 unknown, 5 harmful on REAL_HELD_OUT).  The
-learned triage as it stood at the start of the second session is given by
-its recorded figures (SESSION_START).
+"Rules" is the 0.1 rule path, reproduced here from the eleven built-in
+rules of syncopt.failure_pattern that 0.1 shipped: the first matching one by
+priority, its category and its retryable, an outage moved to the side
+Airbyte's failure origin names.
 
-Writes the "Failure triage" section of docs/benchmarks.md.
+--held-out prints the three sets' figures now (how the third session
+recorded THIRD_START); --validate prints leave-one-out and the validation
+split only.  Without either, writes the "Failure triage" section of
+docs/benchmarks.md.
 """
 
 import os
@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from fleet.failure_heldout import REAL_HELD_OUT, RETRY_SAFE  # noqa: E402
 from fleet.failure_heldout2 import REAL_HELD_OUT_2  # noqa: E402
+from fleet.failure_heldout3 import REAL_HELD_OUT_3  # noqa: E402
 from fleet.failure_messages import CATEGORIES, FAMILIES, HELD_OUT, MESSAGES, MORE  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
 from report import replace_section, server_seconds  # noqa: E402
@@ -50,15 +51,19 @@ DISTINCT = 10_000
 MAX_LABELS = 3
 
 
-# The learned triage as it stood at the start of the second session (commit
-# 1bb4616: nearest example from similarity 0.2, 158-wording corpus), measured
-# in that session before any change: {cause: (right, unknown, harmful)}.
-SESSION_START = {
-    "REAL_HELD_OUT": {"configuration": (8, 1, 0), "credentials": (4, 0, 0), "permission": (4, 0, 0),
-                      "schema_change": (1, 2, 0), "transient": (6, 2, 0), "rate_limit": (3, 0, 0)},
-    "REAL_HELD_OUT_2": {"configuration": (2, 3, 1), "credentials": (3, 0, 0), "permission": (2, 2, 0),
-                        "schema_change": (2, 3, 0), "transient": (4, 4, 0), "rate_limit": (3, 0, 0),
+# The learned triage as it stood at the start of the third session (the code
+# of commit 66cc154, as the second session left it), measured in the third
+# session before any change (bench_triage.py --held-out, commit 9810680):
+# {set: {cause: (right, unknown, harmful)}}.
+THIRD_START = {
+    "REAL_HELD_OUT_3": {"configuration": (3, 3, 0), "credentials": (3, 1, 0), "permission": (5, 0, 0),
+                        "schema_change": (2, 1, 0), "transient": (2, 1, 0), "rate_limit": (3, 0, 0),
+                        "destination_outage": (2, 0, 0)},
+    "REAL_HELD_OUT_2": {"configuration": (2, 2, 1), "credentials": (3, 0, 0), "permission": (2, 1, 0),
+                        "schema_change": (2, 1, 0), "transient": (5, 1, 0), "rate_limit": (3, 0, 0),
                         "destination_outage": (3, 0, 0)},
+    "REAL_HELD_OUT": {"configuration": (9, 0, 0), "credentials": (4, 0, 0), "permission": (4, 0, 0),
+                      "schema_change": (4, 0, 0), "transient": (9, 0, 0), "rate_limit": (3, 0, 0)},
 }
 # Categories a cause's wording may rightly get, and those a retry may fix.
 GROUP = {"source_outage": "transient", "timeout": "transient"}
@@ -71,10 +76,11 @@ def q(s):
 
 
 def before(cluster, message):
-    """(category, retryable) of the 0.1 rule path."""
+    """(category, retryable) of the 0.1 rule path: 0.1's eleven built-in rules (pattern_id 1 to 11; the
+    third session's configured-limit rule, 12, is not one of them)."""
     rows = cluster.rows(f"""
 SELECT p.category, p.retryable FROM syncopt.failure_pattern p
- WHERE p.builtin AND {q(message)} ~* p.pattern ORDER BY p.priority, p.pattern_id LIMIT 1""", DB)
+ WHERE p.builtin AND p.pattern_id <= 11 AND {q(message)} ~* p.pattern ORDER BY p.priority, p.pattern_id LIMIT 1""", DB)
     if not rows:
         return "unknown", False
     category, retryable = rows[0][0], rows[0][1] == "t"
@@ -118,20 +124,20 @@ def measure(cluster, wordings):
 
 
 def table(name, wordings, old, new, sources, start=None):
-    """Markdown lines of one held-out set's comparison; start: SESSION_START's figures for the set."""
+    """Markdown lines of one held-out set's comparison; start: THIRD_START's figures for the set."""
     (ot, oper), (nt, nper) = old, new
     n = ot[0]
     lines = [f"{name} ({n} wordings):", "",
              "| | right | unknown | harmful (not retryable, read as retryable) |", "| --- | --- | --- | --- |",
-             f"| rules before (0.1) | {ot[1]} ({100 * ot[1] / n:.0f}%) | {ot[2]} | {ot[3]} |"]
+             f"| rules before the learned triage (0.1) | {ot[1]} ({100 * ot[1] / n:.0f}%) | {ot[2]} | {ot[3]} |"]
     if start:
         st = [sum(v[i] for v in start.values()) for i in range(3)]
-        lines.append(f"| learned triage at the start of the second session (recorded) | {st[0]} ({100 * st[0] / n:.0f}%) "
+        lines.append(f"| learned triage before this session (recorded) | {st[0]} ({100 * st[0] / n:.0f}%) "
                      f"| {st[1]} | {st[2]} |")
     lines += [f"| learned triage now | **{nt[1]} ({100 * nt[1] / n:.0f}%)** | {nt[2]} | **{nt[3]}** |", ""]
     if start:
-        lines += ["| cause | wordings | right: rules / session start / now | unknown: rules / start / now "
-                  "| harmful: rules / start / now |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| cause | wordings | right: rules / before / now | unknown: rules / before / now "
+                  "| harmful: rules / before / now |", "| --- | --- | --- | --- | --- |"]
         for cause in wordings:
             o, w, t = oper[cause], nper[cause], start[cause]
             lines.append(f"| {cause.replace('_', ' ')} | {o[0]} | {o[1]} / {t[0]} / {w[1]} | {o[2]} / {t[1]} / {w[2]} "
@@ -210,12 +216,18 @@ def learning_curve(cluster, wordings):
 
 
 def timing(cluster):
-    """Server seconds of classify_runs(): RUNS failed runs whose wordings repeat with other digits, and
-    DISTINCT runs whose messages all differ; each with the corpus and with the rules alone."""
+    """Server seconds of classify_runs(): RUNS failed runs whose wordings repeat with other digits, then
+    DISTINCT runs whose messages all differ (inserted after the first are timed, so each measure reads only
+    its own runs); each with the corpus and with the rules alone."""
     wordings = [m for d in (MESSAGES, MORE) for es in d.values() for m, _ in es]
     wordings += [m for es in FAMILIES.values() for m, _, _ in es]
-    wordings += [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2, HELD_OUT) for es in d.values() for m, _ in es]
+    wordings += [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2, REAL_HELD_OUT_3, HELD_OUT) for es in d.values()
+                 for m, _ in es]
     values = ", ".join(q(m) for m in wordings)
+    rules_only = """
+BEGIN;
+ALTER TABLE syncopt.failure_example DISABLE TRIGGER failure_example_protect_builtin;
+DELETE FROM syncopt.failure_example;"""
     cluster.psql(f"""
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
 SELECT 1000 + k, 1 + k % 2, 'c' || k, 'c' || k FROM generate_series(1, 100) k;
@@ -224,23 +236,22 @@ SELECT 1000 + 1 + k % 100, 't' || k, timestamptz '2026-11-01' + k * interval '10
        timestamptz '2026-11-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
        replace(w.m[1 + k % array_length(w.m, 1)], '0', (k % 10)::text), 'api'
   FROM generate_series(1, {RUNS}) k, (SELECT ARRAY[{values}] AS m) w;
+ANALYZE syncopt.sync_run;""", DB)
+    distinct_messages = int(cluster.value("SELECT count(DISTINCT error_message) FROM syncopt.sync_run "
+                                          "WHERE external_run_id LIKE 't%'", DB))
+    repeat = "SELECT * FROM syncopt.classify_runs('2026-11-01')"
+    out = {"repeat": (sorted(server_seconds(cluster, DB, repeat) for _ in range(3))[1],
+                      sorted(server_seconds(cluster, DB, repeat, setup=rules_only) for _ in range(3))[1])}
+    cluster.psql(f"""
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
 SELECT 1000 + 1 + k % 100, 'u' || k, timestamptz '2026-12-01' + k * interval '10 seconds',
        timestamptz '2026-12-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
        w.m[1 + k % array_length(w.m, 1)] || ' (job ' || k || ')', 'api'
   FROM generate_series(1, {DISTINCT}) k, (SELECT ARRAY[{values}] AS m) w;
 ANALYZE syncopt.sync_run;""", DB)
-    rules_only = """
-BEGIN;
-ALTER TABLE syncopt.failure_example DISABLE TRIGGER failure_example_protect_builtin;
-DELETE FROM syncopt.failure_example;"""
-    repeat = "SELECT * FROM syncopt.classify_runs('2026-11-01') WHERE finished_at < '2026-12-01'"
     distinct = "SELECT * FROM syncopt.classify_runs('2026-12-01')"
-    out = {}
-    for name, query, rounds in (("repeat", repeat, 3), ("distinct", distinct, 1)):
-        out[name] = (sorted(server_seconds(cluster, DB, query) for _ in range(rounds))[rounds // 2],
-                     sorted(server_seconds(cluster, DB, query, setup=rules_only) for _ in range(rounds))[rounds // 2])
-    return out, len(wordings)
+    out["distinct"] = (server_seconds(cluster, DB, distinct), server_seconds(cluster, DB, distinct, setup=rules_only))
+    return out, len(wordings), distinct_messages
 
 
 def curve_text(name, curve):
@@ -253,7 +264,63 @@ def curve_text(name, curve):
                                 for c, m, n in more) if more else "") + ".")
 
 
+def held_out_only():
+    """--held-out: each held-out set's verdicts now, one line per wording, and the totals (no docs written).
+    How the third session recorded its figures before changing anything."""
+    cluster = Cluster(SETTINGS, databases=(DB,))
+    cluster.start()
+    try:
+        cluster.psql("CREATE EXTENSION syncopt;", DB)
+        for name, wordings in (("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
+                               ("REAL_HELD_OUT", REAL_HELD_OUT)):
+            results = []
+            for cause, entries in wordings.items():
+                for message, _ in entries:
+                    category, retryable, source = after(cluster, message)
+                    results.append((cause, category, retryable))
+                    if name == "REAL_HELD_OUT_3" and "--verbose" in sys.argv:
+                        print(f"  {cause:18} {category:18} {'retry' if retryable else '-':5} {source:8} {message[:60]}")
+            (n, right, unknown, harmful), per = score(results)
+            print(f"{name}: {right} of {n} right, {unknown} unknown, {harmful} harmful; per cause "
+                  + ", ".join(f"{c} {p[1]}/{p[0]} (unknown {p[2]}, harmful {p[3]})" for c, p in per.items()))
+    finally:
+        cluster.destroy()
+
+
+def validate_only():
+    """--validate: leave-one-out over the corpus and the validation split, the figures the method and its
+    thresholds are chosen on (no held-out set is read)."""
+    cluster = Cluster(SETTINGS, databases=(DB,))
+    cluster.start()
+    try:
+        cluster.psql("CREATE EXTENSION syncopt;", DB)
+        corpus = {r[0] for r in cluster.rows("SELECT message FROM syncopt.failure_example", DB)}
+        validation = {cause: [(m, s) for m, s in es if m not in corpus] for cause, es in HELD_OUT.items()}
+        (_, _), ((n, right, unknown, harmful), _) = measure(cluster, validation)[:2]
+        print(f"validation: {right} of {n} right, {unknown} unknown, {harmful} harmful")
+        right, unknown, harmful, retried, safe, total = leave_one_out(cluster)
+        print(f"leave-one-out: {right} of {total} right, {unknown} unknown, {harmful} harmful, "
+              f"{retried} of {safe} retry-safe retried")
+    finally:
+        cluster.destroy()
+
+
+# Recorded in the third session (test/bench figures not re-measured by this script):
+# leave-one-out before any change of the session (177 examples), and the rule literals' speed-up measured back
+# to back on the same machine: classify_runs() over 10,000 runs (every corpus, held-out and validation wording,
+# then the same with a job number appended), with the code of commit 48d7da8 (every rule's regular expression
+# on every message) and with the literal filter, verdicts compared column by column (identical).
+LOO_BEFORE = (156, 177, 0, 43, 72)
+LITERALS_BEFORE_AFTER = (5.12, 1.10, 10000)
+
+
 def main():
+    if "--held-out" in sys.argv:
+        held_out_only()
+        return
+    if "--validate" in sys.argv:
+        validate_only()
+        return
     cluster = Cluster(SETTINGS, databases=(DB,))
     cluster.start()
     try:
@@ -263,85 +330,122 @@ INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
     (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'lc', 'lc');""", DB)
         corpus = {r[0] for r in cluster.rows("SELECT message FROM syncopt.failure_example", DB)}
-        leaked = [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2) for es in d.values() for m, _ in es if m in corpus]
+        leaked = [m for d in (REAL_HELD_OUT, REAL_HELD_OUT_2, REAL_HELD_OUT_3) for es in d.values() for m, _ in es
+                  if m in corpus]
         if leaked:
             raise SystemExit(f"held-out wordings found in the corpus: {leaked}")
         # HELD_OUT repeats one wording of MORE (ORA-01031): measured without it.
         validation = {cause: [(m, s) for m, s in es if m not in corpus] for cause, es in HELD_OUT.items()}
         version = cluster.value("SELECT version()", DB).split(" on ")[0]
-        fresh_old, fresh_new, fresh_sources = measure(cluster, REAL_HELD_OUT_2)
-        real_old, real_new, real_sources = measure(cluster, REAL_HELD_OUT)
+        sets = {name: measure(cluster, wordings) for name, wordings in
+                (("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
+                 ("REAL_HELD_OUT", REAL_HELD_OUT))}
         val_old, val_new, val_sources = measure(cluster, validation)
         loo = leave_one_out(cluster)
-        fresh_curve = learning_curve(cluster, REAL_HELD_OUT_2)
-        curve = learning_curve(cluster, REAL_HELD_OUT)
-        times, nwordings = timing(cluster)
+        curves = {name: learning_curve(cluster, wordings) for name, wordings in
+                  (("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
+                   ("REAL_HELD_OUT", REAL_HELD_OUT))}
+        times, nwordings, repeat_messages = timing(cluster)
         load = open("/proc/loadavg").read().split()[0]
     finally:
         cluster.destroy()
 
-    n = fresh_new[0][0]
+    def line(name):
+        (_, _), ((n, right, unknown, harmful), _), _ = sets[name]
+        return n, right, unknown, harmful
+
+    n3, r3, u3, h3 = line("REAL_HELD_OUT_3")
+    n2, r2, u2, h2 = line("REAL_HELD_OUT_2")
+    n1, r1, u1, h1 = line("REAL_HELD_OUT")
     lines = ["## Failure triage", "",
              f"Written by `make bench` (test/bench/bench_triage.py), {version}, {os.cpu_count()} cores (load "
-             f"average {load} at the end of the run: absolute times are those of a busy machine). The built-in "
-             "rules as they stood before the learned triage (\"rules before\": first matching rule, its retryable) "
-             "and `classify_failure()` now (users' rules, built-in rules checked against the labelled examples, "
-             "the labelled example the three nearest vote for, then `unknown`; a retry only on two signals or a "
-             "near-identical label), side by side on the same wordings, with the learned triage as it stood at "
-             "the start of the second session (recorded before any change of that session). Harmful: a cause a "
-             "retry cannot fix (credentials, permission, schema or data, configuration) read as retryable.", ""]
-    lines += table("**The fresh measurement.** Real wordings held out in the second session "
-                   "(test/fleet/failure_heldout2.py, REAL_HELD_OUT_2: Fivetran and Stitch documentation, Airbyte, "
-                   "Meltano and Singer issues, BigQuery, Snowflake, Redshift and Salesforce client issues; written "
-                   "and measured before any change of that session, never tuned on)", REAL_HELD_OUT_2,
-                   fresh_old, fresh_new, fresh_sources, SESSION_START["REAL_HELD_OUT_2"])
-    lines += [f"**Below the 80% target on fresh wordings: {fresh_new[0][1]} of {n} right "
-              f"({100 * fresh_new[0][1] / n:.0f}%), {fresh_new[0][2]} unknown, {fresh_new[0][3]} harmful.** "
-              "The misses are families no labelled example covers yet (Salesforce API restrictions, dbt "
-              "transformation errors, Google Ads account states, workload pods, TLS and Mongo socket errors, "
-              "duplicate keys and unparseable timestamps), answered with a near-miss category at low similarity "
-              "or `unknown`; none of those is retried. The harmful one is a Snowflake statement timeout that "
-              "Fivetran documents as fixed only by raising the warehouse's STATEMENT_TIMEOUT_IN_SECONDS "
-              "(labelled configuration before measuring): a timeout rule and PostgreSQL's \"canceling statement "
-              "due to statement timeout\" (labelled timeout in the corpus) both call it retryable. It was "
-              "harmful at the session's start too; it is left as measured, since relabelling from the held-out "
-              "miss would be tuning on it. One label per family closes the misses (the learning curve below).",
-              ""]
-    lines += table("The first held-out set (test/fleet/failure_heldout.py, REAL_HELD_OUT, written before the "
-                   "learned triage; no longer fresh: the second session added corpus wordings of the families its "
-                   "misses showed, from other sources)", REAL_HELD_OUT, real_old, real_new, real_sources,
-                   SESSION_START["REAL_HELD_OUT"])
+             f"average {load} at the end of the run: absolute times are those of a busy machine). Side by side on "
+             "the same wordings: the built-in rules as they stood before the learned triage (\"rules\": first "
+             "matching rule, its retryable), the learned triage as the second session left it (recorded at the "
+             "start of the third session, before any change) and `classify_failure()` now. Harmful: a cause a "
+             "retry cannot fix (credentials, permission, schema or data, configuration) read as retryable.", "",
+             "What the third session changed, each chosen on leave-one-out over the corpus and the validation "
+             "split, never on a held-out set: (1) a built-in rule for limits somebody configured on a statement "
+             "(statement or warehouse timeout, maximum execution or statement time, idle-in-transaction timeout, "
+             "temp_file_limit, \"exceeded the configured\"): configuration, never retried, and PostgreSQL's "
+             "statement timeout and Snowflake's resource-monitor quota relabelled configuration in the corpus; "
+             "(2) safety by construction: when the verdict is a cause a retry could fix but the first matching "
+             "built-in rule is of a cause it cannot fix, that rule answers; when a labelled example of such a "
+             "cause is within 0.1 of the verdict's own, the category stays and nothing is retried; (3) 66 "
+             "labelled wordings from the vendors' own error catalogues and documentation (PostgreSQL, MySQL, SQL "
+             "Server, Oracle, Snowflake, BigQuery, Microsoft Entra, Google, GitHub, Stripe, Meta, Salesforce, "
+             "HubSpot, glibc, libpq; sources in src/sql/46_failure_corpus.sql), none from a page, file or issue a "
+             "held-out set quotes; (4) the rules' literals (below), which change no verdict.", ""]
+    start3 = THIRD_START["REAL_HELD_OUT_3"]
+    lines += table("**The fresh measurement.** The third held-out set (test/fleet/failure_heldout3.py, "
+                   "REAL_HELD_OUT_3: Stitch's error reference, Fivetran and ClickHouse troubleshooting pages, "
+                   "Airbyte, Snowflake JDBC, cloudquery and other public issues; written and measured before any "
+                   "change of the session, never tuned on)", REAL_HELD_OUT_3, *sets["REAL_HELD_OUT_3"][:2],
+                   sets["REAL_HELD_OUT_3"][2], start3)
+    s3 = sum(v[0] for v in start3.values())
+    lines += [f"**Below the 80% target on fresh wordings: {r3} of {n3} right ({100 * r3 / n3:.0f}%), {u3} unknown, "
+              f"{h3} harmful** ({s3} of {n3} before the session). A caveat on freshness: the training wordings were "
+              "chosen by the families the issue names (database prerequisites, OAuth refresh, socket, DNS and TLS "
+              "errors, quotas, warehouse permissions, data that no longer fits, disk quotas, configured limits), "
+              "by the author of the third set, who knew its wordings; no wording or source is shared, but some "
+              "families are (MySQL binary logs purged, TLS certificates not trusted, accounts locked), so this "
+              "figure is likely somewhat better than the next truly fresh set will show.", ""]
+    lines += table("The second held-out set (test/fleet/failure_heldout2.py, REAL_HELD_OUT_2; no longer fresh: "
+                   "the issue and this session's brief named its one harmful wording, the Snowflake statement "
+                   "timeout, and the configured-limit rule was written for that family, from PostgreSQL's, "
+                   "MySQL's and MariaDB's documented limits)", REAL_HELD_OUT_2, *sets["REAL_HELD_OUT_2"][:2],
+                   sets["REAL_HELD_OUT_2"][2], THIRD_START["REAL_HELD_OUT_2"])
+    lines += table("The first held-out set (test/fleet/failure_heldout.py, REAL_HELD_OUT; no longer fresh: the "
+                   "second session added corpus wordings of the families its misses showed)", REAL_HELD_OUT,
+                   *sets["REAL_HELD_OUT"][:2], sets["REAL_HELD_OUT"][2], THIRD_START["REAL_HELD_OUT"])
+    total = n1 + n2 + n3
+    lines += [f"All three sets together: {r1 + r2 + r3} of {total} right "
+              f"({100 * (r1 + r2 + r3) / total:.0f}%), {u1 + u2 + u3} unknown, **{h1 + h2 + h3} harmful** "
+              "(test/integration/test_fleet.py asserts that no wording of a cause a retry cannot fix, in any of "
+              "the three sets, is retried; sql/triage.sql asserts the configured-limit cases).", ""]
     lines += table("The validation split (failure_messages.HELD_OUT less the ORA-01031 wording MORE also holds; the "
                    "learned triage's method and thresholds are chosen on it and on leave-one-out over the corpus)",
                    validation, val_old, val_new, val_sources)
     right, unknown, harmful, retried, safe, total = loo
+    lb = LOO_BEFORE
     lines += [f"Leave-one-out over the {total} built-in labelled wordings (each classified with itself taken out): "
-              f"**{right} right**, {unknown} unknown, {harmful} harmful; {retried} of the {safe} retry-safe ones "
-              "would be retried. How the method was chosen on this split and the one above, in the second "
-              "session: the nearest example from similarity 0.2 gave 149 of 177 and 14 of 17; the three nearest "
-              "voting with their similarities 151 and 16; from similarity 0.15 153 and 17; a word counting twice "
-              "against one 4-gram 156 and 17 (chosen; 0 harmful throughout). Squared similarities as votes keep "
-              "two faint wordings from outvoting a close one (same figures, and \"Internal Server Error, please try "
-              "again\" stays retryable). Five voters, a rule margin of 0.2 or three word counts did no better on "
-              "both; a list of boilerplate words (error, exception, java, ...) did worse.", ""]
+              f"**{right} right ({100 * right / total:.0f}%)**, {unknown} unknown, {harmful} harmful; {retried} of "
+              f"the {safe} retry-safe ones would be retried (before the session: {lb[0]} of {lb[1]} right "
+              f"({100 * lb[0] / lb[1]:.0f}%), {lb[2]} harmful, {lb[3]} of {lb[4]} retried). How the safety rules "
+              "were chosen, on this corpus: switching the category to the permanent example's when one is within "
+              "the margin gave 183 right, keeping the category and only stopping the retry 200; letting any "
+              "matching permanent rule win, rather than the first matching rule, 200 and it read Google's "
+              "\"403 Forbidden: userRateLimitExceeded\" as a permission failure (the rules put the rate limit "
+              "first on purpose); the first-rule guard 201. The margin: 0.05 and 0.1 retried the same (39 of 72 "
+              "on the old corpus), 0.2 eight fewer; 0.1 kept.", ""]
     lines += ["Learning curve: each held-out wording the triage gets wrong, after labels on other members of its "
               "family (the same wording with other numbers and names, as the next failure would read), rolled "
-              "back. " + curve_text("REAL_HELD_OUT_2", fresh_curve) + " " + curve_text("REAL_HELD_OUT", curve), ""]
+              "back. " + " ".join(curve_text(name, curve) for name, curve in curves.items()), ""]
     (rep, rep_rules), (dis, dis_rules) = times["repeat"], times["distinct"]
+    before, after, nruns = LITERALS_BEFORE_AFTER
     lines += [f"`classify_runs()`, server time: over {RUNS:,} failed runs whose {nwordings} wordings repeat with "
-              f"other digits (10 variants each, as a fleet's failures repeat), median of 3, **{rep:.2f} s** with "
-              f"the {len(corpus)}-wording corpus, {rep_rules:.2f} s with the rules alone (corpus emptied in a "
-              "rolled-back transaction); each distinct message and code (and vendor, when a rule is "
-              "vendor-scoped) is classified once per call (up to 49,152 of them). "
-              f"Over {DISTINCT:,} runs whose messages all differ (a job number appended): {dis:.2f} s with the "
-              f"corpus, {dis_rules:.2f} s with the rules alone, {1000 * dis / DISTINCT:.2f} ms a message. A "
-              "profile (perf) of the distinct case: 80% in PostgreSQL's regular expression engine, 18 points of "
-              "it re-running each matching rule for the explanation's matched words; each rule now runs once on "
-              "the message converted once, the expressions compiled once per backend "
-              "(RE_compile_and_cache). Measured back to back in the second session on these 10,000 messages "
-              "(not in this run, whose load differs): 6.5-7.0 s before that change, 4.0-4.5 s after (about 35% "
-              f"less time). 100,000 failures that all read differently would take about {dis * RUNS / DISTINCT:.0f} s: "
-              "the target of a few seconds holds for repeating wordings, not for all-distinct ones.", ""]
+              f"other digits ({repeat_messages:,} distinct messages, as a fleet's failures repeat), median of 3, "
+              f"**{rep:.2f} s** with the {len(corpus)}-wording corpus, {rep_rules:.2f} s with the rules alone "
+              "(corpus emptied in a rolled-back transaction): **the target of a few seconds for 100,000 failed runs "
+              "is met**. The ~8 s the issue quoted for this case was a measuring error of the bench: it timed "
+              "`classify_runs()` from a date that also took in the 10,000 all-distinct runs; each case now reads "
+              f"only its own runs. Over {DISTINCT:,} runs whose messages all differ (a job number appended): "
+              f"{dis:.2f} s with the corpus, {dis_rules:.2f} s with the rules alone, {1000 * dis / DISTINCT:.2f} ms "
+              "a message.", "",
+              "Where a distinct message's time went (perf, third session): about 75% in PostgreSQL's regular "
+              "expression engine, which builds its automaton's states afresh on every call (30 to 100 "
+              "microseconds a rule). Each rule's pattern is now read once for the literals one of which every "
+              "match must contain (src/rule_literals.c: \"invalid_grant|token (has )?expired\" needs "
+              "\"invalid_grant\" or \"expired\"); a rule runs only on messages that contain one, an ASCII "
+              "substring test on the message lowered once. Measured back to back on "
+              f"{nruns:,} runs (every corpus, held-out and validation wording, then with job numbers): "
+              f"{before:.2f} s before, {after:.2f} s after (**{before / after:.1f}x**), the {nruns:,} verdicts "
+              "identical in every column, explanations included. A profile after: about a third still in the "
+              "regular expression engine (the rule that matches must run, and rules whose words appear without a "
+              "match), a sixth the nearest-neighbour scoring, a quarter reading the runs. 100,000 failures that "
+              "all read "
+              f"differently would take about {dis * RUNS / DISTINCT:.0f} s here: **not** a few seconds; that case "
+              "(every message different) is not what fleets produce, but it is not met.", ""]
     replace_section("Failure triage", "\n".join(lines))
     print("\n".join(lines))
 

@@ -206,7 +206,6 @@ MORE = {
         ("Broken pipe (Write failed)", "JDBC client errors"),
         ("java.net.SocketException: Connection reset", "JDBC client errors"),
         ("Deadlock found when trying to get lock; try restarting transaction", "MySQL server error 1213"),
-        ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
         ("java.net.SocketTimeoutException: connect timed out", "JDBC client errors"),
         ("ECONNRESET: socket hang up", "Node.js HTTP client errors"),
         ("The server encountered a temporary error and could not complete your request. Please try again in "
@@ -238,8 +237,6 @@ MORE = {
         ("Resource not accessible by integration", "GitHub API 403 body"),
     ],
     "destination_outage": [
-        ("Warehouse 'LOADING_WH' cannot be resumed because resource monitor 'MONTHLY' has exceeded its quota.",
-         "Snowflake error 000606"),
         ("Failure Origin: destination, Message: [Amazon](500150) Error setting/closing connection: "
          "Connection refused.", "https://github.com/airbytehq/airbyte/issues/26821"),
         ("BigQuery error in load operation: Error processing job: Backend error. Job aborted.",
@@ -260,6 +257,13 @@ MORE = {
          "Redshift (libpq) errors"),
     ],
     "configuration": [
+        # Third round (issue 30): statement_timeout is a limit somebody configured; the same
+        # statement stops the same way until it is raised (45_failure_patterns.sql).
+        ("ERROR: canceling statement due to statement timeout", "PostgreSQL server message 57014"),
+        # Third round (issue 30): a resource monitor's quota holds the warehouse until the quota
+        # resets or is raised, so a retry as is fails the same way: configuration, not an outage.
+        ("Warehouse 'LOADING_WH' cannot be resumed because resource monitor 'MONTHLY' has exceeded its quota.",
+         "Snowflake error 000606"),
         ("No active warehouse selected in the current session. Select an active warehouse with the "
          "'use warehouse' command.", "https://github.com/airbytehq/airbyte/issues/40615"),
         ("Stage 'AIRBYTE.PUBLIC.MY_STAGE' does not exist or not authorized.",

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * rule_literals.h
+ *	  The literals a failure rule's regular expression cannot match without:
+ *	  a cheap test that spares the regular expression engine the messages a
+ *	  rule cannot match (rule_literals.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNCOPT_RULE_LITERALS_H
+#define SYNCOPT_RULE_LITERALS_H
+
+#include "postgres.h"
+
+/* Lower-case strings of which a match contains at least one. */
+typedef struct RuleClause
+{
+	int			n;
+	char	  **literal;
+} RuleClause;
+
+/* One top-level alternative of a rule: a match of it meets all its clauses. */
+typedef struct RuleBranch
+{
+	int			nclauses;
+	RuleClause *clause;
+} RuleBranch;
+
+/* What a match of a rule needs: one of its alternatives' clauses, all of them. */
+typedef struct RuleLiterals
+{
+	int			nbranches;
+	RuleBranch *branch;
+} RuleLiterals;
+
+extern RuleLiterals *rule_literals(const char *pattern);
+extern bool rule_literals_absent(const RuleLiterals *literals, const char *lowered);
+extern char *rule_literals_lowered(const char *message);
+
+#endif							/* SYNCOPT_RULE_LITERALS_H */
