@@ -6461,8 +6461,6 @@ SELECT m, c, o, true, 'syncopt', '2026-12-06 00:00+00' FROM (VALUES
 ) AS v(m, c, o);
 ALTER TABLE syncopt.failure_example ENABLE TRIGGER failure_example_protect_builtin;
 
--- Let the workers, which may be waiting for this extension, start at once.
-SELECT syncopt.wake();
 
 -- h-planrun (issue 34, the planning run at scale): runs and the
 -- candidates' query without JIT, the scorecard's input arrays and the
@@ -6588,3 +6586,6 @@ END
 $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
     'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+
+-- Let the workers, which may be waiting for this extension, start at once.
+SELECT syncopt.wake();
