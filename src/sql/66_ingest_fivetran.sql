@@ -172,6 +172,12 @@ BEGIN
     ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
     WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
 
+    -- The run ends below are matched against the stored runs: no webhook or
+    -- log ingest may decide about these connectors' runs meanwhile.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_items.account_id
+           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
     WITH ends AS (
         SELECT DISTINCT c.connector_id, x.status, x.at,
                CASE WHEN x.status = 'failed' THEN coalesce(
