@@ -111,27 +111,24 @@ $$;
 -- skipped by sync_run's key trigger and its fields are lost, or both rows
 -- are stored under different keys and one sync counts twice.  Called
 -- before the caller's first read of the runs, so that each later statement
--- (READ COMMITTED) sees what the other path committed; the locks are
--- taken in one order (by key) so that two callers do not deadlock on one
--- call's set.
+-- (READ COMMITTED) sees what the other path committed.  The lock is the
+-- connectors' rows (in connector order, so that two callers do not
+-- deadlock on one call's set), not an advisory lock: any role that can
+-- connect may take any advisory lock and would stall ingestion, whereas a
+-- connector row can be locked only by a role that may update it.
 CREATE FUNCTION syncopt.lock_connector_runs(connector_ids bigint[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    key integer;
 BEGIN
-    FOR key IN
-        SELECT DISTINCT pg_catalog.hashint8(u.id)
-          FROM pg_catalog.unnest(connector_ids) AS u(id) WHERE u.id IS NOT NULL
-         ORDER BY 1
-    LOOP
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('syncopt.sync_run'), key);
-    END LOOP;
+    PERFORM FROM syncopt.connector c
+      WHERE c.connector_id = ANY (connector_ids)
+      ORDER BY c.connector_id
+        FOR NO KEY UPDATE;
 END
 $$;
 COMMENT ON FUNCTION syncopt.lock_connector_runs(bigint[]) IS
-    'Takes the transaction-level lock on the runs of each connector given (in one order), so that concurrent ingestion paths merge a run instead of racing to insert it.';
+    'Locks the rows of the connectors given (in one order) until the transaction ends, so that concurrent ingestion paths merge a run instead of racing to insert it.';
 
 -- Fold newly finished runs into connector_stats: counts, failure streak,
 -- EWMA levels, log-linear fit sums and the recent window (src/absorb.c

@@ -6292,21 +6292,18 @@ ALTER TABLE syncopt.failure_example ENABLE TRIGGER failure_example_protect_built
 -- Ingest and partition hardening (h-vendor): begin
 -- Concurrent ingestion paths merge a run instead of racing to insert it
 -- (src/sql/65_ingest_common.sql, lock_connector_runs): the lock, and the
--- three paths that take it.
+-- three paths that take it; a REST task code is cut to fit error_code;
+-- maintain_run_partitions() serialises on sync_run, not on an advisory
+-- lock any role could hold.
 CREATE OR REPLACE FUNCTION syncopt.lock_connector_runs(connector_ids bigint[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    key integer;
 BEGIN
-    FOR key IN
-        SELECT DISTINCT pg_catalog.hashint8(u.id)
-          FROM pg_catalog.unnest(connector_ids) AS u(id) WHERE u.id IS NOT NULL
-         ORDER BY 1
-    LOOP
-        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('syncopt.sync_run'), key);
-    END LOOP;
+    PERFORM FROM syncopt.connector c
+      WHERE c.connector_id = ANY (connector_ids)
+      ORDER BY c.connector_id
+        FOR NO KEY UPDATE;
 END
 $$;
 
@@ -6352,6 +6349,15 @@ BEGIN
                 FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
                WHERE NOT bad ? (e.item ->> 'id'));
 
+    -- The run ends below are matched against the stored runs: no webhook or
+    -- log ingest may decide about these connectors' runs meanwhile.  Taken
+    -- before the connectors' rows are updated, so that the rows are locked
+    -- in one order; a connector this page inserts is not seen by the other
+    -- paths before this transaction ends anyway.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_items.account_id
+           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
     WITH src AS (
         SELECT DISTINCT ON (e.item ->> 'id') e.item
           FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
@@ -6409,16 +6415,10 @@ BEGIN
     ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
     WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
 
-    -- The run ends below are matched against the stored runs: no webhook or
-    -- log ingest may decide about these connectors' runs meanwhile.
-    PERFORM syncopt.lock_connector_runs(ARRAY(
-        SELECT c.connector_id FROM syncopt.connector c
-         WHERE c.account_id = ingest_fivetran_items.account_id
-           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
     WITH ends AS (
         SELECT DISTINCT c.connector_id, x.status, x.at,
                CASE WHEN x.status = 'failed' THEN coalesce(
-                   (SELECT 'task:' || (t.e ->> 'code')
+                   (SELECT 'task:' || left(t.e ->> 'code', 195)   -- error_code holds 200
                       FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
                                                 THEN e.item #> '{status,tasks}' ELSE '[]' END)
                            WITH ORDINALITY AS t(e, i)
@@ -6840,8 +6840,85 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    -- Week starts as UTC wall-clock times, so weeks are 7 days in every time zone.
+    week    timestamp;
+    ahead   timestamp := date_trunc('week', now() AT TIME ZONE 'UTC') + interval '5 weeks';
+    part    text;
+    upper   timestamptz;
+    n       bigint;
+    dropped bigint := 0;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'retention must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('retention is %s.', coalesce(keep::text, 'null')),
+                  HINT = 'Use 0 to keep all history.';
+    END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
+                  HINT = 'It bounds the runs one call drops; the default is 10000.';
+    END IF;
+    -- One maintenance at a time: two would both create the same week.  A
+    -- lock on sync_run itself (ONLY: not its weeks), which ingestion and
+    -- readers do not conflict with and which only syncopt's owner and
+    -- workers may take; an advisory lock can be taken by any role that
+    -- connects, and held, it would stall every purge.
+    LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE;
+
+    week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
+    WHILE week < ahead LOOP
+        part := 'sync_run_' || to_char(week, 'YYYYMMDD');
+        IF to_regclass(format('syncopt.%I', part)) IS NULL THEN
+            -- Filled before it is attached (no trigger fires: the runs keep
+            -- their keys), so the default partition never holds a row of
+            -- an attached week.  Without the identity: from PostgreSQL 18
+            -- partitions share sync_run's, and one brought in may not have
+            -- its own.
+            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL EXCLUDING IDENTITY)', part);
+            EXECUTE format('WITH moved AS (DELETE FROM syncopt.sync_run_default d'
+                           ' WHERE d.started_at >= $1 AND d.started_at < $2 RETURNING d.*)'
+                           ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
+                USING week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC';
+            EXECUTE format('ALTER TABLE syncopt.sync_run ATTACH PARTITION syncopt.%I FOR VALUES FROM (%L) TO (%L)',
+                           part, week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC');
+        END IF;
+        week := week + interval '7 days';
+    END LOOP;
+
+    IF keep = interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    FOR part, upper IN
+        SELECT w.relname, w.upper FROM (
+            SELECT c.relname,
+                   substring(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'syncopt.sync_run'::regclass) w
+         WHERE w.upper <= now() - keep
+         ORDER BY w.upper
+    LOOP
+        EXIT WHEN dropped >= batch_size;
+        EXECUTE format('DELETE FROM syncopt.sync_run_key k USING syncopt.%I r WHERE k.run_id = r.run_id', part);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXECUTE format('DELETE FROM syncopt.anomaly_snapshot a USING syncopt.%I r WHERE a.run_id = r.run_id', part);
+        EXECUTE format('DROP TABLE syncopt.%I', part);
+        dropped := dropped + n;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+
 COMMENT ON FUNCTION syncopt.lock_connector_runs(bigint[]) IS
-    'Takes the transaction-level lock on the runs of each connector given (in one order), so that concurrent ingestion paths merge a run instead of racing to insert it.';
+    'Locks the rows of the connectors given (in one order) until the transaction ends, so that concurrent ingestion paths merge a run instead of racing to insert it.';
 REVOKE ALL ON FUNCTION syncopt.lock_connector_runs(bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION syncopt.lock_connector_runs(bigint[]) TO syncopt_worker;
 

@@ -49,12 +49,14 @@ def q(text):
 class Session:
     """A psql session fed statement by statement, named for pg_stat_activity."""
 
-    def __init__(self, name):
+    def __init__(self, name, role=None):
         self.name = name
         env = dict(os.environ, PGAPPNAME=name)
         self.proc = subprocess.Popen(
             ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + c().conninfo(db()),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        if role is not None:
+            self.send(f"SET ROLE {role};")
 
     def send(self, sql):
         self.proc.stdin.write(sql + "\n")
