@@ -10,6 +10,10 @@ lock.  Each finding's test failed on the code before its fix:
   * The ingest lock of this session (lock_connector_runs) was first an
     advisory lock too: the same outsider could stall a connector's
     webhooks and polls.  It is now the connector's row.
+  * A poll of an account (the collector's, or collect()) took the two-key
+    advisory lock (0x73796e63, account id): the same outsider holding it
+    stalled the account's pollers and made collect() refuse.  It is now a
+    user lock, which no SQL function takes.
   * A vendor's task code of 196 to 200 characters (accepted: codes are
     checked to 200) made 'task:<code>' too long for sync_run.error_code,
     and the whole connections page was refused on every poll.
@@ -109,6 +113,20 @@ class SecurityReviewTests(unittest.TestCase):
         code, out, err = self.run_unblocked(
             webhook(self.account, sync_end("sec_c", "sec_1", "2026-11-20T10:00:00.000Z", "SUCCESSFUL")))
         self.assertEqual((code, out.strip()), (0, "1"), err)
+
+    def test_an_outsider_cannot_stall_an_accounts_polls(self):
+        # An account whose vendor refuses connections (loopback, port 9):
+        # the poll fails at once, saying why, unless the lock stops it.
+        account = c().value(
+            "INSERT INTO syncopt.account (vendor, name, base_url, enabled) "
+            "VALUES ('fivetran', 'security review polls', 'http://127.0.0.1:9', false) RETURNING account_id", db())
+        self.addCleanup(c().psql, f"DELETE FROM syncopt.account WHERE account_id = {account}", db())
+        c().psql(f"SELECT syncopt.set_credentials({account}, 'sec_key', 'sec_api_secret')", db())
+        # The poll lock was the two-key advisory lock (0x73796e63, account).
+        self.hold_advisory_lock(f"1937337955, {account}")
+        code, out, err = self.run_unblocked(f"SELECT count(*) > 0 FROM syncopt.collect({account});")
+        self.assertNotIn("is being polled now", err)
+        self.assertEqual((code, out.strip()), (0, "t"), err)
 
     def test_a_long_vendor_task_code_does_not_refuse_the_page(self):
         code = "x" * 200            # the longest code syncopt accepts
