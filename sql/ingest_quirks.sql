@@ -154,3 +154,4 @@ SELECT count(*) AS shop_hook_runs FROM syncopt.sync_run r JOIN syncopt.connector
  WHERE c.external_id = 'shop_hook';
 
 DROP EXTENSION syncopt CASCADE;
+DROP EXTENSION pgcrypto;

@@ -6,8 +6,9 @@
 -- The expected values are worked out by hand in the comments.
 CREATE EXTENSION syncopt;
 SET client_min_messages = warning;
--- an independent HMAC for the webhook bodies (an earlier file may have left it)
-CREATE EXTENSION IF NOT EXISTS pgcrypto;
+-- an independent HMAC for the webhook bodies (no file leaves it behind:
+-- creating it fails if one did)
+CREATE EXTENSION pgcrypto;
 SET timezone = 'UTC';
 \set VERBOSITY terse
 

@@ -414,11 +414,22 @@ record_outcome(Poll *poll)
 					9, types, args, nulls, NULL, NULL, NULL);
 }
 
-/* The advisory lock tag that makes polls of one account exclusive. */
+/*
+ * The lock tag that makes polls of one account exclusive.  A user lock, not
+ * an advisory one: any role that connects may take any advisory lock
+ * (pg_advisory_lock) and, holding this one, would stall the account's
+ * polls; no SQL function takes a user lock.  pg_locks shows it as
+ * "userlock" (database, key, account id, 2).
+ */
 static void
 poll_lock_tag(LOCKTAG *tag, int64 account_id)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, POLL_LOCK_KEY, (uint32) account_id, 2);
+	tag->locktag_field1 = MyDatabaseId;
+	tag->locktag_field2 = POLL_LOCK_KEY;
+	tag->locktag_field3 = (uint32) account_id;
+	tag->locktag_field4 = 2;
+	tag->locktag_type = LOCKTAG_USERLOCK;
+	tag->locktag_lockmethodid = USER_LOCKMETHOD;
 }
 
 /*

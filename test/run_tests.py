@@ -176,6 +176,15 @@ class TallyResult(unittest.TestResult):
 
     addError = addFailure
 
+    def addSubTest(self, test, subtest, err):
+        # unittest calls neither addSuccess nor addFailure for a test one of
+        # whose subtests failed: without this the test left the tally
+        # silently (neither passed nor failed).
+        if err is not None:
+            where = subtest.id()[len(test.id()):].strip()
+            self.tally.record("integration", f"{self._name(test)} {where}", False,
+                              "".join(traceback.format_exception(*err)) + "\nserver log:\n" + self.cluster.log_tail())
+
     def addExpectedFailure(self, test, err):
         # Neither passed nor failed: a known defect, named where it is marked.
         self.tally.skipped += 1

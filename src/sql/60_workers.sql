@@ -74,8 +74,12 @@ BEGIN
                   DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
                   HINT = 'It bounds the runs one call drops; the default is 10000.';
     END IF;
-    -- One maintenance at a time: two would both create the same week.
-    PERFORM pg_advisory_xact_lock(hashtext('syncopt.maintain_run_partitions'), 0);
+    -- One maintenance at a time: two would both create the same week.  A
+    -- lock on sync_run itself (ONLY: not its weeks), which ingestion and
+    -- readers do not conflict with and which only syncopt's owner and
+    -- workers may take; an advisory lock can be taken by any role that
+    -- connects, and held, it would stall every purge.
+    LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE;
 
     week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
     WHILE week < ahead LOOP

@@ -103,6 +103,33 @@ BEGIN
 END
 $$;
 
+-- Serialise, until the transaction ends, the ingestion paths that write
+-- these connectors' runs: the REST API's run ends, the Platform Connector
+-- log and webhooks.  Each reads the connector's stored runs to decide
+-- whether to merge into one, adopt one under another key or insert a new
+-- one.  Deciding at once, two paths would both insert: the second row is
+-- skipped by sync_run's key trigger and its fields are lost, or both rows
+-- are stored under different keys and one sync counts twice.  Called
+-- before the caller's first read of the runs, so that each later statement
+-- (READ COMMITTED) sees what the other path committed.  The lock is the
+-- connectors' rows (in connector order, so that two callers do not
+-- deadlock on one call's set), not an advisory lock: any role that can
+-- connect may take any advisory lock and would stall ingestion, whereas a
+-- connector row can be locked only by a role that may update it.
+CREATE FUNCTION syncopt.lock_connector_runs(connector_ids bigint[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM syncopt.connector c
+      WHERE c.connector_id = ANY (connector_ids)
+      ORDER BY c.connector_id
+        FOR NO KEY UPDATE;
+END
+$$;
+COMMENT ON FUNCTION syncopt.lock_connector_runs(bigint[]) IS
+    'Locks the rows of the connectors given (in one order) until the transaction ends, so that concurrent ingestion paths merge a run instead of racing to insert it.';
+
 -- Fold newly finished runs into connector_stats: counts, failure streak,
 -- EWMA levels, log-linear fit sums and the recent window (src/absorb.c
 -- gives the formulas).  count_outcomes = false feeds only the durations of

@@ -115,6 +115,15 @@ BEGIN
                 FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
                WHERE NOT bad ? (e.item ->> 'id'));
 
+    -- The run ends below are matched against the stored runs: no webhook or
+    -- log ingest may decide about these connectors' runs meanwhile.  Taken
+    -- before the connectors' rows are updated, so that the rows are locked
+    -- in one order; a connector this page inserts is not seen by the other
+    -- paths before this transaction ends anyway.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_items.account_id
+           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
     WITH src AS (
         SELECT DISTINCT ON (e.item ->> 'id') e.item
           FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
@@ -175,7 +184,7 @@ BEGIN
     WITH ends AS (
         SELECT DISTINCT c.connector_id, x.status, x.at,
                CASE WHEN x.status = 'failed' THEN coalesce(
-                   (SELECT 'task:' || (t.e ->> 'code')
+                   (SELECT 'task:' || left(t.e ->> 'code', 195)   -- error_code holds 200
                       FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
                                                 THEN e.item #> '{status,tasks}' ELSE '[]' END)
                            WITH ORDINALITY AS t(e, i)

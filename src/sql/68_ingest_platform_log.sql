@@ -221,6 +221,13 @@ BEGIN
     INSERT INTO syncopt.connector (account_id, external_id)
     SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
     ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    -- The batch's connectors' runs are read below and merged into: from
+    -- here on no webhook or REST ingest decides about them, and what they
+    -- committed is seen.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_log_batch.account_id
+           AND c.external_id IN (SELECT i.conn FROM unnest(items) i)));
 
     -- Each event's run.  With a sync_id: that id's run, where a sync_start
     -- after the id's sync_end opens another run (keyed sync_id@start); the

@@ -83,6 +83,10 @@ BEGIN
     SELECT c.connector_id INTO conn_id FROM syncopt.connector c
      WHERE c.account_id = ingest_fivetran_webhook.account_id
        AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
+    -- From here on each statement sees the runs the other ingestion paths
+    -- committed for this connector (a start and its end delivered at once
+    -- included): none is deciding about them meanwhile.
+    PERFORM syncopt.lock_connector_runs(ARRAY[conn_id]);
     event_at := (ev ->> 'created')::timestamptz;
     run_key := coalesce(ev ->> 'sync_id',
                         format('webhook:%s:%s', ev ->> 'event',

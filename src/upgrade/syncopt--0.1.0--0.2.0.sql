@@ -6587,5 +6587,663 @@ $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
     'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
 
+-- Ingest and partition hardening (h-vendor): begin
+-- Concurrent ingestion paths merge a run instead of racing to insert it
+-- (src/sql/65_ingest_common.sql, lock_connector_runs): the lock, and the
+-- three paths that take it; a REST task code is cut to fit error_code;
+-- maintain_run_partitions() serialises on sync_run, not on an advisory
+-- lock any role could hold.
+CREATE OR REPLACE FUNCTION syncopt.lock_connector_runs(connector_ids bigint[]) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM syncopt.connector c
+      WHERE c.connector_id = ANY (connector_ids)
+      ORDER BY c.connector_id
+        FOR NO KEY UPDATE;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- Plans per call: a generic plan cached while the tables were small turns
+-- the run lookups into scans as history grows (cost grew with every page).
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    problem   text;
+    touched   integer;
+    new_runs  bigint[];
+    bad       jsonb;
+BEGIN
+    SELECT p INTO problem
+      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+           LATERAL syncopt.fivetran_item_shape_problem(e.item, format(item_path, e.i - 1)) AS p
+     WHERE p IS NOT NULL
+     LIMIT 1;
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
+    END IF;
+    -- {id: problem} of the items that cannot be read, the first problem of each
+    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
+      FROM (SELECT DISTINCT ON (e.item ->> 'id') e.item ->> 'id' AS id, p
+              FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+                   LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+             WHERE p IS NOT NULL
+             ORDER BY e.item ->> 'id', e.i) q;
+    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(items) e(item) WHERE NOT bad ? (e.item ->> 'id')) THEN
+        SELECT p INTO problem
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
+               LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
+         WHERE p IS NOT NULL
+         ORDER BY e.i LIMIT 1;
+        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
+    END IF;
+    PERFORM syncopt.quarantine_items(account_id, 'fivetran connection', items, 'id', bad);
+    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
+                FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+               WHERE NOT bad ? (e.item ->> 'id'));
+
+    -- The run ends below are matched against the stored runs: no webhook or
+    -- log ingest may decide about these connectors' runs meanwhile.  Taken
+    -- before the connectors' rows are updated, so that the rows are locked
+    -- in one order; a connector this page inserts is not seen by the other
+    -- paths before this transaction ends anyway.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_items.account_id
+           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'id') e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+         ORDER BY e.item ->> 'id', e.i DESC
+    ), up AS (
+        INSERT INTO syncopt.connector AS c (
+            account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
+            schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
+            last_failure_at, raw, deleted_at, updated_at, details_at)
+        SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
+               s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
+               s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
+               s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
+               (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
+               s.item, NULL, now(), now()
+          FROM src s
+        ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
+            name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
+            service = excluded.service, schedule_minutes = excluded.schedule_minutes,
+            schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
+            paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
+            last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
+            raw = excluded.raw, deleted_at = NULL, updated_at = now(), details_at = now()
+        WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
+        RETURNING 1)
+    SELECT count(*) INTO touched FROM up;
+
+    -- Tasks and warnings: each list the body gives replaces the stored one.
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'id') c.connector_id, e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+          JOIN syncopt.connector c
+            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
+         ORDER BY e.item ->> 'id', e.i DESC
+    ), lists AS (
+        SELECT s.connector_id, k.kind, s.item #> ARRAY['status', k.field] AS list
+          FROM src s
+         CROSS JOIN (VALUES ('task', 'tasks'), ('warning', 'warnings')) AS k(kind, field)
+         WHERE jsonb_typeof(s.item #> ARRAY['status', k.field]) = 'array'
+    ), listed AS (
+        SELECT DISTINCT ON (l.connector_id, l.kind, t.e ->> 'code')
+               l.connector_id, l.kind, t.e ->> 'code' AS code,
+               left(t.e ->> 'message', 2000) AS message, left(t.e ->> 'details', 2000) AS details
+          FROM lists l, jsonb_array_elements(l.list) WITH ORDINALITY AS t(e, i)
+         ORDER BY l.connector_id, l.kind, t.e ->> 'code', t.i
+    ), gone AS (
+        DELETE FROM syncopt.connector_task x
+         USING lists l
+         WHERE x.connector_id = l.connector_id AND x.kind = l.kind
+           AND NOT EXISTS (SELECT FROM listed n
+                            WHERE n.connector_id = x.connector_id AND n.kind = x.kind AND n.code = x.code)
+    )
+    INSERT INTO syncopt.connector_task AS x (connector_id, kind, code, message, details)
+    SELECT n.connector_id, n.kind, n.code, n.message, n.details FROM listed n
+    ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
+    WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
+
+    WITH ends AS (
+        SELECT DISTINCT c.connector_id, x.status, x.at,
+               CASE WHEN x.status = 'failed' THEN coalesce(
+                   (SELECT 'task:' || left(t.e ->> 'code', 195)   -- error_code holds 200
+                      FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
+                                                THEN e.item #> '{status,tasks}' ELSE '[]' END)
+                           WITH ORDINALITY AS t(e, i)
+                     ORDER BY t.i LIMIT 1),
+                   CASE WHEN e.item #>> '{status,setup_state}' IN ('broken', 'incomplete')
+                        THEN e.item #>> '{status,setup_state}' END) END AS code
+          FROM jsonb_array_elements(items) AS e(item)
+          JOIN syncopt.connector c
+            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
+         CROSS JOIN LATERAL (VALUES ('succeeded', (e.item ->> 'succeeded_at')::timestamptz),
+                                    ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
+         WHERE x.at IS NOT NULL
+    ), ins AS (
+        -- a run already stored is skipped by sync_run's key trigger
+        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
+                                      source, duration_known, error_code)
+        SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
+               'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               e.at, e.at, e.status, 'api', false, e.code
+          FROM ends e
+         WHERE NOT EXISTS (
+                SELECT FROM syncopt.sync_run r
+                 WHERE r.connector_id = e.connector_id AND r.status = e.status
+                   AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
+         ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
+        RETURNING run_id)
+    SELECT array_agg(run_id) INTO new_runs FROM ins;
+
+    PERFORM syncopt.absorb_runs(new_runs);
+    RETURN touched + coalesce(cardinality(new_runs), 0);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_log_batch(account_id bigint, log_schema name,
+                                                  events syncopt.platform_log_event[])
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    items     syncopt.platform_log_item[];
+    runs      syncopt.platform_log_run[];
+    skipped   jsonb;
+    n_orphans bigint;
+    touched   bigint;
+    finished  bigint[];
+    merged    bigint[];
+BEGIN
+    PERFORM FROM syncopt.log_ingest_state s
+      WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema
+        FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema % of account % is not being read', log_schema, account_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call syncopt.ingest_fivetran_log(account_id, log_schema); this is one of its steps.';
+    END IF;
+
+    -- Decode message_data (a JSON string holding JSON is decoded once more)
+    -- and keep the sync events that can be read; count the others by reason.
+    WITH e AS (
+        SELECT e.id, e.ts, e.conn, nullif(btrim(e.sync_id), '') AS sync_id,
+               coalesce(upper(e.event) = 'SEVERE', false) AS severe, e.message_event,
+               nullif(btrim(e.message_data), '') IS NULL AS no_data,
+               -- a SEVERE message that is not JSON is kept as the text it is
+               coalesce(CASE WHEN jsonb_typeof(j2.j) IN ('object', 'array') THEN j2.j ELSE j1.j END,
+                        CASE WHEN upper(e.event) = 'SEVERE'
+                                  AND e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
+                             THEN to_jsonb(nullif(btrim(e.message_data), '')) END) AS data
+          FROM unnest(events) e
+          CROSS JOIN LATERAL (SELECT syncopt.try_jsonb(e.message_data) AS j) j1
+          CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(j1.j) = 'string' THEN syncopt.try_jsonb(j1.j #>> '{}') END AS j) j2
+         WHERE e.message_event IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
+            OR (e.message_event IS NOT NULL AND upper(e.event) = 'SEVERE')
+    ), c AS (
+        SELECT e.*, CASE
+            WHEN e.id IS NULL OR btrim(e.id) = '' THEN 'no_id'
+            WHEN e.conn IS NULL OR btrim(e.conn) = '' THEN 'no_connection'
+            WHEN e.ts IS NULL OR NOT isfinite(e.ts) THEN 'no_time_stamp'
+            WHEN e.message_event IN ('sync_stats', 'records_modified')
+                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
+            WHEN e.message_event = 'sync_end' AND NOT e.no_data
+                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
+            WHEN e.message_event = 'sync_end' AND e.data ->> 'status' IS NOT NULL
+                 AND syncopt.fivetran_end_status(e.data ->> 'status') IS NULL THEN 'unknown_status'
+            WHEN e.message_event = 'records_modified'
+                 AND coalesce(e.data ->> 'count', '') !~ '^[0-9]{1,18}$' THEN 'bad_count'
+        END AS problem
+          FROM e
+    )
+    SELECT (SELECT array_agg(ROW(c.id, c.ts, c.conn, c.sync_id, c.severe, c.message_event, c.data)::syncopt.platform_log_item)
+              FROM c WHERE c.problem IS NULL),
+           (SELECT coalesce(jsonb_object_agg(p.problem, p.n), '{}')
+              FROM (SELECT c.problem, count(*) AS n FROM c WHERE c.problem IS NOT NULL GROUP BY c.problem) p)
+      INTO items, skipped;
+
+    INSERT INTO syncopt.connector (account_id, external_id)
+    SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
+    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    -- The batch's connectors' runs are read below and merged into: from
+    -- here on no webhook or REST ingest decides about them, and what they
+    -- committed is seen.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_log_batch.account_id
+           AND c.external_id IN (SELECT i.conn FROM unnest(items) i)));
+
+    -- Each event's run.  With a sync_id: that id's run, where a sync_start
+    -- after the id's sync_end opens another run (keyed sync_id@start); the
+    -- events before the batch's first such start join the stored run of the
+    -- id they fall in.  Without: the latest sync_start of the connector at or
+    -- before it, else the run the connector still has open.
+    -- The keys are worked out on narrow rows (the event's number n, no
+    -- data), joined back to the events to aggregate.
+    WITH i AS (
+        SELECT i.n, i.id, i.ts, i.sync_id, i.message_event, c.connector_id,
+               row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
+          FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)
+          JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
+    ), stored AS MATERIALIZED (
+        -- The stored runs of the batch's sync_ids: the id's own run and the
+        -- later ones keyed id@start.
+        SELECT g.connector_id, g.sync_id, r.external_run_id, r.started_at, r.finished_at
+          FROM (SELECT DISTINCT i.connector_id, i.sync_id FROM i WHERE i.sync_id IS NOT NULL) g
+          JOIN syncopt.sync_run x ON x.connector_id = g.connector_id AND x.external_run_id = g.sync_id
+          JOIN syncopt.sync_run r ON r.connector_id = g.connector_id AND r.started_at >= x.started_at
+           AND (r.run_id = x.run_id OR left(r.external_run_id, length(g.sync_id) + 1) = g.sync_id || '@')
+    ), b AS (
+        SELECT i.*,
+               max(i.pos) FILTER (WHERE i.message_event = 'sync_end') OVER w AS last_end,
+               max(i.pos) FILTER (WHERE i.message_event = 'sync_start') OVER w AS last_start
+          FROM i
+        WINDOW w AS (PARTITION BY i.connector_id, i.sync_id ORDER BY i.pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), fall AS (
+        -- The stored run each event falls in: the latest started at or
+        -- before it, else the first.
+        SELECT DISTINCT ON (b.connector_id, b.sync_id, b.pos) b.connector_id, b.sync_id, b.pos,
+               s.external_run_id, s.finished_at
+          FROM b JOIN stored s ON s.connector_id = b.connector_id AND s.sync_id = b.sync_id
+         ORDER BY b.connector_id, b.sync_id, b.pos, s.started_at <= b.ts DESC,
+                  CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST, s.started_at
+    ), o AS (
+        SELECT b.*, f.external_run_id AS stored_run,
+               b.sync_id IS NOT NULL AND b.message_event = 'sync_start'
+               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(f.finished_at < b.ts, false)
+                        ELSE coalesce(b.last_end > b.last_start, b.last_end IS NOT NULL) END AS opens
+          FROM b LEFT JOIN fall f USING (connector_id, sync_id, pos)
+    ), k AS (
+        SELECT o.*,
+               count(*) FILTER (WHERE o.opens) OVER w AS segment,
+               max(o.ts) FILTER (WHERE o.opens) OVER w AS opened_at,
+               max(o.ts) FILTER (WHERE o.message_event = 'sync_start' AND o.sync_id IS NULL)
+                   OVER (PARTITION BY o.connector_id ORDER BY o.ts, o.id ROWS UNBOUNDED PRECEDING) AS started_nosync
+          FROM o
+        WINDOW w AS (PARTITION BY o.connector_id, o.sync_id ORDER BY o.pos ROWS UNBOUNDED PRECEDING)
+    ), keyed AS (
+        SELECT k.n, k.connector_id,
+               CASE WHEN k.sync_id IS NULL THEN
+                        coalesce('log:' || to_char(k.started_nosync AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                 (SELECT r.external_run_id FROM syncopt.sync_run r
+                                   WHERE r.connector_id = k.connector_id AND r.status = 'running'
+                                     AND r.source = 'platform_log' AND r.started_at <= k.ts
+                                   ORDER BY r.started_at DESC LIMIT 1))
+                    WHEN k.segment = 0 THEN coalesce(k.stored_run, k.sync_id)
+                    ELSE k.sync_id || '@' || to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+               END AS ext
+          FROM k
+    ), agg AS (
+        SELECT x.connector_id, x.ext,
+               min(k.ts) FILTER (WHERE k.message_event = 'sync_start') AS started_at,
+               max(k.ts) FILTER (WHERE k.message_event = 'sync_end') AS finished_at,
+               syncopt.fivetran_end_status((array_agg(k.data ->> 'status' ORDER BY k.ts DESC)
+                                            FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
+               (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
+                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
+               (array_agg(syncopt.fivetran_end_code(k.data ->> 'status', k.data ->> 'taskType')
+                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS code,
+               max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
+                                                             AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
+               max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
+                   FILTER (WHERE k.message_event = 'sync_stats'
+                             AND coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb',
+                                          k.data ->> 'extract_volume_mb') ~ '^[0-9]+(\.[0-9]+)?$') AS mb,
+               sum((k.data ->> 'count')::bigint) FILTER (WHERE k.message_event = 'records_modified') AS rows,
+               left(string_agg(coalesce(k.data ->> 'message', k.data ->> 'reason', k.data #>> '{}', '(no message)'), '; '
+                               ORDER BY k.ts) FILTER (WHERE k.severe), 2000) AS severe
+          FROM keyed x
+          JOIN unnest(items) WITH ORDINALITY k(id, ts, conn, sync_id, severe, message_event, data, n) ON k.n = x.n
+         WHERE x.ext IS NOT NULL
+         GROUP BY x.connector_id, x.ext
+    )
+    -- A sync_end without a status (Fivetran's own seeds have them) is failed
+    -- when the run left a SEVERE error, else succeeded; the end's reason is
+    -- the error of a run that did not succeed and has no SEVERE message.
+    SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
+           (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
+                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END),
+                                 CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.code END
+                                )::syncopt.platform_log_run)
+              FROM (SELECT a.*,
+                           CASE WHEN a.finished_at IS NULL THEN 'running'
+                                WHEN a.end_status IS NOT NULL THEN a.end_status
+                                WHEN a.severe IS NOT NULL OR r.error_message IS NOT NULL THEN 'failed'
+                                ELSE 'succeeded' END AS status
+                      FROM agg a
+                      LEFT JOIN syncopt.sync_run r ON r.connector_id = a.connector_id AND r.external_run_id = a.ext) s)
+      INTO n_orphans, runs;
+    skipped := skipped || jsonb_build_object('outside_sync', n_orphans);
+
+    -- A run the REST API saw only by its end becomes this richer run.
+    WITH pairs AS (
+        SELECT DISTINCT ON (a.run_id) a.run_id, l.ext
+          FROM unnest(runs) l
+          JOIN syncopt.sync_run a
+            ON a.connector_id = l.connector_id AND a.source = 'api' AND a.status = l.status
+           AND a.finished_at BETWEEN l.finished_at - interval '2 minutes' AND l.finished_at + interval '2 minutes'
+         WHERE l.finished_at IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sync_run e
+                            WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
+         ORDER BY a.run_id, abs(extract(epoch FROM a.finished_at - l.finished_at))
+    ), one AS (
+        SELECT DISTINCT ON (p.ext) p.* FROM pairs p ORDER BY p.ext, p.run_id
+    )
+    UPDATE syncopt.sync_run r SET external_run_id = one.ext, source = 'platform_log'
+      FROM one WHERE r.run_id = one.run_id;
+
+    WITH old AS (
+        SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
+          JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
+    ), x AS (
+        SELECT l.connector_id, l.ext,
+               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at) AS started_at,
+               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint AS bytes,
+               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL AS duration_known
+          FROM unnest(runs) l
+    -- Stored runs are updated, new ones inserted (sync_run is partitioned,
+    -- so no ON CONFLICT: its key trigger skips a run stored meanwhile).
+    ), upd AS (
+        UPDATE syncopt.sync_run r SET
+            started_at = CASE WHEN NOT r.duration_known AND x.duration_known THEN coalesce(x.started_at, r.started_at)
+                              ELSE least(r.started_at, x.started_at) END,
+            finished_at = coalesce(x.finished_at, r.finished_at),
+            status = CASE WHEN x.finished_at IS NOT NULL THEN x.status ELSE r.status END,
+            rows = CASE WHEN r.rows IS NULL THEN x.rows WHEN x.rows IS NULL THEN r.rows
+                        ELSE r.rows + x.rows END,
+            bytes = coalesce(x.bytes, r.bytes),
+            error_message = coalesce(x.error_message, r.error_message),
+            error_code = coalesce(x.error_code, r.error_code),
+            duration_known = r.duration_known OR x.duration_known,
+            ingested_at = now()
+          FROM x WHERE r.connector_id = x.connector_id AND r.external_run_id = x.ext
+        RETURNING r.run_id, r.status, r.duration_known
+    ), ins AS (
+        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
+                                           rows, bytes, error_message, error_code, duration_known, source)
+        SELECT x.connector_id, x.ext, x.started_at, x.finished_at, x.status, x.rows, x.bytes,
+               x.error_message, x.error_code, x.duration_known, 'platform_log'
+          FROM x
+         WHERE x.started_at IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = x.connector_id AND e.external_run_id = x.ext)
+        RETURNING r.run_id, r.status, r.duration_known
+    ), up AS (
+        SELECT * FROM upd UNION ALL SELECT * FROM ins)
+    SELECT count(*),
+           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
+           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'
+                                          AND up.duration_known AND NOT old.duration_known)
+      INTO touched, finished, merged
+      FROM up LEFT JOIN old USING (run_id);
+
+    PERFORM syncopt.absorb_runs(finished, true);
+    PERFORM syncopt.absorb_runs(merged, false);
+    PERFORM syncopt.log_ingest_count_skipped(account_id, log_schema, skipped);
+    UPDATE syncopt.log_ingest_state s SET runs_touched = s.runs_touched + touched
+     WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema;
+    RETURN touched;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_webhook(account_id bigint, body text, signature text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    secret   text;
+    ev       jsonb;
+    problem  text;
+    conn_id  bigint;
+    run      syncopt.sync_run;
+    event_at timestamptz;
+    end_status text;
+    new_run_id bigint;
+    run_key  text;          -- sync_id, or (older payloads) event and time
+BEGIN
+    PERFORM syncopt.ingest_account(account_id, 'fivetran');
+    SELECT s.webhook_secret INTO secret FROM syncopt.account_secret s
+     WHERE s.account_id = ingest_fivetran_webhook.account_id;
+    IF secret IS NULL THEN
+        RAISE EXCEPTION 'account % has no webhook secret', account_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Set the secret the webhook was created with: syncopt.set_webhook_secret(account_id, secret).';
+    END IF;
+    IF body IS NULL OR signature IS NULL OR NOT syncopt.verify_signature(secret, body, btrim(signature)) THEN
+        RAISE EXCEPTION 'webhook signature does not match'
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'X-Fivetran-Signature-256 must be the hex HMAC-SHA256 of the raw body under the webhook secret. Nothing was stored.',
+                  HINT = 'Pass the body exactly as received (no re-encoding) and the header value unchanged.';
+    END IF;
+
+    ev := syncopt.try_jsonb(body);
+    problem := CASE WHEN jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
+                    ELSE syncopt.json_field_problem(ev -> 'event', 'string', false, 'event') END;
+    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') THEN
+        problem := coalesce(
+            syncopt.json_field_problem(ev -> 'sync_id', 'string', true, 'sync_id'),
+            CASE WHEN btrim(ev ->> 'sync_id') = '' THEN 'field "sync_id" is empty' END,
+            syncopt.json_field_problem(coalesce(ev -> 'connector_id', ev -> 'connection_id'), 'string', false,
+                                       'connector_id'),
+            syncopt.json_field_problem(ev -> 'created', 'timestamp', false, 'created'),
+            CASE WHEN ev ->> 'event' = 'sync_end' THEN coalesce(
+                syncopt.json_field_problem(ev -> 'data', 'object', false, 'data'),
+                syncopt.json_field_problem(ev #> '{data,status}', 'string', false, 'data.status'),
+                CASE WHEN syncopt.fivetran_end_status(ev #>> '{data,status}') IS NULL
+                     THEN format('field "data.status" has unknown value %s', ev #> '{data,status}') END) END);
+    END IF;
+    IF problem IS NOT NULL THEN
+        PERFORM syncopt.ingest_reject('Fivetran webhook', problem);
+    END IF;
+    -- The test event, and event types syncopt does not use.
+    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') THEN
+        RETURN 0;
+    END IF;
+
+    INSERT INTO syncopt.connector AS c (account_id, external_id, name, service, group_id, destination_id)
+    VALUES (account_id, coalesce(ev ->> 'connector_id', ev ->> 'connection_id'),
+            coalesce(ev ->> 'connector_name', ev ->> 'connection_name'), ev ->> 'connector_type',
+            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'),
+            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'))
+    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
+     WHERE c.account_id = ingest_fivetran_webhook.account_id
+       AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
+    -- From here on each statement sees the runs the other ingestion paths
+    -- committed for this connector (a start and its end delivered at once
+    -- included): none is deciding about them meanwhile.
+    PERFORM syncopt.lock_connector_runs(ARRAY[conn_id]);
+    event_at := (ev ->> 'created')::timestamptz;
+    run_key := coalesce(ev ->> 'sync_id',
+                        format('webhook:%s:%s', ev ->> 'event',
+                               to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
+    IF ev ? 'sync_id' AND jsonb_typeof(ev -> 'sync_id') = 'string' THEN
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.external_run_id = run_key FOR UPDATE;
+    ELSIF ev ->> 'event' = 'sync_start' THEN
+        -- without sync_id, the same start delivered again
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id AND r.started_at = event_at FOR UPDATE;
+    ELSE
+        -- without sync_id, the run this end closes: the same end delivered
+        -- again, else the newest run still running that began before it
+        SELECT * INTO run FROM syncopt.sync_run r
+         WHERE r.connector_id = conn_id
+           AND ((r.status <> 'running' AND r.finished_at = event_at)
+                OR (r.status = 'running' AND r.started_at <= event_at))
+         ORDER BY r.status <> 'running' DESC, r.started_at DESC LIMIT 1 FOR UPDATE;
+    END IF;
+
+    IF ev ->> 'event' = 'sync_start' THEN
+        IF run.run_id IS NULL THEN
+            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
+            VALUES (conn_id, run_key, event_at, 'running', 'webhook');
+            RETURN 1;
+        ELSIF NOT run.duration_known AND event_at <= run.finished_at THEN
+            -- the end arrived first; now its duration is known
+            UPDATE syncopt.sync_run r SET started_at = event_at, duration_known = true, ingested_at = now()
+             WHERE r.run_id = run.run_id;
+            PERFORM syncopt.absorb_runs(ARRAY[run.run_id], false);
+            RETURN 1;
+        END IF;
+        RETURN 0;               -- a repeated delivery
+    END IF;
+
+    end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
+    IF run.run_id IS NULL THEN
+        -- The REST API may have seen this run's end already.
+        UPDATE syncopt.sync_run r
+           SET external_run_id = run_key, source = 'webhook',
+               error_message = coalesce(CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                                        r.error_message),
+               error_code = coalesce(syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
+                                     r.error_code)
+         WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
+                            WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
+                              AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
+                            ORDER BY abs(extract(epoch FROM a.finished_at - event_at)) LIMIT 1)
+        RETURNING r.run_id INTO new_run_id;
+        IF new_run_id IS NOT NULL THEN
+            RETURN 1;
+        END IF;
+        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
+                                      error_message, error_code, duration_known, source)
+        VALUES (conn_id, run_key, event_at, event_at, end_status,
+                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'), false, 'webhook')
+        RETURNING sync_run.run_id INTO new_run_id;
+        PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
+        RETURN 1;
+    ELSIF run.status = 'running' THEN
+        UPDATE syncopt.sync_run r
+           SET finished_at = greatest(event_at, r.started_at), status = end_status,
+               error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+               error_code = syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
+               ingested_at = now()
+         WHERE r.run_id = run.run_id;
+        PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);
+        RETURN 1;
+    END IF;
+    RETURN 0;                   -- a repeated delivery
+END
+$$;
+
+CREATE OR REPLACE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    -- Week starts as UTC wall-clock times, so weeks are 7 days in every time zone.
+    week    timestamp;
+    ahead   timestamp := date_trunc('week', now() AT TIME ZONE 'UTC') + interval '5 weeks';
+    part    text;
+    upper   timestamptz;
+    n       bigint;
+    dropped bigint := 0;
+BEGIN
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'retention must not be negative'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('retention is %s.', coalesce(keep::text, 'null')),
+                  HINT = 'Use 0 to keep all history.';
+    END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
+                  HINT = 'It bounds the runs one call drops; the default is 10000.';
+    END IF;
+    -- One maintenance at a time: two would both create the same week.  A
+    -- lock on sync_run itself (ONLY: not its weeks), which ingestion and
+    -- readers do not conflict with and which only syncopt's owner and
+    -- workers may take; an advisory lock can be taken by any role that
+    -- connects, and held, it would stall every purge.
+    LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE;
+
+    week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
+    WHILE week < ahead LOOP
+        part := 'sync_run_' || to_char(week, 'YYYYMMDD');
+        IF to_regclass(format('syncopt.%I', part)) IS NULL THEN
+            -- Filled before it is attached (no trigger fires: the runs keep
+            -- their keys), so the default partition never holds a row of
+            -- an attached week.  Without the identity: from PostgreSQL 18
+            -- partitions share sync_run's, and one brought in may not have
+            -- its own.
+            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL EXCLUDING IDENTITY)', part);
+            EXECUTE format('WITH moved AS (DELETE FROM syncopt.sync_run_default d'
+                           ' WHERE d.started_at >= $1 AND d.started_at < $2 RETURNING d.*)'
+                           ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
+                USING week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC';
+            EXECUTE format('ALTER TABLE syncopt.sync_run ATTACH PARTITION syncopt.%I FOR VALUES FROM (%L) TO (%L)',
+                           part, week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC');
+        END IF;
+        week := week + interval '7 days';
+    END LOOP;
+
+    IF keep = interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    FOR part, upper IN
+        SELECT w.relname, w.upper FROM (
+            SELECT c.relname,
+                   substring(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'syncopt.sync_run'::regclass) w
+         WHERE w.upper <= now() - keep
+         ORDER BY w.upper
+    LOOP
+        EXIT WHEN dropped >= batch_size;
+        EXECUTE format('DELETE FROM syncopt.sync_run_key k USING syncopt.%I r WHERE k.run_id = r.run_id', part);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        EXECUTE format('DELETE FROM syncopt.anomaly_snapshot a USING syncopt.%I r WHERE a.run_id = r.run_id', part);
+        EXECUTE format('DROP TABLE syncopt.%I', part);
+        dropped := dropped + n;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+
+COMMENT ON FUNCTION syncopt.lock_connector_runs(bigint[]) IS
+    'Locks the rows of the connectors given (in one order) until the transaction ends, so that concurrent ingestion paths merge a run instead of racing to insert it.';
+REVOKE ALL ON FUNCTION syncopt.lock_connector_runs(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION syncopt.lock_connector_runs(bigint[]) TO syncopt_worker;
+
+-- sync_run's weekly partitions, made now rather than by the collector's
+-- next purge, with the runs the conversion above put in the default
+-- partition moved into their weeks.  With the retention configured
+-- (90 days when the library's setting is not there); no week exists yet,
+-- so nothing is dropped.  Tables made by an extension's script belong to
+-- the extension, and pg_dump leaves an extension's tables out: the weeks
+-- are handed back, as those the collector makes are, so that they and
+-- their runs are dumped.
+SELECT syncopt.maintain_run_partitions(
+    coalesce(pg_catalog.current_setting('syncopt.history_retention', true), '90 days')::interval);
+DO $weeks$
+DECLARE
+    week regclass;
+BEGIN
+    FOR week IN
+        SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+         WHERE i.inhparent OPERATOR(pg_catalog.=) 'syncopt.sync_run'::regclass
+           AND i.inhrelid OPERATOR(pg_catalog.<>) 'syncopt.sync_run_default'::regclass
+    LOOP
+        EXECUTE pg_catalog.format('ALTER EXTENSION syncopt DROP TABLE %s', week);
+    END LOOP;
+END
+$weeks$;
+-- Ingest and partition hardening (h-vendor): end
+
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();

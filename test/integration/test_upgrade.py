@@ -73,6 +73,21 @@ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'unknown' WHERE reason = 'upgr
 """
 
 
+# Where the runs are after the update (sync_run's weeks are named
+# sync_run_YYYYMMDD by their Monday, UTC).
+PLACEMENT = """
+SELECT 'run_now', tableoid::regclass::text FROM syncopt.sync_run WHERE external_run_id = 'run_now'
+UNION ALL
+SELECT 'left in default', count(*)::text FROM syncopt.sync_run_default d
+ WHERE to_regclass(format('syncopt.sync_run_%s',
+                          to_char(date_trunc('week', d.started_at AT TIME ZONE 'UTC'), 'YYYYMMDD'))) IS NOT NULL
+UNION ALL
+SELECT 'weeks of the extension', count(*)::text FROM pg_inherits i JOIN pg_depend d
+    ON d.classid = 'pg_class'::regclass AND d.objid = i.inhrelid AND d.deptype = 'e'
+ WHERE i.inhparent = 'syncopt.sync_run'::regclass AND i.inhrelid <> 'syncopt.sync_run_default'::regclass;
+"""
+
+
 def cluster():
     return integration.CLUSTER
 
@@ -120,16 +135,32 @@ class UpgradeTests(unittest.TestCase):
         # Whatever happens here, the tests after this one get a fresh install.
         self.addCleanup(c.psql, "DROP EXTENSION IF EXISTS syncopt CASCADE; CREATE EXTENSION syncopt", db())
         c.psql(FILL, db())
+        # A run of this week: its week is made by the update whatever the
+        # retention and the date the test runs on.
+        c.psql("INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source) "
+               "SELECT connector_id, 'run_now', now(), now(), 'succeeded', 'api' FROM syncopt.connector "
+               "WHERE external_id = 'up_1'", db())
         columns = table_columns()
         self.assertIn("fivetran_sync_ai_logs", columns)
 
         # The workers keep writing (alerts, collector state): the rows are
         # compared before and after the update inside one snapshot.
         digests = digest_sql(columns)
+        # Where the runs are is read in the update's own transaction, before
+        # the collector's purge could make any week.
         out = c.rows(f"BEGIN ISOLATION LEVEL REPEATABLE READ; {digests} "
-                     f"ALTER EXTENSION syncopt UPDATE TO '{new}'; {digests} COMMIT;", db())
-        self.assertEqual(len(out), 2 * len(columns))
-        before, after = out[:len(columns)], out[len(columns):]
+                     f"ALTER EXTENSION syncopt UPDATE TO '{new}'; {digests} {PLACEMENT} COMMIT;", db())
+        self.assertEqual(len(out), 2 * len(columns) + 3)
+        before, after = out[:len(columns)], out[len(columns):2 * len(columns)]
+        placement = dict(out[2 * len(columns):])
+        # The update made the weeks and moved the runs into them: this
+        # week's run is in its week, and no run is left in the default
+        # partition for a week that exists.
+        self.assertEqual(placement["run_now"], "syncopt.sync_run_" + c.value(
+            "SELECT to_char(date_trunc('week', now() AT TIME ZONE 'UTC'), 'YYYYMMDD')", db()))
+        self.assertEqual(placement["left in default"], "0")
+        # The weeks are not the extension's (pg_dump would leave them out).
+        self.assertEqual(placement["weeks of the extension"], "0")
         self.assertIn(("fivetran_sync_ai_logs", "8:"), [(t, d[:2]) for t, d in before])
         for (table, old_digest), (_, new_digest) in zip(before, after):
             self.assertEqual(new_digest, old_digest, f"rows of syncopt.{table} changed in the update")
