@@ -440,11 +440,16 @@ BEGIN
         RAISE EXCEPTION 'at must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
     END IF;
-    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
+    -- One run at a time, on a lock of planner_run in a mode only its owner
+    -- and the workers may take: an advisory lock is open to any role that
+    -- connects, and one held would stop every run (docs/security.md, rule 6).
+    BEGIN
+        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
         RAISE NOTICE 'another planning run is in progress; this one writes nothing'
-            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
+            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
         RETURN;
-    END IF;
+    END;
 
     PERFORM syncopt.expire_decisions();
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;

@@ -7245,5 +7245,194 @@ END
 $weeks$;
 -- Ingest and partition hardening (h-vendor): end
 
+-- run_planner() serialises on a lock of planner_run that only its owner and
+-- the workers may take, not on an advisory lock any role could hold to stop
+-- every planning run (docs/security.md, rule 6).
+CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    stop_at     timestamptz;
+    run         syncopt.planner_run;
+    cand        record;
+    conn        syncopt.connector;
+    pol         record;
+    status      text;
+    guard       text;
+    written     syncopt.fivetran_sync_ai_logs;
+    new_ids     bigint[] := '{}';
+    n           integer;
+BEGIN
+    IF at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
+    END IF;
+    -- One run at a time, on a lock of planner_run in a mode only its owner
+    -- and the workers may take: an advisory lock is open to any role that
+    -- connects, and one held would stop every run (docs/security.md, rule 6).
+    BEGIN
+        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
+            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
+        RETURN;
+    END;
+
+    PERFORM syncopt.expire_decisions();
+    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    -- The plan and the SLA forecast, from one load of the fleet; the
+    -- candidates and the alerts below read these rows.
+    DELETE FROM syncopt.planned_sync;
+    DELETE FROM syncopt.sla_forecast;
+    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
+    planned AS (
+        INSERT INTO syncopt.planned_sync
+        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
+    INSERT INTO syncopt.sla_forecast
+    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
+    DELETE FROM syncopt.anomaly_snapshot;
+    INSERT INTO syncopt.anomaly_snapshot
+    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
+           x.direction, x.reason
+      FROM syncopt.anomalies(at - interval '24 hours') x;
+
+    FOR cand IN
+        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+         -- Most urgent first; under a cap, actions that save an SLA go before notices.
+         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
+                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
+    LOOP
+        run.candidates := run.candidates + 1;
+        -- The time limit: the analytics always finish (the most urgent
+        -- candidate is known only once the whole fleet is planned); the
+        -- candidates are then taken until the limit, and at least the first
+        -- of them and a tenth of the limit after the analytics, so that a
+        -- run whose analytics alone pass the limit still writes its most
+        -- urgent proposals.  The rest are counted, not reached.
+        IF run.candidates = 1 THEN
+            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
+        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
+            run.not_reached := run.not_reached + 1;
+            CONTINUE;
+        END IF;
+        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
+        pol := syncopt.effective_policy(conn.connector_id);
+
+        IF cand.action <> ALL (pol.allowed_actions)
+           OR (cand.action = 'pause' AND pol.protect)
+           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
+               AND NOT (cand.params->>'sync_frequency')::integer
+                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
+            run.not_allowed := run.not_allowed + 1;
+            CONTINUE;
+        END IF;
+
+        -- No churn: the same action with the same params is open, was
+        -- logged in shadow mode within the proposal TTL, or was recently
+        -- done, failed or rejected (a human said no).  Triggers have their
+        -- own guard in planner_candidates() (one P90 after the last).
+        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
+                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
+                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
+                               AND l.created_at > now() - pol.proposal_ttl)
+                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
+                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
+                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
+            run.unchanged := run.unchanged + 1;
+            CONTINUE;
+        END IF;
+
+        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
+        guard := NULL;
+        IF pol.mode = 'auto' THEN
+            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
+            IF guard IS NOT NULL THEN
+                status := 'proposed';
+                run.refused := run.refused + 1;
+            ELSE
+                run.auto_approved := run.auto_approved + 1;
+            END IF;
+        END IF;
+
+        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
+                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
+                                           cand.priority_score,
+                                           coalesce(cand.score_components, '{}')
+                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
+                                           guard, act_by => cand.act_by);
+        new_ids := new_ids || written.decision_id;
+        run.written := run.written + 1;
+        RETURN NEXT written;
+    END LOOP;
+
+    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
+    run.superseded := n;
+
+    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
+    -- last two days (each once).
+    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
+    IF n > 0 THEN
+        INSERT INTO syncopt.alert (kind, severity, message, details)
+        SELECT 'approval_needed', 'warning',
+               format('%s new proposal(s) await approval: %s', n,
+                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
+                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
+               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
+          FROM syncopt.pending_approvals p
+         WHERE p.decision_id = ANY (new_ids);
+        run.alerts := run.alerts + 1;
+    END IF;
+
+    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
+    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
+           format('%s (due %s) is at %s risk: %s', a.name,
+                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
+           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
+                              'blocking_connectors', r.blocking_connectors)
+      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
+       AND NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
+                          AND (x.details->>'deadline')::timestamptz = r.deadline);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
+           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
+                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
+           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
+      FROM syncopt.classify_runs(at - interval '2 days') f
+      JOIN syncopt.connector c USING (connector_id)
+     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
+                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
+                          AND (x.details->>'run_id')::bigint = f.run_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    run.alerts := run.alerts + n;
+
+    UPDATE syncopt.planner_run r
+       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
+           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
+           not_reached = run.not_reached
+     WHERE r.planner_run_id = run.planner_run_id;
+    IF run.not_reached > 0 THEN
+        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
+                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
+            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
+                                  run.candidates - run.not_reached, run.written),
+                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
+    END IF;
+
+    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
+END
+$$;
+
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();

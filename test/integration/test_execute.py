@@ -264,8 +264,8 @@ class ExecuteTests(DecisionSteps, unittest.TestCase):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         holder.stdin.write("BEGIN;\nSELECT count(*) FROM syncopt.run_planner();\nSELECT pg_sleep(4);\nCOMMIT;\n")
         holder.stdin.close()
-        self.assertTrue(c().wait_for("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted)",
-                                     db(), timeout=20))
+        self.assertTrue(c().wait_for("SELECT EXISTS (SELECT FROM pg_locks WHERE relation = 'syncopt.planner_run'::regclass "
+                                     "AND mode = 'ShareUpdateExclusiveLock' AND granted)", db(), timeout=20))
         code, out, err = c().psql("SELECT count(*) FROM syncopt.run_planner()", db())
         self.assertEqual(out.strip(), "0")
         self.assertIn("another planning run is in progress", err)

@@ -18,8 +18,10 @@ lock.  Each finding's test failed on the code before its fix:
     checked to 200) made 'task:<code>' too long for sync_run.error_code,
     and the whole connections page was refused on every poll.
 
-One more of the same kind, in older code (run_planner()'s advisory lock),
-is marked as a known failure.  The rest are guards of the rules in
+  * run_planner() skipped its run while any role held its advisory key;
+    it now serialises on a lock of planner_run only the owner and the
+    workers may take.
+The rest are guards of the rules in
 docs/security.md for the new objects
 (they passed before): a lesser role cannot create or attach a partition
 of sync_run, cannot run the partition maintenance, cannot take the lock
@@ -144,13 +146,10 @@ class SecurityReviewTests(unittest.TestCase):
             f"WHERE n.account_id = {self.account} AND n.external_id = 'sec_task'", db()),
             [("task", "200", "failed", "t")])
 
-    # Known, not fixed here (run_planner() is the planner's code).
-
-    @unittest.expectedFailure
     def test_an_outsider_cannot_stop_the_planner(self):
-        """Known defect: run_planner() skips its run while anyone holds the
-        advisory key (hashtext('syncopt.run_planner'), 0), and any role that
-        connects may hold it (docs/security.md, rule 6)."""
+        """run_planner() skipped its run while anyone held the advisory key
+        (hashtext('syncopt.run_planner'), 0), which any role that connects
+        may hold (docs/security.md, rule 6)."""
         self.hold_advisory_lock("hashtext('syncopt.run_planner'), 0")
         before = int(c().value("SELECT count(*) FROM syncopt.planner_run", db()))
         code, _, err = self.run_unblocked("SELECT syncopt.run_planner();")
@@ -180,6 +179,13 @@ class SecurityReviewTests(unittest.TestCase):
                 role, "BEGIN; LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE; COMMIT"), role)
             self.assertIn("permission denied", self.error_as(
                 role, "SELECT syncopt.lock_connector_runs(ARRAY[1::bigint])"), role)
+
+    def test_no_lesser_role_takes_the_planners_lock(self):
+        # The lock run_planner() skips its run on: a lesser role holding it
+        # would stop the planner as the advisory key did.
+        for role in ("sec_outsider", "sec_reader", "sec_approver", "sec_admin"):
+            self.assertIn("permission denied", self.error_as(
+                role, "BEGIN; LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE; COMMIT"), role)
 
     def test_no_lesser_role_reads_secrets(self):
         for role in ("sec_outsider", "sec_reader", "sec_approver", "sec_admin"):
