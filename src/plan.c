@@ -50,6 +50,21 @@
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
 
+/*
+ * How long a planned sync holds its slot, and when the plan expects it to
+ * land: its P50.  The P90 stays the forecast (a sync's predicted end, the
+ * deadline at risk, the windows it must keep out of), but planned at P90
+ * every sync holds its slot for its worst case, so on short capacity the
+ * plan gives up deadlines the syncs would meet more often than not
+ * (docs/benchmarks.md, Decision quality); the next planning run sees what
+ * actually landed and plans again.
+ */
+static inline double
+plan_run_seconds(const Connector *c)
+{
+	return c->pred.p50_s;
+}
+
 /* The syncs placed on one slot: disjoint [from, to) spans by start (so ends ascend too). */
 typedef struct SlotLine
 {
@@ -67,6 +82,7 @@ typedef struct Schedule
 	TimestampTz horizon_end;
 	int		   *job_of;			/* connector -> job index, -1 not planned */
 	PlannedSync *jobs;
+	TimestampTz *busy_end;		/* per job: when its slot frees (plan_run_seconds) */
 	int			njobs;
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
@@ -96,11 +112,11 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 		if (!s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
 			strcmp(oc->destination, c->destination) != 0)
 			continue;
-		if (o->start < end && o->end > start)
+		if (o->start < end && s->busy_end[j] > start)
 		{
 			busy++;
-			if (o->end < *first_end)
-				*first_end = o->end;
+			if (s->busy_end[j] < *first_end)
+				*first_end = s->busy_end[j];
 		}
 	}
 	return busy;
@@ -218,16 +234,16 @@ place_job(Schedule *s, int j)
 			continue;
 		if (!s->placed[pj])
 			place_job(s, pj);
-		if (s->jobs[pj].end != NO_TIME && s->jobs[pj].end > earliest)
+		if (s->jobs[pj].end != NO_TIME && s->busy_end[pj] > earliest)
 		{
-			earliest = s->jobs[pj].end;
+			earliest = s->busy_end[pj];
 			after = fleet->conn[s->jobs[pj].connector].name;
 		}
 	}
 	job->priority = ++s->next_priority;
 	if (c->paused)
 	{
-		job->start = job->end = NO_TIME;
+		job->start = job->end = s->busy_end[j] = NO_TIME;
 		job->will_miss = true;
 		job->action = "paused";
 		if (s->explain)
@@ -239,6 +255,7 @@ place_job(Schedule *s, int j)
 	for (int step = 0; step < MAX_GATE_STEPS; step++)
 	{
 		TimestampTz end = time_add(t, c->pred.p90_s);
+		TimestampTz busy_end = time_add(t, plan_run_seconds(c));
 		TimestampTz later = 0;
 		TimestampTz slot_time = NO_TIME;
 
@@ -249,7 +266,7 @@ place_job(Schedule *s, int j)
 		{
 			TimestampTz first_end;
 
-			if (destination_busy(s, c, t, end, &first_end) >= syncopt_max_concurrent_per_destination)
+			if (destination_busy(s, c, t, busy_end, &first_end) >= syncopt_max_concurrent_per_destination)
 				later = first_end;
 		}
 		if (later != 0)
@@ -258,7 +275,7 @@ place_job(Schedule *s, int j)
 			continue;
 		}
 		/* A slot free for the whole run, between the syncs placed on it. */
-		best_slot = find_slot(s, t, end, &slot_time);
+		best_slot = find_slot(s, t, busy_end, &slot_time);
 		if (best_slot >= 0)
 			break;
 		t = slot_time;
@@ -269,7 +286,8 @@ place_job(Schedule *s, int j)
 
 	job->start = t;
 	job->end = time_add(t, c->pred.p90_s);
-	slot_take(&s->slots[best_slot], job->start, job->end);
+	s->busy_end[j] = time_add(t, plan_run_seconds(c));
+	slot_take(&s->slots[best_slot], job->start, s->busy_end[j]);
 	job->will_miss = job->end > c->due;
 	if (s->dropped[j])
 		job->action = "give_up";
@@ -325,8 +343,12 @@ place_running(Schedule *s, int j)
 		/* Past its P90: expect about half a P50 more (and re-plan then). */
 		job->end = time_add(at, Max(c->pred.p50_s / 2, 60));
 	}
+	/* Past its P50 (plan_run_seconds), expect it to run to the end predicted above. */
+	s->busy_end[j] = time_add(c->running_since, plan_run_seconds(c));
+	if (s->busy_end[j] <= at)
+		s->busy_end[j] = job->end;
 	/* Each running sync holds a slot of its own (more than the slots share them). */
-	slot_take(&s->slots[s->nrunning++ % s->nslots], job->start, job->end);
+	slot_take(&s->slots[s->nrunning++ % s->nslots], job->start, s->busy_end[j]);
 	job->will_miss = job->end > c->due;
 	if (s->explain)
 		appendStringInfo(&job->reason, "running since %s%s; predicted end %s, due %s",
@@ -398,18 +420,6 @@ schedule_pass(Schedule *s, const int *order)
 			place_job(s, order[k]);
 }
 
-/* Weight of the deadlines the current pass misses. */
-static double
-missed_weight(const Schedule *s)
-{
-	double		w = 0;
-
-	for (int j = 0; j < s->njobs; j++)
-		if (s->jobs[j].will_miss)
-			w += s->fleet->conn[s->jobs[j].connector].weight;
-	return w;
-}
-
 /* Weight x seconds past the due time of the syncs the current pass misses. */
 static double
 weighted_lateness(const Schedule *s)
@@ -421,8 +431,8 @@ weighted_lateness(const Schedule *s)
 		const PlannedSync *job = &s->jobs[j];
 		const Connector *c = &s->fleet->conn[job->connector];
 
-		if (job->will_miss && job->end != NO_TIME)
-			w += c->weight * time_diff(job->end, c->due);
+		if (job->end != NO_TIME && s->busy_end[j] > c->due)
+			w += c->weight * time_diff(s->busy_end[j], c->due);
 	}
 	return w;
 }
@@ -449,8 +459,8 @@ drops_before(const Schedule *s, int a, int b)
 {
 	const Connector *ca = &s->fleet->conn[s->jobs[a].connector];
 	const Connector *cb = &s->fleet->conn[s->jobs[b].connector];
-	double		ra = ca->pred.p90_s / Max(ca->weight, 1e-9);
-	double		rb = cb->pred.p90_s / Max(cb->weight, 1e-9);
+	double		ra = plan_run_seconds(ca) / Max(ca->weight, 1e-9);
+	double		rb = plan_run_seconds(cb) / Max(cb->weight, 1e-9);
 
 	if (ra != rb)
 		return ra > rb;
@@ -525,7 +535,7 @@ triage(Schedule *s, int *order)
 		if (c->paused || c->running_since != NO_TIME)
 			continue;
 		heap_push(s, heap, &nheap, j);
-		load += c->pred.p90_s / s->nslots;
+		load += plan_run_seconds(c) / s->nslots;
 		while (time_add(s->fleet->at, load) > c->due)
 		{
 			int			worst = heap[0];
@@ -533,7 +543,7 @@ triage(Schedule *s, int *order)
 			heap[0] = heap[--nheap];
 			heap_sift_down(s, heap, nheap, 0);
 			s->dropped[worst] = true;
-			load -= s->fleet->conn[s->jobs[worst].connector].pred.p90_s / s->nslots;
+			load -= plan_run_seconds(&s->fleet->conn[s->jobs[worst].connector]) / s->nslots;
 			if (worst == j)
 				break;
 		}
@@ -544,6 +554,159 @@ triage(Schedule *s, int *order)
 				order[n++] = edd[k];
 	pfree(edd);
 	pfree(heap);
+}
+
+/*
+ * Weight of the deadlines the current pass misses.  A deadline is met
+ * only when every sync it waits for is, so it counts once, with its own
+ * weight (the asset's, times its calendar multiplier), however many of
+ * its syncs are late.
+ */
+static double
+missed_deadline_weight(const Schedule *s)
+{
+	const Fleet *f = s->fleet;
+	bool	   *missed = palloc0(sizeof(bool) * Max(f->nasset, 1));
+	double		w = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+	{
+		int			a = f->conn[s->jobs[j].connector].due_asset;
+
+		if ((s->jobs[j].end == NO_TIME || s->busy_end[j] > f->conn[s->jobs[j].connector].due) &&
+			a >= 0 && !missed[a])
+		{
+			missed[a] = true;
+			w += f->asset[a].weight * f->asset[a].multiplier;
+		}
+	}
+	pfree(missed);
+	return w;
+}
+
+/* The syncs one deadline waits for, as deadline triage sees them. */
+typedef struct DeadlineGroup
+{
+	int			asset;
+	TimestampTz release;		/* its syncs start no earlier */
+	TimestampTz due;			/* the earliest due time among them */
+	double		work_s;			/* their P90s together */
+	double		longest_s;		/* the longest P90 among them */
+	double		weight;
+	bool		dropped;
+} DeadlineGroup;
+
+/* Deadline groups by due time, then asset (qsort). */
+static int
+compare_group_due(const void *a, const void *b)
+{
+	const DeadlineGroup *x = (const DeadlineGroup *) a;
+	const DeadlineGroup *y = (const DeadlineGroup *) b;
+
+	if (x->due != y->due)
+		return x->due < y->due ? -1 : 1;
+	return x->asset - y->asset;
+}
+
+/*
+ * When the accepted groups g[0..n) (by due time, the dropped ones skipped)
+ * finish on the relaxation: the slots as one machine m times as fast,
+ * each group starting no earlier than its release.  Returns the first
+ * accepted group that ends after its due time, or -1.
+ */
+static int
+first_late_group(const DeadlineGroup *g, int n, TimestampTz at, int nslots)
+{
+	TimestampTz clock = at;
+
+	for (int k = 0; k < n; k++)
+	{
+		if (g[k].dropped)
+			continue;
+		clock = time_add(Max(clock, g[k].release), Max(g[k].work_s / nslots, g[k].longest_s));
+		if (clock > g[k].due)
+			return k;
+	}
+	return -1;
+}
+
+/*
+ * Moore-Hodgson over deadlines rather than syncs.  A deadline is met only
+ * when all its syncs are, so giving up one sync of a deadline loses the
+ * whole deadline while its other syncs still take slots; this triage
+ * gives up whole deadlines instead.  The syncs due for each deadline form
+ * a group (a connector's sync is due for its earliest deadline); in due
+ * order the groups are added to the relaxation, and whenever one ends
+ * late the accepted group with the most P90 per unit of deadline weight
+ * is given up.  The order to try is the accepted syncs by due time, then
+ * those of the deadlines given up, which are not triggered.
+ */
+static void
+triage_deadlines(Schedule *s, int *order)
+{
+	const Fleet *f = s->fleet;
+	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
+	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
+	int		   *edd = palloc(sizeof(int) * Max(s->njobs, 1));
+	int			ng = 0;
+	int			late;
+	int			n = 0;
+
+	for (int a = 0; a < f->nasset; a++)
+		group_of[a] = -1;
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const Connector *c = &f->conn[s->jobs[j].connector];
+		DeadlineGroup *grp;
+
+		if (c->paused || c->running_since != NO_TIME || c->due_asset < 0)
+			continue;
+		if (group_of[c->due_asset] < 0)
+		{
+			grp = &g[ng];
+			grp->asset = c->due_asset;
+			grp->release = Max(f->at, plan_opening(f, c));
+			grp->due = c->due;
+			grp->work_s = grp->longest_s = 0;
+			grp->weight = f->asset[c->due_asset].weight * f->asset[c->due_asset].multiplier;
+			grp->dropped = false;
+			group_of[c->due_asset] = ng++;
+		}
+		grp = &g[group_of[c->due_asset]];
+		grp->due = Min(grp->due, c->due);
+		grp->work_s += plan_run_seconds(c);
+		grp->longest_s = Max(grp->longest_s, plan_run_seconds(c));
+	}
+	qsort(g, ng, sizeof(DeadlineGroup), compare_group_due);
+	while ((late = first_late_group(g, ng, f->at, s->nslots)) >= 0)
+	{
+		int			worst = late;
+
+		for (int k = 0; k <= late; k++)
+			if (!g[k].dropped &&
+				g[k].work_s / Max(g[k].weight, 1e-9) > g[worst].work_s / Max(g[worst].weight, 1e-9))
+				worst = k;
+		g[worst].dropped = true;
+	}
+	for (int k = 0; k < ng; k++)
+		group_of[g[k].asset] = k;
+	for (int j = 0; j < s->njobs; j++)
+	{
+		int			a = f->conn[s->jobs[j].connector].due_asset;
+
+		edd[j] = j;
+		s->dropped[j] = a >= 0 && group_of[a] >= 0 && g[group_of[a]].dropped &&
+			!f->conn[s->jobs[j].connector].paused && f->conn[s->jobs[j].connector].running_since == NO_TIME;
+	}
+	edd_schedule = s;
+	qsort(edd, s->njobs, sizeof(int), compare_edd);
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < s->njobs; k++)
+			if (s->dropped[edd[k]] == (pass == 1))
+				order[n++] = edd[k];
+	pfree(group_of);
+	pfree(g);
+	pfree(edd);
 }
 
 /*
@@ -570,6 +733,74 @@ plan_triggers(const Fleet *fleet, const PlannedSync *job)
 		job->start < time_add(fleet->at, syncopt_planner_interval_s);
 }
 
+/* A way to pick the syncs to give up, and what the reasons say when its plan is kept. */
+typedef struct TriageWay
+{
+	void		(*order) (Schedule *s, int *order);
+	const char *misses_less;
+	const char *less_late;
+} TriageWay;
+
+static const TriageWay triage_ways[] = {
+	{triage, "Moore-Hodgson triage misses less than the priority order",
+	"Moore-Hodgson triage misses no more than the priority order and is less late"},
+#ifndef NO_DL
+	{triage_deadlines, "deadline triage misses less than the priority order",
+	"deadline triage misses no more than the priority order and is less late"},
+#endif
+};
+
+/*
+ * Some deadlines would be missed in the priority order (the pass just
+ * made): plan each triage's order too and keep the plan that misses the
+ * least deadline weight, then the least late (weight x time past due); on
+ * a tie the earlier way, the priority order first.  Leaves s with the
+ * kept plan and job_order with its order.
+ */
+static void
+choose_triage(Schedule *s, int *job_order)
+{
+	double		plain_missed = missed_deadline_weight(s);
+	double		best_missed = plain_missed;
+	double		best_late = weighted_lateness(s);
+	int			best = -1;
+	int			last = -1;
+
+	for (int w = 0; w < lengthof(triage_ways); w++)
+	{
+		double		missed;
+		double		late;
+
+		memset(s->dropped, 0, sizeof(bool) * s->njobs);
+		triage_ways[w].order(s, job_order);
+		s->order_note = NULL;
+		schedule_pass(s, job_order);
+		last = w;
+		missed = missed_deadline_weight(s);
+		late = weighted_lateness(s);
+		if (missed < best_missed || (missed == best_missed && late < best_late))
+		{
+			best = w;
+			best_missed = missed;
+			best_late = late;
+		}
+	}
+	memset(s->dropped, 0, sizeof(bool) * s->njobs);
+	if (best < 0)
+	{
+		for (int j = 0; j < s->njobs; j++)
+			job_order[j] = j;
+	}
+	else
+	{
+		triage_ways[best].order(s, job_order);
+		s->order_note = best_missed < plain_missed ? triage_ways[best].misses_less : triage_ways[best].less_late;
+	}
+	/* The reasons name the order kept, so that pass is made again unless it is the last one. */
+	if (best != last || s->explain)
+		schedule_pass(s, job_order);
+}
+
 /*
  * Plan the syncs of connectors with a due time within the horizon.
  * Returns the jobs (in the order of the connectors' priority); with
@@ -581,7 +812,6 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	Schedule	s = {0};
 	int		   *order = priority_order(fleet, scores);
 	int		   *job_order;
-	double		plain_missed;
 
 	s.fleet = fleet;
 	s.scores = scores;
@@ -589,6 +819,7 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	s.horizon_end = time_add(fleet->at, horizon_s);
 	s.job_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	s.jobs = palloc0(sizeof(PlannedSync) * Max(fleet->nconn, 1));
+	s.busy_end = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
 	s.nslots = syncopt_max_concurrent_syncs;
 	s.slots = palloc0(sizeof(SlotLine) * s.nslots);
 	for (int i = 0; i < fleet->nconn; i++)
@@ -614,33 +845,8 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 		job_order[j] = j;
 
 	schedule_pass(&s, job_order);
-	plain_missed = missed_weight(&s);
-	if (plain_missed > 0)
-	{
-		double		plain_late = weighted_lateness(&s);
-		double		triaged_missed;
-
-		triage(&s, job_order);
-		s.order_note = "Moore-Hodgson triage misses less than the priority order";
-		schedule_pass(&s, job_order);
-		triaged_missed = missed_weight(&s);
-		if (triaged_missed > plain_missed ||
-			(triaged_missed == plain_missed && weighted_lateness(&s) >= plain_late))
-		{
-			/* Triage did not help: keep the plain priority order. */
-			s.order_note = NULL;
-			memset(s.dropped, 0, sizeof(bool) * s.njobs);
-			for (int j = 0; j < s.njobs; j++)
-				job_order[j] = j;
-			schedule_pass(&s, job_order);
-		}
-		else if (triaged_missed == plain_missed)
-		{
-			/* The same misses, less late: say so in the reasons. */
-			s.order_note = "Moore-Hodgson triage misses no more than the priority order and is less late";
-			schedule_pass(&s, job_order);
-		}
-	}
+	if (missed_deadline_weight(&s) > 0)
+		choose_triage(&s, job_order);
 	*njobs = s.njobs;
 	return s.jobs;
 }
