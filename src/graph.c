@@ -386,49 +386,33 @@ compare_rank(const void *a, const void *b, void *arg)
 }
 
 /*
- * Due times of connectors whose earliest downstream deadline their last
- * success already serves: such a deadline asks nothing of them, so their
- * next need is the earliest deadline their data does not serve.  Waiting
- * for the served one to pass can leave too little room (a window
- * forbidding the source before the next deadline's due time).  Only when
- * some connector is served, each deadline is pushed back on its own
- * through the assets upstream of it (by[x]: when asset x must be ready
+ * The due time of each connector flagged in `flagged` (its due cleared by
+ * the caller): the earliest over the deadlines downstream of it that its
+ * data does not serve yet (opening after its fresh_since) and that skip
+ * (NULL: none) does not leave out.  Each deadline is pushed back on its
+ * own through the assets upstream of it (by[x]: when asset x must be ready
  * for it), so the cost is the size of those upstream graphs.
  */
 static void
-unserved_dues(Fleet *fleet, const int *asset_order)
+redirect_dues(Fleet *fleet, const int *asset_order, const bool *flagged, const bool *skip)
 {
 	int			n = Max(fleet->nasset, 1);
-	bool	   *served = palloc0(sizeof(bool) * Max(fleet->nconn, 1));
 	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
 	int		   *rank = palloc(sizeof(int) * n);
 	int		   *mark = palloc(sizeof(int) * n);
 	int		   *up = palloc(sizeof(int) * n);
-	int			nserved = 0;
 
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		Connector  *c = &fleet->conn[i];
-
-		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
-		{
-			served[i] = true;
-			nserved++;
-			c->due = NO_TIME;
-			c->due_asset = -1;
-		}
-	}
 	for (int k = 0; k < fleet->nasset; k++)
 	{
 		rank[asset_order[k]] = k;
 		mark[k] = -1;
 	}
-	for (int d = 0; d < fleet->nasset && nserved > 0; d++)
+	for (int d = 0; d < fleet->nasset; d++)
 	{
 		TimestampTz opening;
 		int			nup = 0;
 
-		if (fleet->asset[d].deadline == NO_TIME)
+		if (fleet->asset[d].deadline == NO_TIME || (skip && skip[d]))
 			continue;
 		opening = deadline_opening(fleet, d);
 		/* d and every asset upstream of it, then downstream first. */
@@ -468,7 +452,7 @@ unserved_dues(Fleet *fleet, const int *asset_order)
 			{
 				Connector  *c = &fleet->conn[fleet->asset_prev_conns.idx[e]];
 
-				if (served[fleet->asset_prev_conns.idx[e]] && c->fresh_since < opening && due < c->due)
+				if (flagged[fleet->asset_prev_conns.idx[e]] && c->fresh_since < opening && due < c->due)
 				{
 					c->due = due;
 					c->due_asset = d;
@@ -476,11 +460,76 @@ unserved_dues(Fleet *fleet, const int *asset_order)
 			}
 		}
 	}
-	pfree(served);
 	pfree(by);
 	pfree(rank);
 	pfree(mark);
 	pfree(up);
+}
+
+/*
+ * Due times of connectors whose earliest downstream deadline their last
+ * success already serves: such a deadline asks nothing of them, so their
+ * next need is the earliest deadline their data does not serve.  Waiting
+ * for the served one to pass can leave too little room (a window
+ * forbidding the source before the next deadline's due time).
+ */
+static void
+unserved_dues(Fleet *fleet, const int *asset_order)
+{
+	bool	   *served = palloc0(sizeof(bool) * Max(fleet->nconn, 1));
+	int			nserved = 0;
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+
+		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
+		{
+			served[i] = true;
+			nserved++;
+			c->due = NO_TIME;
+			c->due_asset = -1;
+		}
+	}
+	if (nserved > 0)
+		redirect_dues(fleet, asset_order, served, NULL);
+	pfree(served);
+}
+
+/*
+ * The planner gives up the deadlines of the assets in given_up (plan.c's
+ * deadline triage): each connector due for one of them is due instead for
+ * its earliest other deadline its data does not serve (NO_TIME: none), so
+ * its sync is timed for that one.  A connector that only binds through a
+ * sync_order successor keeps the successor's due time.
+ */
+void
+graph_give_up(Fleet *fleet, const bool *given_up)
+{
+	bool	   *flagged = palloc0(sizeof(bool) * Max(fleet->nconn, 1));
+	int			nflagged = 0;
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+
+		if (c->due_asset >= 0 && given_up[c->due_asset] && c->due_via < 0)
+		{
+			flagged[i] = true;
+			nflagged++;
+			c->due = NO_TIME;
+			c->due_asset = -1;
+		}
+	}
+	if (nflagged > 0)
+	{
+		int		   *asset_order = graph_order(fleet->nasset, &fleet->asset_next,
+											  &fleet->asset_prev_assets);
+
+		redirect_dues(fleet, asset_order, flagged, given_up);
+		pfree(asset_order);
+	}
+	pfree(flagged);
 }
 
 /*

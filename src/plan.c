@@ -49,6 +49,7 @@
 #include "syncopt.h"
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
+#define MAX_TRIAGE_ROUNDS	16	/* bound on deadline triage's rounds */
 
 /*
  * How long a planned sync holds its slot, and when the plan expects it to
@@ -77,7 +78,7 @@ typedef struct SlotLine
 /* Working state of one list-scheduling pass. */
 typedef struct Schedule
 {
-	const Fleet *fleet;
+	Fleet	   *fleet;			/* deadline triage moves due times */
 	const Score *scores;
 	TimestampTz horizon_end;
 	int		   *job_of;			/* connector -> job index, -1 not planned */
@@ -86,6 +87,8 @@ typedef struct Schedule
 	int			njobs;
 	bool	   *placed;
 	bool	   *dropped;		/* triaged */
+	int		   *given_up_for;	/* per job: the deadline (asset) deadline triage
+								 * gave up for it, -1 none */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
 	SlotLine   *slots;
 	int			nslots;
@@ -298,7 +301,15 @@ place_job(Schedule *s, int j)
 	if (!s->explain)
 		return;
 
-	if (s->dropped[j])
+	if (s->given_up_for[j] >= 0)
+	{
+		appendStringInfo(&job->reason, "deadline triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
+						 fleet->asset[s->given_up_for[j]].name);
+		if (c->due_asset >= 0)
+			appendStringInfo(&job->reason, "this sync is timed for the next deadline, %s; ",
+							 fleet->asset[c->due_asset].name);
+	}
+	else if (s->dropped[j])
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
 						 fleet->asset[c->due_asset].name);
 	else if (s->order_note)
@@ -608,11 +619,21 @@ compare_group_due(const void *a, const void *b)
 	return x->asset - y->asset;
 }
 
+/* Does group g end after its due time even with every slot free from its release? */
+static inline bool
+late_alone(const DeadlineGroup *g, TimestampTz at, int nslots)
+{
+	return time_add(Max(at, g->release), Max(g->work_s / nslots, g->longest_s)) > g->due;
+}
+
 /*
  * When the accepted groups g[0..n) (by due time, the dropped ones skipped)
  * finish on the relaxation: the slots as one machine m times as fast,
- * each group starting no earlier than its release.  Returns the first
- * accepted group that ends after its due time, or -1.
+ * each group starting no earlier than its release and taking at least its
+ * longest sync.  Returns the first accepted group that ends after its due
+ * time, or -1.  A group late even on free slots (late_alone()) takes its
+ * share but is not what makes a group late: with durations that vary its
+ * syncs may still make it, so it is kept while nothing else is late.
  */
 static int
 first_late_group(const DeadlineGroup *g, int n, TimestampTz at, int nslots)
@@ -621,36 +642,52 @@ first_late_group(const DeadlineGroup *g, int n, TimestampTz at, int nslots)
 
 	for (int k = 0; k < n; k++)
 	{
+		TimestampTz start = Max(clock, g[k].release);
+
 		if (g[k].dropped)
 			continue;
-		clock = time_add(Max(clock, g[k].release), Max(g[k].work_s / nslots, g[k].longest_s));
-		if (clock > g[k].due)
+		clock = time_add(start, g[k].work_s / nslots);
+		if (!late_alone(&g[k], at, nslots) &&
+			time_add(start, Max(g[k].work_s / nslots, g[k].longest_s)) > g[k].due)
 			return k;
 	}
 	return -1;
 }
 
 /*
- * Moore-Hodgson over deadlines rather than syncs.  A deadline is met only
- * when all its syncs are, so giving up one sync of a deadline loses the
- * whole deadline while its other syncs still take slots; this triage
- * gives up whole deadlines instead.  The syncs due for each deadline form
- * a group (a connector's sync is due for its earliest deadline); in due
- * order the groups are added to the relaxation, and whenever one ends
- * late the accepted group with the most P90 per unit of deadline weight
- * is given up.  The order to try is the accepted syncs by due time, then
- * those of the deadlines given up, which are not triggered.
+ * Which accepted group up to the late one to give up: one late even on
+ * free slots first, then the most run time per unit of deadline weight.
  */
-static void
-triage_deadlines(Schedule *s, int *order)
+static int
+group_to_give_up(const DeadlineGroup *g, int late, TimestampTz at, int nslots)
+{
+	int			worst = -1;
+
+	for (int k = 0; k <= late; k++)
+	{
+		double		ratio = g[k].work_s / Max(g[k].weight, 1e-9);
+
+		if (g[k].dropped)
+			continue;
+		if (worst < 0 ||
+			late_alone(&g[k], at, nslots) > late_alone(&g[worst], at, nslots) ||
+			(late_alone(&g[k], at, nslots) == late_alone(&g[worst], at, nslots) &&
+			 ratio > g[worst].work_s / Max(g[worst].weight, 1e-9)))
+			worst = k;
+	}
+	return worst;
+}
+
+/*
+ * The syncs due for each deadline, as groups by due time (a connector's
+ * sync is due for its earliest deadline): paused and running ones left
+ * out.  group_of (per asset) is left pointing into the sorted groups.
+ */
+static int
+deadline_groups(const Schedule *s, DeadlineGroup *g, int *group_of)
 {
 	const Fleet *f = s->fleet;
-	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
-	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
-	int		   *edd = palloc(sizeof(int) * Max(s->njobs, 1));
 	int			ng = 0;
-	int			late;
-	int			n = 0;
 
 	for (int a = 0; a < f->nasset; a++)
 		group_of[a] = -1;
@@ -678,25 +715,58 @@ triage_deadlines(Schedule *s, int *order)
 		grp->longest_s = Max(grp->longest_s, plan_run_seconds(c));
 	}
 	qsort(g, ng, sizeof(DeadlineGroup), compare_group_due);
-	while ((late = first_late_group(g, ng, f->at, s->nslots)) >= 0)
-	{
-		int			worst = late;
-
-		for (int k = 0; k <= late; k++)
-			if (!g[k].dropped &&
-				g[k].work_s / Max(g[k].weight, 1e-9) > g[worst].work_s / Max(g[worst].weight, 1e-9))
-				worst = k;
-		g[worst].dropped = true;
-	}
 	for (int k = 0; k < ng; k++)
 		group_of[g[k].asset] = k;
+	return ng;
+}
+
+/*
+ * Moore-Hodgson over deadlines rather than syncs.  A deadline is met only
+ * when all its syncs are, so giving up one sync of a deadline loses the
+ * whole deadline while its other syncs still take slots; this triage
+ * gives up whole deadlines instead.  In due order the groups of syncs
+ * (deadline_groups()) are added to the relaxation, and whenever one ends
+ * late the accepted group with the most run time per unit of deadline
+ * weight is given up.  The connectors of a deadline given up are then due
+ * for their next deadline (graph_give_up()), whose group they join, and
+ * the triage runs again until nothing more is given up (at most
+ * MAX_TRIAGE_ROUNDS times).  The order to try is the syncs by due time,
+ * then those of connectors with no deadline left, which are given up.
+ */
+static void
+triage_deadlines(Schedule *s, int *order)
+{
+	Fleet	   *f = s->fleet;
+	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
+	bool	   *given_up = palloc0(sizeof(bool) * Max(f->nasset, 1));
+	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
+	int		   *edd = palloc(sizeof(int) * Max(s->njobs, 1));
+	int			n = 0;
+
+	for (int round = 0; round < MAX_TRIAGE_ROUNDS; round++)
+	{
+		int			ng = deadline_groups(s, g, group_of);
+		int			late;
+		bool		gave_up = false;
+
+		while ((late = first_late_group(g, ng, f->at, s->nslots)) >= 0)
+		{
+			int			worst = group_to_give_up(g, late, f->at, s->nslots);
+
+			g[worst].dropped = true;
+			given_up[g[worst].asset] = true;
+			gave_up = true;
+		}
+		if (!gave_up)
+			break;
+		graph_give_up(f, given_up);
+	}
 	for (int j = 0; j < s->njobs; j++)
 	{
-		int			a = f->conn[s->jobs[j].connector].due_asset;
+		const Connector *c = &f->conn[s->jobs[j].connector];
 
 		edd[j] = j;
-		s->dropped[j] = a >= 0 && group_of[a] >= 0 && g[group_of[a]].dropped &&
-			!f->conn[s->jobs[j].connector].paused && f->conn[s->jobs[j].connector].running_since == NO_TIME;
+		s->dropped[j] = c->due == NO_TIME && !c->paused && c->running_since == NO_TIME;
 	}
 	edd_schedule = s;
 	qsort(edd, s->njobs, sizeof(int), compare_edd);
@@ -705,6 +775,7 @@ triage_deadlines(Schedule *s, int *order)
 			if (s->dropped[edd[k]] == (pass == 1))
 				order[n++] = edd[k];
 	pfree(group_of);
+	pfree(given_up);
 	pfree(g);
 	pfree(edd);
 }
@@ -731,6 +802,17 @@ plan_triggers(const Fleet *fleet, const PlannedSync *job)
 {
 	return (strcmp(job->action, "start_now") == 0 || strcmp(job->action, "start_later") == 0) &&
 		job->start < time_add(fleet->at, syncopt_planner_interval_s);
+}
+
+/* Put back the due times deadline triage moved (the jobs' connectors). */
+static void
+restore_dues(Schedule *s, const TimestampTz *due, const int *due_asset)
+{
+	for (int j = 0; j < s->njobs; j++)
+	{
+		s->fleet->conn[s->jobs[j].connector].due = due[j];
+		s->fleet->conn[s->jobs[j].connector].due_asset = due_asset[j];
+	}
 }
 
 /* A way to pick the syncs to give up, and what the reasons say when its plan is kept. */
@@ -765,13 +847,21 @@ choose_triage(Schedule *s, int *job_order)
 	double		best_late = weighted_lateness(s);
 	int			best = -1;
 	int			last = -1;
+	TimestampTz *due = palloc(sizeof(TimestampTz) * Max(s->njobs, 1));
+	int		   *due_asset = palloc(sizeof(int) * Max(s->njobs, 1));
 
+	for (int j = 0; j < s->njobs; j++)
+	{
+		due[j] = s->fleet->conn[s->jobs[j].connector].due;
+		due_asset[j] = s->fleet->conn[s->jobs[j].connector].due_asset;
+	}
 	for (int w = 0; w < lengthof(triage_ways); w++)
 	{
 		double		missed;
 		double		late;
 
 		memset(s->dropped, 0, sizeof(bool) * s->njobs);
+		restore_dues(s, due, due_asset);
 		triage_ways[w].order(s, job_order);
 		s->order_note = NULL;
 		schedule_pass(s, job_order);
@@ -785,7 +875,9 @@ choose_triage(Schedule *s, int *job_order)
 			best_late = late;
 		}
 	}
+	/* The kept way's order again, from the due times it started from (it is deterministic). */
 	memset(s->dropped, 0, sizeof(bool) * s->njobs);
+	restore_dues(s, due, due_asset);
 	if (best < 0)
 	{
 		for (int j = 0; j < s->njobs; j++)
@@ -796,9 +888,24 @@ choose_triage(Schedule *s, int *job_order)
 		triage_ways[best].order(s, job_order);
 		s->order_note = best_missed < plain_missed ? triage_ways[best].misses_less : triage_ways[best].less_late;
 	}
+	for (int j = 0; j < s->njobs; j++)
+		if (s->fleet->conn[s->jobs[j].connector].due_asset != due_asset[j])
+			s->given_up_for[j] = due_asset[j];
 	/* The reasons name the order kept, so that pass is made again unless it is the last one. */
 	if (best != last || s->explain)
 		schedule_pass(s, job_order);
+
+	/*
+	 * The rows report each connector against the deadline it was due for:
+	 * one given up is missed, whenever the sync for the next one ends (that
+	 * sync is still triggered when its time comes).
+	 */
+	restore_dues(s, due, due_asset);
+	for (int j = 0; j < s->njobs; j++)
+		if (s->given_up_for[j] >= 0)
+			s->jobs[j].will_miss = true;
+	pfree(due);
+	pfree(due_asset);
 }
 
 /*
@@ -840,6 +947,9 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 	s.placed = palloc0(sizeof(bool) * Max(s.njobs, 1));
 	index_windows(&s);
 	s.dropped = palloc0(sizeof(bool) * Max(s.njobs, 1));
+	s.given_up_for = palloc(sizeof(int) * Max(s.njobs, 1));
+	for (int j = 0; j < s.njobs; j++)
+		s.given_up_for[j] = -1;
 	job_order = palloc(sizeof(int) * Max(s.njobs, 1));
 	for (int j = 0; j < s.njobs; j++)
 		job_order[j] = j;
