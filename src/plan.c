@@ -567,14 +567,26 @@ triage(Schedule *s, int *order)
 	pfree(heap);
 }
 
+/* Count deadline a as missed (once) into *w. */
+static void
+add_missed(const Fleet *f, int a, bool *missed, double *w)
+{
+	if (a >= 0 && !missed[a])
+	{
+		missed[a] = true;
+		*w += f->asset[a].weight * f->asset[a].multiplier;
+	}
+}
+
 /*
  * Weight of the deadlines the current pass misses.  A deadline is met
  * only when every sync it waits for is, so it counts once, with its own
  * weight (the asset's, times its calendar multiplier), however many of
- * its syncs are late.
+ * its syncs are late.  due_asset (per job) is the deadline each was due
+ * for before deadline triage: one it gave up counts as missed.
  */
 static double
-missed_deadline_weight(const Schedule *s)
+missed_deadline_weight(const Schedule *s, const int *due_asset)
 {
 	const Fleet *f = s->fleet;
 	bool	   *missed = palloc0(sizeof(bool) * Max(f->nasset, 1));
@@ -582,14 +594,12 @@ missed_deadline_weight(const Schedule *s)
 
 	for (int j = 0; j < s->njobs; j++)
 	{
-		int			a = f->conn[s->jobs[j].connector].due_asset;
+		const Connector *c = &f->conn[s->jobs[j].connector];
 
-		if ((s->jobs[j].end == NO_TIME || s->busy_end[j] > f->conn[s->jobs[j].connector].due) &&
-			a >= 0 && !missed[a])
-		{
-			missed[a] = true;
-			w += f->asset[a].weight * f->asset[a].multiplier;
-		}
+		if (due_asset && due_asset[j] != c->due_asset)
+			add_missed(f, due_asset[j], missed, &w);
+		if (s->jobs[j].end == NO_TIME || s->busy_end[j] > c->due)
+			add_missed(f, c->due_asset, missed, &w);
 	}
 	pfree(missed);
 	return w;
@@ -842,7 +852,7 @@ static const TriageWay triage_ways[] = {
 static void
 choose_triage(Schedule *s, int *job_order)
 {
-	double		plain_missed = missed_deadline_weight(s);
+	double		plain_missed = missed_deadline_weight(s, NULL);
 	double		best_missed = plain_missed;
 	double		best_late = weighted_lateness(s);
 	int			best = -1;
@@ -866,7 +876,7 @@ choose_triage(Schedule *s, int *job_order)
 		s->order_note = NULL;
 		schedule_pass(s, job_order);
 		last = w;
-		missed = missed_deadline_weight(s);
+		missed = missed_deadline_weight(s, due_asset);
 		late = weighted_lateness(s);
 		if (missed < best_missed || (missed == best_missed && late < best_late))
 		{
@@ -955,7 +965,7 @@ plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njo
 		job_order[j] = j;
 
 	schedule_pass(&s, job_order);
-	if (missed_deadline_weight(&s) > 0)
+	if (missed_deadline_weight(&s, NULL) > 0)
 		choose_triage(&s, job_order);
 	*njobs = s.njobs;
 	return s.jobs;
