@@ -99,9 +99,14 @@ typedef struct Schedule
 	int			next_priority;
 } Schedule;
 
-/* Syncs already planned into the destination of c that overlap [start, end); earliest end among them. */
+/*
+ * Syncs already planned into the destination of job self's connector c
+ * that overlap [start, end); earliest end among them.  The job itself is
+ * marked placed while it is being placed, with its times from an earlier
+ * pass, so it is skipped.
+ */
 static int
-destination_busy(const Schedule *s, const Connector *c, TimestampTz start, TimestampTz end,
+destination_busy(const Schedule *s, int self, const Connector *c, TimestampTz start, TimestampTz end,
 				 TimestampTz *first_end)
 {
 	int			busy = 0;
@@ -112,7 +117,7 @@ destination_busy(const Schedule *s, const Connector *c, TimestampTz start, Times
 		const PlannedSync *o = &s->jobs[j];
 		const Connector *oc = &s->fleet->conn[o->connector];
 
-		if (!s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
+		if (j == self || !s->placed[j] || o->start == NO_TIME || oc->destination == NULL ||
 			strcmp(oc->destination, c->destination) != 0)
 			continue;
 		if (o->start < end && s->busy_end[j] > start)
@@ -269,7 +274,7 @@ place_job(Schedule *s, int j)
 		{
 			TimestampTz first_end;
 
-			if (destination_busy(s, c, t, busy_end, &first_end) >= syncopt_max_concurrent_per_destination)
+			if (destination_busy(s, j, c, t, busy_end, &first_end) >= syncopt_max_concurrent_per_destination)
 				later = first_end;
 		}
 		if (later != 0)
