@@ -314,7 +314,7 @@ place_job(Schedule *s, int j)
 			appendStringInfo(&job->reason, "this sync is timed for the next deadline, %s; ",
 							 fleet->asset[c->due_asset].name);
 	}
-	else if (s->dropped[j])
+	else if (s->dropped[j] && c->due_asset >= 0)
 		appendStringInfo(&job->reason, "triage: capacity cannot meet every deadline, so %s is given up to protect heavier ones; ",
 						 fleet->asset[c->due_asset].name);
 	else if (s->order_note)
