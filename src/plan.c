@@ -20,16 +20,21 @@
  *	 - no source/connector window with load_factor 1 covers the run, and no
  *	   lesser load window or warehouse cost window covers it that the sync
  *	   could wait out and still finish by its due time.
- * Durations are P90.  When some syncs would miss, Moore-Hodgson triage (on
- * the one-machine relaxation with m-fold speed) picks the syncs to give up,
- * dropping the one with the most P90 per unit of weight each time the
- * deadline-ordered load overflows, and list-schedules the rest by due time
- * with the given-up ones last; that plan is kept when it misses less
- * weight, or the same weight less late (weight x time past due), and its
- * rows name what was given up.  Everything is deterministic for the same
- * inputs.  simulate()'s syncopt policy calls plan_fleet() at every
- * simulated planning instant (simulate_engine.c), so what is decided here
- * is what the replay does.
+ * A planned sync holds its slot for its P50 and the plan expects it to land
+ * then (plan_run_seconds()); its P90 is the forecast: the predicted end,
+ * whether it misses, the windows it must keep out of.  When some deadline
+ * would be missed, two triages are tried, each list-scheduling by due time
+ * with what it gives up last: Moore-Hodgson over syncs (on the one-machine
+ * relaxation with m-fold speed, dropping the sync with the most run time
+ * per unit of weight each time the deadline-ordered load overflows) and
+ * Moore-Hodgson over deadlines (triage_deadlines(): a deadline is met only
+ * when all its syncs are, so it gives up whole deadlines and times their
+ * connectors' syncs for their next deadline).  The plan that misses the
+ * least deadline weight, then is least late (weight x time past due), is
+ * kept, and its rows name what was given up.  Everything is deterministic
+ * for the same inputs.  simulate()'s syncopt policy calls plan_fleet() at
+ * every simulated planning instant (simulate_engine.c), so what is decided
+ * here is what the replay does.
  *
  *-------------------------------------------------------------------------
  */
