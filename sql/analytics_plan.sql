@@ -328,6 +328,18 @@ SELECT connector_id, will_miss, action FROM syncopt.plan('2026-11-23 23:50+00')
  WHERE connector_id >= 91 ORDER BY connector_id;
 SELECT risk, blocking_connectors, predicted_ready IS NULL AS never
   FROM syncopt.sla_risk('2026-11-23 23:50+00') WHERE asset_id = 95;
+-- A success of Broken the vendor's listing reports (connector.last_success_at,
+-- no run folded into its stats): before its last failure (2026-11-22 00:05)
+-- the streak stands, risk 0.875; after it the streak is over, as
+-- simulate()'s replay counts it, and the risk is the counts'
+-- (3 + 0.1) / (3 + 2) = 0.62.
+UPDATE syncopt.connector SET last_success_at = '2026-11-21 12:00+00' WHERE connector_id = 93;
+SELECT connector_id, round(failure_risk::numeric, 3) AS risk
+  FROM syncopt.priority_scores('2026-11-23 23:50+00') WHERE connector_id = 93;
+UPDATE syncopt.connector SET last_success_at = '2026-11-23 00:10+00' WHERE connector_id = 93;
+SELECT connector_id, round(failure_risk::numeric, 3) AS risk
+  FROM syncopt.priority_scores('2026-11-23 23:50+00') WHERE connector_id = 93;
+UPDATE syncopt.connector SET last_success_at = NULL WHERE connector_id = 93;
 -- 02:30 does not exist in Berlin on 2026-03-29 (clocks jump 02:00 -> 03:00):
 -- PostgreSQL reads it with the offset before the jump, 01:30 UTC.  On
 -- 2026-10-25, 02:30 happens twice; PostgreSQL takes the standard-time
