@@ -62,25 +62,30 @@ SELECT connector_id, round(score::numeric, 3) AS score, round(urgency::numeric, 
        reason LIKE '%takes the score of CRM%' AS lifted
   FROM syncopt.priority_scores('2026-11-23 03:00+00');
 
--- Capacity allows: ERP 03:00-04:15, then CRM 04:15-04:45, nothing missed.
+-- Capacity allows: ERP 03:00-04:15 at P90, nothing missed.  A planned
+-- sync holds its slot for its P50 (its P90 is the forecast) and CRM waits
+-- for ERP to land at its P50, 03:50: CRM 03:50-04:20.
 SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action, priority
   FROM syncopt.plan('2026-11-23 03:00+00');
 SELECT asset_id, predicted_ready, at_risk, risk, blocking_connectors FROM syncopt.sla_risk('2026-11-23 03:00+00');
 
--- At 04:30 there is no time left: ERP 04:30-05:45 misses its 05:30 due,
--- CRM 05:45-06:15 misses 06:00; both rows name the dashboard, and
--- sla_risk names both syncs as blocking.
+-- At 04:30 there is little time left: ERP 04:30-05:45 at P90 misses its
+-- 05:30 due, and its row names the dashboard; CRM, after ERP's P50
+-- (05:20), 05:20-05:50, meets 06:00.  sla_risk: ready 05:50, 10 minutes
+-- to spare, under the margin (max(15 min, a quarter of the 80 minutes to
+-- ready) = 20 min): medium, ERP blocking (its end passes its due).
 SELECT connector_id, planned_start, predicted_end, slack, will_miss, action,
        reason LIKE '%misses exec_dashboard by 15 min%' AS names_miss
   FROM syncopt.plan('2026-11-23 04:30+00');
 SELECT asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors,
-       reason LIKE '%15 min late%' AS says_late
+       reason LIKE '%10 min to spare%' AS says_spare
   FROM syncopt.sla_risk('2026-11-23 04:30+00');
 
 -- Capacity does not allow: one slot, and a billing sync for a heavier
 -- report due 04:30 (weight 50, runs 60 and 60 min: P90 90 min, latest
--- start 03:00, urgency 1, score 50/1.5 = 33.3) takes it first, 03:00-04:30.
--- ERP then runs 04:30-05:45 and CRM 05:45-06:15: both miss, named.
+-- start 03:00, urgency 1, score 50/1.5 = 33.3) takes it first, 03:00-04:30
+-- at P90; its slot frees at its P50, 04:00.  ERP then runs 04:00-05:15
+-- and CRM, after ERP's P50, 04:50-05:20: nothing missed.
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (13, 1, 'bill', 'Billing');
 INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight) VALUES (22, 'finance_close', 'report', '04:30', 50);
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (13, 22);
@@ -105,8 +110,9 @@ DELETE FROM syncopt.asset;
 -- A and B feed three assets each (weight 3) and outscore C (weight 1):
 --   A: 3/0.5 x exp(-(90 - 0.5)/80) = 1.96; C: 1/1 x exp(0) = 1.0.
 -- The priority list A, B, C would end C at 05:00, an hour late.  The right
--- order is C first (03:00-04:00), then A (-04:30) and B (-05:00): all on
--- time.  Moore-Hodgson triage finds it; nothing has to be given up.
+-- order is C first (03:00-04:00 at P90, its slot free at its P50, 03:40),
+-- then A (03:40-04:10) and B (04:00-04:30): all on time.  Moore-Hodgson
+-- triage finds it; nothing has to be given up.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
     (31, 1, 'a', 'A'), (32, 1, 'b', 'B'), (33, 1, 'c', 'C');
@@ -124,8 +130,9 @@ SELECT connector_id, round(score::numeric, 2) AS score, downstream_assets, deadl
 SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
        reason LIKE 'deadline order%' AS triaged
   FROM syncopt.plan('2026-11-23 03:00+00');
--- mart is ready after A and B (05:00) plus stg (10) and mart (20): 05:30,
--- exactly dash's deadline: on time but no margin, so medium risk.
+-- mart is ready after A and B (04:30) plus stg (10) and mart (20): 05:00,
+-- 30 minutes before dash's deadline, not under the margin (max(15 min, a
+-- quarter of the 2 hours to ready) = 30 min): low risk.
 SELECT asset_id, deadline, predicted_ready, risk FROM syncopt.sla_risk('2026-11-23 03:00+00');
 RESET syncopt.max_concurrent_syncs;
 
@@ -139,24 +146,26 @@ DELETE FROM syncopt.connector WHERE connector_id IN (31, 32, 33, 34);
 DELETE FROM syncopt.asset;
 
 ------------------------------------------------------------------------
--- Late either way: then less late.  Two slots at 03:00.  L (runs 80 and
--- 80 min: P50 80, P90 max(1.5 x 80, 80) = 120 min) feeds late_report due
--- 04:30: slack -30 min, urgency 1, score 1/2 h = 0.5.  S1 and S2 (runs
--- 800 s: P50 13.3 min, P90 20 min) feed ops_dash due 04:40: slack 80 min,
--- slack' 80 - 0.025 x 13.33 = 79.67, mean P90 (120 + 20 + 20)/3 = 53.33
--- min, urgency exp(-79.67 / 106.67) = 0.47385, score 3 x 0.47385 = 1.4215.
--- The priority list S1, S2, L runs S1 and S2 03:00-03:20 and L 03:20-05:20:
--- late_report 50 min late.  Moore-Hodgson (load / 2 slots: 60, 70, 80 min
--- by 04:30, 04:40, 04:40) drops nothing; its deadline order L, S1, S2
--- runs L 03:00-05:00 (30 min late), S1 03:00-03:20, S2 03:20-03:40.  The
--- same weight is missed either way, so the plan keeps the one that is
--- less late, and says so.
+-- Late either way: then less late.  Two slots at 03:00.  L (runs 100 and
+-- 100 min: P50 100, P90 max(1.5 x 100, 100) = 150 min) feeds late_report
+-- due 04:30: slack -60 min, urgency 1, score 1/2.5 h = 0.4.  S1 and S2
+-- (runs 800 s: P50 13.3 min, P90 20 min) feed ops_dash due 04:40: slack
+-- 80 min, slack' 80 - 0.025 x 13.33 = 79.67, mean P90 (150 + 20 + 20)/3 =
+-- 63.33 min, urgency exp(-79.67 / 126.67) = 0.53315, score 3 x 0.53315 =
+-- 1.5995.  Slots are held for the P50.  The priority list S1, S2, L runs
+-- S1 and S2 from 03:00 (slots free at 03:13:20) and L 03:13:20-04:53:20
+-- at its P50: late_report 23 min late.  Moore-Hodgson (load / 2 slots:
+-- 50, 56.7, 63.3 min by 04:30, 04:40, 04:40) drops nothing; its deadline
+-- order L, S1, S2 runs L from 03:00 (04:40 at P50, 10 min late; 05:30 at
+-- P90, 60 min late), S1 03:00-03:20 and S2 03:13:20-03:33:20.  The same
+-- weight is missed either way, so the plan keeps the one that is less
+-- late, and says so.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
     (35, 1, 'l', 'L'), (36, 1, 's1', 'S1'), (37, 1, 's2', 'S2');
 INSERT INTO syncopt.asset (asset_id, name, deadline) VALUES (46, 'late_report', '04:30'), (47, 'ops_dash', '04:40');
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (35, 46), (36, 47), (37, 47);
-SELECT pg_temp.add_runs(35, '{4800,4800}');
+SELECT pg_temp.add_runs(35, '{6000,6000}');
 SELECT pg_temp.add_runs(36, '{800,800}');
 SELECT pg_temp.add_runs(37, '{800,800}');
 SET syncopt.max_concurrent_syncs = 2;
@@ -168,6 +177,49 @@ SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
   FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
 RESET syncopt.max_concurrent_syncs;
 DELETE FROM syncopt.connector WHERE connector_id IN (35, 36, 37);
+DELETE FROM syncopt.asset;
+
+------------------------------------------------------------------------
+-- Deadline triage: a deadline is met only when all its syncs are, so
+-- when capacity is short the planner gives up whole deadlines, and times
+-- the syncs of one given up for its connectors' next deadline.  One slot
+-- at 03:00.  Z (runs 60 min: P50 60, P90 90) feeds board (04:30, weight
+-- 10); X and Y (runs 30 min: P50 30, P90 45) feed early_report (04:45,
+-- weight 1), and X also late_report (09:00, weight 1, fresh within 2 h:
+-- a sync from 07:00 serves it).  Slots are held for the P50.
+--   Priority order Z, X, Y: Z 03:00-04:00, X 04:00-04:30, Y 04:30-05:00
+--   misses early_report by 15 min.  Moore-Hodgson over syncs (60, 90,
+--   120 min by 04:30, 04:45, 04:45) drops Y (most P50 per weight: 30/1
+--   against X's 30/2 and Z's 60/10), which leaves the same plan, as late.
+--   Deadline triage: board (60 min by 04:30) fits; early_report's 60 min
+--   more end at 05:00, after 04:45, so the deadline with the most run
+--   time per weight goes: early_report (60/1 against board's 60/10).  X
+--   is then due for late_report and planned from 07:00; Y has nothing
+--   left and is given up.  early_report is missed either way (weight 1),
+--   nothing is late for what is still pursued, so this plan is kept.
+-- Rows: Z 03:00-04:30 (P90); X 07:00-07:45, reported against the deadline
+-- it was due for (early_report, 04:45): will miss; Y given up, placed
+-- last (04:00-04:45, after Z's P50) and not triggered.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
+    (73, 1, 'z', 'Z'), (74, 1, 'x', 'X'), (75, 1, 'y', 'Y');
+INSERT INTO syncopt.asset (asset_id, name, deadline, weight, freshness_sla) VALUES
+    (83, 'board', '04:30', 10, NULL), (84, 'early_report', '04:45', 1, NULL),
+    (85, 'late_report', '09:00', 1, '2 hours');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (73, 83), (74, 84), (75, 84), (74, 85);
+SELECT pg_temp.add_runs(73, '{3600,3600}');
+SELECT pg_temp.add_runs(74, '{1800,1800}');
+SELECT pg_temp.add_runs(75, '{1800,1800}');
+SET syncopt.max_concurrent_syncs = 1;
+SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
+       reason LIKE 'deadline triage: capacity cannot meet every deadline, so early_report is given up%' AS gives_up,
+       reason LIKE '%this sync is timed for the next deadline, late_report%' AS retimed,
+       reason LIKE 'deadline order (deadline triage misses no more than the priority order and is less late)%' AS kept
+  FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
+-- run_planner() triggers only what starts before the next run: Z.
+SELECT connector_id FROM syncopt.planner_candidates('2026-11-23 03:00+00') WHERE action = 'trigger_sync';
+RESET syncopt.max_concurrent_syncs;
+DELETE FROM syncopt.connector WHERE connector_id IN (73, 74, 75);
 DELETE FROM syncopt.asset;
 
 ------------------------------------------------------------------------
@@ -276,6 +328,18 @@ SELECT connector_id, will_miss, action FROM syncopt.plan('2026-11-23 23:50+00')
  WHERE connector_id >= 91 ORDER BY connector_id;
 SELECT risk, blocking_connectors, predicted_ready IS NULL AS never
   FROM syncopt.sla_risk('2026-11-23 23:50+00') WHERE asset_id = 95;
+-- A success of Broken the vendor's listing reports (connector.last_success_at,
+-- no run folded into its stats): before its last failure (2026-11-22 00:05)
+-- the streak stands, risk 0.875; after it the streak is over, as
+-- simulate()'s replay counts it, and the risk is the counts'
+-- (3 + 0.1) / (3 + 2) = 0.62.
+UPDATE syncopt.connector SET last_success_at = '2026-11-21 12:00+00' WHERE connector_id = 93;
+SELECT connector_id, round(failure_risk::numeric, 3) AS risk
+  FROM syncopt.priority_scores('2026-11-23 23:50+00') WHERE connector_id = 93;
+UPDATE syncopt.connector SET last_success_at = '2026-11-23 00:10+00' WHERE connector_id = 93;
+SELECT connector_id, round(failure_risk::numeric, 3) AS risk
+  FROM syncopt.priority_scores('2026-11-23 23:50+00') WHERE connector_id = 93;
+UPDATE syncopt.connector SET last_success_at = NULL WHERE connector_id = 93;
 -- 02:30 does not exist in Berlin on 2026-03-29 (clocks jump 02:00 -> 03:00):
 -- PostgreSQL reads it with the offset before the jump, 01:30 UTC.  On
 -- 2026-10-25, 02:30 happens twice; PostgreSQL takes the standard-time

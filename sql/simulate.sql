@@ -48,10 +48,10 @@ INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2,
 --   P95 = 0.95 x 1200 s = 1140 s.  One busy interval 04:00-04:45 = 0.75.
 -- edf: c2 first (due 04:20): 04:00-04:10, then c1 04:10-04:40.  No miss,
 --   0.75 credits.
--- syncopt: backward from the due times with twice the P90: c1 (due 06:00)
---   planned 06:00 - 90 min = 04:30; c2 (due 04:20, before c1's slot frees
---   at 04:30) planned 04:20 - 30 min, not before its window: 04:00.  c2
---   04:00-04:10, c1 04:30-05:00.  No miss; billed 15 + 35 min = 0.8333.
+-- syncopt (the planner, every 5 minutes): both open at 04:00; a planned
+--   sync holds its slot for its P50 (its P90 is the forecast), so c2 (due
+--   04:20) runs 04:00-04:10 and c1 (due 06:00) after it, 04:10-04:40.  No
+--   miss; one busy interval 04:00-04:45 = 0.75.
 -- Lower bound: unlimited slots, both start at 04:00 and meet their due
 --   times: no miss; each connector needs 1 sync.
 SELECT policy, deadlines, sla_misses, weighted_misses, round(weighted_tardiness_h::numeric, 4) AS tardiness_h,
@@ -81,8 +81,8 @@ SELECT jsonb_pretty(syncopt.simulate_world('1 day', 1, '2026-11-20 00:00', 0));
 --   03:30, eligible from its opening at 04:00; c2 (slot free before
 --   03:30) likewise from 04:00.  ATC: c2 (weight 3, 5 min of slack at
 --   P90) before c1 (weight 1, 75 min): c2 04:00-04:10, c1 04:10-04:40.
---   No miss; one busy interval 04:00-04:45: 0.75 credits (0.8333 above,
---   where c1 ran 04:30-05:00).  The bound starts c1 at 04:00 as above.
+--   No miss; one busy interval 04:00-04:45: 0.75 credits, as above.  The
+--   bound starts c1 at 04:00 as above.
 UPDATE syncopt.connector SET source_key = 'erp' WHERE connector_id = 1;
 INSERT INTO syncopt.load_window (name, target, source_key, dow, start_time, end_time, timezone, load_factor)
 VALUES ('erp busy', 'source', 'erp', '*', '05:00', '05:45', 'UTC', 1);

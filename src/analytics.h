@@ -187,6 +187,7 @@ extern void predict_fleet(Fleet *fleet);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
+extern void graph_give_up(Fleet *fleet, const bool *given_up);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);

@@ -33,6 +33,16 @@
 #include "pg_compat.h"
 #include "spi_run.h"
 
+/*
+ * The failure streak is connector_stats' unless a success is known after
+ * its last failure (the connector row's last success, which the vendor's
+ * connector listing moves without a run being folded into the stats, or
+ * the stats lagging behind: stats_backlog): then the streak is over, as
+ * simulate()'s replay counts it (failures in a row since the last
+ * success).  A stale streak raised a connector's failure risk, and so its
+ * priority, above what the replay gave it (test_fleet's pin test: two
+ * connectors swapped planned starts).
+ */
 static const char *const connectors_sql =
 "SELECT c.connector_id, c.account_id, coalesce(c.name, c.external_id), a.vendor = 'airbyte',"
 "       CASE WHEN coalesce(c.destination_id, c.group_id) IS NOT NULL"
@@ -42,7 +52,9 @@ static const char *const connectors_sql =
 "         WHERE r.connector_id = c.connector_id AND r.status = 'running'"
 "           AND r.started_at <= $1 AND r.started_at > $1 - interval '1 day') END,"
 "       c.tags, c.batch_size, c.parallelism, c.schedule_minutes,"
-"       coalesce(s.runs, 0), coalesce(s.failures, 0), coalesce(s.consecutive_failures, 0),"
+"       coalesce(s.runs, 0), coalesce(s.failures, 0),"
+"       CASE WHEN s.last_failure_at < greatest(s.last_success_at, c.last_success_at) THEN 0"
+"            ELSE coalesce(s.consecutive_failures, 0) END,"
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"

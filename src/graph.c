@@ -385,32 +385,29 @@ deadline_opening(const Fleet *fleet, int a)
 }
 
 /*
- * Due times of connectors whose earliest downstream deadline their last
- * success already serves: such a deadline asks nothing of them, so their
- * next need is the earliest deadline their data does not serve.  Waiting
- * for the served one to pass can leave too little room (a window
- * forbidding the source before the next deadline's due time).  Only when
- * some connector is served, each deadline is pushed back on its own
- * through the assets upstream of it (by[x]: when asset x must be ready
- * for it), so the cost is the size of those upstream graphs: they are
- * taken downstream first by Kahn's algorithm within them (sorting them by
- * their place in the whole graph's order was a tenth of priority_scores()
- * at 10,000 connectors); any order that has each asset after those it
- * feeds gives the same minima.
+ * The due times of the connectors flagged in since (since[i]: the start of
+ * the data connector i holds; DT_NOEND when not flagged, so that no
+ * deadline opens after it): the earliest over the deadlines downstream of
+ * each that its data does not serve yet (opening after since[i]) and that
+ * skip (NULL: none) does not leave out; NO_TIME when there is none.  Each
+ * deadline is pushed back on its own through the assets upstream of it
+ * (by[x]: when asset x must be ready for it), so the cost is the size of
+ * those upstream graphs: they are taken downstream first by Kahn's
+ * algorithm within them (sorting them by their place in the whole graph's
+ * order was a tenth of priority_scores() at 10,000 connectors); any order
+ * that has each asset after those it feeds gives the same minima.
  */
 static void
-unserved_dues(Fleet *fleet)
+redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 {
 	int			n = Max(fleet->nasset, 1);
 
 	/*
 	 * Per connector, in arrays of their own (through the connectors, each
 	 * asset x connector edge of every deadline's upstream graph was a cache
-	 * miss: half of graph_compute at 50,000 connectors): the start of the
-	 * data a served connector holds (DT_NOEND when not served, so that no
-	 * deadline opens after it), and its new due time and deadline.
+	 * miss: half of graph_compute at 50,000 connectors): the new due time
+	 * and deadline.
 	 */
-	TimestampTz *served_since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
 	TimestampTz *due_of = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
 	int		   *due_asset_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
 	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
@@ -418,29 +415,20 @@ unserved_dues(Fleet *fleet)
 	int		   *up = palloc(sizeof(int) * n);
 	int		   *pending = palloc(sizeof(int) * n);
 	int		   *order = palloc(sizeof(int) * n);
-	int			nserved = 0;
 
 	for (int i = 0; i < fleet->nconn; i++)
 	{
-		Connector  *c = &fleet->conn[i];
-
-		served_since[i] = DT_NOEND;
 		due_of[i] = NO_TIME;
 		due_asset_of[i] = -1;
-		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
-		{
-			served_since[i] = c->fresh_since;
-			nserved++;
-		}
 	}
 	for (int k = 0; k < fleet->nasset; k++)
 		mark[k] = -1;
-	for (int d = 0; d < fleet->nasset && nserved > 0; d++)
+	for (int d = 0; d < fleet->nasset; d++)
 	{
 		TimestampTz opening;
 		int			nup = 0;
 
-		if (fleet->asset[d].deadline == NO_TIME)
+		if (fleet->asset[d].deadline == NO_TIME || (skip && skip[d]))
 			continue;
 		opening = deadline_opening(fleet, d);
 		/* d and every asset upstream of it, then downstream first. */
@@ -492,7 +480,7 @@ unserved_dues(Fleet *fleet)
 			{
 				int			i = fleet->asset_prev_conns.idx[e];
 
-				if (served_since[i] < opening && due < due_of[i])
+				if (since[i] < opening && due < due_of[i])
 				{
 					due_of[i] = due;
 					due_asset_of[i] = d;
@@ -501,12 +489,11 @@ unserved_dues(Fleet *fleet)
 		}
 	}
 	for (int i = 0; i < fleet->nconn; i++)
-		if (served_since[i] != DT_NOEND)
+		if (since[i] != DT_NOEND)
 		{
 			fleet->conn[i].due = due_of[i];
 			fleet->conn[i].due_asset = due_asset_of[i];
 		}
-	pfree(served_since);
 	pfree(due_of);
 	pfree(due_asset_of);
 	pfree(by);
@@ -514,6 +501,64 @@ unserved_dues(Fleet *fleet)
 	pfree(up);
 	pfree(pending);
 	pfree(order);
+}
+
+/*
+ * Due times of connectors whose earliest downstream deadline their last
+ * success already serves: such a deadline asks nothing of them, so their
+ * next need is the earliest deadline their data does not serve.  Waiting
+ * for the served one to pass can leave too little room (a window
+ * forbidding the source before the next deadline's due time).
+ */
+static void
+unserved_dues(Fleet *fleet)
+{
+	TimestampTz *since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
+	int			nserved = 0;
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+
+		since[i] = DT_NOEND;
+		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
+		{
+			since[i] = c->fresh_since;
+			nserved++;
+		}
+	}
+	if (nserved > 0)
+		redirect_dues(fleet, since, NULL);
+	pfree(since);
+}
+
+/*
+ * The planner gives up the deadlines of the assets in given_up (plan.c's
+ * deadline triage): each connector due for one of them is due instead for
+ * its earliest other deadline its data does not serve (NO_TIME: none), so
+ * its sync is timed for that one.  A connector that only binds through a
+ * sync_order successor keeps the successor's due time.
+ */
+void
+graph_give_up(Fleet *fleet, const bool *given_up)
+{
+	TimestampTz *since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
+	int			nflagged = 0;
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+
+		since[i] = DT_NOEND;
+		if (c->due_asset >= 0 && given_up[c->due_asset] && c->due_via < 0)
+		{
+			since[i] = c->fresh_since;
+			nflagged++;
+		}
+	}
+	if (nflagged > 0)
+		redirect_dues(fleet, since, given_up);
+	pfree(since);
 }
 
 /*
