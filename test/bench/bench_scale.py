@@ -137,6 +137,10 @@ def exponent(sizes, values):
 
 
 def main():
+    if len(SIZES) < 2:
+        # Checked before measuring: the section's growth exponent compares
+        # the last two sizes, and a one-size run failed only after its legs.
+        sys.exit("SCALE_SIZES needs at least two sizes (the growth exponent compares the last two)")
     if len(sys.argv) == 3 and sys.argv[1] == "--from-json":
         # Rewrite the section from the figures a run kept (SCALE_KEEP).
         with open(sys.argv[2]) as f:
