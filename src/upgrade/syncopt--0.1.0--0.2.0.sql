@@ -1148,7 +1148,17 @@ AS $$
         syncopt.json_enum_problem(item #> '{status,update_state}', '{on_schedule,delayed}', true,
                                   at || '.status.update_state'),
         syncopt.json_field_problem(item #> '{status,is_historical_sync}', 'boolean', true,
-                                   at || '.status.is_historical_sync'))
+                                   at || '.status.is_historical_sync'),
+        syncopt.json_field_problem(item #> '{status,tasks}', 'array', true, at || '.status.tasks'),
+        syncopt.json_field_problem(item #> '{status,warnings}', 'array', true, at || '.status.warnings'),
+        (SELECT format('field "%s.status.%s[%s].code" must be a non-empty string of at most 200 characters',
+                       at, k.field, t.i - 1)
+           FROM unnest(ARRAY['tasks', 'warnings']) AS k(field),
+                jsonb_array_elements(CASE jsonb_typeof(item #> ARRAY['status', k.field]) WHEN 'array'
+                                     THEN item #> ARRAY['status', k.field] ELSE '[]' END) WITH ORDINALITY AS t(e, i)
+          WHERE jsonb_typeof(t.e -> 'code') IS DISTINCT FROM 'string' OR btrim(t.e ->> 'code') = ''
+             OR length(t.e ->> 'code') > 200
+          LIMIT 1))
 $$;
 
 CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
@@ -1193,6 +1203,15 @@ BEGIN
                 FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
                WHERE NOT bad ? (e.item ->> 'id'));
 
+    -- The run ends below are matched against the stored runs: no webhook or
+    -- log ingest may decide about these connectors' runs meanwhile.  Taken
+    -- before the connectors' rows are updated, so that the rows are locked
+    -- in one order; a connector this page inserts is not seen by the other
+    -- paths before this transaction ends anyway.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_items.account_id
+           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
     WITH src AS (
         SELECT DISTINCT ON (e.item ->> 'id') e.item
           FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
@@ -1201,13 +1220,13 @@ BEGIN
         INSERT INTO syncopt.connector AS c (
             account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
             schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
-            last_failure_at, raw, deleted_at, updated_at)
+            last_failure_at, raw, deleted_at, updated_at, details_at)
         SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
                s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
                s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
                s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
                (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
-               s.item, NULL, now()
+               s.item, NULL, now(), now()
           FROM src s
         ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
             name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
@@ -1215,13 +1234,51 @@ BEGIN
             schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
             paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
             last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
-            raw = excluded.raw, deleted_at = NULL, updated_at = now()
+            raw = excluded.raw, deleted_at = NULL, updated_at = now(), details_at = now()
         WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
         RETURNING 1)
     SELECT count(*) INTO touched FROM up;
 
+    -- Tasks and warnings: each list the body gives replaces the stored one.
+    WITH src AS (
+        SELECT DISTINCT ON (e.item ->> 'id') c.connector_id, e.item
+          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
+          JOIN syncopt.connector c
+            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
+         ORDER BY e.item ->> 'id', e.i DESC
+    ), lists AS (
+        SELECT s.connector_id, k.kind, s.item #> ARRAY['status', k.field] AS list
+          FROM src s
+         CROSS JOIN (VALUES ('task', 'tasks'), ('warning', 'warnings')) AS k(kind, field)
+         WHERE jsonb_typeof(s.item #> ARRAY['status', k.field]) = 'array'
+    ), listed AS (
+        SELECT DISTINCT ON (l.connector_id, l.kind, t.e ->> 'code')
+               l.connector_id, l.kind, t.e ->> 'code' AS code,
+               left(t.e ->> 'message', 2000) AS message, left(t.e ->> 'details', 2000) AS details
+          FROM lists l, jsonb_array_elements(l.list) WITH ORDINALITY AS t(e, i)
+         ORDER BY l.connector_id, l.kind, t.e ->> 'code', t.i
+    ), gone AS (
+        DELETE FROM syncopt.connector_task x
+         USING lists l
+         WHERE x.connector_id = l.connector_id AND x.kind = l.kind
+           AND NOT EXISTS (SELECT FROM listed n
+                            WHERE n.connector_id = x.connector_id AND n.kind = x.kind AND n.code = x.code)
+    )
+    INSERT INTO syncopt.connector_task AS x (connector_id, kind, code, message, details)
+    SELECT n.connector_id, n.kind, n.code, n.message, n.details FROM listed n
+    ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
+    WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
+
     WITH ends AS (
-        SELECT DISTINCT c.connector_id, x.status, x.at
+        SELECT DISTINCT c.connector_id, x.status, x.at,
+               CASE WHEN x.status = 'failed' THEN coalesce(
+                   (SELECT 'task:' || left(t.e ->> 'code', 195)   -- error_code holds 200
+                      FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
+                                                THEN e.item #> '{status,tasks}' ELSE '[]' END)
+                           WITH ORDINALITY AS t(e, i)
+                     ORDER BY t.i LIMIT 1),
+                   CASE WHEN e.item #>> '{status,setup_state}' IN ('broken', 'incomplete')
+                        THEN e.item #>> '{status,setup_state}' END) END AS code
           FROM jsonb_array_elements(items) AS e(item)
           JOIN syncopt.connector c
             ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
@@ -1229,17 +1286,18 @@ BEGIN
                                     ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
          WHERE x.at IS NOT NULL
     ), ins AS (
+        -- a run already stored is skipped by sync_run's key trigger
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      source, duration_known)
-        SELECT e.connector_id,
+                                      source, duration_known, error_code)
+        SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
                'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               e.at, e.at, e.status, 'api', false
+               e.at, e.at, e.status, 'api', false, e.code
           FROM ends e
          WHERE NOT EXISTS (
                 SELECT FROM syncopt.sync_run r
                  WHERE r.connector_id = e.connector_id AND r.status = e.status
                    AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
-        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO NOTHING
+         ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
         RETURNING run_id)
     SELECT array_agg(run_id) INTO new_runs FROM ins;
 
@@ -1642,6 +1700,13 @@ BEGIN
     INSERT INTO syncopt.connector (account_id, external_id)
     SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
     ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    -- The batch's connectors' runs are read below and merged into: from
+    -- here on no webhook or REST ingest decides about them, and what they
+    -- committed is seen.
+    PERFORM syncopt.lock_connector_runs(ARRAY(
+        SELECT c.connector_id FROM syncopt.connector c
+         WHERE c.account_id = ingest_fivetran_log_batch.account_id
+           AND c.external_id IN (SELECT i.conn FROM unnest(items) i)));
 
     -- Each event's run.  With a sync_id: that id's run, where a sync_start
     -- after the id's sync_end opens another run (keyed sync_id@start); the
@@ -1711,6 +1776,8 @@ BEGIN
                                             FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
                (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
                           ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
+               (array_agg(syncopt.fivetran_end_code(k.data ->> 'status', k.data ->> 'taskType')
+                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS code,
                max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
                                                              AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
                max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
@@ -1730,7 +1797,8 @@ BEGIN
     -- the error of a run that did not succeed and has no SEVERE message.
     SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
            (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
-                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END)
+                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END),
+                                 CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.code END
                                 )::syncopt.platform_log_run)
               FROM (SELECT a.*,
                            CASE WHEN a.finished_at IS NULL THEN 'running'
@@ -1762,30 +1830,40 @@ BEGIN
     WITH old AS (
         SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
           JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
-    ), up AS (
-        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
-                                           rows, bytes, error_message, duration_known, source)
+    ), x AS (
         SELECT l.connector_id, l.ext,
-               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at,
-                        (SELECT e.started_at FROM syncopt.sync_run e
-                          WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)),
-               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint,
-               l.error_message, l.started_at IS NOT NULL OR l.total_s IS NOT NULL, 'platform_log'
+               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at) AS started_at,
+               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint AS bytes,
+               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL AS duration_known
           FROM unnest(runs) l
-         WHERE l.started_at IS NOT NULL OR l.finished_at IS NOT NULL
-            OR EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
-        ON CONFLICT ON CONSTRAINT sync_run_external_id_unique DO UPDATE SET
-            started_at = CASE WHEN NOT r.duration_known AND excluded.duration_known THEN excluded.started_at
-                              ELSE least(r.started_at, excluded.started_at) END,
-            finished_at = coalesce(excluded.finished_at, r.finished_at),
-            status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE r.status END,
-            rows = CASE WHEN r.rows IS NULL THEN excluded.rows WHEN excluded.rows IS NULL THEN r.rows
-                        ELSE r.rows + excluded.rows END,
-            bytes = coalesce(excluded.bytes, r.bytes),
-            error_message = coalesce(excluded.error_message, r.error_message),
-            duration_known = r.duration_known OR excluded.duration_known,
+    -- Stored runs are updated, new ones inserted (sync_run is partitioned,
+    -- so no ON CONFLICT: its key trigger skips a run stored meanwhile).
+    ), upd AS (
+        UPDATE syncopt.sync_run r SET
+            started_at = CASE WHEN NOT r.duration_known AND x.duration_known THEN coalesce(x.started_at, r.started_at)
+                              ELSE least(r.started_at, x.started_at) END,
+            finished_at = coalesce(x.finished_at, r.finished_at),
+            status = CASE WHEN x.finished_at IS NOT NULL THEN x.status ELSE r.status END,
+            rows = CASE WHEN r.rows IS NULL THEN x.rows WHEN x.rows IS NULL THEN r.rows
+                        ELSE r.rows + x.rows END,
+            bytes = coalesce(x.bytes, r.bytes),
+            error_message = coalesce(x.error_message, r.error_message),
+            error_code = coalesce(x.error_code, r.error_code),
+            duration_known = r.duration_known OR x.duration_known,
             ingested_at = now()
-        RETURNING r.run_id, r.status, r.duration_known)
+          FROM x WHERE r.connector_id = x.connector_id AND r.external_run_id = x.ext
+        RETURNING r.run_id, r.status, r.duration_known
+    ), ins AS (
+        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
+                                           rows, bytes, error_message, error_code, duration_known, source)
+        SELECT x.connector_id, x.ext, x.started_at, x.finished_at, x.status, x.rows, x.bytes,
+               x.error_message, x.error_code, x.duration_known, 'platform_log'
+          FROM x
+         WHERE x.started_at IS NOT NULL
+           AND NOT EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = x.connector_id AND e.external_run_id = x.ext)
+        RETURNING r.run_id, r.status, r.duration_known
+    ), up AS (
+        SELECT * FROM upd UNION ALL SELECT * FROM ins)
     SELECT count(*),
            array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
            array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'
@@ -2074,6 +2152,10 @@ BEGIN
     SELECT c.connector_id INTO conn_id FROM syncopt.connector c
      WHERE c.account_id = ingest_fivetran_webhook.account_id
        AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
+    -- From here on each statement sees the runs the other ingestion paths
+    -- committed for this connector (a start and its end delivered at once
+    -- included): none is deciding about them meanwhile.
+    PERFORM syncopt.lock_connector_runs(ARRAY[conn_id]);
     event_at := (ev ->> 'created')::timestamptz;
     run_key := coalesce(ev ->> 'sync_id',
                         format('webhook:%s:%s', ev ->> 'event',
@@ -2113,7 +2195,12 @@ BEGIN
     end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
     IF run.run_id IS NULL THEN
         -- The REST API may have seen this run's end already.
-        UPDATE syncopt.sync_run r SET external_run_id = run_key, source = 'webhook'
+        UPDATE syncopt.sync_run r
+           SET external_run_id = run_key, source = 'webhook',
+               error_message = coalesce(CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                                        r.error_message),
+               error_code = coalesce(syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
+                                     r.error_code)
          WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
                             WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
                               AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
@@ -2123,9 +2210,10 @@ BEGIN
             RETURN 1;
         END IF;
         INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      error_message, duration_known, source)
+                                      error_message, error_code, duration_known, source)
         VALUES (conn_id, run_key, event_at, event_at, end_status,
-                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END, false, 'webhook')
+                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+                syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'), false, 'webhook')
         RETURNING sync_run.run_id INTO new_run_id;
         PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
         RETURN 1;
@@ -2133,6 +2221,7 @@ BEGIN
         UPDATE syncopt.sync_run r
            SET finished_at = greatest(event_at, r.started_at), status = end_status,
                error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
+               error_code = syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
                ingested_at = now()
          WHERE r.run_id = run.run_id;
         PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);
@@ -3862,21 +3951,10 @@ RETURNS TABLE (connector_id bigint, build_time interval)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE walk (asset_id, build_time) AS (
-        SELECT a.asset_id, a.duration FROM syncopt.asset a WHERE a.asset_id = asset_inputs.asset_id
-        UNION
-        SELECT up.asset_id, w.build_time + up.duration
-          FROM walk w
-          JOIN syncopt.lineage l ON l.asset_id = w.asset_id
-          JOIN syncopt.asset up ON up.asset_id = l.upstream_asset_id
-    )
-    SELECT l.upstream_connector_id, max(w.build_time)
-      FROM walk w
-      JOIN syncopt.lineage l ON l.asset_id = w.asset_id
-      JOIN syncopt.connector c ON c.connector_id = l.upstream_connector_id
-     WHERE c.deleted_at IS NULL
-     GROUP BY l.upstream_connector_id
-     ORDER BY l.upstream_connector_id
+    SELECT u.connector_id, u.build_time
+      FROM syncopt.asset_inputs_of(ARRAY[asset_inputs.asset_id]) x,
+           unnest(x.connector_ids, x.build_times) AS u(connector_id, build_time)
+     ORDER BY u.connector_id
 $$;
 COMMENT ON FUNCTION syncopt.asset_inputs(bigint) IS
     'The connectors upstream of an asset through the lineage, each with the longest build time (asset durations) from it to the asset.';
@@ -3981,10 +4059,8 @@ BEGIN
     INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
     SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
       FROM new_deadlines n
-     CROSS JOIN LATERAL (SELECT array_agg(x.connector_id ORDER BY x.connector_id) AS connector_ids,
-                                array_agg(x.build_time ORDER BY x.connector_id) AS build_times
-                           FROM syncopt.asset_inputs(n.asset_id) x) i
-     WHERE i.connector_ids IS NOT NULL
+      -- One pass over the lineage for all of them (not one query per asset).
+      JOIN syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) i ON i.asset_id = n.asset_id
     ON CONFLICT DO NOTHING;
 
     -- 2: this run's forecasts.
@@ -4007,12 +4083,7 @@ BEGIN
                       WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
            intervened = x.intervened,
            settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      FROM (SELECT u.asset_id, u.deadline,
-                   (SELECT CASE WHEN bool_and(l.landed IS NOT NULL) THEN max(l.landed + i.build_time) END
-                      FROM unnest(u.connector_ids, u.build_times) AS i (connector_id, build_time)
-                     CROSS JOIN LATERAL (SELECT min(r.finished_at) AS landed FROM syncopt.sync_run r
-                                          WHERE r.connector_id = i.connector_id AND r.status = 'succeeded'
-                                            AND r.started_at >= u.opens_at AND r.finished_at <= at) l) AS ready_at,
+      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
                    EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
                             WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
                               AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
@@ -4023,6 +4094,8 @@ BEGIN
                                       AND u.deadline)
                        AS intervened
               FROM syncopt.sla_outcome u
+              -- Each input's landing: one read of the runs for all outcomes.
+              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
              WHERE NOT u.settled) x
      WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
 END
@@ -4121,6 +4194,11 @@ SELECT s.* FROM syncopt.forecast_score(now() - interval '30 days', now()) s;
 COMMENT ON VIEW syncopt.forecast_scorecard IS
     'forecast_score() over the last 30 days: how good the planner''s SLA forecasts and P90 durations were on this fleet.';
 
+-- Delete history older than the retention, at most batch_size rows per
+-- table per call (sync runs: whole weeks first, maintain_run_partitions),
+-- so that the collector can commit between batches.  Only
+-- finished decisions go (with their audit events); the newest schema
+-- snapshot of each connector always stays, drift is measured against it.
 CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -4135,13 +4213,20 @@ BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Whole weeks of sync_run go with their partition (and the weeks
+    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
+    -- week and the default partition) go in a batch.
+    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
     IF keep <= interval '0' THEN
         RETURN 0;               -- retention 0: keep everything
     END IF;
     cutoff := now() - keep;
 
-    DELETE FROM syncopt.sync_run WHERE run_id IN (
-        SELECT run_id FROM syncopt.sync_run WHERE started_at < cutoff ORDER BY started_at LIMIT purge_history.batch_size);
+    DELETE FROM syncopt.sync_run r
+     WHERE r.started_at < cutoff
+       AND (r.run_id, r.started_at) IN (
+            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
+             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
@@ -4164,6 +4249,19 @@ BEGIN
            AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
                         WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
          ORDER BY s.captured_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- Planning runs (issue 34: one row per run, every 15 minutes) started
+    -- before the cutoff, except the latest: its plan, SLA forecast and
+    -- anomaly snapshot are the dashboards' rows, and go with it.  Older
+    -- runs have none left (each run replaces them), so nothing cascades;
+    -- decisions and the scorecard keep their planner_run_id as a number.
+    DELETE FROM syncopt.planner_run WHERE planner_run_id IN (
+        SELECT r.planner_run_id FROM syncopt.planner_run r
+         WHERE r.started_at < cutoff
+           AND r.planner_run_id < (SELECT max(l.planner_run_id) FROM syncopt.planner_run l)
+         ORDER BY r.started_at LIMIT purge_history.batch_size);
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
@@ -4194,7 +4292,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs, finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
 
 CREATE OR REPLACE FUNCTION syncopt.digest(since timestamptz DEFAULT now() - interval '1 day')
 RETURNS text
@@ -4312,14 +4410,19 @@ $$;
 COMMENT ON FUNCTION syncopt.digest(timestamptz) IS
     'A plain-text digest for approvers: pending approvals, executed actions, SLAs at risk, classified failures, anomalies, open breakers, forecast scorecard.';
 
+-- run_planner() serialises on a lock of planner_run that only its owner and
+-- the workers may take, not on an advisory lock any role could hold to stop
+-- every planning run (docs/security.md, rule 6).
 CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
 RETURNS SETOF syncopt.fivetran_sync_ai_logs
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
     started     timestamptz := clock_timestamp();
     time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
+    stop_at     timestamptz;
     run         syncopt.planner_run;
     cand        record;
     conn        syncopt.connector;
@@ -4334,22 +4437,29 @@ BEGIN
         RAISE EXCEPTION 'at must be a finite time'
             USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
     END IF;
-    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
+    -- One run at a time, on a lock of planner_run in a mode only its owner
+    -- and the workers may take: an advisory lock is open to any role that
+    -- connects, and one held would stop every run (docs/security.md, rule 6).
+    BEGIN
+        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
         RAISE NOTICE 'another planning run is in progress; this one writes nothing'
-            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
+            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
         RETURN;
-    END IF;
+    END;
 
     PERFORM syncopt.expire_decisions();
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    -- The plan and the SLA forecast, from one load of the fleet; the
+    -- candidates and the alerts below read these rows.
     DELETE FROM syncopt.planned_sync;
-    INSERT INTO syncopt.planned_sync
-    SELECT run.planner_run_id, p.* FROM syncopt.plan(at, interval '24 hours') p;
     DELETE FROM syncopt.sla_forecast;
+    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
+    planned AS (
+        INSERT INTO syncopt.planned_sync
+        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
     INSERT INTO syncopt.sla_forecast
-    SELECT run.planner_run_id, r.asset_id, r.deadline, r.predicted_ready, r.at_risk, r.risk,
-           coalesce(r.blocking_connectors, '{}'), r.reason
-      FROM syncopt.sla_risk(at) r;
+    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
     DELETE FROM syncopt.anomaly_snapshot;
     INSERT INTO syncopt.anomaly_snapshot
     SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
@@ -4357,18 +4467,24 @@ BEGIN
       FROM syncopt.anomalies(at - interval '24 hours') x;
 
     FOR cand IN
-        SELECT * FROM syncopt.planner_candidates(at) pc
-         -- Under a cap, actions that save an SLA go before notices.
+        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+         -- Most urgent first; under a cap, actions that save an SLA go before notices.
          ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
                   CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
     LOOP
-        IF clock_timestamp() - started > time_limit THEN
-            RAISE EXCEPTION 'planning run stopped after syncopt.planner_time_limit (%)', time_limit
-                USING ERRCODE = 'query_canceled',
-                      DETAIL = 'Nothing from this run was written.',
-                      HINT = 'Raise syncopt.planner_time_limit, or look at what makes the analytics slow (docs/operations.md).';
-        END IF;
         run.candidates := run.candidates + 1;
+        -- The time limit: the analytics always finish (the most urgent
+        -- candidate is known only once the whole fleet is planned); the
+        -- candidates are then taken until the limit, and at least the first
+        -- of them and a tenth of the limit after the analytics, so that a
+        -- run whose analytics alone pass the limit still writes its most
+        -- urgent proposals.  The rest are counted, not reached.
+        IF run.candidates = 1 THEN
+            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
+        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
+            run.not_reached := run.not_reached + 1;
+            CONTINUE;
+        END IF;
         SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
         pol := syncopt.effective_policy(conn.connector_id);
 
@@ -4444,8 +4560,8 @@ BEGIN
                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
            jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
                               'blocking_connectors', r.blocking_connectors)
-      FROM syncopt.sla_risk(at) r JOIN syncopt.asset a USING (asset_id)
-     WHERE r.at_risk
+      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
+     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
        AND NOT EXISTS (SELECT FROM syncopt.alert x
                         WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
                           AND (x.details->>'deadline')::timestamptz = r.deadline);
@@ -4468,8 +4584,16 @@ BEGIN
     UPDATE syncopt.planner_run r
        SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
            auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
-           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts
+           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
+           not_reached = run.not_reached
      WHERE r.planner_run_id = run.planner_run_id;
+    IF run.not_reached > 0 THEN
+        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
+                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
+            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
+                                  run.candidates - run.not_reached, run.written),
+                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
+    END IF;
 
     PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
 END
@@ -4540,190 +4664,6 @@ COMMENT ON FUNCTION syncopt.fivetran_end_code(text, text) IS
 REVOKE ALL ON FUNCTION syncopt.fivetran_end_code(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION syncopt.fivetran_end_code(text, text) TO syncopt_worker;
 
--- What is wrong with the fields of one connection object (NULL when
--- nothing), naming the field by its path in the body, e.g.
--- data.items[3].status.sync_state.
-CREATE OR REPLACE FUNCTION syncopt.fivetran_connection_problem(item jsonb, at text) RETURNS text
-LANGUAGE sql STABLE
-AS $$
-    SELECT coalesce(
-        syncopt.fivetran_item_shape_problem(item, at),
-        syncopt.json_field_problem(item -> 'group_id', 'string', false, at || '.group_id'),
-        syncopt.json_field_problem(item -> 'service', 'string', false, at || '.service'),
-        syncopt.json_field_problem(item -> 'schema', 'string', false, at || '.schema'),
-        syncopt.json_field_problem(item -> 'paused', 'boolean', false, at || '.paused'),
-        syncopt.json_field_problem(item -> 'sync_frequency', 'integer', false, at || '.sync_frequency'),
-        CASE WHEN (item ->> 'sync_frequency')::bigint <= 0
-             THEN format('field "%s.sync_frequency" must be positive', at) END,
-        syncopt.json_enum_problem(item -> 'schedule_type', '{auto,manual}', false, at || '.schedule_type'),
-        syncopt.json_field_problem(item -> 'daily_sync_time', 'string', true, at || '.daily_sync_time'),
-        CASE WHEN (item ->> 'daily_sync_time') !~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'
-             THEN format('field "%s.daily_sync_time" must be HH:MM, not %s', at, item -> 'daily_sync_time') END,
-        syncopt.json_field_problem(item -> 'succeeded_at', 'timestamp', true, at || '.succeeded_at'),
-        syncopt.json_field_problem(item -> 'failed_at', 'timestamp', true, at || '.failed_at'),
-        syncopt.json_field_problem(item -> 'status', 'object', false, at || '.status'),
-        syncopt.json_enum_problem(item #> '{status,setup_state}', '{incomplete,connected,broken}', false,
-                                  at || '.status.setup_state'),
-        syncopt.json_enum_problem(item #> '{status,sync_state}', '{scheduled,syncing,paused,rescheduled}', false,
-                                  at || '.status.sync_state'),
-        syncopt.json_enum_problem(item #> '{status,update_state}', '{on_schedule,delayed}', true,
-                                  at || '.status.update_state'),
-        syncopt.json_field_problem(item #> '{status,is_historical_sync}', 'boolean', true,
-                                   at || '.status.is_historical_sync'),
-        syncopt.json_field_problem(item #> '{status,tasks}', 'array', true, at || '.status.tasks'),
-        syncopt.json_field_problem(item #> '{status,warnings}', 'array', true, at || '.status.warnings'),
-        (SELECT format('field "%s.status.%s[%s].code" must be a non-empty string of at most 200 characters',
-                       at, k.field, t.i - 1)
-           FROM unnest(ARRAY['tasks', 'warnings']) AS k(field),
-                jsonb_array_elements(CASE jsonb_typeof(item #> ARRAY['status', k.field]) WHEN 'array'
-                                     THEN item #> ARRAY['status', k.field] ELSE '[]' END) WITH ORDINALITY AS t(e, i)
-          WHERE jsonb_typeof(t.e -> 'code') IS DISTINCT FROM 'string' OR btrim(t.e ->> 'code') = ''
-             OR length(t.e ->> 'code') > 200
-          LIMIT 1))
-$$;
-
--- ingest_fivetran_items() (a failed run's vendor code, the connection's
--- tasks and warnings) and ingest_fivetran_log_batch() (the sync_end code)
--- are restated once, in the history block below, which changes them too.
-
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_webhook(account_id bigint, body text, signature text)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    secret   text;
-    ev       jsonb;
-    problem  text;
-    conn_id  bigint;
-    run      syncopt.sync_run;
-    event_at timestamptz;
-    end_status text;
-    new_run_id bigint;
-    run_key  text;          -- sync_id, or (older payloads) event and time
-BEGIN
-    PERFORM syncopt.ingest_account(account_id, 'fivetran');
-    SELECT s.webhook_secret INTO secret FROM syncopt.account_secret s
-     WHERE s.account_id = ingest_fivetran_webhook.account_id;
-    IF secret IS NULL THEN
-        RAISE EXCEPTION 'account % has no webhook secret', account_id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Set the secret the webhook was created with: syncopt.set_webhook_secret(account_id, secret).';
-    END IF;
-    IF body IS NULL OR signature IS NULL OR NOT syncopt.verify_signature(secret, body, btrim(signature)) THEN
-        RAISE EXCEPTION 'webhook signature does not match'
-            USING ERRCODE = 'invalid_authorization_specification',
-                  DETAIL = 'X-Fivetran-Signature-256 must be the hex HMAC-SHA256 of the raw body under the webhook secret. Nothing was stored.',
-                  HINT = 'Pass the body exactly as received (no re-encoding) and the header value unchanged.';
-    END IF;
-
-    ev := syncopt.try_jsonb(body);
-    problem := CASE WHEN jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
-                    ELSE syncopt.json_field_problem(ev -> 'event', 'string', false, 'event') END;
-    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') THEN
-        problem := coalesce(
-            syncopt.json_field_problem(ev -> 'sync_id', 'string', true, 'sync_id'),
-            CASE WHEN btrim(ev ->> 'sync_id') = '' THEN 'field "sync_id" is empty' END,
-            syncopt.json_field_problem(coalesce(ev -> 'connector_id', ev -> 'connection_id'), 'string', false,
-                                       'connector_id'),
-            syncopt.json_field_problem(ev -> 'created', 'timestamp', false, 'created'),
-            CASE WHEN ev ->> 'event' = 'sync_end' THEN coalesce(
-                syncopt.json_field_problem(ev -> 'data', 'object', false, 'data'),
-                syncopt.json_field_problem(ev #> '{data,status}', 'string', false, 'data.status'),
-                CASE WHEN syncopt.fivetran_end_status(ev #>> '{data,status}') IS NULL
-                     THEN format('field "data.status" has unknown value %s', ev #> '{data,status}') END) END);
-    END IF;
-    IF problem IS NOT NULL THEN
-        PERFORM syncopt.ingest_reject('Fivetran webhook', problem);
-    END IF;
-    -- The test event, and event types syncopt does not use.
-    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') THEN
-        RETURN 0;
-    END IF;
-
-    INSERT INTO syncopt.connector AS c (account_id, external_id, name, service, group_id, destination_id)
-    VALUES (account_id, coalesce(ev ->> 'connector_id', ev ->> 'connection_id'),
-            coalesce(ev ->> 'connector_name', ev ->> 'connection_name'), ev ->> 'connector_type',
-            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'),
-            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'))
-    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
-    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
-     WHERE c.account_id = ingest_fivetran_webhook.account_id
-       AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
-    event_at := (ev ->> 'created')::timestamptz;
-    run_key := coalesce(ev ->> 'sync_id',
-                        format('webhook:%s:%s', ev ->> 'event',
-                               to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
-    IF ev ? 'sync_id' AND jsonb_typeof(ev -> 'sync_id') = 'string' THEN
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id AND r.external_run_id = run_key FOR UPDATE;
-    ELSIF ev ->> 'event' = 'sync_start' THEN
-        -- without sync_id, the same start delivered again
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id AND r.started_at = event_at FOR UPDATE;
-    ELSE
-        -- without sync_id, the run this end closes: the same end delivered
-        -- again, else the newest run still running that began before it
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id
-           AND ((r.status <> 'running' AND r.finished_at = event_at)
-                OR (r.status = 'running' AND r.started_at <= event_at))
-         ORDER BY r.status <> 'running' DESC, r.started_at DESC LIMIT 1 FOR UPDATE;
-    END IF;
-
-    IF ev ->> 'event' = 'sync_start' THEN
-        IF run.run_id IS NULL THEN
-            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
-            VALUES (conn_id, run_key, event_at, 'running', 'webhook');
-            RETURN 1;
-        ELSIF NOT run.duration_known AND event_at <= run.finished_at THEN
-            -- the end arrived first; now its duration is known
-            UPDATE syncopt.sync_run r SET started_at = event_at, duration_known = true, ingested_at = now()
-             WHERE r.run_id = run.run_id;
-            PERFORM syncopt.absorb_runs(ARRAY[run.run_id], false);
-            RETURN 1;
-        END IF;
-        RETURN 0;               -- a repeated delivery
-    END IF;
-
-    end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
-    IF run.run_id IS NULL THEN
-        -- The REST API may have seen this run's end already.
-        UPDATE syncopt.sync_run r
-           SET external_run_id = run_key, source = 'webhook',
-               error_message = coalesce(CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-                                        r.error_message),
-               error_code = coalesce(syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
-                                     r.error_code)
-         WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
-                            WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
-                              AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
-                            ORDER BY abs(extract(epoch FROM a.finished_at - event_at)) LIMIT 1)
-        RETURNING r.run_id INTO new_run_id;
-        IF new_run_id IS NOT NULL THEN
-            RETURN 1;
-        END IF;
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      error_message, error_code, duration_known, source)
-        VALUES (conn_id, run_key, event_at, event_at, end_status,
-                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-                syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'), false, 'webhook')
-        RETURNING sync_run.run_id INTO new_run_id;
-        PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
-        RETURN 1;
-    ELSIF run.status = 'running' THEN
-        UPDATE syncopt.sync_run r
-           SET finished_at = greatest(event_at, r.started_at), status = end_status,
-               error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-               error_code = syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
-               ingested_at = now()
-         WHERE r.run_id = run.run_id;
-        PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);
-        RETURN 1;
-    END IF;
-    RETURN 0;                   -- a repeated delivery
-END
-$$;
 COMMENT ON FUNCTION syncopt.ingest_fivetran_webhook(bigint, text, text) IS
     'Verifies and ingests one Fivetran webhook POST (raw body, X-Fivetran-Signature-256); returns runs changed. Raises on a bad signature.';
 
@@ -5125,463 +5065,8 @@ $$;
 COMMENT ON FUNCTION syncopt.maintain_run_partitions(interval, integer) IS
     'Creates sync_run''s weekly partitions through four weeks ahead (moving runs out of the default partition) and drops whole weeks older than the retention, about batch_size runs per call; returns the runs dropped.';
 
-CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
-    cutoff  timestamptz;
-    n       bigint;
-    total   bigint := 0;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Whole weeks of sync_run go with their partition (and the weeks
-    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
-    -- week and the default partition) go in a batch.
-    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
-    IF keep <= interval '0' THEN
-        RETURN 0;               -- retention 0: keep everything
-    END IF;
-    cutoff := now() - keep;
 
-    DELETE FROM syncopt.sync_run r
-     WHERE r.started_at < cutoff
-       AND (r.run_id, r.started_at) IN (
-            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
-             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
 
-    DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
-        SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
-         WHERE created_at < cutoff AND updated_at < cutoff
-           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
-         ORDER BY created_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.alert WHERE alert_id IN (
-        SELECT alert_id FROM syncopt.alert WHERE created_at < cutoff ORDER BY created_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.schema_snapshot WHERE snapshot_id IN (
-        SELECT s.snapshot_id FROM syncopt.schema_snapshot s
-         WHERE s.captured_at < cutoff
-           AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
-                        WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
-         ORDER BY s.captured_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    -- The forecast scorecard: forecasts of deadlines before the cutoff,
-    -- then their outcomes (once no forecast is left, so that the cascade
-    -- stays within the batch), and predicted durations of runs started
-    -- before it.
-    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
-        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
-         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
-        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
-         WHERE o.deadline < cutoff
-           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
-                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
-         ORDER BY o.deadline LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
-        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
-         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN total + n;
-END
-$$;
-COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots and the forecast scorecard''s rows older than the retention; one batch per table per call.';
-
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
--- Plans per call: a generic plan cached while the tables were small turns
--- the run lookups into scans as history grows (cost grew with every page).
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    problem   text;
-    touched   integer;
-    new_runs  bigint[];
-    bad       jsonb;
-BEGIN
-    SELECT p INTO problem
-      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-           LATERAL syncopt.fivetran_item_shape_problem(e.item, format(item_path, e.i - 1)) AS p
-     WHERE p IS NOT NULL
-     LIMIT 1;
-    IF problem IS NOT NULL THEN
-        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
-    END IF;
-    -- {id: problem} of the items that cannot be read, the first problem of each
-    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
-      FROM (SELECT DISTINCT ON (e.item ->> 'id') e.item ->> 'id' AS id, p
-              FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-                   LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
-             WHERE p IS NOT NULL
-             ORDER BY e.item ->> 'id', e.i) q;
-    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(items) e(item) WHERE NOT bad ? (e.item ->> 'id')) THEN
-        SELECT p INTO problem
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-               LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
-         WHERE p IS NOT NULL
-         ORDER BY e.i LIMIT 1;
-        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
-    END IF;
-    PERFORM syncopt.quarantine_items(account_id, 'fivetran connection', items, 'id', bad);
-    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
-                FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-               WHERE NOT bad ? (e.item ->> 'id'));
-
-    WITH src AS (
-        SELECT DISTINCT ON (e.item ->> 'id') e.item
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-         ORDER BY e.item ->> 'id', e.i DESC
-    ), up AS (
-        INSERT INTO syncopt.connector AS c (
-            account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
-            schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
-            last_failure_at, raw, deleted_at, updated_at, details_at)
-        SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
-               s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
-               s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
-               s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
-               (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
-               s.item, NULL, now(), now()
-          FROM src s
-        ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
-            name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
-            service = excluded.service, schedule_minutes = excluded.schedule_minutes,
-            schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
-            paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
-            last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
-            raw = excluded.raw, deleted_at = NULL, updated_at = now(), details_at = now()
-        WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
-        RETURNING 1)
-    SELECT count(*) INTO touched FROM up;
-
-    -- Tasks and warnings: each list the body gives replaces the stored one.
-    WITH src AS (
-        SELECT DISTINCT ON (e.item ->> 'id') c.connector_id, e.item
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-          JOIN syncopt.connector c
-            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
-         ORDER BY e.item ->> 'id', e.i DESC
-    ), lists AS (
-        SELECT s.connector_id, k.kind, s.item #> ARRAY['status', k.field] AS list
-          FROM src s
-         CROSS JOIN (VALUES ('task', 'tasks'), ('warning', 'warnings')) AS k(kind, field)
-         WHERE jsonb_typeof(s.item #> ARRAY['status', k.field]) = 'array'
-    ), listed AS (
-        SELECT DISTINCT ON (l.connector_id, l.kind, t.e ->> 'code')
-               l.connector_id, l.kind, t.e ->> 'code' AS code,
-               left(t.e ->> 'message', 2000) AS message, left(t.e ->> 'details', 2000) AS details
-          FROM lists l, jsonb_array_elements(l.list) WITH ORDINALITY AS t(e, i)
-         ORDER BY l.connector_id, l.kind, t.e ->> 'code', t.i
-    ), gone AS (
-        DELETE FROM syncopt.connector_task x
-         USING lists l
-         WHERE x.connector_id = l.connector_id AND x.kind = l.kind
-           AND NOT EXISTS (SELECT FROM listed n
-                            WHERE n.connector_id = x.connector_id AND n.kind = x.kind AND n.code = x.code)
-    )
-    INSERT INTO syncopt.connector_task AS x (connector_id, kind, code, message, details)
-    SELECT n.connector_id, n.kind, n.code, n.message, n.details FROM listed n
-    ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
-    WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
-
-    WITH ends AS (
-        SELECT DISTINCT c.connector_id, x.status, x.at,
-               CASE WHEN x.status = 'failed' THEN coalesce(
-                   (SELECT 'task:' || (t.e ->> 'code')
-                      FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
-                                                THEN e.item #> '{status,tasks}' ELSE '[]' END)
-                           WITH ORDINALITY AS t(e, i)
-                     ORDER BY t.i LIMIT 1),
-                   CASE WHEN e.item #>> '{status,setup_state}' IN ('broken', 'incomplete')
-                        THEN e.item #>> '{status,setup_state}' END) END AS code
-          FROM jsonb_array_elements(items) AS e(item)
-          JOIN syncopt.connector c
-            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
-         CROSS JOIN LATERAL (VALUES ('succeeded', (e.item ->> 'succeeded_at')::timestamptz),
-                                    ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
-         WHERE x.at IS NOT NULL
-    ), ins AS (
-        -- a run already stored is skipped by sync_run's key trigger
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      source, duration_known, error_code)
-        SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
-               'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               e.at, e.at, e.status, 'api', false, e.code
-          FROM ends e
-         WHERE NOT EXISTS (
-                SELECT FROM syncopt.sync_run r
-                 WHERE r.connector_id = e.connector_id AND r.status = e.status
-                   AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
-         ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
-        RETURNING run_id)
-    SELECT array_agg(run_id) INTO new_runs FROM ins;
-
-    PERFORM syncopt.absorb_runs(new_runs);
-    RETURN touched + coalesce(cardinality(new_runs), 0);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_log_batch(account_id bigint, log_schema name,
-                                                  events syncopt.platform_log_event[])
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    items     syncopt.platform_log_item[];
-    runs      syncopt.platform_log_run[];
-    skipped   jsonb;
-    n_orphans bigint;
-    touched   bigint;
-    finished  bigint[];
-    merged    bigint[];
-BEGIN
-    PERFORM FROM syncopt.log_ingest_state s
-      WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema
-        FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'schema % of account % is not being read', log_schema, account_id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call syncopt.ingest_fivetran_log(account_id, log_schema); this is one of its steps.';
-    END IF;
-
-    -- Decode message_data (a JSON string holding JSON is decoded once more)
-    -- and keep the sync events that can be read; count the others by reason.
-    WITH e AS (
-        SELECT e.id, e.ts, e.conn, nullif(btrim(e.sync_id), '') AS sync_id,
-               coalesce(upper(e.event) = 'SEVERE', false) AS severe, e.message_event,
-               nullif(btrim(e.message_data), '') IS NULL AS no_data,
-               -- a SEVERE message that is not JSON is kept as the text it is
-               coalesce(CASE WHEN jsonb_typeof(j2.j) IN ('object', 'array') THEN j2.j ELSE j1.j END,
-                        CASE WHEN upper(e.event) = 'SEVERE'
-                                  AND e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
-                             THEN to_jsonb(nullif(btrim(e.message_data), '')) END) AS data
-          FROM unnest(events) e
-          CROSS JOIN LATERAL (SELECT syncopt.try_jsonb(e.message_data) AS j) j1
-          CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(j1.j) = 'string' THEN syncopt.try_jsonb(j1.j #>> '{}') END AS j) j2
-         WHERE e.message_event IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
-            OR (e.message_event IS NOT NULL AND upper(e.event) = 'SEVERE')
-    ), c AS (
-        SELECT e.*, CASE
-            WHEN e.id IS NULL OR btrim(e.id) = '' THEN 'no_id'
-            WHEN e.conn IS NULL OR btrim(e.conn) = '' THEN 'no_connection'
-            WHEN e.ts IS NULL OR NOT isfinite(e.ts) THEN 'no_time_stamp'
-            WHEN e.message_event IN ('sync_stats', 'records_modified')
-                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
-            WHEN e.message_event = 'sync_end' AND NOT e.no_data
-                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
-            WHEN e.message_event = 'sync_end' AND e.data ->> 'status' IS NOT NULL
-                 AND syncopt.fivetran_end_status(e.data ->> 'status') IS NULL THEN 'unknown_status'
-            WHEN e.message_event = 'records_modified'
-                 AND coalesce(e.data ->> 'count', '') !~ '^[0-9]{1,18}$' THEN 'bad_count'
-        END AS problem
-          FROM e
-    )
-    SELECT (SELECT array_agg(ROW(c.id, c.ts, c.conn, c.sync_id, c.severe, c.message_event, c.data)::syncopt.platform_log_item)
-              FROM c WHERE c.problem IS NULL),
-           (SELECT coalesce(jsonb_object_agg(p.problem, p.n), '{}')
-              FROM (SELECT c.problem, count(*) AS n FROM c WHERE c.problem IS NOT NULL GROUP BY c.problem) p)
-      INTO items, skipped;
-
-    INSERT INTO syncopt.connector (account_id, external_id)
-    SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
-    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
-
-    -- Each event's run.  With a sync_id: that id's run, where a sync_start
-    -- after the id's sync_end opens another run (keyed sync_id@start); the
-    -- events before the batch's first such start join the stored run of the
-    -- id they fall in.  Without: the latest sync_start of the connector at or
-    -- before it, else the run the connector still has open.
-    -- The keys are worked out on narrow rows (the event's number n, no
-    -- data), joined back to the events to aggregate.
-    WITH i AS (
-        SELECT i.n, i.id, i.ts, i.sync_id, i.message_event, c.connector_id,
-               row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
-          FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)
-          JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
-    ), stored AS MATERIALIZED (
-        -- The stored runs of the batch's sync_ids: the id's own run and the
-        -- later ones keyed id@start.
-        SELECT g.connector_id, g.sync_id, r.external_run_id, r.started_at, r.finished_at
-          FROM (SELECT DISTINCT i.connector_id, i.sync_id FROM i WHERE i.sync_id IS NOT NULL) g
-          JOIN syncopt.sync_run x ON x.connector_id = g.connector_id AND x.external_run_id = g.sync_id
-          JOIN syncopt.sync_run r ON r.connector_id = g.connector_id AND r.started_at >= x.started_at
-           AND (r.run_id = x.run_id OR left(r.external_run_id, length(g.sync_id) + 1) = g.sync_id || '@')
-    ), b AS (
-        SELECT i.*,
-               max(i.pos) FILTER (WHERE i.message_event = 'sync_end') OVER w AS last_end,
-               max(i.pos) FILTER (WHERE i.message_event = 'sync_start') OVER w AS last_start
-          FROM i
-        WINDOW w AS (PARTITION BY i.connector_id, i.sync_id ORDER BY i.pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), fall AS (
-        -- The stored run each event falls in: the latest started at or
-        -- before it, else the first.
-        SELECT DISTINCT ON (b.connector_id, b.sync_id, b.pos) b.connector_id, b.sync_id, b.pos,
-               s.external_run_id, s.finished_at
-          FROM b JOIN stored s ON s.connector_id = b.connector_id AND s.sync_id = b.sync_id
-         ORDER BY b.connector_id, b.sync_id, b.pos, s.started_at <= b.ts DESC,
-                  CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST, s.started_at
-    ), o AS (
-        SELECT b.*, f.external_run_id AS stored_run,
-               b.sync_id IS NOT NULL AND b.message_event = 'sync_start'
-               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(f.finished_at < b.ts, false)
-                        ELSE coalesce(b.last_end > b.last_start, b.last_end IS NOT NULL) END AS opens
-          FROM b LEFT JOIN fall f USING (connector_id, sync_id, pos)
-    ), k AS (
-        SELECT o.*,
-               count(*) FILTER (WHERE o.opens) OVER w AS segment,
-               max(o.ts) FILTER (WHERE o.opens) OVER w AS opened_at,
-               max(o.ts) FILTER (WHERE o.message_event = 'sync_start' AND o.sync_id IS NULL)
-                   OVER (PARTITION BY o.connector_id ORDER BY o.ts, o.id ROWS UNBOUNDED PRECEDING) AS started_nosync
-          FROM o
-        WINDOW w AS (PARTITION BY o.connector_id, o.sync_id ORDER BY o.pos ROWS UNBOUNDED PRECEDING)
-    ), keyed AS (
-        SELECT k.n, k.connector_id,
-               CASE WHEN k.sync_id IS NULL THEN
-                        coalesce('log:' || to_char(k.started_nosync AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                 (SELECT r.external_run_id FROM syncopt.sync_run r
-                                   WHERE r.connector_id = k.connector_id AND r.status = 'running'
-                                     AND r.source = 'platform_log' AND r.started_at <= k.ts
-                                   ORDER BY r.started_at DESC LIMIT 1))
-                    WHEN k.segment = 0 THEN coalesce(k.stored_run, k.sync_id)
-                    ELSE k.sync_id || '@' || to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-               END AS ext
-          FROM k
-    ), agg AS (
-        SELECT x.connector_id, x.ext,
-               min(k.ts) FILTER (WHERE k.message_event = 'sync_start') AS started_at,
-               max(k.ts) FILTER (WHERE k.message_event = 'sync_end') AS finished_at,
-               syncopt.fivetran_end_status((array_agg(k.data ->> 'status' ORDER BY k.ts DESC)
-                                            FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
-               (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
-                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
-               (array_agg(syncopt.fivetran_end_code(k.data ->> 'status', k.data ->> 'taskType')
-                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS code,
-               max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
-                                                             AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
-               max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
-                   FILTER (WHERE k.message_event = 'sync_stats'
-                             AND coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb',
-                                          k.data ->> 'extract_volume_mb') ~ '^[0-9]+(\.[0-9]+)?$') AS mb,
-               sum((k.data ->> 'count')::bigint) FILTER (WHERE k.message_event = 'records_modified') AS rows,
-               left(string_agg(coalesce(k.data ->> 'message', k.data ->> 'reason', k.data #>> '{}', '(no message)'), '; '
-                               ORDER BY k.ts) FILTER (WHERE k.severe), 2000) AS severe
-          FROM keyed x
-          JOIN unnest(items) WITH ORDINALITY k(id, ts, conn, sync_id, severe, message_event, data, n) ON k.n = x.n
-         WHERE x.ext IS NOT NULL
-         GROUP BY x.connector_id, x.ext
-    )
-    -- A sync_end without a status (Fivetran's own seeds have them) is failed
-    -- when the run left a SEVERE error, else succeeded; the end's reason is
-    -- the error of a run that did not succeed and has no SEVERE message.
-    SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
-           (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
-                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END),
-                                 CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.code END
-                                )::syncopt.platform_log_run)
-              FROM (SELECT a.*,
-                           CASE WHEN a.finished_at IS NULL THEN 'running'
-                                WHEN a.end_status IS NOT NULL THEN a.end_status
-                                WHEN a.severe IS NOT NULL OR r.error_message IS NOT NULL THEN 'failed'
-                                ELSE 'succeeded' END AS status
-                      FROM agg a
-                      LEFT JOIN syncopt.sync_run r ON r.connector_id = a.connector_id AND r.external_run_id = a.ext) s)
-      INTO n_orphans, runs;
-    skipped := skipped || jsonb_build_object('outside_sync', n_orphans);
-
-    -- A run the REST API saw only by its end becomes this richer run.
-    WITH pairs AS (
-        SELECT DISTINCT ON (a.run_id) a.run_id, l.ext
-          FROM unnest(runs) l
-          JOIN syncopt.sync_run a
-            ON a.connector_id = l.connector_id AND a.source = 'api' AND a.status = l.status
-           AND a.finished_at BETWEEN l.finished_at - interval '2 minutes' AND l.finished_at + interval '2 minutes'
-         WHERE l.finished_at IS NOT NULL
-           AND NOT EXISTS (SELECT FROM syncopt.sync_run e
-                            WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
-         ORDER BY a.run_id, abs(extract(epoch FROM a.finished_at - l.finished_at))
-    ), one AS (
-        SELECT DISTINCT ON (p.ext) p.* FROM pairs p ORDER BY p.ext, p.run_id
-    )
-    UPDATE syncopt.sync_run r SET external_run_id = one.ext, source = 'platform_log'
-      FROM one WHERE r.run_id = one.run_id;
-
-    WITH old AS (
-        SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
-          JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
-    ), x AS (
-        SELECT l.connector_id, l.ext,
-               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at) AS started_at,
-               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint AS bytes,
-               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL AS duration_known
-          FROM unnest(runs) l
-    -- Stored runs are updated, new ones inserted (sync_run is partitioned,
-    -- so no ON CONFLICT: its key trigger skips a run stored meanwhile).
-    ), upd AS (
-        UPDATE syncopt.sync_run r SET
-            started_at = CASE WHEN NOT r.duration_known AND x.duration_known THEN coalesce(x.started_at, r.started_at)
-                              ELSE least(r.started_at, x.started_at) END,
-            finished_at = coalesce(x.finished_at, r.finished_at),
-            status = CASE WHEN x.finished_at IS NOT NULL THEN x.status ELSE r.status END,
-            rows = CASE WHEN r.rows IS NULL THEN x.rows WHEN x.rows IS NULL THEN r.rows
-                        ELSE r.rows + x.rows END,
-            bytes = coalesce(x.bytes, r.bytes),
-            error_message = coalesce(x.error_message, r.error_message),
-            error_code = coalesce(x.error_code, r.error_code),
-            duration_known = r.duration_known OR x.duration_known,
-            ingested_at = now()
-          FROM x WHERE r.connector_id = x.connector_id AND r.external_run_id = x.ext
-        RETURNING r.run_id, r.status, r.duration_known
-    ), ins AS (
-        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
-                                           rows, bytes, error_message, error_code, duration_known, source)
-        SELECT x.connector_id, x.ext, x.started_at, x.finished_at, x.status, x.rows, x.bytes,
-               x.error_message, x.error_code, x.duration_known, 'platform_log'
-          FROM x
-         WHERE x.started_at IS NOT NULL
-           AND NOT EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = x.connector_id AND e.external_run_id = x.ext)
-        RETURNING r.run_id, r.status, r.duration_known
-    ), up AS (
-        SELECT * FROM upd UNION ALL SELECT * FROM ins)
-    SELECT count(*),
-           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
-           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'
-                                          AND up.duration_known AND NOT old.duration_known)
-      INTO touched, finished, merged
-      FROM up LEFT JOIN old USING (run_id);
-
-    PERFORM syncopt.absorb_runs(finished, true);
-    PERFORM syncopt.absorb_runs(merged, false);
-    PERFORM syncopt.log_ingest_count_skipped(account_id, log_schema, skipped);
-    UPDATE syncopt.log_ingest_state s SET runs_touched = s.runs_touched + touched
-     WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema;
-    RETURN touched;
-END
-$$;
-COMMENT ON FUNCTION syncopt.ingest_fivetran_log_batch(bigint, name, syncopt.platform_log_event[]) IS
-    'Step of syncopt.ingest_fivetran_log(): turns one batch of log rows (values read by the caller) into runs; returns runs changed.';
 
 REVOKE ALL ON syncopt.sync_run, syncopt.sync_run_default, syncopt.sync_run_key FROM PUBLIC;
 REVOKE ALL ON SEQUENCE syncopt.sync_run_run_id_seq FROM PUBLIC;
@@ -5863,191 +5348,6 @@ $$;
 COMMENT ON FUNCTION syncopt.planner_candidates(timestamptz, bigint) IS
     'The actions the analytics suggest at `at`, before policies and guardrails, each with its score, components, benefit, the time after which it loses that benefit (act_by) and reason; from_run reads that planning run''s plan and SLA forecast instead of computing them.';
 
--- One planning run: candidates -> policy -> no churn -> mode and
--- guardrails -> decisions, plus alerts for new proposals, SLAs at risk and
--- classified failures.  Returns the decisions it wrote.
-CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
-RETURNS SETOF syncopt.fivetran_sync_ai_logs
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    started     timestamptz := clock_timestamp();
-    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
-    stop_at     timestamptz;
-    run         syncopt.planner_run;
-    cand        record;
-    conn        syncopt.connector;
-    pol         record;
-    status      text;
-    guard       text;
-    written     syncopt.fivetran_sync_ai_logs;
-    new_ids     bigint[] := '{}';
-    n           integer;
-BEGIN
-    IF at IS NULL OR NOT isfinite(at) THEN
-        RAISE EXCEPTION 'at must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
-    END IF;
-    IF NOT pg_try_advisory_xact_lock(hashtext('syncopt.run_planner'), 0) THEN
-        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
-            USING HINT = 'Runs are serialised by an advisory lock; the next scheduled run plans again.';
-        RETURN;
-    END IF;
-
-    PERFORM syncopt.expire_decisions();
-    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
-    -- The plan and the SLA forecast, from one load of the fleet; the
-    -- candidates and the alerts below read these rows.
-    DELETE FROM syncopt.planned_sync;
-    DELETE FROM syncopt.sla_forecast;
-    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
-    planned AS (
-        INSERT INTO syncopt.planned_sync
-        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
-    INSERT INTO syncopt.sla_forecast
-    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
-    DELETE FROM syncopt.anomaly_snapshot;
-    INSERT INTO syncopt.anomaly_snapshot
-    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
-           x.direction, x.reason
-      FROM syncopt.anomalies(at - interval '24 hours') x;
-
-    FOR cand IN
-        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
-         -- Most urgent first; under a cap, actions that save an SLA go before notices.
-         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
-                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
-    LOOP
-        run.candidates := run.candidates + 1;
-        -- The time limit: the analytics always finish (the most urgent
-        -- candidate is known only once the whole fleet is planned); the
-        -- candidates are then taken until the limit, and at least the first
-        -- of them and a tenth of the limit after the analytics, so that a
-        -- run whose analytics alone pass the limit still writes its most
-        -- urgent proposals.  The rest are counted, not reached.
-        IF run.candidates = 1 THEN
-            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
-        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
-            run.not_reached := run.not_reached + 1;
-            CONTINUE;
-        END IF;
-        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
-        pol := syncopt.effective_policy(conn.connector_id);
-
-        IF cand.action <> ALL (pol.allowed_actions)
-           OR (cand.action = 'pause' AND pol.protect)
-           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
-               AND NOT (cand.params->>'sync_frequency')::integer
-                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
-            run.not_allowed := run.not_allowed + 1;
-            CONTINUE;
-        END IF;
-
-        -- No churn: the same action with the same params is open, was
-        -- logged in shadow mode within the proposal TTL, or was recently
-        -- done, failed or rejected (a human said no).  Triggers have their
-        -- own guard in planner_candidates() (one P90 after the last).
-        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
-                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
-                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
-                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
-                               AND l.created_at > now() - pol.proposal_ttl)
-                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
-                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
-                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
-            run.unchanged := run.unchanged + 1;
-            CONTINUE;
-        END IF;
-
-        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
-        guard := NULL;
-        IF pol.mode = 'auto' THEN
-            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
-            IF guard IS NOT NULL THEN
-                status := 'proposed';
-                run.refused := run.refused + 1;
-            ELSE
-                run.auto_approved := run.auto_approved + 1;
-            END IF;
-        END IF;
-
-        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
-                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
-                                           cand.priority_score,
-                                           coalesce(cand.score_components, '{}')
-                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
-                                           guard, act_by => cand.act_by);
-        new_ids := new_ids || written.decision_id;
-        run.written := run.written + 1;
-        RETURN NEXT written;
-    END LOOP;
-
-    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
-    run.superseded := n;
-
-    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
-    -- last two days (each once).
-    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
-    IF n > 0 THEN
-        INSERT INTO syncopt.alert (kind, severity, message, details)
-        SELECT 'approval_needed', 'warning',
-               format('%s new proposal(s) await approval: %s', n,
-                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
-                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
-               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
-          FROM syncopt.pending_approvals p
-         WHERE p.decision_id = ANY (new_ids);
-        run.alerts := run.alerts + 1;
-    END IF;
-
-    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
-    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
-           format('%s (due %s) is at %s risk: %s', a.name,
-                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
-           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
-                              'blocking_connectors', r.blocking_connectors)
-      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
-     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
-       AND NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
-                          AND (x.details->>'deadline')::timestamptz = r.deadline);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    run.alerts := run.alerts + n;
-
-    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
-    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
-           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
-                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
-           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
-      FROM syncopt.classify_runs(at - interval '2 days') f
-      JOIN syncopt.connector c USING (connector_id)
-     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
-                          AND (x.details->>'run_id')::bigint = f.run_id);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    run.alerts := run.alerts + n;
-
-    UPDATE syncopt.planner_run r
-       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
-           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
-           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
-           not_reached = run.not_reached
-     WHERE r.planner_run_id = run.planner_run_id;
-    IF run.not_reached > 0 THEN
-        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
-                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
-            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
-                                  run.candidates - run.not_reached, run.written),
-                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
-    END IF;
-
-    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
-END
-$$;
-COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS
-    'One planning run: the analytics'' suggestions through policies, no-churn checks and auto guardrails into the control table; returns the decisions written.';
-
 -- The connectors whose data reaches an asset through the lineage, each
 -- with the longest build time between it and the asset: the sum of the
 -- durations of the assets on the path, the asset's own included (how
@@ -6072,162 +5372,6 @@ AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
 COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
     'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed.';
 
-CREATE OR REPLACE FUNCTION syncopt.asset_inputs(asset_id bigint)
-RETURNS TABLE (connector_id bigint, build_time interval)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT u.connector_id, u.build_time
-      FROM syncopt.asset_inputs_of(ARRAY[asset_inputs.asset_id]) x,
-           unnest(x.connector_ids, x.build_times) AS u(connector_id, build_time)
-     ORDER BY u.connector_id
-$$;
-COMMENT ON FUNCTION syncopt.asset_inputs(bigint) IS
-    'The connectors upstream of an asset through the lineage, each with the longest build time (asset durations) from it to the asset.';
-
--- The end of a planning run (run_planner() calls it): record what the run
--- forecast, and resolve what earlier forecasts said against the runs
--- known at `at`.
-CREATE OR REPLACE FUNCTION syncopt.record_forecasts(planner_run_id bigint, at timestamptz)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    -- A prediction stands for a run that starts within two planning
-    -- intervals of the last run that made it.
-    stands interval := 2 * current_setting('syncopt.planner_interval')::interval;
-    -- Runs are collected late: one that started or ended while a forecast
-    -- stood can arrive up to a day after.
-    grace  interval := interval '1 day';
-BEGIN
-    IF planner_run_id IS NULL OR at IS NULL OR NOT isfinite(at) THEN
-        RAISE EXCEPTION 'record_forecasts needs a planning run and a finite time'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Got planner_run_id %s, at %s.', coalesce(planner_run_id::text, 'NULL'),
-                                  coalesce(at::text, 'NULL')),
-                  HINT = 'run_planner() calls it at the end of each planning run.';
-    END IF;
-
-    -- Durations, 1: each standing prediction gets the first run that
-    -- started while it stood (before the next prediction, and within two
-    -- planning intervals of the last run that made it).
-    UPDATE syncopt.duration_forecast f
-       SET run_id = r.run_id, run_started_at = r.started_at
-      FROM syncopt.duration_forecast w
-     CROSS JOIN LATERAL (SELECT min(g.first_at) AS next_at FROM syncopt.duration_forecast g
-                          WHERE g.connector_id = w.connector_id AND g.first_at > w.first_at) nx
-     CROSS JOIN LATERAL (SELECT r.run_id, r.started_at FROM syncopt.sync_run r
-                          WHERE r.connector_id = w.connector_id AND r.started_at >= w.first_at
-                            AND r.started_at < least(w.last_at + stands, nx.next_at) AND r.started_at <= at
-                          ORDER BY r.started_at LIMIT 1) r
-     WHERE w.outcome IS NULL AND w.run_id IS NULL
-       AND f.connector_id = w.connector_id AND f.first_at = w.first_at;
-
-    -- 2: a predicted run that has ended says whether the P90 held.  Only a
-    -- success with a known start has a duration to compare.
-    UPDATE syncopt.duration_forecast f
-       SET outcome = r.status,
-           actual = CASE WHEN r.status = 'succeeded' AND r.duration_known THEN r.finished_at - r.started_at END,
-           within_p90 = CASE WHEN r.status = 'succeeded' AND r.duration_known
-                             THEN r.finished_at - r.started_at <= f.p90 END
-      FROM syncopt.sync_run r
-     WHERE f.outcome IS NULL AND f.run_id IS NOT NULL
-       AND r.connector_id = f.connector_id AND r.started_at = f.run_started_at AND r.run_id = f.run_id
-       AND r.status <> 'running' AND r.finished_at <= at;
-
-    -- 3: a prediction no run followed within a day is not kept.
-    DELETE FROM syncopt.duration_forecast f
-     WHERE f.outcome IS NULL AND f.run_id IS NULL AND f.last_at < at - grace;
-
-    -- 4: this run's predictions for the syncs it planned (a sync already
-    -- running was predicted before it started).  The same values as the
-    -- connector's standing prediction extend it.
-    WITH planned AS (
-        SELECT p.connector_id, d.p50, d.p90
-          FROM syncopt.planned_sync p
-          JOIN syncopt.predict_duration(at) d ON d.connector_id = p.connector_id
-         WHERE p.planner_run_id = record_forecasts.planner_run_id
-           AND p.action <> 'running' AND p.planned_start IS NOT NULL
-           AND d.p50 IS NOT NULL AND d.p90 IS NOT NULL
-    ), standing AS (
-        SELECT pl.connector_id, pl.p50, pl.p90, f.first_at
-          FROM planned pl
-          JOIN LATERAL (SELECT g.first_at, g.p50, g.p90, g.run_id FROM syncopt.duration_forecast g
-                         WHERE g.connector_id = pl.connector_id
-                         ORDER BY g.first_at DESC LIMIT 1) f ON true
-         WHERE f.run_id IS NULL AND f.p50 = pl.p50 AND f.p90 = pl.p90
-    ), extended AS (
-        UPDATE syncopt.duration_forecast f
-           SET last_at = greatest(f.last_at, at)
-          FROM standing s
-         WHERE f.connector_id = s.connector_id AND f.first_at = s.first_at
-        RETURNING f.connector_id
-    )
-    INSERT INTO syncopt.duration_forecast AS f (connector_id, first_at, last_at, planner_run_id, p50, p90)
-    SELECT pl.connector_id, at, at, record_forecasts.planner_run_id, pl.p50, pl.p90
-      FROM planned pl
-     WHERE pl.connector_id NOT IN (SELECT e.connector_id FROM extended e)
-    ON CONFLICT (connector_id, first_at) DO UPDATE
-       SET p50 = excluded.p50, p90 = excluded.p90, planner_run_id = excluded.planner_run_id
-     WHERE f.run_id IS NULL;
-
-    -- SLAs, 1: each deadline instance forecast for the first time, with
-    -- what feeds it now; an asset nothing feeds is not scored.
-    WITH new_deadlines AS MATERIALIZED (
-        SELECT s.asset_id, s.deadline, s.deadline - coalesce(a.freshness_sla, interval '24 hours') AS opens_at
-          FROM syncopt.sla_forecast s
-          JOIN syncopt.asset a ON a.asset_id = s.asset_id
-         WHERE s.planner_run_id = record_forecasts.planner_run_id AND s.deadline IS NOT NULL
-           AND NOT EXISTS (SELECT FROM syncopt.sla_outcome o
-                            WHERE o.asset_id = s.asset_id AND o.deadline = s.deadline)
-    )
-    INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
-    SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
-      FROM new_deadlines n
-      -- One pass over the lineage for all of them (not one query per asset).
-      JOIN syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) i ON i.asset_id = n.asset_id
-    ON CONFLICT DO NOTHING;
-
-    -- 2: this run's forecasts.
-    INSERT INTO syncopt.sla_forecast_log (asset_id, deadline, planner_run_id, planned_at, at_risk, risk, predicted_ready)
-    SELECT s.asset_id, s.deadline, s.planner_run_id, at, s.at_risk, s.risk, s.predicted_ready
-      FROM syncopt.sla_forecast s
-      JOIN syncopt.sla_outcome o ON o.asset_id = s.asset_id AND o.deadline = s.deadline
-     WHERE s.planner_run_id = record_forecasts.planner_run_id
-    ON CONFLICT DO NOTHING;
-
-    -- 3: what happened, from the runs known at `at`.  Each input landed
-    -- with its first successful sync started at or after opens_at; the
-    -- asset was ready when the last landed plus the builds after it.  Not
-    -- ready at the deadline is a miss, revised if a late-collected run
-    -- shows otherwise until the outcome settles: once met, once ready, or
-    -- a day after the deadline.
-    UPDATE syncopt.sla_outcome o
-       SET ready_at = x.ready_at,
-           met = CASE WHEN x.ready_at <= o.deadline THEN true
-                      WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
-           intervened = x.intervened,
-           settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
-                   EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
-                            WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
-                              AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
-                              AND coalesce(d.finished_at, d.started_at)
-                                  BETWEEN CASE WHEN d.action IN ('trigger_sync', 'resync_connector', 'resync_tables')
-                                               THEN greatest(u.first_forecast_at, u.opens_at)
-                                               ELSE u.first_forecast_at END
-                                      AND u.deadline)
-                       AS intervened
-              FROM syncopt.sla_outcome u
-              -- Each input's landing: one read of the runs for all outcomes.
-              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
-             WHERE NOT u.settled) x
-     WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
-END
-$$;
-COMMENT ON FUNCTION syncopt.record_forecasts(bigint, timestamptz) IS
-    'End of a planning run: logs its SLA forecasts and predicted durations, and resolves earlier ones against the runs known at `at`.';
 
 REVOKE ALL ON FUNCTION syncopt.plan_and_forecast(bigint, timestamptz), syncopt.planner_candidates(timestamptz, bigint),
     syncopt.asset_inputs_of(bigint[]), syncopt.outcome_ready_times(timestamptz) FROM PUBLIC;
@@ -6487,106 +5631,6 @@ EXCEPTION WHEN feature_not_supported THEN
 END
 $$;
 
--- Delete history older than the retention, at most batch_size rows per
--- table per call (sync runs: whole weeks first, maintain_run_partitions),
--- so that the collector can commit between batches.  Only
--- finished decisions go (with their audit events); the newest schema
--- snapshot of each connector always stays, drift is measured against it.
-CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
-    cutoff  timestamptz;
-    n       bigint;
-    total   bigint := 0;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Whole weeks of sync_run go with their partition (and the weeks
-    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
-    -- week and the default partition) go in a batch.
-    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
-    IF keep <= interval '0' THEN
-        RETURN 0;               -- retention 0: keep everything
-    END IF;
-    cutoff := now() - keep;
-
-    DELETE FROM syncopt.sync_run r
-     WHERE r.started_at < cutoff
-       AND (r.run_id, r.started_at) IN (
-            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
-             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
-        SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
-         WHERE created_at < cutoff AND updated_at < cutoff
-           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
-         ORDER BY created_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.alert WHERE alert_id IN (
-        SELECT alert_id FROM syncopt.alert WHERE created_at < cutoff ORDER BY created_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.schema_snapshot WHERE snapshot_id IN (
-        SELECT s.snapshot_id FROM syncopt.schema_snapshot s
-         WHERE s.captured_at < cutoff
-           AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
-                        WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
-         ORDER BY s.captured_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    -- Planning runs (issue 34: one row per run, every 15 minutes) started
-    -- before the cutoff, except the latest: its plan, SLA forecast and
-    -- anomaly snapshot are the dashboards' rows, and go with it.  Older
-    -- runs have none left (each run replaces them), so nothing cascades;
-    -- decisions and the scorecard keep their planner_run_id as a number.
-    DELETE FROM syncopt.planner_run WHERE planner_run_id IN (
-        SELECT r.planner_run_id FROM syncopt.planner_run r
-         WHERE r.started_at < cutoff
-           AND r.planner_run_id < (SELECT max(l.planner_run_id) FROM syncopt.planner_run l)
-         ORDER BY r.started_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    -- The forecast scorecard: forecasts of deadlines before the cutoff,
-    -- then their outcomes (once no forecast is left, so that the cascade
-    -- stays within the batch), and predicted durations of runs started
-    -- before it.
-    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
-        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
-         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
-        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
-         WHERE o.deadline < cutoff
-           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
-                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
-         ORDER BY o.deadline LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    total := total + n;
-
-    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
-        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
-         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN total + n;
-END
-$$;
-COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
-    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
-
 -- Ingest and partition hardening (h-vendor): begin
 -- Concurrent ingestion paths merge a run instead of racing to insert it
 -- (src/sql/65_ingest_common.sql, lock_connector_runs): the lock, and the
@@ -6605,538 +5649,8 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_items(account_id bigint, items jsonb, item_path text)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
--- Plans per call: a generic plan cached while the tables were small turns
--- the run lookups into scans as history grows (cost grew with every page).
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    problem   text;
-    touched   integer;
-    new_runs  bigint[];
-    bad       jsonb;
-BEGIN
-    SELECT p INTO problem
-      FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-           LATERAL syncopt.fivetran_item_shape_problem(e.item, format(item_path, e.i - 1)) AS p
-     WHERE p IS NOT NULL
-     LIMIT 1;
-    IF problem IS NOT NULL THEN
-        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
-    END IF;
-    -- {id: problem} of the items that cannot be read, the first problem of each
-    SELECT coalesce(jsonb_object_agg(q.id, q.p), '{}') INTO bad
-      FROM (SELECT DISTINCT ON (e.item ->> 'id') e.item ->> 'id' AS id, p
-              FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-                   LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
-             WHERE p IS NOT NULL
-             ORDER BY e.item ->> 'id', e.i) q;
-    IF bad <> '{}' AND NOT EXISTS (SELECT FROM jsonb_array_elements(items) e(item) WHERE NOT bad ? (e.item ->> 'id')) THEN
-        SELECT p INTO problem
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i),
-               LATERAL syncopt.fivetran_connection_problem(e.item, format(item_path, e.i - 1)) AS p
-         WHERE p IS NOT NULL
-         ORDER BY e.i LIMIT 1;
-        PERFORM syncopt.ingest_reject('Fivetran connection', problem);
-    END IF;
-    PERFORM syncopt.quarantine_items(account_id, 'fivetran connection', items, 'id', bad);
-    items := (SELECT coalesce(jsonb_agg(e.item ORDER BY e.i), '[]')
-                FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-               WHERE NOT bad ? (e.item ->> 'id'));
 
-    -- The run ends below are matched against the stored runs: no webhook or
-    -- log ingest may decide about these connectors' runs meanwhile.  Taken
-    -- before the connectors' rows are updated, so that the rows are locked
-    -- in one order; a connector this page inserts is not seen by the other
-    -- paths before this transaction ends anyway.
-    PERFORM syncopt.lock_connector_runs(ARRAY(
-        SELECT c.connector_id FROM syncopt.connector c
-         WHERE c.account_id = ingest_fivetran_items.account_id
-           AND c.external_id IN (SELECT e.item ->> 'id' FROM jsonb_array_elements(items) AS e(item))));
-    WITH src AS (
-        SELECT DISTINCT ON (e.item ->> 'id') e.item
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-         ORDER BY e.item ->> 'id', e.i DESC
-    ), up AS (
-        INSERT INTO syncopt.connector AS c (
-            account_id, external_id, name, group_id, destination_id, service, schedule_minutes,
-            schedule_type, daily_sync_time, paused, sync_state, setup_state, last_success_at,
-            last_failure_at, raw, deleted_at, updated_at, details_at)
-        SELECT ingest_fivetran_items.account_id, s.item ->> 'id', s.item ->> 'schema', s.item ->> 'group_id',
-               s.item ->> 'group_id', s.item ->> 'service', (s.item ->> 'sync_frequency')::integer,
-               s.item ->> 'schedule_type', (s.item ->> 'daily_sync_time')::time, (s.item ->> 'paused')::boolean,
-               s.item #>> '{status,sync_state}', s.item #>> '{status,setup_state}',
-               (s.item ->> 'succeeded_at')::timestamptz, (s.item ->> 'failed_at')::timestamptz,
-               s.item, NULL, now(), now()
-          FROM src s
-        ON CONFLICT ON CONSTRAINT connector_external_id_unique DO UPDATE SET
-            name = excluded.name, group_id = excluded.group_id, destination_id = excluded.destination_id,
-            service = excluded.service, schedule_minutes = excluded.schedule_minutes,
-            schedule_type = excluded.schedule_type, daily_sync_time = excluded.daily_sync_time,
-            paused = excluded.paused, sync_state = excluded.sync_state, setup_state = excluded.setup_state,
-            last_success_at = excluded.last_success_at, last_failure_at = excluded.last_failure_at,
-            raw = excluded.raw, deleted_at = NULL, updated_at = now(), details_at = now()
-        WHERE (c.raw, c.deleted_at) IS DISTINCT FROM (excluded.raw, NULL::timestamptz)
-        RETURNING 1)
-    SELECT count(*) INTO touched FROM up;
 
-    -- Tasks and warnings: each list the body gives replaces the stored one.
-    WITH src AS (
-        SELECT DISTINCT ON (e.item ->> 'id') c.connector_id, e.item
-          FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, i)
-          JOIN syncopt.connector c
-            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
-         ORDER BY e.item ->> 'id', e.i DESC
-    ), lists AS (
-        SELECT s.connector_id, k.kind, s.item #> ARRAY['status', k.field] AS list
-          FROM src s
-         CROSS JOIN (VALUES ('task', 'tasks'), ('warning', 'warnings')) AS k(kind, field)
-         WHERE jsonb_typeof(s.item #> ARRAY['status', k.field]) = 'array'
-    ), listed AS (
-        SELECT DISTINCT ON (l.connector_id, l.kind, t.e ->> 'code')
-               l.connector_id, l.kind, t.e ->> 'code' AS code,
-               left(t.e ->> 'message', 2000) AS message, left(t.e ->> 'details', 2000) AS details
-          FROM lists l, jsonb_array_elements(l.list) WITH ORDINALITY AS t(e, i)
-         ORDER BY l.connector_id, l.kind, t.e ->> 'code', t.i
-    ), gone AS (
-        DELETE FROM syncopt.connector_task x
-         USING lists l
-         WHERE x.connector_id = l.connector_id AND x.kind = l.kind
-           AND NOT EXISTS (SELECT FROM listed n
-                            WHERE n.connector_id = x.connector_id AND n.kind = x.kind AND n.code = x.code)
-    )
-    INSERT INTO syncopt.connector_task AS x (connector_id, kind, code, message, details)
-    SELECT n.connector_id, n.kind, n.code, n.message, n.details FROM listed n
-    ON CONFLICT (connector_id, kind, code) DO UPDATE SET message = excluded.message, details = excluded.details
-    WHERE (x.message, x.details) IS DISTINCT FROM (excluded.message, excluded.details);
-
-    WITH ends AS (
-        SELECT DISTINCT c.connector_id, x.status, x.at,
-               CASE WHEN x.status = 'failed' THEN coalesce(
-                   (SELECT 'task:' || left(t.e ->> 'code', 195)   -- error_code holds 200
-                      FROM jsonb_array_elements(CASE jsonb_typeof(e.item #> '{status,tasks}') WHEN 'array'
-                                                THEN e.item #> '{status,tasks}' ELSE '[]' END)
-                           WITH ORDINALITY AS t(e, i)
-                     ORDER BY t.i LIMIT 1),
-                   CASE WHEN e.item #>> '{status,setup_state}' IN ('broken', 'incomplete')
-                        THEN e.item #>> '{status,setup_state}' END) END AS code
-          FROM jsonb_array_elements(items) AS e(item)
-          JOIN syncopt.connector c
-            ON c.account_id = ingest_fivetran_items.account_id AND c.external_id = e.item ->> 'id'
-         CROSS JOIN LATERAL (VALUES ('succeeded', (e.item ->> 'succeeded_at')::timestamptz),
-                                    ('failed', (e.item ->> 'failed_at')::timestamptz)) AS x(status, at)
-         WHERE x.at IS NOT NULL
-    ), ins AS (
-        -- a run already stored is skipped by sync_run's key trigger
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      source, duration_known, error_code)
-        SELECT DISTINCT ON (e.connector_id, e.status, e.at) e.connector_id,
-               'api:' || e.status || ':' || to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               e.at, e.at, e.status, 'api', false, e.code
-          FROM ends e
-         WHERE NOT EXISTS (
-                SELECT FROM syncopt.sync_run r
-                 WHERE r.connector_id = e.connector_id AND r.status = e.status
-                   AND r.finished_at BETWEEN e.at - interval '2 minutes' AND e.at + interval '2 minutes')
-         ORDER BY e.connector_id, e.status, e.at, e.code NULLS LAST
-        RETURNING run_id)
-    SELECT array_agg(run_id) INTO new_runs FROM ins;
-
-    PERFORM syncopt.absorb_runs(new_runs);
-    RETURN touched + coalesce(cardinality(new_runs), 0);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_log_batch(account_id bigint, log_schema name,
-                                                  events syncopt.platform_log_event[])
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    items     syncopt.platform_log_item[];
-    runs      syncopt.platform_log_run[];
-    skipped   jsonb;
-    n_orphans bigint;
-    touched   bigint;
-    finished  bigint[];
-    merged    bigint[];
-BEGIN
-    PERFORM FROM syncopt.log_ingest_state s
-      WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema
-        FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'schema % of account % is not being read', log_schema, account_id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Call syncopt.ingest_fivetran_log(account_id, log_schema); this is one of its steps.';
-    END IF;
-
-    -- Decode message_data (a JSON string holding JSON is decoded once more)
-    -- and keep the sync events that can be read; count the others by reason.
-    WITH e AS (
-        SELECT e.id, e.ts, e.conn, nullif(btrim(e.sync_id), '') AS sync_id,
-               coalesce(upper(e.event) = 'SEVERE', false) AS severe, e.message_event,
-               nullif(btrim(e.message_data), '') IS NULL AS no_data,
-               -- a SEVERE message that is not JSON is kept as the text it is
-               coalesce(CASE WHEN jsonb_typeof(j2.j) IN ('object', 'array') THEN j2.j ELSE j1.j END,
-                        CASE WHEN upper(e.event) = 'SEVERE'
-                                  AND e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
-                             THEN to_jsonb(nullif(btrim(e.message_data), '')) END) AS data
-          FROM unnest(events) e
-          CROSS JOIN LATERAL (SELECT syncopt.try_jsonb(e.message_data) AS j) j1
-          CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(j1.j) = 'string' THEN syncopt.try_jsonb(j1.j #>> '{}') END AS j) j2
-         WHERE e.message_event IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
-            OR (e.message_event IS NOT NULL AND upper(e.event) = 'SEVERE')
-    ), c AS (
-        SELECT e.*, CASE
-            WHEN e.id IS NULL OR btrim(e.id) = '' THEN 'no_id'
-            WHEN e.conn IS NULL OR btrim(e.conn) = '' THEN 'no_connection'
-            WHEN e.ts IS NULL OR NOT isfinite(e.ts) THEN 'no_time_stamp'
-            WHEN e.message_event IN ('sync_stats', 'records_modified')
-                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
-            WHEN e.message_event = 'sync_end' AND NOT e.no_data
-                 AND jsonb_typeof(e.data) IS DISTINCT FROM 'object' THEN 'malformed_data'
-            WHEN e.message_event = 'sync_end' AND e.data ->> 'status' IS NOT NULL
-                 AND syncopt.fivetran_end_status(e.data ->> 'status') IS NULL THEN 'unknown_status'
-            WHEN e.message_event = 'records_modified'
-                 AND coalesce(e.data ->> 'count', '') !~ '^[0-9]{1,18}$' THEN 'bad_count'
-        END AS problem
-          FROM e
-    )
-    SELECT (SELECT array_agg(ROW(c.id, c.ts, c.conn, c.sync_id, c.severe, c.message_event, c.data)::syncopt.platform_log_item)
-              FROM c WHERE c.problem IS NULL),
-           (SELECT coalesce(jsonb_object_agg(p.problem, p.n), '{}')
-              FROM (SELECT c.problem, count(*) AS n FROM c WHERE c.problem IS NOT NULL GROUP BY c.problem) p)
-      INTO items, skipped;
-
-    INSERT INTO syncopt.connector (account_id, external_id)
-    SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
-    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
-    -- The batch's connectors' runs are read below and merged into: from
-    -- here on no webhook or REST ingest decides about them, and what they
-    -- committed is seen.
-    PERFORM syncopt.lock_connector_runs(ARRAY(
-        SELECT c.connector_id FROM syncopt.connector c
-         WHERE c.account_id = ingest_fivetran_log_batch.account_id
-           AND c.external_id IN (SELECT i.conn FROM unnest(items) i)));
-
-    -- Each event's run.  With a sync_id: that id's run, where a sync_start
-    -- after the id's sync_end opens another run (keyed sync_id@start); the
-    -- events before the batch's first such start join the stored run of the
-    -- id they fall in.  Without: the latest sync_start of the connector at or
-    -- before it, else the run the connector still has open.
-    -- The keys are worked out on narrow rows (the event's number n, no
-    -- data), joined back to the events to aggregate.
-    WITH i AS (
-        SELECT i.n, i.id, i.ts, i.sync_id, i.message_event, c.connector_id,
-               row_number() OVER (PARTITION BY c.connector_id, i.sync_id ORDER BY i.ts, i.id) AS pos
-          FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)
-          JOIN syncopt.connector c ON c.account_id = ingest_fivetran_log_batch.account_id AND c.external_id = i.conn
-    ), stored AS MATERIALIZED (
-        -- The stored runs of the batch's sync_ids: the id's own run and the
-        -- later ones keyed id@start.
-        SELECT g.connector_id, g.sync_id, r.external_run_id, r.started_at, r.finished_at
-          FROM (SELECT DISTINCT i.connector_id, i.sync_id FROM i WHERE i.sync_id IS NOT NULL) g
-          JOIN syncopt.sync_run x ON x.connector_id = g.connector_id AND x.external_run_id = g.sync_id
-          JOIN syncopt.sync_run r ON r.connector_id = g.connector_id AND r.started_at >= x.started_at
-           AND (r.run_id = x.run_id OR left(r.external_run_id, length(g.sync_id) + 1) = g.sync_id || '@')
-    ), b AS (
-        SELECT i.*,
-               max(i.pos) FILTER (WHERE i.message_event = 'sync_end') OVER w AS last_end,
-               max(i.pos) FILTER (WHERE i.message_event = 'sync_start') OVER w AS last_start
-          FROM i
-        WINDOW w AS (PARTITION BY i.connector_id, i.sync_id ORDER BY i.pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), fall AS (
-        -- The stored run each event falls in: the latest started at or
-        -- before it, else the first.
-        SELECT DISTINCT ON (b.connector_id, b.sync_id, b.pos) b.connector_id, b.sync_id, b.pos,
-               s.external_run_id, s.finished_at
-          FROM b JOIN stored s ON s.connector_id = b.connector_id AND s.sync_id = b.sync_id
-         ORDER BY b.connector_id, b.sync_id, b.pos, s.started_at <= b.ts DESC,
-                  CASE WHEN s.started_at <= b.ts THEN s.started_at END DESC NULLS LAST, s.started_at
-    ), o AS (
-        SELECT b.*, f.external_run_id AS stored_run,
-               b.sync_id IS NOT NULL AND b.message_event = 'sync_start'
-               AND CASE WHEN b.last_end IS NULL AND b.last_start IS NULL THEN coalesce(f.finished_at < b.ts, false)
-                        ELSE coalesce(b.last_end > b.last_start, b.last_end IS NOT NULL) END AS opens
-          FROM b LEFT JOIN fall f USING (connector_id, sync_id, pos)
-    ), k AS (
-        SELECT o.*,
-               count(*) FILTER (WHERE o.opens) OVER w AS segment,
-               max(o.ts) FILTER (WHERE o.opens) OVER w AS opened_at,
-               max(o.ts) FILTER (WHERE o.message_event = 'sync_start' AND o.sync_id IS NULL)
-                   OVER (PARTITION BY o.connector_id ORDER BY o.ts, o.id ROWS UNBOUNDED PRECEDING) AS started_nosync
-          FROM o
-        WINDOW w AS (PARTITION BY o.connector_id, o.sync_id ORDER BY o.pos ROWS UNBOUNDED PRECEDING)
-    ), keyed AS (
-        SELECT k.n, k.connector_id,
-               CASE WHEN k.sync_id IS NULL THEN
-                        coalesce('log:' || to_char(k.started_nosync AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                 (SELECT r.external_run_id FROM syncopt.sync_run r
-                                   WHERE r.connector_id = k.connector_id AND r.status = 'running'
-                                     AND r.source = 'platform_log' AND r.started_at <= k.ts
-                                   ORDER BY r.started_at DESC LIMIT 1))
-                    WHEN k.segment = 0 THEN coalesce(k.stored_run, k.sync_id)
-                    ELSE k.sync_id || '@' || to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-               END AS ext
-          FROM k
-    ), agg AS (
-        SELECT x.connector_id, x.ext,
-               min(k.ts) FILTER (WHERE k.message_event = 'sync_start') AS started_at,
-               max(k.ts) FILTER (WHERE k.message_event = 'sync_end') AS finished_at,
-               syncopt.fivetran_end_status((array_agg(k.data ->> 'status' ORDER BY k.ts DESC)
-                                            FILTER (WHERE k.message_event = 'sync_end'))[1]) AS end_status,
-               (array_agg(nullif(concat_ws(' ', k.data ->> 'reason', '(task: ' || (k.data ->> 'taskType') || ')'), '')
-                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS reason,
-               (array_agg(syncopt.fivetran_end_code(k.data ->> 'status', k.data ->> 'taskType')
-                          ORDER BY k.ts DESC) FILTER (WHERE k.message_event = 'sync_end'))[1] AS code,
-               max((k.data ->> 'total_time_s')::float8) FILTER (WHERE k.message_event = 'sync_stats'
-                                                             AND (k.data ->> 'total_time_s') ~ '^[0-9]+(\.[0-9]+)?$') AS total_s,
-               max(coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb', k.data ->> 'extract_volume_mb')::float8)
-                   FILTER (WHERE k.message_event = 'sync_stats'
-                             AND coalesce(k.data ->> 'load_volume_mb', k.data ->> 'process_volume_mb',
-                                          k.data ->> 'extract_volume_mb') ~ '^[0-9]+(\.[0-9]+)?$') AS mb,
-               sum((k.data ->> 'count')::bigint) FILTER (WHERE k.message_event = 'records_modified') AS rows,
-               left(string_agg(coalesce(k.data ->> 'message', k.data ->> 'reason', k.data #>> '{}', '(no message)'), '; '
-                               ORDER BY k.ts) FILTER (WHERE k.severe), 2000) AS severe
-          FROM keyed x
-          JOIN unnest(items) WITH ORDINALITY k(id, ts, conn, sync_id, severe, message_event, data, n) ON k.n = x.n
-         WHERE x.ext IS NOT NULL
-         GROUP BY x.connector_id, x.ext
-    )
-    -- A sync_end without a status (Fivetran's own seeds have them) is failed
-    -- when the run left a SEVERE error, else succeeded; the end's reason is
-    -- the error of a run that did not succeed and has no SEVERE message.
-    SELECT (SELECT count(*) FROM keyed WHERE keyed.ext IS NULL),
-           (SELECT array_agg(ROW(s.connector_id, s.ext, s.started_at, s.finished_at, s.status, s.total_s, s.mb, s.rows,
-                                 coalesce(s.severe, CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.reason END),
-                                 CASE WHEN s.status NOT IN ('succeeded', 'running') THEN s.code END
-                                )::syncopt.platform_log_run)
-              FROM (SELECT a.*,
-                           CASE WHEN a.finished_at IS NULL THEN 'running'
-                                WHEN a.end_status IS NOT NULL THEN a.end_status
-                                WHEN a.severe IS NOT NULL OR r.error_message IS NOT NULL THEN 'failed'
-                                ELSE 'succeeded' END AS status
-                      FROM agg a
-                      LEFT JOIN syncopt.sync_run r ON r.connector_id = a.connector_id AND r.external_run_id = a.ext) s)
-      INTO n_orphans, runs;
-    skipped := skipped || jsonb_build_object('outside_sync', n_orphans);
-
-    -- A run the REST API saw only by its end becomes this richer run.
-    WITH pairs AS (
-        SELECT DISTINCT ON (a.run_id) a.run_id, l.ext
-          FROM unnest(runs) l
-          JOIN syncopt.sync_run a
-            ON a.connector_id = l.connector_id AND a.source = 'api' AND a.status = l.status
-           AND a.finished_at BETWEEN l.finished_at - interval '2 minutes' AND l.finished_at + interval '2 minutes'
-         WHERE l.finished_at IS NOT NULL
-           AND NOT EXISTS (SELECT FROM syncopt.sync_run e
-                            WHERE e.connector_id = l.connector_id AND e.external_run_id = l.ext)
-         ORDER BY a.run_id, abs(extract(epoch FROM a.finished_at - l.finished_at))
-    ), one AS (
-        SELECT DISTINCT ON (p.ext) p.* FROM pairs p ORDER BY p.ext, p.run_id
-    )
-    UPDATE syncopt.sync_run r SET external_run_id = one.ext, source = 'platform_log'
-      FROM one WHERE r.run_id = one.run_id;
-
-    WITH old AS (
-        SELECT r.run_id, r.status, r.duration_known FROM syncopt.sync_run r
-          JOIN unnest(runs) l ON r.connector_id = l.connector_id AND r.external_run_id = l.ext
-    ), x AS (
-        SELECT l.connector_id, l.ext,
-               coalesce(l.started_at, l.finished_at - make_interval(secs => l.total_s), l.finished_at) AS started_at,
-               l.finished_at, l.status, l.rows, (l.mb * 1048576)::bigint AS bytes,
-               l.error_message, l.error_code, l.started_at IS NOT NULL OR l.total_s IS NOT NULL AS duration_known
-          FROM unnest(runs) l
-    -- Stored runs are updated, new ones inserted (sync_run is partitioned,
-    -- so no ON CONFLICT: its key trigger skips a run stored meanwhile).
-    ), upd AS (
-        UPDATE syncopt.sync_run r SET
-            started_at = CASE WHEN NOT r.duration_known AND x.duration_known THEN coalesce(x.started_at, r.started_at)
-                              ELSE least(r.started_at, x.started_at) END,
-            finished_at = coalesce(x.finished_at, r.finished_at),
-            status = CASE WHEN x.finished_at IS NOT NULL THEN x.status ELSE r.status END,
-            rows = CASE WHEN r.rows IS NULL THEN x.rows WHEN x.rows IS NULL THEN r.rows
-                        ELSE r.rows + x.rows END,
-            bytes = coalesce(x.bytes, r.bytes),
-            error_message = coalesce(x.error_message, r.error_message),
-            error_code = coalesce(x.error_code, r.error_code),
-            duration_known = r.duration_known OR x.duration_known,
-            ingested_at = now()
-          FROM x WHERE r.connector_id = x.connector_id AND r.external_run_id = x.ext
-        RETURNING r.run_id, r.status, r.duration_known
-    ), ins AS (
-        INSERT INTO syncopt.sync_run AS r (connector_id, external_run_id, started_at, finished_at, status,
-                                           rows, bytes, error_message, error_code, duration_known, source)
-        SELECT x.connector_id, x.ext, x.started_at, x.finished_at, x.status, x.rows, x.bytes,
-               x.error_message, x.error_code, x.duration_known, 'platform_log'
-          FROM x
-         WHERE x.started_at IS NOT NULL
-           AND NOT EXISTS (SELECT FROM syncopt.sync_run e WHERE e.connector_id = x.connector_id AND e.external_run_id = x.ext)
-        RETURNING r.run_id, r.status, r.duration_known
-    ), up AS (
-        SELECT * FROM upd UNION ALL SELECT * FROM ins)
-    SELECT count(*),
-           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND (old.status IS NULL OR old.status = 'running')),
-           array_agg(up.run_id) FILTER (WHERE up.status <> 'running' AND old.status <> 'running'
-                                          AND up.duration_known AND NOT old.duration_known)
-      INTO touched, finished, merged
-      FROM up LEFT JOIN old USING (run_id);
-
-    PERFORM syncopt.absorb_runs(finished, true);
-    PERFORM syncopt.absorb_runs(merged, false);
-    PERFORM syncopt.log_ingest_count_skipped(account_id, log_schema, skipped);
-    UPDATE syncopt.log_ingest_state s SET runs_touched = s.runs_touched + touched
-     WHERE s.account_id = ingest_fivetran_log_batch.account_id AND s.log_schema = ingest_fivetran_log_batch.log_schema;
-    RETURN touched;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION syncopt.ingest_fivetran_webhook(account_id bigint, body text, signature text)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    secret   text;
-    ev       jsonb;
-    problem  text;
-    conn_id  bigint;
-    run      syncopt.sync_run;
-    event_at timestamptz;
-    end_status text;
-    new_run_id bigint;
-    run_key  text;          -- sync_id, or (older payloads) event and time
-BEGIN
-    PERFORM syncopt.ingest_account(account_id, 'fivetran');
-    SELECT s.webhook_secret INTO secret FROM syncopt.account_secret s
-     WHERE s.account_id = ingest_fivetran_webhook.account_id;
-    IF secret IS NULL THEN
-        RAISE EXCEPTION 'account % has no webhook secret', account_id
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Set the secret the webhook was created with: syncopt.set_webhook_secret(account_id, secret).';
-    END IF;
-    IF body IS NULL OR signature IS NULL OR NOT syncopt.verify_signature(secret, body, btrim(signature)) THEN
-        RAISE EXCEPTION 'webhook signature does not match'
-            USING ERRCODE = 'invalid_authorization_specification',
-                  DETAIL = 'X-Fivetran-Signature-256 must be the hex HMAC-SHA256 of the raw body under the webhook secret. Nothing was stored.',
-                  HINT = 'Pass the body exactly as received (no re-encoding) and the header value unchanged.';
-    END IF;
-
-    ev := syncopt.try_jsonb(body);
-    problem := CASE WHEN jsonb_typeof(ev) IS DISTINCT FROM 'object' THEN 'the body must be a JSON object'
-                    ELSE syncopt.json_field_problem(ev -> 'event', 'string', false, 'event') END;
-    IF problem IS NULL AND ev ->> 'event' IN ('sync_start', 'sync_end') THEN
-        problem := coalesce(
-            syncopt.json_field_problem(ev -> 'sync_id', 'string', true, 'sync_id'),
-            CASE WHEN btrim(ev ->> 'sync_id') = '' THEN 'field "sync_id" is empty' END,
-            syncopt.json_field_problem(coalesce(ev -> 'connector_id', ev -> 'connection_id'), 'string', false,
-                                       'connector_id'),
-            syncopt.json_field_problem(ev -> 'created', 'timestamp', false, 'created'),
-            CASE WHEN ev ->> 'event' = 'sync_end' THEN coalesce(
-                syncopt.json_field_problem(ev -> 'data', 'object', false, 'data'),
-                syncopt.json_field_problem(ev #> '{data,status}', 'string', false, 'data.status'),
-                CASE WHEN syncopt.fivetran_end_status(ev #>> '{data,status}') IS NULL
-                     THEN format('field "data.status" has unknown value %s', ev #> '{data,status}') END) END);
-    END IF;
-    IF problem IS NOT NULL THEN
-        PERFORM syncopt.ingest_reject('Fivetran webhook', problem);
-    END IF;
-    -- The test event, and event types syncopt does not use.
-    IF ev ->> 'event' NOT IN ('sync_start', 'sync_end') THEN
-        RETURN 0;
-    END IF;
-
-    INSERT INTO syncopt.connector AS c (account_id, external_id, name, service, group_id, destination_id)
-    VALUES (account_id, coalesce(ev ->> 'connector_id', ev ->> 'connection_id'),
-            coalesce(ev ->> 'connector_name', ev ->> 'connection_name'), ev ->> 'connector_type',
-            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'),
-            coalesce(ev ->> 'destination_group_id', ev ->> 'group_id'))
-    ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
-    SELECT c.connector_id INTO conn_id FROM syncopt.connector c
-     WHERE c.account_id = ingest_fivetran_webhook.account_id
-       AND c.external_id = coalesce(ev ->> 'connector_id', ev ->> 'connection_id');
-    -- From here on each statement sees the runs the other ingestion paths
-    -- committed for this connector (a start and its end delivered at once
-    -- included): none is deciding about them meanwhile.
-    PERFORM syncopt.lock_connector_runs(ARRAY[conn_id]);
-    event_at := (ev ->> 'created')::timestamptz;
-    run_key := coalesce(ev ->> 'sync_id',
-                        format('webhook:%s:%s', ev ->> 'event',
-                               to_char(event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')));
-    IF ev ? 'sync_id' AND jsonb_typeof(ev -> 'sync_id') = 'string' THEN
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id AND r.external_run_id = run_key FOR UPDATE;
-    ELSIF ev ->> 'event' = 'sync_start' THEN
-        -- without sync_id, the same start delivered again
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id AND r.started_at = event_at FOR UPDATE;
-    ELSE
-        -- without sync_id, the run this end closes: the same end delivered
-        -- again, else the newest run still running that began before it
-        SELECT * INTO run FROM syncopt.sync_run r
-         WHERE r.connector_id = conn_id
-           AND ((r.status <> 'running' AND r.finished_at = event_at)
-                OR (r.status = 'running' AND r.started_at <= event_at))
-         ORDER BY r.status <> 'running' DESC, r.started_at DESC LIMIT 1 FOR UPDATE;
-    END IF;
-
-    IF ev ->> 'event' = 'sync_start' THEN
-        IF run.run_id IS NULL THEN
-            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
-            VALUES (conn_id, run_key, event_at, 'running', 'webhook');
-            RETURN 1;
-        ELSIF NOT run.duration_known AND event_at <= run.finished_at THEN
-            -- the end arrived first; now its duration is known
-            UPDATE syncopt.sync_run r SET started_at = event_at, duration_known = true, ingested_at = now()
-             WHERE r.run_id = run.run_id;
-            PERFORM syncopt.absorb_runs(ARRAY[run.run_id], false);
-            RETURN 1;
-        END IF;
-        RETURN 0;               -- a repeated delivery
-    END IF;
-
-    end_status := syncopt.fivetran_end_status(ev #>> '{data,status}');
-    IF run.run_id IS NULL THEN
-        -- The REST API may have seen this run's end already.
-        UPDATE syncopt.sync_run r
-           SET external_run_id = run_key, source = 'webhook',
-               error_message = coalesce(CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-                                        r.error_message),
-               error_code = coalesce(syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
-                                     r.error_code)
-         WHERE r.run_id = (SELECT a.run_id FROM syncopt.sync_run a
-                            WHERE a.connector_id = conn_id AND a.source = 'api' AND a.status = end_status
-                              AND a.finished_at BETWEEN event_at - interval '2 minutes' AND event_at + interval '2 minutes'
-                            ORDER BY abs(extract(epoch FROM a.finished_at - event_at)) LIMIT 1)
-        RETURNING r.run_id INTO new_run_id;
-        IF new_run_id IS NOT NULL THEN
-            RETURN 1;
-        END IF;
-        INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status,
-                                      error_message, error_code, duration_known, source)
-        VALUES (conn_id, run_key, event_at, event_at, end_status,
-                CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-                syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'), false, 'webhook')
-        RETURNING sync_run.run_id INTO new_run_id;
-        PERFORM syncopt.absorb_runs(ARRAY[new_run_id], true);
-        RETURN 1;
-    ELSIF run.status = 'running' THEN
-        UPDATE syncopt.sync_run r
-           SET finished_at = greatest(event_at, r.started_at), status = end_status,
-               error_message = CASE WHEN end_status <> 'succeeded' THEN ev #>> '{data,reason}' END,
-               error_code = syncopt.fivetran_end_code(ev #>> '{data,status}', ev #>> '{data,taskType}'),
-               ingested_at = now()
-         WHERE r.run_id = run.run_id;
-        PERFORM syncopt.absorb_runs(ARRAY[run.run_id], true);
-        RETURN 1;
-    END IF;
-    RETURN 0;                   -- a repeated delivery
-END
-$$;
 
 CREATE OR REPLACE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
@@ -7244,195 +5758,6 @@ BEGIN
 END
 $weeks$;
 -- Ingest and partition hardening (h-vendor): end
-
--- run_planner() serialises on a lock of planner_run that only its owner and
--- the workers may take, not on an advisory lock any role could hold to stop
--- every planning run (docs/security.md, rule 6).
-CREATE OR REPLACE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
-RETURNS SETOF syncopt.fivetran_sync_ai_logs
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-    started     timestamptz := clock_timestamp();
-    time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
-    stop_at     timestamptz;
-    run         syncopt.planner_run;
-    cand        record;
-    conn        syncopt.connector;
-    pol         record;
-    status      text;
-    guard       text;
-    written     syncopt.fivetran_sync_ai_logs;
-    new_ids     bigint[] := '{}';
-    n           integer;
-BEGIN
-    IF at IS NULL OR NOT isfinite(at) THEN
-        RAISE EXCEPTION 'at must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
-    END IF;
-    -- One run at a time, on a lock of planner_run in a mode only its owner
-    -- and the workers may take: an advisory lock is open to any role that
-    -- connects, and one held would stop every run (docs/security.md, rule 6).
-    BEGIN
-        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
-            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
-        RETURN;
-    END;
-
-    PERFORM syncopt.expire_decisions();
-    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
-    -- The plan and the SLA forecast, from one load of the fleet; the
-    -- candidates and the alerts below read these rows.
-    DELETE FROM syncopt.planned_sync;
-    DELETE FROM syncopt.sla_forecast;
-    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
-    planned AS (
-        INSERT INTO syncopt.planned_sync
-        SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
-    INSERT INTO syncopt.sla_forecast
-    SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
-    DELETE FROM syncopt.anomaly_snapshot;
-    INSERT INTO syncopt.anomaly_snapshot
-    SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
-           x.direction, x.reason
-      FROM syncopt.anomalies(at - interval '24 hours') x;
-
-    FOR cand IN
-        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
-         -- Most urgent first; under a cap, actions that save an SLA go before notices.
-         ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
-                  CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
-    LOOP
-        run.candidates := run.candidates + 1;
-        -- The time limit: the analytics always finish (the most urgent
-        -- candidate is known only once the whole fleet is planned); the
-        -- candidates are then taken until the limit, and at least the first
-        -- of them and a tenth of the limit after the analytics, so that a
-        -- run whose analytics alone pass the limit still writes its most
-        -- urgent proposals.  The rest are counted, not reached.
-        IF run.candidates = 1 THEN
-            stop_at := greatest(started + time_limit, clock_timestamp() + time_limit / 10);
-        ELSIF run.not_reached > 0 OR clock_timestamp() > stop_at THEN
-            run.not_reached := run.not_reached + 1;
-            CONTINUE;
-        END IF;
-        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
-        pol := syncopt.effective_policy(conn.connector_id);
-
-        IF cand.action <> ALL (pol.allowed_actions)
-           OR (cand.action = 'pause' AND pol.protect)
-           OR (cand.action = 'set_schedule' AND cand.params ? 'sync_frequency'
-               AND NOT (cand.params->>'sync_frequency')::integer
-                       BETWEEN coalesce(pol.min_schedule_minutes, 1) AND coalesce(pol.max_schedule_minutes, 1440)) THEN
-            run.not_allowed := run.not_allowed + 1;
-            CONTINUE;
-        END IF;
-
-        -- No churn: the same action with the same params is open, was
-        -- logged in shadow mode within the proposal TTL, or was recently
-        -- done, failed or rejected (a human said no).  Triggers have their
-        -- own guard in planner_candidates() (one P90 after the last).
-        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
-                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
-                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
-                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
-                               AND l.created_at > now() - pol.proposal_ttl)
-                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
-                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
-                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
-            run.unchanged := run.unchanged + 1;
-            CONTINUE;
-        END IF;
-
-        status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
-        guard := NULL;
-        IF pol.mode = 'auto' THEN
-            guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
-            IF guard IS NOT NULL THEN
-                status := 'proposed';
-                run.refused := run.refused + 1;
-            ELSE
-                run.auto_approved := run.auto_approved + 1;
-            END IF;
-        END IF;
-
-        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
-                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
-                                           cand.priority_score,
-                                           coalesce(cand.score_components, '{}')
-                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
-                                           guard, act_by => cand.act_by);
-        new_ids := new_ids || written.decision_id;
-        run.written := run.written + 1;
-        RETURN NEXT written;
-    END LOOP;
-
-    SELECT count(*) INTO n FROM syncopt.fivetran_sync_ai_logs l WHERE l.superseded_by = ANY (new_ids);
-    run.superseded := n;
-
-    -- Alerts: new proposals for approvers, SLAs at risk, failures of the
-    -- last two days (each once).
-    SELECT count(*) INTO n FROM syncopt.pending_approvals p WHERE p.decision_id = ANY (new_ids);
-    IF n > 0 THEN
-        INSERT INTO syncopt.alert (kind, severity, message, details)
-        SELECT 'approval_needed', 'warning',
-               format('%s new proposal(s) await approval: %s', n,
-                      string_agg(format('#%s %s on %s', p.decision_id, p.action, p.connector), ', '
-                                 ORDER BY p.act_by NULLS LAST, p.priority_score DESC NULLS LAST, p.decision_id)),
-               jsonb_build_object('planner_run_id', run.planner_run_id, 'decision_ids', jsonb_agg(p.decision_id))
-          FROM syncopt.pending_approvals p
-         WHERE p.decision_id = ANY (new_ids);
-        run.alerts := run.alerts + 1;
-    END IF;
-
-    INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
-    SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
-           format('%s (due %s) is at %s risk: %s', a.name,
-                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
-           jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
-                              'blocking_connectors', r.blocking_connectors)
-      FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
-     WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
-       AND NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sla_risk' AND x.asset_id = r.asset_id
-                          AND (x.details->>'deadline')::timestamptz = r.deadline);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    run.alerts := run.alerts + n;
-
-    INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
-    SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
-           format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
-                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
-           jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
-      FROM syncopt.classify_runs(at - interval '2 days') f
-      JOIN syncopt.connector c USING (connector_id)
-     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
-                          AND (x.details->>'run_id')::bigint = f.run_id);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    run.alerts := run.alerts + n;
-
-    UPDATE syncopt.planner_run r
-       SET finished_at = clock_timestamp(), candidates = run.candidates, written = run.written,
-           auto_approved = run.auto_approved, refused = run.refused, unchanged = run.unchanged,
-           not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
-           not_reached = run.not_reached
-     WHERE r.planner_run_id = run.planner_run_id;
-    IF run.not_reached > 0 THEN
-        RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
-                      run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
-            USING DETAIL = format('It took the %s most urgent and wrote %s decision(s); its plan, SLA forecast and alerts are whole. The next planning run takes up the rest (planner_run.not_reached).',
-                                  run.candidates - run.not_reached, run.written),
-                  HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
-    END IF;
-
-    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
-END
-$$;
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
