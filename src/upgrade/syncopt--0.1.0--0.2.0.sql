@@ -2280,18 +2280,7 @@ LANGUAGE c STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_anomalies';
 
-CREATE OR REPLACE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
-RETURNS TABLE (category text, retryable boolean, remediation text, explanation text)
-LANGUAGE c STABLE CALLED ON NULL INPUT
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'syncopt_classify_failure';
 
-CREATE OR REPLACE FUNCTION syncopt.classify_runs(since timestamptz DEFAULT now() - interval '1 day')
-RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
-               retryable boolean, remediation text, explanation text)
-LANGUAGE c STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'syncopt_classify_runs';
 
 CREATE OR REPLACE FUNCTION syncopt.schema_drift()
 RETURNS TABLE (connector_id bigint, schema_name text, table_name text, column_name text,
@@ -3569,227 +3558,6 @@ AS 'MODULE_PATHNAME', 'syncopt_classify_runs';
 COMMENT ON FUNCTION syncopt.classify_runs(timestamptz) IS
     'classify_failure() applied to every failed run that finished since `since`.';
 
-CREATE OR REPLACE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now())
-RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
-               score_components jsonb, benefit interval, act_by timestamptz, reason text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-WITH knobs AS (
-    SELECT current_setting('syncopt.planner_interval')::interval AS tick,
-           current_setting('syncopt.planner_min_benefit')::interval AS min_gain,
-           current_setting('syncopt.pause_after_failures')::integer AS pause_after
-), s AS (
-    SELECT s.*, jsonb_build_object(
-               'urgency', s.urgency, 'downstream_weight', s.downstream_weight,
-               'downstream_assets', s.downstream_assets, 'calendar_multiplier', s.calendar_multiplier,
-               'staleness', s.staleness, 'load_penalty', s.load_penalty, 'cost_penalty', s.cost_penalty,
-               'failure_risk', s.failure_risk, 'p90', s.p90, 'deadline', s.deadline,
-               'latest_start', s.latest_start, 'slack', s.slack) AS components
-      FROM syncopt.priority_scores(at) s
-), c AS (
-    SELECT c, c.connector_id, a.vendor, st.last_run_at, st.consecutive_failures
-      FROM syncopt.connector c
-      JOIN syncopt.account a USING (account_id)
-      LEFT JOIN syncopt.connector_stats st USING (connector_id)
-     WHERE c.deleted_at IS NULL
-),
--- Start now what must start before the next run to meet its deadline and
--- that the vendor's schedule would start too late.
-trigger_now AS (
-    SELECT s.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, s.score,
-           s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
-                                              'vendor_next_start', v.next_start),
-           least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
-           s.latest_start AS act_by,
-           format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
-                  format(CASE WHEN s.latest_start < at
-                              THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
-                              ELSE 'it must start by %1$s to be done for %2$s' END,
-                         to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-                         to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
-                  CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
-                       ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
-                  p.reason, s.reason)
-      FROM syncopt.plan(at, interval '24 hours') p
-      JOIN s USING (connector_id)
-      JOIN c USING (connector_id)
-      CROSS JOIN knobs k
-      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
-     WHERE p.action IN ('start_now', 'start_later')
-       AND p.planned_start < at + k.tick
-       AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
-       AND v.next_start > s.latest_start + k.min_gain
-       -- Starting a connector whose latest run failed is a retry: only
-       -- when classify_failure() says a retry is safe (never for unknown,
-       -- credentials, permission, configuration or data errors, nor below
-       -- its confidence threshold); the vendor's schedule still runs.
-       AND NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
-                                     WHERE r.connector_id = s.connector_id AND r.finished_at <= at
-                                     ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest
-                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, c.vendor) f
-                        WHERE latest.status = 'failed' AND NOT f.retryable)
-       -- A trigger that went out within one P90 is probably still running,
-       -- unless a sync has ended since it went out (the one it started
-       -- failed, or one already running finished) and none started since
-       -- is running: then the next planning run triggers it again.
-       AND NOT EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
-                        WHERE l.connector_id = s.connector_id AND l.action = 'trigger_sync'
-                          AND l.status IN ('approved', 'executing', 'succeeded', 'unknown')
-                          AND coalesce(l.finished_at, at) > at - s.p90
-                          AND (NOT EXISTS (SELECT FROM syncopt.sync_run r
-                                            WHERE r.connector_id = l.connector_id
-                                              AND r.finished_at > l.started_at
-                                              AND r.finished_at <= at)
-                               OR EXISTS (SELECT FROM syncopt.sync_run r
-                                           WHERE r.connector_id = l.connector_id AND r.status = 'running'
-                                             AND r.started_at > l.started_at AND r.started_at <= at)))
-),
--- Move a daily sync out of a priced warehouse window when the deadline it
--- feeds still holds at the new time (SLA over cost).
-move_daily AS (
-    SELECT c.connector_id, 'set_schedule'::text,
-           CASE c.vendor
-               WHEN 'fivetran' THEN jsonb_build_object('sync_frequency', 1440, 'daily_sync_time', to_char(nt.t AT TIME ZONE 'UTC', 'HH24:00'))
-               ELSE jsonb_build_object('schedule_type', 'cron',
-                                       'cron_expression', format('0 0 %s * * ?', extract(hour FROM nt.t AT TIME ZONE 'UTC')))
-           END,
-           s.score,
-           s.components || jsonb_build_object('current_start', v.next_start, 'window', w.name,
-                                              'price_multiplier', w.price_multiplier, 'new_start', nt.t),
-           sv.saving,
-           v.next_start,
-           format('Move the daily sync from %s to %s: it now runs inside %s (warehouse price x%s until %s); at the new time %s. Predicted saving: %s min of priced warehouse time.',
-                  to_char(v.next_start AT TIME ZONE 'UTC', 'HH24:MI "UTC"'), to_char(nt.t AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
-                  coalesce(w.name, 'a price window'), w.price_multiplier, to_char(w.ends AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
-                  CASE WHEN s.deadline IS NULL THEN 'it feeds no deadline'
-                       ELSE format('it is still done by %s for the deadline %s',
-                                   to_char((nt.t + s.p90) AT TIME ZONE 'UTC', 'HH24:MI "UTC"'),
-                                   to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')) END,
-                  round(extract(epoch FROM sv.saving) / 60))
-      FROM c
-      JOIN s USING (connector_id)
-      JOIN syncopt.predict_duration(at) pd USING (connector_id)
-      CROSS JOIN knobs k
-      CROSS JOIN LATERAL (SELECT syncopt.vendor_next_start(c.c, c.last_run_at, at) AS next_start) v
-      CROSS JOIN LATERAL (
-          SELECT lw.name, lw.price_multiplier, o.ends
-            FROM syncopt.load_window lw,
-                 LATERAL syncopt.window_occurrences(lw.start_time, lw.end_time, lw.dow, lw.timezone,
-                                                    v.next_start, v.next_start + interval '1 second') o
-           WHERE lw.target = 'warehouse' AND lw.price_multiplier > 1
-           ORDER BY lw.price_multiplier DESC, o.ends DESC LIMIT 1) w
-      CROSS JOIN LATERAL (SELECT date_trunc('hour', w.ends + interval '59 minutes 59 seconds') AS t) nt
-      -- Priced time saved: the run's minutes inside the window, times the surcharge.
-      CROSS JOIN LATERAL (SELECT (least(v.next_start + pd.p50, w.ends) - v.next_start) * (w.price_multiplier - 1) AS saving) sv
-     WHERE v.next_start < 'infinity'
-       AND ((c.c).schedule_minutes = 1440 OR (c.c).schedule_type = 'cron')
-       AND (s.deadline IS NULL OR nt.t + s.p90 <= s.deadline)
-       AND sv.saving >= k.min_gain
-       AND NOT EXISTS (SELECT FROM syncopt.load_window lw2,
-                            LATERAL syncopt.window_occurrences(lw2.start_time, lw2.end_time, lw2.dow, lw2.timezone,
-                                                               nt.t, nt.t + interval '1 second') o2
-                        WHERE lw2.target = 'warehouse' AND lw2.price_multiplier > 1)
-),
--- Pause a connector whose failures need a human: syncing again only fails.
-pause_broken AS (
-    SELECT c.connector_id, 'pause'::text, '{}'::jsonb, s.score,
-           coalesce(s.components, '{}') || jsonb_build_object('consecutive_failures', c.consecutive_failures,
-                                                              'category', f.category, 'retryable', f.retryable),
-           NULL::interval, NULL::timestamptz,
-           format('Pause: the last %s syncs failed, the latest with %s (%s), which a retry cannot fix. %s Resume it once fixed (syncopt proposes that when the vendor reports the setup connected).',
-                  c.consecutive_failures, f.category, f.explanation, f.remediation)
-      FROM c
-      CROSS JOIN knobs k
-      LEFT JOIN s USING (connector_id)
-      CROSS JOIN LATERAL (SELECT r.error_message, r.error_code FROM syncopt.sync_run r
-                           WHERE r.connector_id = c.connector_id AND r.status = 'failed'
-                           ORDER BY r.started_at DESC LIMIT 1) last_failure
-      CROSS JOIN LATERAL syncopt.classify_failure(last_failure.error_message, last_failure.error_code, c.vendor) f
-     WHERE NOT (c.c).paused AND c.consecutive_failures >= k.pause_after AND NOT f.retryable
-),
--- Resume a connector syncopt paused once the vendor reports it fixed.
-resume_fixed AS (
-    SELECT c.connector_id, 'resume'::text, '{}'::jsonb, s.score, s.components, NULL::interval, NULL::timestamptz,
-           format('Resume: syncopt paused it with decision %s at %s; %s now reports its setup as connected (details read %s), so the cause looks fixed.',
-                  lp.decision_id, to_char(lp.finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-                  initcap(c.vendor), to_char((c.c).details_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'))
-      FROM c
-      LEFT JOIN s USING (connector_id)
-      CROSS JOIN LATERAL (SELECT l.decision_id, l.action, l.planner_run_id, l.finished_at
-                            FROM syncopt.fivetran_sync_ai_logs l
-                           WHERE l.connector_id = c.connector_id AND l.action IN ('pause', 'resume')
-                             AND l.status = 'succeeded'
-                           ORDER BY l.finished_at DESC LIMIT 1) lp
-     WHERE (c.c).paused AND lp.action = 'pause' AND lp.planner_run_id IS NOT NULL
-       AND (c.c).setup_state = 'connected' AND (c.c).details_at > lp.finished_at
-),
--- Re-sync the tables whose columns changed type (Fivetran).
-resync_retyped AS (
-    SELECT t.connector_id, 'resync_tables'::text,
-           jsonb_build_object('tables', jsonb_object_agg(t.schema_name, t.tables)),
-           s.score, s.components, NULL::interval, NULL::timestamptz,
-           format('Re-sync %s: columns changed type against the data contract (%s), and a table re-sync reloads them with the new types%s.',
-                  string_agg(t.names, ', '), string_agg(t.columns, '; '),
-                  CASE WHEN bool_or(t.assets IS NOT NULL) THEN ' before ' || string_agg(t.assets, ', ') || ' read them' ELSE '' END)
-      FROM (SELECT d.connector_id, d.schema_name,
-                   jsonb_agg(DISTINCT d.table_name) AS tables,
-                   string_agg(DISTINCT d.schema_name || '.' || d.table_name, ', ') AS names,
-                   string_agg(format('%s.%s %s -> %s', d.table_name, d.column_name, d.expected_type, d.observed_type), ', ') AS columns,
-                   nullif(array_to_string(array(SELECT DISTINCT unnest(array_agg(x)) FROM unnest(array_agg(d.affected_assets)) x), ', '), '') AS assets
-              FROM syncopt.schema_drift() d
-             WHERE d.change = 'column_retyped' AND d.table_name IS NOT NULL
-             GROUP BY d.connector_id, d.schema_name) t
-      JOIN c USING (connector_id)
-      LEFT JOIN s USING (connector_id)
-     WHERE c.vendor = 'fivetran'
-     GROUP BY t.connector_id, s.score, s.components
-),
--- Airbyte batch size, when the recommendation is confident and differs.
-batch AS (
-    SELECT b.connector_id, 'set_batch_size'::text, jsonb_build_object('batch_size', b.recommended_batch_size),
-           s.score,
-           coalesce(s.components, '{}') || jsonb_build_object('current_batch_size', b.current_batch_size,
-                                                              'confidence', b.confidence,
-                                                              'expected_rows_per_s', b.expected_rows_per_s),
-           NULL::interval, NULL::timestamptz,
-           format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
-                  coalesce(b.current_batch_size::text, 'unknown'), b.reason)
-      FROM syncopt.batch_recommendations(at) b
-      JOIN c USING (connector_id)
-      LEFT JOIN s USING (connector_id)
-     WHERE c.vendor = 'airbyte' AND b.recommended_batch_size IS NOT NULL AND b.confidence >= 0.5
-       AND (c.c).raw ? 'sourceId'
-       AND (b.current_batch_size IS NULL
-            OR abs(b.recommended_batch_size - b.current_batch_size) >= 0.1 * b.current_batch_size)
-),
--- Tell the owners when an SLA is at high risk, once per blocking connector.
-notify_risk AS (
-    SELECT r.connector_id, 'notify'::text,
-           jsonb_build_object('severity', 'critical',
-                              'message', format('SLA at high risk: %s; connector %s blocks it.',
-                                                string_agg(format('%s due %s', a.name,
-                                                                  to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
-                                                           ', ' ORDER BY r.deadline, a.name),
-                                                min(coalesce((c.c).name, (c.c).external_id)))),
-           max(s.score), NULL::jsonb, NULL::interval, NULL::timestamptz,
-           string_agg(r.reason, ' ' ORDER BY r.deadline, a.name)
-      FROM (SELECT (sr).*, (sr).blocking_connectors[1] AS connector_id
-              FROM syncopt.sla_risk(at) sr
-             WHERE (sr).at_risk AND (sr).risk = 'high' AND cardinality((sr).blocking_connectors) > 0) r
-      JOIN syncopt.asset a USING (asset_id)
-      JOIN c USING (connector_id)
-      LEFT JOIN s USING (connector_id)
-     GROUP BY r.connector_id
-)
-SELECT * FROM trigger_now
-UNION ALL SELECT * FROM move_daily
-UNION ALL SELECT * FROM pause_broken
-UNION ALL SELECT * FROM resume_fixed
-UNION ALL SELECT * FROM resync_retyped
-UNION ALL SELECT * FROM batch
-UNION ALL SELECT * FROM notify_risk
-$$;
 
 
 -- Failed runs of the last 7 days with the triage's verdict and what
@@ -4724,8 +4492,9 @@ GRANT EXECUTE ON FUNCTION syncopt.collect_fivetran_schema_targets(bigint, intege
 -- their weeks), the run_id sequence continued, the views that read
 -- sync_run pointed at the new table, and the old table dropped.
 -- anomaly_snapshot.run_id loses its foreign key (sync_run_release_keys).
--- Functions restated: purge_history, ingest_fivetran_items and
--- ingest_fivetran_log_batch (their sync_run writes changed).
+-- purge_history, ingest_fivetran_items and ingest_fivetran_log_batch,
+-- whose sync_run writes changed, are stated once, above, in their final
+-- form (function bodies are checked when they run).
 -- ===================================================================
 ALTER TABLE syncopt.anomaly_snapshot DROP CONSTRAINT anomaly_snapshot_run_id_fkey;
 ALTER TABLE syncopt.sync_run RENAME TO sync_run_0_1_0;
@@ -5017,8 +4786,12 @@ BEGIN
                   DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
                   HINT = 'It bounds the runs one call drops; the default is 10000.';
     END IF;
-    -- One maintenance at a time: two would both create the same week.
-    PERFORM pg_advisory_xact_lock(hashtext('syncopt.maintain_run_partitions'), 0);
+    -- One maintenance at a time: two would both create the same week.  A
+    -- lock on sync_run itself (ONLY: not its weeks), which ingestion and
+    -- readers do not conflict with and which only syncopt's owner and
+    -- workers may take; an advisory lock can be taken by any role that
+    -- connects, and held, it would stall every purge.
+    LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE;
 
     week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
     WHILE week < ahead LOOP
@@ -5633,10 +5406,10 @@ $$;
 
 -- Ingest and partition hardening (h-vendor): begin
 -- Concurrent ingestion paths merge a run instead of racing to insert it
--- (src/sql/65_ingest_common.sql, lock_connector_runs): the lock, and the
--- three paths that take it; a REST task code is cut to fit error_code;
--- maintain_run_partitions() serialises on sync_run, not on an advisory
--- lock any role could hold.
+-- (src/sql/65_ingest_common.sql, lock_connector_runs): the lock (the three
+-- paths that take it are stated above in their final form); a REST task
+-- code is cut to fit error_code; maintain_run_partitions() (above)
+-- serialises on sync_run, not on an advisory lock any role could hold.
 CREATE OR REPLACE FUNCTION syncopt.lock_connector_runs(connector_ids bigint[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -5648,87 +5421,6 @@ BEGIN
         FOR NO KEY UPDATE;
 END
 $$;
-
-
-
-
-CREATE OR REPLACE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
-    -- Week starts as UTC wall-clock times, so weeks are 7 days in every time zone.
-    week    timestamp;
-    ahead   timestamp := date_trunc('week', now() AT TIME ZONE 'UTC') + interval '5 weeks';
-    part    text;
-    upper   timestamptz;
-    n       bigint;
-    dropped bigint := 0;
-BEGIN
-    IF keep IS NULL OR keep < interval '0' THEN
-        RAISE EXCEPTION 'retention must not be negative'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('retention is %s.', coalesce(keep::text, 'null')),
-                  HINT = 'Use 0 to keep all history.';
-    END IF;
-    IF batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'batch_size must be at least 1'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('batch_size is %s.', coalesce(batch_size::text, 'null')),
-                  HINT = 'It bounds the runs one call drops; the default is 10000.';
-    END IF;
-    -- One maintenance at a time: two would both create the same week.  A
-    -- lock on sync_run itself (ONLY: not its weeks), which ingestion and
-    -- readers do not conflict with and which only syncopt's owner and
-    -- workers may take; an advisory lock can be taken by any role that
-    -- connects, and held, it would stall every purge.
-    LOCK TABLE ONLY syncopt.sync_run IN SHARE UPDATE EXCLUSIVE MODE;
-
-    week := date_trunc('week', (now() - least(keep, interval '5 years')) AT TIME ZONE 'UTC');
-    WHILE week < ahead LOOP
-        part := 'sync_run_' || to_char(week, 'YYYYMMDD');
-        IF to_regclass(format('syncopt.%I', part)) IS NULL THEN
-            -- Filled before it is attached (no trigger fires: the runs keep
-            -- their keys), so the default partition never holds a row of
-            -- an attached week.  Without the identity: from PostgreSQL 18
-            -- partitions share sync_run's, and one brought in may not have
-            -- its own.
-            EXECUTE format('CREATE TABLE syncopt.%I (LIKE syncopt.sync_run_default INCLUDING ALL EXCLUDING IDENTITY)', part);
-            EXECUTE format('WITH moved AS (DELETE FROM syncopt.sync_run_default d'
-                           ' WHERE d.started_at >= $1 AND d.started_at < $2 RETURNING d.*)'
-                           ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
-                USING week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC';
-            EXECUTE format('ALTER TABLE syncopt.sync_run ATTACH PARTITION syncopt.%I FOR VALUES FROM (%L) TO (%L)',
-                           part, week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC');
-        END IF;
-        week := week + interval '7 days';
-    END LOOP;
-
-    IF keep = interval '0' THEN
-        RETURN 0;               -- retention 0: keep everything
-    END IF;
-    FOR part, upper IN
-        SELECT w.relname, w.upper FROM (
-            SELECT c.relname,
-                   substring(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
-              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'syncopt.sync_run'::regclass) w
-         WHERE w.upper <= now() - keep
-         ORDER BY w.upper
-    LOOP
-        EXIT WHEN dropped >= batch_size;
-        EXECUTE format('DELETE FROM syncopt.sync_run_key k USING syncopt.%I r WHERE k.run_id = r.run_id', part);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        EXECUTE format('DELETE FROM syncopt.anomaly_snapshot a USING syncopt.%I r WHERE a.run_id = r.run_id', part);
-        EXECUTE format('DROP TABLE syncopt.%I', part);
-        dropped := dropped + n;
-    END LOOP;
-    RETURN dropped;
-END
-$$;
-
 COMMENT ON FUNCTION syncopt.lock_connector_runs(bigint[]) IS
     'Locks the rows of the connectors given (in one order) until the transaction ends, so that concurrent ingestion paths merge a run instead of racing to insert it.';
 REVOKE ALL ON FUNCTION syncopt.lock_connector_runs(bigint[]) FROM PUBLIC;

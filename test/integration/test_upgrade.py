@@ -13,7 +13,9 @@ It runs in the workers' database, and leaves a fresh install of the new
 version behind for the tests after it.
 """
 
+import collections
 import os
+import re
 import unittest
 
 import integration
@@ -124,6 +126,18 @@ def table_columns():
 
 
 class UpgradeTests(unittest.TestCase):
+
+    def test_each_function_stated_once(self):
+        """A function the update script creates twice runs only its last
+        body: the earlier one is dead text that readers and merges take for
+        the real one (sessions found run_planner stated three times)."""
+        path = os.path.join(TOP, "src", "upgrade", f"syncopt--{RELEASED}--0.2.0.sql")
+        with open(path) as f:
+            script = f.read()
+        stated = collections.Counter(re.findall(
+            r"(?m)^CREATE (?:OR REPLACE )?FUNCTION (syncopt\.\w+)\(", script))
+        self.assertGreater(len(stated), 50, "the pattern found too few functions to mean anything")
+        self.assertEqual(sorted(f for f, n in stated.items() if n > 1), [])
 
     def test_update_from_the_last_release(self):
         c = cluster()
