@@ -17,10 +17,13 @@ OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The install script is assembled from src/sql/NN_*.sql in name order, so
 # each part stays small and owns one responsibility.
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-# Released versions' install scripts, frozen, and the upgrade scripts between
-# them (ALTER EXTENSION syncopt UPDATE); test_upgrade checks that an upgraded
+# The upgrade scripts (ALTER EXTENSION syncopt UPDATE) are built from
+# src/upgrade/*.sql.in: each changed function is taken from src/sql/ by
+# name (src/upgrade/expand.pl); test_upgrade checks that an upgraded
 # install has exactly the schema of a fresh one.
+UPGRADES   = $(patsubst src/upgrade/%.in,%,$(sort $(wildcard src/upgrade/$(EXTENSION)--*--*.sql.in)))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
+# Released versions' install scripts, frozen.
 DATA       = $(sort $(wildcard src/upgrade/$(EXTENSION)--*.sql))
 
 PG_CPPFLAGS = -Isrc -DSYNCOPT_VERSION=\"$(EXTVERSION)\"
@@ -37,6 +40,9 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+$(UPGRADES): %: src/upgrade/%.in src/upgrade/expand.pl $(SQL_PARTS)
+	perl src/upgrade/expand.pl $< $(SQL_PARTS) > $@.tmp && mv $@.tmp $@
 
 # PGXS tracks no header dependencies without --enable-depend: an object
 # built against an older struct layout would be linked silently.

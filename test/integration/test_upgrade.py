@@ -128,16 +128,18 @@ def table_columns():
 class UpgradeTests(unittest.TestCase):
 
     def test_each_function_stated_once(self):
-        """A function the update script creates twice runs only its last
-        body: the earlier one is dead text that readers and merges take for
-        the real one (sessions found run_planner stated three times)."""
-        path = os.path.join(TOP, "src", "upgrade", f"syncopt--{RELEASED}--0.2.0.sql")
+        """The update script's template names each function it replaces
+        once, and states none itself: the build takes the statement from
+        src/sql/ (src/upgrade/expand.pl), so the two cannot drift apart.
+        A function stated twice runs only its last body, and sessions once
+        found run_planner stated three times."""
+        path = os.path.join(TOP, "src", "upgrade", f"syncopt--{RELEASED}--0.2.0.sql.in")
         with open(path) as f:
-            script = f.read()
-        stated = collections.Counter(re.findall(
-            r"(?m)^CREATE (?:OR REPLACE )?FUNCTION (syncopt\.\w+)\(", script))
-        self.assertGreater(len(stated), 50, "the pattern found too few functions to mean anything")
-        self.assertEqual(sorted(f for f, n in stated.items() if n > 1), [])
+            template = f.read()
+        named = collections.Counter(re.findall(r"(?m)^-- @function (syncopt\.\w+)$", template))
+        self.assertGreater(len(named), 50, "the pattern found too few functions to mean anything")
+        self.assertEqual(sorted(f for f, n in named.items() if n > 1), [])
+        self.assertEqual(re.findall(r"(?m)^CREATE (?:OR REPLACE )?FUNCTION syncopt\.\w+", template), [])
 
     def test_update_from_the_last_release(self):
         c = cluster()
