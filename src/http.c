@@ -20,6 +20,9 @@
  * retried: it ends HTTP_FAIL_IN_DOUBT and the caller decides.  A status
  * outside 100-599 is no valid answer and counts as a transport failure.
  *
+ * The rules themselves (which URLs, which answers are retried and when,
+ * what a body is made into) are in http_rules.c; this file runs transfers.
+ *
  * Requests run in a session: the caller adds requests at any time and takes
  * each back as soon as it is finished (http_session_next), so a slow vendor
  * holds only its own requests and no answer is kept longer than needed.
@@ -34,30 +37,22 @@
 
 #include <curl/curl.h>
 
-#include "common/pg_prng.h"
-#include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/pmsignal.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
 #include "http.h"
+#include "http_internal.h"
 #include "syncopt.h"
 #include "worker_state.h"
 
 /* Longest wait between two looks at interrupts while transfers run. */
 #define POLL_SLICE_MS 50
-
-/* Back-off after the first retryable failure, doubled each time, capped. */
-#define BACKOFF_BASE_MS 500L
-#define BACKOFF_CAP_MS (30 * 1000L)
 
 HttpCounters http_counters;
 
@@ -86,81 +81,6 @@ struct HttpSession
 };
 
 static bool curl_ready = false;
-
-/* Whether the host is listed in syncopt.http_allowed_hosts. */
-static bool
-host_allowed_plain_http(const char *host)
-{
-	char	   *copy;
-	List	   *hosts;
-	ListCell   *lc;
-	bool		found = false;
-	size_t		hlen = strlen(host);
-
-	if (syncopt_http_allowed_hosts == NULL || syncopt_http_allowed_hosts[0] == '\0')
-		return false;
-	/* curl reports IPv6 hosts in brackets; the list has them bare. */
-	if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']')
-	{
-		host = pnstrdup(host + 1, hlen - 2);
-		hlen -= 2;
-	}
-	copy = pstrdup(syncopt_http_allowed_hosts);
-	if (SplitGUCList(copy, ',', &hosts))
-	{
-		foreach(lc, hosts)
-		{
-			if (pg_strcasecmp((const char *) lfirst(lc), host) == 0)
-			{
-				found = true;
-				break;
-			}
-		}
-	}
-	list_free(hosts);
-	pfree(copy);
-	return found;
-}
-
-/*
- * Check the URL against the scheme rules; on refusal fill req->error and
- * return false.
- */
-static bool
-url_permitted(HttpRequest *req)
-{
-	CURLU	   *url = curl_url();
-	char	   *scheme = NULL;
-	char	   *host = NULL;
-	char	   *userinfo = NULL;
-	bool		ok = false;
-
-	if (url == NULL)
-	{
-		snprintf(req->error, sizeof(req->error), "out of memory parsing a URL");
-		return false;
-	}
-	if (curl_url_set(url, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
-		curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		curl_url_get(url, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		snprintf(req->error, sizeof(req->error), "malformed URL");
-	else if (curl_url_get(url, CURLUPART_USER, &userinfo, 0) == CURLUE_OK)
-		snprintf(req->error, sizeof(req->error),
-				 "URLs must not carry credentials; use syncopt.set_credentials()");
-	else if (pg_strcasecmp(scheme, "https") == 0)
-		ok = true;
-	else if (pg_strcasecmp(scheme, "http") == 0 && host_allowed_plain_http(host))
-		ok = true;
-	else
-		snprintf(req->error, sizeof(req->error),
-				 "refusing %s to host \"%s\": only https is allowed, except hosts in syncopt.http_allowed_hosts",
-				 scheme, host);
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(userinfo);
-	curl_url_cleanup(url);
-	return ok;
-}
 
 /* libcurl write callback: append to the transfer's buffer up to the cap. */
 static size_t
@@ -195,57 +115,6 @@ on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return t->too_large ? 0 : n;	/* 0: CURLE_WRITE_ERROR ends it */
 }
 
-/* Parse a header's integer value; -1 when it is not a plain number. */
-static int
-header_int(const char *value, size_t len)
-{
-	long		v = 0;
-	size_t		i = 0;
-
-	while (i < len && (value[i] == ' ' || value[i] == '\t'))
-		i++;
-	if (i == len || value[i] < '0' || value[i] > '9')
-		return -1;
-	for (; i < len && value[i] >= '0' && value[i] <= '9'; i++)
-	{
-		v = v * 10 + (value[i] - '0');
-		if (v > INT_MAX)
-			return INT_MAX;
-	}
-	return (int) v;
-}
-
-/*
- * Seconds a Retry-After value asks to wait, in either form of RFC 9110
- * (delay-seconds or an HTTP-date, measured from `now`), cut to
- * HTTP_RETRY_AFTER_MAX_S; a date in the past is 0.  -1 when the value is
- * neither.  Every caller of the transport sees only this capped figure.
- */
-int
-http_parse_retry_after(const char *value, size_t len, time_t now)
-{
-	char		text[64];
-	time_t		when;
-	int64		seconds;
-
-	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
-					   value[len - 1] == ' ' || value[len - 1] == '\t'))
-		len--;
-	seconds = header_int(value, len);
-	if (seconds >= 0)
-		return (int) Min(seconds, HTTP_RETRY_AFTER_MAX_S);
-	if (len == 0 || len >= sizeof(text))
-		return -1;
-	memcpy(text, value, len);
-	text[len] = '\0';
-	when = curl_getdate(text, NULL);
-	if (when == -1)
-		return -1;
-	/* In 64 bits: a date in 2200 must not wrap around. */
-	seconds = (int64) when - (int64) now;
-	return (int) Max(0, Min(seconds, HTTP_RETRY_AFTER_MAX_S));
-}
-
 /*
  * libcurl header callback: keep Retry-After and X-Rate-Limit-Remaining.  A
  * new status line (a retry, a 100 Continue) forgets earlier values.
@@ -272,7 +141,7 @@ on_header(char *line, size_t size, size_t nmemb, void *arg)
 	}
 	else if (n > sizeof(remaining) - 1 &&
 			 pg_strncasecmp(line, remaining, sizeof(remaining) - 1) == 0)
-		t->req->rate_limit_remaining = header_int(line + sizeof(remaining) - 1,
+		t->req->rate_limit_remaining = http_header_int(line + sizeof(remaining) - 1,
 												  n - (sizeof(remaining) - 1));
 	return n;
 }
@@ -377,23 +246,6 @@ transfer_release(CURLM *multi, Transfer *t)
 	t->headers = NULL;
 }
 
-/* Whether an HTTP status is worth retrying (429 and 5xx). */
-bool
-http_status_retryable(long status)
-{
-	return status == 429 || (status >= 500 && status <= 599);
-}
-
-/* Delay before retry number `attempt` (1-based): doubling, capped, +-20%. */
-static long
-backoff_ms(int attempt)
-{
-	long		ms = BACKOFF_BASE_MS << Min(attempt - 1, 10);
-
-	ms = Min(ms, BACKOFF_CAP_MS);
-	return (long) (ms * (0.8 + 0.4 * pg_prng_double(&pg_global_prng_state)));
-}
-
 /*
  * Whether the attempt that ended with `code` may have reached the vendor:
  * an answer came, or the connection was up and sending began.
@@ -469,7 +321,7 @@ transfer_finish(Transfer *t, CURLcode code)
 			t->done = true;
 			return;
 		}
-		wait_ms = backoff_ms(req->attempts);
+		wait_ms = http_backoff_ms(req->attempts);
 	}
 	else if (req->status == 429)
 	{
@@ -480,14 +332,14 @@ transfer_finish(Transfer *t, CURLcode code)
 			t->done = true;
 			return;
 		}
-		wait_ms = req->retry_after_s >= 0 ? req->retry_after_s * 1000L : backoff_ms(req->attempts);
+		wait_ms = req->retry_after_s >= 0 ? req->retry_after_s * 1000L : http_backoff_ms(req->attempts);
 	}
 	else if (http_status_retryable(req->status))
 	{
 		snprintf(req->error, sizeof(req->error), "HTTP %ld", req->status);
 		wait_ms = req->retry_after_s >= 0 ?
 			Min(req->retry_after_s, syncopt_http_max_retry_wait_s) * 1000L :
-			backoff_ms(req->attempts);
+			http_backoff_ms(req->attempts);
 	}
 
 	if (wait_ms < 0 || req->attempts > syncopt_http_max_retries)
@@ -513,22 +365,6 @@ check_for_stop(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
 				 errmsg("syncopt: HTTP requests abandoned because the worker is shutting down")));
-}
-
-/* Escape one URL path or query segment; the result is palloc'd. */
-char *
-http_escape(const char *segment)
-{
-	char	   *escaped = curl_easy_escape(NULL, segment, 0);
-	char	   *result;
-
-	if (escaped == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	result = pstrdup(escaped);
-	curl_free(escaped);
-	return result;
 }
 
 /* Admit waiting transfers whose time has come, up to the concurrency limit. */
@@ -608,64 +444,6 @@ perform_transfers(HttpSession *session)
 }
 
 /*
- * A response body as text the database can store: the vendors send UTF-8
- * JSON, and a body that is not valid UTF-8 would be stored as it came and
- * break every restore of a dump.  Invalid byte sequences and NUL bytes
- * (which would cut the C string) each become U+FFFD rather than failing
- * the request: a page stays usable (one bad connection name must not stop
- * the crawl of the account for good, and an accepted action must not be
- * recorded as failed), and a body that was broken JSON stays broken JSON.
- * In a database whose encoding is neither UTF-8 nor SQL_ASCII, characters
- * beyond ASCII become \uXXXX escapes, which JSON reads back as the same
- * characters where the encoding has them (and refuses with a clear error
- * where it has not), and what is invalid becomes "?", since U+FFFD may not
- * exist there.  The result is palloc'd.
- */
-static char *
-body_sanitize(const char *buf, size_t len, size_t *out_len)
-{
-	int			encoding = GetDatabaseEncoding();
-	bool		escape = encoding != PG_UTF8 && encoding != PG_SQL_ASCII;
-	StringInfoData out;
-	size_t		i = 0;
-
-	if (!escape && pg_encoding_verifymbstr(PG_UTF8, buf, (int) len) == (int) len)
-	{
-		*out_len = len;
-		return pnstrdup(buf, len);
-	}
-	initStringInfo(&out);
-	while (i < len)
-	{
-		const unsigned char *c = (const unsigned char *) buf + i;
-		int			n = pg_utf_mblen(c);
-
-		if (*c != 0 && *c < 0x80)
-			appendStringInfoChar(&out, (char) *c);
-		else if (*c == 0 || (size_t) n > len - i || !pg_utf8_islegal(c, n))
-		{
-			appendStringInfoString(&out, escape ? "?" : "\xEF\xBF\xBD");
-			n = 1;
-		}
-		else if (!escape)
-			appendBinaryStringInfo(&out, (const char *) c, n);
-		else
-		{
-			pg_wchar	cp = utf8_to_unicode(c);
-
-			if (cp > 0xFFFF)
-				appendStringInfo(&out, "\\u%04x\\u%04x",
-								 0xD800 + ((cp - 0x10000) >> 10), 0xDC00 + ((cp - 0x10000) & 0x3FF));
-			else
-				appendStringInfo(&out, "\\u%04x", cp);
-		}
-		i += n;
-	}
-	*out_len = out.len;
-	return out.data;
-}
-
-/*
  * Hand a finished transfer's outcome to its request and forget the
  * transfer: the body is copied into the caller's memory context (the head
  * only, for an answer over the size cap), made valid text, and the buffer
@@ -679,7 +457,7 @@ transfer_deliver(HttpSession *session, Transfer *t)
 		(req->failure == HTTP_OK || req->failure == HTTP_FAIL_TOO_LARGE);
 
 	if (keep)
-		req->response = body_sanitize(t->buf, t->len, &req->response_len);
+		req->response = http_body_sanitize(t->buf, t->len, &req->response_len);
 	else
 	{
 		req->response_len = 0;
@@ -737,7 +515,7 @@ http_session_add(HttpSession *session, HttpRequest *req)
 	req->attempts = 0;
 	req->retry_after_s = -1;
 	req->rate_limit_remaining = -1;
-	if (!url_permitted(req))
+	if (!http_url_permitted(req))
 	{
 		req->failure = HTTP_FAIL_REFUSED;
 		t->done = true;
