@@ -5,8 +5,9 @@ read the labelled corpus (src/sql/46_failure_corpus.sql), the built-in rules
 (src/sql/45_failure_patterns.sql), failure_messages.py or the messages of
 the three earlier held-out sets: only their Python format, the category
 names (failure_messages.CATEGORIES) and the category definitions of
-docs/analytics.md and docs/sql-reference.md. Committed before any
-measurement. The wordings were found with a search over public GitHub
+docs/analytics.md and docs/sql-reference.md (a grep for the files' structure
+showed, by accident, continuation lines of about twenty wordings of the first
+and third sets; none was used). Committed before any measurement. The wordings were found with a search over public GitHub
 issues and pull requests (Airbyte connector failures, Singer/Meltano taps
 and targets, dbt and warehouse clients, SaaS API clients); the source is
 given beside each wording, and a one-line comment above it gives the label's
@@ -31,7 +32,15 @@ chosen and before any measurement: two were found there and dropped
 (Redshift's "JSON_PARSE() error: String value exceeds the max size of 65535
 bytes", in failure_heldout.REAL_HELD_OUT, and Salesforce's
 "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.", in the corpus) and
-replaced by two other wordings, checked the same way.
+replaced by two other wordings, checked the same way; the 40 were committed
+(975514b) and measured. grep -rF misses a wording that differs only in a
+prefix, its spacing or a line break of a split string literal, so a second
+check followed the measurement: eight of the 40 share a span of 60 or more
+characters (case and whitespace folded) with the corpus or an earlier set,
+four of them taken from an issue the corpus or an earlier set cites. They
+are moved to DROPPED_4 (kept for the record, not measured), leaving
+REAL_HELD_OUT_4's 32, which were written before any measurement; eight
+replacements chosen after it are REAL_HELD_OUT_4_LATE, reported apart.
 
 Labelling choices:
 - Snowflake's "does not exist or not authorized" names an object that is
@@ -55,10 +64,6 @@ AIRBYTE = "https://github.com/airbytehq/airbyte/"
 
 REAL_HELD_OUT_4 = {
     "configuration": [
-        # The role has no default warehouse; the issue asks for a config error.
-        ("net.snowflake.client.jdbc.SnowflakeSQLException: No active warehouse selected in the current session.  "
-         "Select an active warehouse with the 'use warehouse' command.",
-         AIRBYTE + "issues/40615"),
         # The binary log the CDC position points at was purged: reset or longer retention.
         ("The connector is trying to read binlog starting at binlog file 'mysql-bin-changelog.162732', pos=834769, "
          "skipping 2 events plus 1 rows, but this is no longer available on the server. Reconfigure the connector "
@@ -121,11 +126,6 @@ REAL_HELD_OUT_4 = {
         # The service account may not create datasets in the project.
         ("Access Denied: Project xxxxx: User does not have bigquery.datasets.create permission in project xxxxx.",
          AIRBYTE + "issues/39330"),
-        # Google Ads AuthorizationError.USER_PERMISSION_DENIED: no access to the customer account.
-        ("User doesn't have permission to access customer. Note: If you're accessing a client customer, the "
-         "manager's customer id must be set in the 'login-customer-id' header. See "
-         "https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid",
-         AIRBYTE + "issues/5150"),
     ],
     "schema_change": [
         # A timestamp arrives for a numeric column.
@@ -146,15 +146,6 @@ REAL_HELD_OUT_4 = {
         ("Field 'invoice_line_configurations' not found in stream 'public.financial_administrations'. To continue "
          "syncing this stream, restore access to the field or refresh the source schema",
          AIRBYTE + "issues/78427"),
-        # The source schema changed incompatibly with the existing destination table.
-        ("Column `_airbyte_unique_key` cannot be dropped in table `reservations_booking_metadata`. Columns used in "
-         "table partitioning or clustering or as part of key constraints cannot be dropped.",
-         AIRBYTE + "issues/20988"),
-        # A string no longer fits the column's declared length.
-        ("psycopg2.InternalError: Value too long for character type DETAIL: "
-         "----------------------------------------------- error:  Value too long for character type code:      "
-         "8001 context:   Value too long for type character varying(505)",
-         "https://github.com/transferwise/pipelinewise-target-redshift/pull/59"),
     ],
     "transient": [
         # A DNS lookup that failed for a moment; later syncs succeed (Airbyte added a retry).
@@ -164,10 +155,6 @@ REAL_HELD_OUT_4 = {
         ("requests.exceptions.ChunkedEncodingError: (\"Connection broken: InvalidChunkLength(got length b'', 0 bytes "
          "read)\", InvalidChunkLength(got length b'', 0 bytes read))",
          AIRBYTE + "issues/7558"),
-        # The database connection dropped; the maintainer calls it an intermittent systems issue.
-        ("server closed the connection unexpectedly  This probably means the server terminated abnormally    "
-         "before or while processing the request.",
-         "https://github.com/sul-dlss/earthworks/issues/326"),
         # The Google Analytics API (the source) is briefly unavailable; Google's advice is to back off and retry.
         ('{ "error": { "code": 503, "message": "The service is currently unavailable.", "errors": [ { "message": '
          '"The service is currently unavailable.", "domain": "global", "reason": "backendError" } ], "status": '
@@ -183,28 +170,16 @@ REAL_HELD_OUT_4 = {
          '"correlationId":"aedc0d29-ba1e-48e3-9fa0-9975c9131a7a","groupName":"publicapi:hapikey-secondly:2431623",'
          '"policyName":"SECONDLY","requestId":"632b866a6fc6454f32d5423a1166e92a"}',
          "https://github.com/HGData/mk-node-hubspot/pull/84"),
-        # BigQuery's per-table update rate; retried with backoff.
-        ('Bigquery load snapshot job completed with error: {Location: "table.write"; Message: "Exceeded rate limits: '
-         'too many table update operations for this table. For more information, see '
-         'https://cloud.google.com/bigquery/docs/troubleshoot-quotas"; Reason: "rateLimitExceeded"}',
-         "https://github.com/pingcap-inc/tidb2dw/issues/89"),
         # Salesforce's concurrent query limit.
         ("The current user has exceeded the maximum number of concurrent queries allowed by the server.,"
          "Source=Microsoft Salesforce ODBC Driver",
          "https://github.com/MicrosoftDocs/azure-docs/issues/89415"),
-        # Shopify's REST leaky bucket.
-        ('REST request failed: "Exceeded 2 calls per second for api client. Reduce request rates to resume '
-         'uninterrupted service."',
-         "https://github.com/craftcms/shopify/issues/136"),
         # HubSpot's rate limit as Airbyte's connector reports it.
         ("source_hubspot.errors.HubspotRateLimited: 429 Rate Limit Exceeded: API rate-limit has been reached until "
          "None seconds. See https://developers.hubspot.com/docs/api/usage-details",
          AIRBYTE + "pull/20388"),
     ],
     "destination_outage": [
-        # BigQuery's backend error, which says a retry may solve it.
-        ("googleapi: Error 503: Error encountered during execution. Retrying may solve the problem., backendError",
-         "https://github.com/googleapis/google-cloud-go/issues/690"),
         # A BigQuery job failed inside BigQuery; Google's message asks for a retry.
         ("400 GET https://bigquery.googleapis.com/bigquery/v2/projects/<>/queries/JOB_ID?maxResults=0&location=US"
          "&prettyPrint=false: The job encountered an error during execution. Retrying the job may solve the "
@@ -219,5 +194,114 @@ REAL_HELD_OUT_4 = {
         # Snowflake answered 503 to a query (then connections timed out): Snowflake unavailable.
         ("Failed Response: StatusCode: 503, ReasonPhrase: 'Service Temporarily Unavailable'",
          "https://github.com/snowflakedb/snowflake-connector-net/issues/324"),
+    ],
+}
+
+# Dropped after the commit that wrote them, before they were used for anything but the measurement
+# in that session: each shares a span of 60 or more characters (case and whitespace folded, split string
+# literals joined) with a file under src/ or test/, which the grep -rF check missed (different prefixes,
+# line breaks, spacing). Kept for the record, not measured: {cause: [(message, source, where)]}.
+DROPPED_4 = {
+    "configuration": [
+        # The role has no default warehouse; the issue asks for a config error.
+        ("net.snowflake.client.jdbc.SnowflakeSQLException: No active warehouse selected in the current session.  "
+         "Select an active warehouse with the 'use warehouse' command.",
+         AIRBYTE + "issues/40615",
+         'src/sql/46_failure_corpus.sql (113 characters shared; the corpus cites the same issue)'),
+    ],
+    "permission": [
+        # Google Ads AuthorizationError.USER_PERMISSION_DENIED: no access to the customer account.
+        ("User doesn't have permission to access customer. Note: If you're accessing a client customer, the "
+         "manager's customer id must be set in the 'login-customer-id' header. See "
+         "https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid",
+         AIRBYTE + "issues/5150",
+         'test/fleet/failure_heldout2.py (166 characters; the same issue)'),
+    ],
+    "schema_change": [
+        # The source schema changed incompatibly with the existing destination table.
+        ("Column `_airbyte_unique_key` cannot be dropped in table `reservations_booking_metadata`. Columns used in "
+         "table partitioning or clustering or as part of key constraints cannot be dropped.",
+         AIRBYTE + "issues/20988",
+         'src/sql/46_failure_corpus.sql (69 characters; the same issue)'),
+        # A string no longer fits the column's declared length.
+        ("psycopg2.InternalError: Value too long for character type DETAIL: "
+         "----------------------------------------------- error:  Value too long for character type code:      "
+         "8001 context:   Value too long for type character varying(505)",
+         "https://github.com/transferwise/pipelinewise-target-redshift/pull/59",
+         'test/fleet/failure_heldout3.py (108 characters; the same pull request)'),
+    ],
+    "transient": [
+        # The database connection dropped; the maintainer calls it an intermittent systems issue.
+        ("server closed the connection unexpectedly  This probably means the server terminated abnormally    "
+         "before or while processing the request.",
+         "https://github.com/sul-dlss/earthworks/issues/326",
+         "test/fleet/failure_messages.py (93 characters, libpq's sentence)"),
+    ],
+    "rate_limit": [
+        # BigQuery's per-table update rate; retried with backoff.
+        ('Bigquery load snapshot job completed with error: {Location: "table.write"; Message: "Exceeded rate limits: '
+         'too many table update operations for this table. For more information, see '
+         'https://cloud.google.com/bigquery/docs/troubleshoot-quotas"; Reason: "rateLimitExceeded"}',
+         "https://github.com/pingcap-inc/tidb2dw/issues/89",
+         "src/sql/46_failure_corpus.sql (70 characters, BigQuery's sentence)"),
+        # Shopify's REST leaky bucket.
+        ('REST request failed: "Exceeded 2 calls per second for api client. Reduce request rates to resume '
+         'uninterrupted service."',
+         "https://github.com/craftcms/shopify/issues/136",
+         "test/fleet/failure_messages.py (99 characters, Shopify's sentence)"),
+    ],
+    "destination_outage": [
+        # BigQuery's backend error, which says a retry may solve it.
+        ("googleapi: Error 503: Error encountered during execution. Retrying may solve the problem., backendError",
+         "https://github.com/googleapis/google-cloud-go/issues/690",
+         "test/fleet/failure_heldout2.py (68 characters, BigQuery's sentence)"),
+    ],
+}
+
+
+# Chosen after the first measurement of REAL_HELD_OUT_4 (whose verdicts, two built-in rules' patterns and the
+# corpus wordings the duplicate check above found were then known), to replace DROPPED_4 cause for cause, and
+# committed before they were measured; the bench reports them apart. Each passes the same checks: grep -rF
+# finds none under src/ or test/, none shares 60 characters with a file there, no source is cited there.
+REAL_HELD_OUT_4_LATE = {
+    "configuration": [
+        # A misspelt type in the load's configuration (pgloader's cast rule).
+        ('ERROR Database error 42704: type "intege" does not exist',
+         "https://github.com/dimitri/pgloader/issues/352"),
+    ],
+    "permission": [
+        # The replication user may not read a table the binary log mentions.
+        ("ERROR 1142 (42000): SELECT command denied to user 'user'@'ip' for table 'tablename'",
+         "https://github.com/go-mysql-org/go-mysql-elasticsearch/issues/312"),
+    ],
+    "schema_change": [
+        # A REQUIRED field cannot be added to an existing table's schema.
+        ("googleapi: Error 400: Provided Schema does not match Table "
+         "moz-fx-data-shar-nonprod-efed:telemetry_live.first_shutdown_v4. Cannot add required fields to an existing "
+         "schema. (field: application), invalid",
+         "https://github.com/mozilla/mozilla-schema-generator/issues/63"),
+        # A source value that is not an integer for an integer column.
+        ("ERROR Database error 22P02: invalid input syntax for integer",
+         "https://github.com/dimitri/pgloader/issues/351"),
+    ],
+    "transient": [
+        # The API did not answer within the read timeout; later runs succeed.
+        ("ReadTimeout: HTTPSConnectionPool(host='camping.bcparks.ca', port=443): Read timed out. (read timeout=30)",
+         "https://github.com/juftin/camply/issues/354"),
+    ],
+    "rate_limit": [
+        # Google Ads developer-token quota (the error body's status lines, joined).
+        ('"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"',
+         "https://github.com/PipedreamHQ/pipedream/issues/21554"),
+        # AdWords basic access daily reporting quota (two log lines, joined).
+        ("CRITICAL Type: RateExceededError.RATE_EXCEEDED Trigger: Basic Access Daily Reporting Quota",
+         AIRBYTE + "issues/2288"),
+    ],
+    "destination_outage": [
+        # The Databricks cluster behind the warehouse was starting (temporarily unavailable).
+        ("com.databricks.jdbc.exception.DatabricksHttpException: HTTP request failed by code: 503, status line: "
+         "HTTP/1.1 503 Service Unavailable. Thrift Header: TEMPORARILY_UNAVAILABLE: Cluster 5711-083124-7nybcy05 is "
+         "temporarily unavailable.",
+         "https://github.com/trinodb/trino/pull/29376"),
     ],
 }
