@@ -51,11 +51,11 @@ Labelling choices:
   fix is to sign in again.
 - Salesforce's concurrent-query limit is a rate limit: it clears by itself.
 - A value the destination cannot parse into its column's type (a timestamp
-  in a numeric column, a malformed date, a string over the column's
-  length) is schema_change, as the earlier sets label data that no
-  longer fits.
-- Google's 503 backendError is an outage of the side that answered it: the
-  Analytics API is the source (transient), BigQuery the destination.
+  in a numeric column, a malformed date, text for an integer) is
+  schema_change, as the earlier sets label data that no longer fits.
+- A 503 or a job failure Google says a retry may solve is an outage of the
+  side that answered it: the Analytics API is the source (transient),
+  BigQuery the destination.
 """
 
 from fleet.failure_heldout import RETRY_SAFE  # noqa: F401  (re-exported for the bench)
