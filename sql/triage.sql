@@ -21,6 +21,15 @@ SELECT m, syncopt.failure_wording(m) AS wording
                ('Timeout after 300s (attempt 3 of 5)'),
                ('')) AS v(m);
 SELECT syncopt.failure_wording(NULL) IS NULL AS null_in_null_out;
+-- Vendors' JSON error bodies are all quotes: keys, upper-case codes and
+-- prose stay wording, so a 503 body and a 400 body are two families (one
+-- label no longer supersedes the other), while names still fold away.
+SELECT m, syncopt.failure_wording(m) AS wording
+  FROM (VALUES ('{ "error": { "code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE" } }'),
+               ('{"error":{"code":400,"message":"Invalid value at ''start_date''","status":"INVALID_ARGUMENT"}}'),
+               ('{"error":{"code":400,"message":"Invalid value at ''end_date''","status":"INVALID_ARGUMENT"}}'),
+               ('Table "ORDERS" is locked: "CUSTOMER_ID" must be unique'),
+               ('Can''t connect to server 10.0.0.7; don''t retry')) AS v(m);
 
 ------------------------------------------------------------------------
 -- 2. The starting corpus: built-in, labelled by syncopt, none superseded;

@@ -382,19 +382,53 @@ learned_category_similarity(const LearnedCorpus *corpus, const char *category)
 }
 
 /*
- * The wording family of a message: lower case, runs of digits as "0",
- * quoted text as '?', whitespace runs as one space, at most 200
- * characters; what stays is the part that says what went wrong.
+ * Whether quoted text says what went wrong rather than naming something:
+ * a JSON key ("status":), a JSON value written as an upper-case code
+ * ("status": "PERMISSION_DENIED"), or prose of three words or more.  Vendors' JSON
+ * error bodies are all quotes; masking every one made a 503 body and a 400
+ * body one family, and a label of one superseded the other's.
  */
-char *
-learned_wording(const char *message)
+static bool
+quoted_is_wording(const char *start, const char *open, const char *close,
+				  const char *end)
 {
-	StringInfoData buf;
-	const char *p = message;
-	const char *end = message + strnlen(message, MAX_MESSAGE);
+	const char *q;
+	int			spaces = 0;
+	bool		code = *open == '"' && close - open > 1;
 
-	initStringInfo(&buf);
-	while (p < end && buf.len < 200)
+	for (q = open + 1; q < close; q++)
+	{
+		if (*q == ' ')
+			spaces++;
+		if (!((*q >= 'A' && *q <= 'Z') || *q == '_'))
+			code = false;
+	}
+	if (spaces >= 2)
+		return true;
+	if (*open != '"')
+		return false;
+	for (q = close + 1; q < end && *q == ' '; q++)
+		;
+	if (q < end && *q == ':')
+		return true;
+	/* A code only as a JSON value: after a quoted key and its colon. */
+	for (q = open - 1; q >= start && *q == ' '; q--)
+		;
+	if (!code || q < start || *q != ':')
+		return false;
+	for (q--; q >= start && *q == ' '; q--)
+		;
+	return q >= start && *q == '"';
+}
+
+/*
+ * Fold message[p, end) into buf, as learned_wording() describes, until buf
+ * holds 200 bytes; quoted text kept as wording is folded the same way.
+ */
+static void
+fold_wording(StringInfo buf, const char *start, const char *p, const char *end)
+{
+	while (p < end && buf->len < 200)
 	{
 		unsigned char c = (unsigned char) *p;
 
@@ -402,10 +436,17 @@ learned_wording(const char *message)
 		{
 			const char *close = memchr(p + 1, c, end - p - 1);
 
-			/* A quote that closes within 200 bytes hides a name or value. */
+			/* A quote that closes within 200 bytes holds a name or value. */
 			if (close != NULL && close - p <= 200)
 			{
-				appendStringInfoString(&buf, "'?'");
+				if (quoted_is_wording(start, p, close, end))
+				{
+					appendStringInfoChar(buf, (char) c);
+					fold_wording(buf, start, p + 1, close);
+					appendStringInfoChar(buf, (char) c);
+				}
+				else
+					appendStringInfoString(buf, "'?'");
 				p = close + 1;
 				continue;
 			}
@@ -414,21 +455,37 @@ learned_wording(const char *message)
 		{
 			while (p + 1 < end && isdigit((unsigned char) p[1]))
 				p++;
-			appendStringInfoChar(&buf, '0');
+			appendStringInfoChar(buf, '0');
 		}
 		else if (isspace(c))
 		{
 			while (p + 1 < end && isspace((unsigned char) p[1]))
 				p++;
-			if (buf.len > 0)
-				appendStringInfoChar(&buf, ' ');
+			if (buf->len > 0 && buf->data[buf->len - 1] != ' ')
+				appendStringInfoChar(buf, ' ');
 		}
 		else
-			appendStringInfoChar(&buf, IS_HIGHBIT_SET(c) ? (char) c : pg_ascii_tolower(c));
+			appendStringInfoChar(buf, IS_HIGHBIT_SET(c) ? (char) c : pg_ascii_tolower(c));
 		p++;
 	}
+}
+
+/*
+ * The wording family of a message: lower case, runs of digits as "0",
+ * quoted names and values as '?' (quoted wording kept: quoted_is_wording),
+ * whitespace runs as one space, at most 200 characters; what stays is the
+ * part that says what went wrong.
+ */
+char *
+learned_wording(const char *message)
+{
+	StringInfoData buf;
+	const char *end = message + strnlen(message, MAX_MESSAGE);
+
+	initStringInfo(&buf);
+	fold_wording(&buf, message, message, end);
 	/* Never cut a multibyte character in two. */
-	buf.len = pg_mbcliplen(buf.data, buf.len, buf.len);
+	buf.len = pg_mbcliplen(buf.data, buf.len, Min(buf.len, 200));
 	buf.data[buf.len] = '\0';
 	while (buf.len > 0 && buf.data[buf.len - 1] == ' ')
 		buf.data[--buf.len] = '\0';

@@ -185,12 +185,18 @@ def leave_one_out(cluster):
     return right, unknown, harmful, retried, safe, len(examples)
 
 
-def sibling(message, k):
-    """Another member of message's wording family: its numbers and quoted names changed."""
+def sibling(cluster, message, k):
+    """Another member of message's wording family: its numbers and quoted names changed, as far as
+    syncopt.failure_wording() still puts it in the same family (it keeps JSON keys, codes and quoted prose)."""
     rnd = random.Random(zlib.crc32(f"{k}:{message}".encode()))
-    out = re.sub(r"\d+", lambda m: str(rnd.randrange(1, 99999)), message)
-    out = re.sub(r"([\"'])([^\"']{1,60})\1", lambda m: m.group(1) + f"name_{rnd.randrange(1000)}" + m.group(1), out)
-    return out if out != message else message + f" (attempt {k + 2})"
+    numbers = re.sub(r"\d+", lambda m: str(rnd.randrange(1, 99999)), message)
+    names = re.sub(r"([\"'])([^\"' ]{1,60})\1", lambda m: m.group(1) + f"name_{rnd.randrange(1000)}" + m.group(1),
+                   numbers)
+    for out in (names, numbers):
+        if out != message and cluster.value(
+                f"SELECT syncopt.failure_wording({q(out)}) = syncopt.failure_wording({q(message)})", DB) == "t":
+            return out
+    return message + f" (attempt {k + 2})"
 
 
 def learning_curve(cluster, wordings):
@@ -209,7 +215,7 @@ def learning_curve(cluster, wordings):
                 statements.append(
                     "INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, "
                     f"status, error_message, source) VALUES ({run_id}, 1, 'lc{k}', '2026-11-22', '2026-11-22 00:05', "
-                    f"'failed', {q(sibling(message, k))}, 'api');")
+                    f"'failed', {q(sibling(cluster, message, k))}, 'api');")
                 statements.append(f"SELECT syncopt.label_failure({run_id}, {q(label)}, 'learning curve');")
                 statements.append(f"SELECT 'after {k + 1}: ' || category FROM syncopt.classify_failure({q(message)});")
             statements.append("ROLLBACK;")
@@ -311,8 +317,8 @@ def label_then_classify(cluster, labels, message):
 
 # Two Google API error bodies of different causes, both as Google's JSON APIs print them: the fourth set's
 # Analytics 503 (transient) and a 400 for a bad parameter (configuration; written for this check, not a
-# held-out wording). syncopt.failure_wording() folds every quoted name and value to '?', so both are one
-# wording family, and a label of one supersedes the label of the other.
+# held-out wording). When syncopt.failure_wording() folded every quoted text to '?', both were one wording
+# family and a label of one superseded the label of the other; the check says which holds now.
 JSON_400 = ('{ "error": { "code": 400, "message": "Invalid value at \'start_date\'", "errors": [ { "message": '
             '"Invalid value", "domain": "global", "reason": "invalid" } ], "status": "INVALID_ARGUMENT" } }')
 
@@ -395,18 +401,23 @@ def fourth_lines(cluster):
               "wording itself, then the wording classified again; rolled back): "
               + "; ".join(f"{c.replace('_', ' ')} \"{m[:40]}...\" {v} ({w})" for c, m, (v, _, w) in again)
               + f" ({sum(1 for c, _, (v, _, _) in again if v in CATEGORIES[c])} of {len(again)} recognised).", ""]
-    if any(n != 1 for _, m, n in curve if m.startswith('{ "error"')):
-        lines += ["Why the Google Analytics 503 is not recognised after labels of its family: its wording is a JSON "
-                  "body, and `syncopt.failure_wording()` folds every quoted name and value to `'?'`, so the family "
-                  "member the curve labels (other names and numbers) has no word in common with it, and any other "
-                  "error body of Google's JSON shape is the same wording family"
-                  f" ({'yes' if same else 'no'}: a 400 for an invalid parameter, JSON_400 in the bench, has the same "
-                  "`failure_wording()`). A label of one such body therefore supersedes the label of another: JSON_400 "
-                  f"labelled configuration reads {own[0]} ({own[2]}, {'retried' if own[1] else 'not retried'}); after "
-                  f"the 503 is also labelled transient, which supersedes that label, it reads {after[0]} "
+    if same:
+        lines += ["Google's JSON error bodies are one wording family whatever their cause: "
+                  "`syncopt.failure_wording()` folds every quoted name and value to `'?'`, and a 400 for an invalid "
+                  "parameter (JSON_400 in the bench) has the 503's `failure_wording()`. A label of one such body "
+                  f"therefore supersedes the label of another: JSON_400 labelled configuration reads {own[0]} "
+                  f"({own[2]}, {'retried' if own[1] else 'not retried'}); after the 503 is also labelled transient, "
+                  f"which supersedes that label, it reads {after[0]} "
                   f"({after[2].replace('the label', 'the 503' + chr(39) + 's label')}, "
-                  f"{'retried' if after[1] else 'not retried'}). Not harmful here (a label alone retries only at "
-                  "similarity 0.6 or more), but the first label is lost; left for the integrator.", ""]
+                  f"{'retried' if after[1] else 'not retried'}).", ""]
+    else:
+        lines += ["Google's JSON error bodies: `syncopt.failure_wording()` keeps JSON keys, upper-case codes and "
+                  "quoted prose as wording (it once folded every quoted text to `'?'`, which made every such body "
+                  "one family, so a label of one superseded the label of another), so a 400 for an invalid "
+                  "parameter (JSON_400 in the bench) and the 503 are two families: JSON_400 labelled configuration "
+                  f"reads {own[0]} ({own[2]}, {'retried' if own[1] else 'not retried'}); after the 503 is also "
+                  f"labelled transient it reads {after[0]} ({after[2]}, {'retried' if after[1] else 'not retried'}).",
+                  ""]
     by_repo = {}
     for entries in both.values():
         for _, url in entries:
