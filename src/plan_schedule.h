@@ -41,6 +41,7 @@ typedef struct Schedule
 	bool	   *dropped;		/* triaged */
 	int		   *given_up_for;	/* per job: the deadline (asset) deadline triage
 								 * gave up for it, -1 none */
+	bool	   *given_up;		/* per asset: deadlines deadline triage gave up */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
 	Slots		slots;
 	int			nslots;

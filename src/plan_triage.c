@@ -24,6 +24,8 @@
 #include "syncopt.h"
 
 #define MAX_TRIAGE_ROUNDS	16	/* bound on deadline triage's rounds */
+#define MAX_GIVE_UP_TRIES	24	/* bound on the local search's passes */
+#define GIVE_UP_BUDGET	100000	/* bound on the syncs those passes place together */
 
 /* Weight x seconds past the due time of the syncs the current pass misses. */
 static double
@@ -326,6 +328,33 @@ deadline_groups(const Schedule *s, DeadlineGroup *g, int *group_of)
 }
 
 /*
+ * The order to plan in from the due times as they stand: the syncs by due
+ * time, then those of connectors with no deadline left (given up, so
+ * marked dropped).
+ */
+static void
+due_order(Schedule *s, int *order)
+{
+	int		   *edd = palloc(sizeof(int) * Max(s->njobs, 1));
+	int			n = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const Connector *c = &s->fleet->conn[s->jobs[j].connector];
+
+		edd[j] = j;
+		s->dropped[j] = c->due == NO_TIME && !c->paused && c->running_since == NO_TIME;
+	}
+	edd_schedule = s;
+	qsort(edd, s->njobs, sizeof(int), compare_edd);
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < s->njobs; k++)
+			if (s->dropped[edd[k]] == (pass == 1))
+				order[n++] = edd[k];
+	pfree(edd);
+}
+
+/*
  * Moore-Hodgson over deadlines rather than syncs.  A deadline is met only
  * when all its syncs are, so giving up one sync of a deadline loses the
  * whole deadline while its other syncs still take slots; this triage
@@ -343,10 +372,7 @@ triage_deadlines(Schedule *s, int *order)
 {
 	Fleet	   *f = s->fleet;
 	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
-	bool	   *given_up = palloc0(sizeof(bool) * Max(f->nasset, 1));
 	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
-	int		   *edd = palloc(sizeof(int) * Max(s->njobs, 1));
-	int			n = 0;
 
 	for (int round = 0; round < MAX_TRIAGE_ROUNDS; round++)
 	{
@@ -359,30 +385,16 @@ triage_deadlines(Schedule *s, int *order)
 			int			worst = group_to_give_up(g, late, f->at, s->nslots);
 
 			g[worst].dropped = true;
-			given_up[g[worst].asset] = true;
+			s->given_up[g[worst].asset] = true;
 			gave_up = true;
 		}
 		if (!gave_up)
 			break;
-		graph_give_up(f, given_up);
+		graph_give_up(f, s->given_up);
 	}
-	for (int j = 0; j < s->njobs; j++)
-	{
-		const Connector *c = &f->conn[s->jobs[j].connector];
-
-		edd[j] = j;
-		s->dropped[j] = c->due == NO_TIME && !c->paused && c->running_since == NO_TIME;
-	}
-	edd_schedule = s;
-	qsort(edd, s->njobs, sizeof(int), compare_edd);
-	for (int pass = 0; pass < 2; pass++)
-		for (int k = 0; k < s->njobs; k++)
-			if (s->dropped[edd[k]] == (pass == 1))
-				order[n++] = edd[k];
+	due_order(s, order);
 	pfree(group_of);
-	pfree(given_up);
 	pfree(g);
-	pfree(edd);
 }
 
 /* Put back the due times deadline triage moved (the jobs' connectors). */
@@ -394,6 +406,173 @@ restore_dues(Schedule *s, const TimestampTz *due, const int *due_asset)
 		s->fleet->conn[s->jobs[j].connector].due = due[j];
 		s->fleet->conn[s->jobs[j].connector].due_asset = due_asset[j];
 	}
+}
+
+/*
+ * Does a plan missing the given deadline weight, this late, beat the best
+ * one so far?  Less weight missed first, then less lateness.
+ */
+static inline bool
+plan_beats(double missed, double late, double best_missed, double best_late)
+{
+	return missed < best_missed || (missed == best_missed && late < best_late);
+}
+
+/*
+ * The latest due time among the syncs the current pass makes late (the
+ * deadlines a further give-up could still save); NO_TIME when none is.
+ */
+static TimestampTz
+last_late_due(const Schedule *s)
+{
+	TimestampTz last = NO_TIME;
+
+	for (int j = 0; j < s->njobs; j++)
+	{
+		const Connector *c = &s->fleet->conn[s->jobs[j].connector];
+
+		if (s->dropped[j] || c->due == NO_TIME)
+			continue;
+		if ((s->jobs[j].end == NO_TIME || s->busy_end[j] > c->due) &&
+			(last == NO_TIME || c->due > last))
+			last = c->due;
+	}
+	return last;
+}
+
+/*
+ * Plan with the deadlines in s->given_up given up, from the due times the
+ * plan started from (due, due_asset): their connectors timed for their
+ * next deadline, the syncs by due time.  Returns the weight missed, the
+ * lateness in *late and the order in order.
+ */
+static double
+plan_giving_up(Schedule *s, const TimestampTz *due, const int *due_asset, int *order, double *late)
+{
+	restore_dues(s, due, due_asset);
+	graph_give_up(s->fleet, s->given_up);
+	due_order(s, order);
+	schedule_pass(s, order);
+	*late = weighted_lateness(s);
+	return missed_deadline_weight(s, due_asset);
+}
+
+/* A deadline the local search may give up or take back, and the order to try it in. */
+typedef struct GiveUpMove
+{
+	int			asset;
+	double		cost;			/* giving up: run time per unit of weight; taking back: minus */
+} GiveUpMove;
+
+/* Moves by cost, most first, then asset (qsort). */
+static int
+compare_move(const void *a, const void *b)
+{
+	const GiveUpMove *x = (const GiveUpMove *) a;
+	const GiveUpMove *y = (const GiveUpMove *) b;
+
+	if (x->cost != y->cost)
+		return x->cost > y->cost ? -1 : 1;
+	return x->asset - y->asset;
+}
+
+/*
+ * Local search over the deadlines given up, from the plan the triages
+ * chose (its order in job_order, its given-up deadlines in s->given_up,
+ * its missed weight and lateness in *best_missed and *best_late; due and
+ * due_asset are the due times before any triage).  Both triages judge on
+ * a relaxation (the slots as one fast machine, P50s that divide evenly),
+ * so a deadline they keep can still push a heavier one past its due time
+ * by minutes, one that cannot be met still takes slots, and one they give
+ * up may fit after all.  Each try flips one deadline, given up or taken
+ * back, and list-schedules by due time (plan_giving_up()); a try whose
+ * plan misses less weight (a take-back also one that misses as much and
+ * is less late) is kept and the search goes on from it (from the triages' given-up deadlines, even when
+ * the plan kept was another order).  Giving up is tried for the deadlines due by the
+ * last late sync (a later one cannot help), most run time per unit of
+ * weight first; taking back for those given up, least run time per unit
+ * of weight first.  The passes are bounded in number (MAX_GIVE_UP_TRIES)
+ * and in the syncs they place together (GIVE_UP_BUDGET), so a large fleet
+ * tries fewer.  Returns whether a try was kept, and then leaves the
+ * fleet's due times, s->dropped, s->given_up and job_order as its plan's;
+ * when none was, they are the last try's and the caller puts its own back.
+ */
+static bool
+give_up_more(Schedule *s, int *job_order, const TimestampTz *due, const int *due_asset,
+			 double *best_missed, double *best_late)
+{
+	Fleet	   *f = s->fleet;
+	int			tries = Min(MAX_GIVE_UP_TRIES, GIVE_UP_BUDGET / Max(s->njobs, 1));
+	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
+	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
+	GiveUpMove *move = palloc(sizeof(GiveUpMove) * (Max(s->njobs, 1) + Max(f->nasset, 1)));
+	int		   *try_order = palloc(sizeof(int) * Max(s->njobs, 1));
+	bool		kept = false;
+	bool		improved = true;
+
+	while (improved && tries-- > 0)
+	{
+		int			nmove = 0;
+		TimestampTz last;
+		double		late;
+
+		/* The search's plan so far, to see which of its deadlines are late. */
+		plan_giving_up(s, due, due_asset, try_order, &late);
+		last = last_late_due(s);
+		if (last != NO_TIME)
+		{
+			int			ng = deadline_groups(s, g, group_of);
+
+			for (int k = 0; k < ng; k++)
+				if (g[k].due <= last)
+				{
+					move[nmove].asset = g[k].asset;
+					move[nmove++].cost = g[k].work_s / Max(g[k].weight, 1e-9);
+				}
+		}
+		/* Taken back, a deadline's group is its connectors as they were due before triage. */
+		restore_dues(s, due, due_asset);
+		for (int k = 0, ng = deadline_groups(s, g, group_of); k < ng; k++)
+			if (s->given_up[g[k].asset])
+			{
+				move[nmove].asset = g[k].asset;
+				move[nmove++].cost = -g[k].work_s / Max(g[k].weight, 1e-9);
+			}
+		qsort(move, nmove, sizeof(GiveUpMove), compare_move);
+		improved = false;
+		for (int k = 0; k < nmove && tries > 0 && !improved; k++)
+		{
+			double		missed;
+
+			tries--;
+			s->given_up[move[k].asset] = !s->given_up[move[k].asset];
+			missed = plan_giving_up(s, due, due_asset, try_order, &late);
+
+			/*
+			 * A deadline given up drops its syncs' lateness from the measure
+			 * while its data goes stale until the next one, so giving up is
+			 * kept only when it misses less; taking back also when it is as
+			 * good and less late.
+			 */
+			if (s->given_up[move[k].asset] ? missed < *best_missed :
+				plan_beats(missed, late, *best_missed, *best_late))
+			{
+				*best_missed = missed;
+				*best_late = late;
+				improved = kept = true;
+			}
+			else
+				s->given_up[move[k].asset] = !s->given_up[move[k].asset];
+		}
+	}
+	/* The kept plan's due times and order (the last pass may have been a try). */
+	if (kept)
+		plan_giving_up(s, due, due_asset, job_order, best_late);
+	pfree(group_of);
+	pfree(g);
+	pfree(move);
+	pfree(try_order);
+	return kept;
 }
 
 /* A way to pick the syncs to give up, and what the reasons say when its plan is kept. */
@@ -425,7 +604,6 @@ choose_triage(Schedule *s, int *job_order)
 	double		best_missed = plain_missed;
 	double		best_late = weighted_lateness(s);
 	int			best = -1;
-	int			last = -1;
 	TimestampTz *due = palloc(sizeof(TimestampTz) * Max(s->njobs, 1));
 	int		   *due_asset = palloc(sizeof(int) * Max(s->njobs, 1));
 
@@ -434,20 +612,21 @@ choose_triage(Schedule *s, int *job_order)
 		due[j] = s->fleet->conn[s->jobs[j].connector].due;
 		due_asset[j] = s->fleet->conn[s->jobs[j].connector].due_asset;
 	}
+	s->given_up = palloc(sizeof(bool) * Max(s->fleet->nasset, 1));
 	for (int w = 0; w < lengthof(triage_ways); w++)
 	{
 		double		missed;
 		double		late;
 
 		memset(s->dropped, 0, sizeof(bool) * s->njobs);
+		memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
 		restore_dues(s, due, due_asset);
 		triage_ways[w].order(s, job_order);
 		s->order_note = NULL;
 		schedule_pass(s, job_order);
-		last = w;
 		missed = missed_deadline_weight(s, due_asset);
 		late = weighted_lateness(s);
-		if (missed < best_missed || (missed == best_missed && late < best_late))
+		if (plan_beats(missed, late, best_missed, best_late))
 		{
 			best = w;
 			best_missed = missed;
@@ -456,6 +635,7 @@ choose_triage(Schedule *s, int *job_order)
 	}
 	/* The kept way's order again, from the due times it started from (it is deterministic). */
 	memset(s->dropped, 0, sizeof(bool) * s->njobs);
+	memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
 	restore_dues(s, due, due_asset);
 	if (best < 0)
 	{
@@ -467,12 +647,27 @@ choose_triage(Schedule *s, int *job_order)
 		triage_ways[best].order(s, job_order);
 		s->order_note = best_missed < plain_missed ? triage_ways[best].misses_less : triage_ways[best].less_late;
 	}
+	if (give_up_more(s, job_order, due, due_asset, &best_missed, &best_late))
+		s->order_note = best_missed < plain_missed ?
+			"a local search over the deadlines given up misses less than the priority order" :
+			"a local search over the deadlines given up misses no more than the priority order and is less late";
+	else
+	{
+		/* The search kept none of its tries: the triages' plan again. */
+		memset(s->dropped, 0, sizeof(bool) * s->njobs);
+		memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
+		restore_dues(s, due, due_asset);
+		if (best < 0)
+			for (int j = 0; j < s->njobs; j++)
+				job_order[j] = j;
+		else
+			triage_ways[best].order(s, job_order);
+	}
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].due_asset != due_asset[j])
 			s->given_up_for[j] = due_asset[j];
-	/* The reasons name the order kept, so that pass is made again unless it is the last one. */
-	if (best != last || s->explain)
-		schedule_pass(s, job_order);
+	/* The local search's passes were tries: the kept order is planned again. */
+	schedule_pass(s, job_order);
 
 	/*
 	 * The rows report each connector against the deadline it was due for:
@@ -485,4 +680,6 @@ choose_triage(Schedule *s, int *job_order)
 			s->jobs[j].will_miss = true;
 	pfree(due);
 	pfree(due_asset);
+	pfree(s->given_up);
+	s->given_up = NULL;
 }
