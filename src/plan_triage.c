@@ -477,6 +477,20 @@ compare_move(const void *a, const void *b)
 }
 
 /*
+ * How many passes the local search over the deadlines given up may make
+ * for this plan (give_up_more()): at most MAX_GIVE_UP_TRIES, placing at
+ * most GIVE_UP_BUDGET syncs together; 0 when fewer than the plan so far
+ * and two tries fit, which are not worth their passes.
+ */
+static int
+give_up_passes(const Schedule *s)
+{
+	int			passes = Min(MAX_GIVE_UP_TRIES, GIVE_UP_BUDGET / Max(s->njobs, 1));
+
+	return passes < 3 ? 0 : passes;
+}
+
+/*
  * Local search over the deadlines given up, from the plan the triages
  * chose (its order in job_order, its given-up deadlines in s->given_up,
  * its missed weight and lateness in *best_missed and *best_late; due and
@@ -491,9 +505,10 @@ compare_move(const void *a, const void *b)
  * the plan kept was another order).  Giving up is tried for the deadlines due by the
  * last late sync (a later one cannot help), most run time per unit of
  * weight first; taking back for those given up, least run time per unit
- * of weight first.  The passes are bounded in number (MAX_GIVE_UP_TRIES)
- * and in the syncs they place together (GIVE_UP_BUDGET), so a large fleet
- * tries fewer.  Returns whether a try was kept, and then leaves the
+ * of weight first.  The passes are bounded (give_up_passes()), so a
+ * large fleet tries fewer, and a plan of more than a third of the budget
+ * (50,000 syncs) none: at 50,000 the search cost a quarter more CPU for
+ * plan() and changed no row (docs/benchmarks.md, Decision quality).  Returns whether a try was kept, and then leaves the
  * fleet's due times, s->dropped, s->given_up and job_order as its plan's;
  * when none was, they are the last try's and the caller puts its own back.
  */
@@ -502,7 +517,7 @@ give_up_more(Schedule *s, int *job_order, const TimestampTz *due, const int *due
 			 double *best_missed, double *best_late)
 {
 	Fleet	   *f = s->fleet;
-	int			tries = Min(MAX_GIVE_UP_TRIES, GIVE_UP_BUDGET / Max(s->njobs, 1));
+	int			tries = give_up_passes(s);
 	int		   *group_of = palloc(sizeof(int) * Max(f->nasset, 1));
 	DeadlineGroup *g = palloc(sizeof(DeadlineGroup) * Max(s->njobs, 1));
 	GiveUpMove *move = palloc(sizeof(GiveUpMove) * (Max(s->njobs, 1) + Max(f->nasset, 1)));
@@ -604,6 +619,7 @@ choose_triage(Schedule *s, int *job_order)
 	double		best_missed = plain_missed;
 	double		best_late = weighted_lateness(s);
 	int			best = -1;
+	int			last = -1;
 	TimestampTz *due = palloc(sizeof(TimestampTz) * Max(s->njobs, 1));
 	int		   *due_asset = palloc(sizeof(int) * Max(s->njobs, 1));
 
@@ -624,6 +640,7 @@ choose_triage(Schedule *s, int *job_order)
 		triage_ways[w].order(s, job_order);
 		s->order_note = NULL;
 		schedule_pass(s, job_order);
+		last = w;
 		missed = missed_deadline_weight(s, due_asset);
 		late = weighted_lateness(s);
 		if (plan_beats(missed, late, best_missed, best_late))
@@ -647,27 +664,32 @@ choose_triage(Schedule *s, int *job_order)
 		triage_ways[best].order(s, job_order);
 		s->order_note = best_missed < plain_missed ? triage_ways[best].misses_less : triage_ways[best].less_late;
 	}
-	if (give_up_more(s, job_order, due, due_asset, &best_missed, &best_late))
-		s->order_note = best_missed < plain_missed ?
-			"a local search over the deadlines given up misses less than the priority order" :
-			"a local search over the deadlines given up misses no more than the priority order and is less late";
-	else
+	if (give_up_passes(s) > 0)
 	{
-		/* The search kept none of its tries: the triages' plan again. */
-		memset(s->dropped, 0, sizeof(bool) * s->njobs);
-		memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
-		restore_dues(s, due, due_asset);
-		if (best < 0)
-			for (int j = 0; j < s->njobs; j++)
-				job_order[j] = j;
+		if (give_up_more(s, job_order, due, due_asset, &best_missed, &best_late))
+			s->order_note = best_missed < plain_missed ?
+				"a local search over the deadlines given up misses less than the priority order" :
+				"a local search over the deadlines given up misses no more than the priority order and is less late";
 		else
-			triage_ways[best].order(s, job_order);
+		{
+			/* The search kept none of its tries: the triages' plan again. */
+			memset(s->dropped, 0, sizeof(bool) * s->njobs);
+			memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
+			restore_dues(s, due, due_asset);
+			if (best < 0)
+				for (int j = 0; j < s->njobs; j++)
+					job_order[j] = j;
+			else
+				triage_ways[best].order(s, job_order);
+		}
+		last = -2;				/* its last pass was a try */
 	}
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].due_asset != due_asset[j])
 			s->given_up_for[j] = due_asset[j];
-	/* The local search's passes were tries: the kept order is planned again. */
-	schedule_pass(s, job_order);
+	/* The reasons name the order kept, so that pass is made again unless it is the last one. */
+	if (best != last || s->explain)
+		schedule_pass(s, job_order);
 
 	/*
 	 * The rows report each connector against the deadline it was due for:
