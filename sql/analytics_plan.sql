@@ -223,6 +223,47 @@ DELETE FROM syncopt.connector WHERE connector_id IN (73, 74, 75);
 DELETE FROM syncopt.asset;
 
 ------------------------------------------------------------------------
+-- Local search over the deadlines given up: both triages judge on a
+-- relaxation and keep a deadline whose syncs do not fit, which makes a
+-- heavier one miss too.  Two slots at 03:00.  A1, A2, A3 (runs 40 min:
+-- P50 40, P90 60) feed ops_board (04:05, weight 1), upstream of
+-- ops_archive (no deadline, weight 10), so they score first; B1, B2 (the
+-- same runs) feed exec_board (04:45, weight 3).  Slots held for the P50.
+--   Priority order A1, A2, A3, B1, B2: A1, A2 03:00-03:40, A3 and B1
+--   03:40-04:20, B2 04:20-05:00: ops_board (A3, 04:20 > 04:05) and
+--   exec_board (B2, 05:00 > 04:45) missed, weight 4.  Moore-Hodgson over
+--   syncs (20, 40, 60, 80, 100 min by 04:05, 04:05, 04:05, 04:45, 04:45)
+--   and over deadlines (ops_board max(120 / 2, 40) = 60 min by 04:05,
+--   exec_board 40 more by 04:45) give up nothing: the same plan.
+--   The local search gives up ops_board (most run time per weight:
+--   120 min / 1 against 80 min / 3): B1, B2 03:00-03:40 meet exec_board,
+--   and the A syncs, with no deadline left, are placed last and not
+--   triggered: A1, A2 03:40 (end at P90 04:40), A3 04:20 (05:20).
+--   Weight missed 1 instead of 4.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES
+    (76, 1, 'a1', 'A1'), (77, 1, 'a2', 'A2'), (78, 1, 'a3', 'A3'), (79, 1, 'b1', 'B1'), (80, 1, 'b2', 'B2');
+INSERT INTO syncopt.asset (asset_id, name, deadline, weight) VALUES
+    (86, 'ops_board', '04:05', 1), (87, 'ops_archive', NULL, 10), (88, 'exec_board', '04:45', 3);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (76, 86), (77, 86), (78, 86), (79, 88), (80, 88);
+INSERT INTO syncopt.lineage (upstream_asset_id, asset_id) VALUES (86, 87);
+SELECT pg_temp.add_runs(76, '{2400,2400}');
+SELECT pg_temp.add_runs(77, '{2400,2400}');
+SELECT pg_temp.add_runs(78, '{2400,2400}');
+SELECT pg_temp.add_runs(79, '{2400,2400}');
+SELECT pg_temp.add_runs(80, '{2400,2400}');
+SET syncopt.max_concurrent_syncs = 2;
+SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
+       reason LIKE 'deadline triage: capacity cannot meet every deadline, so ops_board is given up%' AS gives_up,
+       reason LIKE 'deadline order (a local search over the deadlines given up misses less than the priority order)%' AS searched
+  FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
+SELECT connector_id FROM syncopt.planner_candidates('2026-11-23 03:00+00') WHERE action = 'trigger_sync'
+ ORDER BY connector_id;
+RESET syncopt.max_concurrent_syncs;
+DELETE FROM syncopt.connector WHERE connector_id IN (76, 77, 78, 79, 80);
+DELETE FROM syncopt.asset;
+
+------------------------------------------------------------------------
 -- 3. The calendar changes the order.  X feeds sales_dash (weight 2), Y
 -- feeds close_dash (weight 1), both due 08:00 with the same history, so X
 -- scores twice Y.  Month-end close multiplies close_dash by 3: Y's weight
