@@ -501,16 +501,18 @@ give_up_passes(const Schedule *s)
  * up may fit after all.  Each try flips one deadline, given up or taken
  * back, and list-schedules by due time (plan_giving_up()); a try whose
  * plan misses less weight (a take-back also one that misses as much and
- * is less late) is kept and the search goes on from it (from the triages' given-up deadlines, even when
- * the plan kept was another order).  Giving up is tried for the deadlines due by the
- * last late sync (a later one cannot help), most run time per unit of
- * weight first; taking back for those given up, least run time per unit
- * of weight first.  The passes are bounded (give_up_passes()), so a
- * large fleet tries fewer, and a plan of more than a third of the budget
- * (50,000 syncs) none: at 50,000 the search cost a quarter more CPU for
- * plan() and changed no row (docs/benchmarks.md, Decision quality).  Returns whether a try was kept, and then leaves the
- * fleet's due times, s->dropped, s->given_up and job_order as its plan's;
- * when none was, they are the last try's and the caller puts its own back.
+ * is less late) is kept and the search goes on from it (from the triages'
+ * given-up deadlines, even when the plan kept was another order).  Giving
+ * up is tried for the deadlines due by the last late sync (a later one
+ * cannot help), most run time per unit of weight first; taking back for
+ * those given up, least run time per unit of weight first.  The passes are
+ * bounded (give_up_passes()), so a large fleet tries fewer, and a plan of
+ * more than a third of the budget (33,333 syncs) none: at 50,000 the
+ * search cost a quarter more CPU for plan() and changed no row
+ * (docs/benchmarks.md, Decision quality).  Returns whether a try was kept,
+ * and then leaves the fleet's due times, s->dropped, s->given_up and
+ * job_order as its plan's; when none was, they are the last try's and the
+ * caller puts its own back.
  */
 static bool
 give_up_more(Schedule *s, int *job_order, const TimestampTz *due, const int *due_asset,
