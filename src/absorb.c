@@ -93,7 +93,11 @@ static const char *const lock_stats_sql =
 /*
  * Counts and sums are added to the locked row; the streak, the EWMA levels
  * and the window are computed here from it.  Window u.len is NULL when the
- * connector had no timed success (the window stays).
+ * connector had no timed success (the window stays).  The latest success is
+ * read again from sync_run rather than folded: a run whose start was
+ * unknown gets it later (count_outcomes false), which can move the latest
+ * success back; of runs starting together, the first to end is kept (the
+ * fleet loader asks whether one had ended by an instant).
  */
 static const char *const update_stats_sql =
 "UPDATE syncopt.connector_stats s SET"
@@ -112,6 +116,10 @@ static const char *const update_stats_sql =
 "    recent_started_at = CASE WHEN u.len IS NULL THEN s.recent_started_at"
 "                             ELSE $21[u.off + 1 : u.off + u.len] END,"
 "    recent_full = CASE WHEN u.len IS NULL THEN s.recent_full ELSE $22[u.off + 1 : u.off + u.len] END,"
+"    (latest_success_started_at, latest_success_finished_at) ="
+"        (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r"
+"          WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'"
+"          ORDER BY r.started_at DESC, r.finished_at LIMIT 1),"
 "    updated_at = now()"
 "  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 "       AS u(connector_id, n, ok, bad, streak, last_run, last_ok, last_bad, ewma_duration,"

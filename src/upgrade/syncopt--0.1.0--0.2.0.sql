@@ -7434,5 +7434,127 @@ BEGIN
 END
 $$;
 
+-- Issue 34 (h-loader): connector_stats keeps the start and end of each
+-- connector's latest success, so the fleet loader no longer probes
+-- sync_run per connector; filled here from the runs already stored.  The
+-- purge takes it again from the runs left when it removed it.
+ALTER TABLE syncopt.connector_stats
+    ADD COLUMN latest_success_started_at timestamptz,
+    ADD COLUMN latest_success_finished_at timestamptz;
+UPDATE syncopt.connector_stats s
+   SET (latest_success_started_at, latest_success_finished_at) =
+       (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r
+         WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+         ORDER BY r.started_at DESC, r.finished_at LIMIT 1);
+
+CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
+    cutoff  timestamptz;
+    n       bigint;
+    total   bigint := 0;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Whole weeks of sync_run go with their partition (and the weeks
+    -- ahead are made, retention 0 too); the old runs left (in the cutoff's
+    -- week and the default partition) go in a batch.
+    total := syncopt.maintain_run_partitions(greatest(keep, interval '0'), purge_history.batch_size);
+    IF keep <= interval '0' THEN
+        RETURN 0;               -- retention 0: keep everything
+    END IF;
+    cutoff := now() - keep;
+
+    DELETE FROM syncopt.sync_run r
+     WHERE r.started_at < cutoff
+       AND (r.run_id, r.started_at) IN (
+            SELECT o.run_id, o.started_at FROM syncopt.sync_run o
+             WHERE o.started_at < cutoff ORDER BY o.started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- A connector whose latest success went with its week or a batch (now or
+    -- by an earlier maintain_run_partitions()) takes it again from the runs
+    -- left: the fleet loader trusts connector_stats' copy (issue 34).
+    UPDATE syncopt.connector_stats s
+       SET (latest_success_started_at, latest_success_finished_at) =
+           (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r
+             WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+             ORDER BY r.started_at DESC, r.finished_at LIMIT 1)
+     WHERE s.latest_success_started_at < cutoff
+       AND NOT EXISTS (SELECT FROM syncopt.sync_run r
+                        WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+                          AND r.started_at = s.latest_success_started_at
+                          AND r.finished_at = s.latest_success_finished_at);
+
+    DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
+        SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
+         WHERE created_at < cutoff AND updated_at < cutoff
+           AND status NOT IN (SELECT t.from_status FROM syncopt.decision_transition t)
+         ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.alert WHERE alert_id IN (
+        SELECT alert_id FROM syncopt.alert WHERE created_at < cutoff ORDER BY created_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.schema_snapshot WHERE snapshot_id IN (
+        SELECT s.snapshot_id FROM syncopt.schema_snapshot s
+         WHERE s.captured_at < cutoff
+           AND EXISTS (SELECT FROM syncopt.schema_snapshot newer
+                        WHERE newer.connector_id = s.connector_id AND newer.captured_at > s.captured_at)
+         ORDER BY s.captured_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- Planning runs (issue 34: one row per run, every 15 minutes) started
+    -- before the cutoff, except the latest: its plan, SLA forecast and
+    -- anomaly snapshot are the dashboards' rows, and go with it.  Older
+    -- runs have none left (each run replaces them), so nothing cascades;
+    -- decisions and the scorecard keep their planner_run_id as a number.
+    DELETE FROM syncopt.planner_run WHERE planner_run_id IN (
+        SELECT r.planner_run_id FROM syncopt.planner_run r
+         WHERE r.started_at < cutoff
+           AND r.planner_run_id < (SELECT max(l.planner_run_id) FROM syncopt.planner_run l)
+         ORDER BY r.started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    -- The forecast scorecard: forecasts of deadlines before the cutoff,
+    -- then their outcomes (once no forecast is left, so that the cascade
+    -- stays within the batch), and predicted durations of runs started
+    -- before it.
+    DELETE FROM syncopt.sla_forecast_log WHERE (asset_id, deadline, planner_run_id) IN (
+        SELECT f.asset_id, f.deadline, f.planner_run_id FROM syncopt.sla_forecast_log f
+         WHERE f.deadline < cutoff ORDER BY f.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.sla_outcome WHERE (asset_id, deadline) IN (
+        SELECT o.asset_id, o.deadline FROM syncopt.sla_outcome o
+         WHERE o.deadline < cutoff
+           AND NOT EXISTS (SELECT FROM syncopt.sla_forecast_log f
+                            WHERE f.asset_id = o.asset_id AND f.deadline = o.deadline)
+         ORDER BY o.deadline LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    total := total + n;
+
+    DELETE FROM syncopt.duration_forecast WHERE (connector_id, first_at) IN (
+        SELECT d.connector_id, d.first_at FROM syncopt.duration_forecast d
+         WHERE d.run_started_at < cutoff ORDER BY d.run_started_at LIMIT purge_history.batch_size);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN total + n;
+END
+$$;
+COMMENT ON FUNCTION syncopt.purge_history(interval, integer) IS
+    'Deletes sync runs (whole weekly partitions, then a batch), finished decisions (with their audit), alerts, superseded schema snapshots, planning runs but the latest, and the forecast scorecard''s rows older than the retention; one batch per table per call.';
+
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
