@@ -7446,6 +7446,9 @@ UPDATE syncopt.connector_stats s
        (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r
          WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
          ORDER BY r.started_at DESC, r.finished_at LIMIT 1);
+-- The fleet loader reads which connectors have runs waiting to be folded,
+-- with the rights of the reader running the analytics.
+GRANT SELECT ON syncopt.stats_backlog TO syncopt_reader;
 
 CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
