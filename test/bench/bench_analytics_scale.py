@@ -318,7 +318,13 @@ about a tenth of `plan()` at 12:00, left to the work on plan.c's triage.
 runs of each Airbyte connector 33% (index scans that read `sync_run`'s
 heap pages from the OS cache: 128 MB of shared buffers do not hold them),
 scoring 17%. `sla_risk()` is `plan()` plus the forecast rows and their
-`blocking_connectors` arrays.
+`blocking_connectors` arrays. The run written here was made on a
+machine at load average 9-10 (other sessions' work on its two cores):
+wall times are two to five times the CPU times, and single calls vary
+(`batch_recommendations()` at 10,000 is slower after in this run, faster
+at 50,000; its work changed only in the loader's probes). Peak memory fell
+by a third for every call at 50,000 (the probes' and the formatted
+values' allocations), which a fresh backend also pays as page faults.
 
 **`priority_scores()` and the SQL baseline.**"""
 
