@@ -7447,8 +7447,12 @@ UPDATE syncopt.connector_stats s
          WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
          ORDER BY r.started_at DESC, r.finished_at LIMIT 1);
 -- The fleet loader reads which connectors have runs waiting to be folded,
--- with the rights of the reader running the analytics.
+-- with the rights of the reader running the analytics.  The workers'
+-- grant is made again after it, so the ACL lists the roles in a fresh
+-- install's order.
+REVOKE ALL ON syncopt.stats_backlog FROM syncopt_worker;
 GRANT SELECT ON syncopt.stats_backlog TO syncopt_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON syncopt.stats_backlog TO syncopt_worker;
 
 CREATE OR REPLACE FUNCTION syncopt.purge_history(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
