@@ -38,6 +38,7 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -95,28 +96,51 @@ static const char *const lock_stats_sql =
  * and the window are computed here from it.  Window u.len is NULL when the
  * connector had no timed success (the window stays).
  */
-static const char *const update_stats_sql =
-"UPDATE syncopt.connector_stats s SET"
-"    runs = s.runs + u.n, successes = s.successes + u.ok, failures = s.failures + u.bad,"
-"    consecutive_failures = u.streak,"
-"    last_run_at = greatest(s.last_run_at, u.last_run),"
-"    last_success_at = greatest(s.last_success_at, u.last_ok),"
-"    last_failure_at = greatest(s.last_failure_at, u.last_bad),"
-"    ewma_duration_s = u.ewma_duration, ewma_rows = u.ewma_rows,"
-"    fit_n = s.fit_n + u.fit_n, fit_sum_x = s.fit_sum_x + u.sx, fit_sum_y = s.fit_sum_y + u.sy,"
-"    fit_sum_xx = s.fit_sum_xx + u.sxx, fit_sum_xy = s.fit_sum_xy + u.sxy,"
-"    fit_sum_yy = s.fit_sum_yy + u.syy,"
-"    recent_duration_s = CASE WHEN u.len IS NULL THEN s.recent_duration_s"
-"                             ELSE $19[u.off + 1 : u.off + u.len] END,"
-"    recent_rows = CASE WHEN u.len IS NULL THEN s.recent_rows ELSE $20[u.off + 1 : u.off + u.len] END,"
-"    recent_started_at = CASE WHEN u.len IS NULL THEN s.recent_started_at"
-"                             ELSE $21[u.off + 1 : u.off + u.len] END,"
+#define UPDATE_STATS_SET \
+"UPDATE syncopt.connector_stats s SET" \
+"    runs = s.runs + u.n, successes = s.successes + u.ok, failures = s.failures + u.bad," \
+"    consecutive_failures = u.streak," \
+"    last_run_at = greatest(s.last_run_at, u.last_run)," \
+"    last_success_at = greatest(s.last_success_at, u.last_ok)," \
+"    last_failure_at = greatest(s.last_failure_at, u.last_bad)," \
+"    ewma_duration_s = u.ewma_duration, ewma_rows = u.ewma_rows," \
+"    fit_n = s.fit_n + u.fit_n, fit_sum_x = s.fit_sum_x + u.sx, fit_sum_y = s.fit_sum_y + u.sy," \
+"    fit_sum_xx = s.fit_sum_xx + u.sxx, fit_sum_xy = s.fit_sum_xy + u.sxy," \
+"    fit_sum_yy = s.fit_sum_yy + u.syy," \
+"    recent_duration_s = CASE WHEN u.len IS NULL THEN s.recent_duration_s" \
+"                             ELSE $19[u.off + 1 : u.off + u.len] END," \
+"    recent_rows = CASE WHEN u.len IS NULL THEN s.recent_rows ELSE $20[u.off + 1 : u.off + u.len] END," \
+"    recent_started_at = CASE WHEN u.len IS NULL THEN s.recent_started_at" \
+"                             ELSE $21[u.off + 1 : u.off + u.len] END," \
 "    recent_full = CASE WHEN u.len IS NULL THEN s.recent_full ELSE $22[u.off + 1 : u.off + u.len] END,"
-"    updated_at = now()"
-"  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-"       AS u(connector_id, n, ok, bad, streak, last_run, last_ok, last_bad, ewma_duration,"
-"            ewma_rows, fit_n, sx, sy, sxx, sxy, syy, off, len)"
-" WHERE s.connector_id = u.connector_id";
+
+/*
+ * The latest success is read again from sync_run rather than folded: a run
+ * whose start was unknown gets it later (count_outcomes false), which can
+ * move the latest success back; of runs starting together, the first to
+ * end is kept (the fleet loader asks whether one had ended by an instant).
+ */
+#define UPDATE_LATEST_SUCCESS \
+"    (latest_success_started_at, latest_success_finished_at) =" \
+"        (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r" \
+"          WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'" \
+"          ORDER BY r.started_at DESC, r.finished_at LIMIT 1),"
+
+#define UPDATE_STATS_FROM \
+"    updated_at = now()" \
+"  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)" \
+"       AS u(connector_id, n, ok, bad, streak, last_run, last_ok, last_bad, ewma_duration," \
+"            ewma_rows, fit_n, sx, sy, sxx, sxy, syy, off, len)" \
+" WHERE s.connector_id = u.connector_id"
+
+static const char *const update_stats_sql = UPDATE_STATS_SET UPDATE_LATEST_SUCCESS UPDATE_STATS_FROM;
+
+/*
+ * The same for a 0.1.0 schema, whose connector_stats has no latest success:
+ * between installing this library and ALTER EXTENSION syncopt UPDATE the
+ * old schema runs with it, and ingestion goes on folding.
+ */
+static const char *const update_stats_010_sql = UPDATE_STATS_SET UPDATE_STATS_FROM;
 
 enum
 {
@@ -136,6 +160,7 @@ static SPIPlanPtr defer_plan;
 static SPIPlanPtr create_stats_plan;
 static SPIPlanPtr lock_stats_plan;
 static SPIPlanPtr update_stats_plan;
+static SPIPlanPtr update_stats_010_plan;
 
 /* One timed success in the recent window, old or new. */
 typedef struct WindowEntry
@@ -502,6 +527,19 @@ static const Oid column_types[U_COLUMNS] = {
 
 static const Oid window_types[W_COLUMNS] = {FLOAT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
 
+/*
+ * Whether connector_stats has the latest-success columns (0.2.0).  Asked on
+ * every write, not once: ALTER EXTENSION syncopt UPDATE may add them while
+ * this backend lives.
+ */
+static bool
+stats_keep_latest_success(void)
+{
+	Oid			relid = get_relname_relid("connector_stats", get_namespace_oid("syncopt", false));
+
+	return OidIsValid(relid) && get_attnum(relid, "latest_success_started_at") != InvalidAttrNumber;
+}
+
 /* Write every folded connector with one UPDATE. */
 static void
 write_stats(StatsColumns *out)
@@ -521,8 +559,12 @@ write_stats(StatsColumns *out)
 		values[U_COLUMNS + c] = spi_array(out->window[c], out->window_null[c], out->nwindow,
 										  window_types[c]);
 	}
-	rc = spi_run_kept(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types, values, NULL,
-					  false);
+	if (stats_keep_latest_success())
+		rc = spi_run_kept(&update_stats_plan, update_stats_sql, U_COLUMNS + W_COLUMNS, types, values,
+						  NULL, false);
+	else
+		rc = spi_run_kept(&update_stats_010_plan, update_stats_010_sql, U_COLUMNS + W_COLUMNS, types,
+						  values, NULL, false);
 	if (rc != SPI_OK_UPDATE || (int) SPI_processed != out->n)
 		elog(ERROR, "syncopt: connector_stats update failed: %s", SPI_result_code_string(rc));
 }

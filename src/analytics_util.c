@@ -52,7 +52,34 @@ time_diff(TimestampTz a, TimestampTz b)
 	return (double) (a - b) / USECS_PER_SEC;
 }
 
-/* A timestamp as the session shows it (DateStyle, TimeZone), minus seconds. */
+/*
+ * The texts format_time() and format_duration() return, in buffers used in
+ * turn.  Every caller copies the text at once (appendStringInfo, psprintf,
+ * errdetail) and no call formats more than FORMAT_RING values, so a buffer
+ * is not written again while it is read.  A palloc'd string each time was
+ * garbage kept until the analytics call ended: at 50,000 connectors plan()
+ * formats a few hundred thousand, and allocating them (mostly faulting in
+ * fresh pages) was a tenth of its time.  A buffer holds the longest text
+ * either can write (a duration of DBL_MAX seconds in days).
+ */
+#define FORMAT_RING		8
+#define FORMAT_LEN		336
+
+static char format_ring[FORMAT_RING][FORMAT_LEN];
+static int	format_next;
+
+/* The next buffer of the ring. */
+static char *
+format_buffer(void)
+{
+	format_next = (format_next + 1) % FORMAT_RING;
+	return format_ring[format_next];
+}
+
+/*
+ * A timestamp as the session shows it (DateStyle, TimeZone), minus seconds;
+ * valid until FORMAT_RING more values are formatted.
+ */
 const char *
 format_time(TimestampTz t)
 {
@@ -60,34 +87,42 @@ format_time(TimestampTz t)
 	fsec_t		fsec;
 	int			tz;
 	const char *tzn;
+	char	   *buf;
 
 	if (t == NO_TIME)
 		return "never";
 	if (timestamp2tm(t, &tz, &tm, &fsec, &tzn, NULL) != 0)
 		return "out of range";
-	return psprintf("%04d-%02d-%02d %02d:%02d %s",
-					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-					tzn ? tzn : "");
+	buf = format_buffer();
+	snprintf(buf, FORMAT_LEN, "%04d-%02d-%02d %02d:%02d %s",
+			 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tzn ? tzn : "");
+	return buf;
 }
 
-/* A duration a person reads at a glance: "2 h 05 min", "12 min", "40 s". */
+/*
+ * A duration a person reads at a glance: "2 h 05 min", "12 min", "40 s";
+ * valid until FORMAT_RING more values are formatted.
+ */
 const char *
 format_duration(double seconds)
 {
 	const char *sign = seconds < 0 ? "-" : "";
 	double		s = fabs(seconds);
+	char	   *buf = format_buffer();
 
 	if (s >= 86400 * 2)
-		return psprintf("%s%.1f days", sign, s / 86400);
-	if (s >= 3600)
+		snprintf(buf, FORMAT_LEN, "%s%.1f days", sign, s / 86400);
+	else if (s >= 3600)
 	{
 		long		m = lround(s / 60);
 
-		return psprintf("%s%ld h %02ld min", sign, m / 60, m % 60);
+		snprintf(buf, FORMAT_LEN, "%s%ld h %02ld min", sign, m / 60, m % 60);
 	}
-	if (s >= 60)
-		return psprintf("%s%ld min", sign, lround(s / 60));
-	return psprintf("%s%ld s", sign, lround(s));
+	else if (s >= 60)
+		snprintf(buf, FORMAT_LEN, "%s%ld min", sign, lround(s / 60));
+	else
+		snprintf(buf, FORMAT_LEN, "%s%ld s", sign, lround(s));
+	return buf;
 }
 
 /*

@@ -217,6 +217,13 @@ CREATE TABLE syncopt.connector_stats (
     recent_full          boolean[] NOT NULL DEFAULT '{}',   -- full (re-)sync rather than incremental
     last_schema_hash     text,
     updated_at           timestamptz NOT NULL DEFAULT now(),
+    -- Start and end of the succeeded run that started last (NULL: none),
+    -- read from sync_run each time the connector's runs are folded or
+    -- purged.  The fleet loader takes the start of the data a connector
+    -- holds at an instant from them instead of probing sync_run (issue 34),
+    -- and probes only when that run had not ended by the instant.
+    latest_success_started_at  timestamptz,
+    latest_success_finished_at timestamptz,
     CONSTRAINT connector_stats_counts CHECK (runs >= successes + failures AND successes >= 0 AND failures >= 0)
 );
 COMMENT ON TABLE syncopt.connector_stats IS

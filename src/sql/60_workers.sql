@@ -162,6 +162,20 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
+    -- A connector whose latest success went with its week or a batch (now or
+    -- by an earlier maintain_run_partitions()) takes it again from the runs
+    -- left: the fleet loader trusts connector_stats' copy (issue 34).
+    UPDATE syncopt.connector_stats s
+       SET (latest_success_started_at, latest_success_finished_at) =
+           (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r
+             WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+             ORDER BY r.started_at DESC, r.finished_at LIMIT 1)
+     WHERE s.latest_success_started_at < cutoff
+       AND NOT EXISTS (SELECT FROM syncopt.sync_run r
+                        WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+                          AND r.started_at = s.latest_success_started_at
+                          AND r.finished_at = s.latest_success_finished_at);
+
     DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
         SELECT decision_id FROM syncopt.fivetran_sync_ai_logs
          WHERE created_at < cutoff AND updated_at < cutoff

@@ -29,7 +29,7 @@ GRANT SELECT ON
     syncopt.dbt_import, syncopt.dbt_import_change,
     syncopt.failure_example, syncopt.failure_triage, syncopt.failure_label_queue,
     syncopt.sla_outcome, syncopt.sla_forecast_log, syncopt.duration_forecast,
-    syncopt.forecast_outcomes, syncopt.forecast_scorecard
+    syncopt.forecast_outcomes, syncopt.forecast_scorecard, syncopt.stats_backlog
 TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.worker_status(), syncopt.effective_policy(bigint),

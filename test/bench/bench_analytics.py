@@ -115,8 +115,9 @@ SELECT c, 'r' || n, s, s + make_interval(secs => d),
 STATS_ROWS = """
 INSERT INTO syncopt.connector_stats (connector_id, runs, successes, failures, last_run_at, last_success_at,
     ewma_duration_s, ewma_rows, fit_n, fit_sum_x, fit_sum_y, fit_sum_xx, fit_sum_xy, fit_sum_yy,
-    recent_duration_s, recent_rows, recent_started_at, recent_full)
-SELECT g.*, w.rd, w.rr, w.rt, w.rf
+    recent_duration_s, recent_rows, recent_started_at, recent_full,
+    latest_success_started_at, latest_success_finished_at)
+SELECT g.*, w.rd, w.rr, w.rt, w.rf, l.started_at, l.finished_at
   FROM (SELECT r.connector_id, count(*), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
                max(r.finished_at), max(r.finished_at) FILTER (WHERE ok),
                avg(r.dur) FILTER (WHERE ok), avg(r.rows) FILTER (WHERE ok),
@@ -132,7 +133,11 @@ SELECT g.*, w.rd, w.rr, w.rt, w.rf
           FROM (SELECT extract(epoch FROM s.finished_at - s.started_at)::float8 AS dur, s.rows, s.started_at, s.full_sync
                   FROM syncopt.sync_run s
                  WHERE s.connector_id = g.connector_id AND s.status = 'succeeded'
-                 ORDER BY s.started_at DESC LIMIT 64) x) w;
+                 ORDER BY s.started_at DESC LIMIT 64) x) w
+  LEFT JOIN LATERAL (
+        SELECT s.started_at, s.finished_at FROM syncopt.sync_run s
+         WHERE s.connector_id = g.connector_id AND s.status = 'succeeded'
+         ORDER BY s.started_at DESC, s.finished_at LIMIT 1) l ON true;
 """
 STATS = "TRUNCATE syncopt.connector_stats;" + STATS_ROWS.format(lo=1, hi=LARGE or CONNECTORS) + "ANALYZE;"
 

@@ -271,59 +271,64 @@ on this machine): {"; ".join(status)}.
 
 
 # Written from the profiles and the measurements made with this change, as the text says.
-NOTES = """**What changed.** `triage()` already kept the accepted syncs in a heap
-(n log n): the quadratic part the issue saw had moved. Profiled (perf on
-the backend, one call in a fresh backend, 50,000 connectors at 12:00),
-most of `plan()` and `sla_risk()` was finding a slot: each placement asked
-every one of the 1,000 slots (a binary search of its syncs, then a walk
-over the syncs placed back to back, one per sync: quadratic in the syncs
-per slot). The free time on the slots is now one treap of gaps
-(`src/plan_slots.c`: ordered by start, each node with the latest end and
-the longest gap of its subtree, touching syncs merged), so a placement is
-O(log gaps). `sla_risk()` walked every connector for each of the 500
-deadlines through the connector structs (a cache miss each): it now takes
-the connectors that reach the asset from the reach bitsets
-(`graph_reachers()`) and their ids and due times from arrays of their own.
-`graph_compute()`'s earliest-unserved-deadline walk sorted each deadline's
-upstream assets by their rank in the whole graph (a tenth of
-`priority_scores()` at 10,000) and read every served connector through its
-struct for each deadline (half of `graph_compute()` at 50,000 at 12:00):
-it now orders them by Kahn's algorithm within the upstream graph and keeps
-the served connectors' times in arrays. A scheduling pass can be
-cancelled. The fleet loader is unchanged. With
-`syncopt.max_concurrent_per_destination` set, each placement also counted
-the syncs into its destination by looking at every planned sync
-(quadratic); it now looks at those of its destination only. Measured once
-on the same generator (CPU time, outputs identical): 2,000 connectors,
-per-destination 5 on 300 slots, `plan()` 1.41 s before, 0.43 s after; 1 on
-50 slots, 2.71 s and 0.58 s; at 10,000 connectors (30 per destination,
-1,000 slots, 12:00) the before build's `plan()` ran over three minutes and
-was stopped, this build's takes 2.65 s.
+NOTES = """**What changed (this round).** The build before it already had the
+previous round's changes (placement on a treap of free gaps in
+`src/plan_slots.c`, `sla_risk()` walking only the connectors that reach
+each deadline, the earliest unserved deadline by Kahn's order). Profiled
+first (perf on the backend, one call in a fresh backend, 50,000
+connectors): in that build 57% of `plan()` at 12:00 was the fleet loader,
+31% its probe of `sync_run` per connector for the start of the data the
+connector holds (`fresh_since`: its last success ended by `at` and started
+within 8 days). `connector_stats` now keeps the start and end of each
+connector's latest success (`latest_success_started_at`,
+`latest_success_finished_at`: read again from `sync_run` at every fold,
+and by the purge when it removed that run); the loader takes `fresh_since`
+from them and probes `sync_run` only for a connector whose latest success
+had not ended by `at` (an instant in the past, as `simulate()` and
+`backtest()` ask), that has no stats row, or whose runs wait in
+`stats_backlog` (regress `fleet_fresh` fails with either fallback
+removed). The probe for runs in progress, which only `plan()` reads, is
+one aggregate over the partial index of running runs instead of one probe
+per connector. After that the loader was 33% of `plan()` at 12:00, and the
+next item was the reasons' text: `format_time()` and `format_duration()`
+returned a palloc'd string per value, kept until the call ended (13% of
+`plan()`, half of it page faults of a fresh backend); they write into a
+ring of static buffers now (every caller copies the text at once).
+Outputs are identical: besides the comparison below, the md5 of every row
+of `plan()` and `sla_risk()` at seven instants (11-20 03:00 and 12:00;
+11-19 22:10, 11-17 01:30, 11-10 15:45 and 10-01 00:00, where latest
+successes had not ended or begun and the loader falls back to its probe;
+11-27 04:00, after every run), of `priority_scores()` and
+`batch_recommendations()` at two and of `predict_duration()` at one, the
+before and after builds on the 10,000-connector fleet: 19 of 19
+identical.
 
-**Where the time goes now** (perf, `plan()` at 50,000 connectors, 12:00,
-after the slot and `sla_risk` changes): the fleet loader 57%, of which
-31% is the index probe of `sync_run` per connector for the start of the
-data it holds (`fresh_since`): with the default 128 MB of shared buffers
-the pages of 5 million runs do not stay cached, so each probe reads an
-index and a heap page from the OS cache, and a fresh backend faults in
-every shared-buffer page it touches (18% of the profile is page faults);
-scoring 18% (the graph 10%, predictions 7%); planning 15% (the reasons'
-text 5%, the slots 3%). `sla_risk()` also builds 500 rows whose
-`blocking_connectors` arrays hold up to every connector (at 12:00 most of
-them): a tenth of its time is forming those arrays. What is left is linear
-in the connectors; the 2 s targets at 50,000 are not met on this machine
-for `plan()`, `sla_risk()`, `priority_scores()` or
-`batch_recommendations()` (whose cost is mostly the same loader plus its
-read of the last 12 runs of each Airbyte connector), and would need the
-loader's per-connector probes gone (the start of the fresh data kept in
-`connector_stats`) or enough shared buffers for `sync_run`'s recent pages.
-History length: nothing changed here reads the history; five times the
-runs per connector were not re-measured in this section (the "Analytics"
-section's figures: 0.85-1.49x the CPU time for 500 runs instead of 100).
+**Where the time goes now** (perf, this build, 50,000 connectors, one call
+in a fresh backend on a loaded machine). `priority_scores()`: the loader
+47% (reading the connector rows 25%, a third of it page faults of the
+copies of the recent-run arrays and names; executing the connectors'
+query 18%), scoring 31% (the graph 16%, of which the earliest unserved
+deadline, `redirect_dues`, 8%; predictions 12%). `plan()` at 12:00 (before
+the formatting change): scheduling 37%, the loader 33%, scoring 18%, page
+faults 19% across them; each sync's reason is written in every pass
+(the priority pass and, when deadlines would be missed, a pass per triage
+way and the kept one again) though only the last pass's are returned:
+about a tenth of `plan()` at 12:00, left to the work on plan.c's triage.
+`batch_recommendations()`: the loader 30%, its own read of the last 12
+runs of each Airbyte connector 33% (index scans that read `sync_run`'s
+heap pages from the OS cache: 128 MB of shared buffers do not hold them),
+scoring 17%. `sla_risk()` is `plan()` plus the forecast rows and their
+`blocking_connectors` arrays. The run written here was made on a
+machine at load average 9-10 (other sessions' work on its two cores):
+wall times are two to five times the CPU times, and single calls vary
+(`batch_recommendations()` at 10,000 is slower after in this run, faster
+at 50,000; its work changed only in the loader's probes). Peak memory fell
+by a third for every call at 50,000 (the probes' and the formatted
+values' allocations), which a fresh backend also pays as page faults.
 
 **`priority_scores()` and the SQL baseline.**"""
 
-BASELINE = """Measured once after this change on the same
+BASELINE = """Measured once in the previous round (the before build here) on the same
 fleets (this build, one call each in a fresh backend, CPU time; the
 analytics bench's SQL query): at 10,000 connectors x 100 runs
 `priority_scores()` 0.88 s (median of 3) and the SQL 1.81 s, 2.1x; at

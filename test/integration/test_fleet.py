@@ -159,7 +159,9 @@ class OneEngineTests(unittest.TestCase):
     # ones as they ended, the others running), no history that the replay
     # does not count, each connector's last success as the replay left it,
     # and the connectors a deadline waits for on a manual schedule (the
-    # replay gives them none: syncopt's triggers replace it).
+    # replay gives them none: syncopt's triggers replace it).  The runs are
+    # written directly, not ingested, so connector_stats' latest success is
+    # set from them as every fold sets it (the loader reads it, issue 34).
     STATE_AT = """
 BEGIN;
 SET syncopt.max_concurrent_syncs = 4;
@@ -170,6 +172,11 @@ SELECT t.connector_id, 'replay-' || row_number() OVER (), t.starts_at,
        CASE WHEN t.ends_at <= '{t}' THEN t.ends_at END,
        CASE WHEN t.ends_at > '{t}' THEN 'running' ELSE t.action END, 'api'
   FROM trace t WHERE t.kind = 'sync' AND t.starts_at < '{t}';
+UPDATE syncopt.connector_stats s
+   SET (latest_success_started_at, latest_success_finished_at) =
+       (SELECT r.started_at, r.finished_at FROM syncopt.sync_run r
+         WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
+         ORDER BY r.started_at DESC, r.finished_at LIMIT 1);
 UPDATE syncopt.connector c SET last_success_at = greatest(c.last_success_at, s.last_end)
   FROM (SELECT connector_id, max(ends_at) AS last_end FROM trace
          WHERE kind = 'sync' AND action = 'succeeded' AND ends_at <= '{t}' GROUP BY 1) s

@@ -190,6 +190,20 @@ class UpgradeTests(unittest.TestCase):
             "WHERE n.external_id LIKE 'up\\_%' AND r.external_run_id ~ '^run_([1-9]|1[0-2])$'", db()), "96")
         self.assertEqual(c.value("SELECT (SELECT count(*) FROM syncopt.sync_run) "
                                  "= (SELECT count(*) FROM syncopt.sync_run_key)", db()), "t")
+        # connector_stats' latest success is filled from the runs stored
+        # (issue 34, h-loader): up_1's is this week's run_now, not folded;
+        # the others' their run 12 (runs 5 and 10 failed), started
+        # 2026-11-01 12:00 and ended 10 + 12 % 7 = 15 minutes later.
+        self.assertEqual(c.value(
+            "SELECT s.latest_success_started_at = r.started_at AND s.latest_success_finished_at = r.finished_at "
+            "FROM syncopt.connector_stats s JOIN syncopt.connector n USING (connector_id) "
+            "JOIN syncopt.sync_run r USING (connector_id) "
+            "WHERE n.external_id = 'up_1' AND r.external_run_id = 'run_now'", db()), "t")
+        self.assertEqual(c.value(
+            "SELECT count(*) FILTER (WHERE s.latest_success_started_at = '2026-11-01 12:00+00' "
+            "AND s.latest_success_finished_at = '2026-11-01 12:15+00') || '/' || count(*) "
+            "FROM syncopt.connector_stats s JOIN syncopt.connector n USING (connector_id) "
+            "WHERE n.external_id LIKE 'up\\_%' AND n.external_id <> 'up_1'", db()), "7/7")
         upgraded = lines(DESCRIBE)
         upgraded_rows = [lines(q) for q in SCRIPT_ROWS]
 
