@@ -622,6 +622,7 @@ choose_triage(Schedule *s, int *job_order)
 	double		best_late = weighted_lateness(s);
 	int			best = -1;
 	int			last = -1;
+	bool		explain = s->explain;
 	TimestampTz *due = palloc(sizeof(TimestampTz) * Max(s->njobs, 1));
 	int		   *due_asset = palloc(sizeof(int) * Max(s->njobs, 1));
 
@@ -631,6 +632,8 @@ choose_triage(Schedule *s, int *job_order)
 		due_asset[j] = s->fleet->conn[s->jobs[j].connector].due_asset;
 	}
 	s->given_up = palloc(sizeof(bool) * Max(s->fleet->nasset, 1));
+	/* Only the kept plan's reasons are read: the tries write none. */
+	s->explain = false;
 	for (int w = 0; w < lengthof(triage_ways); w++)
 	{
 		double		missed;
@@ -689,8 +692,9 @@ choose_triage(Schedule *s, int *job_order)
 	for (int j = 0; j < s->njobs; j++)
 		if (s->fleet->conn[s->jobs[j].connector].due_asset != due_asset[j])
 			s->given_up_for[j] = due_asset[j];
-	/* The reasons name the order kept, so that pass is made again unless it is the last one. */
-	if (best != last || s->explain)
+	/* The kept order again, unless it was the last pass, and with its reasons. */
+	s->explain = explain;
+	if (best != last || explain)
 		schedule_pass(s, job_order);
 
 	/*
