@@ -21,7 +21,10 @@
  * syncopt.anomaly_threshold, in a direction that matters for the metric
  * (longer, costlier, later; rows both ways), and the change is at least
  * syncopt.anomaly_min_change of the expected value (small-change guard).
- * Only the window of runs it judges is read, never the whole history.
+ * Only the window of runs it judges is read, never the whole history,
+ * and it is read through a cursor and judged one connector at a time: at
+ * 10,000 connectors the window is 200,000 runs, which an SPI result held
+ * whole (17% of the function's time went to materialising it).
  *
  *-------------------------------------------------------------------------
  */
