@@ -119,6 +119,15 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- (planned_sync, sla_forecast, which hold the latest run's) instead of
 -- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
 -- its own run, so that one run plans the fleet once.
+-- The analytics it joins (priority_scores, predict_duration,
+-- batch_recommendations) return one row per connector and are declared
+-- ROWS 100000 (72_analytics.sql): with PostgreSQL's default estimate of
+-- 1,000 rows for a function the planner joined them to the connectors
+-- and scores by nested loops, rescanning a fleet-sized CTE per row (the
+-- batch and schedule-move branches): quadratic; a later planning run at
+-- 50,000 connectors took 46 s of CPU with the default estimate and 18 s
+-- with this one.  A large estimate makes those joins hashes or merges at
+-- every fleet size.
 CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now(), from_run bigint DEFAULT NULL)
 RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
                score_components jsonb, benefit interval, act_by timestamptz, reason text)

@@ -7440,3 +7440,10 @@ $$;
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
+
+-- h-runplan (issue 34): one row per connector, so that planner_candidates()
+-- joins them by hash or merge, not by a nested loop over the fleet per row
+-- (72_analytics.sql, 78_planner.sql).
+ALTER FUNCTION syncopt.predict_duration(timestamptz) ROWS 100000;
+ALTER FUNCTION syncopt.priority_scores(timestamptz) ROWS 100000;
+ALTER FUNCTION syncopt.batch_recommendations(timestamptz) ROWS 100000;

@@ -160,8 +160,8 @@ def main():
         # Rewrite the section from the figures a run kept (SCALE_KEEP).
         with open(sys.argv[2]) as f:
             kept = json.load(f)
-        write_section(*({int(k): v for k, v in kept[leg].items()} if kept[leg] else None
-                         for leg in ("before", "after")))
+        write_section(*({int(k): v for k, v in kept[leg].items()} if kept.get(leg) else None
+                         for leg in ("before", "after", "middle")), note=kept.get("note"))
         return
     after = run_leg(os.environ.get("PG_CONFIG", "pg_config"))
     before_pg = os.environ.get("SCALE_BEFORE_PG_CONFIG")
@@ -172,8 +172,10 @@ def main():
     write_section(before, after)
 
 
-def write_section(before, after):
-    """The section of docs/benchmarks.md from the two legs' figures."""
+def write_section(before, after, middle=None, note=None):
+    """The section of docs/benchmarks.md from the two legs' figures; middle, when
+    given, is a third build's (an intermediate one), and note says how legs kept
+    from separate invocations were measured."""
 
     def cpu(v):
         """The backend's CPU seconds of a figure (kept figures from before it was measured: None)."""
@@ -228,6 +230,16 @@ def write_section(before, after):
         return (f"`{name}` at {n:,} connectors under {limit} s: {met} ({v[0]:,.1f} s"
                 + (f", {cpu(v):,.1f} s CPU" if cpu(v) is not None else "") + ")")
 
+    def middle_text(res):
+        """A paragraph with an intermediate build's planning-run figures."""
+        if res is None:
+            return ""
+        figures = "; ".join(f"{n:,}: " + ", ".join(f"`{name}` {cell(res, n, name)}"
+                                                 for name in ("run_planner", "run_planner again"))
+                            for n in SIZES if n in res)
+        return ("The same invocation's after leg was a build without the functions' row estimates\n"
+                f"(`ROWS 100000`, below), otherwise this one: {figures}.\n\n")
+
     targets = "; ".join(status(name, n, limit) for name, n, limit in
                         (("run_planner", 10000, 2), ("run_planner again", 10000, 2),
                          ("run_planner", 50000, 10), ("run_planner again", 50000, 10),
@@ -245,7 +257,7 @@ that backend (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
 `before` is main's build before the work of h-runplan (session 23),
 `after` this build; both measured in one invocation, one after the other,
-on the same generated fleets. The machine is shared (2 cores, other
+on the same generated fleets{(" (but see below: " + note + ")") if note else ""}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
 seconds, and the ratios of CPU seconds. `plan` and `sla_risk` are
@@ -253,7 +265,7 @@ unchanged by this work: their ratios show the noise.
 
 {chr(10).join(lines)}
 
-Rows the planning runs wrote (planned_sync / sla_forecast / decisions), and
+{middle_text(middle)}Rows the planning runs wrote (planned_sync / sla_forecast / decisions), and
 whether the two builds wrote the same (md5 of the decisions without their
 wall-clock times, of planned_sync and of sla_forecast): {"; ".join(written(n) for n in SIZES)}.
 Besides the bench, the two builds' outputs were compared on the
@@ -289,6 +301,17 @@ What this work changed, from perf on the backend at 10,000 connectors:
   and 0.3%. `vendor_next_start()` split every
   connector's cron expression, cron schedule or not (9% of a later run's
   wall time under `pg_stat_statements`); now only a cron schedule's.
+- At 50,000 connectors the candidates' query itself was most of a run
+  (its own executor time was 127 of the first run's 210 s of wall time
+  under `pg_stat_statements`' function tracking): the functions it
+  joins (`priority_scores()`, `predict_duration()`,
+  `batch_recommendations()`, one row per connector) carried PostgreSQL's
+  default estimate of 1,000 rows, so the planner joined them to the
+  connectors and the scores by nested loops that rescan a fleet-sized CTE
+  per row (the batch-size and schedule-move branches): quadratic. They are
+  declared `ROWS 100000` now and those joins are hashes and merges; on one
+  50,000-connector fleet, a later run 46 s of CPU with the default
+  estimate, 18 s with it (the same cluster, one after the other).
 - `anomalies()` held the training window's runs whole in an SPI result
   (200,000 rows at 10,000 connectors; 17% of its time in `spi_printtup`)
   and now streams them through a cursor, judging one connector at a time:
