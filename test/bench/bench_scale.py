@@ -256,8 +256,7 @@ backend (after a warm-up statement), and in parentheses the CPU seconds of
 that backend (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
 `before` is main's build before the work of h-runplan (session 23),
-`after` this build; both measured in one invocation, one after the other,
-on the same generated fleets{(" (but see below: " + note + ")") if note else ""}. The machine is shared (2 cores, other
+`after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
 seconds, and the ratios of CPU seconds. `plan` and `sla_risk` are
@@ -285,7 +284,7 @@ proposal per trigger (1,342 at 10,000) and the alerts; `run_planner
 again` is the next run at the same instant (the proposals open, the
 deadlines known), what a run costs the rest of the day.
 
-What this work changed, from perf on the backend at 10,000 connectors:
+What this work changed (perf on the backend at 10,000 connectors unless said):
 - The forecast scorecard's `intervened` check was an SQL `EXISTS` probing
   the decisions' index once per input of each unsettled outcome
   (`connector_id = ANY (connector_ids)`: 500 outcomes of 10,000 inputs on
@@ -341,7 +340,7 @@ three as not reached, and the next run writes them). This bench gives the
 runs an hour so that both builds are measured to their end.
 
 Status of issue 34's targets for the planning run and the plans: {targets}.
-Where a later run's time goes now (perf, 10,000 connectors, this build):
+Where a later run's time goes now (perf, 10,000 connectors, this build before the row estimates, which change little at that size):
 `plan_and_forecast` 33% (the one fleet load 10%, `graph_compute` 11% with
 `priority_scores`' own scoring, slot placement and deadline triage
 (`redirect_dues`) 8%: the loader and plan.c are other helpers' work this
@@ -352,8 +351,7 @@ SQL, the decisions' loop and the writes. Earlier figures of this section
 (sessions 21 and 22: 10,000 connectors 40.6 -> 25.2 s for a first run and
 25.0 -> 11.6 s for a later one at load 5-7, then 7.1 and 4.1 s on a
 quieter machine; 50,000 454 -> 171 s and 308 -> 187 s) are in git
-history. 100,000 connectors were not measured: a first run at 50,000 takes
-minutes on this machine, and the bench's time for a size is bounded.
+history. 100,000 connectors were not measured (no time left in the session).
 """
     from report import replace_section  # noqa: E402
     replace_section(SECTION, text)
