@@ -248,6 +248,69 @@ SELECT p.connector_id, p.action, d.p90 = p.predicted_end - p.planned_start AS p9
   LEFT JOIN syncopt.duration_forecast d ON d.connector_id = p.connector_id AND d.first_at = '2025-11-13 08:00+00'
  ORDER BY p.connector_id;
 
+-- Which outcomes an executed decision counts for (outcome_ready_times'
+-- intervened, read from all decisions at once).  Four deadlines of
+-- December, all unsettled, first forecast 30 Nov 20:00 (Y at 23:00):
+--   X exec 1 Dec 06:00, opens 00:00, inputs A, B, C;
+--   Y fin 1 Dec 08:00, opens 30 Nov 08:00, input C, first forecast 23:00;
+--   Z exec 2 Dec 06:00, opens 00:00, input B;
+--   W fin 3 Dec 08:00, opens 2 Dec 08:00, input B.
+-- Decisions of a planning run: C paused at 22:00 (not a sync: counts from
+-- the first forecast on); B triggered at 21:00-21:30 (a sync before X's
+-- and Z's windows open: counts for neither), B notified 1 Dec 01:00 (a
+-- notice never counts), B triggered 2 Dec 01:00 and failed (not
+-- executed), B triggered 2 Dec 09:00 with no known end (unknown: its
+-- start counts; after Z's deadline, inside W's window).  So X yes (C's
+-- pause), Y no (the pause came before its first forecast), Z no, W yes.
+INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times) VALUES
+    (1, '2025-12-01 06:00+00', '2025-12-01 00:00+00', '2025-11-30 20:00+00', '{1,2,3}', '{0,0,0}'),
+    (3, '2025-12-01 08:00+00', '2025-11-30 08:00+00', '2025-11-30 23:00+00', '{3}', '{0}'),
+    (1, '2025-12-02 06:00+00', '2025-12-02 00:00+00', '2025-11-30 20:00+00', '{2}', '{0}'),
+    (3, '2025-12-03 08:00+00', '2025-12-02 08:00+00', '2025-11-30 20:00+00', '{2}', '{0}');
+-- Each decision goes proposed -> approved -> executing -> its end, one
+-- after another (a connector has one open proposal of an action at a time).
+DO $$
+DECLARE
+    d record;
+    id bigint;
+BEGIN
+    FOR d IN SELECT * FROM (VALUES
+            (3, 'pause', '{}', '2025-11-30 21:59+00', '2025-11-30 22:00+00', 'succeeded'),
+            (2, 'trigger_sync', '{}', '2025-11-30 21:00+00', '2025-11-30 21:30+00', 'succeeded'),
+            (2, 'notify', '{"severity": "warning", "message": "late"}', '2025-12-01 01:00+00', '2025-12-01 01:00+00', 'succeeded'),
+            (2, 'trigger_sync', '{}', '2025-12-02 01:00+00', '2025-12-02 01:30+00', 'failed'),
+            (2, 'trigger_sync', '{}', '2025-12-02 09:00+00', NULL, 'unknown'))
+            v(c, a, p, started, finished, ended)
+    LOOP
+        INSERT INTO syncopt.fivetran_sync_ai_logs (connector_id, action, params, reason, mode, status, planner_run_id)
+        VALUES (d.c, d.a, d.p::jsonb, 'scorecard case', 'copilot', 'proposed',
+                (SELECT max(planner_run_id) FROM syncopt.planner_run))
+        RETURNING decision_id INTO id;
+        UPDATE syncopt.fivetran_sync_ai_logs SET status = 'approved' WHERE decision_id = id;
+        UPDATE syncopt.fivetran_sync_ai_logs SET status = 'executing', started_at = d.started::timestamptz
+         WHERE decision_id = id;
+        UPDATE syncopt.fivetran_sync_ai_logs SET status = d.ended, finished_at = d.finished::timestamptz
+         WHERE decision_id = id;
+    END LOOP;
+END
+$$;
+SELECT asset_id, deadline, intervened FROM syncopt.outcome_ready_times('2025-12-04 00:00+00')
+ WHERE deadline >= '2025-12-01' ORDER BY deadline;
+-- The same as the rule written as one query per outcome (how
+-- record_forecasts() said it before), for every unsettled outcome.
+SELECT count(*) AS disagree
+  FROM syncopt.outcome_ready_times('2025-12-04 00:00+00') t
+  JOIN syncopt.sla_outcome u ON u.asset_id = t.asset_id AND u.deadline = t.deadline
+ WHERE t.intervened IS DISTINCT FROM EXISTS (
+           SELECT FROM syncopt.fivetran_sync_ai_logs d
+            WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
+              AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
+              AND coalesce(d.finished_at, d.started_at)
+                  BETWEEN CASE WHEN d.action IN ('trigger_sync', 'resync_connector', 'resync_tables')
+                               THEN greatest(u.first_forecast_at, u.opens_at)
+                               ELSE u.first_forecast_at END
+                      AND u.deadline);
+
 DROP ROLE score_reader;
 DROP ROLE score_nobody;
 DROP EXTENSION syncopt CASCADE;

@@ -64,6 +64,7 @@ CREATE FUNCTION syncopt.predict_duration(at timestamptz DEFAULT now())
 RETURNS TABLE (connector_id bigint, p50 interval, p90 interval, predicted_rows bigint,
                samples integer, method text, reason text)
 LANGUAGE c STABLE STRICT
+ROWS 100000   -- one row per connector: see planner_candidates() (78_planner.sql)
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_predict_duration';
 COMMENT ON FUNCTION syncopt.predict_duration(timestamptz) IS
@@ -77,6 +78,7 @@ RETURNS TABLE (connector_id bigint, score double precision, urgency double preci
                failure_risk double precision, p90 interval, deadline timestamptz,
                deadline_asset_id bigint, latest_start timestamptz, slack interval, reason text)
 LANGUAGE c STABLE STRICT
+ROWS 100000   -- one row per connector: see planner_candidates() (78_planner.sql)
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_priority_scores';
 COMMENT ON FUNCTION syncopt.priority_scores(timestamptz) IS
@@ -107,6 +109,7 @@ RETURNS TABLE (connector_id bigint, current_batch_size integer, recommended_batc
                expected_rows_per_s double precision, expected_duration interval,
                recommended_schedule text, confidence double precision, reason text)
 LANGUAGE c STABLE STRICT
+ROWS 100000   -- one row per connector: see planner_candidates() (78_planner.sql)
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_batch_recommendations';
 COMMENT ON FUNCTION syncopt.batch_recommendations(timestamptz) IS

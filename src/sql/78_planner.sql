@@ -92,19 +92,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN conn.paused OR conn.schedule_type = 'manual' THEN 'infinity'::timestamptz
-        -- a zone PostgreSQL does not know (schedule_timezone NULL) is not modelled
+        -- a zone PostgreSQL does not know (schedule_timezone NULL) is not
+        -- modelled; the expression is parsed only for a cron schedule (a
+        -- planning run asks for thousands of connectors, most without one)
         WHEN conn.schedule_type = 'cron' THEN coalesce(
-            syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*',
-                                    CASE WHEN cron.zone IS NULL OR cron.zone = 'UTC' THEN 'UTC'
-                                         WHEN cron.zone = conn.schedule_timezone THEN cron.zone END, at),
+            (SELECT syncopt.next_local_time(make_time((m[2])::integer, (m[1])::integer, 0), '*',
+                                            CASE WHEN cron.zone IS NULL OR cron.zone = 'UTC' THEN 'UTC'
+                                                 WHEN cron.zone = conn.schedule_timezone THEN cron.zone END, at)
+               FROM syncopt.airbyte_cron_parts(coalesce(conn.cron_expression, '')) AS cron,
+                    LATERAL (SELECT regexp_match(cron.quartz, '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?$') AS m) q),
             'infinity'::timestamptz)
         WHEN conn.schedule_minutes = 1440 AND conn.daily_sync_time IS NOT NULL
             THEN syncopt.next_local_time(conn.daily_sync_time, '*', 'UTC', at)
         WHEN conn.schedule_minutes IS NULL THEN 'infinity'::timestamptz
         ELSE greatest(at, coalesce(last_start, at) + make_interval(mins => conn.schedule_minutes))
     END
-      FROM syncopt.airbyte_cron_parts(coalesce(conn.cron_expression, '')) AS cron,
-           LATERAL (SELECT regexp_match(cron.quartz, '^0 ([0-5]?[0-9]) ([01]?[0-9]|2[0-3]) \* \* \?$') AS m) q
 $$;
 COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz) IS
     'Next start the vendor''s schedule will make on its own (infinity: never, or a schedule syncopt does not model).';
@@ -117,6 +119,15 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- (planned_sync, sla_forecast, which hold the latest run's) instead of
 -- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
 -- its own run, so that one run plans the fleet once.
+-- The analytics it joins (priority_scores, predict_duration,
+-- batch_recommendations) return one row per connector and are declared
+-- ROWS 100000 (72_analytics.sql): with PostgreSQL's default estimate of
+-- 1,000 rows for a function the planner joined them to the connectors
+-- and scores by nested loops, rescanning a fleet-sized CTE per row (the
+-- batch and schedule-move branches): quadratic; a later planning run at
+-- 50,000 connectors took 46 s of CPU with the default estimate and 18 s
+-- with this one.  A large estimate makes those joins hashes or merges at
+-- every fleet size.
 CREATE FUNCTION syncopt.planner_candidates(at timestamptz DEFAULT now(), from_run bigint DEFAULT NULL)
 RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score double precision,
                score_components jsonb, benefit interval, act_by timestamptz, reason text)
@@ -157,22 +168,14 @@ WITH planned AS (
      WHERE c.deleted_at IS NULL
 ),
 -- Start now what must start before the next run to meet its deadline and
--- that the vendor's schedule would start too late.
-trigger_now AS (
-    SELECT s.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, s.score,
-           s.components || jsonb_build_object('planned_start', p.planned_start, 'predicted_end', p.predicted_end,
-                                              'vendor_next_start', v.next_start),
-           least(v.next_start, at + interval '2 days') - s.latest_start AS benefit,
-           s.latest_start AS act_by,
-           format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
-                  format(CASE WHEN s.latest_start < at
-                              THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
-                              ELSE 'it must start by %1$s to be done for %2$s' END,
-                         to_char(s.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
-                         to_char(s.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
-                  CASE WHEN v.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
-                       ELSE 'start it only at ' || to_char(v.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
-                  p.reason, s.reason)
+-- that the vendor's schedule would start too late.  The plan's and the
+-- scores' tests first, materialized, so that the history probes below are
+-- made only for the connectors that pass them (not for every connector the
+-- plan starts: at 10,000 connectors, all late, about 1,400 instead of
+-- 10,000).
+due_now AS MATERIALIZED (
+    SELECT s.connector_id, s.score, s.components, s.latest_start, s.deadline, s.p90, s.reason AS score_reason,
+           p.planned_start, p.predicted_end, p.reason AS plan_reason, c.vendor, v.next_start
       FROM planned p
       JOIN s USING (connector_id)
       JOIN c USING (connector_id)
@@ -182,23 +185,40 @@ trigger_now AS (
        AND p.planned_start < at + k.tick
        AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
        AND v.next_start > s.latest_start + k.min_gain
-       -- Starting a connector whose latest run failed is a retry: only
-       -- when classify_failure() says a retry is safe (never for unknown,
-       -- credentials, permission, configuration or data errors, nor below
-       -- its confidence threshold); the vendor's schedule still runs.
-       AND NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
-                                     WHERE r.connector_id = s.connector_id AND r.finished_at <= at
+),
+trigger_now AS (
+    SELECT d.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, d.score,
+           d.components || jsonb_build_object('planned_start', d.planned_start, 'predicted_end', d.predicted_end,
+                                              'vendor_next_start', d.next_start),
+           least(d.next_start, at + interval '2 days') - d.latest_start AS benefit,
+           d.latest_start AS act_by,
+           format('Start now: %s, and the vendor schedule would %s. Plan: %s. Score: %s',
+                  format(CASE WHEN d.latest_start < at
+                              THEN 'it is already late for %2$s (it had to start by %1$s), so every minute counts'
+                              ELSE 'it must start by %1$s to be done for %2$s' END,
+                         to_char(d.latest_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+                         to_char(d.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
+                  CASE WHEN d.next_start = 'infinity' THEN 'not start it at all (manual, paused or unmodelled schedule)'
+                       ELSE 'start it only at ' || to_char(d.next_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"') END,
+                  d.plan_reason, d.score_reason)
+      FROM due_now d
+     -- Starting a connector whose latest run failed is a retry: only
+     -- when classify_failure() says a retry is safe (never for unknown,
+     -- credentials, permission, configuration or data errors, nor below
+     -- its confidence threshold); the vendor's schedule still runs.
+     WHERE NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
+                                     WHERE r.connector_id = d.connector_id AND r.finished_at <= at
                                      ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest
-                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, c.vendor) f
+                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, d.vendor) f
                         WHERE latest.status = 'failed' AND NOT f.retryable)
        -- A trigger that went out within one P90 is probably still running,
        -- unless a sync has ended since it went out (the one it started
        -- failed, or one already running finished) and none started since
        -- is running: then the next planning run triggers it again.
        AND NOT EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
-                        WHERE l.connector_id = s.connector_id AND l.action = 'trigger_sync'
+                        WHERE l.connector_id = d.connector_id AND l.action = 'trigger_sync'
                           AND l.status IN ('approved', 'executing', 'succeeded', 'unknown')
-                          AND coalesce(l.finished_at, at) > at - s.p90
+                          AND coalesce(l.finished_at, at) > at - d.p90
                           AND (NOT EXISTS (SELECT FROM syncopt.sync_run r
                                             WHERE r.connector_id = l.connector_id
                                               AND r.finished_at > l.started_at

@@ -118,14 +118,17 @@ COMMENT ON FUNCTION syncopt.asset_inputs_of(bigint[]) IS
 -- When each unsettled SLA outcome's asset was ready from the runs known at
 -- `at`: every input (connector_ids) landed with its first successful sync
 -- started at or after opens_at, plus the build time after it; NULL while
--- one has not.
+-- one has not.  And whether it was intervened: a planning run's decision
+-- on one of its inputs was executed (succeeded or unknown; a notice does
+-- not count) between the first forecast and the deadline, a sync it
+-- started only after opens_at.
 CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz)
-RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz, intervened boolean)
 LANGUAGE c STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
 COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
-    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed.';
+    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed; and whether an executed planner decision on an input counts as an intervention.';
 
 CREATE FUNCTION syncopt.asset_inputs(asset_id bigint)
 RETURNS TABLE (connector_id bigint, build_time interval)
@@ -264,20 +267,10 @@ BEGIN
                       WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
            intervened = x.intervened,
            settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      FROM (SELECT u.asset_id, u.deadline, t.ready_at,
-                   EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs d
-                            WHERE d.connector_id = ANY (u.connector_ids) AND d.planner_run_id IS NOT NULL
-                              AND d.status IN ('succeeded', 'unknown') AND d.action <> 'notify'
-                              AND coalesce(d.finished_at, d.started_at)
-                                  BETWEEN CASE WHEN d.action IN ('trigger_sync', 'resync_connector', 'resync_tables')
-                                               THEN greatest(u.first_forecast_at, u.opens_at)
-                                               ELSE u.first_forecast_at END
-                                      AND u.deadline)
-                       AS intervened
-              FROM syncopt.sla_outcome u
-              -- Each input's landing: one read of the runs for all outcomes.
-              JOIN syncopt.outcome_ready_times(at) t ON t.asset_id = u.asset_id AND t.deadline = u.deadline
-             WHERE NOT u.settled) x
+      -- Each input's landing and the decisions executed on the inputs: one
+      -- read of the runs and one of the decisions for all outcomes (not an
+      -- index probe per input of each outcome).
+      FROM syncopt.outcome_ready_times(at) x
      WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
 END
 $$;
