@@ -50,11 +50,15 @@ typedef struct Requirement
 	char	  **s;
 } Requirement;
 
-/* The reader's position in a pattern, and whether it met what it does not understand. */
+/*
+ * The reader's position in a pattern, whether it met what it does not
+ * understand, and whether it met a non-greedy quantifier.
+ */
 typedef struct Reader
 {
 	const char *p;
 	bool		failed;
+	bool		lazy;
 } Reader;
 
 static Requirement read_group(Reader *r);
@@ -247,7 +251,10 @@ read_quantifier(Reader *r, int *least)
 	r->p++;
 	/* A non-greedy marker changes nothing of what must be matched. */
 	if (*r->p == '?')
+	{
+		r->lazy = true;
 		r->p++;
+	}
 	return true;
 }
 
@@ -346,17 +353,20 @@ read_group(Reader *r)
 RuleLiterals *
 rule_literals(const char *pattern)
 {
-	Reader		r = {pattern, false};
+	Reader		r = {pattern, false, false};
 	RuleLiterals *literals = palloc0(sizeof(RuleLiterals));
 
 	for (;;)
 	{
+		const char *start = r.p;
 		Clauses		branch = read_sequence(&r);
 
 		if (r.failed || branch.n == 0)
 			return NULL;
 		literals->branch = literals->nbranches == 0 ? palloc(sizeof(RuleBranch)) :
 			repalloc(literals->branch, sizeof(RuleBranch) * (literals->nbranches + 1));
+		literals->branch[literals->nbranches].start = start - pattern;
+		literals->branch[literals->nbranches].len = r.p - start;
 		literals->branch[literals->nbranches].nclauses = branch.n;
 		literals->branch[literals->nbranches].clause = palloc(sizeof(RuleClause) * branch.n);
 		for (int i = 0; i < branch.n; i++)
@@ -369,6 +379,7 @@ rule_literals(const char *pattern)
 			break;
 		r.p++;
 	}
+	literals->lazy = r.lazy;
 	return *r.p == '\0' ? literals : NULL;
 }
 
@@ -396,6 +407,24 @@ rule_literals_lowered(const char *message)
 }
 
 /*
+ * Whether the lowered message meets each clause of a top-level alternative
+ * with one of the clause's literals: only then can the alternative match.
+ */
+bool
+rule_branch_met(const RuleBranch *branch, const char *lowered)
+{
+	bool		met = true;
+
+	for (int c = 0; c < branch->nclauses && met; c++)
+	{
+		met = false;
+		for (int i = 0; i < branch->clause[c].n && !met; i++)
+			met = strstr(lowered, branch->clause[c].literal[i]) != NULL;
+	}
+	return met;
+}
+
+/*
  * Whether the rule cannot match the lowered message: no top-level
  * alternative has each of its clauses met by a literal of the message.
  * False when there is nothing to tell by (no literals, or a message that
@@ -407,18 +436,7 @@ rule_literals_absent(const RuleLiterals *literals, const char *lowered)
 	if (literals == NULL || lowered == NULL)
 		return false;
 	for (int b = 0; b < literals->nbranches; b++)
-	{
-		const RuleBranch *branch = &literals->branch[b];
-		bool		met = true;
-
-		for (int c = 0; c < branch->nclauses && met; c++)
-		{
-			met = false;
-			for (int i = 0; i < branch->clause[c].n && !met; i++)
-				met = strstr(lowered, branch->clause[c].literal[i]) != NULL;
-		}
-		if (met)
+		if (rule_branch_met(&literals->branch[b], lowered))
 			return false;
-	}
 	return true;
 }

@@ -24,6 +24,8 @@ typedef struct RuleBranch
 {
 	int			nclauses;
 	RuleClause *clause;
+	int			start;			/* where its text starts in the pattern */
+	int			len;			/* and its length in bytes */
 } RuleBranch;
 
 /* What a match of a rule needs: one of its alternatives' clauses, all of them. */
@@ -31,9 +33,11 @@ typedef struct RuleLiterals
 {
 	int			nbranches;
 	RuleBranch *branch;
+	bool		lazy;			/* some quantifier is non-greedy */
 } RuleLiterals;
 
 extern RuleLiterals *rule_literals(const char *pattern);
+extern bool rule_branch_met(const RuleBranch *branch, const char *lowered);
 extern bool rule_literals_absent(const RuleLiterals *literals, const char *lowered);
 extern char *rule_literals_lowered(const char *message);
 

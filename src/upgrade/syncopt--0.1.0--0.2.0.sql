@@ -7436,3 +7436,39 @@ $$;
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
+
+-- Issue 30, the triage's cache: the version of failure_pattern and
+-- failure_example that classify_failure() keeps its compiled rules and
+-- indexed corpus for (as src/sql/47_triage_version.sql).
+CREATE SEQUENCE syncopt.triage_version_seq;
+CREATE TABLE syncopt.triage_version (
+    one_row boolean PRIMARY KEY DEFAULT true CONSTRAINT triage_version_one_row CHECK (one_row),
+    version bigint NOT NULL
+);
+COMMENT ON TABLE syncopt.triage_version IS
+    'One row: a new value whenever failure_pattern or failure_example changes; classify_failure() rebuilds its cached rules and corpus when it differs.';
+INSERT INTO syncopt.triage_version (version) VALUES (pg_catalog.nextval('syncopt.triage_version_seq'));
+CREATE FUNCTION syncopt.triage_version_bump() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE syncopt.triage_version SET version = nextval('syncopt.triage_version_seq');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER failure_pattern_triage_version
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON syncopt.failure_pattern
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.triage_version_bump();
+CREATE TRIGGER failure_example_triage_version
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON syncopt.failure_example
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.triage_version_bump();
+ALTER TABLE syncopt.failure_pattern ENABLE ALWAYS TRIGGER failure_pattern_triage_version;
+ALTER TABLE syncopt.failure_example ENABLE ALWAYS TRIGGER failure_example_triage_version;
+REVOKE ALL ON TABLE syncopt.triage_version FROM PUBLIC;
+REVOKE ALL ON SEQUENCE syncopt.triage_version_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION syncopt.triage_version_bump() FROM PUBLIC;
+GRANT SELECT ON syncopt.triage_version TO syncopt_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON syncopt.triage_version TO syncopt_worker;
+GRANT USAGE, SELECT ON SEQUENCE syncopt.triage_version_seq TO syncopt_worker;
+GRANT EXECUTE ON FUNCTION syncopt.triage_version_bump() TO syncopt_worker;
