@@ -363,7 +363,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
 	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
-	input.lowered = rule_literals_lowered(message);
+	rule_text(message, &input.text);
 	p = triage_matching_rule(triage, &input, vendor, false, &where);
 	if (p)
 	{

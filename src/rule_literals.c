@@ -383,27 +383,57 @@ rule_literals(const char *pattern)
 	return *r.p == '\0' ? literals : NULL;
 }
 
+/* The bit of a pair of adjacent lower-case bytes in RuleText.pairs. */
+#define PAIR_BIT(a, b) ((((uint32) (unsigned char) (a) << 5) ^ (unsigned char) (b)) & (RULE_TEXT_PAIR_BITS - 1))
+
 /*
- * The message lowered for rule_literals_absent(), or NULL when it has a
- * character outside ASCII (such a message is never filtered).
+ * Read a message for the rules' literals: lowered, unless it has a
+ * character outside ASCII (such a message is never filtered), and which
+ * pairs of adjacent bytes it holds.
  */
-char *
-rule_literals_lowered(const char *message)
+void
+rule_text(const char *message, RuleText *text)
 {
 	int			len = strlen(message);
 	char	   *lowered = palloc(len + 1);
 
+	memset(text->pairs, 0, sizeof(text->pairs));
+	text->lowered = NULL;
 	for (int i = 0; i < len; i++)
 	{
 		if (IS_HIGHBIT_SET(message[i]))
 		{
 			pfree(lowered);
-			return NULL;
+			return;
 		}
 		lowered[i] = pg_ascii_tolower((unsigned char) message[i]);
+		if (i > 0)
+		{
+			uint32		bit = PAIR_BIT(lowered[i - 1], lowered[i]);
+
+			text->pairs[bit / 64] |= UINT64CONST(1) << (bit % 64);
+		}
 	}
 	lowered[len] = '\0';
-	return lowered;
+	text->lowered = lowered;
+}
+
+/*
+ * Whether the text holds literal.  A literal whose pairs of adjacent bytes
+ * are not all in the text's pairs cannot be in it; that test, a few bits
+ * read, settles most literals before any search.
+ */
+static bool
+literal_in(const char *literal, const RuleText *text)
+{
+	for (int i = 0; literal[i] != '\0' && literal[i + 1] != '\0'; i++)
+	{
+		uint32		bit = PAIR_BIT(literal[i], literal[i + 1]);
+
+		if ((text->pairs[bit / 64] & (UINT64CONST(1) << (bit % 64))) == 0)
+			return false;
+	}
+	return strstr(text->lowered, literal) != NULL;
 }
 
 /*
@@ -411,7 +441,7 @@ rule_literals_lowered(const char *message)
  * with one of the clause's literals: only then can the alternative match.
  */
 bool
-rule_branch_met(const RuleBranch *branch, const char *lowered)
+rule_branch_met(const RuleBranch *branch, const RuleText *text)
 {
 	bool		met = true;
 
@@ -419,24 +449,23 @@ rule_branch_met(const RuleBranch *branch, const char *lowered)
 	{
 		met = false;
 		for (int i = 0; i < branch->clause[c].n && !met; i++)
-			met = strstr(lowered, branch->clause[c].literal[i]) != NULL;
+			met = literal_in(branch->clause[c].literal[i], text);
 	}
 	return met;
 }
 
 /*
- * Whether the rule cannot match the lowered message: no top-level
- * alternative has each of its clauses met by a literal of the message.
- * False when there is nothing to tell by (no literals, or a message that
- * was not lowered).
+ * Whether the rule cannot match the message: no top-level alternative has
+ * each of its clauses met by a literal of the message.  False when there
+ * is nothing to tell by (no literals, or a message that was not lowered).
  */
 bool
-rule_literals_absent(const RuleLiterals *literals, const char *lowered)
+rule_literals_absent(const RuleLiterals *literals, const RuleText *text)
 {
-	if (literals == NULL || lowered == NULL)
+	if (literals == NULL || text->lowered == NULL)
 		return false;
 	for (int b = 0; b < literals->nbranches; b++)
-		if (rule_branch_met(&literals->branch[b], lowered))
+		if (rule_branch_met(&literals->branch[b], text))
 			return false;
 	return true;
 }

@@ -36,9 +36,20 @@ typedef struct RuleLiterals
 	bool		lazy;			/* some quantifier is non-greedy */
 } RuleLiterals;
 
+/* Bits of RuleText.pairs. */
+#define RULE_TEXT_PAIR_BITS 4096
+
+/* A message as the rules' literals are looked for in it (rule_text()). */
+typedef struct RuleText
+{
+	char	   *lowered;		/* NULL: it has a character outside ASCII */
+	uint64		pairs[RULE_TEXT_PAIR_BITS / 64];	/* its pairs of adjacent
+													 * bytes, hashed */
+} RuleText;
+
 extern RuleLiterals *rule_literals(const char *pattern);
-extern bool rule_branch_met(const RuleBranch *branch, const char *lowered);
-extern bool rule_literals_absent(const RuleLiterals *literals, const char *lowered);
-extern char *rule_literals_lowered(const char *message);
+extern void rule_text(const char *message, RuleText *text);
+extern bool rule_branch_met(const RuleBranch *branch, const RuleText *text);
+extern bool rule_literals_absent(const RuleLiterals *literals, const RuleText *text);
 
 #endif							/* SYNCOPT_RULE_LITERALS_H */

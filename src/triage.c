@@ -249,13 +249,13 @@ rule_matches(const Pattern *p, const RuleInput *input, regmatch_t *where)
 {
 	bool		found = false;
 
-	if (p->branches == NULL || input->lowered == NULL)
-		return !rule_literals_absent(p->literals, input->lowered) && run_rule(p, p->whole, input, where);
+	if (p->branches == NULL || input->text.lowered == NULL)
+		return !rule_literals_absent(p->literals, &input->text) && run_rule(p, p->whole, input, where);
 	for (int b = 0; b < p->literals->nbranches; b++)
 	{
 		regmatch_t	m;
 
-		if (!rule_branch_met(&p->literals->branch[b], input->lowered) ||
+		if (!rule_branch_met(&p->literals->branch[b], &input->text) ||
 			!run_rule(p, p->branches[b], input, &m))
 			continue;
 		if (!found || m.rm_so < where->rm_so || (m.rm_so == where->rm_so && m.rm_eo > where->rm_eo))

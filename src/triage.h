@@ -47,14 +47,14 @@ typedef struct Triage
 
 /*
  * A message as the rules read it: converted to pg_wchar once, since every
- * rule is matched against the same characters, and lowered once for the
- * rules' literals (NULL when it has characters outside ASCII).
+ * rule is matched against the same characters, and read once for the
+ * rules' literals.
  */
 typedef struct RuleInput
 {
 	pg_wchar   *chars;
 	int			nchars;
-	char	   *lowered;
+	RuleText	text;
 } RuleInput;
 
 extern Triage *triage_current(void);
