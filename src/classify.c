@@ -250,11 +250,13 @@ blame_origin(const char *origin, const Triage *triage, Classification *out)
 	out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
 }
 
-/* A verdict of rule p, which matched the message at *where. */
+/* A verdict of rule p, which matched the message. */
 static void
-rule_verdict(const Pattern *p, const RuleInput *input, const regmatch_t *where, double confidence,
-			 Classification *out)
+rule_verdict(const Pattern *p, const RuleInput *input, double confidence, Classification *out)
 {
+	regmatch_t	where;
+
+	triage_rule_where(p, input, &where);
 	out->category = p->category;
 	out->retryable = p->retryable;
 	out->remediation = p->remediation;
@@ -262,7 +264,7 @@ rule_verdict(const Pattern *p, const RuleInput *input, const regmatch_t *where, 
 	out->source_id = p->id;
 	out->confidence = confidence;
 	out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
-								(long long) p->id, matched_words(input, where));
+								(long long) p->id, matched_words(input, &where));
 }
 
 /* The first 60 bytes of s, on a character boundary, with "..." when cut. */
@@ -305,7 +307,7 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
  * Safety by construction, when the verdict is a cause a retry could fix:
  * if anything in the message reads as a cause a retry cannot fix, that
  * reading wins, and nothing is retried.  When the first built-in rule that
- * matches (rule, where it matched) is of such a cause, it answers: the
+ * matches (rule) is of such a cause, it answers: the
  * rules' order states which reading goes first (a configured statement
  * timeout before a timeout; Google's 403 rate limit before a 403
  * permission), so a permanent rule that comes first is never outvoted by
@@ -315,8 +317,7 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
  * against the retry.
  */
 static void
-prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, const regmatch_t *where,
-				 Classification *out)
+prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, Classification *out)
 {
 	static const char *const permanent[] = {"credentials", "permission", "schema_change", "configuration"};
 	double		own = learned_category_similarity(triage->corpus, out->category);
@@ -325,7 +326,7 @@ prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *ru
 	{
 		const char *first = out->category;
 
-		rule_verdict(rule, input, where, learned_category_similarity(triage->corpus, rule->category), out);
+		rule_verdict(rule, input, learned_category_similarity(triage->corpus, rule->category), out);
 		out->retryable = false;
 		out->explanation = psprintf("%s, a cause a retry cannot fix, which wins over reading it as %s",
 									out->explanation, first);
@@ -354,7 +355,6 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 {
 	int			len = strlen(message);
 	RuleInput	input;
-	regmatch_t	where;
 	const Pattern *p;
 	const LearnedExample *nearest = NULL;
 	LearnedMatch match;
@@ -364,16 +364,16 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
 	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
 	rule_text(message, &input.text);
-	p = triage_matching_rule(triage, &input, vendor, false, &where);
+	p = triage_matching_rule(triage, &input, vendor, false);
 	if (p)
 	{
-		rule_verdict(p, &input, &where, 1.0, out);
+		rule_verdict(p, &input, 1.0, out);
 		return;
 	}
 	learned_nearest(triage->corpus, message, &match);
 	if (match.example >= 0)
 		nearest = &triage->corpus->examples[match.example];
-	p = triage_matching_rule(triage, &input, vendor, true, &where);
+	p = triage_matching_rule(triage, &input, vendor, true);
 
 	/*
 	 * A retry needs two signals: a built-in rule and the nearest labelled
@@ -386,7 +386,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	if (p && learned_category_similarity(triage->corpus, p->category) >= match.similarity - RULE_MARGIN)
 	{
-		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = rule_retry && example_retry;
 	}
 	else if (nearest && match.similarity >= LEARNED_ANSWER_MIN)
@@ -397,7 +397,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	}
 	else if (p)
 	{
-		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = false;
 	}
 	else
@@ -408,7 +408,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 		return;
 	}
 	if (category_retry_safe(out->category))
-		prefer_permanent(triage, &input, p, &where, out);
+		prefer_permanent(triage, &input, p, out);
 	if (!out->retryable && category_retry_safe(out->category))
 		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
 									"retryable cause, so a person decides before any retry", out->explanation);

@@ -215,11 +215,15 @@ triage_current(void)
 	return triage;
 }
 
-/* Run re on the message; true when it matched, where it matched in *where. */
+/*
+ * Run re on the message; true when it matched.  Where it matched goes to
+ * *where, unless where is NULL: finding only whether it matches is
+ * cheaper.
+ */
 static bool
 run_rule(const Pattern *p, regex_t *re, const RuleInput *input, regmatch_t *where)
 {
-	int			rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, 1, where, 0);
+	int			rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, where ? 1 : 0, where, 0);
 
 	if (rc == REG_OKAY)
 		return true;
@@ -239,18 +243,33 @@ run_rule(const Pattern *p, regex_t *re, const RuleInput *input, regmatch_t *wher
 	return false;
 }
 
-/*
- * Whether rule p matches the message, and where (the file comment says
- * why running only the alternatives the message has the literals of finds
- * the same match as the whole expression).
- */
+/* Whether rule p matches the message: one alternative the message has the literals of matches. */
 static bool
-rule_matches(const Pattern *p, const RuleInput *input, regmatch_t *where)
+rule_matches(const Pattern *p, const RuleInput *input)
+{
+	if (p->branches == NULL || input->text.lowered == NULL)
+		return !rule_literals_absent(p->literals, &input->text) && run_rule(p, p->whole, input, NULL);
+	for (int b = 0; b < p->literals->nbranches; b++)
+		if (rule_branch_met(&p->literals->branch[b], &input->text) && run_rule(p, p->branches[b], input, NULL))
+			return true;
+	return false;
+}
+
+/*
+ * Where rule p, which matches the message, matched it (the file comment
+ * says why the alternatives' matches give the whole expression's).
+ */
+void
+triage_rule_where(const Pattern *p, const RuleInput *input, regmatch_t *where)
 {
 	bool		found = false;
 
 	if (p->branches == NULL || input->text.lowered == NULL)
-		return !rule_literals_absent(p->literals, &input->text) && run_rule(p, p->whole, input, where);
+	{
+		found = run_rule(p, p->whole, input, where);
+		Assert(found);
+		return;
+	}
 	for (int b = 0; b < p->literals->nbranches; b++)
 	{
 		regmatch_t	m;
@@ -262,16 +281,15 @@ rule_matches(const Pattern *p, const RuleInput *input, regmatch_t *where)
 			*where = m;
 		found = true;
 	}
-	return found;
+	Assert(found);
 }
 
 /*
  * The first rule of the given kind (built-in or a user's) that matches the
- * message, case-insensitively, or NULL; where it matched goes to *where.
+ * message, case-insensitively, or NULL.
  */
 const Pattern *
-triage_matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin,
-					 regmatch_t *where)
+triage_matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin)
 {
 	for (int i = 0; i < triage->npatterns; i++)
 	{
@@ -281,7 +299,7 @@ triage_matching_rule(const Triage *triage, const RuleInput *input, const char *v
 			continue;
 		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
 			continue;
-		if (rule_matches(p, input, where))
+		if (rule_matches(p, input))
 			return p;
 	}
 	return NULL;

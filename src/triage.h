@@ -59,6 +59,7 @@ typedef struct RuleInput
 
 extern Triage *triage_current(void);
 extern const Pattern *triage_matching_rule(const Triage *triage, const RuleInput *input,
-										   const char *vendor, bool builtin, regmatch_t *where);
+										   const char *vendor, bool builtin);
+extern void triage_rule_where(const Pattern *p, const RuleInput *input, regmatch_t *where);
 
 #endif							/* SYNCOPT_TRIAGE_H */
