@@ -15,9 +15,11 @@
  * rule_literals() reads a pattern into such requirements: for each of its
  * top-level alternatives, the clauses (sets of lower-case literals) a
  * match of it meets, each by containing one of the clause's literals.
- * classify.c runs the rule's regular expression only on messages that meet
- * every clause of some alternative, so verdicts are exactly those of
- * running every rule.
+ * triage.c runs an alternative's regular expression only on messages that
+ * meet every clause of it, so verdicts are exactly those of running every
+ * rule; each alternative's place in the pattern is kept for that.  Whether
+ * a quantifier is non-greedy is noted too: such an alternative cannot be
+ * matched apart from the others (triage.c says why).
  *
  * The reading is conservative: it understands literals, escaped
  * punctuation, groups, alternation, brackets, '.', class escapes (\d, \S,
@@ -27,9 +29,10 @@
  * lookahead, embedded options, a literal outside ASCII) and the pattern
  * gets no literals: its regular expression runs on every message.  Matching
  * is case-insensitive: literals are lower case and are looked for in the
- * message lowered once (rule_literals_lowered); a message with a character
- * outside ASCII is never filtered, since only ASCII case folding is done
- * here.
+ * message lowered once (rule_text, which also notes the message's pairs of
+ * adjacent characters, so that most absent literals are settled without a
+ * search); a message with a character outside ASCII is never filtered,
+ * since only ASCII case folding is done here.
  *
  *-------------------------------------------------------------------------
  */
