@@ -163,7 +163,8 @@ current_version(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run_kept(&plan, "SELECT version FROM syncopt.triage_version", 0, NULL, NULL, NULL, true);
+	/* A probe of the primary key: a kept statement is planned for index probes only. */
+	(void) spi_run_kept(&plan, "SELECT version FROM syncopt.triage_version WHERE one_row", 0, NULL, NULL, NULL, true);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -7468,7 +7468,8 @@ ALTER TABLE syncopt.failure_example ENABLE ALWAYS TRIGGER failure_example_triage
 REVOKE ALL ON TABLE syncopt.triage_version FROM PUBLIC;
 REVOKE ALL ON SEQUENCE syncopt.triage_version_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION syncopt.triage_version_bump() FROM PUBLIC;
-GRANT SELECT ON syncopt.triage_version TO syncopt_reader;
+-- In the order of a fresh install (the workers' grant on every table first).
 GRANT SELECT, INSERT, UPDATE, DELETE ON syncopt.triage_version TO syncopt_worker;
 GRANT USAGE, SELECT ON SEQUENCE syncopt.triage_version_seq TO syncopt_worker;
 GRANT EXECUTE ON FUNCTION syncopt.triage_version_bump() TO syncopt_worker;
+GRANT SELECT ON syncopt.triage_version TO syncopt_reader;

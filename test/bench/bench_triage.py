@@ -241,22 +241,8 @@ def digest(cluster, query, order):
     return cluster.value(f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY {order})) FROM ({query}) t", DB)
 
 
-def verdicts(cluster, wordings):
-    """md5s of the verdicts of every wording alone (each vendor: NULL, fivetran, airbyte), of
-    leave-one-out's, and of classify_runs() over the runs of the repeating and all-distinct legs."""
-    values = ", ".join(q(m) for m in wordings)
-    single = digest(cluster, f"SELECT m.k, v.vendor, c.* FROM unnest(ARRAY[{values}]) WITH ORDINALITY m(w, k) "
-                             "CROSS JOIN (VALUES (NULL), ('fivetran'), ('airbyte')) v(vendor) "
-                             "CROSS JOIN LATERAL syncopt.classify_failure(m.w, NULL, v.vendor) c",
-                    "t.k, t.vendor NULLS FIRST")
-    loo = sorted(loo_verdicts(cluster)[1].items())
-    return {"wordings": single, "leave-one-out": hashlib.md5(repr(loo).encode()).hexdigest(),
-            "repeating": digest(cluster, REPEAT, "t.run_id"), "all distinct": digest(cluster, DISTINCT_RUNS, "t.run_id")}
-
-
-# classify_runs() over each leg's runs, in its order (finished_at, run_id).
-REPEAT = "SELECT * FROM syncopt.classify_runs('2026-11-01') WHERE finished_at < '2026-11-28'"
-DISTINCT_RUNS = "SELECT * FROM syncopt.classify_runs('2026-12-01')"
+# classify_runs() over every run since a leg's first, in its order (finished_at, run_id).
+RUNS_SINCE = "SELECT * FROM syncopt.classify_runs('2026-11-01')"
 
 
 def timing(cluster):
@@ -274,7 +260,29 @@ def timing(cluster):
 BEGIN;
 ALTER TABLE syncopt.failure_example DISABLE TRIGGER failure_example_protect_builtin;
 DELETE FROM syncopt.failure_example;"""
-    # The repeating leg's runs finish in November, the all-distinct leg's from December on.
+    after_bin = PG_BIN
+    before_pg = os.environ.get("TRIAGE_BEFORE_PG_CONFIG")
+    builds = {"after": after_bin}
+    if before_pg:
+        builds["before"] = subprocess.run([before_pg, "--bindir"], capture_output=True, text=True,
+                                          check=True).stdout.strip()
+    seconds = {build: {} for build in builds}
+    md5s = {build: {} for build in builds}
+
+    def measure(cases, digests):
+        """Both builds' md5s of digests {name: (query, order)}, then each case's seconds, the builds
+        alternating ROUNDS times."""
+        for build, bindir in builds.items():
+            use_build(cluster, bindir)
+            md5s[build].update({name: digest(cluster, query, order) for name, (query, order) in digests.items()})
+        for _ in range(ROUNDS):
+            for build, bindir in builds.items():
+                use_build(cluster, bindir)
+                for case, (query, setup) in cases.items():
+                    seconds[build].setdefault(case, []).append(server_seconds(cluster, DB, query, setup=setup))
+
+    # The repeating leg's runs finish in November and are measured before the all-distinct leg's (from
+    # December on) are inserted: classify_runs() reads every run since its date.
     cluster.psql(f"""
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
 SELECT 1000 + k, 1 + k % 2, 'c' || k, 'c' || k FROM generate_series(1, 100) k;
@@ -283,38 +291,34 @@ SELECT 1000 + 1 + k % 100, 't' || k, timestamptz '2026-11-01' + k * interval '10
        timestamptz '2026-11-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
        replace(w.m[1 + k % array_length(w.m, 1)], '0', (k % 10)::text), 'api'
   FROM generate_series(1, {RUNS}) k, (SELECT ARRAY[{values}] AS m) w;
+ANALYZE syncopt.sync_run;""", DB)
+    planning = (f"SELECT c.* FROM generate_series(1, {PLANNING_CALLS}) g, (SELECT ARRAY[{values}] AS m) w "
+                "CROSS JOIN LATERAL syncopt.classify_failure(w.m[1 + g % array_length(w.m, 1)] || ' (job ' || g || ')', "
+                "NULL, 'fivetran') c")
+    single = (f"SELECT m.k, v.vendor, c.* FROM unnest(ARRAY[{values}]) WITH ORDINALITY m(w, k) "
+              "CROSS JOIN (VALUES (NULL), ('fivetran'), ('airbyte')) v(vendor) "
+              "CROSS JOIN LATERAL syncopt.classify_failure(m.w, NULL, v.vendor) c")
+    for build, bindir in builds.items():
+        use_build(cluster, bindir)
+        loo = sorted(loo_verdicts(cluster)[1].items())
+        md5s[build]["leave-one-out"] = hashlib.md5(repr(loo).encode()).hexdigest()
+    measure({"repeating": (RUNS_SINCE, ""), "repeating, rules alone": (RUNS_SINCE, rules_only),
+             "planning calls": (planning, "")},
+            {"wordings": (single, "t.k, t.vendor NULLS FIRST"), "repeating": (RUNS_SINCE, "t.run_id")})
+    cluster.psql(f"""
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
 SELECT 1000 + 1 + k % 100, 'u' || k, timestamptz '2026-12-01' + k * interval '10 seconds',
        timestamptz '2026-12-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
        w.m[1 + k % array_length(w.m, 1)] || ' (job ' || k || ')', 'api'
   FROM generate_series(1, {RUNS}) k, (SELECT ARRAY[{values}] AS m) w;
 ANALYZE syncopt.sync_run;""", DB)
+    distinct = RUNS_SINCE.replace("2026-11-01", "2026-12-01")
+    measure({"all distinct": (distinct, ""), "all distinct, rules alone": (distinct, rules_only)},
+            {"all distinct": (distinct, "t.run_id")})
+    use_build(cluster, after_bin)
     distinct_messages = {leg: int(cluster.value(f"SELECT count(DISTINCT error_message) FROM syncopt.sync_run "
                                                 f"WHERE external_run_id LIKE '{prefix}%'", DB))
                          for leg, prefix in (("repeating", "t"), ("all distinct", "u"))}
-    planning = (f"SELECT c.* FROM generate_series(1, {PLANNING_CALLS}) g, (SELECT ARRAY[{values}] AS m) w "
-                "CROSS JOIN LATERAL syncopt.classify_failure(w.m[1 + g % array_length(w.m, 1)] || ' (job ' || g || ')', "
-                "NULL, 'fivetran') c")
-    cases = {"repeating": (REPEAT, ""), "repeating, rules alone": (REPEAT, rules_only),
-             "all distinct": (DISTINCT_RUNS, ""), "all distinct, rules alone": (DISTINCT_RUNS, rules_only),
-             "planning calls": (planning, "")}
-    after_bin = PG_BIN
-    before_pg = os.environ.get("TRIAGE_BEFORE_PG_CONFIG")
-    builds = {"after": after_bin}
-    if before_pg:
-        builds["before"] = subprocess.run([before_pg, "--bindir"], capture_output=True, text=True,
-                                          check=True).stdout.strip()
-    seconds = {build: {case: [] for case in cases} for build in builds}
-    md5s = {}
-    for build, bindir in builds.items():
-        use_build(cluster, bindir)
-        md5s[build] = verdicts(cluster, wordings)
-    for _ in range(ROUNDS):
-        for build, bindir in builds.items():
-            use_build(cluster, bindir)
-            for case, (query, setup) in cases.items():
-                seconds[build][case].append(server_seconds(cluster, DB, query, setup=setup))
-    use_build(cluster, after_bin)
     medians = {build: {case: sorted(v)[len(v) // 2] for case, v in per.items()} for build, per in seconds.items()}
     return medians, md5s, len(wordings), distinct_messages
 
