@@ -75,7 +75,6 @@ typedef struct Feature
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-
 /* Order postings by feature, then example. */
 static int
 posting_cmp(const void *a, const void *b)
