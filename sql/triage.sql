@@ -208,6 +208,33 @@ SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sp
 DELETE FROM syncopt.failure_pattern WHERE NOT builtin AND priority = 5;
 SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sprocket 7 lubricator');
 
+------------------------------------------------------------------------
+-- 8. The extension dropped and created again in the same session starts
+-- its version sequence again: the same version number then names other
+-- labels, and the backend's copy is not taken for them.
+------------------------------------------------------------------------
+DROP EXTENSION syncopt CASCADE;
+CREATE EXTENSION syncopt;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'erp', 'ERP');
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (301, 1, 'e1', '2026-11-24 00:00+00', '2026-11-24 00:05+00', 'failed', 'Moth nest found in relay 6 of the loader', 'api');
+SELECT category FROM syncopt.label_failure(301, 'credentials', 'moths');
+SELECT version AS version_after_one_label FROM syncopt.triage_version;
+SELECT category, source FROM syncopt.classify_failure('Moth nest found in relay 2 of the loader');
+DROP EXTENSION syncopt CASCADE;
+CREATE EXTENSION syncopt;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'erp', 'ERP');
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (302, 1, 'e2', '2026-11-24 01:00+00', '2026-11-24 01:05+00', 'failed', 'Beetle swarm inside conveyor 4', 'api');
+SELECT category FROM syncopt.label_failure(302, 'timeout', 'beetles');
+SELECT version AS same_version_again FROM syncopt.triage_version;
+-- The moth label went with the extension: a built-in example answers.
+SELECT category <> 'credentials' AS not_the_dropped_label,
+       source_id IN (SELECT example_id FROM syncopt.failure_example WHERE builtin) AS by_a_builtin_example
+  FROM syncopt.classify_failure('Moth nest found in relay 2 of the loader');
+
 DROP EXTENSION syncopt CASCADE;
 DROP ROLE triage_approver;
 DROP ROLE triage_reader;

@@ -47,10 +47,21 @@
 #include "spi_run.h"
 #include "triage.h"
 
-/* The cached triage, the memory it lives in and the version it was read at. */
+/* Which rules and labels a triage was read from (src/sql/47_triage_version.sql). */
+typedef struct TriageVersion
+{
+	Oid			table;			/* of syncopt.triage_version */
+	int64		version;
+} TriageVersion;
+
+/*
+ * The cached triage, the memory it lives in, and the version it was read
+ * at: the version row's table (a dropped and re-created extension starts
+ * its sequence again) and its value.
+ */
 static Triage *cached_triage = NULL;
 static MemoryContext cached_cxt = NULL;
-static int64 cached_version = 0;
+static TriageVersion cached_version;
 
 /* Free the compiled expressions of a triage whose memory goes. */
 static void
@@ -154,17 +165,18 @@ load_patterns(Triage *triage)
 }
 
 /* The version of the rules and labels this statement's snapshot sees. */
-static int64
+static TriageVersion
 current_version(void)
 {
 	static SPIPlanPtr plan = NULL;
-	int64		version;
+	TriageVersion version;
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	/* A probe of the primary key: a kept statement is planned for index probes only. */
-	(void) spi_run_kept(&plan, "SELECT version FROM syncopt.triage_version WHERE one_row", 0, NULL, NULL, NULL, true);
+	(void) spi_run_kept(&plan, "SELECT tableoid, version FROM syncopt.triage_version WHERE one_row",
+						0, NULL, NULL, NULL, true);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -172,7 +184,8 @@ current_version(void)
 				 errdetail("The failure triage reads the version of its rules and labels from that row."),
 				 errhint("Insert it again: INSERT INTO syncopt.triage_version (version) "
 						 "VALUES (nextval('syncopt.triage_version_seq')).")));
-	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	version.table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	version.version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	return version;
 }
@@ -188,13 +201,13 @@ current_version(void)
 Triage *
 triage_current(void)
 {
-	int64		version = current_version();
+	TriageVersion version = current_version();
 	MemoryContext cxt;
 	MemoryContext caller;
 	MemoryContextCallback *callback;
 	Triage	   *triage;
 
-	if (cached_triage && cached_version == version)
+	if (cached_triage && cached_version.table == version.table && cached_version.version == version.version)
 		return cached_triage;
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt triage", ALLOCSET_DEFAULT_SIZES);
 	caller = MemoryContextSwitchTo(cxt);
