@@ -171,6 +171,79 @@ SELECT run_id, category FROM syncopt.label_failure(105, 'source_outage', 'the sh
 SELECT count(*) AS queued FROM syncopt.failure_label_queue;
 RESET ROLE;
 
+------------------------------------------------------------------------
+-- 7. A backend keeps the rules and the corpus (triage.c) only while
+-- syncopt.triage_version is unchanged: a label counts from the next
+-- statement of its own transaction and in every later one, a rolled-back
+-- label never comes back (a version is never handed out twice, so another
+-- transaction's label cannot take its version), changes made under
+-- session_replication_role = replica count too, and a deleted rule no
+-- longer answers.  (Another session's label: test_fleet.)
+------------------------------------------------------------------------
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (201, 1, 'd1', '2026-11-23 00:00+00', '2026-11-23 00:05+00', 'failed',
+        'Quantum flange detached from manifold 4; reseat the flange', 'api'),
+       (202, 2, 'd2', '2026-11-23 01:00+00', '2026-11-23 01:05+00', 'failed',
+        'Gremlin nibbled through conduit 9 beside the turbine', 'api'),
+       (203, 3, 'd3', '2026-11-23 02:00+00', '2026-11-23 02:05+00', 'failed',
+        'Pixie dust clogged the sprocket 3 lubricator', 'api');
+BEGIN;
+SELECT category, source FROM syncopt.classify_failure('Quantum flange detached from manifold 8; reseat the flange');
+SELECT category FROM syncopt.label_failure(201, 'schema_change', 'the flange changed shape');
+SELECT category, source, source_id = (SELECT example_id FROM syncopt.failure_example WHERE run_id = 201) AS by_the_label
+  FROM syncopt.classify_failure('Quantum flange detached from manifold 8; reseat the flange');
+COMMIT;
+SELECT category, source FROM syncopt.classify_failure('Quantum flange detached from manifold 5; reseat the flange');
+-- Rolled back: the label answered inside its transaction only, even after
+-- another transaction's label moved the version on.
+SELECT category, source FROM syncopt.classify_failure('Gremlin nibbled through conduit 2 beside the turbine');
+BEGIN;
+SELECT category FROM syncopt.label_failure(202, 'permission', 'gremlins are not allowed');
+SELECT category, source FROM syncopt.classify_failure('Gremlin nibbled through conduit 2 beside the turbine');
+ROLLBACK;
+SELECT category FROM syncopt.label_failure(203, 'transient', 'the dust settles');
+SELECT category, source FROM syncopt.classify_failure('Gremlin nibbled through conduit 2 beside the turbine');
+SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sprocket 7 lubricator');
+-- As a logical replica or a restore writes (triggers of the default kind
+-- do not fire then; the version's do).
+SET session_replication_role = replica;
+UPDATE syncopt.failure_example SET category = 'configuration' WHERE run_id = 203;
+RESET session_replication_role;
+SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sprocket 7 lubricator');
+-- A user's rule answers while it is there, and not after it is deleted.
+INSERT INTO syncopt.failure_pattern (pattern, category, retryable, remediation, priority)
+VALUES ('sprocket \d+ lubricator', 'destination_outage', true, 'Oil it.', 5);
+SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sprocket 7 lubricator');
+DELETE FROM syncopt.failure_pattern WHERE NOT builtin AND priority = 5;
+SELECT category, source FROM syncopt.classify_failure('Pixie dust clogged the sprocket 7 lubricator');
+
+------------------------------------------------------------------------
+-- 8. The extension dropped and created again in the same session starts
+-- its version sequence again: the same version number then names other
+-- labels, and the backend's copy is not taken for them.
+------------------------------------------------------------------------
+DROP EXTENSION syncopt CASCADE;
+CREATE EXTENSION syncopt;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'erp', 'ERP');
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (301, 1, 'e1', '2026-11-24 00:00+00', '2026-11-24 00:05+00', 'failed', 'Moth nest found in relay 6 of the loader', 'api');
+SELECT category FROM syncopt.label_failure(301, 'credentials', 'moths');
+SELECT version AS version_after_one_label FROM syncopt.triage_version;
+SELECT category, source FROM syncopt.classify_failure('Moth nest found in relay 2 of the loader');
+DROP EXTENSION syncopt CASCADE;
+CREATE EXTENSION syncopt;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (1, 1, 'erp', 'ERP');
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (302, 1, 'e2', '2026-11-24 01:00+00', '2026-11-24 01:05+00', 'failed', 'Beetle swarm inside conveyor 4', 'api');
+SELECT category FROM syncopt.label_failure(302, 'timeout', 'beetles');
+SELECT version AS same_version_again FROM syncopt.triage_version;
+-- The moth label went with the extension: a built-in example answers.
+SELECT category <> 'credentials' AS not_the_dropped_label,
+       source_id IN (SELECT example_id FROM syncopt.failure_example WHERE builtin) AS by_a_builtin_example
+  FROM syncopt.classify_failure('Moth nest found in relay 2 of the loader');
+
 DROP EXTENSION syncopt CASCADE;
 DROP ROLE triage_approver;
 DROP ROLE triage_reader;

@@ -46,21 +46,18 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "regex/regex.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "learn.h"
-#include "rule_literals.h"
 #include "spi_run.h"
+#include "triage.h"
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
 PG_FUNCTION_INFO_V1(syncopt_classify_runs);
@@ -150,41 +147,6 @@ static const NativeCode fivetran_tasks[] = {
 	"fix what the task and its reason name in Fivetran, then re-run."},
 };
 
-/* A rule of syncopt.failure_pattern. */
-typedef struct Pattern
-{
-	int64		id;
-	text	   *pattern;
-	char	   *vendor;			/* NULL: any */
-	char	   *category;
-	bool		retryable;
-	char	   *remediation;
-	bool		builtin;
-	RuleLiterals *literals;		/* what a match needs; NULL: run on every
-								 * message */
-} Pattern;
-
-/* What classify() reads: the rules and the labelled corpus. */
-typedef struct Triage
-{
-	Pattern    *patterns;
-	int			npatterns;
-	bool		vendor_scoped;	/* some rule applies to one vendor only */
-	LearnedCorpus *corpus;
-} Triage;
-
-/*
- * A message as the rules read it: converted to pg_wchar once, since every
- * rule is matched against the same characters, and lowered once for the
- * rules' literals (NULL when it has characters outside ASCII).
- */
-typedef struct RuleInput
-{
-	pg_wchar   *chars;
-	int			nchars;
-	char	   *lowered;
-} RuleInput;
-
 typedef struct Classification
 {
 	const char *category;
@@ -200,43 +162,6 @@ typedef struct Classification
 static const char *const retry_safe_categories[] = {
 	"transient", "timeout", "source_outage", "destination_outage", "rate_limit"
 };
-
-/* Read the failure patterns in the order they are tried. */
-static Pattern *
-load_patterns(int *npatterns)
-{
-	MemoryContext mcxt = CurrentMemoryContext;
-	Pattern    *patterns;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run("SELECT pattern_id, pattern, vendor, category, retryable, remediation, builtin"
-				   "  FROM syncopt.failure_pattern ORDER BY priority, pattern_id",
-				   0, NULL, NULL, NULL, true);
-	MemoryContextSwitchTo(mcxt);
-	*npatterns = (int) SPI_processed;
-	patterns = palloc(sizeof(Pattern) * Max(*npatterns, 1));
-	for (int i = 0; i < *npatterns; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		d;
-
-		patterns[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		patterns[i].pattern = DatumGetTextPCopy(SPI_getbinval(tup, desc, 2, &isnull));
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		patterns[i].vendor = isnull ? NULL : TextDatumGetCString(d);
-		patterns[i].category = TextDatumGetCString(SPI_getbinval(tup, desc, 4, &isnull));
-		patterns[i].retryable = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		patterns[i].remediation = TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull));
-		patterns[i].builtin = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
-		patterns[i].literals = rule_literals(text_to_cstring(patterns[i].pattern));
-	}
-	SPI_finish();
-	MemoryContextSwitchTo(mcxt);
-	return patterns;
-}
 
 /*
  * The words of the message that a rule matched, cut to 80 bytes: they say
@@ -325,56 +250,13 @@ blame_origin(const char *origin, const Triage *triage, Classification *out)
 	out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
 }
 
-/*
- * The first rule of the given kind (built-in or a user's) that matches the
- * message, case-insensitively, or NULL; where it matched goes to *where.
- * Each pattern is compiled once per backend (PostgreSQL's cache of
- * compiled regular expressions) and the message converted once per
- * message, not once per rule; a rule whose literals the message lacks
- * cannot match and is not run (rule_literals.c).
- */
-static const Pattern *
-matching_rule(const Triage *triage, const RuleInput *input, const char *vendor, bool builtin,
-			  regmatch_t *where)
-{
-	for (int i = 0; i < triage->npatterns; i++)
-	{
-		const Pattern *p = &triage->patterns[i];
-		regex_t    *re;
-		int			rc;
-
-		if (p->builtin != builtin)
-			continue;
-		if (p->vendor && (vendor == NULL || strcmp(p->vendor, vendor) != 0))
-			continue;
-		if (rule_literals_absent(p->literals, input->lowered))
-			continue;
-		re = RE_compile_and_cache(p->pattern, REG_ADVANCED | REG_ICASE, DEFAULT_COLLATION_OID);
-		rc = pg_regexec(re, input->chars, input->nchars, 0, NULL, 1, where, 0);
-		if (rc == REG_OKAY)
-			return p;
-		if (rc != REG_NOMATCH)
-		{
-			char		reason[100];
-
-			/* A cancel request ends up here: honour it before reporting. */
-			CHECK_FOR_INTERRUPTS();
-			pg_regerror(rc, re, reason, sizeof(reason));
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_REGULAR_EXPRESSION),
-					 errmsg("failure pattern %lld could not be matched: %s", (long long) p->id, reason),
-					 errdetail("The pattern is \"%s\".", text_to_cstring(p->pattern)),
-					 errhint("Simplify the pattern in syncopt.failure_pattern.")));
-		}
-	}
-	return NULL;
-}
-
-/* A verdict of rule p, which matched the message at *where. */
+/* A verdict of rule p, which matched the message. */
 static void
-rule_verdict(const Pattern *p, const RuleInput *input, const regmatch_t *where, double confidence,
-			 Classification *out)
+rule_verdict(const Pattern *p, const RuleInput *input, double confidence, Classification *out)
 {
+	regmatch_t	where;
+
+	triage_rule_where(p, input, &where);
 	out->category = p->category;
 	out->retryable = p->retryable;
 	out->remediation = p->remediation;
@@ -382,7 +264,7 @@ rule_verdict(const Pattern *p, const RuleInput *input, const regmatch_t *where, 
 	out->source_id = p->id;
 	out->confidence = confidence;
 	out->explanation = psprintf("message matches failure pattern %lld on \"%s\"",
-								(long long) p->id, matched_words(input, where));
+								(long long) p->id, matched_words(input, &where));
 }
 
 /* The first 60 bytes of s, on a character boundary, with "..." when cut. */
@@ -425,7 +307,7 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
  * Safety by construction, when the verdict is a cause a retry could fix:
  * if anything in the message reads as a cause a retry cannot fix, that
  * reading wins, and nothing is retried.  When the first built-in rule that
- * matches (rule, where it matched) is of such a cause, it answers: the
+ * matches (rule) is of such a cause, it answers: the
  * rules' order states which reading goes first (a configured statement
  * timeout before a timeout; Google's 403 rate limit before a 403
  * permission), so a permanent rule that comes first is never outvoted by
@@ -435,8 +317,7 @@ example_verdict(const Triage *triage, const LearnedExample *e, double similarity
  * against the retry.
  */
 static void
-prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, const regmatch_t *where,
-				 Classification *out)
+prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *rule, Classification *out)
 {
 	static const char *const permanent[] = {"credentials", "permission", "schema_change", "configuration"};
 	double		own = learned_category_similarity(triage->corpus, out->category);
@@ -445,7 +326,7 @@ prefer_permanent(const Triage *triage, const RuleInput *input, const Pattern *ru
 	{
 		const char *first = out->category;
 
-		rule_verdict(rule, input, where, learned_category_similarity(triage->corpus, rule->category), out);
+		rule_verdict(rule, input, learned_category_similarity(triage->corpus, rule->category), out);
 		out->retryable = false;
 		out->explanation = psprintf("%s, a cause a retry cannot fix, which wins over reading it as %s",
 									out->explanation, first);
@@ -474,7 +355,6 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 {
 	int			len = strlen(message);
 	RuleInput	input;
-	regmatch_t	where;
 	const Pattern *p;
 	const LearnedExample *nearest = NULL;
 	LearnedMatch match;
@@ -483,17 +363,17 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	input.chars = palloc(sizeof(pg_wchar) * (len + 1));
 	input.nchars = pg_mb2wchar_with_len(message, input.chars, len);
-	input.lowered = rule_literals_lowered(message);
-	p = matching_rule(triage, &input, vendor, false, &where);
+	rule_text(message, &input.text);
+	p = triage_matching_rule(triage, &input, vendor, false);
 	if (p)
 	{
-		rule_verdict(p, &input, &where, 1.0, out);
+		rule_verdict(p, &input, 1.0, out);
 		return;
 	}
 	learned_nearest(triage->corpus, message, &match);
 	if (match.example >= 0)
 		nearest = &triage->corpus->examples[match.example];
-	p = matching_rule(triage, &input, vendor, true, &where);
+	p = triage_matching_rule(triage, &input, vendor, true);
 
 	/*
 	 * A retry needs two signals: a built-in rule and the nearest labelled
@@ -506,7 +386,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 
 	if (p && learned_category_similarity(triage->corpus, p->category) >= match.similarity - RULE_MARGIN)
 	{
-		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = rule_retry && example_retry;
 	}
 	else if (nearest && match.similarity >= LEARNED_ANSWER_MIN)
@@ -517,7 +397,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	}
 	else if (p)
 	{
-		rule_verdict(p, &input, &where, learned_category_similarity(triage->corpus, p->category), out);
+		rule_verdict(p, &input, learned_category_similarity(triage->corpus, p->category), out);
 		out->retryable = false;
 	}
 	else
@@ -528,7 +408,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 		return;
 	}
 	if (category_retry_safe(out->category))
-		prefer_permanent(triage, &input, p, &where, out);
+		prefer_permanent(triage, &input, p, out);
 	if (!out->retryable && category_retry_safe(out->category))
 		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
 									"retryable cause, so a person decides before any retry", out->explanation);
@@ -624,17 +504,6 @@ classify(const char *message, const char *code, const char *vendor,
 		out->remediation = "Read the message and the vendor's logs.";
 }
 
-/* The rules and the labelled corpus, read once per call. */
-static void
-load_triage(Triage *triage)
-{
-	triage->patterns = load_patterns(&triage->npatterns);
-	triage->vendor_scoped = false;
-	for (int i = 0; i < triage->npatterns; i++)
-		triage->vendor_scoped |= triage->patterns[i].vendor != NULL;
-	triage->corpus = learned_corpus_load();
-}
-
 /* The classification columns of one result row. */
 static void
 classification_values(const Classification *cls, Datum *values, bool *nulls)
@@ -657,7 +526,7 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
 	char	   *message = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *code = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *vendor = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	Triage		triage;
+	Triage	   *triage;
 	Classification cls;
 	Datum		values[CLASSIFICATION_COLUMNS];
 	bool		nulls[CLASSIFICATION_COLUMNS] = {0};
@@ -668,8 +537,8 @@ syncopt_classify_failure(PG_FUNCTION_ARGS)
 				 errmsg("unknown vendor \"%s\"", vendor),
 				 errhint("Use 'fivetran', 'airbyte' or NULL.")));
 	InitMaterializedSRF(fcinfo, 0);
-	load_triage(&triage);
-	classify(message, code, vendor, &triage, &cls);
+	triage = triage_current();
+	classify(message, code, vendor, triage, &cls);
 	classification_values(&cls, values, nulls);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	PG_RETURN_NULL();
@@ -741,7 +610,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(since)};
-	Triage		triage;
+	Triage	   *triage;
 	CachedVerdict *cache = palloc0(sizeof(CachedVerdict) * VERDICT_CACHE_SLOTS);
 	int			cached = 0;
 	MemoryContext cache_cxt = CurrentMemoryContext;
@@ -749,7 +618,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 												  ALLOCSET_DEFAULT_SIZES);
 
 	InitMaterializedSRF(fcinfo, 0);
-	load_triage(&triage);
+	triage = triage_current();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	(void) spi_run("SELECT r.run_id, r.connector_id, r.finished_at, r.error_message,"
@@ -771,7 +640,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 		char	   *message = SPI_getvalue(tup, desc, 4);
 		char	   *code = SPI_getvalue(tup, desc, 5);
 		char	   *vendor = SPI_getvalue(tup, desc, 6);
-		char	   *vendor_key = triage.vendor_scoped ? vendor : NULL;
+		char	   *vendor_key = triage->vendor_scoped ? vendor : NULL;
 		CachedVerdict *slot = verdict_slot(cache, message ? message : "", code, vendor_key);
 		Classification fresh;
 		const Classification *cls = &slot->cls;
@@ -779,7 +648,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 
 		if (slot->message == NULL)
 		{
-			classify(message, code, vendor, &triage, &fresh);
+			classify(message, code, vendor, triage, &fresh);
 			cls = &fresh;
 			if (cached < VERDICT_CACHE_MAX)
 			{

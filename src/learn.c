@@ -25,11 +25,13 @@
  * failure_messages.HELD_OUT): words alone, word pairs and 4-grams alone did
  * no better than both; the vote and the word count were a gain there.
  *
- * The corpus is read once per call of classify_failure() or
- * classify_runs(), so a label counts from the next statement on.  A
- * posting list sorted by feature serves each message: its features are
- * looked up by binary search and only the examples that share one are
- * scored.
+ * The corpus is read and indexed when triage.c finds it changed, and
+ * kept for the calls after.  A posting list sorted by feature serves each
+ * message: its features are looked up in a hash table of the corpus's
+ * features, which also holds each one's inverse document frequency, and
+ * only the examples that share one are scored.  The scoring adds the same
+ * products in the same order as a plain computation would, so the
+ * similarities are the same to the last bit.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,15 +67,13 @@ typedef struct Feature
 	int			count;
 } Feature;
 
-/* Order features by hash. */
-static int
-feature_cmp(const void *a, const void *b)
-{
-	uint32		x = ((const Feature *) a)->hash;
-	uint32		y = ((const Feature *) b)->hash;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
+/* sort_features(): features by hash, the comparison inlined (a message's every feature is sorted). */
+#define ST_SORT sort_features
+#define ST_ELEMENT_TYPE Feature
+#define ST_COMPARE(a, b) ((a)->hash < (b)->hash ? -1 : (a)->hash > (b)->hash ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /* Order postings by feature, then example. */
 static int
@@ -154,7 +154,7 @@ message_features(const char *message, int *nfeatures)
 			p++;
 	}
 	if (n > 1)
-		qsort(features, n, sizeof(Feature), feature_cmp);
+		sort_features(features, n);
 	/* Fold repeats into counts. */
 	{
 		int			out = 0;
@@ -179,23 +179,89 @@ idf(int df, int n)
 	return log((n + 1.0) / (df + 1.0)) + 1.0;
 }
 
-/* The first posting of feature, or npostings when the corpus lacks it. */
-static int
-first_posting(const LearnedCorpus *corpus, uint32 feature)
+/* The weight 1 + ln(count) of a feature occurring count times. */
+static double
+count_weight(const LearnedCorpus *corpus, int count)
 {
-	int			lo = 0;
-	int			hi = corpus->npostings;
+	if (count < LEARNED_SMALL_COUNTS)
+		return corpus->count_weights[count];
+	return 1.0 + log((double) count);
+}
 
-	while (lo < hi)
+/* The corpus's entry for feature, or NULL when no example has it. */
+static const LearnedFeature *
+corpus_feature(const LearnedCorpus *corpus, uint32 feature)
+{
+	for (uint32 i = feature & corpus->feature_mask;; i = (i + 1) & corpus->feature_mask)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		const LearnedFeature *f = &corpus->features[i];
 
-		if (corpus->postings[mid].feature < feature)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (f->count == 0)
+			return NULL;
+		if (f->feature == feature)
+			return f;
 	}
-	return lo;
+}
+
+/*
+ * Index the corpus's postings (sorted by feature) by feature, each with its
+ * inverse document frequency, and its examples' categories by number.
+ */
+static void
+index_corpus(LearnedCorpus *corpus)
+{
+	int			slots = 16;
+	int			distinct = 0;
+
+	for (int i = 1; i < LEARNED_SMALL_COUNTS; i++)
+		corpus->count_weights[i] = 1.0 + log((double) i);
+	for (int i = 0; i < corpus->npostings; i++)
+		distinct += i == 0 || corpus->postings[i].feature != corpus->postings[i - 1].feature;
+	while (slots < 2 * distinct)
+		slots *= 2;
+	corpus->features = palloc0(sizeof(LearnedFeature) * slots);
+	corpus->feature_mask = slots - 1;
+	corpus->absent_idf = idf(0, corpus->nexamples);
+	for (int start = 0; start < corpus->npostings;)
+	{
+		uint32		feature = corpus->postings[start].feature;
+		int			stop = start;
+		uint32		i = feature & corpus->feature_mask;
+
+		while (stop < corpus->npostings && corpus->postings[stop].feature == feature)
+			stop++;
+		while (corpus->features[i].count != 0)
+			i = (i + 1) & corpus->feature_mask;
+		corpus->features[i].feature = feature;
+		corpus->features[i].first = start;
+		corpus->features[i].count = stop - start;
+		corpus->features[i].idf = idf(stop - start, corpus->nexamples);
+		start = stop;
+	}
+
+	corpus->categories = palloc(sizeof(char *) * Max(corpus->nexamples, 1));
+	corpus->category_of = palloc(sizeof(int) * Max(corpus->nexamples, 1));
+	for (int e = 0; e < corpus->nexamples; e++)
+	{
+		int			c = 0;
+
+		while (c < corpus->ncategories && strcmp(corpus->categories[c], corpus->examples[e].category) != 0)
+			c++;
+		if (c == corpus->ncategories)
+			corpus->categories[corpus->ncategories++] = corpus->examples[e].category;
+		corpus->category_of[e] = c;
+	}
+	corpus->category_best = palloc(sizeof(int) * Max(corpus->ncategories, 1));
+}
+
+/* The index of category in the corpus's categories, or -1 when no example has it. */
+static int
+category_index(const LearnedCorpus *corpus, const char *category)
+{
+	for (int c = 0; c < corpus->ncategories; c++)
+		if (strcmp(corpus->categories[c], category) == 0)
+			return c;
+	return -1;
 }
 
 /*
@@ -277,6 +343,7 @@ learned_corpus_load(void)
 			corpus->postings[i].weight /= norm;
 	}
 	corpus->scores = palloc0(sizeof(double) * Max(corpus->nexamples, 1));
+	index_corpus(corpus);
 	return corpus;
 }
 
@@ -284,8 +351,8 @@ learned_corpus_load(void)
  * The example that answers for message: of the VOTERS examples nearest to
  * it, the nearest of the category with the greatest sum of squared
  * similarities (ties go to the category of the nearer example).  Leaves
- * every example's similarity in corpus->scores for
- * learned_category_similarity().
+ * every example's similarity in corpus->scores, and the nearest example of
+ * each category, for learned_category_nearest().
  */
 void
 learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
@@ -298,17 +365,17 @@ learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
 	double		qnorm = 0;
 
 	memset(corpus->scores, 0, sizeof(double) * Max(corpus->nexamples, 1));
+	for (int c = 0; c < corpus->ncategories; c++)
+		corpus->category_best[c] = -1;
 	for (int f = 0; f < nfeatures; f++)
 	{
-		int			first = first_posting(corpus, features[f].hash);
-		int			stop = first;
-		double		w;
+		const LearnedFeature *cf = corpus_feature(corpus, features[f].hash);
+		double		w = count_weight(corpus, features[f].count) * (cf ? cf->idf : corpus->absent_idf);
 
-		while (stop < corpus->npostings && corpus->postings[stop].feature == features[f].hash)
-			stop++;
-		w = (1.0 + log((double) features[f].count)) * idf(stop - first, corpus->nexamples);
 		qnorm += w * w;
-		for (int i = first; i < stop; i++)
+		if (cf == NULL)
+			continue;
+		for (int i = cf->first; i < cf->first + cf->count; i++)
 			corpus->scores[corpus->postings[i].example] += w * corpus->postings[i].weight;
 	}
 	pfree(features);
@@ -319,12 +386,19 @@ learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
 		return;
 	qnorm = sqrt(qnorm);
 
-	/* The voters, nearest first (newest first among equals: the corpus order). */
+	/*
+	 * The voters, nearest first (newest first among equals: the corpus
+	 * order), and the nearest example of each category (the first of
+	 * equals).
+	 */
 	for (int i = 0; i < corpus->nexamples; i++)
 	{
 		int			j;
+		int		   *best = &corpus->category_best[corpus->category_of[i]];
 
 		corpus->scores[i] /= qnorm;
+		if (corpus->scores[i] > 0 && (*best < 0 || corpus->scores[i] > corpus->scores[*best]))
+			*best = i;
 		if (corpus->scores[i] <= 0 ||
 			(nvoters == VOTERS && corpus->scores[i] <= corpus->scores[voters[VOTERS - 1]]))
 			continue;
@@ -361,12 +435,9 @@ learned_nearest(LearnedCorpus *corpus, const char *message, LearnedMatch *match)
 int
 learned_category_nearest(const LearnedCorpus *corpus, const char *category, double *similarity)
 {
-	int			best = -1;
+	int			c = category_index(corpus, category);
+	int			best = c < 0 ? -1 : corpus->category_best[c];
 
-	for (int i = 0; i < corpus->nexamples; i++)
-		if (corpus->scores[i] > 0 && (best < 0 || corpus->scores[i] > corpus->scores[best]) &&
-			strcmp(corpus->examples[i].category, category) == 0)
-			best = i;
 	*similarity = best < 0 ? 0 : Min(corpus->scores[best], 1.0);
 	return best;
 }

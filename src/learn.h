@@ -29,13 +29,33 @@ typedef struct LearnedPosting
 	float		weight;
 } LearnedPosting;
 
+/* A feature of the corpus: where its postings are and how rare it is. */
+typedef struct LearnedFeature
+{
+	uint32		feature;
+	int			first;			/* its first posting */
+	int			count;			/* its postings; 0: an empty slot */
+	double		idf;
+} LearnedFeature;
+
+/* Counts of a feature in a message whose weights the corpus keeps computed. */
+#define LEARNED_SMALL_COUNTS 16
+
 typedef struct LearnedCorpus
 {
 	int			nexamples;
 	LearnedExample *examples;
 	int			npostings;
 	LearnedPosting *postings;
+	LearnedFeature *features;	/* open addressing on the feature */
+	uint32		feature_mask;	/* slots - 1 (a power of two, under half full) */
+	double		absent_idf;		/* idf of a feature no example has */
+	int			ncategories;
+	char	  **categories;		/* the examples' categories, each once */
+	int		   *category_of;	/* the index in categories of each example */
 	double	   *scores;			/* scratch of learned_nearest(), one per example */
+	int		   *category_best;	/* and the nearest example of each category */
+	double		count_weights[LEARNED_SMALL_COUNTS];	/* 1 + ln(count) */
 } LearnedCorpus;
 
 /* What the corpus says of one message. */

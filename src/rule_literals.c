@@ -15,9 +15,11 @@
  * rule_literals() reads a pattern into such requirements: for each of its
  * top-level alternatives, the clauses (sets of lower-case literals) a
  * match of it meets, each by containing one of the clause's literals.
- * classify.c runs the rule's regular expression only on messages that meet
- * every clause of some alternative, so verdicts are exactly those of
- * running every rule.
+ * triage.c runs an alternative's regular expression only on messages that
+ * meet every clause of it, so verdicts are exactly those of running every
+ * rule; each alternative's place in the pattern is kept for that.  Whether
+ * a quantifier is non-greedy is noted too: such an alternative cannot be
+ * matched apart from the others (triage.c says why).
  *
  * The reading is conservative: it understands literals, escaped
  * punctuation, groups, alternation, brackets, '.', class escapes (\d, \S,
@@ -27,9 +29,10 @@
  * lookahead, embedded options, a literal outside ASCII) and the pattern
  * gets no literals: its regular expression runs on every message.  Matching
  * is case-insensitive: literals are lower case and are looked for in the
- * message lowered once (rule_literals_lowered); a message with a character
- * outside ASCII is never filtered, since only ASCII case folding is done
- * here.
+ * message lowered once (rule_text, which also notes the message's pairs of
+ * adjacent characters, so that most absent literals are settled without a
+ * search); a message with a character outside ASCII is never filtered,
+ * since only ASCII case folding is done here.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,11 +53,15 @@ typedef struct Requirement
 	char	  **s;
 } Requirement;
 
-/* The reader's position in a pattern, and whether it met what it does not understand. */
+/*
+ * The reader's position in a pattern, whether it met what it does not
+ * understand, and whether it met a non-greedy quantifier.
+ */
 typedef struct Reader
 {
 	const char *p;
 	bool		failed;
+	bool		lazy;
 } Reader;
 
 static Requirement read_group(Reader *r);
@@ -247,7 +254,10 @@ read_quantifier(Reader *r, int *least)
 	r->p++;
 	/* A non-greedy marker changes nothing of what must be matched. */
 	if (*r->p == '?')
+	{
+		r->lazy = true;
 		r->p++;
+	}
 	return true;
 }
 
@@ -346,17 +356,20 @@ read_group(Reader *r)
 RuleLiterals *
 rule_literals(const char *pattern)
 {
-	Reader		r = {pattern, false};
+	Reader		r = {pattern, false, false};
 	RuleLiterals *literals = palloc0(sizeof(RuleLiterals));
 
 	for (;;)
 	{
+		const char *start = r.p;
 		Clauses		branch = read_sequence(&r);
 
 		if (r.failed || branch.n == 0)
 			return NULL;
 		literals->branch = literals->nbranches == 0 ? palloc(sizeof(RuleBranch)) :
 			repalloc(literals->branch, sizeof(RuleBranch) * (literals->nbranches + 1));
+		literals->branch[literals->nbranches].start = start - pattern;
+		literals->branch[literals->nbranches].len = r.p - start;
 		literals->branch[literals->nbranches].nclauses = branch.n;
 		literals->branch[literals->nbranches].clause = palloc(sizeof(RuleClause) * branch.n);
 		for (int i = 0; i < branch.n; i++)
@@ -369,56 +382,93 @@ rule_literals(const char *pattern)
 			break;
 		r.p++;
 	}
+	literals->lazy = r.lazy;
 	return *r.p == '\0' ? literals : NULL;
 }
 
+/* The bit of a pair of adjacent lower-case bytes in RuleText.pairs. */
+#define PAIR_BIT(a, b) ((((uint32) (unsigned char) (a) << 5) ^ (unsigned char) (b)) & (RULE_TEXT_PAIR_BITS - 1))
+
 /*
- * The message lowered for rule_literals_absent(), or NULL when it has a
- * character outside ASCII (such a message is never filtered).
+ * Read a message for the rules' literals: lowered, unless it has a
+ * character outside ASCII (such a message is never filtered), and which
+ * pairs of adjacent bytes it holds.
  */
-char *
-rule_literals_lowered(const char *message)
+void
+rule_text(const char *message, RuleText *text)
 {
 	int			len = strlen(message);
 	char	   *lowered = palloc(len + 1);
 
+	memset(text->pairs, 0, sizeof(text->pairs));
+	text->lowered = NULL;
 	for (int i = 0; i < len; i++)
 	{
 		if (IS_HIGHBIT_SET(message[i]))
 		{
 			pfree(lowered);
-			return NULL;
+			return;
 		}
 		lowered[i] = pg_ascii_tolower((unsigned char) message[i]);
+		if (i > 0)
+		{
+			uint32		bit = PAIR_BIT(lowered[i - 1], lowered[i]);
+
+			text->pairs[bit / 64] |= UINT64CONST(1) << (bit % 64);
+		}
 	}
 	lowered[len] = '\0';
-	return lowered;
+	text->lowered = lowered;
 }
 
 /*
- * Whether the rule cannot match the lowered message: no top-level
- * alternative has each of its clauses met by a literal of the message.
- * False when there is nothing to tell by (no literals, or a message that
- * was not lowered).
+ * Whether the text holds literal.  A literal whose pairs of adjacent bytes
+ * are not all in the text's pairs cannot be in it; that test, a few bits
+ * read, settles most literals before any search.
  */
-bool
-rule_literals_absent(const RuleLiterals *literals, const char *lowered)
+static bool
+literal_in(const char *literal, const RuleText *text)
 {
-	if (literals == NULL || lowered == NULL)
-		return false;
-	for (int b = 0; b < literals->nbranches; b++)
+	for (int i = 0; literal[i] != '\0' && literal[i + 1] != '\0'; i++)
 	{
-		const RuleBranch *branch = &literals->branch[b];
-		bool		met = true;
+		uint32		bit = PAIR_BIT(literal[i], literal[i + 1]);
 
-		for (int c = 0; c < branch->nclauses && met; c++)
-		{
-			met = false;
-			for (int i = 0; i < branch->clause[c].n && !met; i++)
-				met = strstr(lowered, branch->clause[c].literal[i]) != NULL;
-		}
-		if (met)
+		if ((text->pairs[bit / 64] & (UINT64CONST(1) << (bit % 64))) == 0)
 			return false;
 	}
+	return strstr(text->lowered, literal) != NULL;
+}
+
+/*
+ * Whether the lowered message meets each clause of a top-level alternative
+ * with one of the clause's literals: only then can the alternative match.
+ */
+bool
+rule_branch_met(const RuleBranch *branch, const RuleText *text)
+{
+	bool		met = true;
+
+	for (int c = 0; c < branch->nclauses && met; c++)
+	{
+		met = false;
+		for (int i = 0; i < branch->clause[c].n && !met; i++)
+			met = literal_in(branch->clause[c].literal[i], text);
+	}
+	return met;
+}
+
+/*
+ * Whether the rule cannot match the message: no top-level alternative has
+ * each of its clauses met by a literal of the message.  False when there
+ * is nothing to tell by (no literals, or a message that was not lowered).
+ */
+bool
+rule_literals_absent(const RuleLiterals *literals, const RuleText *text)
+{
+	if (literals == NULL || text->lowered == NULL)
+		return false;
+	for (int b = 0; b < literals->nbranches; b++)
+		if (rule_branch_met(&literals->branch[b], text))
+			return false;
 	return true;
 }

@@ -24,6 +24,8 @@ typedef struct RuleBranch
 {
 	int			nclauses;
 	RuleClause *clause;
+	int			start;			/* where its text starts in the pattern */
+	int			len;			/* and its length in bytes */
 } RuleBranch;
 
 /* What a match of a rule needs: one of its alternatives' clauses, all of them. */
@@ -31,10 +33,23 @@ typedef struct RuleLiterals
 {
 	int			nbranches;
 	RuleBranch *branch;
+	bool		lazy;			/* some quantifier is non-greedy */
 } RuleLiterals;
 
+/* Bits of RuleText.pairs. */
+#define RULE_TEXT_PAIR_BITS 4096
+
+/* A message as the rules' literals are looked for in it (rule_text()). */
+typedef struct RuleText
+{
+	char	   *lowered;		/* NULL: it has a character outside ASCII */
+	uint64		pairs[RULE_TEXT_PAIR_BITS / 64];	/* its pairs of adjacent
+													 * bytes, hashed */
+} RuleText;
+
 extern RuleLiterals *rule_literals(const char *pattern);
-extern bool rule_literals_absent(const RuleLiterals *literals, const char *lowered);
-extern char *rule_literals_lowered(const char *message);
+extern void rule_text(const char *message, RuleText *text);
+extern bool rule_branch_met(const RuleBranch *branch, const RuleText *text);
+extern bool rule_literals_absent(const RuleLiterals *literals, const RuleText *text);
 
 #endif							/* SYNCOPT_RULE_LITERALS_H */

@@ -116,7 +116,7 @@ BEGIN
         SELECT c.oid::regclass FROM pg_catalog.pg_class c
          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
            AND c.relkind OPERATOR(pg_catalog.=) 'r'
-           AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'sync_run_key']::name[])
+           AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'sync_run_key', 'triage_version']::name[])
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t,
             CASE WHEN t OPERATOR(pg_catalog.=) ANY (ARRAY['syncopt.failure_pattern'::regclass, 'syncopt.failure_example'::regclass])
@@ -137,3 +137,9 @@ SELECT pg_catalog.pg_extension_config_dump('syncopt.sync_run_run_id_seq', '');
 
 -- Let the workers, which may be waiting for this extension, start at once.
 SELECT syncopt.wake();
+
+-- Issue 30, the triage's cache (src/sql/47_triage_version.sql): readers
+-- classify, so they read the version of the rules and labels; its row is
+-- not dumped (the extension script makes it, and a restored database's
+-- backends start with no cache).
+GRANT SELECT ON syncopt.triage_version TO syncopt_reader;

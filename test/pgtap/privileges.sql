@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(105);
+SELECT plan(111);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -120,7 +120,8 @@ SELECT set_eq($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     'syncopt.rollback(bigint)', 'syncopt.reset_breaker(bigint)',
                     'syncopt.import_dbt_manifest(jsonb,boolean)',
                     'syncopt.label_failure(bigint,text,text)',
-                    'syncopt.maintain_run_partitions(interval,integer)'],
+                    'syncopt.maintain_run_partitions(interval,integer)',
+                    'syncopt.triage_version_bump()'],
               'the SECURITY DEFINER functions');
 SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                     WHERE p.pronamespace = 'syncopt'::regnamespace AND p.prosecdef
@@ -263,6 +264,31 @@ SELECT function_privs_are('syncopt', 'plan_and_forecast', ARRAY['bigint', 'times
 SELECT function_privs_are('syncopt', 'outcome_ready_times', ARRAY['timestamp with time zone'],
                           'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'asset_inputs_of', ARRAY['bigint[]'], 'syncopt_reader', ARRAY['EXECUTE']);
+
+-- The triage's cache version (issue 30, h-triage): readers read it to
+-- classify; nobody but its triggers writes it, yet a label by an approver
+-- moves it (the trigger is SECURITY DEFINER) and a reader classifies with
+-- the label at once.
+SELECT table_privs_are('syncopt', 'triage_version', 'syncopt_reader', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'triage_version', 'syncopt_admin', ARRAY['SELECT']);
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (9002, 1, 'tap-f2', '2026-11-22 01:00+00', '2026-11-22 01:05+00', 'failed', 'Sprocket lattice unbalanced twice', 'api');
+SET ROLE tap_admin;
+SELECT throws_ok($$ UPDATE syncopt.triage_version SET version = version + 1 $$,
+                 '42501', NULL, 'an admin cannot move the triage version by hand');
+RESET ROLE;
+SET ROLE tap_reader;
+SELECT is((SELECT category FROM syncopt.classify_failure('Sprocket lattice unbalanced thrice')), 'unknown',
+          'a reader classifies: nothing knows the wording yet');
+RESET ROLE;
+SET ROLE tap_approver;
+SELECT lives_ok($$ SELECT syncopt.label_failure(9002, 'configuration', 'balance it') $$,
+                'an approver labels, which moves the version without the right to write it');
+RESET ROLE;
+SET ROLE tap_reader;
+SELECT is((SELECT category FROM syncopt.classify_failure('Sprocket lattice unbalanced thrice')), 'configuration',
+          'the reader''s next classification has the label');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
