@@ -608,6 +608,25 @@ static const TriageWay triage_ways[] = {
 };
 
 /*
+ * Put job_order back to the order of triage way `best` (-1: the priority
+ * order), from the due times it started from, with nothing dropped or
+ * given up yet: each way is deterministic, so its plan comes out again.
+ */
+static void
+kept_way_order(Schedule *s, int best, int *job_order, const TimestampTz *due,
+			   const int *due_asset)
+{
+	memset(s->dropped, 0, sizeof(bool) * s->njobs);
+	memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
+	restore_dues(s, due, due_asset);
+	if (best < 0)
+		for (int j = 0; j < s->njobs; j++)
+			job_order[j] = j;
+	else
+		triage_ways[best].order(s, job_order);
+}
+
+/*
  * Some deadlines would be missed in the priority order (the pass just
  * made): plan each triage's order too and keep the plan that misses the
  * least deadline weight, then the least late (weight x time past due); on
@@ -655,20 +674,9 @@ choose_triage(Schedule *s, int *job_order)
 			best_late = late;
 		}
 	}
-	/* The kept way's order again, from the due times it started from (it is deterministic). */
-	memset(s->dropped, 0, sizeof(bool) * s->njobs);
-	memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
-	restore_dues(s, due, due_asset);
-	if (best < 0)
-	{
-		for (int j = 0; j < s->njobs; j++)
-			job_order[j] = j;
-	}
-	else
-	{
-		triage_ways[best].order(s, job_order);
+	kept_way_order(s, best, job_order, due, due_asset);
+	if (best >= 0)
 		s->order_note = best_missed < plain_missed ? triage_ways[best].misses_less : triage_ways[best].less_late;
-	}
 	if (give_up_passes(s) > 0)
 	{
 		if (give_up_more(s, job_order, due, due_asset, &best_missed, &best_late))
@@ -678,14 +686,7 @@ choose_triage(Schedule *s, int *job_order)
 		else
 		{
 			/* The search kept none of its tries: the triages' plan again. */
-			memset(s->dropped, 0, sizeof(bool) * s->njobs);
-			memset(s->given_up, 0, sizeof(bool) * Max(s->fleet->nasset, 1));
-			restore_dues(s, due, due_asset);
-			if (best < 0)
-				for (int j = 0; j < s->njobs; j++)
-					job_order[j] = j;
-			else
-				triage_ways[best].order(s, job_order);
+			kept_way_order(s, best, job_order, due, due_asset);
 		}
 		last = -2;				/* its last pass was a try */
 	}
