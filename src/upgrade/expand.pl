@@ -46,11 +46,17 @@ foreach my $part (@parts)
 		my $rest = substr($text, $start);
 
 		# The body is dollar-quoted, or a C function's 'MODULE_PATHNAME'
-		# pair: the statement ends at the first semicolon after it.
-		$rest =~ /^AS (\$\w*\$|')/m
+		# pair: the statement ends at the first semicolon after it.  A body
+		# in single quotes could hold a semicolon, so only C may use them.
+		$rest =~ /^AS (\$\w*\$|')(.*)$/m
 		  or die "expand.pl: $part: no AS clause for $name\n";
-		my $from = $+[0];
-		if ($1 ne "'")
+		my $from = $-[2];
+		if ($1 eq "'")
+		{
+			die "expand.pl: $part: $name: quote a body with dollars, not '\n"
+			  unless $2 =~ /^MODULE_PATHNAME', '\w+';\s*$/;
+		}
+		else
 		{
 			my $close = index($rest, $1, $from);
 			die "expand.pl: $part: unterminated body of $name\n" if $close < 0;
