@@ -26,6 +26,7 @@
 #define MAX_TRIAGE_ROUNDS	16	/* bound on deadline triage's rounds */
 #define MAX_GIVE_UP_TRIES	24	/* bound on the local search's passes */
 #define GIVE_UP_BUDGET	100000	/* bound on the syncs those passes place together */
+#define GIVE_UP_MOVES	2		/* flips a pass tries, the most promising first */
 
 /* Weight x seconds past the due time of the syncs the current pass misses. */
 static double
@@ -505,7 +506,12 @@ give_up_passes(const Schedule *s)
  * given-up deadlines, even when the plan kept was another order).  Giving
  * up is tried for the deadlines due by the last late sync (a later one
  * cannot help), most run time per unit of weight first; taking back for
- * those given up, least run time per unit of weight first.  The passes are
+ * those given up, least run time per unit of weight first; a pass tries
+ * only the first GIVE_UP_MOVES of that list, because a pass that finds
+ * nothing is most of the search's cost and the flips it finds are nearly
+ * all among the first (93% among the first four on the over-capacity
+ * fleets; two keep 84% of the search's gain at an eighth of its cost,
+ * docs/benchmarks.md, Decision quality).  The passes are
  * bounded (give_up_passes()), so a large fleet tries fewer, and a plan of
  * more than a third of the budget (33,333 syncs) none: at 50,000 the
  * search cost a quarter more CPU for plan() and changed no row
@@ -557,7 +563,7 @@ give_up_more(Schedule *s, int *job_order, const TimestampTz *due, const int *due
 			}
 		qsort(move, nmove, sizeof(GiveUpMove), compare_move);
 		improved = false;
-		for (int k = 0; k < nmove && tries > 0 && !improved; k++)
+		for (int k = 0; k < Min(nmove, GIVE_UP_MOVES) && tries > 0 && !improved; k++)
 		{
 			double		missed;
 
