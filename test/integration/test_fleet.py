@@ -19,11 +19,18 @@ from fleet.failure_heldout import REAL_HELD_OUT, RETRY_SAFE  # noqa: E402
 from fleet.failure_heldout2 import REAL_HELD_OUT_2  # noqa: E402
 from fleet.failure_heldout3 import REAL_HELD_OUT_3  # noqa: E402
 from fleet.failure_heldout4 import REAL_HELD_OUT_4, REAL_HELD_OUT_4_LATE  # noqa: E402
+from fleet.failure_heldout5 import REAL_HELD_OUT_5  # noqa: E402
 from fleet.failure_messages import CATEGORIES, MESSAGES, MORE  # noqa: E402
 from fleet.generator import SCENARIOS, GeneratedFleet  # noqa: E402
 from fleet.optimum import best_schedule, check_schedule  # noqa: E402
 
 DB = "contrib_regression"
+# Fifth-set wordings (by source) that the classifier retried at the set's first measurement: an SSL end of file
+# cured by TCP keepalives, a socket receive timeout from a mis-set SQL Server port, a connection reset at the
+# client's keepalive time. All configuration.
+KNOWN_RETRIED_5 = {"https://github.com/FredHutch/motuz/issues/321",
+                   "https://github.com/microsoft/mssql-jdbc/issues/1462",
+                   "https://github.com/osalvador/ReplicaDB/issues/140"}
 AT = "2026-11-20 00:00+00"
 ACCOUNTS = """
 CREATE EXTENSION syncopt;
@@ -89,29 +96,51 @@ class FailureWordingTests(unittest.TestCase):
 
     def test_no_permanent_held_out_wording_is_retried(self):
         # Issue 30: a failure a retry cannot fix is never read as retryable.
-        # Every wording of the four held-out sets whose cause is not
+        # Every wording of the five held-out sets whose cause is not
         # retry-safe (hand labels in test/fleet/failure_heldout*.py); the
         # sets stay held out for accuracy, which this does not assert.  The
         # Snowflake statement timeout of REAL_HELD_OUT_2 was retried before
         # the third round.  The fourth set (written by someone who did not
         # choose the training families) holds 21 such wordings and its late
-        # replacements 4: 29 + 26 + 31 + 21 + 4 = 111 in all, so more than
-        # 110 means every set was read.
+        # replacements 4; the fifth (written blind too) 22, 8 of them read
+        # like a passing failure: 29 + 26 + 31 + 21 + 4 + 22 = 133 in all,
+        # less the fifth set's three known defects (KNOWN_RETRIED_5, checked
+        # by the next test), so more than 129 means every set was read.
         c = integration.CLUSTER
         c.psql(f"DROP DATABASE IF EXISTS {DB}; CREATE DATABASE {DB};")
         c.psql("CREATE EXTENSION syncopt;", DB)
         checked = 0
         for held_out in (REAL_HELD_OUT, REAL_HELD_OUT_2, REAL_HELD_OUT_3, REAL_HELD_OUT_4,
-                         REAL_HELD_OUT_4_LATE):
+                         REAL_HELD_OUT_4_LATE, REAL_HELD_OUT_5):
             for cause, wordings in held_out.items():
                 if cause in RETRY_SAFE:
                     continue
                 for message, source in wordings:
+                    if held_out is REAL_HELD_OUT_5 and source in KNOWN_RETRIED_5:
+                        continue
                     retryable = c.value("SELECT retryable FROM syncopt.classify_failure(%s)"
                                         % GeneratedFleet.q(message), DB)
                     self.assertEqual(retryable, "f", f"{message!r} ({source}) is {cause}: never retried")
                     checked += 1
-        self.assertGreater(checked, 110)
+        self.assertGreater(checked, 129)
+
+    # A known defect, found by the first measurement of the fifth held-out set
+    # (docs/benchmarks.md, "Fifth held-out set"; the classifier was left as it
+    # was): three configuration failures worded as a passing network failure
+    # are retried on a built-in rule. When they no longer are, this reports an
+    # unexpected success: remove the mark and KNOWN_RETRIED_5, and the test
+    # above covers them again.
+    @unittest.expectedFailure
+    def test_fifth_set_known_retried_configuration_wordings(self):
+        c = integration.CLUSTER
+        c.psql(f"DROP DATABASE IF EXISTS {DB}; CREATE DATABASE {DB};")
+        c.psql("CREATE EXTENSION syncopt;", DB)
+        known = [(m, s) for m, s in REAL_HELD_OUT_5["configuration"] if s in KNOWN_RETRIED_5]
+        self.assertEqual(len(known), len(KNOWN_RETRIED_5))
+        for message, source in known:
+            retryable = c.value("SELECT retryable FROM syncopt.classify_failure(%s)"
+                                % GeneratedFleet.q(message), DB)
+            self.assertEqual(retryable, "f", f"{message!r} ({source}) is configuration: never retried")
 
 
 class SimulateOnGeneratedFleetTests(unittest.TestCase):
