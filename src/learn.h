@@ -18,6 +18,7 @@ typedef struct LearnedExample
 	int64		id;
 	char	   *category;
 	char	   *message;
+	bool		builtin;		/* shipped with syncopt, not a person's label */
 	double		norm;			/* of its weight vector, before scaling */
 } LearnedExample;
 
