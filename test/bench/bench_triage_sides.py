@@ -25,9 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_triage import (CATEGORIES, GROUP, HELD_OUT, RETRY_SAFE, SAFE_CATEGORIES, SETTINGS,  # noqa: E402
                           REAL_HELD_OUT, REAL_HELD_OUT_2, REAL_HELD_OUT_3, REAL_HELD_OUT_4, REAL_HELD_OUT_4_LATE,
-                          PG_BIN, Cluster, as_postgres, q, replace_subsection)
-
-SIDES = "Which side an outage is on (session 24)"
+                          SIDES, PG_BIN, Cluster, as_postgres, q, replace_subsection)
 SETS = (("REAL_HELD_OUT", REAL_HELD_OUT), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
         ("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_4", REAL_HELD_OUT_4),
         ("REAL_HELD_OUT_4_LATE", REAL_HELD_OUT_4_LATE))
