@@ -97,13 +97,13 @@ SELECT m.k, c.category, c.explanation LIKE '%is of this very wording and says wh
 ------------------------------------------------------------------------
 -- 7. A change-capture connector whose schema history no longer fits asks
 -- for a person: configuration, never retried; "recovery mode" alone (a
--- standby PostgreSQL) is not that.
+-- database replica recovering) is not that.
 ------------------------------------------------------------------------
 SELECT m.k, c.category, c.retryable
   FROM (VALUES
     (1, 'binlog row for shop.orders has 12 columns, the stored table has 11: restart the connector with snapshot.mode=recovery'),
     (2, 'Debezium: database schema history topic incomplete for inventory.items'),
-    (3, 'FATAL: the database system is in recovery mode')) AS m(k, message),
+    (3, 'replica db-2 is in recovery mode after a failover, try again shortly')) AS m(k, message),
        LATERAL syncopt.classify_failure(m.message) c
  ORDER BY m.k;
 

@@ -295,7 +295,7 @@ place_outage(const char *message, const Triage *triage, const LearnedExample *ne
 	if (stated)
 		return;
 	if (nearest && category_outage(nearest->category) &&
-		strcmp(learned_wording(message), learned_wording(nearest->message)) == 0)
+		strcmp(learned_wording(message), nearest->wording) == 0)
 	{
 		put_outage_on(nearest->category, triage,
 					  psprintf("labelled example %lld is of this very wording and says which side",

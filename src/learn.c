@@ -278,7 +278,7 @@ learned_corpus_load(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	/* Newest first: of equally near examples, the latest label wins. */
-	(void) spi_run("SELECT example_id, category, message, builtin FROM syncopt.failure_example"
+	(void) spi_run("SELECT example_id, category, message FROM syncopt.failure_example"
 				   " WHERE superseded_by IS NULL ORDER BY example_id DESC",
 				   0, NULL, NULL, NULL, true);
 	MemoryContextSwitchTo(mcxt);
@@ -296,7 +296,7 @@ learned_corpus_load(void)
 		corpus->examples[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		corpus->examples[i].category = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		corpus->examples[i].message = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
-		corpus->examples[i].builtin = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		corpus->examples[i].wording = learned_wording(corpus->examples[i].message);
 		features = message_features(corpus->examples[i].message, &nfeatures);
 		for (int f = 0; f < nfeatures; f++)
 		{

@@ -18,7 +18,7 @@ typedef struct LearnedExample
 	int64		id;
 	char	   *category;
 	char	   *message;
-	bool		builtin;		/* shipped with syncopt, not a person's label */
+	char	   *wording;		/* its wording family (learned_wording()) */
 	double		norm;			/* of its weight vector, before scaling */
 } LearnedExample;
 

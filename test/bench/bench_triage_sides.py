@@ -30,7 +30,7 @@ SETS = (("REAL_HELD_OUT", REAL_HELD_OUT), ("REAL_HELD_OUT_2", REAL_HELD_OUT_2),
         ("REAL_HELD_OUT_3", REAL_HELD_OUT_3), ("REAL_HELD_OUT_4", REAL_HELD_OUT_4),
         ("REAL_HELD_OUT_4_LATE", REAL_HELD_OUT_4_LATE))
 RUNS = 100_000
-ROUNDS = 3
+ROUNDS = 5
 
 
 def start_with(cluster, bindir, build):
@@ -112,43 +112,47 @@ def server_cpu(cluster, db, query):
     return float(wall), float(cpu_s.split()[0])
 
 
-def fill_runs(cluster, db):
-    """RUNS failed runs whose wordings repeat with other digits (November) and RUNS whose messages all differ
-    (December), from every held-out wording of the four sets and the validation split."""
-    wordings = [m for _, d in SETS for es in d.values() for m, _ in es]
-    wordings += [m for es in HELD_OUT.values() for m, _ in es]
-    values = ", ".join(q(m) for m in wordings)
+def leg_wordings():
+    """Every held-out wording of the four sets and of the validation split."""
+    return [m for _, d in SETS for es in d.values() for m, _ in es] + [m for es in HELD_OUT.values() for m, _ in es]
+
+
+# The two legs: RUNS failed runs whose wordings repeat with other digits, finishing in November, and RUNS whose
+# messages all differ (a job number appended), finishing in December; each measured before the next is inserted,
+# since classify_runs() reads every run since its date.
+LEGS = {"repeating": ("2026-11-01", "replace(w.m[1 + k % array_length(w.m, 1)], '0', (k % 10)::text)"),
+        "all distinct": ("2026-12-01", "w.m[1 + k % array_length(w.m, 1)] || ' (job ' || k || ')'")}
+
+
+def fill_leg(cluster, db, leg):
+    """Insert one leg's RUNS failed runs into db (the account and connectors first)."""
+    since, message = LEGS[leg]
+    values = ", ".join(q(m) for m in leg_wordings())
     cluster.psql(f"""
-INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com')
+    ON CONFLICT DO NOTHING;
 INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
-SELECT k, 1, 'c' || k, 'c' || k FROM generate_series(1, 100) k;
+SELECT k, 1, 'c' || k, 'c' || k FROM generate_series(1, 100) k ON CONFLICT DO NOTHING;
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
-SELECT 1 + k % 100, 't' || k, timestamptz '2026-11-01' + k * interval '10 seconds',
-       timestamptz '2026-11-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
-       replace(w.m[1 + k % array_length(w.m, 1)], '0', (k % 10)::text), 'api'
-  FROM generate_series(1, {RUNS}) k, (SELECT ARRAY[{values}] AS m) w;
-INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
-SELECT 1 + k % 100, 'u' || k, timestamptz '2026-12-01' + k * interval '10 seconds',
-       timestamptz '2026-12-01' + k * interval '10 seconds' + interval '5 minutes', 'failed',
-       w.m[1 + k % array_length(w.m, 1)] || ' (job ' || k || ')', 'api'
+SELECT 1 + k % 100, '{leg[0]}' || k, timestamptz '{since}' + k * interval '10 seconds',
+       timestamptz '{since}' + k * interval '10 seconds' + interval '5 minutes', 'failed', {message}, 'api'
   FROM generate_series(1, {RUNS}) k, (SELECT ARRAY[{values}] AS m) w;
 ANALYZE syncopt.sync_run;""", db)
-    return len(wordings)
-
-
-# classify_runs() over the repeating leg only (November), and over the all-distinct leg only (December).
-CASES = {"repeating": "SELECT * FROM syncopt.classify_runs('2026-11-01') WHERE finished_at < '2026-12-01'",
-         "all distinct": "SELECT * FROM syncopt.classify_runs('2026-12-01')"}
 
 
 def timing(cluster, builds):
-    """{build: {case: (wall, CPU)}}, medians of ROUNDS, the builds alternating on the same server."""
-    seconds = {b: {c: [] for c in CASES} for b in builds}
-    for _ in range(ROUNDS):
+    """{build: {leg: (wall, CPU)}}, medians of ROUNDS, the builds alternating on the same server, each leg's runs
+    inserted into both builds' databases before it is measured."""
+    seconds = {b: {leg: [] for leg in LEGS} for b in builds}
+    for leg, (since, _) in LEGS.items():
         for build, bindir in builds.items():
             start_with(cluster, bindir, build)
-            for case, query in CASES.items():
-                seconds[build][case].append(server_cpu(cluster, f"bench_{build}", query))
+            fill_leg(cluster, f"bench_{build}", leg)
+        for _ in range(ROUNDS):
+            for build, bindir in builds.items():
+                start_with(cluster, bindir, build)
+                seconds[build][leg].append(
+                    server_cpu(cluster, f"bench_{build}", f"SELECT * FROM syncopt.classify_runs('{since}')"))
     return {b: {c: tuple(sorted(x)[len(x) // 2] for x in zip(*v)) for c, v in per.items()}
             for b, per in seconds.items()}
 
@@ -173,15 +177,13 @@ def lines_of(results, validations, loos, times, nwordings):
         _, bt = score(wordings_of[name], results["before"][name])
         _, at = score(wordings_of[name], results["after"][name])
         lines.append(f"| {name} | {bt[0]} | {fmt(bt)} | **{fmt(at)}** |")
-    for label, build in (("before", "before"), ("after", "after")):
-        v = validations[build]
-        _, t = score(v, results[build]["validation"])
-        r = loos[build]
-        lines.append(f"| validation split ({label}) | {t[0]} | " + (f"{fmt(t)} | |" if build == "before" else
-                                                                     f" | **{fmt(t)}** |"))
-        lines.append(f"| leave-one-out over the {label} corpus | {r[5]} | " +
-                     (f"{r[0]} / {r[1]} / {r[2]} (retried {r[3]} of {r[4]} retry-safe) | |" if build == "before"
-                      else f" | **{r[0]} / {r[1]} / {r[2]}** (retried {r[3]} of {r[4]} retry-safe) |"))
+    _, vb = score(validations["before"], results["before"]["validation"])
+    _, va = score(validations["after"], results["after"]["validation"])
+    lines.append(f"| validation split | {vb[0]} | {fmt(vb)} | **{fmt(va)}** |")
+    lb, la = loos["before"], loos["after"]
+    lines.append(f"| leave-one-out over each build's corpus | {lb[5]} / {la[5]} | {lb[0]} / {lb[1]} / {lb[2]} "
+                 f"(retried {lb[3]} of {lb[4]} retry-safe) | **{la[0]} / {la[1]} / {la[2]}** (retried {la[3]} of "
+                 f"{la[4]} retry-safe) |")
     lines += ["", "Per cause (right / unknown / harmful, before → after):", "",
               "| cause | " + " | ".join(n for n, _ in SETS) + " |", "| --- |" + " --- |" * len(SETS)]
     causes = [c for c in CATEGORIES if any(c in d for _, d in SETS)]
@@ -202,7 +204,11 @@ def lines_of(results, validations, loos, times, nwordings):
                 b, a = results["before"][name][m], results["after"][name][m]
                 if b[:2] != a[:2]:
                     changed.append((name, cause, m, b, a))
-    lines += ["", "Every verdict that changed (category, retried, what decided):", "",
+    flipped = [m for name, _ in SETS + (("validation", None),) for m in results["after"][name]
+               if m in results["before"][name] and results["before"][name][m][1] != results["after"][name][m][1]]
+    lines += ["", f"Retry decisions that changed, over every wording of the sets and the validation split: "
+              f"**{len(flipped)}**" + (": " + "; ".join(f"`{m[:60]}`" for m in flipped) if flipped else "") + ".",
+              "", "Every verdict that changed (category, retried, what decided):", "",
               "| set | cause | wording (first 70 characters) | before | after |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {n} | {c.replace('_', ' ')} | `{m[:70]}` | {b[0]}{', retried' if b[1] else ''} ({b[2]}) "
               f"| {a[0]}{', retried' if a[1] else ''} ({a[2]}) |" for n, c, m, b, a in changed]
@@ -210,10 +216,12 @@ def lines_of(results, validations, loos, times, nwordings):
         lines += ["", f"Speed: `classify_runs()` over {RUNS:,} failed runs built from the {nwordings} wordings "
                   "above, seconds of the server's backend (wall, CPU), the median of "
                   f"{ROUNDS}, the builds alternating on one server:", "",
-                  "| case | wall before | wall after | CPU before | CPU after |", "| --- | --- | --- | --- | --- |"]
-        for case in CASES:
+                  "| case | wall before | wall after | CPU before | CPU after | CPU after / before |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for case in LEGS:
             b, a = times["before"][case], times["after"][case]
-            lines.append(f"| {case} | {b[0]:.2f} s | {a[0]:.2f} s | {b[1]:.2f} s | **{a[1]:.2f} s** |")
+            lines.append(f"| {case} | {b[0]:.2f} s | {a[0]:.2f} s | {b[1]:.2f} s | **{a[1]:.2f} s** "
+                         f"| {a[1] / b[1]:.2f} |")
     return lines + [""]
 
 
@@ -229,15 +237,13 @@ def main():
     cluster = Cluster(SETTINGS, databases=())
     cluster.start()
     try:
-        results, validations, loos, nwordings = {}, {}, {}, 0
+        results, validations, loos, nwordings = {}, {}, {}, len(leg_wordings())
         for build, bindir in builds.items():
             start_with(cluster, bindir, build)
             db = f"bench_{build}"
             cluster.psql(f"CREATE DATABASE {db};")
             cluster.psql("CREATE EXTENSION syncopt;", db)
             results[build], validations[build], loos[build] = measure(cluster, db)
-            if not quick:
-                nwordings = fill_runs(cluster, db)
         times = None if quick else timing(cluster, builds)
     finally:
         cluster.destroy()
