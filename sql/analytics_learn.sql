@@ -260,8 +260,9 @@ SELECT category, retryable, remediation, explanation, source, source_id, round(c
 -- outage; a replica's recovery conflict is retried; Snowflake's missing
 -- warehouse is a configuration error before it is a destination outage.
 -- Airbyte's failure origin puts a refused connection on the destination's
--- side (a source outage without it, or when the origin is the source),
--- and leaves the other categories alone.
+-- side (the source's when the origin is the source; without it, and
+-- without a word naming a side, on neither: transient, session 24), and
+-- leaves the other categories alone.
 SELECT m.message, c.category, c.explanation
   FROM (VALUES
     ('Access denied for user ''etl''@''10.1.2.3'' (using password: YES)'),

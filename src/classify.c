@@ -24,8 +24,10 @@
  * When steps 3 or 4 name a cause a retry could fix but the first matching
  * built-in rule is of a cause it cannot fix, that rule answers
  * (prefer_permanent).
- * An outage is put on the side Airbyte blames when the message carries its
- * failure origin.
+ * An outage is put on the side something says it is on (place_outage):
+ * Airbyte's failure origin, a person's label of the wording, the side the
+ * message names (outage_side.c); when nothing says, it is a transient
+ * failure of no side.
  *
  * Safety by construction: retryable is true only when the category is one
  * a retry can fix (retry_safe_categories), what decided says so (a vendor
@@ -56,6 +58,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "outage_side.h"
 #include "spi_run.h"
 #include "triage.h"
 
@@ -183,31 +186,6 @@ matched_words(const RuleInput *input, const regmatch_t *where)
 }
 
 /*
- * The side Airbyte blames for a failure: its failure reasons read "Failure
- * Origin: source|destination, Message: ...".  NULL when the message does
- * not start so, or names another origin (replication, platform, ...).
- */
-static const char *
-failure_origin(const char *message)
-{
-	static const char *const sides[] = {"source", "destination"};
-	static const char prefix[] = "failure origin:";
-
-	while (isspace((unsigned char) *message))
-		message++;
-	if (pg_strncasecmp(message, prefix, strlen(prefix)) != 0)
-		return NULL;
-	message += strlen(prefix);
-	while (isspace((unsigned char) *message))
-		message++;
-	for (int i = 0; i < (int) lengthof(sides); i++)
-		if (pg_strncasecmp(message, sides[i], strlen(sides[i])) == 0 &&
-			!isalnum((unsigned char) message[strlen(sides[i])]))
-			return sides[i];
-	return NULL;
-}
-
-/*
  * The remediation of a category: that of its last built-in rule in
  * precedence, its most general.  NULL for 'unknown'.
  */
@@ -230,24 +208,129 @@ category_retry_safe(const char *category)
 	return false;
 }
 
+/* Whether category is an outage of one side. */
+static bool
+category_outage(const char *category)
+{
+	return strcmp(category, "source_outage") == 0 || strcmp(category, "destination_outage") == 0;
+}
+
 /*
- * Put an outage on the side the vendor blames: a refused connection is the
- * source's outage unless Airbyte says the destination failed.  The
- * remediation is then that of the other side's most general rule.
+ * Put the outage on side (a category), with that side's remediation (of
+ * its most general built-in rule), saying why.
  */
 static void
-blame_origin(const char *origin, const Triage *triage, Classification *out)
+put_outage_on(const char *side, const Triage *triage, char *why, Classification *out)
 {
-	const char *side;
+	if (strcmp(out->category, side) != 0)
+	{
+		out->category = side;
+		out->remediation = category_remediation(triage, side);
+	}
+	out->explanation = psprintf("%s; %s", out->explanation, why);
+}
 
-	if (strcmp(out->category, "source_outage") != 0 && strcmp(out->category, "destination_outage") != 0)
+/*
+ * The side an outage example's own words name (a category), or NULL: an
+ * example labelled with a side its words do not show ("503 Service
+ * Unavailable") says nothing about the side of another message.
+ */
+static const char *
+example_side(const LearnedExample *e, const char **word)
+{
+	const char *source_word;
+	const char *destination_word;
+
+	if (!category_outage(e->category))
+		return NULL;
+	switch (outage_sides_named(e->message, &source_word, &destination_word))
+	{
+		case OUTAGE_SIDE_SOURCE:
+			*word = source_word;
+			return "source_outage";
+		case OUTAGE_SIDE_DESTINATION:
+			*word = destination_word;
+			return "destination_outage";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Which side an outage verdict is on.  A refused connection or a 503 reads
+ * the same whichever side answered, and the rules and labelled examples
+ * that read a message as an outage were written for one side: their side
+ * is a guess unless something says which.  In this order: the side the
+ * vendor reports (Airbyte's failure origin); a label of this very wording
+ * family (failure_wording(): a person's label knows what the words may
+ * not, that a team's Snowflake is a source, say); the one side the
+ * message's words name (outage_side.c); the one side the words of the
+ * nearest labelled example (nearest, an outage) name.  When nothing says,
+ * the side is not guessed: the verdict is a transient failure whose
+ * remediation names both sides.  When the message names both, the
+ * verdict's side stands.  Only the category and remediation change,
+ * between categories a retry can fix; retryable stays as decided.
+ * stated: a user's rule decided, and only the vendor's origin moves its
+ * verdict.
+ */
+static void
+place_outage(const char *message, const Triage *triage, const LearnedExample *nearest,
+			 bool stated, Classification *out)
+{
+	const char *origin;
+	const char *source_word;
+	const char *destination_word;
+	const char *side;
+	const char *word;
+
+	if (!category_outage(out->category))
 		return;
-	side = strcmp(origin, "source") == 0 ? "source_outage" : "destination_outage";
-	if (strcmp(out->category, side) == 0)
+	origin = outage_origin(message);
+	if (origin)
+	{
+		put_outage_on(strcmp(origin, "source") == 0 ? "source_outage" : "destination_outage", triage,
+					  psprintf("Airbyte reports the failure origin \"%s\"", origin), out);
 		return;
-	out->category = side;
-	out->remediation = category_remediation(triage, side);
-	out->explanation = psprintf("%s; Airbyte reports the failure origin \"%s\"", out->explanation, origin);
+	}
+	if (stated)
+		return;
+	if (nearest && category_outage(nearest->category) &&
+		strcmp(learned_wording(message), nearest->wording) == 0)
+	{
+		put_outage_on(nearest->category, triage,
+					  psprintf("labelled example %lld is of this very wording and says which side",
+							   (long long) nearest->id), out);
+		return;
+	}
+	switch (outage_sides_named(message, &source_word, &destination_word))
+	{
+		case OUTAGE_SIDE_SOURCE:
+			put_outage_on("source_outage", triage,
+						  psprintf("the message names the source (\"%s\")", source_word), out);
+			return;
+		case OUTAGE_SIDE_DESTINATION:
+			put_outage_on("destination_outage", triage,
+						  psprintf("the message names the destination (\"%s\")", destination_word), out);
+			return;
+		case OUTAGE_SIDE_SOURCE | OUTAGE_SIDE_DESTINATION:
+			out->explanation = psprintf("%s; the message names both the source (\"%s\") and the destination "
+										"(\"%s\")", out->explanation, source_word, destination_word);
+			return;
+	}
+	side = nearest ? example_side(nearest, &word) : NULL;
+	if (side)
+		put_outage_on(side, triage,
+					  psprintf("the nearest labelled example, %lld, names the %s (\"%s\")", (long long) nearest->id,
+							   strcmp(side, "source_outage") == 0 ? "source" : "destination", word), out);
+	else
+	{
+		out->category = "transient";
+		out->remediation = "Something the sync connects to was unreachable or answered that it is unavailable, "
+			"and the message does not say whether it was the source or the destination: retry; if it "
+			"persists, check the source host, the destination warehouse and the network path between them.";
+		out->explanation = psprintf("%s; neither the message nor the nearest labelled example names the source "
+									"or the destination, so the outage is put on neither side", out->explanation);
+	}
 }
 
 /* A verdict of rule p, which matched the message. */
@@ -368,6 +451,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	if (p)
 	{
 		rule_verdict(p, &input, 1.0, out);
+		place_outage(message, triage, NULL, true, out);
 		return;
 	}
 	learned_nearest(triage->corpus, message, &match);
@@ -409,6 +493,7 @@ classify_message(const char *message, const char *vendor, const Triage *triage, 
 	}
 	if (category_retry_safe(out->category))
 		prefer_permanent(triage, &input, p, out);
+	place_outage(message, triage, nearest, false, out);
 	if (!out->retryable && category_retry_safe(out->category))
 		out->explanation = psprintf("%s; a built-in rule and the nearest labelled example do not both find a "
 									"retryable cause, so a person decides before any retry", out->explanation);
@@ -477,13 +562,7 @@ classify(const char *message, const char *code, const char *vendor,
 		/* The vendor said what happened. */
 	}
 	else if (message && *message)
-	{
-		const char *origin = failure_origin(message);
-
 		classify_message(message, vendor, triage, out);
-		if (origin)
-			blame_origin(origin, triage, out);
-	}
 	else
 	{
 		/* The vendors' REST APIs report a failed sync without its reason. */

@@ -296,6 +296,7 @@ learned_corpus_load(void)
 		corpus->examples[i].id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		corpus->examples[i].category = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
 		corpus->examples[i].message = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+		corpus->examples[i].wording = learned_wording(corpus->examples[i].message);
 		features = message_features(corpus->examples[i].message, &nfeatures);
 		for (int f = 0; f < nfeatures; f++)
 		{

@@ -18,6 +18,7 @@ typedef struct LearnedExample
 	int64		id;
 	char	   *category;
 	char	   *message;
+	char	   *wording;		/* its wording family (learned_wording()) */
 	double		norm;			/* of its weight vector, before scaling */
 } LearnedExample;
 

@@ -84,7 +84,19 @@ INSERT INTO syncopt.failure_pattern (pattern, vendor, category, retryable, remed
      NULL, 'configuration', false,
      'A limit configured on the source or destination stopped the statement (a statement or query timeout, '
      'a maximum execution time, a temporary file limit): raise the limit for the connector''s user or make '
-     'the sync''s queries smaller, then re-run; retrying as is stops the same way.', 15, true);
+     'the sync''s queries smaller, then re-run; retrying as is stops the same way.', 15, true),
+    -- Before timeouts, outages and transient errors (session 24): a
+    -- change-capture connector that asks to be reconfigured, restarted in a
+    -- mode or snapshotted anew, because its schema history no longer fits
+    -- the change events (Debezium's schema history topic), waits for a
+    -- person.  Not "recovery mode" alone: PostgreSQL's "the database system
+    -- is in recovery mode" passes by itself.
+    ('reconfigur(e|ing) the connector|restart (the )?connector with|schema[ _](history|recovery)'
+     '|take a new snapshot|re-?execute the snapshot',
+     NULL, 'configuration', false,
+     'The change-capture connector''s schema history no longer fits the change events, and it asks for a '
+     'person: recover the schema history or take a new snapshot as its message says (Debezium''s recovery '
+     'snapshot mode), then re-run; retrying as is stops the same way.', 36, true);
 
 CREATE TRIGGER failure_pattern_protect_builtin
     BEFORE INSERT OR UPDATE OR DELETE ON syncopt.failure_pattern

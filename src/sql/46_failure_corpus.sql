@@ -562,7 +562,14 @@ SELECT m, c, o, true, 'syncopt', '2026-12-06 00:00+00' FROM (VALUES
     ('[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added to the root of the table by a concurrent update. Please try the operation again.',
      'transient', 'https://docs.databricks.com/en/optimizations/isolation-level.html'),
     ('SQL execution internal error: Processing aborted due to error 300005:3857374592; incident 1234567.',
-     'destination_outage', 'https://community.snowflake.com (Snowflake internal error 300005)')
+     'destination_outage', 'https://community.snowflake.com (Snowflake internal error 300005)'),
+    -- Session 24 (issue 30): Debezium's schema history no longer matches
+    -- the change events (a person recovers it or takes a new snapshot):
+    -- configuration, never retried; Debezium's own messages.
+    ('io.debezium.DebeziumException: The db history topic is missing. You may attempt to recover it by reconfiguring the connector to recovery.',
+     'configuration', 'https://github.com/debezium/debezium (HistorizedRelationalDatabaseSchema, schema history validation)'),
+    ('Encountered change event for table inventory.orders whose schema isn''t known to this connector. One possible cause is an incomplete database schema history topic. Take a new snapshot in this case.',
+     'configuration', 'https://github.com/debezium/debezium (MySqlStreamingChangeEventSource, inconsistent schema)')
 ) AS v(m, c, o);
 
 CREATE TRIGGER failure_example_protect_builtin

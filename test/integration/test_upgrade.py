@@ -34,6 +34,8 @@ SCRIPT_ROWS = [
     "FROM syncopt.decision_transition ORDER BY 1",
     "SELECT concat_ws(' | ', pattern, vendor, category, retryable, remediation) "
     "FROM syncopt.failure_pattern WHERE builtin ORDER BY 1",
+    # The labelled corpus the triage starts from (session 24: its rows were not compared before).
+    "SELECT concat_ws(' | ', example_id, message, category, origin) FROM syncopt.failure_example WHERE builtin ORDER BY 1",
 ]
 
 FILL = """
