@@ -149,6 +149,7 @@ typedef struct Loading
 	Fleet	   *fleet;
 	bool		planning;		/* read what only plan_fleet() needs */
 	MemoryContext scratch;		/* one row's temporaries, reset after it */
+	MemoryContext predicting;	/* FLEET_PREDICT: a prediction's temporaries */
 	Row			row;
 	int			cap;			/* room in the fleet array being filled */
 	EdgeList	conn_edges;		/* lineage: connector -> asset */
@@ -417,7 +418,22 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->fit_sxx = col_double(r, 22);
 	c->fit_sxy = col_double(r, 23);
 	MemoryContextSwitchTo(load->scratch);
-	load_recent(c, r, mcxt);
+	if (load->predicting == NULL)
+		load_recent(c, r, mcxt);
+	else
+	{
+		/*
+		 * Predicted now, from buffers that live for this row only: a fresh
+		 * backend paid page faults for every byte of the arrays kept.
+		 */
+		load_recent(c, r, load->scratch);
+		MemoryContextSwitchTo(mcxt);
+		if (c->nrecent > 0)
+			predict_from_history(c, fleet->at, load->predicting);
+		c->recent_dur = c->recent_rows = NULL;
+		c->recent_at = NULL;
+		c->recent_full = NULL;
+	}
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextReset(load->scratch);
 	c->fresh_since = col_time(r, 28);
@@ -696,6 +712,11 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 	load.fleet->at = at;
 	load.planning = (parts & FLEET_NOT_PLANNING) == 0;
 	load.scratch = AllocSetContextCreate(mcxt, "syncopt fleet row", ALLOCSET_SMALL_SIZES);
+	if (parts & FLEET_PREDICT)
+	{
+		load.predicting = AllocSetContextCreate(mcxt, "syncopt prediction", ALLOCSET_DEFAULT_SIZES);
+		load.fleet->predicted = true;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	/* The row readers run here: what they keep lives in the caller's context. */
@@ -720,6 +741,8 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextDelete(load.scratch);
+	if (load.predicting)
+		MemoryContextDelete(load.predicting);
 	return load.fleet;
 }
 

@@ -247,7 +247,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 static void
 plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s)
 {
-	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS), horizon_s);
+	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT), horizon_s);
 }
 
 /* syncopt.plan(at, horizon): one row per planned sync. */
@@ -258,6 +258,8 @@ syncopt_plan(PG_FUNCTION_ARGS)
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
 	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
 	PlannedFleet pf;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	if (horizon_s <= 0 || horizon_s > 31 * SECS_PER_DAY)
 		ereport(ERROR,
@@ -267,13 +269,17 @@ syncopt_plan(PG_FUNCTION_ARGS)
 				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
 	InitMaterializedSRF(fcinfo, 0);
 	plan_at(&pf, at, horizon_s);
+	row = row_context_create();
 	for (int k = 0; k < pf.njobs; k++)
 	{
 		Datum		values[PLAN_COLS];
 		bool		nulls[PLAN_COLS];
 
+		MemoryContextSwitchTo(row);
 		plan_values(pf.fleet, &pf.jobs[pf.rows[k]], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
@@ -288,12 +294,15 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
 	plan_at(&pf, at, RISK_HORIZON_S);
 	conn_end = planned_ends(pf.fleet, pf.jobs, pf.njobs);
 	ready = asset_ready_times(pf.fleet, conn_end);
 	risk_scratch_init(pf.fleet, &risk);
+	row = row_context_create();
 	for (int a = 0; a < pf.fleet->nasset; a++)
 	{
 		Datum		values[RISK_COLS];
@@ -301,8 +310,11 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 
 		if (pf.fleet->asset[a].deadline == NO_TIME)
 			continue;
+		MemoryContextSwitchTo(row);
 		risk_values(pf.fleet, a, conn_end, ready, &risk, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
@@ -368,6 +380,8 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
 	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
@@ -378,18 +392,24 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	 * the picture is kept for the analytics the run calls next.
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
-	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S,
+								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
 				RUN_PLAN_HORIZON_S);
-	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S,
+								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
 				RISK_HORIZON_S);
 
+	row = row_context_create();
 	for (int k = 0; k < day.njobs; k++)
 	{
 		Datum		values[PLAN_COLS];
 		bool		nulls[PLAN_COLS];
 
+		MemoryContextSwitchTo(row);
 		plan_values(day.fleet, &day.jobs[day.rows[k]], values, nulls);
 		put_run_row(rsinfo, 0, planned_desc, run_id, values, nulls, PLAN_COLS);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 
 	conn_end = planned_ends(week.fleet, week.jobs, week.njobs);
@@ -402,8 +422,11 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 
 		if (week.fleet->asset[a].deadline == NO_TIME)
 			continue;
+		MemoryContextSwitchTo(row);
 		risk_values(week.fleet, a, conn_end, ready, &risk, values, nulls);
 		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
