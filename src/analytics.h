@@ -219,7 +219,7 @@ typedef struct Score
 	StringInfoData reason;
 } Score;
 
-extern Score *score_fleet(Fleet *fleet);
+extern Score *score_fleet(Fleet *fleet, bool explain);
 extern Score *score_connectors(Fleet *fleet, bool explain);
 extern int *priority_order(const Fleet *fleet, const Score *scores);
 extern bool window_applies(const Window *w, const Connector *c);

@@ -427,7 +427,7 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_get(at, 2 * SECS_PER_DAY,
 					  FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT);
-	scores = score_fleet(fleet);
+	scores = score_fleet(fleet, false);
 	runs = load_runs(fleet);
 	row = row_context_create();
 	for (int i = 0; i < fleet->nconn; i++)

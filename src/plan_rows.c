@@ -67,11 +67,11 @@ compare_planned(const void *a, const void *b)
 	return x->priority - y->priority;
 }
 
-/* Score and plan a loaded fleet over the horizon, with reasons. */
+/* Score and plan a loaded fleet over the horizon, with the plan's reasons. */
 static void
 plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
 {
-	Score	   *scores = score_fleet(fleet);
+	Score	   *scores = score_fleet(fleet, false);
 
 	pf->fleet = fleet;
 	pf->jobs = plan_fleet(fleet, scores, horizon_s, true, &pf->njobs);
