@@ -699,8 +699,8 @@ choose_triage(Schedule *s, int *job_order)
 	/*
 	 * The kept order again, unless it was the last pass, and with its
 	 * reasons.  The priority order kept without a search is the first
-	 * pass's plan, put back rather than made again (a pass over 50,000
-	 * syncs, a fifth of plan() at 12:00 on the bench fleet).
+	 * pass's plan, put back rather than made again (one of four passes
+	 * over 50,000 syncs in plan() at 12:00 on the bench fleet).
 	 */
 	s->explain = explain;
 	if (best < 0 && last != -2)
