@@ -43,4 +43,27 @@ SELECT count(*) FILTER (WHERE p50 = interval '300 s' AND p90 = interval '600 s'
                           AND method = 'fleet_median') AS fleet_median
   FROM syncopt.predict_duration('2026-11-20 03:00+00');
 
+-- The analytics that predict at the instant they load (FLEET_PREDICT)
+-- have each connector predicted as its row is read, from buffers that live
+-- for that row only, and keep no recent-run arrays.  Connector i's two
+-- runs took i s and then i + 2 s: P50 the mean of the last two, i + 1 s;
+-- P90 the larger of 1.5 x (i + 1) s and the longest run, i + 2 s, so 1.5 x
+-- (i + 1) s for every i >= 1.  The 2,500 rows cross two fetch boundaries:
+-- a prediction made from another row's buffers, or from freed ones, shows
+-- as a wrong count, in predict_duration() and in priority_scores() (which
+-- scores after the load).
+DELETE FROM syncopt.connector_stats;
+INSERT INTO syncopt.connector_stats (connector_id, runs, successes, recent_duration_s, recent_started_at)
+SELECT i, 2, 2, ARRAY[i, i + 2]::float8[],
+       ARRAY[timestamptz '2026-11-19 01:00+00', timestamptz '2026-11-19 07:00+00']
+  FROM generate_series(1, 2500) i;
+SELECT count(*) AS predictions,
+       count(*) FILTER (WHERE p50 = make_interval(secs => connector_id + 1)
+                          AND p90 = make_interval(secs => 1.5 * (connector_id + 1))
+                          AND samples = 2 AND method = 'last_two_mean') AS correct
+  FROM syncopt.predict_duration('2026-11-20 03:00+00');
+SELECT count(*) AS scores,
+       count(*) FILTER (WHERE p90 = make_interval(secs => 1.5 * (connector_id + 1))) AS correct
+  FROM syncopt.priority_scores('2026-11-20 03:00+00');
+
 DROP EXTENSION syncopt;

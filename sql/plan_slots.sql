@@ -59,5 +59,33 @@ SELECT connector_id, planned_start, predicted_end, will_miss, action, priority
 SELECT connector_id, planned_start, predicted_end, action, priority
   FROM syncopt.plan('2026-11-23 03:40+00');
 
+-- Triage that does not beat the priority order (src/plan_triage.c): with
+-- deadlines missed, plan() tries both triages' orders and keeps the
+-- priority order's plan, its first pass, put back after the tries rather
+-- than made again.  Two slots and three connectors: A and B (runs of 40
+-- min: P50 40, P90 60 min) feed dashboards of weight 10 due 03:45, Q (runs
+-- of 10 min: P50 10, P90 15 min) one of weight 1 due 03:30.  A and B score
+-- higher (weight over P90: 10 per hour against 4), so they take both slots
+-- 03:00-03:40 (predicted ends 04:00, past 03:45 at P90 but not at the P50
+-- the triages judge by) and Q follows, 03:40-03:50 (end 03:55), missing
+-- 03:30: weight 1 missed.  Moore-Hodgson's order by due time (Q first)
+-- would have B hold a slot 03:10-03:50 and miss 03:45: weight 10; deadline
+-- triage gives nothing up (on one machine twice as fast all three fit: Q
+-- by 03:05, A 03:25, B 03:45).  The rows are the priority order's, with
+-- its reasons and no triage note.
+UPDATE syncopt.connector SET deleted_at = '2026-11-22 00:00+00' WHERE connector_id BETWEEN 31 AND 34;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, source_key) VALUES
+    (35, 1, 'a', 'A', 'src_a'), (36, 1, 'q', 'Q', 'src_q'), (37, 1, 'b', 'B', 'src_b');
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight, freshness_sla) VALUES
+    (45, 'dash_a', 'dashboard', '03:45', 10, NULL), (46, 'dash_q', 'dashboard', '03:30', 1, NULL),
+    (47, 'dash_b', 'dashboard', '03:45', 10, NULL);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (35, 45), (36, 46), (37, 47);
+SELECT pg_temp.add_runs(35, '{2400,2400}');
+SELECT pg_temp.add_runs(36, '{600,600}');
+SELECT pg_temp.add_runs(37, '{2400,2400}');
+SET syncopt.max_concurrent_syncs = 2;
+SELECT connector_id, planned_start, predicted_end, will_miss, action, priority, reason
+  FROM syncopt.plan('2026-11-23 03:00+00');
+
 RESET syncopt.max_concurrent_syncs;
 DROP EXTENSION syncopt CASCADE;

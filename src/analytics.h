@@ -63,7 +63,8 @@ typedef struct Connector
 				fit_sy,
 				fit_sxx,
 				fit_sxy;
-	int			nrecent;		/* recent successful runs, oldest first */
+	int			nrecent;		/* recent successful runs, oldest first (the
+								 * arrays are NULL when Fleet.predicted) */
 	double	   *recent_dur;
 	double	   *recent_rows;	/* NaN: not reported */
 	TimestampTz *recent_at;
@@ -146,6 +147,8 @@ typedef struct Fleet
 	int			ntagev;
 	TagEvent   *tagev;
 	double		mean_p90_s;		/* over connectors with a deadline */
+	bool		predicted;		/* FLEET_PREDICT: connectors with recent runs
+								 * predicted at `at`, their arrays not kept */
 	/* graph.c: the assets with a deadline downstream of each connector */
 	int		   *deadline_pos;	/* asset -> its number among those, or -1 */
 	int			deadline_words; /* words of one connector's bitset */
@@ -170,6 +173,14 @@ typedef struct GraphWalk
  * deadline a connector's last success already serves.
  */
 #define FLEET_NOT_PLANNING	0x04
+/*
+ * The caller predicts at `at` (score_fleet(), predict_fleet()): each
+ * connector with recent runs is predicted as its row is read and its
+ * recent-run arrays are not kept (at 50,000 connectors they were 80 MB,
+ * read once); without it they are kept for predictions at other instants
+ * (simulate()).
+ */
+#define FLEET_PREDICT		0x08
 
 /* fleet.c */
 extern Fleet *fleet_load(TimestampTz at, double horizon_s, int parts);
@@ -184,6 +195,7 @@ extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
 
 /* predict.c */
 extern void predict_fleet(Fleet *fleet);
+extern void predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
@@ -207,7 +219,7 @@ typedef struct Score
 	StringInfoData reason;
 } Score;
 
-extern Score *score_fleet(Fleet *fleet);
+extern Score *score_fleet(Fleet *fleet, bool explain);
 extern Score *score_connectors(Fleet *fleet, bool explain);
 extern int *priority_order(const Fleet *fleet, const Score *scores);
 extern bool window_applies(const Window *w, const Connector *c);
@@ -239,7 +251,9 @@ extern TimestampTz time_add(TimestampTz t, double seconds);
 extern double time_diff(TimestampTz a, TimestampTz b);
 extern const char *format_time(TimestampTz t);
 extern const char *format_duration(double seconds);
+extern void reason_init(StringInfo reason);
 extern void keep_reason(StringInfo reason);
+extern MemoryContext row_context_create(void);
 extern Datum interval_datum(double seconds);
 extern double interval_seconds(const Interval *span);
 extern double quantile(double *values, int n, double q);

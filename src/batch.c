@@ -421,11 +421,15 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 	Fleet	   *fleet;
 	Score	   *scores;
 	ConnectorRuns *runs;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_get(at, 2 * SECS_PER_DAY, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
-	scores = score_fleet(fleet);
+	fleet = fleet_get(at, 2 * SECS_PER_DAY,
+					  FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT);
+	scores = score_fleet(fleet, false);
 	runs = load_runs(fleet);
+	row = row_context_create();
 	for (int i = 0; i < fleet->nconn; i++)
 	{
 		Connector  *c = &fleet->conn[i];
@@ -433,6 +437,7 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		bool		nulls[10] = {0};
 
+		MemoryContextSwitchTo(row);
 		initStringInfo(&adv.reason);
 		if (c->airbyte)
 			advise_airbyte(fleet, c, &runs[i], &adv);
@@ -456,6 +461,8 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 		values[8] = Float8GetDatum(adv.confidence);
 		values[9] = CStringGetTextDatum(adv.reason.data);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }

@@ -149,6 +149,7 @@ typedef struct Loading
 	Fleet	   *fleet;
 	bool		planning;		/* read what only plan_fleet() needs */
 	MemoryContext scratch;		/* one row's temporaries, reset after it */
+	MemoryContext predicting;	/* FLEET_PREDICT: a prediction's temporaries */
 	Row			row;
 	int			cap;			/* room in the fleet array being filled */
 	EdgeList	conn_edges;		/* lineage: connector -> asset */
@@ -417,7 +418,22 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->fit_sxx = col_double(r, 22);
 	c->fit_sxy = col_double(r, 23);
 	MemoryContextSwitchTo(load->scratch);
-	load_recent(c, r, mcxt);
+	if (load->predicting == NULL)
+		load_recent(c, r, mcxt);
+	else
+	{
+		/*
+		 * Predicted now, from buffers that live for this row only: a fresh
+		 * backend paid page faults for every byte of the arrays kept.
+		 */
+		load_recent(c, r, load->scratch);
+		MemoryContextSwitchTo(mcxt);
+		if (c->nrecent > 0)
+			predict_from_history(c, fleet->at, load->predicting);
+		c->recent_dur = c->recent_rows = NULL;
+		c->recent_at = NULL;
+		c->recent_full = NULL;
+	}
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextReset(load->scratch);
 	c->fresh_since = col_time(r, 28);
@@ -430,14 +446,62 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->stale_asset = -1;
 }
 
-/* Order connectors by id (qsort). */
-static int
-connector_id_cmp(const void *a, const void *b)
+/* A connector's id and where the connector is, to sort the fleet by. */
+typedef struct IdPlace
 {
-	int64		x = ((const Connector *) a)->id;
-	int64		y = ((const Connector *) b)->id;
+	int64		id;
+	int			place;
+} IdPlace;
+
+/* Order IdPlaces by id (qsort). */
+static int
+id_place_cmp(const void *a, const void *b)
+{
+	int64		x = ((const IdPlace *) a)->id;
+	int64		y = ((const IdPlace *) b)->id;
 
 	return (x > y) - (x < y);
+}
+
+/*
+ * Sort the connectors by id: their ids are sorted with their places, then
+ * each connector is moved once, along the cycles of that permutation.
+ * qsort of the connectors themselves moved a whole Connector at each swap
+ * (5% of priority_scores() at 50,000 connectors).
+ */
+static void
+sort_connectors(Fleet *fleet)
+{
+	Connector  *conn = fleet->conn;
+	IdPlace    *key = palloc(sizeof(IdPlace) * fleet->nconn);
+
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		key[i].id = conn[i].id;
+		key[i].place = i;
+	}
+	qsort(key, fleet->nconn, sizeof(IdPlace), id_place_cmp);
+	/* Position k takes the connector at key[k].place; a placed k gets place k. */
+	for (int start = 0; start < fleet->nconn; start++)
+	{
+		Connector	hold;
+		int			k = start;
+
+		if (key[start].place == start)
+			continue;
+		hold = conn[start];
+		while (key[k].place != start)
+		{
+			int			from = key[k].place;
+
+			conn[k] = conn[from];
+			key[k].place = k;
+			k = from;
+		}
+		conn[k] = hold;
+		key[k].place = k;
+	}
+	pfree(key);
 }
 
 /*
@@ -460,7 +524,7 @@ load_connectors(Loading *load)
 	for (int i = 1; i < fleet->nconn && sorted; i++)
 		sorted = fleet->conn[i - 1].id < fleet->conn[i].id;
 	if (!sorted)
-		qsort(fleet->conn, fleet->nconn, sizeof(Connector), connector_id_cmp);
+		sort_connectors(fleet);
 }
 
 /* Index of a connector by id (connectors are sorted by id), or -1. */
@@ -696,6 +760,11 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 	load.fleet->at = at;
 	load.planning = (parts & FLEET_NOT_PLANNING) == 0;
 	load.scratch = AllocSetContextCreate(mcxt, "syncopt fleet row", ALLOCSET_SMALL_SIZES);
+	if (parts & FLEET_PREDICT)
+	{
+		load.predicting = AllocSetContextCreate(mcxt, "syncopt prediction", ALLOCSET_DEFAULT_SIZES);
+		load.fleet->predicted = true;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	/* The row readers run here: what they keep lives in the caller's context. */
@@ -720,6 +789,8 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextDelete(load.scratch);
+	if (load.predicting)
+		MemoryContextDelete(load.predicting);
 	return load.fleet;
 }
 

@@ -88,8 +88,9 @@ shared_matches(TimestampTz at)
  * parts) would return it: connectors and assets copied (scoring writes into
  * them; what they point to is only read), the graph or windows left out
  * when parts does not ask for them, and windows read again for another
- * horizon.  from must have been loaded with FLEET_GRAPH | FLEET_WINDOWS and
- * without FLEET_NOT_PLANNING.
+ * horizon.  from must have been loaded with FLEET_GRAPH | FLEET_WINDOWS |
+ * FLEET_PREDICT and without FLEET_NOT_PLANNING; parts must ask for
+ * FLEET_PREDICT (the copy has predictions, not recent-run arrays).
  */
 Fleet *
 fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts)
@@ -97,6 +98,8 @@ fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts
 	Fleet	   *f = palloc(sizeof(Fleet));
 	int			empty = 0;
 
+	if (from->predicted && !(parts & FLEET_PREDICT))
+		elog(ERROR, "syncopt: a copy of a predicted fleet was asked for its recent-run arrays");
 	*f = *from;
 	f->conn = palloc(sizeof(Connector) * Max(from->nconn, 1));
 	memcpy(f->conn, from->conn, sizeof(Connector) * from->nconn);
@@ -153,7 +156,7 @@ fleet_share_load(TimestampTz at, double horizon_s)
 	shared_cxt = AllocSetContextCreate(TopTransactionContext, "syncopt shared fleet",
 									   ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(shared_cxt);
-	shared = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS);
+	shared = fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT);
 	MemoryContextSwitchTo(old);
 	shared_horizon_s = horizon_s;
 	shared_statement = GetCurrentStatementStartTimestamp();

@@ -332,7 +332,7 @@ schedule_pass(Schedule *s, const int *order)
 			continue;
 		if (job->reason.data)
 			pfree(job->reason.data);
-		initStringInfo(&job->reason);
+		reason_init(&job->reason);
 	}
 	s->nrunning = 0;
 	slots_reset(&s->slots);

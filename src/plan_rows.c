@@ -67,11 +67,11 @@ compare_planned(const void *a, const void *b)
 	return x->priority - y->priority;
 }
 
-/* Score and plan a loaded fleet over the horizon, with reasons. */
+/* Score and plan a loaded fleet over the horizon, with the plan's reasons. */
 static void
 plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
 {
-	Score	   *scores = score_fleet(fleet);
+	Score	   *scores = score_fleet(fleet, false);
 
 	pf->fleet = fleet;
 	pf->jobs = plan_fleet(fleet, scores, horizon_s, true, &pf->njobs);
@@ -150,11 +150,11 @@ asset_ready_times(const Fleet *fleet, const TimestampTz *conn_end)
  */
 typedef struct RiskScratch
 {
-	Datum	   *id;
+	int64	   *id;
 	TimestampTz *due;
 	int		   *due_asset;
 	int		   *upstream;		/* the connectors that reach the asset at hand */
-	Datum	   *blocking;		/* the ids of those that block it */
+	int64	   *blocking;		/* the ids of those that block it */
 } RiskScratch;
 
 /* risk_values()'s copy of the connectors' ids and due times, and its scratch space. */
@@ -163,17 +163,41 @@ risk_scratch_init(const Fleet *fleet, RiskScratch *rs)
 {
 	int			n = Max(fleet->nconn, 1);
 
-	rs->id = palloc(sizeof(Datum) * n);
+	rs->id = palloc(sizeof(int64) * n);
 	rs->due = palloc(sizeof(TimestampTz) * n);
 	rs->due_asset = palloc(sizeof(int) * n);
 	rs->upstream = palloc(sizeof(int) * n);
-	rs->blocking = palloc(sizeof(Datum) * n);
+	rs->blocking = palloc(sizeof(int64) * n);
 	for (int i = 0; i < fleet->nconn; i++)
 	{
-		rs->id[i] = Int64GetDatum(fleet->conn[i].id);
+		rs->id[i] = fleet->conn[i].id;
 		rs->due[i] = fleet->conn[i].due;
 		rs->due_asset[i] = fleet->conn[i].due_asset;
 	}
+}
+
+/*
+ * A bigint[] of n ids, as construct_array() makes it, written whole: at
+ * 50,000 connectors sla_risk()'s blocking_connectors hold 15 million ids,
+ * which construct_array() zeroed and then copied element by element.
+ */
+static Datum
+int8_array(const int64 *ids, int n)
+{
+	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * (Size) n;
+	ArrayType  *array;
+
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(INT8OID));
+	array = palloc(size);
+	SET_VARSIZE(array, size);
+	array->ndim = 1;
+	array->dataoffset = 0;
+	array->elemtype = INT8OID;
+	ARR_DIMS(array)[0] = n;
+	ARR_LBOUND(array)[0] = 1;
+	memcpy(ARR_DATA_PTR(array), ids, sizeof(int64) * (Size) n);
+	return PointerGetDatum(array);
 }
 
 /*
@@ -239,7 +263,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	values[2] = TimestampTzGetDatum(ready[a]);
 	values[3] = BoolGetDatum(strcmp(risk, "low") != 0);
 	values[4] = CStringGetTextDatum(risk);
-	values[5] = PointerGetDatum(construct_array(rs->blocking, nblocking, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[5] = int8_array(rs->blocking, nblocking);
 	values[6] = CStringGetTextDatum(reason.data);
 }
 
@@ -247,7 +271,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 static void
 plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s)
 {
-	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS), horizon_s);
+	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT), horizon_s);
 }
 
 /* syncopt.plan(at, horizon): one row per planned sync. */
@@ -258,6 +282,8 @@ syncopt_plan(PG_FUNCTION_ARGS)
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
 	double		horizon_s = interval_seconds(PG_GETARG_INTERVAL_P(1));
 	PlannedFleet pf;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	if (horizon_s <= 0 || horizon_s > 31 * SECS_PER_DAY)
 		ereport(ERROR,
@@ -267,13 +293,17 @@ syncopt_plan(PG_FUNCTION_ARGS)
 				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
 	InitMaterializedSRF(fcinfo, 0);
 	plan_at(&pf, at, horizon_s);
+	row = row_context_create();
 	for (int k = 0; k < pf.njobs; k++)
 	{
 		Datum		values[PLAN_COLS];
 		bool		nulls[PLAN_COLS];
 
+		MemoryContextSwitchTo(row);
 		plan_values(pf.fleet, &pf.jobs[pf.rows[k]], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
@@ -288,12 +318,15 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
 	plan_at(&pf, at, RISK_HORIZON_S);
 	conn_end = planned_ends(pf.fleet, pf.jobs, pf.njobs);
 	ready = asset_ready_times(pf.fleet, conn_end);
 	risk_scratch_init(pf.fleet, &risk);
+	row = row_context_create();
 	for (int a = 0; a < pf.fleet->nasset; a++)
 	{
 		Datum		values[RISK_COLS];
@@ -301,8 +334,11 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 
 		if (pf.fleet->asset[a].deadline == NO_TIME)
 			continue;
+		MemoryContextSwitchTo(row);
 		risk_values(pf.fleet, a, conn_end, ready, &risk, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
@@ -368,6 +404,8 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
 	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
@@ -378,18 +416,24 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	 * the picture is kept for the analytics the run calls next.
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
-	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S,
+								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
 				RUN_PLAN_HORIZON_S);
-	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, FLEET_GRAPH | FLEET_WINDOWS),
+	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S,
+								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
 				RISK_HORIZON_S);
 
+	row = row_context_create();
 	for (int k = 0; k < day.njobs; k++)
 	{
 		Datum		values[PLAN_COLS];
 		bool		nulls[PLAN_COLS];
 
+		MemoryContextSwitchTo(row);
 		plan_values(day.fleet, &day.jobs[day.rows[k]], values, nulls);
 		put_run_row(rsinfo, 0, planned_desc, run_id, values, nulls, PLAN_COLS);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 
 	conn_end = planned_ends(week.fleet, week.jobs, week.njobs);
@@ -402,8 +446,11 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 
 		if (week.fleet->asset[a].deadline == NO_TIME)
 			continue;
+		MemoryContextSwitchTo(row);
 		risk_values(week.fleet, a, conn_end, ready, &risk, values, nulls);
 		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }

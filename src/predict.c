@@ -292,7 +292,23 @@ predict_kept(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known,
 	MemoryContextReset(scratch);
 }
 
-/* Predict every connector of the fleet; those without history get the fleet's median. */
+/*
+ * Predict a connector with recent runs at `at`, which needs nothing of the
+ * rest of the fleet: the fleet loader calls it as it reads the connector's
+ * row (FLEET_PREDICT), so the recent-run arrays need not be kept.
+ */
+void
+predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch)
+{
+	Assert(c->nrecent > 0);
+	predict_kept(c, at, 0, false, scratch);
+}
+
+/*
+ * Predict every connector of the fleet; those without history get the
+ * fleet's median.  Those with history were predicted by the loader when the
+ * fleet is predicted (FLEET_PREDICT).
+ */
 void
 predict_fleet(Fleet *fleet)
 {
@@ -305,7 +321,8 @@ predict_fleet(Fleet *fleet)
 	for (int i = 0; i < fleet->nconn; i++)
 		if (fleet->conn[i].nrecent > 0)
 		{
-			predict_kept(&fleet->conn[i], fleet->at, 0, false, scratch);
+			if (!fleet->predicted)
+				predict_from_history(&fleet->conn[i], fleet->at, scratch);
 			known[nknown++] = fleet->conn[i].pred.p50_s;
 		}
 	if (nknown > 0)
@@ -326,7 +343,7 @@ syncopt_predict_duration(PG_FUNCTION_ARGS)
 	Fleet	   *fleet;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_get(at, 0, FLEET_NOT_PLANNING);
+	fleet = fleet_get(at, 0, FLEET_NOT_PLANNING | FLEET_PREDICT);
 	predict_fleet(fleet);
 	for (int i = 0; i < fleet->nconn; i++)
 	{

@@ -253,13 +253,17 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s, bool explain)
 						 c->consecutive_failures == 1 ? "" : "s");
 }
 
-/* Predict, walk the graph and score every connector, with reasons. */
+/*
+ * Predict, walk the graph and score every connector; with explain, each
+ * score with its reason (only priority_scores() returns them: plan(),
+ * sla_risk() and batch_recommendations() read the numbers alone).
+ */
 Score *
-score_fleet(Fleet *fleet)
+score_fleet(Fleet *fleet, bool explain)
 {
 	predict_fleet(fleet);
 	graph_compute(fleet);
-	return score_connectors(fleet, true);
+	return score_connectors(fleet, explain);
 }
 
 /*
@@ -360,11 +364,14 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 	Fleet	   *fleet;
 	Score	   *scores;
 	int		   *order;
+	MemoryContext mcxt = CurrentMemoryContext;
+	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_get(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING);
-	scores = score_fleet(fleet);
+	fleet = fleet_get(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT);
+	scores = score_fleet(fleet, true);
 	order = priority_order(fleet, scores);
+	row = row_context_create();
 	for (int k = 0; k < fleet->nconn; k++)
 	{
 		int			i = order[k];
@@ -373,6 +380,7 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 		Datum		values[16];
 		bool		nulls[16] = {0};
 
+		MemoryContextSwitchTo(row);
 		values[0] = Int64GetDatum(c->id);
 		values[1] = Float8GetDatum(s->score);
 		values[2] = Float8GetDatum(s->urgency);
@@ -394,6 +402,8 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 		}
 		values[15] = CStringGetTextDatum(s->reason.data);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(mcxt);
+		MemoryContextReset(row);
 	}
 	PG_RETURN_NULL();
 }
