@@ -166,6 +166,7 @@ class Server:
         return proc.stdout, proc.stderr
 
     def value(self, sql):
+        """The one value sql returns."""
         return self.psql(sql)[0].strip()
 
     def timed(self, sql):
@@ -176,6 +177,7 @@ class Server:
 
 
 def log(msg):
+    """Progress on stderr, with the time of day."""
     print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
 
 
@@ -368,9 +370,8 @@ END $$;""")
     save(state)
 
 
-
-
 def save(state):
+    """Keep the figures so far (the run resumes from them), and in BIG_KEEP."""
     with open(os.path.join(ROOT, "state.json"), "w") as f:
         json.dump(state, f, indent=1)
     if os.environ.get("BIG_KEEP"):
