@@ -184,32 +184,38 @@ def log(msg):
 def load(server, state):
     """Generate the fleet and its history, fold it; the phases' seconds into state."""
     at = state["at"]
-    t0 = time.time()
-    server.psql(fleet_sql(N))
-    # Weeks back to the oldest run (and four ahead), as the collector's
-    # maintenance makes them.
-    server.psql(f"SELECT syncopt.maintain_run_partitions('{DAYS + 8} days');")
-    state["fleet_s"] = time.time() - t0
-    log(f"fleet {state['fleet_s']:.0f} s")
-    server.psql("ALTER TABLE syncopt.sync_run DISABLE TRIGGER sync_run_claim_key;")
-    t0 = time.time()
-    for day in range(DAYS - 1, -1, -1):   # oldest first: run ids ascend with time
-        server.psql(f"""
+    if "insert_s" not in state:
+        t0 = time.time()
+        server.psql(fleet_sql(N))
+        # Weeks back to the oldest run (and four ahead), as the collector's
+        # maintenance makes them.
+        server.psql(f"SELECT syncopt.maintain_run_partitions('{DAYS + 8} days');")
+        state["fleet_s"] = time.time() - t0
+        log(f"fleet {state['fleet_s']:.0f} s")
+        server.psql("ALTER TABLE syncopt.sync_run DISABLE TRIGGER sync_run_claim_key;")
+        t0 = time.time()
+        for day in range(DAYS - 1, -1, -1):   # oldest first: run ids ascend with time
+            server.psql(f"""
 WITH ins AS (INSERT INTO syncopt.sync_run ({RUN_COLUMNS}) {runs_select(N, at, day)}
              RETURNING run_id, connector_id, external_run_id)
 INSERT INTO syncopt.sync_run_key (run_id, connector_id, external_run_id) SELECT * FROM ins;""")
-        if day % 5 == 0:
-            log(f"day {day} loaded, {time.time() - t0:.0f} s")
-    server.psql("ALTER TABLE syncopt.sync_run ENABLE TRIGGER sync_run_claim_key;")
-    state["insert_s"] = time.time() - t0
-    t0 = time.time()
-    server.psql("VACUUM (ANALYZE) syncopt.sync_run, syncopt.sync_run_key;")
-    state["vacuum_s"] = time.time() - t0
-    log(f"runs inserted {state['insert_s']:.0f} s, vacuum {state['vacuum_s']:.0f} s")
+            if day % 5 == 0:
+                log(f"day {day} loaded, {time.time() - t0:.0f} s")
+        server.psql("ALTER TABLE syncopt.sync_run ENABLE TRIGGER sync_run_claim_key;")
+        state["insert_s"] = time.time() - t0
+        t0 = time.time()
+        server.psql("VACUUM (ANALYZE) syncopt.sync_run, syncopt.sync_run_key;")
+        state["vacuum_s"] = time.time() - t0
+        log(f"runs inserted {state['insert_s']:.0f} s, vacuum {state['vacuum_s']:.0f} s")
+        save(state)
     # connector_stats by the product's fold, each connector's whole history
     # in one call, oldest first (absorb_runs orders by finish itself).
+    # A block is folded whole or not at all: an interrupted fold resumes
+    # after the last connector folded.
+    first = int(server.value("SELECT coalesce(max(connector_id), 0) + 1 FROM syncopt.connector_stats"))
+    state["fold_from"] = first
     t0 = time.time()
-    for lo in range(1, N + 1, FOLD_BLOCK):
+    for lo in range(first, N + 1, FOLD_BLOCK):
         hi = min(lo + FOLD_BLOCK - 1, N)
         server.psql(f"SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id)) FROM syncopt.sync_run "
                     f"WHERE connector_id BETWEEN {lo} AND {hi};")
@@ -272,6 +278,8 @@ def measure(server, state):
     calls = state.setdefault("calls", {})
     hour = "SET syncopt.planner_time_limit = '1h';\n"
     todo = [
+        ("run_planner (first)", f"SELECT * FROM syncopt.run_planner('{at}')", hour),
+        ("run_planner (next)", f"SELECT * FROM syncopt.run_planner('{at}')", hour),
         ("plan", f"SELECT * FROM syncopt.plan('{at}', '24 hours')", ""),
         ("sla_risk", f"SELECT * FROM syncopt.sla_risk('{at}')", ""),
         ("priority_scores", f"SELECT * FROM syncopt.priority_scores('{at}')", ""),
@@ -279,8 +287,6 @@ def measure(server, state):
         ("predict_duration", f"SELECT * FROM syncopt.predict_duration('{at}')", ""),
         ("anomalies (last day)", f"SELECT * FROM syncopt.anomalies(timestamptz '{at}' - interval '1 day')", ""),
         ("cost_by_connector", "SELECT * FROM syncopt.cost_by_connector", ""),
-        ("run_planner (first)", f"SELECT * FROM syncopt.run_planner('{at}')", hour),
-        ("run_planner (next)", f"SELECT * FROM syncopt.run_planner('{at}')", hour),
     ]
     for name, query, settings in todo:
         if name in calls:
@@ -341,14 +347,17 @@ END $$;""")
 
 
 def purge(server, state):
-    """The oldest month purged by purge_history(), one call per transaction."""
+    """The oldest weeks purged by purge_history(), one call per transaction."""
     if "purge" in state:
         return
-    # The oldest PURGE_DAYS of the history (which ends at the hour it was
-    # generated): the retention reaches back to that day.
-    keep = server.value(f"SELECT (now() - (timestamptz '{state['at']}' - interval '{DAYS - PURGE_DAYS} days'))::text")
-    expect = server.value(f"SELECT count(*) || '/' || count(*) FILTER (WHERE started_at < now() - interval '{keep}')"
-                          " FROM syncopt.sync_run")
+    # The retention reaches back to the Monday (a week's start) on or before
+    # the day PURGE_DAYS after the history's start, so that the purge drops
+    # whole weeks; the cutoff moves with now() while it runs, and the runs
+    # it passes meanwhile go in batches.
+    week = server.value(f"SELECT (date_trunc('week', (timestamptz '{state['at']}' - interval '{DAYS - PURGE_DAYS} days')"
+                        " AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::text")
+    keep = server.value(f"SELECT (now() - timestamptz '{week}')::text")
+    expect = server.value(f"SELECT count(*) || '/' || count(*) FILTER (WHERE started_at < '{week}') FROM syncopt.sync_run")
     out, err = server.psql(f"""
 DO $$ DECLARE n bigint; total bigint := 0; calls int := 0; t0 timestamptz := clock_timestamp(); BEGIN
   LOOP
@@ -361,11 +370,13 @@ END $$;""")
     line = [x for x in err.splitlines() if "seconds=" in x][-1]
     total, calls, secs = int(line.split("rows=")[1].split()[0]), int(line.split("calls=")[1].split()[0]), \
         float(line.split("seconds=")[1].split()[0])
+    # Runs left, left before the week's start, keys, partitions.
     after = server.value(
         f"SELECT (SELECT count(*) FROM syncopt.sync_run) || '/' || (SELECT count(*) FROM syncopt.sync_run"
-        f" WHERE started_at < now() - interval '{keep}') || '/' || (SELECT count(*) FROM syncopt.sync_run_key)"
+        f" WHERE started_at < '{week}') || '/' || (SELECT count(*) FROM syncopt.sync_run_key)"
         " || '/' || (SELECT count(*) FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass)")
-    state["purge"] = {"keep": keep, "before": expect, "rows": total, "calls": calls, "seconds": secs, "after": after}
+    state["purge"] = {"week": week, "keep": keep, "before": expect, "rows": total, "calls": calls, "seconds": secs,
+                      "after": after}
     log(f"purge {state['purge']}")
     save(state)
 
@@ -396,10 +407,14 @@ def main():
             save(state)
             load(server, state)
             save(state)
+        # The purge first: it removes the oldest weeks, which no call below
+        # reads (the analytics read connector_stats, anomalies the last day,
+        # cost_by_connector the last week, batch_recommendations the last 12
+        # runs).
+        purge(server, state)
         measure(server, state)
         save(state)
         ingest_day(server, state)
-        purge(server, state)
     finally:
         server.cluster.stop()
     text = report(state)
