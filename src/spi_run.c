@@ -19,10 +19,11 @@
  *	  results too large to hold whole (the fleet at 50,000 connectors);
  *	- spi_run_kept: a statement prepared once per backend and kept, for the
  *	  per-page ingestion paths where planning would cost more than running.
- *	  The plan cache may keep a generic plan made while the tables were
- *	  small; a sequential scan or hash join chosen then would read whole
- *	  tables once they are large, so kept statements also run with
- *	  enable_seqscan, enable_hashjoin and enable_mergejoin off;
+ *	  It runs a generic plan, planned once (plan_cache_mode pinned), and
+ *	  that plan may be made while the tables are small; a sequential scan
+ *	  or hash join chosen then would read whole tables once they are large,
+ *	  so kept statements also run with enable_seqscan, enable_hashjoin and
+ *	  enable_mergejoin off;
  *	- spi_step: one statement in a transaction (worker) or subtransaction
  *	  (SQL caller) of its own, an error rolled back and handed to the caller
  *	  so that one bad row never stops a worker's loop; spi_worker_step and
