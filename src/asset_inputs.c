@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -236,19 +237,13 @@ longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, boo
 	return n;
 }
 
-/*
- * syncopt.asset_inputs_of(asset_ids): one row per asset given that
- * exists and has upstream connectors, with their ids ascending and the
- * longest build time from each.
- */
-Datum
-syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
+/* What asset_inputs_of() keeps from one call to the next. */
+typedef struct InputsScan
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
-	Datum	   *elems;
+	Datum	   *elems;			/* the asset ids asked for */
 	bool	   *elem_nulls;
 	int			nids;
+	int			next;			/* the next of them to answer */
 	Lineage		g;
 	int		   *order;
 	Interval   *longest;
@@ -257,40 +252,88 @@ syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
 	bool	   *reached;
 	Datum	   *conn_out;
 	Datum	   *time_out;
+} InputsScan;
 
-	InitMaterializedSRF(fcinfo, 0);
-	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &elem_nulls, &nids);
-	load_lineage(&g);
-	order = graph_order(g.nasset, &g.down, &g.up);
-	longest = palloc(sizeof(Interval) * Max(g.nasset, 1));
-	has = palloc(sizeof(bool) * Max(g.nasset, 1));
-	best = palloc(sizeof(Interval) * Max(g.nconn, 1));
-	reached = palloc(sizeof(bool) * Max(g.nconn, 1));
-	conn_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
-	time_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
-	for (int i = 0; i < nids; i++)
+/* Read the lineage and the asset ids of an asset_inputs_of() call (in its multi-call memory). */
+static InputsScan *
+inputs_scan_begin(ArrayType *ids)
+{
+	InputsScan *scan = palloc0(sizeof(InputsScan));
+	Lineage    *g = &scan->g;
+
+	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &scan->elems, &scan->elem_nulls,
+					  &scan->nids);
+	load_lineage(g);
+	scan->order = graph_order(g->nasset, &g->down, &g->up);
+	scan->longest = palloc(sizeof(Interval) * Max(g->nasset, 1));
+	scan->has = palloc(sizeof(bool) * Max(g->nasset, 1));
+	scan->best = palloc(sizeof(Interval) * Max(g->nconn, 1));
+	scan->reached = palloc(sizeof(bool) * Max(g->nconn, 1));
+	scan->conn_out = palloc(sizeof(Datum) * Max(g->nconn, 1));
+	scan->time_out = palloc(sizeof(Datum) * Max(g->nconn, 1));
+	return scan;
+}
+
+/*
+ * syncopt.asset_inputs_of(asset_ids): one row per asset given that
+ * exists and has upstream connectors, with their ids ascending and the
+ * longest build time from each.
+ *
+ * One row per call (value per call), not a materialized set: called in a
+ * select list (record_forecasts()), each row goes straight to its insert.
+ * On a large fleet a row holds two arrays of every connector (500 rows of
+ * 10,000 elements at 10,000 connectors, 120 MB), which a materialized
+ * result copied into a tuplestore and spilled to a temporary file past
+ * work_mem before the insert read them back.
+ */
+Datum
+syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *fctx;
+	InputsScan *scan;
+
+	if (SRF_IS_FIRSTCALL())
 	{
-		int			t = elem_nulls[i] ? -1 : find_id(g.asset_id, g.nasset, DatumGetInt64(elems[i]));
+		MemoryContext old;
+		TupleDesc	desc;
+
+		fctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(fctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "syncopt: asset_inputs_of must return a row type");
+		fctx->tuple_desc = BlessTupleDesc(desc);
+		fctx->user_fctx = inputs_scan_begin(PG_GETARG_ARRAYTYPE_P_COPY(0));
+		MemoryContextSwitchTo(old);
+	}
+	fctx = SRF_PERCALL_SETUP();
+	scan = (InputsScan *) fctx->user_fctx;
+	while (scan->next < scan->nids)
+	{
+		int			i = scan->next++;
+		const Lineage *g = &scan->g;
+		int			t = scan->elem_nulls[i] ? -1 : find_id(g->asset_id, g->nasset, DatumGetInt64(scan->elems[i]));
 		int			n = 0;
 		Datum		values[3];
 		bool		nulls[3] = {0};
 
-		if (t < 0 || longest_inputs(&g, order, t, longest, has, best, reached) == 0)
+		if (t < 0 || longest_inputs(g, scan->order, t, scan->longest, scan->has, scan->best, scan->reached) == 0)
 			continue;
-		for (int c = 0; c < g.nconn; c++)
+		for (int c = 0; c < g->nconn; c++)
 		{
-			if (!reached[c])
+			if (!scan->reached[c])
 				continue;
-			conn_out[n] = Int64GetDatum(g.conn_id[c]);
-			time_out[n++] = IntervalPGetDatum(&best[c]);
+			scan->conn_out[n] = Int64GetDatum(g->conn_id[c]);
+			scan->time_out[n++] = IntervalPGetDatum(&scan->best[c]);
 		}
-		values[0] = elems[i];
-		values[1] = PointerGetDatum(construct_array(conn_out, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[2] = PointerGetDatum(construct_array(time_out, n, INTERVALOID, sizeof(Interval), false,
+		/* The row lives in the caller's per-call memory, as a row of a set does. */
+		values[0] = scan->elems[i];
+		values[1] = PointerGetDatum(construct_array(scan->conn_out, n, INT8OID, 8, FLOAT8PASSBYVAL,
 													TYPALIGN_DOUBLE));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		values[2] = PointerGetDatum(construct_array(scan->time_out, n, INTERVALOID, sizeof(Interval), false,
+													TYPALIGN_DOUBLE));
+		SRF_RETURN_NEXT(fctx, HeapTupleGetDatum(heap_form_tuple(fctx->tuple_desc, values, nulls)));
 	}
-	PG_RETURN_NULL();
+	SRF_RETURN_DONE(fctx);
 }
 
 /* Where the unsettled outcomes' windows begin and end. */
