@@ -399,27 +399,47 @@ load_landed_runs(LandedRuns *runs, TimestampTz from, TimestampTz at)
 			runs->landed[i] = Min(runs->landed[i], runs->landed[i + 1]);
 }
 
+/* Whether run i comes before connector conn's runs started at or after opens_at. */
+static inline bool
+run_before(const LandedRuns *runs, int i, int64 conn, TimestampTz opens_at)
+{
+	return runs->conn[i] < conn || (runs->conn[i] == conn && runs->started[i] < opens_at);
+}
+
 /*
  * When connector conn's data landed for an outcome that opened at
  * opens_at: the earliest end of its runs started at or after it, or
- * NO_TIME when none has.
+ * NO_TIME when none has.  *from is where the search starts (no run before
+ * it comes after the one sought) and is left at the run found: an
+ * outcome's inputs come in ascending order, so each search starts where
+ * the last ended and gallops forward, instead of halving all the runs
+ * again for every input (10,000 inputs of each of 500 outcomes at 10,000
+ * connectors).
  */
 static TimestampTz
-input_landed(const LandedRuns *runs, int64 conn, TimestampTz opens_at)
+input_landed(const LandedRuns *runs, int *from, int64 conn, TimestampTz opens_at)
 {
-	int			lo = 0,
-				hi = runs->n;
+	int			lo = *from,
+				hi = *from,
+				step = 1;
 
-	/* First run of a later connector, or of conn started at or after opens_at. */
+	/* Gallop to a run at or past the one sought, then halve the last step. */
+	while (hi < runs->n && run_before(runs, hi, conn, opens_at))
+	{
+		lo = hi + 1;
+		hi = Min(hi + step, runs->n);
+		step *= 2;
+	}
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (runs->conn[mid] < conn || (runs->conn[mid] == conn && runs->started[mid] < opens_at))
+		if (run_before(runs, mid, conn, opens_at))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	*from = lo;
 	return lo < runs->n && runs->conn[lo] == conn ? runs->landed[lo] : NO_TIME;
 }
 
@@ -583,6 +603,8 @@ syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
 					nspans;
 		TimestampTz ready = NO_TIME;
 		bool		all_landed = true;
+		int			from = 0;	/* input_landed()'s start */
+		int64		last_conn = PG_INT64_MIN;
 		TimestampTz deadline = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull));
 		TimestampTz forecast = DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &isnull));
 		bool		intervened;
@@ -600,10 +622,19 @@ syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
 		 */
 		for (int i = 0; i < Max(nconns, nspans); i++)
 		{
-			TimestampTz landed = i >= nconns || conn_nulls[i] ? NO_TIME :
-				input_landed(&runs, DatumGetInt64(conns[i]), opens_at);
+			TimestampTz landed = NO_TIME;
 			TimestampTz done;
 
+			if (i < nconns && !conn_nulls[i])
+			{
+				int64		conn = DatumGetInt64(conns[i]);
+
+				/* Inputs out of order (not as record_forecasts writes them): search from the start. */
+				if (conn < last_conn)
+					from = 0;
+				last_conn = conn;
+				landed = input_landed(&runs, &from, conn, opens_at);
+			}
 			if (landed == NO_TIME)
 			{
 				all_landed = false;

@@ -120,7 +120,7 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
 -- its own run, so that one run plans the fleet once.
 -- The analytics it joins (priority_scores, predict_duration,
--- batch_recommendations) return one row per connector and are declared
+-- airbyte_batch_recommendations) return one row per connector and are declared
 -- ROWS 100000 (72_analytics.sql): with PostgreSQL's default estimate of
 -- 1,000 rows for a function the planner joined them to the connectors
 -- and scores by nested loops, rescanning a fleet-sized CTE per row (the
@@ -337,7 +337,10 @@ batch AS (
            NULL::interval, NULL::timestamptz,
            format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
                   coalesce(b.current_batch_size::text, 'unknown'), b.reason)
-      FROM syncopt.batch_recommendations(at) b
+      -- Airbyte's rows only: the Fivetran connectors' start times would
+      -- score the fleet again for nothing (12% of a later planning run at
+      -- 10,000 connectors went to batch_recommendations(), half of it that).
+      FROM syncopt.airbyte_batch_recommendations(at) b
       JOIN c USING (connector_id)
       LEFT JOIN s USING (connector_id)
      WHERE c.vendor = 'airbyte' AND b.recommended_batch_size IS NOT NULL AND b.confidence >= 0.5

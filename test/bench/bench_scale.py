@@ -255,7 +255,7 @@ at 2026-11-20 03:00 UTC. Seconds in the server of one call in a fresh
 backend (after a warm-up statement), and in parentheses the CPU seconds of
 that backend (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
-`before` is main's build before the work of h-runplan (session 23),
+`before` is main's build at the start of h-first's work (session 24),
 `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
@@ -284,7 +284,34 @@ proposal per trigger (1,342 at 10,000) and the alerts; `run_planner
 again` is the next run at the same instant (the proposals open, the
 deadlines known), what a run costs the rest of the day.
 
-What this work changed (perf on the backend at 10,000 connectors unless said):
+What this work changed (h-first, session 24; perf on the backend at
+10,000 connectors, shares of a day's first run's samples):
+- `asset_inputs_of()` returns one row per call and `record_forecasts()`
+  calls it in a select list, so each new deadline's input arrays (500
+  rows of two 10,000-element arrays) go straight to the insert; as a set
+  in `FROM` they were copied into a tuplestore that spilled to a temporary
+  file past `work_mem` and were read back: 14% of the first run, now 2-3%.
+- The decisions' loop read each candidate's policy and no-churn check with
+  a statement per candidate. Its plan, cached while the control table was
+  nearly empty (the bench's `ANALYZE` records the empty table, and the
+  day's first run fills it), stayed a sequential scan as the run wrote
+  1,342 decisions: 1.8 million rows read, about 8% of the first run. Both
+  are read in the candidates' query now (the loop's own writes cannot
+  change another candidate's answer). The foreign key from
+  `decision_event` to the decisions, checked per row by PostgreSQL with a
+  plan made the same way, still reads about 900,000 rows (about 4%).
+- `outcome_ready_times()` searched all the landed runs again for each of
+  an outcome's inputs (5 million binary searches on the first run); the
+  inputs are stored ascending, so each search now starts where the last
+  ended and gallops forward: its share of the first run from 5% to 1%.
+- The candidates' batch-size branch read `batch_recommendations()`, one row
+  per connector, whose Fivetran rows (a start time) score the whole fleet
+  again (the lineage pass and every connector's score) only to be dropped:
+  12% of a later run. It reads `airbyte_batch_recommendations()` now, the
+  same rows for the Airbyte connectors, with the duration predictions and
+  without the scores: 7.5%.
+
+Earlier work of this issue (h-runplan, session 23):
 - The forecast scorecard's `intervened` check was an SQL `EXISTS` probing
   the decisions' index once per input of each unsettled outcome
   (`connector_id = ANY (connector_ids)`: 500 outcomes of 10,000 inputs on
