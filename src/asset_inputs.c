@@ -20,7 +20,8 @@
  * sync started at or after the outcome opened) plus the builds after it;
  * a dashboard reading every connector of a large fleet has that many
  * inputs, so the runs are read once for all outcomes and each input's
- * landing is a binary search, not an index probe per input and outcome.
+ * landing is a search of them from the previous input's place (the
+ * inputs are stored ascending), not an index probe per input and outcome.
  * The same holds for the executed decisions that mark an outcome as
  * intervened: read once, and looked up per input only for an outcome
  * that has one in its window (an index probe of the decisions per input
