@@ -95,6 +95,13 @@ SELECT connector_id, current_batch_size, recommended_batch_size, current_paralle
        round(expected_rows_per_s) AS rows_per_s, recommended_schedule, confidence > 0 AS confident
   FROM syncopt.batch_recommendations('2026-11-23 03:00+00') ORDER BY connector_id;
 SELECT connector_id, reason FROM syncopt.batch_recommendations('2026-11-23 03:00+00') ORDER BY connector_id;
+-- airbyte_batch_recommendations() (what a planning run reads): the same
+-- rows, whole, for the Airbyte connectors (2 and 3), none for the Fivetran
+-- one (4).
+SELECT a.connector_id, a IS NOT DISTINCT FROM b AS same
+  FROM syncopt.airbyte_batch_recommendations('2026-11-23 03:00+00') a
+  LEFT JOIN syncopt.batch_recommendations('2026-11-23 03:00+00') b USING (connector_id)
+ ORDER BY a.connector_id;
 -- A busy source during the next run caps parallelism: load 0.5 halves 3 -> 1.
 UPDATE syncopt.connector SET source_key = 'pg' WHERE connector_id = 2;
 INSERT INTO syncopt.load_window (name, target, source_key, start_time, end_time, load_factor)

@@ -31,6 +31,13 @@ INSERT INTO syncopt.lineage (upstream_connector_id, upstream_asset_id, asset_id)
 SELECT * FROM syncopt.asset_inputs(1);
 SELECT * FROM syncopt.asset_inputs(3);
 SELECT count(*) AS orphan_inputs FROM syncopt.asset_inputs(4);
+-- Several assets in one call, in a select list as record_forecasts()
+-- calls it (one row per call, straight to its consumer): the asset with
+-- no input (orphan), a NULL and an unknown id give no row and the call
+-- goes on past them; rows come in the order asked.  fin (3): C, 0; exec
+-- (1): A 30 min, B 30 min, C 20 min (as above).
+SELECT (x).asset_id, (x).connector_ids, (x).build_times
+  FROM (SELECT syncopt.asset_inputs_of(ARRAY[3, 4, NULL, 999, 1]::bigint[]) AS x) s;
 
 -- The runs.  exec's deadline of 10 Nov opens at 00:00: B's run of 23:00
 -- the day before does not count, its 03:00 run failed, so B lands at
@@ -99,6 +106,16 @@ SELECT asset, verdict, count(*) FROM syncopt.forecast_outcomes GROUP BY 1, 2 ORD
 -- B landed at 05:45: exec of 10 Nov was ready at 06:15, missed.
 SELECT pg_temp.planning_run('2025-11-10 07:00+00', ARRAY['1|2025-11-11 06:00+00|low|2025-11-11 03:00+00']) AS r5;
 SELECT asset_id, deadline, ready_at, met, settled FROM syncopt.sla_outcome ORDER BY deadline;
+-- Inputs in another order than record_forecasts() writes them (ascending,
+-- which outcome_ready_times() searches the runs for one after another):
+-- exec's inputs C, B, A give the same ready time, max(00:40 + 20 min,
+-- 05:45 + 30 min, 02:00 + 30 min) = 06:15.
+BEGIN;
+INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
+VALUES (1, '2025-11-10 06:00:01+00', '2025-11-10 00:00+00', '2025-11-09 17:00+00', '{3,2,1}',
+        '{00:20:00,00:30:00,00:30:00}');
+SELECT ready_at FROM syncopt.outcome_ready_times('2025-11-10 07:00+00') WHERE deadline = '2025-11-10 06:00:01+00';
+ROLLBACK;
 
 -- Durations.  D1 09:00 plans dur: P50 10 min, P90 15 min.  D2 09:15
 -- predicts the same: the prediction stands longer (one row).

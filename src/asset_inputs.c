@@ -20,7 +20,8 @@
  * sync started at or after the outcome opened) plus the builds after it;
  * a dashboard reading every connector of a large fleet has that many
  * inputs, so the runs are read once for all outcomes and each input's
- * landing is a binary search, not an index probe per input and outcome.
+ * landing is a search of them from the previous input's place (the
+ * inputs are stored ascending), not an index probe per input and outcome.
  * The same holds for the executed decisions that mark an outcome as
  * intervened: read once, and looked up per input only for an outcome
  * that has one in its window (an index probe of the decisions per input
@@ -31,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -236,19 +238,13 @@ longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, boo
 	return n;
 }
 
-/*
- * syncopt.asset_inputs_of(asset_ids): one row per asset given that
- * exists and has upstream connectors, with their ids ascending and the
- * longest build time from each.
- */
-Datum
-syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
+/* What asset_inputs_of() keeps from one call to the next. */
+typedef struct InputsScan
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ArrayType  *ids = PG_GETARG_ARRAYTYPE_P(0);
-	Datum	   *elems;
+	Datum	   *elems;			/* the asset ids asked for */
 	bool	   *elem_nulls;
 	int			nids;
+	int			next;			/* the next of them to answer */
 	Lineage		g;
 	int		   *order;
 	Interval   *longest;
@@ -257,40 +253,88 @@ syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
 	bool	   *reached;
 	Datum	   *conn_out;
 	Datum	   *time_out;
+} InputsScan;
 
-	InitMaterializedSRF(fcinfo, 0);
-	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &elem_nulls, &nids);
-	load_lineage(&g);
-	order = graph_order(g.nasset, &g.down, &g.up);
-	longest = palloc(sizeof(Interval) * Max(g.nasset, 1));
-	has = palloc(sizeof(bool) * Max(g.nasset, 1));
-	best = palloc(sizeof(Interval) * Max(g.nconn, 1));
-	reached = palloc(sizeof(bool) * Max(g.nconn, 1));
-	conn_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
-	time_out = palloc(sizeof(Datum) * Max(g.nconn, 1));
-	for (int i = 0; i < nids; i++)
+/* Read the lineage and the asset ids of an asset_inputs_of() call (in its multi-call memory). */
+static InputsScan *
+inputs_scan_begin(ArrayType *ids)
+{
+	InputsScan *scan = palloc0(sizeof(InputsScan));
+	Lineage    *g = &scan->g;
+
+	deconstruct_array(ids, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &scan->elems, &scan->elem_nulls,
+					  &scan->nids);
+	load_lineage(g);
+	scan->order = graph_order(g->nasset, &g->down, &g->up);
+	scan->longest = palloc(sizeof(Interval) * Max(g->nasset, 1));
+	scan->has = palloc(sizeof(bool) * Max(g->nasset, 1));
+	scan->best = palloc(sizeof(Interval) * Max(g->nconn, 1));
+	scan->reached = palloc(sizeof(bool) * Max(g->nconn, 1));
+	scan->conn_out = palloc(sizeof(Datum) * Max(g->nconn, 1));
+	scan->time_out = palloc(sizeof(Datum) * Max(g->nconn, 1));
+	return scan;
+}
+
+/*
+ * syncopt.asset_inputs_of(asset_ids): one row per asset given that
+ * exists and has upstream connectors, with their ids ascending and the
+ * longest build time from each.
+ *
+ * One row per call (value per call), not a materialized set: called in a
+ * select list (record_forecasts()), each row goes straight to its insert.
+ * On a large fleet a row holds two arrays of every connector (500 rows of
+ * 10,000 elements at 10,000 connectors, 120 MB), which a materialized
+ * result copied into a tuplestore and spilled to a temporary file past
+ * work_mem before the insert read them back.
+ */
+Datum
+syncopt_asset_inputs_of(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *fctx;
+	InputsScan *scan;
+
+	if (SRF_IS_FIRSTCALL())
 	{
-		int			t = elem_nulls[i] ? -1 : find_id(g.asset_id, g.nasset, DatumGetInt64(elems[i]));
+		MemoryContext old;
+		TupleDesc	desc;
+
+		fctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(fctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "syncopt: asset_inputs_of must return a row type");
+		fctx->tuple_desc = BlessTupleDesc(desc);
+		fctx->user_fctx = inputs_scan_begin(PG_GETARG_ARRAYTYPE_P_COPY(0));
+		MemoryContextSwitchTo(old);
+	}
+	fctx = SRF_PERCALL_SETUP();
+	scan = (InputsScan *) fctx->user_fctx;
+	while (scan->next < scan->nids)
+	{
+		int			i = scan->next++;
+		const Lineage *g = &scan->g;
+		int			t = scan->elem_nulls[i] ? -1 : find_id(g->asset_id, g->nasset, DatumGetInt64(scan->elems[i]));
 		int			n = 0;
 		Datum		values[3];
 		bool		nulls[3] = {0};
 
-		if (t < 0 || longest_inputs(&g, order, t, longest, has, best, reached) == 0)
+		if (t < 0 || longest_inputs(g, scan->order, t, scan->longest, scan->has, scan->best, scan->reached) == 0)
 			continue;
-		for (int c = 0; c < g.nconn; c++)
+		for (int c = 0; c < g->nconn; c++)
 		{
-			if (!reached[c])
+			if (!scan->reached[c])
 				continue;
-			conn_out[n] = Int64GetDatum(g.conn_id[c]);
-			time_out[n++] = IntervalPGetDatum(&best[c]);
+			scan->conn_out[n] = Int64GetDatum(g->conn_id[c]);
+			scan->time_out[n++] = IntervalPGetDatum(&scan->best[c]);
 		}
-		values[0] = elems[i];
-		values[1] = PointerGetDatum(construct_array(conn_out, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[2] = PointerGetDatum(construct_array(time_out, n, INTERVALOID, sizeof(Interval), false,
+		/* The row lives in the caller's per-call memory, as a row of a set does. */
+		values[0] = scan->elems[i];
+		values[1] = PointerGetDatum(construct_array(scan->conn_out, n, INT8OID, 8, FLOAT8PASSBYVAL,
 													TYPALIGN_DOUBLE));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		values[2] = PointerGetDatum(construct_array(scan->time_out, n, INTERVALOID, sizeof(Interval), false,
+													TYPALIGN_DOUBLE));
+		SRF_RETURN_NEXT(fctx, HeapTupleGetDatum(heap_form_tuple(fctx->tuple_desc, values, nulls)));
 	}
-	PG_RETURN_NULL();
+	SRF_RETURN_DONE(fctx);
 }
 
 /* Where the unsettled outcomes' windows begin and end. */
@@ -356,27 +400,47 @@ load_landed_runs(LandedRuns *runs, TimestampTz from, TimestampTz at)
 			runs->landed[i] = Min(runs->landed[i], runs->landed[i + 1]);
 }
 
+/* Whether run i comes before connector conn's runs started at or after opens_at. */
+static inline bool
+run_before(const LandedRuns *runs, int i, int64 conn, TimestampTz opens_at)
+{
+	return runs->conn[i] < conn || (runs->conn[i] == conn && runs->started[i] < opens_at);
+}
+
 /*
  * When connector conn's data landed for an outcome that opened at
  * opens_at: the earliest end of its runs started at or after it, or
- * NO_TIME when none has.
+ * NO_TIME when none has.  *from is where the search starts (no run before
+ * it comes after the one sought) and is left at the run found: an
+ * outcome's inputs come in ascending order, so each search starts where
+ * the last ended and gallops forward, instead of halving all the runs
+ * again for every input (10,000 inputs of each of 500 outcomes at 10,000
+ * connectors).
  */
 static TimestampTz
-input_landed(const LandedRuns *runs, int64 conn, TimestampTz opens_at)
+input_landed(const LandedRuns *runs, int *from, int64 conn, TimestampTz opens_at)
 {
-	int			lo = 0,
-				hi = runs->n;
+	int			lo = *from,
+				hi = *from,
+				step = 1;
 
-	/* First run of a later connector, or of conn started at or after opens_at. */
+	/* Gallop to a run at or past the one sought, then halve the last step. */
+	while (hi < runs->n && run_before(runs, hi, conn, opens_at))
+	{
+		lo = hi + 1;
+		hi = Min(hi + step, runs->n);
+		step *= 2;
+	}
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (runs->conn[mid] < conn || (runs->conn[mid] == conn && runs->started[mid] < opens_at))
+		if (run_before(runs, mid, conn, opens_at))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	*from = lo;
 	return lo < runs->n && runs->conn[lo] == conn ? runs->landed[lo] : NO_TIME;
 }
 
@@ -540,6 +604,8 @@ syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
 					nspans;
 		TimestampTz ready = NO_TIME;
 		bool		all_landed = true;
+		int			from = 0;	/* input_landed()'s start */
+		int64		last_conn = PG_INT64_MIN;
 		TimestampTz deadline = DatumGetTimestampTz(SPI_getbinval(row, desc, 2, &isnull));
 		TimestampTz forecast = DatumGetTimestampTz(SPI_getbinval(row, desc, 6, &isnull));
 		bool		intervened;
@@ -557,10 +623,19 @@ syncopt_outcome_ready_times(PG_FUNCTION_ARGS)
 		 */
 		for (int i = 0; i < Max(nconns, nspans); i++)
 		{
-			TimestampTz landed = i >= nconns || conn_nulls[i] ? NO_TIME :
-				input_landed(&runs, DatumGetInt64(conns[i]), opens_at);
+			TimestampTz landed = NO_TIME;
 			TimestampTz done;
 
+			if (i < nconns && !conn_nulls[i])
+			{
+				int64		conn = DatumGetInt64(conns[i]);
+
+				/* Inputs out of order (not as record_forecasts writes them): search from the start. */
+				if (conn < last_conn)
+					from = 0;
+				last_conn = conn;
+				landed = input_landed(&runs, &from, conn, opens_at);
+			}
 			if (landed == NO_TIME)
 			{
 				all_landed = false;

@@ -33,6 +33,7 @@
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_batch_recommendations);
+PG_FUNCTION_INFO_V1(syncopt_airbyte_batch_recommendations);
 
 #define RECENT_RUNS		12		/* runs AIMD and the curve look at */
 #define CLEAN_STREAK	3		/* clean runs before adding a stream */
@@ -412,14 +413,19 @@ advise_schedule(const Fleet *fleet, const Connector *c, const Score *s, BatchAdv
 	}
 }
 
-/* syncopt.batch_recommendations(at): one row per connector. */
-Datum
-syncopt_batch_recommendations(PG_FUNCTION_ARGS)
+/*
+ * The rows of batch_recommendations(at): one per connector, or with
+ * airbyte_only one per Airbyte connector.  Those need only the duration
+ * predictions, not the fleet's scores (the lineage pass and every
+ * connector's score), which a Fivetran connector's start time reads.
+ */
+static void
+batch_rows(FunctionCallInfo fcinfo, bool airbyte_only)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
 	Fleet	   *fleet;
-	Score	   *scores;
+	Score	   *scores = NULL;
 	ConnectorRuns *runs;
 	MemoryContext mcxt = CurrentMemoryContext;
 	MemoryContext row;
@@ -427,7 +433,10 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	fleet = fleet_get(at, 2 * SECS_PER_DAY,
 					  FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT);
-	scores = score_fleet(fleet, false);
+	if (airbyte_only)
+		predict_fleet(fleet);
+	else
+		scores = score_fleet(fleet, false);
 	runs = load_runs(fleet);
 	row = row_context_create();
 	for (int i = 0; i < fleet->nconn; i++)
@@ -437,6 +446,8 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		bool		nulls[10] = {0};
 
+		if (airbyte_only && !c->airbyte)
+			continue;
 		MemoryContextSwitchTo(row);
 		initStringInfo(&adv.reason);
 		if (c->airbyte)
@@ -464,5 +475,24 @@ syncopt_batch_recommendations(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(mcxt);
 		MemoryContextReset(row);
 	}
+}
+
+/* syncopt.batch_recommendations(at): one row per connector. */
+Datum
+syncopt_batch_recommendations(PG_FUNCTION_ARGS)
+{
+	batch_rows(fcinfo, false);
+	PG_RETURN_NULL();
+}
+
+/*
+ * syncopt.airbyte_batch_recommendations(at): batch_recommendations(at)
+ * of the Airbyte connectors only, what a planning run's batch-size
+ * proposals read.
+ */
+Datum
+syncopt_airbyte_batch_recommendations(PG_FUNCTION_ARGS)
+{
+	batch_rows(fcinfo, true);
 	PG_RETURN_NULL();
 }

@@ -115,6 +115,22 @@ AS 'MODULE_PATHNAME', 'syncopt_batch_recommendations';
 COMMENT ON FUNCTION syncopt.batch_recommendations(timestamptz) IS
     'Batch size and parallelism for Airbyte connectors (AIMD plus a fitted throughput curve), a start time for Fivetran ones.';
 
+-- batch_recommendations(at) of the Airbyte connectors only: what a planning
+-- run's batch-size proposals read (planner_candidates()).  Without the
+-- Fivetran connectors' start times it needs only the duration predictions,
+-- not the fleet's priority scores, which the run computes once already.
+CREATE FUNCTION syncopt.airbyte_batch_recommendations(at timestamptz DEFAULT now())
+RETURNS TABLE (connector_id bigint, current_batch_size integer, recommended_batch_size integer,
+               current_parallelism integer, recommended_parallelism integer,
+               expected_rows_per_s double precision, expected_duration interval,
+               recommended_schedule text, confidence double precision, reason text)
+LANGUAGE c STABLE STRICT
+ROWS 100000   -- one row per Airbyte connector: see planner_candidates() (78_planner.sql)
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_airbyte_batch_recommendations';
+COMMENT ON FUNCTION syncopt.airbyte_batch_recommendations(timestamptz) IS
+    'batch_recommendations() of the Airbyte connectors only (batch size and parallelism), without the Fivetran connectors'' start times and so without scoring the fleet.';
+
 CREATE FUNCTION syncopt.anomalies(since timestamptz DEFAULT now() - interval '1 day')
 RETURNS TABLE (run_id bigint, connector_id bigint, metric text, observed double precision,
                expected double precision, score double precision, direction text, reason text)

@@ -120,7 +120,7 @@ COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, ti
 -- plan(at, '24 hours') and sla_risk(at) computed again: run_planner() passes
 -- its own run, so that one run plans the fleet once.
 -- The analytics it joins (priority_scores, predict_duration,
--- batch_recommendations) return one row per connector and are declared
+-- airbyte_batch_recommendations) return one row per connector and are declared
 -- ROWS 100000 (72_analytics.sql): with PostgreSQL's default estimate of
 -- 1,000 rows for a function the planner joined them to the connectors
 -- and scores by nested loops, rescanning a fleet-sized CTE per row (the
@@ -337,7 +337,10 @@ batch AS (
            NULL::interval, NULL::timestamptz,
            format('Set the batch size to %s (now %s): %s', b.recommended_batch_size,
                   coalesce(b.current_batch_size::text, 'unknown'), b.reason)
-      FROM syncopt.batch_recommendations(at) b
+      -- Airbyte's rows only: the Fivetran connectors' start times would
+      -- score the fleet again for nothing (12% of a later planning run at
+      -- 10,000 connectors went to batch_recommendations(), half of it that).
+      FROM syncopt.airbyte_batch_recommendations(at) b
       JOIN c USING (connector_id)
       LEFT JOIN s USING (connector_id)
      WHERE c.vendor = 'airbyte' AND b.recommended_batch_size IS NOT NULL AND b.confidence >= 0.5
@@ -489,8 +492,30 @@ BEGIN
            x.direction, x.reason
       FROM syncopt.anomalies(at - interval '24 hours') x;
 
+    -- Each candidate with its connector's policy and the no-churn check,
+    -- in this one query: the same action with the same params is open, was
+    -- logged in shadow mode within the proposal TTL, or was recently done,
+    -- failed or rejected (a human said no).  Triggers have their own guard
+    -- in planner_candidates() (one P90 after the last).  The loop's own
+    -- writes cannot change a later candidate's answer: each candidate is
+    -- the only one of its connector and action, and a decision supersedes
+    -- only its own connector's and action's.  Checked per candidate in the
+    -- loop, it was a statement per candidate whose plan, made while the
+    -- control table was still small in a day's first run, stayed a
+    -- sequential scan of the table as the run filled it (quadratic: 1.8
+    -- million rows read for 1,342 decisions at 10,000 connectors).
     FOR cand IN
-        SELECT * FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+        SELECT pc.*, ep AS pol,
+               EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
+                        WHERE l.connector_id = pc.connector_id AND l.action = pc.action AND l.params = pc.params
+                          AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
+                               OR (l.status = 'shadow' AND ep.mode = 'shadow'
+                                   AND l.created_at > now() - ep.proposal_ttl)
+                               OR (l.status = 'rejected' AND l.updated_at > now() - ep.proposal_ttl)
+                               OR (l.status IN ('succeeded', 'failed') AND pc.action <> 'trigger_sync'
+                                   AND l.updated_at > now() - ep.proposal_ttl))) AS unchanged
+          FROM syncopt.planner_candidates(at, run.planner_run_id) pc
+          CROSS JOIN LATERAL syncopt.effective_policy(pc.connector_id) ep
          -- Most urgent first; under a cap, actions that save an SLA go before notices.
          ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
                   CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
@@ -509,7 +534,7 @@ BEGIN
             CONTINUE;
         END IF;
         SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
-        pol := syncopt.effective_policy(conn.connector_id);
+        pol := cand.pol;
 
         IF cand.action <> ALL (pol.allowed_actions)
            OR (cand.action = 'pause' AND pol.protect)
@@ -520,18 +545,8 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- No churn: the same action with the same params is open, was
-        -- logged in shadow mode within the proposal TTL, or was recently
-        -- done, failed or rejected (a human said no).  Triggers have their
-        -- own guard in planner_candidates() (one P90 after the last).
-        IF EXISTS (SELECT FROM syncopt.fivetran_sync_ai_logs l
-                    WHERE l.connector_id = conn.connector_id AND l.action = cand.action AND l.params = cand.params
-                      AND (l.status IN ('proposed', 'approved', 'executing', 'unknown')
-                           OR (l.status = 'shadow' AND pol.mode = 'shadow'
-                               AND l.created_at > now() - pol.proposal_ttl)
-                           OR (l.status = 'rejected' AND l.updated_at > now() - pol.proposal_ttl)
-                           OR (l.status IN ('succeeded', 'failed') AND cand.action <> 'trigger_sync'
-                               AND l.updated_at > now() - pol.proposal_ttl))) THEN
+        -- No churn (checked in the candidates' query above).
+        IF cand.unchanged THEN
             run.unchanged := run.unchanged + 1;
             CONTINUE;
         END IF;

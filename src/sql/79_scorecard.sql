@@ -241,10 +241,15 @@ BEGIN
                             WHERE o.asset_id = s.asset_id AND o.deadline = s.deadline)
     )
     INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
-    SELECT n.asset_id, n.deadline, n.opens_at, at, i.connector_ids, i.build_times
-      FROM new_deadlines n
-      -- One pass over the lineage for all of them (not one query per asset).
-      JOIN syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) i ON i.asset_id = n.asset_id
+    SELECT n.asset_id, n.deadline, n.opens_at, at, (i.inputs).connector_ids, (i.inputs).build_times
+      -- One pass over the lineage for all of them (not one query per
+      -- asset), called in a select list so that each asset's row (two
+      -- arrays of every upstream connector) goes straight to the insert
+      -- instead of a tuplestore that spills past work_mem; a deadline's
+      -- opens_at is looked up per row.
+      FROM (SELECT syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) AS inputs) i
+      CROSS JOIN LATERAL (SELECT d.asset_id, d.deadline, d.opens_at FROM new_deadlines d
+                           WHERE d.asset_id = (i.inputs).asset_id) n
     ON CONFLICT DO NOTHING;
 
     -- 2: this run's forecasts.

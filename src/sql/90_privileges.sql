@@ -43,7 +43,8 @@ TO syncopt_reader;
 GRANT EXECUTE ON FUNCTION
     syncopt.predict_duration(timestamptz), syncopt.priority_scores(timestamptz),
     syncopt.plan(timestamptz, interval), syncopt.sla_risk(timestamptz),
-    syncopt.batch_recommendations(timestamptz), syncopt.anomalies(timestamptz),
+    syncopt.batch_recommendations(timestamptz), syncopt.airbyte_batch_recommendations(timestamptz),
+    syncopt.anomalies(timestamptz),
     syncopt.classify_failure(text, text, text), syncopt.classify_runs(timestamptz),
     syncopt.schema_drift(), syncopt.dow_matches(text, integer),
     syncopt.next_local_time(time, text, text, timestamptz),

@@ -161,7 +161,8 @@ def main():
         with open(sys.argv[2]) as f:
             kept = json.load(f)
         write_section(*({int(k): v for k, v in kept[leg].items()} if kept.get(leg) else None
-                         for leg in ("before", "after", "middle")), note=kept.get("note"))
+                         for leg in ("before", "after", "middle")), note=kept.get("note"),
+                      run_note=kept.get("run_note", os.environ.get("SCALE_RUN_NOTE")))
         return
     after = run_leg(os.environ.get("PG_CONFIG", "pg_config"))
     before_pg = os.environ.get("SCALE_BEFORE_PG_CONFIG")
@@ -169,13 +170,14 @@ def main():
     if os.environ.get("SCALE_KEEP"):
         with open(os.environ["SCALE_KEEP"], "w") as f:
             json.dump({"before": before, "after": after}, f)
-    write_section(before, after)
+    write_section(before, after, run_note=os.environ.get("SCALE_RUN_NOTE"))
 
 
-def write_section(before, after, middle=None, note=None):
+def write_section(before, after, middle=None, note=None, run_note=None):
     """The section of docs/benchmarks.md from the two legs' figures; middle, when
-    given, is a third build's (an intermediate one), and note says how legs kept
-    from separate invocations were measured."""
+    given, is a third build's (an intermediate one), note says how legs kept
+    from separate invocations were measured, and run_note (SCALE_RUN_NOTE), when
+    given, is a paragraph on the conditions of this run."""
 
     def cpu(v):
         """The backend's CPU seconds of a figure (kept figures from before it was measured: None)."""
@@ -240,6 +242,7 @@ def write_section(before, after, middle=None, note=None):
         return ("The same invocation's after leg was a build without the functions' row estimates\n"
                 f"(`ROWS 100000`, below), otherwise this one: {figures}.\n\n")
 
+    note_run = f"\n{run_note}\n\n" if run_note else ""
     targets = "; ".join(status(name, n, limit) for name, n, limit in
                         (("run_planner", 10000, 2), ("run_planner again", 10000, 2),
                          ("run_planner", 50000, 10), ("run_planner again", 50000, 10),
@@ -255,7 +258,7 @@ at 2026-11-20 03:00 UTC. Seconds in the server of one call in a fresh
 backend (after a warm-up statement), and in parentheses the CPU seconds of
 that backend (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
-`before` is main's build before the work of h-runplan (session 23),
+`before` is main's build at the start of h-first's work (session 24),
 `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
@@ -267,15 +270,18 @@ unchanged by this work: their ratios show the noise.
 {middle_text(middle)}Rows the planning runs wrote (planned_sync / sla_forecast / decisions), and
 whether the two builds wrote the same (md5 of the decisions without their
 wall-clock times, of planned_sync and of sla_forecast): {"; ".join(written(n) for n in SIZES)}.
-Besides the bench, the two builds' outputs were compared on the
-2,000-connector fleet of this generator over six planning runs at fixed
-instants (03:00, again, 04:00 after some proposals were approved and
-executed and new runs landed, some failing, 09:00, the next day 03:00,
-two days later 12:00), with a tenth of the connectors in co-pilot and
-auto mode: decisions, planned_sync, sla_forecast, sla_outcome (with
-intervened outcomes), the forecast log, duration forecasts, the anomaly
-snapshot, the alerts (by content: the order of alert ids is not
-deterministic on main either) and planner_run: md5-identical.
+Besides the bench, the two builds' outputs were compared on one
+10,000-connector fleet of this generator: after two runs at 03:00, and
+after five runs at four instants (03:00, again, 04:00 after a third of the
+open proposals were rejected, 09:00, the next day 03:00) with a tenth of
+the connectors in co-pilot and a tenth in auto mode at two actions an
+hour (so the guardrails hold some back and proposals are superseded):
+decisions (without wall-clock times), their audit events, planned_sync,
+sla_forecast, sla_outcome, the forecast log, duration forecasts, the
+anomaly snapshot, the alerts (by content: the order of alert ids is not
+deterministic) and planner_run: md5-identical. Session 23's comparison
+over six runs with executed decisions (2,000 connectors) was not
+repeated.
 
 `run_planner` is the first run at that instant: it forecasts the 500
 deadlines for the first time (the forecast scorecard records each one's
@@ -284,7 +290,34 @@ proposal per trigger (1,342 at 10,000) and the alerts; `run_planner
 again` is the next run at the same instant (the proposals open, the
 deadlines known), what a run costs the rest of the day.
 
-What this work changed (perf on the backend at 10,000 connectors unless said):
+What this work changed (h-first, session 24; perf on the backend at
+10,000 connectors, shares of a day's first run's samples):
+- `asset_inputs_of()` returns one row per call and `record_forecasts()`
+  calls it in a select list, so each new deadline's input arrays (500
+  rows of two 10,000-element arrays) go straight to the insert; as a set
+  in `FROM` they were copied into a tuplestore that spilled to a temporary
+  file past `work_mem` and were read back: 14% of the first run, now 2-3%.
+- The decisions' loop read each candidate's policy and no-churn check with
+  a statement per candidate. Its plan, cached while the control table was
+  nearly empty (the bench's `ANALYZE` records the empty table, and the
+  day's first run fills it), stayed a sequential scan as the run wrote
+  1,342 decisions: 1.8 million rows read, about 8% of the first run. Both
+  are read in the candidates' query now (the loop's own writes cannot
+  change another candidate's answer). The foreign key from
+  `decision_event` to the decisions, checked per row by PostgreSQL with a
+  plan made the same way, still reads about 900,000 rows (about 4%).
+- `outcome_ready_times()` searched all the landed runs again for each of
+  an outcome's inputs (5 million binary searches on the first run); the
+  inputs are stored ascending, so each search now starts where the last
+  ended and gallops forward: its share of the first run from 5% to 1%.
+- The candidates' batch-size branch read `batch_recommendations()`, one row
+  per connector, whose Fivetran rows (a start time) score the whole fleet
+  again (the lineage pass and every connector's score) only to be dropped:
+  12% of a later run. It reads `airbyte_batch_recommendations()` now, the
+  same rows for the Airbyte connectors, with the duration predictions and
+  without the scores: 7.5%.
+
+Earlier work of this issue (h-runplan, session 23):
 - The forecast scorecard's `intervened` check was an SQL `EXISTS` probing
   the decisions' index once per input of each unsettled outcome
   (`connector_id = ANY (connector_ids)`: 500 outcomes of 10,000 inputs on
@@ -316,18 +349,21 @@ What this work changed (perf on the backend at 10,000 connectors unless said):
   and now streams them through a cursor, judging one connector at a time:
   about 20% less CPU, memory bounded by one connector's runs.
 
-Why the first run costs more than the next (at 10,000, 7.1 s against 4.1
-s on a quiet machine before this work): not cold caches. The bench runs
-both in fresh backends; a VACUUM of the freshly loaded history before the
-first run (hint bits set, visibility map) changed nothing measurable
-(6.9 and 7.5 s CPU without and with it); the first run is the one that
-writes: 1,342 decisions through `insert_decision()` (its audit and
-settings triggers and foreign keys: 11% of the first run's wall time
-under `pg_stat_statements`), the 500 new `sla_outcome` rows with their
-10,000-element input arrays (13%: `asset_inputs_of()`, its result spilled
-to a temporary file past work_mem, lz4 and TOAST) and the alerts (6%). The scorecard's
-share is a storage design (every deadline keeps every upstream connector)
-that this work did not change.
+Why the first run costs more than the next: not cold caches (a VACUUM of
+the freshly loaded history before it changed nothing measurable, session
+23); the first run is the one that writes. Its perf samples at 10,000
+connectors after this work: 1,342 decisions through `insert_decision()`,
+one statement each with its audit trigger (4%) and the foreign key from
+`decision_event` (about 4%: PostgreSQL checks it per row with a plan
+cached while the control table was empty, a sequential scan that reads
+900,000 rows over the run; the bench's `ANALYZE` of the empty table sets
+that up, a control table with history would not), the 500 new
+`sla_outcome` rows whose two 10,000-element input arrays are compressed
+and TOASTed (7%; a storage design, every deadline keeps every upstream
+connector, that this work kept: the scorecard's views and docs read
+them), their computation (3%) and the alerts' `blocking_connectors` in
+JSON (4%). A later run writes 10,000 `planned_sync` rows too, but no
+decisions (all unchanged) and no outcome arrays.
 
 The time limit (`syncopt.planner_time_limit`, default 2 minutes): the
 analytics always finish, then the candidates are taken most urgent first
@@ -340,15 +376,25 @@ three as not reached, and the next run writes them). This bench gives the
 runs an hour so that both builds are measured to their end.
 
 Status of issue 34's targets for the planning run and the plans: {targets}.
-Where a later run's time goes now (perf, 10,000 connectors, this build before the row estimates, which change little at that size):
-`plan_and_forecast` 33% (the one fleet load 10%, `graph_compute` 11% with
-`priority_scores`' own scoring, slot placement and deadline triage
-(`redirect_dues`) 8%: the loader and plan.c are other helpers' work this
-session), `classify_failure` 14% (nearly all of it reading the learned
-corpus again on each call: cached per statement by another helper this
-session), `anomalies` 11%, `priority_scores` 5%, the rest the candidates'
-SQL, the decisions' loop and the writes. Earlier figures of this section
-(sessions 21 and 22: 10,000 connectors 40.6 -> 25.2 s for a first run and
+{note_run}Where a later run's time goes now (perf on the backend, 10,000 connectors,
+this build; shares of the samples): `plan_and_forecast` 33% (the one
+fleet load, the scoring and the two plans: src/fleet*.c and plan*.c,
+another helper's work this session), `anomalies` 14% (of which about 11
+points the SQL that reads the training window's 200,000 runs of the
+connectors that ran in the last day, sorted by connector and start; the
+judging itself 2-3%), `airbyte_batch_recommendations` 7.5% (the Airbyte
+connectors' recent runs read through a LATERAL per connector, and the
+duration predictions), `priority_scores` 5.5%, `predict_duration` 2.5%;
+the rest (about a third) the candidates' SQL (the history probes of about
+1,400 trigger candidates, the branches' joins), the insert of the 10,000
+`planned_sync` rows with their foreign-key checks, the decisions' loop
+(1,342 candidates, all unchanged), the alerts (`classify_runs()` of two
+days of failures, each alerted once already) and the scorecard. In a
+day's first run: `plan_and_forecast` 21%, `anomalies` 14%, the writes
+above about 22%, `priority_scores` 6%, `airbyte_batch_recommendations`
+5%. Earlier figures of this section (session 23 on an idle machine,
+10,000 connectors: a first run 6.21 -> 4.09 s, a later one 3.36 -> 2.61 s;
+sessions 21 and 22: 10,000 connectors 40.6 -> 25.2 s for a first run and
 25.0 -> 11.6 s for a later one at load 5-7, then 7.1 and 4.1 s on a
 quieter machine; 50,000 454 -> 171 s and 308 -> 187 s) are in git
 history. 100,000 connectors were not measured (no time left in the session).
