@@ -43,15 +43,16 @@ SETTINGS = {
 WITHOUT_PG_CRON = {"shared_preload_libraries": "'syncopt'"}
 
 
-def have_pg_cron():
-    """Whether pg_cron is installed for the server under test.
+def have_library(name):
+    """Whether the server under test has the loadable library name (pg_cron, auto_explain).
 
-    Debian's 15 always has it (make test installs it); a server built from
-    source may not, and then the tests that need it are skipped, not failed.
+    Debian's 15 always has both (make test installs pg_cron); a server built
+    from source may have neither, and then the tests that need one are
+    skipped, not failed.
     """
     pkglib = subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True,
                             check=True).stdout.strip()
-    return os.path.exists(os.path.join(pkglib, "pg_cron.so"))
+    return os.path.exists(os.path.join(pkglib, name + ".so"))
 
 
 class Tally:
@@ -203,7 +204,8 @@ def run_integration(cluster, tally, only):
     import integration
     integration.CLUSTER = cluster
     integration.WORKER_DB = WORKER_DB
-    integration.PG_CRON = have_pg_cron()
+    integration.PG_CRON = have_library("pg_cron")
+    integration.AUTO_EXPLAIN = have_library("auto_explain")
     # The fixtures' runs carry fixed dates (November 2026); the default
     # retention (90 days) would let the collector's purge take them once
     # those dates are 90 days old, so the tests keep ten years instead.
@@ -230,7 +232,7 @@ def main():
 
     tally = Tally()
     settings = dict(SETTINGS)
-    if not have_pg_cron():
+    if not have_library("pg_cron"):
         print("pg_cron is not installed for this server: the tests that need it are skipped", flush=True)
         settings = {k: v for k, v in SETTINGS.items() if not k.startswith("cron.")}
         settings.update(WITHOUT_PG_CRON)
