@@ -430,6 +430,19 @@ def json_family(cluster):
 FIFTH_FIRST = ("c07ad82", 25, 1, 3)
 
 
+def sources_lines(label, held_out):
+    """The GitHub issues and pull requests a held-out set's wordings come from, by repository, as Markdown lines."""
+    by_repo = {}
+    for entries in held_out.values():
+        for _, url in entries:
+            parts = url.split("/")
+            by_repo.setdefault(parts[3] + "/" + parts[4], []).append(
+                ("PR " if parts[5] == "pull" else "#") + parts[6])
+    return [f"Sources of {label} (GitHub issues and pull requests): " + "; ".join(
+        f"{repo} {', '.join(sorted(refs, key=lambda r: int(r.split('#')[-1].split(' ')[-1])))}"
+        for repo, refs in sorted(by_repo.items(), key=lambda kv: (-len(kv[1]), kv[0].lower()))) + ".", ""]
+
+
 def verdict_tables(harmful_rows, missed, none_harmful, late_messages=()):
     """A held-out set's harmful verdicts (or none_harmful) and its missed wordings, as Markdown lines."""
     lines = []
@@ -525,16 +538,7 @@ def fourth_lines(cluster):
                   f"reads {own[0]} ({own[2]}, {'retried' if own[1] else 'not retried'}); after the 503 is also "
                   f"labelled transient it reads {after[0]} ({after[2]}, {'retried' if after[1] else 'not retried'}).",
                   ""]
-    by_repo = {}
-    for entries in both.values():
-        for _, url in entries:
-            parts = url.split("/")
-            by_repo.setdefault(parts[3] + "/" + parts[4], []).append(
-                ("PR " if parts[5] == "pull" else "#") + parts[6])
-    lines += ["Sources of the 40 measured wordings (GitHub issues and pull requests): " + "; ".join(
-        f"{repo} {', '.join(sorted(refs, key=lambda r: int(r.split('#')[-1].split(' ')[-1])))}"
-        for repo, refs in sorted(by_repo.items(), key=lambda kv: (-len(kv[1]), kv[0].lower()))) + ".", ""]
-    return lines
+    return lines + sources_lines("the 40 measured wordings", both)
 
 
 FIFTH = "Fifth held-out set (written blind, committed before any measurement)"
@@ -643,16 +647,7 @@ def fifth_lines(cluster):
               "wording itself, then the wording classified again; rolled back): "
               + "; ".join(f"{c.replace('_', ' ')} \"{m[:40]}...\" {v} ({w})" for c, m, (v, _, w) in again)
               + f" ({sum(1 for c, _, (v, _, _) in again if v in CATEGORIES[c])} of {len(again)} recognised).", ""]
-    by_repo = {}
-    for entries in REAL_HELD_OUT_5.values():
-        for _, url in entries:
-            parts = url.split("/")
-            by_repo.setdefault(parts[3] + "/" + parts[4], []).append(
-                ("PR " if parts[5] == "pull" else "#") + parts[6])
-    lines += ["Sources of the 40 wordings (GitHub issues and pull requests): " + "; ".join(
-        f"{repo} {', '.join(sorted(refs, key=lambda r: int(r.split('#')[-1].split(' ')[-1])))}"
-        for repo, refs in sorted(by_repo.items(), key=lambda kv: (-len(kv[1]), kv[0].lower()))) + ".", ""]
-    return lines
+    return lines + sources_lines("the 40 wordings", REAL_HELD_OUT_5)
 
 
 def replace_subsection(title, text, after=None):
