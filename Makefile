@@ -52,12 +52,14 @@ $(OBJS): $(wildcard src/*.h)
 test:
 	bash test/run-all.sh
 
+# The demo's cluster runs the PostgreSQL that install-deps.sh installed
+# into (PG_CONFIG's), not whichever pg_config is first on PATH.
 demo:
 	bash test/install-deps.sh
-	python3 demo/demo.py start
+	PATH="$$($(PG_CONFIG) --bindir):$$PATH" python3 demo/demo.py start
 
 demo-stop:
-	python3 demo/demo.py stop
+	PATH="$$($(PG_CONFIG) --bindir):$$PATH" python3 demo/demo.py stop
 
 bench:
 	bash test/install-deps.sh

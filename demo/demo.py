@@ -14,10 +14,19 @@ vendor call and the row reaching `succeeded`; writes the plan as an SVG
 timeline.  Everything stays running; `stop` removes it.
 
 SYNCOPT_DEMO_ROOT chooses the directory (default /var/tmp/syncopt-demo).
+
+The tour runs at the current time unless SYNCOPT_DEMO_AT gives an instant
+('YYYY-MM-DD HH:MM:SS', UTC): the fleet's history ends at the hour the demo
+starts, its run times follow the weekday and hour, and its deadlines fall
+on weekdays, so what the tour shows differs with the day and hour.  With
+SYNCOPT_DEMO_AT the whole demo (cluster, workers, mock vendor API) runs on
+a clock that starts at that instant (Debian's faketime), and the tour is
+the same on any day: the README's excerpt is one such run.
 """
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,6 +256,18 @@ def stop():
 
 
 def start():
+    at = os.environ.get("SYNCOPT_DEMO_AT")
+    if at and "FAKETIME" not in os.environ:
+        # Run again on a clock starting at `at` (read in TZ's zone, so UTC);
+        # faketime passes it to every process the demo starts.
+        try:
+            datetime.strptime(at, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            sys.exit(f"SYNCOPT_DEMO_AT must be an instant in UTC as 'YYYY-MM-DD HH:MM:SS', not {at!r}")
+        if shutil.which("faketime") is None:
+            sys.exit("SYNCOPT_DEMO_AT needs Debian's faketime package (apt-get install faketime)")
+        os.execvpe("faketime", ["faketime", "-f", "@" + at, sys.executable, os.path.abspath(__file__), "start"],
+                   dict(os.environ, TZ="UTC"))
     stop()
     d = Demo()
     tour(d)

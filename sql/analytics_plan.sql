@@ -216,6 +216,14 @@ SELECT connector_id, planned_start, predicted_end, deadline, will_miss, action,
        reason LIKE '%this sync is timed for the next deadline, late_report%' AS retimed,
        reason LIKE 'deadline order (deadline triage misses no more than the priority order and is less late)%' AS kept
   FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
+-- Each reason ends with the timing against the deadline the sync is
+-- planned for: Z ends at its due time, 04:30, with nothing to spare; X,
+-- timed for late_report (09:00), ends 07:45, 1 h 15 min before; Y's only
+-- deadline is given up, so it has no due time and no margin to state (it
+-- said "due never (106742168.0 days to spare)", the distance from 04:45
+-- to the end of PostgreSQL's time).
+SELECT connector_id, substring(reason from 'P90 .*$') AS timing
+  FROM syncopt.plan('2026-11-23 03:00+00') ORDER BY connector_id;
 -- run_planner() triggers only what starts before the next run: Z.
 SELECT connector_id FROM syncopt.planner_candidates('2026-11-23 03:00+00') WHERE action = 'trigger_sync';
 RESET syncopt.max_concurrent_syncs;

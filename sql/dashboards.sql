@@ -39,6 +39,16 @@ SELECT connector_id, name, health, consecutive_failures, runs, success_rate_pct,
 SELECT connector_id, syncs, failed_syncs, sync_hours, share_of_sync_time_pct
   FROM syncopt.cost_by_connector ORDER BY connector_id;
 RESET SESSION AUTHORIZATION;
+-- Credits where runs reported them: down's success 1.5 and first failure
+-- 0.25 (its other failures none) sum to 1.75; flaky's success reported 0,
+-- which is 0, not unknown; ok reported none, so its credits are NULL.
+BEGIN;
+UPDATE syncopt.sync_run SET credits = 1.5 WHERE connector_id = 3 AND external_run_id = 's';
+UPDATE syncopt.sync_run SET credits = 0.25 WHERE connector_id = 3 AND external_run_id = 'f1';
+UPDATE syncopt.sync_run SET credits = 0 WHERE connector_id = 2 AND external_run_id = 's';
+SELECT connector_id, reported_credits, reported_credits IS NULL AS unknown
+  FROM syncopt.cost_by_connector ORDER BY connector_id;
+ROLLBACK;
 
 -- Plan and SLA views show the latest planning run.  A dashboard due in
 -- 3 hours fed by ok and flaky, wanting data from the last 4 hours: ok's

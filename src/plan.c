@@ -241,13 +241,20 @@ place_job(Schedule *s, int j)
 	}
 	if (slot_wait)
 		appendStringInfo(&job->reason, "waits for one of %d slots; ", s->nslots);
-	appendStringInfo(&job->reason, "P90 %s, predicted end %s, due %s", format_duration(c->pred.p90_s),
-					 format_time(job->end), format_time(c->due));
-	if (job->will_miss)
-		appendStringInfo(&job->reason, ": misses %s by %s", fleet->asset[c->due_asset].name,
-						 format_duration(time_diff(job->end, c->due)));
+	appendStringInfo(&job->reason, "P90 %s, predicted end %s", format_duration(c->pred.p90_s),
+					 format_time(job->end));
+	/*
+	 * No due time: the deadline this sync was for is given up (triage) and
+	 * no other waits for it, so there is no margin to state.
+	 */
+	if (c->due == NO_TIME)
+		appendStringInfoString(&job->reason, "; no other deadline waits for it");
+	else if (job->will_miss)
+		appendStringInfo(&job->reason, ", due %s: misses %s by %s", format_time(c->due),
+						 fleet->asset[c->due_asset].name, format_duration(time_diff(job->end, c->due)));
 	else
-		appendStringInfo(&job->reason, " (%s to spare)", format_duration(time_diff(c->due, job->end)));
+		appendStringInfo(&job->reason, ", due %s (%s to spare)", format_time(c->due),
+						 format_duration(time_diff(c->due, job->end)));
 }
 
 /* Place a connector that is syncing right now: it holds a slot until its predicted end. */
@@ -275,11 +282,16 @@ place_running(Schedule *s, int j)
 	/* Each running sync holds a slot of its own (more than the slots share them). */
 	slots_take(&s->slots, s->nrunning++ % s->nslots, job->start, s->busy_end[j]);
 	job->will_miss = job->end > c->due;
-	if (s->explain)
-		appendStringInfo(&job->reason, "running since %s%s; predicted end %s, due %s",
-						 format_time(c->running_since),
-						 job->end > time_add(c->running_since, c->pred.p90_s) ? ", already longer than its P90" : "",
-						 format_time(job->end), format_time(c->due));
+	if (!s->explain)
+		return;
+	appendStringInfo(&job->reason, "running since %s%s; predicted end %s",
+					 format_time(c->running_since),
+					 job->end > time_add(c->running_since, c->pred.p90_s) ? ", already longer than its P90" : "",
+					 format_time(job->end));
+	if (c->due == NO_TIME)
+		appendStringInfoString(&job->reason, "; no other deadline waits for it");
+	else
+		appendStringInfo(&job->reason, ", due %s", format_time(c->due));
 }
 
 /*

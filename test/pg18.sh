@@ -92,7 +92,7 @@ fetch_source() {
 }
 
 # The server, and pgcrypto which the regress suites use as an independent
-# HMAC.  Debian's patches are applied, as in Debian's own build.
+# HMAC (auto_explain below).  Debian's patches are applied, as in Debian's own build.
 if [ ! -f "$PREFIX/.server-ready" ]; then
     fetch_source postgresql-18 || exit $?
     pg_src="$(find "$src/postgresql-18" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
@@ -112,6 +112,30 @@ fi
 # first leg installs serve any server from 11 on.
 sharedir="$("$PGC" --sharedir)/extension"
 cp /usr/share/postgresql/15/extension/pgtap* "$sharedir/"
+
+# auto_explain, which test_kept_plans loads (the server's build above is
+# the core only, no contrib), built with that server's PGXS from the
+# server's source tree; a cache built before this step gets it added here,
+# from its kept source tree, else from a fresh download (the same major
+# version, so the same module ABI).  When the source cannot be had the
+# server is still used, and that test is skipped.
+if [ ! -f "$("$PGC" --pkglibdir)/auto_explain.so" ]; then
+    pg_src="$(find "$src/postgresql-18" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1 || true)"
+    if [ -z "$pg_src" ] || [ ! -d "$pg_src/contrib/auto_explain" ]; then
+        if fetch_source postgresql-18; then
+            pg_src="$(find "$src/postgresql-18" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+        else
+            pg_src=""
+            echo "PostgreSQL 18 leg: without auto_explain, so test_kept_plans is skipped" >&2
+        fi
+    fi
+    if [ -n "$pg_src" ]; then
+        (
+            make -s -C "$pg_src/contrib/auto_explain" USE_PGXS=1 PG_CONFIG="$PGC"
+            make -s -C "$pg_src/contrib/auto_explain" USE_PGXS=1 PG_CONFIG="$PGC" install
+        ) >>"$LOG" 2>&1 || fail "building auto_explain from $pg_src against PostgreSQL 18"
+    fi
+fi
 
 # pg_cron, built with that server's PGXS.  When its source cannot be had the
 # server is still used, and the suites skip what needs pg_cron; the fetch is

@@ -74,17 +74,23 @@ COMMENT ON VIEW syncopt.decision_audit IS
 -- week's runs are summed per connector_id first and joined to connector
 -- after (grouping by one bigint instead of four columns with text), and
 -- durations in double precision (a numeric sum per run cost as much
--- again): docs/benchmarks.md, "History partitioned by week".
+-- again): docs/benchmarks.md, "History partitioned by week".  The cutoff
+-- is a subquery, computed once: written as a bare now() - interval it is
+-- recomputed for every run the scan reads (a calendar subtraction each).
+-- Credits are summed only over runs that reported them, so a connector
+-- without credits (most) gets no numeric sum state at all: half the
+-- aggregation's memory, which a fresh backend pays for in page faults,
+-- and the same NULL.  docs/benchmarks.md, "Dashboard views".
 CREATE VIEW syncopt.cost_by_connector WITH (security_invoker = true) AS
 SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
        r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
        round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
        r.rows
   FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
-               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs, sum(r.credits) AS reported_credits,
-               sum(r.rows) AS rows
+               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs,
+               sum(r.credits) FILTER (WHERE r.credits IS NOT NULL) AS reported_credits, sum(r.rows) AS rows
           FROM syncopt.sync_run r
-         WHERE r.started_at >= now() - interval '7 days' AND r.finished_at IS NOT NULL AND r.duration_known
+         WHERE r.started_at >= (SELECT now() - interval '7 days') AND r.finished_at IS NOT NULL AND r.duration_known
          GROUP BY r.connector_id) r
   JOIN syncopt.connector c ON c.connector_id = r.connector_id;
 COMMENT ON VIEW syncopt.cost_by_connector IS
