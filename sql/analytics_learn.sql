@@ -225,6 +225,25 @@ SELECT metric, round(score::numeric, 2) AS score, direction FROM syncopt.anomali
 UPDATE syncopt.sync_run SET rows = 3000 WHERE connector_id = 5 AND external_run_id = 'today';
 SELECT metric, score, direction, reason FROM syncopt.anomalies('2026-11-23 00:00+00')
  WHERE connector_id = 5;
+-- The freshness lag is the time since the previous successful start in
+-- time order, whatever order the runs were written (and read) in: Lag's
+-- runs are inserted latest first, so their run ids run against time, and
+-- the history is read newest first by its (connector_id, started_at DESC)
+-- index.  Daily successes from 3 to 19 November, failures on the 20th to
+-- the 22nd (no lag), and the success of the 23rd 4 days = 345,600 s after
+-- the 19th's.  The training window (14 days) starts on the 9th, whose
+-- previous run is not read: 10 training lags (10th to 19th), all 1 day =
+-- 86,400 s (too few Mondays, so all days), no spread, so the capped score
+-- 1000 for 4x.  Its rows and duration are what they always were: not
+-- flagged.
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (11, 1, 'lag', 'Lag');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT 11, 'l' || k, s, s + interval '600 s', CASE WHEN k BETWEEN 18 AND 20 THEN 'failed' ELSE 'succeeded' END,
+       CASE WHEN k BETWEEN 18 AND 20 THEN NULL ELSE 1000 END, 'api'
+  FROM generate_series(21, 1, -1) k,
+       LATERAL (SELECT timestamptz '2026-11-02 00:00+00' + make_interval(days => k) AS s) x;
+SELECT metric, observed, round(expected::numeric, 3) AS expected, score, direction
+  FROM syncopt.anomalies('2026-11-23 00:00+00') WHERE connector_id = 11;
 DELETE FROM syncopt.connector;
 
 ------------------------------------------------------------------------
