@@ -287,7 +287,8 @@ class GeneratedFleet:
             events = [(r["started_at"], "INFO", "sync_start", {}),
                       (end, "INFO", "records_modified", {"table": "t", "count": r["rows"]})]
             if r["error"]:
-                events.append((end, "SEVERE", None, {"message": r["error"]}))
+                # Fivetran's log names a failure's event `error` (event SEVERE).
+                events.append((end, "SEVERE", "error", {"message": r["error"]}))
             events.append((end, "INFO", "sync_end", {"status": status}))
             for ts, level, event, data in events:
                 n += 1
