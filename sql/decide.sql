@@ -291,7 +291,8 @@ ROLLBACK;
 -- syncopt's next retry back until the last failure plus
 -- syncopt.retry_backoff (5 min), doubled for each further failure, at
 -- most syncopt.retry_backoff_max (12 h); one failure is retried at once.
--- The rule itself, by hand: 04:19 plus 0, 0, 5, 10, 20 min; ten failures
+-- The rule itself, by hand: no wait (-infinity) after 0 or 1 failure;
+-- after 2, 3, 4 the last failure (04:19) plus 5, 10, 20 min; ten failures
 -- would wait 5 min x 2^8 = 21 h 20 min, capped at 12 h (16:19), as are a
 -- thousand (no overflow).
 SELECT k, syncopt.retry_opening(k, '2054-11-23 04:19+00') AS opening
