@@ -77,6 +77,8 @@ bench:
 	python3 test/bench/bench_analytics_scale.py
 	# h-big, issue 34: 100,000 connectors x 90 days of history, about an hour: only with BENCH_100K=1.
 	if [ -n "$$BENCH_100K" ]; then python3 test/bench/bench_100k.py; fi
+	# h-backoff, issue 30: the retry back-off side by side with a build before it (its pg_config).
+	if [ -n "$$BACKOFF_BEFORE_PG_CONFIG" ]; then python3 test/bench/bench_backoff.py; fi
 
 # The release archives (PGXN takes the zip) are made from the committed tree
 # by git archive, so nothing built or untracked slips in; the control file

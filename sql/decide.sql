@@ -285,6 +285,75 @@ SELECT h.k, r.*
  ORDER BY h.k;
 ROLLBACK;
 
+-- Retries are spaced after failures in a row (issue 30, h-backoff): a
+-- configuration fault can read exactly as a passing one ("Connection
+-- reset by peer" is retryable), so two or more failures in a row hold
+-- syncopt's next retry back until the last failure plus
+-- syncopt.retry_backoff (5 min), doubled for each further failure, at
+-- most syncopt.retry_backoff_max (12 h); one failure is retried at once.
+-- The rule itself, by hand: no wait (-infinity) after 0 or 1 failure;
+-- after 2, 3, 4 the last failure (04:19) plus 5, 10, 20 min; ten failures
+-- would wait 5 min x 2^8 = 21 h 20 min, capped at 12 h (16:19), as are a
+-- thousand (no overflow).
+SELECT k, syncopt.retry_opening(k, '2054-11-23 04:19+00') AS opening
+  FROM unnest('{0,1,2,3,4,10,1000}'::int[]) k ORDER BY k;
+SELECT syncopt.retry_opening(NULL, '2054-11-23 04:19+00') AS no_streak,
+       syncopt.retry_opening(3, NULL) AS no_failure_time;
+SELECT syncopt.retry_opening(-1, '2054-11-23 04:19+00');
+-- In the planning run.  ERP 2 mirrors ERP on its own asset due 05:30 (its
+-- P90 is an hour or more, the vendor starts it at 05:00: too late), so it
+-- is triggered at 04:20 while no back-off holds it.  Its failures end at
+-- 04:19 on the 23rd (failed syncs serve no deadline).
+BEGIN;
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, daily_sync_time)
+VALUES (14, 1, 'erp2', 'ERP 2', 1440, 'auto', '05:00');
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline, weight) VALUES (22, 'erp2_report', 'report', '05:30', 1);
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (14, 22);
+SELECT pg_temp.add_runs(14, '{2400,3600}');
+-- One failure more of ERP 2, ending minutes_before 04:19 (1 min long).
+CREATE FUNCTION pg_temp.erp2_fails(minutes_before int) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+    VALUES (14, 'erp2-f' || minutes_before, timestamptz '2054-11-23 04:18+00' - make_interval(mins => minutes_before),
+            timestamptz '2054-11-23 04:19+00' - make_interval(mins => minutes_before), 'failed', 'Connection reset by peer', 'api');
+    SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run WHERE external_run_id = 'erp2-f' || minutes_before;
+$$;
+-- Triggers of ERP 2 the candidates at 04:MM hold.
+CREATE FUNCTION pg_temp.erp2_triggered(mm int) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM syncopt.planner_candidates(timestamptz '2054-11-23 04:00+00' + make_interval(mins => mm))
+     WHERE connector_id = 14 AND action = 'trigger_sync';
+$$;
+SELECT pg_temp.erp2_triggered(20) AS no_failure;
+SELECT pg_temp.erp2_fails(0);
+SELECT pg_temp.erp2_triggered(20) AS one_failure_0420, category, retryable
+  FROM syncopt.classify_failure('Connection reset by peer', NULL, 'fivetran');
+-- Two in a row (the first at 04:09): not before 04:24.
+SELECT pg_temp.erp2_fails(10);
+SELECT consecutive_failures, last_failure_at FROM syncopt.connector_stats WHERE connector_id = 14;
+SELECT pg_temp.erp2_triggered(20) AS two_0420, pg_temp.erp2_triggered(23) AS two_0423,
+       pg_temp.erp2_triggered(24) AS two_0424;
+-- A planning run writes what the candidates say: nothing at 04:23, the
+-- trigger at 04:24.
+SELECT count(*) AS written_0423 FROM syncopt.run_planner('2054-11-23 04:23+00')
+ WHERE connector_id = 14 AND action = 'trigger_sync';
+SELECT action, reason LIKE 'Start now: it is already late for 2054-11-23 05:30 UTC%' AS late
+  FROM syncopt.run_planner('2054-11-23 04:24+00') WHERE connector_id = 14;
+UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE connector_id = 14 AND status = 'proposed';
+-- Three in a row (the first at 03:59): not before 04:29; with the cap at
+-- 7 min, 04:26; with retry_backoff 0, not spaced.
+SELECT pg_temp.erp2_fails(20);
+SELECT pg_temp.erp2_triggered(28) AS three_0428, pg_temp.erp2_triggered(29) AS three_0429;
+SET syncopt.retry_backoff_max = '7min';
+SELECT pg_temp.erp2_triggered(25) AS cap7_0425, pg_temp.erp2_triggered(26) AS cap7_0426;
+RESET syncopt.retry_backoff_max;
+SET syncopt.retry_backoff = 0;
+SELECT pg_temp.erp2_triggered(20) AS off_0420;
+RESET syncopt.retry_backoff;
+-- A success the vendor reports after the last failure (the connector's
+-- succeeded_at) ends the streak: retried at once.
+UPDATE syncopt.connector SET last_success_at = '2054-11-23 04:19:30+00' WHERE connector_id = 14;
+SELECT pg_temp.erp2_triggered(20) AS after_success_0420;
+ROLLBACK;
+
 -- Bad input.
 SELECT syncopt.run_planner(NULL);
 SELECT syncopt.run_planner('infinity');

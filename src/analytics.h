@@ -54,6 +54,7 @@ typedef struct Connector
 	int64		failures;
 	int			consecutive_failures;
 	TimestampTz last_success_at;	/* NO_TIME: never */
+	TimestampTz last_failure_at;	/* end of its last failure; NO_TIME: never */
 	TimestampTz fresh_since;	/* start of the last successful sync ended by
 								 * `at` (its data's age); DT_NOBEGIN: none */
 	double		ewma_duration_s;	/* NaN: unknown */
@@ -244,6 +245,7 @@ typedef struct PlannedSync
 
 extern PlannedSync *plan_fleet(Fleet *fleet, Score *scores, double horizon_s, bool explain, int *njobs);
 extern TimestampTz plan_opening(const Fleet *fleet, const Connector *c);
+extern TimestampTz retry_opening(int failures_in_row, TimestampTz last_failure);
 extern bool plan_triggers(const Fleet *fleet, const PlannedSync *job);
 
 /* analytics_util.c */

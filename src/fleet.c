@@ -75,7 +75,8 @@ static const char *const connectors_sql =
 "                   WHERE r.connector_id = c.connector_id AND r.status = 'succeeded'"
 "                     AND r.finished_at <= $1 AND r.started_at > $1 - interval '8 days')"
 "            WHEN s.latest_success_started_at > $1 - interval '8 days'"
-"            THEN s.latest_success_started_at END"
+"            THEN s.latest_success_started_at END,"
+"       s.last_failure_at"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id"
 "  LEFT JOIN syncopt.connector_stats s ON s.connector_id = c.connector_id"
@@ -125,7 +126,7 @@ static const char *const tag_events_sql =
 " ORDER BY event_id";
 
 /* The widest loader query (connectors_sql). */
-#define MAX_COLS		28
+#define MAX_COLS		29
 
 /* One row of a loader query, its columns deformed once. */
 typedef struct Row
@@ -439,6 +440,7 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->fresh_since = col_time(r, 28);
 	if (c->fresh_since == NO_TIME)
 		c->fresh_since = DT_NOBEGIN;
+	c->last_failure_at = col_time(r, 29);
 	c->due = NO_TIME;
 	c->due_asset = -1;
 	c->due_via = -1;

@@ -49,6 +49,8 @@
 
 #define MAX_GATE_STEPS	1000	/* bound on postponements of one sync */
 
+PG_FUNCTION_INFO_V1(syncopt_retry_opening);
+
 /*
  * Syncs already planned into the destination of job j that overlap
  * [start, end) by the time they hold their slots (busy_end); earliest end
@@ -372,16 +374,69 @@ plan_opening(const Fleet *fleet, const Connector *c)
 }
 
 /*
+ * The earliest time the planner retries a connector whose last
+ * failures_in_row syncs failed, the last ending at last_failure.  One
+ * failure is retried at once (at the next planning run); from two in a
+ * row on, not before that end plus syncopt.retry_backoff, doubled for each
+ * further failure, at most syncopt.retry_backoff_max.  DT_NOBEGIN when
+ * nothing holds the retry back (no repeated failure, or none with a known
+ * end: NO_TIME).  Why: a configuration fault can be worded exactly as a
+ * passing network fault (an SSL EOF, a connection reset), so the wording
+ * alone cannot stop its retries; spacing them bounds what such a fault
+ * costs (a few retries a day instead of one per planning run) while a
+ * passing fault is still retried soon after.
+ */
+TimestampTz
+retry_opening(int failures_in_row, TimestampTz last_failure)
+{
+	double		wait_s;
+
+	if (failures_in_row < 2 || TIMESTAMP_NOT_FINITE(last_failure))
+		return DT_NOBEGIN;
+	/* 2^30 times a second already passes the largest cap: no overflow. */
+	wait_s = ldexp((double) syncopt_retry_backoff_s, Min(failures_in_row - 2, 30));
+	return time_add(last_failure, Min(wait_s, (double) syncopt_retry_backoff_max_s));
+}
+
+/*
  * Does the planning run trigger this planned sync now?  When it is to
- * start before the next run (syncopt.planner_interval): planner_candidates()
- * applies the same rule to plan()'s rows.
+ * start before the next run (syncopt.planner_interval) and its connector's
+ * retry back-off has run out (retry_opening()): planner_candidates()
+ * applies the same rule to plan()'s rows, through retry_opening().
  */
 bool
 plan_triggers(const Fleet *fleet, const PlannedSync *job)
 {
+	const Connector *c = &fleet->conn[job->connector];
+
 	return (strcmp(job->action, "start_now") == 0 || strcmp(job->action, "start_later") == 0) &&
-		job->start < time_add(fleet->at, syncopt_planner_interval_s);
+		job->start < time_add(fleet->at, syncopt_planner_interval_s) &&
+		fleet->at >= retry_opening(c->consecutive_failures, c->last_failure_at);
 }
+
+/*
+ * syncopt.retry_opening(failures_in_row, last_failure_at): retry_opening()
+ * for SQL, so that planner_candidates() holds a retry back exactly as
+ * simulate()'s replay does.  A NULL argument means no failure is known:
+ * nothing holds the retry back.
+ */
+Datum
+syncopt_retry_opening(PG_FUNCTION_ARGS)
+{
+	int32		failures_in_row;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
+	failures_in_row = PG_GETARG_INT32(0);
+	if (failures_in_row < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("failures_in_row must not be negative"),
+				 errdetail("failures_in_row was %d.", failures_in_row),
+				 errhint("Pass the connector's failures in a row since its last success, 0 when none.")));
+	PG_RETURN_TIMESTAMPTZ(retry_opening(failures_in_row, PG_GETARG_TIMESTAMPTZ(1)));
+}
+
 /*
  * Plan the syncs of connectors with a due time within the horizon.
  * Returns the jobs (in the order of the connectors' priority); with

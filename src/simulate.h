@@ -165,6 +165,7 @@ typedef struct Sim
 	TimestampTz *fresh_since;	/* start of its last success; DT_NOBEGIN */
 	TimestampTz *last_success;	/* end of its last success; NO_TIME: none */
 	int		   *failures_in_row;
+	TimestampTz *last_failure;	/* end of its last failure; NO_TIME: none */
 	TimestampTz *paused_until;	/* a credential failure pauses it until fixed */
 	int		   *queue;			/* triggered by the last planning run, not started */
 	int			nqueue;

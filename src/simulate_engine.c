@@ -8,7 +8,8 @@
  * The replay keeps what the planner reads of each connector, as the
  * database would hold it at that instant: the sync running now and since
  * when, the start and end of its last success (its data's age), its
- * failures in a row, and whether it is paused.  A planning run copies the
+ * failures in a row and the end of the last (the retry back-off), and
+ * whether it is paused.  A planning run copies the
  * fleet loaded at the start, puts that state and each asset's next
  * deadline (the first after the instant, with its calendar weight) into
  * the copy, sets the clock to the instant and runs score_fleet() and
@@ -37,6 +38,7 @@ sim_engine_init(Sim *sim)
 	sim->fresh_since = palloc(sizeof(TimestampTz) * n);
 	sim->last_success = palloc(sizeof(TimestampTz) * n);
 	sim->failures_in_row = palloc(sizeof(int) * n);
+	sim->last_failure = palloc(sizeof(TimestampTz) * n);
 	sim->paused_until = palloc0(sizeof(TimestampTz) * n);
 	sim->queue = palloc(sizeof(int) * n);
 	sim->nqueue = 0;
@@ -49,6 +51,7 @@ sim_engine_init(Sim *sim)
 		sim->fresh_since[i] = DT_NOBEGIN;
 		sim->last_success[i] = c->last_success_at;
 		sim->failures_in_row[i] = c->consecutive_failures;
+		sim->last_failure[i] = c->last_failure_at;
 	}
 	sim->world_cxt = CurrentMemoryContext;
 	sim->plan_cxt = AllocSetContextCreate(CurrentMemoryContext, "syncopt simulate planning run",
@@ -112,6 +115,7 @@ fleet_at(const Sim *sim, TimestampTz now)
 		c->fresh_since = sim->fresh_since[i];
 		c->last_success_at = sim->last_success[i];
 		c->consecutive_failures = sim->failures_in_row[i];
+		c->last_failure_at = sim->last_failure[i];
 		c->paused = base->conn[i].paused || sim->paused_until[i] > now;
 		c->due = NO_TIME;
 		c->due_asset = -1;

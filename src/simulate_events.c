@@ -351,8 +351,9 @@ sim_meet_requirements(Sim *sim, int i, TimestampTz start, TimestampTz end)
  * Job j's sync ends: record, then retry or finish as the policy says.
  * fifo and edf retry a failure at once, up to MAX_ATTEMPTS.  Under syncopt
  * the planner reads the outcome (its last success, its failures in a
- * row) at its next run, which triggers the sync again if it still serves
- * a deadline; a failure while the credentials are expired pauses the
+ * row and when the last ended) at its next run, which triggers the sync
+ * again if it still serves a deadline and the retry back-off has run out
+ * (plan_triggers()); a failure while the credentials are expired pauses the
  * connector until a human fixes them.
  */
 static void
@@ -374,6 +375,7 @@ finish_job(Sim *sim, SimJob *j)
 		return;
 	}
 	sim->failures_in_row[i]++;
+	sim->last_failure[i] = run->end;
 	if (j->scheduled)
 		return;
 	if (j->triggered)

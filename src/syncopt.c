@@ -51,10 +51,14 @@ int			syncopt_anomaly_min_training = 7;
 
 /*
  * Planning and guardrail settings.  The SQL of run_planner() and the
- * executor's record step read them with current_setting(); C only gives
- * them a home.  Guardrails are PGC_SIGHUP so that no session can lift them.
+ * executor's record step read them with current_setting(); C reads
+ * those simulate()'s replay plans with too (the planning interval and the
+ * retry back-off, in plan_triggers()).  Guardrails are PGC_SIGHUP so that
+ * no session can lift them.
  */
 int			syncopt_planner_interval_s = 15 * 60;
+int			syncopt_retry_backoff_s = 5 * 60;
+int			syncopt_retry_backoff_max_s = 12 * 3600;
 static int	planner_min_benefit_s = 5 * 60;
 static int	planner_time_limit_ms = 2 * 60 * 1000;
 static int	pause_after_failures = 3;
@@ -212,6 +216,14 @@ define_decision_gucs(void)
 							"Time a planning run takes candidates for: past it, the rest are counted as not reached.",
 							NULL, &planner_time_limit_ms, 2 * 60 * 1000, 1, 3600 * 1000,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.retry_backoff",
+							"Wait after a connector's second failure in a row before the planner retries it, doubled with each further one (0: retries are not spaced).",
+							NULL, &syncopt_retry_backoff_s, 5 * 60, 0, 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("syncopt.retry_backoff_max",
+							"Longest wait after failures in a row before the planner retries a connector.",
+							NULL, &syncopt_retry_backoff_max_s, 12 * 3600, 0, 7 * 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("syncopt.pause_after_failures",
 							"Consecutive failures needing a human before the planner proposes a pause.",
 							NULL, &pause_after_failures, 3, 1, 1000,

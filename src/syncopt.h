@@ -38,6 +38,8 @@ extern double syncopt_atc_k;
 extern int	syncopt_max_concurrent_syncs;
 extern int	syncopt_max_concurrent_per_destination;
 extern int	syncopt_planner_interval_s;
+extern int	syncopt_retry_backoff_s;
+extern int	syncopt_retry_backoff_max_s;
 extern double syncopt_anomaly_threshold;
 extern double syncopt_anomaly_min_change;
 extern int	syncopt_anomaly_training_window_s;

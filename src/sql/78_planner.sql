@@ -111,6 +111,22 @@ $$;
 COMMENT ON FUNCTION syncopt.vendor_next_start(syncopt.connector, timestamptz, timestamptz) IS
     'Next start the vendor''s schedule will make on its own (infinity: never, or a schedule syncopt does not model).';
 
+-- The earliest time the planner retries a connector with failures_in_row
+-- failures in a row, the last ending at last_failure_at (issue 30): a
+-- configuration fault can be worded exactly as a passing network fault,
+-- so retries are spaced: one failure is retried at once, two or more in a
+-- row not before syncopt.retry_backoff after the last, doubled for each
+-- further one, at most syncopt.retry_backoff_max.  The
+-- same C function decides the triggers of simulate()'s replay
+-- (plan_triggers()).  '-infinity' when nothing holds a retry back.
+CREATE FUNCTION syncopt.retry_opening(failures_in_row integer, last_failure_at timestamptz)
+RETURNS timestamptz
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_retry_opening';
+COMMENT ON FUNCTION syncopt.retry_opening(integer, timestamptz) IS
+    'The earliest time the planner retries a connector after failures_in_row failures in a row, the last ending at last_failure_at: at once after one; from two on, syncopt.retry_backoff after the last, doubled for each further one, at most syncopt.retry_backoff_max (-infinity: no wait).';
+
 -- What the analytics suggest doing at `at`, before policy: one row per
 -- connector and action with params, score, components, the predicted
 -- benefit where it is a time, and the reason.  run_planner() filters these
@@ -161,7 +177,11 @@ WITH planned AS (
                'latest_start', s.latest_start, 'slack', s.slack) AS components
       FROM syncopt.priority_scores(at) s
 ), c AS (
-    SELECT c, c.connector_id, a.vendor, st.last_run_at, st.consecutive_failures
+    -- failures_in_row: the streak as the fleet loader counts it (fleet.c),
+    -- over once a success is known after its last failure.
+    SELECT c, c.connector_id, a.vendor, st.last_run_at, st.consecutive_failures, st.last_failure_at,
+           CASE WHEN st.last_failure_at < greatest(st.last_success_at, c.last_success_at) THEN 0
+                ELSE coalesce(st.consecutive_failures, 0) END AS failures_in_row
       FROM syncopt.connector c
       JOIN syncopt.account a USING (account_id)
       LEFT JOIN syncopt.connector_stats st USING (connector_id)
@@ -172,7 +192,10 @@ WITH planned AS (
 -- scores' tests first, materialized, so that the history probes below are
 -- made only for the connectors that pass them (not for every connector the
 -- plan starts: at 10,000 connectors, all late, about 1,400 instead of
--- 10,000).
+-- 10,000).  Retries are spaced after failures in a row (retry_opening(),
+-- as plan_triggers() in simulate()'s replay): a configuration fault worded
+-- as a passing one is retried a few times a day, not at every run; the
+-- vendor's schedule still runs and a success ends the streak.
 due_now AS MATERIALIZED (
     SELECT s.connector_id, s.score, s.components, s.latest_start, s.deadline, s.p90, s.reason AS score_reason,
            p.planned_start, p.predicted_end, p.reason AS plan_reason, c.vendor, v.next_start
@@ -185,6 +208,7 @@ due_now AS MATERIALIZED (
        AND p.planned_start < at + k.tick
        AND s.latest_start IS NOT NULL AND s.deadline IS NOT NULL
        AND v.next_start > s.latest_start + k.min_gain
+       AND at >= syncopt.retry_opening(c.failures_in_row, c.last_failure_at)
 ),
 trigger_now AS (
     SELECT d.connector_id, 'trigger_sync'::text AS action, '{"force": false}'::jsonb AS params, d.score,
@@ -205,7 +229,8 @@ trigger_now AS (
      -- Starting a connector whose latest run failed is a retry: only
      -- when classify_failure() says a retry is safe (never for unknown,
      -- credentials, permission, configuration or data errors, nor below
-     -- its confidence threshold); the vendor's schedule still runs.
+     -- its confidence threshold), and once its back-off has run out
+     -- (due_now); the vendor's schedule still runs.
      WHERE NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
                                      WHERE r.connector_id = d.connector_id AND r.finished_at <= at
                                      ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest

@@ -58,6 +58,8 @@ GRANT EXECUTE ON FUNCTION
     syncopt.simulate_trace(interval, integer, timestamptz, double precision),
     syncopt.backtest(timestamptz, timestamptz)
 TO syncopt_reader;
+-- When the planner retries a connector after failures in a row (issue 30, h-backoff).
+GRANT EXECUTE ON FUNCTION syncopt.retry_opening(integer, timestamptz) TO syncopt_reader;
 
 -- Approvers: move decisions, nothing else.
 GRANT UPDATE (status, review_note) ON syncopt.fivetran_sync_ai_logs TO syncopt_approver;

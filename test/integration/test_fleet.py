@@ -252,6 +252,63 @@ ROLLBACK;""", DB)
         self.assertGreater(triggers_seen, 0)
 
 
+    def test_replay_spaces_retries_as_run_planner_does(self):
+        # The retry back-off (issue 30, h-backoff) in the replay: a planned
+        # sync that is due now (starts before the next run) is triggered
+        # exactly when run_planner()'s rule lets it, at >= retry_opening(
+        # failures in a row, end of the last failure), the SQL function
+        # due_now calls.  The streak and the last failure at each planning
+        # instant are counted here from the trace (its syncs that ended
+        # before the instant, after the fleet's loaded state, which the
+        # loader's rule gives: the stats' streak unless a success is known
+        # after the last failure); instants at which one of the connector's
+        # syncs ends are left out (the order of the two events there is the
+        # replay's).
+        c = integration.CLUSTER
+        # Seed 1, failure-heavy: before the back-off the replay triggered
+        # planned syncs that the rule holds back (the test fails there).
+        load(GeneratedFleet(seed=1, connectors=40, scenario="failure_heavy"))
+        rows = c.rows(f"""
+SET syncopt.max_concurrent_syncs = 8;
+CREATE TEMP TABLE trace AS SELECT * FROM syncopt.simulate_trace('3 days', 1, '{AT}', 1);
+WITH loaded AS (
+    SELECT c.connector_id, st.last_failure_at,
+           CASE WHEN st.last_failure_at < greatest(st.last_success_at, c.last_success_at) THEN 0
+                ELSE coalesce(st.consecutive_failures, 0) END AS in_row
+      FROM syncopt.connector c LEFT JOIN syncopt.connector_stats st USING (connector_id)
+), due AS (
+    SELECT d.* FROM trace d
+     WHERE d.kind = 'decision' AND d.action IN ('start_now', 'start_later')
+       AND d.starts_at < d.at + interval '15 minutes'
+       AND NOT EXISTS (SELECT FROM trace s WHERE s.kind = 'sync' AND s.connector_id = d.connector_id
+                                              AND s.ends_at = d.at)
+), judged AS (
+    SELECT d.flag,
+           d.at >= syncopt.retry_opening((CASE WHEN ok.last_ok IS NULL THEN l.in_row ELSE 0 END + f.n)::integer,
+                                         coalesce(f.last_failed, l.last_failure_at)) AS rule,
+           CASE WHEN ok.last_ok IS NULL THEN l.in_row ELSE 0 END + f.n >= 2 AS repeated
+      FROM due d
+      JOIN loaded l USING (connector_id)
+     CROSS JOIN LATERAL (SELECT max(s.ends_at) FILTER (WHERE s.action = 'succeeded') AS last_ok
+                           FROM trace s WHERE s.kind = 'sync' AND s.connector_id = d.connector_id
+                                          AND s.ends_at < d.at) ok
+     CROSS JOIN LATERAL (SELECT count(*) AS n, max(s.ends_at) AS last_failed FROM trace s
+                          WHERE s.kind = 'sync' AND s.connector_id = d.connector_id AND s.action = 'failed'
+                            AND s.ends_at < d.at AND s.ends_at > coalesce(ok.last_ok, '-infinity')) f
+)
+SELECT count(*) FILTER (WHERE flag IS DISTINCT FROM rule),
+       count(*) FILTER (WHERE NOT rule),
+       count(*) FILTER (WHERE rule AND repeated),
+       count(*)
+  FROM judged""", DB)
+        disagree, held, retried_after_wait, due = (int(v) for v in rows[0])
+        self.assertEqual(disagree, 0)
+        # The rule was exercised both ways: syncs it held back, and syncs of
+        # connectors with repeated failures retried once their wait ran out.
+        self.assertGreater(held, 0)
+        self.assertGreater(retried_after_wait, 0)
+        self.assertGreater(due, held)
+
     def test_backtest_of_a_replay_recorded_as_history_replays_it(self):
         # Two days the planner ran (simulate()'s syncopt replay, noise 0),
         # recorded as the team's history: backtest() over those days must

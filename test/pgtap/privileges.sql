@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(111);
+SELECT plan(112);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -289,6 +289,11 @@ SET ROLE tap_reader;
 SELECT is((SELECT category FROM syncopt.classify_failure('Sprocket lattice unbalanced thrice')), 'configuration',
           'the reader''s next classification has the label');
 RESET ROLE;
+
+-- The retry back-off (issue 30, h-backoff): readers see when the planner
+-- retries a connector (PUBLIC has nothing: the catalog-wide check above).
+SELECT function_privs_are('syncopt', 'retry_opening', ARRAY['integer', 'timestamp with time zone'],
+                          'syncopt_reader', ARRAY['EXECUTE']);
 
 SELECT * FROM finish();
 ROLLBACK;
