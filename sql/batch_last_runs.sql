@@ -75,6 +75,19 @@ SELECT connector_id, recommended_batch_size, reason
 SELECT connector_id, recommended_batch_size, reason
   FROM syncopt.batch_recommendations('2026-11-20 10:30+00') WHERE connector_id = 2;
 
+-- Connector 5, of a Fivetran account: its runs are folded, none kept
+-- (batch_recommendations() reads no Fivetran runs).
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (2, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (5, 2, 'f5', 'f5');
+WITH ins AS (
+    INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+    VALUES (5, 'a', '2026-11-20 09:00+00', '2026-11-20 09:10+00', 'succeeded', 30000, 'api')
+    RETURNING run_id)
+SELECT syncopt.absorb_runs(array_agg(run_id)) IS NOT NULL AS absorbed FROM ins;
+SELECT (SELECT runs FROM syncopt.connector_stats WHERE connector_id = 5) AS folded,
+       (SELECT count(*) FROM syncopt.connector_last_runs WHERE connector_id = 5) AS kept;
+
 -- Connector 3: a clean run folded, then a throttled one left waiting in
 -- stats_backlog (as a collector poll leaves it until its end).  Its kept
 -- runs are not read: sync_run has the throttled one, and batch backs off

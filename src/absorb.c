@@ -31,8 +31,8 @@
  *	  y = ln(max(duration, 1 s))) over runs with rows;
  *	- the recent window: the newest RECENT_KEEP timed successes, old buffer
  *	  and new runs merged, oldest first;
- *	- in connector_last_runs, the newest LAST_RUNS_KEEP finished runs, read
- *	  again from sync_run.
+ *	- in connector_last_runs, an Airbyte connector's newest LAST_RUNS_KEEP
+ *	  finished runs, read again from sync_run.
  *
  *-------------------------------------------------------------------------
  */
@@ -132,13 +132,17 @@ static const char *const lock_stats_sql =
  * The last finished runs are read again from sync_run like the latest
  * success, for every connector whose stats were written: a run folded
  * late (stats_backlog) or given its start later may belong anywhere among
- * them.
+ * them.  Only Airbyte connectors' are kept: batch_recommendations() reads
+ * no others (Fivetran exposes no batch knob), and reading them cost a
+ * fold of one run per connector a third more.
  */
 static const char *const keep_last_runs_sql =
 "INSERT INTO syncopt.connector_last_runs AS k"
 "       (connector_id, started_at, ok, throttled, batch_size, parallelism, rows_per_s)"
 "SELECT u.connector_id, l.*"
 "  FROM unnest($1::bigint[]) AS u(connector_id)"
+"  JOIN syncopt.connector c ON c.connector_id = u.connector_id"
+"  JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'"
 " CROSS JOIN LATERAL (" LAST_RUNS_SELECT("r.connector_id = u.connector_id") ") l"
 "    ON CONFLICT (connector_id) DO UPDATE"
 "   SET started_at = excluded.started_at, ok = excluded.ok, throttled = excluded.throttled,"

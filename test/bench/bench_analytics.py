@@ -148,7 +148,8 @@ BEGIN
     END IF;
 END
 $latest$;
--- The last 12 finished runs, where connector_last_runs keeps them (0.2.0's
+-- The last 12 finished runs of the Airbyte connectors, where
+-- connector_last_runs keeps them (0.2.0's
 -- h-an50k change; the fold's statement, absorb.h's LAST_RUNS_SELECT).
 DO $last$
 BEGIN
@@ -156,7 +157,10 @@ BEGIN
         EXECUTE $u$
         DELETE FROM syncopt.connector_last_runs WHERE connector_id BETWEEN {lo} AND {hi};
         INSERT INTO syncopt.connector_last_runs
-        SELECT st.connector_id, l.* FROM syncopt.connector_stats st CROSS JOIN LATERAL
+        SELECT st.connector_id, l.* FROM syncopt.connector_stats st
+          JOIN syncopt.connector c ON c.connector_id = st.connector_id
+          JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'
+         CROSS JOIN LATERAL
                (SELECT coalesce(array_agg(l.started_at ORDER BY l.started_at, l.run_id), '{{}}'),
                        coalesce(array_agg(l.status = 'succeeded' ORDER BY l.started_at, l.run_id), '{{}}'),
                        coalesce(array_agg(l.status = 'rescheduled' OR coalesce(l.error_message ~*
