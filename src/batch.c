@@ -48,11 +48,10 @@ PG_FUNCTION_INFO_V1(syncopt_airbyte_batch_recommendations);
  * else the default policy).  The runs are the ones connector_last_runs
  * keeps (one row per connector, no read of the history: at 50,000
  * connectors reading sync_run was half of this function, issue 34) when
- * they answer
- * for `at`: the newest kept run started by then, or fewer than
- * RECENT_RUNS kept (every finished run is among them, and the reader
- * drops those started after `at`).  Otherwise (an instant in the past,
- * as simulate() and backtest() ask; no stats row; kept runs taken by the
+ * they answer for `at`: the newest kept run started by then, or fewer
+ * than RECENT_RUNS kept (every finished run is among them, and the reader
+ * drops those started after `at`).  Otherwise (an instant in the past, as
+ * simulate() and backtest() ask; no kept row; kept runs taken by the
  * purge; runs waiting in stats_backlog) sync_run is read for that
  * connector alone, by the statement the fold keeps them with.
  */
