@@ -290,8 +290,8 @@ call reads), hence a table of its own (12 MB at 50,000, only Airbyte
 connectors). Folding one run of each of 10,000 connectors costs 1.25-1.29 s
 CPU instead of 0.89 s when every one keeps its runs (measured on one build,
 the table present and renamed away, before only Airbyte's were kept; on
-this fleet, half Airbyte, at load 4 the two were within noise). Regress `batch_last_runs` (values worked by hand) fails with
-main's `batch.c`. Outputs are identical: besides the table, the md5 of
+this fleet, half Airbyte, at load 4 the two were within noise). Regress
+`batch_last_runs` (values worked by hand) fails with main's `batch.c`. Outputs are identical: besides the table, the md5 of
 `batch_recommendations()` at five instants (11-20 03:00; 11-19 22:10 and
 11-27 04:00, after every run; 11-17 01:30 and 10-01 00:00, where the kept
 runs do not answer and `sync_run` is read) is the same before and after on
@@ -311,10 +311,13 @@ arrays, the reasons and the output rows). `sla_risk()` at 03:00: planning
 `blocking_connectors` arrays, which the tuplestore writes to a temporary
 file past `work_mem`), page faults 11%. `batch_recommendations()`: the
 loader 50%, scoring 18%, its read of the kept runs with the policies 16%
-(it was half). Left for `plan()` and `sla_risk()` at 03:00: no one part
-of the loader or the scoring is more than a few percent; under 2 s needs
-the triage's passes cheaper (h-simcost's part) and, for `sla_risk()`, an
-output that is 118 MB whatever the C does.
+(it was half). Left for `plan()` and `sla_risk()` at 03:00: the loader's
+cost is reading 100 MB of `connector_stats` and predicting 50,000
+connectors from it, the scoring's a walk of the lineage graph, with no
+function of either over 6% of the samples by itself (`graph_compute` 6%,
+`redirect_dues` 5%); under 2 s needs the triage's passes cheaper
+(h-simcost's part) and, for `sla_risk()`, an output that is 118 MB
+whatever the C does.
 
 **`priority_scores()` and the SQL baseline.**"""
 
