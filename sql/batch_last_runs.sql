@@ -136,3 +136,5 @@ SELECT syncopt.purge_history('1 day') > 0 AS purged;
 SELECT count(*) AS kept_after FROM syncopt.connector_last_runs WHERE connector_id = 4;
 SELECT connector_id, recommended_batch_size, reason
   FROM syncopt.batch_recommendations('2020-01-02 00:00+00') WHERE connector_id = 4;
+
+DROP EXTENSION syncopt;
