@@ -30,7 +30,9 @@
  *	- the running sums of the log-linear duration model (x = ln(1 + rows),
  *	  y = ln(max(duration, 1 s))) over runs with rows;
  *	- the recent window: the newest RECENT_KEEP timed successes, old buffer
- *	  and new runs merged, oldest first.
+ *	  and new runs merged, oldest first;
+ *	- in connector_last_runs, an Airbyte connector's newest LAST_RUNS_KEEP
+ *	  finished runs, read again from sync_run.
  *
  *-------------------------------------------------------------------------
  */
@@ -126,6 +128,27 @@ static const char *const lock_stats_sql =
 "          WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'" \
 "          ORDER BY r.started_at DESC, r.finished_at LIMIT 1),"
 
+/*
+ * The last finished runs are read again from sync_run like the latest
+ * success, for every connector whose stats were written: a run folded
+ * late (stats_backlog) or given its start later may belong anywhere among
+ * them.  Only Airbyte connectors' are kept: batch_recommendations() reads
+ * no others (Fivetran exposes no batch knob), and reading them cost a
+ * fold of one run per connector a third more.
+ */
+static const char *const keep_last_runs_sql =
+"INSERT INTO syncopt.connector_last_runs AS k"
+"       (connector_id, started_at, ok, throttled, batch_size, parallelism, rows_per_s)"
+"SELECT u.connector_id, l.*"
+"  FROM unnest($1::bigint[]) AS u(connector_id)"
+"  JOIN syncopt.connector c ON c.connector_id = u.connector_id"
+"  JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'"
+" CROSS JOIN LATERAL (" LAST_RUNS_SELECT("r.connector_id = u.connector_id") ") l"
+"    ON CONFLICT (connector_id) DO UPDATE"
+"   SET started_at = excluded.started_at, ok = excluded.ok, throttled = excluded.throttled,"
+"       batch_size = excluded.batch_size, parallelism = excluded.parallelism,"
+"       rows_per_s = excluded.rows_per_s";
+
 #define UPDATE_STATS_FROM \
 "    updated_at = now()" \
 "  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)" \
@@ -161,6 +184,7 @@ static SPIPlanPtr create_stats_plan;
 static SPIPlanPtr lock_stats_plan;
 static SPIPlanPtr update_stats_plan;
 static SPIPlanPtr update_stats_010_plan;
+static SPIPlanPtr keep_last_runs_plan;
 
 /* One timed success in the recent window, old or new. */
 typedef struct WindowEntry
@@ -540,7 +564,20 @@ stats_keep_latest_success(void)
 	return OidIsValid(relid) && get_attnum(relid, "latest_success_started_at") != InvalidAttrNumber;
 }
 
-/* Write every folded connector with one UPDATE. */
+/*
+ * Whether connector_last_runs exists (0.2.0), asked on every write for the
+ * reason above.
+ */
+static bool
+keep_last_runs(void)
+{
+	return OidIsValid(get_relname_relid("connector_last_runs", get_namespace_oid("syncopt", false)));
+}
+
+/*
+ * Write every folded connector with one UPDATE, and its last runs with one
+ * INSERT.
+ */
 static void
 write_stats(StatsColumns *out)
 {
@@ -567,6 +604,9 @@ write_stats(StatsColumns *out)
 						  values, NULL, false);
 	if (rc != SPI_OK_UPDATE || (int) SPI_processed != out->n)
 		elog(ERROR, "syncopt: connector_stats update failed: %s", SPI_result_code_string(rc));
+	if (keep_last_runs())
+		run_with_ids(&keep_last_runs_plan, keep_last_runs_sql, INT8ARRAYOID, values[U_CONNECTOR],
+					 SPI_OK_INSERT);
 }
 
 /* Room for nconnectors connectors and nwindow window entries. */

@@ -25,34 +25,43 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "absorb.h"
 #include "analytics.h"
 #include "spi_run.h"
 
 PG_FUNCTION_INFO_V1(syncopt_batch_recommendations);
 PG_FUNCTION_INFO_V1(syncopt_airbyte_batch_recommendations);
 
-#define RECENT_RUNS		12		/* runs AIMD and the curve look at */
+#define RECENT_RUNS		LAST_RUNS_KEEP	/* runs AIMD and the curve look at */
 #define CLEAN_STREAK	3		/* clean runs before adding a stream */
 #define BACKOFF			0.9
 
 /*
  * The recent runs of every Airbyte connector, oldest first, with the
  * bounds its policy sets (connector policy, else the tightest tag policy,
- * else the default policy).  Index-served: RECENT_RUNS per connector.
+ * else the default policy).  The runs are the ones connector_last_runs
+ * keeps (one row per connector, no read of the history: at 50,000
+ * connectors reading sync_run was half of this function, issue 34) when
+ * they answer for `at`: the newest kept run started by then, or fewer
+ * than RECENT_RUNS kept (every finished run is among them, and the reader
+ * drops those started after `at`).  Otherwise (an instant in the past, as
+ * simulate() and backtest() ask; no kept row; kept runs taken by the
+ * purge; runs waiting in stats_backlog) sync_run is read for that
+ * connector alone, by the statement the fold keeps them with.
  */
 static const char *const runs_sql =
-"SELECT c.connector_id, r.status = 'succeeded', r.batch_size, r.parallelism, r.rows::float8,"
-"       CASE WHEN r.duration_known THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END,"
-"       r.status = 'rescheduled' OR coalesce(r.error_message ~*"
-"           'rate.?limit|too many requests|429|quota|time(d)? ?out|overload', false),"
+"SELECT c.connector_id,"
 "       CASE WHEN pc.policy_id IS NOT NULL THEN pc.max_batch_size"
 "            WHEN pt.n > 0 THEN pt.max_batch_size ELSE pd.max_batch_size END,"
 "       CASE WHEN pc.policy_id IS NOT NULL THEN pc.max_parallelism"
-"            WHEN pt.n > 0 THEN pt.max_parallelism ELSE pd.max_parallelism END"
+"            WHEN pt.n > 0 THEN pt.max_parallelism ELSE pd.max_parallelism END,"
+"       k.kept, lr.started_at, lr.ok, lr.throttled, lr.batch_size, lr.parallelism, lr.rows_per_s, r.*"
 "  FROM syncopt.connector c"
 "  JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'"
 "  LEFT JOIN syncopt.policy pc ON pc.connector_id = c.connector_id"
@@ -60,12 +69,21 @@ static const char *const runs_sql =
 "  CROSS JOIN LATERAL (SELECT count(*) AS n, min(p.max_batch_size) AS max_batch_size,"
 "                             min(p.max_parallelism) AS max_parallelism"
 "                        FROM syncopt.policy p WHERE p.tag = ANY (c.tags)) pt"
-"  CROSS JOIN LATERAL (SELECT * FROM syncopt.sync_run r"
-"                       WHERE r.connector_id = c.connector_id AND r.status <> 'running'"
-"                         AND r.started_at <= $1"
-"                       ORDER BY r.started_at DESC LIMIT " CppAsString2(RECENT_RUNS) ") r"
-" WHERE c.deleted_at IS NULL"
-" ORDER BY c.connector_id, r.started_at";
+"  LEFT JOIN syncopt.connector_last_runs lr ON lr.connector_id = c.connector_id"
+"  LEFT JOIN (SELECT DISTINCT unnest(b.connector_id) AS connector_id FROM syncopt.stats_backlog b) backlog"
+"         ON backlog.connector_id = c.connector_id"
+"  CROSS JOIN LATERAL (SELECT coalesce(backlog.connector_id IS NULL"
+"                                      AND (cardinality(lr.started_at) < " CppAsString2(RECENT_RUNS)
+"                                           OR lr.started_at[" CppAsString2(RECENT_RUNS) "] <= $1),"
+"                                      false) AS kept) k"
+"  CROSS JOIN LATERAL (" LAST_RUNS_SELECT("r.connector_id = c.connector_id AND r.started_at <= $1 AND NOT k.kept") ") r"
+" WHERE c.deleted_at IS NULL";
+
+/* Columns of runs_sql: the policy bounds, then two sets of run arrays. */
+enum
+{
+	RC_ID = 1, RC_MAX_BATCH, RC_MAX_PARALLELISM, RC_KEPT, RC_KEPT_RUNS, RC_READ_RUNS = RC_KEPT_RUNS + 6
+};
 
 /* One past run as AIMD and the curve see it. */
 typedef struct RunSample
@@ -85,74 +103,118 @@ typedef struct ConnectorRuns
 	int			max_parallelism;
 } ConnectorRuns;
 
-/* What read_run fills: the fleet's connectors' recent runs, by index. */
+/* What read_runs fills: the fleet's connectors' recent runs, by index. */
 typedef struct RunsLoading
 {
 	const Fleet *fleet;
 	ConnectorRuns *runs;
-	int			last;			/* index of the previous row's connector */
+	MemoryContext scratch;		/* one row's arrays, reset after it */
 } RunsLoading;
 
+/* The elements of array column n (NULL: none), with their null flags. */
+static int
+run_array(HeapTuple tup, TupleDesc desc, int n, Oid elemtype, int16 len, bool byval, char align,
+		  Datum **elems, bool **nulls)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, n, &isnull);
+	int			count = 0;
+
+	if (!isnull)
+		deconstruct_array(DatumGetArrayTypeP(d), elemtype, len, byval, align, elems, nulls, &count);
+	return count;
+}
+
 /*
- * Row reader of runs_sql: one recent run of an Airbyte connector.  Rows
- * come by connector, so the previous row's index is tried first.
+ * Row reader of runs_sql: the recent runs of one Airbyte connector, the
+ * kept ones or those read from sync_run (column RC_KEPT says which),
+ * those started by the fleet's instant.
  */
 static void
-read_run(HeapTuple tup, TupleDesc desc, void *arg)
+read_runs(HeapTuple tup, TupleDesc desc, void *arg)
 {
 	RunsLoading *load = arg;
-	const Fleet *fleet = load->fleet;
 	bool		isnull;
-	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	int			ci = (load->last >= 0 && fleet->conn[load->last].id == id)
-		? load->last : fleet_connector_index(fleet, id);
+	int			ci = fleet_connector_index(load->fleet,
+										   DatumGetInt64(SPI_getbinval(tup, desc, RC_ID, &isnull)));
+	int			base;
 	ConnectorRuns *cr;
-	RunSample  *r;
+	Datum	   *started,
+			   *ok,
+			   *throttled,
+			   *batch,
+			   *par,
+			   *tput;
+	bool	   *started_null,
+			   *ok_null,
+			   *throttled_null,
+			   *batch_null,
+			   *par_null,
+			   *tput_null;
+	int			n;
 	Datum		d;
-	double		rows,
-				dur;
 
-	load->last = ci;
-	if (ci < 0 || load->runs[ci].n >= RECENT_RUNS)
+	if (ci < 0)
 		return;
+	MemoryContextSwitchTo(load->scratch);
 	cr = &load->runs[ci];
-	r = &cr->run[cr->n++];
-	r->ok = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-	d = SPI_getbinval(tup, desc, 3, &isnull);
-	r->batch = isnull ? 0 : DatumGetInt32(d);
-	d = SPI_getbinval(tup, desc, 4, &isnull);
-	r->parallelism = isnull ? 0 : DatumGetInt32(d);
-	d = SPI_getbinval(tup, desc, 5, &isnull);
-	rows = isnull ? NAN : DatumGetFloat8(d);
-	d = SPI_getbinval(tup, desc, 6, &isnull);
-	dur = isnull ? NAN : DatumGetFloat8(d);
-	r->rows_per_s = (r->ok && !isnan(rows) && !isnan(dur) && dur > 0 && rows > 0) ? rows / dur : NAN;
-	r->throttled = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
-	d = SPI_getbinval(tup, desc, 8, &isnull);
+	d = SPI_getbinval(tup, desc, RC_MAX_BATCH, &isnull);
 	cr->max_batch = isnull ? 0 : DatumGetInt32(d);
-	d = SPI_getbinval(tup, desc, 9, &isnull);
+	d = SPI_getbinval(tup, desc, RC_MAX_PARALLELISM, &isnull);
 	cr->max_parallelism = isnull ? 0 : DatumGetInt32(d);
+	base = DatumGetBool(SPI_getbinval(tup, desc, RC_KEPT, &isnull)) ? RC_KEPT_RUNS : RC_READ_RUNS;
+	n = run_array(tup, desc, base, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+				  &started, &started_null);
+	/* The arrays are written together, so they have one length. */
+	if (run_array(tup, desc, base + 1, BOOLOID, 1, true, TYPALIGN_CHAR, &ok, &ok_null) != n ||
+		run_array(tup, desc, base + 2, BOOLOID, 1, true, TYPALIGN_CHAR, &throttled, &throttled_null) != n ||
+		run_array(tup, desc, base + 3, INT4OID, 4, true, TYPALIGN_INT, &batch, &batch_null) != n ||
+		run_array(tup, desc, base + 4, INT4OID, 4, true, TYPALIGN_INT, &par, &par_null) != n ||
+		run_array(tup, desc, base + 5, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &tput, &tput_null) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the last runs kept for connector %lld differ in length",
+						(long long) load->fleet->conn[ci].id),
+				 errdetail("The six arrays of connector_last_runs are written together by the fold and have one element per run."),
+				 errhint("Delete the connector's connector_last_runs row: its runs are then read from sync_run until its next fold.")));
+	for (int i = 0; i < n && cr->n < RECENT_RUNS; i++)
+	{
+		RunSample  *r;
+
+		if (started_null[i] || DatumGetTimestampTz(started[i]) > load->fleet->at)
+			continue;
+		r = &cr->run[cr->n++];
+		r->ok = !ok_null[i] && DatumGetBool(ok[i]);
+		r->throttled = !throttled_null[i] && DatumGetBool(throttled[i]);
+		r->batch = batch_null[i] ? 0 : DatumGetInt32(batch[i]);
+		r->parallelism = par_null[i] ? 0 : DatumGetInt32(par[i]);
+		r->rows_per_s = tput_null[i] ? NAN : DatumGetFloat8(tput[i]);
+	}
+	MemoryContextSwitchTo(MemoryContextGetParent(load->scratch));
+	MemoryContextReset(load->scratch);
 }
 
 /*
  * Read the recent runs into a per-connector array aligned with the fleet,
- * through a cursor (spi_run_each): the RECENT_RUNS rows of every Airbyte
- * connector are never held at once.
+ * through a cursor (spi_run_each): the rows of every Airbyte connector are
+ * never held at once.
  */
 static ConnectorRuns *
 load_runs(const Fleet *fleet)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
-	RunsLoading load = {fleet, palloc0(sizeof(ConnectorRuns) * Max(fleet->nconn, 1)), -1};
+	RunsLoading load = {fleet, palloc0(sizeof(ConnectorRuns) * Max(fleet->nconn, 1)),
+	AllocSetContextCreate(mcxt, "syncopt batch runs row", ALLOCSET_SMALL_SIZES)};
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1] = {TimestampTzGetDatum(fleet->at)};
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
 	MemoryContextSwitchTo(mcxt);
-	(void) spi_run_each(runs_sql, 1, types, values, NULL, read_run, &load);
+	(void) spi_run_each(runs_sql, 1, types, values, NULL, read_runs, &load);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
+	MemoryContextDelete(load.scratch);
 	return load.runs;
 }
 

@@ -175,6 +175,10 @@ BEGIN
                         WHERE r.connector_id = s.connector_id AND r.status = 'succeeded'
                           AND r.started_at = s.latest_success_started_at
                           AND r.finished_at = s.latest_success_finished_at);
+    -- A connector whose kept last runs reach back before the cutoff stops
+    -- keeping them: batch_recommendations() reads its runs from sync_run,
+    -- as they are left, until its next fold keeps them again.
+    DELETE FROM syncopt.connector_last_runs l WHERE l.started_at[1] < cutoff;
 
     DELETE FROM syncopt.fivetran_sync_ai_logs WHERE decision_id IN (
         SELECT decision_id FROM syncopt.fivetran_sync_ai_logs

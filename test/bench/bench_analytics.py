@@ -148,6 +148,37 @@ BEGIN
     END IF;
 END
 $latest$;
+-- The last 12 finished runs of the Airbyte connectors, where
+-- connector_last_runs keeps them (0.2.0's
+-- h-an50k change; the fold's statement, absorb.h's LAST_RUNS_SELECT).
+DO $last$
+BEGIN
+    IF to_regclass('syncopt.connector_last_runs') IS NOT NULL THEN
+        EXECUTE $u$
+        DELETE FROM syncopt.connector_last_runs WHERE connector_id BETWEEN {lo} AND {hi};
+        INSERT INTO syncopt.connector_last_runs
+        SELECT st.connector_id, l.* FROM syncopt.connector_stats st
+          JOIN syncopt.connector c ON c.connector_id = st.connector_id
+          JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'
+         CROSS JOIN LATERAL
+               (SELECT coalesce(array_agg(l.started_at ORDER BY l.started_at, l.run_id), '{{}}'),
+                       coalesce(array_agg(l.status = 'succeeded' ORDER BY l.started_at, l.run_id), '{{}}'),
+                       coalesce(array_agg(l.status = 'rescheduled' OR coalesce(l.error_message ~*
+                           'rate.?limit|too many requests|429|quota|time(d)? ?out|overload', false)
+                           ORDER BY l.started_at, l.run_id), '{{}}'),
+                       coalesce(array_agg(l.batch_size ORDER BY l.started_at, l.run_id), '{{}}'),
+                       coalesce(array_agg(l.parallelism ORDER BY l.started_at, l.run_id), '{{}}'),
+                       coalesce(array_agg(CASE WHEN l.status = 'succeeded' AND l.duration_known AND l.rows > 0
+                                                    AND l.finished_at > l.started_at
+                                               THEN l.rows::float8 / extract(epoch FROM l.finished_at - l.started_at)::float8
+                                          END ORDER BY l.started_at, l.run_id), '{{}}')
+                  FROM (SELECT r.* FROM syncopt.sync_run r
+                         WHERE r.status <> 'running' AND r.connector_id = st.connector_id
+                         ORDER BY r.started_at DESC, r.run_id DESC LIMIT 12) l) l
+         WHERE st.connector_id BETWEEN {lo} AND {hi}$u$;
+    END IF;
+END
+$last$;
 """
 # VACUUM FULL: the latest success's UPDATE leaves a second version of every
 # row, which the build without those columns would not read.

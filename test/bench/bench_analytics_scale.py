@@ -271,72 +271,57 @@ on this machine): {"; ".join(status)}.
 
 
 # Written from the profiles and the measurements made with this change, as the text says.
-NOTES = """**What changed (this round, h-loader).** Profiled first (perf on the
-backend, one call in a fresh backend, 50,000 connectors, the build before
-this round): page faults of a fresh backend were 29% of
-`priority_scores()`, 22% of `plan()` at 12:00, 24% of
-`batch_recommendations()` and 25% of `sla_risk()` at 03:00, most of them
-first touches of memory kept to the end of the call: the recent-run arrays
-of every connector (64 runs x 25 bytes, 80 MB at 50,000), each output
-row's values, a 1 kB `initStringInfo` buffer per planned sync's reason
-(8% of `plan()`), and in `sla_risk()` the `blocking_connectors` arrays (15
-million ids at 03:00), zeroed and copied one element at a time by
-`construct_array()` (8%). Now the loader predicts each connector as it
-reads its row, from buffers that live for that row, for every caller that
-predicts at the instant it loads (`FLEET_PREDICT`; `simulate()` still keeps
-the arrays: it predicts at other instants); output rows are built in a
-context reset after each; reasons start at 256 bytes (a planned sync's
-takes 140 on average); `sla_risk()` writes each array whole. Then:
-sorting the connectors by id moved whole `Connector`s at every swap (5%
-of `priority_scores()`): the ids are sorted with their places and each
-connector moved once; `plan()`, `sla_risk()` and
-`batch_recommendations()` built every score's reason, which only
-`priority_scores()` returns (a fifth of the scoring); and when the
-priority order is kept after both triage tries (at 12:00 on this fleet)
-the last pass made that plan again: the first pass's plan is put back.
-Regress `fleet_load` fails with the row buffers reused for a later
-prediction and with a broken permutation; `plan_slots` has a plan kept in
-priority order after the tries, worked by hand (it does not fail without
-the putting back on so small a fleet, where the last try's plan is the
-same; the md5 at 12:00 below, where the tries' plans differ, does).
-Outputs are identical: besides the comparison in the table, the md5 of
-every row of `plan()` and `sla_risk()` at seven instants (11-20 03:00 and
-12:00; 11-19 22:10, 11-17 01:30, 11-10 15:45 and 10-01 00:00, where latest
-successes had not ended or begun and the loader falls back to its probe;
-11-27 04:00, after every run), of `priority_scores()`,
-`batch_recommendations()` and `predict_duration()` at three (11-20 03:00,
-11-19 22:10, 11-17 01:30) and of `plan_and_forecast()` at two, before and
-after: 25 of 25 identical on the 50,000 fleet and on the 10,000 fleet.
-The 50,000 rows of the table are one call each; the 10,000 rows the median
-of 3 (a second invocation: the first one's single calls at 10,000 ran at
-load average 7 and varied by half).
+NOTES = """**What changed (this round, h-an50k).** Profiled first (perf on the
+backend, one call in a fresh backend, 50,000 connectors):
+`batch_recommendations()` spent half its time in its own read of the
+last 12 runs of each Airbyte connector, one index descent per connector
+into `sync_run` and 12 heap fetches, most of them `pread` from the OS
+cache. The fold now keeps those runs (start, succeeded, throttled, batch
+size, streams, rows/s, oldest first) in `connector_last_runs`, read again
+from `sync_run` at each fold like the latest success, and the function
+reads one row per Airbyte connector from it; `sync_run` is read only for a
+connector whose kept runs do not answer for the instant (12 kept and the
+newest started after it), whose runs wait in `stats_backlog` or whose kept
+row the purge removed, with the fold's own statement (absorb.h). Kept first
+as `connector_stats` columns, they made a stats row with a full recent
+window 2,300 bytes instead of 1,900 (three rows to a page instead of four:
+16,801 pages instead of 12,500 at 50,000 connectors, which every analytics
+call reads), hence a table of its own (12 MB at 50,000, only Airbyte
+connectors). Folding one run of each of 10,000 connectors costs 1.25-1.29 s
+CPU instead of 0.89 s when every one keeps its runs (measured on one build,
+the table present and renamed away, before only Airbyte's were kept; on
+this fleet, half Airbyte, at load 4 the two were within noise). Regress
+`batch_last_runs` (values worked by hand) fails with main's `batch.c`. Outputs are identical: besides the table, the md5 of
+`batch_recommendations()` at five instants (11-20 03:00; 11-19 22:10 and
+11-27 04:00, after every run; 11-17 01:30 and 10-01 00:00, where the kept
+runs do not answer and `sync_run` is read) is the same before and after on
+the 10,000 fleet, and at 11-20 03:00 and 11-17 01:30 on the 50,000 one.
+The other functions' code did not change this round: their rows move with
+the machine's load only (the third round, h-loader, is in CHANGELOG.md).
 
 **Where the time goes now** (perf, this build, one call in a fresh backend,
-50,000 connectors; CPU samples before -> after: `priority_scores()` 2,628
--> 1,557, `plan()` at 12:00 2,969 -> 1,867, `batch_recommendations()`
-3,718 -> 2,965, `sla_risk()` at 03:00 3,890 -> 3,036). `priority_scores()`:
-the loader 59% (reading the connector rows 28%, of which the predictions
-12%; executing the connectors' query 26%, most of it reading
-`connector_stats`' 98 MB through 128 MB of shared buffers, a third of that
-`pread` from the OS cache), scoring 20% (the graph 16%, `redirect_dues`
-8%), page faults 16%. `plan()` at 12:00: the loader 44%, planning 28%
-(the passes' placements on the gap treap 21%: the priority pass and two
-triage tries), scoring 18%. `sla_risk()` at 03:00: planning 34% (a
-triage way is kept: four passes), the loader 31%, scoring 11%, the rows
-8% (118 MB of arrays, which the tuplestore writes to a temporary file
-past `work_mem`). `batch_recommendations()`: its own read of the last 12
-runs of each Airbyte connector 49% (one index descent per connector into
-`sync_run`'s 192 MB index, whose leaves and heap pages come from the OS
-cache: 25% is `pread`), the loader 28%, scoring 11%. Left: that read needs
-columns `connector_stats` does not keep (status, batch size, parallelism,
-error text of the last 12 runs), so it goes below 2 s only with them kept
-in the stats (a change to the fold) or a covering index; `sla_risk()` at
-03:00 needs the planning passes cheaper (plan.c's triage) and its output
-is 118 MB whatever the C does.
+50,000 connectors). `plan()` at 03:00: the fleet loader 38% (reading the
+connector rows 19%, of which the predictions 9%; executing the connectors'
+query, most of it reading `connector_stats`' 100 MB, 17%), planning 36%
+(the triage tries 24%, the gap treap's placements 20% of it all: plan_slots.c
+and plan_triage.c), scoring 15% (the graph walk 12%, `redirect_dues` 6%),
+page faults of a fresh backend 11% (spread over the loader, the scoring
+arrays, the reasons and the output rows). `sla_risk()` at 03:00: planning
+33%, the loader 31%, scoring 12%, the output rows 10% (118 MB of
+`blocking_connectors` arrays, which the tuplestore writes to a temporary
+file past `work_mem`), page faults 11%. `batch_recommendations()`: the
+loader 50%, scoring 18%, its read of the kept runs with the policies 16%
+(it was half). Left for `plan()` and `sla_risk()` at 03:00: the loader's
+cost is reading 100 MB of `connector_stats` and predicting 50,000
+connectors from it, the scoring's a walk of the lineage graph, with no
+function of either over 6% of the samples by itself (`graph_compute` 6%,
+`redirect_dues` 5%); under 2 s needs the triage's passes cheaper
+(h-simcost's part) and, for `sla_risk()`, an output that is 118 MB
+whatever the C does.
 
 **`priority_scores()` and the SQL baseline.**"""
 
-BASELINE = """Measured in this round on the 50,000-connector
+BASELINE = """Measured in the third round (h-loader) on the 50,000-connector
 fleet x 100 runs (this build, one call each in a fresh backend, CPU time,
 the analytics bench's SQL query, two pairs): `priority_scores()` 1.95 s and
 1.66 s, the SQL 6.27 s and 7.14 s: 3.2x and 4.3x (2.1x in the previous

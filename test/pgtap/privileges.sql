@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(112);
+SELECT plan(113);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -136,6 +136,8 @@ SELECT function_privs_are('syncopt', 'maintain_run_partitions', ARRAY['interval'
 SELECT table_privs_are('syncopt', 'sync_run_key', 'syncopt_reader', ARRAY[]::text[]);
 -- The analytics read which connectors have runs waiting to be folded (issue 34).
 SELECT table_privs_are('syncopt', 'stats_backlog', 'syncopt_reader', ARRAY['SELECT']);
+-- batch_recommendations() reads the runs the fold keeps (issue 34); readers do not write them.
+SELECT table_privs_are('syncopt', 'connector_last_runs', 'syncopt_reader', ARRAY['SELECT']);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
