@@ -156,13 +156,26 @@ gap_insert(Slots *s, int k, TimestampTz from, TimestampTz to)
 	*link = t;
 }
 
+/* Recompute node t's subtree maxima; did they change? */
+static bool
+gap_repull(Slots *s, int t)
+{
+	TimestampTz max_to = s->gap[t].max_to;
+	int64		max_len = s->gap[t].max_len;
+
+	gap_pull(s, t);
+	return s->gap[t].max_to != max_to || s->gap[t].max_len != max_len;
+}
+
 /*
  * Find the gap of slot k that begins at from in subtree t and either
- * remove it (remove) or set its end to `to`; the subtrees it was found
- * through are pulled again.  Returns the subtree's new root.
+ * remove it (remove) or set its end to `to`.  Returns the subtree's new
+ * root, and in *changed whether its maxima changed: the subtrees it was
+ * found through are pulled again only up to the first whose maxima stay.
  */
 static int
-gap_change(Slots *s, int t, int k, TimestampTz from, bool remove, TimestampTz to)
+gap_change(Slots *s, int t, int k, TimestampTz from, bool remove, TimestampTz to,
+		   bool *changed)
 {
 	SlotGap    *g;
 
@@ -174,17 +187,19 @@ gap_change(Slots *s, int t, int k, TimestampTz from, bool remove, TimestampTz to
 		if (!remove)
 		{
 			g->to = to;
-			gap_pull(s, t);
+			*changed = gap_repull(s, t);
 			return t;
 		}
 		s->free_gap[s->nfree++] = t;
+		*changed = true;
 		return gap_merge(s, g->left, g->right);
 	}
 	if (gap_before(g, from, k))
-		g->right = gap_change(s, g->right, k, from, remove, to);
+		g->right = gap_change(s, g->right, k, from, remove, to, changed);
 	else
-		g->left = gap_change(s, g->left, k, from, remove, to);
-	gap_pull(s, t);
+		g->left = gap_change(s, g->left, k, from, remove, to, changed);
+	if (*changed)
+		*changed = gap_repull(s, t);
 	return t;
 }
 
@@ -262,6 +277,7 @@ slots_take(Slots *s, int k, TimestampTz from, TimestampTz to)
 	SlotLine   *l = &s->line[k];
 	int			lo = first_ending_after(l, from - 1);
 	int			hi = lo;
+	bool		changed;
 
 	while (hi < l->n && l->from[hi] <= to)
 	{
@@ -270,9 +286,9 @@ slots_take(Slots *s, int k, TimestampTz from, TimestampTz to)
 		hi++;
 	}
 	if (from != gap_to(l, lo))
-		s->root = gap_change(s, s->root, k, gap_from(l, lo), false, from);
+		s->root = gap_change(s, s->root, k, gap_from(l, lo), false, from, &changed);
 	for (int j = lo + 1; j <= hi; j++)
-		s->root = gap_change(s, s->root, k, gap_from(l, j), true, 0);
+		s->root = gap_change(s, s->root, k, gap_from(l, j), true, 0, &changed);
 	gap_insert(s, k, to, gap_to(l, hi));
 	if (hi == lo && l->n == l->max)
 	{
