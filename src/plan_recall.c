@@ -13,8 +13,8 @@
  * (plan.c's place_job() reads nothing else that a triage changes), so
  * when those equal a remembered pass's, its placements are put back
  * instead: at 480 connectors on 8 slots, a replay's plans made 7.4 passes
- * each, and about a third of them were such repeats.  Passes that write
- * reasons are always made (the reasons are not remembered).
+ * each, 1.4 of them such repeats.  Passes that write reasons are always
+ * made (the reasons are not remembered).
  *
  *-------------------------------------------------------------------------
  */
