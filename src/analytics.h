@@ -163,18 +163,6 @@ typedef struct GraphWalk
 	int		   *down;			/* nasset: the assets found, ascending */
 } GraphWalk;
 
-/*
- * Each connector's due time for every deadline downstream of it that its
- * data does not serve yet (graph_give_up_index()): those of connector i
- * are due[off[i] .. off[i + 1]), each for deadline asset[k].
- */
-typedef struct GiveUpIndex
-{
-	int		   *off;
-	int		   *asset;
-	TimestampTz *due;
-} GiveUpIndex;
-
 /* What the fleet loader should read besides connectors. */
 #define FLEET_GRAPH		0x01	/* assets, lineage, sync_order, calendar */
 #define FLEET_WINDOWS	0x02	/* load and cost windows */
@@ -212,9 +200,7 @@ extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
-extern GiveUpIndex *graph_give_up_index(const Fleet *fleet);
-extern void graph_give_up_index_free(GiveUpIndex *ix);
-extern void graph_give_up(Fleet *fleet, const GiveUpIndex *ix, const bool *given_up);
+extern void graph_give_up(Fleet *fleet, const bool *given_up);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);

@@ -384,111 +384,24 @@ deadline_opening(const Fleet *fleet, int a)
 	return time_add(asset->deadline, -(asset->freshness_sla_s > 0 ? asset->freshness_sla_s : SECS_PER_DAY));
 }
 
-/* Scratch space of one deadline's walk up the graph (due_walk()), per asset. */
-typedef struct DueWalk
-{
-	TimestampTz *by;			/* when the asset must be ready for the deadline */
-	int		   *mark;			/* the deadline whose walk reached it last */
-	int		   *up;
-	int		   *pending;
-	int		   *order;			/* the walk's assets, downstream first */
-} DueWalk;
-
-/* Make room for walks up the fleet's graph. */
-static void
-due_walk_init(const Fleet *fleet, DueWalk *w)
-{
-	int			n = Max(fleet->nasset, 1);
-
-	w->by = palloc(sizeof(TimestampTz) * n);
-	w->mark = palloc(sizeof(int) * n);
-	w->up = palloc(sizeof(int) * n);
-	w->pending = palloc(sizeof(int) * n);
-	w->order = palloc(sizeof(int) * n);
-	for (int k = 0; k < fleet->nasset; k++)
-		w->mark[k] = -1;
-}
-
-/* Free a walk's scratch space. */
-static void
-due_walk_free(DueWalk *w)
-{
-	pfree(w->by);
-	pfree(w->mark);
-	pfree(w->up);
-	pfree(w->pending);
-	pfree(w->order);
-}
-
-/*
- * Push deadline d back on its own through the assets upstream of it:
- * w->order[0..n) (returns n) holds d and those assets, and w->by[x] when
- * asset x must be ready for d.  The cost is the size of that upstream
- * graph: it is taken downstream first by Kahn's algorithm within it
- * (sorting it by its place in the whole graph's order was a tenth of
- * priority_scores() at 10,000 connectors); any order that has each asset
- * after those it feeds gives the same minima.
- */
-static int
-due_walk(const Fleet *fleet, DueWalk *w, int d)
-{
-	int			nup = 0;
-
-	/* d and every asset upstream of it, then downstream first. */
-	w->up[nup++] = d;
-	w->mark[d] = d;
-	for (int q = 0; q < nup; q++)
-		for (int e = fleet->asset_prev_assets.off[w->up[q]]; e < fleet->asset_prev_assets.off[w->up[q] + 1]; e++)
-		{
-			int			x = fleet->asset_prev_assets.idx[e];
-
-			if (w->mark[x] != d)
-			{
-				w->mark[x] = d;
-				w->up[nup++] = x;
-			}
-		}
-	/* Each counts the marked assets it feeds; d feeds none of them. */
-	for (int q = 0; q < nup; q++)
-	{
-		int			x = w->up[q];
-
-		w->pending[x] = 0;
-		for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
-			w->pending[x] += w->mark[fleet->asset_next.idx[e]] == d;
-	}
-	w->order[0] = d;
-	for (int head = 0, tail = 1; head < tail; head++)
-	{
-		int			x = w->order[head];
-
-		w->by[x] = x == d ? fleet->asset[d].deadline : NO_TIME;
-		for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
-		{
-			int			y = fleet->asset_next.idx[e];
-
-			if (w->mark[y] == d)
-				w->by[x] = Min(w->by[x], time_add(w->by[y], -fleet->asset[y].duration_s));
-		}
-		for (int e = fleet->asset_prev_assets.off[x]; e < fleet->asset_prev_assets.off[x + 1]; e++)
-			if (--w->pending[fleet->asset_prev_assets.idx[e]] == 0)
-				w->order[tail++] = fleet->asset_prev_assets.idx[e];
-	}
-	return nup;
-}
-
 /*
  * The due times of the connectors flagged in since (since[i]: the start of
  * the data connector i holds; DT_NOEND when not flagged, so that no
  * deadline opens after it): the earliest over the deadlines downstream of
  * each that its data does not serve yet (opening after since[i]) and that
- * skip (NULL: none) does not leave out, the first deadline on ties;
- * NO_TIME when there is none.  Each deadline is pushed back on its own
- * (due_walk()).
+ * skip (NULL: none) does not leave out; NO_TIME when there is none.  Each
+ * deadline is pushed back on its own through the assets upstream of it
+ * (by[x]: when asset x must be ready for it), so the cost is the size of
+ * those upstream graphs: they are taken downstream first by Kahn's
+ * algorithm within them (sorting them by their place in the whole graph's
+ * order was a tenth of priority_scores() at 10,000 connectors); any order
+ * that has each asset after those it feeds gives the same minima.
  */
 static void
 redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 {
+	int			n = Max(fleet->nasset, 1);
+
 	/*
 	 * Per connector, in arrays of their own (through the connectors, each
 	 * asset x connector edge of every deadline's upstream graph was a cache
@@ -497,27 +410,71 @@ redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 	 */
 	TimestampTz *due_of = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
 	int		   *due_asset_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
-	DueWalk		w;
+	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
+	int		   *mark = palloc(sizeof(int) * n);
+	int		   *up = palloc(sizeof(int) * n);
+	int		   *pending = palloc(sizeof(int) * n);
+	int		   *order = palloc(sizeof(int) * n);
 
-	due_walk_init(fleet, &w);
 	for (int i = 0; i < fleet->nconn; i++)
 	{
 		due_of[i] = NO_TIME;
 		due_asset_of[i] = -1;
 	}
+	for (int k = 0; k < fleet->nasset; k++)
+		mark[k] = -1;
 	for (int d = 0; d < fleet->nasset; d++)
 	{
 		TimestampTz opening;
-		int			nup;
+		int			nup = 0;
 
 		if (fleet->asset[d].deadline == NO_TIME || (skip && skip[d]))
 			continue;
 		opening = deadline_opening(fleet, d);
-		nup = due_walk(fleet, &w, d);
+		/* d and every asset upstream of it, then downstream first. */
+		up[nup++] = d;
+		mark[d] = d;
+		for (int q = 0; q < nup; q++)
+			for (int e = fleet->asset_prev_assets.off[up[q]]; e < fleet->asset_prev_assets.off[up[q] + 1]; e++)
+			{
+				int			x = fleet->asset_prev_assets.idx[e];
+
+				if (mark[x] != d)
+				{
+					mark[x] = d;
+					up[nup++] = x;
+				}
+			}
+		/* Each counts the marked assets it feeds; d feeds none of them. */
 		for (int q = 0; q < nup; q++)
 		{
-			int			x = w.order[q];
-			TimestampTz due = time_add(w.by[x], -fleet->asset[x].duration_s);
+			int			x = up[q];
+
+			pending[x] = 0;
+			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
+				pending[x] += mark[fleet->asset_next.idx[e]] == d;
+		}
+		order[0] = d;
+		for (int head = 0, tail = 1; head < tail; head++)
+		{
+			int			x = order[head];
+
+			by[x] = x == d ? fleet->asset[d].deadline : NO_TIME;
+			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
+			{
+				int			y = fleet->asset_next.idx[e];
+
+				if (mark[y] == d)
+					by[x] = Min(by[x], time_add(by[y], -fleet->asset[y].duration_s));
+			}
+			for (int e = fleet->asset_prev_assets.off[x]; e < fleet->asset_prev_assets.off[x + 1]; e++)
+				if (--pending[fleet->asset_prev_assets.idx[e]] == 0)
+					order[tail++] = fleet->asset_prev_assets.idx[e];
+		}
+		for (int q = 0; q < nup; q++)
+		{
+			int			x = order[q];
+			TimestampTz due = time_add(by[x], -fleet->asset[x].duration_s);
 
 			for (int e = fleet->asset_prev_conns.off[x]; e < fleet->asset_prev_conns.off[x + 1]; e++)
 			{
@@ -539,7 +496,11 @@ redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 		}
 	pfree(due_of);
 	pfree(due_asset_of);
-	due_walk_free(&w);
+	pfree(by);
+	pfree(mark);
+	pfree(up);
+	pfree(pending);
+	pfree(order);
 }
 
 /*
@@ -571,136 +532,33 @@ unserved_dues(Fleet *fleet)
 	pfree(since);
 }
 
-/* One deadline a connector's data does not serve yet, and its due time for it. */
-typedef struct GiveUpCandidate
-{
-	int			conn;
-	int			asset;
-	TimestampTz due;
-} GiveUpCandidate;
-
-/*
- * For graph_give_up(): each connector's due time for every deadline
- * downstream of it that its data does not serve yet.  A plan's triages
- * give up deadlines many times over (rounds of deadline triage, each try
- * of the local search), and each time redirect_dues() walked every
- * deadline's upstream graph again: a sixth of a replay at 480 connectors.
- * Built once per plan by one such walk (and in its memory), each give-up
- * reads only the lists of the connectors it moves.
- */
-GiveUpIndex *
-graph_give_up_index(const Fleet *fleet)
-{
-	GiveUpIndex *ix = palloc(sizeof(GiveUpIndex));
-	int		   *last = palloc(sizeof(int) * Max(fleet->nconn, 1));
-	int			n = 0,
-				max = 64;
-	GiveUpCandidate *cand = palloc(sizeof(GiveUpCandidate) * max);
-	DueWalk		w;
-
-	due_walk_init(fleet, &w);
-	/* last[i]: connector i's candidate in cand of the deadline walked last. */
-	for (int i = 0; i < fleet->nconn; i++)
-		last[i] = -1;
-	for (int d = 0; d < fleet->nasset; d++)
-	{
-		TimestampTz opening;
-		int			nup;
-
-		if (fleet->asset[d].deadline == NO_TIME)
-			continue;
-		opening = deadline_opening(fleet, d);
-		nup = due_walk(fleet, &w, d);
-		for (int q = 0; q < nup; q++)
-		{
-			int			x = w.order[q];
-			TimestampTz due = time_add(w.by[x], -fleet->asset[x].duration_s);
-
-			for (int e = fleet->asset_prev_conns.off[x]; e < fleet->asset_prev_conns.off[x + 1]; e++)
-			{
-				int			i = fleet->asset_prev_conns.idx[e];
-
-				if (fleet->conn[i].fresh_since >= opening)
-					continue;
-				if (last[i] >= 0 && cand[last[i]].asset == d)
-				{
-					cand[last[i]].due = Min(cand[last[i]].due, due);
-					continue;
-				}
-				if (n == max)
-				{
-					max *= 2;
-					cand = repalloc_huge(cand, sizeof(GiveUpCandidate) * max);
-				}
-				cand[n].conn = i;
-				cand[n].asset = d;
-				cand[n].due = due;
-				last[i] = n++;
-			}
-		}
-	}
-	/* Grouped by connector (a counting sort; last[] becomes each one's next place). */
-	ix->off = palloc0(sizeof(int) * (fleet->nconn + 1));
-	ix->asset = palloc(sizeof(int) * Max(n, 1));
-	ix->due = palloc(sizeof(TimestampTz) * Max(n, 1));
-	for (int k = 0; k < n; k++)
-		ix->off[cand[k].conn + 1]++;
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		ix->off[i + 1] += ix->off[i];
-		last[i] = ix->off[i];
-	}
-	for (int k = 0; k < n; k++)
-	{
-		int			at = last[cand[k].conn]++;
-
-		ix->asset[at] = cand[k].asset;
-		ix->due[at] = cand[k].due;
-	}
-	pfree(cand);
-	pfree(last);
-	due_walk_free(&w);
-	return ix;
-}
-
-/* Free what graph_give_up_index() made. */
-void
-graph_give_up_index_free(GiveUpIndex *ix)
-{
-	pfree(ix->off);
-	pfree(ix->asset);
-	pfree(ix->due);
-	pfree(ix);
-}
-
 /*
  * The planner gives up the deadlines of the assets in given_up (plan.c's
  * deadline triage): each connector due for one of them is due instead for
  * its earliest other deadline its data does not serve (NO_TIME: none), so
- * its sync is timed for that one; ix is the fleet's graph_give_up_index().
- * A connector that only binds through a sync_order successor keeps the
- * successor's due time.
+ * its sync is timed for that one.  A connector that only binds through a
+ * sync_order successor keeps the successor's due time.
  */
 void
-graph_give_up(Fleet *fleet, const GiveUpIndex *ix, const bool *given_up)
+graph_give_up(Fleet *fleet, const bool *given_up)
 {
+	TimestampTz *since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
+	int			nflagged = 0;
+
 	for (int i = 0; i < fleet->nconn; i++)
 	{
 		Connector  *c = &fleet->conn[i];
 
-		if (c->due_asset < 0 || !given_up[c->due_asset] || c->due_via >= 0)
-			continue;
-		c->due = NO_TIME;
-		c->due_asset = -1;
-		/* The earliest deadline left, the first on ties (redirect_dues()'s). */
-		for (int k = ix->off[i]; k < ix->off[i + 1]; k++)
-			if (!given_up[ix->asset[k]] &&
-				(ix->due[k] < c->due || (ix->due[k] == c->due && ix->asset[k] < c->due_asset)))
-			{
-				c->due = ix->due[k];
-				c->due_asset = ix->asset[k];
-			}
+		since[i] = DT_NOEND;
+		if (c->due_asset >= 0 && given_up[c->due_asset] && c->due_via < 0)
+		{
+			since[i] = c->fresh_since;
+			nflagged++;
+		}
 	}
+	if (nflagged > 0)
+		redirect_dues(fleet, since, given_up);
+	pfree(since);
 }
 
 /*

@@ -45,7 +45,6 @@ typedef struct Schedule
 	int		   *given_up_for;	/* per job: the deadline (asset) deadline triage
 								 * gave up for it, -1 none */
 	bool	   *given_up;		/* per asset: deadlines deadline triage gave up */
-	GiveUpIndex *give_up_index; /* graph_give_up_index(), made when first needed */
 	const TimestampTz *due_first;	/* per job: its due time before any triage */
 	int		   *edd_first;		/* the jobs by those due times, then job order */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */

@@ -386,19 +386,6 @@ due_order(Schedule *s, int *order)
 }
 
 /*
- * Time the connectors due for the deadlines in s->given_up for their next
- * deadline (graph_give_up()), from the plan's index of their deadlines,
- * made the first time.
- */
-static void
-give_up_deadlines(Schedule *s)
-{
-	if (s->give_up_index == NULL)
-		s->give_up_index = graph_give_up_index(s->fleet);
-	graph_give_up(s->fleet, s->give_up_index, s->given_up);
-}
-
-/*
  * Moore-Hodgson over deadlines rather than syncs.  A deadline is met only
  * when all its syncs are, so giving up one sync of a deadline loses the
  * whole deadline while its other syncs still take slots; this triage
@@ -434,7 +421,7 @@ triage_deadlines(Schedule *s, int *order)
 		}
 		if (!gave_up)
 			break;
-		give_up_deadlines(s);
+		graph_give_up(f, s->given_up);
 	}
 	due_order(s, order);
 	pfree(group_of);
@@ -494,7 +481,7 @@ static double
 plan_giving_up(Schedule *s, const TimestampTz *due, const int *due_asset, int *order, double *late)
 {
 	restore_dues(s, due, due_asset);
-	give_up_deadlines(s);
+	graph_give_up(s->fleet, s->given_up);
 	due_order(s, order);
 	recall_pass(s, order);
 	*late = weighted_lateness(s);
@@ -780,8 +767,5 @@ choose_triage(Schedule *s, int *job_order)
 	pfree(s->edd_first);
 	s->edd_first = NULL;
 	s->due_first = NULL;
-	if (s->give_up_index)
-		graph_give_up_index_free(s->give_up_index);
-	s->give_up_index = NULL;
 	forget_passes(s);
 }

@@ -34,7 +34,10 @@ SLOTS = 8
 TARGET_N, TARGET_S = 480, 2.0
 # What the section says besides the figures (kept by a re-run).
 NOTES = """
-This run: before = main at d32b76e, after = the branch h-simcost.
+This run: before = main at d32b76e, after = the branch h-simcost, at load
+average 4-6 (other sessions' suites); single calls at 480 connectors vary
+by a fifth or more on this machine, so the target holds on the median, not
+on every call of a loaded machine.
 
 What made the replay cheaper (issue 31, session 25), found with perf on the
 480-connector replay (3.65 s of CPU at the start; each step kept simulate()'s
@@ -47,35 +50,36 @@ rows identical):
   change, and those only up to the first ancestor whose maxima stay), removes
   the gaps between the spans it merges, and inserts the one after it by one
   descent.
-- Deadline triage and the local search gave deadlines up by walking every
-  deadline's upstream graph again each time (redirect_dues(), 12-17%): a plan
-  now walks once (graph_give_up_index()) and each give-up reads the lists of
-  the connectors it moves.
 - A plan's triages made the same pass more than once (7.4 passes a plan):
   the last five are remembered by their inputs (src/plan_recall.c) and put
   back (6.1 passes made).
 - The jobs are sorted by due time once per plan; each later order merges in
   the few jobs a give-up moved.  The replay predicts once per 4-hour period
   (the model's hour bucket) instead of once per hour.
+- Tried and taken out: a per-plan index of each connector's deadlines for
+  the give-ups (one walk of every deadline's upstream graph per plan instead
+  of one per give-up, where redirect_dues() is 12-17% of the replay).  It
+  saved about a tenth of the replay, but plan() at 10,000 connectors at
+  12:00 went from 0.8 to 1.2 s (lists built for 10,000 connectors where the
+  old code walks two or three times), so the figures above are without it.
 
 plan() shares these structures: its rows and sla_risk()'s are identical
 before and after on bench_analytics_scale's 10,000-connector fleet (03:00,
-12:00 and 18:00, default slots, 200 and 50 slots: up to 7,490 syncs given
-up).  simulate()'s rows were also compared on 64 calls (tight, loose and
-failure-heavy fleets of 60 to 960 connectors, 3, 8 and 16 slots, noise 0
-and 1; simulate_trace() too up to 240): identical.
+12:00 and 18:00; default slots, 200 and 50 slots: up to 7,490 syncs given
+up), and it costs no more (12:00: 0.76-0.78 s before, 0.67-0.70 s after,
+two rounds each).  simulate()'s rows were compared on 64 calls (tight,
+loose and failure-heavy fleets of 60 to 960 connectors, 3, 8 and 16 slots,
+noise 0 and 1; simulate_trace() too up to 240): identical.
 
-The first run of this bench was at load average 4-5 (other sessions'
-suites); single calls at 480 connectors ranged 1.5-2.1 s of CPU on the
-after build, so the target holds on the median, not on every call of a
-loaded machine.  What is left at 480 connectors: the passes (about 40%:
-placing in the treap half of it), graph_compute() and the scores at each
-planning instant (18%), deadline triage (12%); at 1,920, graph_compute()
-alone is 15% (it grows faster than the rest, hence 2.5x for the last
-doubling).  Before this session: 60/240/480/960 connectors took
-0.23/1.26/2.79/7.37 s without the local search and 0.33/1.91/4.24/9.37 s with
-two flips a pass (session 24, load average 8-10), and 3.51-4.82 s at 480 at
-rest; the session-23 search had made it 14.53 s.
+What is left at 480 connectors: the passes (about 40%: placing in the
+treap half of it), deadline triage and its walks up the graph (15-20%),
+graph_compute() and the scores at each planning instant (18%); at 1,920,
+graph_compute() alone is 15% (it grows faster than the rest, hence more
+than 2.2x for the last doubling).  Before this session: 60/240/480/960
+connectors took 0.23/1.26/2.79/7.37 s without the local search and
+0.33/1.91/4.24/9.37 s with two flips a pass (session 24, load average
+8-10), and 3.51-4.82 s at 480 at rest; the session-23 search had made it
+14.53 s.
 """
 CPU_NS = "split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
 
