@@ -75,6 +75,8 @@ bench:
 	python3 test/bench/bench_history.py
 	python3 test/bench/bench_scale.py
 	python3 test/bench/bench_analytics_scale.py
+	# h-simcost, issue 31: simulate() CPU by fleet size (SIMCOST_BEFORE_PG_CONFIG: a build to compare with).
+	python3 test/bench/bench_simcost.py
 	# h-big, issue 34: 100,000 connectors x 90 days of history, about an hour: only with BENCH_100K=1.
 	if [ -n "$$BENCH_100K" ]; then python3 test/bench/bench_100k.py; fi
 	# h-backoff, issue 30: the retry back-off side by side with a build before it (its pg_config).

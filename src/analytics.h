@@ -197,6 +197,7 @@ extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
 /* predict.c */
 extern void predict_fleet(Fleet *fleet);
 extern void predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch);
+extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);

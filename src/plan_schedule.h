@@ -27,6 +27,9 @@ plan_run_seconds(const Connector *c)
 	return c->pred.p50_s;
 }
 
+/* The passes a plan's triages remember (plan_recall.c). */
+typedef struct PassMemory PassMemory;
+
 /* Working state of one list-scheduling pass. */
 typedef struct Schedule
 {
@@ -42,6 +45,8 @@ typedef struct Schedule
 	int		   *given_up_for;	/* per job: the deadline (asset) deadline triage
 								 * gave up for it, -1 none */
 	bool	   *given_up;		/* per asset: deadlines deadline triage gave up */
+	const TimestampTz *due_first;	/* per job: its due time before any triage */
+	int		   *edd_first;		/* the jobs by those due times, then job order */
 	const char *order_note;		/* why this pass follows the triage order; NULL if not */
 	Slots		slots;
 	int			nslots;
@@ -52,11 +57,14 @@ typedef struct Schedule
 	int		   *dest_off;		/* destination -> its jobs in dest_jobs */
 	int		   *dest_jobs;
 	bool		explain;		/* write each sync's reason (plan() does; a replay does not) */
+	PassMemory *memory;			/* recall_pass()'s, made when first needed */
 	int			next_priority;
 } Schedule;
 
 extern void schedule_pass(Schedule *s, const int *order);
 extern double missed_deadline_weight(const Schedule *s, const int *due_asset);
 extern void choose_triage(Schedule *s, int *job_order);
+extern void recall_pass(Schedule *s, const int *order);
+extern void forget_passes(Schedule *s);
 
 #endif							/* SYNCOPT_PLAN_SCHEDULE_H */

@@ -62,6 +62,41 @@ compare_edd(const void *a, const void *b)
 	return *(const int *) a - *(const int *) b;
 }
 
+/*
+ * The jobs by due time as they stand, then job order (compare_edd()).  The
+ * order by the due times the triages started from is sorted once per plan
+ * (s->edd_first); the jobs whose due time a triage has moved since are
+ * sorted on their own and merged into it.  Sorting every job for each
+ * pass was a twentieth of a replay, and a give-up moves few of them.
+ */
+static void
+edd_order(Schedule *s, int *edd)
+{
+	int		   *moved = palloc(sizeof(int) * Max(s->njobs, 1));
+	bool	   *is_moved = palloc0(sizeof(bool) * Max(s->njobs, 1));
+	int			nmoved = 0;
+
+	for (int j = 0; j < s->njobs; j++)
+		if (s->fleet->conn[s->jobs[j].connector].due != s->due_first[j])
+		{
+			moved[nmoved++] = j;
+			is_moved[j] = true;
+		}
+	edd_schedule = s;
+	qsort(moved, nmoved, sizeof(int), compare_edd);
+	for (int a = 0, b = 0, n = 0; n < s->njobs;)
+	{
+		while (a < s->njobs && is_moved[s->edd_first[a]])
+			a++;
+		if (b < nmoved && (a == s->njobs || compare_edd(&moved[b], &s->edd_first[a]) < 0))
+			edd[n++] = moved[b++];
+		else
+			edd[n++] = s->edd_first[a++];
+	}
+	pfree(moved);
+	pfree(is_moved);
+}
+
 /* Triage's order among accepted syncs: more P90 per unit of weight first, then job order. */
 static bool
 drops_before(const Schedule *s, int a, int b)
@@ -132,10 +167,7 @@ triage(Schedule *s, int *order)
 	int			nheap = 0;
 	double		load = 0;
 
-	for (int j = 0; j < s->njobs; j++)
-		edd[j] = j;
-	edd_schedule = s;
-	qsort(edd, s->njobs, sizeof(int), compare_edd);
+	edd_order(s, edd);
 	for (int k = 0; k < s->njobs; k++)
 	{
 		int			j = edd[k];
@@ -343,11 +375,9 @@ due_order(Schedule *s, int *order)
 	{
 		const Connector *c = &s->fleet->conn[s->jobs[j].connector];
 
-		edd[j] = j;
 		s->dropped[j] = c->due == NO_TIME && !c->paused && c->running_since == NO_TIME;
 	}
-	edd_schedule = s;
-	qsort(edd, s->njobs, sizeof(int), compare_edd);
+	edd_order(s, edd);
 	for (int pass = 0; pass < 2; pass++)
 		for (int k = 0; k < s->njobs; k++)
 			if (s->dropped[edd[k]] == (pass == 1))
@@ -453,7 +483,7 @@ plan_giving_up(Schedule *s, const TimestampTz *due, const int *due_asset, int *o
 	restore_dues(s, due, due_asset);
 	graph_give_up(s->fleet, s->given_up);
 	due_order(s, order);
-	schedule_pass(s, order);
+	recall_pass(s, order);
 	*late = weighted_lateness(s);
 	return missed_deadline_weight(s, due_asset);
 }
@@ -660,6 +690,12 @@ choose_triage(Schedule *s, int *job_order)
 		due_asset[j] = s->fleet->conn[s->jobs[j].connector].due_asset;
 	}
 	s->given_up = palloc(sizeof(bool) * Max(s->fleet->nasset, 1));
+	s->due_first = due;
+	s->edd_first = palloc(sizeof(int) * Max(s->njobs, 1));
+	for (int j = 0; j < s->njobs; j++)
+		s->edd_first[j] = j;
+	edd_schedule = s;
+	qsort(s->edd_first, s->njobs, sizeof(int), compare_edd);
 	/* Only the kept plan's reasons are read: the tries write none. */
 	s->explain = false;
 	for (int w = 0; w < lengthof(triage_ways); w++)
@@ -672,7 +708,7 @@ choose_triage(Schedule *s, int *job_order)
 		restore_dues(s, due, due_asset);
 		triage_ways[w].order(s, job_order);
 		s->order_note = NULL;
-		schedule_pass(s, job_order);
+		recall_pass(s, job_order);
 		last = w;
 		missed = missed_deadline_weight(s, due_asset);
 		late = weighted_lateness(s);
@@ -712,7 +748,7 @@ choose_triage(Schedule *s, int *job_order)
 	if (best < 0 && last != -2)
 		memcpy(s->jobs, plain, sizeof(PlannedSync) * s->njobs);
 	else if (best != last || explain)
-		schedule_pass(s, job_order);
+		recall_pass(s, job_order);
 
 	/*
 	 * The rows report each connector against the deadline it was due for:
@@ -728,4 +764,8 @@ choose_triage(Schedule *s, int *job_order)
 	pfree(plain);
 	pfree(s->given_up);
 	s->given_up = NULL;
+	pfree(s->edd_first);
+	s->edd_first = NULL;
+	s->due_first = NULL;
+	forget_passes(s);
 }

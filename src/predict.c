@@ -305,6 +305,20 @@ predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch)
 }
 
 /*
+ * The number of the stretch of time at falls in within which every
+ * prediction is the same: the model reads the instant only through its UTC
+ * weekday and hour bucket (predict_fitted()), and the buckets divide UTC
+ * days, so each HOUR_BUCKET hours from the epoch (a midnight) are one.
+ */
+int64
+predict_period(TimestampTz at)
+{
+	int64		len = (int64) HOUR_BUCKET * USECS_PER_HOUR;
+
+	return at >= 0 ? at / len : -((-at - 1) / len) - 1;
+}
+
+/*
  * Predict every connector of the fleet; those without history get the
  * fleet's median.  Those with history were predicted by the loader when the
  * fleet is predicted (FLEET_PREDICT).

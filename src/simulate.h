@@ -131,9 +131,9 @@ typedef struct Sim
 	double		tail_s;
 	TimestampTz next_planning;	/* syncopt: the next planning instant */
 	MemoryContext plan_cxt;		/* syncopt: one planning run's allocations */
-	MemoryContext pred_cxt;		/* syncopt: the predictions of pred_hour */
-	Prediction *pred;			/* per connector, at any instant of pred_hour */
-	int64		pred_hour;		/* UTC hour (from the epoch) they are for */
+	MemoryContext pred_cxt;		/* syncopt: the predictions of pred_period */
+	Prediction *pred;			/* per connector, at any instant of pred_period */
+	int64		pred_period;	/* predict_period() they are for */
 	MemoryContext world_cxt;	/* where the replay's own arrays live */
 	int			nocc;			/* occurrences in the horizon, */
 	int			nocc_ahead;		/* and with the week after it (the planner's next deadlines) */
