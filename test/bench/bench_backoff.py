@@ -34,9 +34,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(TOP, "test"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-DB = "syncopt_bench"
-SETTINGS = {"shared_preload_libraries": "'syncopt'", "syncopt.database_name": f"'{DB}'",
-            "syncopt.enable_workers": "off"}
+from bench_decisions import ACCOUNTS, DB, SETTINGS  # noqa: E402  (the same replay server)
+
 CONNECTORS = 60
 NOW = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
 # name: (generator scenario, concurrency slots), as bench_decisions.py's classes
@@ -44,12 +43,6 @@ CLASSES = {"failure-heavy, 8 slots": ("failure_heavy", 8), "tight, 3 slots": ("t
 PERMANENT = 5                      # connectors per harm fleet whose faults are permanent
 WORDING = "(psycopg2.OperationalError) SSL SYSCALL error: EOF detected"
 SECTION = "Retry back-off"
-ACCOUNTS = """
-DROP EXTENSION IF EXISTS syncopt CASCADE;
-CREATE EXTENSION syncopt;
-INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES
-    (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
-"""
 
 
 def seeds_of(text):
