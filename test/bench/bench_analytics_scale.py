@@ -296,8 +296,12 @@ this fleet, half Airbyte, at load 4 the two were within noise). Regress
 11-27 04:00, after every run; 11-17 01:30 and 10-01 00:00, where the kept
 runs do not answer and `sync_run` is read) is the same before and after on
 the 10,000 fleet, and at 11-20 03:00 and 11-17 01:30 on the 50,000 one.
-The other functions' code did not change this round: their rows move with
-the machine's load only (the third round, h-loader, is in CHANGELOG.md).
+The other functions' code did not change in h-an50k's round; in the
+figures above (session 25, after every merge, at rest) `plan()` and
+`sla_risk()` also carry h-simcost's gap treap and recalled triage passes
+(Simulation cost at scale), and `priority_scores()` nothing: its ratios
+(0.7x at 10,000, 1.6x at 50,000) are this machine's noise between
+identical calls (the third round, h-loader, is in CHANGELOG.md).
 
 **Where the time goes now** (perf, this build, one call in a fresh backend,
 50,000 connectors). `plan()` at 03:00: the fleet loader 38% (reading the
