@@ -21,7 +21,9 @@ starts, its run times follow the weekday and hour, and its deadlines fall
 on weekdays, so what the tour shows differs with the day and hour.  With
 SYNCOPT_DEMO_AT the whole demo (cluster, workers, mock vendor API) runs on
 a clock that starts at that instant (Debian's faketime), and the tour is
-the same on any day: the README's excerpt is one such run.
+the same on any day: the README's excerpt is one such run.  The server
+then also preloads demo/faketime_select.c (built with cc), without which
+PostgreSQL 15's background workers would read the real clock.
 """
 
 import json
@@ -62,9 +64,25 @@ def banner(text):
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
+def preload_select():
+    """Under faketime (SYNCOPT_DEMO_AT): build demo/faketime_select.c into
+    ROOT and preload it before libfaketime, so that the server's workers
+    read the faked clock too (the file says why they would not)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        sys.exit("SYNCOPT_DEMO_AT needs a C compiler (cc) to build demo/faketime_select.c")
+    lib = os.path.join(ROOT, "faketime_select.so")
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", lib, os.path.join(TOP, "demo", "faketime_select.c")],
+                   check=True)
+    os.chmod(lib, 0o755)
+    os.environ["LD_PRELOAD"] = lib + ":" + os.environ.get("LD_PRELOAD", "")
+
+
 class Demo:
     def __init__(self):
         self.cluster = Cluster(SETTINGS, databases=[DB], root=ROOT)
+        if "FAKETIME" in os.environ:
+            preload_select()
         self.cluster.start()
         self.mock = subprocess.Popen([sys.executable, MOCK, "--port", "0", "--seed", str(SEED),
                                       "--generated", str(CONNECTORS), "--scenario", SCENARIO, "--page-cap", "10"],

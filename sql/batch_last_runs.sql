@@ -51,6 +51,28 @@ SELECT connector_id, recommended_batch_size, recommended_parallelism, expected_r
 SELECT connector_id, recommended_batch_size, recommended_parallelism, confidence, reason
   FROM syncopt.batch_recommendations('2026-11-20 12:30+00') WHERE connector_id = 1;
 
+-- Connector 1 as 0.2.0's update leaves it (h-tidy): no kept row, and
+-- queued in stats_backlog as an element without a status.  Meanwhile
+-- batch_recommendations() reads its runs from sync_run: at 14:30 runs 3
+-- to 14 again, the same answer as above (1100, 2 streams, 10 / 15).  The
+-- fold then folds no run (0 counted, connector_stats' 14 runs unchanged)
+-- and keeps runs 3 to 14 as the first fold did.
+CREATE TEMP TABLE kept_before AS SELECT * FROM syncopt.connector_last_runs WHERE connector_id = 1;
+DELETE FROM syncopt.connector_last_runs WHERE connector_id = 1;
+INSERT INTO syncopt.stats_backlog (run_id, connector_id, status, started_at, finished_at, rows, full_sync,
+                                   duration_known)
+VALUES ('{NULL}', '{1}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}');
+SELECT connector_id, recommended_batch_size, recommended_parallelism, confidence
+  FROM syncopt.batch_recommendations('2026-11-20 14:30+00') WHERE connector_id = 1;
+SELECT syncopt.fold_stats_backlog() AS runs_folded;
+SELECT (SELECT runs FROM syncopt.connector_stats WHERE connector_id = 1) AS runs,
+       (SELECT count(*) FROM syncopt.stats_backlog) AS waiting;
+SELECT (SELECT k FROM kept_before k) IS NOT DISTINCT FROM (SELECT k FROM syncopt.connector_last_runs k WHERE connector_id = 1)
+       AS kept_as_before,
+       (SELECT array_length(started_at, 1) FROM syncopt.connector_last_runs WHERE connector_id = 1) AS n;
+SELECT connector_id, recommended_batch_size, recommended_parallelism, confidence
+  FROM syncopt.batch_recommendations('2026-11-20 14:30+00') WHERE connector_id = 1;
+
 -- Connector 2: fewer than 12 runs, folded out of order (the run of 10:00
 -- first, then the one of 09:00, found late): kept oldest first.
 WITH ins AS (

@@ -335,6 +335,19 @@ SELECT pg_temp.erp2_triggered(20) AS two_0420, pg_temp.erp2_triggered(23) AS two
 -- trigger at 04:24.
 SELECT count(*) AS written_0423 FROM syncopt.run_planner('2054-11-23 04:23+00')
  WHERE connector_id = 14 AND action = 'trigger_sync';
+-- Its sync_failure alerts say so (one per failed run, both written by
+-- this 04:23 run): held until 04:19 + 5 min = 04:24:00, 2 failures in a
+-- row.  ERP's single failure (04:16, retried at once) says nothing of a
+-- back-off, nor does HubSpot's (not retryable: syncopt never retries it).
+SELECT c.name, a.details->>'run_id' = r.run_id::text AS its_run, a.details->>'failures_in_row' AS in_row,
+       (a.details->>'retry_held_until')::timestamptz AS held_until,
+       a.message LIKE '% syncopt holds its retries back until 2054-11-23 04:24:00 UTC: 2 failures in a row (retry back-off, %' AS says_held,
+       a.message LIKE '%holds its retries back%' AS mentions_hold
+  FROM syncopt.alert a
+  JOIN syncopt.connector c USING (connector_id)
+  JOIN syncopt.sync_run r ON r.run_id = (a.details->>'run_id')::bigint
+ WHERE a.kind = 'sync_failure'
+ ORDER BY c.connector_id, r.finished_at;
 SELECT action, reason LIKE 'Start now: it is already late for 2054-11-23 05:30 UTC%' AS late
   FROM syncopt.run_planner('2054-11-23 04:24+00') WHERE connector_id = 14;
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE connector_id = 14 AND status = 'proposed';
@@ -342,6 +355,14 @@ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'rejected' WHERE connector_id 
 -- 7 min, 04:26; with retry_backoff 0, not spaced.
 SELECT pg_temp.erp2_fails(20);
 SELECT pg_temp.erp2_triggered(28) AS three_0428, pg_temp.erp2_triggered(29) AS three_0429;
+-- The alert of that third failure, written by the 04:25 run: held until
+-- 04:19 + 10 min = 04:29:00, 3 failures in a row.
+SELECT count(*) AS written_0425 FROM syncopt.run_planner('2054-11-23 04:25+00') WHERE connector_id = 14;
+SELECT a.details->>'failures_in_row' AS in_row, (a.details->>'retry_held_until')::timestamptz AS held_until,
+       a.message LIKE '% syncopt holds its retries back until 2054-11-23 04:29:00 UTC: 3 failures in a row (%' AS says_held
+  FROM syncopt.alert a
+ WHERE a.kind = 'sync_failure'
+   AND (a.details->>'run_id')::bigint = (SELECT run_id FROM syncopt.sync_run WHERE external_run_id = 'erp2-f20');
 SET syncopt.retry_backoff_max = '7min';
 SELECT pg_temp.erp2_triggered(25) AS cap7_0425, pg_temp.erp2_triggered(26) AS cap7_0426;
 RESET syncopt.retry_backoff_max;

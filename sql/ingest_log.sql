@@ -219,6 +219,39 @@ SET timezone = 'UTC';
 SELECT r.status, r.started_at, r.finished_at FROM syncopt.sync_run r JOIN syncopt.connector c USING (connector_id)
  WHERE c.external_id = 'csv';
 
+-- A SEVERE row without message_event (h-tidy).  Fivetran's own dbt
+-- package counts every SEVERE row of a connection as an error of the sync
+-- it falls in, whatever its message_event (docs/collection.md): so does
+-- syncopt, for a connector it knows (one the batch's sync events or an
+-- earlier read made), and such a row still never creates a connector
+-- (conformance D8).  k1's end carries no status, so its SEVERE message
+-- fails it; k2's message wins over its end's reason, as a SEVERE event's
+-- does.  ghost's row and pg's row without a message are skipped
+-- (no_message_event).  8 rows read, 2 skipped, 2 runs.
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (205, 'fivetran', 'log severe', 'https://api.fivetran.com');
+CREATE SCHEMA severe_log;
+CREATE TABLE severe_log.log (id text, time_stamp timestamp, connection_id text, event text, message_event text,
+                             message_data text, sync_id text, _fivetran_synced timestamp);
+INSERT INTO severe_log.log VALUES
+    ('a1', '2024-08-01 05:00:00', 'pg', 'INFO', 'sync_start', NULL, 'k1', '2024-08-02'),
+    ('a2', '2024-08-01 05:03:00', 'pg', 'SEVERE', NULL,
+     '{"type":"error","message":"ERROR: permission denied for table orders"}', 'k1', '2024-08-02'),
+    ('a3', '2024-08-01 05:04:00', 'pg', 'INFO', 'sync_end', NULL, 'k1', '2024-08-02'),
+    ('b1', '2024-08-01 06:00:00', 'pg', 'INFO', 'sync_start', NULL, 'k2', '2024-08-02'),
+    ('b2', '2024-08-01 06:01:00', 'pg', 'SEVERE', NULL, 'Connection refused: db.internal:5432', 'k2', '2024-08-02'),
+    ('b3', '2024-08-01 06:02:00', 'pg', 'INFO', 'sync_end', '{"status":"FAILURE","reason":"source unreachable"}',
+     'k2', '2024-08-02'),
+    ('g1', '2024-08-01 05:30:00', 'ghost', 'SEVERE', NULL, '{"message":"who am I"}', 'g1', '2024-08-02'),
+    ('e1', '2024-08-01 06:01:30', 'pg', 'SEVERE', NULL, '  ', 'k2', '2024-08-02');
+SELECT syncopt.ingest_fivetran_log(205, 'severe_log');
+SELECT c.external_id FROM syncopt.connector c WHERE c.account_id = 205 ORDER BY 1;
+SELECT r.external_run_id, r.status, r.started_at, r.finished_at, r.error_message
+  FROM syncopt.sync_run r JOIN syncopt.connector c USING (connector_id) WHERE c.account_id = 205
+ ORDER BY r.started_at;
+SELECT rows_read, rows_skipped, runs_touched FROM syncopt.log_ingest_state WHERE account_id = 205;
+SELECT reason, rows FROM syncopt.log_ingest_skipped WHERE account_id = 205 ORDER BY reason;
+
 -- Steps called out of turn: the batch step of a schema not being read.
 SELECT syncopt.ingest_fivetran_log_batch(201, 'elsewhere', '{}');
 -- No schema.
@@ -260,6 +293,6 @@ SELECT count(*) = :runs_before AS nothing_stored FROM syncopt.sync_run;
 SELECT syncopt.ingest_fivetran_webhook(201, '{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}',
        encode(hmac('{"event":"sync_end","sync_id":"w3","connector_id":"crm","created":"2024-03-01T10:00:00Z","data":{"status":"DONE"}}', 'my_secret', 'sha256'), 'hex'));
 SET client_min_messages = warning;
-DROP SCHEMA fivetran_metadata, fivetran_log, quirks, long_log, text_log, not_a_log CASCADE;
+DROP SCHEMA fivetran_metadata, fivetran_log, quirks, long_log, text_log, severe_log, not_a_log CASCADE;
 DROP EXTENSION syncopt;
 DROP EXTENSION pgcrypto;

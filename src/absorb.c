@@ -32,7 +32,11 @@
  *	- the recent window: the newest RECENT_KEEP timed successes, old buffer
  *	  and new runs merged, oldest first;
  *	- in connector_last_runs, an Airbyte connector's newest LAST_RUNS_KEEP
- *	  finished runs, read again from sync_run.
+ *	  finished runs, read again from sync_run for every connector named,
+ *	  also one whose runs are all running (nothing else of it is written).
+ *	  A stats_backlog element without a status names a connector that way
+ *	  and folds no run: 0.2.0's update queues one per Airbyte connector, so
+ *	  that the fold fills the table rather than a second statement.
  *
  *-------------------------------------------------------------------------
  */
@@ -574,10 +578,7 @@ keep_last_runs(void)
 	return OidIsValid(get_relname_relid("connector_last_runs", get_namespace_oid("syncopt", false)));
 }
 
-/*
- * Write every folded connector with one UPDATE, and its last runs with one
- * INSERT.
- */
+/* Write every folded connector with one UPDATE. */
 static void
 write_stats(StatsColumns *out)
 {
@@ -604,9 +605,6 @@ write_stats(StatsColumns *out)
 						  values, NULL, false);
 	if (rc != SPI_OK_UPDATE || (int) SPI_processed != out->n)
 		elog(ERROR, "syncopt: connector_stats update failed: %s", SPI_result_code_string(rc));
-	if (keep_last_runs())
-		run_with_ids(&keep_last_runs_plan, keep_last_runs_sql, INT8ARRAYOID, values[U_CONNECTOR],
-					 SPI_OK_INSERT);
 }
 
 /* Room for nconnectors connectors and nwindow window entries. */
@@ -647,7 +645,8 @@ absorb_run_cmp(const void *a, const void *b)
 
 /*
  * Fold runs into connector_stats: lock the connectors' rows, fold each
- * connector's finished runs in finish order, write them with one UPDATE.
+ * connector's finished runs in finish order, write them with one UPDATE,
+ * then keep the last runs of every connector named (one INSERT).
  */
 void
 absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes)
@@ -685,6 +684,8 @@ absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes)
 	}
 	if (out.n > 0)
 		write_stats(&out);
+	if (keep_last_runs())
+		run_with_ids(&keep_last_runs_plan, keep_last_runs_sql, INT8ARRAYOID, ids, SPI_OK_INSERT);
 }
 
 /* syncopt.absorb_runs(run_ids bigint[], count_outcomes boolean) */
@@ -792,13 +793,14 @@ backlog_runs(int i, AbsorbRun *runs, int *n, int *room)
 	for (int k = 0; k < count; k++)
 	{
 		AbsorbRun  *r = &runs[(*n)++];
-		char	   *status = TextDatumGetCString(v[B_STATUS][k]);
+		char	   *status = isnull[B_STATUS][k] ? NULL : TextDatumGetCString(v[B_STATUS][k]);
 
 		r->run_id = DatumGetInt64(v[B_RUN][k]);
 		r->connector_id = DatumGetInt64(v[B_CONNECTOR][k]);
-		r->running = false;
-		r->succeeded = strcmp(status, "succeeded") == 0;
-		r->failed = strcmp(status, "failed") == 0;
+		/* No status: no run, only its connector's last runs to keep. */
+		r->running = status == NULL;
+		r->succeeded = status != NULL && strcmp(status, "succeeded") == 0;
+		r->failed = status != NULL && strcmp(status, "failed") == 0;
 		r->started_at = DatumGetTimestampTz(v[B_STARTED][k]);
 		r->finished_at = DatumGetTimestampTz(v[B_FINISHED][k]);
 		r->has_rows = !isnull[B_ROWS][k];
@@ -833,9 +835,12 @@ fold_backlog_batch(int64 *folded)
 	runs = palloc(sizeof(AbsorbRun) * room);
 	for (int i = 0; i < taken; i++)
 		runs = backlog_runs(i, runs, &nruns, &room);
+	/* Elements without a status are no runs: not counted. */
+	for (int k = 0; k < nruns; k++)
+		if (!runs[k].running)
+			(*folded)++;
 	absorb_fold(runs, nruns, true);
 	SPI_finish();
-	*folded += nruns;
 	return taken;
 }
 

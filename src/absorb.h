@@ -61,7 +61,8 @@ typedef struct AbsorbRun
 /*
  * Fold runs[0..nruns) into their connectors' stats rows; the caller is
  * connected to SPI.  The runs are sorted here (by connector, finish, id);
- * running runs are skipped.
+ * running runs are skipped, but every connector named has its last runs
+ * kept (connector_last_runs).
  */
 extern void absorb_fold(AbsorbRun *runs, int nruns, bool count_outcomes);
 

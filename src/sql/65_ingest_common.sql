@@ -147,6 +147,9 @@ COMMENT ON FUNCTION syncopt.absorb_runs(bigint[], boolean) IS
 -- poll folds once at its end, so a backfill of many pages rewrites each
 -- connector's stats row once rather than once per page): one row per page,
 -- the runs as they were when they finished, as absorb_runs would read them.
+-- An element without a status is no run: the fold keeps its connector's
+-- last runs (connector_last_runs) and folds nothing of it; the update to
+-- 0.2.0 queues one per Airbyte connector.
 CREATE TABLE syncopt.stats_backlog (
     seq            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id         bigint[] NOT NULL,

@@ -189,13 +189,14 @@ BEGIN
                -- a SEVERE message that is not JSON is kept as the text it is
                coalesce(CASE WHEN jsonb_typeof(j2.j) IN ('object', 'array') THEN j2.j ELSE j1.j END,
                         CASE WHEN upper(e.event) = 'SEVERE'
-                                  AND e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
+                                  AND coalesce(e.message_event NOT IN ('sync_start', 'sync_end', 'sync_stats',
+                                                                       'records_modified'), true)
                              THEN to_jsonb(nullif(btrim(e.message_data), '')) END) AS data
           FROM unnest(events) e
           CROSS JOIN LATERAL (SELECT syncopt.try_jsonb(e.message_data) AS j) j1
           CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(j1.j) = 'string' THEN syncopt.try_jsonb(j1.j #>> '{}') END AS j) j2
          WHERE e.message_event IN ('sync_start', 'sync_end', 'sync_stats', 'records_modified')
-            OR (e.message_event IS NOT NULL AND upper(e.event) = 'SEVERE')
+            OR (upper(e.event) = 'SEVERE' AND (e.message_event IS NOT NULL OR nullif(btrim(e.message_data), '') IS NOT NULL))
     ), c AS (
         SELECT e.*, CASE
             WHEN e.id IS NULL OR btrim(e.id) = '' THEN 'no_id'
@@ -220,7 +221,21 @@ BEGIN
 
     INSERT INTO syncopt.connector (account_id, external_id)
     SELECT DISTINCT ingest_fivetran_log_batch.account_id, i.conn FROM unnest(items) i
+     WHERE i.message_event IS NOT NULL
     ON CONFLICT ON CONSTRAINT connector_external_id_unique DO NOTHING;
+    -- A SEVERE row without message_event is an error of the run it falls
+    -- in, as Fivetran's dbt package counts it (docs/collection.md), but
+    -- only of a connector syncopt knows: it never creates one (conformance
+    -- D8), so one of any other connection is skipped.
+    SELECT array_agg(ROW(x.id, x.ts, x.conn, x.sync_id, x.severe, x.message_event, x.data)::syncopt.platform_log_item
+                     ORDER BY x.n) FILTER (WHERE x.known),
+           skipped || jsonb_build_object('no_message_event', count(*) FILTER (WHERE NOT x.known))
+      INTO items, skipped
+      FROM (SELECT i.*, i.message_event IS NOT NULL
+                        OR EXISTS (SELECT FROM syncopt.connector c
+                                    WHERE c.account_id = ingest_fivetran_log_batch.account_id
+                                      AND c.external_id = i.conn) AS known
+              FROM unnest(items) WITH ORDINALITY i(id, ts, conn, sync_id, severe, message_event, data, n)) x;
     -- The batch's connectors' runs are read below and merged into: from
     -- here on no webhook or REST ingest decides about them, and what they
     -- committed is seen.
@@ -554,8 +569,13 @@ BEGIN
     ts_expr := syncopt.utc_timestamp_expr(rel, 'time_stamp');
     wm_expr := coalesce(syncopt.utc_timestamp_expr(rel, '_fivetran_synced'), ts_expr);
     is_new := format('(%1$s > $1 OR $1 IS NULL OR (%1$s = $1 AND id::text <> ALL ($2)))', wm_expr);
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE message_event IS NULL), max(%s) FROM %s WHERE %s',
-                   wm_expr, rel, is_new)
+    -- A row without message_event is skipped here unless it is a SEVERE
+    -- message: the batch step records that as an error of its run, or
+    -- skips it (a connection syncopt does not know).
+    EXECUTE format($q$SELECT count(*), count(*) FILTER (WHERE message_event IS NULL AND NOT coalesce(
+                              upper(%s) = 'SEVERE' AND nullif(btrim(message_data::text), '') IS NOT NULL, false)),
+                             max(%s) FROM %s WHERE %s$q$,
+                   coalesce(syncopt.text_expr(rel, 'event'), 'NULL'), wm_expr, rel, is_new)
         INTO n_read, n_no_event, max_wm
         USING st.watermark, st.boundary_ids;
 
@@ -565,7 +585,9 @@ BEGIN
         SELECT x.id, x.ts, x.wm, x.conn, x.sync_id, x.event, x.message_event,
                CASE WHEN x.wanted THEN x.message_data END AS message_data, x.wanted,
                row_number() OVER (PARTITION BY x.id, x.wanted ORDER BY x.wm, x.ts) AS nth
-          FROM (SELECT l.*, coalesce(l.message_event IN %s OR (l.message_event IS NOT NULL AND upper(l.event) = 'SEVERE'),
+          FROM (SELECT l.*, coalesce(l.message_event IN %s
+                                     OR (upper(l.event) = 'SEVERE'
+                                         AND (l.message_event IS NOT NULL OR nullif(btrim(l.message_data), '') IS NOT NULL)),
                                      false) AS wanted
                   FROM (SELECT id::text AS id, %s AS ts, %s AS wm, %I::text AS conn, %s AS sync_id, %s AS event,
                                message_event::text AS message_event, message_data::text AS message_data

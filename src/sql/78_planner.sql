@@ -631,13 +631,31 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     run.alerts := run.alerts + n;
 
+    -- A retryable failure whose connector's retries the back-off holds
+    -- back at `at` (retry_opening(), as planner_candidates() applies it,
+    -- with the streak counted as there) says until when and why, so that
+    -- nobody on call waits for a retry syncopt is not going to make yet.
     INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
     SELECT 'sync_failure', f.connector_id, CASE WHEN f.retryable THEN 'info' ELSE 'warning' END,
            format('%s failed (%s, %s): %s Remediation: %s', coalesce(c.name, c.external_id), f.category,
-                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation),
+                  CASE WHEN f.retryable THEN 'a retry is safe' ELSE 'needs a human' END, f.explanation, f.remediation)
+           || CASE WHEN h.held_until IS NOT NULL
+                   THEN format(' syncopt holds its retries back until %s: %s failures in a row (retry back-off, syncopt.retry_backoff doubled for each failure after the second, at most syncopt.retry_backoff_max); the vendor''s own schedule still runs.',
+                               to_char(h.held_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), h.failures_in_row)
+                   ELSE '' END,
            jsonb_build_object('run_id', f.run_id, 'category', f.category, 'retryable', f.retryable)
+           || CASE WHEN h.held_until IS NOT NULL
+                   THEN jsonb_build_object('retry_held_until', h.held_until, 'failures_in_row', h.failures_in_row)
+                   ELSE '{}'::jsonb END
       FROM syncopt.classify_runs(at - interval '2 days') f
       JOIN syncopt.connector c USING (connector_id)
+      LEFT JOIN LATERAL (
+          SELECT s.failures_in_row, syncopt.retry_opening(s.failures_in_row, s.last_failure_at) AS held_until
+            FROM (SELECT CASE WHEN st.last_failure_at < greatest(st.last_success_at, c.last_success_at) THEN 0
+                              ELSE coalesce(st.consecutive_failures, 0) END AS failures_in_row,
+                         st.last_failure_at
+                    FROM syncopt.connector_stats st WHERE st.connector_id = f.connector_id) s
+           WHERE f.retryable) h ON h.held_until > at
      WHERE NOT EXISTS (SELECT FROM syncopt.alert x
                         WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
                           AND (x.details->>'run_id')::bigint = f.run_id);

@@ -17,9 +17,9 @@ the backend's CPU time (/proc/self/schedstat: this machine is shared, and
 the wall time counts the waits for a core) and its peak resident memory
 (VmHWM, which includes the shared buffers it touched, at most 128 MB).
 
-connector_stats is filled here by one aggregate over sync_run (what
-ingestion keeps incrementally), so the benchmark measures the analytics,
-not the ingestion.
+connector_stats (and connector_last_runs) are filled by the product's
+fold, absorb_runs() over each connector's whole history, before anything
+is measured: the benchmark measures the analytics, not the ingestion.
 
 Writes the "Analytics" section of docs/benchmarks.md.
 """
@@ -111,79 +111,28 @@ SELECT c, 'r' || n, s, s + make_interval(secs => d),
 """
 
 
-# The statistics ingestion keeps, computed here in one pass from the history.
-STATS_ROWS = """
-INSERT INTO syncopt.connector_stats (connector_id, runs, successes, failures, last_run_at, last_success_at,
-    ewma_duration_s, ewma_rows, fit_n, fit_sum_x, fit_sum_y, fit_sum_xx, fit_sum_xy, fit_sum_yy,
-    recent_duration_s, recent_rows, recent_started_at, recent_full)
-SELECT g.*, w.rd, w.rr, w.rt, w.rf
-  FROM (SELECT r.connector_id, count(*), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
-               max(r.finished_at), max(r.finished_at) FILTER (WHERE ok),
-               avg(r.dur) FILTER (WHERE ok), avg(r.rows) FILTER (WHERE ok),
-               count(*) FILTER (WHERE ok), sum(ln(1 + r.rows)) FILTER (WHERE ok), sum(ln(r.dur)) FILTER (WHERE ok),
-               sum(ln(1 + r.rows) ^ 2) FILTER (WHERE ok), sum(ln(1 + r.rows) * ln(r.dur)) FILTER (WHERE ok),
-               sum(ln(r.dur) ^ 2) FILTER (WHERE ok)
-          FROM (SELECT *, status = 'succeeded' AS ok, extract(epoch FROM finished_at - started_at)::float8 AS dur
-                  FROM syncopt.sync_run WHERE connector_id BETWEEN {lo} AND {hi}) r
-         GROUP BY r.connector_id) g
-  CROSS JOIN LATERAL (
-        SELECT array_agg(x.dur ORDER BY x.started_at) AS rd, array_agg(x.rows ORDER BY x.started_at) AS rr,
-               array_agg(x.started_at ORDER BY x.started_at) AS rt, array_agg(x.full_sync ORDER BY x.started_at) AS rf
-          FROM (SELECT extract(epoch FROM s.finished_at - s.started_at)::float8 AS dur, s.rows, s.started_at, s.full_sync
-                  FROM syncopt.sync_run s
-                 WHERE s.connector_id = g.connector_id AND s.status = 'succeeded'
-                 ORDER BY s.started_at DESC LIMIT 64) x) w;
--- The latest success, where connector_stats keeps it (a build before
--- 0.2.0's h-loader change, measured as the "before" side, has no column).
-DO $latest$
+# connector_stats and connector_last_runs from the history, by the
+# product's fold (absorb_runs(), as bench_100k builds them): each block of
+# FOLD_BLOCK connectors' whole history in one call, in run order.  One
+# statement for the rules, not a copy of them here (h-tidy): the fold of any
+# build measured, so each side's stats are its own fold's.
+FOLD_BLOCK = 500
+FOLD = f"""
+TRUNCATE syncopt.connector_stats;
+DO $fold$
+DECLARE
+    lo bigint;
 BEGIN
-    IF EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'syncopt.connector_stats'::regclass
-                  AND attname = 'latest_success_started_at' AND NOT attisdropped) THEN
-        EXECUTE $u$
-        UPDATE syncopt.connector_stats st SET (latest_success_started_at, latest_success_finished_at) =
-               (SELECT s.started_at, s.finished_at FROM syncopt.sync_run s
-                 WHERE s.connector_id = st.connector_id AND s.status = 'succeeded'
-                 ORDER BY s.started_at DESC, s.finished_at LIMIT 1)
-         WHERE st.connector_id BETWEEN {lo} AND {hi}$u$;
-    END IF;
+    FOR lo IN SELECT generate_series(1, (SELECT max(connector_id) FROM syncopt.connector), {FOLD_BLOCK}) LOOP
+        PERFORM syncopt.absorb_runs(array_agg(r.run_id ORDER BY r.run_id))
+           FROM syncopt.sync_run r WHERE r.connector_id BETWEEN lo AND lo + {FOLD_BLOCK} - 1;
+    END LOOP;
 END
-$latest$;
--- The last 12 finished runs of the Airbyte connectors, where
--- connector_last_runs keeps them (0.2.0's
--- h-an50k change; the fold's statement, absorb.h's LAST_RUNS_SELECT).
-DO $last$
-BEGIN
-    IF to_regclass('syncopt.connector_last_runs') IS NOT NULL THEN
-        EXECUTE $u$
-        DELETE FROM syncopt.connector_last_runs WHERE connector_id BETWEEN {lo} AND {hi};
-        INSERT INTO syncopt.connector_last_runs
-        SELECT st.connector_id, l.* FROM syncopt.connector_stats st
-          JOIN syncopt.connector c ON c.connector_id = st.connector_id
-          JOIN syncopt.account a ON a.account_id = c.account_id AND a.vendor = 'airbyte'
-         CROSS JOIN LATERAL
-               (SELECT coalesce(array_agg(l.started_at ORDER BY l.started_at, l.run_id), '{{}}'),
-                       coalesce(array_agg(l.status = 'succeeded' ORDER BY l.started_at, l.run_id), '{{}}'),
-                       coalesce(array_agg(l.status = 'rescheduled' OR coalesce(l.error_message ~*
-                           'rate.?limit|too many requests|429|quota|time(d)? ?out|overload', false)
-                           ORDER BY l.started_at, l.run_id), '{{}}'),
-                       coalesce(array_agg(l.batch_size ORDER BY l.started_at, l.run_id), '{{}}'),
-                       coalesce(array_agg(l.parallelism ORDER BY l.started_at, l.run_id), '{{}}'),
-                       coalesce(array_agg(CASE WHEN l.status = 'succeeded' AND l.duration_known AND l.rows > 0
-                                                    AND l.finished_at > l.started_at
-                                               THEN l.rows::float8 / extract(epoch FROM l.finished_at - l.started_at)::float8
-                                          END ORDER BY l.started_at, l.run_id), '{{}}')
-                  FROM (SELECT r.* FROM syncopt.sync_run r
-                         WHERE r.status <> 'running' AND r.connector_id = st.connector_id
-                         ORDER BY r.started_at DESC, r.run_id DESC LIMIT 12) l) l
-         WHERE st.connector_id BETWEEN {lo} AND {hi}$u$;
-    END IF;
-END
-$last$;
+$fold$;
 """
-# VACUUM FULL: the latest success's UPDATE leaves a second version of every
-# row, which the build without those columns would not read.
-STATS = ("TRUNCATE syncopt.connector_stats;" + STATS_ROWS.format(lo=1, hi=LARGE or CONNECTORS)
-         + "VACUUM FULL syncopt.connector_stats; ANALYZE;")
+# VACUUM FULL: the fold writes every stats row twice (created, then
+# updated), which the functions measured would otherwise read past.
+STATS = FOLD + "VACUUM FULL syncopt.connector_stats; ANALYZE;"
 
 # The same kind of score from raw history in plain SQL: P90 by
 # percentile_cont over every run, deadlines and weights of the directly fed
@@ -250,10 +199,7 @@ def load_runs(cluster, n, first, last):
     """Runs first..last of n connectors, then connector_stats from them."""
     for lo in range(1, n + 1, CHUNK):
         cluster.psql(runs_sql(first, last, lo, min(n, lo + CHUNK - 1)), DB)
-    cluster.psql("TRUNCATE syncopt.connector_stats;", DB)
-    for lo in range(1, n + 1, CHUNK):
-        cluster.psql(STATS_ROWS.format(lo=lo, hi=min(n, lo + CHUNK - 1)), DB)
-    cluster.psql("VACUUM FULL syncopt.connector_stats; ANALYZE;", DB)
+    cluster.psql(STATS, DB)
 
 
 def main():

@@ -7,6 +7,7 @@ its own), as a user's `make demo` would; `demo.py stop` removes them."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,7 @@ import unittest
 import xml.etree.ElementTree as ElementTree
 
 import integration
+from harness.cluster import Cluster
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(TOP, "demo", "demo.py")
@@ -65,6 +67,52 @@ class DemoTests(unittest.TestCase):
             svg = ElementTree.parse(os.path.join(root, "plan.svg")).getroot()
             self.assertTrue(svg.tag.endswith("svg"))
             self.assertGreater(len([e for e in svg if e.tag.endswith("rect")]), 0)
+        finally:
+            stop = subprocess.run([sys.executable, DEMO, "stop"], env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(stop.returncode, 0, stop.stderr)
+            self.assertFalse(os.path.exists(root))
+            os.rmdir(parent)
+
+    def test_demo_on_a_faked_clock(self):
+        """SYNCOPT_DEMO_AT runs the whole demo on the faked clock, the
+        workers too: the executor's steps of the approved decision, the
+        collector's polls and the workers' own start all fall on the faked
+        day.  PostgreSQL 15 forks its background workers from signal
+        handlers, inside libfaketime's select(), and such a child read the
+        real clock until the demo preloaded demo/faketime_select.c."""
+        if not integration.PG_CRON:
+            self.skipTest("the demo preloads pg_cron, which this server lacks")
+        if shutil.which("faketime") is None or (shutil.which("cc") or shutil.which("gcc")) is None:
+            self.skipTest("SYNCOPT_DEMO_AT needs Debian's faketime and a C compiler")
+        parent = tempfile.mkdtemp(prefix="syncopt-demo-test-")
+        os.chmod(parent, 0o755)
+        root = os.path.join(parent, "demo")
+        # A Monday morning far from the real clock, so that no step can fall
+        # on its day by chance.
+        env = dict(os.environ, SYNCOPT_DEMO_ROOT=root, SYNCOPT_DEMO_AT="2031-03-03 09:25:00")
+        try:
+            proc = subprocess.run([sys.executable, DEMO, "start"], env=env, capture_output=True,
+                                  text=True, timeout=600, stdin=subprocess.DEVNULL)
+            self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
+            # (Which proposal heads the list depends on the hour: the story
+            # is test_demo_runs_to_its_end's and demo_week.py's to check.)
+            self.assertRegex(proc.stdout, r"\|\s+succeeded\s+\|\s+alice\s+\|\s+200")
+            days = Cluster.existing(root).rows(
+                "SELECT 'approval', to_char(approved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+                "  FROM syncopt.fivetran_sync_ai_logs WHERE approved_by = 'alice' "
+                "UNION ALL SELECT 'executor started', to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+                "  FROM syncopt.fivetran_sync_ai_logs WHERE approved_by = 'alice' "
+                "UNION ALL SELECT 'executor finished', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+                "  FROM syncopt.fivetran_sync_ai_logs WHERE approved_by = 'alice' "
+                "UNION ALL SELECT 'poll ' || vendor, to_char(max(last_started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+                "  FROM syncopt.collector_state JOIN syncopt.account USING (account_id) GROUP BY vendor "
+                "UNION ALL SELECT backend_type, to_char(backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD') "
+                "  FROM pg_stat_activity WHERE backend_type IN ('syncopt collector', 'syncopt executor') "
+                "ORDER BY 1", "syncopt_demo")
+            self.assertEqual(days, [("approval", "2031-03-03"), ("executor finished", "2031-03-03"),
+                                    ("executor started", "2031-03-03"), ("poll airbyte", "2031-03-03"),
+                                    ("poll fivetran", "2031-03-03"), ("syncopt collector", "2031-03-03"),
+                                    ("syncopt executor", "2031-03-03")])
         finally:
             stop = subprocess.run([sys.executable, DEMO, "stop"], env=env, capture_output=True, text=True, timeout=120)
             self.assertEqual(stop.returncode, 0, stop.stderr)

@@ -53,6 +53,21 @@ SELECT c.connector_id, 'run_' || g,
        CASE WHEN g % 5 = 0 THEN 'failed' ELSE 'succeeded' END, 1000 * g, 'api'
   FROM syncopt.connector c, generate_series(1, 12) g WHERE c.external_id LIKE 'up\\_%';
 SELECT syncopt.absorb_runs(array_agg(run_id), true) FROM syncopt.sync_run;
+-- An Airbyte connector with the runs of regress batch_last_runs' connector 1
+-- (14 finished an hour apart from 2026-11-20 00:00, run 3 rate-limited, run
+-- 13 rescheduled, a 15th running), folded as 0.1.0 folds them.
+INSERT INTO syncopt.connector (account_id, external_id, name)
+SELECT account_id, 'ab_1', 'upgrade airbyte' FROM syncopt.account WHERE name = 'upgrade ab';
+WITH ins AS (
+    INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows,
+                                  batch_size, parallelism, error_message, source)
+    SELECT c.connector_id, 'ab_' || n, '2026-11-20 00:00+00'::timestamptz + (n - 1) * interval '1 hour',
+           CASE WHEN n < 15 THEN '2026-11-20 00:10+00'::timestamptz + (n - 1) * interval '1 hour' END,
+           CASE n WHEN 13 THEN 'rescheduled' WHEN 3 THEN 'failed' WHEN 15 THEN 'running' ELSE 'succeeded' END,
+           60000, 1000, 2, CASE WHEN n = 3 THEN 'HTTP 429: rate limit exceeded' END, 'api'
+      FROM syncopt.connector c, generate_series(1, 15) n WHERE c.external_id = 'ab_1'
+    RETURNING run_id)
+SELECT syncopt.absorb_runs(array_agg(run_id ORDER BY run_id)) FROM ins;
 INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight) VALUES ('upgrade_report', 'report', '06:00', 'UTC', 3);
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id)
 SELECT c.connector_id, a.asset_id FROM syncopt.connector c, syncopt.asset a
@@ -74,6 +89,23 @@ UPDATE syncopt.fivetran_sync_ai_logs SET status = 'executing'
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'succeeded' WHERE reason = 'upgrade: succeeded';
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'failed', error = 'HTTP 400' WHERE reason = 'upgrade: failed';
 UPDATE syncopt.fivetran_sync_ai_logs SET status = 'unknown' WHERE reason = 'upgrade: unknown';
+"""
+
+
+# What batch_recommendations() reads after the update, before the fold has
+# run (h-tidy): the update queues each Airbyte connector in stats_backlog
+# (an element without a status) and keeps no runs itself; the connector's
+# answer at 14:30 then comes from sync_run.
+BACKLOG = """
+SELECT 'queued', string_agg(n.external_id, ',' ORDER BY n.external_id) FROM syncopt.stats_backlog b
+  JOIN syncopt.connector n ON n.connector_id = ANY (b.connector_id)
+ WHERE array_position(b.status, NULL) IS NOT NULL
+UNION ALL
+SELECT 'kept', count(*)::text FROM syncopt.connector_last_runs
+UNION ALL
+SELECT 'batch', concat_ws(' ', r.recommended_batch_size, r.recommended_parallelism, round(r.confidence::numeric, 3))
+  FROM syncopt.batch_recommendations('2026-11-20 14:30+00') r JOIN syncopt.connector n USING (connector_id)
+ WHERE n.external_id = 'ab_1';
 """
 
 
@@ -104,14 +136,19 @@ def lines(sql):
     return [r[0] for r in cluster().rows(sql, db())]
 
 
+# Rows of a table the digest leaves out: of failure_pattern, the built-in
+# rules (an update may ship new ones, issue 30, third round, which
+# SCRIPT_ROWS compares with a fresh install's); of stats_backlog, the
+# elements without a status the update queues (BACKLOG checks those).
+DIGEST_WHERE = {"failure_pattern": " WHERE NOT builtin",
+                "stats_backlog": " WHERE array_position(status, NULL) IS NULL"}
+
+
 def digest_sql(columns):
     """One query giving "table count:md5" of every table, each read through
-    the columns given for it.  Of failure_pattern, users' rules only: an
-    update may ship new built-in rules (issue 30, third round), which
-    SCRIPT_ROWS compares with a fresh install's."""
+    the columns given for it, but the rows DIGEST_WHERE leaves out."""
     parts = [f"SELECT '{t}', count(*) || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '-') "
-             f"FROM (SELECT ({', '.join(cols)})::text AS r FROM syncopt.{t}"
-             f"{' WHERE NOT builtin' if t == 'failure_pattern' else ''}) x"
+             f"FROM (SELECT ({', '.join(cols)})::text AS r FROM syncopt.{t}{DIGEST_WHERE.get(t, '')}) x"
              for t, cols in sorted(columns.items())]
     return " UNION ALL ".join(parts) + ";"
 
@@ -167,8 +204,8 @@ class UpgradeTests(unittest.TestCase):
         # Where the runs are is read in the update's own transaction, before
         # the collector's purge could make any week.
         out = c.rows(f"BEGIN ISOLATION LEVEL REPEATABLE READ; {digests} "
-                     f"ALTER EXTENSION syncopt UPDATE TO '{new}'; {digests} {PLACEMENT} COMMIT;", db())
-        self.assertEqual(len(out), 2 * len(columns) + 3)
+                     f"ALTER EXTENSION syncopt UPDATE TO '{new}'; {digests} {PLACEMENT} {BACKLOG} COMMIT;", db())
+        self.assertEqual(len(out), 2 * len(columns) + 6)
         before, after = out[:len(columns)], out[len(columns):2 * len(columns)]
         placement = dict(out[2 * len(columns):])
         # The update made the weeks and moved the runs into them: this
@@ -179,6 +216,25 @@ class UpgradeTests(unittest.TestCase):
         self.assertEqual(placement["left in default"], "0")
         # The weeks are not the extension's (pg_dump would leave them out).
         self.assertEqual(placement["weeks of the extension"], "0")
+        # The update kept no runs and queued the one Airbyte connector for
+        # the fold; meanwhile its recommendation is read from sync_run, as
+        # regress batch_last_runs works it out by hand for these runs: batch
+        # 1000 + 100 = 1100, 2 streams, confidence 10 / 15.
+        self.assertEqual((placement["queued"], placement["kept"], placement["batch"]),
+                         ("ab_1", "0", "1100 2 0.667"))
+        # The fold (the collector's, or this one if it has not run) keeps
+        # runs 3 to 14, started 02:00 to 13:00, and nothing else changes.
+        c.psql("SELECT syncopt.fold_stats_backlog()", db())
+        self.assertEqual(c.value(
+            "SELECT concat_ws(' ', array_length(k.started_at, 1), k.started_at[1], k.started_at[12], s.runs) "
+            "FROM syncopt.connector_last_runs k JOIN syncopt.connector_stats s USING (connector_id) "
+            "JOIN syncopt.connector n USING (connector_id) WHERE n.external_id = 'ab_1'", db()),
+            "12 2026-11-20 02:00:00+00 2026-11-20 13:00:00+00 14")
+        self.assertEqual(c.value("SELECT count(*) FROM syncopt.stats_backlog", db()), "0")
+        self.assertEqual(c.value(
+            "SELECT concat_ws(' ', r.recommended_batch_size, r.recommended_parallelism, round(r.confidence::numeric, 3)) "
+            "FROM syncopt.batch_recommendations('2026-11-20 14:30+00') r JOIN syncopt.connector n USING (connector_id) "
+            "WHERE n.external_id = 'ab_1'", db()), "1100 2 0.667")
         self.assertIn(("fivetran_sync_ai_logs", "8:"), [(t, d[:2]) for t, d in before])
         for (table, old_digest), (_, new_digest) in zip(before, after):
             self.assertEqual(new_digest, old_digest, f"rows of syncopt.{table} changed in the update")
