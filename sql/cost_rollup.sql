@@ -239,3 +239,7 @@ SELECT count(*) AS readable FROM syncopt.cost_by_connector;
 INSERT INTO syncopt.sync_run_daily (day, connector_id, syncs, failed_syncs, seconds) VALUES ('2026-01-01', 1, 1, 0, 1);
 RESET SESSION AUTHORIZATION;
 DROP ROLE cost_reader;
+
+DROP FUNCTION public.cost_check();
+DROP VIEW public.cost_old, public.daily_fresh;
+DROP EXTENSION syncopt;
