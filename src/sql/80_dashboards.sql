@@ -76,9 +76,9 @@ COMMENT ON VIEW syncopt.decision_audit IS
 -- (40_history.sql: about seven rows per connector instead of the week's
 -- runs), and the runs of the cutoff's own day from its instant on raw from
 -- sync_run; summed per connector_id, then joined to connector.  Durations
--- are summed exactly (numeric seconds) and made double precision once,
--- the value the former sum of each run's double precision seconds
--- approached (docs/architecture.md, "Cost by connector").
+-- are summed exactly (numeric seconds) and made double precision once:
+-- the former sum of each run's double precision seconds approximated it,
+-- in the scan's order (docs/architecture.md, "Cost by connector").
 CREATE VIEW syncopt.cost_by_connector WITH (security_invoker = true) AS
 SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
        r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
