@@ -49,6 +49,9 @@ class CostRollupRaceTests(unittest.TestCase):
             SELECT account_id, 'rollup_race' FROM syncopt.account WHERE name = '{ACCOUNT}';
             {run('r0', '01:00', '01:10', 1.5)}""", db())
 
+    def tearDown(self):
+        c().psql(f"DELETE FROM syncopt.account WHERE name = '{ACCOUNT}'", db())
+
     def day(self):
         """(the day's row, whether it is the day's runs summed afresh)."""
         row = c().value(
