@@ -189,6 +189,122 @@ CREATE TRIGGER sync_run_release_keys_truncate
     AFTER TRUNCATE ON syncopt.sync_run
     FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_release_keys();
 
+-- The runs cost_by_connector (80_dashboards.sql) sums, summed ahead per
+-- connector and UTC day of started_at, so that the view reads about seven
+-- rows per connector and the raw runs of the cutoff's partial day only
+-- (issue 34).  A run counts once it has finished with a known duration,
+-- as in the view.  Kept by sync_run's statement triggers, so that the
+-- days are the runs' at every instant, whichever path wrote the runs (the
+-- ingest functions, the Airbyte pages whose fold waits in stats_backlog,
+-- a Platform Connector log adding rows to a finished run, an admin's
+-- UPDATE of credits): the fold sees only the runs it is handed.  Durations
+-- are summed exactly, in numeric seconds, so that a day can be summed
+-- again or added to without drift; credits and rows as sum() sums them.
+-- The days of a week purge_history() drops go with it.
+CREATE TABLE syncopt.sync_run_daily (
+    day          date NOT NULL,             -- of started_at, in UTC
+    connector_id bigint NOT NULL REFERENCES syncopt.connector ON DELETE CASCADE,
+    syncs        bigint NOT NULL CONSTRAINT sync_run_daily_syncs_positive CHECK (syncs > 0),
+    failed_syncs bigint NOT NULL,
+    seconds      numeric NOT NULL,          -- sum of finished_at - started_at
+    credits      numeric,                   -- NULL: no run reported credits
+    rows         numeric,                   -- NULL: no run reported rows
+    CONSTRAINT sync_run_daily_pkey PRIMARY KEY (day, connector_id)
+);
+COMMENT ON TABLE syncopt.sync_run_daily IS
+    'Finished runs with a known duration per connector and UTC day of started_at (count, failures, seconds, credits, rows), kept by sync_run''s triggers; cost_by_connector reads it.';
+
+-- Follow sync_run's changes in sync_run_daily.  Added runs are added to
+-- their days.  A day that lost a run (update or delete) is summed again
+-- from sync_run: subtracting would leave a credits sum with the scale of
+-- a run no longer there, and NaN cannot be taken back out.  Its row is
+-- locked first and summed in the next statement's snapshot, so that a
+-- concurrent addition to it is either seen or added after.
+CREATE FUNCTION syncopt.sync_run_roll_up() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM syncopt.sync_run_daily;
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM FROM syncopt.sync_run_daily d
+         WHERE (d.day, d.connector_id) IN (SELECT (o.started_at AT TIME ZONE 'UTC')::date, o.connector_id
+                                             FROM lost o WHERE o.finished_at IS NOT NULL AND o.duration_known)
+         ORDER BY d.day, d.connector_id
+           FOR UPDATE;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO syncopt.sync_run_daily AS d (day, connector_id, syncs, failed_syncs, seconds, credits, rows)
+        SELECT (n.started_at AT TIME ZONE 'UTC')::date, n.connector_id, count(*),
+               count(*) FILTER (WHERE n.status = 'failed'),
+               sum(extract(epoch FROM n.finished_at) - extract(epoch FROM n.started_at)), sum(n.credits), sum(n.rows)
+          FROM added n
+         WHERE n.finished_at IS NOT NULL AND n.duration_known
+         GROUP BY 1, 2
+         ORDER BY 1, 2
+            ON CONFLICT (day, connector_id) DO UPDATE
+           SET syncs = d.syncs + excluded.syncs, failed_syncs = d.failed_syncs + excluded.failed_syncs,
+               seconds = d.seconds + excluded.seconds,
+               credits = CASE WHEN d.credits IS NULL THEN excluded.credits
+                              WHEN excluded.credits IS NULL THEN d.credits
+                              ELSE d.credits + excluded.credits END,
+               rows = CASE WHEN d.rows IS NULL THEN excluded.rows
+                           WHEN excluded.rows IS NULL THEN d.rows
+                           ELSE d.rows + excluded.rows END;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        -- The range on started_at finds the day's runs by index; the day
+        -- itself, an infinite one's.
+        WITH days AS (
+            SELECT DISTINCT (o.started_at AT TIME ZONE 'UTC')::date AS day, o.connector_id
+              FROM lost o WHERE o.finished_at IS NOT NULL AND o.duration_known
+        ), sums AS (
+            SELECT d.day, d.connector_id, s.*
+              FROM days d
+             CROSS JOIN LATERAL (
+                   SELECT count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
+                          sum(extract(epoch FROM r.finished_at) - extract(epoch FROM r.started_at)) AS seconds,
+                          sum(r.credits) AS credits, sum(r.rows) AS rows
+                     FROM syncopt.sync_run r
+                    WHERE r.connector_id = d.connector_id
+                      AND r.started_at >= d.day::timestamp AT TIME ZONE 'UTC'
+                      AND r.started_at <= (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                      AND (r.started_at AT TIME ZONE 'UTC')::date = d.day
+                      AND r.finished_at IS NOT NULL AND r.duration_known) s
+        ), emptied AS (
+            DELETE FROM syncopt.sync_run_daily x USING sums s
+             WHERE x.day = s.day AND x.connector_id = s.connector_id AND s.syncs = 0
+        )
+        INSERT INTO syncopt.sync_run_daily AS x (day, connector_id, syncs, failed_syncs, seconds, credits, rows)
+        SELECT s.* FROM sums s WHERE s.syncs > 0
+         ORDER BY s.day, s.connector_id
+            ON CONFLICT (day, connector_id) DO UPDATE
+           SET syncs = excluded.syncs, failed_syncs = excluded.failed_syncs, seconds = excluded.seconds,
+               credits = excluded.credits, rows = excluded.rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION syncopt.sync_run_roll_up() IS
+    'Trigger: adds inserted sync runs to their days in sync_run_daily, sums again the days that lost a run, empties it on TRUNCATE.';
+
+-- One trigger per event, as transition tables require.
+CREATE TRIGGER sync_run_roll_up_insert
+    AFTER INSERT ON syncopt.sync_run REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
+CREATE TRIGGER sync_run_roll_up_update
+    AFTER UPDATE ON syncopt.sync_run REFERENCING OLD TABLE AS lost NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
+CREATE TRIGGER sync_run_roll_up_delete
+    AFTER DELETE ON syncopt.sync_run REFERENCING OLD TABLE AS lost
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
+CREATE TRIGGER sync_run_roll_up_truncate
+    AFTER TRUNCATE ON syncopt.sync_run
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
+
 -- Kept up to date at ingest so that analytics read one row per connector
 -- instead of scanning history.
 CREATE TABLE syncopt.connector_stats (

@@ -44,9 +44,10 @@ COMMENT ON FUNCTION syncopt.expire_decisions() IS
 -- weeks that ended before now() - retention, oldest first, until at least
 -- batch_size runs went (so that one call stays bounded and the collector
 -- commits between calls): their keys and anomaly snapshot rows are
--- deleted with one join each, then the table is dropped.  Returns the runs
--- dropped.  SECURITY DEFINER: creating and dropping partitions needs
--- sync_run's owner, and the workers own nothing.
+-- deleted with one join each, their days in sync_run_daily by range, then
+-- the table is dropped.  Returns the runs dropped.  SECURITY DEFINER:
+-- creating and dropping partitions needs sync_run's owner, and the
+-- workers own nothing.
 CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -58,6 +59,7 @@ DECLARE
     week    timestamp;
     ahead   timestamp := date_trunc('week', now() AT TIME ZONE 'UTC') + interval '5 weeks';
     part    text;
+    lower   timestamptz;
     upper   timestamptz;
     n       bigint;
     dropped bigint := 0;
@@ -104,9 +106,10 @@ BEGIN
     IF keep = interval '0' THEN
         RETURN 0;               -- retention 0: keep everything
     END IF;
-    FOR part, upper IN
-        SELECT w.relname, w.upper FROM (
+    FOR part, lower, upper IN
+        SELECT w.relname, w.lower, w.upper FROM (
             SELECT c.relname,
+                   substring(pg_get_expr(c.relpartbound, c.oid), $re$FROM \('([^']+)'\)$re$)::timestamptz AS lower,
                    substring(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$)::timestamptz AS upper
               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
              WHERE i.inhparent = 'syncopt.sync_run'::regclass) w
@@ -117,6 +120,10 @@ BEGIN
         EXECUTE format('DELETE FROM syncopt.sync_run_key k USING syncopt.%I r WHERE k.run_id = r.run_id', part);
         GET DIAGNOSTICS n = ROW_COUNT;
         EXECUTE format('DELETE FROM syncopt.anomaly_snapshot a USING syncopt.%I r WHERE a.run_id = r.run_id', part);
+        -- The week's days in cost_by_connector's rollup: a week starts and
+        -- ends at 00:00 UTC, so its runs are exactly these days' runs.
+        DELETE FROM syncopt.sync_run_daily d
+         WHERE d.day >= (lower AT TIME ZONE 'UTC')::date AND d.day < (upper AT TIME ZONE 'UTC')::date;
         EXECUTE format('DROP TABLE syncopt.%I', part);
         dropped := dropped + n;
     END LOOP;

@@ -71,27 +71,33 @@ COMMENT ON VIEW syncopt.decision_audit IS
 
 -- Where the warehouse time goes over the last 7 days: run time per
 -- connector, and credits where the vendor or the log reported them.  The
--- week's runs are summed per connector_id first and joined to connector
--- after (grouping by one bigint instead of four columns with text), and
--- durations in double precision (a numeric sum per run cost as much
--- again): docs/benchmarks.md, "History partitioned by week".  The cutoff
--- is a subquery, computed once: written as a bare now() - interval it is
--- recomputed for every run the scan reads (a calendar subtraction each).
--- Credits are summed only over runs that reported them, so a connector
--- without credits (most) gets no numeric sum state at all: half the
--- aggregation's memory, which a fresh backend pays for in page faults,
--- and the same NULL.  docs/benchmarks.md, "Dashboard views".
+-- runs started since the cutoff (now() - 7 days, computed once) are read
+-- as the whole UTC days after the cutoff's day from sync_run_daily
+-- (40_history.sql: about seven rows per connector instead of the week's
+-- runs), and the runs of the cutoff's own day from its instant on raw from
+-- sync_run; summed per connector_id, then joined to connector.  Durations
+-- are summed exactly (numeric seconds) and made double precision once:
+-- the former sum of each run's double precision seconds approximated it,
+-- in the scan's order (docs/architecture.md, "Cost by connector").
 CREATE VIEW syncopt.cost_by_connector WITH (security_invoker = true) AS
 SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
        r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
        round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
        r.rows
-  FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
-               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs,
-               sum(r.credits) FILTER (WHERE r.credits IS NOT NULL) AS reported_credits, sum(r.rows) AS rows
-          FROM syncopt.sync_run r
-         WHERE r.started_at >= (SELECT now() - interval '7 days') AND r.finished_at IS NOT NULL AND r.duration_known
-         GROUP BY r.connector_id) r
+  FROM (SELECT w.connector_id, sum(w.syncs)::bigint AS syncs, sum(w.failed_syncs)::bigint AS failed_syncs,
+               sum(w.seconds)::double precision AS secs, sum(w.credits) AS reported_credits, sum(w.rows) AS rows
+          FROM (SELECT d.connector_id, d.syncs, d.failed_syncs, d.seconds, d.credits, d.rows
+                  FROM syncopt.sync_run_daily d
+                 WHERE d.day > (SELECT ((now() - interval '7 days') AT TIME ZONE 'UTC')::date)
+                 UNION ALL
+                SELECT r.connector_id, 1, CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END,
+                       extract(epoch FROM r.finished_at) - extract(epoch FROM r.started_at), r.credits, r.rows
+                  FROM syncopt.sync_run r
+                 WHERE r.started_at >= (SELECT now() - interval '7 days')
+                   AND r.started_at < (SELECT (((now() - interval '7 days') AT TIME ZONE 'UTC')::date + 1)::timestamp
+                                              AT TIME ZONE 'UTC')
+                   AND r.finished_at IS NOT NULL AND r.duration_known) w
+         GROUP BY w.connector_id) r
   JOIN syncopt.connector c ON c.connector_id = r.connector_id;
 COMMENT ON VIEW syncopt.cost_by_connector IS
     'Sync time, failed syncs, reported credits and share of the fleet''s sync time per connector over the last 7 days.';

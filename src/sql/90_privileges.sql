@@ -17,7 +17,8 @@ GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncop
 GRANT SELECT ON
     syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
     syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
-    syncopt.sync_run, syncopt.connector_stats, syncopt.connector_last_runs, syncopt.schema_snapshot, syncopt.source_columns,
+    syncopt.sync_run, syncopt.sync_run_daily, syncopt.connector_stats, syncopt.connector_last_runs, syncopt.schema_snapshot,
+    syncopt.source_columns,
     syncopt.data_contract, syncopt.ingest_quarantine, syncopt.connector_task,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
     syncopt.fivetran_sync_ai_logs, syncopt.decision_event,

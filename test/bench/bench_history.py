@@ -9,9 +9,12 @@
    join for their keys, the rest in batches), each committed per call.
 2. cost_by_connector at 10,000 connectors from a fresh backend (the first
    query of a new connection, which pays for loading the catalog of every
-   relation it plans), before (0.1.0's view over the unpartitioned table)
-   and after (the view over the partitioned table), and the second call of
-   the same backend.
+   relation it plans), before (0.1.0's view over the unpartitioned table),
+   main 69f0907's view over the raw runs (unpartitioned, and partitioned)
+   and after (the view over the daily rollup, h-rollup), and the second
+   call of the same backend.
+3. The insert of 100,000 runs: unpartitioned, partitioned without the
+   rollup's trigger (69f0907), partitioned with it.
 
 Every loop is bounded in count (MAX_CALLS) and time (MAX_SECONDS).
 Writes the "History partitioned by week" section of docs/benchmarks.md.
@@ -112,14 +115,25 @@ SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destinati
 """
 
 
-def new_cost_over_flat():
-    """The shipped cost_by_connector's definition over the unpartitioned copy,
-    to tell the rewrite's effect from the partitioning's."""
-    sql = open(os.path.join(ba.TOP, "src", "sql", "80_dashboards.sql")).read()
-    start = sql.index("CREATE VIEW syncopt.cost_by_connector")
-    end = sql.index(";", start) + 1
-    return (sql[start:end].replace("CREATE VIEW syncopt.cost_by_connector", "CREATE VIEW public.flat_cost_new")
-            .replace("FROM syncopt.sync_run r", "FROM public.flat_run r") + "\n")
+# cost_by_connector as main (69f0907) defined it, over the week's raw runs
+# (the cutoff computed once, credits only where reported), before it read
+# the daily rollup (h-rollup): over the unpartitioned copy and over the
+# weekly partitions, to tell the rewrite's effect from the partitioning's
+# and from the rollup's.
+RAW_COST_VIEW = """
+CREATE VIEW public.{name} WITH (security_invoker = true) AS
+SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
+       r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
+       round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
+       r.rows
+  FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
+               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs,
+               sum(r.credits) FILTER (WHERE r.credits IS NOT NULL) AS reported_credits, sum(r.rows) AS rows
+          FROM {runs} r
+         WHERE r.started_at >= (SELECT now() - interval '7 days') AND r.finished_at IS NOT NULL AND r.duration_known
+         GROUP BY r.connector_id) r
+  JOIN syncopt.connector c ON c.connector_id = r.connector_id;
+"""
 
 
 def notice(out, key):
@@ -176,14 +190,16 @@ def cost_view(cluster):
                  "CREATE INDEX ON public.flat_run (connector_id, started_at DESC);"
                  "CREATE INDEX ON public.flat_run (started_at);"
                  "CREATE INDEX ON public.flat_run (connector_id) WHERE status = 'running';"
-                 + OLD_COST_VIEW + new_cost_over_flat() + "VACUUM ANALYZE;", DB)
+                 + OLD_COST_VIEW + RAW_COST_VIEW.format(name="flat_cost_new", runs="public.flat_run")
+                 + RAW_COST_VIEW.format(name="raw_cost", runs="syncopt.sync_run") + "VACUUM ANALYZE;", DB)
     partitions = int(cluster.value("SELECT count(*) FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass",
                                    DB))
     runs = int(cluster.value("SELECT count(*) FROM syncopt.sync_run", DB))
     same = cluster.value("SELECT NOT EXISTS (SELECT * FROM public.flat_cost EXCEPT SELECT * FROM syncopt.cost_by_connector)"
                          " AND NOT EXISTS (SELECT * FROM syncopt.cost_by_connector EXCEPT SELECT * FROM public.flat_cost)",
                          DB)
-    views = {"before": "public.flat_cost", "rewritten": "public.flat_cost_new", "after": "syncopt.cost_by_connector"}
+    views = {"before": "public.flat_cost", "rewritten": "public.flat_cost_new", "partitioned": "public.raw_cost",
+             "after": "syncopt.cost_by_connector"}
     times = {k: [] for k in views}
     for _ in range(FRESH_ROUNDS):
         for k, v in views.items():
@@ -210,7 +226,17 @@ VACUUM ANALYZE;""", DB)
     part = cluster.psql("DO $$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN "
                         "INSERT INTO syncopt.sync_run SELECT * FROM public.src_run; "
                         "RAISE NOTICE 'seconds=%', extract(epoch FROM clock_timestamp() - t0); END $$;", DB)
-    return notice(flat, "seconds"), notice(part, "seconds")
+    # The same without the daily rollup's triggers (h-rollup), as main had
+    # none: the runs deleted again with them disabled too.
+    cluster.psql("ALTER TABLE syncopt.sync_run DISABLE TRIGGER sync_run_roll_up_insert;"
+                 "ALTER TABLE syncopt.sync_run DISABLE TRIGGER sync_run_roll_up_delete;"
+                 "DELETE FROM syncopt.sync_run WHERE run_id IN (SELECT run_id FROM public.src_run); VACUUM ANALYZE;", DB)
+    bare = cluster.psql("DO $$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN "
+                        "INSERT INTO syncopt.sync_run SELECT * FROM public.src_run; "
+                        "RAISE NOTICE 'seconds=%', extract(epoch FROM clock_timestamp() - t0); END $$;"
+                        "ALTER TABLE syncopt.sync_run ENABLE TRIGGER sync_run_roll_up_insert;"
+                        "ALTER TABLE syncopt.sync_run ENABLE TRIGGER sync_run_roll_up_delete;", DB)
+    return notice(flat, "seconds"), notice(part, "seconds"), notice(bare, "seconds")
 
 
 def main():
@@ -260,18 +286,22 @@ its second call; same rows both ways: {cost_same == 't'}. Target 200 ms.
 | --- | --- | --- |
 | before: 0.1.0's view, unpartitioned | {cost['before'][0] * 1000:,.0f} ms | {cost['before'][1] * 1000:,.0f} ms |
 | the rewritten view, unpartitioned | {cost['rewritten'][0] * 1000:,.0f} ms | {cost['rewritten'][1] * 1000:,.0f} ms |
-| after: the rewritten view, weekly partitions | {cost['after'][0] * 1000:,.0f} ms | {cost['after'][1] * 1000:,.0f} ms |
+| the rewritten view, weekly partitions (69f0907) | {cost['partitioned'][0] * 1000:,.0f} ms | {cost['partitioned'][1] * 1000:,.0f} ms |
+| after: the daily rollup and the cutoff's day (h-rollup) | {cost['after'][0] * 1000:,.0f} ms | {cost['after'][1] * 1000:,.0f} ms |
 
 **What a run's insert costs.** {INSERT_RUNS:,} runs inserted in one
 statement, side by side, the same rows (deleted first) back into the
 {cost_runs:,}-run history: into the unpartitioned copy with 0.1.0's
 indexes, unique constraint and foreign key; into the weekly
-partitions, where the key trigger claims each run's key in `sync_run_key`.
+partitions, where the key trigger claims each run's key in `sync_run_key`
+and the rollup's statement trigger adds the runs to `sync_run_daily`
+(measured without it too, as main 69f0907 had none).
 
 | insert | time |
 | --- | --- |
 | unpartitioned (0.1.0) | {insert_t[0]:.2f} s |
-| weekly partitions with the key trigger | {insert_t[1]:.2f} s ({insert_t[1] / max(insert_t[0], 1e-9):.1f}x) |
+| weekly partitions with the key trigger, without the rollup's (69f0907) | {insert_t[2]:.2f} s ({insert_t[2] / max(insert_t[0], 1e-9):.1f}x) |
+| weekly partitions with the key trigger and the rollup's (h-rollup) | {insert_t[1]:.2f} s ({insert_t[1] / max(insert_t[0], 1e-9):.1f}x) |
 """
     replace_section("History partitioned by week", text)
     print(text)

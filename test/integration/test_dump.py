@@ -63,6 +63,45 @@ class DumpRestoreTests(unittest.TestCase):
                "WHERE external_id = 'dumped_connector'", db)
         self.assertTrue(c.wait_for("SELECT bool_and(state = 'idle') FROM syncopt.worker_status()", db))
 
+    def test_cost_rollup_restores_as_it_was(self):
+        """cost_by_connector's daily rollup (h-rollup, issue 34) is dumped and
+        restored with the runs, neither lost nor counted twice: the view's
+        rows and the rollup's are the same after, and each day is still its
+        runs summed afresh."""
+        c = integration.CLUSTER
+        db = integration.WORKER_DB
+        c.psql("""
+            INSERT INTO syncopt.account (vendor, name, base_url) VALUES ('fivetran', 'rollup dump', 'https://api.fivetran.com');
+            INSERT INTO syncopt.connector (account_id, external_id)
+            SELECT account_id, 'rollup_' || g FROM syncopt.account, generate_series(1, 3) g WHERE name = 'rollup dump';
+            SELECT syncopt.maintain_run_partitions('0');
+            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, credits,
+                                          rows, source)
+            SELECT c.connector_id, 'r' || k, now() - make_interval(hours => 7 * k),
+                   now() - make_interval(hours => 7 * k) + make_interval(mins => k),
+                   CASE WHEN k % 4 = 0 THEN 'failed' ELSE 'succeeded' END,
+                   CASE WHEN k % 3 = 0 THEN 0.125 * k END, 10 * k, 'api'
+              FROM syncopt.connector c, generate_series(1, 40) k
+             WHERE c.external_id IN ('rollup_1', 'rollup_2', 'rollup_3');""", db)
+        fresh = ("SELECT (r.started_at AT TIME ZONE 'UTC')::date, r.connector_id, count(*), "
+                 "count(*) FILTER (WHERE r.status = 'failed'), sum(extract(epoch FROM r.finished_at - r.started_at)), "
+                 "sum(r.credits), sum(r.rows) FROM syncopt.sync_run r "
+                 "WHERE r.finished_at IS NOT NULL AND r.duration_known GROUP BY 1, 2")
+        snapshot = f"""
+            SELECT (SELECT string_agg(v::text, ';' ORDER BY v.connector) FROM syncopt.cost_by_connector v
+                     WHERE v.connector IN ('rollup_1', 'rollup_2', 'rollup_3')) || ' | ' ||
+                   (SELECT count(*) FROM syncopt.sync_run_daily) || ' | ' ||
+                   (SELECT NOT EXISTS (SELECT d::text FROM syncopt.sync_run_daily d EXCEPT ALL SELECT f::text FROM ({fresh}) f)
+                       AND NOT EXISTS (SELECT f::text FROM ({fresh}) f EXCEPT ALL SELECT d::text FROM syncopt.sync_run_daily d))"""
+        before = c.value(snapshot, db)
+        # The 3 connectors in the view, and every day exact.
+        self.assertEqual(c.value("SELECT string_agg(connector, ',' ORDER BY connector) FROM syncopt.cost_by_connector "
+                                 "WHERE connector IN ('rollup_1', 'rollup_2', 'rollup_3')", db),
+                         "rollup_1,rollup_2,rollup_3")
+        self.assertTrue(before.endswith("| true"), before)
+        dump = round_trip(self, snapshot)
+        self.assertIn("COPY syncopt.sync_run_daily", dump)
+
     def test_hostile_vendor_bytes_are_stored_valid_and_the_dump_restores(self):
         """Invalid UTF-8 and NUL bytes from a vendor (issue 28, item 8)."""
         c = integration.CLUSTER

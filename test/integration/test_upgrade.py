@@ -262,6 +262,15 @@ class UpgradeTests(unittest.TestCase):
             "AND s.latest_success_finished_at = '2026-11-01 12:15+00') || '/' || count(*) "
             "FROM syncopt.connector_stats s JOIN syncopt.connector n USING (connector_id) "
             "WHERE n.external_id LIKE 'up\\_%' AND n.external_id <> 'up_1'", db()), "7/7")
+        # cost_by_connector's daily rollup is filled from the runs stored
+        # (issue 34, h-rollup): each connector's twelve runs of 2026-11-01,
+        # runs 5 and 10 failed, 10 + g % 7 minutes each (156 minutes, 9,360
+        # s), 1000 g rows (78,000), no credits; up_1 has today's run_now too.
+        self.assertEqual(c.value(
+            "SELECT count(*) FILTER (WHERE d.day = '2026-11-01' AND d.syncs = 12 AND d.failed_syncs = 2 "
+            "AND d.seconds = 9360 AND d.credits IS NULL AND d.rows = 78000) || '/' || count(*) "
+            "FROM syncopt.sync_run_daily d JOIN syncopt.connector n USING (connector_id) "
+            "WHERE n.external_id LIKE 'up\\_%'", db()), "8/9")
         upgraded = lines(DESCRIBE)
         upgraded_rows = [lines(q) for q in SCRIPT_ROWS]
 

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(113);
+SELECT plan(116);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -138,6 +138,12 @@ SELECT table_privs_are('syncopt', 'sync_run_key', 'syncopt_reader', ARRAY[]::tex
 SELECT table_privs_are('syncopt', 'stats_backlog', 'syncopt_reader', ARRAY['SELECT']);
 -- batch_recommendations() reads the runs the fold keeps (issue 34); readers do not write them.
 SELECT table_privs_are('syncopt', 'connector_last_runs', 'syncopt_reader', ARRAY['SELECT']);
+-- cost_by_connector (security_invoker) reads the daily rollup with the reader's
+-- rights; sync_run's triggers write it with the writer's: readers and
+-- approvers only read it, the workers write it (h-rollup, issue 34).
+SELECT table_privs_are('syncopt', 'sync_run_daily', 'syncopt_reader', ARRAY['SELECT']);
+SELECT table_privs_are('syncopt', 'sync_run_daily', 'syncopt_worker', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+SELECT table_privs_are('syncopt', 'sync_run_daily', 'public', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_approver', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_credentials', ARRAY['bigint', 'text', 'text'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'set_webhook_secret', ARRAY['bigint', 'text'], 'syncopt_admin', ARRAY['EXECUTE']);
