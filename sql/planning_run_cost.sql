@@ -48,6 +48,34 @@ SELECT f.blocking_connectors, a.details -> 'blocking_connectors' AS alert_lists,
   JOIN syncopt.alert a ON a.kind = 'sla_risk' AND a.asset_id = f.asset_id;
 
 ------------------------------------------------------------------------
+-- The latest run's plan, forecast and anomaly snapshot have no foreign key
+-- to planner_run (a lookup per row written): the run writes them right
+-- after its own planner_run row, and deleting a run still deletes them.
+-- A second run at 04:20 replaces the first's rows; an anomaly row is
+-- added to its snapshot by hand (this fleet has none).
+------------------------------------------------------------------------
+SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2054-11-23 04:20+00');
+INSERT INTO syncopt.anomaly_snapshot (planner_run_id, run_id, connector_id, metric, reason)
+VALUES (2, 1, 1, 'duration', 'by hand');
+CREATE FUNCTION pg_temp.snapshot() RETURNS TABLE (tbl text, run bigint, n bigint) LANGUAGE sql AS $$
+    SELECT 'planned_sync', planner_run_id, count(*) FROM syncopt.planned_sync GROUP BY 2
+    UNION ALL SELECT 'sla_forecast', planner_run_id, count(*) FROM syncopt.sla_forecast GROUP BY 2
+    UNION ALL SELECT 'anomaly_snapshot', planner_run_id, count(*) FROM syncopt.anomaly_snapshot GROUP BY 2
+    ORDER BY 1
+$$;
+SELECT * FROM pg_temp.snapshot();
+-- Without rows of its own, run 1's delete leaves run 2's.
+DELETE FROM syncopt.planner_run WHERE planner_run_id = 1;
+SELECT * FROM pg_temp.snapshot();
+-- Run 2's delete takes them all, as a truncation of planner_run does.
+BEGIN;
+TRUNCATE syncopt.planner_run;
+SELECT count(*) AS left_after_truncate FROM pg_temp.snapshot();
+ROLLBACK;
+DELETE FROM syncopt.planner_run WHERE planner_run_id = 2;
+SELECT count(*) AS left_after_delete FROM pg_temp.snapshot();
+
+------------------------------------------------------------------------
 -- The candidates' schedule-move branch predicts the fleet's durations
 -- only when a daily or cron sync could move (none here: both hourly), and
 -- the batch-size branch reads the Airbyte recommendations only when an
@@ -83,3 +111,4 @@ SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batc
   FROM pg_temp.calls() c;
 COMMIT;
 RESET track_functions;
+DROP EXTENSION syncopt CASCADE;
