@@ -115,15 +115,30 @@ def measure_leg(out_path):
                 "(SELECT count(*) FROM syncopt.sla_forecast) || '/' || "
                 "(SELECT count(*) FROM syncopt.fivetran_sync_ai_logs)", ba.DB)
             print(f"{n} written {results[n]['written']}", file=sys.stderr, flush=True)
-            # The md5 of what the planning runs wrote (the decisions without
-            # their wall-clock times), to compare the builds' decisions.
+            # The md5 of what the planning runs wrote: the decisions without
+            # their wall-clock times, planned_sync, sla_forecast, the alerts
+            # by content (the order of alert ids is not deterministic), the
+            # forecast scorecard's outcomes, forecast log and duration
+            # forecasts, the anomaly snapshot and the runs' counts.
             results[n]["md5"] = cluster.value(
                 "SELECT md5(concat_ws('/',"
                 " (SELECT string_agg(concat_ws('|', decision_id, planner_run_id, connector_id, action, params,"
                 "   priority_score, score_components, reason, mode, status, act_by), E'\\n' ORDER BY decision_id)"
                 "    FROM syncopt.fivetran_sync_ai_logs),"
                 " (SELECT string_agg(p::text, E'\\n' ORDER BY planner_run_id, connector_id) FROM syncopt.planned_sync p),"
-                " (SELECT string_agg(f::text, E'\\n' ORDER BY planner_run_id, asset_id) FROM syncopt.sla_forecast f)))",
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY planner_run_id, asset_id) FROM syncopt.sla_forecast f)))"
+                " || ' ' || md5(concat_ws('/',"
+                " (SELECT string_agg(x, E'\\n' ORDER BY x) FROM (SELECT concat_ws('|', kind, asset_id, connector_id,"
+                "   severity, message, details) AS x FROM syncopt.alert) a),"
+                " (SELECT string_agg(concat_ws('|', asset_id, deadline, opens_at, first_forecast_at, connector_ids,"
+                "   build_times, ready_at, met, intervened, settled), E'\\n' ORDER BY asset_id, deadline)"
+                "    FROM syncopt.sla_outcome),"
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY asset_id, deadline, planner_run_id) FROM syncopt.sla_forecast_log f),"
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY connector_id, first_at) FROM syncopt.duration_forecast f),"
+                " (SELECT string_agg(a::text, E'\\n' ORDER BY planner_run_id, run_id, metric) FROM syncopt.anomaly_snapshot a),"
+                " (SELECT string_agg(concat_ws('|', planner_run_id, at, candidates, written, auto_approved, refused,"
+                "   unchanged, not_allowed, superseded, alerts, not_reached), E'\\n' ORDER BY planner_run_id)"
+                "    FROM syncopt.planner_run)))",
                 ba.DB)
             print(f"{n} md5 {results[n]['md5']}", file=sys.stderr, flush=True)
     finally:
@@ -261,8 +276,8 @@ backend (after a warm-up statement; the call a statement of its own, its
 commit included), and in parentheses the CPU seconds of that backend
 (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
-`before` is main's build at the start of h-run10k's work (d32b76e, after
-session 24's merges), `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
+`before` is main's build at the start of h-rp's work (69f0907, after
+session 25's merges), `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
 seconds, and the ratios of CPU seconds. `plan` and `sla_risk` are
@@ -271,20 +286,14 @@ unchanged by this work: their ratios show the noise.
 {chr(10).join(lines)}
 
 {middle_text(middle)}Rows the planning runs wrote (planned_sync / sla_forecast / decisions), and
-whether the two builds wrote the same (md5 of the decisions without their
-wall-clock times, of planned_sync and of sla_forecast): {"; ".join(written(n) for n in SIZES)}.
-Besides the bench, the two builds' outputs were compared on one
-10,000-connector fleet of this generator: after two runs at 03:00, and
-after five runs at four instants (03:00, again, 04:00 after a third of the
-open proposals were rejected, 09:00, the next day 03:00) with a tenth of
-the connectors in co-pilot and a tenth in auto mode at two actions an
-hour (so the guardrails hold some back and proposals are superseded):
-decisions (without wall-clock times), their audit events, planned_sync,
-sla_forecast, sla_outcome, the forecast log, duration forecasts, the
-anomaly snapshot, the alerts (by content: the order of alert ids is not
-deterministic) and planner_run: md5-identical. Session 23's comparison
-over six runs with executed decisions (2,000 connectors) was not
-repeated.
+whether the two builds wrote the same (after the four calls: md5 of the
+decisions without their wall-clock times, planned_sync, sla_forecast, the
+alerts by content (the order of alert ids is not deterministic),
+sla_outcome with its input arrays, the forecast log, the duration
+forecasts, the anomaly snapshot and planner_run's counts): {"; ".join(written(n) for n in SIZES)}.
+Session 25's comparison after five runs at four instants with co-pilot
+and auto connectors (10,000 connectors) and session 23's over six runs
+with executed decisions (2,000) were not repeated by h-rp.
 
 `run_planner` is the first run at that instant: it forecasts the 500
 deadlines for the first time (the forecast scorecard records each one's
@@ -293,7 +302,41 @@ proposal per trigger (1,342 at 10,000) and the alerts; `run_planner
 again` is the next run at the same instant (the proposals open, the
 deadlines known), what a run costs the rest of the day.
 
-What this work changed (h-run10k; perf on the backend at 10,000
+What this work changed (h-rp, session 26; perf and
+`pg_stat_statements` on the backend at 10,000 and 50,000 connectors):
+- The SLA alerts' `details` list each deadline's blocking connectors in
+  JSON; `to_jsonb()` (inside `jsonb_build_object()`) prints every bigint
+  and parses it back with `numeric_in`: 1.1 million ids for the 497
+  alerts of a day's first run at 10,000 connectors (0.7 s of wall time of
+  the insert on a loaded machine, about a tenth of the run), more at
+  50,000 (10.5% of its perf samples were `jsonb_build_object`). The
+  alerts now take `ids_jsonb()` (src/json_ids.c), which makes the same
+  jsonb from the integers (regress `planning_run_cost`: equal to
+  `to_jsonb()` on 200 arrays and written out by hand on one).
+- The candidates' schedule-move branch joined `predict_duration()` and
+  the batch-size branch `airbyte_batch_recommendations()`, each one row
+  per connector, and the hash join fetched the function's first row (the
+  whole fleet's predictions) before finding no connector that could take
+  the proposal: on the bench fleet none can (its syncs are hourly, its
+  Airbyte connectors have no `sourceId`), 6.5% + 2% of a later run. Each
+  branch now checks once, before it runs, that a connector could
+  (regress `planning_run_cost` counts the calls: none without such a
+  connector, one with; on a fleet with daily syncs and read Airbyte
+  connections the cost stays).
+- The `notify` branch read each high-risk forecast's blocking connectors
+  whole twice (for their number and for the first): at 50,000 connectors
+  1.67 s of the candidates' wall time, now read once, 0.68 s.
+- `planned_sync`, `sla_forecast` and `anomaly_snapshot` (the latest run's
+  rows) lose their foreign key to `planner_run`: its check was one SPI
+  lookup per row written (13,700 per run at 10,000 connectors, 66,500 at
+  50,000), for rows that `run_planner()`, their only writer, writes right
+  after inserting that very run. A statement trigger,
+  `planner_run_forget()`, deletes a deleted or truncated run's rows as
+  the cascade did (regress `planning_run_cost`, which fails without it).
+  The foreign keys to `connector` stay (a connector can be deleted
+  concurrently).
+
+What h-run10k's work changed (session 25; perf on the backend at 10,000
 connectors):
 - `anomalies()` read the training window (200,000 runs of the connectors
   that ran in the last day) sorted by connector, start and run id in its
