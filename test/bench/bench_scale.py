@@ -115,15 +115,30 @@ def measure_leg(out_path):
                 "(SELECT count(*) FROM syncopt.sla_forecast) || '/' || "
                 "(SELECT count(*) FROM syncopt.fivetran_sync_ai_logs)", ba.DB)
             print(f"{n} written {results[n]['written']}", file=sys.stderr, flush=True)
-            # The md5 of what the planning runs wrote (the decisions without
-            # their wall-clock times), to compare the builds' decisions.
+            # The md5 of what the planning runs wrote: the decisions without
+            # their wall-clock times, planned_sync, sla_forecast, the alerts
+            # by content (the order of alert ids is not deterministic), the
+            # forecast scorecard's outcomes, forecast log and duration
+            # forecasts, the anomaly snapshot and the runs' counts.
             results[n]["md5"] = cluster.value(
                 "SELECT md5(concat_ws('/',"
                 " (SELECT string_agg(concat_ws('|', decision_id, planner_run_id, connector_id, action, params,"
                 "   priority_score, score_components, reason, mode, status, act_by), E'\\n' ORDER BY decision_id)"
                 "    FROM syncopt.fivetran_sync_ai_logs),"
                 " (SELECT string_agg(p::text, E'\\n' ORDER BY planner_run_id, connector_id) FROM syncopt.planned_sync p),"
-                " (SELECT string_agg(f::text, E'\\n' ORDER BY planner_run_id, asset_id) FROM syncopt.sla_forecast f)))",
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY planner_run_id, asset_id) FROM syncopt.sla_forecast f)))"
+                " || ' ' || md5(concat_ws('/',"
+                " (SELECT string_agg(x, E'\\n' ORDER BY x) FROM (SELECT concat_ws('|', kind, asset_id, connector_id,"
+                "   severity, message, details) AS x FROM syncopt.alert) a),"
+                " (SELECT string_agg(concat_ws('|', asset_id, deadline, opens_at, first_forecast_at, connector_ids,"
+                "   build_times, ready_at, met, intervened, settled), E'\\n' ORDER BY asset_id, deadline)"
+                "    FROM syncopt.sla_outcome),"
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY asset_id, deadline, planner_run_id) FROM syncopt.sla_forecast_log f),"
+                " (SELECT string_agg(f::text, E'\\n' ORDER BY connector_id, first_at) FROM syncopt.duration_forecast f),"
+                " (SELECT string_agg(a::text, E'\\n' ORDER BY planner_run_id, run_id, metric) FROM syncopt.anomaly_snapshot a),"
+                " (SELECT string_agg(concat_ws('|', planner_run_id, at, candidates, written, auto_approved, refused,"
+                "   unchanged, not_allowed, superseded, alerts, not_reached), E'\\n' ORDER BY planner_run_id)"
+                "    FROM syncopt.planner_run)))",
                 ba.DB)
             print(f"{n} md5 {results[n]['md5']}", file=sys.stderr, flush=True)
     finally:
@@ -166,9 +181,14 @@ def main():
                          for leg in ("before", "after", "middle")), note=kept.get("note"),
                       run_note=kept.get("run_note", os.environ.get("SCALE_RUN_NOTE")))
         return
-    after = run_leg(os.environ.get("PG_CONFIG", "pg_config"))
+    # The legs run one after the other, so a change in the machine's load
+    # between them shows as a difference: SCALE_BEFORE_FIRST=1 measures the
+    # before build first, for a second invocation in the other order.
     before_pg = os.environ.get("SCALE_BEFORE_PG_CONFIG")
-    before = run_leg(before_pg) if before_pg else None
+    before = run_leg(before_pg) if before_pg and os.environ.get("SCALE_BEFORE_FIRST") == "1" else None
+    after = run_leg(os.environ.get("PG_CONFIG", "pg_config"))
+    if before_pg and before is None:
+        before = run_leg(before_pg)
     if os.environ.get("SCALE_KEEP"):
         with open(os.environ["SCALE_KEEP"], "w") as f:
             json.dump({"before": before, "after": after}, f)
@@ -252,8 +272,8 @@ def write_section(before, after, middle=None, note=None, run_note=None):
     text = f"""## {SECTION}
 
 Written by `make bench` ({os.path.relpath(__file__, TOP)}; SCALE_SIZES,
-SCALE_RUNS, SCALE_CALL_LIMIT, and SCALE_BEFORE_PG_CONFIG for the before
-build). The analytics bench's generated graph (3,000 assets, 500
+SCALE_RUNS, SCALE_CALL_LIMIT, SCALE_BEFORE_PG_CONFIG for the before
+build, SCALE_BEFORE_FIRST=1 to measure it first). The analytics bench's generated graph (3,000 assets, 500
 dashboards with deadlines, 2 lineage edges per connector, sync_order every
 20th pair) at each size (connectors), {RUNS} runs per connector, planned
 at 2026-11-20 03:00 UTC. Seconds in the server of one call in a fresh
@@ -261,8 +281,8 @@ backend (after a warm-up statement; the call a statement of its own, its
 commit included), and in parentheses the CPU seconds of that backend
 (/proc/self/schedstat), each call cancelled after
 {CALL_LIMIT} s ("not finished"); peak memory is that backend's VmHWM.
-`before` is main's build at the start of h-run10k's work (d32b76e, after
-session 24's merges), `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
+`before` is main's build at the start of h-rp's work (69f0907, after
+session 25's merges), `after` this build; {note or "both measured in one invocation, one after the other, on the same generated fleets"}. The machine is shared (2 cores, other
 sessions' benches running, load average 5-10): the wall seconds count the
 waits for a core and swing with the other sessions, so compare the CPU
 seconds, and the ratios of CPU seconds. `plan` and `sla_risk` are
@@ -271,20 +291,14 @@ unchanged by this work: their ratios show the noise.
 {chr(10).join(lines)}
 
 {middle_text(middle)}Rows the planning runs wrote (planned_sync / sla_forecast / decisions), and
-whether the two builds wrote the same (md5 of the decisions without their
-wall-clock times, of planned_sync and of sla_forecast): {"; ".join(written(n) for n in SIZES)}.
-Besides the bench, the two builds' outputs were compared on one
-10,000-connector fleet of this generator: after two runs at 03:00, and
-after five runs at four instants (03:00, again, 04:00 after a third of the
-open proposals were rejected, 09:00, the next day 03:00) with a tenth of
-the connectors in co-pilot and a tenth in auto mode at two actions an
-hour (so the guardrails hold some back and proposals are superseded):
-decisions (without wall-clock times), their audit events, planned_sync,
-sla_forecast, sla_outcome, the forecast log, duration forecasts, the
-anomaly snapshot, the alerts (by content: the order of alert ids is not
-deterministic) and planner_run: md5-identical. Session 23's comparison
-over six runs with executed decisions (2,000 connectors) was not
-repeated.
+whether the two builds wrote the same (after the four calls: md5 of the
+decisions without their wall-clock times, planned_sync, sla_forecast, the
+alerts by content (the order of alert ids is not deterministic),
+sla_outcome with its input arrays, the forecast log, the duration
+forecasts, the anomaly snapshot and planner_run's counts): {"; ".join(written(n) for n in SIZES)}.
+Session 25's comparison after five runs at four instants with co-pilot
+and auto connectors (10,000 connectors) and session 23's over six runs
+with executed decisions (2,000) were not repeated by h-rp.
 
 `run_planner` is the first run at that instant: it forecasts the 500
 deadlines for the first time (the forecast scorecard records each one's
@@ -293,7 +307,41 @@ proposal per trigger (1,342 at 10,000) and the alerts; `run_planner
 again` is the next run at the same instant (the proposals open, the
 deadlines known), what a run costs the rest of the day.
 
-What this work changed (h-run10k; perf on the backend at 10,000
+What this work changed (h-rp, session 26; perf and
+`pg_stat_statements` on the backend at 10,000 and 50,000 connectors):
+- The SLA alerts' `details` list each deadline's blocking connectors in
+  JSON; `to_jsonb()` (inside `jsonb_build_object()`) prints every bigint
+  and parses it back with `numeric_in`: 1.1 million ids for the 497
+  alerts of a day's first run at 10,000 connectors (0.75 s of the run's
+  10 s of wall time under `pg_stat_statements` on the loaded machine), more at
+  50,000 (10.5% of its perf samples were `jsonb_build_object`). The
+  alerts now take `ids_jsonb()` (src/json_ids.c), which makes the same
+  jsonb from the integers (regress `planning_run_cost`: equal to
+  `to_jsonb()` on 200 arrays and written out by hand on one).
+- The candidates' schedule-move branch joined `predict_duration()` and
+  the batch-size branch `airbyte_batch_recommendations()`, each one row
+  per connector, and the hash join fetched the function's first row (the
+  whole fleet's predictions) before finding no connector that could take
+  the proposal: on the bench fleet none can (its syncs are hourly, its
+  Airbyte connectors have no `sourceId`), 6.5% + 2% of a later run. Each
+  branch now checks once, before it runs, that a connector could
+  (regress `planning_run_cost` counts the calls: none without such a
+  connector, one with; on a fleet with daily syncs and read Airbyte
+  connections the cost stays).
+- The `notify` branch read each high-risk forecast's blocking connectors
+  whole twice (for their number and for the first): at 50,000 connectors
+  1.67 s of the candidates' wall time, now read once, 0.68 s.
+- `planned_sync`, `sla_forecast` and `anomaly_snapshot` (the latest run's
+  rows) lose their foreign key to `planner_run`: its check was one SPI
+  lookup per row written (13,700 per run at 10,000 connectors, 66,500 at
+  50,000), for rows that `run_planner()`, their only writer, writes right
+  after inserting that very run. A statement trigger,
+  `planner_run_forget()`, deletes a deleted or truncated run's rows as
+  the cascade did (regress `planning_run_cost`, which fails without it).
+  The foreign keys to `connector` stay (a connector can be deleted
+  concurrently).
+
+What h-run10k's work changed (session 25; perf on the backend at 10,000
 connectors):
 - `anomalies()` read the training window (200,000 runs of the connectors
   that ran in the last day) sorted by connector, start and run id in its
@@ -374,18 +422,17 @@ Earlier work of this issue (h-runplan, session 23):
 
 Why the first run costs more than the next: not cold caches (a VACUUM of
 the freshly loaded history before it changed nothing measurable, session
-23); the first run is the one that writes. Its perf samples at 10,000
-connectors after this work: 1,342 decisions through `insert_decision()`,
-one statement each with its audit trigger (4%) and the foreign key from
-`decision_event` (about 4% then: PostgreSQL checked it per row with a plan
-cached while the control table was empty, a sequential scan that read
-900,000 rows over the run; checked at commit since h-run10k's work), the 500 new
-`sla_outcome` rows whose two 10,000-element input arrays are compressed
-and TOASTed (7%; a storage design, every deadline keeps every upstream
-connector, that this work kept: the scorecard's views and docs read
-them), their computation (3%) and the alerts' `blocking_connectors` in
-JSON (4%). A later run writes 10,000 `planned_sync` rows too, but no
-decisions (all unchanged) and no outcome arrays.
+23); the first run is the one that writes: 1,342 decisions through
+`insert_decision()` at 10,000 connectors, each with its triggers, and the
+500 new `sla_outcome` rows whose two input arrays (about 9,600 ids and
+build times each at 10,000 connectors, 48,000 at 50,000) are computed
+(`asset_inputs_of()`), compressed with lz4 and TOASTed: 24 MB at 10,000
+connectors. Their storage was measured (h-rp, the 500 rows of a 10,000
+fleet copied into tables of each kind, CPU of the backend): lz4 0.64 s
+and 24 MB to write, 0.07 s to read back; pglz 5.3 s and 37 MB; no
+compression (`STORAGE EXTERNAL`) 0.24 s but 115 MB, with as much WAL, a
+day. lz4 stays. A later run writes no decisions (all unchanged) and no
+outcome arrays.
 
 The time limit (`syncopt.planner_time_limit`, default 2 minutes): the
 analytics always finish, then the candidates are taken most urgent first
@@ -398,32 +445,39 @@ three as not reached, and the next run writes them). This bench gives the
 runs an hour so that both builds are measured to their end.
 
 Status of issue 34's targets for the planning run and the plans: {targets}.
-{note_run}Where a run's time goes now (perf on the backend, 10,000 connectors,
-this build, h-run10k; shares of the samples). A later run:
-`plan_and_forecast` 27% (the one fleet load, the scoring and the two
-plans: src/fleet*.c, graph.c and plan*.c, other helpers' work),
-`anomalies` 13.5% (the window's 200,000 runs read by index, about 2
-points of it the heap fetches, and the judging; 0.24 s of CPU called
-alone), `airbyte_batch_recommendations` 6.5% (src/batch.c), the
-after-row triggers 6% (the foreign-key checks of the 10,000
-`planned_sync`, 500 `sla_forecast` and 3,200 `anomaly_snapshot` rows to
-`planner_run` and `connector`, one SPI lookup each), `priority_scores`
-6%, the `lz4` decompression of the forecast's and outcomes' connector
-arrays 2.5%, `predict_duration` 2% (called twice: the candidates'
-schedule-move branch and the scorecard), `jsonb_build_object` 2% (the
-scores' components, built for every connector in the candidates' query),
-`classify_runs` and `classify_failure` 2%, `outcome_ready_times` 1%; the
-rest (about a quarter) the candidates' SQL, the decisions' loop (1,342
-candidates, all unchanged), the alerts and the scorecard. A day's first
-run: `plan_and_forecast` 22%, `anomalies` 11%, heap inserts 10.5% (of
-which the TOAST of the 500 new `sla_outcome` rows' input arrays 8%), the
-after-row triggers 7.5% (each decision's audit event and the foreign-key
-checks above), `jsonb_build_object` 4.5%, `airbyte_batch_recommendations`
-4.5%, `priority_scores` 4.5%, `asset_inputs_of` 4%, `lz4` decompression
-3%, `outcome_ready_times` 2%. So the 2 s target at 10,000 connectors is
-not reached by the planning run's own SQL and writes: what it still
-spends besides the analytics is spread over many small parts, and the
-largest single part is the fleet's planning (other helpers' files). Earlier figures of this section (session 23 on an idle machine,
+{note_run}Where a run's time goes now (perf on the backend, this build, h-rp;
+shares of the samples, children included). A later run at 10,000
+connectors: `plan_and_forecast` 32% (the one fleet load 10%, the scoring
+and the two plans: src/fleet*.c, graph.c and plan*.c, h-sla's work),
+`anomalies` 16% (the window's 200,000 runs read by index, 8 points of it
+the heap fetches, and the judging), the candidates' SQL and the decisions'
+loop about 22% (their sub-plans, the history probes of the 1,454 due
+connectors and each candidate's no-churn check, 8%; `effective_policy()`
+per candidate; `priority_scores` 6.4%; the scores' components in
+`jsonb_build_object` 2.5%), the inserts of the 10,000 `planned_sync` rows
+4% and their foreign-key checks to `connector` 3%, the `lz4`
+decompression of the forecast's and outcomes' arrays 2%, the scorecard
+(`record_forecasts`: the 10,000 duration forecasts extended, one row
+update each, and `outcome_ready_times` 1.3%), `classify_runs` 1%. A day's
+first run at 10,000: `plan_and_forecast` 23%, heap inserts 13% (of which
+TOAST 9.6%: the outcomes' arrays, the forecast's and the alerts'
+blocking connectors), `anomalies` 12%, the after-row triggers 6% (the
+decisions' audit and the foreign keys to `connector`), `asset_inputs_of`
+4.6%, `priority_scores` 4.4%, `lz4` 5.5% (3.4 decompressing, 2.1
+compressing), `jsonb_build_object` 2.7%, `outcome_ready_times` 2%,
+`ids_jsonb` 1.3%. A day's first run at 50,000: `plan_and_forecast` 24%,
+`anomalies` 15% (1,000,000 runs read), heap inserts 10.4% (TOAST 8.7%;
+writing the files 6.6%), the after-row triggers 5.4% (the foreign keys of
+50,000 `planned_sync`, 50,000 `duration_forecast` and 16,000
+`anomaly_snapshot` rows to `connector`), `ids_jsonb` 4.4% (5.5 million
+ids in 500 alerts), `asset_inputs_of` 4.3%, `lz4` 6.4%,
+`priority_scores` 3.3%. So the targets are not reached by the planning
+run's own SQL and writes alone: besides the fleet's planning (a quarter
+to a third, other helpers' files) and `anomalies()` (the training window
+read from the heap), what a run spends is spread over many parts of a
+few percent each, most of them writes whose volume is the design's (every
+deadline keeps every upstream connector; every planned sync and every
+duration forecast is a row). Earlier figures of this section (session 23 on an idle machine,
 10,000 connectors: a first run 6.21 -> 4.09 s, a later one 3.36 -> 2.61 s;
 sessions 21 and 22: 10,000 connectors 40.6 -> 25.2 s for a first run and
 25.0 -> 11.6 s for a later one at load 5-7, then 7.1 and 4.1 s on a

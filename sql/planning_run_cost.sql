@@ -1,0 +1,114 @@
+-- What a planning run skips and how it writes JSON, for its cost at scale
+-- (issue 34, h-rp): the same rows as before, less work.
+-- Planned at 2054-11-23 04:10 UTC (ahead of the clock).
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/add_runs.sql
+
+------------------------------------------------------------------------
+-- ids_jsonb(): the jsonb to_jsonb() makes of a bigint array, built from
+-- the integers.  Written out by hand for a small array (order kept, NULL
+-- as null, both ends of bigint), and equal to to_jsonb() on 200 arrays of
+-- up to 3,000 ids of every magnitude.
+------------------------------------------------------------------------
+SELECT syncopt.ids_jsonb('{3,1,NULL,-9223372036854775808,9223372036854775807,0}')::text AS small,
+       syncopt.ids_jsonb('{}')::text AS empty,
+       syncopt.ids_jsonb(NULL) IS NULL AS null_in_null_out;
+SELECT count(*) AS arrays,
+       count(*) FILTER (WHERE syncopt.ids_jsonb(ids) = to_jsonb(ids)) AS equal,
+       count(*) FILTER (WHERE syncopt.ids_jsonb(ids)::text = to_jsonb(ids)::text) AS same_text
+  FROM (SELECT k, array_agg(((i * 7919 + k * 104729) % 1000003 - 500000)::bigint * (10 ^ (k % 13))::bigint ORDER BY i) AS ids
+          FROM generate_series(1, 200) k, generate_series(1, 15 * k) i
+         GROUP BY k) a;
+-- A multidimensional array is refused (to_jsonb() nests it).
+SELECT syncopt.ids_jsonb('{{1,2},{3,4}}');
+
+------------------------------------------------------------------------
+-- A small fleet: C1 (Fivetran, hourly) and C2 (Airbyte, no connection
+-- read yet: no sourceId) feed a dashboard due 05:00 that their P90 of 75
+-- minutes no longer meets.  The run's SLA alert lists both as blocking
+-- connectors in its details, as to_jsonb() of the forecast's array.
+------------------------------------------------------------------------
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
+INSERT INTO syncopt.policy (mode) VALUES ('copilot');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type, batch_size, parallelism)
+VALUES (1, 1, 'c1', 'C1', 60, 'auto', NULL, NULL),
+       (2, 2, '9924bcd0-0002', 'C2', 60, 'basic', 5000, 4);
+SELECT count(pg_temp.add_runs(i, '{2400,3600,3000,3300,2700,3900}')) AS with_runs FROM generate_series(1, 2) i;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline) VALUES (1, 'dash', 'dashboard', '05:00');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2, 1);
+
+SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2054-11-23 04:10+00');
+SELECT f.blocking_connectors, a.details -> 'blocking_connectors' AS alert_lists,
+       a.details -> 'blocking_connectors' = to_jsonb(f.blocking_connectors) AS as_to_jsonb
+  FROM syncopt.sla_forecast f
+  JOIN syncopt.alert a ON a.kind = 'sla_risk' AND a.asset_id = f.asset_id;
+
+------------------------------------------------------------------------
+-- The latest run's plan, forecast and anomaly snapshot have no foreign key
+-- to planner_run (a lookup per row written): the run writes them right
+-- after its own planner_run row, and deleting a run still deletes them.
+-- A second run at 04:20 replaces the first's rows; an anomaly row is
+-- added to its snapshot by hand (this fleet has none).
+------------------------------------------------------------------------
+SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2054-11-23 04:20+00');
+INSERT INTO syncopt.anomaly_snapshot (planner_run_id, run_id, connector_id, metric, reason)
+VALUES (2, 1, 1, 'duration', 'by hand');
+CREATE FUNCTION pg_temp.snapshot() RETURNS TABLE (tbl text, run bigint, n bigint) LANGUAGE sql AS $$
+    SELECT 'planned_sync', planner_run_id, count(*) FROM syncopt.planned_sync GROUP BY 2
+    UNION ALL SELECT 'sla_forecast', planner_run_id, count(*) FROM syncopt.sla_forecast GROUP BY 2
+    UNION ALL SELECT 'anomaly_snapshot', planner_run_id, count(*) FROM syncopt.anomaly_snapshot GROUP BY 2
+    ORDER BY 1
+$$;
+SELECT * FROM pg_temp.snapshot();
+-- Without rows of its own, run 1's delete leaves run 2's.
+DELETE FROM syncopt.planner_run WHERE planner_run_id = 1;
+SELECT * FROM pg_temp.snapshot();
+-- Run 2's delete takes them all, as a truncation of planner_run does.
+BEGIN;
+TRUNCATE syncopt.planner_run;
+SELECT count(*) AS left_after_truncate FROM pg_temp.snapshot();
+ROLLBACK;
+DELETE FROM syncopt.planner_run WHERE planner_run_id = 2;
+SELECT count(*) AS left_after_delete FROM pg_temp.snapshot();
+
+------------------------------------------------------------------------
+-- The candidates' schedule-move branch predicts the fleet's durations
+-- only when a daily or cron sync could move (none here: both hourly), and
+-- the batch-size branch reads the Airbyte recommendations only when an
+-- Airbyte connector can take the proposal (its connection read, with a
+-- sourceId).  Counted with the function statistics of this transaction.
+------------------------------------------------------------------------
+-- This transaction's calls so far (its counts are not flushed before it
+-- ends, so a difference within it counts only the statement between).
+CREATE FUNCTION pg_temp.calls(OUT predict_duration bigint, OUT batch bigint, OUT scores bigint) LANGUAGE sql AS $$
+    SELECT coalesce(pg_stat_get_xact_function_calls('syncopt.predict_duration(timestamptz)'::regprocedure), 0),
+           coalesce(pg_stat_get_xact_function_calls('syncopt.airbyte_batch_recommendations(timestamptz)'::regprocedure), 0),
+           coalesce(pg_stat_get_xact_function_calls('syncopt.priority_scores(timestamptz)'::regprocedure), 0)
+$$;
+SET track_functions = 'all';
+BEGIN;
+SELECT * FROM pg_temp.calls() \gset before_
+SELECT count(*) >= 0 AS listed FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batch - :before_batch AS batch,
+       c.scores - :before_scores AS scores
+  FROM pg_temp.calls() c;
+COMMIT;
+-- C2's connection read, C1 daily at 15:00 inside a priced warehouse
+-- window: each branch reads its analytics once.
+UPDATE syncopt.connector SET raw = '{"sourceId": "95e66a59-0002"}' WHERE connector_id = 2;
+UPDATE syncopt.connector SET schedule_minutes = 1440, daily_sync_time = '15:00' WHERE connector_id = 1;
+INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multiplier)
+VALUES ('warehouse peak', 'warehouse', '13:00', '17:00', 2);
+BEGIN;
+SELECT * FROM pg_temp.calls() \gset before_
+SELECT count(*) >= 0 AS listed FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batch - :before_batch AS batch,
+       c.scores - :before_scores AS scores
+  FROM pg_temp.calls() c;
+COMMIT;
+RESET track_functions;
+DROP EXTENSION syncopt CASCADE;
