@@ -283,10 +283,17 @@ col_array(const Row *r, int n, int *count)
 	return a;
 }
 
-/* One of the recent-window arrays of connector_stats, being read element by element. */
+/*
+ * One of the recent-window arrays of connector_stats, being read element
+ * by element: straight from its data when it has no NULL (each element at
+ * its place, the elements being of fixed length), else through an
+ * array_iter, which reads the NULL bitmap (a third of the loader's own
+ * time at 50,000 connectors when every array went through it).
+ */
 typedef struct RecentColumn
 {
 	array_iter	iter;
+	const char *data;			/* the elements, NULL when read by iter */
 	int			count;
 	int			elmlen;
 	bool		elmbyval;
@@ -305,7 +312,12 @@ recent_open(const Row *r, int n, int elmlen, bool elmbyval, char elmalign, Recen
 	rc->elmlen = elmlen;
 	rc->elmbyval = elmbyval;
 	rc->elmalign = elmalign;
-	if (a != NULL)
+	rc->data = NULL;
+	if (a == NULL)
+		return;
+	if (!VARATT_IS_EXPANDED_HEADER(a) && !ARR_HASNULL(&a->flt))
+		rc->data = ARR_DATA_PTR(&a->flt);
+	else
 		ARRAY_ITER_SETUP(&rc->iter, a, elmlen, elmbyval, elmalign);
 }
 
@@ -317,6 +329,11 @@ recent_next(RecentColumn *rc, int j, bool *isnull)
 	{
 		*isnull = true;
 		return (Datum) 0;
+	}
+	if (rc->data != NULL)
+	{
+		*isnull = false;
+		return fetch_att(rc->data + (Size) j * rc->elmlen, rc->elmbyval, rc->elmlen);
 	}
 	return ARRAY_ITER_NEXT(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
 }
