@@ -67,14 +67,20 @@ compare_planned(const void *a, const void *b)
 	return x->priority - y->priority;
 }
 
-/* Score and plan a loaded fleet over the horizon, with the plan's reasons. */
+/*
+ * Score and plan a loaded fleet over the horizon; with explain, with the
+ * plan's reasons.  sla_risk() reads when each sync lands, not why: the
+ * decisions are the same without reasons (plan_fleet()), and a triage's
+ * final pass is then put back from its remembered passes instead of made
+ * again with reasons (plan_recall.c).
+ */
 static void
-plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
+plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s, bool explain)
 {
 	Score	   *scores = score_fleet(fleet, false);
 
 	pf->fleet = fleet;
-	pf->jobs = plan_fleet(fleet, scores, horizon_s, true, &pf->njobs);
+	pf->jobs = plan_fleet(fleet, scores, horizon_s, explain, &pf->njobs);
 	pf->rows = palloc(sizeof(int) * Max(pf->njobs, 1));
 	for (int j = 0; j < pf->njobs; j++)
 		pf->rows[j] = j;
@@ -266,12 +272,12 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	values[6] = CStringGetTextDatum(reason.data);
 }
 
-/* The fleet as of at, planned over the horizon. */
+/* The fleet as of at, planned over the horizon (with explain, with reasons). */
 static void
-plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s)
+plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s, bool explain)
 {
 	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
-				horizon_s);
+				horizon_s, explain);
 }
 
 /* syncopt.plan(at, horizon): one row per planned sync. */
@@ -292,7 +298,7 @@ syncopt_plan(PG_FUNCTION_ARGS)
 				 errdetail("The horizon given was %s.", format_duration(horizon_s)),
 				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
 	InitMaterializedSRF(fcinfo, 0);
-	plan_at(&pf, at, horizon_s);
+	plan_at(&pf, at, horizon_s, true);
 	row = row_context_create();
 	for (int k = 0; k < pf.njobs; k++)
 	{
@@ -322,7 +328,7 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
-	plan_at(&pf, at, RISK_HORIZON_S);
+	plan_at(&pf, at, RISK_HORIZON_S, false);
 	conn_end = planned_ends(pf.fleet, pf.jobs, pf.njobs);
 	ready = asset_ready_times(pf.fleet, conn_end);
 	risk_scratch_init(pf.fleet, &risk);
@@ -418,10 +424,10 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
 	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S,
 								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
-				RUN_PLAN_HORIZON_S);
+				RUN_PLAN_HORIZON_S, true);
 	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S,
 								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
-				RISK_HORIZON_S);
+				RISK_HORIZON_S, false);
 
 	row = row_context_create();
 	for (int k = 0; k < day.njobs; k++)
