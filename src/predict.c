@@ -92,6 +92,7 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 {
 	int			n = c->nrecent;
 	double	   *resid = palloc(sizeof(double) * n);
+	double	   *x = palloc(sizeof(double) * n);	/* each run's log(1 + rows) */
 	int		   *dow = palloc(sizeof(int) * n);
 	int		   *hour = palloc(sizeof(int) * n);
 	bool	   *incremental = palloc(sizeof(bool) * n);
@@ -136,9 +137,8 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 
 	for (int i = 0; i < n; i++)
 	{
-		double		x = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
-
-		resid[i] = log(c->recent_dur[i]) - (a + b * x);
+		x[i] = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
+		resid[i] = log(c->recent_dur[i]) - (a + b * x[i]);
 		utc_dow_hour(c->recent_at[i], &dow[i], &hour[i]);
 		hour[i] /= HOUR_BUCKET;
 		incremental[i] = !c->recent_full[i];
@@ -187,7 +187,7 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 		if (incremental[i])
 		{
 			double		rows_gap = (have_rows && !isnan(c->recent_rows[i]))
-				? b * (log1p(c->recent_rows[i]) - x_next) : 0;
+				? b * (x[i] - x_next) : 0;
 
 			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]] + rows_gap;
 		}
