@@ -457,10 +457,16 @@ flagged_upstream(const Fleet *fleet, const TimestampTz *since)
 	return adj;
 }
 
+/* Candidates settle_dues() takes at a time (see DueCandidates). */
+#define DUE_CANDIDATES	131072
+
 /*
- * What each deadline asks of the assets upstream of it, in the order the
- * deadlines were taken (latest opening first): asset x must be ready by
- * due for deadline d.
+ * What a run of deadlines asks of the assets upstream of them, in the
+ * order the deadlines were taken (latest opening first): asset x must be
+ * ready by due for deadline d; and settle_dues()'s space to put each
+ * asset's candidates together.  At most DUE_CANDIDATES are kept, settled,
+ * and the space used again (on the bench's fleet 500 deadlines ask 1.2
+ * million, whose arrays were a fresh page fault every few hundred).
  */
 typedef struct DueCandidates
 {
@@ -469,7 +475,42 @@ typedef struct DueCandidates
 	TimestampTz *due;
 	int			n;
 	int			cap;
+	int		   *off;			/* per asset: its candidates in open .. best_d */
+	int		   *fill;
+	TimestampTz *open;
+	TimestampTz *best_due;		/* running minima */
+	int		   *best_d;
 } DueCandidates;
+
+/* Room for cap candidates (DueCandidates) on a fleet of n assets; the arrays are new. */
+static void
+due_candidates_init(DueCandidates *c, int n, int cap)
+{
+	c->n = 0;
+	c->cap = cap;
+	c->x = palloc(sizeof(int) * cap);
+	c->d = palloc(sizeof(int) * cap);
+	c->due = palloc(sizeof(TimestampTz) * cap);
+	c->off = palloc(sizeof(int) * (n + 1));
+	c->fill = palloc(sizeof(int) * n);
+	c->open = palloc(sizeof(TimestampTz) * cap);
+	c->best_due = palloc(sizeof(TimestampTz) * cap);
+	c->best_d = palloc(sizeof(int) * cap);
+}
+
+/* Free a DueCandidates' arrays. */
+static void
+due_candidates_free(DueCandidates *c)
+{
+	pfree(c->x);
+	pfree(c->d);
+	pfree(c->due);
+	pfree(c->off);
+	pfree(c->fill);
+	pfree(c->open);
+	pfree(c->best_due);
+	pfree(c->best_d);
+}
 
 /* Deadlines (asset indexes) by their opening, latest first, then by index (qsort_arg; arg: the fleet). */
 static int
@@ -494,25 +535,28 @@ due_before(TimestampTz due, int d, TimestampTz best_due, int best_d)
 
 /*
  * Give each flagged connector the earliest due time among the candidates
- * of the assets it feeds whose deadline opens after its since (the lower
- * deadline on a tie, as taking the deadlines in order and keeping the
- * first earliest would).  Each asset's candidates are put together in the
- * order they were made (latest opening first) and turned into running
- * minima, so a connector's answer at an asset is the minimum at the last
- * candidate opening after its since, found by binary search: looking at
- * every flagged connector of every asset upstream of every deadline was
- * most of graph_compute at 50,000 connectors.
+ * of the assets it feeds whose deadline opens after its since, if earlier
+ * than its due time so far (the lower deadline on a tie, as taking the
+ * deadlines in order and keeping the first earliest would), and empty the
+ * candidates.  Each asset's candidates are put together in the order they
+ * were made (latest opening first) and turned into running minima, so a
+ * connector's answer at an asset is the minimum at the last candidate
+ * opening after its since, found by binary search: looking at every
+ * flagged connector of every asset upstream of every deadline was most of
+ * graph_compute at 50,000 connectors.
  */
 static void
 settle_dues(const Fleet *fleet, const TimestampTz *since, const Adjacency *flagged,
-			const DueCandidates *cands, TimestampTz *due_of, int *due_asset_of)
+			DueCandidates *cands, TimestampTz *due_of, int *due_asset_of)
 {
-	int			n = Max(fleet->nasset, 1);
-	int		   *off = palloc0(sizeof(int) * (n + 1));
-	int		   *fill = palloc0(sizeof(int) * n);
-	TimestampTz *open = palloc(sizeof(TimestampTz) * Max(cands->n, 1));
-	TimestampTz *best_due = palloc(sizeof(TimestampTz) * Max(cands->n, 1));
-	int		   *best_d = palloc(sizeof(int) * Max(cands->n, 1));
+	int		   *off = cands->off;
+	int		   *fill = cands->fill;
+	TimestampTz *open = cands->open;
+	TimestampTz *best_due = cands->best_due;
+	int		   *best_d = cands->best_d;
+
+	memset(off, 0, sizeof(int) * (fleet->nasset + 1));
+	memset(fill, 0, sizeof(int) * fleet->nasset);
 
 	for (int k = 0; k < cands->n; k++)
 		off[cands->x[k] + 1]++;
@@ -556,11 +600,7 @@ settle_dues(const Fleet *fleet, const TimestampTz *since, const Adjacency *flagg
 				due_asset_of[i] = best_d[lo - 1];
 			}
 		}
-	pfree(off);
-	pfree(fill);
-	pfree(open);
-	pfree(best_due);
-	pfree(best_d);
+	cands->n = 0;
 }
 
 /*
@@ -616,11 +656,7 @@ redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 		if (fleet->asset[a].deadline != NO_TIME && !(skip && skip[a]))
 			deadlines[ndeadlines++] = a;
 	qsort_arg(deadlines, ndeadlines, sizeof(int), compare_opening, fleet);
-	cands.cap = 1024;
-	cands.n = 0;
-	cands.x = palloc(sizeof(int) * cands.cap);
-	cands.d = palloc(sizeof(int) * cands.cap);
-	cands.due = palloc(sizeof(TimestampTz) * cands.cap);
+	due_candidates_init(&cands, n, Max(DUE_CANDIDATES, n));
 	for (int k = 0; k < ndeadlines; k++)
 	{
 		int			d = deadlines[k];
@@ -666,19 +702,15 @@ redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 				if (--pending[fleet->asset_prev_assets.idx[e]] == 0)
 					order[tail++] = fleet->asset_prev_assets.idx[e];
 		}
+		/* A deadline asks at most nup <= cap: settle the earlier ones when full. */
+		if (cands.n + nup > cands.cap)
+			settle_dues(fleet, since, &flagged, &cands, due_of, due_asset_of);
 		for (int q = 0; q < nup; q++)
 		{
 			int			x = order[q];
 
 			if (flagged.off[x + 1] == flagged.off[x])
 				continue;
-			if (cands.n == cands.cap)
-			{
-				cands.cap *= 2;
-				cands.x = repalloc_huge(cands.x, sizeof(int) * cands.cap);
-				cands.d = repalloc_huge(cands.d, sizeof(int) * cands.cap);
-				cands.due = repalloc_huge(cands.due, sizeof(TimestampTz) * cands.cap);
-			}
 			cands.x[cands.n] = x;
 			cands.d[cands.n] = d;
 			cands.due[cands.n++] = time_add(by[x], -fleet->asset[x].duration_s);
@@ -701,9 +733,7 @@ redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
 	pfree(pending);
 	pfree(order);
 	pfree(deadlines);
-	pfree(cands.x);
-	pfree(cands.d);
-	pfree(cands.due);
+	due_candidates_free(&cands);
 }
 
 /*
