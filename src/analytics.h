@@ -211,12 +211,15 @@ extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
-extern void graph_give_up(Fleet *fleet, const bool *given_up);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);
 extern void graph_walk_init(const Fleet *fleet, GraphWalk *walk);
 extern int	graph_downstream(const Fleet *fleet, int ci, GraphWalk *walk);
+
+/* graph_dues.c */
+extern void graph_unserved_dues(Fleet *fleet);
+extern void graph_give_up(Fleet *fleet, const bool *given_up);
 
 /* score.c */
 typedef struct Score
