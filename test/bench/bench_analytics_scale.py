@@ -316,6 +316,16 @@ In the figures above `plan()` and `sla_risk()` carry all of it,
 graph's. The previous rounds (h-loader, h-an50k: the kept runs of
 `batch_recommendations()`) are in CHANGELOG.md.
 
+The planning run (`plan_and_forecast()` shares this code) was measured
+once with bench_scale (1,000 and 10,000 connectors x 20 runs, one call of
+each build, at the same load; its section not rewritten from it): at
+10,000 `run_planner` 4.25 s CPU before, 4.30 s after, `run_planner again`
+2.68 and 3.16 s; at 1,000 1.77 and 1.23 s, 1.01 and 1.46 s. Single calls
+on this loaded machine swing more than the change can move them, so no
+gain is shown there: in session 25 `plan_and_forecast()` was 27% of a
+later run at 10,000 connectors, so a third off the analytics would be
+about a tenth of the run.
+
 **Where the time goes now** (perf, this build, one call in a fresh backend,
 50,000 connectors, 03:00). `sla_risk()`: the loader 34% (executing the connectors' query, most of it reading `connector_stats`, 16%; reading its rows 14%, of which the predictions 5%), planning 20% (the triage tries 11%), scoring 18% (the graph walk 14%, of which `redirect_dues` 7%), the output 22% (the tuplestore 15%, `risk_values` 7%); page faults are 11% of all samples, half of them the tuplestore's. `plan()`: the loader 41% (the query 19%, reading the rows 17%), planning 30% (the triage tries 19%, the first pass with its reasons 8%), scoring 18% (the graph walk 16%, `redirect_dues` 7%), the output rows 6%; page faults 11%. Left: the
 loader's cost is reading `connector_stats`' 98 MB (the four recent-run
