@@ -41,6 +41,8 @@ typedef struct Connector
 	bool		airbyte;
 	char	   *destination;	/* NULL: not limited per destination */
 	char	   *source_key;
+	int			window_source;	/* its source_key's number among the load
+								 * windows' (fleet_number_sources()); -1 none */
 	bool		paused;
 	TimestampTz running_since;	/* NO_TIME: not running */
 	int			ntags;
@@ -106,6 +108,7 @@ typedef struct Window
 	char		target;			/* 'w'arehouse, 's'ource, 'c'onnector */
 	int64		connector_id;
 	char	   *source_key;
+	int			source_no;		/* source_key's number among the windows'; -1 none */
 	TimestampTz starts;
 	TimestampTz ends;
 	double		load_factor;	/* 0..1; 1 = do not sync */
@@ -150,6 +153,7 @@ typedef struct Fleet
 	double		mean_p90_s;		/* over connectors with a deadline */
 	bool		predicted;		/* FLEET_PREDICT: connectors with recent runs
 								 * predicted at `at`, their arrays not kept */
+	bool		terse;			/* FLEET_TERSE: predictions without reasons */
 	/* graph.c: the assets with a deadline downstream of each connector */
 	int		   *deadline_pos;	/* asset -> its number among those, or -1 */
 	int			deadline_words; /* words of one connector's bitset */
@@ -182,6 +186,12 @@ typedef struct GraphWalk
  * (simulate()).
  */
 #define FLEET_PREDICT		0x08
+/*
+ * The caller reads no prediction's reason (only predict_duration() does):
+ * the predictions are made without (pred.reason.data NULL).  Formatting
+ * and keeping them was a twentieth of sla_risk() at 50,000 connectors.
+ */
+#define FLEET_TERSE			0x10
 
 /* fleet.c */
 extern Fleet *fleet_load(TimestampTz at, double horizon_s, int parts);
@@ -196,17 +206,20 @@ extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
 
 /* predict.c */
 extern void predict_fleet(Fleet *fleet);
-extern void predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch);
+extern void predict_from_history(Connector *c, TimestampTz at, bool explain, MemoryContext scratch);
 extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
-extern void graph_give_up(Fleet *fleet, const bool *given_up);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);
 extern void graph_walk_init(const Fleet *fleet, GraphWalk *walk);
 extern int	graph_downstream(const Fleet *fleet, int ci, GraphWalk *walk);
+
+/* graph_dues.c */
+extern void graph_unserved_dues(Fleet *fleet);
+extern void graph_give_up(Fleet *fleet, const bool *given_up);
 
 /* score.c */
 typedef struct Score

@@ -101,6 +101,8 @@ fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts
 	if (from->predicted && !(parts & FLEET_PREDICT))
 		elog(ERROR, "syncopt: a copy of a predicted fleet was asked for its recent-run arrays");
 	*f = *from;
+	/* The predictions still to be made (none with recent runs) leave them out too. */
+	f->terse = from->terse || (parts & FLEET_TERSE);
 	f->conn = palloc(sizeof(Connector) * Max(from->nconn, 1));
 	memcpy(f->conn, from->conn, sizeof(Connector) * from->nconn);
 	/* Not planning: fleet_load() leaves the running probe out. */

@@ -16,13 +16,17 @@
  * wait for it), of weight x calendar multiplier.  Reachable sets are
  * bitsets built in reverse topological order, so an asset reached along two
  * paths counts once.  They are built one block of asset columns at a time
- * (REACH_BLOCK_BYTES for all nodes together), and each connector's sums
+ * (REACH_BLOCK_BYTES for the assets and the connectors that wait for
+ * another, whose bitsets are read again; every other connector's is built
+ * in one scratch row and summed at once), and each connector's sums
  * are carried from block to block in ascending asset order: memory stays
  * linear in the graph where whole bitsets grew with assets squared (the
  * 1 GB allocation limit at about 92,700 assets), the time is the same
  * word-wise ORs, and the sums add up in the same order as before.  Only
  * the assets with a deadline are kept per connector (sla_risk asks about
  * those); schema_drift's list for one connector is a depth-first walk.
+ * Due times moved to a connector's next deadline (its data already serves
+ * the first, or the planner gave it up) are graph_dues.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -230,6 +234,49 @@ tag_multiplier(const Fleet *fleet, const Connector *c, TimestampTz t, const char
 }
 
 /*
+ * What add_reach_block() reads of each asset, in arrays of their own: read
+ * through the assets for every asset a connector reaches, each was a cache
+ * miss (half of graph_compute at 50,000 connectors).
+ */
+typedef struct ReachAssets
+{
+	double	   *weight;			/* weight x calendar multiplier */
+	double	   *multiplier;
+	double	   *freshness_sla_s;
+
+	/*
+	 * Each connector's row of the connectors' bitsets, or -1: only a
+	 * connector that waits for another (sync_order) has one, the one it
+	 * waits for reading it later; the others' bitsets are built in one
+	 * scratch row and summed at once.  A row for every connector was 19 MB
+	 * at 50,000 connectors, zeroed and every page of it faulted in.
+	 */
+	int		   *conn_row;
+	int			nrows;
+} ReachAssets;
+
+/* The assets' weights, multipliers and freshness SLAs in arrays of their own. */
+static void
+reach_assets_init(const Fleet *fleet, ReachAssets *ra)
+{
+	int			n = Max(fleet->nasset, 1);
+
+	ra->weight = palloc(sizeof(double) * n);
+	ra->multiplier = palloc(sizeof(double) * n);
+	ra->freshness_sla_s = palloc(sizeof(double) * n);
+	for (int i = 0; i < fleet->nasset; i++)
+	{
+		ra->weight[i] = fleet->asset[i].weight * fleet->asset[i].multiplier;
+		ra->multiplier[i] = fleet->asset[i].multiplier;
+		ra->freshness_sla_s[i] = fleet->asset[i].freshness_sla_s;
+	}
+	ra->conn_row = palloc(sizeof(int) * Max(fleet->nconn, 1));
+	ra->nrows = 0;
+	for (int i = 0; i < fleet->nconn; i++)
+		ra->conn_row[i] = fleet->conn_before.off[i + 1] > fleet->conn_before.off[i] ? ra->nrows++ : -1;
+}
+
+/*
  * Add the assets of one block of a connector's reach (words first.. of the
  * whole bitset, ascending) to its weight, calendar and staleness, and keep
  * those with a deadline in its row of fleet->deadline_reach.  The sums run
@@ -238,7 +285,7 @@ tag_multiplier(const Fleet *fleet, const Connector *c, TimestampTz t, const char
  * graph_compute at 50,000 connectors).
  */
 static void
-add_reach_block(Fleet *fleet, int ci, const uint64 *bits, int first, int nwords)
+add_reach_block(Fleet *fleet, const ReachAssets *ra, int ci, const uint64 *bits, int first, int nwords)
 {
 	Connector  *c = &fleet->conn[ci];
 	uint64	   *keep = fleet->deadline_reach + (Size) ci * fleet->deadline_words;
@@ -252,23 +299,22 @@ add_reach_block(Fleet *fleet, int ci, const uint64 *bits, int first, int nwords)
 		while (word)
 		{
 			int			i = (first + w) * 64 + pg_rightmost_one_pos64(word);
-			const Asset *a = &fleet->asset[i];
 			int			d = fleet->deadline_pos[i];
 
 			word &= word - 1;
 			if (d >= 0)
 				keep[d / 64] |= UINT64CONST(1) << (d % 64);
 			ndown++;
-			weight += a->weight * a->multiplier;
-			if (a->multiplier > c->calendar)
+			weight += ra->weight[i];
+			if (ra->multiplier[i] > c->calendar)
 			{
-				c->calendar = a->multiplier;
-				c->calendar_event = a->event;
+				c->calendar = ra->multiplier[i];
+				c->calendar_event = fleet->asset[i].event;
 			}
-			if (a->freshness_sla_s > 0)
+			if (ra->freshness_sla_s[i] > 0)
 			{
 				double		ratio = c->last_success_at == NO_TIME ? STALENESS_CAP
-					: time_diff(fleet->at, c->last_success_at) / a->freshness_sla_s;
+					: time_diff(fleet->at, c->last_success_at) / ra->freshness_sla_s[i];
 
 				ratio = Min(Max(ratio, 0), STALENESS_CAP);
 				if (ratio > c->staleness)
@@ -308,11 +354,10 @@ finish_weight(Fleet *fleet, Connector *c)
  * topological order, and add them to the connectors' sums.
  */
 static void
-reach_block(Fleet *fleet, const int *asset_order, const int *conn_order,
+reach_block(Fleet *fleet, const ReachAssets *ra, const int *asset_order, const int *conn_order,
 			uint64 *areach, uint64 *creach, int first, int nwords)
 {
 	memset(areach, 0, sizeof(uint64) * (Size) Max(fleet->nasset, 1) * nwords);
-	memset(creach, 0, sizeof(uint64) * (Size) Max(fleet->nconn, 1) * nwords);
 	for (int k = 0; k < fleet->nasset; k++)
 	{
 		int			i = asset_order[k];
@@ -331,7 +376,9 @@ reach_block(Fleet *fleet, const int *asset_order, const int *conn_order,
 	for (int k = 0; k < fleet->nconn; k++)
 	{
 		int			i = conn_order[k];
-		uint64	   *bits = creach + (Size) i * nwords;
+		uint64	   *bits = creach + (Size) (ra->conn_row[i] >= 0 ? ra->conn_row[i] : ra->nrows) * nwords;
+
+		memset(bits, 0, sizeof(uint64) * nwords);
 
 		for (int e = fleet->conn_assets.off[i]; e < fleet->conn_assets.off[i + 1]; e++)
 		{
@@ -342,12 +389,12 @@ reach_block(Fleet *fleet, const int *asset_order, const int *conn_order,
 		}
 		for (int e = fleet->conn_after.off[i]; e < fleet->conn_after.off[i + 1]; e++)
 		{
-			const uint64 *cbits = creach + (Size) fleet->conn_after.idx[e] * nwords;
+			const uint64 *cbits = creach + (Size) ra->conn_row[fleet->conn_after.idx[e]] * nwords;
 
 			for (int w = 0; w < nwords; w++)
 				bits[w] |= cbits[w];
 		}
-		add_reach_block(fleet, i, bits, first, nwords);
+		add_reach_block(fleet, ra, i, bits, first, nwords);
 	}
 }
 
@@ -385,183 +432,6 @@ deadline_opening(const Fleet *fleet, int a)
 }
 
 /*
- * The due times of the connectors flagged in since (since[i]: the start of
- * the data connector i holds; DT_NOEND when not flagged, so that no
- * deadline opens after it): the earliest over the deadlines downstream of
- * each that its data does not serve yet (opening after since[i]) and that
- * skip (NULL: none) does not leave out; NO_TIME when there is none.  Each
- * deadline is pushed back on its own through the assets upstream of it
- * (by[x]: when asset x must be ready for it), so the cost is the size of
- * those upstream graphs: they are taken downstream first by Kahn's
- * algorithm within them (sorting them by their place in the whole graph's
- * order was a tenth of priority_scores() at 10,000 connectors); any order
- * that has each asset after those it feeds gives the same minima.
- */
-static void
-redirect_dues(Fleet *fleet, const TimestampTz *since, const bool *skip)
-{
-	int			n = Max(fleet->nasset, 1);
-
-	/*
-	 * Per connector, in arrays of their own (through the connectors, each
-	 * asset x connector edge of every deadline's upstream graph was a cache
-	 * miss: half of graph_compute at 50,000 connectors): the new due time
-	 * and deadline.
-	 */
-	TimestampTz *due_of = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
-	int		   *due_asset_of = palloc(sizeof(int) * Max(fleet->nconn, 1));
-	TimestampTz *by = palloc(sizeof(TimestampTz) * n);
-	int		   *mark = palloc(sizeof(int) * n);
-	int		   *up = palloc(sizeof(int) * n);
-	int		   *pending = palloc(sizeof(int) * n);
-	int		   *order = palloc(sizeof(int) * n);
-
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		due_of[i] = NO_TIME;
-		due_asset_of[i] = -1;
-	}
-	for (int k = 0; k < fleet->nasset; k++)
-		mark[k] = -1;
-	for (int d = 0; d < fleet->nasset; d++)
-	{
-		TimestampTz opening;
-		int			nup = 0;
-
-		if (fleet->asset[d].deadline == NO_TIME || (skip && skip[d]))
-			continue;
-		opening = deadline_opening(fleet, d);
-		/* d and every asset upstream of it, then downstream first. */
-		up[nup++] = d;
-		mark[d] = d;
-		for (int q = 0; q < nup; q++)
-			for (int e = fleet->asset_prev_assets.off[up[q]]; e < fleet->asset_prev_assets.off[up[q] + 1]; e++)
-			{
-				int			x = fleet->asset_prev_assets.idx[e];
-
-				if (mark[x] != d)
-				{
-					mark[x] = d;
-					up[nup++] = x;
-				}
-			}
-		/* Each counts the marked assets it feeds; d feeds none of them. */
-		for (int q = 0; q < nup; q++)
-		{
-			int			x = up[q];
-
-			pending[x] = 0;
-			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
-				pending[x] += mark[fleet->asset_next.idx[e]] == d;
-		}
-		order[0] = d;
-		for (int head = 0, tail = 1; head < tail; head++)
-		{
-			int			x = order[head];
-
-			by[x] = x == d ? fleet->asset[d].deadline : NO_TIME;
-			for (int e = fleet->asset_next.off[x]; e < fleet->asset_next.off[x + 1]; e++)
-			{
-				int			y = fleet->asset_next.idx[e];
-
-				if (mark[y] == d)
-					by[x] = Min(by[x], time_add(by[y], -fleet->asset[y].duration_s));
-			}
-			for (int e = fleet->asset_prev_assets.off[x]; e < fleet->asset_prev_assets.off[x + 1]; e++)
-				if (--pending[fleet->asset_prev_assets.idx[e]] == 0)
-					order[tail++] = fleet->asset_prev_assets.idx[e];
-		}
-		for (int q = 0; q < nup; q++)
-		{
-			int			x = order[q];
-			TimestampTz due = time_add(by[x], -fleet->asset[x].duration_s);
-
-			for (int e = fleet->asset_prev_conns.off[x]; e < fleet->asset_prev_conns.off[x + 1]; e++)
-			{
-				int			i = fleet->asset_prev_conns.idx[e];
-
-				if (since[i] < opening && due < due_of[i])
-				{
-					due_of[i] = due;
-					due_asset_of[i] = d;
-				}
-			}
-		}
-	}
-	for (int i = 0; i < fleet->nconn; i++)
-		if (since[i] != DT_NOEND)
-		{
-			fleet->conn[i].due = due_of[i];
-			fleet->conn[i].due_asset = due_asset_of[i];
-		}
-	pfree(due_of);
-	pfree(due_asset_of);
-	pfree(by);
-	pfree(mark);
-	pfree(up);
-	pfree(pending);
-	pfree(order);
-}
-
-/*
- * Due times of connectors whose earliest downstream deadline their last
- * success already serves: such a deadline asks nothing of them, so their
- * next need is the earliest deadline their data does not serve.  Waiting
- * for the served one to pass can leave too little room (a window
- * forbidding the source before the next deadline's due time).
- */
-static void
-unserved_dues(Fleet *fleet)
-{
-	TimestampTz *since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
-	int			nserved = 0;
-
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		Connector  *c = &fleet->conn[i];
-
-		since[i] = DT_NOEND;
-		if (c->due != NO_TIME && c->fresh_since >= deadline_opening(fleet, c->due_asset))
-		{
-			since[i] = c->fresh_since;
-			nserved++;
-		}
-	}
-	if (nserved > 0)
-		redirect_dues(fleet, since, NULL);
-	pfree(since);
-}
-
-/*
- * The planner gives up the deadlines of the assets in given_up (plan.c's
- * deadline triage): each connector due for one of them is due instead for
- * its earliest other deadline its data does not serve (NO_TIME: none), so
- * its sync is timed for that one.  A connector that only binds through a
- * sync_order successor keeps the successor's due time.
- */
-void
-graph_give_up(Fleet *fleet, const bool *given_up)
-{
-	TimestampTz *since = palloc(sizeof(TimestampTz) * Max(fleet->nconn, 1));
-	int			nflagged = 0;
-
-	for (int i = 0; i < fleet->nconn; i++)
-	{
-		Connector  *c = &fleet->conn[i];
-
-		since[i] = DT_NOEND;
-		if (c->due_asset >= 0 && given_up[c->due_asset] && c->due_via < 0)
-		{
-			since[i] = c->fresh_since;
-			nflagged++;
-		}
-	}
-	if (nflagged > 0)
-		redirect_dues(fleet, since, given_up);
-	pfree(since);
-}
-
-/*
  * Due times, downstream weights and staleness for every connector.  Needs
  * the predictions (P90 of connectors that wait for others).
  */
@@ -575,6 +445,7 @@ graph_compute(Fleet *fleet)
 	int			block;
 	uint64	   *areach;
 	uint64	   *creach;
+	ReachAssets ra;
 	double		p90_sum = 0;
 	int			p90_n = 0;
 
@@ -595,7 +466,7 @@ graph_compute(Fleet *fleet)
 			}
 		}
 	}
-	unserved_dues(fleet);
+	graph_unserved_dues(fleet);
 	/* Downstream first, so the due of a connector waiting for c is final. */
 	for (int k = 0; k < fleet->nconn; k++)
 	{
@@ -626,19 +497,25 @@ graph_compute(Fleet *fleet)
 	fleet->mean_p90_s = p90_n > 0 ? p90_sum / p90_n : 0;
 
 	init_deadline_reach(fleet);
-	block = Max((int) (REACH_BLOCK_BYTES / (sizeof(uint64) * (Size) (fleet->nasset + fleet->nconn + 1))), 1);
-	block = Min(block, words);
-	areach = palloc(sizeof(uint64) * (Size) Max(fleet->nasset, 1) * block);
-	creach = palloc(sizeof(uint64) * (Size) Max(fleet->nconn, 1) * block);
 	if (fleet->nasset > 0)
 	{
+		reach_assets_init(fleet, &ra);
+		block = Max((int) (REACH_BLOCK_BYTES / (sizeof(uint64) * (Size) (fleet->nasset + ra.nrows + 1))), 1);
+		block = Min(block, words);
+		areach = palloc(sizeof(uint64) * (Size) fleet->nasset * block);
+		/* The rows of the connectors others wait for, then the scratch row. */
+		creach = palloc(sizeof(uint64) * (Size) (ra.nrows + 1) * block);
 		for (int first = 0; first < words; first += block)
-			reach_block(fleet, asset_order, order, areach, creach, first, Min(block, words - first));
+			reach_block(fleet, &ra, asset_order, order, areach, creach, first, Min(block, words - first));
 		for (int i = 0; i < fleet->nconn; i++)
 			finish_weight(fleet, &fleet->conn[i]);
+		pfree(ra.weight);
+		pfree(ra.multiplier);
+		pfree(ra.freshness_sla_s);
+		pfree(ra.conn_row);
+		pfree(areach);
+		pfree(creach);
 	}
-	pfree(areach);
-	pfree(creach);
 	pfree(asset_order);
 	pfree(order);
 }

@@ -332,7 +332,12 @@ index_windows(Schedule *s)
 	s->win_off[s->njobs] = n;
 }
 
-/* One list-scheduling pass over the jobs in the given order. */
+/*
+ * One list-scheduling pass over the jobs in the given order.  A pass with
+ * reasons writes them over an earlier pass's, in its buffers: freed and
+ * made again, the final pass of a triage paid an allocation and fresh
+ * pages for each of 50,000 reasons.
+ */
 void
 schedule_pass(Schedule *s, const int *order)
 {
@@ -345,8 +350,9 @@ schedule_pass(Schedule *s, const int *order)
 		if (!s->explain)
 			continue;
 		if (job->reason.data)
-			pfree(job->reason.data);
-		reason_init(&job->reason);
+			resetStringInfo(&job->reason);
+		else
+			reason_init(&job->reason);
 	}
 	s->nrunning = 0;
 	slots_reset(&s->slots);

@@ -67,14 +67,20 @@ compare_planned(const void *a, const void *b)
 	return x->priority - y->priority;
 }
 
-/* Score and plan a loaded fleet over the horizon, with the plan's reasons. */
+/*
+ * Score and plan a loaded fleet over the horizon; with explain, with the
+ * plan's reasons.  sla_risk() reads when each sync lands, not why: the
+ * decisions are the same without reasons (plan_fleet()), and a triage's
+ * final pass is then put back from its remembered passes instead of made
+ * again with reasons (plan_recall.c).
+ */
 static void
-plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s)
+plan_loaded(PlannedFleet *pf, Fleet *fleet, double horizon_s, bool explain)
 {
 	Score	   *scores = score_fleet(fleet, false);
 
 	pf->fleet = fleet;
-	pf->jobs = plan_fleet(fleet, scores, horizon_s, true, &pf->njobs);
+	pf->jobs = plan_fleet(fleet, scores, horizon_s, explain, &pf->njobs);
 	pf->rows = palloc(sizeof(int) * Max(pf->njobs, 1));
 	for (int j = 0; j < pf->njobs; j++)
 		pf->rows[j] = j;
@@ -154,7 +160,7 @@ typedef struct RiskScratch
 	TimestampTz *due;
 	int		   *due_asset;
 	int		   *upstream;		/* the connectors that reach the asset at hand */
-	int64	   *blocking;		/* the ids of those that block it */
+	ArrayType  *blocking;		/* a bigint[] with room for every connector */
 } RiskScratch;
 
 /* risk_values()'s copy of the connectors' ids and due times, and its scratch space. */
@@ -167,7 +173,11 @@ risk_scratch_init(const Fleet *fleet, RiskScratch *rs)
 	rs->due = palloc(sizeof(TimestampTz) * n);
 	rs->due_asset = palloc(sizeof(int) * n);
 	rs->upstream = palloc(sizeof(int) * n);
-	rs->blocking = palloc(sizeof(int64) * n);
+	rs->blocking = palloc(ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * (Size) n);
+	rs->blocking->ndim = 1;
+	rs->blocking->dataoffset = 0;
+	rs->blocking->elemtype = INT8OID;
+	ARR_LBOUND(rs->blocking)[0] = 1;
 	for (int i = 0; i < fleet->nconn; i++)
 	{
 		rs->id[i] = fleet->conn[i].id;
@@ -177,27 +187,21 @@ risk_scratch_init(const Fleet *fleet, RiskScratch *rs)
 }
 
 /*
- * A bigint[] of n ids, as construct_array() makes it, written whole: at
- * 50,000 connectors sla_risk()'s blocking_connectors hold 15 million ids,
- * which construct_array() zeroed and then copied element by element.
+ * The bigint[] of the n ids written into rs->blocking's data, as
+ * construct_array() makes it: at 50,000 connectors sla_risk()'s
+ * blocking_connectors hold 15 million ids, which construct_array() zeroed
+ * and copied element by element, and a copy from a scratch list into an
+ * array of each row's own cost a copy and fresh pages again.  The array is
+ * reused for the next row once the tuplestore has copied it.
  */
 static Datum
-int8_array(const int64 *ids, int n)
+blocking_array(RiskScratch *rs, int n)
 {
-	Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * (Size) n;
-	ArrayType  *array;
-
 	if (n == 0)
 		return PointerGetDatum(construct_empty_array(INT8OID));
-	array = palloc(size);
-	SET_VARSIZE(array, size);
-	array->ndim = 1;
-	array->dataoffset = 0;
-	array->elemtype = INT8OID;
-	ARR_DIMS(array)[0] = n;
-	ARR_LBOUND(array)[0] = 1;
-	memcpy(ARR_DATA_PTR(array), ids, sizeof(int64) * (Size) n);
-	return PointerGetDatum(array);
+	SET_VARSIZE(rs->blocking, ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * (Size) n);
+	ARR_DIMS(rs->blocking)[0] = n;
+	return PointerGetDatum(rs->blocking);
 }
 
 /*
@@ -213,6 +217,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	int			nblocking = 0;
 	int			critical = -1;
 	int			upstream = graph_reachers(fleet, a, rs->upstream);
+	int64	   *blocking = (int64 *) ARR_DATA_PTR(rs->blocking);
 	const char *risk;
 	StringInfoData reason;
 	double		margin;
@@ -232,7 +237,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 		if (critical < 0 || conn_end[i] > conn_end[critical])
 			critical = i;
 		if (conn_end[i] > build_start || (rs->due_asset[i] == a && conn_end[i] > rs->due[i]))
-			rs->blocking[nblocking++] = rs->id[i];
+			blocking[nblocking++] = rs->id[i];
 	}
 	margin = ready[a] == NO_TIME ? -INFINITY : time_diff(asset->deadline, ready[a]);
 	if (ready[a] == NO_TIME || margin < 0)
@@ -242,7 +247,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	else
 		risk = "low";
 	if (nblocking == 0 && strcmp(risk, "low") != 0 && critical >= 0)
-		rs->blocking[nblocking++] = rs->id[critical];
+		blocking[nblocking++] = rs->id[critical];
 
 	if (upstream == 0)
 		appendStringInfoString(&reason, "no sync feeds it");
@@ -263,15 +268,16 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	values[2] = TimestampTzGetDatum(ready[a]);
 	values[3] = BoolGetDatum(strcmp(risk, "low") != 0);
 	values[4] = CStringGetTextDatum(risk);
-	values[5] = int8_array(rs->blocking, nblocking);
+	values[5] = blocking_array(rs, nblocking);
 	values[6] = CStringGetTextDatum(reason.data);
 }
 
-/* The fleet as of at, planned over the horizon. */
+/* The fleet as of at, planned over the horizon (with explain, with reasons). */
 static void
-plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s)
+plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s, bool explain)
 {
-	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT), horizon_s);
+	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
+				horizon_s, explain);
 }
 
 /* syncopt.plan(at, horizon): one row per planned sync. */
@@ -292,7 +298,7 @@ syncopt_plan(PG_FUNCTION_ARGS)
 				 errdetail("The horizon given was %s.", format_duration(horizon_s)),
 				 errhint("Deadlines repeat daily; a horizon of 24 hours to 7 days covers them.")));
 	InitMaterializedSRF(fcinfo, 0);
-	plan_at(&pf, at, horizon_s);
+	plan_at(&pf, at, horizon_s, true);
 	row = row_context_create();
 	for (int k = 0; k < pf.njobs; k++)
 	{
@@ -322,7 +328,7 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
-	plan_at(&pf, at, RISK_HORIZON_S);
+	plan_at(&pf, at, RISK_HORIZON_S, false);
 	conn_end = planned_ends(pf.fleet, pf.jobs, pf.njobs);
 	ready = asset_ready_times(pf.fleet, conn_end);
 	risk_scratch_init(pf.fleet, &risk);
@@ -417,11 +423,11 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
 	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S,
-								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
-				RUN_PLAN_HORIZON_S);
+								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
+				RUN_PLAN_HORIZON_S, true);
 	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S,
-								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT),
-				RISK_HORIZON_S);
+								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
+				RISK_HORIZON_S, false);
 
 	row = row_context_create();
 	for (int k = 0; k < day.njobs; k++)

@@ -83,12 +83,16 @@ fit_line(const Connector *c, double *a, double *b)
 	*a = n > 0 ? (c->fit_sy - *b * c->fit_sx) / n : 0;
 }
 
-/* The log-linear model with level, seasonality and full-sync effects. */
+/*
+ * The log-linear model with level, seasonality and full-sync effects;
+ * with explain, its reason.
+ */
 static void
-predict_fitted(Connector *c, TimestampTz at, Prediction *p)
+predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 {
 	int			n = c->nrecent;
 	double	   *resid = palloc(sizeof(double) * n);
+	double	   *x = palloc(sizeof(double) * n);	/* each run's log(1 + rows) */
 	int		   *dow = palloc(sizeof(int) * n);
 	int		   *hour = palloc(sizeof(int) * n);
 	bool	   *incremental = palloc(sizeof(bool) * n);
@@ -133,9 +137,8 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 
 	for (int i = 0; i < n; i++)
 	{
-		double		x = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
-
-		resid[i] = log(c->recent_dur[i]) - (a + b * x);
+		x[i] = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
+		resid[i] = log(c->recent_dur[i]) - (a + b * x[i]);
 		utc_dow_hour(c->recent_at[i], &dow[i], &hour[i]);
 		hour[i] /= HOUR_BUCKET;
 		incremental[i] = !c->recent_full[i];
@@ -184,7 +187,7 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 		if (incremental[i])
 		{
 			double		rows_gap = (have_rows && !isnan(c->recent_rows[i]))
-				? b * (log1p(c->recent_rows[i]) - x_next) : 0;
+				? b * (x[i] - x_next) : 0;
 
 			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]] + rows_gap;
 		}
@@ -218,6 +221,8 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 	p->p90_s = p->p50_s * exp(Max(q90, 0.05));
 	p->full_p50_s = n_full > 0 ? p->p50_s * exp(full_effect) : NAN;
 	p->method = have_rows ? "log_linear" : "level";
+	if (!explain)
+		return;
 	if (have_rows)
 		appendStringInfo(&p->reason,
 						 "log-linear fit on %.0f runs: duration grows as rows^%.2f, %.0f expected rows",
@@ -238,14 +243,20 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p)
 					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread", widen);
 }
 
-/* Predict one connector's next sync; fleet_p50 answers when it has no history. */
+/*
+ * Predict one connector's next sync; fleet_p50 answers when it has no
+ * history.  With explain, the prediction's reason, else reason.data is NULL.
+ */
 static void
-predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known)
+predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known, bool explain)
 {
 	Prediction *p = &c->pred;
 	int			n = c->nrecent;
 
-	initStringInfo(&p->reason);
+	if (explain)
+		initStringInfo(&p->reason);
+	else
+		memset(&p->reason, 0, sizeof(StringInfoData));
 	p->samples = n;
 	p->full_p50_s = NAN;
 	p->rows = isnan(c->ewma_rows) ? NAN : c->ewma_rows;
@@ -254,7 +265,8 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
 		p->p50_s = fleet_p50;
 		p->p90_s = 2 * fleet_p50;
 		p->method = fleet_known ? "fleet_median" : "default";
-		appendStringInfo(&p->reason, "no timed successful run yet: %s (%s), P90 twice that",
+		if (explain)
+			appendStringInfo(&p->reason, "no timed successful run yet: %s (%s), P90 twice that",
 						 fleet_known ? "median P50 of the fleet" : "syncopt.default_sync_duration",
 						 format_duration(fleet_p50));
 	}
@@ -268,12 +280,13 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
 			longest = Max(longest, c->recent_dur[i]);
 		p->p90_s = Max(1.5 * p->p50_s, longest);
 		p->method = "last_two_mean";
-		appendStringInfo(&p->reason,
+		if (explain)
+			appendStringInfo(&p->reason,
 						 "%d timed run%s: mean of the last %s, P90 the larger of 1.5x that and the longest run",
 						 n, n == 1 ? "" : "s", n >= 2 ? "two" : "one");
 	}
 	else
-		predict_fitted(c, at, p);
+		predict_fitted(c, at, p, explain);
 }
 
 /*
@@ -282,26 +295,28 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
  */
 static void
 predict_kept(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known,
-			 MemoryContext scratch)
+			 bool explain, MemoryContext scratch)
 {
 	MemoryContext keep = MemoryContextSwitchTo(scratch);
 
-	predict_connector(c, at, fleet_p50, fleet_known);
+	predict_connector(c, at, fleet_p50, fleet_known, explain);
 	MemoryContextSwitchTo(keep);
-	keep_reason(&c->pred.reason);
+	if (explain)
+		keep_reason(&c->pred.reason);
 	MemoryContextReset(scratch);
 }
 
 /*
  * Predict a connector with recent runs at `at`, which needs nothing of the
  * rest of the fleet: the fleet loader calls it as it reads the connector's
- * row (FLEET_PREDICT), so the recent-run arrays need not be kept.
+ * row (FLEET_PREDICT), so the recent-run arrays need not be kept.  With
+ * explain, the prediction's reason.
  */
 void
-predict_from_history(Connector *c, TimestampTz at, MemoryContext scratch)
+predict_from_history(Connector *c, TimestampTz at, bool explain, MemoryContext scratch)
 {
 	Assert(c->nrecent > 0);
-	predict_kept(c, at, 0, false, scratch);
+	predict_kept(c, at, 0, false, explain, scratch);
 }
 
 /*
@@ -336,14 +351,14 @@ predict_fleet(Fleet *fleet)
 		if (fleet->conn[i].nrecent > 0)
 		{
 			if (!fleet->predicted)
-				predict_from_history(&fleet->conn[i], fleet->at, scratch);
+				predict_from_history(&fleet->conn[i], fleet->at, !fleet->terse, scratch);
 			known[nknown++] = fleet->conn[i].pred.p50_s;
 		}
 	if (nknown > 0)
 		fleet_p50 = median_of(known, nknown);
 	for (int i = 0; i < fleet->nconn; i++)
 		if (fleet->conn[i].nrecent == 0)
-			predict_kept(&fleet->conn[i], fleet->at, fleet_p50, nknown > 0, scratch);
+			predict_kept(&fleet->conn[i], fleet->at, fleet_p50, nknown > 0, !fleet->terse, scratch);
 	MemoryContextDelete(scratch);
 	pfree(known);
 }

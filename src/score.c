@@ -48,12 +48,15 @@ PG_FUNCTION_INFO_V1(syncopt_priority_scores);
 
 #define STALE_FROM	0.5			/* data counts as stale from half its SLA */
 
-/* Is w a load window of c's source or of c itself? */
+/*
+ * Is w a load window of c's source or of c itself?  The sources are
+ * compared by the numbers the loader gave them (number_sources()).
+ */
 bool
 window_applies(const Window *w, const Connector *c)
 {
 	return (w->target == 'c' && w->connector_id == c->id) ||
-		(w->target == 's' && c->source_key && strcmp(w->source_key, c->source_key) == 0);
+		(w->target == 's' && w->source_no >= 0 && w->source_no == c->window_source);
 }
 
 /*
@@ -368,7 +371,7 @@ syncopt_priority_scores(PG_FUNCTION_ARGS)
 	MemoryContext row;
 
 	InitMaterializedSRF(fcinfo, 0);
-	fleet = fleet_get(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT);
+	fleet = fleet_get(at, 0, FLEET_GRAPH | FLEET_WINDOWS | FLEET_NOT_PLANNING | FLEET_PREDICT | FLEET_TERSE);
 	scores = score_fleet(fleet, true);
 	order = priority_order(fleet, scores);
 	row = row_context_create();

@@ -271,57 +271,73 @@ on this machine): {"; ".join(status)}.
 
 
 # Written from the profiles and the measurements made with this change, as the text says.
-NOTES = """**What changed (this round, h-an50k).** Profiled first (perf on the
-backend, one call in a fresh backend, 50,000 connectors):
-`batch_recommendations()` spent half its time in its own read of the
-last 12 runs of each Airbyte connector, one index descent per connector
-into `sync_run` and 12 heap fetches, most of them `pread` from the OS
-cache. The fold now keeps those runs (start, succeeded, throttled, batch
-size, streams, rows/s, oldest first) in `connector_last_runs`, read again
-from `sync_run` at each fold like the latest success, and the function
-reads one row per Airbyte connector from it; `sync_run` is read only for a
-connector whose kept runs do not answer for the instant (12 kept and the
-newest started after it), whose runs wait in `stats_backlog` or whose kept
-row the purge removed, with the fold's own statement (absorb.h). Kept first
-as `connector_stats` columns, they made a stats row with a full recent
-window 2,300 bytes instead of 1,900 (three rows to a page instead of four:
-16,801 pages instead of 12,500 at 50,000 connectors, which every analytics
-call reads), hence a table of its own (12 MB at 50,000, only Airbyte
-connectors). Folding one run of each of 10,000 connectors costs 1.25-1.29 s
-CPU instead of 0.89 s when every one keeps its runs (measured on one build,
-the table present and renamed away, before only Airbyte's were kept; on
-this fleet, half Airbyte, at load 4 the two were within noise). Regress
-`batch_last_runs` (values worked by hand) fails with main's `batch.c`. Outputs are identical: besides the table, the md5 of
-`batch_recommendations()` at five instants (11-20 03:00; 11-19 22:10 and
-11-27 04:00, after every run; 11-17 01:30 and 10-01 00:00, where the kept
-runs do not answer and `sync_run` is read) is the same before and after on
-the 10,000 fleet, and at 11-20 03:00 and 11-17 01:30 on the 50,000 one.
-The other functions' code did not change in h-an50k's round; in the
-figures above (session 25, after every merge, at rest) `plan()` and
-`sla_risk()` also carry h-simcost's gap treap and recalled triage passes
-(Simulation cost at scale), and `priority_scores()` nothing: its ratios
-(0.7x at 10,000, 1.6x at 50,000) are this machine's noise between
-identical calls (the third round, h-loader, is in CHANGELOG.md).
+NOTES = """Measured at the end of session 26 while another session's
+100,000-connector load ran beside it (load average 4-7): wall times are
+about twice the CPU times, and the before build took 2.55 s of CPU for
+`sla_risk()` at 03:00 where it took 2.12 s at rest in session 25.
+
+**What changed (this round, h-sla).** Profiled first (perf on the
+backend, one call in a fresh backend, 50,000 connectors, `sla_risk()` at
+03:00 and 12:00), each change then checked md5-identical against main on
+both fleets (plan for 24 hours and 3 days, sla_risk, priority_scores and
+predict_duration at four instants and two slot counts on 10,000
+connectors; plan, sla_risk and priority_scores at three instants, 1,000
+and 300 slots, on 50,000):
+- `sla_risk()` planned with every sync's reason, which none of its rows
+  reads, and so its triage's kept order was planned once more at the end
+  (a pass that writes reasons is never put back from the remembered ones).
+  It and the planning run's eight-day plan now plan without (the decisions
+  are the same, as `simulate()` relies on): no final pass, no 50,000
+  reasons formatted.
+- A fresh backend's page faults were a fifth of the samples (this VM
+  makes each costly): `graph_compute()` zeroed one reach bitset per
+  connector (19 MB), now one per connector that waits for another plus a
+  scratch row; a pass with reasons (`plan()`) writes over the last pass's
+  buffers instead of freeing and making 50,000 again.
+- `redirect_dues()` looked at every upstream connector of each of the 500
+  deadlines (47 million looks at 50,000 connectors, 7-13% of `plan()` and
+  `sla_risk()` at 03:00): each deadline's due time for each upstream asset
+  is kept (1.2 million, settled 131,072 at a time) and each connector gets
+  the earliest one opening after its data by binary search over running
+  minima.
+- `plan()`'s window index compared every sync's source key with every load
+  window's by `strcmp` (5%): the loader numbers the windows' sources and
+  `window_applies()` compares integers. The predictions' reasons, read only
+  by `predict_duration()`, are not formatted for the other functions (3%).
+  `next_local_time()`, an SQL function, ran for each of 3,000 assets; now
+  once per distinct rule of the 500 with a deadline (60) (3%). The assets'
+  weights come from arrays of their own in the reach walk (cache misses on
+  the Asset structs), arrays without NULLs are read in place, each run's
+  log(1 + rows) is taken once, `blocking_connectors` are written into one
+  reused array.
+In the figures above `plan()` and `sla_risk()` carry all of it,
+`priority_scores()` the loader's, the predictions' and the graph's parts,
+`batch_recommendations()` (src/batch.c unchanged) the loader's and the
+graph's. The previous rounds (h-loader, h-an50k: the kept runs of
+`batch_recommendations()`) are in CHANGELOG.md.
+
+The planning run (`plan_and_forecast()` shares this code) was measured
+once with bench_scale (1,000 and 10,000 connectors x 20 runs, one call of
+each build, at the same load; its section not rewritten from it): at
+10,000 `run_planner` 4.25 s CPU before, 4.30 s after, `run_planner again`
+2.68 and 3.16 s; at 1,000 1.77 and 1.23 s, 1.01 and 1.46 s. Single calls
+on this loaded machine swing more than the change can move them, so no
+gain is shown there: in session 25 `plan_and_forecast()` was 27% of a
+later run at 10,000 connectors, so a third off the analytics would be
+about a tenth of the run.
 
 **Where the time goes now** (perf, this build, one call in a fresh backend,
-50,000 connectors). `plan()` at 03:00: the fleet loader 38% (reading the
-connector rows 19%, of which the predictions 9%; executing the connectors'
-query, most of it reading `connector_stats`' 100 MB, 17%), planning 36%
-(the triage tries 24%, the gap treap's placements 20% of it all: plan_slots.c
-and plan_triage.c), scoring 15% (the graph walk 12%, `redirect_dues` 6%),
-page faults of a fresh backend 11% (spread over the loader, the scoring
-arrays, the reasons and the output rows). `sla_risk()` at 03:00: planning
-33%, the loader 31%, scoring 12%, the output rows 10% (118 MB of
-`blocking_connectors` arrays, which the tuplestore writes to a temporary
-file past `work_mem`), page faults 11%. `batch_recommendations()`: the
-loader 50%, scoring 18%, its read of the kept runs with the policies 16%
-(it was half). Left for `plan()` and `sla_risk()` at 03:00: the loader's
-cost is reading 100 MB of `connector_stats` and predicting 50,000
-connectors from it, the scoring's a walk of the lineage graph, with no
-function of either over 6% of the samples by itself (`graph_compute` 6%,
-`redirect_dues` 5%); under 2 s needs the triage's passes cheaper
-(h-simcost's part) and, for `sla_risk()`, an output that is 118 MB
-whatever the C does.
+50,000 connectors, 03:00). `sla_risk()`: the loader 34% (executing the connectors' query, most of it reading `connector_stats`, 16%; reading its rows 14%, of which the predictions 5%), planning 20% (the triage tries 11%), scoring 18% (the graph walk 14%, of which `redirect_dues` 7%), the output 22% (the tuplestore 15%, `risk_values` 7%); page faults are 11% of all samples, half of them the tuplestore's. `plan()`: the loader 41% (the query 19%, reading the rows 17%), planning 30% (the triage tries 19%, the first pass with its reasons 8%), scoring 18% (the graph walk 16%, `redirect_dues` 7%), the output rows 6%; page faults 11%. Left: the
+loader's cost is reading `connector_stats`' 98 MB (the four recent-run
+arrays, 1,760 of a row's 1,870 bytes, which the predictions need) and
+predicting 50,000 connectors from them; `sla_risk()`'s output is 118 MB of
+`blocking_connectors` arrays, which the tuplestore zeroes, copies and
+writes to a temporary file past `work_mem` whatever the C does (its page
+faults are the largest share of this build's). A loader that read a
+prediction summary kept by the fold (the model reads the instant only
+through weekday and hour bucket, so P50 and P90 are a few numbers per
+connector) instead of the arrays would remove most of the loader; not done
+here (it changes the fold, the stats table and the upgrade).
 
 **`priority_scores()` and the SQL baseline.**"""
 
