@@ -34,7 +34,8 @@ purge of the oldest month by partition, with the runs left checked.
 
 BIG_CONNECTORS (default 100000), BIG_DAYS (90), BIG_DIR (the cluster's
 directory; default /work/tmp-big/<connectors>; kept, and reused when it
-holds a loaded fleet), BIG_KEEP=FILE keeps the figures as JSON, with the
+holds a loaded fleet), BIG_AT (the hour the history ends; default the
+hour the run starts), BIG_KEEP=FILE keeps the figures as JSON, with the
 machine's load averages at each progress line, and
 `bench_100k.py --from-json FILE [SMALLER ...]` writes the section from
 them, with a growth table when the JSON of smaller fleets (the same script
@@ -64,6 +65,10 @@ DB = "syncopt_bench"
 N = int(os.environ.get("BIG_CONNECTORS", "100000"))
 DAYS = int(os.environ.get("BIG_DAYS", "90"))
 ROOT = os.environ.get("BIG_DIR", f"/work/tmp-big/{N}")
+# The hour the history ends and the calls plan at: the run's start, or
+# BIG_AT (a smaller fleet measured for the growth table at the big one's
+# instant plans the same hours of the deadlines).
+AT = f"timestamptz '{os.environ['BIG_AT']}'" if os.environ.get("BIG_AT") else "date_trunc('hour', now())"
 UNIT = 10000            # connectors per copy of the analytics bench's graph
 UNIT_ASSETS = 3000
 UNIT_DASHBOARDS = 500
@@ -423,7 +428,7 @@ def main():
     server.cluster.start()
     try:
         if "at" not in state:
-            state["at"] = server.value("SELECT date_trunc('hour', now())::text")
+            state["at"] = server.value(f"SELECT {AT}::text")
             save(state)
         if not state.get("loaded"):
             load(server, state)
