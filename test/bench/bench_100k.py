@@ -608,10 +608,14 @@ def limit_note(calls):
     over = ("its analytics alone passed the limit (they always finish; docs/architecture.md), then it took "
             "its candidates most urgent first for at least a tenth of the limit and"
             if fig[1] > 120 else "it stayed within the limit and")
+    if not_reached:
+        reach = f"left {not_reached:,} of its {cand:,} candidates unreached (`planner_run.not_reached`)"
+    else:
+        reach = f"reached all {cand:,} of its candidates (`planner_run.not_reached` 0)"
     return (f"The time limit: the run a day later, with the default 2 minutes, took {fig[1]:.0f} s of wall "
-            f"time ({fig[0]:.0f} s of CPU): {over} reached {written:,} of its {cand:,} candidates "
-            f"(`planner_run.not_reached` {not_reached:,}). The regress test `planning_run` covers a run that "
-            f"leaves candidates unreached.")
+            f"time ({fig[0]:.0f} s of CPU): {over} {reach}, writing {written:,} proposals (`planner_run.written`; "
+            f"a candidate the same as an open or recent decision counts as `unchanged`). The regress test `planning_run` "
+            f"covers a run that leaves candidates unreached.")
 
 
 def planning_note(state, smaller):
