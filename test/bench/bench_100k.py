@@ -473,8 +473,13 @@ def growth(state, smaller):
     days = sorted({st["days"] for st in runs})
     history = (f"{days[0]} days of history each" if len(days) == 1
                else "histories of " + ", ".join(f"{st['days']} days ({st['connectors']:,})" for st in runs))
+    when = ", ".join(f"{st['connectors']:,} from {st['load'][0][0][11:16]} to {st['load'][-1][0][11:16]} UTC"
+                     for st in runs if st.get("load"))
+    missing = [f"{x:,}" for x in (10000, 50000) if x not in sizes]
     return f"""**Growth with the fleet.** The same script on smaller fleets of this generator ({history},
-{', '.join(f"{st['runs']:,}" for st in runs)} runs), each call's CPU seconds in a fresh backend and the
+{', '.join(f"{st['runs']:,}" for st in runs)} runs; measured {when}, so a smaller fleet may have shared the
+machine with the larger one's load{'; ' + ' and '.join(missing) + ' connectors not measured' if missing else ''}),
+each call's CPU seconds in a fresh backend and the
 growth exponent between neighbouring sizes (log of the CPU ratio over log of the size ratio: 1 is
 linear, 2 quadratic). The graph grows with the fleet (a unit of 3,000 assets and 500 deadlines per
 10,000 connectors), so these are not the fixed-graph exponents of the other sections.
