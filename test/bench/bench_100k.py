@@ -34,13 +34,19 @@ purge of the oldest month by partition, with the runs left checked.
 
 BIG_CONNECTORS (default 100000), BIG_DAYS (90), BIG_DIR (the cluster's
 directory; default /work/tmp-big/<connectors>; kept, and reused when it
-holds a loaded fleet), BIG_KEEP=FILE keeps the figures as JSON and
-`bench_100k.py --from-json FILE` writes the section from them.
+holds a loaded fleet), BIG_AT (the hour the history ends; default the
+hour the run starts), BIG_KEEP=FILE keeps the figures as JSON, with the
+machine's load averages at each progress line, and
+`bench_100k.py --from-json FILE [SMALLER ...]` writes the section from
+them, with a growth table when the JSON of smaller fleets (the same script
+with BIG_CONNECTORS=10000, 50000: those runs print their text but do not
+write the section) follows.
 Writes the "100,000 connectors, 90 days of history (issue 34)" section of
 docs/benchmarks.md.
 """
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -59,6 +65,10 @@ DB = "syncopt_bench"
 N = int(os.environ.get("BIG_CONNECTORS", "100000"))
 DAYS = int(os.environ.get("BIG_DAYS", "90"))
 ROOT = os.environ.get("BIG_DIR", f"/work/tmp-big/{N}")
+# The hour the history ends and the calls plan at: the run's start, or
+# BIG_AT (a smaller fleet measured for the growth table at the big one's
+# instant plans the same hours of the deadlines).
+AT = f"timestamptz '{os.environ['BIG_AT']}'" if os.environ.get("BIG_AT") else "date_trunc('hour', now())"
 UNIT = 10000            # connectors per copy of the analytics bench's graph
 UNIT_ASSETS = 3000
 UNIT_DASHBOARDS = 500
@@ -176,9 +186,16 @@ class Server:
         return time.time() - t0
 
 
+# The machine's load averages (1, 5, 15 min) at each progress line, kept
+# in the state by save(): the report says how loaded the machine was.
+LOADS = []
+
+
 def log(msg):
-    """Progress on stderr, with the time of day."""
-    print(time.strftime("%H:%M:%S ") + msg, file=sys.stderr, flush=True)
+    """Progress on stderr, with the time of day and the load averages."""
+    load = os.getloadavg()
+    LOADS.append([time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())] + [round(x, 2) for x in load])
+    print(time.strftime("%H:%M:%S ") + msg + " (load %.2f %.2f %.2f)" % load, file=sys.stderr, flush=True)
 
 
 def load(server, state):
@@ -385,6 +402,9 @@ END $$;""")
 
 def save(state):
     """Keep the figures so far (the run resumes from them), and in BIG_KEEP."""
+    state.setdefault("load", []).extend(LOADS)
+    state.setdefault("cpus", os.cpu_count())
+    LOADS.clear()
     with open(os.path.join(ROOT, "state.json"), "w") as f:
         json.dump(state, f, indent=1)
     if os.environ.get("BIG_KEEP"):
@@ -393,9 +413,12 @@ def save(state):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--from-json":
-        with open(sys.argv[2]) as f:
-            text = report(json.load(f))
+    if len(sys.argv) >= 3 and sys.argv[1] == "--from-json":
+        states = []
+        for name in sys.argv[2:]:
+            with open(name) as f:
+                states.append(json.load(f))
+        text = report(states[0], states[1:])
         replace_section(SECTION, text)
         print(text)
         return
@@ -405,7 +428,7 @@ def main():
     server.cluster.start()
     try:
         if "at" not in state:
-            state["at"] = server.value("SELECT date_trunc('hour', now())::text")
+            state["at"] = server.value(f"SELECT {AT}::text")
             save(state)
         if not state.get("loaded"):
             load(server, state)
@@ -421,26 +444,79 @@ def main():
     finally:
         server.cluster.stop()
     text = report(state)
-    replace_section(SECTION, text)
+    # A smaller fleet is one point of the 100,000-connector section's
+    # growth table (--from-json), not the section itself.
+    if N == 100000:
+        replace_section(SECTION, text)
     print(text)
 
 
-def report(state):
-    """The section of docs/benchmarks.md."""
+def growth(state, smaller):
+    """The calls' CPU seconds at each fleet size measured with the same
+    history, and the growth exponent between neighbouring sizes (1 is
+    linear); "" when no smaller fleet was given."""
+    runs = sorted([state] + list(smaller), key=lambda st: st["connectors"])
+    if len(runs) < 2:
+        return ""
+    sizes = [st["connectors"] for st in runs]
+    steps = [f"{a:,} to {b:,}" for a, b in zip(sizes, sizes[1:])]
+    head = ("| call | " + " | ".join(f"{n:,}" for n in sizes) + " | "
+            + " | ".join(f"exponent {x}" for x in steps) + " |")
+    rule = "| --- " * (1 + len(sizes) + len(steps)) + "|"
+    rows = []
+    for name in state["calls"]:
+        cpu = [st.get("calls", {}).get(name, [None])[0] for st in runs]
+        exps = [f"{math.log(b / a) / math.log(m / n):.2f}" if a and b else "-"
+                for a, b, n, m in zip(cpu, cpu[1:], sizes, sizes[1:])]
+        rows.append(f"| `{name}` | " + " | ".join(f"{c:.2f} s" if c is not None else "-" for c in cpu)
+                    + " | " + " | ".join(exps) + " |")
+    days = sorted({st["days"] for st in runs})
+    history = (f"{days[0]} days of history each" if len(days) == 1
+               else "histories of " + ", ".join(f"{st['days']} days ({st['connectors']:,})" for st in runs))
+    when = ", ".join(f"{st['connectors']:,} from {st['load'][0][0][11:16]} to {st['load'][-1][0][11:16]} UTC"
+                     for st in runs if st.get("load"))
+    missing = [f"{x:,}" for x in (10000, 50000) if x not in sizes]
+    return f"""**Growth with the fleet.** The same script on smaller fleets of this generator ({history},
+{', '.join(f"{st['runs']:,}" for st in runs)} runs; measured {when}, so a smaller fleet may have shared the
+machine with the larger one's load{'; ' + ' and '.join(missing) + ' connectors not measured' if missing else ''}),
+each call's CPU seconds in a fresh backend and the
+growth exponent between neighbouring sizes (log of the CPU ratio over log of the size ratio: 1 is
+linear, 2 quadratic). The graph grows with the fleet (a unit of 3,000 assets and 500 deadlines per
+10,000 connectors), so these are not the fixed-graph exponents of the other sections.
+
+{head}
+{rule}
+{chr(10).join(rows)}
+
+"""
+
+
+def machine(state):
+    """How loaded the machine was while the run measured, from the load
+    averages kept at its progress lines."""
+    loads = state.get("load", [])
+    if not loads:
+        return "The machine's load was not recorded."
+    one = sorted(x[1] for x in loads)
+    cpus = f" on its {state['cpus']} cores" if state.get("cpus") else ""
+    return (f"The machine was shared with other sessions' builds, tests and benches: from {loads[0][0][11:16]} to "
+            f"{loads[-1][0][11:16]} UTC ({loads[0][0][:10]}) its 1-minute load average at the run's "
+            f"{len(one)} progress lines was {one[0]:.1f} to {one[-1]:.1f}, median {one[len(one) // 2]:.1f}{cpus}, "
+            f"so the wall seconds below are those of a loaded machine; the calls' CPU seconds are the backend's own.")
+
+
+def report(state, smaller=()):
+    """The section of docs/benchmarks.md; smaller: the states of smaller
+    fleets measured by this script, for the growth table."""
     n, days = state["connectors"], state["days"]
     runs = state["runs"]
     units = (n + UNIT - 1) // UNIT
-    end = state.get("history_end", state["at"])
-    old = state.get("fold_old")     # connectors folded before the fix in spi_run.c, and their seconds
-    fold_s = state["fold_s"] + (old["seconds"] if old else 0)
-    load_s = state["fleet_s"] + state["insert_s"] + state["vacuum_s"] + fold_s + state["vacuum2_s"]
-    fold = (f"{fold_s:.0f} s ({runs / fold_s:,.0f} runs/s; the first {old['connectors']:,} connectors "
-            f"{old['seconds']:.0f} s before the fix below, the other {n - old['connectors']:,} "
-            f"{state['fold_s']:.0f} s after it)" if old else f"{fold_s:.0f} s ({runs / fold_s:,.0f} runs/s)")
+    calls = state["calls"]
+    load_s = state["fleet_s"] + state["insert_s"] + state["vacuum_s"] + state["fold_s"] + state["vacuum2_s"]
     size_rows = "\n".join(f"| {r[0]} | {r[1]} MB | {r[2] or '-'} MB |" + (f" {r[3]} weeks |" if r[3] else " |")
-                           for r in state["sizes"])
+                          for r in state["sizes"])
     call_rows = []
-    for name, fig in state["calls"].items():
+    for name, fig in calls.items():
         note = ""
         if len(fig) > 4:
             cand, written, not_reached, secs, planned, forecast, decisions = fig[4].split("/")
@@ -454,7 +530,10 @@ def report(state):
               f"trigger in {ing['insert_s']:.1f} s ({ing['runs'] / ing['insert_s']:,.0f} runs/s), folded by "
               f"`absorb_runs()` in pages of {PAGE:,} runs in {ing['fold_s']:.1f} s "
               f"({ing['runs'] / ing['fold_s']:,.0f} runs/s); every run counted once in `connector_stats` and "
-              f"every run its key afterwards: {ing['consistent'] == 't'}.") if ing else "not measured."
+              f"every run its key afterwards: {ing['consistent'] == 't'}. Restoring a dump of this history "
+              f"claims each run's key through the same per-row trigger (docs/operations.md, Backups): at this "
+              f"rate about {runs / (ing['runs'] / ing['insert_s']) / 60:.0f} minutes for its {runs:,} runs."
+              ) if ing else "not measured."
     pg = state.get("purge")
     if pg:
         total_before, old_before = (int(x) for x in pg["before"].split("/"))
@@ -466,21 +545,26 @@ def report(state):
                  f"{pg['seconds']:.1f} s. Before: {total_before:,} runs, {old_before:,} of them older than the "
                  f"cutoff; after: {left:,} runs ({total_before - left:,} gone: the cutoff moves with now() "
                  f"while the purge runs, and the runs that started in its first seconds went in a batch), "
-                 f"{left_old} older than the cutoff, {keys:,} keys in `sync_run_key` (one per run: {keys == left}), {parts} partitions "
-                 f"left (the default one included).")
+                 f"{left_old} older than the cutoff, {keys:,} keys in `sync_run_key` (one per run: {keys == left}), "
+                 f"{parts} partitions left (the default one included).")
     else:
         purge = "not measured."
+    if days >= 90:
+        history = f"{days} days of history, as issue 34 asks."
+    else:
+        history = (f"**{days} days of history, not 90**: every figure below is of {days} days, measured; none is "
+                   f"extrapolated to 90.")
     return f"""## {SECTION}
 
 Written by `BENCH_100K=1 make bench` ({os.path.relpath(__file__, TOP)}; not in the default `make bench`).
-{NOTE_TOP}
+This run: {n:,} connectors, {history} {machine(state)}
 
 **The fleet.** {n:,} connectors (half Fivetran, half Airbyte) on {units} copies of the analytics
 bench's graph, one per 10,000 connectors: {units * UNIT_ASSETS:,} assets, {units * UNIT_DASHBOARDS:,}
 dashboards with deadlines in four time zones, two lineage edges per connector and four per asset,
 a sync_order pair every 20 connectors, 50 source load windows and a warehouse peak. Schedules: 1 h
 (2% of connectors), 3 h (18%), 6 h (35%), 24 h (45%), 3.77 runs a day on average; {days} days of
-history back from the hour it was generated ({end[:16]} UTC): **{runs:,} runs**, 4% of them
+history back from the hour it was generated ({state['at'][:16]} UTC): **{runs:,} runs**, 4% of them
 failed.
 
 **Loading it** (wall seconds on this shared machine): the fleet and the weeks
@@ -488,7 +572,8 @@ failed.
 fleet, each also writing the runs' keys to `sync_run_key` (the per-row key trigger disabled for the
 bulk load) {state['insert_s']:.0f} s ({runs / state['insert_s']:,.0f} runs/s); `VACUUM ANALYZE`
 {state['vacuum_s']:.0f} s; `connector_stats` by the product's fold, `absorb_runs()` over each
-connector's whole history, {FOLD_BLOCK:,} connectors a call, {fold}, and `VACUUM ANALYZE` again {state['vacuum2_s']:.0f} s:
+connector's whole history, {FOLD_BLOCK:,} connectors a call, {state['fold_s']:.0f} s
+({runs / state['fold_s']:,.0f} runs/s), and `VACUUM ANALYZE` again {state['vacuum2_s']:.0f} s:
 {load_s / 60:.0f} minutes in all. The fold's totals match the history (connectors / runs / successes /
 failures): {state['stats']} against {state['expected_stats']} counted in `sync_run`. Sizes
 after the load, before the purge:
@@ -497,83 +582,86 @@ after the load, before the purge:
 | --- | --- | --- | --- |
 {size_rows}
 
-**Each call** in a fresh backend after a warm-up statement, at {state['at'][:16]} UTC, after the purge: the
-backend's CPU seconds, wall seconds and peak resident memory (VmHWM, counting the shared buffers it
-touched: `shared_buffers` is 1 GB here). The planning runs marked "first" and "next" had
-`syncopt.planner_time_limit = '1h'`; the one a day later the default 2 minutes, after the day's
-ingest below. `plan(at, '24 hours')` placed / predicted to miss / gave up: {state['shape']}
-(this synthetic graph makes nearly every connector late: it measures cost only).
+**Each call** in a fresh backend after a warm-up statement, at {state['at'][:16]} UTC (where the
+history ends), after the purge: the backend's CPU seconds, wall seconds and peak resident memory (VmHWM,
+counting the shared buffers it touched: `shared_buffers` is 1 GB here). The planning runs marked
+"first" and "next" had `syncopt.planner_time_limit = '1h'`; the one a day later the default 2
+minutes, after the day's ingest below. `plan(at, '24 hours')` placed / predicted to miss / gave up:
+{state.get('shape', 'not measured')} (this synthetic graph makes nearly every connector late: it
+measures cost only).
 
 | call | CPU | wall | peak memory | what it wrote |
 | --- | --- | --- | --- | --- |
 {chr(10).join(call_rows)}
 
-{LIMIT_NOTE}
+{limit_note(calls)}
 
 **A day's ingest at this history size.** {ingest}
 
 **Purge.** {purge}
 
-{NOTES}
+{growth(state, smaller)}{planning_note(state, smaller)}
 """
 
 
-# Written from the measurements of the run this section reports, as the text says.
-NOTE_TOP = """This run (session of h-big): **45 days of history, not 90**, and the figures of a 90-day
-load below are extrapolated, not measured. The machine was shared with four other sessions'
-builds, tests and benches (load average 6 to 11 on its 2 cores): the runs took about 30 s of
-wall time per day of history at first and 65 s per day at the end (a first attempt at 90 days
-was stopped after 10 days for that reason): the 90-day load would have taken well over an hour. The history was generated
-ending at 13:00 UTC and every call below plans at 14:00, an hour after the last poll (the bench
-was resumed after a fix in the fold, below, and took the hour of the resume as its instant; the
-script keeps the generation's hour now). 10,000 and 50,000 connectors were not measured with
-this generator (no time left): the growth exponents of the other sections are on the fixed
-3,000-asset graph, which this one is not."""
-LIMIT_NOTE = """The time limit: the run a day later, with the default 2 minutes, took 250 s of wall
-time (103 s of CPU): its analytics alone passed the limit (they always finish), then it took
-its candidates most urgent first for at least a tenth of the limit and reached all 54 of them
-(`planner_run.not_reached` 0): the run wrote its proposals, its plan and its forecast. This
-graph yields few candidates (93 at the first run: most connectors are late whatever is
-proposed), so the run did not have to leave any; the regress test `planning_run` covers one
-that does."""
-NOTES = """**What broke at this size, and the fix.** The product's fold was the bottleneck of the load:
-`absorb_runs()` of 1,000 connectors' histories (about 170,000 runs) took 19 to 42 s, most of it
-(perf on the backend) in the planner: `estimate_expression_value`, `examine_variable`, page
-faults of its allocations. `absorb_runs()` reads its runs with `run_id = ANY ($1)`, a statement
-kept per backend (`spi_run_kept`), and the plan cache makes a custom plan for at least the first
-five calls of each backend: a custom plan estimates every element of the array on every weekly
-partition (34,000 run ids on the 45 days' weeks: 1.9 s of planning against 2 ms for the generic
-plan and 0.6 s of execution). The collector's pollers are long-lived backends, but each has
-those first five calls, every page of a backfill pays it, and a five-year retention has 260
-weeks. Kept statements now run with `plan_cache_mode = force_generic_plan`, pinned with their
-other planner settings (`src/spi_run.c`); integration test `test_kept_plans` (auto_explain
-prints the plan: `ANY ($1)` with the fix, the array's literal before it) fails on the code
-before the fix. The fold went from about 42 s to about 8 s per 1,000 connectors (the first
-8,000 connectors folded before the fix in about 340 s, the other 92,000 after it in 720 s, on the
-same loaded machine). Nothing failed, and nothing came near the 1 GB allocation limit.
+def limit_note(calls):
+    """What the planning run with the default time limit did."""
+    fig = calls.get("run_planner (next day, default limit)")
+    if not fig:
+        return "The planning run with the default time limit was not measured."
+    cand, written, not_reached = (int(x) for x in fig[4].split("/")[:3])
+    over = ("its analytics alone passed the limit (they always finish; docs/architecture.md), then it took "
+            "its candidates most urgent first for at least a tenth of the limit and"
+            if fig[1] > 120 else "it stayed within the limit and")
+    if not_reached:
+        reach = f"left {not_reached:,} of its {cand:,} candidates unreached (`planner_run.not_reached`)"
+    else:
+        reach = f"reached all {cand:,} of its candidates (`planner_run.not_reached` 0)"
+    return (f"The time limit: the run a day later, with the default 2 minutes, took {fig[1]:.0f} s of wall "
+            f"time ({fig[0]:.0f} s of CPU): {over} {reach}, writing {written:,} proposals (`planner_run.written`; "
+            f"a candidate the same as an open or recent decision counts as `unchanged`). The regress test `planning_run` "
+            f"covers a run that leaves candidates unreached.")
 
-**What a 90-day history would take** (extrapolated from this run, not measured): twice the
-runs (33.9 million) and twice the sizes (about 12.7 GB for the database, `sync_run` about 4 GB
-of heap and 4.2 GB of indexes, `sync_run_key` about 1.7 GB and 2.3 GB), at least twice the
-insert (the per-day statement slowed as the indexes grew and the machine filled: over an hour
-here) and twice the fold (about 25 minutes). The calls above read little of the history: the
-analytics read `connector_stats`, `anomalies()` its training window, `batch_recommendations()`
-the last 12 runs, `cost_by_connector` the last week, so the 90-day figures should be close to
-these (not measured); the purge drops a week per call whatever the history's length. Restoring
-a dump of 90 days claims each run's key through the per-row trigger (docs/operations.md,
-Backups): at the 7,900 runs/s measured above, about 70 minutes for 34 million runs.
 
-**Where the planning run's time and memory go.** Not profiled in this run (no time left). What
-the figures say: the calls a planning run makes, measured alone (`sla_risk()`, which is `plan()`
-plus the forecast, 26 s of CPU; `anomalies()` 13 s; `priority_scores()`, `batch_recommendations()`
-and `predict_duration()`, which the candidates' query joins, 25 s) add up to 64 s of the next
-run's 83 s, the rest the candidates' SQL and the writes (whether the run shares the fleet's load
-between them was not checked here). This graph has 5,000 deadlines, each reaching its unit's
-10,000 connectors, so the forecast scorecard records 50 million upstream connectors with a
-first run's forecasts (the 10,000-connector graph: 5 million). Peak memory counts up to 1 GB of shared buffers touched; the planning run's 2.1 to
-2.5 GB is bounded but large, and no run here stopped at the 2-minute limit without writing: see
-the run a day later. `cost_by_connector` reads the last 7 days (about 2.6 million runs) in 1.1 s
-of CPU from a fresh backend."""
+def planning_note(state, smaller):
+    """What the figures say about where a planning run's time goes, and the
+    sizes not measured."""
+    calls = state["calls"]
+    cpu = {name: fig[0] for name, fig in calls.items()}
+    n, days, runs = state["connectors"], state["days"], state["runs"]
+    units = (n + UNIT - 1) // UNIT
+    parts = ["sla_risk", "anomalies (last day)", "priority_scores", "batch_recommendations", "predict_duration"]
+    text = ""
+    if all(p in cpu for p in parts) and "run_planner (next)" in cpu:
+        alone = sum(cpu[p] for p in parts)
+        text = (f"**Where the planning run's time goes.** Not profiled in this run. The calls a planning run "
+                f"makes, measured alone (`sla_risk()`, which is `plan()` plus the forecast, "
+                f"{cpu['sla_risk']:.0f} s of CPU; `anomalies()` {cpu['anomalies (last day)']:.0f} s; "
+                f"`priority_scores()`, `batch_recommendations()` and `predict_duration()`, which the candidates' "
+                f"query joins, {cpu['priority_scores'] + cpu['batch_recommendations'] + cpu['predict_duration']:.0f} s) "
+                f"add up to {alone:.0f} s against the next run's {cpu['run_planner (next)']:.0f} s"
+                + (", the rest the candidates' SQL and the writes" if alone < cpu["run_planner (next)"] else
+                   (": more than the run, which loads the fleet once and shares it between them "
+                    "(docs/architecture.md, How a planning run shares its work)"))
+                + f". This graph has {units * UNIT_DASHBOARDS:,} deadlines, each "
+                f"reaching its unit's {UNIT:,} connectors (the fixed graph of the other sections: "
+                f"{UNIT_DASHBOARDS:,} deadlines). Peak memory counts up to 1 GB of shared buffers touched. `cost_by_connector` reads "
+                f"the last 7 days (about {runs / days * 7 / 1e6:.1f} million runs) in "
+                f"{cpu.get('cost_by_connector', 0):.1f} s of CPU from a fresh backend.\n\n")
+    if not smaller:
+        text += ("Smaller fleets of this generator (10,000 and 50,000 connectors) were not measured with this "
+                 "run: the growth exponents of the other sections are on the fixed 3,000-asset graph, which "
+                 "this one is not.\n\n")
+    return text + HISTORY
+
+
+# What an earlier run of this bench found, kept as history (its figures are not this run's).
+HISTORY = """**Found by an earlier run of this bench** (45 days of history, an earlier session): the product's fold was the load's bottleneck. `absorb_runs()` reads its runs with
+`run_id = ANY ($1)`, a statement kept per backend, and the plan cache planned its first five
+calls per backend as custom plans, estimating every element of the array on every weekly
+partition (1.9 s of planning against 2 ms for a generic plan). Kept statements now run with
+`plan_cache_mode = force_generic_plan` (`src/spi_run.c`, guarded by the integration test
+`test_kept_plans`)."""
 
 
 if __name__ == "__main__":
