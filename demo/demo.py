@@ -168,8 +168,9 @@ SELECT a.name AS exposure, a.kind, a.deadline, a.timezone, a.days, a.weight, a.f
 -- (of the sources no business-hours window holds back, so it may start now),
 -- on data synced from now on (its freshness SLA is just over half that P90,
 -- so no sync already made serves it),
--- and it outweighs every other asset: whatever else the hour has due, triage
--- keeps it, and its sync is the first thing to decide.
+-- and it outweighs every other asset, so its sync is the one to decide first
+-- (not at every hour: a deadline lost anyway, triage may give it up, and a
+-- sync late for a nearer deadline may come first; the README says when).
 -- Its sync is one that no other deadline already needs sooner (else that
 -- deadline, perhaps past saving at this hour, would be the one it misses).
 WITH slowest AS (SELECT p.connector_id, p.p90 FROM syncopt.predict_duration() p JOIN syncopt.connector c USING (connector_id)
