@@ -41,7 +41,9 @@ SELECT count(pg_temp.add_runs(i, '{2400,3600,3000,3300,2700,3900}')) AS with_run
 INSERT INTO syncopt.asset (asset_id, name, kind, deadline) VALUES (1, 'dash', 'dashboard', '05:00');
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2, 1);
 
-SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2054-11-23 04:10+00');
+\o /dev/null
+SELECT * FROM syncopt.run_planner('2054-11-23 04:10+00');
+\o
 SELECT f.blocking_connectors, a.details -> 'blocking_connectors' AS alert_lists,
        a.details -> 'blocking_connectors' = to_jsonb(f.blocking_connectors) AS as_to_jsonb
   FROM syncopt.sla_forecast f
@@ -54,7 +56,9 @@ SELECT f.blocking_connectors, a.details -> 'blocking_connectors' AS alert_lists,
 -- A second run at 04:20 replaces the first's rows; an anomaly row is
 -- added to its snapshot by hand (this fleet has none).
 ------------------------------------------------------------------------
-SELECT count(*) >= 0 AS ran FROM syncopt.run_planner('2054-11-23 04:20+00');
+\o /dev/null
+SELECT * FROM syncopt.run_planner('2054-11-23 04:20+00');
+\o
 INSERT INTO syncopt.anomaly_snapshot (planner_run_id, run_id, connector_id, metric, reason)
 VALUES (2, 1, 1, 'duration', 'by hand');
 CREATE FUNCTION pg_temp.snapshot() RETURNS TABLE (tbl text, run bigint, n bigint) LANGUAGE sql AS $$
@@ -92,7 +96,9 @@ $$;
 SET track_functions = 'all';
 BEGIN;
 SELECT * FROM pg_temp.calls() \gset before_
-SELECT count(*) >= 0 AS listed FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+\o /dev/null
+SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+\o
 SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batch - :before_batch AS batch,
        c.scores - :before_scores AS scores
   FROM pg_temp.calls() c;
@@ -105,7 +111,9 @@ INSERT INTO syncopt.load_window (name, target, start_time, end_time, price_multi
 VALUES ('warehouse peak', 'warehouse', '13:00', '17:00', 2);
 BEGIN;
 SELECT * FROM pg_temp.calls() \gset before_
-SELECT count(*) >= 0 AS listed FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+\o /dev/null
+SELECT * FROM syncopt.planner_candidates('2054-11-23 04:10+00');
+\o
 SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batch - :before_batch AS batch,
        c.scores - :before_scores AS scores
   FROM pg_temp.calls() c;
