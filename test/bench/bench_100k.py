@@ -40,7 +40,9 @@ machine's load averages at each progress line, and
 `bench_100k.py --from-json FILE [SMALLER ...]` writes the section from
 them, with a growth table when the JSON of smaller fleets (the same script
 with BIG_CONNECTORS=10000, 50000: those runs print their text but do not
-write the section) follows.
+write the section) follows.  The state records the build (git describe);
+a "note" added to the JSON by hand, saying what changed since that build,
+is printed after it.
 Writes the "100,000 connectors, 90 days of history (issue 34)" section of
 docs/benchmarks.md.
 """
@@ -400,6 +402,13 @@ END $$;""")
     save(state)
 
 
+def built(state):
+    """The sentences naming the build measured and what changed since (the
+    state's "build" and "note"), where the state records them."""
+    text = f" The build measured is commit {state['build']}." if state.get("build") else ""
+    return text + (f" {state['note']}" if state.get("note") else "")
+
+
 def save(state):
     """Keep the figures so far (the run resumes from them), and in BIG_KEEP."""
     state.setdefault("load", []).extend(LOADS)
@@ -429,6 +438,8 @@ def main():
     try:
         if "at" not in state:
             state["at"] = server.value(f"SELECT {AT}::text")
+            state["build"] = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
+                                            capture_output=True, text=True).stdout.strip()
             save(state)
         if not state.get("loaded"):
             load(server, state)
@@ -557,7 +568,7 @@ def report(state, smaller=()):
     return f"""## {SECTION}
 
 Written by `BENCH_100K=1 make bench` ({os.path.relpath(__file__, TOP)}; not in the default `make bench`).
-This run: {n:,} connectors, {history} {machine(state)}
+This run: {n:,} connectors, {history} {machine(state)}{built(state)}
 
 **The fleet.** {n:,} connectors (half Fivetran, half Airbyte) on {units} copies of the analytics
 bench's graph, one per 10,000 connectors: {units * UNIT_ASSETS:,} assets, {units * UNIT_DASHBOARDS:,}
