@@ -1,6 +1,7 @@
 """pg_dump keeps syncopt's data, and the dump restores with nothing lost,
 also after a vendor sent bytes that are not valid UTF-8."""
 
+import json
 import subprocess
 import unittest
 
@@ -101,6 +102,54 @@ class DumpRestoreTests(unittest.TestCase):
         self.assertTrue(before.endswith("| true"), before)
         dump = round_trip(self, snapshot)
         self.assertIn("COPY syncopt.sync_run_daily", dump)
+
+    def test_restored_runs_keep_their_keys_and_are_not_ingested_twice(self):
+        """Every run comes back with its key in sync_run_key (h-keys): the
+        documented restore runs with triggers off, so sync_run's key trigger
+        cannot make the keys again and they are dumped with the runs.  The
+        collector then re-ingesting a restored run stores nothing new, as
+        before the dump.  One run in the default partition (2001, outside
+        every week), one in a weekly partition (two hours ago)."""
+        c = integration.CLUSTER
+        db = integration.WORKER_DB
+        account = c.value("INSERT INTO syncopt.account (vendor, name, base_url, enabled) "
+                          "VALUES ('airbyte', 'keys dump', 'https://api.airbyte.com/v1', false) "
+                          "RETURNING account_id", db)
+        c.psql("SELECT syncopt.maintain_run_partitions('0')", db)
+        iso = "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+        start, end = c.value(f"SELECT to_char(s, {iso}) || ' ' || to_char(s + interval '10 minutes', {iso}) "
+                             "FROM (SELECT date_trunc('second', now() AT TIME ZONE 'UTC') - interval '2 hours' s) t",
+                             db).split()
+        jobs = [{"jobId": 7001, "status": "succeeded", "jobType": "sync", "startTime": "2001-02-03T04:00:00Z",
+                 "connectionId": "keys-dump", "lastUpdatedAt": "2001-02-03T04:10:00Z", "duration": "PT10M",
+                 "rowsSynced": 3},
+                {"jobId": 7002, "status": "succeeded", "jobType": "sync", "startTime": start,
+                 "connectionId": "keys-dump", "lastUpdatedAt": end, "duration": "PT10M", "rowsSynced": 4}]
+        page = json.dumps({"data": jobs}).replace("'", "''")
+        ingest = f"SELECT syncopt.ingest_airbyte_jobs({account}, '{page}')"
+        self.assertEqual(c.value(ingest, db), "2")
+        self.assertEqual(c.value(ingest, db), "0", "re-ingesting the page before the dump changes nothing")
+        runs = ("SELECT string_agg(r.external_run_id || ':' || r.status || ':' || r.tableoid::regclass::text, ',' "
+                "ORDER BY r.external_run_id) FROM syncopt.sync_run r JOIN syncopt.connector n USING (connector_id) "
+                f"WHERE n.account_id = {account}")
+        # The two runs, in two partitions (the recent one in its week).
+        listed = c.value(runs, db)
+        self.assertRegex(listed, r"^7001:succeeded:syncopt\.sync_run_default,7002:succeeded:syncopt\.sync_run_\d{8}$")
+        unkeyed = ("SELECT count(*) FROM syncopt.sync_run r WHERE NOT EXISTS (SELECT FROM syncopt.sync_run_key k "
+                   "WHERE k.run_id = r.run_id AND k.connector_id = r.connector_id "
+                   "AND k.external_run_id = r.external_run_id)")
+        self.assertEqual(c.value(f"{unkeyed} AND r.connector_id IN (SELECT connector_id FROM syncopt.connector "
+                                 f"WHERE account_id = {account})", db), "0")
+        dump = round_trip(self, runs)
+        # Every run of the database (this test's and the other tests') has
+        # its key, and no key is left without its run.
+        self.assertEqual(c.value(unkeyed, db), "0")
+        self.assertEqual(c.value("SELECT (SELECT count(*) FROM syncopt.sync_run_key) = "
+                                 "(SELECT count(*) FROM syncopt.sync_run)", db), "t")
+        # The collector's next poll sees the same jobs: nothing is stored twice.
+        self.assertEqual(c.value(ingest, db), "0")
+        self.assertEqual(c.value(runs, db), listed)
+        self.assertIn("COPY syncopt.sync_run_key", dump)
 
     def test_hostile_vendor_bytes_are_stored_valid_and_the_dump_restores(self):
         """Invalid UTF-8 and NUL bytes from a vendor (issue 28, item 8)."""
