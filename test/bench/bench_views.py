@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_analytics as fleet  # noqa: E402
 from harness.cluster import PG_BIN, Cluster  # noqa: E402
+from bench_history import RAW_COST_VIEW  # noqa: E402
 from report import replace_section  # noqa: E402
 
 VIEWS = ["connector_health", "sla_status", "pending_approvals", "decision_audit", "cost_by_connector",
@@ -40,21 +41,9 @@ TARGET_MS = 200
 MODES = {"default settings": "", "serial": "-c max_parallel_workers_per_gather=0"}
 
 # cost_by_connector as main (69f0907) defined it: the week's raw runs, the
-# cutoff computed once, credits summed only where reported.
-BEFORE_COST_VIEW = """
-CREATE VIEW public.cost_by_connector_before WITH (security_invoker = true) AS
-SELECT r.connector_id, coalesce(c.name, c.external_id) AS connector, c.destination_id,
-       r.syncs, r.failed_syncs, round((r.secs / 3600)::numeric, 2) AS sync_hours, r.reported_credits,
-       round((100 * r.secs / nullif(sum(r.secs) OVER (), 0))::numeric, 2) AS share_of_sync_time_pct,
-       r.rows
-  FROM (SELECT r.connector_id, count(*) AS syncs, count(*) FILTER (WHERE r.status = 'failed') AS failed_syncs,
-               sum(date_part('epoch', r.finished_at - r.started_at)) AS secs,
-               sum(r.credits) FILTER (WHERE r.credits IS NOT NULL) AS reported_credits, sum(r.rows) AS rows
-          FROM syncopt.sync_run r
-         WHERE r.started_at >= (SELECT now() - interval '7 days') AND r.finished_at IS NOT NULL AND r.duration_known
-         GROUP BY r.connector_id) r
-  JOIN syncopt.connector c ON c.connector_id = r.connector_id;
-"""
+# cutoff computed once, credits summed only where reported (bench_history's
+# copy of that definition).
+BEFORE_COST_VIEW = RAW_COST_VIEW.format(name="cost_by_connector_before", runs="syncopt.sync_run")
 CPU_NS = "split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
 
 
