@@ -541,10 +541,9 @@ def report(state, smaller=()):
               f"trigger in {ing['insert_s']:.1f} s ({ing['runs'] / ing['insert_s']:,.0f} runs/s), folded by "
               f"`absorb_runs()` in pages of {PAGE:,} runs in {ing['fold_s']:.1f} s "
               f"({ing['runs'] / ing['fold_s']:,.0f} runs/s); every run counted once in `connector_stats` and "
-              f"every run its key afterwards: {ing['consistent'] == 't'}. Restoring a dump of this history "
-              f"claims each run's key through the same per-row trigger (docs/operations.md, Backups): at this "
-              f"rate about {runs / (ing['runs'] / ing['insert_s']) / 60:.0f} minutes for its {runs:,} runs."
-              ) if ing else "not measured."
+              f"every run its key afterwards: {ing['consistent'] == 't'}. A restore of a dump of this history "
+              f"does not pay the key trigger: the keys are dumped with the runs and restored with triggers off "
+              f"(docs/operations.md, Backups).") if ing else "not measured."
     pg = state.get("purge")
     if pg:
         total_before, old_before = (int(x) for x in pg["before"].split("/"))
