@@ -55,6 +55,14 @@ SETTINGS = {
     "max_worker_processes": "32",
 }
 MOCK = os.path.join(TOP, "test", "mock_vendor", "server.py")
+# The triggers waiting for approval of the syncs that SLAs at risk wait for,
+# the heaviest SLA first: what alice approves is the head of this list.
+AT_RISK_TRIGGERS = """SELECT p.decision_id, p.connector, p.action, s.asset, a.weight, s.status
+  FROM syncopt.pending_approvals p
+  JOIN syncopt.sla_status s ON p.connector = ANY (s.blocking_connectors)
+  JOIN syncopt.asset a USING (asset_id)
+ WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
+ ORDER BY a.weight DESC, s.deadline, p.act_by, p.decision_id"""
 # The team's dbt project: a v12 manifest of its sources (one or two tables
 # per connector), staging models, marts and the exposures with deadlines.
 MANIFEST = os.path.join(TOP, "demo", "manifest.json")
@@ -164,23 +172,28 @@ SELECT change, unique_id, detail
 SELECT a.name AS exposure, a.kind, a.deadline, a.timezone, a.days, a.weight, a.freshness_sla, a.owner
   FROM syncopt.asset a WHERE a.dbt_unique_id LIKE 'exposure.%' ORDER BY a.deadline, a.name;
 -- Everything not in dbt is added by hand beside the import, which never touches it.
--- Finance wants a flash report sooner than the slowest sync can deliver it
--- (of the sources no business-hours window holds back, so it may start now),
--- on data synced from now on (its freshness SLA is just over half that P90,
--- so no sync already made serves it),
--- and it outweighs every other asset, so its sync is the one to decide first
--- (not at every hour: a deadline lost anyway, triage may give it up, and a
--- sync late for a nearer deadline may come first; the README says when).
--- Its sync is one that no other deadline already needs sooner (else that
--- deadline, perhaps past saving at this hour, would be the one it misses).
-WITH slowest AS (SELECT p.connector_id, p.p90 FROM syncopt.predict_duration() p JOIN syncopt.connector c USING (connector_id)
+-- Finance wants a flash report on data synced from now on, due sooner than
+-- its sync lands at its P90 but later than at its P50: at risk, and still
+-- to be saved if that sync starts now, whatever the hour.  It outweighs
+-- every other asset, so its sync is the one to decide first.  The sync is
+-- the slowest that is idle, whose last run succeeded (so a trigger is not
+-- a retry), that no business-hours window holds back, and that the
+-- vendor's own schedule would not start within its P90 (so only a trigger
+-- can save the report); one that no other deadline already needs sooner
+-- first (else that deadline would be the one it misses).
+WITH slowest AS (SELECT p.connector_id, p.p50, p.p90, date_trunc('minute', now() + (p.p50 + p.p90) / 2) AS due
+                   FROM syncopt.predict_duration() p JOIN syncopt.connector c USING (connector_id)
+                   LEFT JOIN syncopt.connector_stats st USING (connector_id)
                    LEFT JOIN syncopt.priority_scores() s USING (connector_id)
                   WHERE NOT EXISTS (SELECT FROM syncopt.load_window w WHERE w.source_key = c.source_key AND w.load_factor = 1)
+                    AND (SELECT r.status FROM syncopt.sync_run r WHERE r.connector_id = c.connector_id
+                          ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) = 'succeeded'
+                    AND syncopt.vendor_next_start(c, st.last_run_at, now()) > now() + p.p90
                   ORDER BY s.deadline IS NULL OR s.deadline > now() + p.p90 DESC, p.p90 DESC, p.connector_id LIMIT 1),
      report AS (INSERT INTO syncopt.asset (name, kind, deadline, timezone, weight, owner, freshness_sla)
-                SELECT 'finance_flash', 'report', (date_trunc('minute', now() + p90 / 2) AT TIME ZONE 'UTC')::time,
+                SELECT 'finance_flash', 'report', (due AT TIME ZONE 'UTC')::time,
                        'UTC', 10 * (SELECT max(weight) FROM syncopt.asset), 'finance',
-                       p90 / 2 + interval '1 minute' FROM slowest
+                       due - now() + interval '1 minute' FROM slowest
                 RETURNING asset_id)
 INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT connector_id, asset_id FROM slowest, report;
 SELECT kind, count(*), count(deadline) AS with_deadline FROM syncopt.asset GROUP BY kind ORDER BY kind;
@@ -215,23 +228,22 @@ SELECT connector, metric, direction, round(observed) AS observed, round(expected
 SELECT category, retryable, count(*) AS failures, min(remediation) AS remediation
   FROM syncopt.classify_runs(now() - interval '7 days') GROUP BY 1, 2 ORDER BY 3 DESC;
 """)
-    banner("8. What waits for a human (what must be decided soonest first).")
+    banner("8. What waits for a human (what must be decided soonest first), and what serves the SLAs at risk.")
     d.show("""
 SELECT decision_id, connector, action, params, to_char(act_by AT TIME ZONE 'UTC', 'HH24:MI') AS act_by_utc,
        left(reason, 100) AS reason
   FROM syncopt.pending_approvals ORDER BY act_by NULLS LAST, priority_score DESC NULLS LAST LIMIT 8;
-""")
-    # The first trigger to decide of a sync that blocks an SLA at risk, else the top trigger, else one by hand.
-    pick = d.value("""
-SELECT coalesce((SELECT p.decision_id FROM syncopt.pending_approvals p
-                   JOIN syncopt.sla_status s ON p.connector = ANY (s.blocking_connectors)
-                  WHERE p.action = 'trigger_sync' AND s.status <> 'on_track'
-                  ORDER BY p.act_by, s.deadline, p.decision_id LIMIT 1),
+-- Several syncs may be late already (each must start now); alice decides
+-- first the trigger of a sync the heaviest SLA at risk waits for.
+""" + AT_RISK_TRIGGERS + " LIMIT 5;\n")
+    # That list's head, else the first trigger to decide, else one by hand.
+    pick = d.value(f"""
+SELECT coalesce((SELECT decision_id FROM ({AT_RISK_TRIGGERS} LIMIT 1) heaviest),
                 (SELECT decision_id FROM syncopt.pending_approvals WHERE action = 'trigger_sync'
                   ORDER BY act_by, priority_score DESC NULLS LAST LIMIT 1),
                 (SELECT decision_id FROM syncopt.propose(
                     (SELECT connector_id FROM syncopt.priority_scores() ORDER BY score DESC LIMIT 1),
-                    'trigger_sync', '{}', 'the top priority, proposed by hand for the tour')))""")
+                    'trigger_sync', '{{}}', 'the top priority, proposed by hand for the tour')))""")
     what = d.value(f"SELECT action || ' of ' || connector FROM syncopt.pending_approvals WHERE decision_id = {pick}")
     banner(f"9. alice approves decision {pick} ({what}); the executor calls the vendor at commit.")
     d.show(f"""

@@ -11,6 +11,7 @@ the planner:
     PATH=$(pg_config --bindir):$PATH python3 test/demo_week.py            # every hour of a week
     python3 test/demo_week.py --hours 0,7,13,20 --days 0-6            # a sample
     python3 test/demo_week.py --stride 4     # every 4th hour, shifted a day at a time (all 24 hours in 7 days)
+    python3 test/demo_week.py --stride 7     # every 7th hour so: each hour of the day once, 24 instants
 
 Days count from Monday 2026-12-07; the instant is HH:25 UTC of each day.
 Prints one line per instant and "N told, N did not"; exits non-zero when
