@@ -21,14 +21,14 @@
  * syncopt.anomaly_threshold, in a direction that matters for the metric
  * (longer, costlier, later; rows both ways), and the change is at least
  * syncopt.anomaly_min_change of the expected value (small-change guard).
- * Only the window of runs it judges is read, never the whole history,
- * and it is read through a cursor and judged one connector at a time: at
- * 10,000 connectors the window is 200,000 runs, which an SPI result held
- * whole (17% of the function's time went to materialising it).  The
- * window comes in the order of the history's (connector_id, started_at
- * DESC) index, and each connector's runs are put in time order here: a
- * sort of the whole window by connector and start in the query was about
- * two thirds of the read.
+ * Only the training window is read, never the whole history, from the
+ * history's index alone (runs_sql), through a cursor, and it is judged one
+ * connector at a time: at 10,000 connectors the window is 200,000 runs,
+ * which an SPI result held whole (17% of the function's time went to
+ * materialising it).  The window comes in the order of the history's
+ * (connector_id, started_at DESC) index, and each connector's runs are put
+ * in time order here: a sort of the whole window by connector and start in
+ * the query was about two thirds of the read.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +36,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -88,17 +89,40 @@ static const bool metric_drops[NUM_METRICS] = {false, true, false, false};
  */
 static const bool metric_noisy[NUM_METRICS] = {true, false, true, false};
 
+/*
+ * The training window of every connector, by connector, newest first.  The
+ * columns are all in the history's (connector_id, started_at DESC) index
+ * (INCLUDE), so that the window is read from the index alone, not a heap
+ * fetch per run: a heap fetch per run was most of the read at 50,000
+ * connectors.  The duration is taken from the two times here (read_run), not
+ * by extract(epoch ...)::float8, which goes through numeric and its text
+ * form and gives the same double.  The window of every connector is read,
+ * also of those that did not run since `since`, which read_run skips:
+ * finding those that did with the query (a semi-join on the runs since
+ * `since`) read the last day's runs from the heap and cost more than the
+ * window itself.
+ */
 static const char *const runs_sql =
-"SELECT r.run_id, r.connector_id, r.started_at,"
-"       CASE WHEN r.status = 'succeeded' AND r.duration_known"
-"            THEN extract(epoch FROM r.finished_at - r.started_at)::float8 END,"
-"       CASE WHEN r.status = 'succeeded' THEN r.rows::float8 END,"
-"       r.credits::float8, r.status = 'succeeded'"
+"SELECT r.run_id, r.connector_id, r.started_at, r.finished_at,"
+"       r.status = 'succeeded', r.duration_known, r.rows::float8, r.credits::float8"
 "  FROM syncopt.sync_run r"
 " WHERE r.started_at >= $1 - make_interval(secs => $2)"
 "   AND r.status <> 'running'"
-"   AND r.connector_id IN (SELECT d.connector_id FROM syncopt.sync_run d WHERE d.started_at >= $1)"
 " ORDER BY r.connector_id, r.started_at DESC";
+
+/* The columns of runs_sql. */
+enum
+{
+	RUN_COL_ID,
+	RUN_COL_CONNECTOR,
+	RUN_COL_STARTED,
+	RUN_COL_FINISHED,
+	RUN_COL_SUCCEEDED,
+	RUN_COL_DURATION_KNOWN,
+	RUN_COL_ROWS,
+	RUN_COL_CREDITS,
+	NUM_RUN_COLS
+};
 
 /* One run's metrics (NaN: not reported). */
 typedef struct RunMetrics
@@ -131,21 +155,42 @@ is_weekend(int dow)
 }
 
 /*
- * Robust z-score of x against n training values, which are residuals of a
- * fit of `fitted` parameters (1: the median alone), with a spread of at
- * least min_spread standard deviations on the log scale.
+ * What a metric's value is judged against: the training values' median
+ * and spread.  The same for every run of a connector judged on the same
+ * training set (a day of week, or the rows line), so it is worked out once
+ * per connector and training set, not for each run and metric.
  */
-static double
-robust_z(double x, double *train, int n, double median, int fitted, double min_spread)
+typedef struct Baseline
 {
-	double	   *dev = palloc(sizeof(double) * n);
-	double		mad,
-				meanad = 0;
+	bool		known;			/* worked out yet */
+	bool		seasonal;		/* of the same day of week only */
+	int			n;				/* training values */
+	double		center;			/* their median */
+	double		mad;			/* their corrected MAD, at least the floor */
+	double		meanad;			/* their mean absolute deviation */
+} Baseline;
 
+/*
+ * The baseline of n training values, which are residuals of a fit of
+ * `fitted` parameters (1: the median alone), with a spread of at least
+ * min_spread standard deviations on the log scale.
+ */
+static void
+baseline_of(Baseline *base, const double *train, int n, int fitted, double min_spread)
+{
+	double	   *dev;
+
+	base->known = true;
+	base->n = n;
+	if (n < syncopt_anomaly_min_training)
+		return;
+	base->center = median_of(train, n);
+	dev = palloc(sizeof(double) * n);
+	base->meanad = 0;
 	for (int i = 0; i < n; i++)
 	{
-		dev[i] = fabs(train[i] - median);
-		meanad += dev[i] / n;
+		dev[i] = fabs(train[i] - base->center);
+		base->meanad += dev[i] / n;
 	}
 
 	/*
@@ -153,26 +198,32 @@ robust_z(double x, double *train, int n, double median, int fitted, double min_s
 	 * - 0.8)), and more so for residuals of parameters fitted to the same
 	 * runs (the degrees of freedom the fit used).
 	 */
-	mad = quantile(dev, n, 0.5) * n / (n - 0.8) * sqrt((double) n / (n - fitted));
+	base->mad = quantile(dev, n, 0.5) * n / (n - 0.8) * sqrt((double) n / (n - fitted));
 	pfree(dev);
-	mad = Max(mad, 0.6745 * min_spread);
-	if (mad > 0)
-		return 0.6745 * (x - median) / mad;
-	if (meanad > 0)
-		return (x - median) / (1.2533 * meanad);
-	if (x == median)
+	base->mad = Max(base->mad, 0.6745 * min_spread);
+}
+
+/* Robust z-score of x against a baseline. */
+static double
+robust_z(double x, const Baseline *base)
+{
+	if (base->mad > 0)
+		return 0.6745 * (x - base->center) / base->mad;
+	if (base->meanad > 0)
+		return (x - base->center) / (1.2533 * base->meanad);
+	if (x == base->center)
 		return 0;
-	return x > median ? SCORE_CAP : -SCORE_CAP;
+	return x > base->center ? SCORE_CAP : -SCORE_CAP;
 }
 
 /*
- * The training runs of metric m for run r, as log(1 + value): the same
- * weekday first, all of them when that leaves too few.  Returns how many;
- * *seasonal says which.
+ * The training runs of metric m for a run on day of week dow, as log(1 +
+ * value): the same weekday first, all of them when that leaves too few.
+ * Returns how many; *seasonal says which.
  */
 static int
 training_set(const RunMetrics *runs, int first, int last, TimestampTz since,
-			 const RunMetrics *r, int m, double *ys, bool *seasonal)
+			 int dow, int m, double *ys, bool *seasonal)
 {
 	int			n = 0;
 
@@ -181,7 +232,7 @@ training_set(const RunMetrics *runs, int first, int last, TimestampTz since,
 		*seasonal = pass == 0;
 		n = 0;
 		for (int j = first; j < last && runs[j].started_at < since; j++)
-			if (!isnan(runs[j].value[m]) && (!*seasonal || runs[j].dow == r->dow))
+			if (!isnan(runs[j].value[m]) && (!*seasonal || runs[j].dow == dow))
 				ys[n++] = log1p(runs[j].value[m]);
 	}
 	return n;
@@ -259,8 +310,13 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 {
 	double	   *ys = palloc(sizeof(double) * (last - first));
 	RowsFit		fit;
+	Baseline	rows_line = {0};
+	Baseline	by_day[NUM_METRICS][7] = {{{0}}};
 
 	fit_rows(runs, first, last, since, &fit);
+	if (fit.ok)
+		baseline_of(&rows_line, fit.resid, fit.n, 2 + fit.by_day_type,
+					metric_noisy[METRIC_DURATION] ? MIN_LOG_SPREAD : 0);
 	for (int i = first; i < last; i++)
 	{
 		RunMetrics *r = &runs[i];
@@ -273,14 +329,11 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			double		y = log1p(x);
 			double		rows_x = log1p(r->value[METRIC_ROWS]);
 			double		level = 0;
-			double	   *train = ys;
-			double		center,
-						expected,
+			Baseline   *base;
+			double		expected,
 						z,
 						change;
-			int			n;
-			bool		seasonal = false,
-						by_rows;
+			bool		by_rows;
 			Datum		values[8];
 			bool		nulls[8] = {0};
 			StringInfoData reason;
@@ -296,19 +349,25 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			by_rows = m == METRIC_DURATION && fit.ok && !isnan(rows_x) && rows_x >= fit.lo;
 			if (by_rows)
 			{
-				n = fit.n;
-				train = fit.resid;
+				base = &rows_line;
 				level = fit.a[is_weekend(r->dow)] + fit.b * rows_x;
 				y -= level;
 			}
 			else
-				n = training_set(runs, first, last, since, r, m, ys, &seasonal);
-			if (n < syncopt_anomaly_min_training)
+			{
+				base = &by_day[m][r->dow];
+				if (!base->known)
+				{
+					int			n = training_set(runs, first, last, since, r->dow, m, ys,
+												 &base->seasonal);
+
+					baseline_of(base, ys, n, 1, metric_noisy[m] ? MIN_LOG_SPREAD : 0);
+				}
+			}
+			if (base->n < syncopt_anomaly_min_training)
 				continue;
-			center = median_of(train, n);
-			z = robust_z(y, train, n, center, by_rows ? 2 + fit.by_day_type : 1,
-						 metric_noisy[m] ? MIN_LOG_SPREAD : 0);
-			expected = expm1(center + level);
+			z = robust_z(y, base);
+			expected = expm1(base->center + level);
 			change = expected != 0 ? fabs(x - expected) / fabs(expected) : INFINITY;
 			if (fabs(z) < syncopt_anomaly_threshold || change < syncopt_anomaly_min_change)
 				continue;
@@ -325,8 +384,9 @@ judge_connector(RunMetrics *runs, int first, int last, TimestampTz since, Return
 			else
 				appendStringInfo(&reason, "the median %.6g%s of", expected, metric_units[m]);
 			appendStringInfo(&reason, " %d %s%s run%s%s; ",
-							 n, seasonal ? day_names[r->dow] : "recent",
-							 seasonal ? "" : " training", n == 1 ? "" : "s", by_rows ? ")" : "");
+							 base->n, base->seasonal ? day_names[r->dow] : "recent",
+							 base->seasonal ? "" : " training", base->n == 1 ? "" : "s",
+							 by_rows ? ")" : "");
 			/* A history with (almost) no spread makes any change infinitely unusual. */
 			if (fabs(z) >= SCORE_CAP)
 				appendStringInfo(&reason, "they barely vary, so the robust z is capped at %.0f, flag at %.1f",
@@ -358,6 +418,9 @@ typedef struct RunStream
 	RunMetrics *runs;
 	int			nruns;
 	int			size;
+	int64		connector_id;	/* of the rows being read */
+	bool		reading;		/* whether a row was read yet */
+	bool		skipping;		/* the connector did not run since `since` */
 	TimestampTz since;
 	ReturnSetInfo *rsinfo;
 	MemoryContext judge_cxt;	/* a connector's judging, reset after it */
@@ -414,32 +477,49 @@ static void
 read_run(HeapTuple tup, TupleDesc desc, void *arg)
 {
 	RunStream  *st = (RunStream *) arg;
+	Datum		col[NUM_RUN_COLS];
+	bool		isnull[NUM_RUN_COLS];
 	int64		connector_id;
+	bool		succeeded;
 	RunMetrics *r;
-	bool		isnull;
-	Datum		d;
 	int			hour;
 
-	connector_id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-	if (st->nruns > 0 && st->runs[0].connector_id != connector_id)
+	heap_deform_tuple(tup, desc, col, isnull);
+	connector_id = DatumGetInt64(col[RUN_COL_CONNECTOR]);
+	if (!st->reading || st->connector_id != connector_id)
+	{
 		judge_held(st);
+		st->reading = true;
+		st->connector_id = connector_id;
+
+		/*
+		 * A connector's newest run comes first: when it started before
+		 * `since`, no run of the connector is judged, and its window is not
+		 * kept.
+		 */
+		st->skipping = DatumGetTimestampTz(col[RUN_COL_STARTED]) < st->since;
+	}
+	if (st->skipping)
+		return;
 	if (st->nruns == st->size)
 	{
 		st->size *= 2;
 		st->runs = repalloc(st->runs, sizeof(RunMetrics) * st->size);
 	}
 	r = &st->runs[st->nruns++];
-	r->run_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	succeeded = DatumGetBool(col[RUN_COL_SUCCEEDED]);
+	r->run_id = DatumGetInt64(col[RUN_COL_ID]);
 	r->connector_id = connector_id;
-	r->started_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+	r->started_at = DatumGetTimestampTz(col[RUN_COL_STARTED]);
 	utc_dow_hour(r->started_at, &r->dow, &hour);
-	for (int m = 0; m < 3; m++)
-	{
-		d = SPI_getbinval(tup, desc, 4 + m, &isnull);
-		r->value[m] = isnull ? NAN : DatumGetFloat8(d);
-	}
+	/* Only a run that is not running is read, so it has finished_at. */
+	r->value[METRIC_DURATION] = succeeded && DatumGetBool(col[RUN_COL_DURATION_KNOWN]) ?
+		time_diff(DatumGetTimestampTz(col[RUN_COL_FINISHED]), r->started_at) : NAN;
+	r->value[METRIC_ROWS] = succeeded && !isnull[RUN_COL_ROWS] ?
+		DatumGetFloat8(col[RUN_COL_ROWS]) : NAN;
+	r->value[METRIC_CREDITS] = isnull[RUN_COL_CREDITS] ? NAN : DatumGetFloat8(col[RUN_COL_CREDITS]);
 	/* The freshness lag needs the runs in time order: judge_held(). */
-	r->succeeded = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+	r->succeeded = succeeded;
 }
 
 /* syncopt.anomalies(since): one row per anomalous run and metric. */
@@ -458,6 +538,7 @@ syncopt_anomalies(PG_FUNCTION_ARGS)
 	st.size = 64;
 	st.runs = palloc(sizeof(RunMetrics) * st.size);
 	st.nruns = 0;
+	st.reading = false;
 	st.since = since;
 	st.rsinfo = rsinfo;
 	st.judge_cxt = AllocSetContextCreate(mcxt, "syncopt anomalies", ALLOCSET_DEFAULT_SIZES);
