@@ -24,13 +24,12 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
-#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "analytics.h"
-#include "pg_compat.h"
+#include "duration_model.h"
 #include "spi_run.h"
 
 /*
@@ -67,7 +66,7 @@ static const char *const connectors_sql =
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
-"       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
+"       s.duration_model,"
 "       CASE WHEN s.connector_id IS NULL OR backlog.connector_id IS NOT NULL"
 "                 OR (s.latest_success_finished_at > $1"
 "                     AND s.latest_success_started_at > $1 - interval '8 days')"
@@ -136,7 +135,7 @@ static const char *const tag_events_sql =
 " ORDER BY event_id";
 
 /* The widest loader query (connectors_sql). */
-#define MAX_COLS		29
+#define MAX_COLS		26
 
 /* One row of a loader query, its columns deformed once. */
 typedef struct Row
@@ -275,125 +274,33 @@ col_time(const Row *r, int n)
 }
 
 /*
- * An array column (NULL when SQL NULL) ready to iterate, and its number of
- * elements.  A detoasted copy is made in the current memory context.
+ * The duration model of a connector (column 24, connector_stats.
+ * duration_model): its number of timed runs, and a copy of its elements in
+ * mcxt when it has runs.
  */
-static AnyArrayType *
-col_array(const Row *r, int n, int *count)
+static void
+load_model(Connector *c, const Row *r, MemoryContext mcxt)
 {
 	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-	AnyArrayType *a;
+	Datum		d = col(r, 24, &isnull);
+	ArrayType  *a;
+	int			n;
+	double	   *model;
 
-	*count = 0;
+	c->nrecent = 0;
+	c->model = NULL;
 	if (isnull)
-		return NULL;
-	a = DatumGetAnyArrayP(d);
-	*count = ArrayGetNItems(AARR_NDIM(a), AARR_DIMS(a));
-	return a;
-}
-
-/*
- * One of the recent-window arrays of connector_stats, being read element
- * by element: straight from its data when it has no NULL (each element at
- * its place, the elements being of fixed length), else through an
- * array_iter, which reads the NULL bitmap (a third of the loader's own
- * time at 50,000 connectors when every array went through it).
- */
-typedef struct RecentColumn
-{
-	array_iter	iter;
-	const char *data;			/* the elements, NULL when read by iter */
-	int			count;
-	int			elmlen;
-	bool		elmbyval;
-	char		elmalign;
-} RecentColumn;
-
-/*
- * Start reading array column n of a row, of fixed-length elements as
- * described (the catalog's values for the column's element type).
- */
-static void
-recent_open(const Row *r, int n, int elmlen, bool elmbyval, char elmalign, RecentColumn *rc)
-{
-	AnyArrayType *a = col_array(r, n, &rc->count);
-
-	rc->elmlen = elmlen;
-	rc->elmbyval = elmbyval;
-	rc->elmalign = elmalign;
-	rc->data = NULL;
-	if (a == NULL)
 		return;
-	if (!VARATT_IS_EXPANDED_HEADER(a) && !ARR_HASNULL(&a->flt))
-		rc->data = ARR_DATA_PTR(&a->flt);
-	else
-		ARRAY_ITER_SETUP(&rc->iter, a, elmlen, elmbyval, elmalign);
-}
-
-/* Element j of a recent-window array (read in order); isnull when missing. */
-static Datum
-recent_next(RecentColumn *rc, int j, bool *isnull)
-{
-	if (j >= rc->count)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	if (rc->data != NULL)
-	{
-		*isnull = false;
-		return fetch_att(rc->data + (Size) j * rc->elmlen, rc->elmbyval, rc->elmlen);
-	}
-	return ARRAY_ITER_NEXT(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
-}
-
-/*
- * Fill the recent-window buffers of a connector from its stats arrays
- * (columns 24-27), the four of them in one allocation in mcxt.  The arrays
- * are read in place, element by element, rather than deconstructed.
- */
-static void
-load_recent(Connector *c, const Row *r, MemoryContext mcxt)
-{
-	RecentColumn dur,
-				rows,
-				at,
-				full;
-	int			n,
-				k = 0;
-	char	   *block;
-
-	recent_open(r, 24, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &dur);
-	recent_open(r, 25, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &rows);
-	recent_open(r, 26, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &at);
-	recent_open(r, 27, sizeof(bool), true, TYPALIGN_CHAR, &full);
-	n = Max(dur.count, 1);
-	block = MemoryContextAlloc(mcxt, n * (sizeof(double) * 2 + sizeof(TimestampTz) + sizeof(bool)));
-	c->recent_dur = (double *) block;
-	c->recent_rows = (double *) (block + n * sizeof(double));
-	c->recent_at = (TimestampTz *) (block + n * sizeof(double) * 2);
-	c->recent_full = (bool *) (block + n * (sizeof(double) * 2 + sizeof(TimestampTz)));
-	for (int j = 0; j < dur.count; j++)
-	{
-		bool		dur_null,
-					rows_null,
-					at_null,
-					full_null;
-		Datum		d = recent_next(&dur, j, &dur_null);
-		Datum		nr = recent_next(&rows, j, &rows_null);
-		Datum		t = recent_next(&at, j, &at_null);
-		Datum		f = recent_next(&full, j, &full_null);
-
-		if (dur_null || at_null)
-			continue;
-		c->recent_dur[k] = Max(DatumGetFloat8(d), 1.0);
-		c->recent_rows[k] = rows_null ? NAN : (double) DatumGetInt64(nr);
-		c->recent_at[k] = DatumGetTimestampTz(t);
-		c->recent_full[k] = !full_null && DatumGetBool(f);
-		k++;
-	}
-	c->nrecent = k;
+	a = DatumGetArrayTypeP(d);
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (n == 0)
+		return;
+	if (ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+		elog(ERROR, "syncopt: connector %lld has a malformed duration model", (long long) c->id);
+	model = MemoryContextAlloc(mcxt, sizeof(double) * n);
+	memcpy(model, ARR_DATA_PTR(a), sizeof(double) * n);
+	c->nrecent = (int) model[DM_RUNS];
+	c->model = model;
 }
 
 /* Row reader of connectors_sql: one live connector with its statistics. */
@@ -448,27 +355,22 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->fit_sxy = col_double(r, 23);
 	MemoryContextSwitchTo(load->scratch);
 	if (load->predicting == NULL)
-		load_recent(c, r, mcxt);
+		load_model(c, r, mcxt);
 	else
 	{
-		/*
-		 * Predicted now, from buffers that live for this row only: a fresh
-		 * backend paid page faults for every byte of the arrays kept.
-		 */
-		load_recent(c, r, load->scratch);
+		/* Predicted now, from a model that lives for this row only. */
+		load_model(c, r, load->scratch);
 		MemoryContextSwitchTo(mcxt);
 		if (c->nrecent > 0)
 			predict_from_history(c, fleet->at, !fleet->terse, load->predicting);
-		c->recent_dur = c->recent_rows = NULL;
-		c->recent_at = NULL;
-		c->recent_full = NULL;
+		c->model = NULL;
 	}
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextReset(load->scratch);
-	c->fresh_since = col_time(r, 28);
+	c->fresh_since = col_time(r, 25);
 	if (c->fresh_since == NO_TIME)
 		c->fresh_since = DT_NOBEGIN;
-	c->last_failure_at = col_time(r, 29);
+	c->last_failure_at = col_time(r, 26);
 	c->due = NO_TIME;
 	c->due_asset = -1;
 	c->due_via = -1;
