@@ -30,6 +30,7 @@
 
 #include "analytics.h"
 #include "duration_model.h"
+#include "fleet_read.h"
 #include "spi_run.h"
 
 /*
@@ -117,64 +118,14 @@ static const char *const sync_order_sql =
 "SELECT before_connector_id, after_connector_id FROM syncopt.sync_order"
 " ORDER BY before_connector_id, after_connector_id";
 
-static const char *const windows_sql =
-"SELECT w.target, w.connector_id, w.source_key, o.starts, o.ends,"
-"       coalesce(w.load_factor, 0), coalesce(w.price_multiplier, 1),"
-"       coalesce(w.name, 'load window ' || w.window_id)"
-"  FROM syncopt.load_window w,"
-"       syncopt.window_occurrences(w.start_time, w.end_time, w.dow, w.timezone,"
-"                                  $1 - interval '1 day',"
-"                                  $1 + make_interval(secs => $2) + interval '1 day') o"
-" ORDER BY o.starts, w.window_id";
-
-static const char *const tag_events_sql =
-"SELECT tag, lower(during), upper(during), weight_multiplier, name"
-"  FROM syncopt.calendar_event"
-" WHERE tag IS NOT NULL"
-"   AND during && tstzrange($1 - interval '1 day', $1 + make_interval(secs => $2) + interval '8 days')"
-" ORDER BY event_id";
-
-/* The widest loader query (connectors_sql). */
-#define MAX_COLS		26
-
-/* One row of a loader query, its columns deformed once. */
-typedef struct Row
-{
-	Datum		values[MAX_COLS];
-	bool		isnull[MAX_COLS];
-} Row;
-
-/* Edges read from lineage or sync_order, as node indexes. */
-typedef struct EdgeList
-{
-	int			n;
-	int			cap;
-	int		   *from;
-	int		   *to;
-} EdgeList;
-
-/* What the row readers fill while a loader query streams its rows. */
-typedef struct Loading
-{
-	Fleet	   *fleet;
-	bool		planning;		/* read what only plan_fleet() needs */
-	MemoryContext scratch;		/* one row's temporaries, reset after it */
-	MemoryContext predicting;	/* FLEET_PREDICT: a prediction's temporaries */
-	Row			row;
-	int			cap;			/* room in the fleet array being filled */
-	EdgeList	conn_edges;		/* lineage: connector -> asset */
-	EdgeList	asset_edges;	/* lineage: asset -> asset */
-	EdgeList	order_edges;	/* sync_order: before -> after */
-} Loading;
-
 /*
  * Run one read-only loader query with `at`, the horizon and whether the
  * caller plans as $1, $2, $3, handing its rows to reader a batch at a time
  * (spi_run_each): the result is never held whole, only what the fleet
  * keeps of it.
  */
-static void
-run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
+void
+fleet_run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, FLOAT8OID, BOOLOID};
 	Datum		values[3] = {TimestampTzGetDatum(load->fleet->at), Float8GetDatum(horizon_s),
@@ -184,8 +135,8 @@ run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
 }
 
 /* Deform a row of a loader query into load->row. */
-static Row *
-deform(HeapTuple tuple, TupleDesc desc, Loading *load)
+Row *
+fleet_deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 {
 	if (desc->natts > MAX_COLS)
 		elog(ERROR, "syncopt: a fleet query returned %d columns, more than %d", desc->natts, MAX_COLS);
@@ -194,8 +145,8 @@ deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 }
 
 /* Room for element n of an array of cap elements of size, doubling it when full. */
-static void *
-grow(void *array, int *cap, int n, Size size)
+void *
+fleet_grow(void *array, int *cap, int n, Size size)
 {
 	if (n < *cap)
 		return array;
@@ -209,68 +160,10 @@ add_edge(EdgeList *edges, int from, int to)
 {
 	int			cap = edges->cap;
 
-	edges->from = grow(edges->from, &cap, edges->n, sizeof(int));
-	edges->to = grow(edges->to, &edges->cap, edges->n, sizeof(int));
+	edges->from = fleet_grow(edges->from, &cap, edges->n, sizeof(int));
+	edges->to = fleet_grow(edges->to, &edges->cap, edges->n, sizeof(int));
 	edges->from[edges->n] = from;
 	edges->to[edges->n++] = to;
-}
-
-/* Column n (1-based) of a row; isnull set. */
-static Datum
-col(const Row *r, int n, bool *isnull)
-{
-	*isnull = r->isnull[n - 1];
-	return r->values[n - 1];
-}
-
-/* Text column, copied; NULL when SQL NULL. */
-static char *
-col_text(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* float8 column; NaN when SQL NULL. */
-static double
-col_double(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NAN : DatumGetFloat8(d);
-}
-
-/* int4 column; 0 when SQL NULL. */
-static int
-col_int(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? 0 : DatumGetInt32(d);
-}
-
-/* int8 column; 0 when SQL NULL. */
-static int64
-col_int64(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
-/* timestamptz column; NO_TIME when SQL NULL. */
-static TimestampTz
-col_time(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NO_TIME : DatumGetTimestampTz(d);
 }
 
 /*
@@ -310,14 +203,14 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	Loading    *load = arg;
 	Fleet	   *fleet = load->fleet;
 	MemoryContext mcxt = CurrentMemoryContext;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	Connector  *c;
 	Datum	   *tags = NULL;
 	bool	   *tag_nulls = NULL;
 	bool		isnull;
 	Datum		d;
 
-	fleet->conn = grow(fleet->conn, &load->cap, fleet->nconn, sizeof(Connector));
+	fleet->conn = fleet_grow(fleet->conn, &load->cap, fleet->nconn, sizeof(Connector));
 	c = &fleet->conn[fleet->nconn++];
 	MemSet(c, 0, sizeof(Connector));
 	c->id = col_int64(r, 1);
@@ -450,7 +343,7 @@ load_connectors(Loading *load)
 	bool		sorted = true;
 
 	load->cap = 0;
-	run_query(connectors_sql, 0, read_connector, load);
+	fleet_run_query(connectors_sql, 0, read_connector, load);
 	if (fleet->conn == NULL)
 		fleet->conn = palloc0(sizeof(Connector));
 	for (int i = 1; i < fleet->nconn && sorted; i++)
@@ -507,10 +400,10 @@ read_asset(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
 	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	Asset	   *a;
 
-	fleet->asset = grow(fleet->asset, &load->cap, fleet->nasset, sizeof(Asset));
+	fleet->asset = fleet_grow(fleet->asset, &load->cap, fleet->nasset, sizeof(Asset));
 	a = &fleet->asset[fleet->nasset++];
 	MemSet(a, 0, sizeof(Asset));
 	a->id = col_int64(r, 1);
@@ -530,7 +423,7 @@ static void
 load_assets(Loading *load)
 {
 	load->cap = 0;
-	run_query(assets_sql, 0, read_asset, load);
+	fleet_run_query(assets_sql, 0, read_asset, load);
 	if (load->fleet->asset == NULL)
 		load->fleet->asset = palloc0(sizeof(Asset));
 }
@@ -563,7 +456,7 @@ static void
 read_lineage(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	bool		conn_null;
 	Datum		up_conn = col(r, 1, &conn_null);
 	int			target = asset_index(load->fleet, col_int64(r, 3));
@@ -590,7 +483,7 @@ static void
 read_sync_order(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	int			b = fleet_connector_index(load->fleet, col_int64(r, 1));
 	int			a = fleet_connector_index(load->fleet, col_int64(r, 2));
 
@@ -607,136 +500,15 @@ load_edges(Loading *load)
 	EdgeList   *ae = &load->asset_edges;
 	EdgeList   *oe = &load->order_edges;
 
-	run_query(lineage_sql, 0, read_lineage, load);
+	fleet_run_query(lineage_sql, 0, read_lineage, load);
 	fleet->conn_assets = build_adjacency(fleet->nconn, ce->n, ce->from, ce->to);
 	fleet->asset_prev_conns = build_adjacency(fleet->nasset, ce->n, ce->to, ce->from);
 	fleet->asset_next = build_adjacency(fleet->nasset, ae->n, ae->from, ae->to);
 	fleet->asset_prev_assets = build_adjacency(fleet->nasset, ae->n, ae->to, ae->from);
 
-	run_query(sync_order_sql, 0, read_sync_order, load);
+	fleet_run_query(sync_order_sql, 0, read_sync_order, load);
 	fleet->conn_after = build_adjacency(fleet->nconn, oe->n, oe->from, oe->to);
 	fleet->conn_before = build_adjacency(fleet->nconn, oe->n, oe->to, oe->from);
-}
-
-/* Row reader of windows_sql: one occurrence of a load or cost window. */
-static void
-read_window(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	Loading    *load = arg;
-	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
-	Window	   *w;
-	char	   *target = col_text(r, 1);
-
-	fleet->win = grow(fleet->win, &load->cap, fleet->nwin, sizeof(Window));
-	w = &fleet->win[fleet->nwin++];
-	MemSet(w, 0, sizeof(Window));
-	w->target = target[0];
-	w->connector_id = col_int64(r, 2);
-	w->source_key = col_text(r, 3);
-	w->starts = col_time(r, 4);
-	w->ends = col_time(r, 5);
-	w->load_factor = col_double(r, 6);
-	w->price = col_double(r, 7);
-	w->name = col_text(r, 8);
-}
-
-/* Row reader of tag_events_sql: one tag-scoped calendar event. */
-static void
-read_tag_event(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	Loading    *load = arg;
-	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
-	TagEvent   *e;
-
-	fleet->tagev = grow(fleet->tagev, &load->cap, fleet->ntagev, sizeof(TagEvent));
-	e = &fleet->tagev[fleet->ntagev++];
-	MemSet(e, 0, sizeof(TagEvent));
-	e->tag = col_text(r, 1);
-	e->starts = col_time(r, 2);
-	e->ends = col_time(r, 3);
-	e->multiplier = col_double(r, 4);
-	e->name = col_text(r, 5);
-}
-
-/* Order strings (qsort of pointers to them). */
-static int
-string_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The place of key among n sorted distinct keys, or -1. */
-static int
-key_number(char *const *keys, int n, const char *key)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		int			cmp = strcmp(keys[mid], key);
-
-		if (cmp == 0)
-			return mid;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
-/*
- * Number the distinct source keys of the fleet's load windows, and give
- * each window and each connector its key's number (-1: none), so that
- * window_applies() compares two integers: comparing the strings, plan()'s
- * look at every window for every sync was a twentieth of sla_risk() at
- * 50,000 connectors.
- */
-static void
-number_sources(Fleet *fleet)
-{
-	char	  **keys = palloc(sizeof(char *) * Max(fleet->nwin, 1));
-	int			nkeys = 0,
-				ndistinct = 0;
-
-	for (int w = 0; w < fleet->nwin; w++)
-		if (fleet->win[w].source_key != NULL)
-			keys[nkeys++] = fleet->win[w].source_key;
-	qsort(keys, nkeys, sizeof(char *), string_cmp);
-	for (int k = 0; k < nkeys; k++)
-		if (ndistinct == 0 || strcmp(keys[ndistinct - 1], keys[k]) != 0)
-			keys[ndistinct++] = keys[k];
-	for (int w = 0; w < fleet->nwin; w++)
-		fleet->win[w].source_no = fleet->win[w].source_key == NULL ? -1
-			: key_number(keys, ndistinct, fleet->win[w].source_key);
-	for (int i = 0; i < fleet->nconn; i++)
-		fleet->conn[i].window_source = fleet->conn[i].source_key == NULL ? -1
-			: key_number(keys, ndistinct, fleet->conn[i].source_key);
-	pfree(keys);
-}
-
-/*
- * Read load windows and tag-scoped calendar events as instants, and number
- * the windows' sources in the windows and the connectors.
- */
-static void
-load_windows(Loading *load, double horizon_s)
-{
-	Fleet	   *fleet = load->fleet;
-
-	load->cap = 0;
-	run_query(windows_sql, horizon_s, read_window, load);
-	if (fleet->win == NULL)
-		fleet->win = palloc0(sizeof(Window));
-	number_sources(fleet);
-	load->cap = 0;
-	run_query(tag_events_sql, horizon_s, read_tag_event, load);
-	if (fleet->tagev == NULL)
-		fleet->tagev = palloc0(sizeof(TagEvent));
 }
 
 /*
@@ -781,37 +553,11 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 		load.fleet->asset_prev_conns = load.fleet->asset_next;
 	}
 	if (parts & FLEET_WINDOWS)
-		load_windows(&load, horizon_s);
+		fleet_read_windows(&load, horizon_s);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextDelete(load.scratch);
 	if (load.predicting)
 		MemoryContextDelete(load.predicting);
 	return load.fleet;
-}
-
-/*
- * Replace the fleet's windows and tag-scoped calendar events with those of
- * another horizon, as fleet_load() would read them for it: a planning run
- * loads the fleet once and derives its shorter-horizon plan from a copy.
- */
-void
-fleet_load_windows(Fleet *fleet, double horizon_s)
-{
-	MemoryContext mcxt = CurrentMemoryContext;
-	Loading		load = {0};
-
-	/* A copy may share its arrays with the fleet it was made from. */
-	fleet->win = NULL;
-	fleet->nwin = 0;
-	fleet->tagev = NULL;
-	fleet->ntagev = 0;
-	load.fleet = fleet;
-	load.planning = true;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "syncopt: SPI_connect failed");
-	MemoryContextSwitchTo(mcxt);
-	load_windows(&load, horizon_s);
-	SPI_finish();
-	MemoryContextSwitchTo(mcxt);
 }
