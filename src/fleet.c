@@ -2,18 +2,18 @@
  *
  * fleet.c
  *	  Load the fleet picture the analytics compute on: connectors joined to
- *	  their connector_stats (never the raw history), assets with their next
- *	  deadline, the lineage and sync_order graph, and load windows and
- *	  calendar events expanded into instants.
+ *	  their connector_stats (never the raw history, nor the recent window's
+ *	  arrays: each connector's duration model), assets with their next
+ *	  deadline, and the lineage and sync_order graph; fleet_windows.c adds
+ *	  the load windows and calendar events expanded into instants.
  *
- * Local-time rules (deadline at 06:00 Europe/Berlin on weekdays, a window
- * 08:00-18:00 America/New_York) are turned into instants by SQL helpers so
- * that DST gaps and overlaps follow PostgreSQL's AT TIME ZONE.  The reads
- * are a handful of set-based queries whose cost grows with the number of
- * connectors and assets, not with sync history.  Each streams its rows
- * through a cursor to a row reader that keeps only what the fleet needs, so
- * no query's whole result is held at once (at 50,000 connectors the
- * connector_stats rows alone are 90 MB).
+ * Local-time rules (deadline at 06:00 Europe/Berlin on weekdays) are turned
+ * into instants by SQL helpers so that DST gaps and overlaps follow
+ * PostgreSQL's AT TIME ZONE.  The reads are a handful of set-based queries
+ * whose cost grows with the number of connectors and assets, not with sync
+ * history.  Each streams its rows through a cursor to a row reader that
+ * keeps only what the fleet needs, so no query's whole result is held at
+ * once.
  *
  *-------------------------------------------------------------------------
  */
