@@ -43,9 +43,24 @@ SELECT count(*) FILTER (WHERE p50 = interval '300 s' AND p90 = interval '600 s'
                           AND method = 'fleet_median') AS fleet_median
   FROM syncopt.predict_duration('2026-11-20 03:00+00');
 
+-- The loader predicts from connector_stats.duration_model, which every
+-- write of the row computes again from the window: connector 10's model is
+-- its 2 runs, P50 300 s and P90 500 s (worked out above).  A run of 700 s
+-- appended to its window makes it 3 runs (100, 500 and 700 s): P50 the
+-- mean of the last two, 600 s, P90 the larger of 1.5 x 600 = 900 s and the
+-- longest run, 700 s.
+SELECT duration_model FROM syncopt.connector_stats WHERE connector_id = 10;
+UPDATE syncopt.connector_stats
+   SET recent_duration_s = recent_duration_s || 700::float8,
+       recent_started_at = recent_started_at || timestamptz '2026-11-19 23:00+00'
+ WHERE connector_id = 10;
+SELECT s.duration_model, p.p50, p.p90, p.samples
+  FROM syncopt.connector_stats s JOIN syncopt.predict_duration('2026-11-20 03:00+00') p USING (connector_id)
+ WHERE connector_id = 10;
+
 -- The analytics that predict at the instant they load (FLEET_PREDICT)
 -- have each connector predicted as its row is read, from buffers that live
--- for that row only, and keep no recent-run arrays.  Connector i's two
+-- for that row only, and keep no duration models.  Connector i's two
 -- runs took i s and then i + 2 s: P50 the mean of the last two, i + 1 s;
 -- P90 the larger of 1.5 x (i + 1) s and the longest run, i + 2 s, so 1.5 x
 -- (i + 1) s for every i >= 1.  The 2,500 rows cross two fetch boundaries:

@@ -66,12 +66,9 @@ typedef struct Connector
 				fit_sy,
 				fit_sxx,
 				fit_sxy;
-	int			nrecent;		/* recent successful runs, oldest first (the
-								 * arrays are NULL when Fleet.predicted) */
-	double	   *recent_dur;
-	double	   *recent_rows;	/* NaN: not reported */
-	TimestampTz *recent_at;
-	bool	   *recent_full;
+	int			nrecent;		/* timed successes of its recent window */
+	const double *model;		/* connector_stats.duration_model (NULL when
+								 * Fleet.predicted, or nrecent is 0) */
 
 	Prediction	pred;
 
@@ -152,7 +149,7 @@ typedef struct Fleet
 	TagEvent   *tagev;
 	double		mean_p90_s;		/* over connectors with a deadline */
 	bool		predicted;		/* FLEET_PREDICT: connectors with recent runs
-								 * predicted at `at`, their arrays not kept */
+								 * predicted at `at`, their models not kept */
 	bool		terse;			/* FLEET_TERSE: predictions without reasons */
 	/* graph.c: the assets with a deadline downstream of each connector */
 	int		   *deadline_pos;	/* asset -> its number among those, or -1 */
@@ -181,9 +178,9 @@ typedef struct GraphWalk
 /*
  * The caller predicts at `at` (score_fleet(), predict_fleet()): each
  * connector with recent runs is predicted as its row is read and its
- * recent-run arrays are not kept (at 50,000 connectors they were 80 MB,
- * read once); without it they are kept for predictions at other instants
- * (simulate()).
+ * duration model is not kept (33 numbers, 13 MB at 50,000 connectors,
+ * read once); without it the models are kept for predictions at other
+ * instants (simulate()).
  */
 #define FLEET_PREDICT		0x08
 /*

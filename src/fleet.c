@@ -2,18 +2,18 @@
  *
  * fleet.c
  *	  Load the fleet picture the analytics compute on: connectors joined to
- *	  their connector_stats (never the raw history), assets with their next
- *	  deadline, the lineage and sync_order graph, and load windows and
- *	  calendar events expanded into instants.
+ *	  their connector_stats (never the raw history, nor the recent window's
+ *	  arrays: each connector's duration model), assets with their next
+ *	  deadline, and the lineage and sync_order graph; fleet_windows.c adds
+ *	  the load windows and calendar events expanded into instants.
  *
- * Local-time rules (deadline at 06:00 Europe/Berlin on weekdays, a window
- * 08:00-18:00 America/New_York) are turned into instants by SQL helpers so
- * that DST gaps and overlaps follow PostgreSQL's AT TIME ZONE.  The reads
- * are a handful of set-based queries whose cost grows with the number of
- * connectors and assets, not with sync history.  Each streams its rows
- * through a cursor to a row reader that keeps only what the fleet needs, so
- * no query's whole result is held at once (at 50,000 connectors the
- * connector_stats rows alone are 90 MB).
+ * Local-time rules (deadline at 06:00 Europe/Berlin on weekdays) are turned
+ * into instants by SQL helpers so that DST gaps and overlaps follow
+ * PostgreSQL's AT TIME ZONE.  The reads are a handful of set-based queries
+ * whose cost grows with the number of connectors and assets, not with sync
+ * history.  Each streams its rows through a cursor to a row reader that
+ * keeps only what the fleet needs, so no query's whole result is held at
+ * once.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,13 +24,13 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
-#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "analytics.h"
-#include "pg_compat.h"
+#include "duration_model.h"
+#include "fleet_read.h"
 #include "spi_run.h"
 
 /*
@@ -67,7 +67,7 @@ static const char *const connectors_sql =
 "       greatest(s.last_success_at, c.last_success_at), s.ewma_duration_s, s.ewma_rows,"
 "       coalesce(s.fit_n, 0), coalesce(s.fit_sum_x, 0), coalesce(s.fit_sum_y, 0),"
 "       coalesce(s.fit_sum_xx, 0), coalesce(s.fit_sum_xy, 0),"
-"       s.recent_duration_s, s.recent_rows, s.recent_started_at, s.recent_full,"
+"       s.duration_model,"
 "       CASE WHEN s.connector_id IS NULL OR backlog.connector_id IS NOT NULL"
 "                 OR (s.latest_success_finished_at > $1"
 "                     AND s.latest_success_started_at > $1 - interval '8 days')"
@@ -118,64 +118,14 @@ static const char *const sync_order_sql =
 "SELECT before_connector_id, after_connector_id FROM syncopt.sync_order"
 " ORDER BY before_connector_id, after_connector_id";
 
-static const char *const windows_sql =
-"SELECT w.target, w.connector_id, w.source_key, o.starts, o.ends,"
-"       coalesce(w.load_factor, 0), coalesce(w.price_multiplier, 1),"
-"       coalesce(w.name, 'load window ' || w.window_id)"
-"  FROM syncopt.load_window w,"
-"       syncopt.window_occurrences(w.start_time, w.end_time, w.dow, w.timezone,"
-"                                  $1 - interval '1 day',"
-"                                  $1 + make_interval(secs => $2) + interval '1 day') o"
-" ORDER BY o.starts, w.window_id";
-
-static const char *const tag_events_sql =
-"SELECT tag, lower(during), upper(during), weight_multiplier, name"
-"  FROM syncopt.calendar_event"
-" WHERE tag IS NOT NULL"
-"   AND during && tstzrange($1 - interval '1 day', $1 + make_interval(secs => $2) + interval '8 days')"
-" ORDER BY event_id";
-
-/* The widest loader query (connectors_sql). */
-#define MAX_COLS		29
-
-/* One row of a loader query, its columns deformed once. */
-typedef struct Row
-{
-	Datum		values[MAX_COLS];
-	bool		isnull[MAX_COLS];
-} Row;
-
-/* Edges read from lineage or sync_order, as node indexes. */
-typedef struct EdgeList
-{
-	int			n;
-	int			cap;
-	int		   *from;
-	int		   *to;
-} EdgeList;
-
-/* What the row readers fill while a loader query streams its rows. */
-typedef struct Loading
-{
-	Fleet	   *fleet;
-	bool		planning;		/* read what only plan_fleet() needs */
-	MemoryContext scratch;		/* one row's temporaries, reset after it */
-	MemoryContext predicting;	/* FLEET_PREDICT: a prediction's temporaries */
-	Row			row;
-	int			cap;			/* room in the fleet array being filled */
-	EdgeList	conn_edges;		/* lineage: connector -> asset */
-	EdgeList	asset_edges;	/* lineage: asset -> asset */
-	EdgeList	order_edges;	/* sync_order: before -> after */
-} Loading;
-
 /*
  * Run one read-only loader query with `at`, the horizon and whether the
  * caller plans as $1, $2, $3, handing its rows to reader a batch at a time
  * (spi_run_each): the result is never held whole, only what the fleet
  * keeps of it.
  */
-static void
-run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
+void
+fleet_run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, FLOAT8OID, BOOLOID};
 	Datum		values[3] = {TimestampTzGetDatum(load->fleet->at), Float8GetDatum(horizon_s),
@@ -185,8 +135,8 @@ run_query(const char *sql, double horizon_s, SpiRowReader reader, Loading *load)
 }
 
 /* Deform a row of a loader query into load->row. */
-static Row *
-deform(HeapTuple tuple, TupleDesc desc, Loading *load)
+Row *
+fleet_deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 {
 	if (desc->natts > MAX_COLS)
 		elog(ERROR, "syncopt: a fleet query returned %d columns, more than %d", desc->natts, MAX_COLS);
@@ -195,8 +145,8 @@ deform(HeapTuple tuple, TupleDesc desc, Loading *load)
 }
 
 /* Room for element n of an array of cap elements of size, doubling it when full. */
-static void *
-grow(void *array, int *cap, int n, Size size)
+void *
+fleet_grow(void *array, int *cap, int n, Size size)
 {
 	if (n < *cap)
 		return array;
@@ -210,190 +160,40 @@ add_edge(EdgeList *edges, int from, int to)
 {
 	int			cap = edges->cap;
 
-	edges->from = grow(edges->from, &cap, edges->n, sizeof(int));
-	edges->to = grow(edges->to, &edges->cap, edges->n, sizeof(int));
+	edges->from = fleet_grow(edges->from, &cap, edges->n, sizeof(int));
+	edges->to = fleet_grow(edges->to, &edges->cap, edges->n, sizeof(int));
 	edges->from[edges->n] = from;
 	edges->to[edges->n++] = to;
 }
 
-/* Column n (1-based) of a row; isnull set. */
-static Datum
-col(const Row *r, int n, bool *isnull)
-{
-	*isnull = r->isnull[n - 1];
-	return r->values[n - 1];
-}
-
-/* Text column, copied; NULL when SQL NULL. */
-static char *
-col_text(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-/* float8 column; NaN when SQL NULL. */
-static double
-col_double(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NAN : DatumGetFloat8(d);
-}
-
-/* int4 column; 0 when SQL NULL. */
-static int
-col_int(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? 0 : DatumGetInt32(d);
-}
-
-/* int8 column; 0 when SQL NULL. */
-static int64
-col_int64(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
-/* timestamptz column; NO_TIME when SQL NULL. */
-static TimestampTz
-col_time(const Row *r, int n)
-{
-	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-
-	return isnull ? NO_TIME : DatumGetTimestampTz(d);
-}
-
 /*
- * An array column (NULL when SQL NULL) ready to iterate, and its number of
- * elements.  A detoasted copy is made in the current memory context.
+ * The duration model of a connector (column 24, connector_stats.
+ * duration_model): its number of timed runs, and a copy of its elements in
+ * mcxt when it has runs.
  */
-static AnyArrayType *
-col_array(const Row *r, int n, int *count)
+static void
+load_model(Connector *c, const Row *r, MemoryContext mcxt)
 {
 	bool		isnull;
-	Datum		d = col(r, n, &isnull);
-	AnyArrayType *a;
+	Datum		d = col(r, 24, &isnull);
+	ArrayType  *a;
+	int			n;
+	double	   *model;
 
-	*count = 0;
+	c->nrecent = 0;
+	c->model = NULL;
 	if (isnull)
-		return NULL;
-	a = DatumGetAnyArrayP(d);
-	*count = ArrayGetNItems(AARR_NDIM(a), AARR_DIMS(a));
-	return a;
-}
-
-/*
- * One of the recent-window arrays of connector_stats, being read element
- * by element: straight from its data when it has no NULL (each element at
- * its place, the elements being of fixed length), else through an
- * array_iter, which reads the NULL bitmap (a third of the loader's own
- * time at 50,000 connectors when every array went through it).
- */
-typedef struct RecentColumn
-{
-	array_iter	iter;
-	const char *data;			/* the elements, NULL when read by iter */
-	int			count;
-	int			elmlen;
-	bool		elmbyval;
-	char		elmalign;
-} RecentColumn;
-
-/*
- * Start reading array column n of a row, of fixed-length elements as
- * described (the catalog's values for the column's element type).
- */
-static void
-recent_open(const Row *r, int n, int elmlen, bool elmbyval, char elmalign, RecentColumn *rc)
-{
-	AnyArrayType *a = col_array(r, n, &rc->count);
-
-	rc->elmlen = elmlen;
-	rc->elmbyval = elmbyval;
-	rc->elmalign = elmalign;
-	rc->data = NULL;
-	if (a == NULL)
 		return;
-	if (!VARATT_IS_EXPANDED_HEADER(a) && !ARR_HASNULL(&a->flt))
-		rc->data = ARR_DATA_PTR(&a->flt);
-	else
-		ARRAY_ITER_SETUP(&rc->iter, a, elmlen, elmbyval, elmalign);
-}
-
-/* Element j of a recent-window array (read in order); isnull when missing. */
-static Datum
-recent_next(RecentColumn *rc, int j, bool *isnull)
-{
-	if (j >= rc->count)
-	{
-		*isnull = true;
-		return (Datum) 0;
-	}
-	if (rc->data != NULL)
-	{
-		*isnull = false;
-		return fetch_att(rc->data + (Size) j * rc->elmlen, rc->elmbyval, rc->elmlen);
-	}
-	return ARRAY_ITER_NEXT(&rc->iter, isnull, j, rc->elmlen, rc->elmbyval, rc->elmalign);
-}
-
-/*
- * Fill the recent-window buffers of a connector from its stats arrays
- * (columns 24-27), the four of them in one allocation in mcxt.  The arrays
- * are read in place, element by element, rather than deconstructed.
- */
-static void
-load_recent(Connector *c, const Row *r, MemoryContext mcxt)
-{
-	RecentColumn dur,
-				rows,
-				at,
-				full;
-	int			n,
-				k = 0;
-	char	   *block;
-
-	recent_open(r, 24, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &dur);
-	recent_open(r, 25, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &rows);
-	recent_open(r, 26, sizeof(TimestampTz), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &at);
-	recent_open(r, 27, sizeof(bool), true, TYPALIGN_CHAR, &full);
-	n = Max(dur.count, 1);
-	block = MemoryContextAlloc(mcxt, n * (sizeof(double) * 2 + sizeof(TimestampTz) + sizeof(bool)));
-	c->recent_dur = (double *) block;
-	c->recent_rows = (double *) (block + n * sizeof(double));
-	c->recent_at = (TimestampTz *) (block + n * sizeof(double) * 2);
-	c->recent_full = (bool *) (block + n * (sizeof(double) * 2 + sizeof(TimestampTz)));
-	for (int j = 0; j < dur.count; j++)
-	{
-		bool		dur_null,
-					rows_null,
-					at_null,
-					full_null;
-		Datum		d = recent_next(&dur, j, &dur_null);
-		Datum		nr = recent_next(&rows, j, &rows_null);
-		Datum		t = recent_next(&at, j, &at_null);
-		Datum		f = recent_next(&full, j, &full_null);
-
-		if (dur_null || at_null)
-			continue;
-		c->recent_dur[k] = Max(DatumGetFloat8(d), 1.0);
-		c->recent_rows[k] = rows_null ? NAN : (double) DatumGetInt64(nr);
-		c->recent_at[k] = DatumGetTimestampTz(t);
-		c->recent_full[k] = !full_null && DatumGetBool(f);
-		k++;
-	}
-	c->nrecent = k;
+	a = DatumGetArrayTypeP(d);
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (n == 0)
+		return;
+	if (ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+		elog(ERROR, "syncopt: connector %lld has a malformed duration model", (long long) c->id);
+	model = MemoryContextAlloc(mcxt, sizeof(double) * n);
+	memcpy(model, ARR_DATA_PTR(a), sizeof(double) * n);
+	c->nrecent = (int) model[DM_RUNS];
+	c->model = model;
 }
 
 /* Row reader of connectors_sql: one live connector with its statistics. */
@@ -403,14 +203,14 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	Loading    *load = arg;
 	Fleet	   *fleet = load->fleet;
 	MemoryContext mcxt = CurrentMemoryContext;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	Connector  *c;
 	Datum	   *tags = NULL;
 	bool	   *tag_nulls = NULL;
 	bool		isnull;
 	Datum		d;
 
-	fleet->conn = grow(fleet->conn, &load->cap, fleet->nconn, sizeof(Connector));
+	fleet->conn = fleet_grow(fleet->conn, &load->cap, fleet->nconn, sizeof(Connector));
 	c = &fleet->conn[fleet->nconn++];
 	MemSet(c, 0, sizeof(Connector));
 	c->id = col_int64(r, 1);
@@ -448,27 +248,22 @@ read_connector(HeapTuple tuple, TupleDesc desc, void *arg)
 	c->fit_sxy = col_double(r, 23);
 	MemoryContextSwitchTo(load->scratch);
 	if (load->predicting == NULL)
-		load_recent(c, r, mcxt);
+		load_model(c, r, mcxt);
 	else
 	{
-		/*
-		 * Predicted now, from buffers that live for this row only: a fresh
-		 * backend paid page faults for every byte of the arrays kept.
-		 */
-		load_recent(c, r, load->scratch);
+		/* Predicted now, from a model that lives for this row only. */
+		load_model(c, r, load->scratch);
 		MemoryContextSwitchTo(mcxt);
 		if (c->nrecent > 0)
 			predict_from_history(c, fleet->at, !fleet->terse, load->predicting);
-		c->recent_dur = c->recent_rows = NULL;
-		c->recent_at = NULL;
-		c->recent_full = NULL;
+		c->model = NULL;
 	}
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextReset(load->scratch);
-	c->fresh_since = col_time(r, 28);
+	c->fresh_since = col_time(r, 25);
 	if (c->fresh_since == NO_TIME)
 		c->fresh_since = DT_NOBEGIN;
-	c->last_failure_at = col_time(r, 29);
+	c->last_failure_at = col_time(r, 26);
 	c->due = NO_TIME;
 	c->due_asset = -1;
 	c->due_via = -1;
@@ -548,7 +343,7 @@ load_connectors(Loading *load)
 	bool		sorted = true;
 
 	load->cap = 0;
-	run_query(connectors_sql, 0, read_connector, load);
+	fleet_run_query(connectors_sql, 0, read_connector, load);
 	if (fleet->conn == NULL)
 		fleet->conn = palloc0(sizeof(Connector));
 	for (int i = 1; i < fleet->nconn && sorted; i++)
@@ -605,10 +400,10 @@ read_asset(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
 	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	Asset	   *a;
 
-	fleet->asset = grow(fleet->asset, &load->cap, fleet->nasset, sizeof(Asset));
+	fleet->asset = fleet_grow(fleet->asset, &load->cap, fleet->nasset, sizeof(Asset));
 	a = &fleet->asset[fleet->nasset++];
 	MemSet(a, 0, sizeof(Asset));
 	a->id = col_int64(r, 1);
@@ -628,7 +423,7 @@ static void
 load_assets(Loading *load)
 {
 	load->cap = 0;
-	run_query(assets_sql, 0, read_asset, load);
+	fleet_run_query(assets_sql, 0, read_asset, load);
 	if (load->fleet->asset == NULL)
 		load->fleet->asset = palloc0(sizeof(Asset));
 }
@@ -661,7 +456,7 @@ static void
 read_lineage(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	bool		conn_null;
 	Datum		up_conn = col(r, 1, &conn_null);
 	int			target = asset_index(load->fleet, col_int64(r, 3));
@@ -688,7 +483,7 @@ static void
 read_sync_order(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	Loading    *load = arg;
-	Row		   *r = deform(tuple, desc, load);
+	Row		   *r = fleet_deform(tuple, desc, load);
 	int			b = fleet_connector_index(load->fleet, col_int64(r, 1));
 	int			a = fleet_connector_index(load->fleet, col_int64(r, 2));
 
@@ -705,136 +500,15 @@ load_edges(Loading *load)
 	EdgeList   *ae = &load->asset_edges;
 	EdgeList   *oe = &load->order_edges;
 
-	run_query(lineage_sql, 0, read_lineage, load);
+	fleet_run_query(lineage_sql, 0, read_lineage, load);
 	fleet->conn_assets = build_adjacency(fleet->nconn, ce->n, ce->from, ce->to);
 	fleet->asset_prev_conns = build_adjacency(fleet->nasset, ce->n, ce->to, ce->from);
 	fleet->asset_next = build_adjacency(fleet->nasset, ae->n, ae->from, ae->to);
 	fleet->asset_prev_assets = build_adjacency(fleet->nasset, ae->n, ae->to, ae->from);
 
-	run_query(sync_order_sql, 0, read_sync_order, load);
+	fleet_run_query(sync_order_sql, 0, read_sync_order, load);
 	fleet->conn_after = build_adjacency(fleet->nconn, oe->n, oe->from, oe->to);
 	fleet->conn_before = build_adjacency(fleet->nconn, oe->n, oe->to, oe->from);
-}
-
-/* Row reader of windows_sql: one occurrence of a load or cost window. */
-static void
-read_window(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	Loading    *load = arg;
-	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
-	Window	   *w;
-	char	   *target = col_text(r, 1);
-
-	fleet->win = grow(fleet->win, &load->cap, fleet->nwin, sizeof(Window));
-	w = &fleet->win[fleet->nwin++];
-	MemSet(w, 0, sizeof(Window));
-	w->target = target[0];
-	w->connector_id = col_int64(r, 2);
-	w->source_key = col_text(r, 3);
-	w->starts = col_time(r, 4);
-	w->ends = col_time(r, 5);
-	w->load_factor = col_double(r, 6);
-	w->price = col_double(r, 7);
-	w->name = col_text(r, 8);
-}
-
-/* Row reader of tag_events_sql: one tag-scoped calendar event. */
-static void
-read_tag_event(HeapTuple tuple, TupleDesc desc, void *arg)
-{
-	Loading    *load = arg;
-	Fleet	   *fleet = load->fleet;
-	Row		   *r = deform(tuple, desc, load);
-	TagEvent   *e;
-
-	fleet->tagev = grow(fleet->tagev, &load->cap, fleet->ntagev, sizeof(TagEvent));
-	e = &fleet->tagev[fleet->ntagev++];
-	MemSet(e, 0, sizeof(TagEvent));
-	e->tag = col_text(r, 1);
-	e->starts = col_time(r, 2);
-	e->ends = col_time(r, 3);
-	e->multiplier = col_double(r, 4);
-	e->name = col_text(r, 5);
-}
-
-/* Order strings (qsort of pointers to them). */
-static int
-string_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The place of key among n sorted distinct keys, or -1. */
-static int
-key_number(char *const *keys, int n, const char *key)
-{
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		int			cmp = strcmp(keys[mid], key);
-
-		if (cmp == 0)
-			return mid;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
-/*
- * Number the distinct source keys of the fleet's load windows, and give
- * each window and each connector its key's number (-1: none), so that
- * window_applies() compares two integers: comparing the strings, plan()'s
- * look at every window for every sync was a twentieth of sla_risk() at
- * 50,000 connectors.
- */
-static void
-number_sources(Fleet *fleet)
-{
-	char	  **keys = palloc(sizeof(char *) * Max(fleet->nwin, 1));
-	int			nkeys = 0,
-				ndistinct = 0;
-
-	for (int w = 0; w < fleet->nwin; w++)
-		if (fleet->win[w].source_key != NULL)
-			keys[nkeys++] = fleet->win[w].source_key;
-	qsort(keys, nkeys, sizeof(char *), string_cmp);
-	for (int k = 0; k < nkeys; k++)
-		if (ndistinct == 0 || strcmp(keys[ndistinct - 1], keys[k]) != 0)
-			keys[ndistinct++] = keys[k];
-	for (int w = 0; w < fleet->nwin; w++)
-		fleet->win[w].source_no = fleet->win[w].source_key == NULL ? -1
-			: key_number(keys, ndistinct, fleet->win[w].source_key);
-	for (int i = 0; i < fleet->nconn; i++)
-		fleet->conn[i].window_source = fleet->conn[i].source_key == NULL ? -1
-			: key_number(keys, ndistinct, fleet->conn[i].source_key);
-	pfree(keys);
-}
-
-/*
- * Read load windows and tag-scoped calendar events as instants, and number
- * the windows' sources in the windows and the connectors.
- */
-static void
-load_windows(Loading *load, double horizon_s)
-{
-	Fleet	   *fleet = load->fleet;
-
-	load->cap = 0;
-	run_query(windows_sql, horizon_s, read_window, load);
-	if (fleet->win == NULL)
-		fleet->win = palloc0(sizeof(Window));
-	number_sources(fleet);
-	load->cap = 0;
-	run_query(tag_events_sql, horizon_s, read_tag_event, load);
-	if (fleet->tagev == NULL)
-		fleet->tagev = palloc0(sizeof(TagEvent));
 }
 
 /*
@@ -879,37 +553,11 @@ fleet_load(TimestampTz at, double horizon_s, int parts)
 		load.fleet->asset_prev_conns = load.fleet->asset_next;
 	}
 	if (parts & FLEET_WINDOWS)
-		load_windows(&load, horizon_s);
+		fleet_read_windows(&load, horizon_s);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);
 	MemoryContextDelete(load.scratch);
 	if (load.predicting)
 		MemoryContextDelete(load.predicting);
 	return load.fleet;
-}
-
-/*
- * Replace the fleet's windows and tag-scoped calendar events with those of
- * another horizon, as fleet_load() would read them for it: a planning run
- * loads the fleet once and derives its shorter-horizon plan from a copy.
- */
-void
-fleet_load_windows(Fleet *fleet, double horizon_s)
-{
-	MemoryContext mcxt = CurrentMemoryContext;
-	Loading		load = {0};
-
-	/* A copy may share its arrays with the fleet it was made from. */
-	fleet->win = NULL;
-	fleet->nwin = 0;
-	fleet->tagev = NULL;
-	fleet->ntagev = 0;
-	load.fleet = fleet;
-	load.planning = true;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "syncopt: SPI_connect failed");
-	MemoryContextSwitchTo(mcxt);
-	load_windows(&load, horizon_s);
-	SPI_finish();
-	MemoryContextSwitchTo(mcxt);
 }

@@ -17,7 +17,9 @@
  *	   expected rows) from 20 runs, a normal quantile below that, widened
  *	   for the degrees of freedom the fit used and the EWMA level's variance.
  * Schedules are planned with P90: underestimates hurt far more than
- * overestimates.
+ * overestimates.  What does not depend on the instant is computed when the
+ * recent window changes (connector_stats.duration_model, duration_model.c);
+ * here the instant's day-of-week and hour effects are added to it.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,100 +34,36 @@
 #include "utils/tuplestore.h"
 
 #include "analytics.h"
+#include "duration_model.h"
 #include "syncopt.h"
 
 PG_FUNCTION_INFO_V1(syncopt_predict_duration);
 
-#define COLD_RUNS		10		/* runs before the log-linear model answers */
-#define EMPIRICAL_RUNS	20		/* runs before P90 is an empirical quantile */
-#define EWMA_ALPHA		0.3
-#define SHRINK_RUNS		3.0		/* effects count fully only with many runs */
-#define HOUR_BUCKET		4		/* hours per time-of-day bucket */
-#define Z90				1.2815515655446004
-
 /*
- * The shrunk mean deviation of the residuals of each group (day of week,
- * or hour bucket) from the overall mean: an effect backed by k runs counts
- * k / (k + 3) of its raw size.  Computed for all groups in one pass.
+ * The fitted model's prediction at `at`: the level the model keeps plus
+ * the effects of at's weekday and hour bucket; with explain, its reason.
  */
 static void
-group_effects(const double *resid, const int *group, const bool *use, int n,
-			  int ngroups, double overall, double *effect, int *count)
+predict_fitted(const Connector *c, const double *model, TimestampTz at, Prediction *p, bool explain)
 {
-	for (int g = 0; g < ngroups; g++)
-	{
-		effect[g] = 0;
-		count[g] = 0;
-	}
-	for (int i = 0; i < n; i++)
-		if (use[i])
-		{
-			effect[group[i]] += resid[i] - overall;
-			count[group[i]]++;
-		}
-	for (int g = 0; g < ngroups; g++)
-		if (count[g] > 0)
-			effect[g] = (effect[g] / count[g]) * (count[g] / (count[g] + SHRINK_RUNS));
-}
-
-/* Least-squares a and b of log(duration) = a + b log(1 + rows), from the stats' sums. */
-static void
-fit_line(const Connector *c, double *a, double *b)
-{
-	double		n = c->fit_n;
-	double		den = n * c->fit_sxx - c->fit_sx * c->fit_sx;
-
-	*b = 0;
-	if (n >= 2 && den > 1e-9 * n * n)
-		*b = (n * c->fit_sxy - c->fit_sx * c->fit_sy) / den;
-	/* Longer for more rows, and not wildly so; a noisy fit says otherwise. */
-	*b = Min(Max(*b, 0.0), 2.0);
-	*a = n > 0 ? (c->fit_sy - *b * c->fit_sx) / n : 0;
-}
-
-/*
- * The log-linear model with level, seasonality and full-sync effects;
- * with explain, its reason.
- */
-static void
-predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
-{
-	int			n = c->nrecent;
-	double	   *resid = palloc(sizeof(double) * n);
-	double	   *x = palloc(sizeof(double) * n);	/* each run's log(1 + rows) */
-	int		   *dow = palloc(sizeof(int) * n);
-	int		   *hour = palloc(sizeof(int) * n);
-	bool	   *incremental = palloc(sizeof(bool) * n);
-	double	   *spread = palloc(sizeof(double) * n);
 	double		a,
 				b,
 				x_next,
-				level = 0,
-				mean_inc = 0,
-				mean_full = 0,
-				full_effect = 0,
+				level = model[DM_LEVEL],
+				mean_inc = model[DM_MEAN_INC],
 				dow_effect,
 				hour_effect,
-				used_dof = 1,	/* the mean */
-				widen,
-				centre = 0,
-				log_p50,
-				q90,
-				dow_eff[7],
-				hour_eff[HOURS_PER_DAY / HOUR_BUCKET];
-	int			dow_k[7],
-				hour_k[HOURS_PER_DAY / HOUR_BUCKET];
-	int			n_inc = 0,
-				n_full = 0,
-				n_spread = 0,
-				k_dow,
+				log_p50;
+	int			k_dow,
 				k_hour,
 				at_dow,
-				at_hour;
+				at_hour,
+				n = (int) model[DM_RUNS],
+				n_full = (int) model[DM_N_FULL];
 	bool		have_rows = !isnan(c->ewma_rows) && c->fit_n >= COLD_RUNS;
 
 	if (have_rows)
-		fit_line(c, &a, &b);
+		duration_fit_line(c->fit_n, c->fit_sx, c->fit_sy, c->fit_sxx, c->fit_sxy, &a, &b);
 	else
 	{
 		/* Rows never reported: the model is a level on log duration alone. */
@@ -135,91 +73,17 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 	x_next = have_rows ? log1p(Max(c->ewma_rows, 0)) : 0;
 	p->rows = have_rows ? c->ewma_rows : NAN;
 
-	for (int i = 0; i < n; i++)
-	{
-		x[i] = (have_rows && !isnan(c->recent_rows[i])) ? log1p(c->recent_rows[i]) : x_next;
-		resid[i] = log(c->recent_dur[i]) - (a + b * x[i]);
-		utc_dow_hour(c->recent_at[i], &dow[i], &hour[i]);
-		hour[i] /= HOUR_BUCKET;
-		incremental[i] = !c->recent_full[i];
-		if (incremental[i])
-		{
-			/* EWMA of incremental residuals in time order: the current level. */
-			level = n_inc == 0 ? resid[i] : EWMA_ALPHA * resid[i] + (1 - EWMA_ALPHA) * level;
-			mean_inc += resid[i];
-			n_inc++;
-		}
-		else
-		{
-			mean_full += resid[i];
-			n_full++;
-		}
-	}
-	if (n_inc == 0)
-	{
-		/* Only full syncs seen: treat them as the ordinary case. */
-		for (int i = 0; i < n; i++)
-			incremental[i] = true;
-		level = mean_inc = mean_full / n_full;
-		n_inc = n_full;
-		n_full = 0;
-	}
-	else
-		mean_inc /= n_inc;
-	if (n_full > 0)
-		full_effect = (mean_full / n_full - mean_inc) * (n_full / (n_full + SHRINK_RUNS));
-
 	utc_dow_hour(at, &at_dow, &at_hour);
 	at_hour /= HOUR_BUCKET;
-	group_effects(resid, dow, incremental, n, 7, mean_inc, dow_eff, dow_k);
-	group_effects(resid, hour, incremental, n, HOURS_PER_DAY / HOUR_BUCKET, mean_inc, hour_eff, hour_k);
-	dow_effect = dow_eff[at_dow];
-	k_dow = dow_k[at_dow];
-	hour_effect = hour_eff[at_hour];
-	k_hour = hour_k[at_hour];
-
-	/*
-	 * Each run's error as a forecast made without knowing its rows: the
-	 * next run's rows are only expected (x_next), and a spread of residuals
-	 * on known rows would leave their variation out of P90.
-	 */
-	for (int i = 0; i < n; i++)
-		if (incremental[i])
-		{
-			double		rows_gap = (have_rows && !isnan(c->recent_rows[i]))
-				? b * (x[i] - x_next) : 0;
-
-			spread[n_spread++] = resid[i] - mean_inc - dow_eff[dow[i]] - hour_eff[hour[i]] + rows_gap;
-		}
-	/*
-	 * In-sample errors are narrower than forecast errors: their spread
-	 * around its centre is widened by the degrees of freedom the mean and
-	 * the shrunk effects used (an effect backed by k runs uses k / (k + 3))
-	 * and by the EWMA level's own variance, alpha / (2 - alpha) of theirs.
-	 */
-	for (int g = 0; g < 7; g++)
-		used_dof += dow_k[g] / (dow_k[g] + SHRINK_RUNS);
-	for (int g = 0; g < HOURS_PER_DAY / HOUR_BUCKET; g++)
-		used_dof += hour_k[g] / (hour_k[g] + SHRINK_RUNS);
-	widen = sqrt(n_spread / Max(n_spread - used_dof, 1.0) * (1 + EWMA_ALPHA / (2 - EWMA_ALPHA)));
-	for (int i = 0; i < n_spread; i++)
-		centre += spread[i] / n_spread;
-	if (n_spread >= EMPIRICAL_RUNS)
-		q90 = quantile(spread, n_spread, 0.9) - centre;
-	else
-	{
-		double		ss = 0;
-
-		for (int i = 0; i < n_spread; i++)
-			ss += (spread[i] - centre) * (spread[i] - centre);
-		q90 = Z90 * sqrt(ss / Max(n_spread - 1, 1));
-	}
-	q90 = centre + widen * q90;
+	dow_effect = model[DM_DOW_EFFECT + at_dow];
+	k_dow = (int) model[DM_DOW_RUNS + at_dow];
+	hour_effect = model[DM_HOUR_EFFECT + at_hour];
+	k_hour = (int) model[DM_HOUR_RUNS + at_hour];
 
 	log_p50 = a + b * x_next + level + dow_effect + hour_effect;
 	p->p50_s = exp(log_p50);
-	p->p90_s = p->p50_s * exp(Max(q90, 0.05));
-	p->full_p50_s = n_full > 0 ? p->p50_s * exp(full_effect) : NAN;
+	p->p90_s = p->p50_s * exp(Max(model[DM_Q90], 0.05));
+	p->full_p50_s = n_full > 0 ? p->p50_s * exp(model[DM_FULL_EFFECT]) : NAN;
 	p->method = have_rows ? "log_linear" : "level";
 	if (!explain)
 		return;
@@ -240,7 +104,8 @@ predict_fitted(Connector *c, TimestampTz at, Prediction *p, bool explain)
 	if (n_full > 0)
 		appendStringInfo(&p->reason, "; a full re-sync takes about %s", format_duration(p->full_p50_s));
 	appendStringInfo(&p->reason, "; P90 from the %s of forecast errors, widened x%.2f for the fitted effects and level",
-					 n_spread >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread", widen);
+					 model[DM_N_SPREAD] >= EMPIRICAL_RUNS ? "empirical 90th percentile" : "spread",
+					 duration_widen(model));
 }
 
 /*
@@ -272,13 +137,8 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
 	}
 	else if (n < COLD_RUNS)
 	{
-		double		last = c->recent_dur[n - 1];
-		double		longest = 0;
-
-		p->p50_s = n >= 2 ? (last + c->recent_dur[n - 2]) / 2 : last;
-		for (int i = 0; i < n; i++)
-			longest = Max(longest, c->recent_dur[i]);
-		p->p90_s = Max(1.5 * p->p50_s, longest);
+		p->p50_s = c->model[DM_COLD_P50];
+		p->p90_s = c->model[DM_COLD_P90];
 		p->method = "last_two_mean";
 		if (explain)
 			appendStringInfo(&p->reason,
@@ -286,7 +146,7 @@ predict_connector(Connector *c, TimestampTz at, double fleet_p50, bool fleet_kno
 						 n, n == 1 ? "" : "s", n >= 2 ? "two" : "one");
 	}
 	else
-		predict_fitted(c, at, p, explain);
+		predict_fitted(c, c->model, at, p, explain);
 }
 
 /*
@@ -309,7 +169,7 @@ predict_kept(Connector *c, TimestampTz at, double fleet_p50, bool fleet_known,
 /*
  * Predict a connector with recent runs at `at`, which needs nothing of the
  * rest of the fleet: the fleet loader calls it as it reads the connector's
- * row (FLEET_PREDICT), so the recent-run arrays need not be kept.  With
+ * row (FLEET_PREDICT), so its duration model need not be kept.  With
  * explain, the prediction's reason.
  */
 void

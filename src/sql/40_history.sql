@@ -309,6 +309,27 @@ CREATE TRIGGER sync_run_roll_up_truncate
     AFTER TRUNCATE ON syncopt.sync_run
     FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
 
+-- The duration model of a connector's recent window: every part of the
+-- next sync's predicted duration that does not depend on the instant it
+-- starts (its weekday's and hour's effects are added when predicting), kept
+-- in connector_stats.duration_model so that the fleet loader reads it
+-- instead of the window's arrays (issue 34: they were most of what a
+-- planning run read of connector_stats).  Empty when the window has no
+-- timed run.
+CREATE FUNCTION syncopt.duration_model(recent_duration_s double precision[], recent_rows bigint[],
+                                       recent_started_at timestamptz[], recent_full boolean[],
+                                       fit_n bigint, fit_sum_x double precision,
+                                       fit_sum_y double precision, fit_sum_xx double precision,
+                                       fit_sum_xy double precision, ewma_rows double precision)
+RETURNS double precision[]
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_duration_model';
+COMMENT ON FUNCTION syncopt.duration_model(double precision[], bigint[], timestamptz[], boolean[], bigint,
+                                           double precision, double precision, double precision,
+                                           double precision, double precision) IS
+    'The duration model of a recent window of runs (connector_stats.duration_model): the parts of the next sync''s predicted duration that do not depend on when it starts.';
+
 -- Kept up to date at ingest so that analytics read one row per connector
 -- instead of scanning history.
 CREATE TABLE syncopt.connector_stats (
@@ -344,6 +365,12 @@ CREATE TABLE syncopt.connector_stats (
     -- and probes only when that run had not ended by the instant.
     latest_success_started_at  timestamptz,
     latest_success_finished_at timestamptz,
+    -- syncopt.duration_model() of the recent window and the fit sums,
+    -- recomputed by every write of the row: what the fleet loader predicts
+    -- from (issue 34).
+    duration_model       double precision[] NOT NULL GENERATED ALWAYS AS (
+        syncopt.duration_model(recent_duration_s, recent_rows, recent_started_at, recent_full, fit_n,
+                               fit_sum_x, fit_sum_y, fit_sum_xx, fit_sum_xy, ewma_rows)) STORED,
     CONSTRAINT connector_stats_counts CHECK (runs >= successes + failures AND successes >= 0 AND failures >= 0)
 );
 COMMENT ON TABLE syncopt.connector_stats IS
