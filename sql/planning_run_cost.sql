@@ -11,15 +11,23 @@ SET timezone = 'UTC';
 -- ids_jsonb(): the jsonb to_jsonb() makes of a bigint array, built from
 -- the integers.  Written out by hand for a small array (order kept, NULL
 -- as null, both ends of bigint), and equal to to_jsonb() on 200 arrays of
--- up to 3,000 ids of every magnitude.
+-- up to 3,000 ids of every magnitude (half of them with a NULL in every
+-- 97), with the same size: it writes the stored form itself, and a
+-- numeric with a trailing zero digit kept, or an element's padding or
+-- offset wrong, would change the size or the text.
 ------------------------------------------------------------------------
 SELECT syncopt.ids_jsonb('{3,1,NULL,-9223372036854775808,9223372036854775807,0}')::text AS small,
+       pg_column_size(syncopt.ids_jsonb('{3,1,NULL,-9223372036854775808,9223372036854775807,0}'))
+           = pg_column_size(to_jsonb('{3,1,NULL,-9223372036854775808,9223372036854775807,0}'::bigint[])) AS small_same_size,
        syncopt.ids_jsonb('{}')::text AS empty,
        syncopt.ids_jsonb(NULL) IS NULL AS null_in_null_out;
 SELECT count(*) AS arrays,
        count(*) FILTER (WHERE syncopt.ids_jsonb(ids) = to_jsonb(ids)) AS equal,
-       count(*) FILTER (WHERE syncopt.ids_jsonb(ids)::text = to_jsonb(ids)::text) AS same_text
-  FROM (SELECT k, array_agg(((i * 7919 + k * 104729) % 1000003 - 500000)::bigint * (10 ^ (k % 13))::bigint ORDER BY i) AS ids
+       count(*) FILTER (WHERE syncopt.ids_jsonb(ids)::text = to_jsonb(ids)::text) AS same_text,
+       count(*) FILTER (WHERE pg_column_size(syncopt.ids_jsonb(ids)) = pg_column_size(to_jsonb(ids))) AS same_size
+  FROM (SELECT k, array_agg(CASE WHEN (i + k) % 97 <> 0 OR k % 2 = 0
+                                  THEN ((i * 7919 + k * 104729) % 1000003 - 500000)::bigint * (10 ^ (k % 13))::bigint END
+                             ORDER BY i) AS ids
           FROM generate_series(1, 200) k, generate_series(1, 15 * k) i
          GROUP BY k) a;
 -- A multidimensional array is refused (to_jsonb() nests it).
