@@ -40,7 +40,9 @@ machine's load averages at each progress line, and
 `bench_100k.py --from-json FILE [SMALLER ...]` writes the section from
 them, with a growth table when the JSON of smaller fleets (the same script
 with BIG_CONNECTORS=10000, 50000: those runs print their text but do not
-write the section) follows.  The state records the build (git describe);
+write the section) follows.  The state records the build (git describe of
+this checkout, or BIG_BUILD when the extension installed was built from
+another commit, as for a growth point measured on an earlier build);
 a "note" added to the JSON by hand, saying what changed since that build,
 is printed after it.
 Writes the "100,000 connectors, 90 days of history (issue 34)" section of
@@ -438,8 +440,10 @@ def main():
     try:
         if "at" not in state:
             state["at"] = server.value(f"SELECT {AT}::text")
-            state["build"] = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
-                                            capture_output=True, text=True).stdout.strip()
+            # The script's checkout names the build unless the extension
+            # installed came from another commit (BIG_BUILD).
+            state["build"] = os.environ.get("BIG_BUILD") or subprocess.run(
+                ["git", "-C", TOP, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
             save(state)
         if not state.get("loaded"):
             load(server, state)
