@@ -44,7 +44,10 @@ write the section) follows.  The state records the build (git describe of
 this checkout, or BIG_BUILD when the extension installed was built from
 another commit, as for a growth point measured on an earlier build);
 a "note" added to the JSON by hand, saying what changed since that build,
-is printed after it.
+is printed after it; a "reconstructed" key marks a state re-entered by
+hand from a section whose JSON was lost (the growth table says so).  A
+smaller fleet measured on another build than the section's gets a growth
+table of its own.
 Writes the "100,000 connectors, 90 days of history (issue 34)" section of
 docs/benchmarks.md.
 """
