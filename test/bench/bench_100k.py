@@ -40,9 +40,14 @@ machine's load averages at each progress line, and
 `bench_100k.py --from-json FILE [SMALLER ...]` writes the section from
 them, with a growth table when the JSON of smaller fleets (the same script
 with BIG_CONNECTORS=10000, 50000: those runs print their text but do not
-write the section) follows.  The state records the build (git describe);
+write the section) follows.  The state records the build (git describe of
+this checkout, or BIG_BUILD when the extension installed was built from
+another commit, as for a growth point measured on an earlier build);
 a "note" added to the JSON by hand, saying what changed since that build,
-is printed after it.
+is printed after it; a "reconstructed" key marks a state re-entered by
+hand from a section whose JSON was lost (the growth table says so).  A
+smaller fleet measured on another build than the section's gets a growth
+table of its own.
 Writes the "100,000 connectors, 90 days of history (issue 34)" section of
 docs/benchmarks.md.
 """
@@ -438,8 +443,10 @@ def main():
     try:
         if "at" not in state:
             state["at"] = server.value(f"SELECT {AT}::text")
-            state["build"] = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
-                                            capture_output=True, text=True).stdout.strip()
+            # The script's checkout names the build unless the extension
+            # installed came from another commit (BIG_BUILD).
+            state["build"] = os.environ.get("BIG_BUILD") or subprocess.run(
+                ["git", "-C", TOP, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
             save(state)
         if not state.get("loaded"):
             load(server, state)
@@ -465,41 +472,89 @@ def main():
 def growth(state, smaller):
     """The calls' CPU seconds at each fleet size measured with the same
     history, and the growth exponent between neighbouring sizes (1 is
-    linear); "" when no smaller fleet was given."""
+    linear): one table for the section's build, one for each other build
+    among the smaller fleets; "" when no smaller fleet was given."""
     runs = sorted([state] + list(smaller), key=lambda st: st["connectors"])
     if len(runs) < 2:
         return ""
-    sizes = [st["connectors"] for st in runs]
-    steps = [f"{a:,} to {b:,}" for a, b in zip(sizes, sizes[1:])]
-    head = ("| call | " + " | ".join(f"{n:,}" for n in sizes) + " | "
-            + " | ".join(f"exponent {x}" for x in steps) + " |")
-    rule = "| --- " * (1 + len(sizes) + len(steps)) + "|"
-    rows = []
-    for name in state["calls"]:
-        cpu = [st.get("calls", {}).get(name, [None])[0] for st in runs]
-        exps = [f"{math.log(b / a) / math.log(m / n):.2f}" if a and b else "-"
-                for a, b, n, m in zip(cpu, cpu[1:], sizes, sizes[1:])]
-        rows.append(f"| `{name}` | " + " | ".join(f"{c:.2f} s" if c is not None else "-" for c in cpu)
-                    + " | " + " | ".join(exps) + " |")
+    # A size measured on another build gets a table of its own: an exponent
+    # never mixes builds.
+    mine = [st for st in runs if build_of(st) == build_of(state)]
+    others = sorted({build_of(st) for st in runs} - {build_of(state)})
     days = sorted({st["days"] for st in runs})
     history = (f"{days[0]} days of history each" if len(days) == 1
                else "histories of " + ", ".join(f"{st['days']} days ({st['connectors']:,})" for st in runs))
-    when = ", ".join(f"{st['connectors']:,} from {st['load'][0][0][11:16]} to {st['load'][-1][0][11:16]} UTC"
-                     for st in runs if st.get("load"))
+    sizes = [st["connectors"] for st in mine]
     missing = [f"{x:,}" for x in (10000, 50000) if x not in sizes]
-    return f"""**Growth with the fleet.** The same script on smaller fleets of this generator ({history},
-{', '.join(f"{st['runs']:,}" for st in runs)} runs; measured {when}, so a smaller fleet may have shared the
-machine with the larger one's load{'; ' + ' and '.join(missing) + ' connectors not measured' if missing else ''}),
+    text = f"""**Growth with the fleet.** The same script on smaller fleets of this generator ({history},
+{', '.join(f"{st['runs']:,}" for st in mine)} runs; {provenance(mine, runs)}{'; ' + ' and '.join(missing) + ' connectors not measured' if missing else ''}),
 each call's CPU seconds in a fresh backend and the
 growth exponent between neighbouring sizes (log of the CPU ratio over log of the size ratio: 1 is
 linear, 2 quadratic). The graph grows with the fleet (a unit of 3,000 assets and 500 deadlines per
 10,000 connectors), so these are not the fixed-graph exponents of the other sections.
 
-{head}
-{rule}
-{chr(10).join(rows)}
-
+{growth_table(state["calls"], mine)}
 """
+    for build in others:
+        same = [st for st in runs if build_of(st) == build]
+        text += f"""
+**The same calls on build {build}** ({provenance(same, runs)}): CPU seconds and exponents as above. These
+runs were not side by side with the ones above: compare the builds by their exponents, not by a ratio of seconds.
+
+{growth_table(state["calls"], same)}
+"""
+    return text + "\n"
+
+
+def growth_table(names, runs):
+    """The markdown table of the calls' CPU seconds over runs (ascending
+    sizes) and the exponents between neighbours."""
+    sizes = [st["connectors"] for st in runs]
+    steps = [f"{a:,} to {b:,}" for a, b in zip(sizes, sizes[1:])]
+    head = "| call | " + " | ".join([f"{n:,}" for n in sizes] + [f"exponent {x}" for x in steps]) + " |"
+    rule = "| --- " * (1 + len(sizes) + len(steps)) + "|"
+    rows = []
+    for name in names:
+        cpu = [st.get("calls", {}).get(name, [None])[0] for st in runs]
+        exps = [f"{math.log(b / a) / math.log(m / n):.2f}" if a and b else "-"
+                for a, b, n, m in zip(cpu, cpu[1:], sizes, sizes[1:])]
+        rows.append(f"| `{name}` | " + " | ".join([f"{c:.2f} s" if c is not None else "-" for c in cpu] + exps)
+                    + " |")
+    return "\n".join([head, rule] + rows)
+
+
+def build_of(state):
+    """The build a state was measured on, as the report names it."""
+    return state.get("build") or "not recorded"
+
+
+def provenance(group, runs):
+    """Where the figures of group (runs of one build) come from: the build,
+    when each was measured and how loaded the machine was, which of all the
+    runs overlapped one of them (sharing the machine with its load), which
+    were re-entered by hand."""
+    text = "build " + build_of(group[0])
+    timed = [st for st in group if st.get("load")]
+    if timed:
+        text += f"; measured on {', '.join(sorted({st['load'][0][0][:10] for st in timed}))}: " + ", ".join(
+            f"{st['connectors']:,} from {st['load'][0][0][11:16]} to {st['load'][-1][0][11:16]} UTC"
+            # Re-entered states keep the times only, not the load averages.
+            + (f" (1-minute load average median {sorted(x[1] for x in st['load'])[len(st['load']) // 2]:.1f})"
+               if len(st["load"][0]) > 1 else "")
+            for st in timed)
+    # The progress times are "YYYY-MM-DD HH:MM:SS" strings: they compare as times.
+    spans = [st for st in runs if st.get("load")]
+    overlaps = [f"{a['connectors']:,} ({build_of(a)}) with {b['connectors']:,} ({build_of(b)})"
+                for i, a in enumerate(spans) for b in spans[i + 1:]
+                if (a in group or b in group)
+                and a["load"][0][0] < b["load"][-1][0] and b["load"][0][0] < a["load"][-1][0]]
+    if overlaps:
+        text += "; runs that overlapped, each sharing the machine with the other's load: " + ", ".join(overlaps)
+    by_hand = [f"{st['connectors']:,}" for st in group if st.get("reconstructed")]
+    if by_hand:
+        text += ("; the figures of " + " and ".join(by_hand) + " re-entered by hand from the section written "
+                 "by their runs (their JSON was lost), CPU seconds rounded to 0.01 s")
+    return text
 
 
 def machine(state):
