@@ -188,8 +188,20 @@ load_model(Connector *c, const Row *r, MemoryContext mcxt)
 	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 	if (n == 0)
 		return;
-	if (ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
-		elog(ERROR, "syncopt: connector %lld has a malformed duration model", (long long) c->id);
+
+	/*
+	 * A stored model is recomputed only when its row is written, not when
+	 * the library changes: one of another length than its run count calls
+	 * for would be read past its end, so it is refused.
+	 */
+	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID ||
+		n != (((double *) ARR_DATA_PTR(a))[DM_RUNS] < COLD_RUNS ? DM_COLD_LEN : DM_FITTED_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("connector %lld has a malformed duration model", (long long) c->id),
+				 errdetail("connector_stats.duration_model has %d elements, not the shape this build of syncopt reads.", n),
+				 errhint("Recompute it: UPDATE syncopt.connector_stats SET recent_duration_s = recent_duration_s WHERE connector_id = %lld.",
+						 (long long) c->id)));
 	model = MemoryContextAlloc(mcxt, sizeof(double) * n);
 	memcpy(model, ARR_DATA_PTR(a), sizeof(double) * n);
 	c->nrecent = (int) model[DM_RUNS];
