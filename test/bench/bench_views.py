@@ -54,6 +54,8 @@ RT_SQL = "SELECT pg_backend_pid() AS backend \\gset\n\\setenv BACKEND :backend\n
 REALTIME = os.geteuid() == 0
 PRIORITIES = (False, True) if REALTIME else (False,)
 PRIORITY = {False: "normal", True: "real-time"}
+# Each side-by-side call's settings and priority.
+KINDS = [(m, rt) for rt in PRIORITIES for m in MODES]
 
 
 def fresh_call(cluster, view, options="", realtime=False):
@@ -109,11 +111,10 @@ def side_by_side(cluster):
              "after_worst": "public.cost_by_connector_after_worst"}
     same = cluster.value(f"SELECT {same_rows(views['before'], views['after'])}"
                          f" AND {same_rows(views['before_worst'], views['after_worst'])}", fleet.DB) == "t"
-    kinds = [(m, rt) for rt in PRIORITIES for m in MODES]
-    calls = {(k, m, rt): [] for k in views for m, rt in kinds}
+    calls = {(k, m, rt): [] for k in views for m, rt in KINDS}
     for r in range(SIDE_ROUNDS):
         for k in (list(views) if r % 2 == 0 else list(reversed(views))):
-            for m, rt in kinds:
+            for m, rt in KINDS:
                 calls[(k, m, rt)].append(fresh_call(cluster, views[k], MODES[m], rt))
     return same, {key: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
                   for key, v in calls.items()}
@@ -229,15 +230,13 @@ def main():
                      + f" | {'yes' if times[(v, REALTIME)][0] < TARGET_MS else 'no'} |" for v in VIEWS)
     labels = (("before", "before (69f0907, raw runs)"), ("after", "after (rollup)"),
               ("before_worst", "before, cutoff at 00:00 UTC"), ("after_worst", "after, cutoff at 00:00 UTC"))
-    kinds = [(m, rt) for rt in PRIORITIES for m in MODES]
-    prio = PRIORITY
-    side_rows = "\n".join(f"| {label} | {m} | {prio[rt]} | {side[(k, m, rt)][0]:,.0f} ms | {side[(k, m, rt)][1]:,.0f} ms |"
-                          for m, rt in kinds for k, label in labels)
+    side_rows = "\n".join(f"| {label} | {m} | {PRIORITY[rt]} | {side[(k, m, rt)][0]:,.0f} ms | {side[(k, m, rt)][1]:,.0f} ms |"
+                          for m, rt in KINDS for k, label in labels)
     side_rows += "\n" + "\n".join(
-        f"| before / after{w.replace('_worst', ', cutoff at 00:00 UTC')} | {m} | {prio[rt]} "
+        f"| before / after{w.replace('_worst', ', cutoff at 00:00 UTC')} | {m} | {PRIORITY[rt]} "
         f"| {side[('before' + w, m, rt)][0] / max(side[('after' + w, m, rt)][0], 1e-9):.2f}x "
         f"| {side[('before' + w, m, rt)][1] / max(side[('after' + w, m, rt)][1], 1e-9):.2f}x |"
-        for w in ("", "_worst") for m, rt in kinds)
+        for w in ("", "_worst") for m, rt in KINDS)
     # The target is judged on the wall time the call takes when it has a
     # core to itself (real-time priority) where that could be measured.
     judge = REALTIME
