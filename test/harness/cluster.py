@@ -41,7 +41,10 @@ class Cluster:
     # collides with another server on the machine.
     port = 54329
 
-    def __init__(self, settings, databases=(), root=None):
+    def __init__(self, settings, databases=(), root=None, bindir=None):
+        # bindir: another build's server (a benchmark comparing two builds
+        # runs a cluster of each side by side); the pg_config on PATH's by default.
+        self.bin = bindir or PG_BIN
         if root is None:
             root = tempfile.mkdtemp(prefix="syncopt-test-")
         else:
@@ -57,6 +60,7 @@ class Cluster:
     def existing(cls, root):
         """Attach to a cluster an earlier process created at root."""
         self = cls.__new__(cls)
+        self.bin = PG_BIN
         self._set_paths(root)
         return self
 
@@ -70,12 +74,12 @@ class Cluster:
         return subprocess.run(as_postgres(argv), check=True, capture_output=True, text=True, **kw)
 
     def _initdb(self, databases):
-        self._run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+        self._run([f"{self.bin}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
                    "--no-sync", "-E", "UTF8", "--locale=C"])
         # Databases the workers connect to must exist before they start, so
         # they are made in single-user mode before the settings preload them.
         for db in databases:
-            self._run([f"{PG_BIN}/postgres", "--single", "-D", self.data, "template1"],
+            self._run([f"{self.bin}/postgres", "--single", "-D", self.data, "template1"],
                       input=f"CREATE DATABASE {db};\n")
         conf = {
             "listen_addresses": "''",
@@ -95,10 +99,10 @@ class Cluster:
                 f.write(f"{key} = {value}\n")
 
     def start(self):
-        self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start"])
+        self._run([f"{self.bin}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start"])
 
     def stop(self, mode="fast"):
-        subprocess.run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
+        subprocess.run(as_postgres([f"{self.bin}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
                        capture_output=True, text=True)
 
     def restart(self):
@@ -106,7 +110,7 @@ class Cluster:
         self.start()
 
     def reload(self):
-        self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "reload"])
+        self._run([f"{self.bin}/pg_ctl", "-D", self.data, "reload"])
 
     def destroy(self):
         self.stop("immediate")
@@ -125,7 +129,7 @@ class Cluster:
     def psql(self, sql, db="postgres", check=True):
         """Run SQL with psql; return (returncode, stdout, stderr)."""
         proc = subprocess.run(
-            [f"{PG_BIN}/psql", "-X", "-q", "-A", "-t", "-F", FIELD_SEP,
+            [f"{self.bin}/psql", "-X", "-q", "-A", "-t", "-F", FIELD_SEP,
              "-v", "ON_ERROR_STOP=1"] + self.conninfo(db),
             input=sql, capture_output=True, text=True, timeout=300)
         if check and proc.returncode != 0:
