@@ -164,4 +164,65 @@ UPDATE syncopt.asset SET weight = 40 WHERE asset_id = 4;
 SELECT connector_id, downstream_weight FROM syncopt.priority_scores('2054-11-23 04:10+00') WHERE connector_id = 4;
 ROLLBACK;
 
+------------------------------------------------------------------------
+-- The graph walk (due times pushed back through the graph, downstream
+-- weights, staleness) is made once per planning run: the first analytics
+-- scoring the run's fleet walks it, and those scoring it later in the
+-- same statement take that walk (fleet_share.c), each applying the
+-- tag-scoped calendar events of its own horizon.  Called after
+-- plan_and_forecast() in one statement, priority_scores() and
+-- batch_recommendations() answer as they do alone, on a fleet with what
+-- the walk computes: C2 waits for C1 (sync_order), so C1 must be done
+-- when C2 must start (06:00 less C2's P90 of 75 min: 04:45, for dash2)
+-- and carries dash2's weight too (1 + 2); Nightly synced at 2054-11-22
+-- 06:00, which serves berlin_kpi (due 05:00 UTC, opening 24 hours
+-- before), so it is due for tokyo_kpi (2054-11-24 01:00 UTC); C3 carries
+-- tag finance, weighed x3 by an event over its deadline (3 x 3); dash2
+-- wants data at most 12 hours old, and C1's and C2's is 27 h 10 min old
+-- (their last runs ended 2054-11-22 01:00): staleness 27.17 / 12 = 2.26;
+-- and C4 has a sync running, which the plan reads and the scores do not.
+------------------------------------------------------------------------
+BEGIN;
+INSERT INTO syncopt.sync_order (before_connector_id, after_connector_id) VALUES (1, 2);
+UPDATE syncopt.connector SET tags = '{finance}' WHERE connector_id = 3;
+INSERT INTO syncopt.calendar_event (name, during, weight_multiplier, tag)
+VALUES ('month close', tstzrange('2054-11-23 00:00+00', '2054-11-24 00:00+00'), 3, 'finance');
+UPDATE syncopt.asset SET freshness_sla = '12 hours' WHERE asset_id = 2;
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, status, source)
+VALUES (4, 'running', '2054-11-23 04:00+00', 'running', 'api');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+VALUES (11, 'morning', '2054-11-22 06:00+00', '2054-11-22 06:10+00', 'succeeded', 'api');
+SELECT count(*) AS absorbed
+  FROM (SELECT syncopt.absorb_runs(ARRAY(SELECT run_id FROM syncopt.sync_run WHERE external_run_id = 'morning'), true)) x;
+-- plan_and_forecast() first (the lateral call waits for its count), then
+-- the analytics in the same statement.
+CREATE TEMP TABLE shared_scores AS
+WITH pass AS MATERIALIZED (SELECT count(*) AS n FROM syncopt.plan_and_forecast(0, '2054-11-23 04:10+00'))
+SELECT s.* FROM pass
+ CROSS JOIN LATERAL syncopt.priority_scores('2054-11-23 04:10+00'::timestamptz + pass.n * interval '0') s;
+CREATE TEMP TABLE shared_batch AS
+WITH pass AS MATERIALIZED (SELECT count(*) AS n FROM syncopt.plan_and_forecast(0, '2054-11-23 04:10+00'))
+SELECT b.* FROM pass
+ CROSS JOIN LATERAL syncopt.batch_recommendations('2054-11-23 04:10+00'::timestamptz + pass.n * interval '0') b;
+SELECT connector_id, deadline, deadline_asset_id, downstream_weight, calendar_multiplier,
+       round(staleness::numeric, 2) AS staleness
+  FROM shared_scores WHERE connector_id IN (1, 2, 3, 11) ORDER BY connector_id;
+SELECT (SELECT count(*) FROM shared_scores) AS scores,
+       (SELECT count(*) FROM (SELECT * FROM shared_scores
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.priority_scores('2054-11-23 04:10+00')) x) AS only_shared,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.priority_scores('2054-11-23 04:10+00')
+                              EXCEPT ALL
+                              SELECT * FROM shared_scores) x) AS only_alone;
+SELECT (SELECT count(*) FROM shared_batch) AS batch,
+       (SELECT count(*) FROM (SELECT * FROM shared_batch
+                              EXCEPT ALL
+                              SELECT * FROM syncopt.batch_recommendations('2054-11-23 04:10+00')) x) AS only_shared,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.batch_recommendations('2054-11-23 04:10+00')
+                              EXCEPT ALL
+                              SELECT * FROM shared_batch) x) AS only_alone;
+-- The running sync is the plan's: C4 is not planned to start now.
+SELECT connector_id, action FROM syncopt.plan('2054-11-23 04:10+00', '24 hours') WHERE connector_id = 4;
+ROLLBACK;
+
 DROP EXTENSION syncopt CASCADE;

@@ -151,6 +151,8 @@ typedef struct Fleet
 	bool		predicted;		/* FLEET_PREDICT: connectors with recent runs
 								 * predicted at `at`, their models not kept */
 	bool		terse;			/* FLEET_TERSE: predictions without reasons */
+	uint32		share_gen;		/* fleet_share.c: a copy, with its graph, of
+								 * the shared picture of this number; 0 not */
 	/* graph.c: the assets with a deadline downstream of each connector */
 	int		   *deadline_pos;	/* asset -> its number among those, or -1 */
 	int			deadline_words; /* words of one connector's bitset */
@@ -200,6 +202,7 @@ extern void fleet_load_windows(Fleet *fleet, double horizon_s);
 extern const Fleet *fleet_share_load(TimestampTz at, double horizon_s);
 extern Fleet *fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts);
 extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
+extern void fleet_graph_reach(Fleet *fleet);
 
 /* predict.c */
 extern void predict_fleet(Fleet *fleet);
@@ -207,7 +210,13 @@ extern void predict_from_history(Connector *c, TimestampTz at, bool explain, Mem
 extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
+typedef struct GraphResults GraphResults;
+
 extern void graph_compute(Fleet *fleet);
+extern void graph_reach(Fleet *fleet);
+extern void graph_tag_weights(Fleet *fleet);
+extern GraphResults *graph_keep(const Fleet *fleet);
+extern void graph_restore(Fleet *fleet, const GraphResults *g);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);

@@ -15,6 +15,15 @@
  * read again, a few rows; scoring writes into connectors and assets, so
  * those arrays are copied).
  *
+ * Scoring a copy walks the graph (graph_reach()), the dearest part of a
+ * score and the same for every copy: it reads the graph, the assets, the
+ * predictions and `at`, not the windows or calendar events that a copy's
+ * horizon decides (graph_tag_weights() applies those to each copy).  The
+ * first copy scored walks it, and the picture keeps what the walk wrote
+ * for the copies scored after it (fleet_graph_reach()): the two plans of
+ * plan_and_forecast(), priority_scores() and batch_recommendations() used
+ * to walk it once each.
+ *
  * The picture is kept for the rest of the top-level statement that loaded
  * it, in the transaction's memory: a later statement, even in the same
  * transaction, or a call with another `at` loads afresh, so a standalone
@@ -36,6 +45,8 @@
 /* The shared picture, not scored, and what it is valid for. */
 static Fleet *shared = NULL;
 static MemoryContext shared_cxt = NULL;
+static GraphResults *shared_graph = NULL;	/* its graph walk, once made */
+static uint32 shared_gen = 0;	/* the picture's number (Fleet.share_gen) */
 static double shared_horizon_s;
 static TimestampTz shared_statement;
 static bool callbacks_registered = false;
@@ -48,6 +59,7 @@ forget_shared(bool free_memory)
 		MemoryContextDelete(shared_cxt);
 	shared = NULL;
 	shared_cxt = NULL;
+	shared_graph = NULL;
 }
 
 /*
@@ -101,6 +113,8 @@ fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts
 	if (from->predicted && !(parts & FLEET_PREDICT))
 		elog(ERROR, "syncopt: a copy of a predicted fleet was asked for its recent-run arrays");
 	*f = *from;
+	/* Its graph walk is the picture's, which the copies with the graph share. */
+	f->share_gen = (from == shared && (parts & FLEET_GRAPH)) ? shared_gen : 0;
 	/* The predictions still to be made (none with recent runs) leave them out too. */
 	f->terse = from->terse || (parts & FLEET_TERSE);
 	f->conn = palloc(sizeof(Connector) * Max(from->nconn, 1));
@@ -162,6 +176,9 @@ fleet_share_load(TimestampTz at, double horizon_s)
 	MemoryContextSwitchTo(old);
 	shared_horizon_s = horizon_s;
 	shared_statement = GetCurrentStatementStartTimestamp();
+	/* A new number, never 0 (not a copy). */
+	if (++shared_gen == 0)
+		shared_gen = 1;
 	return shared;
 }
 
@@ -176,4 +193,31 @@ fleet_get(TimestampTz at, double horizon_s, int parts)
 	if (shared_matches(at))
 		return fleet_copy(shared, shared_horizon_s, horizon_s, parts);
 	return fleet_load(at, horizon_s, parts);
+}
+
+/*
+ * graph_reach() of a predicted fleet (score_fleet()).  A copy of the shared
+ * picture with its graph takes the walk the first such copy made, kept
+ * with the picture (in its memory, gone with it); any other fleet is
+ * walked.
+ */
+void
+fleet_graph_reach(Fleet *fleet)
+{
+	MemoryContext old;
+
+	if (fleet->share_gen == 0 || shared == NULL || fleet->share_gen != shared_gen)
+	{
+		graph_reach(fleet);
+		return;
+	}
+	if (shared_graph != NULL)
+	{
+		graph_restore(fleet, shared_graph);
+		return;
+	}
+	graph_reach(fleet);
+	old = MemoryContextSwitchTo(shared_cxt);
+	shared_graph = graph_keep(fleet);
+	MemoryContextSwitchTo(old);
 }

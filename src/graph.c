@@ -398,6 +398,13 @@ reach_block(Fleet *fleet, const ReachAssets *ra, const int *asset_order, const i
 	}
 }
 
+/* Bytes of a fleet's deadline_reach bitsets. */
+static Size
+deadline_reach_size(int nconn, int words)
+{
+	return sizeof(uint64) * (Size) Max(nconn, 1) * words;
+}
+
 /*
  * Number the assets that have a deadline (fleet->deadline_pos) and make
  * room for each connector's bitset of those it reaches.
@@ -412,10 +419,8 @@ init_deadline_reach(Fleet *fleet)
 		fleet->deadline_pos[i] = fleet->asset[i].deadline != NO_TIME ? n++ : -1;
 	fleet->deadline_words = Max((n + 63) / 64, 1);
 	fleet->deadline_reach = MemoryContextAllocHuge(CurrentMemoryContext,
-												   sizeof(uint64) * (Size) Max(fleet->nconn, 1) *
-												   fleet->deadline_words);
-	memset(fleet->deadline_reach, 0,
-		   sizeof(uint64) * (Size) Max(fleet->nconn, 1) * fleet->deadline_words);
+												   deadline_reach_size(fleet->nconn, fleet->deadline_words));
+	memset(fleet->deadline_reach, 0, deadline_reach_size(fleet->nconn, fleet->deadline_words));
 }
 
 /*
@@ -437,6 +442,19 @@ deadline_opening(const Fleet *fleet, int a)
  */
 void
 graph_compute(Fleet *fleet)
+{
+	graph_reach(fleet);
+	graph_tag_weights(fleet);
+}
+
+/*
+ * graph_compute() but the tag-scoped calendar events (graph_tag_weights()):
+ * what it computes depends on the graph, the assets, the predictions and
+ * `at` alone, not on the horizon a fleet's windows and events were read
+ * for, so the copies of a planning run's fleet share it (fleet_share.c).
+ */
+void
+graph_reach(Fleet *fleet)
 {
 	int		   *asset_order = propagate_assets(fleet);
 	int		   *order = graph_order(fleet->nconn, &fleet->conn_after,
@@ -507,8 +525,6 @@ graph_compute(Fleet *fleet)
 		creach = palloc(sizeof(uint64) * (Size) (ra.nrows + 1) * block);
 		for (int first = 0; first < words; first += block)
 			reach_block(fleet, &ra, asset_order, order, areach, creach, first, Min(block, words - first));
-		for (int i = 0; i < fleet->nconn; i++)
-			finish_weight(fleet, &fleet->conn[i]);
 		pfree(ra.weight);
 		pfree(ra.multiplier);
 		pfree(ra.freshness_sla_s);
@@ -518,4 +534,129 @@ graph_compute(Fleet *fleet)
 	}
 	pfree(asset_order);
 	pfree(order);
+}
+
+/* Apply the tag-scoped calendar events to every connector's summed reach. */
+void
+graph_tag_weights(Fleet *fleet)
+{
+	/* Without assets nothing was summed: no weight to multiply. */
+	if (fleet->nasset == 0)
+		return;
+	for (int i = 0; i < fleet->nconn; i++)
+		finish_weight(fleet, &fleet->conn[i]);
+}
+
+/* What graph_reach() writes into one connector. */
+typedef struct ConnReach
+{
+	TimestampTz due;
+	int			due_asset;
+	int			due_via;
+	double		weight;
+	int			ndown;
+	double		calendar;
+	const char *calendar_event;
+	double		staleness;
+	int			stale_asset;
+} ConnReach;
+
+/* What graph_reach() wrote into a fleet, kept for its copies. */
+struct GraphResults
+{
+	int			nconn;
+	int			nasset;
+	ConnReach  *conn;
+	TimestampTz *asset_due;
+	int		   *asset_due_asset;
+	double		mean_p90_s;
+	int		   *deadline_pos;
+	int			deadline_words;
+	uint64	   *deadline_reach;
+};
+
+/*
+ * A copy, in the current memory context, of what graph_reach() wrote into
+ * fleet (strings are pointed to, not copied: they belong to the fleet's
+ * assets, which its copies share).
+ */
+GraphResults *
+graph_keep(const Fleet *fleet)
+{
+	GraphResults *g = palloc(sizeof(GraphResults));
+
+	g->nconn = fleet->nconn;
+	g->nasset = fleet->nasset;
+	g->conn = palloc(sizeof(ConnReach) * Max(fleet->nconn, 1));
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		const Connector *c = &fleet->conn[i];
+		ConnReach  *r = &g->conn[i];
+
+		r->due = c->due;
+		r->due_asset = c->due_asset;
+		r->due_via = c->due_via;
+		r->weight = c->weight;
+		r->ndown = c->ndown;
+		r->calendar = c->calendar;
+		r->calendar_event = c->calendar_event;
+		r->staleness = c->staleness;
+		r->stale_asset = c->stale_asset;
+	}
+	g->asset_due = palloc(sizeof(TimestampTz) * Max(fleet->nasset, 1));
+	g->asset_due_asset = palloc(sizeof(int) * Max(fleet->nasset, 1));
+	for (int a = 0; a < fleet->nasset; a++)
+	{
+		g->asset_due[a] = fleet->asset[a].due;
+		g->asset_due_asset[a] = fleet->asset[a].due_asset;
+	}
+	g->mean_p90_s = fleet->mean_p90_s;
+	g->deadline_pos = palloc(sizeof(int) * Max(fleet->nasset, 1));
+	memcpy(g->deadline_pos, fleet->deadline_pos, sizeof(int) * fleet->nasset);
+	g->deadline_words = fleet->deadline_words;
+	g->deadline_reach = MemoryContextAllocHuge(CurrentMemoryContext,
+											   deadline_reach_size(fleet->nconn, fleet->deadline_words));
+	memcpy(g->deadline_reach, fleet->deadline_reach, deadline_reach_size(fleet->nconn, fleet->deadline_words));
+	return g;
+}
+
+/*
+ * Write kept results of graph_reach() into fleet, as graph_reach() would
+ * on the fleet they were kept from: fleet must be a copy of it, predicted
+ * at the same `at`.  The bitsets are copied into the current memory
+ * context, the fleet's own as graph_reach() would make them.
+ */
+void
+graph_restore(Fleet *fleet, const GraphResults *g)
+{
+	if (g->nconn != fleet->nconn || g->nasset != fleet->nasset)
+		elog(ERROR, "syncopt: graph results of %d connectors and %d assets restored into a fleet of %d and %d",
+			 g->nconn, g->nasset, fleet->nconn, fleet->nasset);
+	for (int i = 0; i < fleet->nconn; i++)
+	{
+		Connector  *c = &fleet->conn[i];
+		const ConnReach *r = &g->conn[i];
+
+		c->due = r->due;
+		c->due_asset = r->due_asset;
+		c->due_via = r->due_via;
+		c->weight = r->weight;
+		c->ndown = r->ndown;
+		c->calendar = r->calendar;
+		c->calendar_event = r->calendar_event;
+		c->staleness = r->staleness;
+		c->stale_asset = r->stale_asset;
+	}
+	for (int a = 0; a < fleet->nasset; a++)
+	{
+		fleet->asset[a].due = g->asset_due[a];
+		fleet->asset[a].due_asset = g->asset_due_asset[a];
+	}
+	fleet->mean_p90_s = g->mean_p90_s;
+	fleet->deadline_pos = palloc(sizeof(int) * Max(fleet->nasset, 1));
+	memcpy(fleet->deadline_pos, g->deadline_pos, sizeof(int) * fleet->nasset);
+	fleet->deadline_words = g->deadline_words;
+	fleet->deadline_reach = MemoryContextAllocHuge(CurrentMemoryContext,
+												   deadline_reach_size(fleet->nconn, g->deadline_words));
+	memcpy(fleet->deadline_reach, g->deadline_reach, deadline_reach_size(fleet->nconn, g->deadline_words));
 }

@@ -259,13 +259,16 @@ score_connector(const Fleet *fleet, const Connector *c, Score *s, bool explain)
 /*
  * Predict, walk the graph and score every connector; with explain, each
  * score with its reason (only priority_scores() returns them: plan(),
- * sla_risk() and batch_recommendations() read the numbers alone).
+ * sla_risk() and batch_recommendations() read the numbers alone).  The
+ * graph walk of a planning run's fleet is made once for all its copies
+ * (fleet_graph_reach()).
  */
 Score *
 score_fleet(Fleet *fleet, bool explain)
 {
 	predict_fleet(fleet);
-	graph_compute(fleet);
+	fleet_graph_reach(fleet);
+	graph_tag_weights(fleet);
 	return score_connectors(fleet, explain);
 }
 

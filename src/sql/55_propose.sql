@@ -120,9 +120,12 @@ $$;
 
 -- The connector settings a decision may change, as they are before it: the
 -- `previous` of every decision, from which rollback() builds the inverse.
+-- Inlined into insert_decision()'s INSERT (one expression, no pinned path,
+-- names qualified): called, its body was parsed and planned again for
+-- every decision written, a seventh of a planning run's decision loop.
+-- STABLE as jsonb_build_object() is: an IMMUTABLE one is not inlined.
 CREATE FUNCTION syncopt.connector_settings(conn syncopt.connector) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE
 AS $$
     SELECT pg_catalog.jsonb_build_object(
         'paused', conn.paused, 'schedule_minutes', conn.schedule_minutes,

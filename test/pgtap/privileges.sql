@@ -60,7 +60,7 @@ SELECT is_empty($$ SELECT p.oid::regprocedure::text FROM pg_proc p
                                             'fivetran_schema_problem', 'airbyte_page_problem',
                                             'airbyte_basic_minutes', 'airbyte_connection_problem',
                                             'fivetran_item_shape_problem', 'airbyte_item_shape_problem',
-                                            'fivetran_end_code')
+                                            'fivetran_end_code', 'connector_settings')
                       AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c
                                        WHERE c ~ '^search_path=pg_catalog(, syncopt)?, pg_temp$') $$,
                 'every function pins search_path to pg_catalog[, syncopt], pg_temp');
