@@ -114,7 +114,7 @@ BEGIN;
 INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
 VALUES (1, '2025-11-10 06:00:01+00', '2025-11-10 00:00+00', '2025-11-09 17:00+00', '{3,2,1}',
         '{00:20:00,00:30:00,00:30:00}');
-SELECT ready_at FROM syncopt.outcome_ready_times('2025-11-10 07:00+00') WHERE deadline = '2025-11-10 06:00:01+00';
+SELECT ready_at FROM syncopt.outcome_ready_times('2025-11-10 07:00+00', '1 day') WHERE deadline = '2025-11-10 06:00:01+00';
 ROLLBACK;
 
 -- Durations.  D1 09:00 plans dur: P50 10 min, P90 15 min.  D2 09:15
@@ -311,12 +311,12 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT asset_id, deadline, intervened FROM syncopt.outcome_ready_times('2025-12-04 00:00+00')
+SELECT asset_id, deadline, intervened FROM syncopt.outcome_ready_times('2025-12-04 00:00+00', '1 day')
  WHERE deadline >= '2025-12-01' ORDER BY deadline;
 -- The same as the rule written as one query per outcome (how
 -- record_forecasts() said it before), for every unsettled outcome.
 SELECT count(*) AS disagree
-  FROM syncopt.outcome_ready_times('2025-12-04 00:00+00') t
+  FROM syncopt.outcome_ready_times('2025-12-04 00:00+00', '1 day') t
   JOIN syncopt.sla_outcome u ON u.asset_id = t.asset_id AND u.deadline = t.deadline
  WHERE t.intervened IS DISTINCT FROM EXISTS (
            SELECT FROM syncopt.fivetran_sync_ai_logs d
