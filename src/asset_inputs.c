@@ -61,7 +61,7 @@ typedef struct Lineage
 	Interval   *duration;
 	Adjacency	up;				/* asset -> assets it reads */
 	Adjacency	down;			/* asset -> assets that read it */
-	Adjacency	fed_by;			/* asset -> connector numbers that feed it */
+	Adjacency	feeds;			/* connector number -> assets it feeds */
 	int			nconn;
 	int64	   *conn_id;		/* connector numbers -> ids, ascending */
 } Lineage;
@@ -164,7 +164,7 @@ load_lineage(Lineage *g)
 	MemoryContextSwitchTo(mcxt);
 	g->up = build_adjacency(g->nasset, nup, up_from, up_to);
 	g->down = build_adjacency(g->nasset, nup, up_to, up_from);
-	g->fed_by = build_adjacency(g->nasset, nfed, fed_from, fed_to);
+	g->feeds = build_adjacency(g->nconn, nfed, fed_to, fed_from);
 }
 
 /* An interval's length, as interval comparison orders them. */
@@ -185,18 +185,17 @@ span_add(Interval a, const Interval *b)
 }
 
 /*
- * The longest build time to asset t from each connector upstream of it:
- * best[k] for connector number k where reached[k] (set here); returns how
- * many were reached.  longest, has: scratch of nasset.
+ * The connectors upstream of asset t, ascending, into conn_ids, each with
+ * the longest build time from it to t into times; returns how many.
+ * longest, length, has: scratch of nasset.
  */
 static int
-longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, bool *has,
-			   Interval *best, bool *reached)
+longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, int64 *length, bool *has,
+			   int64 *conn_ids, Interval *times)
 {
 	int			n = 0;
 
 	memset(has, 0, sizeof(bool) * g->nasset);
-	memset(reached, 0, sizeof(bool) * Max(g->nconn, 1));
 	longest[t] = g->duration[t];
 	has[t] = true;
 	/* Downstream first: an asset's longest way to t is final before it is read. */
@@ -217,17 +216,35 @@ longest_inputs(const Lineage *g, const int *order, int t, Interval *longest, boo
 				has[u] = true;
 			}
 		}
-		for (int e = g->fed_by.off[w]; e < g->fed_by.off[w + 1]; e++)
-		{
-			int			c = g->fed_by.idx[e];
+	}
 
-			if (!reached[c] || span_usecs(&longest[w]) > span_usecs(&best[c]))
-			{
-				n += !reached[c];
-				best[c] = longest[w];
-				reached[c] = true;
-			}
+	for (int w = 0; w < g->nasset; w++)
+		if (has[w])
+			length[w] = span_usecs(&longest[w]);
+
+	/*
+	 * Each connector's longest is that of the longest-built asset it feeds,
+	 * the first in order among equal lengths (g->feeds lists them in
+	 * order; intervals of one length can differ in days and hours).
+	 * Connector by connector, the rows come out ascending and are written
+	 * once, instead of scattered over every connector of the fleet and
+	 * gathered again, per asset asked for.
+	 */
+	for (int c = 0; c < g->nconn; c++)
+	{
+		int			best = -1;
+
+		for (int e = g->feeds.off[c]; e < g->feeds.off[c + 1]; e++)
+		{
+			int			w = g->feeds.idx[e];
+
+			if (has[w] && (best < 0 || length[w] > length[best]))
+				best = w;
 		}
+		if (best < 0)
+			continue;
+		conn_ids[n] = g->conn_id[c];
+		times[n++] = longest[best];
 	}
 	return n;
 }
@@ -244,9 +261,8 @@ typedef struct InputsScan
 	Lineage		g;
 	int		   *order;
 	Interval   *longest;
+	int64	   *length;
 	bool	   *has;
-	Interval   *best;
-	bool	   *reached;
 	ArrayType  *conn_out;		/* a row's arrays, written in place */
 	ArrayType  *time_out;
 } InputsScan;
@@ -282,6 +298,27 @@ array_of(ArrayType *a, int elemlen, int n)
 	return PointerGetDatum(a);
 }
 
+/* Sort each connector's assets in g->feeds by their place in order (a few each: insertion). */
+static void
+order_feeds(Lineage *g, const int *order)
+{
+	int		   *rank = palloc(sizeof(int) * Max(g->nasset, 1));
+
+	for (int k = 0; k < g->nasset; k++)
+		rank[order[k]] = k;
+	for (int c = 0; c < g->nconn; c++)
+		for (int e = g->feeds.off[c] + 1; e < g->feeds.off[c + 1]; e++)
+		{
+			int			w = g->feeds.idx[e];
+			int			f = e;
+
+			for (; f > g->feeds.off[c] && rank[g->feeds.idx[f - 1]] > rank[w]; f--)
+				g->feeds.idx[f] = g->feeds.idx[f - 1];
+			g->feeds.idx[f] = w;
+		}
+	pfree(rank);
+}
+
 /* Read the lineage and the asset ids of an asset_inputs_of() call (in its multi-call memory). */
 static InputsScan *
 inputs_scan_begin(ArrayType *ids)
@@ -293,10 +330,10 @@ inputs_scan_begin(ArrayType *ids)
 					  &scan->nids);
 	load_lineage(g);
 	scan->order = graph_order(g->nasset, &g->down, &g->up);
+	order_feeds(g, scan->order);
 	scan->longest = palloc(sizeof(Interval) * Max(g->nasset, 1));
+	scan->length = palloc(sizeof(int64) * Max(g->nasset, 1));
 	scan->has = palloc(sizeof(bool) * Max(g->nasset, 1));
-	scan->best = palloc(sizeof(Interval) * Max(g->nconn, 1));
-	scan->reached = palloc(sizeof(bool) * Max(g->nconn, 1));
 	scan->conn_out = array_buffer(INT8OID, sizeof(int64), g->nconn);
 	scan->time_out = array_buffer(INTERVALOID, sizeof(Interval), g->nconn);
 	scan->asset = -1;
@@ -311,24 +348,14 @@ inputs_scan_begin(ArrayType *ids)
 static int
 scan_inputs(InputsScan *scan, int t)
 {
-	const Lineage *g = &scan->g;
-	int64	   *conn_ids = (int64 *) ARR_DATA_PTR(scan->conn_out);
-	Interval   *times = (Interval *) ARR_DATA_PTR(scan->time_out);
-	int			n;
-
-	if (t == scan->asset)
-		return scan->ninputs;
-	n = longest_inputs(g, scan->order, t, scan->longest, scan->has, scan->best, scan->reached);
-	for (int c = 0, k = 0; c < g->nconn && k < n; c++)
+	if (t != scan->asset)
 	{
-		if (!scan->reached[c])
-			continue;
-		conn_ids[k] = g->conn_id[c];
-		times[k++] = scan->best[c];
+		scan->ninputs = longest_inputs(&scan->g, scan->order, t, scan->longest, scan->length, scan->has,
+									   (int64 *) ARR_DATA_PTR(scan->conn_out),
+									   (Interval *) ARR_DATA_PTR(scan->time_out));
+		scan->asset = t;
 	}
-	scan->asset = t;
-	scan->ninputs = n;
-	return n;
+	return scan->ninputs;
 }
 
 /*
