@@ -61,7 +61,7 @@ typedef struct Lineage
 	Interval   *duration;
 	Adjacency	up;				/* asset -> assets it reads */
 	Adjacency	down;			/* asset -> assets that read it */
-	Adjacency	feeds;			/* connector number -> assets it feeds */
+	Adjacency	feeds;			/* connector number -> assets it feeds (order_feeds() sorts them) */
 	int			nconn;
 	int64	   *conn_id;		/* connector numbers -> ids, ascending */
 } Lineage;
