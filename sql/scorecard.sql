@@ -114,7 +114,7 @@ BEGIN;
 INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
 VALUES (1, '2025-11-10 06:00:01+00', '2025-11-10 00:00+00', '2025-11-09 17:00+00', '{3,2,1}',
         '{00:20:00,00:30:00,00:30:00}');
-SELECT ready_at FROM syncopt.outcome_ready_times('2025-11-10 07:00+00') WHERE deadline = '2025-11-10 06:00:01+00';
+SELECT ready_at FROM syncopt.outcome_ready_times('2025-11-10 07:00+00', '1 day') WHERE deadline = '2025-11-10 06:00:01+00';
 ROLLBACK;
 
 -- Durations.  D1 09:00 plans dur: P50 10 min, P90 15 min.  D2 09:15
@@ -311,12 +311,12 @@ BEGIN
     END LOOP;
 END
 $$;
-SELECT asset_id, deadline, intervened FROM syncopt.outcome_ready_times('2025-12-04 00:00+00')
+SELECT asset_id, deadline, intervened FROM syncopt.outcome_ready_times('2025-12-04 00:00+00', '1 day')
  WHERE deadline >= '2025-12-01' ORDER BY deadline;
 -- The same as the rule written as one query per outcome (how
 -- record_forecasts() said it before), for every unsettled outcome.
 SELECT count(*) AS disagree
-  FROM syncopt.outcome_ready_times('2025-12-04 00:00+00') t
+  FROM syncopt.outcome_ready_times('2025-12-04 00:00+00', '1 day') t
   JOIN syncopt.sla_outcome u ON u.asset_id = t.asset_id AND u.deadline = t.deadline
  WHERE t.intervened IS DISTINCT FROM EXISTS (
            SELECT FROM syncopt.fivetran_sync_ai_logs d
@@ -327,6 +327,53 @@ SELECT count(*) AS disagree
                                THEN greatest(u.first_forecast_at, u.opens_at)
                                ELSE u.first_forecast_at END
                       AND u.deadline);
+
+-- A new outcome resolved as its inputs are written (new_outcomes(), what
+-- record_forecasts() inserts) is the outcome that outcome_ready_times()
+-- makes of the same row read back, and its verdict is the rule as
+-- record_forecasts() wrote it in SQL before.  The runs left after the
+-- purge: A 11 Nov 01:00-01:30, B 02:00-02:40, C 10 Nov 21:00-21:30 and 11
+-- Nov 03:00-03:20.  Judged at 13 Nov 00:00, first forecast then, by hand:
+--   exec 11 Nov 06:00, opens 00:00: ready max(01:30 + 30 min, 02:40 + 30
+--     min, 03:20 + 20 min) = 03:40, met, settled;
+--   fin 10 Nov 08:00, opens 9 Nov 08:00: ready 10 Nov 21:30, missed, settled;
+--   exec 11 Nov 23:00, opens 17:00: no run of A after, never ready; a day
+--     past the deadline: missed and settled;
+--   exec 12 Nov 06:00, opens 00:00: not ready, missed (the deadline has
+--     passed), not settled (a late-collected run may still arrive);
+--   exec 1 Dec 06:00, opens 00:00: pending, and intervened (C's executed
+--     pause of 30 Nov 22:00 is after the first forecast);
+--   orphan: nothing feeds it, no row.
+BEGIN;
+CREATE TEMP TABLE fresh AS
+SELECT (o).* FROM (SELECT syncopt.new_outcomes('2025-11-13 00:00+00', '1 day', ARRAY[1, 3, 1, 1, 1, 4],
+        ARRAY['2025-11-11 06:00+00', '2025-11-10 08:00+00', '2025-11-11 23:00+00', '2025-11-12 06:00+00',
+              '2025-12-01 06:00+00', '2025-11-10 09:00+00']::timestamptz[],
+        ARRAY['2025-11-11 00:00+00', '2025-11-09 08:00+00', '2025-11-11 17:00+00', '2025-11-12 00:00+00',
+              '2025-12-01 00:00+00', '2025-11-09 09:00+00']::timestamptz[]) AS o) s;
+SELECT asset_id, deadline, ready_at, met, intervened, settled FROM fresh ORDER BY deadline, asset_id;
+-- Its inputs are asset_inputs_of()'s.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE (f.connector_ids, f.build_times) IS DISTINCT FROM (i.connector_ids, i.build_times))
+           AS other_inputs
+  FROM fresh f JOIN syncopt.asset_inputs_of(ARRAY[1, 3]) i USING (asset_id);
+-- The same rows written (alone, unsettled) and read back.
+DELETE FROM syncopt.sla_outcome;
+INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
+SELECT asset_id, deadline, opens_at, '2025-11-13 00:00+00', connector_ids, build_times FROM fresh;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE (f.ready_at, f.met, f.intervened, f.settled)
+                              IS DISTINCT FROM (t.ready_at, t.met, t.intervened, t.settled)) AS disagree
+  FROM fresh f JOIN syncopt.outcome_ready_times('2025-11-13 00:00+00', '1 day') t USING (asset_id, deadline);
+SELECT count(*) AS disagree_with_sql_rule
+  FROM fresh f
+ WHERE f.met IS DISTINCT FROM CASE WHEN f.ready_at <= f.deadline THEN true
+                                   WHEN f.ready_at > f.deadline OR '2025-11-13 00:00+00' > f.deadline THEN false END
+    OR f.settled IS DISTINCT FROM (f.ready_at IS NOT NULL OR '2025-11-13 00:00+00' >= f.deadline + interval '1 day');
+ROLLBACK;
+-- One deadline and one opening time per asset id.
+SELECT syncopt.new_outcomes('2025-11-12 00:00+00', '1 day', ARRAY[1, 3], ARRAY['2025-11-10 06:00+00']::timestamptz[],
+                            ARRAY['2025-11-10 00:00+00']::timestamptz[]);
 
 DROP ROLE score_reader;
 DROP ROLE score_nobody;

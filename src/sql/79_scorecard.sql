@@ -118,17 +118,36 @@ COMMENT ON FUNCTION syncopt.asset_inputs_of(bigint[]) IS
 -- When each unsettled SLA outcome's asset was ready from the runs known at
 -- `at`: every input (connector_ids) landed with its first successful sync
 -- started at or after opens_at, plus the build time after it; NULL while
--- one has not.  And whether it was intervened: a planning run's decision
--- on one of its inputs was executed (succeeded or unknown; a notice does
--- not count) between the first forecast and the deadline, a sync it
--- started only after opens_at.
-CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz)
-RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz, intervened boolean)
+-- one has not.  Whether it was intervened: a planning run's decision on
+-- one of its inputs was executed (succeeded or unknown; a notice does not
+-- count) between the first forecast and the deadline, a sync it started
+-- only after opens_at.  And the verdict: met when ready by the deadline,
+-- missed when ready later or not ready once the deadline has passed (NULL
+-- before); settled (no longer re-read) once ready or `grace` after the
+-- deadline, until when a late-collected run may still revise it.
+CREATE FUNCTION syncopt.outcome_ready_times(at timestamptz, grace interval)
+RETURNS TABLE (asset_id bigint, deadline timestamptz, ready_at timestamptz, met boolean, intervened boolean,
+               settled boolean)
 LANGUAGE c STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_outcome_ready_times';
-COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz) IS
-    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed; and whether an executed planner decision on an input counts as an intervention.';
+COMMENT ON FUNCTION syncopt.outcome_ready_times(timestamptz, interval) IS
+    'For each unsettled SLA outcome: when its asset was ready from the runs known at `at` (each input''s first successful sync started at or after opens_at, plus its build time), NULL while an input has not landed; whether an executed planner decision on an input counts as an intervention; met, and settled (ready, or `grace` past the deadline).';
+
+-- The deadline instances a planning run forecast for the first time at
+-- `at` (the i-th asset id, deadline and opens_at of the arrays), each as
+-- its sla_outcome row: the inputs (as asset_inputs_of() gives them) and
+-- what outcome_ready_times(at, grace) would make of it once written,
+-- resolved while the inputs are in memory instead of read back.
+CREATE FUNCTION syncopt.new_outcomes(at timestamptz, grace interval, asset_ids bigint[], deadlines timestamptz[],
+                                     opens_at timestamptz[])
+RETURNS TABLE (asset_id bigint, deadline timestamptz, opens_at timestamptz, connector_ids bigint[],
+               build_times interval[], ready_at timestamptz, met boolean, intervened boolean, settled boolean)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_new_outcomes';
+COMMENT ON FUNCTION syncopt.new_outcomes(timestamptz, interval, bigint[], timestamptz[], timestamptz[]) IS
+    'For each deadline instance first forecast at `at` whose asset has upstream connectors: its sla_outcome row (inputs, build times, ready_at, met, intervened, settled), resolved as outcome_ready_times() would once written.';
 
 CREATE FUNCTION syncopt.asset_inputs(asset_id bigint)
 RETURNS TABLE (connector_id bigint, build_time interval)
@@ -230,8 +249,28 @@ BEGIN
        SET p50 = excluded.p50, p90 = excluded.p90, planner_run_id = excluded.planner_run_id
      WHERE f.run_id IS NULL;
 
-    -- SLAs, 1: each deadline instance forecast for the first time, with
-    -- what feeds it now; an asset nothing feeds is not scored.
+    -- SLAs, 1: what happened to the deadline instances earlier runs
+    -- recorded, from the runs known at `at` (before this run's new ones are
+    -- written: those are resolved from their inputs in memory, 2).  Each
+    -- input landed with its first successful sync started at or after
+    -- opens_at; the asset was ready when the last landed plus the builds
+    -- after it.  Not ready at the deadline is a miss, revised if a
+    -- late-collected run shows otherwise until the outcome settles: once
+    -- met, once ready, or a day after the deadline.  An outcome nothing
+    -- changed is not written again (nor its arrays decompressed again for
+    -- the table's check).
+    UPDATE syncopt.sla_outcome o
+       SET ready_at = x.ready_at, met = x.met, intervened = x.intervened, settled = x.settled
+      -- Each input's landing and the decisions executed on the inputs: one
+      -- read of the runs and one of the decisions for all outcomes (not an
+      -- index probe per input of each outcome).
+      FROM syncopt.outcome_ready_times(at, grace) x
+     WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline
+       AND (o.ready_at, o.met, o.intervened, o.settled) IS DISTINCT FROM (x.ready_at, x.met, x.intervened, x.settled);
+
+    -- 2: each deadline instance forecast for the first time, with what
+    -- feeds it now and what happened so far; an asset nothing feeds is not
+    -- scored.
     WITH new_deadlines AS MATERIALIZED (
         SELECT s.asset_id, s.deadline, s.deadline - coalesce(a.freshness_sla, interval '24 hours') AS opens_at
           FROM syncopt.sla_forecast s
@@ -240,43 +279,28 @@ BEGIN
            AND NOT EXISTS (SELECT FROM syncopt.sla_outcome o
                             WHERE o.asset_id = s.asset_id AND o.deadline = s.deadline)
     )
-    INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times)
-    SELECT n.asset_id, n.deadline, n.opens_at, at, (i.inputs).connector_ids, (i.inputs).build_times
+    INSERT INTO syncopt.sla_outcome (asset_id, deadline, opens_at, first_forecast_at, connector_ids, build_times,
+                                     ready_at, met, intervened, settled)
+    SELECT (n.o).asset_id, (n.o).deadline, (n.o).opens_at, at, (n.o).connector_ids, (n.o).build_times,
+           (n.o).ready_at, (n.o).met, (n.o).intervened, (n.o).settled
       -- One pass over the lineage for all of them (not one query per
-      -- asset), called in a select list so that each asset's row (two
-      -- arrays of every upstream connector) goes straight to the insert
-      -- instead of a tuplestore that spills past work_mem; a deadline's
-      -- opens_at is looked up per row.
-      FROM (SELECT syncopt.asset_inputs_of(ARRAY(SELECT d.asset_id FROM new_deadlines d)) AS inputs) i
-      CROSS JOIN LATERAL (SELECT d.asset_id, d.deadline, d.opens_at FROM new_deadlines d
-                           WHERE d.asset_id = (i.inputs).asset_id) n
+      -- asset), called in a select list so that each row (two arrays of
+      -- every upstream connector) goes straight to the insert instead of a
+      -- tuplestore that spills past work_mem; an asset's deadlines in a row
+      -- share its inputs.
+      FROM (SELECT syncopt.new_outcomes(at, grace, array_agg(d.asset_id ORDER BY d.asset_id, d.deadline),
+                                        array_agg(d.deadline ORDER BY d.asset_id, d.deadline),
+                                        array_agg(d.opens_at ORDER BY d.asset_id, d.deadline)) AS o
+              FROM new_deadlines d) n
     ON CONFLICT DO NOTHING;
 
-    -- 2: this run's forecasts.
+    -- 3: this run's forecasts.
     INSERT INTO syncopt.sla_forecast_log (asset_id, deadline, planner_run_id, planned_at, at_risk, risk, predicted_ready)
     SELECT s.asset_id, s.deadline, s.planner_run_id, at, s.at_risk, s.risk, s.predicted_ready
       FROM syncopt.sla_forecast s
       JOIN syncopt.sla_outcome o ON o.asset_id = s.asset_id AND o.deadline = s.deadline
      WHERE s.planner_run_id = record_forecasts.planner_run_id
     ON CONFLICT DO NOTHING;
-
-    -- 3: what happened, from the runs known at `at`.  Each input landed
-    -- with its first successful sync started at or after opens_at; the
-    -- asset was ready when the last landed plus the builds after it.  Not
-    -- ready at the deadline is a miss, revised if a late-collected run
-    -- shows otherwise until the outcome settles: once met, once ready, or
-    -- a day after the deadline.
-    UPDATE syncopt.sla_outcome o
-       SET ready_at = x.ready_at,
-           met = CASE WHEN x.ready_at <= o.deadline THEN true
-                      WHEN x.ready_at > o.deadline OR at > o.deadline THEN false END,
-           intervened = x.intervened,
-           settled = x.ready_at IS NOT NULL OR at >= o.deadline + grace
-      -- Each input's landing and the decisions executed on the inputs: one
-      -- read of the runs and one of the decisions for all outcomes (not an
-      -- index probe per input of each outcome).
-      FROM syncopt.outcome_ready_times(at) x
-     WHERE o.asset_id = x.asset_id AND o.deadline = x.deadline;
 END
 $$;
 COMMENT ON FUNCTION syncopt.record_forecasts(bigint, timestamptz) IS
