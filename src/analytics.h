@@ -208,6 +208,8 @@ extern int64 predict_period(TimestampTz at);
 
 /* graph.c */
 extern void graph_compute(Fleet *fleet);
+extern void graph_walk(Fleet *fleet);
+extern void graph_tag_weights(Fleet *fleet);
 extern TimestampTz deadline_opening(const Fleet *fleet, int a);
 extern int *graph_order(int n, const Adjacency *next, const Adjacency *prev);
 extern int	graph_reachers(const Fleet *fleet, int asset, int *out);

@@ -90,7 +90,10 @@ shared_matches(TimestampTz at)
  * when parts does not ask for them, and windows read again for another
  * horizon.  from must have been loaded with FLEET_GRAPH | FLEET_WINDOWS |
  * FLEET_PREDICT and without FLEET_NOT_PLANNING; parts must ask for
- * FLEET_PREDICT (the copy has predictions, not recent-run arrays).
+ * FLEET_PREDICT (the copy has predictions, not recent-run arrays).  A copy
+ * of a fleet already predicted and walked (graph_walk()) is that fleet as
+ * walked, with the windows and calendar events of its own horizon: the
+ * walk's arrays (deadline_reach) are shared, as nothing writes them after.
  */
 Fleet *
 fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts)

@@ -438,6 +438,19 @@ deadline_opening(const Fleet *fleet, int a)
 void
 graph_compute(Fleet *fleet)
 {
+	graph_walk(fleet);
+	graph_tag_weights(fleet);
+}
+
+/*
+ * graph_compute() but for the tag-scoped calendar multipliers
+ * (graph_tag_weights()): the only part that reads the calendar events of
+ * the fleet's horizon, so that fleets differing in their horizon alone can
+ * share the rest (plan_and_forecast()).
+ */
+void
+graph_walk(Fleet *fleet)
+{
 	int		   *asset_order = propagate_assets(fleet);
 	int		   *order = graph_order(fleet->nconn, &fleet->conn_after,
 									&fleet->conn_before);
@@ -507,8 +520,6 @@ graph_compute(Fleet *fleet)
 		creach = palloc(sizeof(uint64) * (Size) (ra.nrows + 1) * block);
 		for (int first = 0; first < words; first += block)
 			reach_block(fleet, &ra, asset_order, order, areach, creach, first, Min(block, words - first));
-		for (int i = 0; i < fleet->nconn; i++)
-			finish_weight(fleet, &fleet->conn[i]);
 		pfree(ra.weight);
 		pfree(ra.multiplier);
 		pfree(ra.freshness_sla_s);
@@ -518,4 +529,14 @@ graph_compute(Fleet *fleet)
 	}
 	pfree(asset_order);
 	pfree(order);
+}
+
+/* Apply the tag-scoped calendar multipliers to a walked fleet (graph_walk()). */
+void
+graph_tag_weights(Fleet *fleet)
+{
+	if (fleet->nasset == 0)
+		return;
+	for (int i = 0; i < fleet->nconn; i++)
+		finish_weight(fleet, &fleet->conn[i]);
 }
