@@ -384,9 +384,9 @@ stored_blocking(Datum array, Form_pg_attribute att)
  * (the composite of column col, the other NULL), with the planning run's
  * id before the given columns.
  */
-static void
-put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
-			const Datum *values, const bool *nulls, int ncols)
+static Datum
+run_row(TupleDesc desc, int col, TupleDesc rowdesc, int64 run_id,
+		const Datum *values, const bool *nulls, int ncols)
 {
 	Datum		row_values[Max(PLAN_COLS, RISK_COLS) + 1];
 	bool		row_nulls[Max(PLAN_COLS, RISK_COLS) + 1];
@@ -399,7 +399,7 @@ put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
 	memcpy(&row_nulls[1], nulls, sizeof(bool) * ncols);
 	out[col] = HeapTupleGetDatum(heap_form_tuple(rowdesc, row_values, row_nulls));
 	out_nulls[col] = false;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_nulls);
+	return HeapTupleGetDatum(heap_form_tuple(desc, out, out_nulls));
 }
 
 /*
@@ -407,9 +407,9 @@ put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
  * here (the planning run's id, then ncols of plan() or sla_risk()).
  */
 static TupleDesc
-run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
+run_row_desc(TupleDesc result, int col, int ncols)
 {
-	TupleDesc	desc = lookup_rowtype_tupdesc_copy(TupleDescAttr(rsinfo->setDesc, col)->atttypid, -1);
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(TupleDescAttr(result, col)->atttypid, -1);
 
 	if (desc->natts != ncols + 1)
 		ereport(ERROR,
@@ -421,33 +421,31 @@ run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
 	return desc;
 }
 
-/*
- * syncopt.plan_and_forecast(planner_run_id, at): the planned_sync rows
- * (plan(at, '24 hours')) and the sla_forecast rows (sla_risk(at)) of a
- * planning run, from one load of the fleet.
- */
-Datum
-syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
+/* A planning run's plans, kept across plan_and_forecast()'s calls, and the next row. */
+typedef struct RunRows
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		run_id = PG_GETARG_INT64(0);
-	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+	int64		run_id;
 	TupleDesc	planned_desc;
 	TupleDesc	forecast_desc;
-	const Fleet *loaded;
-	Fleet	   *week_fleet;
-	Fleet	   *day_fleet;
 	PlannedFleet day;
 	PlannedFleet week;
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
-	MemoryContext mcxt = CurrentMemoryContext;
-	MemoryContext row;
+	int			next_job;		/* in day.rows */
+	int			next_asset;
+} RunRows;
 
-	InitMaterializedSRF(fcinfo, 0);
-	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
-	forecast_desc = run_row_desc(rsinfo, 1, RISK_COLS);
+/*
+ * Plan the fleet as of at for a planning run: the day's plan and the
+ * week's, with what the forecast rows read of the week's.
+ */
+static void
+run_rows_init(RunRows *rr, TimestampTz at)
+{
+	const Fleet *loaded;
+	Fleet	   *week_fleet;
+	Fleet	   *day_fleet;
 
 	/*
 	 * Each plan scores a copy (scoring writes the due times and weights);
@@ -463,39 +461,71 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	predict_fleet(week_fleet);
 	graph_walk(week_fleet);
 	day_fleet = fleet_copy(week_fleet, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, PLAN_PARTS);
-	plan_walked(&day, day_fleet, RUN_PLAN_HORIZON_S, true);
-	plan_walked(&week, week_fleet, RISK_HORIZON_S, false);
+	plan_walked(&rr->day, day_fleet, RUN_PLAN_HORIZON_S, true);
+	plan_walked(&rr->week, week_fleet, RISK_HORIZON_S, false);
+	rr->conn_end = planned_ends(rr->week.fleet, rr->week.jobs, rr->week.njobs);
+	rr->ready = asset_ready_times(rr->week.fleet, rr->conn_end);
+	risk_scratch_init(rr->week.fleet, &rr->risk);
+	rr->next_job = 0;
+	rr->next_asset = 0;
+}
 
-	row = row_context_create();
-	for (int k = 0; k < day.njobs; k++)
+/*
+ * syncopt.plan_and_forecast(planner_run_id, at): the planned_sync rows
+ * (plan(at, '24 hours')) and the sla_forecast rows (sla_risk(at)) of a
+ * planning run, from one load of the fleet.  A row at a time: run_planner()
+ * calls it in a select list, where its rows go straight to the statement's
+ * one materialisation of them (its CTE) instead of through a tuplestore of
+ * the function's first (the forecasts' arrays, 59 MB compressed at 50,000
+ * connectors, were written to a temporary file and read back once more).
+ */
+Datum
+syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	RunRows    *rr;
+	Datum		values[Max(PLAN_COLS, RISK_COLS)];
+	bool		nulls[Max(PLAN_COLS, RISK_COLS)];
+
+	if (SRF_IS_FIRSTCALL())
 	{
-		Datum		values[PLAN_COLS];
-		bool		nulls[PLAN_COLS];
+		MemoryContext old;
+		TupleDesc	desc;
 
-		MemoryContextSwitchTo(row);
-		plan_values(day.fleet, &day.jobs[day.rows[k]], values, nulls);
-		put_run_row(rsinfo, 0, planned_desc, run_id, values, nulls, PLAN_COLS);
-		MemoryContextSwitchTo(mcxt);
-		MemoryContextReset(row);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "syncopt: plan_and_forecast() called where no row type is expected");
+		funcctx->tuple_desc = BlessTupleDesc(desc);
+		rr = palloc(sizeof(RunRows));
+		rr->run_id = PG_GETARG_INT64(0);
+		rr->planned_desc = run_row_desc(desc, 0, PLAN_COLS);
+		rr->forecast_desc = run_row_desc(desc, 1, RISK_COLS);
+		run_rows_init(rr, PG_GETARG_TIMESTAMPTZ(1));
+		funcctx->user_fctx = rr;
+		MemoryContextSwitchTo(old);
 	}
+	funcctx = SRF_PERCALL_SETUP();
+	rr = funcctx->user_fctx;
 
-	conn_end = planned_ends(week.fleet, week.jobs, week.njobs);
-	ready = asset_ready_times(week.fleet, conn_end);
-	risk_scratch_init(week.fleet, &risk);
-	for (int a = 0; a < week.fleet->nasset; a++)
+	/* The planned syncs first, then the forecasts. */
+	if (rr->next_job < rr->day.njobs)
 	{
-		Datum		values[RISK_COLS];
-		bool		nulls[RISK_COLS];
+		plan_values(rr->day.fleet, &rr->day.jobs[rr->day.rows[rr->next_job++]], values, nulls);
+		SRF_RETURN_NEXT(funcctx, run_row(funcctx->tuple_desc, 0, rr->planned_desc, rr->run_id,
+										 values, nulls, PLAN_COLS));
+	}
+	while (rr->next_asset < rr->week.fleet->nasset)
+	{
+		int			a = rr->next_asset++;
 
-		if (week.fleet->asset[a].deadline == NO_TIME)
+		if (rr->week.fleet->asset[a].deadline == NO_TIME)
 			continue;
-		MemoryContextSwitchTo(row);
-		risk_values(week.fleet, a, conn_end, ready, &risk, values, nulls);
+		risk_values(rr->week.fleet, a, rr->conn_end, rr->ready, &rr->risk, values, nulls);
 		values[RISK_BLOCKING] = stored_blocking(values[RISK_BLOCKING],
-												TupleDescAttr(forecast_desc, RISK_BLOCKING + 1));
-		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
-		MemoryContextSwitchTo(mcxt);
-		MemoryContextReset(row);
+												TupleDescAttr(rr->forecast_desc, RISK_BLOCKING + 1));
+		SRF_RETURN_NEXT(funcctx, run_row(funcctx->tuple_desc, 1, rr->forecast_desc, rr->run_id,
+										 values, nulls, RISK_COLS));
 	}
-	PG_RETURN_NULL();
+	SRF_RETURN_DONE(funcctx);
 }
