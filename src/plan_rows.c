@@ -364,9 +364,9 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
  * as the insert would compress it (the largest column of a row past the
  * target is compressed first), and otherwise as it is.  Compressed here,
  * the rows are half the size in every copy on their way to the table: at
- * 50,000 connectors the 500 forecasts' arrays are 118 MB, and the
- * function's tuplestore and the planning run's CTE each wrote them to a
- * temporary file and read them back.
+ * 50,000 connectors the 500 forecasts' arrays are 118 MB, past work_mem
+ * in the planning run's CTE, which writes them to a temporary file and
+ * reads them back twice.
  */
 static Datum
 stored_blocking(Datum array, Form_pg_attribute att)
@@ -454,7 +454,8 @@ run_rows_init(RunRows *rr, TimestampTz at)
 	 * which neither the predictions nor the graph's walk but for its
 	 * calendar multipliers read: both are made once, on the week's copy,
 	 * and the day's copy is taken from it before either is planned (the
-	 * walk, twice, was a quarter of this function at 10,000 connectors).
+	 * walk, made for each, was two fifths of this function at 10,000
+	 * connectors).
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
 	week_fleet = fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, PLAN_PARTS);
@@ -495,7 +496,9 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "syncopt: plan_and_forecast() called where no row type is expected");
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("syncopt.plan_and_forecast() called in a context that cannot accept its rows")));
 		funcctx->tuple_desc = BlessTupleDesc(desc);
 		rr = palloc(sizeof(RunRows));
 		rr->run_id = PG_GETARG_INT64(0);
