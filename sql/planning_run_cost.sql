@@ -127,4 +127,36 @@ SELECT c.predict_duration - :before_predict_duration AS predict_duration, c.batc
   FROM pg_temp.calls() c;
 COMMIT;
 RESET track_functions;
+
+------------------------------------------------------------------------
+-- A forecast's blocking connectors are stored as the table's own insert
+-- would store them: plan_and_forecast() compresses an array past the
+-- toaster's target itself, with the column's method, so that its rows are
+-- half the size on their way to the table.  A dashboard due five minutes
+-- after the run, fed by 400 connectors that have never synced: every one
+-- of them lands too late, 400 ids (3,200 bytes).  The arrays written by
+-- the run have the compression, size and ids of the same arrays rebuilt
+-- from their text and inserted into a table like sla_forecast (the
+-- toaster's own choice); the two-connector forecast's stays uncompressed.
+------------------------------------------------------------------------
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name, schedule_minutes, schedule_type)
+SELECT 100 + i, 1, 'w' || i, 'W' || i, 60, 'auto' FROM generate_series(1, 400) i;
+INSERT INTO syncopt.asset (asset_id, name, kind, deadline) VALUES (2, 'wide', 'dashboard', '04:15');
+INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) SELECT 100 + i, 2 FROM generate_series(1, 400) i;
+\o /dev/null
+SELECT * FROM syncopt.run_planner('2054-11-23 04:10+00');
+\o
+CREATE TEMP TABLE fresh (LIKE syncopt.sla_forecast INCLUDING COMPRESSION);
+INSERT INTO fresh
+SELECT planner_run_id, asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors::text::bigint[], reason
+  FROM syncopt.sla_forecast;
+SELECT f.asset_id, cardinality(f.blocking_connectors) AS blocking,
+       pg_column_compression(f.blocking_connectors) IS NOT NULL AS compressed,
+       pg_column_compression(f.blocking_connectors) IS NOT DISTINCT FROM pg_column_compression(n.blocking_connectors)
+           AS same_method,
+       pg_column_size(f.blocking_connectors) = pg_column_size(n.blocking_connectors) AS same_size,
+       f.blocking_connectors = n.blocking_connectors AS same_ids
+  FROM syncopt.sla_forecast f
+  JOIN fresh n USING (asset_id)
+ ORDER BY f.asset_id;
 DROP EXTENSION syncopt CASCADE;

@@ -23,7 +23,9 @@
 
 #include <math.h>
 
+#include "access/heaptoast.h"
 #include "access/htup_details.h"
+#include "access/toast_internals.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -43,6 +45,8 @@ PG_FUNCTION_INFO_V1(syncopt_plan_and_forecast);
 #define RUN_PLAN_HORIZON_S	(24 * 3600.0)	/* the plan a planning run keeps */
 #define PLAN_COLS	9			/* columns of plan() */
 #define RISK_COLS	7			/* columns of sla_risk() */
+#define PLAN_PARTS	(FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE)	/* what a plan loads */
+#define RISK_BLOCKING	5		/* sla_risk()'s blocking_connectors column */
 
 /* A fleet planned over one horizon, with what sla_risk() reads of it. */
 typedef struct PlannedFleet
@@ -276,8 +280,7 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 static void
 plan_at(PlannedFleet *pf, TimestampTz at, double horizon_s, bool explain)
 {
-	plan_loaded(pf, fleet_load(at, horizon_s, FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
-				horizon_s, explain);
+	plan_loaded(pf, fleet_load(at, horizon_s, PLAN_PARTS), horizon_s, explain);
 }
 
 /* syncopt.plan(at, horizon): one row per planned sync. */
@@ -350,13 +353,34 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 }
 
 /*
+ * A forecast's blocking connectors as sla_forecast stores them: an array
+ * longer than the toaster's target compressed with the column's method,
+ * as the insert would compress it (the largest column of a row past the
+ * target is compressed first), and otherwise as it is.  Compressed here,
+ * the rows are half the size in every copy on their way to the table: at
+ * 50,000 connectors the 500 forecasts' arrays are 118 MB, past work_mem
+ * in the planning run's CTE, which writes them to a temporary file and
+ * reads them back twice.
+ */
+static Datum
+stored_blocking(Datum array, Form_pg_attribute att)
+{
+	Datum		compressed;
+
+	if (VARSIZE(DatumGetPointer(array)) <= TOAST_TUPLE_TARGET)
+		return array;
+	compressed = toast_compress_datum(array, att->attcompression);
+	return compressed != PointerGetDatum(NULL) ? compressed : array;
+}
+
+/*
  * One row of plan_and_forecast(): a planned_sync or an sla_forecast row
  * (the composite of column col, the other NULL), with the planning run's
  * id before the given columns.
  */
-static void
-put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
-			const Datum *values, const bool *nulls, int ncols)
+static Datum
+run_row(TupleDesc desc, int col, TupleDesc rowdesc, int64 run_id,
+		const Datum *values, const bool *nulls, int ncols)
 {
 	Datum		row_values[Max(PLAN_COLS, RISK_COLS) + 1];
 	bool		row_nulls[Max(PLAN_COLS, RISK_COLS) + 1];
@@ -369,7 +393,7 @@ put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
 	memcpy(&row_nulls[1], nulls, sizeof(bool) * ncols);
 	out[col] = HeapTupleGetDatum(heap_form_tuple(rowdesc, row_values, row_nulls));
 	out_nulls[col] = false;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, out_nulls);
+	return HeapTupleGetDatum(heap_form_tuple(desc, out, out_nulls));
 }
 
 /*
@@ -377,9 +401,9 @@ put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
  * here (the planning run's id, then ncols of plan() or sla_risk()).
  */
 static TupleDesc
-run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
+run_row_desc(TupleDesc result, int col, int ncols)
 {
-	TupleDesc	desc = lookup_rowtype_tupdesc_copy(TupleDescAttr(rsinfo->setDesc, col)->atttypid, -1);
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(TupleDescAttr(result, col)->atttypid, -1);
 
 	if (desc->natts != ncols + 1)
 		ereport(ERROR,
@@ -391,72 +415,105 @@ run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
 	return desc;
 }
 
-/*
- * syncopt.plan_and_forecast(planner_run_id, at): the planned_sync rows
- * (plan(at, '24 hours')) and the sla_forecast rows (sla_risk(at)) of a
- * planning run, from one load of the fleet.
- */
-Datum
-syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
+/* A planning run's plans, kept across plan_and_forecast()'s calls, and the next row. */
+typedef struct RunRows
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		run_id = PG_GETARG_INT64(0);
-	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+	int64		run_id;
 	TupleDesc	planned_desc;
 	TupleDesc	forecast_desc;
-	const Fleet *loaded;
 	PlannedFleet day;
 	PlannedFleet week;
 	TimestampTz *conn_end;
 	TimestampTz *ready;
 	RiskScratch risk;
-	MemoryContext mcxt = CurrentMemoryContext;
-	MemoryContext row;
+	int			next_job;		/* in day.rows */
+	int			next_asset;
+} RunRows;
 
-	InitMaterializedSRF(fcinfo, 0);
-	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
-	forecast_desc = run_row_desc(rsinfo, 1, RISK_COLS);
+/*
+ * Plan the fleet as of at for a planning run: the day's plan and the
+ * week's, with what the forecast rows read of the week's.
+ */
+static void
+run_rows_init(RunRows *rr, TimestampTz at)
+{
+	const Fleet *loaded;
 
 	/*
-	 * Each plan scores a copy (scoring writes the due times and weights);
-	 * the picture is kept for the analytics the run calls next.
+	 * Each plan scores a copy (scoring writes the due times and weights;
+	 * the graph's walk is made by the first and shared, fleet_share.c); the
+	 * picture is kept for the analytics the run calls next.
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
-	plan_loaded(&day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S,
-								 FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
+	plan_loaded(&rr->day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, PLAN_PARTS),
 				RUN_PLAN_HORIZON_S, true);
-	plan_loaded(&week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S,
-								  FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE),
+	plan_loaded(&rr->week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, PLAN_PARTS),
 				RISK_HORIZON_S, false);
+	rr->conn_end = planned_ends(rr->week.fleet, rr->week.jobs, rr->week.njobs);
+	rr->ready = asset_ready_times(rr->week.fleet, rr->conn_end);
+	risk_scratch_init(rr->week.fleet, &rr->risk);
+	rr->next_job = 0;
+	rr->next_asset = 0;
+}
 
-	row = row_context_create();
-	for (int k = 0; k < day.njobs; k++)
+/*
+ * syncopt.plan_and_forecast(planner_run_id, at): the planned_sync rows
+ * (plan(at, '24 hours')) and the sla_forecast rows (sla_risk(at)) of a
+ * planning run, from one load of the fleet.  A row at a time: run_planner()
+ * calls it in a select list, where its rows go straight to the statement's
+ * one materialisation of them (its CTE) instead of through a tuplestore of
+ * the function's first (the forecasts' arrays, 59 MB compressed at 50,000
+ * connectors, were written to a temporary file and read back once more).
+ */
+Datum
+syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	RunRows    *rr;
+	Datum		values[Max(PLAN_COLS, RISK_COLS)];
+	bool		nulls[Max(PLAN_COLS, RISK_COLS)];
+
+	if (SRF_IS_FIRSTCALL())
 	{
-		Datum		values[PLAN_COLS];
-		bool		nulls[PLAN_COLS];
+		MemoryContext old;
+		TupleDesc	desc;
 
-		MemoryContextSwitchTo(row);
-		plan_values(day.fleet, &day.jobs[day.rows[k]], values, nulls);
-		put_run_row(rsinfo, 0, planned_desc, run_id, values, nulls, PLAN_COLS);
-		MemoryContextSwitchTo(mcxt);
-		MemoryContextReset(row);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("syncopt.plan_and_forecast() called in a context that cannot accept its rows")));
+		funcctx->tuple_desc = BlessTupleDesc(desc);
+		rr = palloc(sizeof(RunRows));
+		rr->run_id = PG_GETARG_INT64(0);
+		rr->planned_desc = run_row_desc(desc, 0, PLAN_COLS);
+		rr->forecast_desc = run_row_desc(desc, 1, RISK_COLS);
+		run_rows_init(rr, PG_GETARG_TIMESTAMPTZ(1));
+		funcctx->user_fctx = rr;
+		MemoryContextSwitchTo(old);
 	}
+	funcctx = SRF_PERCALL_SETUP();
+	rr = funcctx->user_fctx;
 
-	conn_end = planned_ends(week.fleet, week.jobs, week.njobs);
-	ready = asset_ready_times(week.fleet, conn_end);
-	risk_scratch_init(week.fleet, &risk);
-	for (int a = 0; a < week.fleet->nasset; a++)
+	/* The planned syncs first, then the forecasts. */
+	if (rr->next_job < rr->day.njobs)
 	{
-		Datum		values[RISK_COLS];
-		bool		nulls[RISK_COLS];
+		plan_values(rr->day.fleet, &rr->day.jobs[rr->day.rows[rr->next_job++]], values, nulls);
+		SRF_RETURN_NEXT(funcctx, run_row(funcctx->tuple_desc, 0, rr->planned_desc, rr->run_id,
+										 values, nulls, PLAN_COLS));
+	}
+	while (rr->next_asset < rr->week.fleet->nasset)
+	{
+		int			a = rr->next_asset++;
 
-		if (week.fleet->asset[a].deadline == NO_TIME)
+		if (rr->week.fleet->asset[a].deadline == NO_TIME)
 			continue;
-		MemoryContextSwitchTo(row);
-		risk_values(week.fleet, a, conn_end, ready, &risk, values, nulls);
-		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
-		MemoryContextSwitchTo(mcxt);
-		MemoryContextReset(row);
+		risk_values(rr->week.fleet, a, rr->conn_end, rr->ready, &rr->risk, values, nulls);
+		values[RISK_BLOCKING] = stored_blocking(values[RISK_BLOCKING],
+												TupleDescAttr(rr->forecast_desc, RISK_BLOCKING + 1));
+		SRF_RETURN_NEXT(funcctx, run_row(funcctx->tuple_desc, 1, rr->forecast_desc, rr->run_id,
+										 values, nulls, RISK_COLS));
 	}
-	PG_RETURN_NULL();
+	SRF_RETURN_DONE(funcctx);
 }

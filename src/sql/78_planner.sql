@@ -564,10 +564,16 @@ BEGIN
     PERFORM syncopt.expire_decisions();
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
     -- The plan and the SLA forecast, from one load of the fleet; the
-    -- candidates and the alerts below read these rows.
+    -- candidates and the alerts below read these rows.  Called in a select
+    -- list, plan_and_forecast() hands its rows one at a time to the CTE,
+    -- their one copy before the tables (in FROM, a tuplestore of the
+    -- function's own held them first: at 50,000 connectors the forecasts'
+    -- arrays went to a temporary file and back once more).
     DELETE FROM syncopt.planned_sync;
     DELETE FROM syncopt.sla_forecast;
-    WITH pass AS MATERIALIZED (SELECT * FROM syncopt.plan_and_forecast(run.planner_run_id, at)),
+    WITH pass AS MATERIALIZED (
+        SELECT (r.x).planned, (r.x).forecast
+          FROM (SELECT syncopt.plan_and_forecast(run.planner_run_id, at) AS x) r),
     planned AS (
         INSERT INTO syncopt.planned_sync
         SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
