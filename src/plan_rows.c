@@ -43,6 +43,19 @@ PG_FUNCTION_INFO_V1(syncopt_plan_and_forecast);
 #define RUN_PLAN_HORIZON_S	(24 * 3600.0)	/* the plan a planning run keeps */
 #define PLAN_COLS	9			/* columns of plan() */
 #define RISK_COLS	7			/* columns of sla_risk() */
+/* Columns of a planning run's sla_forecast row after its run's id: sla_risk()'s, then the alert's two. */
+#define FORECAST_COLS	(RISK_COLS + 2)
+
+/*
+ * The blocking connectors an SLA alert lists at most (the forecast keeps
+ * them all): alerts go to webhooks whole, and a deadline read by every
+ * connector of a large fleet has thousands.  Twenty ids of at most 20
+ * characters each stay far inside the smallest bound an alerting endpoint
+ * sets on what it receives (Opsgenie's alert details: 8,000 characters in
+ * all; PagerDuty's Events API: 512 KB an event), and are more connectors
+ * than anyone on call chases at once: the alert says how many there are.
+ */
+#define ALERT_BLOCKING_MAX	20
 
 /* A fleet planned over one horizon, with what sla_risk() reads of it. */
 typedef struct PlannedFleet
@@ -161,6 +174,9 @@ typedef struct RiskScratch
 	int		   *due_asset;
 	int		   *upstream;		/* the connectors that reach the asset at hand */
 	ArrayType  *blocking;		/* a bigint[] with room for every connector */
+	/* The asset's other blocking connectors that land latest, latest first. */
+	int			latest[ALERT_BLOCKING_MAX - 1];
+	int			nlatest;
 } RiskScratch;
 
 /* risk_values()'s copy of the connectors' ids and due times, and its scratch space. */
@@ -205,8 +221,52 @@ blocking_array(RiskScratch *rs, int n)
 }
 
 /*
- * sla_risk()'s columns for asset a (which has a deadline), from the
- * planned ends of the connectors and the assets' ready times.
+ * Keep blocking connector i among the asset's latest landing ones, in
+ * order, if it lands later than the latest kept so far: at equal times
+ * the one met first stays first, so that the list does not depend on
+ * anything but the plan and the connectors' order.
+ */
+static void
+keep_latest(RiskScratch *rs, const TimestampTz *conn_end, int i)
+{
+	int			pos;
+
+	if (rs->nlatest == lengthof(rs->latest))
+	{
+		if (conn_end[i] <= conn_end[rs->latest[rs->nlatest - 1]])
+			return;
+		pos = rs->nlatest - 1;	/* the earliest kept makes room */
+	}
+	else
+		pos = rs->nlatest++;
+	for (; pos > 0 && conn_end[rs->latest[pos - 1]] < conn_end[i]; pos--)
+		rs->latest[pos] = rs->latest[pos - 1];
+	rs->latest[pos] = i;
+}
+
+/*
+ * The blocking connectors an SLA alert lists, as a bigint[]: the first of
+ * blocking (the one the planner's notify proposal names as blocking the
+ * deadline), then the others kept by keep_latest(), latest first.
+ */
+static Datum
+alert_blocking(const RiskScratch *rs, const int64 *blocking, int nblocking)
+{
+	Datum		ids[ALERT_BLOCKING_MAX];
+	int			n = 0;
+
+	if (nblocking > 0)
+		ids[n++] = Int64GetDatum(blocking[0]);
+	for (int k = 0; k < rs->nlatest; k++)
+		ids[n++] = Int64GetDatum(rs->id[rs->latest[k]]);
+	return PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * The columns of asset a's forecast (which has a deadline), from the
+ * planned ends of the connectors and the assets' ready times: sla_risk()'s
+ * RISK_COLS, then what an alert of it lists of its blocking connectors and
+ * how many block it (FORECAST_COLS in all).
  */
 static void
 risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const TimestampTz *ready,
@@ -222,8 +282,9 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	StringInfoData reason;
 	double		margin;
 
-	memset(nulls, 0, sizeof(bool) * RISK_COLS);
+	memset(nulls, 0, sizeof(bool) * FORECAST_COLS);
 	initStringInfo(&reason);
+	rs->nlatest = 0;
 
 	/*
 	 * An upstream sync blocks the asset when it lands after the asset's own
@@ -237,7 +298,11 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 		if (critical < 0 || conn_end[i] > conn_end[critical])
 			critical = i;
 		if (conn_end[i] > build_start || (rs->due_asset[i] == a && conn_end[i] > rs->due[i]))
+		{
+			if (nblocking > 0)
+				keep_latest(rs, conn_end, i);
 			blocking[nblocking++] = rs->id[i];
+		}
 	}
 	margin = ready[a] == NO_TIME ? -INFINITY : time_diff(asset->deadline, ready[a]);
 	if (ready[a] == NO_TIME || margin < 0)
@@ -270,6 +335,8 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	values[4] = CStringGetTextDatum(risk);
 	values[5] = blocking_array(rs, nblocking);
 	values[6] = CStringGetTextDatum(reason.data);
+	values[7] = alert_blocking(rs, blocking, nblocking);
+	values[8] = Int32GetDatum(nblocking);
 }
 
 /* The fleet as of at, planned over the horizon (with explain, with reasons). */
@@ -335,8 +402,9 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	row = row_context_create();
 	for (int a = 0; a < pf.fleet->nasset; a++)
 	{
-		Datum		values[RISK_COLS];
-		bool		nulls[RISK_COLS];
+		/* The tuplestore takes sla_risk()'s RISK_COLS of them. */
+		Datum		values[FORECAST_COLS];
+		bool		nulls[FORECAST_COLS];
 
 		if (pf.fleet->asset[a].deadline == NO_TIME)
 			continue;
@@ -358,8 +426,8 @@ static void
 put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
 			const Datum *values, const bool *nulls, int ncols)
 {
-	Datum		row_values[Max(PLAN_COLS, RISK_COLS) + 1];
-	bool		row_nulls[Max(PLAN_COLS, RISK_COLS) + 1];
+	Datum		row_values[Max(PLAN_COLS, FORECAST_COLS) + 1];
+	bool		row_nulls[Max(PLAN_COLS, FORECAST_COLS) + 1];
 	Datum		out[2] = {0};
 	bool		out_nulls[2] = {true, true};
 
@@ -374,7 +442,7 @@ put_run_row(ReturnSetInfo *rsinfo, int col, TupleDesc rowdesc, int64 run_id,
 
 /*
  * The row type of result column col, checked against the columns filled
- * here (the planning run's id, then ncols of plan() or sla_risk()).
+ * here (the planning run's id, then ncols of plan() or of the forecast).
  */
 static TupleDesc
 run_row_desc(ReturnSetInfo *rsinfo, int col, int ncols)
@@ -415,7 +483,7 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	planned_desc = run_row_desc(rsinfo, 0, PLAN_COLS);
-	forecast_desc = run_row_desc(rsinfo, 1, RISK_COLS);
+	forecast_desc = run_row_desc(rsinfo, 1, FORECAST_COLS);
 
 	/*
 	 * Each plan scores a copy (scoring writes the due times and weights);
@@ -447,14 +515,14 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 	risk_scratch_init(week.fleet, &risk);
 	for (int a = 0; a < week.fleet->nasset; a++)
 	{
-		Datum		values[RISK_COLS];
-		bool		nulls[RISK_COLS];
+		Datum		values[FORECAST_COLS];
+		bool		nulls[FORECAST_COLS];
 
 		if (week.fleet->asset[a].deadline == NO_TIME)
 			continue;
 		MemoryContextSwitchTo(row);
 		risk_values(week.fleet, a, conn_end, ready, &risk, values, nulls);
-		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, RISK_COLS);
+		put_run_row(rsinfo, 1, forecast_desc, run_id, values, nulls, FORECAST_COLS);
 		MemoryContextSwitchTo(mcxt);
 		MemoryContextReset(row);
 	}

@@ -53,10 +53,18 @@ CREATE TABLE syncopt.sla_forecast (
     risk                text NOT NULL,
     blocking_connectors bigint[] NOT NULL,
     reason              text NOT NULL,
+    -- What the deadline's SLA alert lists: at most 20 of the blocking
+    -- connectors (the first of blocking_connectors, which the notify
+    -- proposal names, then the others that land latest, latest first), and
+    -- how many block it in all.  An alert goes to webhooks whole, and
+    -- blocking_connectors can hold every connector of the fleet; only the
+    -- plan knows when each lands (plan_and_forecast() fills both).
+    alert_blocking      bigint[] NOT NULL,
+    blocking_count      integer NOT NULL,
     PRIMARY KEY (planner_run_id, asset_id)
 );
 COMMENT ON TABLE syncopt.sla_forecast IS
-    'sla_risk() as the latest planning run computed it; replaced by each run.';
+    'sla_risk() as the latest planning run computed it, with what its SLA alert lists of the blocking connectors (alert_blocking, at most 20, latest landing first after the first) and their number (blocking_count); replaced by each run.';
 CREATE TABLE syncopt.anomaly_snapshot (
     planner_run_id bigint NOT NULL,
     run_id         bigint NOT NULL,     -- a sync_run; its delete removes the row (sync_run_release_keys)
@@ -679,12 +687,16 @@ BEGIN
         run.alerts := run.alerts + 1;
     END IF;
 
+    -- An SLA alert lists what the forecast keeps for it: at most 20 of the
+    -- blocking connectors, with how many there are (sla_forecast); it goes
+    -- to webhooks whole, and alerting endpoints cap what they take.
     INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
     SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
            format('%s (due %s) is at %s risk: %s', a.name,
                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
            jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
-                              'blocking_connectors', syncopt.ids_jsonb(r.blocking_connectors))
+                              'blocking_connectors', syncopt.ids_jsonb(r.alert_blocking),
+                              'blocking_count', r.blocking_count)
       FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
      WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
        AND NOT EXISTS (SELECT FROM syncopt.alert x
