@@ -1,10 +1,11 @@
--- What an SLA alert's details carry (issue 34, h-alerts): at most 20 of
--- the deadline's blocking connectors (blocking_connectors: the first of
--- the forecast's list, which the notify proposal names, then those that
--- land latest, latest first, never before any time, equal times in
--- connector order) and how many block it (blocking_count); the forecast
--- keeps the whole list.  Planned at 2054-11-23 04:10 UTC (ahead of the
--- clock).
+-- What a planning run's alerts carry and read (issue 34, h-alerts).  An
+-- SLA alert's details: at most 20 of the deadline's blocking connectors
+-- (blocking_connectors: the first of the forecast's list, which the notify
+-- proposal names, then those that land latest, latest first, never before
+-- any time, equal times in connector order) and how many block it
+-- (blocking_count); the forecast keeps the whole list.  Failure alerts:
+-- only the failures no alert names yet are classified.  Planned at
+-- 2054-11-23 04:10 UTC (ahead of the clock).
 CREATE EXTENSION syncopt;
 SET client_min_messages = warning;
 SET timezone = 'UTC';
@@ -69,4 +70,29 @@ SELECT l.connector_id AS notified, a.name AS alert_lists_first
  ORDER BY 1;
 -- sla_risk() itself is unchanged: the whole list, no alert columns.
 SELECT blocking_connectors FROM syncopt.sla_risk('2054-11-23 04:10+00') WHERE asset_id = 1;
+
+------------------------------------------------------------------------
+-- A planning run alerts each failure of the last two days once, and
+-- classifies only those no sync_failure alert names yet
+-- (classify_unalerted_runs()).  Two failures of C1; an alert naming the
+-- first is written by hand: only the second is left to classify, and the
+-- next run alerts it alone.  After that run, nothing is left.
+------------------------------------------------------------------------
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (1, 'f1', '2054-11-23 02:00+00', '2054-11-23 02:05+00', 'failed', 'HTTP 401 Unauthorized', 'api'),
+       (1, 'f2', '2054-11-23 03:00+00', '2054-11-23 03:05+00', 'failed', 'HTTP 401 Unauthorized', 'api');
+INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
+SELECT 'sync_failure', 1, 'warning', 'by hand', jsonb_build_object('run_id', run_id)
+  FROM syncopt.sync_run WHERE external_run_id = 'f1';
+SELECT r.external_run_id, f.category
+  FROM syncopt.classify_unalerted_runs('2054-11-21 04:20+00') f JOIN syncopt.sync_run r USING (run_id);
+SELECT count(*) AS classify_runs_all FROM syncopt.classify_runs('2054-11-21 04:20+00');
+\o /dev/null
+SELECT * FROM syncopt.run_planner('2054-11-23 04:20+00');
+\o
+SELECT r.external_run_id, a.message = 'by hand' AS by_hand, count(*)
+  FROM syncopt.alert a JOIN syncopt.sync_run r ON r.run_id = (a.details->>'run_id')::bigint
+ WHERE a.kind = 'sync_failure'
+ GROUP BY 1, 2 ORDER BY 1;
+SELECT count(*) AS left_to_classify FROM syncopt.classify_unalerted_runs('2054-11-21 04:20+00');
 DROP EXTENSION syncopt CASCADE;

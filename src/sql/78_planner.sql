@@ -180,6 +180,20 @@ AS 'MODULE_PATHNAME', 'syncopt_ids_jsonb';
 COMMENT ON FUNCTION syncopt.ids_jsonb(bigint[]) IS
     'The one-dimensional bigint array as a jsonb array of numbers, equal to to_jsonb(ids), without a text round trip per element.';
 
+-- classify_runs() of the failed runs no sync_failure alert names yet: a
+-- planning run alerts each failure of the last two days once, and
+-- classifying again those it already alerted, only to drop them, was most
+-- of what its failure alerts cost on a fleet whose messages differ.
+CREATE FUNCTION syncopt.classify_unalerted_runs(since timestamptz)
+RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
+               retryable boolean, remediation text, explanation text,
+               source text, source_id bigint, confidence double precision)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_classify_unalerted_runs';
+COMMENT ON FUNCTION syncopt.classify_unalerted_runs(timestamptz) IS
+    'classify_runs(since) without the runs a sync_failure alert already names (run_planner()''s failure alerts).';
+
 -- What the analytics suggest doing at `at`, before policy: one row per
 -- connector and action with params, score, components, the predicted
 -- benefit where it is a time, and the reason.  run_planner() filters these
@@ -705,8 +719,9 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     run.alerts := run.alerts + n;
 
-    -- A retryable failure whose connector's retries the back-off holds
-    -- back at `at` (retry_opening(), as planner_candidates() applies it,
+    -- Each failure once: classify_unalerted_runs() leaves out the runs an
+    -- alert already names.  A retryable failure whose connector's retries
+    -- the back-off holds back at `at` (retry_opening(), as planner_candidates() applies it,
     -- with the streak counted as there) says until when and why, so that
     -- nobody on call waits for a retry syncopt is not going to make yet.
     INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
@@ -721,7 +736,7 @@ BEGIN
            || CASE WHEN h.held_until IS NOT NULL
                    THEN jsonb_build_object('retry_held_until', h.held_until, 'failures_in_row', h.failures_in_row)
                    ELSE '{}'::jsonb END
-      FROM syncopt.classify_runs(at - interval '2 days') f
+      FROM syncopt.classify_unalerted_runs(at - interval '2 days') f
       JOIN syncopt.connector c USING (connector_id)
       LEFT JOIN LATERAL (
           SELECT s.failures_in_row, syncopt.retry_opening(s.failures_in_row, s.last_failure_at) AS held_until
@@ -729,10 +744,7 @@ BEGIN
                               ELSE coalesce(st.consecutive_failures, 0) END AS failures_in_row,
                          st.last_failure_at
                     FROM syncopt.connector_stats st WHERE st.connector_id = f.connector_id) s
-           WHERE f.retryable) h ON h.held_until > at
-     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
-                          AND (x.details->>'run_id')::bigint = f.run_id);
+           WHERE f.retryable) h ON h.held_until > at;
     GET DIAGNOSTICS n = ROW_COUNT;
     run.alerts := run.alerts + n;
 

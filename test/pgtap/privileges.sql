@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(116);
+SELECT plan(117);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -272,6 +272,10 @@ SELECT function_privs_are('syncopt', 'plan_and_forecast', ARRAY['bigint', 'times
 SELECT function_privs_are('syncopt', 'outcome_ready_times', ARRAY['timestamp with time zone'],
                           'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'asset_inputs_of', ARRAY['bigint[]'], 'syncopt_reader', ARRAY['EXECUTE']);
+-- Which failures the planning run has not alerted yet is the run's own
+-- question: readers classify with classify_runs().
+SELECT function_privs_are('syncopt', 'classify_unalerted_runs', ARRAY['timestamp with time zone'],
+                          'syncopt_reader', ARRAY[]::text[]);
 
 -- The triage's cache version (issue 30, h-triage): readers read it to
 -- classify; nobody but its triggers writes it, yet a label by an approver
