@@ -43,7 +43,10 @@ PG_FUNCTION_INFO_V1(syncopt_plan_and_forecast);
 #define RUN_PLAN_HORIZON_S	(24 * 3600.0)	/* the plan a planning run keeps */
 #define PLAN_COLS	9			/* columns of plan() */
 #define RISK_COLS	7			/* columns of sla_risk() */
-/* Columns of a planning run's sla_forecast row after its run's id: sla_risk()'s, then the alert's two. */
+/*
+ * Columns of a planning run's sla_forecast row after its run's id:
+ * sla_risk()'s, then what the deadline's alert lists and the count.
+ */
 #define FORECAST_COLS	(RISK_COLS + 2)
 
 /*
@@ -259,7 +262,8 @@ alert_blocking(const RiskScratch *rs, const int64 *blocking, int nblocking)
 		ids[n++] = Int64GetDatum(blocking[0]);
 	for (int k = 0; k < rs->nlatest; k++)
 		ids[n++] = Int64GetDatum(rs->id[rs->latest[k]]);
-	return PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
 }
 
 /*
