@@ -71,8 +71,8 @@ BEGIN
     INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING planner_run_id INTO id;
     DELETE FROM syncopt.sla_forecast;
     INSERT INTO syncopt.sla_forecast (planner_run_id, asset_id, deadline, predicted_ready, at_risk, risk,
-                                      blocking_connectors, reason)
-    SELECT id, f[1]::bigint, f[2]::timestamptz, f[4]::timestamptz, f[3] <> 'low', f[3], '{}', 'by hand'
+                                      blocking_connectors, reason, alert_blocking, blocking_count)
+    SELECT id, f[1]::bigint, f[2]::timestamptz, f[4]::timestamptz, f[3] <> 'low', f[3], '{}', 'by hand', '{}', 0
       FROM unnest(forecasts) AS s, LATERAL string_to_array(s, '|') AS f;
     DELETE FROM syncopt.planned_sync;
     INSERT INTO syncopt.planned_sync (planner_run_id, connector_id, planned_start, predicted_end, will_miss, action, reason)

@@ -64,6 +64,7 @@
 
 PG_FUNCTION_INFO_V1(syncopt_classify_failure);
 PG_FUNCTION_INFO_V1(syncopt_classify_runs);
+PG_FUNCTION_INFO_V1(syncopt_classify_unalerted_runs);
 
 /*
  * A labelled example decides when the message's cosine similarity to it
@@ -681,9 +682,34 @@ copy_or_null(const char *s)
 	return s ? pstrdup(s) : NULL;
 }
 
-/* syncopt.classify_runs(since): every failed or rescheduled run since then. */
-Datum
-syncopt_classify_runs(PG_FUNCTION_ARGS)
+/*
+ * The failed or rescheduled runs that finished since $1, oldest first,
+ * with the vendor; without_alert_sql only those no sync_failure alert
+ * names yet.
+ */
+#define FAILED_RUNS_SQL(and_more) \
+	"SELECT r.run_id, r.connector_id, r.finished_at, r.error_message," \
+	"       coalesce(r.error_code, CASE WHEN r.status = 'rescheduled' THEN 'rescheduled' END)," \
+	"       a.vendor" \
+	"  FROM syncopt.sync_run r" \
+	"  JOIN syncopt.connector c ON c.connector_id = r.connector_id" \
+	"  JOIN syncopt.account a ON a.account_id = c.account_id" \
+	" WHERE r.status IN ('failed', 'rescheduled') AND r.finished_at >= $1" \
+	and_more \
+	" ORDER BY r.finished_at, r.run_id"
+
+static const char *const failed_runs_sql = FAILED_RUNS_SQL("");
+static const char *const failed_runs_without_alert_sql =
+FAILED_RUNS_SQL("   AND NOT EXISTS (SELECT FROM syncopt.alert x"
+				"                    WHERE x.kind = 'sync_failure' AND x.connector_id = r.connector_id"
+				"                      AND (x.details->>'run_id')::bigint = r.run_id)");
+
+/*
+ * classify_runs()'s rows for the failed runs runs_sql reads: each message,
+ * code and vendor classified once per call.
+ */
+static Datum
+classify_failed_runs(FunctionCallInfo fcinfo, const char *runs_sql)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
@@ -700,15 +726,7 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	triage = triage_current();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run("SELECT r.run_id, r.connector_id, r.finished_at, r.error_message,"
-				   "       coalesce(r.error_code, CASE WHEN r.status = 'rescheduled' THEN 'rescheduled' END),"
-				   "       a.vendor"
-				   "  FROM syncopt.sync_run r"
-				   "  JOIN syncopt.connector c ON c.connector_id = r.connector_id"
-				   "  JOIN syncopt.account a ON a.account_id = c.account_id"
-				   " WHERE r.status IN ('failed', 'rescheduled') AND r.finished_at >= $1"
-				   " ORDER BY r.finished_at, r.run_id",
-				   1, types, args, NULL, true);
+	(void) spi_run(runs_sql, 1, types, args, NULL, true);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -752,4 +770,25 @@ syncopt_classify_runs(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_NULL();
+}
+
+/* syncopt.classify_runs(since): every failed or rescheduled run since then. */
+Datum
+syncopt_classify_runs(PG_FUNCTION_ARGS)
+{
+	return classify_failed_runs(fcinfo, failed_runs_sql);
+}
+
+/*
+ * syncopt.classify_unalerted_runs(since): those of them no sync_failure
+ * alert names yet.  A planning run alerts each failure of the last two
+ * days once; classifying those it has already alerted only to drop them
+ * was most of its sync_failure alerts' cost once the failures were read
+ * by index (a classification is regular expressions and a nearest
+ * labelled example, and real messages rarely repeat word for word).
+ */
+Datum
+syncopt_classify_unalerted_runs(PG_FUNCTION_ARGS)
+{
+	return classify_failed_runs(fcinfo, failed_runs_without_alert_sql);
 }

@@ -3,8 +3,9 @@
  * json_ids.c
  *	  A bigint array as a JSON array, without a text round trip per element.
  *
- * An SLA alert's details list the deadline's blocking connectors, on a
- * large fleet thousands of ids per alert.  to_jsonb() (and
+ * An SLA alert's details listed the deadline's blocking connectors, on a
+ * large fleet thousands of ids per alert (they now list at most 20:
+ * plan_rows.c, ALERT_BLOCKING_MAX).  to_jsonb() (and
  * jsonb_build_object()) turns each bigint into text with its output
  * function and parses that text back with numeric_in: at 10,000
  * connectors a day's first planning run converts about 1.1 million ids

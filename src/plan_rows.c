@@ -47,6 +47,22 @@ PG_FUNCTION_INFO_V1(syncopt_plan_and_forecast);
 #define RISK_COLS	7			/* columns of sla_risk() */
 #define PLAN_PARTS	(FLEET_GRAPH | FLEET_WINDOWS | FLEET_PREDICT | FLEET_TERSE)	/* what a plan loads */
 #define RISK_BLOCKING	5		/* sla_risk()'s blocking_connectors column */
+/*
+ * Columns of a planning run's sla_forecast row after its run's id:
+ * sla_risk()'s, then what the deadline's alert lists and the count.
+ */
+#define FORECAST_COLS	(RISK_COLS + 2)
+
+/*
+ * The blocking connectors an SLA alert lists at most (the forecast keeps
+ * them all): alerts go to webhooks whole, and a deadline read by every
+ * connector of a large fleet has thousands.  Twenty ids of at most 20
+ * characters each stay far inside the smallest bound an alerting endpoint
+ * sets on what it receives (Opsgenie's alert details: 8,000 characters in
+ * all; PagerDuty's Events API: 512 KB an event), and are more connectors
+ * than anyone on call chases at once: the alert says how many there are.
+ */
+#define ALERT_BLOCKING_MAX	20
 
 /* A fleet planned over one horizon, with what sla_risk() reads of it. */
 typedef struct PlannedFleet
@@ -165,6 +181,9 @@ typedef struct RiskScratch
 	int		   *due_asset;
 	int		   *upstream;		/* the connectors that reach the asset at hand */
 	ArrayType  *blocking;		/* a bigint[] with room for every connector */
+	/* The asset's other blocking connectors that land latest, latest first. */
+	int			latest[ALERT_BLOCKING_MAX - 1];
+	int			nlatest;
 } RiskScratch;
 
 /* risk_values()'s copy of the connectors' ids and due times, and its scratch space. */
@@ -209,8 +228,53 @@ blocking_array(RiskScratch *rs, int n)
 }
 
 /*
- * sla_risk()'s columns for asset a (which has a deadline), from the
- * planned ends of the connectors and the assets' ready times.
+ * Keep blocking connector i among the asset's latest landing ones, in
+ * order, if it lands later than the latest kept so far: at equal times
+ * the one met first stays first, so that the list does not depend on
+ * anything but the plan and the connectors' order.
+ */
+static void
+keep_latest(RiskScratch *rs, const TimestampTz *conn_end, int i)
+{
+	int			pos;
+
+	if (rs->nlatest == lengthof(rs->latest))
+	{
+		if (conn_end[i] <= conn_end[rs->latest[rs->nlatest - 1]])
+			return;
+		pos = rs->nlatest - 1;	/* the earliest kept makes room */
+	}
+	else
+		pos = rs->nlatest++;
+	for (; pos > 0 && conn_end[rs->latest[pos - 1]] < conn_end[i]; pos--)
+		rs->latest[pos] = rs->latest[pos - 1];
+	rs->latest[pos] = i;
+}
+
+/*
+ * The blocking connectors an SLA alert lists, as a bigint[]: the first of
+ * blocking (the one the planner's notify proposal names as blocking the
+ * deadline), then the others kept by keep_latest(), latest first.
+ */
+static Datum
+alert_blocking(const RiskScratch *rs, const int64 *blocking, int nblocking)
+{
+	Datum		ids[ALERT_BLOCKING_MAX];
+	int			n = 0;
+
+	if (nblocking > 0)
+		ids[n++] = Int64GetDatum(blocking[0]);
+	for (int k = 0; k < rs->nlatest; k++)
+		ids[n++] = Int64GetDatum(rs->id[rs->latest[k]]);
+	return PointerGetDatum(construct_array(ids, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+/*
+ * The columns of asset a's forecast (which has a deadline), from the
+ * planned ends of the connectors and the assets' ready times: sla_risk()'s
+ * RISK_COLS, then what an alert of it lists of its blocking connectors and
+ * how many block it (FORECAST_COLS in all).
  */
 static void
 risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const TimestampTz *ready,
@@ -226,8 +290,9 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	StringInfoData reason;
 	double		margin;
 
-	memset(nulls, 0, sizeof(bool) * RISK_COLS);
+	memset(nulls, 0, sizeof(bool) * FORECAST_COLS);
 	initStringInfo(&reason);
+	rs->nlatest = 0;
 
 	/*
 	 * An upstream sync blocks the asset when it lands after the asset's own
@@ -241,7 +306,11 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 		if (critical < 0 || conn_end[i] > conn_end[critical])
 			critical = i;
 		if (conn_end[i] > build_start || (rs->due_asset[i] == a && conn_end[i] > rs->due[i]))
+		{
+			if (nblocking > 0)
+				keep_latest(rs, conn_end, i);
 			blocking[nblocking++] = rs->id[i];
+		}
 	}
 	margin = ready[a] == NO_TIME ? -INFINITY : time_diff(asset->deadline, ready[a]);
 	if (ready[a] == NO_TIME || margin < 0)
@@ -274,6 +343,8 @@ risk_values(const Fleet *fleet, int a, const TimestampTz *conn_end, const Timest
 	values[4] = CStringGetTextDatum(risk);
 	values[5] = blocking_array(rs, nblocking);
 	values[6] = CStringGetTextDatum(reason.data);
+	values[7] = alert_blocking(rs, blocking, nblocking);
+	values[8] = Int32GetDatum(nblocking);
 }
 
 /* The fleet as of at, planned over the horizon (with explain, with reasons). */
@@ -338,8 +409,9 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
 	row = row_context_create();
 	for (int a = 0; a < pf.fleet->nasset; a++)
 	{
-		Datum		values[RISK_COLS];
-		bool		nulls[RISK_COLS];
+		/* The tuplestore takes sla_risk()'s RISK_COLS of them. */
+		Datum		values[FORECAST_COLS];
+		bool		nulls[FORECAST_COLS];
 
 		if (pf.fleet->asset[a].deadline == NO_TIME)
 			continue;
@@ -382,8 +454,8 @@ static Datum
 run_row(TupleDesc desc, int col, TupleDesc rowdesc, int64 run_id,
 		const Datum *values, const bool *nulls, int ncols)
 {
-	Datum		row_values[Max(PLAN_COLS, RISK_COLS) + 1];
-	bool		row_nulls[Max(PLAN_COLS, RISK_COLS) + 1];
+	Datum		row_values[Max(PLAN_COLS, FORECAST_COLS) + 1];
+	bool		row_nulls[Max(PLAN_COLS, FORECAST_COLS) + 1];
 	Datum		out[2] = {0};
 	bool		out_nulls[2] = {true, true};
 
@@ -398,7 +470,7 @@ run_row(TupleDesc desc, int col, TupleDesc rowdesc, int64 run_id,
 
 /*
  * The row type of result column col, checked against the columns filled
- * here (the planning run's id, then ncols of plan() or sla_risk()).
+ * here (the planning run's id, then ncols of plan() or of the forecast).
  */
 static TupleDesc
 run_row_desc(TupleDesc result, int col, int ncols)
@@ -470,8 +542,8 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 {
 	FuncCallContext *funcctx;
 	RunRows    *rr;
-	Datum		values[Max(PLAN_COLS, RISK_COLS)];
-	bool		nulls[Max(PLAN_COLS, RISK_COLS)];
+	Datum		values[Max(PLAN_COLS, FORECAST_COLS)];
+	bool		nulls[Max(PLAN_COLS, FORECAST_COLS)];
 
 	if (SRF_IS_FIRSTCALL())
 	{
@@ -488,7 +560,7 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 		rr = palloc(sizeof(RunRows));
 		rr->run_id = PG_GETARG_INT64(0);
 		rr->planned_desc = run_row_desc(desc, 0, PLAN_COLS);
-		rr->forecast_desc = run_row_desc(desc, 1, RISK_COLS);
+		rr->forecast_desc = run_row_desc(desc, 1, FORECAST_COLS);
 		run_rows_init(rr, PG_GETARG_TIMESTAMPTZ(1));
 		funcctx->user_fctx = rr;
 		MemoryContextSwitchTo(old);
@@ -513,7 +585,7 @@ syncopt_plan_and_forecast(PG_FUNCTION_ARGS)
 		values[RISK_BLOCKING] = stored_blocking(values[RISK_BLOCKING],
 												TupleDescAttr(rr->forecast_desc, RISK_BLOCKING + 1));
 		SRF_RETURN_NEXT(funcctx, run_row(funcctx->tuple_desc, 1, rr->forecast_desc, rr->run_id,
-										 values, nulls, RISK_COLS));
+										 values, nulls, FORECAST_COLS));
 	}
 	SRF_RETURN_DONE(funcctx);
 }

@@ -77,6 +77,11 @@ CREATE INDEX sync_run_default_connector_started_idx ON syncopt.sync_run_default 
 CREATE INDEX sync_run_default_started_idx ON syncopt.sync_run_default (started_at);
 -- Serves "which connectors are syncing right now" for plan() and sla_risk().
 CREATE INDEX sync_run_default_running_idx ON syncopt.sync_run_default (connector_id) WHERE status = 'running';
+-- Serves classify_runs() (a planning run's sync_failure alerts: the
+-- failures of the last two days): the failed runs by end, without reading
+-- every run of the history (3,200 of 200,000 runs at 10,000 connectors).
+CREATE INDEX sync_run_default_failed_finished_idx ON syncopt.sync_run_default (finished_at)
+    WHERE status IN ('failed', 'rescheduled');
 
 -- The identity of every run, across sync_run's partitions.  No foreign key
 -- points here or from here: the keys are written and deleted by sync_run's

@@ -53,10 +53,18 @@ CREATE TABLE syncopt.sla_forecast (
     risk                text NOT NULL,
     blocking_connectors bigint[] NOT NULL,
     reason              text NOT NULL,
+    -- What the deadline's SLA alert lists: at most 20 of the blocking
+    -- connectors (the first of blocking_connectors, which the notify
+    -- proposal names, then the others that land latest, latest first), and
+    -- how many block it in all.  An alert goes to webhooks whole, and
+    -- blocking_connectors can hold every connector of the fleet; only the
+    -- plan knows when each lands (plan_and_forecast() fills both).
+    alert_blocking      bigint[] NOT NULL,
+    blocking_count      integer NOT NULL,
     PRIMARY KEY (planner_run_id, asset_id)
 );
 COMMENT ON TABLE syncopt.sla_forecast IS
-    'sla_risk() as the latest planning run computed it; replaced by each run.';
+    'sla_risk() as the latest planning run computed it, with what its SLA alert lists of the blocking connectors (alert_blocking, at most 20, latest landing first after the first) and their number (blocking_count); replaced by each run.';
 CREATE TABLE syncopt.anomaly_snapshot (
     planner_run_id bigint NOT NULL,
     run_id         bigint NOT NULL,     -- a sync_run; its delete removes the row (sync_run_release_keys)
@@ -163,7 +171,8 @@ COMMENT ON FUNCTION syncopt.retry_opening(integer, timestamptz) IS
 -- A bigint array as the jsonb array to_jsonb() makes of it, built from
 -- the integers instead of a text round trip per element (an SLA alert's
 -- blocking connectors: about 7% of a day's first planning run at
--- 10,000 connectors went to converting them).
+-- 10,000 connectors went to converting them while an alert listed them
+-- all; it now lists at most 20).
 CREATE FUNCTION syncopt.ids_jsonb(ids bigint[])
 RETURNS jsonb
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
@@ -171,6 +180,20 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_ids_jsonb';
 COMMENT ON FUNCTION syncopt.ids_jsonb(bigint[]) IS
     'The one-dimensional bigint array as a jsonb array of numbers, equal to to_jsonb(ids), without a text round trip per element.';
+
+-- classify_runs() of the failed runs no sync_failure alert names yet: a
+-- planning run alerts each failure of the last two days once, and
+-- classifying again those it already alerted, only to drop them, was most
+-- of what its failure alerts cost on a fleet whose messages differ.
+CREATE FUNCTION syncopt.classify_unalerted_runs(since timestamptz)
+RETURNS TABLE (run_id bigint, connector_id bigint, finished_at timestamptz, category text,
+               retryable boolean, remediation text, explanation text,
+               source text, source_id bigint, confidence double precision)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_classify_unalerted_runs';
+COMMENT ON FUNCTION syncopt.classify_unalerted_runs(timestamptz) IS
+    'classify_runs(since) without the runs a sync_failure alert already names (run_planner()''s failure alerts).';
 
 -- What the analytics suggest doing at `at`, before policy: one row per
 -- connector and action with params, score, components, the predicted
@@ -685,12 +708,16 @@ BEGIN
         run.alerts := run.alerts + 1;
     END IF;
 
+    -- An SLA alert lists what the forecast keeps for it: at most 20 of the
+    -- blocking connectors, with how many there are (sla_forecast); it goes
+    -- to webhooks whole, and alerting endpoints cap what they take.
     INSERT INTO syncopt.alert (kind, asset_id, severity, message, details)
     SELECT 'sla_risk', r.asset_id, CASE r.risk WHEN 'high' THEN 'critical' ELSE 'warning' END,
            format('%s (due %s) is at %s risk: %s', a.name,
                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
            jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
-                              'blocking_connectors', syncopt.ids_jsonb(r.blocking_connectors))
+                              'blocking_connectors', syncopt.ids_jsonb(r.alert_blocking),
+                              'blocking_count', r.blocking_count)
       FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
      WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
        AND NOT EXISTS (SELECT FROM syncopt.alert x
@@ -699,8 +726,9 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     run.alerts := run.alerts + n;
 
-    -- A retryable failure whose connector's retries the back-off holds
-    -- back at `at` (retry_opening(), as planner_candidates() applies it,
+    -- Each failure once: classify_unalerted_runs() leaves out the runs an
+    -- alert already names.  A retryable failure whose connector's retries
+    -- the back-off holds back at `at` (retry_opening(), as planner_candidates() applies it,
     -- with the streak counted as there) says until when and why, so that
     -- nobody on call waits for a retry syncopt is not going to make yet.
     INSERT INTO syncopt.alert (kind, connector_id, severity, message, details)
@@ -715,7 +743,7 @@ BEGIN
            || CASE WHEN h.held_until IS NOT NULL
                    THEN jsonb_build_object('retry_held_until', h.held_until, 'failures_in_row', h.failures_in_row)
                    ELSE '{}'::jsonb END
-      FROM syncopt.classify_runs(at - interval '2 days') f
+      FROM syncopt.classify_unalerted_runs(at - interval '2 days') f
       JOIN syncopt.connector c USING (connector_id)
       LEFT JOIN LATERAL (
           SELECT s.failures_in_row, syncopt.retry_opening(s.failures_in_row, s.last_failure_at) AS held_until
@@ -723,10 +751,7 @@ BEGIN
                               ELSE coalesce(st.consecutive_failures, 0) END AS failures_in_row,
                          st.last_failure_at
                     FROM syncopt.connector_stats st WHERE st.connector_id = f.connector_id) s
-           WHERE f.retryable) h ON h.held_until > at
-     WHERE NOT EXISTS (SELECT FROM syncopt.alert x
-                        WHERE x.kind = 'sync_failure' AND x.connector_id = f.connector_id
-                          AND (x.details->>'run_id')::bigint = f.run_id);
+           WHERE f.retryable) h ON h.held_until > at;
     GET DIAGNOSTICS n = ROW_COUNT;
     run.alerts := run.alerts + n;
 

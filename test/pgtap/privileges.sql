@@ -276,6 +276,11 @@ SELECT function_privs_are('syncopt', 'new_outcomes',
                           ARRAY['timestamp with time zone', 'interval', 'bigint[]', 'timestamp with time zone[]',
                                 'timestamp with time zone[]'], 'syncopt_reader', ARRAY[]::text[]);
 
+-- Which failures the planning run has not alerted yet is the run's own
+-- question: readers classify with classify_runs().
+SELECT function_privs_are('syncopt', 'classify_unalerted_runs', ARRAY['timestamp with time zone'],
+                          'syncopt_reader', ARRAY[]::text[]);
+
 -- The triage's cache version (issue 30, h-triage): readers read it to
 -- classify; nobody but its triggers writes it, yet a label by an approver
 -- moves it (the trigger is SECURITY DEFINER) and a reader classifies with
