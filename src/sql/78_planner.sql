@@ -168,19 +168,6 @@ AS 'MODULE_PATHNAME', 'syncopt_retry_opening';
 COMMENT ON FUNCTION syncopt.retry_opening(integer, timestamptz) IS
     'The earliest time the planner retries a connector after failures_in_row failures in a row, the last ending at last_failure_at: at once after one; from two on, syncopt.retry_backoff after the last, doubled for each further one, at most syncopt.retry_backoff_max (-infinity: no wait).';
 
--- A bigint array as the jsonb array to_jsonb() makes of it, built from
--- the integers instead of a text round trip per element (an SLA alert's
--- blocking connectors: about 7% of a day's first planning run at
--- 10,000 connectors went to converting them while an alert listed them
--- all; it now lists at most 20).
-CREATE FUNCTION syncopt.ids_jsonb(ids bigint[])
-RETURNS jsonb
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS 'MODULE_PATHNAME', 'syncopt_ids_jsonb';
-COMMENT ON FUNCTION syncopt.ids_jsonb(bigint[]) IS
-    'The one-dimensional bigint array as a jsonb array of numbers, equal to to_jsonb(ids), without a text round trip per element.';
-
 -- classify_runs() of the failed runs no sync_failure alert names yet: a
 -- planning run alerts each failure of the last two days once, and
 -- classifying again those it already alerted, only to drop them, was most
@@ -716,7 +703,7 @@ BEGIN
            format('%s (due %s) is at %s risk: %s', a.name,
                   to_char(r.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), r.risk, r.reason),
            jsonb_build_object('deadline', r.deadline, 'predicted_ready', r.predicted_ready,
-                              'blocking_connectors', syncopt.ids_jsonb(r.alert_blocking),
+                              'blocking_connectors', to_jsonb(r.alert_blocking),
                               'blocking_count', r.blocking_count)
       FROM syncopt.sla_forecast r JOIN syncopt.asset a USING (asset_id)
      WHERE r.planner_run_id = run.planner_run_id AND r.at_risk
