@@ -122,7 +122,8 @@ SELECT * FROM syncopt.run_planner('2054-11-23 04:10+00');
 \o
 CREATE TEMP TABLE fresh (LIKE syncopt.sla_forecast INCLUDING COMPRESSION);
 INSERT INTO fresh
-SELECT planner_run_id, asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors::text::bigint[], reason
+SELECT planner_run_id, asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors::text::bigint[], reason,
+       alert_blocking, blocking_count
   FROM syncopt.sla_forecast;
 SELECT f.asset_id, cardinality(f.blocking_connectors) AS blocking,
        pg_column_compression(f.blocking_connectors) IS NOT NULL AS compressed,
