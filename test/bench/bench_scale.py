@@ -80,8 +80,29 @@ MD5 = (
     "    FROM syncopt.planner_run)))")
 
 
-# What this session's work changed in a planning run (the lead fills it after the merges).
+# What the latest work changed in a planning run (its own measurements: the
+# next section).
 SESSION_CHANGES = """
+What session 28 changed (each change measured on its own in the next
+section, "what session 28 changed"):
+- The new SLA outcomes of a day's first run are resolved while their input
+  arrays are in memory (`new_outcomes()`), not written, read back,
+  decompressed and rewritten; earlier outcomes are resolved first and
+  rewritten only when their resolution changed; each asset's inputs come
+  out of one pass over the connectors.
+- The run walks the lineage graph once: the copies of its shared fleet
+  (its two plans, `priority_scores()`, `batch_recommendations()`) take the
+  first copy's walk (`fleet_graph_reach()`); `redirect_dues()` takes each
+  upstream asset's time once per asset, not per edge.
+- `plan_and_forecast()` returns a row at a time into the run's one CTE
+  (no tuplestore of its own), with each forecast's blocking list already
+  compressed as `sla_forecast` stores it.
+- An SLA alert lists at most 20 blocking connectors and their count (the
+  full list stays in `sla_forecast`): alerting endpoints cap what they
+  take; the failure alerts read the failed runs through a partial index
+  and classify only those not alerted yet.
+- Each decision's `connector_settings()` is inlined instead of parsed and
+  planned per decision.
 """
 
 # The earlier work on the planning run, in brief (the measurements of each
@@ -321,8 +342,15 @@ def write_section(before, after, run_note=None):
         v = after[n][name]
         if v is None:
             return f"`{name}` at {n:,} connectors under {limit} s: not met (not finished)"
-        return (f"`{name}` at {n:,} connectors under {limit} s: {'met' if cpu(v) < limit else 'not met'} "
-                f"({cpu(v):,.2f} s CPU)")
+        trials = [c for c in after[n].get("cpu " + name, []) if c is not None]
+        if max(trials, default=cpu(v)) < limit:
+            verdict = "met in every trial"
+        elif cpu(v) < limit:
+            verdict = f"met in the fastest of {len(trials)} trials"
+        else:
+            verdict = "not met"
+        return (f"`{name}` at {n:,} connectors under {limit} s: {verdict} ({cpu(v):,.2f} s CPU"
+                + (f"; trials {min(trials):,.2f}-{max(trials):,.2f}" if len(trials) > 1 else "") + ")")
 
     targets = "; ".join(status(name, n, limit) for name, n, limit in
                         (("run_planner", 10000, 2), ("run_planner again", 10000, 2),
