@@ -134,4 +134,39 @@ SELECT f.asset_id, cardinality(f.blocking_connectors) AS blocking,
   FROM syncopt.sla_forecast f
   JOIN fresh n USING (asset_id)
  ORDER BY f.asset_id;
+
+------------------------------------------------------------------------
+-- plan_and_forecast() returns its rows one call at a time from copies of
+-- the statement's shared fleet, which point into it.  Read by a PL/pgSQL
+-- loop (a cursor fetching in batches) whose body rolls back a
+-- subtransaction at every row (which drops the shared picture), and twice
+-- in one select list (the second call loads the picture again while the
+-- first is still reading): each reader still gets every row, the same as
+-- a loop that rolls nothing back (the rows in order, by md5).
+------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.read_rows(roll_back boolean) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    h text := '';
+BEGIN
+    FOR r IN SELECT syncopt.plan_and_forecast(9, '2054-11-23 04:10+00') AS x LOOP
+        IF roll_back THEN
+            BEGIN
+                PERFORM 1 / 0;
+            EXCEPTION WHEN division_by_zero THEN
+                NULL;
+            END;
+        END IF;
+        n := n + 1;
+        h := md5(h || r.x::text);
+    END LOOP;
+    RETURN n || ' rows ' || h;
+END
+$$;
+SELECT pg_temp.read_rows(true) = pg_temp.read_rows(false) AS rolled_back_reads_all,
+       split_part(pg_temp.read_rows(false), ' ', 1) AS rows;
+SELECT count(*) AS rows, bool_and(a::text = b::text) AS both_read_all
+  FROM (SELECT syncopt.plan_and_forecast(9, '2054-11-23 04:10+00') AS a,
+               syncopt.plan_and_forecast(9, '2054-11-23 04:10+00') AS b) x;
 DROP EXTENSION syncopt CASCADE;

@@ -200,6 +200,7 @@ extern void fleet_load_windows(Fleet *fleet, double horizon_s);
 
 /* fleet_share.c: a planning run's one load, shared with its analytics */
 extern const Fleet *fleet_share_load(TimestampTz at, double horizon_s);
+extern void fleet_share_pin(MemoryContext holder);
 extern Fleet *fleet_copy(const Fleet *from, double from_horizon_s, double horizon_s, int parts);
 extern Fleet *fleet_get(TimestampTz at, double horizon_s, int parts);
 extern void fleet_graph_reach(Fleet *fleet);

@@ -51,11 +51,20 @@ static double shared_horizon_s;
 static TimestampTz shared_statement;
 static bool callbacks_registered = false;
 
-/* Drop the shared picture (its memory goes with the context). */
+/* Callers still reading copies of a picture across calls (fleet_share_pin()). */
+static int	shared_pins = 0;
+
+/*
+ * Drop the shared picture (its memory goes with the context).  While a
+ * pinned reader still points into it, its memory is left to the
+ * transaction's end instead (the context is a child of
+ * TopTransactionContext): freeing it under that reader was a use after
+ * free.
+ */
 static void
 forget_shared(bool free_memory)
 {
-	if (free_memory && shared_cxt != NULL)
+	if (free_memory && shared_cxt != NULL && shared_pins == 0)
 		MemoryContextDelete(shared_cxt);
 	shared = NULL;
 	shared_cxt = NULL;
@@ -180,6 +189,32 @@ fleet_share_load(TimestampTz at, double horizon_s)
 	if (++shared_gen == 0)
 		shared_gen = 1;
 	return shared;
+}
+
+/* A pinned reader's memory is gone (fleet_share_pin()). */
+static void
+unpin_shared(void *arg)
+{
+	shared_pins--;
+}
+
+/*
+ * Keep the memory of the shared picture while holder lives.  A caller that
+ * returns its rows one call at a time (plan_and_forecast()) reads copies of
+ * the picture, which point into it, across calls; between them a rolled
+ * back subtransaction (a cursor's savepoint, a PL/pgSQL exception block
+ * around the fetches) or another load in the same statement (a second call
+ * in one select list) would otherwise free it.
+ */
+void
+fleet_share_pin(MemoryContext holder)
+{
+	MemoryContextCallback *cb = MemoryContextAlloc(holder, sizeof(MemoryContextCallback));
+
+	cb->func = unpin_shared;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(holder, cb);
+	shared_pins++;
 }
 
 /*

@@ -215,7 +215,7 @@ risk_scratch_init(const Fleet *fleet, RiskScratch *rs)
  * blocking_connectors hold 15 million ids, which construct_array() zeroed
  * and copied element by element, and a copy from a scratch list into an
  * array of each row's own cost a copy and fresh pages again.  The array is
- * reused for the next row once the tuplestore has copied it.
+ * reused for the next row once the row has been formed from it.
  */
 static Datum
 blocking_array(RiskScratch *rs, int n)
@@ -428,7 +428,9 @@ syncopt_sla_risk(PG_FUNCTION_ARGS)
  * A forecast's blocking connectors as sla_forecast stores them: an array
  * longer than the toaster's target compressed with the column's method,
  * as the insert would compress it (the largest column of a row past the
- * target is compressed first), and otherwise as it is.  Compressed here,
+ * target is compressed first), and otherwise as it is; as it is too when
+ * the column's storage does not compress (EXTERNAL or PLAIN).  The
+ * table's default target is assumed (no toast_tuple_target is set on it).  Compressed here,
  * the rows are half the size in every copy on their way to the table: at
  * 50,000 connectors the 500 forecasts' arrays are 118 MB, past work_mem
  * in the planning run's CTE, which writes them to a temporary file and
@@ -439,7 +441,8 @@ stored_blocking(Datum array, Form_pg_attribute att)
 {
 	Datum		compressed;
 
-	if (VARSIZE(DatumGetPointer(array)) <= TOAST_TUPLE_TARGET)
+	if (VARSIZE(DatumGetPointer(array)) <= TOAST_TUPLE_TARGET ||
+		(att->attstorage != TYPSTORAGE_EXTENDED && att->attstorage != TYPSTORAGE_MAIN))
 		return array;
 	compressed = toast_compress_datum(array, att->attcompression);
 	return compressed != PointerGetDatum(NULL) ? compressed : array;
@@ -504,7 +507,9 @@ typedef struct RunRows
 
 /*
  * Plan the fleet as of at for a planning run: the day's plan and the
- * week's, with what the forecast rows read of the week's.
+ * week's, with what the forecast rows read of the week's.  In the caller's
+ * memory context, which must outlive the rows: the copies point into the
+ * run's shared picture, pinned for as long.
  */
 static void
 run_rows_init(RunRows *rr, TimestampTz at)
@@ -517,6 +522,7 @@ run_rows_init(RunRows *rr, TimestampTz at)
 	 * picture is kept for the analytics the run calls next.
 	 */
 	loaded = fleet_share_load(at, RISK_HORIZON_S);
+	fleet_share_pin(CurrentMemoryContext);
 	plan_loaded(&rr->day, fleet_copy(loaded, RISK_HORIZON_S, RUN_PLAN_HORIZON_S, PLAN_PARTS),
 				RUN_PLAN_HORIZON_S, true);
 	plan_loaded(&rr->week, fleet_copy(loaded, RISK_HORIZON_S, RISK_HORIZON_S, PLAN_PARTS),
