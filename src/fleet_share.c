@@ -30,7 +30,9 @@
  * call always sees the tables as they are.  Within the statement the fleet's
  * inputs (connectors, statistics, assets, lineage) are what they were at the
  * load: a planning run does not write them.  An aborted subtransaction drops
- * the picture.
+ * the picture; its memory is freed then, or at the transaction's end while
+ * a caller returning rows one call at a time still reads copies of it
+ * (fleet_share_pin()).
  *
  *-------------------------------------------------------------------------
  */
