@@ -213,15 +213,11 @@ def measure(builds):
                 res[name] = None
                 continue
             v = call(cluster, "trial", q)
-            res.setdefault("cpu " + name, []).append(v and v[2])
-            kept = res.get(name)
+            res.setdefault("trials " + name, []).append(v)
+            finished = [t for t in res["trials " + name] if t is not None]
             # The least CPU of the trials; peak memory the highest seen.
-            if v is not None and (kept is None or v[2] < kept[2]):
-                res[name] = [v[0], max(v[1], kept[1]) if kept else v[1], v[2]]
-            elif kept is not None and v is not None:
-                kept[1] = max(kept[1], v[1])
-            elif name not in res:
-                res[name] = None
+            best = min(finished, key=lambda t: t[2], default=None)
+            res[name] = best and [best[0], max(t[1] for t in finished), best[2]]
             print(f"{label} {n} {name} {v}", file=sys.stderr, flush=True)
         if last:
             res["written"] = cluster.value(WRITTEN, "trial")
@@ -301,6 +297,10 @@ def write_section(before, after, run_note=None):
         """The backend's CPU seconds of a figure."""
         return v[2] if v is not None else None
 
+    def trial_cpu(res, name):
+        """The CPU seconds of each finished trial of a function."""
+        return [t[2] for t in res.get("trials " + name, []) if t is not None]
+
     cols = " | ".join(f"{n:,}" for n in SIZES)
     lines = [f"| function | build | {cols} | CPU growth {SIZES[-2]:,} to {SIZES[-1]:,} | peak memory at {SIZES[-1]:,} |",
              "| --- | --- |" + " --- |" * (len(SIZES) + 2)]
@@ -309,7 +309,7 @@ def write_section(before, after, run_note=None):
         v = res[n][name]
         if v is None:
             return "not finished"
-        trials = [c for c in res[n].get("cpu " + name, []) if c is not None]
+        trials = trial_cpu(res[n], name)
         spread = f", trials {min(trials):,.2f}-{max(trials):,.2f}" if len(trials) > 1 else ""
         return f"{cpu(v):,.2f} s CPU ({v[0]:,.2f} s wall{spread})"
 
@@ -342,7 +342,7 @@ def write_section(before, after, run_note=None):
         v = after[n][name]
         if v is None:
             return f"`{name}` at {n:,} connectors under {limit} s: not met (not finished)"
-        trials = [c for c in after[n].get("cpu " + name, []) if c is not None]
+        trials = trial_cpu(after[n], name)
         if max(trials, default=cpu(v)) < limit:
             verdict = "met in every trial"
         elif cpu(v) < limit:
