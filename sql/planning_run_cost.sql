@@ -11,7 +11,8 @@ SET timezone = 'UTC';
 -- A small fleet: C1 (Fivetran, hourly) and C2 (Airbyte, no connection
 -- read yet: no sourceId) feed a dashboard due 05:00 that their P90 of 75
 -- minutes no longer meets.  The run's SLA alert lists both as blocking
--- connectors in its details, as to_jsonb() of the forecast's array.
+-- connectors in its details, as to_jsonb() of the forecast's alert list
+-- (alert_blocking: at most 20 ids, here the whole list), with their count.
 ------------------------------------------------------------------------
 INSERT INTO syncopt.account (account_id, vendor, name, base_url)
 VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com'), (2, 'airbyte', 'ab', 'https://api.airbyte.com/v1');
@@ -26,8 +27,9 @@ INSERT INTO syncopt.lineage (upstream_connector_id, asset_id) VALUES (1, 1), (2,
 \o /dev/null
 SELECT * FROM syncopt.run_planner('2054-11-23 04:10+00');
 \o
-SELECT f.blocking_connectors, a.details -> 'blocking_connectors' AS alert_lists,
-       a.details -> 'blocking_connectors' = to_jsonb(f.blocking_connectors) AS as_to_jsonb
+SELECT f.blocking_connectors, f.alert_blocking, a.details -> 'blocking_connectors' AS alert_lists,
+       a.details -> 'blocking_connectors' = to_jsonb(f.alert_blocking) AS as_to_jsonb,
+       a.details -> 'blocking_count' AS alert_count
   FROM syncopt.sla_forecast f
   JOIN syncopt.alert a ON a.kind = 'sla_risk' AND a.asset_id = f.asset_id;
 
@@ -125,6 +127,15 @@ INSERT INTO fresh
 SELECT planner_run_id, asset_id, deadline, predicted_ready, at_risk, risk, blocking_connectors::text::bigint[], reason,
        alert_blocking, blocking_count
   FROM syncopt.sla_forecast;
+-- The wide asset's alert lists 20 of its 400 blocking connectors, each one
+-- of them, and counts 400.
+SELECT jsonb_array_length(a.details -> 'blocking_connectors') AS listed,
+       a.details -> 'blocking_count' AS counted,
+       a.details -> 'blocking_connectors' = to_jsonb(f.alert_blocking) AS as_to_jsonb,
+       f.alert_blocking <@ f.blocking_connectors AS all_blocking
+  FROM syncopt.sla_forecast f
+  JOIN syncopt.alert a ON a.kind = 'sla_risk' AND a.asset_id = f.asset_id
+ WHERE f.asset_id = 2;
 SELECT f.asset_id, cardinality(f.blocking_connectors) AS blocking,
        pg_column_compression(f.blocking_connectors) IS NOT NULL AS compressed,
        pg_column_compression(f.blocking_connectors) IS NOT DISTINCT FROM pg_column_compression(n.blocking_connectors)
