@@ -21,7 +21,7 @@ is timed: the waits are bounded polls of pg_stat_activity.
 import unittest
 
 import integration
-from integration.test_ingest_race import Session, blocked_or_done, q
+from integration.test_ingest_race import Session, blocked_or_done, connections_page, q
 
 ACCOUNT = "planner race"
 AT = "2026-11-20 03:00+00"
@@ -58,8 +58,7 @@ class PlannerRaceTests(unittest.TestCase):
                  "DELETE FROM syncopt.asset WHERE name LIKE 'planner race %'", db())
 
     def tearDown(self):
-        c().psql("DROP TRIGGER IF EXISTS race_hold ON syncopt.planned_sync; "
-                 "DROP FUNCTION IF EXISTS public.race_hold()", db())
+        c().psql("DROP FUNCTION IF EXISTS public.race_hold() CASCADE", db())   # and its trigger
 
     def connector(self, external_id):
         """A connector that feeds a dashboard due at 23:00: with no run yet,
@@ -82,42 +81,51 @@ class PlannerRaceTests(unittest.TestCase):
             f"WHERE p.connector_id = {connector_id} "
             "AND p.planner_run_id = (SELECT max(planner_run_id) FROM syncopt.planner_run))", db())
 
-    def race(self, gone):
-        """A planning run held after its read of the fleet while connector
-        gone is deleted and committed; returns (run's outcome, delete's
-        outcome, whether the delete ended before the run went on)."""
+    def race(self, gone, hold_at="BEFORE INSERT ON syncopt.planned_sync", meanwhile=None):
+        """A planning run held at the trigger event hold_at while connector
+        gone is deleted (and committed, unless the delete waits) and then,
+        when given, the SQL meanwhile runs in a session of its own until it
+        ends or waits; returns (run's outcome, delete's outcome, whether the
+        delete ended before the run went on, meanwhile's outcome or None,
+        whether it ended before the run went on)."""
         c().psql(
             "CREATE FUNCTION public.race_hold() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$BEGIN PERFORM pg_advisory_xact_lock({LOCK_KEY}); RETURN NEW; END$$; "
-            "CREATE TRIGGER race_hold BEFORE INSERT ON syncopt.planned_sync "
-            "FOR EACH ROW EXECUTE FUNCTION public.race_hold()", db())
+            f"CREATE TRIGGER race_hold {hold_at} FOR EACH ROW EXECUTE FUNCTION public.race_hold()", db())
         holder = Session("planner race holder")
-        run = delete = None
+        run = delete = other = None
         try:
             holder.send(f"SELECT pg_advisory_lock({LOCK_KEY});")
             run = Session("planner race run")
             run.send(f"SELECT count(*) FROM syncopt.run_planner({q(AT)});")
             run.proc.stdin.close()
-            # The run has read the fleet (plan_and_forecast() returns rows
-            # only after its load) and waits at its first planned_sync row.
             if not waits_on_advisory_lock("planner race run"):
-                raise AssertionError("the run never reached its first planned_sync row: %s" % (run.finish(),))
+                raise AssertionError("the run never reached the held event: %s" % (run.finish(),))
             delete = Session("planner race delete")
             delete.send(f"DELETE FROM syncopt.connector WHERE connector_id = {gone};")
             delete.proc.stdin.close()
             if not blocked_or_done(delete):
                 raise AssertionError("the delete neither waited nor ended")
             delete_first = delete.proc.poll() is not None
+            other_first = None
+            if meanwhile is not None:
+                other = Session("planner race meanwhile")
+                other.send(meanwhile)
+                other.proc.stdin.close()
+                if not blocked_or_done(other):
+                    raise AssertionError("the other session neither waited nor ended")
+                other_first = other.proc.poll() is not None
             holder.send(f"SELECT pg_advisory_unlock({LOCK_KEY});")
             holder.finish()
-            return run.finish(), delete.finish(), delete_first
+            return (run.finish(), delete.finish(), delete_first,
+                    other.finish() if other is not None else None, other_first)
         finally:
-            for session in (holder, run, delete):
+            for session in (holder, run, delete, other):
                 if session is not None:
                     session.kill()
 
     def assert_replanned_without(self, gone, kept, outcome):
-        (run_code, run_out, run_err), (delete_code, _, delete_err), delete_first = outcome
+        (run_code, run_out, run_err), (delete_code, _, delete_err), delete_first, _, _ = outcome
         self.assertEqual(delete_code, 0, delete_err)
         self.assertTrue(delete_first, "the delete waited on the planning run")
         self.assertEqual(run_code, 0, run_err)
@@ -150,6 +158,32 @@ class PlannerRaceTests(unittest.TestCase):
         c().psql(f"SELECT count(*) FROM syncopt.run_planner({q(AT)})", db())
         gone = self.connector("race_gone_b")
         self.assert_replanned_without(gone, kept, self.race(gone))
+
+    def test_a_delete_after_the_run_wrote_the_connector_waits_and_the_collector_does_not(self):
+        # Held at its last update of its planner_run row, the run has
+        # written gone's plan: the delete waits for the run to commit.  The
+        # collector's ingest of that very connector meanwhile (a listing
+        # that changes its row and adds a run: FOR NO KEY UPDATE of the
+        # row, a foreign-key check) does not wait, neither on the run nor
+        # behind the delete queued for the row.
+        kept = self.connector("race_kept_d")
+        gone = self.connector("race_gone_d")
+        page = connections_page("race_gone_d", "2026-11-20T02:00:00.000Z")
+        (run_code, run_out, run_err), (delete_code, _, delete_err), delete_first, other, other_first = self.race(
+            gone, hold_at="BEFORE UPDATE ON syncopt.planner_run",
+            meanwhile=f"SELECT syncopt.ingest_fivetran_connections({self.account}, {q(page)});")
+        self.assertFalse(delete_first, "the delete did not wait for the run")
+        self.assertTrue(other_first, "the collector's ingest waited")
+        self.assertEqual((other[0], other[1].strip()), (0, "2"), other[2])   # the connector and its run
+        self.assertEqual(run_code, 0, run_err)
+        self.assertEqual(run_out.strip(), "0")
+        self.assertNotIn("planned again", run_err)
+        self.assertEqual(delete_code, 0, delete_err)
+        # The delete, after the run, took the run's rows for it along.
+        self.assertEqual(c().value(f"SELECT count(*) FROM syncopt.connector WHERE connector_id = {gone}", db()), "0")
+        self.assertEqual(c().value(f"SELECT count(*) FROM syncopt.planned_sync WHERE connector_id = {gone}", db()),
+                         "0")
+        self.assertEqual(self.planned(kept), "t")
 
     def test_a_run_with_no_delete_plans_once(self):
         kept = self.connector("race_kept_c")
