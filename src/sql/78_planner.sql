@@ -801,7 +801,7 @@ BEGIN
     EXCEPTION WHEN foreign_key_violation THEN
         GET STACKED DIAGNOSTICS first_error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
     END;
-    RAISE WARNING 'planning run met a connector or asset deleted while it ran; it planned again'
+    RAISE WARNING 'planning run met a connector or asset deleted while it ran; planning again'
         USING DETAIL = format('The first attempt read the fleet before the delete and wrote nothing: %s. %s', first_error, detail),
               HINT = 'Nothing to do: the second attempt plans the fleet without the deleted rows (planner_run.retry_reason). A run fails only when a second delete races it again.';
     RETURN QUERY SELECT * FROM syncopt.run_planner_pass(at, started, format('%s. %s', first_error, detail));

@@ -130,7 +130,7 @@ class PlannerRaceTests(unittest.TestCase):
         self.assertTrue(delete_first, "the delete waited on the planning run")
         self.assertEqual(run_code, 0, run_err)
         self.assertEqual(run_out.strip(), "0")   # no candidate in this fleet: nothing to decide
-        self.assertIn("WARNING:  planning run met a connector or asset deleted while it ran; it planned again", run_err)
+        self.assertIn("WARNING:  planning run met a connector or asset deleted while it ran; planning again", run_err)
         self.assertIn(f"Key (connector_id)=({gone}) is not present in table \"connector\"", run_err)
         self.assertEqual(c().value(f"SELECT count(*) FROM syncopt.connector WHERE connector_id = {gone}", db()), "0")
         # Planned again, without the deleted connector; the retry is recorded.
@@ -177,7 +177,7 @@ class PlannerRaceTests(unittest.TestCase):
         self.assertEqual((other[0], other[1].strip()), (0, "2"), other[2])   # the connector and its run
         self.assertEqual(run_code, 0, run_err)
         self.assertEqual(run_out.strip(), "0")
-        self.assertNotIn("planned again", run_err)
+        self.assertNotIn("planning again", run_err)
         self.assertEqual(delete_code, 0, delete_err)
         # The delete, after the run, took the run's rows for it along.
         self.assertEqual(c().value(f"SELECT count(*) FROM syncopt.connector WHERE connector_id = {gone}", db()), "0")
