@@ -15,10 +15,14 @@ CREATE TABLE syncopt.planner_run (
     not_allowed    integer NOT NULL DEFAULT 0,      -- outside the policy (allowed_actions, protect, bounds)
     superseded     integer NOT NULL DEFAULT 0,
     alerts         integer NOT NULL DEFAULT 0,
-    not_reached    integer NOT NULL DEFAULT 0       -- candidates left when syncopt.planner_time_limit passed
+    not_reached    integer NOT NULL DEFAULT 0,      -- candidates left when syncopt.planner_time_limit passed
+    -- Why the run planned twice: its first attempt's error, when a
+    -- connector or asset it read was deleted before it wrote (NULL: once).
+    -- Last, as 0.2.0 added it.
+    retry_reason   text
 );
 COMMENT ON TABLE syncopt.planner_run IS
-    'One row per completed planning run with what it did (not_reached: candidates left when the time limit passed); a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
+    'One row per completed planning run with what it did (not_reached: candidates left when the time limit passed; retry_reason: why it planned twice, a connector or asset deleted while its first attempt ran); a run that fails rolls back and leaves no row (pg_cron''s cron.job_run_details keeps its error).';
 CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
 
 -- The latest planning run's plan and SLA forecast, kept so that dashboards
@@ -529,21 +533,24 @@ BEGIN
 END
 $$;
 
--- One planning run: candidates -> policy -> no churn -> mode and
+-- One attempt of a planning run (run_planner(), below, makes it under the
+-- run's lock, and once more when a connector or asset it read was deleted
+-- before it wrote): candidates -> policy -> no churn -> mode and
 -- guardrails -> decisions, plus alerts for new proposals, SLAs at risk and
--- classified failures.  Returns the decisions it wrote.
+-- classified failures.  Returns the decisions it wrote.  started: when the
+-- run began (its time limit counts from there); retry_reason: why this is
+-- the second attempt, kept in planner_run (NULL for the first).
 -- Without JIT: the candidates' query is estimated far above jit_above_cost
 -- (its analytics are functions), and compiling it took 10 of the 23 s it
 -- ran at 10,000 connectors; nothing in a run runs long enough per row to
 -- pay that back.
-CREATE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+CREATE FUNCTION syncopt.run_planner_pass(at timestamptz, started timestamptz, retry_reason text)
 RETURNS SETOF syncopt.fivetran_sync_ai_logs
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
-    started     timestamptz := clock_timestamp();
     time_limit  interval := current_setting('syncopt.planner_time_limit')::interval;
     stop_at     timestamptz;
     run         syncopt.planner_run;
@@ -556,31 +563,19 @@ DECLARE
     new_ids     bigint[] := '{}';
     n           integer;
 BEGIN
-    IF at IS NULL OR NOT isfinite(at) THEN
-        RAISE EXCEPTION 'at must be a finite time'
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
-    END IF;
-    -- One run at a time, on a lock of planner_run in a mode only its owner
-    -- and the workers may take: an advisory lock is open to any role that
-    -- connects, and one held would stop every run (docs/security.md, rule 6).
-    BEGIN
-        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
-            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
-        RETURN;
-    END;
-
     PERFORM syncopt.expire_decisions();
-    INSERT INTO syncopt.planner_run (at) VALUES (at) RETURNING * INTO run;
+    INSERT INTO syncopt.planner_run (at, retry_reason) VALUES (at, retry_reason) RETURNING * INTO run;
     -- The plan and the SLA forecast, from one load of the fleet; the
     -- candidates and the alerts below read these rows.  Called in a select
     -- list, plan_and_forecast() hands its rows one at a time to the CTE,
     -- their one copy before the tables (in FROM, a tuplestore of the
     -- function's own held them first: at 50,000 connectors the forecasts'
     -- arrays went to a temporary file and back once more).
-    DELETE FROM syncopt.planned_sync;
-    DELETE FROM syncopt.sla_forecast;
+    -- The previous run's rows go after the new ones are written, here and
+    -- for the anomaly snapshot: deleted first, they were locked by this
+    -- run while it planned, and a connector's delete committed meanwhile
+    -- waited on them in its cascade while this run's foreign-key check
+    -- waited on the delete (a deadlock).
     WITH pass AS MATERIALIZED (
         SELECT (r.x).planned, (r.x).forecast
           FROM (SELECT syncopt.plan_and_forecast(run.planner_run_id, at) AS x) r),
@@ -589,11 +584,13 @@ BEGIN
         SELECT (pass.planned).* FROM pass WHERE (pass.planned).connector_id IS NOT NULL)
     INSERT INTO syncopt.sla_forecast
     SELECT (pass.forecast).* FROM pass WHERE (pass.forecast).asset_id IS NOT NULL;
-    DELETE FROM syncopt.anomaly_snapshot;
+    DELETE FROM syncopt.planned_sync p WHERE p.planner_run_id <> run.planner_run_id;
+    DELETE FROM syncopt.sla_forecast f WHERE f.planner_run_id <> run.planner_run_id;
     INSERT INTO syncopt.anomaly_snapshot
     SELECT run.planner_run_id, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score,
            x.direction, x.reason
       FROM syncopt.anomalies(at - interval '24 hours') x;
+    DELETE FROM syncopt.anomaly_snapshot a WHERE a.planner_run_id <> run.planner_run_id;
 
     -- Each candidate with its connector's policy and the no-churn check,
     -- in this one query: the same action with the same params is open, was
@@ -757,6 +754,57 @@ BEGIN
     END IF;
 
     PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
+END
+$$;
+COMMENT ON FUNCTION syncopt.run_planner_pass(timestamptz, timestamptz, text) IS
+    'One attempt of a planning run, made by run_planner() under the run''s lock: the analytics'' suggestions through policies, no-churn checks and auto guardrails into the control table; returns the decisions written.';
+
+-- One planning run, one at a time.  A connector (or asset) deleted and
+-- committed after the run read the fleet and before it wrote that
+-- connector's rows fails the run's foreign-key check; the run then plans
+-- once more, in a subtransaction's second attempt that reads the fleet
+-- without it, instead of failing whole.  Skipping the deleted rows at each
+-- write would still race the check; locking every connector read would
+-- write each of their rows (50,000 per run) or block the collector.  A
+-- run that met no delete pays one subtransaction.
+CREATE FUNCTION syncopt.run_planner(at timestamptz DEFAULT now())
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    first_error text;
+    detail      text;
+BEGIN
+    IF at IS NULL OR NOT isfinite(at) THEN
+        RAISE EXCEPTION 'at must be a finite time'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', coalesce(at::text, 'NULL'));
+    END IF;
+    -- One run at a time, on a lock of planner_run in a mode only its owner
+    -- and the workers may take: an advisory lock is open to any role that
+    -- connects, and one held would stop every run (docs/security.md, rule 6).
+    -- Taken here, outside the attempts, so that it is held between them.
+    BEGIN
+        LOCK TABLE syncopt.planner_run IN SHARE UPDATE EXCLUSIVE MODE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE NOTICE 'another planning run is in progress; this one writes nothing'
+            USING HINT = 'Runs are serialised by a lock on syncopt.planner_run; the next scheduled run plans again.';
+        RETURN;
+    END;
+
+    -- An attempt returns its rows only once it has finished: one that
+    -- fails has returned none.
+    BEGIN
+        RETURN QUERY SELECT * FROM syncopt.run_planner_pass(at, started, NULL);
+        RETURN;
+    EXCEPTION WHEN foreign_key_violation THEN
+        GET STACKED DIAGNOSTICS first_error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+    END;
+    RAISE WARNING 'planning run met a connector or asset deleted while it ran; planning again'
+        USING DETAIL = format('The first attempt read the fleet before the delete and wrote nothing: %s. %s', first_error, detail),
+              HINT = 'Nothing to do: the second attempt plans the fleet without the deleted rows (planner_run.retry_reason). A run fails only when a second delete races it again.';
+    RETURN QUERY SELECT * FROM syncopt.run_planner_pass(at, started, format('%s. %s', first_error, detail));
 END
 $$;
 COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS

@@ -1,7 +1,7 @@
 -- Privileges of syncopt's roles: what each can read, change and call, and
 -- that nothing is granted to PUBLIC.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(118);
+SELECT plan(119);
 
 -- Fixtures, as the owner.
 INSERT INTO syncopt.account (account_id, vendor, name, base_url) VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
@@ -155,6 +155,8 @@ SELECT function_privs_are('syncopt', 'account_forget_secret', ARRAY[]::text[], '
 SELECT function_privs_are('syncopt', 'worker_status', ARRAY[]::text[], 'syncopt_reader', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'run_planner', ARRAY['timestamp with time zone'], 'syncopt_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'run_planner', ARRAY['timestamp with time zone'], 'syncopt_approver', ARRAY[]::text[]);
+-- An attempt of a run, made only by run_planner() under the run's lock.
+SELECT function_privs_are('syncopt', 'run_planner_pass', ARRAY['timestamp with time zone', 'timestamp with time zone', 'text'], 'syncopt_admin', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_approver', ARRAY['EXECUTE']);
 SELECT function_privs_are('syncopt', 'rollback', ARRAY['bigint'], 'syncopt_reader', ARRAY[]::text[]);
 SELECT function_privs_are('syncopt', 'reset_breaker', ARRAY['bigint'], 'syncopt_approver', ARRAY[]::text[]);
