@@ -285,6 +285,29 @@ SELECT h.k, r.*
  ORDER BY h.k;
 ROLLBACK;
 
+-- The failure that decides is the connector's latest run by its end, not
+-- by its start, and its own message is the one classified.  ERP's failure
+-- (04:10:30 to 04:16) worded as a permanent one (the SSH key above): a
+-- success that started after it (04:12) but ended before it (04:14) does
+-- not make it retried (0 triggers); a failure worded as a passing one
+-- ("Connection reset by peer") that started before it (04:05) but ended
+-- after it (04:17) is the latest, and ERP is retried (1 trigger).  By
+-- hand from the rule; a build that took the latest start would give 1
+-- and 0.  Rolled back.
+BEGIN;
+UPDATE syncopt.sync_run SET error_message = 'Could not connect to the source: the SSH private key could not be loaded (invalid privatekey)'
+ WHERE external_run_id = 'erp-f1';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
+VALUES (11, 'erp-s-inside', '2054-11-23 04:12+00', '2054-11-23 04:14+00', 'succeeded', 'api');
+SELECT count(*) AS ended_before_failure FROM syncopt.planner_candidates('2054-11-23 04:20+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+DELETE FROM syncopt.sync_run WHERE external_run_id = 'erp-s-inside';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, error_message, source)
+VALUES (11, 'erp-f-around', '2054-11-23 04:05+00', '2054-11-23 04:17+00', 'failed', 'Connection reset by peer', 'api');
+SELECT count(*) AS passing_failure_ended_last FROM syncopt.planner_candidates('2054-11-23 04:20+00')
+ WHERE connector_id = 11 AND action = 'trigger_sync';
+ROLLBACK;
+
 -- Retries are spaced after failures in a row (issue 30, h-backoff): a
 -- configuration fault can read exactly as a passing one ("Connection
 -- reset by peer" is retryable), so two or more failures in a row hold

@@ -25,10 +25,11 @@
  * history's index alone (runs_sql), through a cursor, and it is judged one
  * connector at a time: at 10,000 connectors the window is 200,000 runs,
  * which an SPI result held whole (17% of the function's time went to
- * materialising it).  The window comes in the order of the history's
- * (connector_id, started_at DESC) index, and each connector's runs are put
- * in time order here: a sort of the whole window by connector and start in
- * the query was about two thirds of the read.
+ * materialising it).  The window is read one connector after another, each
+ * connector's runs from the history's (connector_id, started_at) index
+ * bounded by the window's start, and put in time order here: a sort of the
+ * whole window by connector and start in the query was about two thirds of
+ * the read.
  *
  *-------------------------------------------------------------------------
  */
@@ -90,25 +91,39 @@ static const bool metric_drops[NUM_METRICS] = {false, true, false, false};
 static const bool metric_noisy[NUM_METRICS] = {true, false, true, false};
 
 /*
- * The training window of every connector, by connector, newest first.  The
- * columns are all in the history's (connector_id, started_at DESC) index
- * (INCLUDE), so that the window is read from the index alone, not a heap
- * fetch per run: a heap fetch per run was most of the read at 50,000
- * connectors.  The duration is taken from the two times here (read_run), not
- * by extract(epoch ...)::float8, which goes through numeric and its text
- * form and gives the same double.  The window of every connector is read,
- * also of those that did not run since `since`, which read_run skips:
- * finding those that did with the query (a semi-join on the runs since
- * `since`) read the last day's runs from the heap and cost more than the
- * window itself.
+ * The training window of every connector, by connector.  Each connector's
+ * runs are an index scan of their own with the window's start as an index
+ * condition (the lateral join on connector), so that the read is the window
+ * and not the whole history: without skip scans (PostgreSQL 18), a
+ * condition on started_at alone is checked on every entry of the
+ * (connector_id, started_at DESC) index, six times the window with 90 days
+ * of history.  The subquery's OFFSET 0 keeps it from being flattened into a
+ * plain join, which the planner may run as a merge join over the whole
+ * index again; an ORDER BY would do too, but on weekly partitions it sorts
+ * each connector's runs, which judge_held puts in time order anyway.  The
+ * columns are all in that index (INCLUDE), so that the window is read from
+ * the index alone, not a heap fetch per run: a heap fetch per run was most
+ * of the read at 50,000 connectors.  The duration is taken from the two
+ * times here (read_run), not by extract(epoch ...)::float8, which goes
+ * through numeric and its text form and gives the same double.  The window
+ * of every connector is read, also of those that did not run since
+ * `since`, which judge_held skips: finding those that did with the query (a
+ * semi-join on the runs since `since`) read the last day's runs from the
+ * heap and cost more than the window itself.  Every run's connector is in
+ * connector (sync_run's foreign key), so no run is left out.
  */
 static const char *const runs_sql =
 "SELECT r.run_id, r.connector_id, r.started_at, r.finished_at,"
 "       r.status = 'succeeded', r.duration_known, r.rows::float8, r.credits::float8"
-"  FROM syncopt.sync_run r"
-" WHERE r.started_at >= $1 - make_interval(secs => $2)"
-"   AND r.status <> 'running'"
-" ORDER BY r.connector_id, r.started_at DESC";
+"  FROM syncopt.connector c"
+" CROSS JOIN LATERAL (SELECT x.run_id, x.connector_id, x.started_at, x.finished_at, x.status,"
+"                            x.duration_known, x.rows, x.credits"
+"                       FROM syncopt.sync_run x"
+"                      WHERE x.connector_id = c.connector_id"
+"                        AND x.started_at >= $1 - make_interval(secs => $2)"
+"                        AND x.status <> 'running'"
+"                     OFFSET 0) r"
+" ORDER BY c.connector_id";
 
 /* The columns of runs_sql. */
 enum
@@ -420,7 +435,7 @@ typedef struct RunStream
 	int			size;
 	int64		connector_id;	/* of the rows being read */
 	bool		reading;		/* whether a row was read yet */
-	bool		skipping;		/* the connector did not run since `since` */
+	bool		ran_since;		/* a run held started at or after `since` */
 	TimestampTz since;
 	ReturnSetInfo *rsinfo;
 	MemoryContext judge_cxt;	/* a connector's judging, reset after it */
@@ -443,7 +458,8 @@ run_time_cmp(const void *a, const void *b)
 /*
  * Judge the connector held in the stream and empty it: its runs in time
  * order first, then each successful run's freshness lag, the time since
- * the previous successful start.
+ * the previous successful start.  A connector that did not run since
+ * `since` has no run to judge, and its training is not worked out.
  */
 static void
 judge_held(RunStream *st)
@@ -451,8 +467,11 @@ judge_held(RunStream *st)
 	MemoryContext old;
 	TimestampTz last_success = NO_TIME;
 
-	if (st->nruns == 0)
+	if (!st->ran_since)
+	{
+		st->nruns = 0;
 		return;
+	}
 	qsort(st->runs, st->nruns, sizeof(RunMetrics), run_time_cmp);
 	for (int i = 0; i < st->nruns; i++)
 	{
@@ -470,6 +489,7 @@ judge_held(RunStream *st)
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->judge_cxt);
 	st->nruns = 0;
+	st->ran_since = false;
 }
 
 /* One row of runs_sql into the stream (SpiRowReader). */
@@ -491,16 +511,7 @@ read_run(HeapTuple tup, TupleDesc desc, void *arg)
 		judge_held(st);
 		st->reading = true;
 		st->connector_id = connector_id;
-
-		/*
-		 * A connector's newest run comes first: when it started before
-		 * `since`, no run of the connector is judged, and its window is not
-		 * kept.
-		 */
-		st->skipping = DatumGetTimestampTz(col[RUN_COL_STARTED]) < st->since;
 	}
-	if (st->skipping)
-		return;
 	if (st->nruns == st->size)
 	{
 		st->size *= 2;
@@ -511,6 +522,7 @@ read_run(HeapTuple tup, TupleDesc desc, void *arg)
 	r->run_id = DatumGetInt64(col[RUN_COL_ID]);
 	r->connector_id = connector_id;
 	r->started_at = DatumGetTimestampTz(col[RUN_COL_STARTED]);
+	st->ran_since |= r->started_at >= st->since;
 	utc_dow_hour(r->started_at, &r->dow, &hour);
 	/* Only a run that is not running is read, so it has finished_at. */
 	r->value[METRIC_DURATION] = succeeded && DatumGetBool(col[RUN_COL_DURATION_KNOWN]) ?
@@ -539,6 +551,7 @@ syncopt_anomalies(PG_FUNCTION_ARGS)
 	st.runs = palloc(sizeof(RunMetrics) * st.size);
 	st.nruns = 0;
 	st.reading = false;
+	st.ran_since = false;
 	st.since = since;
 	st.rsinfo = rsinfo;
 	st.judge_cxt = AllocSetContextCreate(mcxt, "syncopt anomalies", ALLOCSET_DEFAULT_SIZES);

@@ -289,11 +289,18 @@ trigger_now AS (
      -- when classify_failure() says a retry is safe (never for unknown,
      -- credentials, permission, configuration or data errors, nor below
      -- its confidence threshold), and once its back-off has run out
-     -- (due_now); the vendor's schedule still runs.
-     WHERE NOT EXISTS (SELECT FROM (SELECT r.status, r.error_message, r.error_code FROM syncopt.sync_run r
-                                     WHERE r.connector_id = d.connector_id AND r.finished_at <= at
-                                     ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1) latest
-                        CROSS JOIN LATERAL syncopt.classify_failure(latest.error_message, latest.error_code, d.vendor) f
+     -- (due_now); the vendor's schedule still runs.  The latest run is
+     -- found in the history's (connector_id, started_at) index alone (it
+     -- carries run_id, finished_at and status), and only a failed one is
+     -- read from the heap for its message: reading every run of the
+     -- connector from the heap grew with the history (about 1.6 ms a
+     -- connector with 340 runs each, 2.3 s of a planning run at 10,000).
+     WHERE NOT EXISTS (SELECT FROM (SELECT x.run_id, x.started_at, x.status FROM syncopt.sync_run x
+                                     WHERE x.connector_id = d.connector_id AND x.finished_at <= at
+                                     ORDER BY x.finished_at DESC, x.run_id DESC LIMIT 1) latest
+                        JOIN syncopt.sync_run r ON r.connector_id = d.connector_id
+                                               AND r.started_at = latest.started_at AND r.run_id = latest.run_id
+                        CROSS JOIN LATERAL syncopt.classify_failure(r.error_message, r.error_code, d.vendor) f
                         WHERE latest.status = 'failed' AND NOT f.retryable)
        -- A trigger that went out within one P90 is probably still running,
        -- unless a sync has ended since it went out (the one it started
