@@ -59,9 +59,12 @@ SELECT m.status, n.connector_id AS superseded_by_connector, n.mode AS superseded
 SELECT regexp_replace(message, '#[0-9]+', '#N', 'g') AS message
   FROM syncopt.alert WHERE kind = 'approval_needed';
 -- One audit event for each decision the run wrote, as it was inserted,
--- in the run's order, and one for the superseded proposal, which comes
--- first: the run supersedes before it inserts (write_decisions()).
+-- in the run's order, and the manual proposal's change to superseded,
+-- written with the proposal that supersedes it (C4 was written alone,
+-- first: the most urgent).
 SELECT l.connector_id, l.mode, e.old_status, e.new_status
   FROM syncopt.decision_event e JOIN syncopt.fivetran_sync_ai_logs l USING (decision_id)
  WHERE l.connector_id <> 5
  ORDER BY e.event_id;
+
+DROP EXTENSION syncopt CASCADE;

@@ -625,6 +625,19 @@ BEGIN
          ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
                   CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
     LOOP
+        pol := cand.pol;
+        -- Decisions are written together (write_decisions()), in this
+        -- order, and before the clock is read below: the first (the most
+        -- urgent) alone, then every 100, so that the time limit counts
+        -- what writing them costs; and before auto mode's guardrails,
+        -- whose hourly caps count the run's earlier approvals.
+        IF cardinality(batch) > 0 AND (run.written = 1 OR cardinality(batch) >= 100 OR pol.mode = 'auto') THEN
+            FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
+                new_ids := new_ids || written.decision_id;
+                RETURN NEXT written;
+            END LOOP;
+            batch := '{}';
+        END IF;
         run.candidates := run.candidates + 1;
         -- The time limit: the analytics always finish (the most urgent
         -- candidate is known only once the whole fleet is planned); the
@@ -638,7 +651,6 @@ BEGIN
             run.not_reached := run.not_reached + 1;
             CONTINUE;
         END IF;
-        pol := cand.pol;
 
         IF cand.action <> ALL (pol.allowed_actions)
            OR (cand.action = 'pause' AND pol.protect)
@@ -658,13 +670,6 @@ BEGIN
         status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
         guard := NULL;
         IF pol.mode = 'auto' THEN
-            -- The hourly caps count the run's earlier approvals: written
-            -- first, in order.
-            FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
-                new_ids := new_ids || written.decision_id;
-                RETURN NEXT written;
-            END LOOP;
-            batch := '{}';
             SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
             guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
             IF guard IS NOT NULL THEN
@@ -675,7 +680,6 @@ BEGIN
             END IF;
         END IF;
 
-        -- Decisions are written together (write_decisions()), in this order.
         decision := NULL;
         decision.planner_run_id := run.planner_run_id;
         decision.connector_id := cand.connector_id;
