@@ -299,6 +299,10 @@ $$;
 
 -- Append one audit event per inserted or changed decision.  SECURITY
 -- DEFINER because approvers may not write the audit table themselves.
+-- Inserts are audited once per statement, from its transition table in
+-- the order they were inserted: a call for each row was a fifth of the
+-- write of a planning run's decisions (docs/benchmarks.md, session 29).
+-- Changes are audited row by row, with what changed.
 CREATE FUNCTION syncopt.decision_audit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -306,24 +310,24 @@ AS $$
 DECLARE
     diff jsonb;
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        SELECT jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
-          INTO diff
-          FROM jsonb_each(to_jsonb(NEW)) n
-          JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
-         WHERE n.value IS DISTINCT FROM o.value
-           AND n.key NOT IN ('updated_at', 'updated_by');
-        IF diff IS NULL THEN
-            RETURN NULL;        -- nothing changed: nothing to audit
-        END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO syncopt.decision_event (decision_id, old_status, new_status, actor, via_role, note, changes)
+        SELECT n.decision_id, NULL, n.status, session_user, n.updated_by, n.review_note, NULL
+          FROM new_decisions n;
+        RETURN NULL;
+    END IF;
+    SELECT jsonb_object_agg(n.key, jsonb_build_object('old', o.value, 'new', n.value))
+      INTO diff
+      FROM jsonb_each(to_jsonb(NEW)) n
+      JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+     WHERE n.value IS DISTINCT FROM o.value
+       AND n.key NOT IN ('updated_at', 'updated_by');
+    IF diff IS NULL THEN
+        RETURN NULL;        -- nothing changed: nothing to audit
     END IF;
     INSERT INTO syncopt.decision_event (decision_id, old_status, new_status, actor, via_role, note, changes)
-    VALUES (NEW.decision_id,
-            CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
-            NEW.status,
-            session_user,
-            NEW.updated_by,
-            CASE WHEN TG_OP = 'INSERT' OR NEW.review_note IS DISTINCT FROM OLD.review_note THEN NEW.review_note END,
+    VALUES (NEW.decision_id, OLD.status, NEW.status, session_user, NEW.updated_by,
+            CASE WHEN NEW.review_note IS DISTINCT FROM OLD.review_note THEN NEW.review_note END,
             diff);
     RETURN NULL;
 END
@@ -357,8 +361,11 @@ CREATE TRIGGER decision_before_update BEFORE UPDATE ON syncopt.fivetran_sync_ai_
     FOR EACH ROW EXECUTE FUNCTION syncopt.decision_before_update();
 CREATE TRIGGER decision_before_delete BEFORE DELETE ON syncopt.fivetran_sync_ai_logs
     FOR EACH ROW EXECUTE FUNCTION syncopt.decision_before_delete();
-CREATE TRIGGER decision_audit AFTER INSERT OR UPDATE ON syncopt.fivetran_sync_ai_logs
+CREATE TRIGGER decision_audit AFTER UPDATE ON syncopt.fivetran_sync_ai_logs
     FOR EACH ROW EXECUTE FUNCTION syncopt.decision_audit();
+CREATE TRIGGER decision_audit_insert AFTER INSERT ON syncopt.fivetran_sync_ai_logs
+    REFERENCING NEW TABLE AS new_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION syncopt.decision_audit();
 CREATE TRIGGER decision_wake_executor_on_insert AFTER INSERT ON syncopt.fivetran_sync_ai_logs
     FOR EACH ROW WHEN (NEW.status = 'approved')
     EXECUTE FUNCTION syncopt.wake_executor_trigger();

@@ -120,7 +120,7 @@ $$;
 
 -- The connector settings a decision may change, as they are before it: the
 -- `previous` of every decision, from which rollback() builds the inverse.
--- Inlined into insert_decision()'s INSERT (one expression, no pinned path,
+-- Inlined into write_decisions()' INSERT (one expression, no pinned path,
 -- names qualified): called, its body was parsed and planned again for
 -- every decision written, a seventh of a planning run's decision loop.
 -- STABLE as jsonb_build_object() is: an IMMUTABLE one is not inlined.
@@ -134,40 +134,49 @@ AS $$
         'parallelism', conn.parallelism, 'sync_state', conn.sync_state)
 $$;
 
--- Write a decision for a connector, superseding an older open proposal of
--- the same action (the partial unique index allows one).  Auto-approved
--- decisions are approved by 'syncopt:auto'.
-CREATE FUNCTION syncopt.insert_decision(conn syncopt.connector, action text, params jsonb, reason text,
-    mode text, status text, expires_at timestamptz, planner_run_id bigint DEFAULT NULL,
-    priority_score double precision DEFAULT NULL, score_components jsonb DEFAULT NULL,
-    guardrail text DEFAULT NULL, rollback_of bigint DEFAULT NULL, act_by timestamptz DEFAULT NULL)
-RETURNS syncopt.fivetran_sync_ai_logs
+-- Write decisions in the batch's order (their ids follow it), each with
+-- its connector's settings as `previous`, superseding an older open
+-- proposal of the same action (the partial unique index allows one, so a
+-- batch holds at most one decision of a connector and action).  The batch's
+-- rows give what is decided (planner_run_id, connector_id, action, params,
+-- priority_score, score_components, reason, mode, status, expires_at,
+-- act_by, guardrail, rollback_of); the rest is filled here and by the
+-- table's defaults and triggers.  Auto-approved decisions are approved by
+-- 'syncopt:auto'.  A planning run writes its decisions in one call: one
+-- call and two statements for each decision were a tenth of a first run
+-- at 10,000 connectors (docs/benchmarks.md, session 29).
+CREATE FUNCTION syncopt.write_decisions(batch syncopt.fivetran_sync_ai_logs[])
+RETURNS SETOF syncopt.fivetran_sync_ai_logs
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    new_id bigint := nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'));
-    result syncopt.fivetran_sync_ai_logs;
+    ids bigint[] := ARRAY(SELECT nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'))
+                            FROM generate_series(1, cardinality(batch)));
 BEGIN
-    IF status <> 'shadow' THEN
-        UPDATE syncopt.fivetran_sync_ai_logs d
-           SET status = 'superseded', superseded_by = new_id
-         WHERE d.connector_id = conn.connector_id AND d.action = insert_decision.action
-           AND d.status = 'proposed';
-    END IF;
+    UPDATE syncopt.fivetran_sync_ai_logs d
+       SET status = 'superseded', superseded_by = ids[b.ordinality]
+      FROM unnest(batch) WITH ORDINALITY b
+     WHERE b.status <> 'shadow' AND d.connector_id = b.connector_id AND d.action = b.action
+       AND d.status = 'proposed';
+    -- A connector deleted since it was read joins no row here; the insert
+    -- trigger then refuses its decision (foreign_key_violation).
+    RETURN QUERY
     INSERT INTO syncopt.fivetran_sync_ai_logs
         (decision_id, planner_run_id, connector_id, action, params, previous, priority_score,
          score_components, reason, mode, status, expires_at, act_by, approved_by, guardrail, rollback_of)
     OVERRIDING SYSTEM VALUE
-    VALUES (new_id, planner_run_id, conn.connector_id, action, params, syncopt.connector_settings(conn),
-            priority_score, score_components, reason, mode, status, expires_at, act_by,
-            CASE WHEN status = 'approved' THEN 'syncopt:auto' END, guardrail, rollback_of)
-    RETURNING * INTO result;
-    RETURN result;
+    SELECT ids[b.ordinality], b.planner_run_id, b.connector_id, b.action, b.params, syncopt.connector_settings(c),
+           b.priority_score, b.score_components, b.reason, b.mode, b.status, b.expires_at, b.act_by,
+           CASE WHEN b.status = 'approved' THEN 'syncopt:auto' END, b.guardrail, b.rollback_of
+      FROM unnest(batch) WITH ORDINALITY b
+      LEFT JOIN syncopt.connector c ON c.connector_id = b.connector_id
+     ORDER BY b.ordinality
+    RETURNING *;
 END
 $$;
-COMMENT ON FUNCTION syncopt.insert_decision(syncopt.connector, text, jsonb, text, text, text, timestamptz, bigint, double precision, jsonb, text, bigint, timestamptz) IS
-    'Writes a decision with the connector''s current settings as `previous`, superseding an older open proposal of the same action.';
+COMMENT ON FUNCTION syncopt.write_decisions(syncopt.fivetran_sync_ai_logs[]) IS
+    'Writes decisions in the batch''s order with each connector''s current settings as `previous`, superseding older open proposals of the same action; returns the rows written.';
 
 -- Propose an action by hand.  The proposal waits for an approver whatever
 -- the connector's mode, replaces an older open proposal of the same action
@@ -181,6 +190,7 @@ DECLARE
     conn       syncopt.connector;
     vendor     text;
     pol        record;
+    decision   syncopt.fivetran_sync_ai_logs;
     result     syncopt.fivetran_sync_ai_logs;
 BEGIN
     SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = manual_proposal.connector_id;
@@ -219,8 +229,15 @@ BEGIN
     -- limits"); the planner's own reasons and messages grow with the fleet.
     PERFORM syncopt.require_length(reason, 2000, 'reason'),
             syncopt.require_length(params->>'message', 2000, 'params.message');
-    result := syncopt.insert_decision(conn, action, coalesce(params, '{}'), reason, 'manual', 'proposed',
-                                      now() + pol.proposal_ttl, rollback_of => rollback_of);
+    decision.connector_id := conn.connector_id;
+    decision.action := action;
+    decision.params := coalesce(params, '{}');
+    decision.reason := reason;
+    decision.mode := 'manual';
+    decision.status := 'proposed';
+    decision.expires_at := now() + pol.proposal_ttl;
+    decision.rollback_of := rollback_of;
+    SELECT * INTO result FROM syncopt.write_decisions(ARRAY[decision]);
     RETURN result;
 END
 $$;

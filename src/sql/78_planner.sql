@@ -566,6 +566,8 @@ DECLARE
     pol         record;
     status      text;
     guard       text;
+    decision    syncopt.fivetran_sync_ai_logs;
+    batch       syncopt.fivetran_sync_ai_logs[] := '{}';
     written     syncopt.fivetran_sync_ai_logs;
     new_ids     bigint[] := '{}';
     n           integer;
@@ -627,6 +629,19 @@ BEGIN
          ORDER BY pc.priority_score DESC NULLS LAST, pc.connector_id,
                   CASE pc.action WHEN 'trigger_sync' THEN 0 WHEN 'notify' THEN 2 ELSE 1 END, pc.action
     LOOP
+        pol := cand.pol;
+        -- Decisions are written together (write_decisions()), in this
+        -- order, and before the clock is read below: the first (the most
+        -- urgent) alone, then every 100, so that the time limit counts
+        -- what writing them costs; and before auto mode's guardrails,
+        -- whose hourly caps count the run's earlier approvals.
+        IF cardinality(batch) > 0 AND (run.written = 1 OR cardinality(batch) >= 100 OR pol.mode = 'auto') THEN
+            FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
+                new_ids := new_ids || written.decision_id;
+                RETURN NEXT written;
+            END LOOP;
+            batch := '{}';
+        END IF;
         run.candidates := run.candidates + 1;
         -- The time limit: the analytics always finish (the most urgent
         -- candidate is known only once the whole fleet is planned); the
@@ -640,8 +655,6 @@ BEGIN
             run.not_reached := run.not_reached + 1;
             CONTINUE;
         END IF;
-        SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
-        pol := cand.pol;
 
         IF cand.action <> ALL (pol.allowed_actions)
            OR (cand.action = 'pause' AND pol.protect)
@@ -661,6 +674,7 @@ BEGIN
         status := CASE pol.mode WHEN 'shadow' THEN 'shadow' WHEN 'copilot' THEN 'proposed' ELSE 'approved' END;
         guard := NULL;
         IF pol.mode = 'auto' THEN
+            SELECT * INTO conn FROM syncopt.connector c WHERE c.connector_id = cand.connector_id;
             guard := syncopt.auto_guardrail(conn, cand.action, pol.max_actions_per_hour, pol.source);
             IF guard IS NOT NULL THEN
                 status := 'proposed';
@@ -670,14 +684,25 @@ BEGIN
             END IF;
         END IF;
 
-        written := syncopt.insert_decision(conn, cand.action, cand.params, cand.reason, pol.mode, status,
-                                           greatest(now(), at) + pol.proposal_ttl, run.planner_run_id,
-                                           cand.priority_score,
-                                           coalesce(cand.score_components, '{}')
-                                               || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source),
-                                           guard, act_by => cand.act_by);
-        new_ids := new_ids || written.decision_id;
+        decision := NULL;
+        decision.planner_run_id := run.planner_run_id;
+        decision.connector_id := cand.connector_id;
+        decision.action := cand.action;
+        decision.params := cand.params;
+        decision.priority_score := cand.priority_score;
+        decision.score_components := coalesce(cand.score_components, '{}')
+                                     || jsonb_build_object('benefit', cand.benefit, 'policy', pol.source);
+        decision.reason := cand.reason;
+        decision.mode := pol.mode;
+        decision.status := status;
+        decision.expires_at := greatest(now(), at) + pol.proposal_ttl;
+        decision.act_by := cand.act_by;
+        decision.guardrail := guard;
+        batch := batch || decision;
         run.written := run.written + 1;
+    END LOOP;
+    FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
+        new_ids := new_ids || written.decision_id;
         RETURN NEXT written;
     END LOOP;
 
