@@ -28,7 +28,7 @@ CREATE INDEX planner_run_started_idx ON syncopt.planner_run (started_at);
 -- The latest planning run's plan and SLA forecast, kept so that dashboards
 -- (plan_timeline, sla_status) read rows instead of re-planning the fleet.
 -- These two tables and anomaly_snapshot hold one planning run's rows,
--- written only by run_planner() right after it inserted that run: no
+-- written only by a planning run (run_planner_pass()) after it inserted that run: no
 -- foreign key to planner_run, whose check was one lookup per row (13,700
 -- rows per run at 10,000 connectors, 2-3% of a later run; 66,500 at
 -- 50,000).  Deleting a planning run still deletes its rows
@@ -208,7 +208,7 @@ RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score do
                score_components jsonb, benefit interval, act_by timestamptz, reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off   -- as run_planner(), below
+SET jit = off   -- as run_planner_pass(), below
 AS $$
 -- Only one branch of each runs: the other's condition is false before it starts.
 WITH planned AS (
@@ -570,10 +570,13 @@ DECLARE
     batch       syncopt.fivetran_sync_ai_logs[] := '{}';
     written     syncopt.fivetran_sync_ai_logs;
     new_ids     bigint[] := '{}';
+    approving   boolean := false;   -- whether the batch holds an auto approval
     n           integer;
 BEGIN
     PERFORM syncopt.expire_decisions();
-    INSERT INTO syncopt.planner_run (at, retry_reason) VALUES (at, retry_reason) RETURNING * INTO run;
+    -- started_at is the run's start, before a first attempt that was
+    -- rolled back, as its time limit counts.
+    INSERT INTO syncopt.planner_run (at, started_at, retry_reason) VALUES (at, started, retry_reason) RETURNING * INTO run;
     -- The plan and the SLA forecast, from one load of the fleet; the
     -- candidates and the alerts below read these rows.  Called in a select
     -- list, plan_and_forecast() hands its rows one at a time to the CTE,
@@ -633,14 +636,17 @@ BEGIN
         -- Decisions are written together (write_decisions()), in this
         -- order, and before the clock is read below: the first (the most
         -- urgent) alone, then every 100, so that the time limit counts
-        -- what writing them costs; and before auto mode's guardrails,
-        -- whose hourly caps count the run's earlier approvals.
-        IF cardinality(batch) > 0 AND (run.written = 1 OR cardinality(batch) >= 100 OR pol.mode = 'auto') THEN
+        -- what writing them costs; and before auto mode's guardrails when
+        -- the batch holds an approval: their hourly caps count the run's
+        -- earlier approvals (and nothing else the run writes).
+        IF cardinality(batch) > 0
+           AND (run.written = 1 OR cardinality(batch) >= 100 OR (pol.mode = 'auto' AND approving)) THEN
             FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
                 new_ids := new_ids || written.decision_id;
                 RETURN NEXT written;
             END LOOP;
             batch := '{}';
+            approving := false;
         END IF;
         run.candidates := run.candidates + 1;
         -- The time limit: the analytics always finish (the most urgent
@@ -699,6 +705,7 @@ BEGIN
         decision.act_by := cand.act_by;
         decision.guardrail := guard;
         batch := batch || decision;
+        approving := approving OR status = 'approved';
         run.written := run.written + 1;
     END LOOP;
     FOR written IN SELECT * FROM syncopt.write_decisions(batch) LOOP
@@ -777,6 +784,10 @@ BEGIN
            not_allowed = run.not_allowed, superseded = run.superseded, alerts = run.alerts,
            not_reached = run.not_reached
      WHERE r.planner_run_id = run.planner_run_id;
+
+    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
+    -- Raised last: an attempt that fails before its end is rolled back, and
+    -- its warning would name a run that never was.
     IF run.not_reached > 0 THEN
         RAISE WARNING 'planning run % reached syncopt.planner_time_limit (%): % of % candidates not reached',
                       run.planner_run_id, current_setting('syncopt.planner_time_limit'), run.not_reached, run.candidates
@@ -784,8 +795,6 @@ BEGIN
                                   run.candidates - run.not_reached, run.written),
                   HINT = 'Raise syncopt.planner_time_limit, or see docs/operations.md for what makes a planning run slow.';
     END IF;
-
-    PERFORM syncopt.record_forecasts(run.planner_run_id, at);   -- the forecast scorecard
 END
 $$;
 COMMENT ON FUNCTION syncopt.run_planner_pass(timestamptz, timestamptz, text) IS
@@ -808,6 +817,7 @@ DECLARE
     started     timestamptz := clock_timestamp();
     first_error text;
     detail      text;
+    reason      text;
 BEGIN
     IF at IS NULL OR NOT isfinite(at) THEN
         RAISE EXCEPTION 'at must be a finite time'
@@ -833,10 +843,11 @@ BEGIN
     EXCEPTION WHEN foreign_key_violation THEN
         GET STACKED DIAGNOSTICS first_error = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
     END;
+    reason := concat_ws('. ', first_error, nullif(detail, ''));
     RAISE WARNING 'planning run met a connector or asset deleted while it ran; planning again'
-        USING DETAIL = format('The first attempt read the fleet before the delete and wrote nothing: %s. %s', first_error, detail),
+        USING DETAIL = format('The first attempt read the fleet before the delete and wrote nothing: %s', reason),
               HINT = 'Nothing to do: the second attempt plans the fleet without the deleted rows (planner_run.retry_reason). A run fails only when a second delete races it again.';
-    RETURN QUERY SELECT * FROM syncopt.run_planner_pass(at, started, format('%s. %s', first_error, detail));
+    RETURN QUERY SELECT * FROM syncopt.run_planner_pass(at, started, reason);
 END
 $$;
 COMMENT ON FUNCTION syncopt.run_planner(timestamptz) IS

@@ -101,6 +101,8 @@ class PlannerRaceTests(unittest.TestCase):
             run.proc.stdin.close()
             if not waits_on_advisory_lock("planner race run"):
                 raise AssertionError("the run never reached the held event: %s" % (run.finish(),))
+            # While the run is held: a retried run's started_at comes before it.
+            self.delete_sent_at = c().value("SELECT clock_timestamp()", db())
             delete = Session("planner race delete")
             delete.send(f"DELETE FROM syncopt.connector WHERE connector_id = {gone};")
             delete.proc.stdin.close()
@@ -141,6 +143,11 @@ class PlannerRaceTests(unittest.TestCase):
                            "WHERE planner_run_id = (SELECT max(planner_run_id) FROM syncopt.planner_run)", db())
         self.assertIn("violates foreign key constraint", reason)
         self.assertIn(f"Key (connector_id)=({gone})", reason)
+        # The run's row says when the run began, not when its second attempt did.
+        self.assertEqual(c().value("SELECT started_at < " + q(self.delete_sent_at) + "::timestamptz "
+                                   "FROM syncopt.planner_run "
+                                   "WHERE planner_run_id = (SELECT max(planner_run_id) FROM syncopt.planner_run)",
+                                   db()), "t")
 
     def test_a_connector_the_previous_run_planned(self):
         kept = self.connector("race_kept_a")
