@@ -227,18 +227,21 @@ BEGIN
          WHERE p.planner_run_id = record_forecasts.planner_run_id
            AND p.action <> 'running' AND p.planned_start IS NOT NULL
            AND d.p50 IS NOT NULL AND d.p90 IS NOT NULL
-    ), standing AS (
-        SELECT pl.connector_id, pl.p50, pl.p90, f.first_at
-          FROM planned pl
-          JOIN LATERAL (SELECT g.first_at, g.p50, g.p90, g.run_id FROM syncopt.duration_forecast g
-                         WHERE g.connector_id = pl.connector_id
-                         ORDER BY g.first_at DESC LIMIT 1) f ON true
-         WHERE f.run_id IS NULL AND f.p50 = pl.p50 AND f.p90 = pl.p90
     ), extended AS (
+        -- Each connector's latest forecast (first_at is unique per
+        -- connector) joined by connector, the same values a filter after
+        -- the join: with a standing forecast looked up per planned sync
+        -- and then joined to the table, the planner expected a handful of
+        -- equal predictions (equality of two float8s) where nearly all
+        -- are, and joined every planned sync to every forecast by a
+        -- nested loop: 5-6 minutes of a later run at 100,000 connectors.
         UPDATE syncopt.duration_forecast f
            SET last_at = greatest(f.last_at, at)
-          FROM standing s
-         WHERE f.connector_id = s.connector_id AND f.first_at = s.first_at
+          FROM planned pl
+         WHERE f.connector_id = pl.connector_id
+           AND f.first_at = (SELECT max(g.first_at) FROM syncopt.duration_forecast g
+                              WHERE g.connector_id = pl.connector_id)
+           AND f.run_id IS NULL AND f.p50 = pl.p50 AND f.p90 = pl.p90
         RETURNING f.connector_id
     )
     INSERT INTO syncopt.duration_forecast AS f (connector_id, first_at, last_at, planner_run_id, p50, p90)
