@@ -142,17 +142,18 @@ $$;
 -- priority_score, score_components, reason, mode, status, expires_at,
 -- act_by, guardrail, rollback_of); the rest is filled here and by the
 -- table's defaults and triggers.  Auto-approved decisions are approved by
--- 'syncopt:auto'.  A planning run writes its decisions in one call: one
--- call and two statements for each decision were a tenth of a first run
--- at 10,000 connectors (docs/benchmarks.md, session 29).
+-- 'syncopt:auto'.  A planning run writes its decisions a chunk a call
+-- (run_planner_pass()): one call and two statements for each decision
+-- were a tenth of a first run at 10,000 connectors (docs/benchmarks.md,
+-- session 29).
 CREATE FUNCTION syncopt.write_decisions(batch syncopt.fivetran_sync_ai_logs[])
 RETURNS SETOF syncopt.fivetran_sync_ai_logs
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ids bigint[] := ARRAY(SELECT nextval(pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id'))
-                            FROM generate_series(1, cardinality(batch)));
+    seq regclass := pg_get_serial_sequence('syncopt.fivetran_sync_ai_logs', 'decision_id');
+    ids bigint[] := ARRAY(SELECT nextval(seq) FROM generate_series(1, cardinality(batch)));
 BEGIN
     UPDATE syncopt.fivetran_sync_ai_logs d
        SET status = 'superseded', superseded_by = ids[b.ordinality]
