@@ -335,7 +335,13 @@ def write_section(before, after, run_note=None):
         text = f"{n:,}: {after[n]['written']}"
         if before is not None:
             text += f" (before: {before[n]['written']})"
-            text += ", md5 " + ("identical" if after[n]["md5"] == before[n]["md5"] else "DIFFERENT")
+            # A call cancelled in the last trial leaves that build's writes
+            # short of the other's: nothing to compare.
+            cut = [label for label, res in (("before", before), ("after", after))
+                   if any(res[n]["trials " + name][-1] is None for name in ("run_planner", "run_planner again")
+                          if res[n].get("trials " + name))]
+            text += (f", md5 not compared ({' and '.join(cut)} not finished in the last trial)" if cut
+                     else ", md5 " + ("identical" if after[n]["md5"] == before[n]["md5"] else "DIFFERENT"))
         return text
 
     def status(name, n, limit):
