@@ -64,7 +64,10 @@ CALLS = [
     ("sla_risk", NOON, f"syncopt.sla_risk('{NOON}')"),
     ("priority_scores", AT, f"syncopt.priority_scores('{AT}')"),
     ("batch_recommendations", AT, f"syncopt.batch_recommendations('{AT}')"),
+    # The analytics bench's plain SQL priority, beside priority_scores().
+    ("SQL baseline", AT, f"({ba.SQL_PRIORITY.strip().rstrip(';')}) q"),
 ]
+BASELINE = "SQL baseline"
 CPU_NS = "split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
 TARGET_S = 2.0
 
@@ -219,12 +222,13 @@ def report(results):
         for n in SIZES:
             before, after, _ = results[n]
             a = after[(name, at)]
+            label = name if name == BASELINE else f"`{name}`"
             if have_before:
                 b = before[(name, at)]
                 identical &= b[3] == a[3]
-                lines.append(f"| `{name}` | {at[11:16]} | {n:,} | {cell(b)} | {cell(a)} | {b[0] / a[0]:.1f}x |")
+                lines.append(f"| {label} | {at[11:16]} | {n:,} | {cell(b)} | {cell(a)} | {b[0] / a[0]:.2f}x |")
             else:
-                lines.append(f"| `{name}` | {at[11:16]} | {n:,} | | {cell(a)} | |")
+                lines.append(f"| {label} | {at[11:16]} | {n:,} | | {cell(a)} | |")
     growth = []
     status = []
     lo, hi = SIZES[0], SIZES[-1]
@@ -233,6 +237,8 @@ def report(results):
         before_exp = (exponent(results[lo][0][(name, at)][0], results[hi][0][(name, at)][0], lo, hi)
                       if have_before else float("nan"))
         growth.append(f"`{name}` at {at[11:16]}: {before_exp:.2f} before, {after_exp:.2f} after")
+        if name == BASELINE:
+            continue
         cpu = results[hi][1][(name, at)][0]
         status.append(f"`{name}` at {at[11:16]}: {cpu:.2f} s CPU at {hi:,}, "
                       + ("under" if cpu < TARGET_S else "**not** under") + f" {TARGET_S:.0f} s")
@@ -240,6 +246,14 @@ def report(results):
                        for n in SIZES)
     growth_text = (f"Growth from {lo:,} to {hi:,} connectors (exponent of CPU time, 1 is\n"
                    f"linear): {'; '.join(growth)}.\n\n" if hi != lo else "")
+    # The baseline over priority_scores(), CPU time, each build.
+    ratios = "; ".join(
+        f"{n:,} connectors: " + ", ".join(
+            f"{leg} {results[n][i][(BASELINE, AT)][0] / results[n][i][('priority_scores', AT)][0]:.1f}x"
+            for i, leg in ((0, "before"), (1, "after")) if results[n][i] is not None)
+        for n in SIZES)
+    before_label = os.environ.get("ANALYTICS_BEFORE_LABEL", "the build before this work")
+    run_note = os.environ.get("ANALYTICS_RUN_NOTE", "")
     same = ("The outputs of the two builds are identical for every call (md5 of every row in order)."
             if identical else "**The outputs of the two builds differ** (md5 of the rows).")
     return f"""## {SECTION}
@@ -248,8 +262,8 @@ Written by `make bench` ({os.path.relpath(__file__, TOP)}). The analytics
 bench's generated fleet (3,000 assets, 500 dashboards with deadlines, two
 lineage edges per connector, sync_order every 20th pair, 50 source load
 windows and a warehouse peak window), {RUNS} runs per connector,
-`syncopt.max_concurrent_syncs = 1000`. `before` is the build before this
-work, `after` this build, both on the same data directory, one after the
+`syncopt.max_concurrent_syncs = 1000`. `before` is {before_label},
+`after` this build, both on the same data directory, one after the
 other in one invocation. Each figure is one call in a fresh backend after a
 warm-up statement: the backend's CPU time (the median of {ROUNDS}), its
 wall time and its peak resident memory (VmHWM, counting the shared buffers
@@ -257,7 +271,7 @@ it touched, at most 128 MB). This machine's two cores are shared with
 other sessions' work, so wall times include waiting for a core and even
 CPU times vary by a third between identical calls: compare within a row.
 {same}
-
+{run_note}
 Planned syncs / predicted misses / given up by triage in `plan(at, '24
 hours')`: {shapes}.
 
@@ -266,23 +280,23 @@ hours')`: {shapes}.
 {growth_text}Targets of issue 34 (each under {TARGET_S:.0f} s at {hi:,} connectors, CPU time
 on this machine): {"; ".join(status)}.
 
-{NOTES} {BASELINE}
+The SQL baseline over `priority_scores()` (CPU time): {ratios}. {BASELINE_TEXT}
+
+{NOTES}
 """
 
 
-# Written from the profiles and the measurements made with this change, as the text says.
-NOTES = """Measured at the end of session 26 while another session's
-100,000-connector load ran beside it (load average 4-7): wall times are
-about twice the CPU times, and the before build took 2.55 s of CPU for
-`sla_risk()` at 03:00 where it took 2.12 s at rest in session 25.
-
-**What changed (this round, h-sla).** Profiled first (perf on the
-backend, one call in a fresh backend, 50,000 connectors, `sla_risk()` at
-03:00 and 12:00), each change then checked md5-identical against main on
-both fleets (plan for 24 hours and 3 days, sla_risk, priority_scores and
-predict_duration at four instants and two slot counts on 10,000
-connectors; plan, sla_risk and priority_scores at three instants, 1,000
-and 300 slots, on 50,000):
+# Written from the profiles and the measurements made in session 26, as the text says.
+NOTES = """**What session 26 changed (h-sla),** measured then by this bench
+beside that round's before build (load average 4-7): at 50,000
+connectors `plan()` and `sla_risk()` 1.3-1.5x less CPU, `priority_scores()`
+1.4x, `batch_recommendations()` 1.2x, outputs identical. Profiled first
+(perf on the backend, one call in a fresh backend, 50,000 connectors,
+`sla_risk()` at 03:00 and 12:00), each change then checked md5-identical
+against main on both fleets (plan for 24 hours and 3 days, sla_risk,
+priority_scores and predict_duration at four instants and two slot counts
+on 10,000 connectors; plan, sla_risk and priority_scores at three
+instants, 1,000 and 300 slots, on 50,000):
 - `sla_risk()` planned with every sync's reason, which none of its rows
   reads, and so its triage's kept order was planned once more at the end
   (a pass that writes reasons is never put back from the remembered ones).
@@ -310,24 +324,11 @@ and 300 slots, on 50,000):
   the Asset structs), arrays without NULLs are read in place, each run's
   log(1 + rows) is taken once, `blocking_connectors` are written into one
   reused array.
-In the figures above `plan()` and `sla_risk()` carry all of it,
-`priority_scores()` the loader's, the predictions' and the graph's parts,
-`batch_recommendations()` (src/batch.c unchanged) the loader's and the
-graph's. The previous rounds (h-loader, h-an50k: the kept runs of
+The previous rounds (h-loader, h-an50k: the kept runs of
 `batch_recommendations()`) are in CHANGELOG.md.
 
-The planning run (`plan_and_forecast()` shares this code) was measured
-once with bench_scale (1,000 and 10,000 connectors x 20 runs, one call of
-each build, at the same load; its section not rewritten from it): at
-10,000 `run_planner` 4.25 s CPU before, 4.30 s after, `run_planner again`
-2.68 and 3.16 s; at 1,000 1.77 and 1.23 s, 1.01 and 1.46 s. Single calls
-on this loaded machine swing more than the change can move them, so no
-gain is shown there: in session 25 `plan_and_forecast()` was 27% of a
-later run at 10,000 connectors, so a third off the analytics would be
-about a tenth of the run.
-
-**Where the time goes now** (perf, this build, one call in a fresh backend,
-50,000 connectors, 03:00). `sla_risk()`: the loader 34% (executing the connectors' query, most of it reading `connector_stats`, 16%; reading its rows 14%, of which the predictions 5%), planning 20% (the triage tries 11%), scoring 18% (the graph walk 14%, of which `redirect_dues` 7%), the output 22% (the tuplestore 15%, `risk_values` 7%); page faults are 11% of all samples, half of them the tuplestore's. `plan()`: the loader 41% (the query 19%, reading the rows 17%), planning 30% (the triage tries 19%, the first pass with its reasons 8%), scoring 18% (the graph walk 16%, `redirect_dues` 7%), the output rows 6%; page faults 11%. Left: the
+**Where the time went** (perf, session 26's build, one call in a fresh
+backend, 50,000 connectors, 03:00). `sla_risk()`: the loader 34% (executing the connectors' query, most of it reading `connector_stats`, 16%; reading its rows 14%, of which the predictions 5%), planning 20% (the triage tries 11%), scoring 18% (the graph walk 14%, of which `redirect_dues` 7%), the output 22% (the tuplestore 15%, `risk_values` 7%); page faults are 11% of all samples, half of them the tuplestore's. `plan()`: the loader 41% (the query 19%, reading the rows 17%), planning 30% (the triage tries 19%, the first pass with its reasons 8%), scoring 18% (the graph walk 16%, `redirect_dues` 7%), the output rows 6%; page faults 11%. Left: the
 loader's cost is reading `connector_stats`' 98 MB (the four recent-run
 arrays, 1,760 of a row's 1,870 bytes, which the predictions need) and
 predicting 50,000 connectors from them; `sla_risk()`'s output is 118 MB of
@@ -336,24 +337,22 @@ writes to a temporary file past `work_mem` whatever the C does (its page
 faults are the largest share of this build's). A loader that read a
 prediction summary kept by the fold (the model reads the instant only
 through weekday and hour bucket, so P50 and P90 are a few numbers per
-connector) instead of the arrays would remove most of the loader; not done
-here (it changes the fold, the stats table and the upgrade).
+connector) instead of the arrays would remove most of the loader: done since
+(issue 34): the fleet loader reads each connector's duration model, a
+generated column of `connector_stats` kept by the fold, and never the
+arrays; the figures above include it ("Planning run at scale" measured
+the change)."""
 
-**`priority_scores()` and the SQL baseline.**"""
-
-BASELINE = """Measured in the third round (h-loader) on the 50,000-connector
-fleet x 100 runs (this build, one call each in a fresh backend, CPU time,
-the analytics bench's SQL query, two pairs): `priority_scores()` 1.95 s and
-1.66 s, the SQL 6.27 s and 7.14 s: 3.2x and 4.3x (2.1x in the previous
-round). It is not 10x, and on short history it will not be: most of
-`priority_scores()` is the fleet loader (reading 98 MB of
-`connector_stats`, the recent-run arrays the predictions need) and the
-graph walk, about what the SQL's one sort of 100 runs per connector costs.
-The ratio grows with history, which the C never reads (the "Analytics"
-section: 15x at 10,000 x 500 runs; not re-measured here). The C earns its
-keep in what the SQL leaves out (transitive weights, deadlines through
-chains and sync_order, windows, calendar, failure risk, reasons) and in
-staying flat as history grows."""
+# Why the ratio is what it is; the figures are the run's (above it).
+BASELINE_TEXT = """The baseline is a plain SQL query computing a simpler
+priority from the raw history (the "Analytics" section). On 100 runs per
+connector it is not 10x, and on short history it will not be: most of
+`priority_scores()` is the fleet loader and the graph walk, about what the
+SQL's one sort of 100 runs per connector costs. The ratio grows with
+history, which the C never reads (the "Analytics" section, 500 runs per
+connector). The C earns its keep in what the SQL leaves out (transitive
+weights, deadlines through chains and sync_order, windows, calendar,
+failure risk, reasons) and in staying flat as history grows."""
 
 if __name__ == "__main__":
     main()

@@ -100,6 +100,12 @@ What session 29 changed (each change measured on its own in the section
   when a connector it read was deleted before it wrote (it failed, or
   deadlocked with the delete); the previous run's plan, forecast and
   anomaly rows are deleted after the new ones are written.
+- The forecast scorecard extends each connector's standing duration
+  forecast by a join on the connector to its latest forecast, not on the
+  forecast's float8 prediction: the planner expected a handful of equal
+  predictions where there are as many as connectors, and a later run in a
+  fresh backend at 100,000 connectors joined them by a nested loop (the
+  before build's "not finished" at 100,000).
 """
 
 # The earlier work on the planning run, in brief (the measurements of each
