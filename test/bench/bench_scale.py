@@ -320,7 +320,14 @@ def write_section(before, after, run_note=None):
             return "not finished"
         trials = trial_cpu(res[n], name)
         spread = f", trials {min(trials):,.2f}-{max(trials):,.2f}" if len(trials) > 1 else ""
+        cut = cancelled(res, n, name)
+        if cut:
+            spread += f"; {cut} of {cut + len(trials)} trials not finished"
         return f"{cpu(v):,.2f} s CPU ({v[0]:,.2f} s wall{spread})"
+
+    def cancelled(res, n, name):
+        """How many trials of a function were cancelled at CALL_LIMIT."""
+        return sum(1 for t in res[n].get("trials " + name, []) if t is None)
 
     for name in ("run_planner", "run_planner again", "plan", "sla_risk"):
         for label, res in (("before", before), ("after", after)):
@@ -334,7 +341,10 @@ def write_section(before, after, run_note=None):
         if before is not None:
             def ratio(n):
                 b, a = before[n][name], after[n][name]
-                return f"{cpu(b) / cpu(a):.2f}x CPU" if b is not None and a is not None else ""
+                # A build whose trials were cancelled has no least to compare.
+                if b is None or a is None or cancelled(before, n, name) or cancelled(after, n, name):
+                    return ""
+                return f"{cpu(b) / cpu(a):.2f}x CPU"
             lines.append(f"| `{name}` | before / after | " + " | ".join(ratio(n) for n in SIZES) + " | | |")
 
     def written(n):
