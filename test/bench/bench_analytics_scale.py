@@ -13,16 +13,17 @@ sync for every connector, many of them late, and Moore-Hodgson triage gives
 some up (the rows say how many); priority_scores() and
 batch_recommendations() at the first.
 
-Both builds run on one data directory per size, one after the other (the
-server restarted with the other build's binaries): the build found by
+Both builds run on one data directory per size, a round of each in turn
+(the server restarted with the other build's binaries): the build found by
 PG_CONFIG ("after") and the one whose pg_config is
 ANALYTICS_BEFORE_PG_CONFIG ("before"; unset: the after build only).  Each
 figure is one call in a fresh backend after a warm-up statement: the
 backend's CPU time (/proc/self/schedstat; the machine's cores are shared),
 its wall time, and its peak resident memory (VmHWM, which counts the shared
-buffers it touched); the median of ANALYTICS_SCALE_ROUNDS calls (default
-1).  The outputs of the two builds are compared row by row (md5 of every
-row, in the function's order); the section says whether they are identical.
+buffers it touched); the median of ANALYTICS_SCALE_ROUNDS rounds (default
+1) that alternate the builds.  The outputs of the two builds are compared
+row by row (md5 of every row, in the function's order); the section says
+whether they are identical.
 
 ANALYTICS_SCALE_DIR keeps the generated clusters there and reuses them on
 the next run (generating 50,000 connectors x 100 runs takes about ten
@@ -132,25 +133,46 @@ def call(server, query):
     return cpu, wall, int(out.strip().splitlines()[-1]) / 1024
 
 
-def measure(server, bin_dir):
-    """Per call: median CPU, median wall, largest peak memory, and the md5 of its rows."""
+def measure_round(server, bin_dir, samples, first):
+    """One round of every call with one build, added to samples (per call);
+    in the first round also the md5 of each call's rows and the plans' shape."""
     server.start(bin_dir)
-    res = {}
+    md5s, shape = {}, {}
     try:
         for name, at, query in CALLS:
-            samples = [call(server, query) for _ in range(ROUNDS)]
-            md5 = server.psql(f"SELECT md5(string_agg(q::text, E'\\n')) FROM (SELECT * FROM {query}) q;")[0].strip()
-            res[(name, at)] = (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
-                               max(s[2] for s in samples), md5)
-            print(f"{bin_dir} {name} {at}: {res[(name, at)]}", file=sys.stderr, flush=True)
-        shape = {}
-        for at in (AT, NOON):
-            shape[at] = server.psql(
-                "SELECT count(*) || '/' || count(*) FILTER (WHERE will_miss) || '/' || "
-                f"count(*) FILTER (WHERE action = 'give_up') FROM syncopt.plan('{at}', '24 hours');")[0].strip()
+            sample = call(server, query)
+            samples.setdefault((name, at), []).append(sample)
+            print(f"{bin_dir} {name} {at}: {sample}", file=sys.stderr, flush=True)
+            if first:
+                md5s[(name, at)] = server.psql(
+                    f"SELECT md5(string_agg(q::text, E'\\n')) FROM (SELECT * FROM {query}) q;")[0].strip()
+        if first:
+            for at in (AT, NOON):
+                shape[at] = server.psql(
+                    "SELECT count(*) || '/' || count(*) FILTER (WHERE will_miss) || '/' || "
+                    f"count(*) FILTER (WHERE action = 'give_up') FROM syncopt.plan('{at}', '24 hours');")[0].strip()
     finally:
         server.stop()
-    return res, shape
+    return md5s, shape
+
+
+def measure(server, builds):
+    """Per build and call: median CPU, median wall, largest peak memory, and
+    the md5 of its rows, from ROUNDS rounds that alternate the builds (the
+    machine's load moves between minutes: a round of each build back to
+    back shares it); and the after build's plan shapes."""
+    samples = {label: {} for label in builds}
+    md5s, shapes = {}, {}
+    labels = list(builds)
+    for r in range(ROUNDS):
+        for label in (labels if r % 2 == 0 else labels[::-1]):
+            m, shape = measure_round(server, builds[label], samples[label], first=r == 0)
+            if r == 0:
+                md5s[label], shapes[label] = m, shape
+    res = {label: {key: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
+                         max(x[2] for x in v), md5s[label][key])
+                   for key, v in samples[label].items()} for label in builds}
+    return res, shapes["after"]
 
 
 def exponent(lo, hi, n_lo, n_hi):
@@ -178,9 +200,9 @@ def main():
         if not os.path.exists(os.path.join(root, "data")):
             generate(root, n)
         server = Server(root)
-        after, shape = measure(server, after_bin)
-        before = measure(server, before_bin)[0] if before_bin else None
-        results[n] = (before, after, shape)
+        builds = {"after": after_bin, **({"before": before_bin} if before_bin else {})}
+        res, shape = measure(server, builds)
+        results[n] = (res.get("before"), res["after"], shape)
         if not keep:
             subprocess.run(["rm", "-rf", root])
     if os.environ.get("ANALYTICS_SCALE_KEEP"):
@@ -263,9 +285,10 @@ bench's generated fleet (3,000 assets, 500 dashboards with deadlines, two
 lineage edges per connector, sync_order every 20th pair, 50 source load
 windows and a warehouse peak window), {RUNS} runs per connector,
 `syncopt.max_concurrent_syncs = 1000`. `before` is {before_label},
-`after` this build, both on the same data directory, one after the
-other in one invocation. Each figure is one call in a fresh backend after a
-warm-up statement: the backend's CPU time (the median of {ROUNDS}), its
+`after` this build, both on the same data directory, their rounds
+alternating in one invocation. Each figure is one call in a fresh backend after a
+warm-up statement: the backend's CPU time (the median of {ROUNDS} rounds
+that alternate the builds), its
 wall time and its peak resident memory (VmHWM, counting the shared buffers
 it touched, at most 128 MB). This machine's two cores are shared with
 other sessions' work, so wall times include waiting for a core and even
