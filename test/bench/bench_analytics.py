@@ -257,6 +257,8 @@ def report(results, lineage, planned, misses):
 Growth from {CONNECTORS:,} to {LARGE:,} connectors (exponent of CPU time;
 1 is linear): {exps}.
 """
+    # ANALYTICS_RUN_NOTE: the build and the conditions of this run.
+    run_note = f"\n{os.environ['ANALYTICS_RUN_NOTE']}" if os.environ.get("ANALYTICS_RUN_NOTE") else ""
     return f"""## Analytics
 
 Written by `make bench` ({os.path.relpath(__file__, TOP)}). A generated fleet
@@ -268,7 +270,7 @@ connector as in each column. Each figure is in the server, the second of
 two calls in a fresh backend, the median of {ROUNDS}: wall time, the
 backend's CPU time (this machine's 2 cores are shared with other work, so
 the wall time includes waiting for one), and peak resident memory (VmHWM,
-which counts the shared buffers touched, at most 128 MB).
+which counts the shared buffers touched, at most 128 MB).{run_note}
 
 | function | {head} |
 | --- |{" --- |" * len(configs)}
@@ -292,8 +294,8 @@ weights and deadlines, the ATC formula). It reads every run, so its time
 grows with history while `priority_scores` stays flat: the ratio is
 largest with long history and small with short. {verdict} The baseline
 does one sort of the history and one join, while `priority_scores` also
-reads each connector's statistics row (its recent-run arrays), predicts
-from them, walks the whole lineage graph to each connector's distinct
+reads each connector's statistics row (its duration model), predicts
+from it, walks the whole lineage graph to each connector's distinct
 downstream assets, pushes deadlines back through it and writes a reason per
 connector. The C earns its keep in what the SQL leaves out (transitive
 weights counted once per asset, deadlines through chains of models and
@@ -306,9 +308,13 @@ once, then copied), sorted the wide rows by id, JIT-compiled the read, and
 each prediction and score kept its working memory and a 1 kB reason
 buffer. Now the reads stream through a cursor 1,000 rows at a time, the
 arrays are read in place, the fleet is sorted in C, and scratch memory is
-freed per connector, and the functions that do not plan skip the two
-sync_run probes per connector for what only `plan()` reads (whether a sync
-is running, when the data it holds was fresh). Measured once while making
+freed per connector, and the functions that do not plan skip the
+sync_run probe per connector for what only `plan()` reads (whether a sync
+is running). The figures below were measured skipping a second probe too
+(when the data a connector holds was fresh); merged with the planner's
+earliest-unserved-deadline change (issue 31), the graph walk needs that
+one, so `priority_scores()` and `batch_recommendations()` read it again
+and their "after" figures are somewhat low (not re-measured). Measured once while making
 the change, side by side on one cluster of 50,000 connectors x 100 runs,
 the old and new builds alternated over 2 rounds (the old build cannot run
 in this script), CPU time and peak memory, outputs identical:

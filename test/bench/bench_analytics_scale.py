@@ -274,8 +274,8 @@ def report(results):
             f"{leg} {results[n][i][(BASELINE, AT)][0] / results[n][i][('priority_scores', AT)][0]:.1f}x"
             for i, leg in ((0, "before"), (1, "after")) if results[n][i] is not None)
         for n in SIZES)
-    before_label = os.environ.get("ANALYTICS_BEFORE_LABEL", "the build before this work")
-    run_note = os.environ.get("ANALYTICS_RUN_NOTE", "")
+    before_label = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
+    run_note = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
     same = ("The outputs of the two builds are identical for every call (md5 of every row in order)."
             if identical else "**The outputs of the two builds differ** (md5 of the rows).")
     return f"""## {SECTION}
