@@ -276,6 +276,7 @@ def report(results):
         for n in SIZES)
     before_label = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
     run_note = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
+    run_note = f"{run_note}\n" if run_note else ""
     same = ("The outputs of the two builds are identical for every call (md5 of every row in order)."
             if identical else "**The outputs of the two builds differ** (md5 of the rows).")
     return f"""## {SECTION}
