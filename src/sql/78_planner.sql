@@ -1,7 +1,10 @@
 -- Planning runs' tables (each run, its plan, SLA forecast and anomaly
--- snapshot) and what a run proposes before any policy: the candidates the
--- analytics suggest.  The run that turns them into decisions:
--- 78_planner_run.sql.
+-- snapshot, plan_and_forecast() that fills the two) and what a run proposes
+-- before any policy: the candidates the analytics suggest
+-- (planner_candidates(), with its helpers vendor_next_start() and
+-- retry_opening()), and the failures not yet alerted on
+-- (classify_unalerted_runs()).  The run that turns them into decisions and
+-- alerts: 78_planner_run.sql.
 
 CREATE TABLE syncopt.planner_run (
     planner_run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -210,7 +213,7 @@ RETURNS TABLE (connector_id bigint, action text, params jsonb, priority_score do
                score_components jsonb, benefit interval, act_by timestamptz, reason text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-SET jit = off   -- as run_planner_pass(), below
+SET jit = off   -- as run_planner_pass() (78_planner_run.sql)
 AS $$
 -- Only one branch of each runs: the other's condition is false before it starts.
 WITH planned AS (

@@ -237,10 +237,12 @@ def cell(r):
 def report(results):
     """The section of docs/benchmarks.md."""
     have_before = all(results[n][0] is not None for n in SIZES)
+    # A run kept before the baseline was measured has no row for it.
+    calls = [c for c in CALLS if all((c[0], c[1]) in results[n][1] for n in SIZES)]
     lines = ["| function | instant | connectors | before | after | CPU before / after |",
              "| --- | --- | --- | --- | --- | --- |"]
     identical = True
-    for name, at, _ in CALLS:
+    for name, at, _ in calls:
         for n in SIZES:
             before, after, _ = results[n]
             a = after[(name, at)]
@@ -254,11 +256,13 @@ def report(results):
     growth = []
     status = []
     lo, hi = SIZES[0], SIZES[-1]
-    for name, at, _ in CALLS:
+    for name, at, _ in calls:
         after_exp = exponent(results[lo][1][(name, at)][0], results[hi][1][(name, at)][0], lo, hi)
-        before_exp = (exponent(results[lo][0][(name, at)][0], results[hi][0][(name, at)][0], lo, hi)
-                      if have_before else float("nan"))
-        growth.append(f"`{name}` at {at[11:16]}: {before_exp:.2f} before, {after_exp:.2f} after")
+        if have_before:
+            before_exp = exponent(results[lo][0][(name, at)][0], results[hi][0][(name, at)][0], lo, hi)
+            growth.append(f"`{name}` at {at[11:16]}: {before_exp:.2f} before, {after_exp:.2f} after")
+        else:
+            growth.append(f"`{name}` at {at[11:16]}: {after_exp:.2f}")
         if name == BASELINE:
             continue
         cpu = results[hi][1][(name, at)][0]
@@ -273,11 +277,17 @@ def report(results):
         f"{n:,} connectors: " + ", ".join(
             f"{leg} {results[n][i][(BASELINE, AT)][0] / results[n][i][('priority_scores', AT)][0]:.1f}x"
             for i, leg in ((0, "before"), (1, "after")) if results[n][i] is not None)
-        for n in SIZES)
+        for n in SIZES) if (BASELINE, AT) in results[SIZES[0]][1] else "not measured in this run"
     before_label = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
+    builds = (f"`before` is {before_label},\n`after` this build, both on the same data directory, their rounds\n"
+              "alternating in one invocation." if have_before else "One build, this one.")
+    rounds = f"the median of {ROUNDS} rounds" + (" that alternate the builds" if have_before else "")
+    if ROUNDS == 1:
+        rounds = "one call"
     run_note = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
     run_note = f"{run_note}\n" if run_note else ""
-    same = ("The outputs of the two builds are identical for every call (md5 of every row in order)."
+    same = ("" if not have_before
+            else "The outputs of the two builds are identical for every call (md5 of every row in order)."
             if identical else "**The outputs of the two builds differ** (md5 of the rows).")
     return f"""## {SECTION}
 
@@ -285,15 +295,12 @@ Written by `make bench` ({os.path.relpath(__file__, TOP)}). The analytics
 bench's generated fleet (3,000 assets, 500 dashboards with deadlines, two
 lineage edges per connector, sync_order every 20th pair, 50 source load
 windows and a warehouse peak window), {RUNS} runs per connector,
-`syncopt.max_concurrent_syncs = 1000`. `before` is {before_label},
-`after` this build, both on the same data directory, their rounds
-alternating in one invocation. Each figure is one call in a fresh backend after a
-warm-up statement: the backend's CPU time (the median of {ROUNDS} rounds
-that alternate the builds), its
+`syncopt.max_concurrent_syncs = 1000`. {builds} Each figure is one call in a fresh backend after a
+warm-up statement: the backend's CPU time ({rounds}), its
 wall time and its peak resident memory (VmHWM, counting the shared buffers
-it touched, at most 128 MB). This machine's two cores are shared with
-other sessions' work, so wall times include waiting for a core and even
-CPU times vary by a third between identical calls: compare within a row.
+it touched, at most 128 MB). This machine's two cores may be shared with
+other work, so wall times include waiting for a core and even CPU times
+can vary by a third between identical calls: compare within a row.
 {same}
 {run_note}
 Planned syncs / predicted misses / given up by triage in `plan(at, '24
@@ -364,8 +371,8 @@ through weekday and hour bucket, so P50 and P90 are a few numbers per
 connector) instead of the arrays would remove most of the loader: done since
 (issue 34): the fleet loader reads each connector's duration model, a
 generated column of `connector_stats` kept by the fold, and never the
-arrays; the figures above include it ("Planning run at scale" measured
-the change)."""
+arrays; the figures above include it (CHANGELOG.md, and the git history
+of "Planning run at scale", measured the change)."""
 
 # Why the ratio is what it is; the figures are the run's (above it).
 BASELINE_TEXT = """The baseline is a plain SQL query computing a simpler

@@ -334,8 +334,10 @@ def write_section(before, after, run_note=None):
             if res is None:
                 continue
             last = [res[n][name] for n in SIZES[-2:]]
-            growth = f"{exponent(SIZES[-2:], [cpu(v) for v in last]):.2f}" if None not in last else ""
-            memory = f"{last[1][1]:,.0f} MB" if last[1] is not None else ""
+            # Not from the trials that finished when others were cancelled.
+            whole = None not in last and not any(cancelled(res, n, name) for n in SIZES[-2:])
+            growth = f"{exponent(SIZES[-2:], [cpu(v) for v in last]):.2f}" if whole else ""
+            memory = f"{last[1][1]:,.0f} MB" if whole else ""
             lines.append(f"| `{name}` | {label} | " + " | ".join(cell(res, n, name) for n in SIZES)
                          + f" | {growth} | {memory} |")
         if before is not None:
@@ -368,7 +370,10 @@ def write_section(before, after, run_note=None):
         if v is None:
             return f"`{name}` at {n:,} connectors under {limit} s: not met (not finished)"
         trials = trial_cpu(after[n], name)
-        if max(trials, default=cpu(v)) < limit:
+        cut = cancelled(after, n, name)
+        if cut:
+            verdict = f"not met in {cut} of {cut + len(trials)} trials (not finished)"
+        elif max(trials, default=cpu(v)) < limit:
             verdict = "met in every trial"
         elif cpu(v) < limit:
             verdict = f"met in the fastest of {len(trials)} trials"
