@@ -245,9 +245,10 @@ def measure(builds):
                 # index-only read) and the hint bits written, not left to the
                 # first reader.
                 clusters[label].psql(fleet_sql(n), ba.DB)
-                # The runs a block of connectors a statement (in connector
-                # order, as one statement writes them), so that no statement
-                # passes the harness's bound at 50,000 connectors x 100 runs.
+                # The runs a block of connectors a statement, so that no
+                # statement passes the harness's bound at 50,000 connectors
+                # x 100 runs: the same runs, their run_ids perhaps numbered
+                # in another order than one statement's plan wrote them.
                 for lo in range(1, n + 1, ba.CHUNK):
                     clusters[label].psql(ba.runs_sql(1, RUNS, lo, min(n, lo + ba.CHUNK - 1)), ba.DB)
                 clusters[label].psql(ba.STATS + "VACUUM;", ba.DB)
