@@ -281,9 +281,8 @@ def report(results):
     before_label = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
     builds = (f"`before` is {before_label},\n`after` this build, both on the same data directory, their rounds\n"
               "alternating in one invocation." if have_before else "One build, this one.")
-    rounds = f"the median of {ROUNDS} rounds" + (" that alternate the builds" if have_before else "")
-    if ROUNDS == 1:
-        rounds = "one call"
+    rounds = ("one call" if ROUNDS == 1
+              else f"the median of {ROUNDS} rounds" + (" that alternate the builds" if have_before else ""))
     run_note = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
     run_note = f"{run_note}\n" if run_note else ""
     same = ("" if not have_before

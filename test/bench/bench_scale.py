@@ -181,7 +181,6 @@ def measure(builds):
                 .replace(f"{ba.CONNECTORS} - 1", f"{n} - 1")
                 .replace("CREATE EXTENSION syncopt;", "DROP EXTENSION IF EXISTS syncopt CASCADE; CREATE EXTENSION syncopt;"))
 
-
     def call(cluster, db, query):
         """(seconds in the server, peak backend memory in MB, the backend's CPU seconds) of
         one call in a fresh backend; None when cancelled at CALL_LIMIT."""
@@ -245,13 +244,13 @@ def measure(builds):
                 # index-only read) and the hint bits written, not left to the
                 # first reader.
                 clusters[label].psql(fleet_sql(n), ba.DB)
-                # The runs a block of connectors a statement, so that no
-                # statement passes the harness's bound at 50,000 connectors
-                # x 100 runs: the same runs, their run_ids perhaps numbered
-                # in another order than one statement's plan wrote them.
-                for lo in range(1, n + 1, ba.CHUNK):
-                    clusters[label].psql(ba.runs_sql(1, RUNS, lo, min(n, lo + ba.CHUNK - 1)), ba.DB)
-                clusters[label].psql(ba.STATS + "VACUUM;", ba.DB)
+                # The analytics bench's loader: the runs a block of connectors
+                # a statement (one statement passed the harness's bound at
+                # 50,000 connectors x 100 runs; the run_ids may be numbered in
+                # another order than that statement's plan wrote them), then
+                # connector_stats by the product's fold.
+                ba.load_runs(clusters[label], n, 1, RUNS)
+                clusters[label].psql("VACUUM;", ba.DB)
                 results[label][n] = {"load": time.time() - t0}
             labels = list(builds)
             for r in range(REPEATS):
