@@ -110,20 +110,27 @@ static const bool metric_noisy[NUM_METRICS] = {true, false, true, false};
  * `since`, which judge_held skips: finding those that did with the query (a
  * semi-join on the runs since `since`) read the last day's runs from the
  * heap and cost more than the window itself.  Every run's connector is in
- * connector (sync_run's foreign key), so no run is left out.
+ * connector (sync_run's foreign key), so no run is left out.  Written
+ * once: RUNS_SQL(filter) reads the window of every connector (runs_sql) or
+ * of those of an array (runs_of_sql, found by the primary key's index, in
+ * its order).
  */
-static const char *const runs_sql =
-"SELECT r.run_id, r.connector_id, r.started_at, r.finished_at,"
-"       r.status = 'succeeded', r.duration_known, r.rows::float8, r.credits::float8"
-"  FROM syncopt.connector c"
-" CROSS JOIN LATERAL (SELECT x.run_id, x.connector_id, x.started_at, x.finished_at, x.status,"
-"                            x.duration_known, x.rows, x.credits"
-"                       FROM syncopt.sync_run x"
-"                      WHERE x.connector_id = c.connector_id"
-"                        AND x.started_at >= $1 - make_interval(secs => $2)"
-"                        AND x.status <> 'running'"
-"                     OFFSET 0) r"
-" ORDER BY c.connector_id";
+#define RUNS_SQL(filter) \
+"SELECT r.run_id, r.connector_id, r.started_at, r.finished_at," \
+"       r.status = 'succeeded', r.duration_known, r.rows::float8, r.credits::float8" \
+"  FROM syncopt.connector c" \
+" CROSS JOIN LATERAL (SELECT x.run_id, x.connector_id, x.started_at, x.finished_at, x.status," \
+"                            x.duration_known, x.rows, x.credits" \
+"                       FROM syncopt.sync_run x" \
+"                      WHERE x.connector_id = c.connector_id" \
+"                        AND x.started_at >= $1 - make_interval(secs => $2)" \
+"                        AND x.status <> 'running'" \
+"                     OFFSET 0) r" \
+filter \
+" ORDER BY c.connector_id"
+
+static const char *const runs_sql = RUNS_SQL("");
+static const char *const runs_of_sql = RUNS_SQL(" WHERE c.connector_id = ANY ($3)");
 
 /* The columns of runs_sql. */
 enum
@@ -534,16 +541,23 @@ read_run(HeapTuple tup, TupleDesc desc, void *arg)
 	r->succeeded = succeeded;
 }
 
-/* syncopt.anomalies(since): one row per anomalous run and metric. */
+/*
+ * syncopt.anomalies(since) and anomalies_of(since, connector_ids): one row
+ * per anomalous run and metric, of every connector or of those named (a
+ * planning run judges again only the connectors whose runs changed:
+ * take_anomaly_snapshot()).
+ */
 Datum
 syncopt_anomalies(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz since = PG_GETARG_TIMESTAMPTZ(0);
+	bool		some = PG_NARGS() > 1;
 	MemoryContext mcxt = CurrentMemoryContext;
-	Oid			types[2] = {TIMESTAMPTZOID, FLOAT8OID};
-	Datum		args[2] = {TimestampTzGetDatum(since),
-	Float8GetDatum((double) syncopt_anomaly_training_window_s)};
+	Oid			types[3] = {TIMESTAMPTZOID, FLOAT8OID, INT8ARRAYOID};
+	Datum		args[3] = {TimestampTzGetDatum(since),
+		Float8GetDatum((double) syncopt_anomaly_training_window_s),
+	some ? PG_GETARG_DATUM(1) : (Datum) 0};
 	RunStream	st;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -557,7 +571,7 @@ syncopt_anomalies(PG_FUNCTION_ARGS)
 	st.judge_cxt = AllocSetContextCreate(mcxt, "syncopt anomalies", ALLOCSET_DEFAULT_SIZES);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "syncopt: SPI_connect failed");
-	(void) spi_run_each(runs_sql, 2, types, args, NULL, read_run, &st);
+	(void) spi_run_each(some ? runs_of_sql : runs_sql, some ? 3 : 2, types, args, NULL, read_run, &st);
 	judge_held(&st);
 	SPI_finish();
 	MemoryContextSwitchTo(mcxt);

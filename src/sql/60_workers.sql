@@ -45,7 +45,7 @@ COMMENT ON FUNCTION syncopt.expire_decisions() IS
 -- batch_size runs went (so that one call stays bounded and the collector
 -- commits between calls): their keys and anomaly snapshot rows are
 -- deleted with one join each, their days in sync_run_daily by range, then
--- the table is dropped.  Returns the runs dropped.  SECURITY DEFINER:
+-- the table is dropped (and the anomaly snapshot's basis forgotten).  Returns the runs dropped.  SECURITY DEFINER:
 -- creating and dropping partitions needs sync_run's owner, and the
 -- workers own nothing.
 CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
@@ -125,6 +125,9 @@ BEGIN
         DELETE FROM syncopt.sync_run_daily d
          WHERE d.day >= (lower AT TIME ZONE 'UTC')::date AND d.day < (upper AT TIME ZONE 'UTC')::date;
         EXECUTE format('DROP TABLE syncopt.%I', part);
+        -- Runs dropped with their week are no statement on sync_run: the
+        -- next planning run judges every connector's anomalies again.
+        DELETE FROM syncopt.anomaly_basis;
         dropped := dropped + n;
     END LOOP;
     RETURN dropped;

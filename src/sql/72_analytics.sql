@@ -139,6 +139,16 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'syncopt_anomalies';
 COMMENT ON FUNCTION syncopt.anomalies(timestamptz) IS
     'Runs since `since` whose duration, rows, credits or freshness lag is far (robust z-score) from the connector''s trailing history.';
+-- The same, for the connectors named only (a planning run's snapshot
+-- judges again only those whose runs changed: take_anomaly_snapshot()).
+CREATE FUNCTION syncopt.anomalies_of(since timestamptz, connector_ids bigint[])
+RETURNS TABLE (run_id bigint, connector_id bigint, metric text, observed double precision,
+               expected double precision, score double precision, direction text, reason text)
+LANGUAGE c STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'syncopt_anomalies';
+COMMENT ON FUNCTION syncopt.anomalies_of(timestamptz, bigint[]) IS
+    'anomalies(since) of the connectors in connector_ids only.';
 
 CREATE FUNCTION syncopt.classify_failure(message text, code text DEFAULT NULL, vendor text DEFAULT NULL)
 RETURNS TABLE (category text, retryable boolean, remediation text, explanation text,

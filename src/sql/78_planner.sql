@@ -89,9 +89,31 @@ CREATE TABLE syncopt.anomaly_snapshot (
 COMMENT ON TABLE syncopt.anomaly_snapshot IS
     'anomalies() of the 24 hours before the latest planning run; replaced by each run.';
 
+-- What the latest anomaly snapshot was judged on, so that the next
+-- planning run judges again only the connectors whose answer may have
+-- moved (take_anomaly_snapshot(), 78_planner_run.sql): the snapshot's run,
+-- its `since` and the settings anomalies() read (at most one row; none
+-- when the next run must judge every connector), and each judged
+-- connector's sync_run_change.change_id then (NULL: none yet).  Not
+-- dumped: a restored database judges every connector again.
+CREATE TABLE syncopt.anomaly_basis (
+    planner_run_id bigint PRIMARY KEY,
+    since          timestamptz NOT NULL,
+    settings       text NOT NULL
+);
+COMMENT ON TABLE syncopt.anomaly_basis IS
+    'The latest anomaly snapshot''s planning run, `since` and anomaly settings (at most one row), which the next run''s snapshot starts from.';
+CREATE TABLE syncopt.anomaly_judged (
+    connector_id bigint PRIMARY KEY REFERENCES syncopt.connector ON DELETE CASCADE,
+    change_id    bigint
+);
+COMMENT ON TABLE syncopt.anomaly_judged IS
+    'The sync_run_change.change_id of each connector when the latest anomaly snapshot judged it (NULL: its runs had none).';
+
 -- What the foreign keys' ON DELETE CASCADE did: a deleted (or truncated)
 -- planning run takes its plan, forecast and anomaly snapshot with it, one
--- statement per table for all the runs a statement deleted.
+-- statement per table for all the runs a statement deleted, and the
+-- snapshot's basis (the next run judges every connector).
 CREATE FUNCTION syncopt.planner_run_forget() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -101,16 +123,18 @@ BEGIN
         DELETE FROM syncopt.planned_sync;
         DELETE FROM syncopt.sla_forecast;
         DELETE FROM syncopt.anomaly_snapshot;
+        DELETE FROM syncopt.anomaly_basis;
     ELSE
         DELETE FROM syncopt.planned_sync p USING gone g WHERE p.planner_run_id = g.planner_run_id;
         DELETE FROM syncopt.sla_forecast f USING gone g WHERE f.planner_run_id = g.planner_run_id;
         DELETE FROM syncopt.anomaly_snapshot a USING gone g WHERE a.planner_run_id = g.planner_run_id;
+        DELETE FROM syncopt.anomaly_basis b USING gone g WHERE b.planner_run_id = g.planner_run_id;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION syncopt.planner_run_forget() IS
-    'Trigger: deletes the plan, SLA forecast and anomaly snapshot rows of the planning runs deleted or truncated.';
+    'Trigger: deletes the plan, SLA forecast, anomaly snapshot and snapshot basis rows of the planning runs deleted or truncated.';
 CREATE TRIGGER planner_run_forget AFTER DELETE ON syncopt.planner_run
     REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION syncopt.planner_run_forget();
 CREATE TRIGGER planner_run_forget_all AFTER TRUNCATE ON syncopt.planner_run

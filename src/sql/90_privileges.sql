@@ -17,7 +17,7 @@ GRANT USAGE ON DOMAIN syncopt.decision_action, syncopt.decision_status TO syncop
 GRANT SELECT ON
     syncopt.account, syncopt.connector, syncopt.asset, syncopt.lineage, syncopt.sync_order,
     syncopt.calendar_event, syncopt.load_window, syncopt.budget, syncopt.policy,
-    syncopt.sync_run, syncopt.sync_run_daily, syncopt.connector_stats, syncopt.connector_last_runs, syncopt.schema_snapshot,
+    syncopt.sync_run, syncopt.sync_run_daily, syncopt.sync_run_change, syncopt.connector_stats, syncopt.connector_last_runs, syncopt.schema_snapshot,
     syncopt.source_columns,
     syncopt.data_contract, syncopt.ingest_quarantine, syncopt.connector_task,
     syncopt.failure_pattern, syncopt.alert, syncopt.decision_transition,
@@ -25,6 +25,7 @@ GRANT SELECT ON
     syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,
     syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
+    syncopt.anomaly_basis, syncopt.anomaly_judged,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
     syncopt.dbt_import, syncopt.dbt_import_change,
@@ -45,7 +46,7 @@ GRANT EXECUTE ON FUNCTION
     syncopt.predict_duration(timestamptz), syncopt.priority_scores(timestamptz),
     syncopt.plan(timestamptz, interval), syncopt.sla_risk(timestamptz),
     syncopt.batch_recommendations(timestamptz), syncopt.airbyte_batch_recommendations(timestamptz),
-    syncopt.anomalies(timestamptz),
+    syncopt.anomalies(timestamptz), syncopt.anomalies_of(timestamptz, bigint[]),
     syncopt.classify_failure(text, text, text), syncopt.classify_runs(timestamptz),
     syncopt.schema_drift(), syncopt.dow_matches(text, integer),
     syncopt.next_local_time(time, text, text, timestamptz),
@@ -113,7 +114,10 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
 -- sync_run_key is dumped with the runs (one snapshot, so they agree): the
 -- documented restore runs with triggers off, so sync_run's key trigger
 -- cannot make the keys again, and a run without its key would be stored a
--- second time when the collector sees it again (h-keys).
+-- second time when the collector sees it again (h-keys).  What the anomaly
+-- snapshot was judged on (sync_run_change, anomaly_basis, anomaly_judged)
+-- is not dumped: a restored database's next planning run judges every
+-- connector again, and its change numbers start afresh.
 DO $dump$
 DECLARE
     t regclass;
@@ -123,7 +127,8 @@ BEGIN
         SELECT c.oid::regclass FROM pg_catalog.pg_class c
          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
            AND c.relkind OPERATOR(pg_catalog.=) 'r'
-           AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'triage_version']::name[])
+           AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'triage_version', 'sync_run_change',
+                                                              'anomaly_basis', 'anomaly_judged']::name[])
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t,
             CASE WHEN t OPERATOR(pg_catalog.=) ANY (ARRAY['syncopt.failure_pattern'::regclass, 'syncopt.failure_example'::regclass])

@@ -1,0 +1,147 @@
+-- The planning run's anomaly snapshot (take_anomaly_snapshot()): judged
+-- again only for the connectors whose answer may have moved, the others'
+-- rows carried over, and after every kind of change it equals
+-- anomalies(since) computed afresh (differences: 0).  A row marked by hand
+-- shows which connectors were carried over (the mark stays) and which
+-- were judged again (it goes).  Fixed instants: Thursday 2026-03-05 12:00
+-- UTC is the first snapshot's `since` (its planning run's `at` is a day
+-- later).
+CREATE EXTENSION syncopt;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+-- Rows in one and not the other, both ways.
+CREATE FUNCTION pg_temp.differences(since timestamptz) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(*) FROM (
+        (SELECT run_id, connector_id, metric, observed, expected, score, direction, reason
+           FROM syncopt.anomaly_snapshot
+         EXCEPT ALL
+         SELECT * FROM syncopt.anomalies(since))
+        UNION ALL
+        (SELECT * FROM syncopt.anomalies(since)
+         EXCEPT ALL
+         SELECT run_id, connector_id, metric, observed, expected, score, direction, reason
+           FROM syncopt.anomaly_snapshot)) d
+$$;
+-- A planning run at `at`, then its snapshot: rows, how many still carry
+-- a mark (carried over), then, their reasons put back from
+-- anomalies(since), how many rows differ from anomalies(since).
+CREATE FUNCTION pg_temp.plan_at(at timestamptz)
+RETURNS TABLE (rows bigint, marked bigint, differences bigint, basis_since timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM FROM syncopt.run_planner(at);
+    rows := (SELECT count(*) FROM syncopt.anomaly_snapshot
+              WHERE planner_run_id = (SELECT max(planner_run_id) FROM syncopt.planner_run));
+    marked := (SELECT count(*) FROM syncopt.anomaly_snapshot WHERE reason = 'marked');
+    UPDATE syncopt.anomaly_snapshot a SET reason = x.reason
+      FROM syncopt.anomalies(at - interval '24 hours') x
+     WHERE a.reason = 'marked' AND x.run_id = a.run_id AND x.metric = a.metric;
+    differences := pg_temp.differences(at - interval '24 hours');
+    basis_since := (SELECT b.since FROM syncopt.anomaly_basis b);
+    RETURN NEXT;
+END
+$$;
+INSERT INTO syncopt.account (account_id, vendor, name, base_url)
+VALUES (1, 'fivetran', 'ft', 'https://api.fivetran.com');
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name)
+SELECT c, 1, 'c' || c, 'Connector ' || c FROM generate_series(1, 4) c;
+-- Sixteen days of history, a run a day at c hours past noon, 600-620 s
+-- and 1000-1020 rows; then since `since`: connector 1 a run 5 times as
+-- long (c hours after `since`), 2 and 3 a usual run, 4 a run 5 times as
+-- long 20 minutes after `since`.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT c, 'h' || k, s, s + make_interval(secs => 600 + 10 * (k % 3)), 'succeeded', 1000 + 10 * (k % 3), 'api'
+  FROM generate_series(1, 4) c, generate_series(1, 16) k,
+       LATERAL (SELECT timestamptz '2026-03-05 12:00+00' - make_interval(days => k, hours => -c) AS s) x;
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT c, 'now', s, s + make_interval(secs => d), 'succeeded', 1010, 'api'
+  FROM (VALUES (1, timestamptz '2026-03-05 13:00+00', 3050), (2, '2026-03-05 14:00+00', 610),
+               (3, '2026-03-05 15:00+00', 610), (4, '2026-03-05 12:20+00', 3050)) v(c, s, d);
+
+-- A first run judges every connector: connectors 1 and 4 are flagged.
+SELECT * FROM pg_temp.plan_at('2026-03-06 12:00+00');
+SELECT connector_id, metric, direction FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
+SELECT count(*) AS judged, count(change_id) AS with_change FROM syncopt.anomaly_judged;
+-- Fifteen minutes later nothing moved: every row is carried over (the
+-- marks stay).
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT * FROM pg_temp.plan_at('2026-03-06 12:15+00');
+
+-- Connector 4's run (12:20) leaves the judged period when `since` passes
+-- it, and enters the training: judged again, its row goes; connector 1's
+-- is carried over.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT * FROM pg_temp.plan_at('2026-03-06 12:30+00');
+SELECT connector_id, metric FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
+
+-- A run's update (connector 3's run since `since` found 6 times as long)
+-- changes its connector's change_id: judged again, and now flagged;
+-- connector 1's mark stays.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+UPDATE syncopt.sync_run SET finished_at = started_at + interval '3660 s'
+ WHERE connector_id = 3 AND external_run_id = 'now';
+SELECT * FROM pg_temp.plan_at('2026-03-06 12:45+00');
+SELECT connector_id, metric FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
+
+-- A run added late into the training window (connector 2, ten days back,
+-- 20 times as long: not judged, but it is training) and a new run of
+-- connector 2 since `since`, 3 times as long: flagged against the
+-- training as it now is.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (2, 'late', '2026-02-23 18:00+00', '2026-02-23 21:20+00', 'succeeded', 1010, 'api'),
+       (2, 'again', '2026-03-05 20:00+00', '2026-03-05 20:30+00', 'succeeded', 1010, 'api');
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 13:00+00');
+SELECT connector_id, metric FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
+
+-- A deleted run takes its rows with it and its connector is judged again.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+DELETE FROM syncopt.sync_run WHERE connector_id = 1 AND external_run_id = 'now';
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 13:15+00');
+
+-- From `since` 13:15 to 14:05: connector 2's run of 2026-02-19 14:00
+-- leaves the training window (it starts 14 days before a moment between
+-- the two) and its run of 2026-03-05 14:00 enters it: judged again;
+-- connector 3 is carried over.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
+
+-- Other settings: every connector is judged again (the marks go), under
+-- the new threshold.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SET syncopt.anomaly_threshold = 2.0;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
+RESET syncopt.anomaly_threshold;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
+
+-- An earlier `at` (a replay): the runs between the two `since`s are
+-- judged again, in either direction.
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 12:10+00');
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
+
+-- A deleted planning run takes the basis with it: the next run judges
+-- every connector.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+DELETE FROM syncopt.planner_run WHERE planner_run_id = (SELECT max(planner_run_id) FROM syncopt.planner_run);
+SELECT count(*) AS basis FROM syncopt.anomaly_basis;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
+
+-- TRUNCATE empties the change numbers; the runs loaded again get new
+-- ones, so nothing is carried over from before.
+CREATE TEMP TABLE kept AS SELECT * FROM syncopt.sync_run;
+TRUNCATE syncopt.sync_run;
+SELECT count(*) AS changes FROM syncopt.sync_run_change;
+INSERT INTO syncopt.sync_run SELECT * FROM kept;
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:20+00');
+
+-- anomalies_of() is anomalies() of the connectors named.
+SELECT (SELECT count(*) FROM syncopt.anomalies_of('2026-03-05 12:00+00', '{2,3}')) AS named,
+       (SELECT count(*) FROM syncopt.anomalies('2026-03-05 12:00+00') WHERE connector_id IN (2, 3)) AS filtered,
+       (SELECT count(*) FROM (SELECT * FROM syncopt.anomalies_of('2026-03-05 12:00+00', '{2,3}')
+                              EXCEPT SELECT * FROM syncopt.anomalies('2026-03-05 12:00+00')) x) AS not_in_all;
+-- A connector deleted with its runs: its rows go, the others stay.
+DELETE FROM syncopt.connector WHERE connector_id = 3;
+SELECT count(*) AS change_rows_of_deleted FROM syncopt.sync_run_change WHERE connector_id = 3;
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:35+00');
+DROP EXTENSION syncopt;
