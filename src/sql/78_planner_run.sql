@@ -68,7 +68,8 @@ $$;
 -- connector read 600,000 runs and was a third of a planning run.  Every
 -- connector is judged when there is no basis (a first run, a deleted
 -- planning run, a dropped week of history), when the settings or the
--- extension's version changed, or when the `since`s are a window apart.
+-- extension's version changed, when the `since`s are a window apart, or
+-- when more than half the connectors judged last time would be.
 -- The change_ids are read before the runs, so that a write committed in
 -- between makes its connector judged again by the next run.
 CREATE FUNCTION syncopt.take_anomaly_snapshot(for_run bigint, since timestamptz)
@@ -91,13 +92,7 @@ BEGIN
     SELECT * INTO basis FROM syncopt.anomaly_basis;
     lo := least(basis.since, since);
     hi := greatest(basis.since, since);
-    IF basis.planner_run_id IS NULL OR basis.settings <> settings OR hi - lo >= span THEN
-        DELETE FROM syncopt.anomaly_judged;
-        INSERT INTO syncopt.anomaly_judged SELECT c.connector_id, c.change_id FROM syncopt.sync_run_change c;
-        INSERT INTO syncopt.anomaly_snapshot
-        SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
-          FROM syncopt.anomalies(since) x;
-    ELSE
+    IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span THEN
         dirty := ARRAY(SELECT coalesce(c.connector_id, j.connector_id)
                          FROM syncopt.sync_run_change c
                          FULL JOIN syncopt.anomaly_judged j ON j.connector_id = c.connector_id
@@ -106,6 +101,18 @@ BEGIN
                        SELECT r.connector_id FROM syncopt.sync_run r
                         WHERE (r.started_at >= lo AND r.started_at < hi)
                            OR (r.started_at >= lo - span AND r.started_at < hi - span));
+    END IF;
+    -- Judged all at once when most connectors would be judged again (a
+    -- fleet whose syncs start at the same instants crosses the edges
+    -- together): the whole window in one read costs less than a list of
+    -- nearly every connector.
+    IF dirty IS NULL OR cardinality(dirty) * 2 > (SELECT count(*) FROM syncopt.anomaly_judged) THEN
+        DELETE FROM syncopt.anomaly_judged;
+        INSERT INTO syncopt.anomaly_judged SELECT c.connector_id, c.change_id FROM syncopt.sync_run_change c;
+        INSERT INTO syncopt.anomaly_snapshot
+        SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
+          FROM syncopt.anomalies(since) x;
+    ELSE
         DELETE FROM syncopt.anomaly_judged j WHERE j.connector_id = ANY (dirty);
         INSERT INTO syncopt.anomaly_judged
         SELECT d, (SELECT c.change_id FROM syncopt.sync_run_change c WHERE c.connector_id = d)

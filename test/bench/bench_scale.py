@@ -172,9 +172,30 @@ def measure(builds):
         # The same instant again: the deadlines are forecast already, so the
         # scorecard only resolves them (a run of the day after its first).
         "run_planner again": f"SELECT count(*) FROM syncopt.run_planner('{at}')",
+        # Fifteen minutes on, after the syncs of those minutes landed (LANDED):
+        # the run pg_cron makes every 15 minutes.
+        "run_planner 15 min later": f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '15 minutes')",
+        # And 15 minutes on again: 15 minutes later is the run that takes
+        # in the runs every connector started at `at` (this fleet's syncs
+        # start together, every 6 hours); this one only what landed.
+        "run_planner 30 min later": f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '30 minutes')",
         "plan": f"SELECT count(*) FROM syncopt.plan('{at}', '24 hours')",
         "sla_risk": f"SELECT count(*) FROM syncopt.sla_risk('{at}')",
     }
+
+    # What lands between two planning runs 15 minutes apart, before the
+    # later one (not timed): a sync of one connector in 24, as many as start
+    # in 15 minutes when each syncs 4 times a day.
+    prep = {"run_planner 15 min later":
+            "INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) "
+            f"SELECT c.connector_id, 'landed', timestamptz '{at}' + interval '1 minute', "
+            f"timestamptz '{at}' + interval '11 minutes', 'succeeded', 1000, 'api' "
+            "FROM syncopt.connector c WHERE c.connector_id % 24 = 0",
+            "run_planner 30 min later":
+            "INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) "
+            f"SELECT c.connector_id, 'landed', timestamptz '{at}' + interval '16 minutes', "
+            f"timestamptz '{at}' + interval '26 minutes', 'succeeded', 1000, 'api' "
+            "FROM syncopt.connector c WHERE c.connector_id % 24 = 1"}
 
     def fleet_sql(n):
         return (ba.FLEET.replace(f"generate_series(1, {ba.CONNECTORS})", f"generate_series(1, {n})")
@@ -218,6 +239,8 @@ def measure(builds):
             if name in SKIP:
                 res[name] = None
                 continue
+            if name in prep:
+                cluster.psql(prep[name], "trial")
             v = call(cluster, "trial", q)
             res.setdefault("trials " + name, []).append(v)
             finished = [t for t in res["trials " + name] if t is not None]
@@ -333,7 +356,8 @@ def write_section(before, after, run_note=None):
         """How many trials of a function were cancelled at CALL_LIMIT."""
         return sum(1 for t in res[n].get("trials " + name, []) if t is None)
 
-    for name in ("run_planner", "run_planner again", "plan", "sla_risk"):
+    for name in ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later",
+                 "plan", "sla_risk"):
         for label, res in (("before", before), ("after", after)):
             if res is None:
                 continue
@@ -360,7 +384,9 @@ def write_section(before, after, run_note=None):
             # A call cancelled in the last trial leaves that build's writes
             # short of the other's: nothing to compare.
             cut = [label for label, res in (("before", before), ("after", after))
-                   if any(res[n]["trials " + name][-1] is None for name in ("run_planner", "run_planner again")
+                   if any(res[n]["trials " + name][-1] is None
+                          for name in ("run_planner", "run_planner again", "run_planner 15 min later",
+                                       "run_planner 30 min later")
                           if res[n].get("trials " + name))]
             text += (f", md5 not compared ({' and '.join(cut)} not finished in the last trial)" if cut
                      else ", md5 " + ("identical" if after[n]["md5"] == before[n]["md5"] else "DIFFERENT"))
@@ -388,7 +414,9 @@ def write_section(before, after, run_note=None):
 
     targets = "; ".join(status(name, n, limit) for name, n, limit in
                         (("run_planner", 10000, 2), ("run_planner again", 10000, 2),
+                         ("run_planner 15 min later", 10000, 2), ("run_planner 30 min later", 10000, 2),
                          ("run_planner", 50000, 10), ("run_planner again", 50000, 10),
+                         ("run_planner 15 min later", 50000, 10), ("run_planner 30 min later", 50000, 10),
                          ("plan", 50000, 2), ("sla_risk", 50000, 2)))
     before_label = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BEFORE_PG_CONFIG")
     builds = (f"`before` is {before_label}, `after` this build" if before is not None
@@ -407,8 +435,14 @@ autovacuum leaves a table loaded in bulk, planned at 2026-11-20 03:00 UTC.
 trials alternate the builds (the first of two back-to-back trials was
 often the faster), each on a fresh copy of the loaded database: a day's
 first `run_planner`, the next run at the same instant (`run_planner
-again`: the proposals open, the deadlines known, what a run costs the rest
-of the day), `plan(at, '24 hours')` and `sla_risk(at)`, each one call in a
+again`: the proposals open, the deadlines known), the runs 15 and 30
+minutes later, each after a sync of one connector in 24 landed in between
+(the landing not timed): `run_planner 15 min later` takes in the runs
+every connector of this fleet started together at `at` minus a day (its
+anomaly snapshot judges every connector again, as a run does whenever
+`since` passes such an instant), `run_planner 30 min later` only what
+landed (what pg_cron's run every 15 minutes costs the rest of the day),
+`plan(at, '24 hours')` and `sla_risk(at)`, each one call in a
 fresh backend after a warm-up statement, its commit included, cancelled
 after {CALL_LIMIT} s ("not finished"). The figure is the CPU seconds of
 that backend (/proc/self/schedstat) in the trial with the least, with that
