@@ -62,7 +62,10 @@ SELECT c, 'now', s, s + make_interval(secs => d), 'succeeded', 1010, 'api'
 -- A first run judges every connector: connectors 1 and 4 are flagged.
 SELECT * FROM pg_temp.plan_at('2026-03-06 12:00+00');
 SELECT connector_id, metric, direction FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
-SELECT count(*) AS judged, count(change_id) AS with_change FROM syncopt.anomaly_judged;
+-- Each connector is stamped with the transaction that wrote its runs, and
+-- the snapshot the first run read them after saw it.
+SELECT count(*) AS stamped, count(*) FILTER (WHERE pg_visible_in_snapshot(c.xid, b.seen)) AS seen
+  FROM syncopt.sync_run_change c, syncopt.anomaly_basis b;
 -- Fifteen minutes later nothing moved: every row is carried over (the
 -- marks stay).
 UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
@@ -76,7 +79,8 @@ SELECT * FROM pg_temp.plan_at('2026-03-06 12:30+00');
 SELECT connector_id, metric FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
 
 -- A run's update (connector 3's run since `since` found 6 times as long)
--- changes its connector's change_id: judged again, and now flagged;
+-- stamps its connector with a transaction the snapshot did not see:
+-- judged again, and now flagged;
 -- connector 1's mark stays.
 UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
 UPDATE syncopt.sync_run SET finished_at = started_at + interval '3660 s'
@@ -127,8 +131,8 @@ DELETE FROM syncopt.planner_run WHERE planner_run_id = (SELECT max(planner_run_i
 SELECT count(*) AS basis FROM syncopt.anomaly_basis;
 SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:05+00');
 
--- TRUNCATE empties the change numbers; the runs loaded again get new
--- ones, so nothing is carried over from before.
+-- TRUNCATE empties the stamps (and the snapshot's rows); the runs loaded
+-- again are stamped anew, so nothing is carried over from before.
 CREATE TEMP TABLE kept AS SELECT * FROM syncopt.sync_run;
 TRUNCATE syncopt.sync_run;
 SELECT count(*) AS changes FROM syncopt.sync_run_change;

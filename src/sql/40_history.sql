@@ -314,29 +314,30 @@ CREATE TRIGGER sync_run_roll_up_truncate
     AFTER TRUNCATE ON syncopt.sync_run
     FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_roll_up();
 
--- The latest change of each connector's runs, so that a planning run can
--- tell whose anomalies may have moved since the previous run judged them
--- (take_anomaly_snapshot(), 78_planner_run.sql) without reading their
--- windows.  Every statement that inserts, updates or deletes a
--- connector's runs gives it a new change_id, in the writing transaction:
--- a reader sees the runs and the change_id of one commit together.  A
--- number from a sequence and not a count, so that it never comes back
--- (after a TRUNCATE, or a restore: the table is not dumped).  A week
--- maintain_run_partitions() drops goes without a statement on sync_run;
--- it forgets the anomaly snapshot's basis instead.
-CREATE SEQUENCE syncopt.sync_run_change_seq;
+-- The latest transaction that wrote each connector's runs, so that a
+-- planning run can tell whose anomalies may have moved since the previous
+-- run judged them (take_anomaly_snapshot(), 78_planner_run.sql) without
+-- reading their windows: a connector whose writer the previous run's
+-- snapshot saw committed was judged on its runs as they are.  Every
+-- statement that inserts, updates or deletes a connector's runs stamps
+-- its transaction id, in that transaction.  A later writer of the row
+-- waits for the earlier to end, so when the latest is visible to a
+-- snapshot every earlier one is too.  Not dumped: a restored database
+-- judges every connector again.  A week maintain_run_partitions() drops
+-- goes without a statement on sync_run; it forgets the anomaly snapshot's
+-- basis instead.
 CREATE TABLE syncopt.sync_run_change (
     connector_id bigint PRIMARY KEY REFERENCES syncopt.connector ON DELETE CASCADE,
-    change_id    bigint NOT NULL
+    xid          xid8 NOT NULL
 );
 COMMENT ON TABLE syncopt.sync_run_change IS
-    'The latest change of each connector''s sync runs (a number from sync_run_change_seq, new at every statement that wrote them), kept by sync_run''s triggers; a planning run judges again the anomalies of the connectors whose number moved.';
+    'The latest transaction that wrote each connector''s sync runs, kept by sync_run''s triggers; a planning run judges again the anomalies of the connectors whose writer its previous snapshot did not see.';
 
--- Give the connectors whose runs a statement wrote a new change_id, in
--- connector order (as sync_run_daily's days) so that two writers lock them
--- in one order.  A connector deleted with its runs (the cascade) is
--- skipped: its row goes with it.  Each event has its own transition
--- tables, so each reads its own.
+-- Stamp the connectors whose runs a statement wrote with this
+-- transaction, in connector order (as sync_run_daily's days) so that two
+-- writers lock them in one order.  A connector deleted with its runs (the
+-- cascade) is skipped: its row goes with it.  Each event has its own
+-- transition tables, so each reads its own.
 CREATE FUNCTION syncopt.sync_run_note_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -354,17 +355,17 @@ BEGIN
     ELSE
         ids := ARRAY(SELECT n.connector_id FROM added n UNION SELECT o.connector_id FROM lost o);
     END IF;
-    INSERT INTO syncopt.sync_run_change AS x (connector_id, change_id)
-    SELECT c.connector_id, nextval('syncopt.sync_run_change_seq')
+    INSERT INTO syncopt.sync_run_change AS x (connector_id, xid)
+    SELECT c.connector_id, pg_current_xact_id()
       FROM syncopt.connector c
      WHERE c.connector_id = ANY (ids)
      ORDER BY c.connector_id
-        ON CONFLICT (connector_id) DO UPDATE SET change_id = excluded.change_id;
+        ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION syncopt.sync_run_note_change() IS
-    'Trigger: gives each connector whose sync runs a statement wrote a new change_id in sync_run_change; empties it on TRUNCATE.';
+    'Trigger: stamps each connector whose sync runs a statement wrote with the transaction in sync_run_change; empties it on TRUNCATE.';
 CREATE TRIGGER sync_run_note_change_insert
     AFTER INSERT ON syncopt.sync_run REFERENCING NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_note_change();

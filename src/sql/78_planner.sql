@@ -92,23 +92,18 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 -- What the latest anomaly snapshot was judged on, so that the next
 -- planning run judges again only the connectors whose answer may have
 -- moved (take_anomaly_snapshot(), 78_planner_run.sql): the snapshot's run,
--- its `since` and the settings anomalies() read (at most one row; none
--- when the next run must judge every connector), and each judged
--- connector's sync_run_change.change_id then (NULL: none yet).  Not
--- dumped: a restored database judges every connector again.
+-- its `since`, the settings anomalies() read and a database snapshot
+-- taken before it read the runs (at most one row; none when the next run
+-- must judge every connector).  Not dumped: a restored database judges
+-- every connector again.
 CREATE TABLE syncopt.anomaly_basis (
     planner_run_id bigint PRIMARY KEY,
     since          timestamptz NOT NULL,
-    settings       text NOT NULL
+    settings       text NOT NULL,
+    seen           pg_snapshot NOT NULL
 );
 COMMENT ON TABLE syncopt.anomaly_basis IS
-    'The latest anomaly snapshot''s planning run, `since` and anomaly settings (at most one row), which the next run''s snapshot starts from.';
-CREATE TABLE syncopt.anomaly_judged (
-    connector_id bigint PRIMARY KEY REFERENCES syncopt.connector ON DELETE CASCADE,
-    change_id    bigint
-);
-COMMENT ON TABLE syncopt.anomaly_judged IS
-    'The sync_run_change.change_id of each connector when the latest anomaly snapshot judged it (NULL: its runs had none).';
+    'The latest anomaly snapshot''s planning run, `since`, anomaly settings and the database snapshot its runs were read after (at most one row), which the next run''s snapshot starts from.';
 
 -- What the foreign keys' ON DELETE CASCADE did: a deleted (or truncated)
 -- planning run takes its plan, forecast and anomaly snapshot with it, one

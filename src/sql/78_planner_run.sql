@@ -61,23 +61,27 @@ $$;
 -- previous snapshot (anomaly_basis), the rows of the others carried over.
 -- A connector's anomalies depend only on its runs from since minus the
 -- training window on, the settings and the code: a connector keeps its
--- rows when no statement wrote its runs since (sync_run_change) and no
--- run of it starts between the two snapshots' `since`s, nor between their
--- training windows' starts (where runs enter and leave the window and the
--- judged period).  At 10,000 connectors with 100 runs each, judging every
--- connector read 600,000 runs and was a third of a planning run.  Every
--- connector is judged when there is no basis (a first run, a deleted
--- planning run, a dropped week of history), when the settings or the
--- extension's version changed, when the `since`s are a window apart, or
--- when more than half the connectors judged last time would be.
--- The change_ids are read before the runs, so that a write committed in
--- between makes its connector judged again by the next run.
+-- rows when the previous snapshot saw the latest transaction that wrote
+-- its runs (sync_run_change) and no run of it starts between the two
+-- snapshots' `since`s, nor between their training windows' starts (where
+-- runs enter and leave the window and the judged period).  At 10,000
+-- connectors with 100 runs each, judging every connector read 600,000
+-- runs and was a third of a planning run.  Every connector is judged when
+-- there is no basis (a first run, a deleted planning run, a dropped week
+-- of history), when the settings or the extension's version changed, when
+-- the `since`s are a window apart, or when more than half the connectors
+-- would be: the whole window in one read then costs less than a list of
+-- nearly every connector (a fleet whose syncs start at the same instants
+-- crosses the edges together).  The database snapshot kept is taken
+-- before the runs are read, so that a write committed in between makes
+-- its connector judged again by the next run.
 CREATE FUNCTION syncopt.take_anomaly_snapshot(for_run bigint, since timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    seen     pg_snapshot := pg_current_snapshot();
     span     interval := current_setting('syncopt.anomaly_training_window')::interval;
     settings text := concat_ws(' ', current_setting('syncopt.anomaly_training_window'),
                                current_setting('syncopt.anomaly_min_training'),
@@ -93,31 +97,18 @@ BEGIN
     lo := least(basis.since, since);
     hi := greatest(basis.since, since);
     IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span THEN
-        dirty := ARRAY(SELECT coalesce(c.connector_id, j.connector_id)
-                         FROM syncopt.sync_run_change c
-                         FULL JOIN syncopt.anomaly_judged j ON j.connector_id = c.connector_id
-                        WHERE c.change_id IS DISTINCT FROM j.change_id
+        dirty := ARRAY(SELECT c.connector_id FROM syncopt.sync_run_change c
+                        WHERE NOT pg_visible_in_snapshot(c.xid, basis.seen)
                        UNION
                        SELECT r.connector_id FROM syncopt.sync_run r
                         WHERE (r.started_at >= lo AND r.started_at < hi)
                            OR (r.started_at >= lo - span AND r.started_at < hi - span));
     END IF;
-    -- Judged all at once when most connectors would be judged again (a
-    -- fleet whose syncs start at the same instants crosses the edges
-    -- together): the whole window in one read costs less than a list of
-    -- nearly every connector.
-    IF dirty IS NULL OR cardinality(dirty) * 2 > (SELECT count(*) FROM syncopt.anomaly_judged) THEN
-        DELETE FROM syncopt.anomaly_judged;
-        INSERT INTO syncopt.anomaly_judged SELECT c.connector_id, c.change_id FROM syncopt.sync_run_change c;
+    IF dirty IS NULL OR cardinality(dirty) * 2 > (SELECT count(*) FROM syncopt.connector) THEN
         INSERT INTO syncopt.anomaly_snapshot
         SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
           FROM syncopt.anomalies(since) x;
     ELSE
-        DELETE FROM syncopt.anomaly_judged j WHERE j.connector_id = ANY (dirty);
-        INSERT INTO syncopt.anomaly_judged
-        SELECT d, (SELECT c.change_id FROM syncopt.sync_run_change c WHERE c.connector_id = d)
-          FROM unnest(dirty) d
-         WHERE EXISTS (SELECT FROM syncopt.connector k WHERE k.connector_id = d);
         INSERT INTO syncopt.anomaly_snapshot
         SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
           FROM syncopt.anomalies_of(since, dirty) x;
@@ -126,7 +117,7 @@ BEGIN
     END IF;
     DELETE FROM syncopt.anomaly_snapshot a WHERE a.planner_run_id <> for_run;
     DELETE FROM syncopt.anomaly_basis;
-    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, settings);
+    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, settings, seen);
 END
 $$;
 COMMENT ON FUNCTION syncopt.take_anomaly_snapshot(bigint, timestamptz) IS

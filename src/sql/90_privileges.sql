@@ -25,7 +25,7 @@ GRANT SELECT ON
     syncopt.collector_state, syncopt.log_ingest_state, syncopt.log_ingest_skipped, syncopt.collector_status,
     syncopt.planner_run, syncopt.circuit_breaker, syncopt.notification_delivery,
     syncopt.notification_channel_status, syncopt.planned_sync, syncopt.sla_forecast, syncopt.anomaly_snapshot,
-    syncopt.anomaly_basis, syncopt.anomaly_judged,
+    syncopt.anomaly_basis,
     syncopt.connector_health, syncopt.sla_status, syncopt.pending_approvals, syncopt.decision_audit,
     syncopt.cost_by_connector, syncopt.anomaly_feed, syncopt.plan_timeline,
     syncopt.dbt_import, syncopt.dbt_import_change,
@@ -115,9 +115,8 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA syncopt TO syncopt_worker;
 -- documented restore runs with triggers off, so sync_run's key trigger
 -- cannot make the keys again, and a run without its key would be stored a
 -- second time when the collector sees it again (h-keys).  What the anomaly
--- snapshot was judged on (sync_run_change, anomaly_basis, anomaly_judged)
--- is not dumped: a restored database's next planning run judges every
--- connector again, and its change numbers start afresh.
+-- snapshot was judged on (sync_run_change, anomaly_basis) is not dumped:
+-- a restored database's next planning run judges every connector again.
 DO $dump$
 DECLARE
     t regclass;
@@ -128,7 +127,7 @@ BEGIN
          WHERE c.relnamespace OPERATOR(pg_catalog.=) 'syncopt'::regnamespace
            AND c.relkind OPERATOR(pg_catalog.=) 'r'
            AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY['decision_transition', 'triage_version', 'sync_run_change',
-                                                              'anomaly_basis', 'anomaly_judged']::name[])
+                                                              'anomaly_basis']::name[])
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t,
             CASE WHEN t OPERATOR(pg_catalog.=) ANY (ARRAY['syncopt.failure_pattern'::regclass, 'syncopt.failure_example'::regclass])

@@ -1,0 +1,83 @@
+"""The planning run's anomaly snapshot (take_anomaly_snapshot(), issue 34)
+when a sync run is written while a planning run reads.
+
+A planning run judges again only the connectors whose runs a transaction
+its previous snapshot did not see wrote (sync_run_change), and carries the
+others' rows over.  Here a run is inserted in an open transaction, a
+planning run starts and ends while it is open (the run is not in its
+snapshot), then the insert commits: the next planning run, at the same
+instant (so no run crosses the window's edges), must judge that connector
+again and flag the run.  Kept by a number read after the commit, or by the
+time the transaction started, the write would be taken as seen and the
+run never judged.  Fixed instants (2026-02-20 12:00 UTC), so nothing
+depends on the clock.
+"""
+
+import unittest
+
+import integration
+from integration.test_ingest_race import race
+
+ACCOUNT = "anomaly snapshot race"
+AT = "2026-02-20 12:00+00"
+SINCE = "2026-02-19 12:00+00"
+MINE = "(SELECT connector_id FROM syncopt.connector WHERE external_id = 'anomaly_race')"
+PLAN = f"SET syncopt.planner_time_limit = '1h'; SELECT count(*) FROM syncopt.run_planner('{AT}');"
+# A run 5 times as long as the connector's history, two hours after `since`.
+SPIKE = ("INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) "
+         f"SELECT {MINE}, 'spike', timestamptz '{SINCE}' + interval '2 hours', "
+         f"timestamptz '{SINCE}' + interval '2 hours 3050 s', 'succeeded', 1010, 'api';")
+
+
+def c():
+    return integration.CLUSTER
+
+
+def db():
+    return integration.WORKER_DB
+
+
+class AnomalySnapshotRaceTests(unittest.TestCase):
+
+    def setUp(self):
+        # Sixteen days of 600-620 s runs, a day apart, before `since`.
+        c().psql(f"""
+            DELETE FROM syncopt.account WHERE name = '{ACCOUNT}';
+            INSERT INTO syncopt.account (vendor, name, base_url)
+            VALUES ('fivetran', '{ACCOUNT}', 'https://api.fivetran.com');
+            INSERT INTO syncopt.connector (account_id, external_id)
+            SELECT account_id, 'anomaly_race' FROM syncopt.account WHERE name = '{ACCOUNT}';
+            INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+            SELECT {MINE}, 'h' || k, s, s + make_interval(secs => 600 + 10 * (k % 3)), 'succeeded',
+                   1000 + 10 * (k % 3), 'api'
+              FROM generate_series(1, 16) k,
+                   LATERAL (SELECT timestamptz '{SINCE}' - make_interval(days => k, hours => -1) AS s) x;""", db())
+
+    def tearDown(self):
+        c().psql(f"DELETE FROM syncopt.account WHERE name = '{ACCOUNT}'", db())
+
+    def snapshot(self):
+        """(the connector's rows in the latest snapshot, the snapshot's rows
+        that anomalies(since) computed afresh does not give, and the reverse)."""
+        mine = c().value(f"SELECT count(*) FROM syncopt.anomaly_snapshot WHERE connector_id = {MINE}", db())
+        cols = "run_id, connector_id, metric, observed, expected, score, direction, reason"
+        stale = c().value(f"SELECT count(*) FROM (SELECT {cols} FROM syncopt.anomaly_snapshot "
+                          f"EXCEPT ALL SELECT * FROM syncopt.anomalies('{SINCE}')) d", db())
+        missing = c().value(f"SELECT count(*) FROM (SELECT * FROM syncopt.anomalies('{SINCE}') "
+                            f"EXCEPT ALL SELECT {cols} FROM syncopt.anomaly_snapshot) d", db())
+        return mine, stale, missing
+
+    def test_a_run_committed_while_a_planning_run_read_is_judged_by_the_next(self):
+        c().psql(PLAN, db())
+        self.assertEqual(self.snapshot(), ("0", "0", "0"))
+        race(SPIKE, PLAN, second_may_finish=True)
+        # The planning run in the race read before the insert committed.
+        self.assertEqual(self.snapshot(), ("0", "0", "1"))
+        c().psql(PLAN, db())
+        self.assertEqual(self.snapshot(), ("1", "0", "0"))
+        self.assertEqual(c().value(f"SELECT metric || ' ' || direction FROM syncopt.anomaly_snapshot "
+                                   f"WHERE connector_id = {MINE}", db()), "duration spike")
+
+
+if __name__ == "__main__":
+    unittest.main()
