@@ -144,6 +144,23 @@ SELECT (SELECT count(*) FROM syncopt.anomalies_of('2026-03-05 12:00+00', '{2,3}'
        (SELECT count(*) FROM syncopt.anomalies('2026-03-05 12:00+00') WHERE connector_id IN (2, 3)) AS filtered,
        (SELECT count(*) FROM (SELECT * FROM syncopt.anomalies_of('2026-03-05 12:00+00', '{2,3}')
                               EXCEPT SELECT * FROM syncopt.anomalies('2026-03-05 12:00+00')) x) AS not_in_all;
+-- Runs written in the planning runs' own transaction, before and between
+-- them (connector 2's 3 times as long, then connector 4's 5 times): each
+-- run's snapshot equals anomalies() afresh.  A snapshot can count its own
+-- transaction's writes as seen, also later ones; the connectors that
+-- transaction wrote are judged again by the next run
+-- (test_anomaly_snapshot_race, which needs a second session to make it
+-- happen).
+BEGIN;
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (2, 'own1', '2026-03-05 21:00+00', '2026-03-05 21:30+00', 'succeeded', 1010, 'api');
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:20+00');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (4, 'own2', '2026-03-05 22:00+00', '2026-03-05 22:50+00', 'succeeded', 1010, 'api');
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:20+00');
+COMMIT;
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:20+00');
+
 -- A connector deleted with its runs: its rows go, the others stay.
 DELETE FROM syncopt.connector WHERE connector_id = 3;
 SELECT count(*) AS change_rows_of_deleted FROM syncopt.sync_run_change WHERE connector_id = 3;

@@ -92,18 +92,21 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 -- What the latest anomaly snapshot was judged on, so that the next
 -- planning run judges again only the connectors whose answer may have
 -- moved (take_anomaly_snapshot(), 78_planner_run.sql): the snapshot's run,
--- its `since`, the settings anomalies() read and a database snapshot
--- taken before it read the runs (at most one row; none when the next run
--- must judge every connector).  Not dumped: a restored database judges
+-- its `since`, the settings anomalies() read, a database snapshot taken
+-- before it read the runs and the transaction that took it (at most one
+-- row; none when the next run must judge every connector).  A snapshot
+-- counts its own transaction's writes as seen, also those made after it
+-- was taken: a connector that transaction wrote is judged again.  Not dumped: a restored database judges
 -- every connector again.
 CREATE TABLE syncopt.anomaly_basis (
     planner_run_id bigint PRIMARY KEY,
     since          timestamptz NOT NULL,
     settings       text NOT NULL,
-    seen           pg_snapshot NOT NULL
+    seen           pg_snapshot NOT NULL,
+    taken_by       xid8 NOT NULL
 );
 COMMENT ON TABLE syncopt.anomaly_basis IS
-    'The latest anomaly snapshot''s planning run, `since`, anomaly settings and the database snapshot its runs were read after (at most one row), which the next run''s snapshot starts from.';
+    'The latest anomaly snapshot''s planning run, `since`, anomaly settings, the database snapshot its runs were read after and the transaction that took it (at most one row), which the next run''s snapshot starts from.';
 
 -- What the foreign keys' ON DELETE CASCADE did: a deleted (or truncated)
 -- planning run takes its plan, forecast and anomaly snapshot with it, one

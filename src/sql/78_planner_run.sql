@@ -62,7 +62,8 @@ $$;
 -- A connector's anomalies depend only on its runs from since minus the
 -- training window on, the settings and the code: a connector keeps its
 -- rows when the previous snapshot saw the latest transaction that wrote
--- its runs (sync_run_change) and no run of it starts between the two
+-- its runs (sync_run_change), other than its own, and no run of it
+-- starts between the two
 -- snapshots' `since`s, nor between their training windows' starts (where
 -- runs enter and leave the window and the judged period).  At 10,000
 -- connectors with 100 runs each, judging every connector read 600,000
@@ -98,7 +99,7 @@ BEGIN
     hi := greatest(basis.since, since);
     IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span THEN
         dirty := ARRAY(SELECT c.connector_id FROM syncopt.sync_run_change c
-                        WHERE NOT pg_visible_in_snapshot(c.xid, basis.seen)
+                        WHERE NOT pg_visible_in_snapshot(c.xid, basis.seen) OR c.xid = basis.taken_by
                        UNION
                        SELECT r.connector_id FROM syncopt.sync_run r
                         WHERE (r.started_at >= lo AND r.started_at < hi)
@@ -117,7 +118,7 @@ BEGIN
     END IF;
     DELETE FROM syncopt.anomaly_snapshot a WHERE a.planner_run_id <> for_run;
     DELETE FROM syncopt.anomaly_basis;
-    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, settings, seen);
+    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, settings, seen, pg_current_xact_id());
 END
 $$;
 COMMENT ON FUNCTION syncopt.take_anomaly_snapshot(bigint, timestamptz) IS

@@ -9,14 +9,15 @@ snapshot), then the insert commits: the next planning run, at the same
 instant (so no run crosses the window's edges), must judge that connector
 again and flag the run.  Kept by a number read after the commit, or by the
 time the transaction started, the write would be taken as seen and the
-run never judged.  Fixed instants (2026-02-20 12:00 UTC), so nothing
-depends on the clock.
+run never judged.  And a planning run's own transaction: its snapshot
+counts that transaction's writes as seen, also those made after it.
+Fixed instants (2026-02-20 12:00 UTC), so nothing depends on the clock.
 """
 
 import unittest
 
 import integration
-from integration.test_ingest_race import race
+from integration.test_ingest_race import Session, idle_in_transaction, race
 
 ACCOUNT = "anomaly snapshot race"
 AT = "2026-02-20 12:00+00"
@@ -77,6 +78,28 @@ class AnomalySnapshotRaceTests(unittest.TestCase):
         self.assertEqual(self.snapshot(), ("1", "0", "0"))
         self.assertEqual(c().value(f"SELECT metric || ' ' || direction FROM syncopt.anomaly_snapshot "
                                    f"WHERE connector_id = {MINE}", db()), "duration spike")
+
+    def test_runs_written_after_a_planning_run_in_its_transaction_are_judged_by_the_next(self):
+        c().psql(PLAN, db())
+        own = Session("anomaly own writes")
+        try:
+            own.send("BEGIN;")
+            own.send("SELECT pg_current_xact_id() IS NOT NULL;")
+            if not idle_in_transaction("anomaly own writes"):
+                raise AssertionError("the session did not begin: %s" % (own.finish(),))
+            # A transaction that began later commits first: the planning
+            # run's snapshot then has the own transaction below its xmax
+            # and, being its own, not among those in progress.
+            c().psql("SELECT pg_current_xact_id();", db())
+            own.send(PLAN)
+            own.send(SPIKE)
+            own.send(PLAN)
+            own.send("COMMIT;")
+            rc, out, err = own.finish()
+        finally:
+            own.kill()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.snapshot(), ("1", "0", "0"))
 
 
 if __name__ == "__main__":
