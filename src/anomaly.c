@@ -279,6 +279,7 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 	double		part[FIT_MAX_RUNS];
 	int			nweekend = 0;
 	double	   *slopes;
+	double		median;
 	double		hi = -INFINITY;
 	int			n = 0,
 				k = 0;
@@ -306,7 +307,9 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 		for (int j = i + 1; j < n; j++)
 			if (xs[j] != xs[i])
 				slopes[k++] = (fit->resid[j] - fit->resid[i]) / (xs[j] - xs[i]);
-	fit->b = Max(quantile(slopes, k, 0.5), 0);	/* reorders the scratch slopes */
+	/* Not within Max(): quantile() overwrites the scratch slopes. */
+	median = quantile(slopes, k, 0.5);
+	fit->b = Max(median, 0);
 	pfree(slopes);
 	for (int i = 0; i < n; i++)
 		fit->resid[i] -= fit->b * xs[i];
