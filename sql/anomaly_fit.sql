@@ -3,10 +3,9 @@
 -- log(1 + duration) on log(1 + rows) (percentile_cont, the same
 -- interpolation), kept at or above 0, and the median residual as the
 -- level.  Two connectors with 72 and 70 training runs (2,556 and 2,415
--- pairs: above the size from which the median's selection first narrows
--- the slopes to a sampled bracket, one count even and one odd), rows all
--- distinct, every run on a weekday (so the level is not split by day
--- type).  Each has one run since `since` about 6 times its expected
+-- pairs, one count even and one odd: the median interpolated or not),
+-- rows all distinct, every run on a weekday (so the level is not split by
+-- day type).  Each has one run since `since` about 6 times its expected
 -- duration.  Fixed instants: `since` is Thursday 2026-03-05 12:00 UTC.
 CREATE EXTENSION syncopt;
 SET client_min_messages = warning;

@@ -239,90 +239,27 @@ select_kth(double *values, int n, int k)
 }
 
 /*
- * Values from which quantile() first narrows them to a bracket, the size
- * of the sample the bracket is drawn from, and how many sample ranks it
- * reaches either side of the wanted one (about two standard deviations
- * of that rank in the sample: the bracket misses about one time in
- * twenty, and a miss costs only the sample).
- */
-#define BRACKET_MIN_VALUES	512
-#define BRACKET_SAMPLE		128
-#define BRACKET_REACH		12
-
-/*
- * Move to the front of values[0..n) those within a bracket around the k-th
- * smallest, its ends taken from an evenly spaced sample, when the bracket
- * holds the k-th to (k + need - 1)-th smallest: returns how many it moved
- * and lowers *k by those below the bracket.  Else returns n and leaves
- * values as they were.  Its two passes compare each value with the ends
- * and no more, where quickselect's partitioning passes over most of them
- * several times with a branch mispredicted half the time: the median of a
- * Theil-Sen fit's pairwise slopes was two fifths of anomalies() at 10,000
- * connectors x 100 runs.
- */
-static int
-narrow_to_bracket(double *values, int n, int *k, int need)
-{
-	double		sample[BRACKET_SAMPLE];
-	int			rank = (int) ((int64) *k * BRACKET_SAMPLE / n);
-	int			first = Max(rank - BRACKET_REACH, 0);
-	int			last = Min(rank + BRACKET_REACH, BRACKET_SAMPLE - 1);
-	double		low,
-				high;
-	int			below = 0,
-				inside = 0,
-				m = 0;
-
-	for (int i = 0; i < BRACKET_SAMPLE; i++)
-		sample[i] = values[(int64) i * n / BRACKET_SAMPLE];
-	select_kth(sample, BRACKET_SAMPLE, first);
-	low = sample[first];
-	select_kth(sample, BRACKET_SAMPLE, last);
-	high = sample[last];
-	for (int i = 0; i < n; i++)
-	{
-		below += values[i] < low;
-		inside += values[i] >= low && values[i] <= high;
-	}
-	if (below > *k || below + inside < *k + need)
-		return n;
-	for (int i = 0; i < n; i++)
-		if (values[i] >= low && values[i] <= high)
-			values[m++] = values[i];
-	*k -= below;
-	return m;
-}
-
-/*
- * The q-quantile of values, by linear interpolation between order
- * statistics (type 7, as percentile_cont).  values is scratch: it is left
- * reordered and, from BRACKET_MIN_VALUES values, partly overwritten.
+ * The q-quantile of values (reordered in place), by linear interpolation
+ * between order statistics (type 7, as percentile_cont).
  */
 double
 quantile(double *values, int n, double q)
 {
 	double		pos;
 	int			lo;
-	int			k;
-	bool		one;
 	double		next;
 
 	Assert(n > 0);
 	pos = q * (n - 1);
 	lo = Min((int) floor(pos), n - 1);
-	one = lo >= n - 1 || pos == lo;
-	/* In the values left (all, or a bracket's), the wanted ones are k and k + 1. */
-	k = lo;
-	if (n >= BRACKET_MIN_VALUES)
-		n = narrow_to_bracket(values, n, &k, one ? 1 : 2);
-	select_kth(values, n, k);
-	if (one)
-		return values[k];
-	/* the next order statistic is the smallest of those after position k */
-	next = values[k + 1];
-	for (int i = k + 2; i < n; i++)
+	select_kth(values, n, lo);
+	if (lo >= n - 1 || pos == lo)
+		return values[lo];
+	/* the next order statistic is the smallest of those after position lo */
+	next = values[lo + 1];
+	for (int i = lo + 2; i < n; i++)
 		next = Min(next, values[i]);
-	return values[k] + (pos - lo) * (next - values[k]);
+	return values[lo] + (pos - lo) * (next - values[lo]);
 }
 
 /* The median of values, leaving them untouched. */

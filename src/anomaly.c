@@ -307,7 +307,7 @@ fit_rows(const RunMetrics *runs, int first, int last, TimestampTz since, RowsFit
 		for (int j = i + 1; j < n; j++)
 			if (xs[j] != xs[i])
 				slopes[k++] = (fit->resid[j] - fit->resid[i]) / (xs[j] - xs[i]);
-	/* Not within Max(): quantile() overwrites the scratch slopes. */
+	/* Not within Max(), which would select the median twice. */
 	median = quantile(slopes, k, 0.5);
 	fit->b = Max(median, 0);
 	pfree(slopes);
