@@ -335,9 +335,10 @@ COMMENT ON TABLE syncopt.sync_run_change IS
 
 -- Stamp the connectors whose runs a statement wrote with this
 -- transaction, in connector order (as sync_run_daily's days) so that two
--- writers lock them in one order.  A connector deleted with its runs (the
--- cascade) is skipped: its row goes with it.  Each event has its own
--- transition tables, so each reads its own.
+-- writers lock them in one order; a row the transaction stamped already
+-- is not written again.  A connector deleted with its runs (the cascade)
+-- is skipped: its row goes with it.  Each event has its own transition
+-- tables, so each reads its own.
 CREATE FUNCTION syncopt.sync_run_note_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -349,7 +350,12 @@ BEGIN
         DELETE FROM syncopt.sync_run_change;
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
-        ids := ARRAY(SELECT DISTINCT n.connector_id FROM added n);
+        -- The runs' connectors exist (sync_run's foreign key).
+        INSERT INTO syncopt.sync_run_change AS x (connector_id, xid)
+        SELECT DISTINCT n.connector_id, pg_current_xact_id() FROM added n
+         ORDER BY 1
+            ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid WHERE x.xid <> excluded.xid;
+        RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
         ids := ARRAY(SELECT DISTINCT o.connector_id FROM lost o);
     ELSE
@@ -360,7 +366,7 @@ BEGIN
       FROM syncopt.connector c
      WHERE c.connector_id = ANY (ids)
      ORDER BY c.connector_id
-        ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid;
+        ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid WHERE x.xid <> excluded.xid;
     RETURN NULL;
 END
 $$;
