@@ -165,4 +165,26 @@ SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:20+00');
 DELETE FROM syncopt.connector WHERE connector_id = 3;
 SELECT count(*) AS change_rows_of_deleted FROM syncopt.sync_run_change WHERE connector_id = 3;
 SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:35+00');
+
+-- The training window's start moves in seconds, whatever the session's
+-- time zone: in Europe/Berlin 14 days before 2026-04-06 09:00 UTC (summer
+-- time since 03-29) is 2026-03-23 09:00 UTC, not the 10:00 UTC that 14
+-- calendar days there give.  Connector 5 has exactly
+-- syncopt.anomaly_min_training (7) runs in the window, the first at 09:05
+-- UTC on 03-23, and one run since `since` 5 times as long: flagged while
+-- the window holds 7, not judged once the first has left it, which it does
+-- when `since` moves from 09:00 to 09:15 UTC (and only there: no run of
+-- it starts between the two `since`s).
+SET timezone = 'Europe/Berlin';
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (5, 1, 'c5', 'Connector 5');
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT 5, e, s, s + make_interval(secs => d), 'succeeded', 1000, 'api'
+  FROM (VALUES ('edge', timestamptz '2026-03-23 09:05+00', 600), ('spike', '2026-04-06 12:00+00', 3000)) v(e, s, d)
+UNION ALL
+SELECT 5, 'd' || k, s, s + interval '600 s', 'succeeded', 1000, 'api'
+  FROM generate_series(1, 6) k, LATERAL (SELECT timestamptz '2026-04-06 09:05+00' - make_interval(days => k) AS s) x;
+SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:00+00');
+SELECT connector_id, metric, direction FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
+SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:15+00');
+SET timezone = 'UTC';
 DROP EXTENSION syncopt;

@@ -62,20 +62,20 @@ $$;
 -- A connector's anomalies depend only on its runs from since minus the
 -- training window on, the settings and the code: a connector keeps its
 -- rows when the previous snapshot saw the latest transaction that wrote
--- its runs (sync_run_change), other than its own, and no run of it
--- starts between the two
--- snapshots' `since`s, nor between their training windows' starts (where
--- runs enter and leave the window and the judged period).  At 10,000
--- connectors with 100 runs each, judging every connector read 600,000
--- runs and was a third of a planning run.  Every connector is judged when
--- there is no basis (a first run, a deleted planning run, a dropped week
--- of history), when the settings or the extension's version changed, when
--- the `since`s are a window apart, or when more than half the connectors
--- would be: the whole window in one read then costs less than a list of
--- nearly every connector (a fleet whose syncs start at the same instants
--- crosses the edges together).  The database snapshot kept is taken
--- before the runs are read, so that a write committed in between makes
--- its connector judged again by the next run.
+-- its runs (sync_run_change), other than its own, and no run of it starts
+-- between the two snapshots' `since`s, nor between their training
+-- windows' starts (where runs enter and leave the window and the judged
+-- period).  At 10,000 connectors with 100 runs each, judging every
+-- connector read 600,000 runs and was a third of a planning run.  Every
+-- connector is judged when there is no basis (a first run, a deleted
+-- planning run, a dropped week of history, a basis whose snapshot is ahead
+-- of this run's), when the settings or the extension's version changed,
+-- when the `since`s are a window apart, or when more than half the
+-- connectors would be: the whole window in one read then costs less than
+-- a list of nearly every connector (a fleet whose syncs start at the same
+-- instants crosses the edges together).  The database snapshot kept is
+-- taken before the runs are read, so that a write committed in between
+-- makes its connector judged again by the next run.
 CREATE FUNCTION syncopt.take_anomaly_snapshot(for_run bigint, since timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -83,7 +83,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     seen     pg_snapshot := pg_current_snapshot();
-    span     interval := current_setting('syncopt.anomaly_training_window')::interval;
+    -- In seconds, as anomalies() takes it: shown as '14d', the setting
+    -- would be calendar days, an hour off across a daylight-saving change
+    -- in the session's time zone.
+    span     interval := make_interval(secs => extract(epoch FROM current_setting('syncopt.anomaly_training_window')::interval));
     settings text := concat_ws(' ', current_setting('syncopt.anomaly_training_window'),
                                current_setting('syncopt.anomaly_min_training'),
                                current_setting('syncopt.anomaly_threshold'),
@@ -97,7 +100,10 @@ BEGIN
     SELECT * INTO basis FROM syncopt.anomaly_basis;
     lo := least(basis.since, since);
     hi := greatest(basis.since, since);
-    IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span THEN
+    -- A basis from another cluster's transactions (its snapshot ahead of
+    -- this one's) says nothing of this one's writes.
+    IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span
+       AND pg_snapshot_xmax(basis.seen) <= pg_snapshot_xmax(seen) THEN
         dirty := ARRAY(SELECT c.connector_id FROM syncopt.sync_run_change c
                         WHERE NOT pg_visible_in_snapshot(c.xid, basis.seen) OR c.xid = basis.taken_by
                        UNION
