@@ -46,6 +46,8 @@ SECTION = "Planning run at scale (issue 34)"
 REPEATS = int(os.environ.get("SCALE_REPEATS", "3"))
 # Functions not measured (a slow build's, to save time).
 SKIP = os.environ.get("SCALE_SKIP", "").split(",")
+# The planning runs of a trial, in order (measure() says what each is).
+PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later")
 # What the planning runs wrote: the same at both builds (the outputs are pinned by the tests).
 WRITTEN = (
     "SELECT (SELECT count(*) FROM syncopt.planned_sync) || '/' || "
@@ -183,19 +185,18 @@ def measure(builds):
         "sla_risk": f"SELECT count(*) FROM syncopt.sla_risk('{at}')",
     }
 
+    def landed(minute, residue):
+        """A 10-minute sync started `minute` minutes after `at` by one connector
+        in 24 (those whose id is `residue` modulo 24): as many as start in 15
+        minutes when each syncs 4 times a day."""
+        return ("INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, "
+                f"rows, source) SELECT c.connector_id, 'landed', timestamptz '{at}' + interval '{minute} minutes', "
+                f"timestamptz '{at}' + interval '{minute + 10} minutes', 'succeeded', 1000, 'api' "
+                f"FROM syncopt.connector c WHERE c.connector_id % 24 = {residue}")
+
     # What lands between two planning runs 15 minutes apart, before the
-    # later one (not timed): a sync of one connector in 24, as many as start
-    # in 15 minutes when each syncs 4 times a day.
-    prep = {"run_planner 15 min later":
-            "INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) "
-            f"SELECT c.connector_id, 'landed', timestamptz '{at}' + interval '1 minute', "
-            f"timestamptz '{at}' + interval '11 minutes', 'succeeded', 1000, 'api' "
-            "FROM syncopt.connector c WHERE c.connector_id % 24 = 0",
-            "run_planner 30 min later":
-            "INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source) "
-            f"SELECT c.connector_id, 'landed', timestamptz '{at}' + interval '16 minutes', "
-            f"timestamptz '{at}' + interval '26 minutes', 'succeeded', 1000, 'api' "
-            "FROM syncopt.connector c WHERE c.connector_id % 24 = 1"}
+    # later one (not timed).
+    prep = {"run_planner 15 min later": landed(1, 0), "run_planner 30 min later": landed(16, 1)}
 
     def fleet_sql(n):
         return (ba.FLEET.replace(f"generate_series(1, {ba.CONNECTORS})", f"generate_series(1, {n})")
@@ -356,8 +357,7 @@ def write_section(before, after, run_note=None):
         """How many trials of a function were cancelled at CALL_LIMIT."""
         return sum(1 for t in res[n].get("trials " + name, []) if t is None)
 
-    for name in ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later",
-                 "plan", "sla_risk"):
+    for name in PLANNING_RUNS + ("plan", "sla_risk"):
         for label, res in (("before", before), ("after", after)):
             if res is None:
                 continue
@@ -385,8 +385,7 @@ def write_section(before, after, run_note=None):
             # short of the other's: nothing to compare.
             cut = [label for label, res in (("before", before), ("after", after))
                    if any(res[n]["trials " + name][-1] is None
-                          for name in ("run_planner", "run_planner again", "run_planner 15 min later",
-                                       "run_planner 30 min later")
+                          for name in PLANNING_RUNS
                           if res[n].get("trials " + name))]
             text += (f", md5 not compared ({' and '.join(cut)} not finished in the last trial)" if cut
                      else ", md5 " + ("identical" if after[n]["md5"] == before[n]["md5"] else "DIFFERENT"))
@@ -413,11 +412,8 @@ def write_section(before, after, run_note=None):
                 + (f"; trials {min(trials):,.2f}-{max(trials):,.2f}" if len(trials) > 1 else "") + ")")
 
     targets = "; ".join(status(name, n, limit) for name, n, limit in
-                        (("run_planner", 10000, 2), ("run_planner again", 10000, 2),
-                         ("run_planner 15 min later", 10000, 2), ("run_planner 30 min later", 10000, 2),
-                         ("run_planner", 50000, 10), ("run_planner again", 50000, 10),
-                         ("run_planner 15 min later", 50000, 10), ("run_planner 30 min later", 50000, 10),
-                         ("plan", 50000, 2), ("sla_risk", 50000, 2)))
+                        [(name, 10000, 2) for name in PLANNING_RUNS] + [(name, 50000, 10) for name in PLANNING_RUNS]
+                        + [("plan", 50000, 2), ("sla_risk", 50000, 2)])
     before_label = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BEFORE_PG_CONFIG")
     builds = (f"`before` is {before_label}, `after` this build" if before is not None
               else "one build, this one")
