@@ -350,7 +350,9 @@ BEGIN
         DELETE FROM syncopt.sync_run_change;
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
-        -- The runs' connectors exist (sync_run's foreign key).
+        -- The runs' connectors exist (sync_run's foreign key): one
+        -- statement, without the list and the join below, which made a
+        -- single-run insert (a webhook's) about 1.3x as costly, not 1.05x.
         INSERT INTO syncopt.sync_run_change AS x (connector_id, xid)
         SELECT DISTINCT n.connector_id, pg_current_xact_id() FROM added n
          ORDER BY 1

@@ -45,9 +45,9 @@ COMMENT ON FUNCTION syncopt.expire_decisions() IS
 -- batch_size runs went (so that one call stays bounded and the collector
 -- commits between calls): their keys and anomaly snapshot rows are
 -- deleted with one join each, their days in sync_run_daily by range, then
--- the table is dropped (and the anomaly snapshot's basis forgotten).  Returns the runs dropped.  SECURITY DEFINER:
--- creating and dropping partitions needs sync_run's owner, and the
--- workers own nothing.
+-- the table is dropped (and the anomaly snapshot's basis forgotten).
+-- Returns the runs dropped.  SECURITY DEFINER: creating and dropping
+-- partitions needs sync_run's owner, and the workers own nothing.
 CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -96,8 +96,8 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 -- before it read the runs and the transaction that took it (at most one
 -- row; none when the next run must judge every connector).  A snapshot
 -- counts its own transaction's writes as seen, also those made after it
--- was taken: a connector that transaction wrote is judged again.  Not dumped: a restored database judges
--- every connector again.
+-- was taken: a connector that transaction wrote is judged again.  Not
+-- dumped: a restored database judges every connector again.
 CREATE TABLE syncopt.anomaly_basis (
     planner_run_id bigint PRIMARY KEY,
     since          timestamptz NOT NULL,
