@@ -13,11 +13,12 @@ Two builds can be measured in one invocation, on the same generated fleets:
 the one found by PG_CONFIG (after), and the one whose pg_config is
 SCALE_BEFORE_PG_CONFIG (before; leave it unset to measure one build only).
 Each build has its own throwaway cluster, both running at once; each is
-loaded and VACUUMed (as autovacuum leaves a table loaded in bulk), then
-SCALE_REPEATS trials (default 3) alternate the builds, each trial on a
-fresh copy of the loaded database: a day's first planning run, the next run
-at the same instant, plan() and sla_risk(), each one call in a fresh backend
-after a warm-up statement that loads the library.  Each figure is the trial
+loaded, its history moved into weekly partitions as the collector's
+maintenance leaves it, and VACUUMed (as autovacuum leaves a table loaded
+in bulk), then SCALE_REPEATS trials (default 3) alternate the builds, each
+trial on a fresh copy of the loaded database: a day's first planning run,
+the next run at the same instant, plan() and sla_risk(), each one call in a
+fresh backend after a warm-up statement that loads the library.  Each figure is the trial
 with the least CPU of the backend (this machine's noise is mostly other
 work on the host, which only adds); peak memory is the highest VmHWM
 (resident high-water mark, shared buffers it touched included) of the
@@ -48,6 +49,10 @@ REPEATS = int(os.environ.get("SCALE_REPEATS", "3"))
 SKIP = os.environ.get("SCALE_SKIP", "").split(",")
 # The planning runs of a trial, in order (measure() says what each is).
 PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later")
+# Moves the loaded history into sync_run's weekly partitions (the weeks from
+# the one of the first run through four ahead of now()).
+PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at) + interval '7 days')"
+             " FROM syncopt.sync_run")
 # What the planning runs wrote: the same at both builds (the outputs are pinned by the tests).
 WRITTEN = (
     "SELECT (SELECT count(*) FROM syncopt.planned_sync) || '/' || "
@@ -274,6 +279,10 @@ def measure(builds):
                 # another order than that statement's plan wrote them), then
                 # connector_stats by the product's fold.
                 ba.load_runs(clusters[label], n, 1, RUNS)
+                # The history in weekly partitions, as the collector's
+                # maintenance leaves it (a retention reaching back before the
+                # first run: nothing dropped), not all in the default one.
+                clusters[label].psql(PARTITION, ba.DB)
                 clusters[label].psql("VACUUM;", ba.DB)
                 results[label][n] = {"load": time.time() - t0}
             labels = list(builds)
@@ -425,8 +434,10 @@ SCALE_RUNS, SCALE_REPEATS, SCALE_CALL_LIMIT, SCALE_BEFORE_PG_CONFIG for a
 build to compare, SCALE_BEFORE_FIRST=1 to start with it). The analytics
 bench's generated graph (3,000 assets, 500 dashboards with deadlines, 2
 lineage edges per connector, sync_order every 20th pair) at each size
-(connectors), {RUNS} runs per connector, VACUUMed after the load as
-autovacuum leaves a table loaded in bulk, planned at 2026-11-20 03:00 UTC.
+(connectors), {RUNS} runs per connector, moved into weekly partitions by
+`maintain_run_partitions()` as the collector leaves the history, VACUUMed
+after the load as autovacuum leaves a table loaded in bulk, planned at
+2026-11-20 03:00 UTC.
 {builds}. Each build has its own cluster, both running at once; {REPEATS}
 trials alternate the builds (the first of two back-to-back trials was
 often the faster), each on a fresh copy of the loaded database: a day's
