@@ -104,7 +104,38 @@ UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
 DELETE FROM syncopt.sync_run WHERE connector_id = 1 AND external_run_id = 'now';
 SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 13:15+00');
 
--- From `since` 13:15 to 14:05: connector 2's run of 2026-02-19 14:00
+-- The retention purge's kind of delete: connector 2's two oldest runs
+-- (2026-02-17 and 02-18 14:00) start before both snapshots' training
+-- windows (from 2026-02-19 13:15, then 13:30).  The delete stamps
+-- connector 2, but changes no answer: carried over, the marks stay.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+DELETE FROM syncopt.sync_run WHERE connector_id = 2 AND started_at < '2026-02-19';
+SELECT connector_id, pg_visible_in_snapshot(c.xid, b.seen) AS seen, newest_run
+  FROM syncopt.sync_run_change c, syncopt.anomaly_basis b WHERE connector_id = 2;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 13:30+00');
+-- A run since `since` the snapshot has not judged (connector 3's, 5 times
+-- as long), then, in another transaction, a delete of its oldest run: the
+-- later writer keeps the first one's start, so connector 3 is judged again
+-- (its new run flagged) though only the stamp says so.
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (3, 'unjudged', '2026-03-05 21:30+00', '2026-03-05 22:20+00', 'succeeded', 1010, 'api');
+DELETE FROM syncopt.sync_run WHERE connector_id = 3 AND started_at < '2026-02-18';
+SELECT connector_id, newest_run FROM syncopt.sync_run_change WHERE connector_id = 3;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 13:45+00');
+SELECT connector_id, metric, run_id = (SELECT run_id FROM syncopt.sync_run WHERE external_run_id = 'unjudged') AS unjudged
+  FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric, unjudged;
+-- An update counts with the run's new start too: connector 3's oldest
+-- run moved from before the windows (2026-02-18 15:00) into them (02-26)
+-- is training again, and connector 3 is judged again (its marks go, its
+-- answer the same).
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+UPDATE syncopt.sync_run SET started_at = started_at + interval '8 days', finished_at = finished_at + interval '8 days'
+ WHERE connector_id = 3 AND started_at < '2026-02-19';
+SELECT connector_id, newest_run FROM syncopt.sync_run_change WHERE connector_id = 3;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:00+00');
+
+-- From `since` 14:00 to 14:05: connector 2's run of 2026-02-19 14:00
 -- leaves the training window (it starts 14 days before a moment between
 -- the two) and its run of 2026-03-05 14:00 enters it: judged again;
 -- connector 3 is carried over.

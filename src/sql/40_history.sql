@@ -322,58 +322,95 @@ CREATE TRIGGER sync_run_roll_up_truncate
 -- statement that inserts, updates or deletes a connector's runs stamps
 -- its transaction id, in that transaction.  A later writer of the row
 -- waits for the earlier to end, so when the latest is visible to a
--- snapshot every earlier one is too.  Not dumped: a restored database
--- judges every connector again.  A week maintain_run_partitions() drops
--- goes without a statement on sync_run; it forgets the anomaly snapshot's
--- basis instead.
+-- snapshot every earlier one is too.  With it, the latest start of a run
+-- written since the anomaly snapshot's basis saw a writer of the
+-- connector (an updated run counts with its old and its new start): a
+-- write of runs that start before both snapshots' training windows
+-- changes no answer, so the retention purge's hourly deletes of runs past
+-- the retention (of every connector, in a fleet of hourly syncs) make no
+-- connector judged again.  A writer replaces that start when the basis
+-- saw the previous writer (other than the planning transaction itself,
+-- whose later writes it may not have judged) and keeps the later of the
+-- two otherwise, so a write not yet judged is never hidden by a later
+-- one.  Not dumped: a restored database judges every connector again.  A
+-- week maintain_run_partitions() drops goes without a statement on
+-- sync_run; it forgets the anomaly snapshot's basis instead.
 CREATE TABLE syncopt.sync_run_change (
     connector_id bigint PRIMARY KEY REFERENCES syncopt.connector ON DELETE CASCADE,
-    xid          xid8 NOT NULL
+    xid          xid8 NOT NULL,
+    newest_run   timestamptz NOT NULL
 );
 COMMENT ON TABLE syncopt.sync_run_change IS
-    'The latest transaction that wrote each connector''s sync runs, kept by sync_run''s triggers; a planning run judges again the anomalies of the connectors whose writer its previous snapshot did not see.';
+    'The latest transaction that wrote each connector''s sync runs and the latest start of a run written since the anomaly snapshot''s basis saw a writer, kept by sync_run''s triggers; a planning run judges again the anomalies of the connectors whose writer its previous snapshot did not see, when a run written starts within the training windows.';
 
 -- Stamp the connectors whose runs a statement wrote with this
--- transaction, in connector order (as sync_run_daily's days) so that two
--- writers lock them in one order; a row the transaction stamped already
--- is not written again.  A connector deleted with its runs (the cascade)
--- is skipped: its row goes with it.  Each event has its own transition
+-- transaction and the latest start of the runs it wrote, in connector
+-- order (as sync_run_daily's days) so that two writers lock them in one
+-- order; a row the transaction stamped already is written again only for
+-- a later start.  A connector deleted with its runs (the cascade) is
+-- skipped: its row goes with it.  Each event has its own transition
 -- tables, so each reads its own.
 CREATE FUNCTION syncopt.sync_run_note_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ids bigint[];
+    -- The anomaly snapshot's basis (78_planner.sql: not a row type here,
+    -- where the table does not exist yet).
+    seen     pg_snapshot;
+    taken_by xid8;
+    ids      bigint[];
+    newest   timestamptz[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM syncopt.sync_run_change;
         RETURN NULL;
-    ELSIF TG_OP = 'INSERT' THEN
+    END IF;
+    SELECT b.seen, b.taken_by INTO seen, taken_by FROM syncopt.anomaly_basis b;
+    IF TG_OP = 'INSERT' THEN
         -- The runs' connectors exist (sync_run's foreign key): one
-        -- statement, without the list and the join below, which made a
+        -- statement, without the lists and the join below, which made a
         -- single-run insert (a webhook's) about 1.3x as costly, not 1.05x.
-        INSERT INTO syncopt.sync_run_change AS x (connector_id, xid)
-        SELECT DISTINCT n.connector_id, pg_current_xact_id() FROM added n
-         ORDER BY 1
-            ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid WHERE x.xid <> excluded.xid;
+        -- Its conflict clause is the one below.
+        INSERT INTO syncopt.sync_run_change AS x (connector_id, xid, newest_run)
+        SELECT n.connector_id, pg_current_xact_id(), max(n.started_at) FROM added n
+         GROUP BY n.connector_id ORDER BY 1
+            ON CONFLICT (connector_id) DO UPDATE
+           SET xid = excluded.xid,
+               newest_run = CASE WHEN x.xid <> taken_by AND pg_visible_in_snapshot(x.xid, seen)
+                                 THEN excluded.newest_run
+                                 ELSE greatest(x.newest_run, excluded.newest_run) END
+         WHERE x.xid <> excluded.xid OR x.newest_run < excluded.newest_run;
         RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
-        ids := ARRAY(SELECT DISTINCT o.connector_id FROM lost o);
+        SELECT array_agg(w.connector_id ORDER BY w.connector_id), array_agg(w.newest ORDER BY w.connector_id)
+          INTO ids, newest
+          FROM (SELECT o.connector_id, max(o.started_at) AS newest FROM lost o GROUP BY o.connector_id) w;
     ELSE
-        ids := ARRAY(SELECT n.connector_id FROM added n UNION SELECT o.connector_id FROM lost o);
+        SELECT array_agg(w.connector_id ORDER BY w.connector_id), array_agg(w.newest ORDER BY w.connector_id)
+          INTO ids, newest
+          FROM (SELECT r.connector_id, max(r.started_at) AS newest
+                  FROM (SELECT n.connector_id, n.started_at FROM added n
+                        UNION ALL
+                        SELECT o.connector_id, o.started_at FROM lost o) r
+                 GROUP BY r.connector_id) w;
     END IF;
-    INSERT INTO syncopt.sync_run_change AS x (connector_id, xid)
-    SELECT c.connector_id, pg_current_xact_id()
-      FROM syncopt.connector c
-     WHERE c.connector_id = ANY (ids)
+    INSERT INTO syncopt.sync_run_change AS x (connector_id, xid, newest_run)
+    SELECT c.connector_id, pg_current_xact_id(), w.newest
+      FROM unnest(ids, newest) w(connector_id, newest)
+      JOIN syncopt.connector c ON c.connector_id = w.connector_id
      ORDER BY c.connector_id
-        ON CONFLICT (connector_id) DO UPDATE SET xid = excluded.xid WHERE x.xid <> excluded.xid;
+        ON CONFLICT (connector_id) DO UPDATE
+       SET xid = excluded.xid,
+           newest_run = CASE WHEN x.xid <> taken_by AND pg_visible_in_snapshot(x.xid, seen)
+                             THEN excluded.newest_run
+                             ELSE greatest(x.newest_run, excluded.newest_run) END
+     WHERE x.xid <> excluded.xid OR x.newest_run < excluded.newest_run;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION syncopt.sync_run_note_change() IS
-    'Trigger: stamps each connector whose sync runs a statement wrote with the transaction in sync_run_change; empties it on TRUNCATE.';
+    'Trigger: stamps each connector whose sync runs a statement wrote with the transaction and the latest start written in sync_run_change; empties it on TRUNCATE.';
 CREATE TRIGGER sync_run_note_change_insert
     AFTER INSERT ON syncopt.sync_run REFERENCING NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION syncopt.sync_run_note_change();

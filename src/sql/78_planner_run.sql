@@ -62,7 +62,8 @@ $$;
 -- A connector's anomalies depend only on its runs from since minus the
 -- training window on, the settings and the code: a connector keeps its
 -- rows when the previous snapshot saw the latest transaction that wrote
--- its runs (sync_run_change), other than its own, and no run of it starts
+-- its runs (sync_run_change), other than its own, or the runs written
+-- since start before both training windows, and no run of it starts
 -- between the two snapshots' `since`s, nor between their training
 -- windows' starts (where runs enter and leave the window and the judged
 -- period).  At 10,000 connectors with 100 runs each, judging every
@@ -105,7 +106,8 @@ BEGIN
     IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span
        AND pg_snapshot_xmax(basis.seen) <= pg_snapshot_xmax(seen) THEN
         dirty := ARRAY(SELECT c.connector_id FROM syncopt.sync_run_change c
-                        WHERE NOT pg_visible_in_snapshot(c.xid, basis.seen) OR c.xid = basis.taken_by
+                        WHERE (NOT pg_visible_in_snapshot(c.xid, basis.seen) OR c.xid = basis.taken_by)
+                          AND c.newest_run >= lo - span
                        UNION
                        SELECT r.connector_id FROM syncopt.sync_run r
                         WHERE (r.started_at >= lo AND r.started_at < hi)

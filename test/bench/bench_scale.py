@@ -48,11 +48,19 @@ REPEATS = int(os.environ.get("SCALE_REPEATS", "3"))
 # Functions not measured (a slow build's, to save time).
 SKIP = os.environ.get("SCALE_SKIP", "").split(",")
 # The planning runs of a trial, in order (measure() says what each is).
-PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later")
+PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later",
+                 "run_planner 45 min later, after a purge")
 # Moves the loaded history into sync_run's weekly partitions (the weeks from
 # the one of the first run through four ahead of now()).
 PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at) + interval '7 days')"
              " FROM syncopt.sync_run")
+# The retention purge of an hour, as the collector runs it: purge_history()
+# with the retention reaching back to 2026-10-26 04:00 UTC, which the
+# first run of every connector of the fleet (bench_analytics.py's, from
+# 03:00) started before.  A retention measured from now(), so one batch
+# (as many runs as connectors) takes them whatever day this runs.
+PURGE = ("SELECT syncopt.purge_history(now() - timestamptz '2026-10-26 04:00+00', "
+         "(SELECT count(*)::integer FROM syncopt.connector))")
 # What the planning runs wrote: the same at both builds (the outputs are pinned by the tests).
 WRITTEN = (
     "SELECT (SELECT count(*) FROM syncopt.planned_sync) || '/' || "
@@ -186,6 +194,11 @@ def measure(builds):
         # in the runs every connector started at `at` (this fleet's syncs
         # start together, every 6 hours); this one only what landed.
         "run_planner 30 min later": f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '30 minutes')",
+        # And again, after the retention purge deleted every connector's
+        # oldest run (PURGE) besides what landed: the run after the
+        # collector's hourly purge.
+        "run_planner 45 min later, after a purge":
+            f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '45 minutes')",
         "plan": f"SELECT count(*) FROM syncopt.plan('{at}', '24 hours')",
         "sla_risk": f"SELECT count(*) FROM syncopt.sla_risk('{at}')",
     }
@@ -201,7 +214,8 @@ def measure(builds):
 
     # What lands between two planning runs 15 minutes apart, before the
     # later one (not timed).
-    prep = {"run_planner 15 min later": landed(1, 0), "run_planner 30 min later": landed(16, 1)}
+    prep = {"run_planner 15 min later": landed(1, 0), "run_planner 30 min later": landed(16, 1),
+            "run_planner 45 min later, after a purge": landed(31, 2) + ";\n" + PURGE}
 
     def fleet_sql(n):
         return (ba.FLEET.replace(f"generate_series(1, {ba.CONNECTORS})", f"generate_series(1, {n})")
@@ -347,6 +361,9 @@ def write_section(before, after, run_note=None):
         """The CPU seconds of each finished trial of a function."""
         return [t[2] for t in res.get("trials " + name, []) if t is not None]
 
+    # The planning runs these figures have (figures kept before a run was
+    # added to PLANNING_RUNS lack it).
+    runs = tuple(name for name in PLANNING_RUNS if name in after[SIZES[-1]])
     cols = " | ".join(f"{n:,}" for n in SIZES)
     lines = [f"| function | build | {cols} | CPU growth {SIZES[-2]:,} to {SIZES[-1]:,} | peak memory at {SIZES[-1]:,} |",
              "| --- | --- |" + " --- |" * (len(SIZES) + 2)]
@@ -366,7 +383,7 @@ def write_section(before, after, run_note=None):
         """How many trials of a function were cancelled at CALL_LIMIT."""
         return sum(1 for t in res[n].get("trials " + name, []) if t is None)
 
-    for name in PLANNING_RUNS + ("plan", "sla_risk"):
+    for name in runs + ("plan", "sla_risk"):
         for label, res in (("before", before), ("after", after)):
             if res is None:
                 continue
@@ -394,7 +411,7 @@ def write_section(before, after, run_note=None):
             # short of the other's: nothing to compare.
             cut = [label for label, res in (("before", before), ("after", after))
                    if any(res[n]["trials " + name][-1] is None
-                          for name in PLANNING_RUNS
+                          for name in runs
                           if res[n].get("trials " + name))]
             text += (f", md5 not compared ({' and '.join(cut)} not finished in the last trial)" if cut
                      else ", md5 " + ("identical" if after[n]["md5"] == before[n]["md5"] else "DIFFERENT"))
@@ -421,7 +438,7 @@ def write_section(before, after, run_note=None):
                 + (f"; trials {min(trials):,.2f}-{max(trials):,.2f}" if len(trials) > 1 else "") + ")")
 
     targets = "; ".join(status(name, n, limit) for name, n, limit in
-                        [(name, 10000, 2) for name in PLANNING_RUNS] + [(name, 50000, 10) for name in PLANNING_RUNS]
+                        [(name, 10000, 2) for name in runs] + [(name, 50000, 10) for name in runs]
                         + [("plan", 50000, 2), ("sla_risk", 50000, 2)])
     before_label = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BEFORE_PG_CONFIG")
     builds = (f"`before` is {before_label}, `after` this build" if before is not None
@@ -449,7 +466,10 @@ every connector of this fleet started together at `at` minus a day (its
 anomaly snapshot judges every connector again, as a run does whenever
 `since` passes such an instant), `run_planner 30 min later` only what
 landed (what pg_cron's run every 15 minutes costs the rest of the day),
-`plan(at, '24 hours')` and `sla_risk(at)`, each one call in a
+`run_planner 45 min later, after a purge` what landed after the retention
+purge (`purge_history()`, as the collector runs it hourly, not timed)
+deleted every connector's oldest run, `plan(at, '24 hours')` and
+`sla_risk(at)`, each one call in a
 fresh backend after a warm-up statement, its commit included, cancelled
 after {CALL_LIMIT} s ("not finished"). The figure is the CPU seconds of
 that backend (/proc/self/schedstat) in the trial with the least, with that
