@@ -52,7 +52,7 @@ PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later",
                  "run_planner 45 min later, after a purge")
 # Moves the loaded history into sync_run's weekly partitions (the weeks from
 # the one of the first run through four ahead of now()).
-PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at) + interval '7 days')"
+PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at))"
              " FROM syncopt.sync_run")
 # The retention purge of an hour, as the collector runs it: purge_history()
 # with the retention reaching back to 2026-10-26 04:00 UTC, which the
