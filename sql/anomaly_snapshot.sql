@@ -197,6 +197,19 @@ DELETE FROM syncopt.connector WHERE connector_id = 3;
 SELECT count(*) AS change_rows_of_deleted FROM syncopt.sync_run_change WHERE connector_id = 3;
 SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:35+00');
 
+-- A run deleted between the two snapshots' training windows' starts
+-- (connector 2's, 2026-02-19 14:45; the windows start at 14:40 and 14:50):
+-- in the window the previous snapshot judged, not in the next one's.  Its
+-- connector is judged again (its two rows' marks go; connector 4's row is
+-- carried over) on the stamp alone: no run of it is left between the two
+-- starts.
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (2, 'between', '2026-02-19 14:45+00', '2026-02-19 14:55+00', 'succeeded', 1010, 'api');
+SELECT rows, differences FROM pg_temp.plan_at('2026-03-06 14:40+00');
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+DELETE FROM syncopt.sync_run WHERE connector_id = 2 AND external_run_id = 'between';
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-03-06 14:50+00');
+
 -- The training window's start moves in seconds, whatever the session's
 -- time zone: in Europe/Berlin 14 days before 2026-04-06 09:00 UTC (summer
 -- time since 03-29) is 2026-03-23 09:00 UTC, not the 10:00 UTC that 14
@@ -218,4 +231,16 @@ SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:00+00');
 SELECT connector_id, metric, direction FROM syncopt.anomaly_snapshot ORDER BY connector_id, metric;
 SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:15+00');
 SET timezone = 'UTC';
+
+-- A basis whose snapshot is ahead of this cluster's (another cluster's)
+-- is trusted by neither side.  Connector 5's run since `since` written,
+-- then an old run of it deleted: the stamp keeps the later start (taking
+-- that basis for seen, the delete would have replaced it, and the run
+-- written would not be judged once a basis of this cluster's was back).
+UPDATE syncopt.anomaly_basis SET seen = '4000000000:4000000000:';
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (5, 'after', '2026-04-06 13:00+00', '2026-04-06 13:10+00', 'succeeded', 1000, 'api');
+DELETE FROM syncopt.sync_run WHERE connector_id = 5 AND external_run_id = 'edge';
+SELECT connector_id, newest_run FROM syncopt.sync_run_change WHERE connector_id = 5;
+SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:30+00');
 DROP EXTENSION syncopt;

@@ -100,24 +100,6 @@ SELECT count(*) AS keys FROM syncopt.sync_run_key;
 SELECT syncopt.maintain_run_partitions('-1 day');
 SELECT syncopt.maintain_run_partitions('1 day', 0);
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass;
-
--- A dropped week forgets the anomaly snapshot's basis (the next planning
--- run judges every connector again) only when it held runs.  The oldest
--- week left ends 7 to 14 days ago: a run in it, and retention 7 days drops
--- it with the basis.
-INSERT INTO syncopt.anomaly_basis VALUES (1, now(), 'test', pg_current_snapshot(), pg_current_xact_id());
-INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, source)
-SELECT 1, 'oldest week', w.lower + interval '1 hour', w.lower + interval '2 hours', 'succeeded', 'api'
-  FROM (SELECT min(substring(pg_get_expr(c.relpartbound, c.oid), $re$FROM \('([^']+)'\)$re$)::timestamptz) AS lower
-          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'syncopt.sync_run'::regclass AND c.relname <> 'sync_run_default') w;
-SELECT syncopt.maintain_run_partitions('7 days') AS dropped;
-SELECT count(*) AS basis FROM syncopt.anomaly_basis;
--- The next week (ending in the last 7 days) is empty: dropped, it leaves
--- the basis.
-INSERT INTO syncopt.anomaly_basis VALUES (1, now(), 'test', pg_current_snapshot(), pg_current_xact_id());
-SELECT syncopt.maintain_run_partitions('1 microsecond') AS dropped;
-SELECT count(*) AS basis FROM syncopt.anomaly_basis;
 COMMIT;
 
 DROP EXTENSION syncopt;

@@ -366,7 +366,11 @@ BEGIN
         DELETE FROM syncopt.sync_run_change;
         RETURN NULL;
     END IF;
-    SELECT b.seen, b.taken_by INTO seen, taken_by FROM syncopt.anomaly_basis b;
+    -- Not a basis whose snapshot is ahead of this cluster's, which
+    -- take_anomaly_snapshot() does not start from either: it would take
+    -- writes not yet judged for seen.
+    SELECT b.seen, b.taken_by INTO seen, taken_by FROM syncopt.anomaly_basis b
+     WHERE pg_snapshot_xmax(b.seen) <= pg_snapshot_xmax(pg_current_snapshot());
     IF TG_OP = 'INSERT' THEN
         -- The runs' connectors exist (sync_run's foreign key): one
         -- statement, without the lists and the join below, which made a

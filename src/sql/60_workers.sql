@@ -126,12 +126,8 @@ BEGIN
          WHERE d.day >= (lower AT TIME ZONE 'UTC')::date AND d.day < (upper AT TIME ZONE 'UTC')::date;
         EXECUTE format('DROP TABLE syncopt.%I', part);
         -- Runs dropped with their week are no statement on sync_run: the
-        -- next planning run judges every connector's anomalies again.  An
-        -- empty week (made for a retention reaching back before the first
-        -- run) changes no answer.
-        IF n > 0 THEN
-            DELETE FROM syncopt.anomaly_basis;
-        END IF;
+        -- next planning run judges every connector's anomalies again.
+        DELETE FROM syncopt.anomaly_basis;
         dropped := dropped + n;
     END LOOP;
     RETURN dropped;

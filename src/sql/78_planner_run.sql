@@ -102,7 +102,8 @@ BEGIN
     lo := least(basis.since, since);
     hi := greatest(basis.since, since);
     -- A basis from another cluster's transactions (its snapshot ahead of
-    -- this one's) says nothing of this one's writes.
+    -- this one's) says nothing of this one's writes (sync_run_note_change()
+    -- does not trust it either).
     IF basis.planner_run_id IS NOT NULL AND basis.settings = settings AND hi - lo < span
        AND pg_snapshot_xmax(basis.seen) <= pg_snapshot_xmax(seen) THEN
         dirty := ARRAY(SELECT c.connector_id FROM syncopt.sync_run_change c

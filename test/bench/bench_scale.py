@@ -363,7 +363,8 @@ def write_section(before, after, run_note=None):
 
     # The planning runs these figures have (figures kept before a run was
     # added to PLANNING_RUNS lack it).
-    runs = tuple(name for name in PLANNING_RUNS if name in after[SIZES[-1]])
+    runs = tuple(name for name in PLANNING_RUNS
+                 if all(name in res[n] for res in (before, after) if res is not None for n in SIZES))
     cols = " | ".join(f"{n:,}" for n in SIZES)
     lines = [f"| function | build | {cols} | CPU growth {SIZES[-2]:,} to {SIZES[-1]:,} | peak memory at {SIZES[-1]:,} |",
              "| --- | --- |" + " --- |" * (len(SIZES) + 2)]
