@@ -243,4 +243,23 @@ VALUES (5, 'after', '2026-04-06 13:00+00', '2026-04-06 13:10+00', 'succeeded', 1
 DELETE FROM syncopt.sync_run WHERE connector_id = 5 AND external_run_id = 'edge';
 SELECT connector_id, newest_run FROM syncopt.sync_run_change WHERE connector_id = 5;
 SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 09:30+00');
+
+-- Runs of a connector that does not exist, written with the foreign key
+-- (and the triggers) off, as logical replication applies rows: eight
+-- days of runs of "connector 99", the last 5 times as long.  anomalies()
+-- judges them (it reads the runs alone); a planning run that judges every
+-- connector (other settings) keeps no row of them (the snapshot's foreign
+-- key would refuse it).
+SET session_replication_role = replica;
+INSERT INTO syncopt.sync_run (run_id, connector_id, external_run_id, started_at, finished_at, status, rows, source)
+SELECT 9900 + k, 99, 'orphan' || k, s, s + make_interval(secs => CASE WHEN k = 0 THEN 3000 ELSE 600 END),
+       'succeeded', 1000, 'api'
+  FROM generate_series(0, 7) k,
+       LATERAL (SELECT timestamptz '2026-04-06 12:30+00' - make_interval(days => k) AS s) x;
+RESET session_replication_role;
+SET syncopt.anomaly_threshold = 3.4;
+SELECT rows FROM pg_temp.plan_at('2026-04-07 09:45+00');
+SELECT (SELECT count(*) FROM syncopt.anomalies('2026-04-06 09:45+00') WHERE connector_id = 99) AS judged,
+       (SELECT count(*) FROM syncopt.anomaly_snapshot WHERE connector_id = 99) AS kept;
+RESET syncopt.anomaly_threshold;
 DROP EXTENSION syncopt;

@@ -115,9 +115,13 @@ BEGIN
                            OR (r.started_at >= lo - span AND r.started_at < hi - span));
     END IF;
     IF dirty IS NULL OR cardinality(dirty) * 2 > (SELECT count(*) FROM syncopt.connector) THEN
+        -- anomalies() reads the runs alone: a run whose connector is gone,
+        -- written with the foreign key off (as logical replication applies
+        -- rows), has no row here (anomalies_of() finds the connectors).
         INSERT INTO syncopt.anomaly_snapshot
         SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
-          FROM syncopt.anomalies(since) x;
+          FROM syncopt.anomalies(since) x
+         WHERE EXISTS (SELECT FROM syncopt.connector c WHERE c.connector_id = x.connector_id);
     ELSE
         INSERT INTO syncopt.anomaly_snapshot
         SELECT for_run, x.run_id, x.connector_id, x.metric, x.observed, x.expected, x.score, x.direction, x.reason
