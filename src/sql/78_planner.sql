@@ -322,8 +322,12 @@ trigger_now AS (
      -- read from the heap for its message: reading every run of the
      -- connector from the heap grew with the history (about 1.6 ms a
      -- connector with 340 runs each, 2.3 s of a planning run at 10,000).
+     -- A run that ended by `at` started by then: said, that bound leaves
+     -- out the weeks ahead (1,400 such probes took 42 ms instead of 57-64
+     -- ms with seven of them).
      WHERE NOT EXISTS (SELECT FROM (SELECT x.run_id, x.started_at, x.status FROM syncopt.sync_run x
                                      WHERE x.connector_id = d.connector_id AND x.finished_at <= at
+                                       AND x.started_at <= at
                                      ORDER BY x.finished_at DESC, x.run_id DESC LIMIT 1) latest
                         JOIN syncopt.sync_run r ON r.connector_id = d.connector_id
                                                AND r.started_at = latest.started_at AND r.run_id = latest.run_id
