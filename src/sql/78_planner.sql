@@ -322,9 +322,9 @@ trigger_now AS (
      -- read from the heap for its message: reading every run of the
      -- connector from the heap grew with the history (about 1.6 ms a
      -- connector with 340 runs each, 2.3 s of a planning run at 10,000).
-     -- A run that ended by `at` started by then: said, that bound leaves
-     -- out the weeks ahead (1,400 such probes took 42 ms instead of 57-64
-     -- ms with seven of them).
+     -- A run that ended by `at` started by then; stated, that bound lets
+     -- the weeks after `at` be pruned (1,400 such probes took 42 ms
+     -- instead of 57-64 ms with seven such weeks).
      WHERE NOT EXISTS (SELECT FROM (SELECT x.run_id, x.started_at, x.status FROM syncopt.sync_run x
                                      WHERE x.connector_id = d.connector_id AND x.finished_at <= at
                                        AND x.started_at <= at
