@@ -17,8 +17,8 @@ loaded, its history moved into weekly partitions as the collector's
 maintenance leaves it, and VACUUMed (as autovacuum leaves a table loaded
 in bulk), then SCALE_REPEATS trials (default 3) alternate the builds, each
 trial on a fresh copy of the loaded database: a day's first planning run,
-the next run at the same instant, plan() and sla_risk(), each one call in a
-fresh backend after a warm-up statement that loads the library.  Each figure is the trial
+the later runs, plan() and sla_risk(), each one call in a fresh backend
+after a warm-up statement that loads the library.  Each figure is the trial
 with the least CPU of the backend (this machine's noise is mostly other
 work on the host, which only adds); peak memory is the highest VmHWM
 (resident high-water mark, shared buffers it touched included) of the
@@ -294,8 +294,9 @@ def measure(builds):
                 # connector_stats by the product's fold.
                 ba.load_runs(clusters[label], n, 1, RUNS)
                 # The history in weekly partitions, as the collector's
-                # maintenance leaves it (a retention reaching back before the
-                # first run: nothing dropped), not all in the default one.
+                # maintenance leaves it (a retention reaching back to the
+                # first run's week: nothing dropped), not all in the default
+                # one.
                 clusters[label].psql(PARTITION, ba.DB)
                 clusters[label].psql("VACUUM;", ba.DB)
                 results[label][n] = {"load": time.time() - t0}
