@@ -31,6 +31,13 @@ SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'syncopt.sync_r
 -- no week and stay in the default partition.
 SELECT external_run_id, tableoid = 'syncopt.sync_run_default'::regclass AS in_default
   FROM syncopt.sync_run ORDER BY started_at;
+-- The weeks that took runs over were analyzed (recent, middle and old are
+-- 1, 10 and 20 days old: three weeks, one run each); the empty ones were
+-- not (reltuples -1: never analyzed).
+SELECT c.reltuples, count(*) AS weeks
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'syncopt.sync_run'::regclass AND c.relname <> 'sync_run_default'
+ GROUP BY 1 ORDER BY 1;
 -- A second call has nothing to create.
 SELECT syncopt.maintain_run_partitions('28 days') AS dropped;
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass;
