@@ -262,4 +262,31 @@ SELECT rows FROM pg_temp.plan_at('2026-04-07 09:45+00');
 SELECT (SELECT count(*) FROM syncopt.anomalies('2026-04-06 09:45+00') WHERE connector_id = 99) AS judged,
        (SELECT count(*) FROM syncopt.anomaly_snapshot WHERE connector_id = 99) AS kept;
 RESET syncopt.anomaly_threshold;
+
+-- A week of history dropped by the retention (maintain_run_partitions())
+-- is no statement on sync_run.  The orphans go first (a week's foreign key
+-- checks its runs when it is attached), and connector 5 gets a seventh
+-- run in its training window (so that its spike is flagged) and one on
+-- 2026-03-25.  The weeks are made from 2026-02-09 on (through four weeks
+-- after today: the retention counts from now()), the runs moved into
+-- them; then the weeks that ended by 2026-03-23 00:00 go, every run of
+-- connectors 1, 2 and 4 with them.  None started from the basis's
+-- earliest read on (2026-03-23 10:00: its `since`, 2026-04-06 10:00, less
+-- the 14 days' window), so the basis stands and the next run judges no
+-- connector again (the marks stay).
+DELETE FROM syncopt.sync_run WHERE connector_id = 99;
+INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
+VALUES (5, 'd0', '2026-04-06 09:05+00', '2026-04-06 09:15+00', 'succeeded', 1000, 'api'),
+       (5, 'w', '2026-03-25 12:00+00', '2026-03-25 12:10+00', 'succeeded', 1000, 'api');
+SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
+SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-02-09 00:00+00') AS dropped;
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-03-23 00:00+00') AS dropped;
+SELECT reads_from FROM syncopt.anomaly_basis;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
+-- The week of 2026-03-23 holds a run the basis read (connector 5's of
+-- 03-25): its drop takes the basis, and every connector is judged again.
+SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-03-30 00:00+00') AS dropped;
+SELECT count(*) AS basis FROM syncopt.anomaly_basis;
+SELECT rows, marked, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
 DROP EXTENSION syncopt;

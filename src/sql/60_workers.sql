@@ -46,7 +46,7 @@ COMMENT ON FUNCTION syncopt.expire_decisions() IS
 -- one call stays bounded and the collector commits between calls): their
 -- keys and anomaly snapshot rows are deleted with one join each, their
 -- days in sync_run_daily by range, then the table is dropped (and the
--- anomaly snapshot's basis forgotten).
+-- anomaly snapshot's basis forgotten if it read any of the week).
 -- Returns the runs dropped.  SECURITY DEFINER: creating and dropping
 -- partitions needs sync_run's owner, and the workers own nothing.
 CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
@@ -136,9 +136,16 @@ BEGIN
         DELETE FROM syncopt.sync_run_daily d
          WHERE d.day >= (lower AT TIME ZONE 'UTC')::date AND d.day < (upper AT TIME ZONE 'UTC')::date;
         EXECUTE format('DROP TABLE syncopt.%I', part);
-        -- Runs dropped with their week are no statement on sync_run: the
-        -- next planning run judges every connector's anomalies again.
-        DELETE FROM syncopt.anomaly_basis;
+        -- Runs dropped with their week are no statement on sync_run: when
+        -- the anomaly snapshot's basis read any of them, the next planning
+        -- run judges every connector again.  One that read from the week's
+        -- end on stands (with the default 90 days' retention and 14 days'
+        -- window, every week dropped): a later snapshot reads from later
+        -- still, and one from an earlier `since` finds the connectors
+        -- whose remaining runs enter its window by the runs themselves
+        -- (take_anomaly_snapshot()).  The drop holds sync_run's ACCESS
+        -- EXCLUSIVE lock until commit, so no snapshot is taken meanwhile.
+        DELETE FROM syncopt.anomaly_basis b WHERE b.reads_from < upper;
         dropped := dropped + n;
     END LOOP;
     RETURN dropped;

@@ -101,12 +101,15 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 CREATE TABLE syncopt.anomaly_basis (
     planner_run_id bigint PRIMARY KEY,
     since          timestamptz NOT NULL,
+    -- The earliest start it read: `since` minus the training window.  A
+    -- week of history dropped before it leaves the basis standing.
+    reads_from     timestamptz NOT NULL,
     settings       text NOT NULL,
     seen           pg_snapshot NOT NULL,
     taken_by       xid8 NOT NULL
 );
 COMMENT ON TABLE syncopt.anomaly_basis IS
-    'The latest anomaly snapshot''s planning run, `since`, anomaly settings, the database snapshot its runs were read after and the transaction that took it (at most one row), which the next run''s snapshot starts from.';
+    'The latest anomaly snapshot''s planning run, `since`, the earliest run start it read, anomaly settings, the database snapshot its runs were read after and the transaction that took it (at most one row), which the next run''s snapshot starts from.';
 
 -- What the foreign keys' ON DELETE CASCADE did: a deleted (or truncated)
 -- planning run takes its plan, forecast and anomaly snapshot with it, one

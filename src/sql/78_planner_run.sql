@@ -69,8 +69,8 @@ $$;
 -- period).  At 10,000 connectors with 100 runs each, judging every
 -- connector read 600,000 runs and was a third of a planning run.  Every
 -- connector is judged when there is no basis (a first run, a deleted
--- planning run, a dropped week of history, a basis whose snapshot is ahead
--- of this run's), when the settings or the extension's version changed,
+-- planning run, a dropped week of history the basis read, a basis whose
+-- snapshot is ahead of this run's), when the settings or the extension's version changed,
 -- when the `since`s are a window apart, or when more than half the
 -- connectors would be: the whole window in one read then costs less than
 -- a list of nearly every connector (a fleet whose syncs start at the same
@@ -131,7 +131,7 @@ BEGIN
     END IF;
     DELETE FROM syncopt.anomaly_snapshot a WHERE a.planner_run_id <> for_run;
     DELETE FROM syncopt.anomaly_basis;
-    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, settings, seen, pg_current_xact_id());
+    INSERT INTO syncopt.anomaly_basis VALUES (for_run, since, since - span, settings, seen, pg_current_xact_id());
 END
 $$;
 COMMENT ON FUNCTION syncopt.take_anomaly_snapshot(bigint, timestamptz) IS
