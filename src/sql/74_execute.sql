@@ -137,9 +137,10 @@ $$;
 -- or throttling vendor cannot take every slot.  Each claimed row is moved
 -- to executing (one more attempt counted before the call is made, so that
 -- a crash leaves a row saying a call may have gone out) and its request is
--- returned.  A row whose request cannot be built, or whose account is
--- disabled, fails here, alone, with nothing sent; a notify row is handed
--- to the notification queue and succeeds.
+-- returned.  A row whose request cannot be built, whose account is
+-- disabled or whose connector the collector found deleted at the vendor
+-- fails here, alone, with nothing sent; a notify row is handed to the
+-- notification queue and succeeds.
 CREATE FUNCTION syncopt.executor_claim(batch_size integer DEFAULT 100, in_flight bigint[] DEFAULT '{}',
     per_account integer DEFAULT NULL)
 RETURNS TABLE (decision_id bigint, account_id bigint, method text, path text, body text)
@@ -154,6 +155,8 @@ DECLARE
     saturated bigint[] := ARRAY(SELECT a FROM unnest(taken) a GROUP BY a HAVING count(*) >= per_account);
     claimed integer := 0;
     enabled boolean;
+    deleted timestamptz;
+    unsent  text;
 BEGIN
     FOR d IN
         SELECT * FROM syncopt.fivetran_sync_ai_logs l
@@ -168,26 +171,32 @@ BEGIN
         CONTINUE WHEN per_account IS NOT NULL
                   AND (SELECT count(*) FROM unnest(taken) a WHERE a = d.account_id) >= per_account;
 
+        -- Why the row fails here with nothing sent, if it does.
+        unsent := NULL;
         SELECT a.enabled INTO enabled FROM syncopt.account a WHERE a.account_id = d.account_id;
+        SELECT c.deleted_at INTO deleted FROM syncopt.connector c WHERE c.connector_id = d.connector_id;
         IF NOT enabled THEN
+            unsent := format('not sent: account %s is disabled (syncopt.account.enabled = false); approve a new proposal once it is enabled again', d.account_id);
+        ELSIF deleted IS NOT NULL AND d.action <> 'notify' THEN
+            -- The collector found it gone from the vendor's list: a call
+            -- would only come back not found.
+            unsent := format('not sent: connector %s was deleted at the vendor (the collector last saw it before %s)',
+                             d.connector_id, to_char(deleted AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
+        ELSE
+            BEGIN
+                req := syncopt.render_request(d.decision_id);
+            EXCEPTION WHEN OTHERS THEN
+                unsent := 'cannot build the vendor request: ' || SQLERRM;
+            END;
+        END IF;
+        IF unsent IS NOT NULL THEN
+            -- Through executing, the state machine's only way to failed.
             UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'executing', started_at = now()
              WHERE l.decision_id = d.decision_id;
-            UPDATE syncopt.fivetran_sync_ai_logs l
-               SET status = 'failed', finished_at = now(),
-                   error = format('not sent: account %s is disabled (syncopt.account.enabled = false); approve a new proposal once it is enabled again', d.account_id)
+            UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'failed', finished_at = now(), error = unsent
              WHERE l.decision_id = d.decision_id;
             CONTINUE;
         END IF;
-        BEGIN
-            req := syncopt.render_request(d.decision_id);
-        EXCEPTION WHEN OTHERS THEN
-            UPDATE syncopt.fivetran_sync_ai_logs l SET status = 'executing', started_at = now()
-             WHERE l.decision_id = d.decision_id;
-            UPDATE syncopt.fivetran_sync_ai_logs l
-               SET status = 'failed', finished_at = now(), error = 'cannot build the vendor request: ' || SQLERRM
-             WHERE l.decision_id = d.decision_id;
-            CONTINUE;
-        END;
 
         UPDATE syncopt.fivetran_sync_ai_logs l
            SET status = 'executing', started_at = now(), attempts = l.attempts + 1, next_attempt_at = NULL
@@ -213,7 +222,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.executor_claim(integer, bigint[], integer) IS
-    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts fail unsent).';
+    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts and of connectors deleted at the vendor fail unsent).';
 
 -- A response body as jsonb: the JSON itself, or the first 2,000 characters
 -- of anything else (text that is not JSON, or JSON that jsonb cannot hold,
