@@ -28,8 +28,9 @@ whether they are identical.
 ANALYTICS_SCALE_DIR keeps the generated clusters there and reuses them on
 the next run (generating 50,000 connectors x 100 runs takes about ten
 minutes on this machine).  ANALYTICS_SCALE_KEEP=FILE keeps the figures as
-JSON; `bench_analytics_scale.py --from-json FILE` rewrites the section from
-them.
+JSON, with the sizes, rounds, before label and run note they were measured
+under; `bench_analytics_scale.py --from-json FILE` rewrites the section
+from them.
 
 Writes the "Analytics at 50,000 connectors (issue 34)" section of
 docs/benchmarks.md.
@@ -55,6 +56,10 @@ from report import replace_section  # noqa: E402
 SECTION = "Analytics at 50,000 connectors (issue 34)"
 SIZES = [int(s) for s in os.environ.get("ANALYTICS_SCALE_SIZES", "10000,50000").split(",")]
 ROUNDS = int(os.environ.get("ANALYTICS_SCALE_ROUNDS", "1"))
+# What the section calls the before build, and a paragraph on the run's
+# conditions (kept with the figures: to_json()).
+BEFORE_LABEL = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
+RUN_NOTE = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
 RUNS = 100
 AT = ba.AT
 NOON = "2026-11-20 12:00+00"
@@ -183,7 +188,9 @@ def exponent(lo, hi, n_lo, n_hi):
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--from-json":
-        # Rewrite the section from the figures a run kept (ANALYTICS_SCALE_KEEP).
+        # Rewrite the section from the figures a run kept (ANALYTICS_SCALE_KEEP),
+        # under the conditions it kept with them (the environment's for a
+        # file kept before they were).
         with open(sys.argv[2]) as f:
             replace_section(SECTION, report(from_json(json.load(f))))
         return
@@ -214,8 +221,9 @@ def main():
 
 
 def to_json(results):
-    """The figures of a run as JSON: size -> leg -> "name|at" -> figures, and the plan shapes."""
-    legs = {}
+    """The figures of a run as JSON: size -> leg -> "name|at" -> figures, and the plan shapes; under
+    "conditions" what the section says of the run besides them."""
+    legs = {"conditions": {"sizes": SIZES, "rounds": ROUNDS, "before_label": BEFORE_LABEL, "run_note": RUN_NOTE}}
     for n, (before, after, shape) in results.items():
         legs[str(n)] = {"before": {f"{k[0]}|{k[1]}": v for k, v in before.items()} if before else None,
                         "after": {f"{k[0]}|{k[1]}": v for k, v in after.items()}, "shape": shape}
@@ -223,7 +231,14 @@ def to_json(results):
 
 
 def from_json(legs):
-    """The results to_json() kept."""
+    """The results to_json() kept, its conditions taken in place of the environment's."""
+    global SIZES, ROUNDS, BEFORE_LABEL, RUN_NOTE
+    kept = legs.pop("conditions", {})
+    SIZES = kept.get("sizes", SIZES)
+    ROUNDS = kept.get("rounds", ROUNDS)
+    BEFORE_LABEL = kept.get("before_label", BEFORE_LABEL)
+    RUN_NOTE = kept.get("run_note", RUN_NOTE)
+
     def keyed(leg):
         return {tuple(k.split("|")): tuple(v) for k, v in leg.items()} if leg else None
     return {int(n): (keyed(v["before"]), keyed(v["after"]), v["shape"]) for n, v in legs.items()}
@@ -278,13 +293,11 @@ def report(results):
             f"{leg} {results[n][i][(BASELINE, AT)][0] / results[n][i][('priority_scores', AT)][0]:.1f}x"
             for i, leg in ((0, "before"), (1, "after")) if results[n][i] is not None)
         for n in SIZES) if (BASELINE, AT) in results[SIZES[0]][1] else "not measured in this run"
-    before_label = os.environ.get("ANALYTICS_SCALE_BEFORE_LABEL", "the build before this work")
-    builds = (f"`before` is {before_label},\n`after` this build, both on the same data directory, their rounds\n"
+    builds = (f"`before` is {BEFORE_LABEL},\n`after` this build, both on the same data directory, their rounds\n"
               "alternating in one invocation." if have_before else "One build, this one.")
     rounds = ("one call" if ROUNDS == 1
               else f"the median of {ROUNDS} rounds" + (" that alternate the builds" if have_before else ""))
-    run_note = os.environ.get("ANALYTICS_SCALE_RUN_NOTE", "")
-    run_note = f"{run_note}\n" if run_note else ""
+    run_note = f"{RUN_NOTE}\n" if RUN_NOTE else ""
     same = ("" if not have_before
             else "The outputs of the two builds are identical for every call (md5 of every row in order)."
             if identical else "**The outputs of the two builds differ** (md5 of the rows).")

@@ -26,6 +26,9 @@ trials.  The planning run is given an hour (syncopt.planner_time_limit) so
 that a slow build is measured to its end.
 
 Writes the "Planning run at scale (issue 34)" section of docs/benchmarks.md.
+SCALE_KEEP=FILE keeps the figures as JSON, with the sizes, runs, trials,
+before label and run note they were measured under; `bench_scale.py
+--from-json FILE` rewrites the section from them.
 """
 
 import json
@@ -47,6 +50,10 @@ SECTION = "Planning run at scale (issue 34)"
 REPEATS = int(os.environ.get("SCALE_REPEATS", "3"))
 # Functions not measured (a slow build's, to save time).
 SKIP = os.environ.get("SCALE_SKIP", "").split(",")
+# What the section calls the before build, and a paragraph on the run's
+# conditions (kept with the figures: conditions()).
+BEFORE_LABEL = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BEFORE_PG_CONFIG")
+RUN_NOTE = os.environ.get("SCALE_RUN_NOTE")
 # The planning runs of a trial, in order (measure() says what each is).
 PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later",
                  "run_planner 45 min later, after a purge")
@@ -324,17 +331,20 @@ def exponent(sizes, values):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--from-json":
+        # Rewrite the section from the figures a run kept (SCALE_KEEP), under
+        # the conditions it kept with them (the environment's for a file
+        # kept before they were).
+        with open(sys.argv[2]) as f:
+            kept = json.load(f)
+        apply_conditions(kept.get("conditions", {}))
+        write_section(*({int(k): v for k, v in kept[leg].items()} if kept.get(leg) else None
+                         for leg in ("before", "after")))
+        return
     if len(SIZES) < 2:
         # Checked before measuring: the section's growth exponent compares
         # the last two sizes, and a one-size run failed only after its legs.
         sys.exit("SCALE_SIZES needs at least two sizes (the growth exponent compares the last two)")
-    if len(sys.argv) == 3 and sys.argv[1] == "--from-json":
-        # Rewrite the section from the figures a run kept (SCALE_KEEP).
-        with open(sys.argv[2]) as f:
-            kept = json.load(f)
-        write_section(*({int(k): v for k, v in kept[leg].items()} if kept.get(leg) else None
-                         for leg in ("before", "after")), run_note=os.environ.get("SCALE_RUN_NOTE"))
-        return
     # Both builds' clusters run side by side and their trials alternate
     # (SCALE_BEFORE_FIRST=1: the before build's first), so that a change in
     # the machine's load falls on both.
@@ -350,13 +360,29 @@ def main():
     before, after = results.get("before"), results["after"]
     if os.environ.get("SCALE_KEEP"):
         with open(os.environ["SCALE_KEEP"], "w") as f:
-            json.dump({"before": before, "after": after}, f)
-    write_section(before, after, run_note=os.environ.get("SCALE_RUN_NOTE"))
+            json.dump({"before": before, "after": after, "conditions": conditions()}, f)
+    write_section(before, after)
 
 
-def write_section(before, after, run_note=None):
-    """The section of docs/benchmarks.md from the builds' figures; run_note
-    (SCALE_RUN_NOTE), when given, is a paragraph on the conditions of this run."""
+def conditions():
+    """What the section says of a run besides its figures, kept with them."""
+    return {"sizes": SIZES, "runs": RUNS, "repeats": REPEATS, "before_label": BEFORE_LABEL, "run_note": RUN_NOTE}
+
+
+def apply_conditions(kept):
+    """The conditions a kept run recorded (conditions()), in place of the
+    environment's."""
+    global SIZES, RUNS, REPEATS, BEFORE_LABEL, RUN_NOTE
+    SIZES = kept.get("sizes", SIZES)
+    RUNS = kept.get("runs", RUNS)
+    REPEATS = kept.get("repeats", REPEATS)
+    BEFORE_LABEL = kept.get("before_label", BEFORE_LABEL)
+    RUN_NOTE = kept.get("run_note", RUN_NOTE)
+
+
+def write_section(before, after):
+    """The section of docs/benchmarks.md from the builds' figures; RUN_NOTE
+    (SCALE_RUN_NOTE), when given, is a paragraph on the conditions of the run."""
 
     def cpu(v):
         """The backend's CPU seconds of a figure."""
@@ -446,10 +472,9 @@ def write_section(before, after, run_note=None):
     targets = "; ".join(status(name, n, limit) for name, n, limit in
                         [(name, 10000, 2) for name in runs] + [(name, 50000, 10) for name in runs]
                         + [("plan", 50000, 2), ("sla_risk", 50000, 2)])
-    before_label = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BEFORE_PG_CONFIG")
-    builds = (f"`before` is {before_label}, `after` this build" if before is not None
+    builds = (f"`before` is {BEFORE_LABEL}, `after` this build" if before is not None
               else "one build, this one")
-    note_run = f"\n{run_note}\n" if run_note else ""
+    note_run = f"\n{RUN_NOTE}\n" if RUN_NOTE else ""
     text = f"""## {SECTION}
 
 Written by `make bench` ({os.path.relpath(__file__, TOP)}; SCALE_SIZES,
