@@ -264,29 +264,52 @@ SELECT (SELECT count(*) FROM syncopt.anomalies('2026-04-06 09:45+00') WHERE conn
 RESET syncopt.anomaly_threshold;
 
 -- A week of history dropped by the retention (maintain_run_partitions())
--- is no statement on sync_run.  The orphans go first (a week's foreign key
--- checks its runs when it is attached), and connector 5 gets a seventh
--- run in its training window (so that its spike is flagged) and one on
--- 2026-03-25.  The weeks are made from 2026-02-09 on (through four weeks
--- after today: the retention counts from now()), the runs moved into
--- them; then the weeks that ended by 2026-03-23 00:00 go, every run of
--- connectors 1, 2 and 4 with them.  None started from the basis's
--- earliest read on (2026-03-23 10:00: its `since`, 2026-04-06 10:00, less
--- the 14 days' window), so the basis stands and the next run judges no
--- connector again (the marks stay).
-DELETE FROM syncopt.sync_run WHERE connector_id = 99;
+-- is no statement on sync_run.  Placed relative to this week's Monday
+-- 00:00 UTC (W, read once), so that what happens does not depend on the
+-- day the test runs, and each call's retention counted so that now() -
+-- retention is an instant relative to W.  Connector 6: a run a day at
+-- 18:00 UTC on each of the 49 days before W, 600 s and 1,000 rows, the
+-- last (Sunday's) 3,000 s.  Planned at W + 12 h: `since` is W - 12 h, the
+-- basis reads from W - 14 days 12 h (the runs of W - 15 days 6 h to W - 2
+-- days 6 h train; Sunday's is judged).
+SELECT date_trunc('week', now()) AS w \gset
+INSERT INTO syncopt.connector (connector_id, account_id, external_id, name) VALUES (6, 1, 'c6', 'Connector 6');
 INSERT INTO syncopt.sync_run (connector_id, external_run_id, started_at, finished_at, status, rows, source)
-VALUES (5, 'd0', '2026-04-06 09:05+00', '2026-04-06 09:15+00', 'succeeded', 1000, 'api'),
-       (5, 'w', '2026-03-25 12:00+00', '2026-03-25 12:10+00', 'succeeded', 1000, 'api');
-SELECT rows, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
-SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-02-09 00:00+00') AS dropped;
+SELECT 6, 'w' || k, s, s + make_interval(secs => CASE WHEN k = 1 THEN 3000 ELSE 600 END), 'succeeded', 1000, 'api'
+  FROM generate_series(1, 49) k,
+       LATERAL (SELECT :'w'::timestamptz - make_interval(days => k, hours => -18) AS s) x;
+SELECT rows, differences FROM pg_temp.plan_at(:'w'::timestamptz + interval '12 hours');
+SELECT reads_from = :'w'::timestamptz - interval '14 days 12 hours' AS reads_from_w_less_14_days_12_h
+  FROM syncopt.anomaly_basis;
+-- The weeks from W - 7 weeks on are made and take their runs over.
+SELECT syncopt.maintain_run_partitions(now() - (:'w'::timestamptz - interval '49 days')) AS dropped;
+-- The weeks that ended by W - 28 days go (W - 7 to W - 5 weeks: the runs
+-- of 29 to 49 days before W, 21).  None started from the basis's earliest
+-- read on, so the basis stands and the next run judges no connector again
+-- (the marks stay).
 UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
-SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-03-23 00:00+00') AS dropped;
-SELECT reads_from FROM syncopt.anomaly_basis;
-SELECT rows, marked, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
--- The week of 2026-03-23 holds a run the basis read (connector 5's of
--- 03-25): its drop takes the basis, and every connector is judged again.
-SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-03-30 00:00+00') AS dropped;
+SELECT syncopt.maintain_run_partitions(now() - (:'w'::timestamptz - interval '28 days')) AS dropped;
 SELECT count(*) AS basis FROM syncopt.anomaly_basis;
-SELECT rows, marked, differences FROM pg_temp.plan_at('2026-04-07 10:00+00');
+SELECT rows, marked, differences FROM pg_temp.plan_at(:'w'::timestamptz + interval '12 hours');
+-- A replay whose window reaches into the dropped weeks (`since` W - 14
+-- days 6 h, under a window before the basis's) starts from that basis
+-- and equals anomalies() afresh; so does the run after it.
+SELECT rows, differences FROM pg_temp.plan_at(:'w'::timestamptz - interval '13 days 6 hours');
+SELECT rows, differences FROM pg_temp.plan_at(:'w'::timestamptz + interval '12 hours');
+-- Under REPEATABLE READ the drop cannot see a basis committed while it
+-- waited for its lock: it deletes the basis whatever it read.  The week
+-- of W - 4 weeks (the runs of 22 to 28 days before W, 7) ended before
+-- the basis's earliest read, and the basis goes all the same.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT syncopt.maintain_run_partitions(now() - (:'w'::timestamptz - interval '21 days')) AS dropped;
+COMMIT;
+SELECT count(*) AS basis FROM syncopt.anomaly_basis;
+-- The week of W - 3 weeks holds runs the basis read (15 to 21 days
+-- before W, 7; the run of W - 15 days 6 h trains): its drop takes the
+-- basis, and every connector is judged again (the marks go).
+SELECT rows, differences FROM pg_temp.plan_at(:'w'::timestamptz + interval '12 hours');
+UPDATE syncopt.anomaly_snapshot SET reason = 'marked';
+SELECT syncopt.maintain_run_partitions(now() - (:'w'::timestamptz - interval '14 days')) AS dropped;
+SELECT count(*) AS basis FROM syncopt.anomaly_basis;
+SELECT rows, marked, differences FROM pg_temp.plan_at(:'w'::timestamptz + interval '12 hours');
 DROP EXTENSION syncopt;

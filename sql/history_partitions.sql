@@ -107,6 +107,24 @@ SELECT count(*) AS keys FROM syncopt.sync_run_key;
 SELECT syncopt.maintain_run_partitions('-1 day');
 SELECT syncopt.maintain_run_partitions('1 day', 0);
 SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'syncopt.sync_run'::regclass;
+
+-- Weeks made under a caller's time zone and date style whose printed zone
+-- abbreviation reads back as another zone (IST: India's to print,
+-- Israel's to read, 3.5 hours apart): the weeks from ten weeks back are
+-- made (eight of them new; 15 in all), and every week still starts on a
+-- Monday 00:00 UTC and lasts 7 days (read back under UTC and ISO).
+SET LOCAL timezone = 'Asia/Kolkata';
+SET LOCAL datestyle = 'Postgres, MDY';
+SELECT syncopt.maintain_run_partitions('70 days') AS dropped;
+SET LOCAL timezone = 'UTC';
+SET LOCAL datestyle = 'ISO, YMD';
+SELECT count(*) AS weeks,
+       count(*) FILTER (WHERE date_trunc('week', b.lower AT TIME ZONE 'UTC') = b.lower AT TIME ZONE 'UTC'
+                          AND b.upper - b.lower = interval '7 days') AS on_mondays
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ CROSS JOIN LATERAL (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), $re$FROM \('([^']+)'\)$re$))[1]::timestamptz AS lower,
+                            (regexp_match(pg_get_expr(c.relpartbound, c.oid), $re$TO \('([^']+)'\)$re$))[1]::timestamptz AS upper) b
+ WHERE i.inhparent = 'syncopt.sync_run'::regclass AND c.relname <> 'sync_run_default';
 COMMIT;
 
 DROP EXTENSION syncopt;

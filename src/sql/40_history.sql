@@ -334,7 +334,8 @@ CREATE TRIGGER sync_run_roll_up_truncate
 -- two otherwise, so a write not yet judged is never hidden by a later
 -- one.  Not dumped: a restored database judges every connector again.  A
 -- week maintain_run_partitions() drops goes without a statement on
--- sync_run; it forgets the anomaly snapshot's basis instead.
+-- sync_run; it forgets the anomaly snapshot's basis instead when the basis
+-- read runs of it.
 CREATE TABLE syncopt.sync_run_change (
     connector_id bigint PRIMARY KEY REFERENCES syncopt.connector ON DELETE CASCADE,
     xid          xid8 NOT NULL,

@@ -48,11 +48,17 @@ COMMENT ON FUNCTION syncopt.expire_decisions() IS
 -- days in sync_run_daily by range, then the table is dropped (and the
 -- anomaly snapshot's basis forgotten if it read any of the week).
 -- Returns the runs dropped.  SECURITY DEFINER: creating and dropping
--- partitions needs sync_run's owner, and the workers own nothing.
+-- partitions needs sync_run's owner, and the workers own nothing.  The
+-- weeks' bounds go to ATTACH and come back from pg_get_expr() as text, so
+-- the time zone and date style are pinned: in the caller's, a zone
+-- abbreviation can read back as another zone (IST is India's to print,
+-- Israel's to read), hours off.
 CREATE FUNCTION syncopt.maintain_run_partitions(retention interval DEFAULT NULL, batch_size integer DEFAULT 10000)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
 AS $$
 DECLARE
     keep    interval := coalesce(retention, current_setting('syncopt.history_retention')::interval);
@@ -63,6 +69,7 @@ DECLARE
     lower   timestamptz;
     upper   timestamptz;
     n       bigint;
+    moved   bigint := 0;
     dropped bigint := 0;
 BEGIN
     IF keep IS NULL OR keep < interval '0' THEN
@@ -99,20 +106,25 @@ BEGIN
                            ' INSERT INTO syncopt.%I SELECT * FROM moved', part)
                 USING week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC';
             -- A week that took runs over gets its statistics now, not when
-            -- autovacuum comes to it: without them every range on it is
-            -- estimated at a third of its rows, and a planning run after
-            -- the upgrade's move sorted the whole training window instead
-            -- of merging the weeks' indexes (anomalies() at 10,000
-            -- connectors: 1.1 s instead of 0.6 s).
+            -- autovacuum comes to it: without them a lower bound on its
+            -- starts (the training window's) is estimated to keep a third
+            -- of its rows, and a planning run after the upgrade's move
+            -- sorted the whole training window instead of merging the
+            -- weeks' indexes (anomalies() at 10,000 connectors: 1.10-1.31
+            -- s instead of 0.65-0.68 s).
             GET DIAGNOSTICS n = ROW_COUNT;
             IF n > 0 THEN
                 EXECUTE format('ANALYZE syncopt.%I', part);
             END IF;
+            moved := moved + n;
             EXECUTE format('ALTER TABLE syncopt.sync_run ATTACH PARTITION syncopt.%I FOR VALUES FROM (%L) TO (%L)',
                            part, week AT TIME ZONE 'UTC', (week + interval '7 days') AT TIME ZONE 'UTC');
         END IF;
         week := week + interval '7 days';
     END LOOP;
+    IF moved > 0 THEN
+        ANALYZE syncopt.sync_run_default;   -- it still counted them
+    END IF;
 
     IF keep = interval '0' THEN
         RETURN 0;               -- retention 0: keep everything
@@ -140,12 +152,21 @@ BEGIN
         -- the anomaly snapshot's basis read any of them, the next planning
         -- run judges every connector again.  One that read from the week's
         -- end on stands (with the default 90 days' retention and 14 days'
-        -- window, every week dropped): a later snapshot reads from later
-        -- still, and one from an earlier `since` finds the connectors
-        -- whose remaining runs enter its window by the runs themselves
-        -- (take_anomaly_snapshot()).  The drop holds sync_run's ACCESS
-        -- EXCLUSIVE lock until commit, so no snapshot is taken meanwhile.
-        DELETE FROM syncopt.anomaly_basis b WHERE b.reads_from < upper;
+        -- window, every week dropped while planning runs are current): a
+        -- later snapshot reads from later still, and one from an earlier
+        -- `since` finds the connectors whose remaining runs enter its
+        -- window by the runs themselves (take_anomaly_snapshot()).  The
+        -- drop holds sync_run's ACCESS EXCLUSIVE lock until commit, and a
+        -- snapshot is taken under its ACCESS SHARE lock, so a basis
+        -- committed while the drop waited is read here in READ COMMITTED.
+        -- Under a snapshot of the transaction's start it may not be: the
+        -- basis goes whatever it read, and a basis replaced meanwhile
+        -- fails the delete with a serialization error, as before.
+        IF current_setting('transaction_isolation') = 'read committed' THEN
+            DELETE FROM syncopt.anomaly_basis b WHERE b.reads_from < upper;
+        ELSE
+            DELETE FROM syncopt.anomaly_basis;
+        END IF;
         dropped := dropped + n;
     END LOOP;
     RETURN dropped;

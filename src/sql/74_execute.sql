@@ -138,9 +138,9 @@ $$;
 -- to executing (one more attempt counted before the call is made, so that
 -- a crash leaves a row saying a call may have gone out) and its request is
 -- returned.  A row whose request cannot be built, whose account is
--- disabled or whose connector the collector found deleted at the vendor
--- fails here, alone, with nothing sent; a notify row is handed to the
--- notification queue and succeeds.
+-- disabled or whose connector is marked deleted at the vendor fails here,
+-- alone, with nothing sent; a notify row is handed to the notification
+-- queue and succeeds.
 CREATE FUNCTION syncopt.executor_claim(batch_size integer DEFAULT 100, in_flight bigint[] DEFAULT '{}',
     per_account integer DEFAULT NULL)
 RETURNS TABLE (decision_id bigint, account_id bigint, method text, path text, body text)
@@ -177,10 +177,12 @@ BEGIN
         SELECT c.deleted_at INTO deleted FROM syncopt.connector c WHERE c.connector_id = d.connector_id;
         IF NOT enabled THEN
             unsent := format('not sent: account %s is disabled (syncopt.account.enabled = false); approve a new proposal once it is enabled again', d.account_id);
-        ELSIF deleted IS NOT NULL AND d.action <> 'notify' THEN
-            -- The collector found it gone from the vendor's list: a call
-            -- would only come back not found.
-            unsent := format('not sent: connector %s was deleted at the vendor (the collector last saw it before %s)',
+        ELSIF deleted IS NOT NULL THEN
+            -- Gone from the vendor's list, deprecated (Airbyte) or deleted
+            -- in the Platform Connector log: a call would only come back
+            -- not found, and a notice would name a connector no longer
+            -- planned.
+            unsent := format('not sent: connector %s is marked deleted at the vendor (since %s)',
                              d.connector_id, to_char(deleted AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'));
         ELSE
             BEGIN
@@ -222,7 +224,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION syncopt.executor_claim(integer, bigint[], integer) IS
-    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts and of connectors deleted at the vendor fail unsent).';
+    'Executor: moves due approved decisions to executing (at most per_account in flight per account) and returns their vendor requests (notify rows are queued as alerts; rows of disabled accounts and of connectors marked deleted at the vendor fail unsent).';
 
 -- A response body as jsonb: the JSON itself, or the first 2,000 characters
 -- of anything else (text that is not JSON, or JSON that jsonb cannot hold,

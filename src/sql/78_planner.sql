@@ -92,9 +92,10 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 -- What the latest anomaly snapshot was judged on, so that the next
 -- planning run judges again only the connectors whose answer may have
 -- moved (take_anomaly_snapshot(), 78_planner_run.sql): the snapshot's run,
--- its `since`, the settings anomalies() read, a database snapshot taken
--- before it read the runs and the transaction that took it (at most one
--- row; none when the next run must judge every connector).  A snapshot
+-- its `since`, the earliest start it read, the settings anomalies() read,
+-- a database snapshot taken before it read the runs and the transaction
+-- that took it (at most one row; none when the next run must judge every
+-- connector).  A snapshot
 -- counts its own transaction's writes as seen, also those made after it
 -- was taken: a connector that transaction wrote is judged again.  Not
 -- dumped: a restored database judges every connector again.

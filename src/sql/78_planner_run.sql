@@ -70,11 +70,11 @@ $$;
 -- connector read 600,000 runs and was a third of a planning run.  Every
 -- connector is judged when there is no basis (a first run, a deleted
 -- planning run, a dropped week of history the basis read, a basis whose
--- snapshot is ahead of this run's), when the settings or the extension's version changed,
--- when the `since`s are a window apart, or when more than half the
--- connectors would be: the whole window in one read then costs less than
--- a list of nearly every connector (a fleet whose syncs start at the same
--- instants crosses the edges together).  The database snapshot kept is
+-- snapshot is ahead of this run's), when the settings or the extension's
+-- version changed, when the `since`s are a window apart, or when more
+-- than half the connectors would be: the whole window in one read then
+-- costs less than a list of nearly every connector (a fleet whose syncs
+-- start at the same instants crosses the edges together).  The database snapshot kept is
 -- taken before the runs are read, so that a write committed in between
 -- makes its connector judged again by the next run.
 CREATE FUNCTION syncopt.take_anomaly_snapshot(for_run bigint, since timestamptz)
@@ -98,6 +98,11 @@ DECLARE
     hi       timestamptz;
     dirty    bigint[];
 BEGIN
+    -- A week of history dropped while this runs would leave a basis that
+    -- read it standing: maintain_run_partitions() decides on the basis it
+    -- reads, and its drop waits for this lock (a planning run holds it
+    -- already, from its plan; this function may be called alone).
+    LOCK TABLE ONLY syncopt.sync_run IN ACCESS SHARE MODE;
     SELECT * INTO basis FROM syncopt.anomaly_basis;
     lo := least(basis.since, since);
     hi := greatest(basis.since, since);

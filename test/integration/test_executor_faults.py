@@ -340,9 +340,9 @@ class ExecutorFaultTests(DecisionSteps, unittest.TestCase):
         self.assertEqual(self.writes(ext, self.other), [])
 
     def test_actions_of_a_connector_deleted_at_the_vendor_are_not_sent(self):
-        # Approved after the collector found the connector gone (deleted_at
-        # set as its poll does): the row fails with nothing sent, where a
-        # call would only come back not found.
+        # Approved after the connector was marked deleted at the vendor
+        # (deleted_at, as the collector's poll sets it): the row fails with
+        # nothing sent, where a call would only come back not found.
         cid, ext = self.connector()
         d = self.propose(cid, "pause")
         c().psql(f"UPDATE syncopt.connector SET deleted_at = '2026-12-01 08:00+00' WHERE connector_id = {cid}", db())
@@ -350,8 +350,8 @@ class ExecutorFaultTests(DecisionSteps, unittest.TestCase):
         self.settle([d], timeout=30)
         row = self.row(d)
         self.assertEqual((row["status"], row["attempts"]), ("failed", "0"), row)
-        self.assertIn(f"connector {cid} was deleted at the vendor (the collector last saw it before "
-                      "2026-12-01 08:00:00 UTC)", row["error"])
+        self.assertIn(f"connector {cid} is marked deleted at the vendor (since 2026-12-01 08:00:00 UTC)",
+                      row["error"])
         self.assertEqual(self.writes(ext), [])
 
     # -- item 10: an orphaned executor ------------------------------------
