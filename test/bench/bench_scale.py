@@ -56,7 +56,7 @@ BEFORE_LABEL = os.environ.get("SCALE_BEFORE_LABEL", "the build named by SCALE_BE
 RUN_NOTE = os.environ.get("SCALE_RUN_NOTE")
 # The planning runs of a trial, in order (measure() says what each is).
 PLANNING_RUNS = ("run_planner", "run_planner again", "run_planner 15 min later", "run_planner 30 min later",
-                 "run_planner 45 min later, after a purge")
+                 "run_planner 45 min later, after a purge", "run_planner 60 min later, after the weekly drop")
 # Moves the loaded history into sync_run's weekly partitions (the weeks from
 # the one of the first run through four ahead of now()).
 PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at))"
@@ -68,6 +68,10 @@ PARTITION = ("SELECT syncopt.maintain_run_partitions(now() - min(started_at))"
 # (as many runs as connectors) takes them whatever day this runs.
 PURGE = ("SELECT syncopt.purge_history(now() - timestamptz '2026-10-26 04:00+00', "
          "(SELECT count(*)::integer FROM syncopt.connector))")
+# The retention's weekly drop, as the collector's maintenance makes it: the
+# week of 2026-10-26 (the fleet's first, its runs but the purged ones) goes
+# whole, the retention reaching back to its end.
+WEEK_DROP = "SELECT syncopt.maintain_run_partitions(now() - timestamptz '2026-11-02 00:00+00')"
 # What the planning runs wrote: the same at both builds (the outputs are pinned by the tests).
 WRITTEN = (
     "SELECT (SELECT count(*) FROM syncopt.planned_sync) || '/' || "
@@ -206,6 +210,11 @@ def measure(builds):
         # collector's hourly purge.
         "run_planner 45 min later, after a purge":
             f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '45 minutes')",
+        # And again, after the weekly drop of the oldest week (WEEK_DROP)
+        # besides what landed: the run after the drop the collector's
+        # maintenance makes once a week.
+        "run_planner 60 min later, after the weekly drop":
+            f"SELECT count(*) FROM syncopt.run_planner(timestamptz '{at}' + interval '60 minutes')",
         "plan": f"SELECT count(*) FROM syncopt.plan('{at}', '24 hours')",
         "sla_risk": f"SELECT count(*) FROM syncopt.sla_risk('{at}')",
     }
@@ -222,7 +231,8 @@ def measure(builds):
     # What lands between two planning runs 15 minutes apart, before the
     # later one (not timed).
     prep = {"run_planner 15 min later": landed(1, 0), "run_planner 30 min later": landed(16, 1),
-            "run_planner 45 min later, after a purge": landed(31, 2) + ";\n" + PURGE}
+            "run_planner 45 min later, after a purge": landed(31, 2) + ";\n" + PURGE,
+            "run_planner 60 min later, after the weekly drop": landed(46, 3) + ";\n" + WEEK_DROP}
 
     def fleet_sql(n):
         return (ba.FLEET.replace(f"generate_series(1, {ba.CONNECTORS})", f"generate_series(1, {n})")
@@ -499,7 +509,10 @@ anomaly snapshot judges every connector again, as a run does whenever
 landed (what pg_cron's run every 15 minutes costs the rest of the day),
 `run_planner 45 min later, after a purge` what landed after the retention
 purge (`purge_history()`, as the collector runs it hourly, not timed)
-deleted every connector's oldest run, `plan(at, '24 hours')` and
+deleted every connector's oldest run, `run_planner 60 min later, after
+the weekly drop` what landed after the oldest week was dropped whole
+(`maintain_run_partitions()`, as the collector's maintenance does once a
+week, not timed), `plan(at, '24 hours')` and
 `sla_risk(at)`, each one call in a
 fresh backend after a warm-up statement, its commit included, cancelled
 after {CALL_LIMIT} s ("not finished"). The figure is the CPU seconds of
