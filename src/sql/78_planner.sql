@@ -95,10 +95,10 @@ COMMENT ON TABLE syncopt.anomaly_snapshot IS
 -- its `since`, the earliest start it read, the settings anomalies() read,
 -- a database snapshot taken before it read the runs and the transaction
 -- that took it (at most one row; none when the next run must judge every
--- connector).  A snapshot
--- counts its own transaction's writes as seen, also those made after it
--- was taken: a connector that transaction wrote is judged again.  Not
--- dumped: a restored database judges every connector again.
+-- connector).  A snapshot counts its own transaction's writes as seen,
+-- also those made after it was taken: a connector that transaction wrote
+-- is judged again.  Not dumped: a restored database judges every
+-- connector again.
 CREATE TABLE syncopt.anomaly_basis (
     planner_run_id bigint PRIMARY KEY,
     since          timestamptz NOT NULL,

@@ -74,9 +74,9 @@ $$;
 -- version changed, when the `since`s are a window apart, or when more
 -- than half the connectors would be: the whole window in one read then
 -- costs less than a list of nearly every connector (a fleet whose syncs
--- start at the same instants crosses the edges together).  The database snapshot kept is
--- taken before the runs are read, so that a write committed in between
--- makes its connector judged again by the next run.
+-- start at the same instants crosses the edges together).  The database
+-- snapshot kept is taken before the runs are read, so that a write
+-- committed in between makes its connector judged again by the next run.
 CREATE FUNCTION syncopt.take_anomaly_snapshot(for_run bigint, since timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
